@@ -1,0 +1,408 @@
+"""The Numba engine that evaluates the non-local operation.
+
+:func:`nonlocal_operation` is the public entry: it validates and pads feature maps and calls
+:func:`_nonlocal_strips`, the parallel kernel. The kernel follows the offset-outer algorithm:
+for each offset ``t`` of the search window it forms the pair statistic between every position
+and its partner at ``+t``, box-sums it over the patch with separable sums, turns it into the
+affinity ``f`` and accumulates ``f * g`` and ``f``. The cost is ``O(N * S)`` for ``N`` positions
+and ``S`` offsets, independent of the patch size.
+
+Work is split into strips along the first axis; a thread owns a strip's output rows and its own
+scratch planes, so no two threads write the same memory. When the statistic is symmetric
+(``left is right``) only half the offsets are visited and each weight ``w(p, p + t)`` is also
+used as ``w(p + t, p)``; a strip then also computes the statistic for the ``t0`` rows above it,
+whose partners lie inside the strip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._numba_config import FASTMATH
+from .formulation import (
+    AFFINITIES,
+    EXPONENTIAL_KERNEL,
+    GAUSSIAN_KERNEL,
+    LINEAR_KERNEL,
+    NORMALISERS,
+    PRODUCT,
+    SQUARED_DIFFERENCE,
+    lookup,
+)
+
+__all__ = ["gaussian_table", "nonlocal_operation", "search_offsets"]
+
+# The Gaussian kernel exp(-x) is read from a table with linear interpolation: TABLE_STEPS
+# entries per unit of x (relative error below 1e-5), and weights past TABLE_CUTOFF
+# (exp(-20) ~ 2e-9) are dropped.
+TABLE_STEPS = 128
+TABLE_CUTOFF = 20.0
+
+
+def gaussian_table() -> np.ndarray:
+    """Return the table of ``exp(-x)`` used by the Gaussian kernel.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 values of ``exp(-k / TABLE_STEPS)`` for ``k = 0 .. TABLE_CUTOFF * TABLE_STEPS + 1``.
+    """
+    x = np.arange(int(TABLE_CUTOFF * TABLE_STEPS) + 2, dtype=np.float64) / TABLE_STEPS
+    return np.exp(-x).astype(np.float32)
+
+
+def search_offsets(search_radius: tuple[int, int, int], *, half: bool) -> np.ndarray:
+    """List the offsets of a search window.
+
+    Parameters
+    ----------
+    search_radius : tuple of 3 int
+        Radius of the window along each axis.
+    half : bool
+        If true, return the zero offset followed by one offset of each pair ``{t, -t}``
+        (the lexicographically positive one), enough when the statistic is symmetric.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 array of shape ``(n_offsets, 3)``, the zero offset first.
+    """
+    s0, s1, s2 = search_radius
+    grid = np.mgrid[-s0 : s0 + 1, -s1 : s1 + 1, -s2 : s2 + 1].reshape(3, -1).T
+    nonzero = grid[np.any(grid != 0, axis=1)]
+    if half:
+        t0, t1, t2 = nonzero.T
+        positive = (t0 > 0) | ((t0 == 0) & (t1 > 0)) | ((t0 == 0) & (t1 == 0) & (t2 > 0))
+        nonzero = nonzero[positive]
+    return np.ascontiguousarray(np.vstack([np.zeros((1, 3), np.int64), nonzero]), np.int64)
+
+
+def nonlocal_operation(
+    left: np.ndarray,
+    right: np.ndarray | None,
+    values: np.ndarray,
+    *,
+    affinity: str = "gaussian",
+    normaliser: str | None = None,
+    patch_radius: tuple[int, int, int] = (0, 0, 0),
+    search_radius: tuple[int, int, int] = (1, 1, 1),
+    scale: float = 1.0,
+    bias: float = 0.0,
+    h: float = 1.0,
+) -> np.ndarray:
+    """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
+
+    Positions are the points of a 3-D grid (a 2-D image is a grid with one axis of length 1);
+    every map holds its channels first.
+
+    Parameters
+    ----------
+    left : numpy.ndarray
+        ``(K, n0, n1, n2)`` features at *i* (``theta``; the image itself for NL-means). For the
+        concatenation affinity, the map ``w_theta^T theta``.
+    right : numpy.ndarray or None
+        ``(K, n0, n1, n2)`` features at *j* (``phi``); ``None`` means the same map as *left*,
+        which makes the statistic symmetric and halves the work.
+    values : numpy.ndarray
+        ``(M, n0, n1, n2)`` the unary map ``g`` already applied to every position.
+    affinity : str
+        Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
+    normaliser : str or None
+        Name in :data:`~nlmeans_cli.formulation.NORMALISERS`; ``None`` takes the affinity's
+        pairing from the paper.
+    patch_radius : tuple of 3 int
+        The statistic is summed over the patch ``[-r, r]`` along each axis.
+    search_radius : tuple of 3 int
+        The window ``[-s, s]`` along each axis. Positions outside the grid are reflected.
+    scale : float
+        The summed statistic is multiplied by *scale* before the kernel (for NL-means, one over
+        the number of patch elements, giving the mean squared distance).
+    bias : float
+        Gaussian kernel only: subtracted from the scaled statistic (``2 sigma^2``).
+    h : float
+        Gaussian kernel only: the filtering parameter, ``f = exp(-max(d2 - bias, 0) / h^2)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(M, n0, n1, n2)``, the operation's output *y*.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown, shapes disagree, a radius is negative or *h* is not positive.
+
+    Notes
+    -----
+    Cost ``O(N * S * (K + M))`` for ``N`` positions and ``S = prod(2 s + 1)`` offsets (half that
+    with a shared feature map), independent of the patch size thanks to separable box sums.
+    Memory: the padded maps plus one output-sized accumulator. A normaliser ``C = 0`` (possible
+    for the linear kernels) leaves ``y_i = g(x_i)``.
+
+    References
+    ----------
+    .. [1] X. Wang et al., "Non-local Neural Networks", CVPR 2018.
+    .. [2] J. Darbon et al., "Fast nonlocal filtering applied to electron cryomicroscopy",
+       ISBI 2008 (the offset-outer box-sum algorithm).
+    """
+    spec = lookup(AFFINITIES, affinity, "affinity")
+    norm = lookup(NORMALISERS, normaliser if normaliser is not None else spec.normaliser,
+                  "normaliser")
+    symmetric = right is None
+    left = _as_planar(left, "left")
+    right = left if symmetric else _as_planar(right, "right")
+    values = _as_planar(values, "values")
+    if right.shape != left.shape or values.shape[1:] != left.shape[1:]:
+        raise ValueError(
+            f"feature maps disagree: left {left.shape}, right {right.shape}, values {values.shape}"
+        )
+    if not h > 0:
+        raise ValueError(f"h must be positive, got {h}")
+    grid = left.shape[1:]
+    patch = _clamp_radius(patch_radius, grid, "patch radius")
+    search = _clamp_radius(search_radius, grid, "search radius")
+    pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
+    left_padded = np.pad(left, pad, mode="reflect")
+    right_padded = left_padded if symmetric else np.pad(right, pad, mode="reflect")
+    values_padded = np.pad(values, pad, mode="reflect")
+    offsets = search_offsets(search, half=symmetric)
+    n_positions = int(np.prod([2 * s + 1 for s in search]))
+    out = np.empty(values.shape, np.float32)
+    _nonlocal_strips(
+        left_padded,
+        right_padded,
+        values_padded,
+        out,
+        offsets,
+        np.asarray(patch, np.int64),
+        spec.statistic,
+        spec.kernel,
+        norm.code,
+        np.float32(scale),
+        np.float32(bias),
+        np.float32(1.0 / (h * h)),
+        gaussian_table(),
+        np.float32(TABLE_STEPS),
+        symmetric,
+        _strip_height(grid),
+        n_positions,
+    )
+    return out
+
+
+def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 4:
+        raise ValueError(f"{name} must have shape (channels, n0, n1, n2), got {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _clamp_radius(radius, grid, what):
+    radius = tuple(int(r) for r in radius)
+    if len(radius) != 3 or min(radius) < 0:
+        raise ValueError(f"{what} must be 3 non-negative integers, got {radius}")
+    # Beyond size - 1 a window only revisits reflected copies of the same positions.
+    return tuple(min(r, n - 1) for r, n in zip(radius, grid, strict=True))
+
+
+def _strip_height(grid) -> int:
+    from numba import get_num_threads
+
+    rows = grid[0]
+    plane = grid[1] * grid[2]
+    # Enough strips to balance the threads, tall enough that the halo of rows recomputed per
+    # strip stays small, short enough that a strip's scratch planes stay in cache.
+    by_threads = -(-rows // (4 * get_num_threads()))
+    by_cache = max(1, (1 << 18) // max(plane, 1))
+    return int(max(1, min(by_threads, by_cache, 128)))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2, t1, t2, e1,
+                     e2, plane):
+    """Sum over channels of the pair statistic on one plane (before the box sums)."""
+    plane[:e1, :e2] = 0.0
+    for c in range(left.shape[0]):
+        for i1 in range(e1):
+            a = left[c, row_left, start1 + i1]
+            b = right[c, row_right, start1 + i1 + t1]
+            if statistic == SQUARED_DIFFERENCE:
+                for i2 in range(e2):
+                    diff = a[start2 + i2] - b[start2 + i2 + t2]
+                    plane[i1, i2] += diff * diff
+            elif statistic == PRODUCT:
+                for i2 in range(e2):
+                    plane[i1, i2] += a[start2 + i2] * b[start2 + i2 + t2]
+            else:
+                for i2 in range(e2):
+                    plane[i1, i2] += a[start2 + i2] + b[start2 + i2 + t2]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _box_plane(plane, r1, r2, m1, m2, scratch, out):
+    """Box-sum a plane over ``[-r1, r1] x [-r2, r2]`` into ``out[:m1, :m2]``."""
+    for i1 in range(m1 + 2 * r1):
+        for i2 in range(m2):
+            total = plane[i1, i2]
+            for k in range(1, 2 * r2 + 1):
+                total += plane[i1, i2 + k]
+            scratch[i1, i2] = total
+    for i1 in range(m1):
+        for i2 in range(m2):
+            total = scratch[i1, i2]
+            for k in range(1, 2 * r1 + 1):
+                total += scratch[i1 + k, i2]
+            out[i1, i2] = total
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _kernel_plane(summed, kernel, m1, m2, scale, bias, inv_h2, table, steps, weights):
+    """Turn a plane of summed statistics into affinities (logits for the exponential)."""
+    last = table.shape[0] - 1
+    for i1 in range(m1):
+        for i2 in range(m2):
+            s = summed[i1, i2] * scale
+            if kernel == GAUSSIAN_KERNEL:
+                x = max(s - bias, 0.0) * inv_h2 * steps
+                if x < last:
+                    k = int(x)
+                    frac = x - k
+                    weights[i1, i2] = table[k] + frac * (table[k + 1] - table[k])
+                else:
+                    weights[i1, i2] = 0.0
+            elif kernel == LINEAR_KERNEL:
+                weights[i1, i2] = s
+            elif kernel == EXPONENTIAL_KERNEL:
+                weights[i1, i2] = s
+            else:
+                weights[i1, i2] = max(s, 0.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1, v2, a_row, a1,
+                a2, n1, n2):
+    """Add ``f * g`` and ``f`` for an ``n1 x n2`` block of targets.
+
+    The block's weights start at ``weights[w1, w2]``, the values ``g`` at padded ``(v_row, v1, v2)``,
+    the targets at ``(a_row, a1, a2)`` of the strip's accumulators. The exponential kernel
+    keeps a running maximum of the logits per target (an online softmax), so large logits
+    never overflow.
+    """
+    n_values = values.shape[0]
+    if not exponential:
+        for i1 in range(n1):
+            for i2 in range(n2):
+                wsum[a_row, a1 + i1, a2 + i2] += weights[w1 + i1, w2 + i2]
+            for m in range(n_values):
+                g = values[m, v_row, v1 + i1]
+                target = acc[m, a_row, a1 + i1]
+                for i2 in range(n2):
+                    target[a2 + i2] += weights[w1 + i1, w2 + i2] * g[v2 + i2]
+        return
+    for i1 in range(n1):
+        for i2 in range(n2):
+            logit = weights[w1 + i1, w2 + i2]
+            old = peak[a_row, a1 + i1, a2 + i2]
+            if logit > old:
+                rescale = np.exp(old - logit)
+                for m in range(n_values):
+                    acc[m, a_row, a1 + i1, a2 + i2] = (
+                        acc[m, a_row, a1 + i1, a2 + i2] * rescale + values[m, v_row, v1 + i1, v2 + i2]
+                    )
+                wsum[a_row, a1 + i1, a2 + i2] = wsum[a_row, a1 + i1, a2 + i2] * rescale + 1.0
+                peak[a_row, a1 + i1, a2 + i2] = logit
+            else:
+                e = np.exp(logit - old)
+                for m in range(n_values):
+                    acc[m, a_row, a1 + i1, a2 + i2] += e * values[m, v_row, v1 + i1, v2 + i2]
+                wsum[a_row, a1 + i1, a2 + i2] += e
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel, normaliser,
+                     scale, bias, inv_h2, table, steps, symmetric, strip, n_positions):
+    n_values, n0, n1, n2 = out.shape
+    pad0 = (left.shape[1] - n0) // 2
+    pad1 = (left.shape[2] - n1) // 2
+    pad2 = (left.shape[3] - n2) // 2
+    r0, r1, r2 = patch[0], patch[1], patch[2]
+    width1, width2 = left.shape[2], left.shape[3]
+    ring_len = 2 * r0 + 1
+    exponential = kernel == EXPONENTIAL_KERNEL
+    n_strips = (n0 + strip - 1) // strip
+    for s in prange(n_strips):
+        lo = s * strip
+        hi = min(lo + strip, n0)
+        rows = hi - lo
+        acc = np.zeros((n_values, rows, n1, n2), np.float32)
+        wsum = np.zeros((rows, n1, n2), np.float32)
+        peak = np.full((rows, n1, n2), -np.inf, np.float32)
+        plane = np.empty((width1, width2), np.float32)
+        scratch = np.empty((width1, width2), np.float32)
+        boxed = np.empty((width1, width2), np.float32)
+        ring = np.empty((ring_len, width1, width2), np.float32)
+        summed = np.empty((width1, width2), np.float32)
+        weights = np.empty((width1, width2), np.float32)
+        for o in range(offsets.shape[0]):
+            t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
+            both = symmetric and o > 0
+            if both:
+                # Rows above the strip whose partner at +t lies inside it (t0 >= 0 here).
+                q_lo = lo - t0
+                b1, b1_hi = min(0, -t1), max(n1, n1 - t1)
+                b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
+            else:
+                q_lo = lo
+                b1, b1_hi, b2, b2_hi = 0, n1, 0, n2
+            m1 = b1_hi - b1
+            m2 = b2_hi - b2
+            summed[:m1, :m2] = 0.0
+            first = q_lo - r0
+            for a0 in range(first, hi + r0):
+                _statistic_plane(left, right, statistic, a0 + pad0, a0 + pad0 + t0,
+                                 b1 - r1 + pad1, b2 - r2 + pad2, t1, t2, m1 + 2 * r1,
+                                 m2 + 2 * r2, plane)
+                _box_plane(plane, r1, r2, m1, m2, scratch, boxed)
+                # Running sum along axis 0 over a ring of the last 2 r0 + 1 boxed planes.
+                slot = (a0 - first) % ring_len
+                if a0 - first >= ring_len:
+                    for i1 in range(m1):
+                        for i2 in range(m2):
+                            summed[i1, i2] += boxed[i1, i2] - ring[slot, i1, i2]
+                else:
+                    for i1 in range(m1):
+                        for i2 in range(m2):
+                            summed[i1, i2] += boxed[i1, i2]
+                ring[slot, :m1, :m2] = boxed[:m1, :m2]
+                if a0 - first < 2 * r0:
+                    continue
+                q = a0 - r0
+                _kernel_plane(summed, kernel, m1, m2, scale, bias, inv_h2, table, steps, weights)
+                if q >= lo:
+                    _accumulate(weights, values, acc, wsum, peak, exponential,
+                                -b1, -b2, q + t0 + pad0, t1 + pad1, t2 + pad2,
+                                q - lo, 0, 0, n1, n2)
+                if both and q + t0 < hi:
+                    # Every target p + t of the grid takes the weight w(p, p + t); the source
+                    # p itself may lie in the reflected border.
+                    _accumulate(weights, values, acc, wsum, peak, exponential,
+                                -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
+                                q + t0 - lo, 0, 0, n1, n2)
+        for r in range(rows):
+            for i1 in range(n1):
+                for i2 in range(n2):
+                    c = wsum[r, i1, i2]
+                    if normaliser == 1:
+                        factor = np.float32(1.0) / n_positions
+                        if exponential:
+                            factor *= np.exp(peak[r, i1, i2])
+                        for m in range(n_values):
+                            out[m, lo + r, i1, i2] = acc[m, r, i1, i2] * factor
+                    elif c != 0.0:
+                        for m in range(n_values):
+                            out[m, lo + r, i1, i2] = acc[m, r, i1, i2] / c
+                    else:
+                        for m in range(n_values):
+                            out[m, lo + r, i1, i2] = values[m, lo + r + pad0, i1 + pad1,
+                                                            i2 + pad2]
