@@ -1,0 +1,5 @@
+"""Run the command line with ``python -m nlmeans_cli``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,282 @@
+"""Reading and writing image files (imageio), safely.
+
+Reading converts what the denoiser cannot take as it is, and says so in :attr:`Picture.notes`:
+
+- a palette image is expanded to RGB (or RGBA when the palette has transparency) and written
+  back as RGB(A), since a denoised image no longer fits a palette;
+- a 1-bit image is read as 8-bit grey (0 and 255) and written as 8-bit grey;
+- an alpha channel (grey + alpha, RGBA) is split off, passed through untouched and put back.
+
+Writing never leaves a partial file: the image goes to a hidden temporary file in the target
+folder, which is then renamed over the target. An existing output is replaced only when asked,
+the input is never written, and a missing output folder is created.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "FORMATS",
+    "ImageFileError",
+    "Picture",
+    "check_output_path",
+    "read_picture",
+    "write_picture",
+]
+
+#: Extensions read and written, with the dtypes each format can store.
+FORMATS: dict[str, tuple[str, ...]] = {
+    ".png": ("uint8", "uint16"),
+    ".tif": ("uint8", "uint16", "float32", "float64"),
+    ".tiff": ("uint8", "uint16", "float32", "float64"),
+    ".jpg": ("uint8",),
+    ".jpeg": ("uint8",),
+    ".bmp": ("uint8",),
+    ".webp": ("uint8",),
+}
+
+_WRITE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"lossless": True}}
+
+
+class ImageFileError(Exception):
+    """A file cannot be read or written; the message names the file and the problem."""
+
+
+@dataclass
+class Picture:
+    """An image as read from a file.
+
+    Attributes
+    ----------
+    pixels : numpy.ndarray
+        ``(H, W)`` grey or ``(H, W, C)`` colour, without alpha.
+    alpha : numpy.ndarray or None
+        ``(H, W)`` alpha channel, passed through untouched.
+    notes : list of str
+        Conversions made while reading, for the user.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def channel_axis(self) -> int | None:
+        """The channel axis to give :func:`nlmeans_cli.denoise`, or ``None`` for grey."""
+        return -1 if self.pixels.ndim == 3 else None
+
+    def with_pixels(self, pixels: np.ndarray) -> Picture:
+        """Return a copy holding *pixels* in place of the current ones."""
+        return Picture(pixels, self.alpha, list(self.notes))
+
+    def stacked(self) -> np.ndarray:
+        """Return the pixels with the alpha channel put back last."""
+        if self.alpha is None:
+            return self.pixels
+        pixels = self.pixels if self.pixels.ndim == 3 else self.pixels[..., np.newaxis]
+        return np.concatenate([pixels, self.alpha[..., np.newaxis]], axis=-1)
+
+
+def read_picture(path: str | os.PathLike) -> Picture:
+    """Read a still image file.
+
+    Parameters
+    ----------
+    path : path-like
+        A PNG, JPEG, TIFF, BMP or WebP file.
+
+    Returns
+    -------
+    Picture
+        The pixels (uint8, uint16, float32 or float64), alpha and conversion notes.
+
+    Raises
+    ------
+    ImageFileError
+        If the file is missing, not a file, empty, unreadable, of an unsupported kind or pixel
+        type, or holds several frames.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.exists():
+        raise ImageFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImageFileError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise ImageFileError(f"{path}: file is empty")
+    extension = path.suffix.lower()
+    if extension not in FORMATS:
+        raise ImageFileError(
+            f"{path}: unsupported file type {extension or '(none)'}; "
+            f"supported: {', '.join(sorted(FORMATS))}"
+        )
+    try:
+        properties = iio.improps(path)
+        if properties.n_images is not None and properties.n_images > 1:
+            raise ImageFileError(
+                f"{path}: holds {properties.n_images} frames; only still images are supported"
+            )
+        mode = iio.immeta(path).get("mode") if extension not in (".tif", ".tiff") else None
+        pixels = iio.imread(path)
+    except ImageFileError:
+        raise
+    except PermissionError:
+        raise ImageFileError(f"{path}: permission denied") from None
+    except Exception as error:  # imageio's plugins raise many unrelated types
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ImageFileError(f"{path}: not a readable image ({reason})") from None
+    return _to_picture(path, pixels, mode)
+
+
+def _to_picture(path: Path, pixels: np.ndarray, mode: str | None) -> Picture:
+    notes = []
+    if pixels.ndim == 3 and pixels.shape[0] == 1:
+        pixels = pixels[0]
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * np.uint8(255)
+        notes.append("1-bit image read as 8-bit grey (0/255) and written as 8-bit")
+    if mode == "P":
+        notes.append("palette image expanded to RGB and written as RGB")
+    if pixels.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ImageFileError(
+            f"{path}: unsupported pixel type {pixels.dtype}; "
+            "expected 8- or 16-bit unsigned integers or 32/64-bit floats"
+        )
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] > 4):
+        raise ImageFileError(f"{path}: unsupported image layout {pixels.shape}")
+    alpha = None
+    if pixels.ndim == 3 and pixels.shape[-1] in (2, 4):
+        pixels, alpha = pixels[..., :-1], pixels[..., -1].copy()
+        if pixels.shape[-1] == 1:
+            pixels = pixels[..., 0]
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    return Picture(np.ascontiguousarray(pixels), alpha, notes)
+
+
+def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | None = None,
+                      overwrite: bool = False, dtype: np.dtype | None = None) -> Path:
+    """Check that an image may be written to *output* before any work is done.
+
+    Parameters
+    ----------
+    output : path-like
+        The file to write.
+    source : path-like, optional
+        The input file; writing over it is refused.
+    overwrite : bool
+        Whether an existing *output* may be replaced.
+    dtype : numpy.dtype, optional
+        The pixel type to be written; checked against the format.
+
+    Returns
+    -------
+    pathlib.Path
+        *output* as a path.
+
+    Raises
+    ------
+    ImageFileError
+        If the format is unsupported or cannot store *dtype*, the output is the input, or the
+        output exists and *overwrite* is false.
+    """
+    output = Path(output)
+    extension = output.suffix.lower()
+    if extension not in FORMATS:
+        raise ImageFileError(
+            f"{output}: unsupported output type {extension or '(none)'}; "
+            f"supported: {', '.join(sorted(FORMATS))}"
+        )
+    if source is not None and _same_file(Path(source), output):
+        raise ImageFileError(f"{output}: output is the input file; refusing to overwrite it")
+    if output.is_dir():
+        raise ImageFileError(f"{output}: is a folder")
+    if output.exists() and not overwrite:
+        raise ImageFileError(f"{output}: already exists (use --overwrite to replace it)")
+    if dtype is not None and np.dtype(dtype).name not in FORMATS[extension]:
+        kinds = ", ".join(e for e, dtypes in FORMATS.items() if np.dtype(dtype).name in dtypes)
+        raise ImageFileError(
+            f"{output}: {extension} cannot store {np.dtype(dtype).name} pixels; use {kinds}"
+        )
+    return output
+
+
+def write_picture(output: str | os.PathLike, picture: Picture, *,
+                  source: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+    """Write a picture atomically.
+
+    Parameters
+    ----------
+    output : path-like
+        Target file; its extension chooses the format. Missing folders are created.
+    picture : Picture
+        What to write (alpha included).
+    source : path-like, optional
+        The input file, which is never written.
+    overwrite : bool
+        Whether an existing *output* may be replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    ImageFileError
+        As :func:`check_output_path`, or when the file cannot be written.
+    """
+    import imageio.v3 as iio
+
+    data = picture.stacked()
+    output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype)
+    extension = output.suffix.lower()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
+                                             suffix=f".partial{extension}")
+        os.close(handle)
+    except OSError as error:
+        raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
+    try:
+        iio.imwrite(temporary, data, extension=extension, **_WRITE_OPTIONS.get(extension, {}))
+        _commit(Path(temporary), output, overwrite)
+    except ImageFileError:
+        raise
+    except Exception as error:
+        raise ImageFileError(f"{output}: cannot write ({error})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return output
+
+
+def _commit(temporary: Path, output: Path, overwrite: bool) -> None:
+    """Move the finished file into place; without *overwrite* never replace a file."""
+    if overwrite:
+        os.replace(temporary, output)
+        return
+    try:
+        # A hard link fails if the target appeared meanwhile: no check-then-write race.
+        os.link(temporary, output)
+    except FileExistsError:
+        raise ImageFileError(f"{output}: already exists (use --overwrite to replace it)") from None
+    except OSError:
+        if output.exists():
+            raise ImageFileError(
+                f"{output}: already exists (use --overwrite to replace it)") from None
+        os.replace(temporary, output)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing: a file that does not exist is not the input
+        return False
