@@ -32,8 +32,8 @@ def nonlocal_operation(left, right, values, *, affinity, normaliser=None, patch_
     out = np.zeros(values.shape)
 
     def patch_at(array, centre):
-        return array[:, *[slice(c + o - r, c + o + r + 1)
-                          for c, o, r in zip(centre, offset, patch, strict=True)]]
+        return array[(slice(None),) + tuple(slice(c + o - r, c + o + r + 1)
+                                            for c, o, r in zip(centre, offset, patch, strict=True))]
 
     for i in itertools.product(*[range(n) for n in grid]):
         numerator = np.zeros(values.shape[0])
@@ -50,13 +50,13 @@ def nonlocal_operation(left, right, values, *, affinity, normaliser=None, patch_
                 f = np.sum(pi * pj) * scale
             else:
                 f = max(np.sum(pi + pj) * scale, 0.0)
-            g = vp[:, *[c + o for c, o in zip(j, offset, strict=True)]]
+            g = vp[(slice(None),) + tuple(c + o for c, o in zip(j, offset, strict=True))]
             numerator += f * g
             denominator += f
         if NORMALISERS[norm].name == "count":
-            out[:, *i] = numerator / len(window)
+            out[(slice(None), *i)] = numerator / len(window)
         elif denominator != 0:
-            out[:, *i] = numerator / denominator
+            out[(slice(None), *i)] = numerator / denominator
         else:
-            out[:, *i] = values[:, *i]
+            out[(slice(None), *i)] = values[(slice(None), *i)]
     return out

@@ -281,13 +281,15 @@ def _kernel_plane(summed, kernel, m1, m2, scale, bias, inv_h2, table, steps, wei
 
 @njit(cache=True, fastmath=FASTMATH)
 def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1, v2, a_row, a1,
-                a2, n1, n2):
-    """Add ``f * g`` and ``f`` for an ``n1 x n2`` block of targets.
+                a2, g_row, g1, g2, n1, n2):
+    """Add ``f * (g_j - g_i)`` and ``f`` for an ``n1 x n2`` block of targets *i*.
 
-    The block's weights start at ``weights[w1, w2]``, the values ``g`` at padded ``(v_row, v1, v2)``,
-    the targets at ``(a_row, a1, a2)`` of the strip's accumulators. The exponential kernel
-    keeps a running maximum of the logits per target (an online softmax), so large logits
-    never overflow.
+    The block's weights start at ``weights[w1, w2]``, the partners' values ``g_j`` at padded
+    ``(v_row, v1, v2)``, the targets' own values ``g_i`` at padded ``(g_row, g1, g2)`` and the
+    targets at ``(a_row, a1, a2)`` of the strip's accumulators. Summing deviations from
+    ``g_i`` (added back at the end) keeps a constant image exactly constant and the sums
+    small. The exponential kernel keeps a running maximum of the logits per target (an
+    online softmax), so large logits never overflow.
     """
     n_values = values.shape[0]
     if not exponential:
@@ -295,10 +297,12 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
             for i2 in range(n2):
                 wsum[a_row, a1 + i1, a2 + i2] += weights[w1 + i1, w2 + i2]
             for m in range(n_values):
-                g = values[m, v_row, v1 + i1]
+                partner = values[m, v_row, v1 + i1]
+                own = values[m, g_row, g1 + i1]
                 target = acc[m, a_row, a1 + i1]
                 for i2 in range(n2):
-                    target[a2 + i2] += weights[w1 + i1, w2 + i2] * g[v2 + i2]
+                    target[a2 + i2] += weights[w1 + i1, w2 + i2] * (partner[v2 + i2]
+                                                                    - own[g2 + i2])
         return
     for i1 in range(n1):
         for i2 in range(n2):
@@ -306,17 +310,17 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
             old = peak[a_row, a1 + i1, a2 + i2]
             if logit > old:
                 rescale = np.exp(old - logit)
-                for m in range(n_values):
-                    acc[m, a_row, a1 + i1, a2 + i2] = (
-                        acc[m, a_row, a1 + i1, a2 + i2] * rescale + values[m, v_row, v1 + i1, v2 + i2]
-                    )
-                wsum[a_row, a1 + i1, a2 + i2] = wsum[a_row, a1 + i1, a2 + i2] * rescale + 1.0
+                e = 1.0
+                wsum[a_row, a1 + i1, a2 + i2] *= rescale
                 peak[a_row, a1 + i1, a2 + i2] = logit
             else:
+                rescale = 1.0
                 e = np.exp(logit - old)
-                for m in range(n_values):
-                    acc[m, a_row, a1 + i1, a2 + i2] += e * values[m, v_row, v1 + i1, v2 + i2]
-                wsum[a_row, a1 + i1, a2 + i2] += e
+            wsum[a_row, a1 + i1, a2 + i2] += e
+            for m in range(n_values):
+                deviation = values[m, v_row, v1 + i1, v2 + i2] - values[m, g_row, g1 + i1, g2 + i2]
+                acc[m, a_row, a1 + i1, a2 + i2] = (acc[m, a_row, a1 + i1, a2 + i2] * rescale
+                                                   + e * deviation)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -357,38 +361,36 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                 b1, b1_hi, b2, b2_hi = 0, n1, 0, n2
             m1 = b1_hi - b1
             m2 = b2_hi - b2
-            summed[:m1, :m2] = 0.0
             first = q_lo - r0
             for a0 in range(first, hi + r0):
                 _statistic_plane(left, right, statistic, a0 + pad0, a0 + pad0 + t0,
                                  b1 - r1 + pad1, b2 - r2 + pad2, t1, t2, m1 + 2 * r1,
                                  m2 + 2 * r2, plane)
                 _box_plane(plane, r1, r2, m1, m2, scratch, boxed)
-                # Running sum along axis 0 over a ring of the last 2 r0 + 1 boxed planes.
-                slot = (a0 - first) % ring_len
-                if a0 - first >= ring_len:
-                    for i1 in range(m1):
-                        for i2 in range(m2):
-                            summed[i1, i2] += boxed[i1, i2] - ring[slot, i1, i2]
-                else:
-                    for i1 in range(m1):
-                        for i2 in range(m2):
-                            summed[i1, i2] += boxed[i1, i2]
-                ring[slot, :m1, :m2] = boxed[:m1, :m2]
+                # Box sum along axis 0 over a ring of the last 2 r0 + 1 planes, summed afresh
+                # each row: a running sum would round differently depending on where a strip
+                # starts, and results must not depend on the number of threads.
+                ring[a0 % ring_len, :m1, :m2] = boxed[:m1, :m2]
                 if a0 - first < 2 * r0:
                     continue
+                for i1 in range(m1):
+                    for i2 in range(m2):
+                        total = ring[0, i1, i2]
+                        for k in range(1, ring_len):
+                            total += ring[k, i1, i2]
+                        summed[i1, i2] = total
                 q = a0 - r0
                 _kernel_plane(summed, kernel, m1, m2, scale, bias, inv_h2, table, steps, weights)
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential,
                                 -b1, -b2, q + t0 + pad0, t1 + pad1, t2 + pad2,
-                                q - lo, 0, 0, n1, n2)
+                                q - lo, 0, 0, q + pad0, pad1, pad2, n1, n2)
                 if both and q + t0 < hi:
                     # Every target p + t of the grid takes the weight w(p, p + t); the source
                     # p itself may lie in the reflected border.
                     _accumulate(weights, values, acc, wsum, peak, exponential,
                                 -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
-                                q + t0 - lo, 0, 0, n1, n2)
+                                q + t0 - lo, 0, 0, q + t0 + pad0, pad1, pad2, n1, n2)
         for r in range(rows):
             for i1 in range(n1):
                 for i2 in range(n2):
@@ -397,12 +399,14 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                         factor = np.float32(1.0) / n_positions
                         if exponential:
                             factor *= np.exp(peak[r, i1, i2])
-                        for m in range(n_values):
-                            out[m, lo + r, i1, i2] = acc[m, r, i1, i2] * factor
                     elif c != 0.0:
-                        for m in range(n_values):
-                            out[m, lo + r, i1, i2] = acc[m, r, i1, i2] / c
+                        factor = np.float32(1.0) / c
                     else:
-                        for m in range(n_values):
-                            out[m, lo + r, i1, i2] = values[m, lo + r + pad0, i1 + pad1,
-                                                            i2 + pad2]
+                        factor = np.float32(0.0)
+                    for m in range(n_values):
+                        own = values[m, lo + r + pad0, i1 + pad1, i2 + pad2]
+                        if normaliser == 1:
+                            # sum_j f g_j = g_i sum_j f + sum_j f (g_j - g_i)
+                            out[m, lo + r, i1, i2] = (own * c + acc[m, r, i1, i2]) * factor
+                        else:
+                            out[m, lo + r, i1, i2] = own + acc[m, r, i1, i2] * factor

@@ -118,21 +118,58 @@ def read_picture(path: str | os.PathLike) -> Picture:
             f"supported: {', '.join(sorted(FORMATS))}"
         )
     try:
-        properties = iio.improps(path)
-        if properties.n_images is not None and properties.n_images > 1:
-            raise ImageFileError(
-                f"{path}: holds {properties.n_images} frames; only still images are supported"
-            )
-        mode = iio.immeta(path).get("mode") if extension not in (".tif", ".tiff") else None
-        pixels = iio.imread(path)
-    except ImageFileError:
-        raise
+        raw = path.read_bytes()
     except PermissionError:
         raise ImageFileError(f"{path}: permission denied") from None
-    except Exception as error:  # imageio's plugins raise many unrelated types
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except OSError as error:
+        raise ImageFileError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        if _is_16_bit_colour_png(raw):
+            pixels, mode = _read_png16(raw), None
+        else:
+            # Decoding from memory: imageio leaves a file open when a decoder fails.
+            properties = iio.improps(raw, extension=extension)
+            if properties.n_images is not None and properties.n_images > 1:
+                raise ImageFileError(
+                    f"{path}: holds {properties.n_images} frames; only still images are "
+                    "supported"
+                )
+            mode = None
+            if extension not in (".tif", ".tiff"):
+                mode = iio.immeta(raw, extension=extension).get("mode")
+            pixels = iio.imread(raw, extension=extension)
+    except ImageFileError:
+        raise
+    except Exception as error:  # the decoders raise many unrelated types
+        text = str(error).strip()
+        reason = text.splitlines()[0] if text else type(error).__name__
         raise ImageFileError(f"{path}: not a readable image ({reason})") from None
     return _to_picture(path, pixels, mode)
+
+
+def _is_16_bit_colour_png(raw: bytes) -> bool:
+    """Pillow reads 16-bit colour PNGs as 8-bit; PyPNG reads them exactly."""
+    # Signature (8 bytes), IHDR length and type (8), width, height (8), bit depth, colour type.
+    return (raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 25 and raw[24] == 16
+            and raw[25] in (2, 4, 6))
+
+
+def _read_png16(raw: bytes) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(bytes=raw).asDirect()
+    pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
+    return pixels.reshape(height, width, info["planes"])
+
+
+def _write_png16(path: str, data: np.ndarray) -> None:
+    import png
+
+    height, width, planes = data.shape
+    writer = png.Writer(width, height, greyscale=planes < 3, alpha=planes in (2, 4),
+                        bitdepth=16)
+    with open(path, "wb") as handle:
+        writer.write(handle, data.reshape(height, width * planes))
 
 
 def _to_picture(path: Path, pixels: np.ndarray, mode: str | None) -> Picture:
@@ -246,7 +283,11 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     except OSError as error:
         raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
     try:
-        iio.imwrite(temporary, data, extension=extension, **_WRITE_OPTIONS.get(extension, {}))
+        if extension == ".png" and data.dtype == np.uint16 and data.ndim == 3:
+            _write_png16(temporary, data)
+        else:
+            iio.imwrite(temporary, data, extension=extension,
+                        **_WRITE_OPTIONS.get(extension, {}))
         _commit(Path(temporary), output, overwrite)
     except ImageFileError:
         raise

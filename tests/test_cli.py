@@ -1,0 +1,106 @@
+import os
+import shutil
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nlmeans_cli.cli import app
+from nlmeans_cli.formulation import AFFINITIES
+
+runner = CliRunner()
+
+
+def test_help_lists_every_registered_affinity():
+    result = runner.invoke(app, ["denoise", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in AFFINITIES:
+        assert name in result.output
+    for option in ("--sigma", "--h", "--patch-size", "--search-window", "--method",
+                   "--overwrite", "--quiet"):
+        assert option in result.output
+
+
+def test_denoise_writes_same_shape_and_dtype(tmp_path, samples):
+    out = tmp_path / "out.png"
+    result = runner.invoke(app, ["denoise", str(samples / "camera_noisy.png"), str(out)])
+    assert result.exit_code == 0, result.output
+    noisy = iio.imread(samples / "camera_noisy.png")
+    denoised = iio.imread(out)
+    assert denoised.shape == noisy.shape and denoised.dtype == noisy.dtype
+    assert "sigma" in result.stderr and "(estimated)" in result.stderr
+    clean = iio.imread(samples / "camera_clean.png").astype(float)
+    assert np.abs(denoised - clean).mean() < np.abs(noisy - clean).mean()
+
+
+def test_sixteen_bit_sigma_is_on_the_255_scale(tmp_path, samples):
+    out = tmp_path / "out.tif"
+    result = runner.invoke(app, ["denoise", str(samples / "camera16_noisy.png"), str(out),
+                                 "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "sigma 20.00 (given)" in result.stderr
+    assert iio.imread(out).dtype == np.uint16
+
+
+def test_quiet_prints_nothing(tmp_path, samples):
+    result = runner.invoke(app, ["denoise", str(samples / "astronaut_noisy.png"),
+                                 str(tmp_path / "o.png"), "--quiet", "--sigma", "20"])
+    assert result.exit_code == 0
+    assert result.stderr == "" and result.stdout == ""
+
+
+def test_existing_output_is_an_error_without_overwrite(tmp_path, samples):
+    out = tmp_path / "o.png"
+    out.write_bytes(b"keep me")
+    args = ["denoise", str(samples / "camera_noisy.png"), str(out), "--sigma", "20", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "already exists" in result.stderr and "Traceback" not in result.output
+    assert out.read_bytes() == b"keep me"
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert iio.imread(out).shape == (256, 256)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [(["--sigma", "loud"], "auto"), (["--patch-size", "4"], "odd"),
+     (["--search-window", "0"], "--search-window"), (["--h", "0"], "positive"),
+     (["--affinity", "cosine"], "cosine")],
+)
+def test_bad_options_are_usage_errors(tmp_path, samples, extra, message):
+    result = runner.invoke(app, ["denoise", str(samples / "camera_noisy.png"),
+                                 str(tmp_path / "o.png"), *extra])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_unreadable_input_is_one_line_and_exit_1(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG not really")
+    result = runner.invoke(app, ["denoise", str(bad), str(tmp_path / "o.png")])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and lines[0].startswith("nlm: error:")
+
+
+def test_installed_command_runs_in_a_subprocess(tmp_path, samples):
+    command = shutil.which("nlm")
+    if command is None:
+        pytest.skip("the nlm command is not installed in this environment")
+    out = tmp_path / "o.png"
+    done = subprocess.run([command, "denoise", str(samples / "camera_noisy.png"), str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert iio.imread(out).shape == (256, 256)
+    assert "camera_noisy.png" in done.stderr
+
+
+def test_python_dash_m_shows_help():
+    done = subprocess.run([sys.executable, "-m", "nlmeans_cli", "--help"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0
+    assert "denoise" in done.stdout

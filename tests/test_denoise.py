@@ -1,0 +1,184 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
+from skimage.restoration import estimate_sigma
+
+import naive
+from nlmeans_cli import denoise, denoise_with_report
+from nlmeans_cli.denoising import _estimate_sigma
+from nlmeans_cli.formulation import AFFINITIES
+from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
+
+DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+
+
+def _image(rng, shape, dtype):
+    unit = rng.random(shape)
+    if np.dtype(dtype).kind == "u":
+        return (unit * np.iinfo(dtype).max).astype(dtype)
+    return unit.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape, channel_axis",
+    [((17, 23), None), ((12, 14, 3), -1), ((3, 12, 14), 0), ((6, 7, 8), None), ((1, 9), None)],
+)
+def test_shape_and_dtype_kept(dtype, shape, channel_axis, rng):
+    image = _image(rng, shape, dtype)
+    out = denoise(image, sigma=0.1 * (np.iinfo(dtype).max if image.dtype.kind == "u" else 1),
+                  channel_axis=channel_axis)
+    assert out.shape == image.shape
+    assert out.dtype == image.dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+def test_constant_image_is_a_fixed_point(dtype, affinity):
+    value = 100 if np.dtype(dtype).kind == "u" else 0.4
+    image = np.full((15, 16), value, dtype)
+    out = denoise(image, affinity=affinity)
+    if image.dtype.kind == "u":
+        assert_array_equal(out, image)
+    else:  # computed in float32
+        assert_allclose(out, image, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_classic_output_within_input_range(dtype, rng):
+    image = _image(rng, (20, 21), dtype)
+    out = denoise(image, sigma=0.2 * (255 if dtype == np.uint8 else 1))
+    if image.dtype.kind == "f":
+        tolerance = 1e-6
+    else:
+        tolerance = 0
+    assert out.min() >= image.min() - tolerance
+    assert out.max() <= image.max() + tolerance
+
+
+def test_transposing_the_input_transposes_the_output(rng):
+    image = rng.random((19, 24)).astype(np.float32)
+    out = denoise(image, sigma=0.1)
+    out_t = denoise(image.T, sigma=0.1)
+    assert_allclose(out_t, out.T, rtol=1e-5, atol=1e-6)
+
+
+def test_float32_close_to_float64(rng):
+    image = rng.random((24, 25))
+    out64 = denoise(image, sigma=0.1)
+    out32 = denoise(image.astype(np.float32), sigma=0.1)
+    assert out64.dtype == np.float64
+    assert_allclose(out32, out64, atol=1e-5)
+
+
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+@pytest.mark.parametrize("shape, channel_axis", [((9, 11), None), ((7, 8, 3), -1),
+                                                  ((5, 6, 7), None)])
+def test_classic_method_is_the_generic_operation(affinity, shape, channel_axis, rng):
+    """denoise's classic path = the reference definition on the unit-scaled image."""
+    image = rng.random(shape).astype(np.float32)
+    sigma, h, patch, window = 0.1, 0.12, 3, 5
+    out = denoise(image, sigma=sigma, h=h, patch_size=patch, search_window=window,
+                  affinity=affinity, channel_axis=channel_axis)
+    planar = np.moveaxis(image[..., np.newaxis] if channel_axis is None else image, -1, 0)
+    volume = channel_axis is None and image.ndim == 3
+    grid = planar if volume else planar[:, :, np.newaxis, :]
+    radius = (1, 1, 1) if volume else (1, 0, 1)
+    search = (2, 2, 2) if volume else (2, 0, 2)
+    n = grid.shape[0] * int(np.prod([2 * r + 1 for r in radius]))
+    scale = {"gaussian": 1 / n, "concatenation": 1 / (n * h)}.get(affinity, 1 / (n * h * h))
+    expected = naive.nonlocal_operation(grid, None, grid, affinity=affinity, normaliser="sum",
+                                        patch_radius=radius, search_radius=search, scale=scale,
+                                        bias=2 * sigma**2, h=h)
+    expected = np.moveaxis(expected.reshape(planar.shape), 0, -1)
+    if channel_axis is None:
+        expected = expected[..., 0]
+    assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_psnr_improves_on_a_noisy_image(rng):
+    clean = data.camera()[100:228, 200:328].astype(np.float32) / 255
+    noisy = clean + rng.normal(0, 25 / 255, clean.shape).astype(np.float32)
+    out = denoise(noisy, sigma=25 / 255)
+    gain = peak_signal_noise_ratio(clean, out, data_range=1) - peak_signal_noise_ratio(
+        clean, noisy, data_range=1)
+    assert gain > 5.0
+    assert out.std() < noisy.std()
+
+
+def test_colour_psnr_improves(rng):
+    clean = data.astronaut()[:96, 200:296].astype(np.float32) / 255
+    noisy = clean + rng.normal(0, 20 / 255, clean.shape).astype(np.float32)
+    out = denoise(noisy, sigma=20 / 255, channel_axis=-1)
+    assert peak_signal_noise_ratio(clean, out, data_range=1) > peak_signal_noise_ratio(
+        clean, noisy, data_range=1) + 4
+
+
+def test_sigma_is_estimated_and_reported_in_image_units(rng):
+    clean = np.full((64, 64), 30000, np.uint16)
+    noisy = np.clip(clean + rng.normal(0, 1000, clean.shape), 0, 65535).astype(np.uint16)
+    report = denoise_with_report(noisy)
+    assert report.sigma_estimated
+    assert report.sigma == pytest.approx(1000, rel=0.1)
+    row = default_parameters(report.sigma / 257, 2)
+    assert report.h == pytest.approx(row.h_factor * report.sigma, rel=1e-6)
+    assert (report.patch_size, report.search_window) == (row.patch_size, row.search_window)
+
+
+@pytest.mark.parametrize("shape, channel_axis", [((40, 50), None), ((40, 50, 3), -1),
+                                                  ((12, 13, 14), None)])
+def test_sigma_estimate_equals_scikit_image(shape, channel_axis, rng):
+    image = (rng.random(shape) * 0.3 + rng.normal(0, 0.05, shape)).astype(np.float32)
+    expected = estimate_sigma(image, channel_axis=channel_axis, average_sigmas=True)
+    unit = image if channel_axis is not None else image[..., np.newaxis]
+    assert _estimate_sigma(unit) == pytest.approx(expected, rel=1e-6)
+
+
+def test_default_tables_are_ordered_and_valid():
+    for table in (DEFAULTS_2D, DEFAULTS_3D):
+        limits = [row.sigma_max for row in table]
+        assert limits == sorted(limits) and limits[-1] == float("inf")
+        for row in table:
+            assert row.patch_size % 2 == 1 and row.search_window % 2 == 1 and row.h_factor > 0
+
+
+def test_zero_sigma_leaves_a_clean_image_nearly_unchanged(rng):
+    image = rng.random((20, 20)).astype(np.float32)
+    assert_allclose(denoise(image, sigma=0.0), image, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(sigma=-1.0), ValueError, "sigma"),
+        (dict(sigma=float("nan")), ValueError, "sigma"),
+        (dict(h=0.0), ValueError, "h must be positive"),
+        (dict(patch_size=4), ValueError, "patch_size"),
+        (dict(patch_size=0), ValueError, "patch_size"),
+        (dict(search_window=0), ValueError, "search_window"),
+        (dict(affinity="nope"), ValueError, "known: concatenation, dot-product"),
+        (dict(method="nope"), ValueError, "known: classic"),
+        (dict(channel_axis=5), ValueError, "channel_axis"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, error, match, rng):
+    with pytest.raises(error, match=match):
+        denoise(rng.random((8, 8, 3)), **kwargs)
+
+
+def test_bad_images_raise():
+    with pytest.raises(TypeError, match="dtype"):
+        denoise(np.zeros((8, 8), np.int32))
+    with pytest.raises(ValueError, match="2-D image or a 3-D volume"):
+        denoise(np.zeros(8))
+    with pytest.raises(ValueError, match="NaN"):
+        denoise(np.array([[0.0, np.nan], [0.1, 0.2]]))
+    with pytest.raises(ValueError, match="empty"):
+        denoise(np.zeros((0, 5)))
+
+
+def test_tuning_parameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        denoise(np.zeros((4, 4)), 0.1)

@@ -1,0 +1,104 @@
+
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import naive
+from nlmeans_cli.engine import nonlocal_operation, search_offsets
+from nlmeans_cli.formulation import AFFINITIES, NORMALISERS
+
+# (channels, grid shape, patch radius, search radius): 2-D images use the grid (H, 1, W).
+CASES = {
+    "grey-2d-odd": (1, (7, 1, 9), (1, 0, 1), (2, 0, 3)),
+    "colour-2d": (3, (6, 1, 5), (1, 0, 1), (2, 0, 2)),
+    "window-larger-than-image": (1, (4, 1, 3), (2, 0, 2), (6, 0, 9)),
+    "volume-3d": (1, (4, 5, 6), (1, 1, 1), (1, 2, 1)),
+    "colour-volume": (2, (3, 4, 5), (0, 1, 1), (2, 1, 1)),
+    "one-by-n": (1, (1, 1, 7), (1, 0, 1), (2, 0, 2)),
+}
+
+
+def _params(channels, patch):
+    n = channels * np.prod([2 * r + 1 for r in patch])
+    return dict(scale=1.0 / n, bias=0.01, h=0.3)
+
+
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-features", "theta-phi"])
+def test_engine_matches_reference(affinity, case, shared, rng):
+    channels, grid, patch, search = CASES[case]
+    left = rng.random((channels, *grid)).astype(np.float32)
+    right = None if shared else rng.random((channels, *grid)).astype(np.float32)
+    values = rng.random((2, *grid)).astype(np.float32)
+    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=search,
+                  **_params(channels, patch))
+    fast = nonlocal_operation(left, right, values, **kwargs)
+    slow = naive.nonlocal_operation(left, right, values, **kwargs)
+    assert fast.dtype == np.float32 and fast.shape == values.shape
+    assert_allclose(fast, slow, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("normaliser", sorted(NORMALISERS))
+def test_both_normalisers_match_reference(normaliser, rng):
+    left = rng.random((1, 5, 1, 6)).astype(np.float32)
+    kwargs = dict(affinity="dot-product", normaliser=normaliser, patch_radius=(1, 0, 1),
+                  search_radius=(2, 0, 2), scale=0.1)
+    assert_allclose(nonlocal_operation(left, None, left, **kwargs),
+                    naive.nonlocal_operation(left, None, left, **kwargs), rtol=1e-4, atol=1e-7)
+
+
+def test_embedded_gaussian_does_not_overflow_on_large_logits(rng):
+    left = rng.random((1, 6, 1, 6)).astype(np.float32)
+    out = nonlocal_operation(left, None, left, affinity="embedded-gaussian",
+                             patch_radius=(1, 0, 1), search_radius=(2, 0, 2), scale=500.0)
+    assert np.isfinite(out).all()
+    assert left.min() <= out.min() and out.max() <= left.max() + 1e-6
+
+
+def test_half_offsets_cover_the_window_once():
+    radius = (2, 1, 3)
+    half = search_offsets(radius, half=True)
+    full = search_offsets(radius, half=False)
+    both = {tuple(t) for t in half} | {tuple(-t) for t in half}
+    assert both == {tuple(t) for t in full}
+    assert len(half) == (len(full) + 1) // 2
+    assert tuple(half[0]) == (0, 0, 0)
+
+
+def test_result_does_not_depend_on_thread_count(rng):
+    numba = pytest.importorskip("numba")
+    image = rng.random((1, 40, 1, 33)).astype(np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=(2, 0, 2), search_radius=(4, 0, 4),
+                  scale=1 / 25, bias=0.002, h=0.1)
+    before = numba.get_num_threads()
+    results = []
+    for threads in sorted({1, before}):
+        numba.set_num_threads(threads)
+        try:
+            results.append(nonlocal_operation(image, None, image, **kwargs))
+        finally:
+            numba.set_num_threads(before)
+    for result in results[1:]:
+        assert_array_equal(result, results[0])
+
+
+def test_unknown_affinity_lists_known_names():
+    image = np.zeros((1, 3, 1, 3), np.float32)
+    with pytest.raises(ValueError, match="known: .*gaussian"):
+        nonlocal_operation(image, None, image, affinity="cosine")
+
+
+@pytest.mark.parametrize("bad", [dict(h=0.0), dict(patch_radius=(-1, 0, 0)),
+                                 dict(search_radius=(1, 1))])
+def test_bad_parameters_raise(bad):
+    image = np.zeros((1, 3, 1, 3), np.float32)
+    with pytest.raises(ValueError):
+        nonlocal_operation(image, None, image, **bad)
+
+
+def test_mismatched_maps_raise():
+    with pytest.raises(ValueError, match="disagree"):
+        nonlocal_operation(np.zeros((1, 3, 1, 3)), np.zeros((1, 3, 1, 4)), np.zeros((1, 3, 1, 3)))
+

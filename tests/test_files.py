@@ -1,0 +1,152 @@
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from PIL import Image
+
+from nlmeans_cli.files import (
+    ImageFileError,
+    Picture,
+    check_output_path,
+    read_picture,
+    write_picture,
+)
+
+
+@pytest.mark.parametrize(
+    "name, dtype, shape",
+    [
+        ("grey.png", np.uint8, (20, 30)),
+        ("grey16.png", np.uint16, (20, 30)),
+        ("rgb.png", np.uint8, (20, 30, 3)),
+        ("rgb16.png", np.uint16, (20, 30, 3)),
+        ("grey.tif", np.uint16, (20, 30)),
+        ("float.tif", np.float32, (20, 30)),
+        ("rgb.bmp", np.uint8, (20, 30, 3)),
+        ("rgb.webp", np.uint8, (20, 30, 3)),
+    ],
+)
+def test_lossless_round_trip(tmp_path, rng, name, dtype, shape):
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    pixels = (rng.random(shape) * top).astype(dtype)
+    path = write_picture(tmp_path / name, Picture(pixels))
+    back = read_picture(path)
+    assert back.pixels.dtype == dtype
+    assert_array_equal(back.pixels, pixels)
+    assert back.alpha is None
+
+
+def test_jpeg_round_trip_keeps_shape_and_dtype(tmp_path, rng):
+    pixels = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+    back = read_picture(write_picture(tmp_path / "a.jpg", Picture(pixels)))
+    assert back.pixels.shape == pixels.shape and back.pixels.dtype == np.uint8
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_alpha_is_split_and_put_back(tmp_path, rng, channels):
+    data = (rng.random((10, 12, channels)) * 255).astype(np.uint8)
+    iio.imwrite(tmp_path / "in.png", data)
+    picture = read_picture(tmp_path / "in.png")
+    assert_array_equal(picture.alpha, data[..., -1])
+    assert picture.pixels.shape == ((10, 12) if channels == 2 else (10, 12, 3))
+    write_picture(tmp_path / "out.png", picture)
+    assert_array_equal(iio.imread(tmp_path / "out.png"), data)
+
+
+def test_palette_image_is_expanded_with_a_note(tmp_path):
+    grey = (np.arange(16 * 16).reshape(16, 16) % 256).astype(np.uint8)
+    Image.fromarray(grey).convert("P").save(tmp_path / "p.png")
+    picture = read_picture(tmp_path / "p.png")
+    assert picture.pixels.shape == (16, 16, 3)
+    assert any("palette" in note for note in picture.notes)
+
+
+def test_one_bit_image_becomes_8_bit_grey(tmp_path):
+    bits = (np.indices((8, 8)).sum(axis=0) % 2).astype(np.uint8) * 255
+    Image.fromarray(bits).convert("1").save(tmp_path / "b.png")
+    picture = read_picture(tmp_path / "b.png")
+    assert picture.pixels.dtype == np.uint8
+    assert set(np.unique(picture.pixels)) == {0, 255}
+    assert any("1-bit" in note for note in picture.notes)
+
+
+def test_existing_output_is_kept_without_overwrite(tmp_path, rng):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"precious")
+    pixels = (rng.random((5, 5)) * 255).astype(np.uint8)
+    with pytest.raises(ImageFileError, match="already exists"):
+        write_picture(target, Picture(pixels))
+    assert target.read_bytes() == b"precious"
+    write_picture(target, Picture(pixels), overwrite=True)
+    assert_array_equal(iio.imread(target), pixels)
+    assert os.listdir(tmp_path) == ["out.png"]  # no temporary left behind
+
+
+def test_output_equal_to_input_is_refused(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, (rng.random((5, 5)) * 255).astype(np.uint8))
+    before = source.read_bytes()
+    with pytest.raises(ImageFileError, match="output is the input"):
+        write_picture(tmp_path / "." / "in.png", read_picture(source), source=source,
+                      overwrite=True)
+    assert source.read_bytes() == before
+
+
+def test_missing_output_folder_is_created(tmp_path):
+    out = write_picture(tmp_path / "a" / "b" / "c.png", Picture(np.zeros((3, 3), np.uint8)))
+    assert out.exists()
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(iio, "imwrite", broken)
+    with pytest.raises(ImageFileError, match="disk full"):
+        write_picture(tmp_path / "x.png", Picture(np.zeros((3, 3), np.uint8)))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "name, dtype, match",
+    [("x.gif", np.uint8, "unsupported output type"), ("x", np.uint8, "unsupported output"),
+     ("x.jpg", np.uint16, "cannot store uint16"), ("x.png", np.float32, "cannot store float32")],
+)
+def test_bad_output_is_refused_before_work(tmp_path, name, dtype, match):
+    with pytest.raises(ImageFileError, match=match):
+        check_output_path(tmp_path / name, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        ("missing.png", None, "no such file"),
+        ("empty.png", b"", "empty"),
+        ("random.png", bytes(range(256)) * 4, "not a readable image"),
+        ("text.tif", b"just some text\n" * 20, "not a readable image"),
+        ("notes.txt", b"hello", "unsupported file type"),
+    ],
+)
+def test_unreadable_inputs_name_the_file(tmp_path, name, content, match):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageFileError, match=match) as caught:
+        read_picture(path)
+    assert str(path) in str(caught.value)
+
+
+def test_truncated_png_is_reported(tmp_path, rng):
+    good = tmp_path / "good.png"
+    iio.imwrite(good, (rng.random((64, 64)) * 255).astype(np.uint8))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ImageFileError, match="bad.png"):
+        read_picture(bad)
+
+
+def test_folder_is_not_a_file(tmp_path):
+    with pytest.raises(ImageFileError, match="not a file"):
+        read_picture(tmp_path)
