@@ -1,10 +1,11 @@
 """Default NL-means parameters, chosen from the noise level.
 
 The table was calibrated with ``benchmarks/calibrate.py`` on scikit-image's bundled colour
-photographs converted to grey (astronaut, chelsea, coffee, rocket, motorcycle), with Gaussian
-noise added in float: for each noise level, the patch size, search window and ``h / sigma``
-with the best mean PSNR, preferring the cheaper setting when two are within 0.05 dB. The
-grey images that the quality benchmark reports on were not used.
+photographs converted to grey (160x160 centre crops of astronaut, chelsea, coffee, rocket,
+motorcycle), with Gaussian noise added in float: for each noise level, the patch size, search
+window and ``h / sigma`` with the best mean PSNR, preferring the cheaper setting when it is
+within 0.05 dB of the best. The grey images that ``benchmarks/quality.py`` reports on were
+not used.
 """
 
 from __future__ import annotations
@@ -36,21 +37,23 @@ class Defaults:
     h_factor: float
 
 
-# Images (2-D, grey or colour): rows by increasing noise level, 0-255 scale.
+# Images (2-D, grey or colour): rows by increasing noise level, 0-255 scale. Calibrated at
+# sigma 5, 10, 15, 20, 25, 35, 50 and 75; each row's limit lies midway to the next level.
 DEFAULTS_2D = (
-    Defaults(10.0, 5, 15, 0.60),
-    Defaults(20.0, 5, 21, 0.55),
-    Defaults(35.0, 7, 21, 0.50),
-    Defaults(55.0, 9, 21, 0.45),
-    Defaults(float("inf"), 9, 21, 0.45),
+    Defaults(7.5, 3, 11, 1.15),
+    Defaults(17.5, 5, 15, 0.90),
+    Defaults(30.0, 7, 15, 0.70),
+    Defaults(62.5, 9, 21, 0.55),
+    Defaults(float("inf"), 9, 21, 0.60),
 )
 
-# Volumes: a 3-D window holds (window / 3)^2 times more candidates than a 2-D one of the
-# same side, so smaller windows and patches suffice.
+# Volumes: not calibrated (no natural volume ships with scikit-image). A 3-D window holds
+# (window / 3)^2 times more candidates than a 2-D one of the same side, so smaller windows
+# and patches suffice; h follows the 2-D rows.
 DEFAULTS_3D = (
-    Defaults(20.0, 3, 7, 0.55),
-    Defaults(40.0, 3, 7, 0.50),
-    Defaults(float("inf"), 5, 7, 0.45),
+    Defaults(17.5, 3, 7, 0.90),
+    Defaults(30.0, 3, 7, 0.70),
+    Defaults(float("inf"), 5, 7, 0.55),
 )
 
 

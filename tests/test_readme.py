@@ -1,0 +1,24 @@
+import re
+from pathlib import Path
+
+from nlmeans_cli.formulation import AFFINITIES
+from nlmeans_cli.parameters import DEFAULTS_2D
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_readme_default_table_matches_the_code():
+    rows = re.findall(r"^\| (?:up to [\d.]+|above) \| (\d+) \| (\d+) \| ([\d.]+) sigma \|$",
+                      README, flags=re.MULTILINE)
+    expected = [(str(r.patch_size), str(r.search_window), f"{r.h_factor:.2f}") for r in DEFAULTS_2D]
+    assert rows == expected
+
+
+def test_readme_documents_every_affinity():
+    for name in AFFINITIES:
+        assert f"`{name}`" in README
+
+
+def test_readme_has_the_test_command_that_ci_runs():
+    marker = README.index("<!-- ci: test command -->")
+    assert "pip install '.[test]' && pytest" in README[marker:marker + 80]
