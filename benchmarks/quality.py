@@ -45,8 +45,8 @@ def main() -> None:
     images = crops(args.crop)
     rng = np.random.default_rng(0)
     denoise(next(iter(images.values()))[:32, :32], sigma=0.1)  # load the kernels once
-    print(f"| sigma | ours PSNR | skimage fast | skimage slow | ours s | fast s | slow s |"
-          f" speed-up vs fast |\n|---|---|---|---|---|---|---|---|")
+    print("| sigma | ours PSNR | skimage fast | skimage slow | ours s | fast s | slow s |"
+          " speed-up vs fast |\n|---|---|---|---|---|---|---|---|")
     for sigma in SIGMAS:
         s = sigma / 255
         rows = []
@@ -55,8 +55,8 @@ def main() -> None:
             ours, t_ours = timed(denoise, noisy, sigma=s)
             fast, t_fast = timed(denoise_nl_means, noisy, h=0.8 * s, sigma=s, fast_mode=True)
             slow, t_slow = timed(denoise_nl_means, noisy, h=0.8 * s, sigma=s, fast_mode=False)
-            rows.append([peak_signal_noise_ratio(clean, x, data_range=1) for x in (ours, fast, slow)]
-                        + [t_ours, t_fast, t_slow])
+            psnrs = [peak_signal_noise_ratio(clean, x, data_range=1) for x in (ours, fast, slow)]
+            rows.append(psnrs + [t_ours, t_fast, t_slow])
         m = np.mean(rows, axis=0)
         print(f"| {sigma} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | {m[3]:.3f} | {m[4]:.3f} |"
               f" {m[5]:.3f} | {m[4] / m[3]:.1f}x |", flush=True)

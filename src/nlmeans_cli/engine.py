@@ -24,32 +24,17 @@ from .formulation import (
     AFFINITIES,
     EXPONENTIAL_KERNEL,
     GAUSSIAN_KERNEL,
-    LINEAR_KERNEL,
     NORMALISERS,
     PRODUCT,
+    RELU_KERNEL,
     SQUARED_DIFFERENCE,
     lookup,
 )
 
-__all__ = ["gaussian_table", "nonlocal_operation", "search_offsets"]
+__all__ = ["nonlocal_operation", "search_offsets"]
 
-# The Gaussian kernel exp(-x) is read from a table with linear interpolation: TABLE_STEPS
-# entries per unit of x (relative error below 1e-5), and weights past TABLE_CUTOFF
-# (exp(-20) ~ 2e-9) are dropped.
-TABLE_STEPS = 128
-TABLE_CUTOFF = 20.0
-
-
-def gaussian_table() -> np.ndarray:
-    """Return the table of ``exp(-x)`` used by the Gaussian kernel.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 values of ``exp(-k / TABLE_STEPS)`` for ``k = 0 .. TABLE_CUTOFF * TABLE_STEPS + 1``.
-    """
-    x = np.arange(int(TABLE_CUTOFF * TABLE_STEPS) + 2, dtype=np.float64) / TABLE_STEPS
-    return np.exp(-x).astype(np.float32)
+# Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
+CUTOFF = np.float32(20.0)
 
 
 def search_offsets(search_radius: tuple[int, int, int], *, half: bool) -> np.ndarray:
@@ -182,8 +167,6 @@ def nonlocal_operation(
         np.float32(scale),
         np.float32(bias),
         np.float32(1.0 / (h * h)),
-        gaussian_table(),
-        np.float32(TABLE_STEPS),
         symmetric,
         _strip_height(grid),
         n_positions,
@@ -222,61 +205,99 @@ def _strip_height(grid) -> int:
 def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2, t1, t2, e1,
                      e2, plane):
     """Sum over channels of the pair statistic on one plane (before the box sums)."""
+    # Rows are sliced before the pixel loops: an index that starts at zero lets LLVM prove
+    # the accesses contiguous (no negative-index wraparound) and vectorise them.
     plane[:e1, :e2] = 0.0
     for c in range(left.shape[0]):
         for i1 in range(e1):
-            a = left[c, row_left, start1 + i1]
-            b = right[c, row_right, start1 + i1 + t1]
+            a = left[c, row_left, start1 + i1, start2 : start2 + e2]
+            b = right[c, row_right, start1 + i1 + t1, start2 + t2 : start2 + t2 + e2]
+            p = plane[i1, :e2]
             if statistic == SQUARED_DIFFERENCE:
                 for i2 in range(e2):
-                    diff = a[start2 + i2] - b[start2 + i2 + t2]
-                    plane[i1, i2] += diff * diff
+                    diff = a[i2] - b[i2]
+                    p[i2] += diff * diff
             elif statistic == PRODUCT:
                 for i2 in range(e2):
-                    plane[i1, i2] += a[start2 + i2] * b[start2 + i2 + t2]
+                    p[i2] += a[i2] * b[i2]
             else:
                 for i2 in range(e2):
-                    plane[i1, i2] += a[start2 + i2] + b[start2 + i2 + t2]
+                    p[i2] += a[i2] + b[i2]
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _box_plane(plane, r1, r2, m1, m2, scratch, out):
-    """Box-sum a plane over ``[-r1, r1] x [-r2, r2]`` into ``out[:m1, :m2]``."""
+    """Box-sum a plane over ``[-r1, r1] x [-r2, r2]`` into ``out[:m1, :m2]``.
+
+    The loop over pixels is innermost everywhere, so that it vectorises.
+    """
+    inner = scratch if r1 > 0 else out
     for i1 in range(m1 + 2 * r1):
+        src = plane[i1]
+        dst = inner[i1]
         for i2 in range(m2):
-            total = plane[i1, i2]
-            for k in range(1, 2 * r2 + 1):
-                total += plane[i1, i2 + k]
-            scratch[i1, i2] = total
+            dst[i2] = src[i2]
+        for k in range(1, 2 * r2 + 1):
+            shifted = src[k : k + m2]
+            for i2 in range(m2):
+                dst[i2] += shifted[i2]
+    if r1 == 0:
+        return
     for i1 in range(m1):
+        dst = out[i1]
         for i2 in range(m2):
-            total = scratch[i1, i2]
-            for k in range(1, 2 * r1 + 1):
-                total += scratch[i1 + k, i2]
-            out[i1, i2] = total
+            dst[i2] = scratch[i1, i2]
+        for k in range(1, 2 * r1 + 1):
+            src = scratch[i1 + k]
+            for i2 in range(m2):
+                dst[i2] += src[i2]
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _kernel_plane(summed, kernel, m1, m2, scale, bias, inv_h2, table, steps, weights):
-    """Turn a plane of summed statistics into affinities (logits for the exponential)."""
-    last = table.shape[0] - 1
+def _negative_exp(x):
+    """``exp(-x)`` for ``0 <= x < CUTOFF`` in plain arithmetic that vectorises.
+
+    ``exp(-x) = exp(-x / 64) ** 64``: a degree-6 Taylor polynomial on ``[-CUTOFF / 64, 0]``
+    (error below 1e-7) squared six times; relative error about 1e-5 in float32.
+    """
+    t = x * np.float32(-1.0 / 64.0)
+    p = np.float32(1.0) + t * (np.float32(1.0) + t * np.float32(0.5) * (
+        np.float32(1.0) + t * np.float32(1.0 / 3.0) * (
+            np.float32(1.0) + t * np.float32(0.25) * (
+                np.float32(1.0) + t * np.float32(0.2) * (
+                    np.float32(1.0) + t * np.float32(1.0 / 6.0))))))
+    for _ in range(6):
+        p = p * p
+    return p
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _kernel_plane(ring, kernel, m1, m2, scale, bias, inv_h2, weights):
+    """Sum the ring of boxed planes along axis 0 and turn the sums into affinities.
+
+    The sum is formed afresh for every row (no running sum): rounding must not depend on
+    where a strip starts, so that results do not depend on the number of threads. For the
+    exponential kernel the result is the logit.
+    """
+    ring_len = ring.shape[0]
     for i1 in range(m1):
+        w = weights[i1]
         for i2 in range(m2):
-            s = summed[i1, i2] * scale
-            if kernel == GAUSSIAN_KERNEL:
-                x = max(s - bias, 0.0) * inv_h2 * steps
-                if x < last:
-                    k = int(x)
-                    frac = x - k
-                    weights[i1, i2] = table[k] + frac * (table[k + 1] - table[k])
-                else:
-                    weights[i1, i2] = 0.0
-            elif kernel == LINEAR_KERNEL:
-                weights[i1, i2] = s
-            elif kernel == EXPONENTIAL_KERNEL:
-                weights[i1, i2] = s
-            else:
-                weights[i1, i2] = max(s, 0.0)
+            w[i2] = ring[0, i1, i2]
+        for k in range(1, ring_len):
+            src = ring[k, i1]
+            for i2 in range(m2):
+                w[i2] += src[i2]
+        if kernel == GAUSSIAN_KERNEL:
+            for i2 in range(m2):
+                x = max(w[i2] * scale - bias, np.float32(0.0)) * inv_h2
+                w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
+        elif kernel == RELU_KERNEL:
+            for i2 in range(m2):
+                w[i2] = max(w[i2] * scale, np.float32(0.0))
+        else:
+            for i2 in range(m2):
+                w[i2] = w[i2] * scale
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -294,15 +315,16 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
     n_values = values.shape[0]
     if not exponential:
         for i1 in range(n1):
+            w = weights[w1 + i1, w2 : w2 + n2]
+            total = wsum[a_row, a1 + i1, a2 : a2 + n2]
             for i2 in range(n2):
-                wsum[a_row, a1 + i1, a2 + i2] += weights[w1 + i1, w2 + i2]
+                total[i2] += w[i2]
             for m in range(n_values):
-                partner = values[m, v_row, v1 + i1]
-                own = values[m, g_row, g1 + i1]
-                target = acc[m, a_row, a1 + i1]
+                partner = values[m, v_row, v1 + i1, v2 : v2 + n2]
+                own = values[m, g_row, g1 + i1, g2 : g2 + n2]
+                target = acc[m, a_row, a1 + i1, a2 : a2 + n2]
                 for i2 in range(n2):
-                    target[a2 + i2] += weights[w1 + i1, w2 + i2] * (partner[v2 + i2]
-                                                                    - own[g2 + i2])
+                    target[i2] += w[i2] * (partner[i2] - own[i2])
         return
     for i1 in range(n1):
         for i2 in range(n2):
@@ -325,7 +347,7 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel, normaliser,
-                     scale, bias, inv_h2, table, steps, symmetric, strip, n_positions):
+                     scale, bias, inv_h2, symmetric, strip, n_positions):
     n_values, n0, n1, n2 = out.shape
     pad0 = (left.shape[1] - n0) // 2
     pad1 = (left.shape[2] - n1) // 2
@@ -344,9 +366,7 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
         peak = np.full((rows, n1, n2), -np.inf, np.float32)
         plane = np.empty((width1, width2), np.float32)
         scratch = np.empty((width1, width2), np.float32)
-        boxed = np.empty((width1, width2), np.float32)
         ring = np.empty((ring_len, width1, width2), np.float32)
-        summed = np.empty((width1, width2), np.float32)
         weights = np.empty((width1, width2), np.float32)
         for o in range(offsets.shape[0]):
             t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
@@ -366,21 +386,11 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                 _statistic_plane(left, right, statistic, a0 + pad0, a0 + pad0 + t0,
                                  b1 - r1 + pad1, b2 - r2 + pad2, t1, t2, m1 + 2 * r1,
                                  m2 + 2 * r2, plane)
-                _box_plane(plane, r1, r2, m1, m2, scratch, boxed)
-                # Box sum along axis 0 over a ring of the last 2 r0 + 1 planes, summed afresh
-                # each row: a running sum would round differently depending on where a strip
-                # starts, and results must not depend on the number of threads.
-                ring[a0 % ring_len, :m1, :m2] = boxed[:m1, :m2]
+                _box_plane(plane, r1, r2, m1, m2, scratch, ring[a0 % ring_len])
                 if a0 - first < 2 * r0:
                     continue
-                for i1 in range(m1):
-                    for i2 in range(m2):
-                        total = ring[0, i1, i2]
-                        for k in range(1, ring_len):
-                            total += ring[k, i1, i2]
-                        summed[i1, i2] = total
                 q = a0 - r0
-                _kernel_plane(summed, kernel, m1, m2, scale, bias, inv_h2, table, steps, weights)
+                _kernel_plane(ring, kernel, m1, m2, scale, bias, inv_h2, weights)
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential,
                                 -b1, -b2, q + t0 + pad0, t1 + pad1, t2 + pad2,
