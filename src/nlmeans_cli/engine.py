@@ -135,9 +135,10 @@ def nonlocal_operation(
     norm = lookup(NORMALISERS, normaliser if normaliser is not None else spec.normaliser,
                   "normaliser")
     symmetric = right is None
+    values_are_left = values is left
     left = _as_planar(left, "left")
     right = left if symmetric else _as_planar(right, "right")
-    values = _as_planar(values, "values")
+    values = left if values_are_left else _as_planar(values, "values")
     if right.shape != left.shape or values.shape[1:] != left.shape[1:]:
         raise ValueError(
             f"feature maps disagree: left {left.shape}, right {right.shape}, values {values.shape}"
@@ -150,7 +151,7 @@ def nonlocal_operation(
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
     left_padded = np.pad(left, pad, mode="reflect")
     right_padded = left_padded if symmetric else np.pad(right, pad, mode="reflect")
-    values_padded = np.pad(values, pad, mode="reflect")
+    values_padded = left_padded if values is left else np.pad(values, pad, mode="reflect")
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty(values.shape, np.float32)
