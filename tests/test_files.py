@@ -150,3 +150,12 @@ def test_truncated_png_is_reported(tmp_path, rng):
 def test_folder_is_not_a_file(tmp_path):
     with pytest.raises(ImageFileError, match="not a file"):
         read_picture(tmp_path)
+
+
+def test_output_gets_the_usual_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        out = write_picture(tmp_path / "m.png", Picture(np.zeros((3, 3), np.uint8)))
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o644

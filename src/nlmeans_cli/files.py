@@ -299,8 +299,20 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     return output
 
 
+def _file_mode(output: Path) -> int:
+    """Return the mode a plain ``open()`` would give (the replaced file's, else umask's)."""
+    try:
+        return output.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _commit(temporary: Path, output: Path, overwrite: bool) -> None:
     """Move the finished file into place; without *overwrite* never replace a file."""
+    # mkstemp makes private files; the output gets the mode any other new file would get.
+    os.chmod(temporary, _file_mode(output))
     if overwrite:
         os.replace(temporary, output)
         return
