@@ -17,7 +17,7 @@ whose partners lie inside the strip.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from ._numba_config import FASTMATH
 from .formulation import (
@@ -191,8 +191,6 @@ def _clamp_radius(radius, grid, what):
 
 
 def _strip_height(grid) -> int:
-    from numba import get_num_threads
-
     rows = grid[0]
     plane = grid[1] * grid[2]
     # Enough strips to balance the threads, tall enough that the halo of rows recomputed per
@@ -302,13 +300,13 @@ def _kernel_plane(ring, kernel, m1, m2, scale, bias, inv_h2, weights):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1, v2, a_row, a1,
-                a2, g_row, g1, g2, n1, n2):
+def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1, v2, a_row,
+                g_row, g1, g2, n1, n2):
     """Add ``f * (g_j - g_i)`` and ``f`` for an ``n1 x n2`` block of targets *i*.
 
     The block's weights start at ``weights[w1, w2]``, the partners' values ``g_j`` at padded
     ``(v_row, v1, v2)``, the targets' own values ``g_i`` at padded ``(g_row, g1, g2)`` and the
-    targets at ``(a_row, a1, a2)`` of the strip's accumulators. Summing deviations from
+    targets at row *a_row* of the strip's accumulators. Summing deviations from
     ``g_i`` (added back at the end) keeps a constant image exactly constant and the sums
     small. The exponential kernel keeps a running maximum of the logits per target (an
     online softmax), so large logits never overflow.
@@ -317,32 +315,32 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
     if not exponential:
         for i1 in range(n1):
             w = weights[w1 + i1, w2 : w2 + n2]
-            total = wsum[a_row, a1 + i1, a2 : a2 + n2]
+            total = wsum[a_row, i1, :n2]
             for i2 in range(n2):
                 total[i2] += w[i2]
             for m in range(n_values):
                 partner = values[m, v_row, v1 + i1, v2 : v2 + n2]
                 own = values[m, g_row, g1 + i1, g2 : g2 + n2]
-                target = acc[m, a_row, a1 + i1, a2 : a2 + n2]
+                target = acc[m, a_row, i1, :n2]
                 for i2 in range(n2):
                     target[i2] += w[i2] * (partner[i2] - own[i2])
         return
     for i1 in range(n1):
         for i2 in range(n2):
             logit = weights[w1 + i1, w2 + i2]
-            old = peak[a_row, a1 + i1, a2 + i2]
+            old = peak[a_row, i1, i2]
             if logit > old:
                 rescale = np.exp(old - logit)
                 e = 1.0
-                wsum[a_row, a1 + i1, a2 + i2] *= rescale
-                peak[a_row, a1 + i1, a2 + i2] = logit
+                wsum[a_row, i1, i2] *= rescale
+                peak[a_row, i1, i2] = logit
             else:
                 rescale = 1.0
                 e = np.exp(logit - old)
-            wsum[a_row, a1 + i1, a2 + i2] += e
+            wsum[a_row, i1, i2] += e
             for m in range(n_values):
                 deviation = values[m, v_row, v1 + i1, v2 + i2] - values[m, g_row, g1 + i1, g2 + i2]
-                acc[m, a_row, a1 + i1, a2 + i2] = (acc[m, a_row, a1 + i1, a2 + i2] * rescale
+                acc[m, a_row, i1, i2] = (acc[m, a_row, i1, i2] * rescale
                                                    + e * deviation)
 
 
@@ -395,13 +393,13 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential,
                                 -b1, -b2, q + t0 + pad0, t1 + pad1, t2 + pad2,
-                                q - lo, 0, 0, q + pad0, pad1, pad2, n1, n2)
+                                q - lo, q + pad0, pad1, pad2, n1, n2)
                 if both and q + t0 < hi:
                     # Every target p + t of the grid takes the weight w(p, p + t); the source
                     # p itself may lie in the reflected border.
                     _accumulate(weights, values, acc, wsum, peak, exponential,
                                 -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
-                                q + t0 - lo, 0, 0, q + t0 + pad0, pad1, pad2, n1, n2)
+                                q + t0 - lo, q + t0 + pad0, pad1, pad2, n1, n2)
         for r in range(rows):
             for i1 in range(n1):
                 for i2 in range(n2):
