@@ -80,6 +80,52 @@ def _root(
     """Denoise images with non-local means and the non-local operation."""
 
 
+# Options shared by the commands that denoise.
+SigmaOption = Annotated[
+    str,
+    typer.Option(metavar="auto|FLOAT",
+                 help=f"Noise standard deviation. {SCALE_NOTE} 'auto' estimates it "
+                      "(scikit-image's estimate_sigma) and prints the estimate."),
+]
+HOption = Annotated[
+    float | None,
+    typer.Option("--h", callback=_positive, show_default="from the table in README",
+                 help=f"Filtering strength; larger smooths more. {SCALE_NOTE}"),
+]
+PatchOption = Annotated[
+    int | None,
+    typer.Option(min=1, callback=_odd, show_default="from the table in README",
+                 help="Side of the compared patches, in pixels (odd)."),
+]
+WindowOption = Annotated[
+    int | None,
+    typer.Option(min=1, callback=_odd, show_default="from the table in README",
+                 help="Side of the search window, in pixels (odd)."),
+]
+AffinityOption = Annotated[
+    AffinityName, typer.Option(help="Pairwise affinity f; 'gaussian' is NL-means.")
+]
+MethodOption = Annotated[MethodName, typer.Option(help="Denoising method.")]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace outputs that exist.")
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+
+
+def _options(sigma, h, patch_size, search_window, affinity, method):
+    from .tasks import DenoiseOptions
+
+    return DenoiseOptions(sigma=_parse_sigma(sigma), h=h, patch_size=patch_size,
+                          search_window=search_window, affinity=affinity.value,
+                          method=method.value)
+
+
+def _summary(outcome) -> str:
+    source = "estimated" if outcome.sigma_estimated else "given"
+    return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source}), "
+            f"h {outcome.h:.2f}, patch {outcome.patch_size}, window {outcome.search_window}")
+
+
 @app.command()
 def denoise(
     input: Annotated[
@@ -90,85 +136,264 @@ def denoise(
         Path, typer.Argument(help="Where to write the result; the format follows its extension.",
                              show_default=False)
     ],
-    sigma: Annotated[
-        str,
-        typer.Option(metavar="auto|FLOAT",
-                     help=f"Noise standard deviation. {SCALE_NOTE} 'auto' estimates it "
-                          "(scikit-image's estimate_sigma) and prints the estimate."),
-    ] = "auto",
-    h: Annotated[
-        float | None,
-        typer.Option("--h", callback=_positive, show_default="from the table in README",
-                     help=f"Filtering strength; larger smooths more. {SCALE_NOTE}"),
-    ] = None,
-    patch_size: Annotated[
-        int | None,
-        typer.Option(min=1, callback=_odd, show_default="from the table in README",
-                     help="Side of the compared patches, in pixels (odd)."),
-    ] = None,
-    search_window: Annotated[
-        int | None,
-        typer.Option(min=1, callback=_odd, show_default="from the table in README",
-                     help="Side of the search window, in pixels (odd)."),
-    ] = None,
-    affinity: Annotated[
-        AffinityName, typer.Option(help="Pairwise affinity f; 'gaussian' is NL-means.")
-    ] = "gaussian",
-    method: Annotated[MethodName, typer.Option(help="Denoising method.")] = "classic",
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")
-    ] = False,
+    sigma: SigmaOption = "auto",
+    h: HOption = None,
+    patch_size: PatchOption = None,
+    search_window: WindowOption = None,
+    affinity: AffinityOption = "gaussian",
+    method: MethodOption = "classic",
+    overwrite: OverwriteOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show the traceback of an error.")
-    ] = False,
+    debug: DebugOption = False,
 ) -> None:
     """Denoise one image file and write the result with the same size, channels and bit depth."""
-    sigma_255 = _parse_sigma(sigma)
-    from .denoising import denoise_with_report, unit_scale
-    from .files import ImageFileError, check_output_path, read_picture, write_picture
+    options = _options(sigma, h, patch_size, search_window, affinity, method)
+    from .tasks import denoise_file
+
+    outcome = denoise_file(input, output, options, overwrite=overwrite, reraise=debug)
+    if not outcome.ok:
+        raise _fail(outcome.error)
+    if not quiet:
+        for note in outcome.notes:
+            typer.echo(f"{input}: note: {note}", err=True)
+        typer.echo(f"{_summary(outcome)}, {options.affinity}, {options.method}: "
+                   f"{outcome.seconds:.2f} s -> {output}", err=True)
+
+
+@app.command()
+def batch(
+    in_dir: Annotated[
+        Path, typer.Argument(help="Folder of images to denoise.", show_default=False)
+    ],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder for the results: the same relative paths and names.",
+                             show_default=False)
+    ],
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Descend into subfolders.")
+    ] = False,
+    pattern: Annotated[
+        list[str] | None,
+        typer.Option(metavar="GLOB", show_default="every readable image extension",
+                     help="Only files whose names match (case-insensitive); repeatable."),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, show_default="the number of cores",
+                     help="Parallel worker processes; threads per worker are set so that "
+                          "together they use the cores once."),
+    ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing",
+                           help="Leave outputs that exist alone (resume an interrupted run).")
+    ] = False,
+    overwrite: OverwriteOption = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(metavar="PATH", show_default=False,
+                     help="Write a per-file report; CSV or JSON by the extension."),
+    ] = None,
+    sigma: SigmaOption = "auto",
+    h: HOption = None,
+    patch_size: PatchOption = None,
+    search_window: WindowOption = None,
+    affinity: AffinityOption = "gaussian",
+    method: MethodOption = "classic",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no per-file lines.")
+    ] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Denoise every image in a folder into another folder, mirroring the tree.
+
+    A bad file is reported and the rest go on. Exit code 0 when every file succeeded (or was
+    skipped), 1 when some failed, 2 for bad usage.
+    """
+    if skip_existing and overwrite:
+        raise typer.BadParameter("use either --skip-existing or --overwrite, not both")
+    if report is not None and report.suffix.lower() not in (".csv", ".json"):
+        raise typer.BadParameter(f"{report}: the report must be .csv or .json",
+                                 param_hint="--report")
+    options = _options(sigma, h, patch_size, search_window, affinity, method)
+    from .batch import DEFAULT_PATTERNS, _available_cores, plan_batch, run_batch, write_report
 
     try:
-        picture = read_picture(input)
-        check_output_path(output, source=input, overwrite=overwrite)
-        to_image_units = unit_scale(picture.pixels.dtype) / 255.0
-        started = time.perf_counter()
-        result = denoise_with_report(
-            picture.pixels,
-            sigma=None if sigma_255 is None else sigma_255 * to_image_units,
-            h=None if h is None else h * to_image_units,
-            patch_size=patch_size,
-            search_window=search_window,
-            affinity=affinity.value,
-            method=method.value,
-            channel_axis=picture.channel_axis,
-        )
-        seconds = time.perf_counter() - started
-        write_picture(output, picture.with_pixels(result.image), source=input,
-                      overwrite=overwrite)
-    except (ImageFileError, ValueError, TypeError, OSError) as error:
+        items = plan_batch(in_dir, out_dir, patterns=pattern or DEFAULT_PATTERNS,
+                           recursive=recursive)
+    except (OSError, ValueError) as error:
         if debug:
             raise
-        message = str(error)
-        if not isinstance(error, ImageFileError):
-            message = f"{input}: {message}"
-        raise _fail(message) from None
-    if not quiet:
-        for note in picture.notes:
-            typer.echo(f"{input}: note: {note}", err=True)
-        shape = picture.pixels.shape
-        kind = "grey" if picture.pixels.ndim == 2 else f"{shape[2]} channels"
-        if picture.alpha is not None:
-            kind += " + alpha"
-        source = "estimated" if result.sigma_estimated else "given"
-        typer.echo(
-            f"{input}: {shape[1]}x{shape[0]} {kind} {picture.pixels.dtype}, "
-            f"sigma {result.sigma / to_image_units:.2f} ({source}), "
-            f"h {result.h / to_image_units:.2f}, patch {result.patch_size}, "
-            f"window {result.search_window}, {result.affinity}, {result.method}: "
-            f"{seconds:.2f} s -> {output}",
-            err=True,
+        raise _fail(str(error), code=2) from None
+    jobs = jobs or _available_cores()
+    outcomes = []
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        with _progress(len(items), quiet) as report_outcome:
+            for outcome in run_batch(items, options, jobs=jobs, overwrite=overwrite,
+                                     skip_existing=skip_existing):
+                outcomes.append(outcome)
+                report_outcome(outcome)
+    except KeyboardInterrupt:
+        interrupted = True
+    seconds = time.perf_counter() - started
+    if report is not None:
+        try:
+            write_report(report, outcomes)
+        except OSError as error:
+            typer.echo(f"nlm: error: {report}: cannot write the report ({error.strerror})",
+                       err=True)
+    counts = {status: sum(o.status == status for o in outcomes)
+              for status in ("done", "skipped", "failed")}
+    missing = len(items) - len(outcomes)
+    tail = f", {missing} not started (interrupted)" if interrupted else ""
+    typer.echo(f"nlm batch: {counts['done']} processed, {counts['skipped']} skipped, "
+               f"{counts['failed']} failed{tail} in {seconds:.1f} s", err=True)
+    if interrupted:
+        raise typer.Exit(130)
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    clean: Annotated[
+        list[Path], typer.Argument(help="Clean images, or folders of them.", show_default=False)
+    ],
+    sigma: Annotated[
+        float | None,
+        typer.Option(min=0, show_default="25, or estimated with --noisy",
+                     help=f"Noise added, standard deviation. {SCALE_NOTE}"),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the noise.")] = 0,
+    noisy: Annotated[
+        Path | None,
+        typer.Option(metavar="NOISY", show_default=False,
+                     help="An already noisy version of the (single) CLEAN image."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON on stdout.")
+    ] = False,
+    montage: Annotated[
+        Path | None,
+        typer.Option(metavar="PATH", show_default=False,
+                     help="Write a PNG: clean | noisy | ours | scikit-image per image, "
+                          "labelled, with zoomed crops."),
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Add noise to clean images, denoise with ours and scikit-image, report PSNR, SSIM, time.
+
+    scikit-image's denoise_nl_means (fast mode) runs twice: with our patch, window and h
+    ('skimage') and with its recommended h = 0.8 sigma and default sizes
+    ('skimage_recommended').
+    """
+    from .batch import find_images
+    from .files import ImageFileError, read_picture
+
+    try:
+        paths = []
+        for path in clean:
+            paths.extend(find_images(path) if path.is_dir() else [path])
+        if not paths:
+            raise _fail("no images to compare", code=2)
+        if noisy is not None and len(paths) != 1:
+            raise _fail("--noisy goes with exactly one CLEAN image", code=2)
+        cleans = [read_picture(path).pixels for path in paths]
+        noisy_pixels = read_picture(noisy).pixels if noisy is not None else None
+        from .compare import compare as run_comparison
+
+        comparison = run_comparison(
+            list(zip(map(str, paths), cleans, strict=True)),
+            sigma=sigma if sigma is not None or noisy is not None else 25.0,
+            seed=seed, noisy=noisy_pixels, keep_images=montage is not None)
+        if montage is not None:
+            from .montage import montage as draw_montage
+
+            draw_montage(comparison, cleans, montage)
+    except (ImageFileError, ValueError, OSError) as error:
+        if debug:
+            raise
+        raise _fail(str(error)) from None
+    if json_output:
+        import json
+
+        typer.echo(json.dumps(comparison.to_dict(), indent=1))
+        return
+    typer.echo(_comparison_table(comparison))
+    if montage is not None:
+        typer.echo(f"montage -> {montage}", err=True)
+
+
+def _comparison_table(comparison) -> str:
+    names = list(comparison.mean)
+    header = f"{'image':<28} {'noisy':>6} " + " ".join(f"{name:>26}" for name in names)
+    sub = f"{'':<28} {'PSNR':>6} " + " ".join(f"{'PSNR  SSIM      s':>26}" for _ in names)
+    lines = [f"sigma {comparison.sigma:g}" + (f", seed {comparison.seed}"
+                                             if comparison.seed is not None else ""),
+             header, sub]
+
+    def cells(methods):
+        return " ".join(f"{m['psnr']:>13.2f} {m['ssim']:.3f} {m['seconds']:6.2f}"
+                        for m in (methods[name] for name in names))
+
+    for image in comparison.images:
+        name = image.path if len(image.path) <= 28 else "..." + image.path[-25:]
+        lines.append(f"{name:<28} {image.noisy_psnr:>6.2f} {cells(image.methods)}")
+    if len(comparison.images) > 1:
+        noisy_mean = sum(i.noisy_psnr for i in comparison.images) / len(comparison.images)
+        lines.append(f"{'mean':<28} {noisy_mean:>6.2f} {cells(comparison.mean)}")
+    return "\n".join(lines)
+
+
+class _progress:
+    """A rich progress bar on stderr (files done, rate, time left), or nothing when quiet.
+
+    Entering gives a ``report(outcome)`` callable that advances the bar and prints a failed
+    file's error above it.
+    """
+
+    def __init__(self, total: int, quiet: bool):
+        self.total, self.quiet, self.bar = total, quiet, None
+
+    def __enter__(self):
+        if self.quiet:
+            return self._report_quietly
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
         )
+
+        self.bar = Progress(
+            TextColumn("denoising"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+            console=Console(stderr=True, highlight=False),
+        )
+        self.bar.__enter__()
+        self.task = self.bar.add_task("files", total=self.total, rate="")
+        self.started = time.perf_counter()
+        return self._report
+
+    def _report(self, outcome) -> None:
+        if not outcome.ok:
+            self.bar.console.print(f"nlm: error: {outcome.error}", markup=False)
+        done = self.bar.tasks[0].completed + 1
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} files/s")
+
+    @staticmethod
+    def _report_quietly(outcome) -> None:
+        if not outcome.ok:
+            typer.echo(f"nlm: error: {outcome.error}", err=True)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
 
 
 def main() -> None:

@@ -184,7 +184,8 @@ def denoise_with_report(
         raise ValueError("image contains NaN or infinite values")
 
     full_scale = unit_scale(image.dtype)
-    unit = pixels.astype(np.float32) / np.float32(full_scale)
+    unit = pixels.astype(np.float32)
+    unit /= np.float32(full_scale)
     sigma_estimated = sigma is None
     if sigma is None:
         sigma_unit = _estimate_sigma(unit)
@@ -305,6 +306,10 @@ def _back_to_dtype(estimate, dtype, full_scale, channel_axis, ndim):
     else:
         estimate = np.moveaxis(estimate, -1, channel_axis % ndim)
     if dtype.kind == "u":
-        scaled = np.rint(estimate.astype(np.float64) * full_scale)
-        return np.clip(scaled, 0, full_scale).astype(dtype)
+        # In place and in float32 (exact for integers below 2**24): a float64 copy of a large
+        # image would be the biggest allocation of the whole call.
+        scaled = np.multiply(estimate, np.float32(full_scale), dtype=np.float32)
+        np.rint(scaled, out=scaled)
+        np.clip(scaled, 0, full_scale, out=scaled)
+        return scaled.astype(dtype)
     return estimate.astype(dtype)

@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "FORMATS",
     "ImageFileError",
+    "OutputExistsError",
     "Picture",
     "check_output_path",
     "read_picture",
@@ -46,6 +47,10 @@ _WRITE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"
 
 class ImageFileError(Exception):
     """A file cannot be read or written; the message names the file and the problem."""
+
+
+class OutputExistsError(ImageFileError):
+    """The output file exists and replacing it was not asked for."""
 
 
 @dataclass
@@ -236,7 +241,7 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
     if output.is_dir():
         raise ImageFileError(f"{output}: is a folder")
     if output.exists() and not overwrite:
-        raise ImageFileError(f"{output}: already exists (use --overwrite to replace it)")
+        raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
     if dtype is not None and np.dtype(dtype).name not in FORMATS[extension]:
         kinds = ", ".join(e for e, dtypes in FORMATS.items() if np.dtype(dtype).name in dtypes)
         raise ImageFileError(
@@ -320,10 +325,11 @@ def _commit(temporary: Path, output: Path, overwrite: bool) -> None:
         # A hard link fails if the target appeared meanwhile: no check-then-write race.
         os.link(temporary, output)
     except FileExistsError:
-        raise ImageFileError(f"{output}: already exists (use --overwrite to replace it)") from None
+        raise OutputExistsError(
+            f"{output}: already exists (use --overwrite to replace it)") from None
     except OSError:
         if output.exists():
-            raise ImageFileError(
+            raise OutputExistsError(
                 f"{output}: already exists (use --overwrite to replace it)") from None
         os.replace(temporary, output)
 

@@ -1,0 +1,490 @@
+"""Speed benchmark: ours against OpenCV and scikit-image, side by side in one process.
+
+Every peer gets the same noisy 8-bit image (natural-image mosaics built from scikit-image's
+bundled photographs, Gaussian noise of sigma 25, clipped as a camera would), the same patch and
+search sizes and the same h on the 0-255 scale (our default for sigma 25: h = 17.5, with sigma
+given to the peers that take one). Each timing is the median of several repeats after a warm-up
+call. Peak memory is measured per peer and case in a fresh child process (the rise of the peak
+resident set over the resident set just before the call), so one peer's allocations never
+count against another.
+
+    pip install '.[bench]'
+    python benchmarks/run.py                 # everything, about 10 minutes on 2 cores
+    python benchmarks/run.py --quick         # small cases only, for a smoke test
+
+Writes ``benchmarks/results/benchmark.md`` (the table the README shows), ``benchmark.json``
+(every figure) and ``benchmark.png`` (time against pixels and against window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SIGMA = 25.0
+H = 17.5
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark image and parameter set."""
+
+    name: str
+    kind: str  # "grey", "colour" or "volume"
+    side: int
+    patch: int
+    window: int
+    peers: tuple[str, ...]
+    group: str  # "size", "window", "colour", "volume" or "scale"
+
+
+@dataclass
+class Result:
+    """One peer on one case."""
+
+    case: str
+    peer: str
+    seconds: float | None = None
+    repeats: int = 0
+    psnr: float | None = None
+    peak_mib: float | None = None
+    note: str = ""
+    times: list[float] = field(default_factory=list)
+
+
+GREY_PEERS = ("ours", "opencv", "skimage-fast")
+
+
+def cases(quick: bool, huge: bool) -> list[Case]:
+    out = [
+        Case("grey 256² p7 w21", "grey", 256, 7, 21, GREY_PEERS + ("skimage-slow",), "size"),
+        Case("grey 512² p7 w21", "grey", 512, 7, 21, GREY_PEERS, "size"),
+    ]
+    if quick:
+        return out + [Case("volume 32³ p3 w7", "volume", 32, 3, 7, ("ours", "skimage-fast"),
+                           "volume")]
+    out += [
+        Case("grey 1024² p7 w21", "grey", 1024, 7, 21, GREY_PEERS, "size"),
+        Case("grey 2048² p7 w21", "grey", 2048, 7, 21, GREY_PEERS, "size"),
+        Case("grey 1024² p7 w11", "grey", 1024, 7, 11, GREY_PEERS, "window"),
+        Case("grey 1024² p7 w31", "grey", 1024, 7, 31, GREY_PEERS, "window"),
+        Case("colour 1024² p7 w21", "colour", 1024, 7, 21,
+             ("ours", "opencv-colored", "skimage-fast"), "colour"),
+        Case("volume 96³ p3 w7", "volume", 96, 3, 7, ("ours", "skimage-fast"), "volume"),
+    ]
+    if huge:
+        out.append(Case("grey 8192² p7 w21", "grey", 8192, 7, 21, ("ours", "opencv"), "scale"))
+    return out
+
+
+# --- images -------------------------------------------------------------------------------
+
+GREY_SOURCES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "brick", "grass",
+                "gravel", "moon", "hubble_deep_field")
+COLOUR_SOURCES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina")
+TILE = 256
+
+
+def _tiles(colour: bool) -> list[np.ndarray]:
+    from skimage import data
+    from skimage.color import rgb2gray
+    from skimage.util import img_as_ubyte
+
+    tiles = []
+    for name in COLOUR_SOURCES if colour else GREY_SOURCES:
+        image = getattr(data, name)()
+        if colour and image.ndim == 2:
+            continue
+        if not colour and image.ndim == 3:
+            image = img_as_ubyte(rgb2gray(image[..., :3]))
+        r0, c0 = (image.shape[0] - TILE) // 2, (image.shape[1] - TILE) // 2
+        tiles.append(np.ascontiguousarray(image[r0 : r0 + TILE, c0 : c0 + TILE]))
+    return tiles
+
+
+def clean_image(kind: str, side: int) -> np.ndarray:
+    """A deterministic natural-image mosaic (or a smooth synthetic volume) of the given side."""
+    if kind == "volume":
+        from skimage.data import binary_blobs
+        from skimage.filters import gaussian
+
+        blobs = binary_blobs(side, n_dim=3, volume_fraction=0.35, blob_size_fraction=0.15,
+                             rng=0).astype(np.float64)
+        return np.rint(40 + 170 * gaussian(blobs, sigma=1.5)).astype(np.uint8)
+    tiles = _tiles(kind == "colour")
+    n = -(-side // TILE)
+    rows = []
+    for r in range(n):
+        row = []
+        for c in range(n):
+            tile = tiles[(r * n + c) % len(tiles)]
+            # Flips keep neighbouring repeats of a tile from lining up.
+            row.append(tile[:: 1 - 2 * (r % 2)] if (r + c) % 3 else tile[:, :: 1 - 2 * (c % 2)])
+        rows.append(np.concatenate(row, axis=1))
+    return np.ascontiguousarray(np.concatenate(rows, axis=0)[:side, :side])
+
+
+def noisy_image(clean: np.ndarray) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    noisy = clean.astype(np.float32) + rng.normal(0, SIGMA, clean.shape).astype(np.float32)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+# --- peers --------------------------------------------------------------------------------
+
+
+def make_runner(peer: str, case: Case, noisy: np.ndarray):
+    """A no-argument callable that denoises *noisy* with *peer*; returns 0-255 pixels."""
+    colour = case.kind == "colour"
+    if peer == "ours":
+        from nlmeans_cli import denoise
+
+        def run():
+            return denoise(noisy, sigma=SIGMA, h=H, patch_size=case.patch,
+                           search_window=case.window, channel_axis=-1 if colour else None)
+        return run
+    if peer in ("opencv", "opencv-colored"):
+        import cv2
+
+        if peer == "opencv":
+            return lambda: cv2.fastNlMeansDenoising(noisy, None, H, case.patch, case.window)
+        return lambda: cv2.fastNlMeansDenoisingColored(noisy, None, H, H, case.patch,
+                                                       case.window)
+    if peer.startswith("skimage"):
+        from skimage.restoration import denoise_nl_means
+
+        unit = noisy.astype(np.float64) / 255
+        fast = peer == "skimage-fast"
+
+        def run():
+            out = denoise_nl_means(unit, patch_size=case.patch, patch_distance=case.window // 2,
+                                   h=H / 255, sigma=SIGMA / 255, fast_mode=fast,
+                                   channel_axis=-1 if colour else None)
+            return out * 255
+        return run
+    raise ValueError(f"unknown peer {peer!r}")
+
+
+def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return float(peak_signal_noise_ratio(clean.astype(np.float64),
+                                         np.asarray(estimate, dtype=np.float64),
+                                         data_range=255))
+
+
+def warm_up(peer: str, case: Case) -> None:
+    """Load kernels and libraries on a tiny image so the first timed call is a normal one."""
+    shape = {"grey": (48, 48), "colour": (48, 48, 3), "volume": (16, 16, 16)}[case.kind]
+    small = noisy_image(np.full(shape, 128, np.uint8))
+    make_runner(peer, case, small)()
+
+
+def time_peer(peer: str, case: Case, clean: np.ndarray, noisy: np.ndarray,
+              budget: float, min_repeats: int, max_repeats: int) -> Result:
+    warm_up(peer, case)
+    run = make_runner(peer, case, noisy)
+    times, estimate = [], None
+    while len(times) < max_repeats:
+        started = time.perf_counter()
+        estimate = run()
+        times.append(time.perf_counter() - started)
+        if len(times) >= min_repeats and sum(times) > budget:
+            break
+    return Result(case.name, peer, statistics.median(times), len(times), psnr(clean, estimate),
+                  times=[round(t, 4) for t in times])
+
+
+def _peak_child(peer: str, case: Case, connection) -> None:
+    noisy = noisy_image(clean_image(case.kind, case.side))
+    warm_up(peer, case)
+    run = make_runner(peer, case, noisy)
+    connection.send("ready")
+    connection.recv()
+    started = time.perf_counter()
+    run()
+    connection.send(time.perf_counter() - started)
+
+
+def _resident_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def peak_memory(peer: str, case: Case) -> tuple[float, float, float]:
+    """Peak memory rise (MiB), process peak (MiB) and seconds of one call in a fresh child.
+
+    The parent samples the child's resident set every millisecond while the call runs: a
+    separate process sees it even while the call holds the child's GIL.
+    """
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_peak_child, args=(peer, case, theirs))
+    child.start()
+    ours.recv()
+    before = peak = _resident_mib(child.pid)
+    ours.send("go")
+    while not ours.poll(0.001):
+        peak = max(peak, _resident_mib(child.pid))
+    seconds = ours.recv()
+    child.join()
+    return peak - before, peak, seconds
+
+
+# --- whole process ------------------------------------------------------------------------
+
+SKIMAGE_SCRIPT = """
+import sys
+import imageio.v3 as iio
+from skimage.restoration import denoise_nl_means
+from skimage.util import img_as_float, img_as_ubyte
+image = img_as_float(iio.imread(sys.argv[1]))
+p, w, h, s = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+out = denoise_nl_means(image, patch_size=p, patch_distance=w // 2, h=h / 255, sigma=s / 255,
+                       fast_mode=True)
+iio.imwrite(sys.argv[2], img_as_ubyte(out.clip(0, 1)))
+"""
+
+NUMBA_FLOOR_MODULE = """
+import numpy as np
+from numba import njit, prange
+
+@njit(cache=True, parallel=True)
+def double(a):
+    out = np.empty_like(a)
+    for i in prange(a.shape[0]):
+        out[i] = 2 * a[i]
+    return out
+"""
+
+
+def _median_run(command: list[str], repeats: int, env=None) -> float:
+    subprocess.run(command, check=True, capture_output=True, env=env)  # caches, page cache
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def whole_process(repeats: int) -> list[dict]:
+    """``nlm denoise`` on a 512² PNG against a script running scikit-image on the same file."""
+    import imageio.v3 as iio
+
+    from nlmeans_cli import denoise_with_report
+
+    noisy = noisy_image(clean_image("grey", 512))
+    report = denoise_with_report(noisy)  # the parameters that `nlm denoise` will pick
+    nlm = Path(sys.executable).with_name("nlm")
+    nlm_command = [str(nlm)] if nlm.exists() else [sys.executable, "-m", "nlmeans_cli"]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "noisy512.png"
+        iio.imwrite(source, noisy)
+        script = Path(folder) / "skimage_denoise.py"
+        script.write_text(SKIMAGE_SCRIPT)
+        floor = Path(folder) / "numba_floor.py"
+        floor.write_text(NUMBA_FLOOR_MODULE)
+        out = str(Path(folder) / "out.png")
+        ours = _median_run(nlm_command + ["denoise", str(source), out, "--overwrite", "-q"],
+                           repeats)
+        skimage = _median_run([sys.executable, str(script), str(source), out,
+                               str(report.patch_size), str(report.search_window),
+                               str(report.h), str(report.sigma)], repeats)
+        env = {**os.environ, "PYTHONPATH": folder}
+        numba_floor = _median_run(
+            [sys.executable, "-c", "import numpy, numba_floor; numba_floor.double(numpy.ones(8))"],
+            repeats, env=env)
+        python_numpy = _median_run([sys.executable, "-c", "import numpy"], repeats)
+    parameters = (f"sigma {report.sigma:.1f} (estimated), h {report.h:.1f}, "
+                  f"patch {report.patch_size}, window {report.search_window}")
+    rows.append(dict(what="`nlm denoise` 512² PNG (kernels cached)", seconds=ours,
+                     ratio=ours / skimage, note=parameters))
+    rows.append(dict(what="script: imageio + skimage fast mode, same parameters",
+                     seconds=skimage, ratio=1.0, note=""))
+    rows.append(dict(what="floor: one cached parallel Numba function", seconds=numba_floor,
+                     ratio=numba_floor / skimage, note="import numba + load from cache"))
+    rows.append(dict(what="floor: `python -c 'import numpy'`", seconds=python_numpy,
+                     ratio=python_numpy / skimage, note=""))
+    return rows
+
+
+# --- threads ------------------------------------------------------------------------------
+
+
+def thread_scaling(case: Case, repeats: int) -> dict | None:
+    import numba
+
+    available = numba.config.NUMBA_NUM_THREADS
+    if available < 2:
+        return None
+    clean = clean_image(case.kind, case.side)
+    noisy = noisy_image(clean)
+    timings = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        timings[threads] = time_peer("ours", case, clean, noisy, budget=5.0,
+                                     min_repeats=repeats, max_repeats=repeats).seconds
+    numba.set_num_threads(available)
+    return dict(case=case.name, one=timings[1], two=timings[2], ratio=timings[2] / timings[1])
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import cv2
+    import numba
+    import skimage
+
+    return (f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
+            f"numba {numba.__version__}, scikit-image {skimage.__version__}, "
+            f"OpenCV {cv2.__version__}")
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(results: list[Result], whole: list[dict], threads: dict | None,
+             about: str) -> str:
+    by_case: dict[str, dict[str, Result]] = {}
+    for result in results:
+        by_case.setdefault(result.case, {})[result.peer] = result
+    lines = [
+        f"Machine: {about}. Noise sigma {SIGMA:g} on 8-bit images, h {H:g}; times are medians "
+        "after a warm-up; peak is the rise of the peak resident set during one call, in a fresh "
+        "process.",
+        "",
+        "| case | peer | seconds | ours / peer | PSNR (dB) | peak MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for case, peers in by_case.items():
+        ours = peers.get("ours")
+        for peer, result in peers.items():
+            ratio = ("–" if peer == "ours" or ours is None or result.seconds is None
+                     else f"{ours.seconds / result.seconds:.2f}x")
+            lines.append(f"| {case} | {peer} | {fmt(result.seconds)} | {ratio} | "
+                         f"{fmt(result.psnr, 2)} | {fmt(result.peak_mib, 0)} |")
+    if whole:
+        lines += ["", "| whole process | seconds | / script | note |", "|---|---|---|---|"]
+        for row in whole:
+            lines.append(f"| {row['what']} | {row['seconds']:.3f} | {row['ratio']:.2f}x | "
+                         f"{row['note']} |")
+    if threads:
+        lines += ["", f"Threads ({threads['case']}, ours): 1 thread {threads['one']:.3f} s, "
+                      f"2 threads {threads['two']:.3f} s, ratio {threads['ratio']:.2f}."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[Result], all_cases: list[Case], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    index = {(r.case, r.peer): r for r in results}
+    figure, (by_size, by_window) = plt.subplots(1, 2, figsize=(10, 4))
+    for axes, group, x_of, label in (
+        (by_size, "size", lambda c: c.side**2, "pixels"),
+        (by_window, "window", lambda c: c.window, "search window (1024²)"),
+    ):
+        chosen = [c for c in all_cases if c.group == group
+                  or (group == "window" and c.name == "grey 1024² p7 w21")]
+        chosen.sort(key=x_of)
+        for peer in GREY_PEERS:
+            points = [(x_of(c), index[c.name, peer].seconds) for c in chosen
+                      if (c.name, peer) in index]
+            if points:
+                axes.plot(*zip(*points, strict=True), marker="o", label=peer)
+        if not axes.lines:
+            axes.set_visible(False)
+            continue
+        axes.set_xlabel(label)
+        axes.set_ylabel("seconds")
+        if group == "size":
+            axes.set_xscale("log")
+            axes.set_yscale("log")
+        axes.grid(True, alpha=0.3)
+        axes.legend()
+    figure.suptitle("NL-means, grey, patch 7 (lower is faster)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small cases only")
+    parser.add_argument("--no-huge", action="store_true", help="skip the 8192² memory case")
+    parser.add_argument("--no-memory", action="store_true", help="skip peak-memory children")
+    parser.add_argument("--repeats", type=int, default=5, help="at most this many timed calls")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    all_cases = cases(args.quick, huge=not (args.quick or args.no_huge))
+    results = []
+    for case in all_cases:
+        clean = clean_image(case.kind, case.side)
+        noisy = noisy_image(clean)
+        for peer in case.peers:
+            slow = peer == "skimage-slow" or case.group == "scale"
+            result = time_peer(peer, case, clean, noisy, budget=10.0,
+                               min_repeats=1 if slow else 3,
+                               max_repeats=1 if slow else args.repeats)
+            if not args.no_memory:
+                result.peak_mib, process_peak, _ = peak_memory(peer, case)
+                result.note = f"process peak {process_peak:.0f} MiB"
+            results.append(result)
+            print(f"{case.name:22s} {peer:15s} {result.seconds:8.3f} s  "
+                  f"PSNR {result.psnr:6.2f}  peak {fmt(result.peak_mib, 0)} MiB  "
+                  f"{result.note}", flush=True)
+    whole = whole_process(args.repeats)
+    for row in whole:
+        print(f"{row['what']}: {row['seconds']:.3f} s ({row['ratio']:.2f}x)", flush=True)
+    reference = next(c for c in all_cases if c.kind == "grey" and c.side == (256 if args.quick
+                                                                              else 1024))
+    threads = thread_scaling(reference, args.repeats)
+    if threads:
+        print(f"threads: {threads}", flush=True)
+
+    about = machine()
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = markdown(results, whole, threads, about)
+    (args.out / "benchmark.md").write_text(table)
+    (args.out / "benchmark.json").write_text(json.dumps(
+        dict(machine=about, sigma=SIGMA, h=H, results=[asdict(r) for r in results],
+             whole_process=whole, threads=threads), indent=1))
+    plotted = plot(results, all_cases, args.out / "benchmark.png")
+    print(f"\nwrote {args.out / 'benchmark.md'}" + (" and benchmark.png" if plotted else ""))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

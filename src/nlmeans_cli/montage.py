@@ -1,0 +1,110 @@
+"""Side-by-side montages of a comparison, for people to look at (``nlm compare --montage``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .compare import Comparison
+
+__all__ = ["montage"]
+
+PANEL = 256  # height of the whole-image panels, in pixels
+LABEL = 18  # height of a label strip
+GAP = 6
+
+
+def montage(comparison: Comparison, cleans: list[np.ndarray], path: str | os.PathLike, *,
+            methods: tuple[str, ...] = ("ours", "skimage")) -> Path:
+    """Draw clean | noisy | each method, labelled with PSNR, with a zoomed crop under each.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        A result of :func:`nlmeans_cli.compare.compare` made with ``keep_images=True``.
+    cleans : list of numpy.ndarray
+        The clean images, in the comparison's order (unit scale or integer).
+    path : path-like
+        The PNG to write (atomically; missing folders are created).
+    methods : tuple of str
+        The methods shown, in order.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If the comparison holds no images or was made without ``keep_images``.
+    """
+    from PIL import Image, ImageFont
+
+    from .files import Picture, write_picture
+
+    if not comparison.images or comparison.images[0].noisy is None:
+        raise ValueError("the comparison holds no images; make it with keep_images=True")
+    font = ImageFont.load_default()
+    rows = []
+    for score, clean in zip(comparison.images, cleans, strict=True):
+        clean = _unit_rgb(clean)
+        panels = [("clean", clean), (f"noisy {score.noisy_psnr:.2f} dB", _unit_rgb(score.noisy))]
+        for name in methods:
+            if name in score.estimates:
+                panels.append((f"{name} {score.methods[name]['psnr']:.2f} dB",
+                               _unit_rgb(score.estimates[name])))
+        rows.append(_row(panels, score.path, font))
+    width = max(row.width for row in rows)
+    canvas = Image.new("RGB", (width, sum(row.height for row in rows)), "white")
+    top = 0
+    for row in rows:
+        canvas.paste(row, (0, top))
+        top += row.height
+    return write_picture(path, Picture(np.asarray(canvas)), overwrite=True)
+
+
+def _row(panels, title, font):
+    from PIL import Image, ImageDraw
+
+    first = panels[0][1]
+    factor = max(1, -(-first.shape[0] // PANEL))
+    height, width = -(-first.shape[0] // factor), -(-first.shape[1] // factor)
+    crop = _centre_crop_box(first.shape, width)
+    zoom_height = height
+    row = Image.new("RGB", (len(panels) * (width + GAP) + GAP,
+                            LABEL * 2 + height + zoom_height + 3 * GAP), "white")
+    draw = ImageDraw.Draw(row)
+    draw.text((GAP, 2), title, fill="black", font=font)
+    for k, (label, image) in enumerate(panels):
+        left = GAP + k * (width + GAP)
+        whole = Image.fromarray(_to_bytes(image)).resize((width, height), Image.Resampling.BOX)
+        r0, r1, c0, c1 = crop
+        zoomed = Image.fromarray(_to_bytes(image[r0:r1, c0:c1])).resize(
+            (width, zoom_height), Image.Resampling.NEAREST)
+        draw.text((left, LABEL + 2), label, fill="black", font=font)
+        row.paste(whole, (left, 2 * LABEL))
+        row.paste(zoomed, (left, 2 * LABEL + height + GAP))
+    return row
+
+
+def _centre_crop_box(shape, width):
+    side = max(8, min(shape[0], shape[1]) // 4)
+    r0, c0 = (shape[0] - side) // 2, (shape[1] - side) // 2
+    return r0, r0 + side, c0, c0 + side
+
+
+def _unit_rgb(image: np.ndarray) -> np.ndarray:
+    from .denoising import unit_scale
+
+    image = np.asarray(image)
+    unit = image.astype(np.float32) / np.float32(unit_scale(image.dtype))
+    if unit.ndim == 2:
+        unit = np.repeat(unit[..., np.newaxis], 3, axis=-1)
+    return unit
+
+
+def _to_bytes(unit: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.clip(np.rint(unit * 255), 0, 255).astype(np.uint8))
