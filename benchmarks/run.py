@@ -116,7 +116,7 @@ def _tiles(colour: bool) -> list[np.ndarray]:
 
 
 def clean_image(kind: str, side: int) -> np.ndarray:
-    """A deterministic natural-image mosaic (or a smooth synthetic volume) of the given side."""
+    """Build a deterministic natural-image mosaic (or a smooth synthetic volume)."""
     if kind == "volume":
         from skimage.data import binary_blobs
         from skimage.filters import gaussian
@@ -147,7 +147,7 @@ def noisy_image(clean: np.ndarray) -> np.ndarray:
 
 
 def make_runner(peer: str, case: Case, noisy: np.ndarray):
-    """A no-argument callable that denoises *noisy* with *peer*; returns 0-255 pixels."""
+    """Return a no-argument callable denoising *noisy* with *peer* (0-255 pixels out)."""
     colour = case.kind == "colour"
     if peer == "ours":
         from nlmeans_cli import denoise
