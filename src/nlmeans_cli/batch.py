@@ -150,7 +150,13 @@ def _available_cores() -> int:
 
 def _start_worker(threads: int) -> None:
     """Set the worker's thread count and load the kernels once, before any file arrives."""
+    import signal
+
     import numba
+
+    # Ctrl-C reaches the whole process group; the parent decides when to stop, and a worker
+    # always finishes the file it has.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import numpy as np
 
     from .denoising import denoise
@@ -161,7 +167,8 @@ def _start_worker(threads: int) -> None:
 
 def run_batch(items: Sequence[BatchItem], options: DenoiseOptions | None = None, *,
               jobs: int = 1, overwrite: bool = False, skip_existing: bool = False,
-              on_start: Callable[[BatchItem], None] | None = None) -> Iterator[FileOutcome]:
+              on_start: Callable[[BatchItem], None] | None = None,
+              stop: Callable[[], bool] | None = None) -> Iterator[FileOutcome]:
     """Denoise every item, yielding outcomes as the files finish.
 
     Parameters
@@ -178,6 +185,9 @@ def run_batch(items: Sequence[BatchItem], options: DenoiseOptions | None = None,
         As for :func:`nlmeans_cli.tasks.denoise_file`.
     on_start : callable, optional
         Called with each item as it is handed out (for progress displays).
+    stop : callable, optional
+        Asked before each file is handed out; once it returns true no more files start, the
+        files in progress finish and the generator ends (a graceful Ctrl-C).
 
     Yields
     ------
@@ -201,23 +211,25 @@ def run_batch(items: Sequence[BatchItem], options: DenoiseOptions | None = None,
     options = options or DenoiseOptions()
     if jobs == 1 or len(items) <= 1:
         for item in items:
+            if stop and stop():
+                return
             if on_start:
                 on_start(item)
             yield denoise_file(item.source, item.target, options, overwrite=overwrite,
                                skip_existing=skip_existing)
         return
     yield from _run_pool(list(items), options, min(jobs, len(items)), overwrite,
-                         skip_existing, on_start)
+                         skip_existing, on_start, stop or (lambda: False))
 
 
-def _run_pool(items, options, jobs, overwrite, skip_existing, on_start):
+def _run_pool(items, options, jobs, overwrite, skip_existing, on_start, stop):
     import multiprocessing
 
     # Fresh interpreters: forking a process whose thread pools are running is unsafe.
     context = multiprocessing.get_context("spawn")
     attempts = dict.fromkeys(range(len(items)), 0)
     queue = list(range(len(items)))
-    while queue:
+    while queue and not stop():
         broken = []
         pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
                                    initargs=(threads_per_worker(jobs),))
@@ -225,8 +237,8 @@ def _run_pool(items, options, jobs, overwrite, skip_existing, on_start):
         try:
             # A few files in flight per worker keeps them busy without committing the whole
             # queue to a pool that may break.
-            while queue or pending:
-                while queue and len(pending) < 2 * jobs:
+            while (queue and not stop()) or pending:
+                while queue and len(pending) < 2 * jobs and not stop():
                     index = queue.pop(0)
                     attempts[index] += 1
                     if on_start and attempts[index] == 1:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from .formulation import AFFINITIES
 from .methods import METHODS
@@ -22,7 +23,26 @@ from .methods import METHODS
 AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, type=str)
 MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
 
+class _OneLineErrors(TyperGroup):
+    """Usage errors as one line, ``nlm: error: ...``, with exit code 2 (not a boxed panel)."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as error:
+            message = " ".join(error.format_message().split())
+            typer.echo(f"nlm: error: {message}", err=True)
+            sys.exit(getattr(error, "exit_code", 2))
+        except typer.Abort:
+            typer.echo("nlm: aborted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="nlm",
     help="Denoise images with non-local means and the non-local operation.",
     no_args_is_help=True,
@@ -30,7 +50,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Kept equal to nlmeans_cli.files.DEFAULT_MAX_PIXELS (a test holds them equal); importing
+# that module here would slow down `nlm --help`.
+DEFAULT_MAX_PIXELS = 2**27
+
 SCALE_NOTE = "On the 0-255 scale for every bit depth (16-bit and float images are scaled)."
+
+
+def _check_sigma(value: str) -> str:
+    _parse_sigma(value)
+    return value
 
 
 def _parse_sigma(value: str) -> float | None:
@@ -83,7 +112,7 @@ def _root(
 # Options shared by the commands that denoise.
 SigmaOption = Annotated[
     str,
-    typer.Option(metavar="auto|FLOAT",
+    typer.Option(metavar="auto|FLOAT", callback=_check_sigma,
                  help=f"Noise standard deviation. {SCALE_NOTE} 'auto' estimates it "
                       "(scikit-image's estimate_sigma) and prints the estimate."),
 ]
@@ -110,14 +139,20 @@ OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace outputs that exist.")
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+MaxPixelsOption = Annotated[
+    int,
+    typer.Option(min=1, metavar="N",
+                 help="Refuse images whose header claims more pixels than this, before "
+                      "decoding them (decompression bombs)."),
+]
 
 
-def _options(sigma, h, patch_size, search_window, affinity, method):
+def _options(sigma, h, patch_size, search_window, affinity, method, max_pixels):
     from .tasks import DenoiseOptions
 
     return DenoiseOptions(sigma=_parse_sigma(sigma), h=h, patch_size=patch_size,
                           search_window=search_window, affinity=affinity.value,
-                          method=method.value)
+                          method=method.value, max_pixels=max_pixels)
 
 
 def _summary(outcome) -> str:
@@ -143,11 +178,12 @@ def denoise(
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
     overwrite: OverwriteOption = False,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
     debug: DebugOption = False,
 ) -> None:
     """Denoise one image file and write the result with the same size, channels and bit depth."""
-    options = _options(sigma, h, patch_size, search_window, affinity, method)
+    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels)
     from .tasks import denoise_file
 
     outcome = denoise_file(input, output, options, overwrite=overwrite, reraise=debug)
@@ -199,6 +235,7 @@ def batch(
     search_window: WindowOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no per-file lines.")
     ] = False,
@@ -214,7 +251,7 @@ def batch(
     if report is not None and report.suffix.lower() not in (".csv", ".json"):
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
-    options = _options(sigma, h, patch_size, search_window, affinity, method)
+    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels)
     from .batch import DEFAULT_PATTERNS, _available_cores, plan_batch, run_batch, write_report
 
     try:
@@ -227,15 +264,16 @@ def batch(
     jobs = jobs or _available_cores()
     outcomes = []
     started = time.perf_counter()
-    interrupted = False
+    stopping = _GracefulStop()
     try:
-        with _progress(len(items), quiet) as report_outcome:
+        with stopping, _progress(len(items), quiet) as report_outcome:
             for outcome in run_batch(items, options, jobs=jobs, overwrite=overwrite,
-                                     skip_existing=skip_existing):
+                                     skip_existing=skip_existing, stop=stopping.requested):
                 outcomes.append(outcome)
                 report_outcome(outcome)
     except KeyboardInterrupt:
-        interrupted = True
+        pass  # a second Ctrl-C: stop at once; writes in progress clean up after themselves
+    interrupted = stopping.requested()
     seconds = time.perf_counter() - started
     if report is not None:
         try:
@@ -344,6 +382,43 @@ def _comparison_table(comparison) -> str:
         noisy_mean = sum(i.noisy_psnr for i in comparison.images) / len(comparison.images)
         lines.append(f"{'mean':<28} {noisy_mean:>6.2f} {cells(comparison.mean)}")
     return "\n".join(lines)
+
+
+class _GracefulStop:
+    """Ctrl-C handling for a batch.
+
+    The first Ctrl-C lets the files in progress finish and starts no more; a second one
+    interrupts at once.
+    """
+
+    def __init__(self):
+        self._requested = False
+
+    def requested(self) -> bool:
+        return self._requested
+
+    def _on_interrupt(self, signum, frame):
+        if self._requested:
+            raise KeyboardInterrupt
+        self._requested = True
+        typer.echo("nlm: interrupted: finishing the files in progress "
+                   "(Ctrl-C again to stop at once)", err=True)
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 class _progress:

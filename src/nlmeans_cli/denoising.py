@@ -181,7 +181,9 @@ def denoise_with_report(
     if min(spatial) < 1:
         raise ValueError(f"image has an empty axis: shape {image.shape}")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise ValueError("image contains NaN or infinite values")
+        bad = image.size - int(np.isfinite(image).sum())
+        raise ValueError(f"image has {bad} NaN or infinite pixel values; replace them "
+                         "(for example with numpy.nan_to_num) before denoising")
 
     full_scale = unit_scale(image.dtype)
     unit = pixels.astype(np.float32)

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "FORMATS",
+    "DEFAULT_MAX_PIXELS",
     "ImageFileError",
     "OutputExistsError",
     "Picture",
@@ -88,24 +89,93 @@ class Picture:
         return np.concatenate([pixels, self.alpha[..., np.newaxis]], axis=-1)
 
 
-def read_picture(path: str | os.PathLike) -> Picture:
+#: Default limit on the pixels of an image, read from its header before anything is decoded.
+DEFAULT_MAX_PIXELS = 2**27  # 134 megapixels, e.g. 11585 x 11585
+
+#: The file kinds that can be read, by their canonical extension.
+KIND_NAMES = {".png": "PNG", ".jpg": "JPEG", ".tif": "TIFF", ".bmp": "BMP", ".webp": "WebP"}
+_CANONICAL = {".jpeg": ".jpg", ".tiff": ".tif"}
+
+
+def _sniff(raw: bytes) -> str | None:
+    """Return the canonical extension of the format the bytes hold, from their signature."""
+    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if raw.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if raw[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return ".tif"
+    if raw.startswith(b"BM"):
+        return ".bmp"
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+@dataclass
+class _Header:
+    width: int
+    height: int
+    frames: int = 1
+    mode: str | None = None
+    orientation: int = 1
+
+
+def _header(raw: bytes, kind: str) -> _Header:
+    """Size, frame count, mode and EXIF orientation, without decoding the pixels."""
+    import io
+
+    if kind == ".tif":
+        import tifffile
+
+        with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+            page = tiff.pages.first
+            return _Header(int(page.imagewidth), int(page.imagelength) * max(1, page.imagedepth),
+                           len(tiff.pages))
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        # The size is checked against our own limit before decoding; Pillow's would refuse
+        # large images that the user allowed.
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(io.BytesIO(raw)) as image:
+            orientation = image.getexif().get(0x0112, 1) if kind in (".jpg", ".webp") else 1
+            return _Header(image.width, image.height, getattr(image, "n_frames", 1),
+                           image.mode, int(orientation))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Read a still image file.
 
     Parameters
     ----------
     path : path-like
-        A PNG, JPEG, TIFF, BMP or WebP file.
+        A PNG, JPEG, TIFF, BMP or WebP file. The contents decide how it is decoded; a name
+        that disagrees with them gets a note.
+    max_pixels : int
+        Refuse images whose header claims more pixels than this, before decoding them (a
+        decompression bomb is a small file that claims a huge image).
 
     Returns
     -------
     Picture
-        The pixels (uint8, uint16, float32 or float64), alpha and conversion notes.
+        The pixels (uint8, uint16, float32 or float64), alpha and conversion notes. Palette
+        images are expanded, 1-bit images become 8-bit, CMYK becomes RGB and an EXIF
+        orientation is applied, each with a note.
 
     Raises
     ------
     ImageFileError
-        If the file is missing, not a file, empty, unreadable, of an unsupported kind or pixel
-        type, or holds several frames.
+        If the file is missing, not a file, empty, unreadable, not image data, of an
+        unsupported kind or pixel type, larger than *max_pixels*, corrupt or truncated, or
+        holds several frames.
+
+    Notes
+    -----
+    Memory: the file's bytes plus the decoded pixels.
     """
     import imageio.v3 as iio
 
@@ -113,9 +183,7 @@ def read_picture(path: str | os.PathLike) -> Picture:
     if not path.exists():
         raise ImageFileError(f"{path}: no such file")
     if not path.is_file():
-        raise ImageFileError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise ImageFileError(f"{path}: file is empty")
+        raise ImageFileError(f"{path}: not a file" + (" (a folder)" if path.is_dir() else ""))
     extension = path.suffix.lower()
     if extension not in FORMATS:
         raise ImageFileError(
@@ -128,28 +196,49 @@ def read_picture(path: str | os.PathLike) -> Picture:
         raise ImageFileError(f"{path}: permission denied") from None
     except OSError as error:
         raise ImageFileError(f"{path}: cannot read ({error.strerror})") from None
+    if not raw:
+        raise ImageFileError(f"{path}: file is empty")
+    kind = _sniff(raw)
+    if kind is None:
+        raise ImageFileError(f"{path}: not an image (the contents are not PNG, JPEG, TIFF, BMP "
+                             "or WebP data)")
+    notes = []
+    if _CANONICAL.get(extension, extension) != kind:
+        notes.append(f"the file holds {KIND_NAMES[kind]} data despite its {extension} name")
+    try:
+        header = _header(raw, kind)
+    except Exception as error:  # the parsers raise many unrelated types
+        raise ImageFileError(f"{path}: corrupt {KIND_NAMES[kind]} header ({_reason(error)})"
+                             ) from None
+    if header.frames > 1:
+        raise ImageFileError(
+            f"{path}: holds {header.frames} frames; only still images are supported")
+    if header.width * header.height > max_pixels:
+        raise ImageFileError(
+            f"{path}: {header.width}x{header.height} is {header.width * header.height} pixels, "
+            f"more than the limit of {max_pixels} (raise it with --max-pixels)")
+    options = {}
+    if header.mode == "CMYK":
+        options["mode"] = "RGB"
+        notes.append("CMYK image converted to RGB and written as RGB")
+    if header.orientation not in (0, 1):
+        options["rotate"] = True
+        notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
+                     "upright")
     try:
         if _is_16_bit_colour_png(raw):
-            pixels, mode = _read_png16(raw), None
+            pixels = _read_png16(raw)
         else:
-            # Decoding from memory: imageio leaves a file open when a decoder fails.
-            properties = iio.improps(raw, extension=extension)
-            if properties.n_images is not None and properties.n_images > 1:
-                raise ImageFileError(
-                    f"{path}: holds {properties.n_images} frames; only still images are "
-                    "supported"
-                )
-            mode = None
-            if extension not in (".tif", ".tiff"):
-                mode = iio.immeta(raw, extension=extension).get("mode")
-            pixels = iio.imread(raw, extension=extension)
-    except ImageFileError:
-        raise
-    except Exception as error:  # the decoders raise many unrelated types
-        text = str(error).strip()
-        reason = text.splitlines()[0] if text else type(error).__name__
-        raise ImageFileError(f"{path}: not a readable image ({reason})") from None
-    return _to_picture(path, pixels, mode)
+            pixels = iio.imread(raw, extension=kind, **options)
+    except Exception as error:
+        raise ImageFileError(f"{path}: corrupt or truncated {KIND_NAMES[kind]} data "
+                             f"({_reason(error)})") from None
+    return _to_picture(path, pixels, header.mode, notes)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_16_bit_colour_png(raw: bytes) -> bool:
@@ -177,8 +266,7 @@ def _write_png16(path: str, data: np.ndarray) -> None:
         writer.write(handle, data.reshape(height, width * planes))
 
 
-def _to_picture(path: Path, pixels: np.ndarray, mode: str | None) -> Picture:
-    notes = []
+def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str]) -> Picture:
     if pixels.ndim == 3 and pixels.shape[0] == 1:
         pixels = pixels[0]
     if pixels.dtype == bool:

@@ -20,7 +20,8 @@ class DenoiseOptions:
     """The denoising options shared by ``nlm denoise`` and ``nlm batch``.
 
     ``sigma`` and ``h`` are on the 0-255 scale whatever the bit depth; ``None`` means estimate
-    (sigma) or take the default table (h, patch size, search window).
+    (sigma) or take the default table (h, patch size, search window). ``max_pixels`` bounds
+    the images read (``None``: :data:`nlmeans_cli.files.DEFAULT_MAX_PIXELS`).
     """
 
     sigma: float | None = None
@@ -29,6 +30,7 @@ class DenoiseOptions:
     search_window: int | None = None
     affinity: str = "gaussian"
     method: str = "classic"
+    max_pixels: int | None = None
 
 
 @dataclass
@@ -110,7 +112,13 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
     Cost: that of :func:`nlmeans_cli.denoise` plus decoding and encoding.
     """
     from .denoising import denoise_with_report, unit_scale
-    from .files import ImageFileError, check_output_path, read_picture, write_picture
+    from .files import (
+        DEFAULT_MAX_PIXELS,
+        ImageFileError,
+        check_output_path,
+        read_picture,
+        write_picture,
+    )
 
     options = options or DenoiseOptions()
     started = time.perf_counter()
@@ -120,7 +128,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             outcome.status = "skipped"
             return outcome
         check_output_path(target, source=source, overwrite=overwrite)
-        picture = read_picture(source)
+        picture = read_picture(source, max_pixels=options.max_pixels or DEFAULT_MAX_PIXELS)
         outcome.notes = list(picture.notes)
         outcome.description = _describe(picture)
         to_image_units = unit_scale(picture.pixels.dtype) / 255.0
