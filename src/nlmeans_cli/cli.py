@@ -155,6 +155,17 @@ def _options(sigma, h, patch_size, search_window, affinity, method, max_pixels):
                           method=method.value, max_pixels=max_pixels)
 
 
+def _connect(scheduler: str, debug: bool):
+    try:
+        from .cluster import connect
+
+        return connect(scheduler)
+    except (ImportError, OSError, ValueError) as error:
+        if debug:
+            raise
+        raise _fail(str(error), code=2) from None
+
+
 def _summary(outcome) -> str:
     source = "estimated" if outcome.sigma_estimated else "given"
     return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source}), "
@@ -179,14 +190,40 @@ def denoise(
     method: MethodOption = "classic",
     overwrite: OverwriteOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    tile: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", show_default=False,
+                     help="Denoise in overlapping N x N tiles (needs the dask extra); the "
+                          "result is identical, the memory bounded by the tile."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS", show_default=False,
+                     help="With --tile: run the tiles on this Dask scheduler "
+                          "(tcp://HOST:8786), or 'local' for a local cluster."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
     debug: DebugOption = False,
 ) -> None:
     """Denoise one image file and write the result with the same size, channels and bit depth."""
     options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels)
+    if scheduler is not None and tile is None:
+        raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from .tasks import denoise_file
 
-    outcome = denoise_file(input, output, options, overwrite=overwrite, reraise=debug)
+    client = _connect(scheduler, debug) if scheduler else None
+    try:
+        outcome = denoise_file(input, output, options, overwrite=overwrite, reraise=debug,
+                               tile=tile, client=client)
+    except ImportError as error:
+        if debug:
+            raise
+        raise _fail(str(error), code=2) from None
+    finally:
+        if client is not None:
+            from .cluster import close
+
+            close(client)
     if not outcome.ok:
         raise _fail(outcome.error)
     if not quiet:
@@ -236,6 +273,14 @@ def batch(
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS",
+                     show_default="none: worker processes on this machine",
+                     help="Send one task per file to this Dask scheduler (tcp://HOST:8786; "
+                          "workers must see the same paths), or 'local' to start a local "
+                          "Dask cluster for the run. Needs the dask extra."),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no per-file lines.")
     ] = False,
@@ -265,14 +310,28 @@ def batch(
     outcomes = []
     started = time.perf_counter()
     stopping = _GracefulStop()
+    client = _connect(scheduler, debug) if scheduler else None
     try:
+        if client is None:
+            running = run_batch(items, options, jobs=jobs, overwrite=overwrite,
+                                skip_existing=skip_existing, stop=stopping.requested)
+        else:
+            from .cluster import run_batch_on_cluster
+
+            running = run_batch_on_cluster(items, client, options, overwrite=overwrite,
+                                           skip_existing=skip_existing,
+                                           stop=stopping.requested)
         with stopping, _progress(len(items), quiet) as report_outcome:
-            for outcome in run_batch(items, options, jobs=jobs, overwrite=overwrite,
-                                     skip_existing=skip_existing, stop=stopping.requested):
+            for outcome in running:
                 outcomes.append(outcome)
                 report_outcome(outcome)
     except KeyboardInterrupt:
         pass  # a second Ctrl-C: stop at once; writes in progress clean up after themselves
+    finally:
+        if client is not None:
+            from .cluster import close
+
+            close(client)
     interrupted = stopping.requested()
     seconds = time.perf_counter() - started
     if report is not None:

@@ -190,9 +190,10 @@ def denoise_with_report(
     unit /= np.float32(full_scale)
     sigma_estimated = sigma is None
     if sigma is None:
-        sigma_unit = _estimate_sigma(unit)
-    else:
-        sigma_unit = _positive_or_zero(sigma, "sigma") / full_scale
+        # Through image units, as a given sigma goes: an estimate passed back in as sigma
+        # (tiled runs do so) then gives bit-identical results.
+        sigma = _estimate_sigma(unit) * full_scale
+    sigma_unit = _positive_or_zero(sigma, "sigma") / full_scale
     defaults = default_parameters(sigma_unit * 255.0, len(spatial))
     patch_size = _odd_size(patch_size, defaults.patch_size, "patch_size")
     search_window = _odd_size(search_window, defaults.search_window, "search_window")
@@ -215,7 +216,7 @@ def denoise_with_report(
     estimate = _from_grid(runner.run(planar, setting), unit.shape)
     return Denoised(
         image=_back_to_dtype(estimate, image.dtype, full_scale, channel_axis, image.ndim),
-        sigma=sigma_unit * full_scale,
+        sigma=float(sigma),
         sigma_estimated=sigma_estimated,
         h=h_unit * full_scale,
         patch_size=patch_size,
@@ -223,6 +224,41 @@ def denoise_with_report(
         affinity=spec.name,
         method=runner.name,
     )
+
+
+def estimate_noise(image: np.ndarray, *, channel_axis: int | None = None) -> float:
+    """Estimate the noise standard deviation as :func:`denoise` does when sigma is ``None``.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        As for :func:`denoise`.
+    channel_axis : int, optional
+        As for :func:`denoise`.
+
+    Returns
+    -------
+    float
+        Sigma in the image's value units; passing it to :func:`denoise` as *sigma* gives the
+        same result as leaving *sigma* out.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`denoise`.
+
+    Notes
+    -----
+    Donoho's wavelet estimator (as :func:`skimage.restoration.estimate_sigma`), averaged over
+    channels; ``O(N)``.
+    """
+    image = np.asarray(image)
+    if image.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported image dtype {image.dtype}")
+    full_scale = unit_scale(image.dtype)
+    unit = _channels_last(image, channel_axis).astype(np.float32)
+    unit /= np.float32(full_scale)
+    return _estimate_sigma(unit) * full_scale
 
 
 def _channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:

@@ -16,6 +16,8 @@ whose partners lie inside the strip.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import get_num_threads, njit, prange
 
@@ -32,6 +34,11 @@ from .formulation import (
 )
 
 __all__ = ["nonlocal_operation", "search_offsets"]
+
+# One kernel call at a time per process: a parallel Numba kernel entered from two Python
+# threads at once can abort the process under some threading layers (workqueue). The kernel
+# already uses every thread it is given.
+_KERNEL_LOCK = threading.Lock()
 
 # Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
 CUTOFF = np.float32(20.0)
@@ -155,23 +162,24 @@ def nonlocal_operation(
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty(values.shape, np.float32)
-    _nonlocal_strips(
-        left_padded,
-        right_padded,
-        values_padded,
-        out,
-        offsets,
-        np.asarray(patch, np.int64),
-        spec.statistic,
-        spec.kernel,
-        norm.code,
-        np.float32(scale),
-        np.float32(bias),
-        np.float32(1.0 / (h * h)),
-        symmetric,
-        _strip_height(grid),
-        n_positions,
-    )
+    with _KERNEL_LOCK:
+        _nonlocal_strips(
+            left_padded,
+            right_padded,
+            values_padded,
+            out,
+            offsets,
+            np.asarray(patch, np.int64),
+            spec.statistic,
+            spec.kernel,
+            norm.code,
+            np.float32(scale),
+            np.float32(bias),
+            np.float32(1.0 / (h * h)),
+            symmetric,
+            _strip_height(grid),
+            n_positions,
+        )
     return out
 
 
@@ -271,20 +279,23 @@ def _negative_exp(x):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _kernel_plane(ring, kernel, m1, m2, scale, bias, inv_h2, weights):
+def _kernel_plane(ring, oldest, kernel, m1, m2, scale, bias, inv_h2, weights):
     """Sum the ring of boxed planes along axis 0 and turn the sums into affinities.
 
-    The sum is formed afresh for every row (no running sum): rounding must not depend on
-    where a strip starts, so that results do not depend on the number of threads. For the
-    exponential kernel the result is the logit.
+    The sum is formed afresh for every row (no running sum), from the oldest row of the ring
+    (slot *oldest*) to the newest: rounding must depend neither on where a strip starts nor
+    on where the array starts, so that results are the same for any number of threads and
+    for an image cut into overlapping tiles. For the exponential kernel the result is the
+    logit.
     """
     ring_len = ring.shape[0]
     for i1 in range(m1):
         w = weights[i1]
+        first = ring[oldest, i1]
         for i2 in range(m2):
-            w[i2] = ring[0, i1, i2]
+            w[i2] = first[i2]
         for k in range(1, ring_len):
-            src = ring[k, i1]
+            src = ring[(oldest + k) % ring_len, i1]
             for i2 in range(m2):
                 w[i2] += src[i2]
         if kernel == GAUSSIAN_KERNEL:
@@ -389,7 +400,8 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                 if a0 - first < 2 * r0:
                     continue
                 q = a0 - r0
-                _kernel_plane(ring, kernel, m1, m2, scale, bias, inv_h2, weights)
+                _kernel_plane(ring, (a0 + 1) % ring_len, kernel, m1, m2, scale, bias,
+                              inv_h2, weights)
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential,
                                 -b1, -b2, q + t0 + pad0, t1 + pad1, t2 + pad2,

@@ -82,7 +82,8 @@ class FileOutcome:
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                  options: DenoiseOptions | None = None, *, overwrite: bool = False,
-                 skip_existing: bool = False, reraise: bool = False) -> FileOutcome:
+                 skip_existing: bool = False, reraise: bool = False, tile: int | None = None,
+                 client=None) -> FileOutcome:
     """Denoise one image file into another.
 
     Parameters
@@ -100,6 +101,11 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         Leave an existing *target* alone and report the file as skipped.
     reraise : bool
         Let errors propagate instead of turning them into a failed outcome (``--debug``).
+    tile : int, optional
+        Denoise in overlapping tiles of this side (:func:`nlmeans_cli.cluster.denoise_tiled`);
+        the result is the same.
+    client : distributed.Client, optional
+        With *tile*, run the tiles on this Dask cluster.
 
     Returns
     -------
@@ -132,8 +138,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         outcome.notes = list(picture.notes)
         outcome.description = _describe(picture)
         to_image_units = unit_scale(picture.pixels.dtype) / 255.0
-        result = denoise_with_report(
-            picture.pixels,
+        parameters = dict(
             sigma=None if options.sigma is None else options.sigma * to_image_units,
             h=None if options.h is None else options.h * to_image_units,
             patch_size=options.patch_size,
@@ -142,6 +147,13 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             method=options.method,
             channel_axis=picture.channel_axis,
         )
+        if tile is None:
+            result = denoise_with_report(picture.pixels, **parameters)
+        else:
+            from .cluster import denoise_tiled_with_report
+
+            result = denoise_tiled_with_report(picture.pixels, tile=tile, client=client,
+                                               **parameters)
         outcome.sigma = result.sigma / to_image_units
         outcome.sigma_estimated = result.sigma_estimated
         outcome.h = result.h / to_image_units

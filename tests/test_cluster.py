@@ -1,0 +1,167 @@
+import os
+import signal
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nlmeans_cli import denoise
+from nlmeans_cli.cli import app
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("dask.array")
+
+from nlmeans_cli.cluster import denoise_tiled, tile_chunks  # noqa: E402
+
+runner = CliRunner()
+
+
+def _noisy(rng, shape, dtype=np.uint8):
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    ramp = np.linspace(0.2, 0.8, shape[1]).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
+    values = np.clip(ramp + rng.normal(0, 0.1, shape), 0, 1) * top
+    return (np.rint(values) if np.dtype(dtype).kind == "u" else values).astype(dtype)
+
+
+# --- tiles ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tile", [40, 64, 77, 200])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_tiled_equals_whole_grey(rng, tile, dtype):
+    image = _noisy(rng, (131, 160), dtype)  # 64 divides 160, not 131; 77 divides neither
+    whole = denoise(image)
+    tiled = denoise_tiled(image, tile=tile)
+    assert tiled.dtype == whole.dtype and tiled.shape == whole.shape
+    assert np.array_equal(tiled, whole)
+
+
+def test_tiled_equals_whole_colour_and_volume_and_given_parameters(rng):
+    colour = _noisy(rng, (70, 90, 3))
+    assert np.array_equal(denoise_tiled(colour, tile=30, channel_axis=-1),
+                          denoise(colour, channel_axis=-1))
+    volume = _noisy(rng, (30, 26, 33), np.float32)
+    assert np.array_equal(denoise_tiled(volume, tile=13), denoise(volume))
+    kwargs = dict(sigma=20.0, h=11.0, patch_size=5, search_window=9)
+    grey = _noisy(rng, (64, 50))
+    assert np.array_equal(denoise_tiled(grey, tile=25, **kwargs), denoise(grey, **kwargs))
+
+
+def test_tile_smaller_than_the_overlap_is_refused(rng):
+    with pytest.raises(ValueError, match="tile must be at least"):
+        denoise_tiled(_noisy(rng, (80, 80)), tile=8, patch_size=7, search_window=21)
+
+
+def test_tile_chunks_never_leave_a_short_last_chunk():
+    assert tile_chunks(100, 30, 12) == (30, 30, 40)
+    assert tile_chunks(100, 30, 5) == (30, 30, 30, 10)
+    assert tile_chunks(90, 30, 5) == (30, 30, 30)
+    assert tile_chunks(10, 30, 5) == (10,)
+    assert sum(tile_chunks(1237, 64, 13)) == 1237
+
+
+def test_denoise_command_with_tiles(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, _noisy(rng, (90, 120)))
+    args = ["denoise", str(source), "--sigma", "20", "-q"]
+    assert runner.invoke(app, [*args[:2], str(tmp_path / "whole.png"), *args[2:]]).exit_code == 0
+    result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],
+                                 "--tile", "48"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(iio.imread(tmp_path / "tiled.png"), iio.imread(tmp_path / "whole.png"))
+
+
+def test_scheduler_without_tile_is_a_usage_error(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, _noisy(rng, (20, 20)))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"),
+                                 "--scheduler", "local"])
+    assert result.exit_code == 2 and "--tile" in result.stderr
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, rng):
+    source = tmp_path / "in"
+    source.mkdir()
+    iio.imwrite(source / "a.png", _noisy(rng, (20, 20)))
+    result = runner.invoke(app, ["batch", str(source), str(tmp_path / "out"),
+                                 "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "scheduler" in result.stderr and "Traceback" not in result.output
+
+
+# --- a real cluster ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0") as local:
+        yield local
+
+
+@pytest.fixture
+def folder(tmp_path, rng):
+    source = tmp_path / "in"
+    (source / "sub").mkdir(parents=True)
+    for k in range(6):
+        iio.imwrite(source / ("sub" if k % 2 else ".") / f"{k}.png", _noisy(rng, (64, 80)))
+    (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    return source
+
+
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_batch_on_a_cluster_is_byte_identical_to_local(cluster, folder, tmp_path):
+    local = runner.invoke(app, ["batch", str(folder), str(tmp_path / "local"), "-r", "-q",
+                                "-j", "1"])
+    remote = runner.invoke(app, ["batch", str(folder), str(tmp_path / "remote"), "-r", "-q",
+                                 "--scheduler", cluster.scheduler_address,
+                                 "--report", str(tmp_path / "r.csv")])
+    assert local.exit_code == remote.exit_code == 1  # the broken file, in both
+    assert "broken.png" in remote.stderr
+    assert len(_tree(tmp_path / "local")) == 6
+    assert _tree(tmp_path / "remote") == _tree(tmp_path / "local")
+    assert "6 processed, 0 skipped, 1 failed" in remote.stderr
+
+
+def test_tiles_on_a_cluster_equal_the_whole(cluster, rng):
+    image = _noisy(rng, (100, 90))
+    with distributed.Client(cluster.scheduler_address) as client:
+        assert np.array_equal(denoise_tiled(image, tile=40, client=client), denoise(image))
+
+
+def test_killed_worker_loses_nothing(tmp_path, rng):
+    source = tmp_path / "in"
+    source.mkdir()
+    for k in range(16):
+        iio.imwrite(source / f"{k:02d}.png", _noisy(rng, (160, 160)))
+    out = tmp_path / "out"
+    args = ["batch", str(source), str(out), "-q", "--search-window", "21"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0") as local, \
+            distributed.Client(local) as client:
+        pids = list(client.run(os.getpid).values())
+        import threading
+
+        def kill_one_when_started():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list(out.glob("*.png")):
+                time.sleep(0.01)
+            os.kill(pids[0], signal.SIGKILL)
+        killer = threading.Thread(target=kill_one_when_started)
+        killer.start()
+        result = runner.invoke(app, [*args, "--scheduler", local.scheduler_address])
+        killer.join()
+    def outputs():
+        return sorted(p for p in out.iterdir() if not p.name.startswith("."))
+    for path in outputs():  # every output is complete
+        assert iio.imread(path).shape == (160, 160)
+    # A SIGKILLed worker cannot remove its temporary file; that is all it may leave.
+    assert all(".partial." in p.name for p in out.iterdir() if p.name.startswith("."))
+    if result.exit_code != 0:  # a file that ran out of retries is reported, then resumed
+        resumed = runner.invoke(app, [*args, "-j", "1", "--skip-existing"])
+        assert resumed.exit_code == 0
+    assert len(outputs()) == 16
