@@ -165,3 +165,25 @@ def test_killed_worker_loses_nothing(tmp_path, rng):
         resumed = runner.invoke(app, [*args, "-j", "1", "--skip-existing"])
         assert resumed.exit_code == 0
     assert len(outputs()) == 16
+
+
+def test_without_scheduler_or_tile_nothing_of_dask_is_imported(tmp_path, rng):
+    import subprocess
+    import sys
+
+    source = tmp_path / "in"
+    source.mkdir()
+    iio.imwrite(source / "a.png", _noisy(rng, (24, 24)))
+    script = (
+        "import sys\n"
+        "from nlmeans_cli.cli import main\n"
+        f"sys.argv = ['nlm', 'batch', {str(source)!r}, {str(tmp_path / 'out')!r}, '-q',"
+        " '-j', '1']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+        "('dask', 'distributed')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
