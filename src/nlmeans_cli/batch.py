@@ -22,6 +22,7 @@ from .tasks import DenoiseOptions, FileOutcome, denoise_file
 __all__ = [
     "DEFAULT_PATTERNS",
     "BatchItem",
+    "available_cores",
     "find_images",
     "plan_batch",
     "run_batch",
@@ -137,11 +138,12 @@ def threads_per_worker(jobs: int, cores: int | None = None) -> int:
     int
         At least 1.
     """
-    cores = cores or _available_cores()
+    cores = cores or available_cores()
     return max(1, cores // max(1, jobs))
 
 
-def _available_cores() -> int:
+def available_cores() -> int:
+    """Return the number of cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -167,7 +169,6 @@ def _start_worker(threads: int) -> None:
 
 def run_batch(items: Sequence[BatchItem], options: DenoiseOptions | None = None, *,
               jobs: int = 1, overwrite: bool = False, skip_existing: bool = False,
-              on_start: Callable[[BatchItem], None] | None = None,
               stop: Callable[[], bool] | None = None) -> Iterator[FileOutcome]:
     """Denoise every item, yielding outcomes as the files finish.
 
@@ -183,8 +184,6 @@ def run_batch(items: Sequence[BatchItem], options: DenoiseOptions | None = None,
         :func:`threads_per_worker` threads.
     overwrite, skip_existing : bool
         As for :func:`nlmeans_cli.tasks.denoise_file`.
-    on_start : callable, optional
-        Called with each item as it is handed out (for progress displays).
     stop : callable, optional
         Asked before each file is handed out; once it returns true no more files start, the
         files in progress finish and the generator ends (a graceful Ctrl-C).
@@ -213,16 +212,14 @@ def run_batch(items: Sequence[BatchItem], options: DenoiseOptions | None = None,
         for item in items:
             if stop and stop():
                 return
-            if on_start:
-                on_start(item)
             yield denoise_file(item.source, item.target, options, overwrite=overwrite,
                                skip_existing=skip_existing)
         return
     yield from _run_pool(list(items), options, min(jobs, len(items)), overwrite,
-                         skip_existing, on_start, stop or (lambda: False))
+                         skip_existing, stop or (lambda: False))
 
 
-def _run_pool(items, options, jobs, overwrite, skip_existing, on_start, stop):
+def _run_pool(items, options, jobs, overwrite, skip_existing, stop):
     import multiprocessing
 
     # Fresh interpreters: forking a process whose thread pools are running is unsafe.
@@ -241,8 +238,6 @@ def _run_pool(items, options, jobs, overwrite, skip_existing, on_start, stop):
                 while queue and len(pending) < 2 * jobs and not stop():
                     index = queue.pop(0)
                     attempts[index] += 1
-                    if on_start and attempts[index] == 1:
-                        on_start(items[index])
                     future = pool.submit(denoise_file, items[index].source,
                                          items[index].target, options, overwrite=overwrite,
                                          skip_existing=skip_existing)

@@ -297,7 +297,7 @@ def batch(
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
     options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels)
-    from .batch import DEFAULT_PATTERNS, _available_cores, plan_batch, run_batch, write_report
+    from .batch import DEFAULT_PATTERNS, available_cores, plan_batch, run_batch, write_report
 
     try:
         items = plan_batch(in_dir, out_dir, patterns=pattern or DEFAULT_PATTERNS,
@@ -306,7 +306,7 @@ def batch(
         if debug:
             raise
         raise _fail(str(error), code=2) from None
-    jobs = jobs or _available_cores()
+    jobs = jobs or available_cores()
     outcomes = []
     started = time.perf_counter()
     stopping = _GracefulStop()

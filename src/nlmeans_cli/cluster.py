@@ -6,13 +6,11 @@ extra (``pip install 'nlmeans_cli[dask]'``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 
 import numpy as np
 
-from .batch import BatchItem
+from .batch import BatchItem, available_cores
 from .tasks import DenoiseOptions, FileOutcome, denoise_file
 
 __all__ = [
@@ -60,9 +58,7 @@ def connect(scheduler: str):
     """
     distributed = _require_distributed()
     if scheduler == "local":
-        from .batch import _available_cores
-
-        cluster = distributed.LocalCluster(n_workers=_available_cores(), threads_per_worker=1,
+        cluster = distributed.LocalCluster(n_workers=available_cores(), threads_per_worker=1,
                                            processes=True, dashboard_address=":0")
         client = distributed.Client(cluster)
         client._nlm_cluster = cluster  # closed with the client, below
@@ -83,8 +79,7 @@ def close(client) -> None:
 
 def _threads_by_worker(client) -> dict[str, int]:
     """Numba threads per worker so that the workers of one machine share its cores."""
-    cores = client.run(lambda: len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                       else os.cpu_count() or 1)
+    cores = client.run(available_cores)
     workers = client.scheduler_info()["workers"]
     per_host: dict[str, int] = {}
     for address in cores:
@@ -263,22 +258,29 @@ def denoise_tiled_with_report(image: np.ndarray, *, tile: int, client=None,
         import dask.array as da
     except ImportError:
         raise ImportError("Dask is not installed; pip install 'nlmeans_cli[dask]'") from None
-    from .denoising import _channels_last, denoise_with_report, estimate_noise
+    from .denoising import (
+        Denoised,
+        _channels_last,
+        _resolve_parameters,
+        estimate_noise,
+        unit_scale,
+    )
+    from .formulation import AFFINITIES, lookup
+    from .methods import METHODS
 
     image = np.asarray(image)
+    affinity = lookup(AFFINITIES, affinity, "affinity").name
+    method = lookup(METHODS, method, "method").name
     estimated = sigma is None
     if estimated:
         sigma = estimate_noise(image, channel_axis=channel_axis)
-    # The patch and window the whole image would get, from an 8-pixel corner (cheap).
     pixels = _channels_last(image, channel_axis)
     spatial = pixels.shape[:-1]
-    corner = pixels[tuple(slice(0, 8) for _ in spatial)]
-    chosen = denoise_with_report(corner, sigma=sigma, h=h, patch_size=patch_size,
-                                 search_window=search_window, affinity=affinity, method=method,
-                                 channel_axis=-1)
+    full_scale = unit_scale(image.dtype)
+    _, h_unit, chosen_patch, chosen_window = _resolve_parameters(
+        sigma, h, patch_size, search_window, full_scale=full_scale, ndim=len(spatial))
     # Radii as the engine clamps them on the whole image.
-    halo = [min(chosen.patch_size // 2, n - 1) + min(chosen.search_window // 2, n - 1)
-            for n in spatial]
+    halo = [min(chosen_patch // 2, n - 1) + min(chosen_window // 2, n - 1) for n in spatial]
     if tile < 2 * max(halo) + 1:
         raise ValueError(f"tile must be at least {2 * max(halo) + 1} (twice the overlap of "
                          f"{max(halo)} plus one), got {tile}")
@@ -302,4 +304,6 @@ def denoise_tiled_with_report(image: np.ndarray, *, tile: int, client=None,
         out = result.compute(scheduler="synchronous")
     if colour:
         out = np.moveaxis(out, -1, channel_axis % image.ndim)
-    return replace(chosen, image=np.ascontiguousarray(out), sigma_estimated=estimated)
+    return Denoised(image=np.ascontiguousarray(out), sigma=float(sigma),
+                    sigma_estimated=estimated, h=h_unit * full_scale, patch_size=chosen_patch,
+                    search_window=chosen_window, affinity=affinity, method=method)

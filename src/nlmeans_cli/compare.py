@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .denoising import estimate_noise, to_unit
 from .methods import METHODS
 
 __all__ = ["COMPARED", "Comparison", "ImageScore", "compare", "comparison_methods"]
@@ -168,12 +169,12 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     sigma_unit = sigma / 255.0
     scores = []
     for (name, clean), stream in zip(cleans, streams, strict=True):
-        clean = _unit(clean)
+        clean = to_unit(clean)
         if noisy is None:
             rng = np.random.default_rng(stream)
             noisy_unit = clean + rng.normal(0.0, sigma_unit, clean.shape).astype(np.float32)
         else:
-            noisy_unit = _unit(noisy)
+            noisy_unit = to_unit(noisy)
             if noisy_unit.shape != clean.shape:
                 raise ValueError(f"{name}: noisy image is {noisy_unit.shape}, clean is "
                                  f"{clean.shape}")
@@ -206,20 +207,11 @@ def _warm_up(methods: dict[str, Denoiser], colour: bool) -> None:
 
 
 def _estimated_sigma_255(noisy: np.ndarray) -> float:
-    from .denoising import _estimate_sigma
-
-    unit = _unit(noisy)
-    return 255.0 * _estimate_sigma(unit if unit.ndim == 3 else unit[..., np.newaxis])
+    noisy = np.asarray(noisy)
+    return 255.0 * estimate_noise(to_unit(noisy), channel_axis=-1 if noisy.ndim == 3 else None)
 
 
 def _psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
     from skimage.metrics import peak_signal_noise_ratio
 
     return float(peak_signal_noise_ratio(clean, estimate, data_range=1.0))
-
-
-def _unit(image: np.ndarray) -> np.ndarray:
-    from .denoising import unit_scale
-
-    image = np.asarray(image)
-    return image.astype(np.float32) / np.float32(unit_scale(image.dtype))

@@ -10,7 +10,14 @@ from .formulation import AFFINITIES, lookup
 from .methods import METHODS, Setting
 from .parameters import default_parameters
 
-__all__ = ["Denoised", "denoise", "denoise_with_report", "unit_scale"]
+__all__ = [
+    "Denoised",
+    "denoise",
+    "denoise_with_report",
+    "estimate_noise",
+    "to_unit",
+    "unit_scale",
+]
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
@@ -186,24 +193,14 @@ def denoise_with_report(
                          "(for example with numpy.nan_to_num) before denoising")
 
     full_scale = unit_scale(image.dtype)
-    unit = pixels.astype(np.float32)
-    unit /= np.float32(full_scale)
+    unit = to_unit(pixels)
     sigma_estimated = sigma is None
     if sigma is None:
         # Through image units, as a given sigma goes: an estimate passed back in as sigma
         # (tiled runs do so) then gives bit-identical results.
         sigma = _estimate_sigma(unit) * full_scale
-    sigma_unit = _positive_or_zero(sigma, "sigma") / full_scale
-    defaults = default_parameters(sigma_unit * 255.0, len(spatial))
-    patch_size = _odd_size(patch_size, defaults.patch_size, "patch_size")
-    search_window = _odd_size(search_window, defaults.search_window, "search_window")
-    if h is None:
-        # sigma = 0 still needs a positive h; this one keeps only identical patches.
-        h_unit = max(defaults.h_factor * sigma_unit, 1e-4)
-    else:
-        h_unit = _positive_or_zero(h, "h") / full_scale
-        if h_unit == 0:
-            raise ValueError("h must be positive")
+    sigma_unit, h_unit, patch_size, search_window = _resolve_parameters(
+        sigma, h, patch_size, search_window, full_scale=full_scale, ndim=len(spatial))
 
     planar, axes = _to_grid(unit)
     setting = Setting(
@@ -255,10 +252,49 @@ def estimate_noise(image: np.ndarray, *, channel_axis: int | None = None) -> flo
     image = np.asarray(image)
     if image.dtype not in SUPPORTED_DTYPES:
         raise TypeError(f"unsupported image dtype {image.dtype}")
-    full_scale = unit_scale(image.dtype)
-    unit = _channels_last(image, channel_axis).astype(np.float32)
-    unit /= np.float32(full_scale)
-    return _estimate_sigma(unit) * full_scale
+    image = np.asarray(image)
+    if image.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported image dtype {image.dtype}")
+    return _estimate_sigma(to_unit(_channels_last(image, channel_axis))) * unit_scale(image.dtype)
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """Return *image* as float32 on the unit scale (integers divided by their maximum).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8, uint16, float32 or float64.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float32 array of the same shape.
+    """
+    image = np.asarray(image)
+    unit = image.astype(np.float32)
+    unit /= np.float32(unit_scale(image.dtype))
+    return unit
+
+
+def _resolve_parameters(sigma, h, patch_size, search_window, *, full_scale, ndim):
+    """Check the parameters and fill in the defaults for this sigma.
+
+    *sigma* and *h* are in image units; returns sigma and h on the unit scale, and the patch
+    and window sizes.
+    """
+    sigma_unit = _positive_or_zero(sigma, "sigma") / full_scale
+    defaults = default_parameters(sigma_unit * 255.0, ndim)
+    patch_size = _odd_size(patch_size, defaults.patch_size, "patch_size")
+    search_window = _odd_size(search_window, defaults.search_window, "search_window")
+    if h is None:
+        # sigma = 0 still needs a positive h; this one keeps only identical patches.
+        h_unit = max(defaults.h_factor * sigma_unit, 1e-4)
+    else:
+        h_unit = _positive_or_zero(h, "h") / full_scale
+        if h_unit == 0:
+            raise ValueError("h must be positive")
+    return sigma_unit, h_unit, patch_size, search_window
 
 
 def _channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:

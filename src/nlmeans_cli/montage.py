@@ -97,10 +97,9 @@ def _centre_crop_box(shape, width):
 
 
 def _unit_rgb(image: np.ndarray) -> np.ndarray:
-    from .denoising import unit_scale
+    from .denoising import to_unit
 
-    image = np.asarray(image)
-    unit = image.astype(np.float32) / np.float32(unit_scale(image.dtype))
+    unit = to_unit(image)
     if unit.ndim == 2:
         unit = np.repeat(unit[..., np.newaxis], 3, axis=-1)
     return unit
