@@ -102,3 +102,35 @@ def test_mismatched_maps_raise():
     with pytest.raises(ValueError, match="disagree"):
         nonlocal_operation(np.zeros((1, 3, 1, 3)), np.zeros((1, 3, 1, 4)), np.zeros((1, 3, 1, 3)))
 
+
+
+# Spacetime: a clip laid out as (C, rows, frames, columns), 2-D patches, a window over frames.
+SPACETIME = {
+    "grey-clip": (1, (6, 5, 7), (1, 0, 1), (2, 2, 2)),
+    "colour-clip": (3, (5, 4, 6), (1, 0, 1), (1, 1, 2)),
+    "window-longer-than-clip": (1, (5, 3, 5), (1, 0, 1), (2, 4, 2)),
+}
+
+
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+@pytest.mark.parametrize("case", sorted(SPACETIME))
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-features", "theta-phi"])
+def test_spacetime_targets_match_reference(affinity, case, shared, rng):
+    channels, grid, patch, search = SPACETIME[case]
+    left = rng.random((channels, *grid)).astype(np.float32)
+    right = None if shared else rng.random((channels, *grid)).astype(np.float32)
+    values = left if shared else rng.random((2, *grid)).astype(np.float32)
+    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=search,
+                  **_params(channels, patch))
+    slow = naive.nonlocal_operation(left, right, values, **kwargs)
+    for lo, hi in [(0, grid[1]), (grid[1] // 2, grid[1] // 2 + 1), (0, 1), (1, grid[1])]:
+        fast = nonlocal_operation(left, right, values, targets=(lo, hi), **kwargs)
+        assert fast.shape == (values.shape[0], grid[0], hi - lo, grid[2])
+        assert_allclose(fast, slow[:, :, lo:hi], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("targets", [(0, 0), (2, 1), (-1, 2), (0, 6)])
+def test_bad_targets_raise(targets):
+    image = np.zeros((1, 3, 5, 3), np.float32)
+    with pytest.raises(ValueError, match="targets"):
+        nonlocal_operation(image, None, image, targets=targets)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .files import FORMATS
+from .media import SEQUENCE_FORMATS
 from .tasks import DenoiseOptions, FileOutcome, denoise_file
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
 ]
 
 #: Every readable image extension, in upper and lower case.
-DEFAULT_PATTERNS: tuple[str, ...] = tuple(f"*{extension}" for extension in FORMATS)
+DEFAULT_PATTERNS: tuple[str, ...] = tuple(
+    f"*{extension}" for extension in sorted(set(FORMATS) | set(SEQUENCE_FORMATS)))
 
 #: How often a file is tried when its worker process dies under it (killed, out of memory).
 ATTEMPTS = 2

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from .formulation import AFFINITIES
 from .methods import METHODS
+from .parameters import DEFAULT_TEMPORAL_WINDOW
 
 AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, type=str)
 MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
@@ -145,14 +146,28 @@ MaxPixelsOption = Annotated[
                  help="Refuse images whose header claims more pixels than this, before "
                       "decoding them (decompression bombs)."),
 ]
+TemporalWindowOption = Annotated[
+    int,
+    typer.Option(min=0, metavar="T",
+                 help="Clips and stacks: frames either side searched for similar patches "
+                      "(2 T + 1 frames in all); 0 denoises frame by frame."),
+]
+VolumeOption = Annotated[
+    bool,
+    typer.Option("--volume",
+                 help="Treat multi-page TIFFs and .npy arrays as 3-D volumes (3-D patches "
+                      "and window) instead of frames in time."),
+]
 
 
-def _options(sigma, h, patch_size, search_window, affinity, method, max_pixels):
+def _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
+             temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False):
     from .tasks import DenoiseOptions
 
     return DenoiseOptions(sigma=_parse_sigma(sigma), h=h, patch_size=patch_size,
                           search_window=search_window, affinity=affinity.value,
-                          method=method.value, max_pixels=max_pixels)
+                          method=method.value, max_pixels=max_pixels,
+                          temporal_window=temporal_window, volume=volume)
 
 
 def _connect(scheduler: str, debug: bool):
@@ -168,14 +183,19 @@ def _connect(scheduler: str, debug: bool):
 
 def _summary(outcome) -> str:
     source = "estimated" if outcome.sigma_estimated else "given"
+    temporal = ("" if outcome.temporal_window is None
+                else f", temporal window {outcome.temporal_window}")
     return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source}), "
-            f"h {outcome.h:.2f}, patch {outcome.patch_size}, window {outcome.search_window}")
+            f"h {outcome.h:.2f}, patch {outcome.patch_size}, window {outcome.search_window}"
+            f"{temporal}")
 
 
 @app.command()
 def denoise(
     input: Annotated[
-        Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP).",
+        Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP), or a clip "
+                                  "or stack (MP4, MOV, MKV, AVI, animated GIF, multi-page "
+                                  "TIFF, NPY).",
                              show_default=False)
     ],
     output: Annotated[
@@ -188,6 +208,8 @@ def denoise(
     search_window: WindowOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
+    temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
+    volume: VolumeOption = False,
     overwrite: OverwriteOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     tile: Annotated[
@@ -205,16 +227,22 @@ def denoise(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Denoise one image file and write the result with the same size, channels and bit depth."""
-    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels)
+    """Denoise one image file and write the result with the same size, channels and bit depth.
+
+    A clip or stack is written with the same frame count, size and frame rate; each frame is
+    denoised with the frames either side (--temporal-window).
+    """
+    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
+                       temporal_window, volume)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from .tasks import denoise_file
 
     client = _connect(scheduler, debug) if scheduler else None
     try:
-        outcome = denoise_file(input, output, options, overwrite=overwrite, reraise=debug,
-                               tile=tile, client=client)
+        with _frame_progress(quiet) as progress:
+            outcome = denoise_file(input, output, options, overwrite=overwrite,
+                                   reraise=debug, tile=tile, client=client, progress=progress)
     except ImportError as error:
         if debug:
             raise
@@ -272,6 +300,8 @@ def batch(
     search_window: WindowOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
+    temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
+    volume: VolumeOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     scheduler: Annotated[
         str | None,
@@ -296,7 +326,8 @@ def batch(
     if report is not None and report.suffix.lower() not in (".csv", ".json"):
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
-    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels)
+    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
+                       temporal_window, volume)
     from .batch import DEFAULT_PATTERNS, available_cores, plan_batch, run_batch, write_report
 
     try:
@@ -523,6 +554,44 @@ class _progress:
     def _report_quietly(outcome) -> None:
         if not outcome.ok:
             typer.echo(f"nlm: error: {outcome.error}", err=True)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+class _frame_progress:
+    """A rich progress bar counting the frames of a clip; nothing for a still image or quiet.
+
+    Entering gives the ``progress(done, total)`` callable that :func:`denoise_file` calls per
+    frame; the bar appears at the first frame.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __enter__(self):
+        return None if self.quiet else self._advance
+
+    def _advance(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("frames"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(),
+                                console=Console(stderr=True, highlight=False))
+            self.bar.__enter__()
+            self.task = self.bar.add_task("frames", total=total)
+        self.bar.update(self.task, completed=done,
+                        total=max(total, done) if total is not None else None)
 
     def __exit__(self, *exc):
         if self.bar is not None:

@@ -82,6 +82,7 @@ def nonlocal_operation(
     scale: float = 1.0,
     bias: float = 0.0,
     h: float = 1.0,
+    targets: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -114,11 +115,17 @@ def nonlocal_operation(
         Gaussian kernel only: subtracted from the scaled statistic (``2 sigma^2``).
     h : float
         Gaussian kernel only: the filtering parameter, ``f = exp(-max(d2 - bias, 0) / h^2)``.
+    targets : tuple of 2 int, optional
+        Compute *y* only at the positions ``lo <= i1 < hi`` of axis 1 (for a clip laid out as
+        ``(C, rows, frames, columns)``: the frames to denoise, the others serving as
+        candidates). ``None``: every position. A restricted range visits every offset (the
+        symmetric halving needs all targets).
 
     Returns
     -------
     numpy.ndarray
-        float32 ``(M, n0, n1, n2)``, the operation's output *y*.
+        float32 ``(M, n0, n1, n2)``, the operation's output *y*; ``(M, n0, hi - lo, n2)``
+        with *targets*.
 
     Raises
     ------
@@ -141,10 +148,10 @@ def nonlocal_operation(
     spec = lookup(AFFINITIES, affinity, "affinity")
     norm = lookup(NORMALISERS, normaliser if normaliser is not None else spec.normaliser,
                   "normaliser")
-    symmetric = right is None
     values_are_left = values is left
+    shared = right is None
     left = _as_planar(left, "left")
-    right = left if symmetric else _as_planar(right, "right")
+    right = left if shared else _as_planar(right, "right")
     values = left if values_are_left else _as_planar(values, "values")
     if right.shape != left.shape or values.shape[1:] != left.shape[1:]:
         raise ValueError(
@@ -153,15 +160,19 @@ def nonlocal_operation(
     if not h > 0:
         raise ValueError(f"h must be positive, got {h}")
     grid = left.shape[1:]
+    lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
+    if not 0 <= lo1 < hi1 <= grid[1]:
+        raise ValueError(f"targets {targets} must satisfy 0 <= lo < hi <= {grid[1]}")
+    symmetric = shared and (lo1, hi1) == (0, grid[1])
     patch = _clamp_radius(patch_radius, grid, "patch radius")
     search = _clamp_radius(search_radius, grid, "search radius")
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
     left_padded = np.pad(left, pad, mode="reflect")
-    right_padded = left_padded if symmetric else np.pad(right, pad, mode="reflect")
+    right_padded = left_padded if shared else np.pad(right, pad, mode="reflect")
     values_padded = left_padded if values is left else np.pad(values, pad, mode="reflect")
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
-    out = np.empty(values.shape, np.float32)
+    out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
     with _KERNEL_LOCK:
         _nonlocal_strips(
             left_padded,
@@ -179,6 +190,8 @@ def nonlocal_operation(
             symmetric,
             _strip_height(grid),
             n_positions,
+            lo1,
+            grid[1],
         )
     return out
 
@@ -357,10 +370,12 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel, normaliser,
-                     scale, bias, inv_h2, symmetric, strip, n_positions):
+                     scale, bias, inv_h2, symmetric, strip, n_positions, lo1, grid1):
+    # Targets are the positions [lo1, lo1 + n1) of axis 1, of length grid1 (all of them when
+    # symmetric).
     n_values, n0, n1, n2 = out.shape
     pad0 = (left.shape[1] - n0) // 2
-    pad1 = (left.shape[2] - n1) // 2
+    pad1 = (left.shape[2] - grid1) // 2
     pad2 = (left.shape[3] - n2) // 2
     r0, r1, r2 = patch[0], patch[1], patch[2]
     width1, width2 = left.shape[2], left.shape[3]
@@ -388,7 +403,7 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                 b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
             else:
                 q_lo = lo
-                b1, b1_hi, b2, b2_hi = 0, n1, 0, n2
+                b1, b1_hi, b2, b2_hi = lo1, lo1 + n1, 0, n2
             m1 = b1_hi - b1
             m2 = b2_hi - b2
             first = q_lo - r0
@@ -404,8 +419,8 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                               inv_h2, weights)
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential,
-                                -b1, -b2, q + t0 + pad0, t1 + pad1, t2 + pad2,
-                                q - lo, q + pad0, pad1, pad2, n1, n2)
+                                lo1 - b1, -b2, q + t0 + pad0, lo1 + t1 + pad1, t2 + pad2,
+                                q - lo, q + pad0, lo1 + pad1, pad2, n1, n2)
                 if both and q + t0 < hi:
                     # Every target p + t of the grid takes the weight w(p, p + t); the source
                     # p itself may lie in the reflected border.
@@ -425,7 +440,7 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                     else:
                         factor = np.float32(0.0)
                     for m in range(n_values):
-                        own = values[m, lo + r + pad0, i1 + pad1, i2 + pad2]
+                        own = values[m, lo + r + pad0, lo1 + i1 + pad1, i2 + pad2]
                         if normaliser == 1:
                             # sum_j f g_j = g_i sum_j f + sum_j f (g_j - g_i)
                             out[m, lo + r, i1, i2] = (own * c + acc[m, r, i1, i2]) * factor

@@ -33,6 +33,9 @@ class Setting:
         Radii along the three grid axes (0 along the dummy axis of a 2-D image).
     affinity : str
         Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
+    targets : tuple of 2 int or None
+        Estimate only the positions ``lo <= i1 < hi`` of grid axis 1 (the frames of a clip to
+        denoise; the others are candidates only). ``None``: every position.
     """
 
     sigma: float
@@ -40,6 +43,7 @@ class Setting:
     patch_radius: tuple[int, int, int]
     search_radius: tuple[int, int, int]
     affinity: str
+    targets: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ def _classic(pixels: np.ndarray, setting: Setting) -> np.ndarray:
         normaliser="sum",
         patch_radius=setting.patch_radius,
         search_radius=setting.search_radius,
+        targets=setting.targets,
     )
     if spec.name == "gaussian":
         return nonlocal_operation(pixels, None, pixels, scale=1.0 / n_patch,

@@ -12,7 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULTS_2D", "DEFAULTS_3D", "Defaults", "default_parameters"]
+__all__ = [
+    "DEFAULTS_2D",
+    "DEFAULTS_3D",
+    "DEFAULT_TEMPORAL_WINDOW",
+    "Defaults",
+    "default_parameters",
+]
+
+#: Frames either side of the frame being denoised in a clip: 5 frames in all, OpenCV's usual
+#: ``temporalWindowSize``. On a panned natural-image clip at sigma 25 it gains 1.7 dB over
+#: frame by frame; 3 gains 0.13 dB more for 40 % more time (``benchmarks/clips.py``).
+DEFAULT_TEMPORAL_WINDOW = 2
 
 
 @dataclass(frozen=True)

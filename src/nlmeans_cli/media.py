@@ -1,0 +1,516 @@
+"""Reading and writing clips, image stacks and volumes, frame by frame and safely.
+
+A *sequence* is a file of several frames of one size:
+
+- a video (``.mp4``, ``.mov``, ``.mkv``, ``.avi``), read with imageio's pyav plugin and written
+  with PyAV: H.264 at constant quality 17 (visually lossless) in ``.mp4`` and ``.mov``,
+  lossless FFV1 in ``.mkv`` and ``.avi``; the frame rate is kept, audio is dropped (with a
+  note);
+- an animated GIF (Pillow), whose frame durations and loop count are kept;
+- a multi-page TIFF (tifffile), one page per frame, any supported dtype;
+- a NumPy ``.npy`` array, frames along the first axis (memory-mapped when read).
+
+Frames are read lazily and written as they come, so a long clip never has to fit in memory
+(a GIF is the exception: Pillow writes it from all its frames at once). As for still images,
+the result goes to a hidden temporary file that is renamed over the target only once it is
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .files import ImageFileError, OutputExistsError, _commit, _reason, _same_file
+
+__all__ = [
+    "SEQUENCE_FORMATS",
+    "VIDEO_CODECS",
+    "Sequence",
+    "check_sequence_output",
+    "is_sequence",
+    "open_sequence",
+    "write_sequence",
+]
+
+#: Video containers and the encoder each is written with.
+VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
+
+_ALL_DTYPES = ("uint8", "uint16", "float32", "float64")
+
+#: Sequence extensions and the dtypes each can store.
+SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
+    **{extension: ("uint8",) for extension in VIDEO_CODECS},
+    ".gif": ("uint8",),
+    ".tif": _ALL_DTYPES,
+    ".tiff": _ALL_DTYPES,
+    ".npy": _ALL_DTYPES,
+}
+
+# H.264's constant-quality setting; 17 is commonly taken as visually lossless.
+_H264_QUALITY = "17"
+
+
+@dataclass
+class Sequence:
+    """A sequence file, opened: what it holds, and its frames on demand.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file.
+    kind : str
+        ``"video"``, ``"gif"``, ``"tiff"`` or ``"array"``.
+    n_frames : int or None
+        The number of frames, ``None`` when a video's header does not say.
+    frame_shape : tuple of int
+        ``(rows, columns)`` or ``(rows, columns, channels)``.
+    dtype : numpy.dtype
+        The frames' pixel type.
+    fps : float or None
+        Frames per second (video).
+    durations : list of int or None
+        Milliseconds per frame (GIF).
+    loop : int or None
+        The GIF loop count (0: for ever).
+    notes : list of str
+        What was dropped or converted while reading.
+    """
+
+    path: Path
+    kind: str
+    n_frames: int | None
+    frame_shape: tuple[int, ...]
+    dtype: np.dtype
+    fps: float | None = None
+    durations: list[int] | None = None
+    loop: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def channel_axis(self) -> int | None:
+        """The channel axis of a frame, or ``None`` for grey."""
+        return -1 if len(self.frame_shape) == 3 else None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Read the frames one at a time, from the start (each call reopens the file).
+
+        Raises
+        ------
+        ImageFileError
+            If the file turns out corrupt or truncated partway.
+        """
+        readers = {"video": _video_frames, "gif": _gif_frames, "tiff": _tiff_frames,
+                   "array": _array_frames}
+        try:
+            for frame in readers[self.kind](self.path):
+                if frame.shape != self.frame_shape:
+                    raise ImageFileError(f"{self.path}: a frame of shape {frame.shape} among "
+                                         f"frames of shape {self.frame_shape}")
+                yield frame
+        except ImageFileError:
+            raise
+        except Exception as error:  # the decoders raise many unrelated types
+            raise ImageFileError(f"{self.path}: corrupt or truncated {self.kind} data "
+                                 f"({_reason(error)})") from None
+
+    def read_all(self) -> np.ndarray:
+        """Read every frame into one array, frames first."""
+        if self.kind == "array":
+            return np.array(_open_array(self.path))
+        return np.stack(list(self.frames()))
+
+
+def is_sequence(path: str | os.PathLike) -> bool:
+    """Tell whether *path* names a sequence rather than a still image.
+
+    Videos, GIFs and ``.npy`` files always are; a TIFF is when it has more than one page.
+    Anything unreadable is left to the still-image reader to report.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    bool
+    """
+    path = Path(path)
+    extension = path.suffix.lower()
+    if extension in VIDEO_CODECS or extension in (".gif", ".npy"):
+        return True
+    if extension in (".tif", ".tiff") and path.is_file():
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tiff:
+                return len(tiff.pages) > 1
+        except Exception:  # not a TIFF after all: the still reader says what is wrong
+            return False
+    return False
+
+
+def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
+    """Open a sequence file and read its header (no frame is decoded, except a GIF's).
+
+    Parameters
+    ----------
+    path : path-like
+        A video, GIF, multi-page TIFF or ``.npy`` file.
+    max_pixels : int
+        Refuse frames larger than this many pixels.
+
+    Returns
+    -------
+    Sequence
+
+    Raises
+    ------
+    ImageFileError
+        If the file is missing, unreadable, not of its kind, holds no frame, has frames of
+        an unsupported type or layout, or frames larger than *max_pixels*.
+
+    Notes
+    -----
+    ``O(1)`` memory; a GIF's frames are visited once for their durations.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImageFileError(f"{path}: not a file" + (" (a folder)" if path.is_dir() else ""))
+    extension = path.suffix.lower()
+    if extension not in SEQUENCE_FORMATS:
+        raise ImageFileError(f"{path}: unsupported sequence type {extension or '(none)'}; "
+                             f"supported: {', '.join(sorted(SEQUENCE_FORMATS))}")
+    if not os.access(path, os.R_OK):
+        raise ImageFileError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise ImageFileError(f"{path}: file is empty")
+    openers = {".gif": _open_gif, ".tif": _open_tiff, ".tiff": _open_tiff, ".npy": _open_npy}
+    opener = openers.get(extension, _open_video)
+    try:
+        sequence = opener(path)
+    except ImageFileError:
+        raise
+    except Exception as error:
+        what = {".gif": "GIF", ".npy": "NumPy array"}.get(extension, extension[1:].upper())
+        if extension in (".tif", ".tiff"):
+            what = "TIFF"
+        raise ImageFileError(f"{path}: not a readable {what} file ({_reason(error)})") from None
+    if sequence.n_frames == 0:
+        raise ImageFileError(f"{path}: holds no frames")
+    if sequence.dtype.name not in _ALL_DTYPES:
+        raise ImageFileError(f"{path}: unsupported pixel type {sequence.dtype}; expected 8- or "
+                             "16-bit unsigned integers or 32/64-bit floats")
+    shape = sequence.frame_shape
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)):
+        raise ImageFileError(f"{path}: unsupported frame layout {shape}; expected grey or RGB "
+                             "frames")
+    if shape[0] * shape[1] > max_pixels:
+        raise ImageFileError(
+            f"{path}: frames of {shape[1]}x{shape[0]} are {shape[0] * shape[1]} pixels, more "
+            f"than the limit of {max_pixels} (raise it with --max-pixels)")
+    return sequence
+
+
+def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLike | None = None,
+                          overwrite: bool = False, dtype: np.dtype | None = None) -> Path:
+    """Check that a sequence may be written to *output* before any work is done.
+
+    Parameters
+    ----------
+    output : path-like
+        The file to write; its extension must be a sequence format.
+    source : path-like, optional
+        The input file; writing over it is refused.
+    overwrite : bool
+        Whether an existing *output* may be replaced.
+    dtype : numpy.dtype, optional
+        The pixel type to be written; checked against the format.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ImageFileError
+        If the format cannot hold a sequence or *dtype*, the output is the input, or it
+        exists and *overwrite* is false.
+    """
+    output = Path(output)
+    extension = output.suffix.lower()
+    if extension not in SEQUENCE_FORMATS:
+        origin = f" ({source} is a clip or stack)" if source is not None else ""
+        raise ImageFileError(
+            f"{output}: {extension or '(no extension)'} cannot hold several frames{origin}; "
+            f"use {', '.join(sorted(SEQUENCE_FORMATS))}")
+    if source is not None and _same_file(Path(source), output):
+        raise ImageFileError(f"{output}: output is the input file; refusing to overwrite it")
+    if output.is_dir():
+        raise ImageFileError(f"{output}: is a folder")
+    if output.exists() and not overwrite:
+        raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    if dtype is not None and np.dtype(dtype).name not in SEQUENCE_FORMATS[extension]:
+        kinds = ", ".join(e for e, dtypes in SEQUENCE_FORMATS.items()
+                          if np.dtype(dtype).name in dtypes)
+        raise ImageFileError(
+            f"{output}: {extension} cannot store {np.dtype(dtype).name} frames; use {kinds}")
+    return output
+
+
+def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like: Sequence, *,
+                   source: str | os.PathLike | None = None, overwrite: bool = False) -> int:
+    """Write frames to a sequence file atomically, as they come.
+
+    Parameters
+    ----------
+    output : path-like
+        Target file; its extension chooses the format. Missing folders are created.
+    frames : iterable of numpy.ndarray
+        The frames, all of *like*'s shape and dtype.
+    like : Sequence
+        The sequence the frames come from: its frame rate, durations and loop count are
+        kept (a video written from a GIF or a stack gets 25 frames per second).
+    source : path-like, optional
+        The input file, which is never written.
+    overwrite : bool
+        Whether an existing *output* may be replaced.
+
+    Returns
+    -------
+    int
+        The number of frames written.
+
+    Raises
+    ------
+    ImageFileError
+        As :func:`check_sequence_output`, when the file cannot be written, or for a problem
+        raised while producing the frames (the output is then not written).
+    """
+    output = check_sequence_output(output, source=source, overwrite=overwrite, dtype=like.dtype)
+    extension = output.suffix.lower()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
+                                             suffix=f".partial{extension}")
+        os.close(handle)
+    except OSError as error:
+        raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
+    writers = {".gif": _write_gif, ".tif": _write_tiff, ".tiff": _write_tiff,
+               ".npy": _write_npy}
+    writer = writers.get(extension, _write_video)
+    try:
+        count = writer(Path(temporary), frames, like)
+        _commit(Path(temporary), output, overwrite)
+    except (ImageFileError, ValueError, TypeError, MemoryError):
+        raise
+    except Exception as error:
+        raise ImageFileError(f"{output}: cannot write ({_reason(error)})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return count
+
+
+# Video -------------------------------------------------------------------------------------
+
+
+def _open_video(path: Path) -> Sequence:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ImageFileError(f"{path}: holds no video stream")
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        grey = (context.pix_fmt or "").startswith("gray")
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        n_frames = int(stream.frames) or None
+        if n_frames is None and fps:
+            # Some containers (Matroska) give no count: estimate it from the duration.
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / 1_000_000
+            n_frames = max(1, round(seconds * fps)) if seconds > 0 else None
+        notes = []
+        if container.streams.audio:
+            notes.append("audio dropped: only the video stream is denoised and written")
+        shape = (context.height, context.width) if grey else (context.height, context.width, 3)
+        if min(shape[:2]) < 1:
+            raise ImageFileError(f"{path}: video stream has no frame size")
+    return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes)
+
+
+def _video_frames(path: Path) -> Iterator[np.ndarray]:
+    import av
+    import imageio.v3 as iio
+
+    with av.open(str(path)) as container:
+        grey = (container.streams.video[0].codec_context.pix_fmt or "").startswith("gray")
+    yield from iio.imiter(path, plugin="pyav", format="gray" if grey else "rgb24")
+
+
+def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
+    import av
+
+    extension = temporary.suffix.lower()
+    codec = VIDEO_CODECS[extension]
+    fps = Fraction(like.fps or 25.0).limit_denominator(1001 * 1000)
+    rows, columns = like.frame_shape[:2]
+    grey = len(like.frame_shape) == 2
+    if grey:
+        pixel_format = "gray"
+    elif codec == "ffv1":
+        pixel_format = "bgr0"  # lossless RGB
+    else:
+        # 4:2:0 needs even sides; odd frames keep full colour resolution instead.
+        pixel_format = "yuv420p" if rows % 2 == 0 and columns % 2 == 0 else "yuv444p"
+    count = 0
+    with av.open(str(temporary), "w", format=extension[1:].replace("mkv", "matroska")) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = columns, rows
+        stream.pix_fmt = pixel_format
+        if codec == "libx264":
+            stream.options = {"crf": _H264_QUALITY}
+        for frame in frames:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
+                                                 format="gray" if grey else "rgb24")
+            for packet in stream.encode(picture):
+                out.mux(packet)
+            count += 1
+        for packet in stream.encode():
+            out.mux(packet)
+    return count
+
+
+# GIF ---------------------------------------------------------------------------------------
+
+
+def _open_gif(path: Path) -> Sequence:
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as image:
+        if image.format != "GIF":
+            raise ImageFileError(f"{path}: not GIF data")
+        durations = [int(frame.info.get("duration", 100)) for frame in
+                     ImageSequence.Iterator(image)]
+        loop = image.info.get("loop")
+        notes = []
+        if "transparency" in image.info:
+            notes.append("GIF transparency dropped: frames are read as RGB")
+        shape = (image.height, image.width, 3)
+    return Sequence(path, "gif", len(durations), shape, np.dtype(np.uint8),
+                    durations=durations, loop=loop, notes=notes)
+
+
+def _gif_frames(path: Path) -> Iterator[np.ndarray]:
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as image:
+        for frame in ImageSequence.Iterator(image):
+            yield np.asarray(frame.convert("RGB"))
+
+
+def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
+    from PIL import Image
+
+    pictures = [Image.fromarray(np.ascontiguousarray(frame)) for frame in frames]
+    if not pictures:
+        raise ImageFileError(f"{like.path}: no frames to write")
+    if like.durations and len(like.durations) == len(pictures):
+        durations = like.durations
+    else:
+        durations = round(1000 / (like.fps or 25.0))
+    pictures[0].save(temporary, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=durations, loop=like.loop if like.loop is not None else 0)
+    return len(pictures)
+
+
+# TIFF --------------------------------------------------------------------------------------
+
+
+def _open_tiff(path: Path) -> Sequence:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        first = tiff.pages.first
+        shape = tuple(int(n) for n in first.shape)
+        return Sequence(path, "tiff", len(tiff.pages), shape, np.dtype(first.dtype))
+
+
+def _tiff_frames(path: Path) -> Iterator[np.ndarray]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        for page in tiff.pages:
+            yield page.asarray()
+
+
+def _write_tiff(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
+    import tifffile
+
+    count = 0
+    photometric = "rgb" if len(like.frame_shape) == 3 else "minisblack"
+    with tifffile.TiffWriter(temporary) as tiff:
+        for frame in frames:
+            # One page per frame, appended to one series: readers see (frames, rows, ...).
+            tiff.write(frame, photometric=photometric, contiguous=True)
+            count += 1
+    return count
+
+
+# NumPy -------------------------------------------------------------------------------------
+
+
+def _open_array(path: Path) -> np.ndarray:
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def _open_npy(path: Path) -> Sequence:
+    array = _open_array(path)
+    if not isinstance(array, np.ndarray) or array.ndim not in (3, 4):
+        shape = getattr(array, "shape", None)
+        raise ImageFileError(f"{path}: expected a 3-D array (frames, rows, columns) or 4-D with "
+                             f"channels last, got shape {shape}")
+    return Sequence(path, "array", int(array.shape[0]), tuple(int(n) for n in array.shape[1:]),
+                    array.dtype)
+
+
+def _array_frames(path: Path) -> Iterator[np.ndarray]:
+    array = _open_array(path)
+    for k in range(array.shape[0]):
+        yield np.array(array[k])
+
+
+def _write_npy(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
+    if like.n_frames is None or like.kind == "video":
+        # A video header's count may be missing or rounded, and the .npy header needs the
+        # exact length: gather the frames first.
+        frames = list(frames)
+        n_frames = len(frames)
+    else:
+        n_frames = like.n_frames
+    array = np.lib.format.open_memmap(temporary, mode="w+", dtype=like.dtype,
+                                      shape=(n_frames, *like.frame_shape))
+    count = 0
+    for frame in frames:
+        if count == n_frames:
+            raise ImageFileError(f"{like.path}: more frames than its header says")
+        array[count] = frame
+        count += 1
+    array.flush()
+    del array
+    if count != n_frames:
+        raise ImageFileError(f"{like.path}: {count} frames where its header says {n_frames}")
+    return count

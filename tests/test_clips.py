@@ -1,0 +1,274 @@
+"""Clips, stacks and volumes: file round trips, the spacetime window, streaming memory."""
+
+import gc
+import weakref
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
+from typer.testing import CliRunner
+
+from nlmeans_cli import denoise
+from nlmeans_cli.cli import app
+from nlmeans_cli.media import Sequence, is_sequence, open_sequence, write_sequence
+from nlmeans_cli.spacetime import denoise_clip, denoise_frames, estimate_frames_noise
+from nlmeans_cli.tasks import DenoiseOptions, denoise_file
+
+runner = CliRunner()
+
+
+def panned_clip(rng, n_frames=8, shape=(48, 64), sigma=25.0, colour=False):
+    """A crop panned across a natural image by a pixel or two per frame, with noise in float."""
+    image = data.astronaut() if colour else data.camera()
+    steps = np.cumsum(rng.integers(1, 3, size=(n_frames, 2)), axis=0)
+    clean = np.stack([image[120 + a : 120 + a + shape[0], 150 + b : 150 + b + shape[1]]
+                      for a, b in steps]).astype(np.float32)
+    noisy = clean + rng.normal(0, sigma, clean.shape).astype(np.float32)
+    return clean, noisy
+
+
+def as_uint8(frames):
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+
+
+def sequence_like(frames, fps=12.5):
+    return Sequence(Path("synthetic"), "array", len(frames), frames.shape[1:], frames.dtype,
+                    fps=fps)
+
+
+def test_temporal_window_zero_is_frame_by_frame_exactly(rng):
+    _, noisy = panned_clip(rng)
+    frames = as_uint8(noisy)
+    streamed = list(denoise_frames(iter(frames), sigma=25.0, temporal_window=0))
+    for frame, result in zip(frames, streamed, strict=True):
+        assert_array_equal(result, denoise(frame, sigma=25.0))
+
+
+def test_spacetime_window_gains_over_frame_by_frame(rng):
+    clean, noisy = panned_clip(rng, n_frames=7)
+    unit_clean, unit_noisy = clean / 255, noisy / 255
+    by_frame = denoise_clip(unit_noisy, sigma=25 / 255, temporal_window=0)
+    spacetime = denoise_clip(unit_noisy, sigma=25 / 255, temporal_window=2)
+
+    def mean_psnr(estimate):
+        return np.mean([peak_signal_noise_ratio(c, e, data_range=1)
+                        for c, e in zip(unit_clean, estimate, strict=True)])
+
+    assert spacetime.dtype == np.float32 and spacetime.shape == noisy.shape
+    assert mean_psnr(spacetime) > mean_psnr(by_frame) + 0.5
+
+
+def test_colour_clip_keeps_shape_and_dtype(rng):
+    _, noisy = panned_clip(rng, n_frames=4, colour=True)
+    frames = as_uint8(noisy)
+    out = denoise_clip(frames, sigma=25.0, temporal_window=1, channel_axis=-1)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(float) - frames).mean() > 1  # it did smooth
+
+
+def test_constant_clip_is_a_fixed_point():
+    clip = np.full((5, 12, 14), 77, np.uint8)
+    assert_array_equal(denoise_clip(clip, sigma=10.0, temporal_window=2), clip)
+
+
+def test_float32_close_to_float64(rng):
+    _, noisy = panned_clip(rng, n_frames=4)
+    single = denoise_clip((noisy / 255).astype(np.float32), sigma=0.1, temporal_window=1)
+    double = denoise_clip(noisy.astype(np.float64) / 255, sigma=0.1, temporal_window=1)
+    assert double.dtype == np.float64
+    np.testing.assert_allclose(single, double, atol=1e-5)
+
+
+def test_stream_holds_at_most_the_temporal_window(rng):
+    temporal_window, n_frames = 2, 120
+    alive = set()
+
+    def stream():
+        for k in range(n_frames):
+            frame = rng.integers(0, 256, (10, 12), dtype=np.uint8)
+            weakref.finalize(frame, alive.discard, k)
+            alive.add(k)
+            yield frame
+
+    most = 0
+    produced = 0
+    for _ in denoise_frames(stream(), sigma=20.0, temporal_window=temporal_window):
+        gc.collect()
+        most = max(most, len(alive))
+        produced += 1
+    assert produced == n_frames
+    assert most <= 2 * temporal_window + 1
+
+
+def test_frames_of_another_shape_are_refused(rng):
+    frames = [np.zeros((8, 8), np.uint8), np.zeros((8, 9), np.uint8)]
+    with pytest.raises(ValueError, match="frame 1"):
+        list(denoise_frames(frames, sigma=5.0))
+
+
+def test_noise_estimate_over_the_clip(rng):
+    clip = np.full((40, 64, 64), 0.5) + rng.normal(0, 0.08, (40, 64, 64))
+    estimate = estimate_frames_noise(iter(clip), n_frames=len(clip))
+    assert abs(estimate - 0.08) < 0.008
+
+
+@pytest.mark.parametrize("extension, shape", [(".mp4", (32, 48, 3)), (".mp4", (31, 45, 3)),
+                                              (".mkv", (32, 40, 3)), (".avi", (24, 32)),
+                                              (".mov", (32, 48, 3)), (".gif", (30, 40, 3)),
+                                              (".tif", (20, 30)), (".npy", (20, 30, 3))])
+def test_round_trip_keeps_frames_size_dtype_and_rate(tmp_path, rng, extension, shape):
+    frames = rng.integers(0, 256, (6, *shape), dtype=np.uint8)
+    source = tmp_path / f"in{extension}"
+    write_sequence(source, iter(frames), sequence_like(frames, fps=12.5))
+    out = tmp_path / f"out{extension}"
+    result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "6 frames" in result.stderr
+    read = open_sequence(out, max_pixels=10**6)
+    frames_read = list(read.frames())
+    assert len(frames_read) == read.n_frames == 6
+    assert frames_read[0].shape == shape and frames_read[0].dtype == np.uint8
+    if extension == ".gif":
+        assert read.durations == [80] * 6
+    elif extension in (".tif", ".npy"):
+        assert read.fps is None
+    else:
+        assert read.fps == pytest.approx(12.5)
+    assert is_sequence(out)
+
+
+def test_lossless_formats_round_trip_exactly(tmp_path, rng):
+    frames = rng.integers(0, 256, (4, 16, 20, 3), dtype=np.uint8)
+    for extension in (".mkv", ".avi", ".tif", ".npy"):
+        path = tmp_path / f"x{extension}"
+        write_sequence(path, iter(frames), sequence_like(frames))
+        assert_array_equal(open_sequence(path, max_pixels=10**6).read_all(), frames)
+
+
+def test_sixteen_bit_stack_kept(tmp_path, rng):
+    frames = rng.integers(0, 65536, (5, 20, 24), dtype=np.uint16)
+    source = tmp_path / "stack.tif"
+    write_sequence(source, iter(frames), sequence_like(frames))
+    out = tmp_path / "out.tif"
+    outcome = denoise_file(source, out, DenoiseOptions(sigma=20.0, temporal_window=0))
+    assert outcome.ok, outcome.error
+    result = open_sequence(out, max_pixels=10**6).read_all()
+    assert result.dtype == np.uint16 and result.shape == frames.shape
+    # Window 0: each frame exactly as a still image with the same sigma (20 on 0-255).
+    for frame, denoised in zip(frames, result, strict=True):
+        assert_array_equal(denoised, denoise(frame, sigma=20.0 * 65535 / 255))
+
+
+def test_volume_flag_denoises_in_3d(tmp_path, rng):
+    volume = np.clip(128 + rng.normal(0, 25, (8, 14, 16)), 0, 255).astype(np.uint8)
+    for extension in (".tif", ".npy"):
+        source = tmp_path / f"volume{extension}"
+        write_sequence(source, iter(volume), sequence_like(volume))
+        out = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--volume",
+                                     "--sigma", "25", "--patch-size", "3",
+                                     "--search-window", "5"])
+        assert result.exit_code == 0, result.output
+        assert "volume of 8 slices" in result.stderr
+        expected = denoise(volume, sigma=25.0, patch_size=3, search_window=5)
+        assert_array_equal(open_sequence(out, max_pixels=10**6).read_all(), expected)
+
+
+def test_audio_is_dropped_with_a_note(tmp_path, rng):
+    source = tmp_path / "talk.mp4"
+    with av.open(str(source), "w") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        audio = container.add_stream("aac", rate=8000)
+        for _ in range(5):
+            frame = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        samples = np.zeros((1, 4000), np.float32)
+        sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        sound.sample_rate = 8000
+        for packet in audio.encode(sound):
+            container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    assert "note: audio dropped" in result.stderr
+    with av.open(str(out)) as container:
+        assert not container.streams.audio and len(container.streams.video) == 1
+
+
+def test_clip_to_still_format_is_refused(tmp_path, rng):
+    frames = rng.integers(0, 256, (3, 16, 16), dtype=np.uint8)
+    source = tmp_path / "clip.tif"
+    write_sequence(source, iter(frames), sequence_like(frames))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
+    assert result.exit_code == 1
+    assert "cannot hold several frames" in result.stderr and str(source) in result.stderr
+
+
+def test_sixteen_bit_stack_cannot_become_a_video(tmp_path, rng):
+    frames = rng.integers(0, 65536, (3, 16, 16), dtype=np.uint16)
+    source = tmp_path / "clip.tif"
+    write_sequence(source, iter(frames), sequence_like(frames))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
+    assert result.exit_code == 1 and "cannot store uint16" in result.stderr
+
+
+@pytest.mark.parametrize("extension", [".mp4", ".gif", ".npy", ".mkv"])
+def test_corrupt_sequence_fails_cleanly(tmp_path, rng, extension):
+    source = tmp_path / f"broken{extension}"
+    source.write_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    out = tmp_path / f"out{extension}"
+    result = runner.invoke(app, ["denoise", str(source), str(out)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(source) in lines[0] and "Traceback" not in result.output
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_truncated_video_leaves_no_output(tmp_path, rng):
+    frames = rng.integers(0, 256, (30, 32, 48, 3), dtype=np.uint8)
+    source = tmp_path / "clip.mp4"
+    write_sequence(source, iter(frames), sequence_like(frames))
+    raw = source.read_bytes()
+    source.write_bytes(raw[: len(raw) // 2])
+    out = tmp_path / "out.mp4"
+    outcome = denoise_file(source, out, DenoiseOptions(sigma=10.0))
+    # A cut file either fails with one line or yields the frames it still holds; never a
+    # partial output.
+    if outcome.ok:
+        assert out.exists()
+    else:
+        assert str(source) in outcome.error and not out.exists()
+    assert not list(tmp_path.glob(".out*"))
+
+
+def test_npy_of_wrong_rank_is_refused(tmp_path):
+    source = tmp_path / "flat.npy"
+    np.save(source, np.zeros((5, 5), np.uint8))
+    outcome = denoise_file(source, tmp_path / "out.npy")
+    assert not outcome.ok and "expected a 3-D array" in outcome.error
+
+
+def test_batch_processes_clips_and_stills(tmp_path, rng):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = rng.integers(0, 256, (4, 16, 20), dtype=np.uint8)
+    write_sequence(folder / "clip.gif", iter(frames), sequence_like(frames))
+    write_sequence(folder / "stack.tif", iter(frames), sequence_like(frames))
+    from imageio.v3 import imwrite
+
+    imwrite(folder / "still.png", frames[0])
+    result = runner.invoke(app, ["batch", str(folder), str(tmp_path / "out"), "-j", "1",
+                                 "--quiet", "--sigma", "15"])
+    assert result.exit_code == 0, result.output
+    assert "3 processed" in result.stderr
+    assert open_sequence(tmp_path / "out" / "clip.gif", max_pixels=10**6).n_frames == 4
+    assert open_sequence(tmp_path / "out" / "stack.tif", max_pixels=10**6).n_frames == 4
