@@ -1,0 +1,409 @@
+r"""The learned variant: non-local blocks whose ``f`` and ``g`` are learned linear maps.
+
+A *stage* is one non-local block
+
+.. math::
+
+    z_i = \frac{1}{C(x)} \sum_{j \in \mathcal{W}(i)} f(\theta_i, \phi_j)\, g_j
+    \quad(+\, x_i \text{ when } C = N)
+
+where ``theta = A p_i`` and ``phi = B p_j`` are learned linear embeddings (``K x patch``) of
+the patches ``p`` of a *guide* image, ``g_j = c^T q_j`` a learned linear map of the noisy
+patch ``q_j`` (initialised to its centre pixel), ``f`` any affinity of
+:data:`~nlmeans_cli.formulation.AFFINITIES` and ``C`` its paired normaliser. With ``C = sum f``
+the block's output is a direct estimate; with ``C = N`` (dot product, concatenation) it is a
+residual added to the input, as in Wang et al.'s blocks. The guide of the first stage is the
+noisy image; a second stage's guide is the first stage's estimate, which is cleaner, while its
+``g`` still reads the noisy pixels (BM3D's second step, NLRN's recurrence).
+
+Inference runs on the engine (:func:`nlmeans_cli.engine.nonlocal_operation`), the one that
+runs NL-means: the embeddings are feature maps of ``K`` channels compared at a single position
+(patch radius 0). Training (:mod:`nlmeans_cli.training`) evaluates the same definition in
+NumPy with analytic gradients.
+
+Everything is computed on the image divided by the noise level, so one model serves nearby
+noise levels; models are trained for a few levels and the nearest (in log sigma) is used.
+Colour images are denoised in an orthonormal opponent colour space: the affinities come from
+the luminance-like channel, ``g`` is applied to each channel.
+
+Models are ``.npz`` files of plain arrays (no pickle); see :func:`load_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .formulation import AFFINITIES, lookup
+
+__all__ = [
+    "MODEL_FORMAT",
+    "Model",
+    "ModelFileError",
+    "Stage",
+    "apply_model",
+    "load_model",
+    "save_model",
+    "shipped_model",
+    "shipped_models",
+]
+
+#: Written into every model file; a file without it, or with another value, is not a model.
+MODEL_FORMAT = "nlmeans_cli.learned/1"
+
+# Orthonormal opponent colour transform: rows are luminance-like, red-green, blue-yellow.
+OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
+    [[3.0], [2.0], [6.0]])
+
+
+class ModelFileError(Exception):
+    """A model file is missing, unreadable or not a model; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One learned non-local block.
+
+    Attributes
+    ----------
+    affinity : str
+        Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
+    theta : numpy.ndarray
+        ``(K, P, P)`` filters: ``theta_k = theta[k] * guide`` (correlation).
+    phi : numpy.ndarray or None
+        ``(K, P, P)``, or ``None`` when ``phi = theta`` (symmetric, half the work).
+    g : numpy.ndarray
+        ``(Q, Q)`` filter applied to the noisy image: the unary map ``g``.
+    bias : float
+        Gaussian affinity only: ``f = exp(-max(|theta_i - phi_j|^2 - bias, 0))``.
+    search_radius : int
+        The window is ``2 r + 1`` pixels square.
+    """
+
+    affinity: str
+    theta: np.ndarray
+    phi: np.ndarray | None
+    g: np.ndarray
+    bias: float
+    search_radius: int
+
+    @property
+    def residual(self) -> bool:
+        """Whether the block adds its output to the noisy input (``C = N``)."""
+        return lookup(AFFINITIES, self.affinity, "affinity").normaliser == "count"
+
+
+@dataclass(frozen=True)
+class Model:
+    """A trained learned denoiser.
+
+    Attributes
+    ----------
+    sigma : float
+        The noise level it was trained for, 0-255 scale.
+    stages : tuple of Stage
+        Applied in order; stage ``k > 0`` takes stage ``k - 1``'s estimate as its guide.
+    info : dict
+        How it was trained (command, seed, images, validation PSNR per stage), JSON-able.
+    """
+
+    sigma: float
+    stages: tuple[Stage, ...]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def affinity(self) -> str:
+        """The affinity of the first stage."""
+        return self.stages[0].affinity
+
+
+def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
+                stages: int | None = None) -> np.ndarray:
+    """Denoise planar unit-scale pixels with a model.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        float32 ``(C, n0, 1, n2)``: a 2-D grey (C = 1) or colour (C = 3) image on the engine's
+        grid, values on the unit scale.
+    sigma : float
+        Noise standard deviation on the unit scale.
+    model : Model
+        The model.
+    stages : int, optional
+        Use only the first *stages* stages (for ablations). ``None``: all.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, the shape of *pixels*.
+
+    Raises
+    ------
+    ValueError
+        For a volume, a channel count other than 1 or 3, or *stages* out of range.
+
+    Notes
+    -----
+    Cost per stage ``O(N * S * K)`` for ``N`` pixels, ``S`` window positions and ``K``
+    features (half the positions when ``phi = theta``), plus ``K + 1`` small convolutions.
+    """
+    if pixels.ndim != 4 or pixels.shape[2] != 1:
+        raise ValueError("the learned method takes 2-D images (grey or colour), not volumes")
+    channels = pixels.shape[0]
+    if channels not in (1, 3):
+        raise ValueError(f"the learned method takes 1 or 3 channels, got {channels}")
+    used = model.stages if stages is None else model.stages[:stages]
+    if not used:
+        raise ValueError(f"stages must be between 1 and {len(model.stages)}")
+    # Work in units of sigma; a noiseless image is returned as it is.
+    if sigma <= 0:
+        return pixels.astype(np.float32, copy=True)
+    planes = pixels[:, :, 0, :].astype(np.float64) / sigma
+    if channels == 3:
+        planes = np.tensordot(OPPONENT, planes, axes=1)
+    guide = planes[0]
+    estimate = planes
+    for stage in used:
+        estimate = _apply_stage(stage, guide, planes)
+        guide = estimate[0]
+    if channels == 3:
+        estimate = np.tensordot(OPPONENT.T, estimate, axes=1)
+    return (estimate * sigma).astype(np.float32)[:, :, np.newaxis, :]
+
+
+def _apply_stage(stage: Stage, guide: np.ndarray, noisy: np.ndarray) -> np.ndarray:
+    """One block on the engine: ``guide`` (rows, columns), ``noisy`` (C, rows, columns)."""
+    from .engine import nonlocal_operation
+
+    theta = _filter_maps(guide, stage.theta)
+    phi = None if stage.phi is None else _filter_maps(guide, stage.phi)
+    values = np.stack([_correlate(channel, stage.g) for channel in noisy])
+    spec = lookup(AFFINITIES, stage.affinity, "affinity")
+    out = nonlocal_operation(
+        theta[:, :, np.newaxis, :],
+        None if phi is None else phi[:, :, np.newaxis, :],
+        values[:, :, np.newaxis, :],
+        affinity=spec.name,
+        normaliser=spec.normaliser,
+        patch_radius=(0, 0, 0),
+        search_radius=(stage.search_radius, 0, stage.search_radius),
+        scale=1.0,
+        bias=stage.bias,
+        h=1.0,
+    )[:, :, 0, :].astype(np.float64)
+    if stage.residual:
+        out += noisy
+    return out
+
+
+def _filter_maps(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    return np.stack([_correlate(image, kernel) for kernel in filters]).astype(np.float32)
+
+
+def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``sum_u kernel[u] image[i + u]`` with reflected borders (as the engine pads)."""
+    from scipy.ndimage import correlate
+
+    return correlate(np.asarray(image, np.float64), np.asarray(kernel, np.float64),
+                     mode="mirror")
+
+
+# Files -------------------------------------------------------------------------------------
+
+
+def save_model(model: Model, path: str | os.PathLike) -> Path:
+    """Write a model as an ``.npz`` of plain arrays, atomically.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    path : path-like
+        Target file; ``.npz`` is appended when missing (as :func:`numpy.savez` does).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    import tempfile
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    arrays = {
+        "format": np.array(MODEL_FORMAT),
+        "sigma": np.array(float(model.sigma)),
+        "n_stages": np.array(len(model.stages)),
+        "info": np.array(json.dumps(model.info)),
+    }
+    for k, stage in enumerate(model.stages):
+        arrays[f"stage{k}_affinity"] = np.array(stage.affinity)
+        arrays[f"stage{k}_theta"] = np.asarray(stage.theta, np.float64)
+        if stage.phi is not None:
+            arrays[f"stage{k}_phi"] = np.asarray(stage.phi, np.float64)
+        arrays[f"stage{k}_g"] = np.asarray(stage.g, np.float64)
+        arrays[f"stage{k}_bias"] = np.array(float(stage.bias))
+        arrays[f"stage{k}_search_radius"] = np.array(int(stage.search_radius))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".partial.npz")
+    os.close(handle)
+    try:
+        np.savez(temporary, **arrays)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
+
+
+def load_model(path: str | os.PathLike) -> Model:
+    """Read and check a model file.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.npz`` written by :func:`save_model` (``nlm train``).
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not an ``.npz`` archive, holds objects (pickles are never
+        loaded), lacks the format marker or a field, or has fields of the wrong shape or
+        value. The message names the file and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file" if not path.exists()
+                             else f"{path}: not a file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            fields = {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        if "pickle" in str(error).lower() or "object" in str(error).lower():
+            raise ModelFileError(f"{path}: holds Python objects; model files are plain "
+                                 "arrays and pickles are never loaded") from None
+        raise ModelFileError(f"{path}: not a model file ({error})") from None
+    except Exception as error:  # zipfile, OSError, EOFError, ...
+        raise ModelFileError(f"{path}: not a model file (not a readable .npz archive: "
+                             f"{type(error).__name__})") from None
+    try:
+        return _model_from_fields(fields)
+    except (KeyError, ValueError, TypeError) as error:
+        reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+        raise ModelFileError(f"{path}: not a valid model ({reason})") from None
+
+
+def _model_from_fields(fields: dict) -> Model:
+    if "format" not in fields or str(fields["format"]) != MODEL_FORMAT:
+        found = str(fields["format"]) if "format" in fields else "none"
+        raise ValueError(f"format marker {found!r}, expected {MODEL_FORMAT!r}")
+    sigma = float(fields["sigma"])
+    if not 0 < sigma < 1000:
+        raise ValueError(f"sigma {sigma} out of range")
+    n_stages = int(fields["n_stages"])
+    if not 1 <= n_stages <= 8:
+        raise ValueError(f"{n_stages} stages")
+    stages = []
+    for k in range(n_stages):
+        affinity = str(fields[f"stage{k}_affinity"])
+        lookup(AFFINITIES, affinity, "affinity")
+        theta = _filters(fields[f"stage{k}_theta"], f"stage{k}_theta")
+        phi = fields.get(f"stage{k}_phi")
+        if phi is not None:
+            phi = _filters(phi, f"stage{k}_phi")
+            if phi.shape != theta.shape:
+                raise ValueError(f"stage{k}_phi has shape {phi.shape}, theta {theta.shape}")
+        g = _filters(fields[f"stage{k}_g"][np.newaxis], f"stage{k}_g")[0]
+        radius = int(fields[f"stage{k}_search_radius"])
+        if not 0 <= radius <= 50:
+            raise ValueError(f"stage{k} search radius {radius}")
+        stages.append(Stage(affinity, theta, phi, g, float(fields[f"stage{k}_bias"]), radius))
+    return Model(sigma, tuple(stages), json.loads(str(fields.get("info", "{}"))))
+
+
+def _filters(array: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if (array.ndim != 3 or array.shape[1] != array.shape[2] or array.shape[1] % 2 == 0
+            or array.dtype.kind != "f" or not np.isfinite(array).all()):
+        raise ValueError(f"{name} must be finite (K, P, P) filters with P odd, got "
+                         f"{array.shape} {array.dtype}")
+    return array.astype(np.float64)
+
+
+# Shipped models ----------------------------------------------------------------------------
+
+_SHIPPED_NAME = "{affinity}-sigma{sigma}.npz"
+
+
+def shipped_models() -> dict[str, dict[float, Path]]:
+    """List the models inside the package.
+
+    Returns
+    -------
+    dict
+        ``{affinity: {sigma: path}}``.
+    """
+    folder = resources.files("nlmeans_cli") / "models"
+    found: dict[str, dict[float, Path]] = {}
+    if not folder.is_dir():
+        return found
+    for entry in folder.iterdir():
+        name = entry.name
+        if not name.endswith(".npz") or "-sigma" not in name:
+            continue
+        affinity, _, sigma = name[: -len(".npz")].rpartition("-sigma")
+        if affinity in AFFINITIES:
+            found.setdefault(affinity, {})[float(sigma)] = Path(str(entry))
+    return found
+
+
+def shipped_model(affinity: str, sigma_255: float) -> Model:
+    """Load the shipped model for *affinity* nearest to *sigma_255* (in log sigma).
+
+    Parameters
+    ----------
+    affinity : str
+        Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
+    sigma_255 : float
+        The image's noise level on the 0-255 scale.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ValueError
+        If no model ships for *affinity*; the message lists those that do.
+    """
+    lookup(AFFINITIES, affinity, "affinity")
+    models = shipped_models().get(affinity)
+    if not models:
+        known = ", ".join(sorted(shipped_models())) or "none"
+        raise ValueError(f"no shipped learned model for affinity {affinity!r}; shipped: "
+                         f"{known} (train one with nlm train)")
+    level = max(float(sigma_255), 1e-3)
+    nearest = min(models, key=lambda s: abs(np.log(s / level)))
+    return _load_cached(str(models[nearest]))
+
+
+_CACHE: dict[str, Model] = {}
+
+
+def _load_cached(path: str) -> Model:
+    if path not in _CACHE:
+        _CACHE[path] = load_model(path)
+    return _CACHE[path]
+
