@@ -146,6 +146,11 @@ MaxPixelsOption = Annotated[
                  help="Refuse images whose header claims more pixels than this, before "
                       "decoding them (decompression bombs)."),
 ]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(metavar="PATH", show_default="the shipped model for the affinity and sigma",
+                 help="--method learned: a model file written by 'nlm train'."),
+]
 TemporalWindowOption = Annotated[
     int,
     typer.Option(min=0, metavar="T",
@@ -161,13 +166,35 @@ VolumeOption = Annotated[
 
 
 def _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-             temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False):
+             temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None):
     from .tasks import DenoiseOptions
 
+    _check_model(model, method.value, affinity.value)
     return DenoiseOptions(sigma=_parse_sigma(sigma), h=h, patch_size=patch_size,
                           search_window=search_window, affinity=affinity.value,
                           method=method.value, max_pixels=max_pixels,
-                          temporal_window=temporal_window, volume=volume)
+                          temporal_window=temporal_window, volume=volume,
+                          model=None if model is None else str(model))
+
+
+def _check_model(model, method, affinity):
+    """Refuse a bad model file (or a missing shipped one) before any image is read."""
+    if model is not None and method != "learned":
+        raise typer.BadParameter("--model goes with --method learned", param_hint="--model")
+    if method != "learned":
+        return
+    from .learned import ModelFileError, load_model, shipped_models
+
+    if model is None:
+        if affinity not in shipped_models():
+            raise _fail(f"no shipped learned model for affinity {affinity!r}; shipped: "
+                        f"{', '.join(sorted(shipped_models())) or 'none'} (or give --model)",
+                        code=2)
+        return
+    try:
+        load_model(model)
+    except ModelFileError as error:
+        raise _fail(str(error), code=2) from None
 
 
 def _connect(scheduler: str, debug: bool):
@@ -208,6 +235,7 @@ def denoise(
     search_window: WindowOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
+    model: ModelOption = None,
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
     volume: VolumeOption = False,
     overwrite: OverwriteOption = False,
@@ -233,7 +261,7 @@ def denoise(
     denoised with the frames either side (--temporal-window).
     """
     options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                       temporal_window, volume)
+                       temporal_window, volume, model)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from .tasks import denoise_file
@@ -300,6 +328,7 @@ def batch(
     search_window: WindowOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
+    model: ModelOption = None,
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
     volume: VolumeOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
@@ -327,7 +356,7 @@ def batch(
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
     options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                       temporal_window, volume)
+                       temporal_window, volume, model)
     from .batch import DEFAULT_PATTERNS, available_cores, plan_batch, run_batch, write_report
 
     try:
@@ -408,6 +437,11 @@ def compare(
                      help="Write a PNG: clean | noisy | ours | scikit-image per image, "
                           "labelled, with zoomed crops."),
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(metavar="PATH", show_default="the shipped gaussian models",
+                     help="The model file of the 'learned' column (from 'nlm train')."),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
     """Add noise to clean images, denoise with ours and scikit-image, report PSNR, SSIM, time.
@@ -419,6 +453,8 @@ def compare(
     from .batch import find_images
     from .files import ImageFileError, read_picture
 
+    if model is not None:
+        _check_model(model, "learned", "gaussian")
     try:
         paths = []
         for path in clean:
@@ -434,7 +470,8 @@ def compare(
         comparison = run_comparison(
             list(zip(map(str, paths), cleans, strict=True)),
             sigma=sigma if sigma is not None or noisy is not None else 25.0,
-            seed=seed, noisy=noisy_pixels, keep_images=montage is not None)
+            seed=seed, noisy=noisy_pixels, keep_images=montage is not None,
+            model=None if model is None else str(model))
         if montage is not None:
             from .montage import montage as draw_montage
 
@@ -451,6 +488,161 @@ def compare(
     typer.echo(_comparison_table(comparison))
     if montage is not None:
         typer.echo(f"montage -> {montage}", err=True)
+
+
+def _training_images(sources: list[str]) -> tuple[list, list[str]]:
+    """Grey float images from paths, folders, or bundled samples ``skimage:NAME``/``pywt:NAME``."""
+    import numpy as np
+
+    from .batch import find_images
+    from .denoising import to_unit
+    from .files import ImageFileError, read_picture
+
+    images, names = [], []
+    for source in sources:
+        library, _, name = source.partition(":")
+        if library in ("skimage", "pywt") and name:
+            if library == "skimage":
+                from skimage import data as bundle
+            else:
+                import pywt.data as bundle
+            loader = getattr(bundle, name, None)
+            if loader is None or name.startswith("_"):
+                raise ImageFileError(f"{source}: no bundled sample image called {name!r}")
+            pixels = np.asarray(loader())
+            unit = pixels / 255.0 if pixels.dtype == np.uint8 else pixels / pixels.max()
+            found = [(source, unit)]
+        else:
+            path = Path(source)
+            paths = find_images(path) if path.is_dir() else [path]
+            found = []
+            for item in paths:
+                picture = read_picture(item)
+                found.append((str(item), to_unit(picture.pixels)))
+        for label, unit in found:
+            if unit.ndim == 3:
+                from skimage.color import rgb2gray
+
+                unit = rgb2gray(unit[..., :3])
+            images.append(np.asarray(unit, np.float64))
+            names.append(label)
+    return images, names
+
+
+@app.command()
+def train(
+    clean: Annotated[
+        list[str],
+        typer.Argument(metavar="CLEAN...", show_default=False,
+                       help="Clean training images: files, folders, or bundled samples "
+                            "'skimage:NAME' / 'pywt:NAME'. Colour is converted to grey."),
+    ],
+    out: Annotated[Path, typer.Option(metavar="PATH", help="Where to write the model (.npz).")],
+    sigma: Annotated[float, typer.Option(min=0.5, max=150,
+                                         help=f"Noise level to train for. {SCALE_NOTE}")] = 25.0,
+    affinity: AffinityOption = "gaussian",
+    val: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CLEAN", show_default=False,
+                     help="Held-back validation images (same forms as CLEAN); repeatable."),
+    ] = None,
+    stages: Annotated[int, typer.Option(min=1, max=4, help="Stacked non-local blocks; a "
+                                        "later one reads the earlier estimate.")] = 2,
+    features: Annotated[int, typer.Option(min=1, max=32, help="Embedding size K.")] = 8,
+    patch_size: Annotated[int, typer.Option(min=1, max=15, callback=_odd,
+                                            help="Side of the embedded patches (odd).")] = 7,
+    search_window: Annotated[int, typer.Option(min=3, max=31, callback=_odd,
+                                               help="Side of the search window (odd).")] = 15,
+    steps: Annotated[int, typer.Option(min=1, help="Adam steps per stage.")] = 150,
+    crop: Annotated[int, typer.Option(min=24, help="Side of the random crops.")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch", min=1, help="Crops per step.")] = 4,
+    learning_rate: Annotated[float, typer.Option(min=1e-6, max=1.0,
+                                                 help="Adam step size.")] = 0.01,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of crops, noise and start.")] = 0,
+    overwrite: OverwriteOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Train a learned model (non-local blocks with learned f and g) on clean images.
+
+    Gaussian noise is added to random crops; gradients are analytic (NumPy), steps are Adam.
+    The same command and seed give the same model on the same machine.
+    """
+    import shlex
+
+    from .files import ImageFileError
+    from .training import TrainingSettings, train_model
+
+    if out.exists() and not overwrite:
+        raise _fail(f"{out}: already exists (use --overwrite to replace it)")
+    settings = TrainingSettings(
+        sigma=sigma, affinity=affinity.value, stages=stages, features=features,
+        patch_size=patch_size, search_window=search_window, steps=steps, crop=crop,
+        batch=batch_size, learning_rate=learning_rate, seed=seed)
+    started = time.perf_counter()
+    try:
+        images, names = _training_images(clean)
+        validation, val_names = _training_images(val or [])
+        command = ["nlm", "train", *clean, *[f"--val={v}" for v in val or []],
+                   f"--sigma={sigma:g}", f"--affinity={affinity.value}", f"--stages={stages}",
+                   f"--features={features}", f"--patch-size={patch_size}",
+                   f"--search-window={search_window}", f"--steps={steps}", f"--crop={crop}",
+                   f"--batch={batch_size}", f"--learning-rate={learning_rate:g}",
+                   f"--seed={seed}", f"--out={out.name}"]
+        info = {"command": " ".join(shlex.quote(part) for part in command),
+                "images": names, "validation_images": val_names,
+                "settings": settings.__dict__}
+        with _training_progress(stages, steps, quiet) as progress:
+            model = train_model(images, settings, validation=validation, progress=progress,
+                                info=info)
+        from .learned import save_model
+
+        model.info["seconds"] = round(time.perf_counter() - started, 1)
+        written = save_model(model, out)
+    except (ImageFileError, ValueError, OSError) as error:
+        if debug:
+            raise
+        raise _fail(str(error)) from None
+    psnrs = model.info.get("validation_psnr") or []
+    detail = ("validation PSNR " + ", ".join(f"stage {k + 1} {p:.2f} dB"
+                                             for k, p in enumerate(psnrs))) if psnrs else ""
+    typer.echo(f"nlm train: {len(images)} images, {affinity.value}, sigma {sigma:g}, "
+               f"{stages} stages; {detail}; {time.perf_counter() - started:.1f} s -> {written}",
+               err=True)
+
+
+class _training_progress:
+    """A rich progress bar over all stages' steps with the training and validation loss."""
+
+    def __init__(self, stages: int, steps: int, quiet: bool):
+        self.total, self.steps, self.quiet, self.bar = stages * steps, steps, quiet, None
+        self.validation = "-"
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("stage {task.fields[stage]} loss {task.fields[loss]} "
+                                       "val {task.fields[validation]}"),
+                            console=Console(stderr=True, highlight=False))
+        self.bar.__enter__()
+        self.task = self.bar.add_task("train", total=self.total, stage=1, loss="-",
+                                      validation="-")
+        return self._advance
+
+    def _advance(self, stage, step, steps, loss, validation):
+        if validation is not None:
+            self.validation = f"{validation:.4f}"
+        self.bar.update(self.task, completed=stage * steps + step, stage=stage + 1,
+                        loss=f"{loss:.4f}", validation=self.validation)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
 
 
 def _comparison_table(comparison) -> str:

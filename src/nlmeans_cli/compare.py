@@ -72,11 +72,12 @@ class Comparison:
 Denoiser = Callable[[np.ndarray, float, "int | None"], np.ndarray]
 
 
-def _ours(method: str) -> Denoiser:
+def _ours(method: str, model: str | None = None) -> Denoiser:
     def run(noisy, sigma, channel_axis):
         from .denoising import denoise
 
-        return denoise(noisy, sigma=sigma, method=method, channel_axis=channel_axis)
+        return denoise(noisy, sigma=sigma, method=method, channel_axis=channel_axis,
+                       model=model if method == "learned" else None)
     return run
 
 
@@ -98,15 +99,17 @@ def _skimage(recommended: bool) -> Denoiser:
     return run
 
 
-def comparison_methods() -> dict[str, Denoiser]:
+def comparison_methods(model: str | None = None) -> dict[str, Denoiser]:
     """Return the compared methods: each of ours, then scikit-image twice.
+
+    *model* is the learned method's model file (``None``: the shipped models).
 
     ``"ours"`` is the classic method (other registered methods appear under their own
     names); ``"skimage"`` is ``denoise_nl_means`` (fast mode) with our patch, window and h;
     ``"skimage_recommended"`` uses its documented settings ``h = 0.8 sigma`` and its default
     patch (7) and distance (11).
     """
-    methods = {("ours" if name == "classic" else name): _ours(name) for name in METHODS}
+    methods = {("ours" if name == "classic" else name): _ours(name, model) for name in METHODS}
     methods["skimage"] = _skimage(recommended=False)
     methods["skimage_recommended"] = _skimage(recommended=True)
     return methods
@@ -119,7 +122,8 @@ COMPARED: tuple[str, ...] = (*("ours" if n == "classic" else n for n in METHODS)
 
 def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 25.0,
             seed: int = 0,
-            noisy: np.ndarray | None = None, keep_images: bool = False) -> Comparison:
+            noisy: np.ndarray | None = None, keep_images: bool = False,
+            model: str | None = None) -> Comparison:
     """Denoise noisy versions of clean images with every method and score them.
 
     Parameters
@@ -136,6 +140,8 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
         An already noisy version of the single clean image, used instead of adding noise.
     keep_images : bool
         Keep the noisy image and the estimates in the result (for montages).
+    model : path-like, optional
+        The learned method's model file; ``None``: the shipped models.
 
     Returns
     -------
@@ -163,7 +169,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if noisy is not None and len(cleans) != 1:
         raise ValueError("a noisy image goes with exactly one clean image")
-    methods = comparison_methods()
+    methods = comparison_methods(model)
     _warm_up(methods, cleans[0][1].ndim == 3 if cleans else False)
     streams = np.random.SeedSequence(seed).spawn(len(cleans))
     sigma_unit = sigma / 255.0

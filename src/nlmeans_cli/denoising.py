@@ -75,6 +75,7 @@ def denoise(
     affinity: str = "gaussian",
     method: str = "classic",
     channel_axis: int | None = None,
+    model: str | None = None,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -101,6 +102,10 @@ def denoise(
     channel_axis : int, optional
         The axis holding colour channels, which share one set of weights. ``None``: no
         channels, so a 3-D array is a volume.
+    model : path-like, optional
+        ``method="learned"`` only: a model file from ``nlm train``. ``None`` takes the
+        shipped model for *affinity* nearest to sigma. Patch, window and h then come from
+        the model.
 
     Returns
     -------
@@ -113,7 +118,9 @@ def denoise(
     TypeError
         If the dtype is not supported.
     ValueError
-        For a bad shape, non-finite pixels, an unknown name or a parameter out of range.
+        For a bad shape, non-finite pixels, an unknown name or a parameter out of range;
+        :class:`nlmeans_cli.learned.ModelFileError` (a ``ValueError``) for a model file that
+        is missing or not a model.
 
     Notes
     -----
@@ -145,6 +152,7 @@ def denoise(
         affinity=affinity,
         method=method,
         channel_axis=channel_axis,
+        model=model,
     ).image
 
 
@@ -158,12 +166,13 @@ def denoise_with_report(
     affinity: str = "gaussian",
     method: str = "classic",
     channel_axis: int | None = None,
+    model: str | None = None,
 ) -> Denoised:
     """Denoise like :func:`denoise` and also return the parameters used.
 
     Parameters
     ----------
-    image, sigma, h, patch_size, search_window, affinity, method, channel_axis
+    image, sigma, h, patch_size, search_window, affinity, method, channel_axis, model
         As for :func:`denoise`.
 
     Returns
@@ -209,6 +218,7 @@ def denoise_with_report(
         patch_radius=_radii(patch_size // 2, axes),
         search_radius=_radii(search_window // 2, axes),
         affinity=spec.name,
+        model=None if model is None else str(model),
     )
     estimate = _from_grid(runner.run(planar, setting), unit.shape)
     return Denoised(

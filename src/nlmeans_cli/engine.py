@@ -33,7 +33,7 @@ from .formulation import (
     lookup,
 )
 
-__all__ = ["nonlocal_operation", "search_offsets"]
+__all__ = ["correlate_filters", "nonlocal_operation", "search_offsets"]
 
 # One kernel call at a time per process: a parallel Numba kernel entered from two Python
 # threads at once can abort the process under some threading layers (workqueue). The kernel
@@ -194,6 +194,63 @@ def nonlocal_operation(
             grid[1],
         )
     return out
+
+
+def correlate_filters(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    """Correlate a 2-D image with ``K`` square filters, borders reflected as the engine pads.
+
+    The learned method's embeddings ``theta``, ``phi`` and its unary map ``g`` are such
+    filters of a patch.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(rows, columns)``.
+    filters : numpy.ndarray
+        ``(K, P, P)`` with ``P`` odd.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(K, rows, columns)``: ``out[k, i] = sum_u filters[k, u] image[i + u]``.
+
+    Raises
+    ------
+    ValueError
+        If *filters* are not ``(K, P, P)`` with ``P`` odd, or *image* is not 2-D.
+
+    Notes
+    -----
+    ``O(N * K * P^2)``, parallel over rows.
+    """
+    filters = np.asarray(filters)
+    image = np.asarray(image)
+    if (filters.ndim != 3 or filters.shape[1] != filters.shape[2] or filters.shape[1] % 2 == 0
+            or image.ndim != 2):
+        raise ValueError(f"expected a 2-D image and (K, P, P) filters with P odd, got "
+                         f"{image.shape} and {filters.shape}")
+    r = filters.shape[1] // 2
+    padded = np.pad(np.asarray(image, np.float32), r, mode="reflect")
+    out = np.empty((filters.shape[0], *image.shape), np.float32)
+    with _KERNEL_LOCK:
+        _correlate_rows(padded, np.ascontiguousarray(filters, np.float32), out)
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _correlate_rows(padded, filters, out):
+    n_filters, size, _ = filters.shape
+    rows, cols = out.shape[1], out.shape[2]
+    for i in prange(rows):
+        for k in range(n_filters):
+            dst = out[k, i]
+            dst[:] = 0.0
+            for u0 in range(size):
+                for u1 in range(size):
+                    weight = filters[k, u0, u1]
+                    src = padded[i + u0, u1 : u1 + cols]
+                    for c in range(cols):
+                        dst[c] += weight * src[c]
 
 
 def _as_planar(array: np.ndarray, name: str) -> np.ndarray:

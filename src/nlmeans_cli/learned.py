@@ -61,7 +61,7 @@ OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
     [[3.0], [2.0], [6.0]])
 
 
-class ModelFileError(Exception):
+class ModelFileError(ValueError):
     """A model file is missing, unreadable or not a model; the message names the file."""
 
 
@@ -179,11 +179,12 @@ def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
 
 def _apply_stage(stage: Stage, guide: np.ndarray, noisy: np.ndarray) -> np.ndarray:
     """One block on the engine: ``guide`` (rows, columns), ``noisy`` (C, rows, columns)."""
-    from .engine import nonlocal_operation
+    from .engine import correlate_filters, nonlocal_operation
 
-    theta = _filter_maps(guide, stage.theta)
-    phi = None if stage.phi is None else _filter_maps(guide, stage.phi)
-    values = np.stack([_correlate(channel, stage.g) for channel in noisy])
+    theta = correlate_filters(guide, stage.theta)
+    phi = None if stage.phi is None else correlate_filters(guide, stage.phi)
+    values = np.concatenate([correlate_filters(channel, stage.g[np.newaxis])
+                             for channel in noisy])
     spec = lookup(AFFINITIES, stage.affinity, "affinity")
     out = nonlocal_operation(
         theta[:, :, np.newaxis, :],
@@ -200,18 +201,6 @@ def _apply_stage(stage: Stage, guide: np.ndarray, noisy: np.ndarray) -> np.ndarr
     if stage.residual:
         out += noisy
     return out
-
-
-def _filter_maps(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    return np.stack([_correlate(image, kernel) for kernel in filters]).astype(np.float32)
-
-
-def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``sum_u kernel[u] image[i + u]`` with reflected borders (as the engine pads)."""
-    from scipy.ndimage import correlate
-
-    return correlate(np.asarray(image, np.float64), np.asarray(kernel, np.float64),
-                     mode="mirror")
 
 
 # Files -------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ class Setting:
     targets : tuple of 2 int or None
         Estimate only the positions ``lo <= i1 < hi`` of grid axis 1 (the frames of a clip to
         denoise; the others are candidates only). ``None``: every position.
+    model : str or None
+        The learned method's model file; ``None`` takes the shipped model for the affinity
+        and sigma.
     """
 
     sigma: float
@@ -44,6 +47,7 @@ class Setting:
     search_radius: tuple[int, int, int]
     affinity: str
     targets: tuple[int, int] | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,30 @@ def _classic(pixels: np.ndarray, setting: Setting) -> np.ndarray:
                               **common)
 
 
+def _learned(pixels: np.ndarray, setting: Setting) -> np.ndarray:
+    """Learned non-local blocks (:mod:`nlmeans_cli.learned`) on the same engine.
+
+    The patch size, window and h come from the model. In a clip each frame is denoised on its
+    own (the models are spatial).
+    """
+    from .learned import apply_model, load_model, shipped_model
+
+    if setting.model is not None:
+        model = load_model(setting.model)
+    else:
+        model = shipped_model(setting.affinity, setting.sigma * 255.0)
+    if setting.targets is not None:
+        lo, hi = setting.targets
+        frames = [apply_model(np.ascontiguousarray(pixels[:, :, k : k + 1, :]), setting.sigma,
+                              model) for k in range(lo, hi)]
+        return np.concatenate(frames, axis=2)
+    if pixels.shape[2] != 1:
+        raise ValueError("the learned method takes 2-D images and clips, not volumes")
+    return apply_model(pixels, setting.sigma, model)
+
+
 METHODS: dict[str, Method] = {
     "classic": Method("classic", "non-local means on the Numba engine", _classic),
+    "learned": Method("learned", "learned non-local blocks (shipped or --model) on the same "
+                      "engine", _learned),
 }

@@ -57,6 +57,7 @@ def denoise_frames(
     affinity: str = "gaussian",
     method: str = "classic",
     channel_axis: int | None = None,
+    model: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of frames with a spacetime search window, one frame out per frame in.
 
@@ -77,6 +78,8 @@ def denoise_frames(
         As for :func:`nlmeans_cli.denoise`.
     channel_axis : int, optional
         The channel axis of a frame, ``None`` for grey.
+    model : path-like, optional
+        As for :func:`nlmeans_cli.denoise`; the learned models denoise each frame alone.
 
     Yields
     ------
@@ -114,7 +117,7 @@ def denoise_frames(
     first = _check_frame(first, None, channel_axis, 0)
     if temporal_window == 0:
         yield from _frame_by_frame(first, frames, sigma, h, patch_size, search_window,
-                                   affinity, method, channel_axis)
+                                   affinity, method, channel_axis, model)
         return
     # Frames are checked against the first one's layout, not the first frame itself: holding
     # on to it would keep one frame more than the window alive for the whole clip.
@@ -147,6 +150,7 @@ def denoise_frames(
             search_radius=(search_window // 2, temporal_window, search_window // 2),
             affinity=spec.name,
             targets=(k - start, k - start + 1),
+            model=None if model is None else str(model),
         )
         estimate = runner.run(_window_grid(held, channel_axis), setting)
         # (C, rows, 1, columns) -> the frame's channels-last layout.
@@ -166,6 +170,7 @@ def denoise_clip(
     affinity: str = "gaussian",
     method: str = "classic",
     channel_axis: int | None = None,
+    model: str | None = None,
 ) -> np.ndarray:
     """Denoise a clip held in memory, frames along the first axis.
 
@@ -175,7 +180,7 @@ def denoise_clip(
         ``(frames, rows, columns)``, or with a channel axis for colour.
     sigma : float, optional
         In the clip's value units; ``None`` estimates it with :func:`estimate_frames_noise`.
-    h, patch_size, search_window, temporal_window, affinity, method
+    h, patch_size, search_window, temporal_window, affinity, method, model
         As for :func:`denoise_frames`.
     channel_axis : int, optional
         The channel axis *of the clip* (``-1`` for ``(frames, rows, columns, channels)``).
@@ -211,7 +216,8 @@ def denoise_clip(
     out = np.empty_like(clip)
     denoised = denoise_frames(clip, sigma=sigma, h=h, patch_size=patch_size,
                               search_window=search_window, temporal_window=temporal_window,
-                              affinity=affinity, method=method, channel_axis=frame_axis)
+                              affinity=affinity, method=method, channel_axis=frame_axis,
+                              model=model)
     for k, frame in enumerate(denoised):
         out[k] = frame
     return out
@@ -301,9 +307,9 @@ class _Layout(NamedTuple):
 
 
 def _frame_by_frame(first, frames, sigma, h, patch_size, search_window, affinity, method,
-                    channel_axis):
+                    channel_axis, model):
     parameters = dict(sigma=sigma, h=h, patch_size=patch_size, search_window=search_window,
-                      affinity=affinity, method=method, channel_axis=channel_axis)
+                      affinity=affinity, method=method, channel_axis=channel_axis, model=model)
     layout = _Layout(first.shape, first.dtype, first.ndim)
     yield denoise(first, **parameters)
     del first

@@ -27,7 +27,8 @@ class DenoiseOptions:
     the images (the frames of a sequence) read (``None``:
     :data:`nlmeans_cli.files.DEFAULT_MAX_PIXELS`). ``temporal_window`` is the number of frames
     either side searched in a clip or stack; ``volume`` makes multi-page TIFFs and ``.npy``
-    arrays 3-D volumes instead.
+    arrays 3-D volumes instead. ``model`` is the learned method's model file (``None``: the
+    shipped one).
     """
 
     sigma: float | None = None
@@ -39,6 +40,7 @@ class DenoiseOptions:
     max_pixels: int | None = None
     temporal_window: int = DEFAULT_TEMPORAL_WINDOW
     volume: bool = False
+    model: str | None = None
 
 
 @dataclass
@@ -173,8 +175,10 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             channel_axis=picture.channel_axis,
         )
         if tile is None:
-            result = denoise_with_report(picture.pixels, **parameters)
+            result = denoise_with_report(picture.pixels, model=options.model, **parameters)
         else:
+            if options.model is not None:
+                raise ValueError("--model does not combine with --tile")
             from .cluster import denoise_tiled_with_report
 
             result = denoise_tiled_with_report(picture.pixels, tile=tile, client=client,
@@ -217,7 +221,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             volume, sigma=None if options.sigma is None else options.sigma * to_image_units,
             h=h, patch_size=options.patch_size, search_window=options.search_window,
             affinity=options.affinity, method=options.method,
-            channel_axis=None if volume.ndim == 3 else -1)
+            channel_axis=None if volume.ndim == 3 else -1, model=options.model)
         sigma, sigma_estimated = result.sigma, result.sigma_estimated
         h, patch_size, search_window = result.h, result.patch_size, result.search_window
         outcome.frames = write_sequence(target, iter(result.image), sequence, source=source,
@@ -236,7 +240,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             sequence.frames(), sigma=sigma, h=h, patch_size=patch_size,
             search_window=search_window, temporal_window=options.temporal_window,
             affinity=options.affinity, method=options.method,
-            channel_axis=sequence.channel_axis)
+            channel_axis=sequence.channel_axis, model=options.model)
         outcome.temporal_window = options.temporal_window
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite)
