@@ -96,13 +96,14 @@ def clip_rows(rng):
         noisy_u8 = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
         row = {"image": name, "noisy": mean_psnr(clean, noisy)}
         for temporal_window in (0, 1, 2, 3):
-            estimate, seconds = median_seconds(lambda t=temporal_window: denoise_clip(
-                noisy / 255, sigma=SIGMA / 255, temporal_window=t))
+            estimate, seconds = median_seconds(lambda t=temporal_window, n=noisy: denoise_clip(
+                n / 255, sigma=SIGMA / 255, temporal_window=t))
             row[f"ours_T{temporal_window}"] = mean_psnr(clean, estimate * 255)
             row[f"ours_T{temporal_window}_s"] = seconds / FRAMES
-        estimate, seconds = median_seconds(lambda: denoise_clip(noisy_u8, sigma=SIGMA))
+        estimate, seconds = median_seconds(lambda n=noisy_u8: denoise_clip(n, sigma=SIGMA))
         row["ours_u8"], row["ours_u8_s"] = mean_psnr(clean, estimate), seconds / FRAMES
-        estimate, seconds = median_seconds(lambda: opencv_multi(noisy_u8, 2, h, patch, window))
+        estimate, seconds = median_seconds(
+            lambda n=noisy_u8: opencv_multi(n, 2, h, patch, window))
         row["opencv"], row["opencv_s"] = mean_psnr(clean, estimate), seconds / FRAMES
         rows.append(row)
         print(name, {k: round(v, 3) for k, v in row.items() if k != "image"}, flush=True)
@@ -122,7 +123,7 @@ def volume_rows(rng):
         h = default_parameters(SIGMA, 3).h_factor * SIGMA / 255  # our default, given to both
         ours, ours_s = median_seconds(lambda n=noisy, h=h: denoise(
             n, sigma=SIGMA / 255, h=h, patch_size=patch, search_window=window))
-        theirs, theirs_s = median_seconds(lambda n=noisy: denoise_nl_means(
+        theirs, theirs_s = median_seconds(lambda n=noisy, h=h: denoise_nl_means(
             n, patch_size=patch, patch_distance=window // 2, h=h, sigma=SIGMA / 255,
             fast_mode=True))
         rows.append({
