@@ -256,9 +256,9 @@ shipped = pytest.mark.skipif(not shipped_models(), reason="no shipped models in 
 
 
 @shipped
-def test_every_affinity_ships_models_at_three_noise_levels():
+def test_gaussian_models_ship_at_three_noise_levels():
     models = shipped_models()
-    assert set(models) == set(AFFINITIES)
+    assert "gaussian" in models and set(models) <= set(AFFINITIES)
     for affinity, by_sigma in models.items():
         assert set(by_sigma) == {15.0, 25.0, 50.0}, affinity
         for sigma, path in by_sigma.items():

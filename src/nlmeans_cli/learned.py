@@ -246,6 +246,10 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
     os.close(handle)
     try:
         np.savez(temporary, **arrays)
+        from .files import _file_mode
+
+        # mkstemp makes private files; a model gets the mode any new file would get.
+        os.chmod(temporary, _file_mode(path))
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
