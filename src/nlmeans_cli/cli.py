@@ -183,17 +183,15 @@ def _check_model(model, method, affinity):
         raise typer.BadParameter("--model goes with --method learned", param_hint="--model")
     if method != "learned":
         return
-    from .learned import ModelFileError, load_model, shipped_models
+    from .learned import cached_model, shipped_model
 
-    if model is None:
-        if affinity not in shipped_models():
-            raise _fail(f"no shipped learned model for affinity {affinity!r}; shipped: "
-                        f"{', '.join(sorted(shipped_models())) or 'none'} (or give --model)",
-                        code=2)
-        return
     try:
-        load_model(model)
-    except ModelFileError as error:
+        # Loading it here also warms the cache the denoising then reads from.
+        if model is not None:
+            cached_model(model)
+        else:
+            shipped_model(affinity, 25.0)
+    except ValueError as error:  # ModelFileError, or no shipped model for the affinity
         raise _fail(str(error), code=2) from None
 
 
@@ -621,14 +619,11 @@ class _training_progress:
     def __enter__(self):
         if self.quiet:
             return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-        self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("stage {task.fields[stage]} loss {task.fields[loss]} "
-                                       "val {task.fields[validation]}"),
-                            console=Console(stderr=True, highlight=False))
-        self.bar.__enter__()
+        self.bar = _rich_bar(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("stage {task.fields[stage]} loss {task.fields[loss]} "
+                                        "val {task.fields[validation]}"))
         self.task = self.bar.add_task("train", total=self.total, stage=1, loss="-",
                                       validation="-")
         return self._advance
@@ -703,6 +698,16 @@ class _GracefulStop:
         return False
 
 
+def _rich_bar(*columns):
+    """Start a rich progress bar on stderr with these columns (the caller exits it)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(*columns, console=Console(stderr=True, highlight=False))
+    bar.__enter__()
+    return bar
+
+
 class _progress:
     """A rich progress bar on stderr (files done, rate, time left), or nothing when quiet.
 
@@ -716,21 +721,10 @@ class _progress:
     def __enter__(self):
         if self.quiet:
             return self._report_quietly
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(
-            TextColumn("denoising"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-            console=Console(stderr=True, highlight=False),
-        )
-        self.bar.__enter__()
+        self.bar = _rich_bar(TextColumn("denoising"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
         self.task = self.bar.add_task("files", total=self.total, rate="")
         self.started = time.perf_counter()
         return self._report
@@ -768,19 +762,15 @@ class _frame_progress:
 
     def _advance(self, done: int, total: int | None) -> None:
         if self.bar is None:
-            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
-                Progress,
                 TextColumn,
                 TimeRemainingColumn,
             )
 
-            self.bar = Progress(TextColumn("frames"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn(),
-                                console=Console(stderr=True, highlight=False))
-            self.bar.__enter__()
+            self.bar = _rich_bar(TextColumn("frames"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn())
             self.task = self.bar.add_task("frames", total=total)
         self.bar.update(self.task, completed=done,
                         total=max(total, done) if total is not None else None)

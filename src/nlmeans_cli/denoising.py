@@ -262,9 +262,6 @@ def estimate_noise(image: np.ndarray, *, channel_axis: int | None = None) -> flo
     image = np.asarray(image)
     if image.dtype not in SUPPORTED_DTYPES:
         raise TypeError(f"unsupported image dtype {image.dtype}")
-    image = np.asarray(image)
-    if image.dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"unsupported image dtype {image.dtype}")
     return _estimate_sigma(to_unit(_channels_last(image, channel_axis))) * unit_scale(image.dtype)
 
 

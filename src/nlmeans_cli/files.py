@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -324,18 +325,53 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
             f"{output}: unsupported output type {extension or '(none)'}; "
             f"supported: {', '.join(sorted(FORMATS))}"
         )
+    return _check_target(output, FORMATS, source=source, overwrite=overwrite, dtype=dtype,
+                         what="pixels")
+
+
+def _check_target(output: Path, formats: dict[str, tuple[str, ...]], *, source, overwrite,
+                  dtype, what: str) -> Path:
+    """Run the checks every output gets once its extension is known to be in *formats*."""
     if source is not None and _same_file(Path(source), output):
         raise ImageFileError(f"{output}: output is the input file; refusing to overwrite it")
     if output.is_dir():
         raise ImageFileError(f"{output}: is a folder")
     if output.exists() and not overwrite:
         raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
-    if dtype is not None and np.dtype(dtype).name not in FORMATS[extension]:
-        kinds = ", ".join(e for e, dtypes in FORMATS.items() if np.dtype(dtype).name in dtypes)
-        raise ImageFileError(
-            f"{output}: {extension} cannot store {np.dtype(dtype).name} pixels; use {kinds}"
-        )
+    extension = output.suffix.lower()
+    if dtype is not None and np.dtype(dtype).name not in formats[extension]:
+        name = np.dtype(dtype).name
+        kinds = ", ".join(e for e, dtypes in formats.items() if name in dtypes)
+        raise ImageFileError(f"{output}: {extension} cannot store {name} {what}; use {kinds}")
     return output
+
+
+@contextmanager
+def _staged(output: Path, *, overwrite: bool,
+            passthrough: tuple[type[BaseException], ...] = (ImageFileError,)):
+    """Yield a hidden temporary file beside *output*; move it into place if the block ends.
+
+    Missing folders are created. The temporary file is removed whatever happens, so an
+    output is either complete or absent. Errors other than *passthrough* become an
+    :class:`ImageFileError` naming *output*.
+    """
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
+                                             suffix=f".partial{output.suffix.lower()}")
+        os.close(handle)
+    except OSError as error:
+        raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
+    try:
+        yield Path(temporary)
+        _commit(Path(temporary), output, overwrite)
+    except passthrough:
+        raise
+    except Exception as error:
+        raise ImageFileError(f"{output}: cannot write ({_reason(error)})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 def write_picture(output: str | os.PathLike, picture: Picture, *,
@@ -368,27 +404,12 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     data = picture.stacked()
     output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype)
     extension = output.suffix.lower()
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
-                                             suffix=f".partial{extension}")
-        os.close(handle)
-    except OSError as error:
-        raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
-    try:
+    with _staged(output, overwrite=overwrite) as temporary:
         if extension == ".png" and data.dtype == np.uint16 and data.ndim == 3:
-            _write_png16(temporary, data)
+            _write_png16(str(temporary), data)
         else:
             iio.imwrite(temporary, data, extension=extension,
                         **_WRITE_OPTIONS.get(extension, {}))
-        _commit(Path(temporary), output, overwrite)
-    except ImageFileError:
-        raise
-    except Exception as error:
-        raise ImageFileError(f"{output}: cannot write ({error})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return output
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -47,6 +48,7 @@ __all__ = [
     "ModelFileError",
     "Stage",
     "apply_model",
+    "cached_model",
     "load_model",
     "save_model",
     "shipped_model",
@@ -337,17 +339,20 @@ def _filters(array: np.ndarray, name: str) -> np.ndarray:
 
 # Shipped models ----------------------------------------------------------------------------
 
-_SHIPPED_NAME = "{affinity}-sigma{sigma}.npz"
-
-
 def shipped_models() -> dict[str, dict[float, Path]]:
-    """List the models inside the package.
+    """List the models inside the package (files named ``AFFINITY-sigmaS.npz``).
 
     Returns
     -------
     dict
-        ``{affinity: {sigma: path}}``.
+        ``{affinity: {sigma: path}}``, a fresh copy.
     """
+    return {affinity: dict(by_sigma) for affinity, by_sigma in _scan_shipped().items()}
+
+
+@cache
+def _scan_shipped() -> dict[str, dict[float, Path]]:
+    # The package folder does not change while a process runs: scan it once, not per frame.
     folder = resources.files("nlmeans_cli") / "models"
     found: dict[str, dict[float, Path]] = {}
     if not folder.is_dir():
@@ -382,21 +387,43 @@ def shipped_model(affinity: str, sigma_255: float) -> Model:
         If no model ships for *affinity*; the message lists those that do.
     """
     lookup(AFFINITIES, affinity, "affinity")
-    models = shipped_models().get(affinity)
+    models = _scan_shipped().get(affinity)
     if not models:
-        known = ", ".join(sorted(shipped_models())) or "none"
+        known = ", ".join(sorted(_scan_shipped())) or "none"
         raise ValueError(f"no shipped learned model for affinity {affinity!r}; shipped: "
-                         f"{known} (train one with nlm train)")
+                         f"{known} (give --model, or train one with nlm train)")
     level = max(float(sigma_255), 1e-3)
     nearest = min(models, key=lambda s: abs(np.log(s / level)))
-    return _load_cached(str(models[nearest]))
+    return cached_model(models[nearest])
 
 
-_CACHE: dict[str, Model] = {}
+_CACHE: dict[tuple[str, int, int], Model] = {}
 
 
-def _load_cached(path: str) -> Model:
-    if path not in _CACHE:
-        _CACHE[path] = load_model(path)
-    return _CACHE[path]
+def cached_model(path: str | os.PathLike) -> Model:
+    """Load a model file once per process (again only if the file changes).
+
+    Parameters
+    ----------
+    path : path-like
+        As for :func:`load_model`.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_model`.
+    """
+    path = Path(path)
+    try:
+        status = path.stat()
+    except OSError:
+        return load_model(path)  # which names the problem
+    key = (str(path.resolve()), status.st_mtime_ns, status.st_size)
+    if key not in _CACHE:
+        _CACHE[key] = load_model(path)
+    return _CACHE[key]
 

@@ -19,7 +19,6 @@ complete.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import ImageFileError, OutputExistsError, _commit, _reason, _same_file
+from .files import ImageFileError, _check_target, _reason, _staged
 
 __all__ = [
     "SEQUENCE_FORMATS",
@@ -109,7 +108,7 @@ class Sequence:
         readers = {"video": _video_frames, "gif": _gif_frames, "tiff": _tiff_frames,
                    "array": _array_frames}
         try:
-            for frame in readers[self.kind](self.path):
+            for frame in readers[self.kind](self):
                 if frame.shape != self.frame_shape:
                     raise ImageFileError(f"{self.path}: a frame of shape {frame.shape} among "
                                          f"frames of shape {self.frame_shape}")
@@ -253,18 +252,8 @@ def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLik
         raise ImageFileError(
             f"{output}: {extension or '(no extension)'} cannot hold several frames{origin}; "
             f"use {', '.join(sorted(SEQUENCE_FORMATS))}")
-    if source is not None and _same_file(Path(source), output):
-        raise ImageFileError(f"{output}: output is the input file; refusing to overwrite it")
-    if output.is_dir():
-        raise ImageFileError(f"{output}: is a folder")
-    if output.exists() and not overwrite:
-        raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
-    if dtype is not None and np.dtype(dtype).name not in SEQUENCE_FORMATS[extension]:
-        kinds = ", ".join(e for e, dtypes in SEQUENCE_FORMATS.items()
-                          if np.dtype(dtype).name in dtypes)
-        raise ImageFileError(
-            f"{output}: {extension} cannot store {np.dtype(dtype).name} frames; use {kinds}")
-    return output
+    return _check_target(output, SEQUENCE_FORMATS, source=source, overwrite=overwrite,
+                         dtype=dtype, what="frames")
 
 
 def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like: Sequence, *,
@@ -297,27 +286,13 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
         raised while producing the frames (the output is then not written).
     """
     output = check_sequence_output(output, source=source, overwrite=overwrite, dtype=like.dtype)
-    extension = output.suffix.lower()
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
-                                             suffix=f".partial{extension}")
-        os.close(handle)
-    except OSError as error:
-        raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
     writers = {".gif": _write_gif, ".tif": _write_tiff, ".tiff": _write_tiff,
                ".npy": _write_npy}
-    writer = writers.get(extension, _write_video)
-    try:
-        count = writer(Path(temporary), frames, like)
-        _commit(Path(temporary), output, overwrite)
-    except (ImageFileError, ValueError, TypeError, MemoryError):
-        raise
-    except Exception as error:
-        raise ImageFileError(f"{output}: cannot write ({_reason(error)})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    writer = writers.get(output.suffix.lower(), _write_video)
+    # Errors raised while the frames are produced (denoising) pass through unchanged.
+    with _staged(output, overwrite=overwrite,
+                 passthrough=(ImageFileError, ValueError, TypeError, MemoryError)) as temporary:
+        count = writer(temporary, frames, like)
     return count
 
 
@@ -352,13 +327,11 @@ def _open_video(path: Path) -> Sequence:
     return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes)
 
 
-def _video_frames(path: Path) -> Iterator[np.ndarray]:
-    import av
+def _video_frames(sequence: Sequence) -> Iterator[np.ndarray]:
     import imageio.v3 as iio
 
-    with av.open(str(path)) as container:
-        grey = (container.streams.video[0].codec_context.pix_fmt or "").startswith("gray")
-    yield from iio.imiter(path, plugin="pyav", format="gray" if grey else "rgb24")
+    grey = len(sequence.frame_shape) == 2  # as _open_video read it from the stream
+    yield from iio.imiter(sequence.path, plugin="pyav", format="gray" if grey else "rgb24")
 
 
 def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
@@ -414,10 +387,10 @@ def _open_gif(path: Path) -> Sequence:
                     durations=durations, loop=loop, notes=notes)
 
 
-def _gif_frames(path: Path) -> Iterator[np.ndarray]:
+def _gif_frames(sequence: Sequence) -> Iterator[np.ndarray]:
     from PIL import Image, ImageSequence
 
-    with Image.open(path) as image:
+    with Image.open(sequence.path) as image:
         for frame in ImageSequence.Iterator(image):
             yield np.asarray(frame.convert("RGB"))
 
@@ -449,10 +422,10 @@ def _open_tiff(path: Path) -> Sequence:
         return Sequence(path, "tiff", len(tiff.pages), shape, np.dtype(first.dtype))
 
 
-def _tiff_frames(path: Path) -> Iterator[np.ndarray]:
+def _tiff_frames(sequence: Sequence) -> Iterator[np.ndarray]:
     import tifffile
 
-    with tifffile.TiffFile(path) as tiff:
+    with tifffile.TiffFile(sequence.path) as tiff:
         for page in tiff.pages:
             yield page.asarray()
 
@@ -487,8 +460,8 @@ def _open_npy(path: Path) -> Sequence:
                     array.dtype)
 
 
-def _array_frames(path: Path) -> Iterator[np.ndarray]:
-    array = _open_array(path)
+def _array_frames(sequence: Sequence) -> Iterator[np.ndarray]:
+    array = _open_array(sequence.path)
     for k in range(array.shape[0]):
         yield np.array(array[k])
 

@@ -106,10 +106,11 @@ def _learned(pixels: np.ndarray, setting: Setting) -> np.ndarray:
     The patch size, window and h come from the model. In a clip each frame is denoised on its
     own (the models are spatial).
     """
-    from .learned import apply_model, load_model, shipped_model
+    from .learned import apply_model, cached_model, shipped_model
 
     if setting.model is not None:
-        model = load_model(setting.model)
+        # Cached: a clip runs this once per frame, a batch worker once per file.
+        model = cached_model(setting.model)
     else:
         model = shipped_model(setting.affinity, setting.sigma * 255.0)
     if setting.targets is not None:

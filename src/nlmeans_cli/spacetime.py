@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -125,6 +126,14 @@ def denoise_frames(
     full_scale = unit_scale(first.dtype)
     sigma_unit, h_unit, patch_size, search_window = _resolve_parameters(
         sigma, h, patch_size, search_window, full_scale=full_scale, ndim=2)
+    setting = Setting(
+        sigma=sigma_unit,
+        h=h_unit,
+        patch_radius=(patch_size // 2, 0, patch_size // 2),
+        search_radius=(search_window // 2, temporal_window, search_window // 2),
+        affinity=spec.name,
+        model=None if model is None else str(model),
+    )
     held: deque[np.ndarray] = deque([first])
     del first
     start = 0  # index of held[0] in the clip
@@ -143,16 +152,8 @@ def denoise_frames(
         while start < k - temporal_window:
             held.popleft()
             start += 1
-        setting = Setting(
-            sigma=sigma_unit,
-            h=h_unit,
-            patch_radius=(patch_size // 2, 0, patch_size // 2),
-            search_radius=(search_window // 2, temporal_window, search_window // 2),
-            affinity=spec.name,
-            targets=(k - start, k - start + 1),
-            model=None if model is None else str(model),
-        )
-        estimate = runner.run(_window_grid(held, channel_axis), setting)
+        estimate = runner.run(_window_grid(held, channel_axis),
+                              replace(setting, targets=(k - start, k - start + 1)))
         # (C, rows, 1, columns) -> the frame's channels-last layout.
         estimate = np.moveaxis(estimate[:, :, 0, :], 0, -1)
         yield _back_to_dtype(estimate, layout.dtype, full_scale, channel_axis, layout.ndim)

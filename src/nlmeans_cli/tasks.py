@@ -207,7 +207,6 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     from .media import check_sequence_output, open_sequence, write_sequence
     from .spacetime import clip_parameters, denoise_frames, estimate_frames_noise
 
-    check_sequence_output(target, source=source, overwrite=overwrite)
     sequence = open_sequence(source, max_pixels=options.max_pixels or DEFAULT_MAX_PIXELS)
     check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype)
     outcome.notes = list(sequence.notes)
