@@ -488,8 +488,11 @@ def compare(
         typer.echo(f"montage -> {montage}", err=True)
 
 
-def _training_images(sources: list[str]) -> tuple[list, list[str]]:
-    """Grey float images from paths, folders, or bundled samples ``skimage:NAME``/``pywt:NAME``."""
+def _training_images(sources: list[str], colour: bool) -> tuple[list, list[str]]:
+    """Float images from paths, folders, or bundled samples ``skimage:NAME``/``pywt:NAME``.
+
+    Grey when not *colour* (colour converted); RGB when *colour* (grey refused).
+    """
     import numpy as np
 
     from .batch import find_images
@@ -518,7 +521,11 @@ def _training_images(sources: list[str]) -> tuple[list, list[str]]:
                 picture = read_picture(item)
                 found.append((str(item), to_unit(picture.pixels)))
         for label, unit in found:
-            if unit.ndim == 3:
+            if colour and (unit.ndim != 3 or unit.shape[-1] < 3):
+                raise ImageFileError(f"{label}: a grey image; --colour trains on colour images")
+            if colour:
+                unit = unit[..., :3]
+            elif unit.ndim == 3:
                 from skimage.color import rgb2gray
 
                 unit = rgb2gray(unit[..., :3])
@@ -533,7 +540,8 @@ def train(
         list[str],
         typer.Argument(metavar="CLEAN...", show_default=False,
                        help="Clean training images: files, folders, or bundled samples "
-                            "'skimage:NAME' / 'pywt:NAME'. Colour is converted to grey."),
+                            "'skimage:NAME' / 'pywt:NAME'. Colour is converted to grey "
+                            "unless --colour."),
     ],
     out: Annotated[Path, typer.Option(metavar="PATH", help="Where to write the model (.npz).")],
     sigma: Annotated[float, typer.Option(min=0.5, max=150,
@@ -554,9 +562,14 @@ def train(
     steps: Annotated[int, typer.Option(min=1, help="Adam steps per stage.")] = 150,
     crop: Annotated[int, typer.Option(min=24, help="Side of the random crops.")] = 64,
     batch_size: Annotated[int, typer.Option("--batch", min=1, help="Crops per step.")] = 4,
-    learning_rate: Annotated[float, typer.Option(min=1e-6, max=1.0,
-                                                 help="Adam step size.")] = 0.01,
+    learning_rate: Annotated[float | None, typer.Option(
+        min=1e-6, max=1.0, show_default=False,
+        help="Adam step size. Default: 0.01 gaussian, 0.001 embedded-gaussian, 0.0003 "
+             "dot-product and concatenation.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of crops, noise and start.")] = 0,
+    colour: Annotated[bool, typer.Option(
+        "--colour", help="Train a colour model (embeddings read all three channels) on "
+                         "colour images; used for colour images.")] = False,
     overwrite: OverwriteOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     debug: DebugOption = False,
@@ -566,27 +579,30 @@ def train(
     Gaussian noise is added to random crops; gradients are analytic (NumPy), steps are Adam.
     The same command and seed give the same model on the same machine.
     """
+    import dataclasses
     import shlex
 
     from .files import ImageFileError
     from .training import TrainingSettings, train_model
+    from .training import learning_rate as rate_of
 
     if out.exists() and not overwrite:
         raise _fail(f"{out}: already exists (use --overwrite to replace it)")
     settings = TrainingSettings(
         sigma=sigma, affinity=affinity.value, stages=stages, features=features,
         patch_size=patch_size, search_window=search_window, steps=steps, crop=crop,
-        batch=batch_size, learning_rate=learning_rate, seed=seed)
+        batch=batch_size, learning_rate=learning_rate, seed=seed, colour=colour)
+    settings = dataclasses.replace(settings, learning_rate=rate_of(settings))
     started = time.perf_counter()
     try:
-        images, names = _training_images(clean)
-        validation, val_names = _training_images(val or [])
+        images, names = _training_images(clean, colour)
+        validation, val_names = _training_images(val or [], colour)
         command = ["nlm", "train", *clean, *[f"--val={v}" for v in val or []],
                    f"--sigma={sigma:g}", f"--affinity={affinity.value}", f"--stages={stages}",
                    f"--features={features}", f"--patch-size={patch_size}",
                    f"--search-window={search_window}", f"--steps={steps}", f"--crop={crop}",
-                   f"--batch={batch_size}", f"--learning-rate={learning_rate:g}",
-                   f"--seed={seed}", f"--out={out.name}"]
+                   f"--batch={batch_size}", f"--learning-rate={settings.learning_rate:g}",
+                   f"--seed={seed}", *(["--colour"] if colour else []), f"--out={out.name}"]
         info = {"command": " ".join(shlex.quote(part) for part in command),
                 "images": names, "validation_images": val_names,
                 "settings": settings.__dict__}
@@ -604,7 +620,8 @@ def train(
     psnrs = model.info.get("validation_psnr") or []
     detail = ("validation PSNR " + ", ".join(f"stage {k + 1} {p:.2f} dB"
                                              for k, p in enumerate(psnrs))) if psnrs else ""
-    typer.echo(f"nlm train: {len(images)} images, {affinity.value}, sigma {sigma:g}, "
+    typer.echo(f"nlm train: {len(images)} {'colour' if colour else 'grey'} images, "
+               f"{affinity.value}, sigma {sigma:g}, "
                f"{stages} stages; {detail}; {time.perf_counter() - started:.1f} s -> {written}",
                err=True)
 

@@ -23,8 +23,9 @@ NumPy with analytic gradients.
 
 Everything is computed on the image divided by the noise level, so one model serves nearby
 noise levels; models are trained for a few levels and the nearest (in log sigma) is used.
-Colour images are denoised in an orthonormal opponent colour space: the affinities come from
-the luminance-like channel, ``g`` is applied to each channel.
+Colour images are denoised in an orthonormal opponent colour space, ``g`` applied to each
+channel. A colour model's embeddings read all three channels; a grey model given a colour
+image reads the luminance-like one.
 
 Models are ``.npz`` files of plain arrays (no pickle); see :func:`load_model`.
 """
@@ -76,15 +77,24 @@ class Stage:
     affinity : str
         Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
     theta : numpy.ndarray
-        ``(K, P, P)`` filters: ``theta_k = theta[k] * guide`` (correlation).
+        ``(K, C, P, P)`` filters: ``theta_k = sum_c theta[k, c] * guide_c`` (correlation)
+        over the guide's ``C`` channels (1 grey, 3 colour); ``(K, P, P)`` is taken as
+        ``C = 1``.
     phi : numpy.ndarray or None
-        ``(K, P, P)``, or ``None`` when ``phi = theta`` (symmetric, half the work).
+        Shaped as *theta*, or ``None`` when ``phi = theta`` (symmetric, half the work).
     g : numpy.ndarray
         ``(Q, Q)`` filter applied to the noisy image: the unary map ``g``.
     bias : float
         Gaussian affinity only: ``f = exp(-max(|theta_i - phi_j|^2 - bias, 0))``.
     search_radius : int
         The window is ``2 r + 1`` pixels square.
+    theta_offset, phi_offset : numpy.ndarray or None
+        ``(K,)`` constants added to the embeddings (``theta_i = A p_i + a``: the affine maps
+        of Wang et al.'s 1x1 convolutions). ``None``: zero; *phi_offset* is unused when
+        ``phi = theta``.
+    g_offset : float
+        Constant added to ``g``. With the offsets a ``C = N`` block can express a smoothing
+        of its input, which its purely linear maps cannot.
     """
 
     affinity: str
@@ -93,6 +103,27 @@ class Stage:
     g: np.ndarray
     bias: float
     search_radius: int
+    theta_offset: np.ndarray | None = None
+    phi_offset: np.ndarray | None = None
+    g_offset: float = 0.0
+
+    def __post_init__(self):
+        if self.theta.ndim == 3:
+            object.__setattr__(self, "theta", self.theta[:, np.newaxis])
+        if self.phi is not None and self.phi.ndim == 3:
+            object.__setattr__(self, "phi", self.phi[:, np.newaxis])
+        features = self.theta.shape[0]
+        if self.theta_offset is None:
+            object.__setattr__(self, "theta_offset", np.zeros(features))
+        if self.phi is None:
+            object.__setattr__(self, "phi_offset", None)
+        elif self.phi_offset is None:
+            object.__setattr__(self, "phi_offset", np.zeros(features))
+
+    @property
+    def channels(self) -> int:
+        """The guide channels the embeddings read: 1 (grey) or 3 (colour)."""
+        return self.theta.shape[1]
 
     @property
     def residual(self) -> bool:
@@ -123,6 +154,11 @@ class Model:
         """The affinity of the first stage."""
         return self.stages[0].affinity
 
+    @property
+    def channels(self) -> int:
+        """1 for a grey model, 3 for a colour model."""
+        return self.stages[0].channels
+
 
 def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
                 stages: int | None = None) -> np.ndarray:
@@ -148,18 +184,21 @@ def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
     Raises
     ------
     ValueError
-        For a volume, a channel count other than 1 or 3, or *stages* out of range.
+        For a volume, a channel count other than 1 or 3, a grey image given a colour model,
+        or *stages* out of range.
 
     Notes
     -----
     Cost per stage ``O(N * S * K)`` for ``N`` pixels, ``S`` window positions and ``K``
-    features (half the positions when ``phi = theta``), plus ``K + 1`` small convolutions.
+    features (half the positions when ``phi = theta``), plus ``C K + C`` small correlations.
     """
     if pixels.ndim != 4 or pixels.shape[2] != 1:
         raise ValueError("the learned method takes 2-D images (grey or colour), not volumes")
     channels = pixels.shape[0]
     if channels not in (1, 3):
         raise ValueError(f"the learned method takes 1 or 3 channels, got {channels}")
+    if model.channels > channels:
+        raise ValueError("this model was trained for colour images; the image is grey")
     used = model.stages if stages is None else model.stages[:stages]
     if not used:
         raise ValueError(f"stages must be between 1 and {len(model.stages)}")
@@ -169,24 +208,27 @@ def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
     planes = pixels[:, :, 0, :].astype(np.float64) / sigma
     if channels == 3:
         planes = np.tensordot(OPPONENT, planes, axes=1)
-    guide = planes[0]
+    reads = model.channels
     estimate = planes
     for stage in used:
-        estimate = _apply_stage(stage, guide, planes)
-        guide = estimate[0]
+        estimate = _apply_stage(stage, estimate[:reads], planes)
     if channels == 3:
         estimate = np.tensordot(OPPONENT.T, estimate, axes=1)
     return (estimate * sigma).astype(np.float32)[:, :, np.newaxis, :]
 
 
 def _apply_stage(stage: Stage, guide: np.ndarray, noisy: np.ndarray) -> np.ndarray:
-    """One block on the engine: ``guide`` (rows, columns), ``noisy`` (C, rows, columns)."""
+    """One block on the engine: ``guide`` and ``noisy`` are ``(C, rows, columns)``."""
     from .engine import correlate_filters, nonlocal_operation
 
-    theta = correlate_filters(guide, stage.theta)
-    phi = None if stage.phi is None else correlate_filters(guide, stage.phi)
+    def embed(filters, offset):
+        mapped = sum(correlate_filters(plane, filters[:, c]) for c, plane in enumerate(guide))
+        return mapped + offset.astype(np.float32)[:, np.newaxis, np.newaxis]
+
+    theta = embed(stage.theta, stage.theta_offset)
+    phi = None if stage.phi is None else embed(stage.phi, stage.phi_offset)
     values = np.concatenate([correlate_filters(channel, stage.g[np.newaxis])
-                             for channel in noisy])
+                             for channel in noisy]) + np.float32(stage.g_offset)
     spec = lookup(AFFINITIES, stage.affinity, "affinity")
     out = nonlocal_operation(
         theta[:, :, np.newaxis, :],
@@ -241,6 +283,10 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
             arrays[f"stage{k}_phi"] = np.asarray(stage.phi, np.float64)
         arrays[f"stage{k}_g"] = np.asarray(stage.g, np.float64)
         arrays[f"stage{k}_bias"] = np.array(float(stage.bias))
+        arrays[f"stage{k}_theta_offset"] = np.asarray(stage.theta_offset, np.float64)
+        if stage.phi_offset is not None:
+            arrays[f"stage{k}_phi_offset"] = np.asarray(stage.phi_offset, np.float64)
+        arrays[f"stage{k}_g_offset"] = np.array(float(stage.g_offset))
         arrays[f"stage{k}_search_radius"] = np.array(int(stage.search_radius))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
@@ -314,18 +360,43 @@ def _model_from_fields(fields: dict) -> Model:
     for k in range(n_stages):
         affinity = str(fields[f"stage{k}_affinity"])
         lookup(AFFINITIES, affinity, "affinity")
-        theta = _filters(fields[f"stage{k}_theta"], f"stage{k}_theta")
+        theta = _embedding(fields[f"stage{k}_theta"], f"stage{k}_theta")
+        if stages and theta.shape[1] != stages[0].channels:
+            raise ValueError(f"stage{k} reads {theta.shape[1]} channels, stage0 "
+                             f"{stages[0].channels}")
         phi = fields.get(f"stage{k}_phi")
         if phi is not None:
-            phi = _filters(phi, f"stage{k}_phi")
+            phi = _embedding(phi, f"stage{k}_phi")
             if phi.shape != theta.shape:
                 raise ValueError(f"stage{k}_phi has shape {phi.shape}, theta {theta.shape}")
         g = _filters(fields[f"stage{k}_g"][np.newaxis], f"stage{k}_g")[0]
         radius = int(fields[f"stage{k}_search_radius"])
         if not 0 <= radius <= 50:
             raise ValueError(f"stage{k} search radius {radius}")
-        stages.append(Stage(affinity, theta, phi, g, float(fields[f"stage{k}_bias"]), radius))
+        # Offsets are optional: files written before they existed have none (zero).
+        offsets = {}
+        for name in ("theta_offset", "phi_offset"):
+            if f"stage{k}_{name}" in fields:
+                offset = np.asarray(fields[f"stage{k}_{name}"], np.float64)
+                if offset.shape != theta.shape[:1] or not np.isfinite(offset).all():
+                    raise ValueError(f"stage{k}_{name} must be {theta.shape[0]} finite values")
+                offsets[name] = offset
+        g_offset = float(fields.get(f"stage{k}_g_offset", 0.0))
+        if not np.isfinite(g_offset):
+            raise ValueError(f"stage{k}_g_offset is not finite")
+        stages.append(Stage(affinity, theta, phi, g, float(fields[f"stage{k}_bias"]), radius,
+                            g_offset=g_offset, **offsets))
     return Model(sigma, tuple(stages), json.loads(str(fields.get("info", "{}"))))
+
+
+def _embedding(array: np.ndarray, name: str) -> np.ndarray:
+    """``(K, C, P, P)`` embedding filters, C in (1, 3); ``(K, P, P)`` means one channel."""
+    array = np.asarray(array)
+    if array.ndim == 4:
+        if array.shape[1] not in (1, 3):
+            raise ValueError(f"{name} reads {array.shape[1]} channels; 1 or 3 expected")
+        return _filters(array.reshape(-1, *array.shape[2:]), name).reshape(array.shape)
+    return _filters(array, name)[:, np.newaxis]
 
 
 def _filters(array: np.ndarray, name: str) -> np.ndarray:
@@ -339,22 +410,33 @@ def _filters(array: np.ndarray, name: str) -> np.ndarray:
 
 # Shipped models ----------------------------------------------------------------------------
 
-def shipped_models() -> dict[str, dict[float, Path]]:
-    """List the models inside the package (files named ``AFFINITY-sigmaS.npz``).
+#: File-name mark of a shipped colour model: ``AFFINITY-colour-sigmaS.npz``.
+COLOUR_MARK = "-colour"
+
+
+def shipped_models(channels: int = 1) -> dict[str, dict[float, Path]]:
+    """List the models inside the package.
+
+    Parameters
+    ----------
+    channels : int
+        1: the grey models (files ``AFFINITY-sigmaS.npz``); 3: the colour models (files
+        ``AFFINITY-colour-sigmaS.npz``).
 
     Returns
     -------
     dict
         ``{affinity: {sigma: path}}``, a fresh copy.
     """
-    return {affinity: dict(by_sigma) for affinity, by_sigma in _scan_shipped().items()}
+    return {affinity: dict(by_sigma)
+            for affinity, by_sigma in _scan_shipped().get(channels, {}).items()}
 
 
 @cache
-def _scan_shipped() -> dict[str, dict[float, Path]]:
+def _scan_shipped() -> dict[int, dict[str, dict[float, Path]]]:
     # The package folder does not change while a process runs: scan it once, not per frame.
     folder = resources.files("nlmeans_cli") / "models"
-    found: dict[str, dict[float, Path]] = {}
+    found: dict[int, dict[str, dict[float, Path]]] = {}
     if not folder.is_dir():
         return found
     for entry in folder.iterdir():
@@ -362,12 +444,16 @@ def _scan_shipped() -> dict[str, dict[float, Path]]:
         if not name.endswith(".npz") or "-sigma" not in name:
             continue
         affinity, _, sigma = name[: -len(".npz")].rpartition("-sigma")
+        channels = 1
+        if affinity.endswith(COLOUR_MARK):
+            affinity, channels = affinity[: -len(COLOUR_MARK)], 3
         if affinity in AFFINITIES:
-            found.setdefault(affinity, {})[float(sigma)] = Path(str(entry))
+            found.setdefault(channels, {}).setdefault(affinity, {})[float(sigma)] = \
+                Path(str(entry))
     return found
 
 
-def shipped_model(affinity: str, sigma_255: float) -> Model:
+def shipped_model(affinity: str, sigma_255: float, channels: int = 1) -> Model:
     """Load the shipped model for *affinity* nearest to *sigma_255* (in log sigma).
 
     Parameters
@@ -376,6 +462,9 @@ def shipped_model(affinity: str, sigma_255: float) -> Model:
         Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
     sigma_255 : float
         The image's noise level on the 0-255 scale.
+    channels : int
+        The image's channels: 3 takes a colour model, or the grey model where no colour one
+        ships for *affinity*.
 
     Returns
     -------
@@ -387,11 +476,12 @@ def shipped_model(affinity: str, sigma_255: float) -> Model:
         If no model ships for *affinity*; the message lists those that do.
     """
     lookup(AFFINITIES, affinity, "affinity")
-    models = _scan_shipped().get(affinity)
+    scanned = _scan_shipped()
+    models = scanned.get(channels, {}).get(affinity) or scanned.get(1, {}).get(affinity)
     if not models:
-        known = ", ".join(sorted(_scan_shipped())) or "none"
+        known = ", ".join(sorted({a for by_affinity in scanned.values() for a in by_affinity}))
         raise ValueError(f"no shipped learned model for affinity {affinity!r}; shipped: "
-                         f"{known} (give --model, or train one with nlm train)")
+                         f"{known or 'none'} (give --model, or train one with nlm train)")
     level = max(float(sigma_255), 1e-3)
     nearest = min(models, key=lambda s: abs(np.log(s / level)))
     return cached_model(models[nearest])

@@ -112,7 +112,8 @@ def _learned(pixels: np.ndarray, setting: Setting) -> np.ndarray:
         # Cached: a clip runs this once per frame, a batch worker once per file.
         model = cached_model(setting.model)
     else:
-        model = shipped_model(setting.affinity, setting.sigma * 255.0)
+        model = shipped_model(setting.affinity, setting.sigma * 255.0,
+                              channels=pixels.shape[0])
     if setting.targets is not None:
         lo, hi = setting.targets
         frames = [apply_model(np.ascontiguousarray(pixels[:, :, k : k + 1, :]), setting.sigma,

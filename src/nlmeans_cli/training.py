@@ -19,12 +19,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from .formulation import AFFINITIES, lookup
-from .learned import Model, Stage, apply_model
+from .learned import OPPONENT, Model, Stage, apply_model
 
-__all__ = ["TrainingSettings", "initial_stage", "stage_loss", "train_model"]
+__all__ = ["LEARNING_RATES", "TrainingSettings", "initial_stage", "learning_rate",
+           "stage_loss", "train_model"]
 
-# The names of a stage's trainable arrays, in a fixed order.
-PARAMETERS = ("theta", "phi", "g", "bias")
+#: Adam's step size per affinity where none is given. The unnormalised products of the
+#: C = N blocks (and the softmax of theta^T phi) diverge at the distance-based Gaussian's.
+LEARNING_RATES = {"gaussian": 0.01, "embedded-gaussian": 0.001, "dot-product": 0.0003,
+                  "concatenation": 0.0003}
+
+# The offsets' step size relative to the filters'. A filter entry multiplies a whole patch
+# (tens of pixels of a few sigma each), an offset only itself: at one step size either the
+# filters of the C = N blocks diverge or their offsets barely move.
+OFFSET_RATE = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,12 @@ class TrainingSettings:
         Side of the random training crops.
     batch : int
         Crops per step.
-    learning_rate : float
-        Adam's step size.
+    learning_rate : float or None
+        Adam's step size; ``None``: the affinity's, :data:`LEARNING_RATES`.
     seed : int
         Seeds the crops, the noise and the initialisation.
+    colour : bool
+        Train on RGB images a model whose embeddings read all three channels.
     """
 
     sigma: float = 25.0
@@ -66,8 +76,16 @@ class TrainingSettings:
     steps: int = 300
     crop: int = 64
     batch: int = 4
-    learning_rate: float = 0.01
+    learning_rate: float | None = None
     seed: int = 0
+    colour: bool = False
+
+
+def learning_rate(settings: TrainingSettings) -> float:
+    """Return the step size *settings* train with: theirs, or their affinity's default."""
+    if settings.learning_rate is not None:
+        return settings.learning_rate
+    return LEARNING_RATES[lookup(AFFINITIES, settings.affinity, "affinity").name]
 
 
 def _shared(affinity: str) -> bool:
@@ -84,7 +102,8 @@ def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_si
     affinity : str
         The affinity.
     patches : numpy.ndarray
-        ``(n, patch_size**2)`` sample patches of the guide, in units of sigma.
+        ``(n, C * patch_size**2)`` sample patches of the guide (channel-major), in units of
+        sigma; ``C`` is 1 for grey and 3 for a colour model.
     features : int
         ``K``.
     patch_size, search_window : int
@@ -99,12 +118,17 @@ def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_si
     Returns
     -------
     Stage
-        ``theta`` (and ``phi``) the top-K principal directions scaled by ``1 / (h sqrt(D))``,
-        ``g`` the centre pixel; for the Gaussian affinity a bias of the expected noise
-        distance ``2 K / (D h^2)``. Residual affinities start as the identity (``g = 0``).
+        ``theta`` (and ``phi``) the top-K principal directions scaled by ``1 / (h sqrt(D))``
+        for ``D = C * patch_size**2``, ``g`` the centre pixel; for the Gaussian affinity a
+        bias of the expected noise distance ``2 K / (D h^2)``. Residual affinities start as
+        the identity (``g = 0``); offsets start at zero (concatenation's at a small positive
+        value, so that its ReLU starts active).
     """
     spec = lookup(AFFINITIES, affinity, "affinity")
-    size = patch_size * patch_size
+    size = patches.shape[1]
+    channels = size // (patch_size * patch_size)
+    if channels * patch_size * patch_size != size:
+        raise ValueError(f"patches of {size} values are not C x {patch_size} x {patch_size}")
     if affinity == "concatenation":
         features = 1
     centred = patches - patches.mean(axis=0)
@@ -119,7 +143,7 @@ def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_si
     if spec.normaliser == "sum":
         g[patch_size // 2, patch_size // 2] = 1.0
     bias = 2.0 * features * noise**2 / (size * h * h) if affinity == "gaussian" else 0.0
-    shape = (features, patch_size, patch_size)
+    shape = (features, channels, patch_size, patch_size)
     phi = None if _shared(affinity) else theta.reshape(shape).copy()
     if affinity == "concatenation":
         # The patch mean, small and positive for non-negative images: ReLU(theta + phi)
@@ -130,13 +154,21 @@ def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_si
         # Small: a residual block starts near the identity, a softmax near a plain mean
         # (exp(theta^T phi) does not measure similarity until trained).
         theta, phi = theta * 0.1, phi * 0.1
-    return Stage(affinity, theta.reshape(shape), phi, g, bias, search_window // 2)
+    offset = np.full(features, 0.25 if affinity == "concatenation" else 0.0)
+    return Stage(affinity, theta.reshape(shape), phi, g, bias, search_window // 2,
+                 theta_offset=offset, phi_offset=None if phi is None else offset.copy())
 
 
 def _patches(images: np.ndarray, size: int) -> np.ndarray:
-    """``(B, rows, cols, size*size)`` views of every valid patch."""
-    view = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(1, 2))
-    return view.reshape(*view.shape[:3], size * size)
+    """``(B, C, rows, cols, size*size)`` views of every valid patch of ``(B, C, H, W)``."""
+    view = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(2, 3))
+    return view.reshape(*view.shape[:4], size * size)
+
+
+def _guide_patches(guide: np.ndarray, size: int) -> np.ndarray:
+    """``(B, rows, cols, C*size*size)``: each position's patch over all channels."""
+    patches = np.moveaxis(_patches(guide, size), 1, 3)
+    return patches.reshape(*patches.shape[:3], -1)
 
 
 def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.ndarray,
@@ -148,56 +180,63 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
     stage : Stage
         The parameters.
     guide, noisy, clean : numpy.ndarray
-        ``(B, H, W)`` crops in units of sigma: the image the affinities read, the noisy image
-        ``g`` reads, and the target.
-    gradient : bool
-        Also return the gradient.
+        Crops in units of sigma (colour in the opponent space of
+        :data:`~nlmeans_cli.learned.OPPONENT`): the image the affinities read
+        ``(B, C_guide, H, W)``, and the noisy image ``g`` reads and the target, both
+        ``(B, C, H, W)``. ``(B, H, W)`` arrays are taken as one channel.
 
     Returns
     -------
     loss : float
         Mean over the valid positions (those ``patch // 2 + search // 2`` away from the crop's
-        edges) of ``(z - clean)^2``.
+        edges) and channels of ``(z - clean)^2``.
     estimate : numpy.ndarray
-        ``z`` on the valid positions.
+        ``z`` on the valid positions, ``(B, C, rows, cols)`` (``(B, rows, cols)`` for
+        3-D input).
     grads : dict
-        ``theta``, ``phi`` (when separate), ``g`` and ``bias``; only if *gradient*.
+        ``theta``, ``phi`` (when separate), ``g``, ``bias`` and the offsets; only if
+        *gradient*.
+
+    Raises
+    ------
+    ValueError
+        If the guide's channels are not the stage's, ``g`` and ``theta`` differ in patch
+        size, or the crops are smaller than a patch and a window.
 
     Notes
     -----
-    Cost ``O(B * N * S * K)``; memory ``B * N * S * (K + 2)`` floats for ``S`` window
-    positions.
+    Cost ``O(B * N * S * (K + C))``; memory ``B * N * S * (K + C + 2)`` floats for ``S``
+    window positions.
     """
+    flat = noisy.ndim == 3
+    guide, noisy, clean = (np.asarray(a, np.float64)[:, np.newaxis] if a.ndim == 3 else a
+                           for a in (guide, noisy, clean))
     spec = lookup(AFFINITIES, stage.affinity, "affinity")
-    k, p, _ = stage.theta.shape
-    q = stage.g.shape[0]
-    if q != p:
+    k, channels, p, _ = stage.theta.shape
+    if guide.shape[1] != channels:
+        raise ValueError(f"the stage reads {channels} guide channels, got {guide.shape[1]}")
+    if stage.g.shape[0] != p:
         raise ValueError("training needs g and theta of one patch size")
     s = stage.search_radius
     size = 2 * s + 1
-    guide_patches = _patches(guide, p)  # (B, H', W', D)
-    noisy_patches = _patches(noisy, p)
+    guide_patches = _guide_patches(guide, p)  # (B, H', W', C_guide * D)
+    noisy_patches = _patches(noisy, p)  # (B, C, H', W', D)
     a_matrix = stage.theta.reshape(k, -1)
     b_matrix = a_matrix if stage.phi is None else stage.phi.reshape(k, -1)
-    theta = guide_patches @ a_matrix.T  # (B, H', W', K)
-    phi = theta if stage.phi is None else guide_patches @ b_matrix.T
-    g = noisy_patches @ stage.g.reshape(-1)  # (B, H', W')
+    theta = guide_patches @ a_matrix.T + stage.theta_offset  # (B, H', W', K)
+    phi = theta if stage.phi is None else guide_patches @ b_matrix.T + stage.phi_offset
+    g = noisy_patches @ stage.g.reshape(-1) + stage.g_offset  # (B, C, H', W')
     rows, cols = theta.shape[1] - 2 * s, theta.shape[2] - 2 * s
     if rows < 1 or cols < 1:
         raise ValueError("crops too small for the patch and window")
-    centre = (slice(None), slice(s, s + rows), slice(s, s + cols))
     offsets = [(a, b) for a in range(size) for b in range(size)]
 
-    def shifted(array, offset):
-        a, b = offset
-        return array[:, a : a + rows, b : b + cols]
-
-    theta_c = theta[centre]
-    phi_t = np.stack([shifted(phi, o) for o in offsets])  # (S, B, rows, cols, K)
-    g_t = np.stack([shifted(g, o) for o in offsets])  # (S, B, rows, cols)
-    half = p // 2
-    target = clean[:, half + s : half + s + rows, half + s : half + s + cols]
-    noisy_c = noisy[:, half + s : half + s + rows, half + s : half + s + cols]
+    theta_c = theta[:, s : s + rows, s : s + cols]
+    phi_t = np.stack([phi[:, a : a + rows, b : b + cols] for a, b in offsets])  # (S,B,r,c,K)
+    g_t = np.stack([g[:, :, a : a + rows, b : b + cols] for a, b in offsets])  # (S,B,C,r,c)
+    inner = (slice(None), slice(None), slice(p // 2 + s, p // 2 + s + rows),
+             slice(p // 2 + s, p // 2 + s + cols))
+    target, noisy_c = clean[inner], noisy[inner]
     n_positions = len(offsets)
 
     if spec.name == "gaussian":
@@ -215,22 +254,23 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
         peak = logits.max(axis=0)
         weights = np.exp(logits - peak)
         weights /= weights.sum(axis=0)
-        estimate = np.einsum("sbij,sbij->bij", weights, g_t)
+        estimate = np.einsum("sbij,sbcij->bcij", weights, g_t)
     else:
         weights = logits / n_positions
-        estimate = noisy_c + np.einsum("sbij,sbij->bij", weights, g_t)
+        estimate = noisy_c + np.einsum("sbij,sbcij->bcij", weights, g_t)
     error = estimate - target
     loss = float(np.mean(error**2))
+    shown = estimate[:, 0] if flat else estimate
     if not gradient:
-        return loss, estimate, {}
+        return loss, shown, {}
 
     d_estimate = 2.0 * error / error.size
+    d_g_t = weights[:, :, np.newaxis] * d_estimate[np.newaxis]
     if spec.normaliser == "sum":
-        d_g_t = weights * d_estimate
-        d_logits = weights * d_estimate * (g_t - estimate)
+        d_logits = weights * np.einsum("bcij,sbcij->sbij", d_estimate,
+                                       g_t - estimate[np.newaxis])
     else:
-        d_g_t = weights * d_estimate
-        d_logits = g_t * d_estimate / n_positions
+        d_logits = np.einsum("bcij,sbcij->sbij", d_estimate, g_t) / n_positions
 
     d_theta_c = np.zeros_like(theta_c)
     d_phi_t = None
@@ -250,32 +290,39 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
         d_phi_t = d_pre[..., np.newaxis]
 
     d_theta = np.zeros_like(theta)
-    d_theta[centre] += d_theta_c
+    d_theta[:, s : s + rows, s : s + cols] += d_theta_c
     d_phi = d_theta if stage.phi is None else np.zeros_like(phi)
     d_g = np.zeros_like(g)
     for t, (a, b) in enumerate(offsets):
         d_phi[:, a : a + rows, b : b + cols] += d_phi_t[t]
-        d_g[:, a : a + rows, b : b + cols] += d_g_t[t]
+        d_g[:, :, a : a + rows, b : b + cols] += d_g_t[t]
     grads = {
         "theta": np.einsum("bijk,bijd->kd", d_theta, guide_patches).reshape(stage.theta.shape),
-        "g": np.einsum("bij,bijd->d", d_g, noisy_patches).reshape(stage.g.shape),
+        "g": np.einsum("bcij,bcijd->d", d_g, noisy_patches).reshape(stage.g.shape),
         "bias": d_bias,
+        "theta_offset": d_theta.sum(axis=(0, 1, 2)),
+        "g_offset": float(d_g.sum()),
     }
     if stage.phi is not None:
         grads["phi"] = np.einsum("bijk,bijd->kd", d_phi, guide_patches).reshape(
             stage.phi.shape)
-    return loss, estimate, grads
+        grads["phi_offset"] = d_phi.sum(axis=(0, 1, 2))
+    return loss, shown, grads
 
 
 def _with(stage: Stage, values: dict) -> Stage:
     return Stage(stage.affinity, values["theta"], values.get("phi"), values["g"],
-                 float(values["bias"]), stage.search_radius)
+                 float(values["bias"]), stage.search_radius,
+                 theta_offset=values["theta_offset"], phi_offset=values.get("phi_offset"),
+                 g_offset=float(values["g_offset"]))
 
 
 def _values(stage: Stage) -> dict:
-    values = {"theta": stage.theta, "g": stage.g, "bias": np.float64(stage.bias)}
+    values = {"theta": stage.theta, "g": stage.g, "bias": np.float64(stage.bias),
+              "theta_offset": stage.theta_offset, "g_offset": np.float64(stage.g_offset)}
     if stage.phi is not None:
         values["phi"] = stage.phi
+        values["phi_offset"] = stage.phi_offset
     return values
 
 
@@ -288,17 +335,18 @@ def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
                 validation: Sequence[np.ndarray] = (),
                 progress: Callable[[int, int, int, float, float | None], None] | None = None,
                 info: dict | None = None) -> Model:
-    """Train a learned model on clean grey images.
+    """Train a learned model on clean images.
 
     Parameters
     ----------
     cleans : sequence of numpy.ndarray
-        Clean 2-D float images on the unit scale (colour converted to grey by the caller).
+        Clean float images on the unit scale: 2-D grey, or ``(rows, cols, 3)`` RGB when
+        ``settings.colour``.
     settings : TrainingSettings
-        Sizes, steps, noise level, seed.
+        Sizes, steps, noise level, seed, grey or colour.
     validation : sequence of numpy.ndarray
-        Held-back clean images: after each stage their PSNR (noise drawn from the seed) is
-        recorded in the model's ``info``; during training their loss is reported.
+        Held-back clean images, like *cleans*: after each stage their PSNR (noise drawn from
+        the seed) is recorded in the model's ``info``; during training their loss is reported.
     progress : callable, optional
         ``progress(stage, step, steps, training_loss, validation_loss_or_None)``, called after
         every step (the validation loss every 25 steps).
@@ -312,107 +360,135 @@ def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     Raises
     ------
     ValueError
-        If no image is at least as large as a crop.
+        If an image is not grey (or, for a colour model, RGB), or none is at least as large
+        as a crop.
 
     Notes
     -----
-    Cost per step ``O(batch * crop^2 * S * K)``; deterministic for a seed on one machine.
+    Cost per step ``O(batch * crop^2 * S * (K + C))``; deterministic for a seed on one
+    machine. A colour model's embeddings read all three (opponent) channels.
     """
     rng = np.random.default_rng(settings.seed)
     sigma = settings.sigma / 255.0
-    cleans = [np.asarray(c, np.float64) for c in cleans if min(c.shape) >= settings.crop]
+    colour = settings.colour
+
+    def planar(image):
+        image = np.asarray(image, np.float64)
+        if colour:
+            if image.ndim != 3 or image.shape[-1] != 3:
+                raise ValueError(f"a colour model trains on RGB images, got shape {image.shape}")
+            return np.moveaxis(image, -1, 0)
+        if image.ndim != 2:
+            raise ValueError(f"a grey model trains on 2-D images, got shape {image.shape}")
+        return image[np.newaxis]
+
+    def units(image):
+        """Planar unit-scale pixels in the space and scale the stages work in."""
+        return (np.tensordot(OPPONENT, image, axes=1) if colour else image) / sigma
+
+    cleans = [c for c in map(planar, cleans) if min(c.shape[1:]) >= settings.crop]
     if not cleans:
         raise ValueError(f"no training image is at least {settings.crop} pixels on each side")
+    validation = [planar(c) for c in validation]
     # A pool of noisy versions, fixed for the run, so that a later stage's guide (the earlier
     # stages' estimate) is computed once per image on the engine.
     noisy_pool = [c + rng.normal(0, sigma, c.shape) for c in cleans for _ in range(2)]
     clean_pool = [c for c in cleans for _ in range(2)]
     val_noisy = [c + rng.normal(0, sigma, c.shape) for c in validation]
-    guides = [n / sigma for n in noisy_pool]
-    val_guides = [n / sigma for n in val_noisy]
+    train_arrays = ([units(n) for n in noisy_pool], [units(n) for n in noisy_pool],
+                    [units(c) for c in clean_pool])
+    val_arrays = ([units(n) for n in val_noisy], [units(n) for n in val_noisy],
+                  [units(c) for c in validation])
     stages: list[Stage] = []
     record = dict(info or {})
     record["validation_psnr"] = []
     for index in range(settings.stages):
+        guides = train_arrays[0]
         sample = _sample_patches(guides, settings.patch_size, rng)
         # The guide's remaining noise, in units of sigma: 1 for the noisy image.
-        noise = float(np.sqrt(np.mean([np.mean((g * sigma - c) ** 2) for g, c in
-                                       zip(guides, clean_pool, strict=True)]))) / sigma
+        noise = float(np.sqrt(np.mean([np.mean((g - c) ** 2) for g, c in
+                                       zip(guides, train_arrays[2], strict=True)])))
         stage = initial_stage(settings.affinity, sample, features=settings.features,
                               patch_size=settings.patch_size,
                               search_window=settings.search_window, noise=noise)
-        stage = _adam(stage, guides, noisy_pool, clean_pool, sigma, settings, rng, index,
-                      val_guides, val_noisy, validation, progress)
+        stage = _adam(stage, train_arrays, val_arrays if validation else None, settings, rng,
+                      index, progress)
         stages.append(stage)
         model = Model(settings.sigma, tuple(stages), record)
-        guides = [_estimate(model, n, sigma) / sigma for n in noisy_pool]
+        train_arrays = ([units(_estimate(model, n, sigma)) for n in noisy_pool],
+                        *train_arrays[1:])
         if validation:
             estimates = [_estimate(model, n, sigma) for n in val_noisy]
-            val_guides = [e / sigma for e in estimates]
+            val_arrays = ([units(e) for e in estimates], *val_arrays[1:])
             record["validation_psnr"].append(
                 float(np.mean([psnr(c, e) for c, e in zip(validation, estimates, strict=True)])))
     return Model(settings.sigma, tuple(stages), record)
 
 
 def _estimate(model: Model, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    planar = noisy.astype(np.float32)[np.newaxis, :, np.newaxis, :]
-    return apply_model(planar, sigma, model)[0, :, 0, :].astype(np.float64)
+    """Estimate planar ``(C, rows, cols)`` unit-scale pixels with *model*."""
+    planar = noisy.astype(np.float32)[:, :, np.newaxis, :]
+    return apply_model(planar, sigma, model)[:, :, 0, :].astype(np.float64)
 
 
 def _sample_patches(guides, patch_size, rng, count=4000):
+    """``(count, C * patch_size**2)`` random patches of planar ``(C, rows, cols)`` guides."""
     rows = []
     for _ in range(count):
         image = guides[rng.integers(len(guides))]
-        a = rng.integers(0, image.shape[0] - patch_size + 1)
-        b = rng.integers(0, image.shape[1] - patch_size + 1)
-        rows.append(image[a : a + patch_size, b : b + patch_size].ravel())
+        a = rng.integers(0, image.shape[1] - patch_size + 1)
+        b = rng.integers(0, image.shape[2] - patch_size + 1)
+        rows.append(image[:, a : a + patch_size, b : b + patch_size].ravel())
     return np.asarray(rows)
 
 
 def _crops(arrays_list, size, count, rng):
-    """Cut the same random crops from several lists of images (guide, noisy, clean)."""
+    """Cut the same random crops from several lists of planar images (guide, noisy, clean)."""
     out = [[] for _ in arrays_list]
     n_images = len(arrays_list[0])
     for _ in range(count):
         k = rng.integers(n_images)
-        shape = arrays_list[0][k].shape
+        shape = arrays_list[0][k].shape[-2:]
         a = rng.integers(0, shape[0] - size + 1)
         b = rng.integers(0, shape[1] - size + 1)
         for target, arrays in zip(out, arrays_list, strict=True):
-            target.append(arrays[k][a : a + size, b : b + size])
+            target.append(arrays[k][:, a : a + size, b : b + size])
     return [np.stack(crops) for crops in out]
 
 
-def _adam(stage, guides, noisy_pool, clean_pool, sigma, settings, rng, index, val_guides,
-          val_noisy, validation, progress):
+def _adam(stage, train_arrays, val_arrays, settings, rng, index, progress):
     values = _values(stage)
     moments = {name: np.zeros_like(np.asarray(v, np.float64)) for name, v in values.items()}
     squares = {name: np.zeros_like(np.asarray(v, np.float64)) for name, v in values.items()}
     beta1, beta2, epsilon = 0.9, 0.999, 1e-8
-    val_batch = None
-    if validation:
-        val_batch = _crops([val_guides, [n / sigma for n in val_noisy],
-                            [c / sigma for c in validation]], settings.crop * 2,
-                           4, np.random.default_rng(settings.seed + 1000 + index))
-    noisy_units = [n / sigma for n in noisy_pool]
-    clean_units = [c / sigma for c in clean_pool]
+    base_rate = learning_rate(settings)
+    val_batch = best = None
+    if val_arrays is not None:
+        val_batch = _crops(val_arrays, settings.crop * 2, 4,
+                           np.random.default_rng(settings.seed + 1000 + index))
+        # The stage keeps the parameters with the lowest validation loss seen, its start
+        # included: a stage that does not help on held-back images is not made worse by
+        # training (a residual block stays the identity, a softmax one NL-means).
+        best = (stage_loss(stage, *val_batch, gradient=False)[0], dict(values))
     for step in range(1, settings.steps + 1):
-        guide, noisy, clean = _crops([guides, noisy_units, clean_units], settings.crop,
-                                     settings.batch, rng)
+        guide, noisy, clean = _crops(train_arrays, settings.crop, settings.batch, rng)
         loss, _, grads = stage_loss(_with(stage, values), guide, noisy, clean)
         # A cosine decay of the step size settles the last steps.
-        rate = settings.learning_rate * 0.5 * (1 + np.cos(np.pi * (step - 1) / settings.steps))
+        rate = base_rate * 0.5 * (1 + np.cos(np.pi * (step - 1) / settings.steps))
         for name, grad in grads.items():
             grad = np.asarray(grad, np.float64)
             moments[name] = beta1 * moments[name] + (1 - beta1) * grad
             squares[name] = beta2 * squares[name] + (1 - beta2) * grad * grad
             corrected = moments[name] / (1 - beta1**step)
             scale = np.sqrt(squares[name] / (1 - beta2**step)) + epsilon
-            values[name] = values[name] - rate * corrected / scale
+            step_size = rate * (OFFSET_RATE if name.endswith("_offset") else 1.0)
+            values[name] = values[name] - step_size * corrected / scale
         values["bias"] = np.float64(max(float(values["bias"]), 0.0))
         val_loss = None
         if val_batch is not None and (step % 25 == 0 or step == settings.steps):
             val_loss, _, _ = stage_loss(_with(stage, values), *val_batch, gradient=False)
+            if val_loss < best[0]:
+                best = (val_loss, dict(values))
         if progress is not None:
             progress(index, step, settings.steps, loss, val_loss)
-    return _with(stage, values)
+    return _with(stage, values if best is None else best[1])
