@@ -15,10 +15,15 @@ float with a fixed seed; every method is given sigma.
 
 Results go to ``benchmarks/results/learned.{md,json}``.
 
-    python benchmarks/learned.py
+    python benchmarks/learned.py [ABLATION_DIR]
+
+The ablation reads the models in ABLATION_DIR (``scripts/train_shipped_models.sh --ablation
+ABLATION_DIR``: every affinity with two stages), or the shipped ones; the noise sweep and the
+timings always use the shipped models.
 """
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +33,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise
 from nlmeans_cli.denoising import _to_grid
-from nlmeans_cli.learned import apply_model, shipped_model, shipped_models
+from nlmeans_cli.learned import COLOUR_MARK, apply_model, load_model, shipped_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GREY = ("camera", "moon", "coins", "brick", "grass", "gravel")
@@ -36,6 +41,35 @@ COLOUR = ("stereo_motorcycle", "immunohistochemistry", "retina")
 SIGMAS = (15, 25, 50)
 SWEEP = (5, 10, 20, 35, 75)
 DEFAULT = "gaussian"
+
+
+def models_in(folder):
+    """``{(affinity, channels, sigma): loader}`` for ``AFFINITY[-colour]-sigmaS.npz`` files."""
+    found = {}
+    for path in sorted(Path(folder).glob("*-sigma*.npz")):
+        affinity, _, sigma = path.stem.rpartition("-sigma")
+        channels = 3 if affinity.endswith(COLOUR_MARK) else 1
+        affinity = affinity.removesuffix(COLOUR_MARK)
+        found[affinity, channels, float(sigma)] = lambda p=path: load_model(p)
+    return found
+
+
+def shipped():
+    from nlmeans_cli.learned import shipped_models
+
+    return {(affinity, channels, sigma): lambda a=affinity, s=sigma, c=channels:
+            shipped_model(a, s, c)
+            for channels in (1, 3) for affinity, by_sigma in shipped_models(channels).items()
+            for sigma in by_sigma}
+
+
+def model_for(affinity, sigma_255, channels, models=None):
+    """Load the model nearest in log sigma, as :func:`~nlmeans_cli.learned.shipped_model` does."""
+    if models is None:
+        return shipped_model(affinity, sigma_255, channels)
+    levels = [s for a, c, s in models if a == affinity and c == channels]
+    nearest = min(levels, key=lambda s: abs(np.log(s / sigma_255)))
+    return models[affinity, channels, nearest]()
 
 
 def crop(image, size=256):
@@ -91,7 +125,8 @@ def channels_of(kind):
     return 3 if kind == "colour" else 1
 
 
-def ablation(sets, affinities):
+def ablation(sets, models):
+    affinities = sorted({a for a, _, _ in models}, key=lambda a: (a != DEFAULT, a))
     rows = []
     for sigma_255 in SIGMAS:
         sigma = sigma_255 / 255
@@ -100,7 +135,7 @@ def ablation(sets, affinities):
             row = {"sigma": sigma_255, "set": kind, "noisy": mean_psnr(cleans, noisies),
                    "classic": mean_psnr(cleans, [classic(n, sigma) for n in noisies])}
             for affinity in affinities:
-                model = shipped_model(affinity, sigma_255, channels_of(kind))
+                model = model_for(affinity, sigma_255, channels_of(kind), models)
                 row[f"{affinity}_model"] = model.info.get("command", "")
                 for stages in range(1, len(model.stages) + 1):
                     row[f"{affinity}_{stages}"] = mean_psnr(
@@ -127,7 +162,7 @@ def sweep(sets):
         sigma = sigma_255 / 255
         for kind, cleans in sets.items():
             noisies = noisy_set(cleans, sigma_255, sigma_255)
-            model = shipped_model(DEFAULT, sigma_255, channels_of(kind))
+            model = model_for(DEFAULT, sigma_255, channels_of(kind))
             row = {"sigma": sigma_255, "set": kind, "model_sigma": model.sigma,
                    "classic": mean_psnr(cleans, [classic(n, sigma) for n in noisies]),
                    "learned": mean_psnr(cleans, [learned(n, sigma, model) for n in noisies])}
@@ -146,7 +181,7 @@ def timing(sets):
         sigma = sigma_255 / 255
         for name, cleans in cases.items():
             noisies = noisy_set(cleans, sigma_255, 1)
-            model = shipped_model(DEFAULT, sigma_255, channels_of(name.split()[0]))
+            model = model_for(DEFAULT, sigma_255, channels_of(name.split()[0]))
             classic_s = sum(timed(lambda n=n, s=sigma: classic(n, s), 5)[1] for n in noisies)
             learned_s = sum(timed(lambda n=n, s=sigma, m=model: learned(n, s, m), 5)[1]
                             for n in noisies)
@@ -158,6 +193,7 @@ def timing(sets):
 
 
 def markdown(ablation_rows, sweep_rows, timing_rows, affinities):
+    """Format the three tables as README shows them."""
     columns = [(r["sigma"], r["set"]) for r in ablation_rows]
     lines = ["| model | " + " | ".join(f"sigma {s} {k}" for s, k in columns) + " |",
              "|---|" + "---|" * len(columns)]
@@ -186,16 +222,16 @@ def markdown(ablation_rows, sweep_rows, timing_rows, affinities):
 
 
 def main() -> None:
+    models = models_in(sys.argv[1]) if len(sys.argv) > 1 else shipped()
     sets = {"grey": [crop(getattr(data, n)()) for n in GREY],
             "colour": [crop(_colour(n)) for n in COLOUR]}
     # Load every kernel before anything is timed.
     classic(sets["grey"][0][:32, :32], 0.1)
     classic(sets["colour"][0][:32, :32], 0.1)
     for kind in sets:
-        learned(sets[kind][0][:32, :32], 0.1, shipped_model(DEFAULT, 25, channels_of(kind)))
-    affinities = sorted(set(shipped_models(1)) | set(shipped_models(3)),
-                        key=lambda a: (a != DEFAULT, a))
-    results = {"ablation": ablation(sets, affinities), "sweep": sweep(sets),
+        learned(sets[kind][0][:32, :32], 0.1, model_for(DEFAULT, 25, channels_of(kind)))
+    affinities = sorted({a for a, _, _ in models}, key=lambda a: (a != DEFAULT, a))
+    results = {"ablation": ablation(sets, models), "sweep": sweep(sets),
                "timing": timing(sets)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "learned.json").write_text(json.dumps(results, indent=1))

@@ -108,6 +108,24 @@ def test_training_forward_is_what_the_engine_computes(affinity, channels, rng):
     assert_allclose(inner, estimate[0], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("affinity", ["dot-product", "concatenation"])
+def test_a_residual_stage_adds_to_the_previous_estimate(affinity, rng):
+    # A C = N block is residual on its input: a second stage with g = 0 returns the first
+    # stage's estimate (not the noisy image), in training and on the engine.
+    first = random_stage(rng, affinity)
+    silent = replace(random_stage(rng, affinity), g=np.zeros((3, 3)), g_offset=0.0)
+    noisy = (rng.normal(size=(1, 14, 15)) + 2).astype(np.float32)
+    one = apply_model(noisy[:, :, np.newaxis, :], 1.0, Model(25.0, (first,)))
+    two = apply_model(noisy[:, :, np.newaxis, :], 1.0, Model(25.0, (first, silent)))
+    assert_allclose(two, one, atol=1e-6)
+    assert np.abs(one - noisy[:, :, np.newaxis, :]).max() > 1e-3
+    previous = one[:, :, 0, :].astype(np.float64)[np.newaxis]
+    _, estimate, _ = stage_loss(silent, previous, noisy[np.newaxis], noisy[np.newaxis],
+                                gradient=False)
+    border = 1 + silent.search_radius
+    assert_allclose(estimate[0, 0], previous[0, 0, border:-border, border:-border], atol=1e-12)
+
+
 def small_settings(**changes):
     base = dict(sigma=25.0, stages=2, features=2, patch_size=3, search_window=5, steps=4,
                 crop=24, batch=2)
@@ -314,24 +332,30 @@ shipped = pytest.mark.skipif(not shipped_models(), reason="no shipped models in 
 
 
 @shipped
-def test_every_affinity_ships_grey_and_colour_models_at_three_noise_levels():
+def test_softmax_affinities_ship_grey_and_colour_models():
+    # What scripts/train_shipped_models.sh trains: gaussian with two stages, embedded-gaussian
+    # with one (its second stage measured worse); the C = N blocks learn little as
+    # single-layer denoisers and do not ship (README's ablation).
+    expected = {"gaussian": ({5.0, 15.0, 25.0, 50.0}, 2),
+                "embedded-gaussian": ({15.0, 25.0, 50.0}, 1)}
     for channels in (1, 3):
         models = shipped_models(channels)
-        assert set(models) == set(AFFINITIES), channels
+        assert set(models) == set(expected), channels
         for affinity, by_sigma in models.items():
-            assert set(by_sigma) == {15.0, 25.0, 50.0}, (affinity, channels)
+            sigmas, n_stages = expected[affinity]
+            assert set(by_sigma) == sigmas, (affinity, channels)
             for sigma, path in by_sigma.items():
                 model = load_model(path)
                 assert model.sigma == sigma and model.affinity == affinity
-                assert model.channels == channels and len(model.stages) == 2
+                assert model.channels == channels and len(model.stages) == n_stages
                 assert json.dumps(model.info)  # plain data
                 assert path.stat().st_size < 100_000
                 # Trained only on bundled images, none of them a test image of README.
                 assert all(name.split(":")[0] in ("skimage", "pywt")
                            for name in model.info["images"] + model.info["validation_images"])
-                # Each stage is no worse on validation than the noisy input (20.17 dB at 25).
+                # Every stage denoises the held-back image.
                 noisy_psnr = 20 * np.log10(255 / sigma)
-                assert min(model.info["validation_psnr"]) > noisy_psnr - 0.05
+                assert min(model.info["validation_psnr"]) > noisy_psnr + 0.5
 
 
 def test_every_affinity_has_a_learning_rate():

@@ -621,9 +621,8 @@ def train(
     detail = ("validation PSNR " + ", ".join(f"stage {k + 1} {p:.2f} dB"
                                              for k, p in enumerate(psnrs))) if psnrs else ""
     typer.echo(f"nlm train: {len(images)} {'colour' if colour else 'grey'} images, "
-               f"{affinity.value}, sigma {sigma:g}, "
-               f"{stages} stages; {detail}; {time.perf_counter() - started:.1f} s -> {written}",
-               err=True)
+               f"{affinity.value}, sigma {sigma:g}, {stages} stage{'s' if stages > 1 else ''}; "
+               f"{detail}; {time.perf_counter() - started:.1f} s -> {written}", err=True)
 
 
 class _training_progress:

@@ -7,14 +7,14 @@ A *stage* is one non-local block
     z_i = \frac{1}{C(x)} \sum_{j \in \mathcal{W}(i)} f(\theta_i, \phi_j)\, g_j
     \quad(+\, x_i \text{ when } C = N)
 
-where ``theta = A p_i`` and ``phi = B p_j`` are learned linear embeddings (``K x patch``) of
-the patches ``p`` of a *guide* image, ``g_j = c^T q_j`` a learned linear map of the noisy
-patch ``q_j`` (initialised to its centre pixel), ``f`` any affinity of
+where ``theta = A p_i + a`` and ``phi = B p_j + b`` are learned affine embeddings
+(``K x patch``) of the patches ``p`` of a *guide* image, ``g_j = c^T q_j + c_0`` a learned
+affine map of the noisy patch ``q_j`` (initialised to its centre pixel), ``f`` any affinity of
 :data:`~nlmeans_cli.formulation.AFFINITIES` and ``C`` its paired normaliser. With ``C = sum f``
 the block's output is a direct estimate; with ``C = N`` (dot product, concatenation) it is a
-residual added to the input, as in Wang et al.'s blocks. The guide of the first stage is the
-noisy image; a second stage's guide is the first stage's estimate, which is cleaner, while its
-``g`` still reads the noisy pixels (BM3D's second step, NLRN's recurrence).
+residual added to the block's input, as in Wang et al.'s blocks. The first stage's input (and
+guide) is the noisy image; a second stage's is the first stage's estimate, which is cleaner,
+while its ``g`` still reads the noisy pixels (BM3D's second step, NLRN's recurrence).
 
 Inference runs on the engine (:func:`nlmeans_cli.engine.nonlocal_operation`), the one that
 runs NL-means: the embeddings are feature maps of ``K`` channels compared at a single position
@@ -211,15 +211,23 @@ def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
     reads = model.channels
     estimate = planes
     for stage in used:
-        estimate = _apply_stage(stage, estimate[:reads], planes)
+        estimate = _apply_stage(stage, estimate, planes, reads)
     if channels == 3:
         estimate = np.tensordot(OPPONENT.T, estimate, axes=1)
     return (estimate * sigma).astype(np.float32)[:, :, np.newaxis, :]
 
 
-def _apply_stage(stage: Stage, guide: np.ndarray, noisy: np.ndarray) -> np.ndarray:
-    """One block on the engine: ``guide`` and ``noisy`` are ``(C, rows, columns)``."""
+def _apply_stage(stage: Stage, previous: np.ndarray, noisy: np.ndarray,
+                 reads: int) -> np.ndarray:
+    """One block on the engine.
+
+    ``previous`` (the block's input: the noisy image or the previous stage's estimate) and
+    ``noisy`` are ``(C, rows, columns)``; the embeddings read the first *reads* channels of
+    ``previous``.
+    """
     from .engine import correlate_filters, nonlocal_operation
+
+    guide = previous[:reads]
 
     def embed(filters, offset):
         mapped = sum(correlate_filters(plane, filters[:, c]) for c, plane in enumerate(guide))
@@ -243,7 +251,7 @@ def _apply_stage(stage: Stage, guide: np.ndarray, noisy: np.ndarray) -> np.ndarr
         h=1.0,
     )[:, :, 0, :].astype(np.float64)
     if stage.residual:
-        out += noisy
+        out += previous
     return out
 
 

@@ -236,7 +236,7 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
     g_t = np.stack([g[:, :, a : a + rows, b : b + cols] for a, b in offsets])  # (S,B,C,r,c)
     inner = (slice(None), slice(None), slice(p // 2 + s, p // 2 + s + rows),
              slice(p // 2 + s, p // 2 + s + cols))
-    target, noisy_c = clean[inner], noisy[inner]
+    target = clean[inner]
     n_positions = len(offsets)
 
     if spec.name == "gaussian":
@@ -257,7 +257,10 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
         estimate = np.einsum("sbij,sbcij->bcij", weights, g_t)
     else:
         weights = logits / n_positions
-        estimate = noisy_c + np.einsum("sbij,sbcij->bcij", weights, g_t)
+        if guide.shape[1] != noisy.shape[1]:
+            raise ValueError("a residual stage needs a guide with the image's channels")
+        # The block's input is its guide: the noisy image, or the previous stage's estimate.
+        estimate = guide[inner] + np.einsum("sbij,sbcij->bcij", weights, g_t)
     error = estimate - target
     loss = float(np.mean(error**2))
     shown = estimate[:, 0] if flat else estimate
