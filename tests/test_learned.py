@@ -267,6 +267,8 @@ def test_train_command_writes_a_usable_model(tmp_path, rng):
                                      "--method", "learned", "--model", str(out),
                                      "--sigma", "20"])
         assert result.exit_code == 0, result.output
+        # The report names the model, not NL-means parameters the model does not use.
+        assert f"learned ({out})" in result.stderr and ", h " not in result.stderr
         from imageio.v3 import imread
 
         written = imread(tmp_path / f"o{name}")

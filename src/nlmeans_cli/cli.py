@@ -206,13 +206,15 @@ def _connect(scheduler: str, debug: bool):
         raise _fail(str(error), code=2) from None
 
 
-def _summary(outcome) -> str:
+def _summary(outcome, learned: bool = False) -> str:
     source = "estimated" if outcome.sigma_estimated else "given"
     temporal = ("" if outcome.temporal_window is None
                 else f", temporal window {outcome.temporal_window}")
-    return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source}), "
-            f"h {outcome.h:.2f}, patch {outcome.patch_size}, window {outcome.search_window}"
-            f"{temporal}")
+    # A learned model brings its own patch and window; NL-means' h plays no part.
+    parameters = ("" if learned else f", h {outcome.h:.2f}, patch {outcome.patch_size}, "
+                                     f"window {outcome.search_window}")
+    return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source})"
+            f"{parameters}{temporal}")
 
 
 @app.command()
@@ -283,7 +285,9 @@ def denoise(
     if not quiet:
         for note in outcome.notes:
             typer.echo(f"{input}: note: {note}", err=True)
-        typer.echo(f"{_summary(outcome)}, {options.affinity}, {options.method}: "
+        learned = options.method == "learned"
+        model = f" ({options.model or 'shipped model'})" if learned else ""
+        typer.echo(f"{_summary(outcome, learned)}, {options.affinity}, {options.method}{model}: "
                    f"{outcome.seconds:.2f} s -> {output}", err=True)
 
 
