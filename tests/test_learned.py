@@ -205,6 +205,17 @@ def _bad_model(tmp_path, case):
                  n_stages=np.array(1), stage0_affinity=np.array("cosine"),
                  stage0_theta=np.zeros((2, 3, 3)), stage0_g=np.zeros((3, 3)),
                  stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
+    elif case == "two-channel-theta":
+        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
+                 n_stages=np.array(1), stage0_affinity=np.array("gaussian"),
+                 stage0_theta=np.zeros((2, 2, 3, 3)), stage0_g=np.zeros((3, 3)),
+                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
+    elif case == "wrong-offset":
+        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
+                 n_stages=np.array(1), stage0_affinity=np.array("gaussian"),
+                 stage0_theta=np.zeros((2, 3, 3)), stage0_g=np.zeros((3, 3)),
+                 stage0_theta_offset=np.zeros(5),
+                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
     elif case == "missing-field":
         np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
                  n_stages=np.array(1))
@@ -212,7 +223,7 @@ def _bad_model(tmp_path, case):
 
 
 BAD_MODELS = ["text", "empty", "no-marker", "pickle", "wrong-shape", "nan", "unknown-affinity",
-              "missing-field", "missing"]
+              "two-channel-theta", "wrong-offset", "missing-field", "missing"]
 
 
 @pytest.mark.parametrize("case", BAD_MODELS)
