@@ -33,7 +33,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise
 from nlmeans_cli.denoising import _to_grid
-from nlmeans_cli.learned import COLOUR_MARK, apply_model, load_model, shipped_model
+from nlmeans_cli.learned import _pick, _scan, _scan_shipped, apply_model, load_model, shipped_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GREY = ("camera", "moon", "coins", "brick", "grass", "gravel")
@@ -43,33 +43,11 @@ SWEEP = (5, 10, 20, 35, 75)
 DEFAULT = "gaussian"
 
 
-def models_in(folder):
-    """``{(affinity, channels, sigma): loader}`` for ``AFFINITY[-colour]-sigmaS.npz`` files."""
-    found = {}
-    for path in sorted(Path(folder).glob("*-sigma*.npz")):
-        affinity, _, sigma = path.stem.rpartition("-sigma")
-        channels = 3 if affinity.endswith(COLOUR_MARK) else 1
-        affinity = affinity.removesuffix(COLOUR_MARK)
-        found[affinity, channels, float(sigma)] = lambda p=path: load_model(p)
-    return found
-
-
-def shipped():
-    from nlmeans_cli.learned import shipped_models
-
-    return {(affinity, channels, sigma): lambda a=affinity, s=sigma, c=channels:
-            shipped_model(a, s, c)
-            for channels in (1, 3) for affinity, by_sigma in shipped_models(channels).items()
-            for sigma in by_sigma}
-
-
-def model_for(affinity, sigma_255, channels, models=None):
-    """Load the model nearest in log sigma, as :func:`~nlmeans_cli.learned.shipped_model` does."""
-    if models is None:
+def model_for(affinity, sigma_255, channels, scanned=None):
+    """Load the model :func:`~nlmeans_cli.learned.shipped_model` would take from *scanned*."""
+    if scanned is None:
         return shipped_model(affinity, sigma_255, channels)
-    levels = [s for a, c, s in models if a == affinity and c == channels]
-    nearest = min(levels, key=lambda s: abs(np.log(s / sigma_255)))
-    return models[affinity, channels, nearest]()
+    return load_model(_pick(scanned, affinity, sigma_255, channels))
 
 
 def crop(image, size=256):
@@ -125,8 +103,7 @@ def channels_of(kind):
     return 3 if kind == "colour" else 1
 
 
-def ablation(sets, models):
-    affinities = sorted({a for a, _, _ in models}, key=lambda a: (a != DEFAULT, a))
+def ablation(sets, scanned, affinities):
     rows = []
     for sigma_255 in SIGMAS:
         sigma = sigma_255 / 255
@@ -135,7 +112,7 @@ def ablation(sets, models):
             row = {"sigma": sigma_255, "set": kind, "noisy": mean_psnr(cleans, noisies),
                    "classic": mean_psnr(cleans, [classic(n, sigma) for n in noisies])}
             for affinity in affinities:
-                model = model_for(affinity, sigma_255, channels_of(kind), models)
+                model = model_for(affinity, sigma_255, channels_of(kind), scanned)
                 row[f"{affinity}_model"] = model.info.get("command", "")
                 for stages in range(1, len(model.stages) + 1):
                     row[f"{affinity}_{stages}"] = mean_psnr(
@@ -222,7 +199,7 @@ def markdown(ablation_rows, sweep_rows, timing_rows, affinities):
 
 
 def main() -> None:
-    models = models_in(sys.argv[1]) if len(sys.argv) > 1 else shipped()
+    scanned = _scan(Path(sys.argv[1])) if len(sys.argv) > 1 else _scan_shipped()
     sets = {"grey": [crop(getattr(data, n)()) for n in GREY],
             "colour": [crop(_colour(n)) for n in COLOUR]}
     # Load every kernel before anything is timed.
@@ -230,8 +207,9 @@ def main() -> None:
     classic(sets["colour"][0][:32, :32], 0.1)
     for kind in sets:
         learned(sets[kind][0][:32, :32], 0.1, model_for(DEFAULT, 25, channels_of(kind)))
-    affinities = sorted({a for a, _, _ in models}, key=lambda a: (a != DEFAULT, a))
-    results = {"ablation": ablation(sets, models), "sweep": sweep(sets),
+    affinities = sorted({a for by_affinity in scanned.values() for a in by_affinity},
+                        key=lambda a: (a != DEFAULT, a))
+    results = {"ablation": ablation(sets, scanned, affinities), "sweep": sweep(sets),
                "timing": timing(sets)}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "learned.json").write_text(json.dumps(results, indent=1))

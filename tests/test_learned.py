@@ -180,8 +180,25 @@ def test_model_file_round_trip(tmp_path, rng):
     assert_array_equal(apply_model(image, 0.1, model), apply_model(image, 0.1, loaded))
 
 
+def _stage_fields(**changes):
+    """The fields of a valid one-stage model file, with *changes*."""
+    fields = dict(format=np.array(MODEL_FORMAT), sigma=np.array(25.0), n_stages=np.array(1),
+                  stage0_affinity=np.array("gaussian"), stage0_theta=np.zeros((2, 3, 3)),
+                  stage0_g=np.zeros((3, 3)), stage0_bias=np.array(0.0),
+                  stage0_search_radius=np.array(3))
+    fields.update(changes)
+    return fields
+
+
 def _bad_model(tmp_path, case):
     path = tmp_path / f"{case}.npz"
+    broken = {
+        "wrong-shape": {"stage0_theta": np.zeros((2, 4, 4))},
+        "nan": {"stage0_theta": np.full((2, 3, 3), np.nan)},
+        "unknown-affinity": {"stage0_affinity": np.array("cosine")},
+        "two-channel-theta": {"stage0_theta": np.zeros((2, 2, 3, 3))},
+        "wrong-offset": {"stage0_theta_offset": np.zeros(5)},
+    }
     if case == "text":
         path.write_text("not a model\n")
     elif case == "empty":
@@ -190,32 +207,8 @@ def _bad_model(tmp_path, case):
         np.savez(path, weights=np.zeros(3))
     elif case == "pickle":
         np.savez(path, format=np.array(MODEL_FORMAT), payload=np.array([{"a": 1}], object))
-    elif case == "wrong-shape":
-        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
-                 n_stages=np.array(1), stage0_affinity=np.array("gaussian"),
-                 stage0_theta=np.zeros((2, 4, 4)), stage0_g=np.zeros((3, 3)),
-                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
-    elif case == "nan":
-        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
-                 n_stages=np.array(1), stage0_affinity=np.array("gaussian"),
-                 stage0_theta=np.full((2, 3, 3), np.nan), stage0_g=np.zeros((3, 3)),
-                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
-    elif case == "unknown-affinity":
-        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
-                 n_stages=np.array(1), stage0_affinity=np.array("cosine"),
-                 stage0_theta=np.zeros((2, 3, 3)), stage0_g=np.zeros((3, 3)),
-                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
-    elif case == "two-channel-theta":
-        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
-                 n_stages=np.array(1), stage0_affinity=np.array("gaussian"),
-                 stage0_theta=np.zeros((2, 2, 3, 3)), stage0_g=np.zeros((3, 3)),
-                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
-    elif case == "wrong-offset":
-        np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
-                 n_stages=np.array(1), stage0_affinity=np.array("gaussian"),
-                 stage0_theta=np.zeros((2, 3, 3)), stage0_g=np.zeros((3, 3)),
-                 stage0_theta_offset=np.zeros(5),
-                 stage0_bias=np.array(0.0), stage0_search_radius=np.array(3))
+    elif case in broken:
+        np.savez(path, **_stage_fields(**broken[case]))
     elif case == "missing-field":
         np.savez(path, format=np.array(MODEL_FORMAT), sigma=np.array(25.0),
                  n_stages=np.array(1))

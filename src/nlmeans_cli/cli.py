@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -195,15 +196,24 @@ def _check_model(model, method, affinity):
         raise _fail(str(error), code=2) from None
 
 
-def _connect(scheduler: str, debug: bool):
+@contextmanager
+def _cluster(scheduler: str | None, debug: bool):
+    """Yield a Dask client for *scheduler* (closed afterwards), or ``None`` without one."""
+    if scheduler is None:
+        yield None
+        return
     try:
-        from .cluster import connect
+        from .cluster import close, connect
 
-        return connect(scheduler)
+        client = connect(scheduler)
     except (ImportError, OSError, ValueError) as error:
         if debug:
             raise
         raise _fail(str(error), code=2) from None
+    try:
+        yield client
+    finally:
+        close(client)
 
 
 def _summary(outcome, learned: bool = False) -> str:
@@ -266,20 +276,14 @@ def denoise(
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from .tasks import denoise_file
 
-    client = _connect(scheduler, debug) if scheduler else None
     try:
-        with _frame_progress(quiet) as progress:
+        with _cluster(scheduler, debug) as client, _frame_progress(quiet) as progress:
             outcome = denoise_file(input, output, options, overwrite=overwrite,
                                    reraise=debug, tile=tile, client=client, progress=progress)
     except ImportError as error:
         if debug:
             raise
         raise _fail(str(error), code=2) from None
-    finally:
-        if client is not None:
-            from .cluster import close
-
-            close(client)
     if not outcome.ok:
         raise _fail(outcome.error)
     if not quiet:
@@ -372,28 +376,23 @@ def batch(
     outcomes = []
     started = time.perf_counter()
     stopping = _GracefulStop()
-    client = _connect(scheduler, debug) if scheduler else None
-    try:
-        if client is None:
-            running = run_batch(items, options, jobs=jobs, overwrite=overwrite,
-                                skip_existing=skip_existing, stop=stopping.requested)
-        else:
-            from .cluster import run_batch_on_cluster
+    with _cluster(scheduler, debug) as client:
+        try:
+            if client is None:
+                running = run_batch(items, options, jobs=jobs, overwrite=overwrite,
+                                    skip_existing=skip_existing, stop=stopping.requested)
+            else:
+                from .cluster import run_batch_on_cluster
 
-            running = run_batch_on_cluster(items, client, options, overwrite=overwrite,
-                                           skip_existing=skip_existing,
-                                           stop=stopping.requested)
-        with stopping, _progress(len(items), quiet) as report_outcome:
-            for outcome in running:
-                outcomes.append(outcome)
-                report_outcome(outcome)
-    except KeyboardInterrupt:
-        pass  # a second Ctrl-C: stop at once; writes in progress clean up after themselves
-    finally:
-        if client is not None:
-            from .cluster import close
-
-            close(client)
+                running = run_batch_on_cluster(items, client, options, overwrite=overwrite,
+                                               skip_existing=skip_existing,
+                                               stop=stopping.requested)
+            with stopping, _progress(len(items), quiet) as report_outcome:
+                for outcome in running:
+                    outcomes.append(outcome)
+                    report_outcome(outcome)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop at once; writes in progress clean up after themselves
     interrupted = stopping.requested()
     seconds = time.perf_counter() - started
     if report is not None:

@@ -272,8 +272,13 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         The written file.
+
+    Raises
+    ------
+    nlmeans_cli.files.ImageFileError
+        If the file cannot be written (nothing is left behind).
     """
-    import tempfile
+    from .files import _staged
 
     path = Path(path)
     if path.suffix != ".npz":
@@ -296,20 +301,8 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
             arrays[f"stage{k}_phi_offset"] = np.asarray(stage.phi_offset, np.float64)
         arrays[f"stage{k}_g_offset"] = np.array(float(stage.g_offset))
         arrays[f"stage{k}_search_radius"] = np.array(int(stage.search_radius))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".partial.npz")
-    os.close(handle)
-    try:
+    with _staged(path, overwrite=True) as temporary:
         np.savez(temporary, **arrays)
-        from .files import _file_mode
-
-        # mkstemp makes private files; a model gets the mode any new file would get.
-        os.chmod(temporary, _file_mode(path))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return path
 
 
@@ -444,20 +437,19 @@ def shipped_models(channels: int = 1) -> dict[str, dict[float, Path]]:
 def _scan_shipped() -> dict[int, dict[str, dict[float, Path]]]:
     # The package folder does not change while a process runs: scan it once, not per frame.
     folder = resources.files("nlmeans_cli") / "models"
+    return _scan(Path(str(folder))) if folder.is_dir() else {}
+
+
+def _scan(folder: Path) -> dict[int, dict[str, dict[float, Path]]]:
+    """``{channels: {affinity: {sigma: path}}}`` of the ``AFFINITY[-colour]-sigmaS.npz`` files."""
     found: dict[int, dict[str, dict[float, Path]]] = {}
-    if not folder.is_dir():
-        return found
-    for entry in folder.iterdir():
-        name = entry.name
-        if not name.endswith(".npz") or "-sigma" not in name:
-            continue
-        affinity, _, sigma = name[: -len(".npz")].rpartition("-sigma")
+    for entry in folder.glob("*-sigma*.npz"):
+        affinity, _, sigma = entry.stem.rpartition("-sigma")
         channels = 1
         if affinity.endswith(COLOUR_MARK):
             affinity, channels = affinity[: -len(COLOUR_MARK)], 3
         if affinity in AFFINITIES:
-            found.setdefault(channels, {}).setdefault(affinity, {})[float(sigma)] = \
-                Path(str(entry))
+            found.setdefault(channels, {}).setdefault(affinity, {})[float(sigma)] = entry
     return found
 
 
@@ -483,16 +475,20 @@ def shipped_model(affinity: str, sigma_255: float, channels: int = 1) -> Model:
     ValueError
         If no model ships for *affinity*; the message lists those that do.
     """
+    return cached_model(_pick(_scan_shipped(), affinity, sigma_255, channels))
+
+
+def _pick(scanned: dict[int, dict[str, dict[float, Path]]], affinity: str, sigma_255: float,
+          channels: int) -> Path:
+    """Choose the file of *scanned* (as :func:`_scan` returns) that :func:`shipped_model` loads."""
     lookup(AFFINITIES, affinity, "affinity")
-    scanned = _scan_shipped()
     models = scanned.get(channels, {}).get(affinity) or scanned.get(1, {}).get(affinity)
     if not models:
         known = ", ".join(sorted({a for by_affinity in scanned.values() for a in by_affinity}))
         raise ValueError(f"no shipped learned model for affinity {affinity!r}; shipped: "
                          f"{known or 'none'} (give --model, or train one with nlm train)")
     level = max(float(sigma_255), 1e-3)
-    nearest = min(models, key=lambda s: abs(np.log(s / level)))
-    return cached_model(models[nearest])
+    return models[min(models, key=lambda s: abs(np.log(s / level)))]
 
 
 _CACHE: dict[tuple[str, int, int], Model] = {}

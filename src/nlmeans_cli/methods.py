@@ -62,11 +62,15 @@ class Method:
         One line for ``--help``.
     run : callable
         ``run(pixels, setting) -> estimate`` on planar float32 arrays.
+    spacetime : bool
+        Whether it searches across frames (honours ``setting.targets``); a method that does
+        not is given a clip frame by frame.
     """
 
     name: str
     description: str
     run: Callable[[np.ndarray, Setting], np.ndarray]
+    spacetime: bool = True
 
 
 def _classic(pixels: np.ndarray, setting: Setting) -> np.ndarray:
@@ -103,8 +107,8 @@ def _classic(pixels: np.ndarray, setting: Setting) -> np.ndarray:
 def _learned(pixels: np.ndarray, setting: Setting) -> np.ndarray:
     """Learned non-local blocks (:mod:`nlmeans_cli.learned`) on the same engine.
 
-    The patch size, window and h come from the model. In a clip each frame is denoised on its
-    own (the models are spatial).
+    The patch size, window and h come from the model. The models are spatial: a clip comes
+    frame by frame (``spacetime=False``).
     """
     from .learned import apply_model, cached_model, shipped_model
 
@@ -114,11 +118,6 @@ def _learned(pixels: np.ndarray, setting: Setting) -> np.ndarray:
     else:
         model = shipped_model(setting.affinity, setting.sigma * 255.0,
                               channels=pixels.shape[0])
-    if setting.targets is not None:
-        lo, hi = setting.targets
-        frames = [apply_model(np.ascontiguousarray(pixels[:, :, k : k + 1, :]), setting.sigma,
-                              model) for k in range(lo, hi)]
-        return np.concatenate(frames, axis=2)
     if pixels.shape[2] != 1:
         raise ValueError("the learned method takes 2-D images and clips, not volumes")
     return apply_model(pixels, setting.sigma, model)
@@ -127,5 +126,5 @@ def _learned(pixels: np.ndarray, setting: Setting) -> np.ndarray:
 METHODS: dict[str, Method] = {
     "classic": Method("classic", "non-local means on the Numba engine", _classic),
     "learned": Method("learned", "learned non-local blocks (shipped or --model) on the same "
-                      "engine", _learned),
+                      "engine", _learned, spacetime=False),
 }

@@ -116,7 +116,7 @@ def denoise_frames(
     if first is None:
         return
     first = _check_frame(first, None, channel_axis, 0)
-    if temporal_window == 0:
+    if temporal_window == 0 or not runner.spacetime:
         yield from _frame_by_frame(first, frames, sigma, h, patch_size, search_window,
                                    affinity, method, channel_axis, model)
         return

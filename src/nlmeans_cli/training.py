@@ -398,10 +398,11 @@ def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     noisy_pool = [c + rng.normal(0, sigma, c.shape) for c in cleans for _ in range(2)]
     clean_pool = [c for c in cleans for _ in range(2)]
     val_noisy = [c + rng.normal(0, sigma, c.shape) for c in validation]
-    train_arrays = ([units(n) for n in noisy_pool], [units(n) for n in noisy_pool],
-                    [units(c) for c in clean_pool])
-    val_arrays = ([units(n) for n in val_noisy], [units(n) for n in val_noisy],
-                  [units(c) for c in validation])
+    # (guide, noisy, clean) in the stages' units; the first stage's guide is the noisy image.
+    noisy_units = [units(n) for n in noisy_pool]
+    val_noisy_units = [units(n) for n in val_noisy]
+    train_arrays = (noisy_units, noisy_units, [units(c) for c in clean_pool])
+    val_arrays = (val_noisy_units, val_noisy_units, [units(c) for c in validation])
     stages: list[Stage] = []
     record = dict(info or {})
     record["validation_psnr"] = []
