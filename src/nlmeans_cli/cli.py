@@ -623,9 +623,8 @@ def train(
     psnrs = model.info.get("validation_psnr") or []
     detail = ("validation PSNR " + ", ".join(f"stage {k + 1} {p:.2f} dB"
                                              for k, p in enumerate(psnrs))) if psnrs else ""
-    parts = [f"{len(images)} {'colour' if colour else 'grey'} image"
-             f"{'s' if len(images) > 1 else ''}, {affinity.value}, sigma {sigma:g}, {stages} "
-             f"stage{'s' if stages > 1 else ''}", detail,
+    parts = [f"{len(images)} {'colour' if colour else 'grey'} images, {affinity.value}, "
+             f"sigma {sigma:g}, {stages} stage{'s' if stages > 1 else ''}", detail,
              f"{time.perf_counter() - started:.1f} s -> {written}"]
     typer.echo("nlm train: " + "; ".join(part for part in parts if part), err=True)
 
