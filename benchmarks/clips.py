@@ -34,9 +34,9 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import denoise_nl_means
 
-from nlmeans_cli import denoise
+from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.parameters import default_parameters
-from nlmeans_cli.spacetime import clip_parameters, denoise_clip
+from nlmeans_cli.spacetime import denoise_clip
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGMA = 25.0
@@ -88,7 +88,9 @@ def opencv_multi(clip, temporal_window, h, patch, window):
 
 
 def clip_rows(rng):
-    h, patch, window = clip_parameters(SIGMA, dtype=np.uint8)
+    # A clip's frames get a still image's parameters.
+    chosen = resolve_parameters(np.zeros((ROWS, COLUMNS), np.uint8), sigma=SIGMA)
+    h, patch, window = chosen.h_unit * 255, chosen.patch_size, chosen.search_window
     rows = []
     for name, image in grey_photographs():
         clean = panned(image, rng)

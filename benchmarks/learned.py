@@ -32,8 +32,15 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise
-from nlmeans_cli.denoising import _to_grid
-from nlmeans_cli.learned import _pick, _scan, _scan_shipped, apply_model, load_model, shipped_model
+from nlmeans_cli.methods.learned import apply_model
+from nlmeans_cli.methods.model_files import (
+    load_model,
+    pick_model,
+    scan_models,
+    shipped_folder,
+    shipped_model,
+)
+from nlmeans_cli.pixels import to_grid
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GREY = ("camera", "moon", "coins", "brick", "grass", "gravel")
@@ -44,10 +51,10 @@ DEFAULT = "gaussian"
 
 
 def model_for(affinity, sigma_255, channels, scanned=None):
-    """Load the model :func:`~nlmeans_cli.learned.shipped_model` would take from *scanned*."""
+    """Load the model :func:`~nlmeans_cli.methods.model_files.shipped_model` would take."""
     if scanned is None:
         return shipped_model(affinity, sigma_255, channels)
-    return load_model(_pick(scanned, affinity, sigma_255, channels))
+    return load_model(pick_model(scanned, affinity, sigma_255, channels))
 
 
 def crop(image, size=256):
@@ -71,7 +78,7 @@ def timed(function, repeats=1):
 
 
 def learned(noisy, sigma, model, stages=None):
-    planar, _ = _to_grid(noisy[..., np.newaxis] if noisy.ndim == 2 else noisy)
+    planar, _ = to_grid(noisy[..., np.newaxis] if noisy.ndim == 2 else noisy)
     out = apply_model(planar, sigma, model, stages=stages)
     return np.moveaxis(out[:, :, 0, :], 0, -1).reshape(noisy.shape)
 
@@ -199,7 +206,7 @@ def markdown(ablation_rows, sweep_rows, timing_rows, affinities):
 
 
 def main() -> None:
-    scanned = _scan(Path(sys.argv[1])) if len(sys.argv) > 1 else _scan_shipped()
+    scanned = scan_models(Path(sys.argv[1]) if len(sys.argv) > 1 else shipped_folder())
     sets = {"grey": [crop(getattr(data, n)()) for n in GREY],
             "colour": [crop(_colour(n)) for n in COLOUR]}
     # Load every kernel before anything is timed.

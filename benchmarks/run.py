@@ -288,10 +288,11 @@ def whole_process(repeats: int) -> list[dict]:
     """``nlm denoise`` on a 512² PNG against a script running scikit-image on the same file."""
     import imageio.v3 as iio
 
-    from nlmeans_cli import denoise_with_report
+    from nlmeans_cli import resolve_parameters
 
     noisy = noisy_image(clean_image("grey", 512))
-    report = denoise_with_report(noisy)  # the parameters that `nlm denoise` will pick
+    chosen = resolve_parameters(noisy)  # the parameters that `nlm denoise` will pick
+    sigma, h = chosen.sigma_unit * 255, chosen.h_unit * 255
     nlm = Path(sys.executable).with_name("nlm")
     nlm_command = [str(nlm)] if nlm.exists() else [sys.executable, "-m", "nlmeans_cli"]
     rows = []
@@ -306,15 +307,15 @@ def whole_process(repeats: int) -> list[dict]:
         ours = _median_run(nlm_command + ["denoise", str(source), out, "--overwrite", "-q"],
                            repeats)
         skimage = _median_run([sys.executable, str(script), str(source), out,
-                               str(report.patch_size), str(report.search_window),
-                               str(report.h), str(report.sigma)], repeats)
+                               str(chosen.patch_size), str(chosen.search_window),
+                               str(h), str(sigma)], repeats)
         env = {**os.environ, "PYTHONPATH": folder}
         numba_floor = _median_run(
             [sys.executable, "-c", "import numpy, numba_floor; numba_floor.double(numpy.ones(8))"],
             repeats, env=env)
         python_numpy = _median_run([sys.executable, "-c", "import numpy"], repeats)
-    parameters = (f"sigma {report.sigma:.1f} (estimated), h {report.h:.1f}, "
-                  f"patch {report.patch_size}, window {report.search_window}")
+    parameters = (f"sigma {sigma:.1f} (estimated), h {h:.1f}, "
+                  f"patch {chosen.patch_size}, window {chosen.search_window}")
     rows.append(dict(what="`nlm denoise` 512² PNG (kernels cached)", seconds=ours,
                      ratio=ours / skimage, note=parameters))
     rows.append(dict(what="script: imageio + skimage fast mode, same parameters",

@@ -58,7 +58,7 @@ def make_inputs(folder: Path) -> None:
 
 
 def commands(inputs: Path, out: Path) -> list[list[str]]:
-    """The command lines run, outputs under *out*."""
+    """Return the command lines run, outputs under *out*."""
     cam, astro, cam16 = (str(SAMPLES / n) for n in
                          ("camera_noisy.png", "astronaut_noisy.png", "camera16_noisy.png"))
     i = str(inputs)
@@ -119,7 +119,7 @@ def run(folder: Path) -> dict[str, str]:
 
 
 def _file_digest(path: Path) -> str:
-    """The bytes' hash; for a video, of its decoded frames (containers stamp unique ids)."""
+    """Hash the bytes; for a video, its decoded frames (containers stamp unique ids)."""
     if path.suffix in (".mkv", ".mp4", ".mov", ".avi"):
         data = np.ascontiguousarray(iio.imread(path, plugin="pyav")).tobytes()
     else:
@@ -136,11 +136,13 @@ def _without_seconds(value):
 
 
 def _digest(value, folder: Path) -> str:
-    text = json.dumps(value, sort_keys=True).replace(str(folder), "")
+    # Paths are named relative to the run's folder and the repository, wherever they are.
+    text = json.dumps(value, sort_keys=True).replace(str(folder), "").replace(str(ROOT), "")
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def main() -> None:
+    """Record or check, as the command line says."""
     if len(sys.argv) != 3 or sys.argv[1] not in ("record", "check"):
         raise SystemExit(__doc__)
     manifest = Path(sys.argv[2])

@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from nlmeans_cli import cli
-from nlmeans_cli.cli import app
-from nlmeans_cli.files import DEFAULT_MAX_PIXELS, ImageFileError, read_picture
-from nlmeans_cli.tasks import denoise_file
+from nlmeans_cli.cli import app, options
+from nlmeans_cli.io.atomic import ImageFileError
+from nlmeans_cli.io.stills import read_picture
+from nlmeans_cli.jobs.file import DEFAULT_MAX_PIXELS, denoise_file
 
 runner = CliRunner()
 
@@ -151,7 +151,7 @@ def test_max_pixels_option_moves_the_limit(tmp_path, rng):
 
 
 def test_cli_default_limit_matches_the_library():
-    assert cli.DEFAULT_MAX_PIXELS == DEFAULT_MAX_PIXELS
+    assert options.DEFAULT_MAX_PIXELS == DEFAULT_MAX_PIXELS
 
 
 # --- outputs ----------------------------------------------------------------------------------

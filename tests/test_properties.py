@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
-from nlmeans_cli.tasks import denoise_file
+from nlmeans_cli.jobs.file import denoise_file
 
 DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 # Affinities whose weights are never negative: the estimate is a convex combination.

@@ -1,16 +1,49 @@
 """nlmeans_cli: image denoising with the non-local operation.
 
-``denoise`` is the entry point; :mod:`nlmeans_cli.formulation` defines the operation and its
-registries, :mod:`nlmeans_cli.engine` evaluates it with Numba.
+The public API, loaded lazily (as scikit-image does) so that ``import nlmeans_cli`` and
+``nlm --help`` stay cheap:
+
+``denoise``, ``resolve_parameters``, ``estimate_noise``
+    one image or volume (:mod:`nlmeans_cli.denoising`, :mod:`nlmeans_cli.pixels`);
+``denoise_clip``, ``denoise_frames``
+    clips and frame streams with a spacetime window (:mod:`nlmeans_cli.spacetime`);
+``denoise_tiled``
+    huge images in overlapping tiles, identical to the whole (:mod:`nlmeans_cli.tiling`).
+
+:mod:`nlmeans_cli.formulation` defines the non-local operation and its registries,
+:mod:`nlmeans_cli.engine` evaluates it with Numba.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from .denoising import denoise, denoise_with_report
+import importlib
+from importlib.metadata import PackageNotFoundError, version
 
 try:
     __version__ = version("nlmeans_cli")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "denoise", "denoise_with_report"]
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "denoise": "denoising",
+    "resolve_parameters": "denoising",
+    "estimate_noise": "pixels",
+    "denoise_clip": "spacetime",
+    "denoise_frames": "spacetime",
+    "denoise_tiled": "tiling",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

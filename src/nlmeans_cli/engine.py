@@ -21,7 +21,6 @@ import threading
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from ._numba_config import FASTMATH
 from .formulation import (
     AFFINITIES,
     EXPONENTIAL_KERNEL,
@@ -33,7 +32,11 @@ from .formulation import (
     lookup,
 )
 
-__all__ = ["correlate_filters", "nonlocal_operation", "search_offsets"]
+__all__ = ["FASTMATH", "correlate_filters", "nonlocal_operation", "search_offsets"]
+
+#: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
+#: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 # One kernel call at a time per process: a parallel Numba kernel entered from two Python
 # threads at once can abort the process under some threading layers (workqueue). The kernel

@@ -7,19 +7,22 @@ Every method of the package computes
     y_i = \frac{1}{C(x)} \sum_{j \in \mathcal{W}(i)} f(x_i, x_j)\, g(x_j)
 
 over a search window :math:`\mathcal{W}(i)` around position *i* (Wang et al. [1]_, generalising
-Buades et al.'s non-local means [2]_). The three ingredients are named registries:
+Buades et al.'s non-local means [2]_). Two ingredients are named registries:
 
 ``AFFINITIES``
-    the pairwise affinity *f*;
-``UNARIES``
-    the unary map *g*;
+    the pairwise affinity *f*; each entry carries everything that differs between affinities:
+    the engine's selectors, its paired normaliser, how the classic method scales it, and how a
+    learned block of it starts and steps;
 ``NORMALISERS``
     the normaliser *C*.
+
+The unary map *g* reaches the engine already applied to every position: the pixels themselves
+for NL-means, a learned filter of them for the learned method.
 
 The engine (:mod:`nlmeans_cli.engine`) reduces every affinity to a *pair statistic* ``s(i, j)``
 summed over the patch around *i* and *j* (a squared difference, a product or a sum of two
 feature maps) followed by an element-wise kernel. This module holds only the definitions: it is
-imported by the command line to build its choices, so it does not import Numba.
+imported by the command line to build its choices, so it imports neither NumPy nor Numba.
 
 References
 ----------
@@ -29,16 +32,17 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 __all__ = [
     "AFFINITIES",
     "NORMALISERS",
-    "UNARIES",
     "Affinity",
+    "ClassicScale",
     "Normaliser",
-    "Unary",
+    "affinity_help",
     "lookup",
 ]
 
@@ -63,7 +67,7 @@ class Normaliser:
     name : str
         Registry key.
     formula : str
-        The definition, for documentation and ``--help``.
+        The definition, for documentation.
     code : int
         Selector passed to the engine's kernel.
     """
@@ -73,22 +77,66 @@ class Normaliser:
     code: int
 
 
+class ClassicScale(NamedTuple):
+    """How the classic method feeds the engine, on the unit scale.
+
+    The summed statistic is multiplied by *scale*, *bias* is subtracted, and the engine's
+    Gaussian kernel divides by ``h**2`` (1 for the other kernels: the scale carries h).
+    """
+
+    scale: float
+    bias: float
+    h: float
+
+
+def _gaussian_scale(h: float, sigma: float, n_patch: int) -> ClassicScale:
+    # The mean squared distance, less its expectation between two noisy copies of one patch.
+    return ClassicScale(1.0 / n_patch, 2.0 * sigma**2, h)
+
+
+def _product_scale(h: float, sigma: float, n_patch: int) -> ClassicScale:
+    # theta = phi = patch / (h sqrt(n)).
+    return ClassicScale(1.0 / (n_patch * h**2), 0.0, 1.0)
+
+
+def _sum_scale(h: float, sigma: float, n_patch: int) -> ClassicScale:
+    # w_theta = w_phi = 1 / (n h): the affinity of two patches grows with their means.
+    return ClassicScale(1.0 / (n_patch * h), 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Affinity:
-    """A pairwise affinity ``f(x_i, x_j)``.
+    """A pairwise affinity ``f(x_i, x_j)`` and everything that differs between affinities.
 
     Attributes
     ----------
     name : str
         Registry key, also the command line's choice.
     formula : str
-        The definition on patch features ``theta``/``phi``.
+        The definition on patch features ``theta``/``phi``, shown by ``--help``.
     statistic : int
         Pair statistic summed over the patch: ``SQUARED_DIFFERENCE``, ``PRODUCT`` or ``SUM``.
     kernel : int
         Element-wise map from the statistic to ``f``.
     normaliser : str
         The normaliser the paper pairs with this affinity.
+    classic_scale : callable
+        ``classic_scale(h, sigma, n_patch) -> ClassicScale``: the classic method's embeddings
+        (``theta = phi`` the patch itself, scaled) for filtering strength *h* and noise
+        *sigma* (unit scale) with *n_patch* values per patch.
+    symmetric : bool
+        A learned block shares ``phi = theta`` (the statistic is then symmetric and the engine
+        visits half the offsets).
+    learning_rate : float
+        Adam's step size for a learned block. The unnormalised products of the ``C = N``
+        blocks (and the softmax of ``theta^T phi``) diverge at the distance-based Gaussian's.
+    initial_scale : float
+        A learned block starts with its embeddings at this multiple of NL-means' (small: a
+        residual block then starts near the identity, a softmax near a plain mean, since
+        ``exp(theta^T phi)`` does not measure similarity until trained).
+    initial_offset : float
+        The embeddings' starting offset (positive for concatenation, so that its ReLU starts
+        active: a dead ReLU passes no gradient).
     """
 
     name: str
@@ -96,22 +144,11 @@ class Affinity:
     statistic: int
     kernel: int
     normaliser: str
-
-
-@dataclass(frozen=True)
-class Unary:
-    """A unary map ``g(x_j)``.
-
-    Attributes
-    ----------
-    name : str
-        Registry key.
-    formula : str
-        The definition.
-    """
-
-    name: str
-    formula: str
+    classic_scale: Callable[[float, float, int], ClassicScale]
+    symmetric: bool
+    learning_rate: float
+    initial_scale: float = 1.0
+    initial_offset: float = 0.0
 
 
 NORMALISERS: dict[str, Normaliser] = {
@@ -126,6 +163,9 @@ AFFINITIES: dict[str, Affinity] = {
         SQUARED_DIFFERENCE,
         GAUSSIAN_KERNEL,
         "sum",
+        _gaussian_scale,
+        symmetric=True,
+        learning_rate=0.01,
     ),
     "embedded-gaussian": Affinity(
         "embedded-gaussian",
@@ -133,6 +173,10 @@ AFFINITIES: dict[str, Affinity] = {
         PRODUCT,
         EXPONENTIAL_KERNEL,
         "sum",
+        _product_scale,
+        symmetric=False,
+        learning_rate=0.001,
+        initial_scale=0.1,
     ),
     "dot-product": Affinity(
         "dot-product",
@@ -140,6 +184,10 @@ AFFINITIES: dict[str, Affinity] = {
         PRODUCT,
         LINEAR_KERNEL,
         "count",
+        _product_scale,
+        symmetric=False,
+        learning_rate=0.0003,
+        initial_scale=0.1,
     ),
     "concatenation": Affinity(
         "concatenation",
@@ -147,13 +195,18 @@ AFFINITIES: dict[str, Affinity] = {
         SUM,
         RELU_KERNEL,
         "count",
+        _sum_scale,
+        symmetric=False,
+        learning_rate=0.0003,
+        initial_offset=0.25,
     ),
 }
 
-UNARIES: dict[str, Unary] = {
-    "identity": Unary("identity", "g(x_j) = x_j, the pixel value (all channels)"),
-    "linear": Unary("linear", "g(x_j) = W_g x_j, a linear embedding of the patch around j"),
-}
+
+def affinity_help() -> str:
+    """Return ``name: formula`` for every affinity, for the command line's help."""
+    return "; ".join(f"'{a.name}': f = {a.formula}" for a in AFFINITIES.values())
+
 
 _Entry = TypeVar("_Entry")
 

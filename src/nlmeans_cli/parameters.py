@@ -1,4 +1,4 @@
-"""Default NL-means parameters, chosen from the noise level.
+"""What a caller asks for (:class:`Request`), and the classic method's default parameters.
 
 The table was calibrated with ``benchmarks/calibrate.py`` on scikit-image's bundled colour
 photographs converted to grey (160x160 centre crops of astronaut, chelsea, coffee, rocket,
@@ -10,6 +10,7 @@ not used.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,7 +18,10 @@ __all__ = [
     "DEFAULTS_3D",
     "DEFAULT_TEMPORAL_WINDOW",
     "Defaults",
+    "Request",
     "default_parameters",
+    "non_negative",
+    "odd_size",
 ]
 
 #: Frames either side of the frame being denoised in a clip: 5 frames in all, OpenCV's usual
@@ -85,3 +89,79 @@ def default_parameters(sigma_255: float, ndim: int) -> Defaults:
     """
     table = DEFAULTS_3D if ndim == 3 else DEFAULTS_2D
     return next(row for row in table if sigma_255 <= row.sigma_max)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a caller asks for, before a method resolves it; sigma and h on the unit scale.
+
+    Every public array function turns its keyword arguments into one of these at its boundary
+    (``sigma`` and ``h`` divided by the image's full scale), and the command line turns its
+    0-255 options into one (divided by 255). ``None`` leaves the choice to the method (sigma:
+    estimated from the image).
+
+    Attributes
+    ----------
+    sigma_unit : float or None
+        Noise standard deviation, unit scale.
+    h_unit : float or None
+        Filtering strength, unit scale (classic method).
+    patch_size, search_window : int or None
+        Odd sides (classic method).
+    affinity : str
+        Name in :data:`nlmeans_cli.formulation.AFFINITIES`.
+    method : str
+        Name in :data:`nlmeans_cli.methods.METHODS`.
+    model : str or None
+        Learned method: a model file; ``None`` takes the shipped one.
+    """
+
+    sigma_unit: float | None = None
+    h_unit: float | None = None
+    patch_size: int | None = None
+    search_window: int | None = None
+    affinity: str = "gaussian"
+    method: str = "classic"
+    model: str | None = None
+
+    def __post_init__(self):
+        if self.sigma_unit is not None:
+            object.__setattr__(self, "sigma_unit", non_negative(self.sigma_unit, "sigma"))
+        if self.h_unit is not None:
+            h = non_negative(self.h_unit, "h")
+            if h == 0:
+                raise ValueError("h must be positive")
+            object.__setattr__(self, "h_unit", h)
+        for name in ("patch_size", "search_window"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, odd_size(value, name))
+        if self.model is not None:
+            object.__setattr__(self, "model", str(self.model))
+
+
+def non_negative(value: float, name: str) -> float:
+    """Return *value* as a float if it is finite and at least 0.
+
+    Raises
+    ------
+    ValueError
+        Otherwise, naming *name*.
+    """
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def odd_size(value: int, name: str) -> int:
+    """Return *value* as an int if it is a positive odd integer.
+
+    Raises
+    ------
+    ValueError
+        Otherwise, naming *name*.
+    """
+    if int(value) != value or value < 1 or value % 2 == 0:
+        raise ValueError(f"{name} must be a positive odd integer, got {value}")
+    return int(value)

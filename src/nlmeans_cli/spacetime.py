@@ -16,31 +16,32 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
-from .denoising import (
-    SUPPORTED_DTYPES,
-    _back_to_dtype,
-    _channels_last,
-    _estimate_sigma,
-    _resolve_parameters,
-    denoise,
+from .denoising import denoise_with
+from .methods import Setting, method_named
+from .parameters import DEFAULT_TEMPORAL_WINDOW, Request, non_negative
+from .pixels import (
+    channels_last,
+    check_dtype,
+    check_finite,
+    estimate_sigma_unit,
+    from_unit,
+    restore_channels,
     to_unit,
     unit_scale,
 )
-from .formulation import AFFINITIES, lookup
-from .methods import METHODS, Setting
-from .parameters import DEFAULT_TEMPORAL_WINDOW
 
 __all__ = [
     "DEFAULT_TEMPORAL_WINDOW",
-    "clip_parameters",
     "denoise_clip",
     "denoise_frames",
     "estimate_frames_noise",
+    "estimate_frames_sigma_unit",
+    "resolve_frames",
+    "stream_frames",
 ]
 
 #: Frames the noise estimate of a clip looks at, spread evenly over it.
@@ -109,31 +110,96 @@ def denoise_frames(
     .. [2] X. Wang et al., "Non-local Neural Networks", CVPR 2018 (the spacetime operation).
     """
     temporal_window = _non_negative_int(temporal_window, "temporal_window")
-    spec = lookup(AFFINITIES, affinity, "affinity")
-    runner = lookup(METHODS, method, "method")
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return
+    full_scale = unit_scale(check_dtype(np.asarray(first).dtype, "frame"))
+    request = Request(sigma_unit=non_negative(sigma, "sigma") / full_scale,
+                      h_unit=None if h is None else non_negative(h, "h") / full_scale,
+                      patch_size=patch_size, search_window=search_window, affinity=affinity,
+                      method=method, model=model)
+    setting = resolve_frames(request, np.shape(first), channel_axis=channel_axis)
+    chained = _chain(first, frames)
+    del first
+    yield from stream_frames(chained, setting, temporal_window=temporal_window,
+                             channel_axis=channel_axis)
+
+
+def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
+                   channel_axis: int | None = None) -> Setting:
+    """Resolve a request whose sigma is known for the frames of a clip.
+
+    Parameters
+    ----------
+    request : Request
+        With ``sigma_unit`` set (see :func:`estimate_frames_sigma_unit`).
+    frame_shape : tuple of int
+        The shape of one frame (2-D, with *channel_axis* for colour).
+    channel_axis : int, optional
+        The channel axis of a frame.
+
+    Returns
+    -------
+    Setting
+        The method's 2-D parameters, for every frame of the clip.
+
+    Raises
+    ------
+    ValueError
+        If sigma is missing, or as the method's resolution.
+    """
+    if request.sigma_unit is None:
+        raise ValueError("a clip's sigma is estimated over its frames before resolving")
+    shape = list(frame_shape)
+    channels = 1 if channel_axis is None else shape.pop(channel_axis)
+    return method_named(request.method).resolve(
+        request, request.sigma_unit, sigma_estimated=False, spatial=tuple(shape),
+        channels=channels)
+
+
+def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
+                  temporal_window: int = DEFAULT_TEMPORAL_WINDOW,
+                  channel_axis: int | None = None) -> Iterator[np.ndarray]:
+    """Denoise a stream of frames with a resolved setting, as :func:`denoise_frames` does.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        As for :func:`denoise_frames`.
+    setting : Setting
+        From :func:`resolve_frames`.
+    temporal_window : int
+        Frames either side searched (spacetime methods); 0 denoises frame by frame.
+    channel_axis : int, optional
+        The channel axis of a frame.
+
+    Yields
+    ------
+    numpy.ndarray
+        The denoised frames in order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`denoise_frames`.
+    """
+    runner = method_named(setting.method)
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         return
     first = _check_frame(first, None, channel_axis, 0)
-    if temporal_window == 0 or not runner.spacetime:
-        yield from _frame_by_frame(first, frames, sigma, h, patch_size, search_window,
-                                   affinity, method, channel_axis, model)
-        return
     # Frames are checked against the first one's layout, not the first frame itself: holding
     # on to it would keep one frame more than the window alive for the whole clip.
     layout = _Layout(first.shape, first.dtype, first.ndim)
-    full_scale = unit_scale(first.dtype)
-    sigma_unit, h_unit, patch_size, search_window = _resolve_parameters(
-        sigma, h, patch_size, search_window, full_scale=full_scale, ndim=2)
-    setting = Setting(
-        sigma=sigma_unit,
-        h=h_unit,
-        patch_radius=(patch_size // 2, 0, patch_size // 2),
-        search_radius=(search_window // 2, temporal_window, search_window // 2),
-        affinity=spec.name,
-        model=None if model is None else str(model),
-    )
+    if temporal_window == 0 or not runner.spacetime:
+        yield denoise_with(first, setting, channel_axis=channel_axis)
+        del first
+        for k, frame in enumerate(frames, start=1):
+            yield denoise_with(_check_frame(frame, layout, channel_axis, k), setting,
+                               channel_axis=channel_axis)
+        return
     held: deque[np.ndarray] = deque([first])
     del first
     start = 0  # index of held[0] in the clip
@@ -152,11 +218,12 @@ def denoise_frames(
         while start < k - temporal_window:
             held.popleft()
             start += 1
-        estimate = runner.run(_window_grid(held, channel_axis),
-                              replace(setting, targets=(k - start, k - start + 1)))
+        estimate = runner.run(_window_grid(held, channel_axis), setting, axes=(1, 0, 1),
+                              temporal_window=temporal_window,
+                              targets=(k - start, k - start + 1))
         # (C, rows, 1, columns) -> the frame's channels-last layout.
         estimate = np.moveaxis(estimate[:, :, 0, :], 0, -1)
-        yield _back_to_dtype(estimate, layout.dtype, full_scale, channel_axis, layout.ndim)
+        yield from_unit(restore_channels(estimate, channel_axis, layout.ndim), layout.dtype)
         k += 1
 
 
@@ -257,48 +324,49 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
     ``O(samples * N)``; every frame is read (decoding is sequential), only the samples are
     analysed.
     """
+    sigma_unit, dtype = _sampled_sigma(frames, channel_axis, n_frames, samples)
+    return sigma_unit * unit_scale(dtype)
+
+
+def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
+                               channel_axis: int | None = None, n_frames: int | None = None,
+                               samples: int = NOISE_SAMPLE_FRAMES) -> float:
+    """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
+
+    Parameters
+    ----------
+    frames, channel_axis, n_frames, samples
+        As for :func:`estimate_frames_noise`.
+
+    Returns
+    -------
+    float
+        Sigma on the unit scale.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`estimate_frames_noise`.
+    """
+    return _sampled_sigma(frames, channel_axis, n_frames, samples)[0]
+
+
+def _sampled_sigma(frames, channel_axis, n_frames, samples) -> tuple[float, np.dtype]:
+    """Return the median unit-scale estimate over the sampled frames, and the frames' dtype."""
     step = max(1, -(-n_frames // samples)) if n_frames else 1
     estimates = []
+    dtype = None
     for k, frame in enumerate(frames):
         if k % step:
             continue
         frame = _check_frame(np.asarray(frame), None, channel_axis, k)
-        unit = to_unit(_channels_last(frame, channel_axis))
-        estimates.append(_estimate_sigma(unit) * unit_scale(frame.dtype))
+        dtype = frame.dtype
+        estimates.append(estimate_sigma_unit(to_unit(channels_last(frame, channel_axis))))
         if not n_frames and len(estimates) >= samples:
             break
     if not estimates:
         raise ValueError("the clip has no frames")
-    return float(np.median(estimates))
-
-
-def clip_parameters(sigma: float, *, h: float | None = None, patch_size: int | None = None,
-                    search_window: int | None = None, dtype=np.uint8) -> tuple[float, int, int]:
-    """Return the h, patch size and window that :func:`denoise_frames` uses for *sigma*.
-
-    Parameters
-    ----------
-    sigma : float
-        Noise standard deviation in the frames' value units.
-    h, patch_size, search_window : optional
-        As for :func:`denoise_frames`.
-    dtype : numpy.dtype
-        The frames' pixel type, which sets the value units.
-
-    Returns
-    -------
-    tuple
-        ``(h, patch_size, search_window)``, h in the frames' value units.
-
-    Raises
-    ------
-    ValueError
-        For a parameter out of range.
-    """
-    full_scale = unit_scale(np.dtype(dtype))
-    _, h_unit, patch_size, search_window = _resolve_parameters(
-        sigma, h, patch_size, search_window, full_scale=full_scale, ndim=2)
-    return h_unit * full_scale, patch_size, search_window
+    return float(np.median(estimates)), dtype
 
 
 class _Layout(NamedTuple):
@@ -307,25 +375,22 @@ class _Layout(NamedTuple):
     ndim: int
 
 
-def _frame_by_frame(first, frames, sigma, h, patch_size, search_window, affinity, method,
-                    channel_axis, model):
-    parameters = dict(sigma=sigma, h=h, patch_size=patch_size, search_window=search_window,
-                      affinity=affinity, method=method, channel_axis=channel_axis, model=model)
-    layout = _Layout(first.shape, first.dtype, first.ndim)
-    yield denoise(first, **parameters)
+def _chain(first, rest):
+    # The first frame is handed on, not kept: a streamed clip holds only its window.
+    held = [first]
     del first
-    for k, frame in enumerate(frames, start=1):
-        yield denoise(_check_frame(frame, layout, channel_axis, k), **parameters)
+    yield held.pop()
+    yield from rest
 
 
 def _window_grid(held: deque, channel_axis: int | None) -> np.ndarray:
     """Stack the held frames as the unit-scale grid ``(channels, rows, frames, columns)``."""
-    first = _channels_last(held[0], channel_axis)
+    first = channels_last(held[0], channel_axis)
     rows, columns, channels = first.shape
     grid = np.empty((channels, rows, len(held), columns), np.float32)
     scale = np.float32(unit_scale(held[0].dtype))
     for f, frame in enumerate(held):
-        planar = np.moveaxis(_channels_last(frame, channel_axis), -1, 0)
+        planar = np.moveaxis(channels_last(frame, channel_axis), -1, 0)
         np.divide(planar, scale, out=grid[:, :, f, :], dtype=np.float32, casting="unsafe")
     return grid
 
@@ -333,9 +398,7 @@ def _window_grid(held: deque, channel_axis: int | None) -> np.ndarray:
 def _check_frame(frame, first, channel_axis, index):
     frame = np.asarray(frame)
     if first is None:
-        if frame.dtype not in SUPPORTED_DTYPES:
-            raise TypeError(f"unsupported frame dtype {frame.dtype}; expected uint8, uint16, "
-                            "float32 or float64")
+        check_dtype(frame.dtype, "frame")
         expected = 2 if channel_axis is None else 3
         if frame.ndim != expected:
             raise ValueError(f"frame {index}: expected a {expected}-D frame, got shape "
@@ -343,9 +406,7 @@ def _check_frame(frame, first, channel_axis, index):
     elif frame.shape != first.shape or frame.dtype != first.dtype:
         raise ValueError(f"frame {index} is {frame.shape} {frame.dtype}, unlike the first "
                          f"frame's {first.shape} {first.dtype}")
-    if frame.dtype.kind == "f" and not np.isfinite(frame).all():
-        bad = frame.size - int(np.isfinite(frame).sum())
-        raise ValueError(f"frame {index} has {bad} NaN or infinite pixel values")
+    check_finite(frame, f"frame {index}")
     return frame
 
 

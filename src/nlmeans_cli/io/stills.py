@@ -15,18 +15,17 @@ the input is never written, and a missing output folder is created.
 from __future__ import annotations
 
 import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..pixels import SUPPORTED_DTYPES
+from .atomic import ImageFileError, check_target, reason, staged
+
 __all__ = [
     "FORMATS",
     "DEFAULT_MAX_PIXELS",
-    "ImageFileError",
-    "OutputExistsError",
     "Picture",
     "check_output_path",
     "read_picture",
@@ -36,8 +35,8 @@ __all__ = [
 #: Extensions read and written, with the dtypes each format can store.
 FORMATS: dict[str, tuple[str, ...]] = {
     ".png": ("uint8", "uint16"),
-    ".tif": ("uint8", "uint16", "float32", "float64"),
-    ".tiff": ("uint8", "uint16", "float32", "float64"),
+    ".tif": SUPPORTED_DTYPES,
+    ".tiff": SUPPORTED_DTYPES,
     ".jpg": ("uint8",),
     ".jpeg": ("uint8",),
     ".bmp": ("uint8",),
@@ -45,14 +44,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 _WRITE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"lossless": True}}
-
-
-class ImageFileError(Exception):
-    """A file cannot be read or written; the message names the file and the problem."""
-
-
-class OutputExistsError(ImageFileError):
-    """The output file exists and replacing it was not asked for."""
 
 
 @dataclass
@@ -209,7 +200,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     try:
         header = _header(raw, kind)
     except Exception as error:  # the parsers raise many unrelated types
-        raise ImageFileError(f"{path}: corrupt {KIND_NAMES[kind]} header ({_reason(error)})"
+        raise ImageFileError(f"{path}: corrupt {KIND_NAMES[kind]} header ({reason(error)})"
                              ) from None
     if header.frames > 1:
         raise ImageFileError(
@@ -233,13 +224,8 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
             pixels = iio.imread(raw, extension=kind, **options)
     except Exception as error:
         raise ImageFileError(f"{path}: corrupt or truncated {KIND_NAMES[kind]} data "
-                             f"({_reason(error)})") from None
+                             f"({reason(error)})") from None
     return _to_picture(path, pixels, header.mode, notes)
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_16_bit_colour_png(raw: bytes) -> bool:
@@ -275,7 +261,7 @@ def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[st
         notes.append("1-bit image read as 8-bit grey (0/255) and written as 8-bit")
     if mode == "P":
         notes.append("palette image expanded to RGB and written as RGB")
-    if pixels.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+    if pixels.dtype.name not in SUPPORTED_DTYPES:
         raise ImageFileError(
             f"{path}: unsupported pixel type {pixels.dtype}; "
             "expected 8- or 16-bit unsigned integers or 32/64-bit floats"
@@ -325,53 +311,8 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
             f"{output}: unsupported output type {extension or '(none)'}; "
             f"supported: {', '.join(sorted(FORMATS))}"
         )
-    return _check_target(output, FORMATS, source=source, overwrite=overwrite, dtype=dtype,
+    return check_target(output, FORMATS, source=source, overwrite=overwrite, dtype=dtype,
                          what="pixels")
-
-
-def _check_target(output: Path, formats: dict[str, tuple[str, ...]], *, source, overwrite,
-                  dtype, what: str) -> Path:
-    """Run the checks every output gets once its extension is known to be in *formats*."""
-    if source is not None and _same_file(Path(source), output):
-        raise ImageFileError(f"{output}: output is the input file; refusing to overwrite it")
-    if output.is_dir():
-        raise ImageFileError(f"{output}: is a folder")
-    if output.exists() and not overwrite:
-        raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
-    extension = output.suffix.lower()
-    if dtype is not None and np.dtype(dtype).name not in formats[extension]:
-        name = np.dtype(dtype).name
-        kinds = ", ".join(e for e, dtypes in formats.items() if name in dtypes)
-        raise ImageFileError(f"{output}: {extension} cannot store {name} {what}; use {kinds}")
-    return output
-
-
-@contextmanager
-def _staged(output: Path, *, overwrite: bool,
-            passthrough: tuple[type[BaseException], ...] = (ImageFileError,)):
-    """Yield a hidden temporary file beside *output*; move it into place if the block ends.
-
-    Missing folders are created. The temporary file is removed whatever happens, so an
-    output is either complete or absent. Errors other than *passthrough* become an
-    :class:`ImageFileError` naming *output*.
-    """
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.",
-                                             suffix=f".partial{output.suffix.lower()}")
-        os.close(handle)
-    except OSError as error:
-        raise ImageFileError(f"{output}: cannot write ({error.strerror})") from None
-    try:
-        yield Path(temporary)
-        _commit(Path(temporary), output, overwrite)
-    except passthrough:
-        raise
-    except Exception as error:
-        raise ImageFileError(f"{output}: cannot write ({_reason(error)})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def write_picture(output: str | os.PathLike, picture: Picture, *,
@@ -404,7 +345,7 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     data = picture.stacked()
     output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype)
     extension = output.suffix.lower()
-    with _staged(output, overwrite=overwrite) as temporary:
+    with staged(output, overwrite=overwrite) as temporary:
         if extension == ".png" and data.dtype == np.uint16 and data.ndim == 3:
             _write_png16(str(temporary), data)
         else:
@@ -413,38 +354,3 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     return output
 
 
-def _file_mode(output: Path) -> int:
-    """Return the mode a plain ``open()`` would give (the replaced file's, else umask's)."""
-    try:
-        return output.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _commit(temporary: Path, output: Path, overwrite: bool) -> None:
-    """Move the finished file into place; without *overwrite* never replace a file."""
-    # mkstemp makes private files; the output gets the mode any other new file would get.
-    os.chmod(temporary, _file_mode(output))
-    if overwrite:
-        os.replace(temporary, output)
-        return
-    try:
-        # A hard link fails if the target appeared meanwhile: no check-then-write race.
-        os.link(temporary, output)
-    except FileExistsError:
-        raise OutputExistsError(
-            f"{output}: already exists (use --overwrite to replace it)") from None
-    except OSError:
-        if output.exists():
-            raise OutputExistsError(
-                f"{output}: already exists (use --overwrite to replace it)") from None
-        os.replace(temporary, output)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # either is missing: a file that does not exist is not the input
-        return False

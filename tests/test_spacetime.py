@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
-from nlmeans_cli.media import Sequence, is_sequence, open_sequence, write_sequence
+from nlmeans_cli.io.sequences import Sequence, is_sequence, open_sequence, write_sequence
+from nlmeans_cli.jobs.file import JobOptions, denoise_file
+from nlmeans_cli.parameters import Request
 from nlmeans_cli.spacetime import denoise_clip, denoise_frames, estimate_frames_noise
-from nlmeans_cli.tasks import DenoiseOptions, denoise_file
 
 runner = CliRunner()
 
@@ -154,7 +155,8 @@ def test_sixteen_bit_stack_kept(tmp_path, rng):
     source = tmp_path / "stack.tif"
     write_sequence(source, iter(frames), sequence_like(frames))
     out = tmp_path / "out.tif"
-    outcome = denoise_file(source, out, DenoiseOptions(sigma=20.0, temporal_window=0))
+    options = JobOptions(Request(sigma_unit=20.0 / 255), temporal_window=0)
+    outcome = denoise_file(source, out, options)
     assert outcome.ok, outcome.error
     result = open_sequence(out, max_pixels=10**6).read_all()
     assert result.dtype == np.uint16 and result.shape == frames.shape
@@ -240,7 +242,7 @@ def test_truncated_video_leaves_no_output(tmp_path, rng):
     raw = source.read_bytes()
     source.write_bytes(raw[: len(raw) // 2])
     out = tmp_path / "out.mp4"
-    outcome = denoise_file(source, out, DenoiseOptions(sigma=10.0))
+    outcome = denoise_file(source, out, JobOptions(Request(sigma_unit=10.0 / 255)))
     # A cut file either fails with one line or yields the frames it still holds; never a
     # partial output.
     if outcome.ok:

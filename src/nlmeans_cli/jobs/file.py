@@ -13,34 +13,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .parameters import DEFAULT_TEMPORAL_WINDOW
+from ..io.atomic import ImageFileError, OutputExistsError
+from ..methods import Setting
+from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
 
-__all__ = ["DenoiseOptions", "FileOutcome", "denoise_file"]
+__all__ = ["DEFAULT_MAX_PIXELS", "FileOutcome", "JobOptions", "denoise_file"]
+
+#: Default limit on the pixels of an image (a frame), read from its header before decoding.
+DEFAULT_MAX_PIXELS = 2**27  # 134 megapixels, e.g. 11585 x 11585
 
 
 @dataclass(frozen=True)
-class DenoiseOptions:
-    """The denoising options shared by ``nlm denoise`` and ``nlm batch``.
+class JobOptions:
+    """What ``nlm denoise`` and ``nlm batch`` do with every file.
 
-    ``sigma`` and ``h`` are on the 0-255 scale whatever the bit depth; ``None`` means estimate
-    (sigma) or take the default table (h, patch size, search window). ``max_pixels`` bounds
-    the images (the frames of a sequence) read (``None``:
-    :data:`nlmeans_cli.files.DEFAULT_MAX_PIXELS`). ``temporal_window`` is the number of frames
-    either side searched in a clip or stack; ``volume`` makes multi-page TIFFs and ``.npy``
-    arrays 3-D volumes instead. ``model`` is the learned method's model file (``None``: the
-    shipped one).
+    Attributes
+    ----------
+    request : Request
+        What to ask of the method (sigma and h on the unit scale; the command line divides
+        its 0-255 values by 255).
+    max_pixels : int
+        Refuse images (frames) whose header claims more pixels.
+    temporal_window : int
+        Frames either side searched in a clip or stack.
+    volume : bool
+        Denoise multi-page TIFFs and ``.npy`` arrays as 3-D volumes instead of frames.
     """
 
-    sigma: float | None = None
-    h: float | None = None
-    patch_size: int | None = None
-    search_window: int | None = None
-    affinity: str = "gaussian"
-    method: str = "classic"
-    max_pixels: int | None = None
+    request: Request = field(default_factory=Request)
+    max_pixels: int = DEFAULT_MAX_PIXELS
     temporal_window: int = DEFAULT_TEMPORAL_WINDOW
     volume: bool = False
-    model: str | None = None
 
 
 @dataclass
@@ -57,10 +60,14 @@ class FileOutcome:
         The noise level used, on the 0-255 scale.
     sigma_estimated : bool
         Whether *sigma* was estimated.
+    method : str
+        The method that ran.
     h : float or None
-        The filtering strength used, on the 0-255 scale.
+        The filtering strength used, on the 0-255 scale (classic method).
     patch_size, search_window : int or None
-        The sizes used.
+        The sizes used (classic method).
+    model : str or None
+        The model used (learned method).
     seconds : float
         Wall time for the file, reading and writing included.
     error : str
@@ -80,9 +87,11 @@ class FileOutcome:
     status: str
     sigma: float | None = None
     sigma_estimated: bool = False
+    method: str = ""
     h: float | None = None
     patch_size: int | None = None
     search_window: int | None = None
+    model: str | None = None
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -95,9 +104,20 @@ class FileOutcome:
         """True unless the file failed."""
         return self.status != "failed"
 
+    def record(self, setting: Setting) -> None:
+        """Fill in the parameters a method used, sigma and h on the 0-255 scale."""
+        self.sigma = setting.sigma_unit * 255.0
+        self.sigma_estimated = setting.sigma_estimated
+        self.method = setting.method
+        used = setting.used()
+        self.h = used["h_unit"] * 255.0 if "h_unit" in used else None
+        self.patch_size = used.get("patch_size")
+        self.search_window = used.get("search_window")
+        self.model = used.get("model")
+
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
-                 options: DenoiseOptions | None = None, *, overwrite: bool = False,
+                 options: JobOptions | None = None, *, overwrite: bool = False,
                  skip_existing: bool = False, reraise: bool = False, tile: int | None = None,
                  client=None, progress: Callable[[int, int | None], None] | None = None
                  ) -> FileOutcome:
@@ -107,13 +127,13 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
     ----------
     source : path-like
         The image to read; it is never written. Videos, GIFs, multi-page TIFFs and ``.npy``
-        arrays are sequences (:mod:`nlmeans_cli.media`): denoised frame by frame with a
-        spacetime window, or as a volume with ``options.volume`` (TIFF and ``.npy``).
+        arrays are sequences (:mod:`nlmeans_cli.io.sequences`): denoised frame by frame with
+        a spacetime window, or as a volume with ``options.volume`` (TIFF and ``.npy``).
     target : path-like
         Where to write; the format follows the extension. Written to a temporary file and
         renamed, so it is either complete or absent.
-    options : DenoiseOptions, optional
-        Denoising options (0-255 scale); by default every option's default.
+    options : JobOptions, optional
+        What to ask of the method, and how to read the file; by default every default.
     overwrite : bool
         Replace an existing *target*.
     skip_existing : bool
@@ -121,7 +141,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
     reraise : bool
         Let errors propagate instead of turning them into a failed outcome (``--debug``).
     tile : int, optional
-        Denoise in overlapping tiles of this side (:func:`nlmeans_cli.cluster.denoise_tiled`);
+        Denoise in overlapping tiles of this side (:func:`nlmeans_cli.tiling.denoise_tiled`);
         the result is the same.
     client : distributed.Client, optional
         With *tile*, run the tiles on this Dask cluster.
@@ -140,17 +160,10 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
     Cost: that of :func:`nlmeans_cli.denoise` (or :func:`nlmeans_cli.spacetime.denoise_frames`)
     plus decoding and encoding; a clip whose sigma is estimated is decoded twice.
     """
-    from .denoising import denoise_with_report, unit_scale
-    from .files import (
-        DEFAULT_MAX_PIXELS,
-        ImageFileError,
-        check_output_path,
-        read_picture,
-        write_picture,
-    )
-    from .media import is_sequence
+    from ..io.sequences import is_sequence
+    from ..io.stills import check_output_path, read_picture, write_picture
 
-    options = options or DenoiseOptions()
+    options = options or JobOptions()
     started = time.perf_counter()
     outcome = FileOutcome(str(source), str(target), "failed")
     try:
@@ -161,35 +174,22 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             _denoise_sequence(source, target, options, outcome, overwrite, progress)
             return outcome
         check_output_path(target, source=source, overwrite=overwrite)
-        picture = read_picture(source, max_pixels=options.max_pixels or DEFAULT_MAX_PIXELS)
+        picture = read_picture(source, max_pixels=options.max_pixels)
         outcome.notes = list(picture.notes)
         outcome.description = _describe(picture)
-        to_image_units = unit_scale(picture.pixels.dtype) / 255.0
-        parameters = dict(
-            sigma=None if options.sigma is None else options.sigma * to_image_units,
-            h=None if options.h is None else options.h * to_image_units,
-            patch_size=options.patch_size,
-            search_window=options.search_window,
-            affinity=options.affinity,
-            method=options.method,
-            channel_axis=picture.channel_axis,
-        )
-        if tile is None:
-            result = denoise_with_report(picture.pixels, model=options.model, **parameters)
-        else:
-            if options.model is not None:
-                raise ValueError("--model does not combine with --tile")
-            from .cluster import denoise_tiled_with_report
+        from ..denoising import denoise_with, resolve_request
 
-            result = denoise_tiled_with_report(picture.pixels, tile=tile, client=client,
-                                               **parameters)
-        outcome.sigma = result.sigma / to_image_units
-        outcome.sigma_estimated = result.sigma_estimated
-        outcome.h = result.h / to_image_units
-        outcome.patch_size = result.patch_size
-        outcome.search_window = result.search_window
-        write_picture(target, picture.with_pixels(result.image), source=source,
-                      overwrite=overwrite)
+        setting = resolve_request(picture.pixels, options.request,
+                                  channel_axis=picture.channel_axis)
+        if tile is None:
+            image = denoise_with(picture.pixels, setting, channel_axis=picture.channel_axis)
+        else:
+            from ..tiling import denoise_tiled_with
+
+            image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
+                                       channel_axis=picture.channel_axis)
+        outcome.record(setting)
+        write_picture(target, picture.with_pixels(image), source=source, overwrite=overwrite)
         outcome.status = "done"
     except (ImageFileError, ValueError, TypeError, MemoryError, OSError) as error:
         if reraise:
@@ -202,52 +202,41 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
 
 def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     """Denoise a clip, stack or volume for :func:`denoise_file`, filling in *outcome*."""
-    from .denoising import denoise_with_report, unit_scale
-    from .files import DEFAULT_MAX_PIXELS
-    from .media import check_sequence_output, open_sequence, write_sequence
-    from .spacetime import clip_parameters, denoise_frames, estimate_frames_noise
+    from dataclasses import replace
 
-    sequence = open_sequence(source, max_pixels=options.max_pixels or DEFAULT_MAX_PIXELS)
+    from ..denoising import denoise_with, resolve_request
+    from ..io.sequences import check_sequence_output, open_sequence, write_sequence
+    from ..spacetime import estimate_frames_sigma_unit, resolve_frames, stream_frames
+
+    sequence = open_sequence(source, max_pixels=options.max_pixels)
     check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype)
     outcome.notes = list(sequence.notes)
-    to_image_units = unit_scale(sequence.dtype) / 255.0
-    h = None if options.h is None else options.h * to_image_units
     as_volume = options.volume and sequence.kind in ("tiff", "array")
     outcome.description = _describe_sequence(sequence, as_volume)
+    request = options.request
     if as_volume:
         volume = sequence.read_all()
-        result = denoise_with_report(
-            volume, sigma=None if options.sigma is None else options.sigma * to_image_units,
-            h=h, patch_size=options.patch_size, search_window=options.search_window,
-            affinity=options.affinity, method=options.method,
-            channel_axis=None if volume.ndim == 3 else -1, model=options.model)
-        sigma, sigma_estimated = result.sigma, result.sigma_estimated
-        h, patch_size, search_window = result.h, result.patch_size, result.search_window
-        outcome.frames = write_sequence(target, iter(result.image), sequence, source=source,
+        channel_axis = None if volume.ndim == 3 else -1
+        setting = resolve_request(volume, request, channel_axis=channel_axis)
+        denoised = denoise_with(volume, setting, channel_axis=channel_axis)
+        outcome.frames = write_sequence(target, iter(denoised), sequence, source=source,
                                         overwrite=overwrite)
     else:
-        sigma_estimated = options.sigma is None
-        if sigma_estimated:
-            sigma = estimate_frames_noise(sequence.frames(), channel_axis=sequence.channel_axis,
-                                          n_frames=sequence.n_frames)
-        else:
-            sigma = options.sigma * to_image_units
-        h, patch_size, search_window = clip_parameters(
-            sigma, h=h, patch_size=options.patch_size, search_window=options.search_window,
-            dtype=sequence.dtype)
-        denoised = denoise_frames(
-            sequence.frames(), sigma=sigma, h=h, patch_size=patch_size,
-            search_window=search_window, temporal_window=options.temporal_window,
-            affinity=options.affinity, method=options.method,
-            channel_axis=sequence.channel_axis, model=options.model)
+        estimated = request.sigma_unit is None
+        if estimated:
+            request = replace(request, sigma_unit=estimate_frames_sigma_unit(
+                sequence.frames(), channel_axis=sequence.channel_axis,
+                n_frames=sequence.n_frames))
+        setting = resolve_frames(request, sequence.frame_shape,
+                                 channel_axis=sequence.channel_axis)
+        setting = replace(setting, sigma_estimated=estimated)
+        denoised = stream_frames(sequence.frames(), setting,
+                                 temporal_window=options.temporal_window,
+                                 channel_axis=sequence.channel_axis)
         outcome.temporal_window = options.temporal_window
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite)
-    outcome.sigma = sigma / to_image_units
-    outcome.sigma_estimated = sigma_estimated
-    outcome.h = h / to_image_units
-    outcome.patch_size = patch_size
-    outcome.search_window = search_window
+    outcome.record(setting)
     outcome.status = "done"
 
 
@@ -269,8 +258,6 @@ def _describe_sequence(sequence, as_volume) -> str:
 
 
 def _record_failure(outcome, error, source, skip_existing):
-    from .files import ImageFileError, OutputExistsError
-
     if isinstance(error, OutputExistsError):
         if skip_existing:
             # Another run wrote it meanwhile; it is complete, as every output is.

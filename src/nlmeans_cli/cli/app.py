@@ -1,4 +1,4 @@
-"""The ``nlm`` command line: a thin adapter over the library.
+"""The ``nlm`` commands: a thin adapter over the library.
 
 Each command reads, calls the library, writes and reports. Heavy modules (Numba, imageio,
 scikit-image) are imported inside the commands so that ``nlm --help`` is instant. User errors
@@ -8,7 +8,6 @@ unless ``--debug`` is given.
 
 from __future__ import annotations
 
-import enum
 import sys
 import time
 from contextlib import contextmanager
@@ -18,12 +17,36 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from .formulation import AFFINITIES
-from .methods import METHODS
-from .parameters import DEFAULT_TEMPORAL_WINDOW
+from ..parameters import DEFAULT_TEMPORAL_WINDOW
+from .options import (
+    DEFAULT_MAX_PIXELS,
+    SCALE_NOTE,
+    AffinityOption,
+    DebugOption,
+    HOption,
+    MaxPixelsOption,
+    MethodOption,
+    ModelOption,
+    OverwriteOption,
+    PatchOption,
+    SigmaOption,
+    TemporalWindowOption,
+    VolumeOption,
+    WindowOption,
+    odd,
+    request,
+)
+from .output import (
+    FileProgress,
+    FrameProgress,
+    GracefulStop,
+    TrainingProgress,
+    comparison_table,
+    summary,
+)
 
-AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, type=str)
-MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
+__all__ = ["app", "main"]
+
 
 class _OneLineErrors(TyperGroup):
     """Usage errors as one line, ``nlm: error: ...``, with exit code 2 (not a boxed panel)."""
@@ -52,41 +75,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Kept equal to nlmeans_cli.files.DEFAULT_MAX_PIXELS (a test holds them equal); importing
-# that module here would slow down `nlm --help`.
-DEFAULT_MAX_PIXELS = 2**27
-
-SCALE_NOTE = "On the 0-255 scale for every bit depth (16-bit and float images are scaled)."
-
-
-def _check_sigma(value: str) -> str:
-    _parse_sigma(value)
-    return value
-
-
-def _parse_sigma(value: str) -> float | None:
-    if value.strip().lower() == "auto":
-        return None
-    try:
-        sigma = float(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected 'auto' or a number, got {value!r}") from None
-    if not sigma >= 0 or sigma == float("inf"):
-        raise typer.BadParameter(f"must be a finite number >= 0, got {value!r}")
-    return sigma
-
-
-def _positive(value: float | None) -> float | None:
-    if value is not None and not 0 < value < float("inf"):
-        raise typer.BadParameter(f"must be a positive number, got {value}")
-    return value
-
-
-def _odd(value: int | None) -> int | None:
-    if value is not None and value % 2 == 0:
-        raise typer.BadParameter(f"must be odd, got {value}")
-    return value
-
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"nlm: error: {message}", err=True)
@@ -111,71 +99,17 @@ def _root(
     """Denoise images with non-local means and the non-local operation."""
 
 
-# Options shared by the commands that denoise.
-SigmaOption = Annotated[
-    str,
-    typer.Option(metavar="auto|FLOAT", callback=_check_sigma,
-                 help=f"Noise standard deviation. {SCALE_NOTE} 'auto' estimates it "
-                      "(scikit-image's estimate_sigma) and prints the estimate."),
-]
-HOption = Annotated[
-    float | None,
-    typer.Option("--h", callback=_positive, show_default="from the table in README",
-                 help=f"Filtering strength; larger smooths more. {SCALE_NOTE}"),
-]
-PatchOption = Annotated[
-    int | None,
-    typer.Option(min=1, callback=_odd, show_default="from the table in README",
-                 help="Side of the compared patches, in pixels (odd)."),
-]
-WindowOption = Annotated[
-    int | None,
-    typer.Option(min=1, callback=_odd, show_default="from the table in README",
-                 help="Side of the search window, in pixels (odd)."),
-]
-AffinityOption = Annotated[
-    AffinityName, typer.Option(help="Pairwise affinity f; 'gaussian' is NL-means.")
-]
-MethodOption = Annotated[MethodName, typer.Option(help="Denoising method.")]
-OverwriteOption = Annotated[
-    bool, typer.Option("--overwrite", help="Replace outputs that exist.")
-]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
-MaxPixelsOption = Annotated[
-    int,
-    typer.Option(min=1, metavar="N",
-                 help="Refuse images whose header claims more pixels than this, before "
-                      "decoding them (decompression bombs)."),
-]
-ModelOption = Annotated[
-    Path | None,
-    typer.Option(metavar="PATH", show_default="the shipped model for the affinity and sigma",
-                 help="--method learned: a model file written by 'nlm train'."),
-]
-TemporalWindowOption = Annotated[
-    int,
-    typer.Option(min=0, metavar="T",
-                 help="Clips and stacks: frames either side searched for similar patches "
-                      "(2 T + 1 frames in all); 0 denoises frame by frame."),
-]
-VolumeOption = Annotated[
-    bool,
-    typer.Option("--volume",
-                 help="Treat multi-page TIFFs and .npy arrays as 3-D volumes (3-D patches "
-                      "and window) instead of frames in time."),
-]
-
-
-def _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-             temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None):
-    from .tasks import DenoiseOptions
+def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
+                 temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None):
+    from ..jobs.file import JobOptions
 
     _check_model(model, method.value, affinity.value)
-    return DenoiseOptions(sigma=_parse_sigma(sigma), h=h, patch_size=patch_size,
-                          search_window=search_window, affinity=affinity.value,
-                          method=method.value, max_pixels=max_pixels,
-                          temporal_window=temporal_window, volume=volume,
-                          model=None if model is None else str(model))
+    try:
+        asked = request(sigma, h, patch_size, search_window, affinity, method, model)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
+                      volume=volume)
 
 
 def _check_model(model, method, affinity):
@@ -184,7 +118,7 @@ def _check_model(model, method, affinity):
         raise typer.BadParameter("--model goes with --method learned", param_hint="--model")
     if method != "learned":
         return
-    from .learned import cached_model, shipped_model
+    from ..methods.model_files import cached_model, shipped_model
 
     try:
         # Loading it here also warms the cache the denoising then reads from.
@@ -203,7 +137,7 @@ def _cluster(scheduler: str | None, debug: bool):
         yield None
         return
     try:
-        from .cluster import close, connect
+        from ..jobs.cluster import close, connect
 
         client = connect(scheduler)
     except (ImportError, OSError, ValueError) as error:
@@ -216,19 +150,8 @@ def _cluster(scheduler: str | None, debug: bool):
         close(client)
 
 
-def _summary(outcome, learned: bool = False) -> str:
-    source = "estimated" if outcome.sigma_estimated else "given"
-    temporal = ("" if outcome.temporal_window is None
-                else f", temporal window {outcome.temporal_window}")
-    # A learned model brings its own patch and window; NL-means' h plays no part.
-    parameters = ("" if learned else f", h {outcome.h:.2f}, patch {outcome.patch_size}, "
-                                     f"window {outcome.search_window}")
-    return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source})"
-            f"{parameters}{temporal}")
-
-
-@app.command()
-def denoise(
+@app.command("denoise")
+def denoise_command(
     input: Annotated[
         Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP), or a clip "
                                   "or stack (MP4, MOV, MKV, AVI, animated GIF, multi-page "
@@ -270,14 +193,14 @@ def denoise(
     A clip or stack is written with the same frame count, size and frame rate; each frame is
     denoised with the frames either side (--temporal-window).
     """
-    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                       temporal_window, volume, model)
+    options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
+                           temporal_window, volume, model)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
-    from .tasks import denoise_file
+    from ..jobs.file import denoise_file
 
     try:
-        with _cluster(scheduler, debug) as client, _frame_progress(quiet) as progress:
+        with _cluster(scheduler, debug) as client, FrameProgress(quiet) as progress:
             outcome = denoise_file(input, output, options, overwrite=overwrite,
                                    reraise=debug, tile=tile, client=client, progress=progress)
     except ImportError as error:
@@ -289,14 +212,13 @@ def denoise(
     if not quiet:
         for note in outcome.notes:
             typer.echo(f"{input}: note: {note}", err=True)
-        learned = options.method == "learned"
-        model = f" ({options.model or 'shipped model'})" if learned else ""
-        typer.echo(f"{_summary(outcome, learned)}, {options.affinity}, {options.method}{model}: "
+        model = f" ({outcome.model})" if outcome.model is not None else ""
+        typer.echo(f"{summary(outcome)}, {options.request.affinity}, {outcome.method}{model}: "
                    f"{outcome.seconds:.2f} s -> {output}", err=True)
 
 
-@app.command()
-def batch(
+@app.command("batch")
+def batch_command(
     in_dir: Annotated[
         Path, typer.Argument(help="Folder of images to denoise.", show_default=False)
     ],
@@ -361,9 +283,12 @@ def batch(
     if report is not None and report.suffix.lower() not in (".csv", ".json"):
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
-    options = _options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                       temporal_window, volume, model)
-    from .batch import DEFAULT_PATTERNS, available_cores, plan_batch, run_batch, write_report
+    options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
+                           temporal_window, volume, model)
+    from ..io.atomic import ImageFileError
+    from ..io.folders import DEFAULT_PATTERNS, plan_batch
+    from ..jobs.pool import available_cores, run_batch
+    from ..jobs.reports import write_report
 
     try:
         items = plan_batch(in_dir, out_dir, patterns=pattern or DEFAULT_PATTERNS,
@@ -375,19 +300,19 @@ def batch(
     jobs = jobs or available_cores()
     outcomes = []
     started = time.perf_counter()
-    stopping = _GracefulStop()
+    stopping = GracefulStop()
     with _cluster(scheduler, debug) as client:
         try:
             if client is None:
                 running = run_batch(items, options, jobs=jobs, overwrite=overwrite,
                                     skip_existing=skip_existing, stop=stopping.requested)
             else:
-                from .cluster import run_batch_on_cluster
+                from ..jobs.cluster import run_batch_on_cluster
 
                 running = run_batch_on_cluster(items, client, options, overwrite=overwrite,
                                                skip_existing=skip_existing,
                                                stop=stopping.requested)
-            with stopping, _progress(len(items), quiet) as report_outcome:
+            with stopping, FileProgress(len(items), quiet) as report_outcome:
                 for outcome in running:
                     outcomes.append(outcome)
                     report_outcome(outcome)
@@ -398,9 +323,8 @@ def batch(
     if report is not None:
         try:
             write_report(report, outcomes)
-        except OSError as error:
-            typer.echo(f"nlm: error: {report}: cannot write the report ({error.strerror})",
-                       err=True)
+        except ImageFileError as error:
+            typer.echo(f"nlm: error: {error}", err=True)
     counts = {status: sum(o.status == status for o in outcomes)
               for status in ("done", "skipped", "failed")}
     missing = len(items) - len(outcomes)
@@ -413,8 +337,8 @@ def batch(
         raise typer.Exit(1)
 
 
-@app.command()
-def compare(
+@app.command("compare")
+def compare_command(
     clean: Annotated[
         list[Path], typer.Argument(help="Clean images, or folders of them.", show_default=False)
     ],
@@ -451,8 +375,9 @@ def compare(
     ('skimage') and with its recommended h = 0.8 sigma and default sizes
     ('skimage_recommended').
     """
-    from .batch import find_images
-    from .files import ImageFileError, read_picture
+    from ..io.atomic import ImageFileError
+    from ..io.folders import find_images
+    from ..io.stills import read_picture
 
     if model is not None:
         _check_model(model, "learned", "gaussian")
@@ -466,15 +391,15 @@ def compare(
             raise _fail("--noisy goes with exactly one CLEAN image", code=2)
         cleans = [read_picture(path).pixels for path in paths]
         noisy_pixels = read_picture(noisy).pixels if noisy is not None else None
-        from .compare import compare as run_comparison
+        from ..evaluation.compare import compare
 
-        comparison = run_comparison(
+        comparison = compare(
             list(zip(map(str, paths), cleans, strict=True)),
             sigma=sigma if sigma is not None or noisy is not None else 25.0,
             seed=seed, noisy=noisy_pixels, keep_images=montage is not None,
             model=None if model is None else str(model))
         if montage is not None:
-            from .montage import montage as draw_montage
+            from ..evaluation.montage import draw_montage
 
             draw_montage(comparison, cleans, montage)
     except (ImageFileError, ValueError, OSError) as error:
@@ -486,59 +411,13 @@ def compare(
 
         typer.echo(json.dumps(comparison.to_dict(), indent=1))
         return
-    typer.echo(_comparison_table(comparison))
+    typer.echo(comparison_table(comparison))
     if montage is not None:
         typer.echo(f"montage -> {montage}", err=True)
 
 
-def _training_images(sources: list[str], colour: bool) -> tuple[list, list[str]]:
-    """Float images from paths, folders, or bundled samples ``skimage:NAME``/``pywt:NAME``.
-
-    Grey when not *colour* (colour converted); RGB when *colour* (grey refused).
-    """
-    import numpy as np
-
-    from .batch import find_images
-    from .denoising import to_unit
-    from .files import ImageFileError, read_picture
-
-    images, names = [], []
-    for source in sources:
-        library, _, name = source.partition(":")
-        if library in ("skimage", "pywt") and name:
-            if library == "skimage":
-                from skimage import data as bundle
-            else:
-                import pywt.data as bundle
-            loader = getattr(bundle, name, None)
-            if loader is None or name.startswith("_"):
-                raise ImageFileError(f"{source}: no bundled sample image called {name!r}")
-            pixels = np.asarray(loader())
-            unit = pixels / 255.0 if pixels.dtype == np.uint8 else pixels / pixels.max()
-            found = [(source, unit)]
-        else:
-            path = Path(source)
-            paths = find_images(path) if path.is_dir() else [path]
-            found = []
-            for item in paths:
-                picture = read_picture(item)
-                found.append((str(item), to_unit(picture.pixels)))
-        for label, unit in found:
-            if colour and (unit.ndim != 3 or unit.shape[-1] < 3):
-                raise ImageFileError(f"{label}: a grey image; --colour trains on colour images")
-            if colour:
-                unit = unit[..., :3]
-            elif unit.ndim == 3:
-                from skimage.color import rgb2gray
-
-                unit = rgb2gray(unit[..., :3])
-            images.append(np.asarray(unit, np.float64))
-            names.append(label)
-    return images, names
-
-
-@app.command()
-def train(
+@app.command("train")
+def train_command(
     clean: Annotated[
         list[str],
         typer.Argument(metavar="CLEAN...", show_default=False,
@@ -558,9 +437,9 @@ def train(
     stages: Annotated[int, typer.Option(min=1, max=4, help="Stacked non-local blocks; a "
                                         "later one reads the earlier estimate.")] = 2,
     features: Annotated[int, typer.Option(min=1, max=32, help="Embedding size K.")] = 8,
-    patch_size: Annotated[int, typer.Option(min=1, max=15, callback=_odd,
+    patch_size: Annotated[int, typer.Option(min=1, max=15, callback=odd,
                                             help="Side of the embedded patches (odd).")] = 7,
-    search_window: Annotated[int, typer.Option(min=3, max=31, callback=_odd,
+    search_window: Annotated[int, typer.Option(min=3, max=31, callback=odd,
                                                help="Side of the search window (odd).")] = 15,
     steps: Annotated[int, typer.Option(min=1, help="Adam steps per stage.")] = 150,
     crop: Annotated[int, typer.Option(min=24, help="Side of the random crops.")] = 64,
@@ -585,10 +464,12 @@ def train(
     import dataclasses
     import shlex
 
-    from .files import ImageFileError
-    from .training import TrainingSettings, train_model
-    from .training import learning_rate as rate_of
+    from ..io.atomic import ImageFileError
+    from ..methods.model_files import model_path, save_model
+    from ..methods.training import TrainingSettings, load_training_images, train_model
+    from ..methods.training import learning_rate as rate_of
 
+    out = model_path(out)
     if out.exists() and not overwrite:
         raise _fail(f"{out}: already exists (use --overwrite to replace it)")
     settings = TrainingSettings(
@@ -598,8 +479,8 @@ def train(
     settings = dataclasses.replace(settings, learning_rate=rate_of(settings))
     started = time.perf_counter()
     try:
-        images, names = _training_images(clean, colour)
-        validation, val_names = _training_images(val or [], colour)
+        images, names = load_training_images(clean, colour=colour)
+        validation, val_names = load_training_images(val or [], colour=colour)
         command = ["nlm", "train", *clean, *[f"--val={v}" for v in val or []],
                    f"--sigma={sigma:g}", f"--affinity={affinity.value}", f"--stages={stages}",
                    f"--features={features}", f"--patch-size={patch_size}",
@@ -609,13 +490,11 @@ def train(
         info = {"command": " ".join(shlex.quote(part) for part in command),
                 "images": names, "validation_images": val_names,
                 "settings": settings.__dict__}
-        with _training_progress(stages, steps, quiet) as progress:
+        with TrainingProgress(stages, steps, quiet) as progress:
             model = train_model(images, settings, validation=validation, progress=progress,
                                 info=info)
-        from .learned import save_model
-
         model.info["seconds"] = round(time.perf_counter() - started, 1)
-        written = save_model(model, out)
+        written = save_model(model, out, overwrite=overwrite)
     except (ImageFileError, ValueError, OSError) as error:
         if debug:
             raise
@@ -627,178 +506,6 @@ def train(
              f"sigma {sigma:g}, {stages} stage{'s' if stages > 1 else ''}", detail,
              f"{time.perf_counter() - started:.1f} s -> {written}"]
     typer.echo("nlm train: " + "; ".join(part for part in parts if part), err=True)
-
-
-class _training_progress:
-    """A rich progress bar over all stages' steps with the training and validation loss."""
-
-    def __init__(self, stages: int, steps: int, quiet: bool):
-        self.total, self.steps, self.quiet, self.bar = stages * steps, steps, quiet, None
-        self.validation = "-"
-
-    def __enter__(self):
-        if self.quiet:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
-
-        self.bar = _rich_bar(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("stage {task.fields[stage]} loss {task.fields[loss]} "
-                                        "val {task.fields[validation]}"))
-        self.task = self.bar.add_task("train", total=self.total, stage=1, loss="-",
-                                      validation="-")
-        return self._advance
-
-    def _advance(self, stage, step, steps, loss, validation):
-        if validation is not None:
-            self.validation = f"{validation:.4f}"
-        self.bar.update(self.task, completed=stage * steps + step, stage=stage + 1,
-                        loss=f"{loss:.4f}", validation=self.validation)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
-
-
-def _comparison_table(comparison) -> str:
-    names = list(comparison.mean)
-    header = f"{'image':<28} {'noisy':>6} " + " ".join(f"{name:>26}" for name in names)
-    sub = f"{'':<28} {'PSNR':>6} " + " ".join(f"{'PSNR  SSIM      s':>26}" for _ in names)
-    lines = [f"sigma {comparison.sigma:g}" + (f", seed {comparison.seed}"
-                                             if comparison.seed is not None else ""),
-             header, sub]
-
-    def cells(methods):
-        return " ".join(f"{m['psnr']:>13.2f} {m['ssim']:.3f} {m['seconds']:6.2f}"
-                        for m in (methods[name] for name in names))
-
-    for image in comparison.images:
-        name = image.path if len(image.path) <= 28 else "..." + image.path[-25:]
-        lines.append(f"{name:<28} {image.noisy_psnr:>6.2f} {cells(image.methods)}")
-    if len(comparison.images) > 1:
-        noisy_mean = sum(i.noisy_psnr for i in comparison.images) / len(comparison.images)
-        lines.append(f"{'mean':<28} {noisy_mean:>6.2f} {cells(comparison.mean)}")
-    return "\n".join(lines)
-
-
-class _GracefulStop:
-    """Ctrl-C handling for a batch.
-
-    The first Ctrl-C lets the files in progress finish and starts no more; a second one
-    interrupts at once.
-    """
-
-    def __init__(self):
-        self._requested = False
-
-    def requested(self) -> bool:
-        return self._requested
-
-    def _on_interrupt(self, signum, frame):
-        if self._requested:
-            raise KeyboardInterrupt
-        self._requested = True
-        typer.echo("nlm: interrupted: finishing the files in progress "
-                   "(Ctrl-C again to stop at once)", err=True)
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
-
-
-def _rich_bar(*columns):
-    """Start a rich progress bar on stderr with these columns (the caller exits it)."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(*columns, console=Console(stderr=True, highlight=False))
-    bar.__enter__()
-    return bar
-
-
-class _progress:
-    """A rich progress bar on stderr (files done, rate, time left), or nothing when quiet.
-
-    Entering gives a ``report(outcome)`` callable that advances the bar and prints a failed
-    file's error above it.
-    """
-
-    def __init__(self, total: int, quiet: bool):
-        self.total, self.quiet, self.bar = total, quiet, None
-
-    def __enter__(self):
-        if self.quiet:
-            return self._report_quietly
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-
-        self.bar = _rich_bar(TextColumn("denoising"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
-        self.task = self.bar.add_task("files", total=self.total, rate="")
-        self.started = time.perf_counter()
-        return self._report
-
-    def _report(self, outcome) -> None:
-        if not outcome.ok:
-            self.bar.console.print(f"nlm: error: {outcome.error}", markup=False)
-        done = self.bar.tasks[0].completed + 1
-        rate = done / max(time.perf_counter() - self.started, 1e-9)
-        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} files/s")
-
-    @staticmethod
-    def _report_quietly(outcome) -> None:
-        if not outcome.ok:
-            typer.echo(f"nlm: error: {outcome.error}", err=True)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
-
-
-class _frame_progress:
-    """A rich progress bar counting the frames of a clip; nothing for a still image or quiet.
-
-    Entering gives the ``progress(done, total)`` callable that :func:`denoise_file` calls per
-    frame; the bar appears at the first frame.
-    """
-
-    def __init__(self, quiet: bool):
-        self.quiet, self.bar = quiet, None
-
-    def __enter__(self):
-        return None if self.quiet else self._advance
-
-    def _advance(self, done: int, total: int | None) -> None:
-        if self.bar is None:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = _rich_bar(TextColumn("frames"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn())
-            self.task = self.bar.add_task("frames", total=total)
-        self.bar.update(self.task, completed=done,
-                        total=max(total, done) if total is not None else None)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nlmeans_cli.cli import app
-from nlmeans_cli.compare import COMPARED, compare
+from nlmeans_cli.evaluation.compare import COMPARED, compare
 
 runner = CliRunner()
 
@@ -17,7 +17,7 @@ def clean_crops(tmp_path_factory):
     from pathlib import Path
 
     folder = tmp_path_factory.mktemp("clean")
-    camera = iio.imread(Path(__file__).parent.parent / "samples" / "camera_clean.png")
+    camera = iio.imread(Path(__file__).parent.parent.parent / "samples" / "camera_clean.png")
     iio.imwrite(folder / "grey.png", camera[64:160, 64:160])
     colour = np.stack([camera[:96, :96], camera[96:192, :96], camera[:96, 96:192]], axis=-1)
     iio.imwrite(folder / "colour.png", colour)

@@ -13,7 +13,7 @@ from nlmeans_cli.cli import app
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask.array")
 
-from nlmeans_cli.cluster import denoise_tiled, tile_chunks  # noqa: E402
+from nlmeans_cli.tiling import denoise_tiled, tile_chunks  # noqa: E402
 
 runner = CliRunner()
 

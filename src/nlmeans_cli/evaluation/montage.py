@@ -9,14 +9,14 @@ import numpy as np
 
 from .compare import Comparison
 
-__all__ = ["montage"]
+__all__ = ["draw_montage"]
 
 PANEL = 256  # height of the whole-image panels, in pixels
 LABEL = 18  # height of a label strip
 GAP = 6
 
 
-def montage(comparison: Comparison, cleans: list[np.ndarray], path: str | os.PathLike, *,
+def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | os.PathLike, *,
             methods: tuple[str, ...] = ("ours", "skimage")) -> Path:
     """Draw clean | noisy | each method, labelled with PSNR, with a zoomed crop under each.
 
@@ -43,7 +43,7 @@ def montage(comparison: Comparison, cleans: list[np.ndarray], path: str | os.Pat
     """
     from PIL import Image, ImageFont
 
-    from .files import Picture, write_picture
+    from ..io.stills import Picture, write_picture
 
     if not comparison.images or comparison.images[0].noisy is None:
         raise ValueError("the comparison holds no images; make it with keep_images=True")
@@ -97,7 +97,7 @@ def _centre_crop_box(shape, width):
 
 
 def _unit_rgb(image: np.ndarray) -> np.ndarray:
-    from .denoising import to_unit
+    from ..pixels import to_unit
 
     unit = to_unit(image)
     if unit.ndim == 2:

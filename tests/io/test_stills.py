@@ -6,13 +6,8 @@ import pytest
 from numpy.testing import assert_array_equal
 from PIL import Image
 
-from nlmeans_cli.files import (
-    ImageFileError,
-    Picture,
-    check_output_path,
-    read_picture,
-    write_picture,
-)
+from nlmeans_cli.io.atomic import ImageFileError
+from nlmeans_cli.io.stills import Picture, check_output_path, read_picture, write_picture
 
 
 @pytest.mark.parametrize(

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .formulation import AFFINITIES, lookup
+from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, SUM, lookup
 from .learned import OPPONENT, Model, Stage, apply_model
 
-__all__ = ["LEARNING_RATES", "TrainingSettings", "initial_stage", "learning_rate",
-           "stage_loss", "train_model"]
-
-#: Adam's step size per affinity where none is given. The unnormalised products of the
-#: C = N blocks (and the softmax of theta^T phi) diverge at the distance-based Gaussian's.
-LEARNING_RATES = {"gaussian": 0.01, "embedded-gaussian": 0.001, "dot-product": 0.0003,
-                  "concatenation": 0.0003}
+__all__ = ["TrainingSettings", "guide_patches", "initial_stage", "learning_rate",
+           "load_training_images", "stage_loss", "train_model"]
 
 # The offsets' step size relative to the filters'. A filter entry multiplies a whole patch
 # (tens of pixels of a few sigma each), an offset only itself: at one step size either the
@@ -60,7 +56,7 @@ class TrainingSettings:
     batch : int
         Crops per step.
     learning_rate : float or None
-        Adam's step size; ``None``: the affinity's, :data:`LEARNING_RATES`.
+        Adam's step size; ``None``: the affinity's (its registry entry's).
     seed : int
         Seeds the crops, the noise and the initialisation.
     colour : bool
@@ -85,12 +81,7 @@ def learning_rate(settings: TrainingSettings) -> float:
     """Return the step size *settings* train with: theirs, or their affinity's default."""
     if settings.learning_rate is not None:
         return settings.learning_rate
-    return LEARNING_RATES[lookup(AFFINITIES, settings.affinity, "affinity").name]
-
-
-def _shared(affinity: str) -> bool:
-    """Whether ``phi = theta`` for this affinity (a symmetric, squared-distance one)."""
-    return affinity == "gaussian"
+    return lookup(AFFINITIES, settings.affinity, "affinity").learning_rate
 
 
 def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_size: int,
@@ -129,7 +120,8 @@ def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_si
     channels = size // (patch_size * patch_size)
     if channels * patch_size * patch_size != size:
         raise ValueError(f"patches of {size} values are not C x {patch_size} x {patch_size}")
-    if affinity == "concatenation":
+    if spec.statistic == SUM:
+        # w^T [theta, phi] is one number per side: one feature.
         features = 1
     centred = patches - patches.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
@@ -142,19 +134,19 @@ def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_si
     g = np.zeros((patch_size, patch_size))
     if spec.normaliser == "sum":
         g[patch_size // 2, patch_size // 2] = 1.0
-    bias = 2.0 * features * noise**2 / (size * h * h) if affinity == "gaussian" else 0.0
+    bias = 2.0 * features * noise**2 / (size * h * h) if spec.statistic == SQUARED_DIFFERENCE \
+        else 0.0
     shape = (features, channels, patch_size, patch_size)
-    phi = None if _shared(affinity) else theta.reshape(shape).copy()
-    if affinity == "concatenation":
-        # The patch mean, small and positive for non-negative images: ReLU(theta + phi)
-        # starts active (a dead ReLU would pass no gradient).
+    phi = None if spec.symmetric else theta.reshape(shape).copy()
+    if spec.statistic == SUM:
+        # The patch mean, small and positive for non-negative images, so that the affinity
+        # starts where the offsets put it.
         theta = np.full((1, size), 0.1 / size)
         phi = theta.reshape(shape).copy()
-    elif affinity != "gaussian":
-        # Small: a residual block starts near the identity, a softmax near a plain mean
-        # (exp(theta^T phi) does not measure similarity until trained).
-        theta, phi = theta * 0.1, phi * 0.1
-    offset = np.full(features, 0.25 if affinity == "concatenation" else 0.0)
+    else:
+        theta = theta * spec.initial_scale
+        phi = None if phi is None else phi * spec.initial_scale
+    offset = np.full(features, spec.initial_offset)
     return Stage(affinity, theta.reshape(shape), phi, g, bias, search_window // 2,
                  theta_offset=offset, phi_offset=None if phi is None else offset.copy())
 
@@ -165,8 +157,21 @@ def _patches(images: np.ndarray, size: int) -> np.ndarray:
     return view.reshape(*view.shape[:4], size * size)
 
 
-def _guide_patches(guide: np.ndarray, size: int) -> np.ndarray:
-    """``(B, rows, cols, C*size*size)``: each position's patch over all channels."""
+def guide_patches(guide: np.ndarray, size: int) -> np.ndarray:
+    """Return ``(B, rows, cols, C*size*size)``: each valid position's patch over all channels.
+
+    Parameters
+    ----------
+    guide : numpy.ndarray
+        ``(B, C, H, W)`` crops.
+    size : int
+        The patch side.
+
+    Returns
+    -------
+    numpy.ndarray
+        A view where possible.
+    """
     patches = np.moveaxis(_patches(guide, size), 1, 3)
     return patches.reshape(*patches.shape[:3], -1)
 
@@ -219,12 +224,12 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
         raise ValueError("training needs g and theta of one patch size")
     s = stage.search_radius
     size = 2 * s + 1
-    guide_patches = _guide_patches(guide, p)  # (B, H', W', C_guide * D)
+    guide_rows = guide_patches(guide, p)  # (B, H', W', C_guide * D)
     noisy_patches = _patches(noisy, p)  # (B, C, H', W', D)
     a_matrix = stage.theta.reshape(k, -1)
     b_matrix = a_matrix if stage.phi is None else stage.phi.reshape(k, -1)
-    theta = guide_patches @ a_matrix.T + stage.theta_offset  # (B, H', W', K)
-    phi = theta if stage.phi is None else guide_patches @ b_matrix.T + stage.phi_offset
+    theta = guide_rows @ a_matrix.T + stage.theta_offset  # (B, H', W', K)
+    phi = theta if stage.phi is None else guide_rows @ b_matrix.T + stage.phi_offset
     g = noisy_patches @ stage.g.reshape(-1) + stage.g_offset  # (B, C, H', W')
     rows, cols = theta.shape[1] - 2 * s, theta.shape[2] - 2 * s
     if rows < 1 or cols < 1:
@@ -239,12 +244,12 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
     target = clean[inner]
     n_positions = len(offsets)
 
-    if spec.name == "gaussian":
+    if spec.statistic == SQUARED_DIFFERENCE:
         difference = theta_c[np.newaxis] - phi_t
         distance = np.einsum("sbijk,sbijk->sbij", difference, difference)
         active = distance > stage.bias
         logits = -np.where(active, distance - stage.bias, 0.0)
-    elif spec.name in ("embedded-gaussian", "dot-product"):
+    elif spec.statistic == PRODUCT:
         logits = np.einsum("bijk,sbijk->sbij", theta_c, phi_t)
     else:  # concatenation: ReLU(theta_i + phi_j), one feature each
         pre = theta_c[np.newaxis, ..., 0] + phi_t[..., 0]
@@ -278,13 +283,13 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
     d_theta_c = np.zeros_like(theta_c)
     d_phi_t = None
     d_bias = 0.0
-    if spec.name == "gaussian":
+    if spec.statistic == SQUARED_DIFFERENCE:
         d_distance = np.where(active, -d_logits, 0.0)
         d_bias = float(np.sum(np.where(active, d_logits, 0.0)))
         scaled = 2.0 * d_distance[..., np.newaxis] * difference
         d_theta_c = scaled.sum(axis=0)
         d_phi_t = -scaled
-    elif spec.name in ("embedded-gaussian", "dot-product"):
+    elif spec.statistic == PRODUCT:
         d_theta_c = np.einsum("sbij,sbijk->bijk", d_logits, phi_t)
         d_phi_t = d_logits[..., np.newaxis] * theta_c[np.newaxis]
     else:
@@ -300,14 +305,14 @@ def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.nda
         d_phi[:, a : a + rows, b : b + cols] += d_phi_t[t]
         d_g[:, :, a : a + rows, b : b + cols] += d_g_t[t]
     grads = {
-        "theta": np.einsum("bijk,bijd->kd", d_theta, guide_patches).reshape(stage.theta.shape),
+        "theta": np.einsum("bijk,bijd->kd", d_theta, guide_rows).reshape(stage.theta.shape),
         "g": np.einsum("bcij,bcijd->d", d_g, noisy_patches).reshape(stage.g.shape),
         "bias": d_bias,
         "theta_offset": d_theta.sum(axis=(0, 1, 2)),
         "g_offset": float(d_g.sum()),
     }
     if stage.phi is not None:
-        grads["phi"] = np.einsum("bijk,bijd->kd", d_phi, guide_patches).reshape(
+        grads["phi"] = np.einsum("bijk,bijd->kd", d_phi, guide_rows).reshape(
             stage.phi.shape)
         grads["phi_offset"] = d_phi.sum(axis=(0, 1, 2))
     return loss, shown, grads
@@ -327,11 +332,6 @@ def _values(stage: Stage) -> dict:
         values["phi"] = stage.phi
         values["phi_offset"] = stage.phi_offset
     return values
-
-
-def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
-    """PSNR in dB of unit-range images."""
-    return float(10 * np.log10(1.0 / np.mean((np.asarray(clean, np.float64) - estimate) ** 2)))
 
 
 def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
@@ -371,6 +371,8 @@ def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     Cost per step ``O(batch * crop^2 * S * (K + C))``; deterministic for a seed on one
     machine. A colour model's embeddings read all three (opponent) channels.
     """
+    from skimage.metrics import peak_signal_noise_ratio
+
     rng = np.random.default_rng(settings.seed)
     sigma = settings.sigma / 255.0
     colour = settings.colour
@@ -425,7 +427,8 @@ def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
             estimates = [_estimate(model, n, sigma) for n in val_noisy]
             val_arrays = ([units(e) for e in estimates], *val_arrays[1:])
             record["validation_psnr"].append(
-                float(np.mean([psnr(c, e) for c, e in zip(validation, estimates, strict=True)])))
+                float(np.mean([peak_signal_noise_ratio(c, e, data_range=1.0)
+                               for c, e in zip(validation, estimates, strict=True)])))
     return Model(settings.sigma, tuple(stages), record)
 
 
@@ -496,3 +499,64 @@ def _adam(stage, train_arrays, val_arrays, settings, rng, index, progress):
         if progress is not None:
             progress(index, step, settings.steps, loss, val_loss)
     return _with(stage, values if best is None else best[1])
+
+
+def load_training_images(sources: Sequence[str], *, colour: bool
+                         ) -> tuple[list[np.ndarray], list[str]]:
+    """Read clean training images from paths, folders, or bundled samples.
+
+    Parameters
+    ----------
+    sources : sequence of str
+        Image files, folders of them, or ``skimage:NAME`` / ``pywt:NAME`` for the sample
+        images scikit-image and PyWavelets bundle.
+    colour : bool
+        Keep RGB (grey images are refused); otherwise colour is converted to grey.
+
+    Returns
+    -------
+    images : list of numpy.ndarray
+        float64 on the unit scale, 2-D or ``(rows, cols, 3)``.
+    names : list of str
+        Where each came from.
+
+    Raises
+    ------
+    nlmeans_cli.io.atomic.ImageFileError
+        For an unreadable file, an unknown sample, or a grey image when *colour*.
+    """
+    from ..io.atomic import ImageFileError
+    from ..io.folders import find_images
+    from ..io.stills import read_picture
+    from ..pixels import to_unit
+
+    images, names = [], []
+    for source in sources:
+        library, _, name = source.partition(":")
+        if library in ("skimage", "pywt") and name:
+            if library == "skimage":
+                from skimage import data as bundle
+            else:
+                import pywt.data as bundle
+            loader = getattr(bundle, name, None)
+            if loader is None or name.startswith("_"):
+                raise ImageFileError(f"{source}: no bundled sample image called {name!r}")
+            pixels = np.asarray(loader())
+            unit = pixels / 255.0 if pixels.dtype == np.uint8 else pixels / pixels.max()
+            found = [(source, unit)]
+        else:
+            path = Path(source)
+            paths = find_images(path) if path.is_dir() else [path]
+            found = [(str(item), to_unit(read_picture(item).pixels)) for item in paths]
+        for label, unit in found:
+            if colour and (unit.ndim != 3 or unit.shape[-1] < 3):
+                raise ImageFileError(f"{label}: a grey image; --colour trains on colour images")
+            if colour:
+                unit = unit[..., :3]
+            elif unit.ndim == 3:
+                from skimage.color import rgb2gray
+
+                unit = rgb2gray(unit[..., :3])
+            images.append(np.asarray(unit, np.float64))
+            names.append(label)
+    return images, names

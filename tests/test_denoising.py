@@ -6,10 +6,10 @@ from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import estimate_sigma
 
 import naive
-from nlmeans_cli import denoise, denoise_with_report
-from nlmeans_cli.denoising import _estimate_sigma
+from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
+from nlmeans_cli.pixels import estimate_sigma_unit
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 
@@ -119,12 +119,12 @@ def test_colour_psnr_improves(rng):
 def test_sigma_is_estimated_and_reported_in_image_units(rng):
     clean = np.full((64, 64), 30000, np.uint16)
     noisy = np.clip(clean + rng.normal(0, 1000, clean.shape), 0, 65535).astype(np.uint16)
-    report = denoise_with_report(noisy)
-    assert report.sigma_estimated
-    assert report.sigma == pytest.approx(1000, rel=0.1)
-    row = default_parameters(report.sigma / 257, 2)
-    assert report.h == pytest.approx(row.h_factor * report.sigma, rel=1e-6)
-    assert (report.patch_size, report.search_window) == (row.patch_size, row.search_window)
+    setting = resolve_parameters(noisy)
+    assert setting.sigma_estimated
+    assert setting.sigma_unit * 65535 == pytest.approx(1000, rel=0.1)
+    row = default_parameters(setting.sigma_unit * 255, 2)
+    assert setting.h_unit == pytest.approx(row.h_factor * setting.sigma_unit, rel=1e-6)
+    assert (setting.patch_size, setting.search_window) == (row.patch_size, row.search_window)
 
 
 @pytest.mark.parametrize("shape, channel_axis", [((40, 50), None), ((40, 50, 3), -1),
@@ -133,7 +133,7 @@ def test_sigma_estimate_equals_scikit_image(shape, channel_axis, rng):
     image = (rng.random(shape) * 0.3 + rng.normal(0, 0.05, shape)).astype(np.float32)
     expected = estimate_sigma(image, channel_axis=channel_axis, average_sigmas=True)
     unit = image if channel_axis is not None else image[..., np.newaxis]
-    assert _estimate_sigma(unit) == pytest.approx(expected, rel=1e-6)
+    assert estimate_sigma_unit(unit) == pytest.approx(expected, rel=1e-6)
 
 
 def test_default_tables_are_ordered_and_valid():

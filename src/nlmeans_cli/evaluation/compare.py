@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .denoising import estimate_noise, to_unit
-from .methods import METHODS
+from ..methods import METHODS
+from ..pixels import estimate_noise, to_unit
 
 __all__ = ["COMPARED", "Comparison", "ImageScore", "compare", "comparison_methods"]
 
@@ -74,7 +74,7 @@ Denoiser = Callable[[np.ndarray, float, "int | None"], np.ndarray]
 
 def _ours(method: str, model: str | None = None) -> Denoiser:
     def run(noisy, sigma, channel_axis):
-        from .denoising import denoise
+        from ..denoising import denoise
 
         return denoise(noisy, sigma=sigma, method=method, channel_axis=channel_axis,
                        model=model if method == "learned" else None)
@@ -85,7 +85,7 @@ def _skimage(recommended: bool) -> Denoiser:
     def run(noisy, sigma, channel_axis):
         from skimage.restoration import denoise_nl_means
 
-        from .parameters import default_parameters
+        from ..parameters import default_parameters
 
         if recommended:
             return denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, fast_mode=True,

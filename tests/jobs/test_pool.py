@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nlmeans_cli.batch import find_images, plan_batch, run_batch, threads_per_worker
 from nlmeans_cli.cli import app
-from nlmeans_cli.tasks import DenoiseOptions
+from nlmeans_cli.io.folders import find_images, plan_batch
+from nlmeans_cli.jobs.file import JobOptions
+from nlmeans_cli.jobs.pool import run_batch, threads_per_worker
+from nlmeans_cli.parameters import Request
 
 runner = CliRunner()
 
@@ -156,7 +158,7 @@ def test_find_images_skips_hidden_and_other_extensions(tree):
 
 def test_run_batch_api_yields_one_outcome_per_file(tree, tmp_path):
     items = plan_batch(tree, tmp_path / "out", recursive=True)
-    outcomes = list(run_batch(items, DenoiseOptions(sigma=15.0), jobs=1))
+    outcomes = list(run_batch(items, JobOptions(Request(sigma_unit=15.0 / 255)), jobs=1))
     assert len(outcomes) == len(items) == 6
     assert sum(o.status == "done" for o in outcomes) == 4
 

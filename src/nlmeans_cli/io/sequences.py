@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import ImageFileError, _check_target, _reason, _staged
+from ..pixels import SUPPORTED_DTYPES
+from .atomic import ImageFileError, check_target, reason, staged
 
 __all__ = [
     "SEQUENCE_FORMATS",
@@ -41,15 +42,13 @@ __all__ = [
 #: Video containers and the encoder each is written with.
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
 
-_ALL_DTYPES = ("uint8", "uint16", "float32", "float64")
-
 #: Sequence extensions and the dtypes each can store.
 SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
     **{extension: ("uint8",) for extension in VIDEO_CODECS},
     ".gif": ("uint8",),
-    ".tif": _ALL_DTYPES,
-    ".tiff": _ALL_DTYPES,
-    ".npy": _ALL_DTYPES,
+    ".tif": SUPPORTED_DTYPES,
+    ".tiff": SUPPORTED_DTYPES,
+    ".npy": SUPPORTED_DTYPES,
 }
 
 # H.264's constant-quality setting; 17 is commonly taken as visually lossless.
@@ -117,7 +116,7 @@ class Sequence:
             raise
         except Exception as error:  # the decoders raise many unrelated types
             raise ImageFileError(f"{self.path}: corrupt or truncated {self.kind} data "
-                                 f"({_reason(error)})") from None
+                                 f"({reason(error)})") from None
 
     def read_all(self) -> np.ndarray:
         """Read every frame into one array, frames first."""
@@ -203,10 +202,10 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
         what = {".gif": "GIF", ".npy": "NumPy array"}.get(extension, extension[1:].upper())
         if extension in (".tif", ".tiff"):
             what = "TIFF"
-        raise ImageFileError(f"{path}: not a readable {what} file ({_reason(error)})") from None
+        raise ImageFileError(f"{path}: not a readable {what} file ({reason(error)})") from None
     if sequence.n_frames == 0:
         raise ImageFileError(f"{path}: holds no frames")
-    if sequence.dtype.name not in _ALL_DTYPES:
+    if sequence.dtype.name not in SUPPORTED_DTYPES:
         raise ImageFileError(f"{path}: unsupported pixel type {sequence.dtype}; expected 8- or "
                              "16-bit unsigned integers or 32/64-bit floats")
     shape = sequence.frame_shape
@@ -252,7 +251,7 @@ def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLik
         raise ImageFileError(
             f"{output}: {extension or '(no extension)'} cannot hold several frames{origin}; "
             f"use {', '.join(sorted(SEQUENCE_FORMATS))}")
-    return _check_target(output, SEQUENCE_FORMATS, source=source, overwrite=overwrite,
+    return check_target(output, SEQUENCE_FORMATS, source=source, overwrite=overwrite,
                          dtype=dtype, what="frames")
 
 
@@ -290,7 +289,7 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
                ".npy": _write_npy}
     writer = writers.get(output.suffix.lower(), _write_video)
     # Errors raised while the frames are produced (denoising) pass through unchanged.
-    with _staged(output, overwrite=overwrite,
+    with staged(output, overwrite=overwrite,
                  passthrough=(ImageFileError, ValueError, TypeError, MemoryError)) as temporary:
         count = writer(temporary, frames, like)
     return count

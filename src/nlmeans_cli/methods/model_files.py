@@ -1,264 +1,65 @@
-r"""The learned variant: non-local blocks whose ``f`` and ``g`` are learned linear maps.
+"""Model files of the learned method: plain ``.npz`` arrays (never pickles), shipped or trained.
 
-A *stage* is one non-local block
-
-.. math::
-
-    z_i = \frac{1}{C(x)} \sum_{j \in \mathcal{W}(i)} f(\theta_i, \phi_j)\, g_j
-    \quad(+\, x_i \text{ when } C = N)
-
-where ``theta = A p_i + a`` and ``phi = B p_j + b`` are learned affine embeddings
-(``K x patch``) of the patches ``p`` of a *guide* image, ``g_j = c^T q_j + c_0`` a learned
-affine map of the noisy patch ``q_j`` (initialised to its centre pixel), ``f`` any affinity of
-:data:`~nlmeans_cli.formulation.AFFINITIES` and ``C`` its paired normaliser. With ``C = sum f``
-the block's output is a direct estimate; with ``C = N`` (dot product, concatenation) it is a
-residual added to the block's input, as in Wang et al.'s blocks. The first stage's input (and
-guide) is the noisy image; a second stage's is the first stage's estimate, which is cleaner,
-while its ``g`` still reads the noisy pixels (BM3D's second step, NLRN's recurrence).
-
-Inference runs on the engine (:func:`nlmeans_cli.engine.nonlocal_operation`), the one that
-runs NL-means: the embeddings are feature maps of ``K`` channels compared at a single position
-(patch radius 0). Training (:mod:`nlmeans_cli.training`) evaluates the same definition in
-NumPy with analytic gradients.
-
-Everything is computed on the image divided by the noise level, so one model serves nearby
-noise levels; models are trained for a few levels and the nearest (in log sigma) is used.
-Colour images are denoised in an orthonormal opponent colour space, ``g`` applied to each
-channel. A colour model's embeddings read all three channels; a grey model given a colour
-image reads the luminance-like one.
-
-Models are ``.npz`` files of plain arrays (no pickle); see :func:`load_model`.
+:func:`save_model` writes a :class:`~nlmeans_cli.methods.learned.Model` atomically,
+:func:`load_model` reads and checks one, and :func:`shipped_model` picks the model inside the
+package nearest to a noise level.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from .formulation import AFFINITIES, lookup
+from ..formulation import AFFINITIES, lookup
+from ..io.atomic import staged
+from .learned import Model, Stage
 
 __all__ = [
+    "COLOUR_MARK",
     "MODEL_FORMAT",
-    "Model",
     "ModelFileError",
-    "Stage",
-    "apply_model",
     "cached_model",
     "load_model",
+    "model_path",
+    "pick_model",
     "save_model",
+    "scan_models",
+    "shipped_folder",
     "shipped_model",
+    "shipped_model_path",
     "shipped_models",
 ]
 
 #: Written into every model file; a file without it, or with another value, is not a model.
 MODEL_FORMAT = "nlmeans_cli.learned/1"
 
-# Orthonormal opponent colour transform: rows are luminance-like, red-green, blue-yellow.
-OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
-    [[3.0], [2.0], [6.0]])
-
 
 class ModelFileError(ValueError):
     """A model file is missing, unreadable or not a model; the message names the file."""
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One learned non-local block.
-
-    Attributes
-    ----------
-    affinity : str
-        Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
-    theta : numpy.ndarray
-        ``(K, C, P, P)`` filters: ``theta_k = sum_c theta[k, c] * guide_c`` (correlation)
-        over the guide's ``C`` channels (1 grey, 3 colour); ``(K, P, P)`` is taken as
-        ``C = 1``.
-    phi : numpy.ndarray or None
-        Shaped as *theta*, or ``None`` when ``phi = theta`` (symmetric, half the work).
-    g : numpy.ndarray
-        ``(Q, Q)`` filter applied to the noisy image: the unary map ``g``.
-    bias : float
-        Gaussian affinity only: ``f = exp(-max(|theta_i - phi_j|^2 - bias, 0))``.
-    search_radius : int
-        The window is ``2 r + 1`` pixels square.
-    theta_offset, phi_offset : numpy.ndarray or None
-        ``(K,)`` constants added to the embeddings (``theta_i = A p_i + a``: the affine maps
-        of Wang et al.'s 1x1 convolutions). ``None``: zero; *phi_offset* is unused when
-        ``phi = theta``.
-    g_offset : float
-        Constant added to ``g``. With the offsets a ``C = N`` block can express a smoothing
-        of its input, which its purely linear maps cannot.
-    """
-
-    affinity: str
-    theta: np.ndarray
-    phi: np.ndarray | None
-    g: np.ndarray
-    bias: float
-    search_radius: int
-    theta_offset: np.ndarray | None = None
-    phi_offset: np.ndarray | None = None
-    g_offset: float = 0.0
-
-    def __post_init__(self):
-        if self.theta.ndim == 3:
-            object.__setattr__(self, "theta", self.theta[:, np.newaxis])
-        if self.phi is not None and self.phi.ndim == 3:
-            object.__setattr__(self, "phi", self.phi[:, np.newaxis])
-        features = self.theta.shape[0]
-        if self.theta_offset is None:
-            object.__setattr__(self, "theta_offset", np.zeros(features))
-        if self.phi is None:
-            object.__setattr__(self, "phi_offset", None)
-        elif self.phi_offset is None:
-            object.__setattr__(self, "phi_offset", np.zeros(features))
-
-    @property
-    def channels(self) -> int:
-        """The guide channels the embeddings read: 1 (grey) or 3 (colour)."""
-        return self.theta.shape[1]
-
-    @property
-    def residual(self) -> bool:
-        """Whether the block adds its output to the noisy input (``C = N``)."""
-        return lookup(AFFINITIES, self.affinity, "affinity").normaliser == "count"
-
-
-@dataclass(frozen=True)
-class Model:
-    """A trained learned denoiser.
-
-    Attributes
-    ----------
-    sigma : float
-        The noise level it was trained for, 0-255 scale.
-    stages : tuple of Stage
-        Applied in order; stage ``k > 0`` takes stage ``k - 1``'s estimate as its guide.
-    info : dict
-        How it was trained (command, seed, images, validation PSNR per stage), JSON-able.
-    """
-
-    sigma: float
-    stages: tuple[Stage, ...]
-    info: dict = field(default_factory=dict)
-
-    @property
-    def affinity(self) -> str:
-        """The affinity of the first stage."""
-        return self.stages[0].affinity
-
-    @property
-    def channels(self) -> int:
-        """1 for a grey model, 3 for a colour model."""
-        return self.stages[0].channels
-
-
-def apply_model(pixels: np.ndarray, sigma: float, model: Model, *,
-                stages: int | None = None) -> np.ndarray:
-    """Denoise planar unit-scale pixels with a model.
+def model_path(path: str | os.PathLike) -> Path:
+    """Return the file :func:`save_model` writes for *path*: ``.npz`` appended when missing.
 
     Parameters
     ----------
-    pixels : numpy.ndarray
-        float32 ``(C, n0, 1, n2)``: a 2-D grey (C = 1) or colour (C = 3) image on the engine's
-        grid, values on the unit scale.
-    sigma : float
-        Noise standard deviation on the unit scale.
-    model : Model
-        The model.
-    stages : int, optional
-        Use only the first *stages* stages (for ablations). ``None``: all.
+    path : path-like
+        As given by a user.
 
     Returns
     -------
-    numpy.ndarray
-        float32, the shape of *pixels*.
-
-    Raises
-    ------
-    ValueError
-        For a volume, a channel count other than 1 or 3, a grey image given a colour model,
-        or *stages* out of range.
-
-    Notes
-    -----
-    Cost per stage ``O(N * S * K)`` for ``N`` pixels, ``S`` window positions and ``K``
-    features (half the positions when ``phi = theta``), plus ``C K + C`` small correlations.
+    pathlib.Path
     """
-    if pixels.ndim != 4 or pixels.shape[2] != 1:
-        raise ValueError("the learned method takes 2-D images (grey or colour), not volumes")
-    channels = pixels.shape[0]
-    if channels not in (1, 3):
-        raise ValueError(f"the learned method takes 1 or 3 channels, got {channels}")
-    if model.channels > channels:
-        raise ValueError("this model was trained for colour images; the image is grey")
-    used = model.stages if stages is None else model.stages[:stages]
-    if not used:
-        raise ValueError(f"stages must be between 1 and {len(model.stages)}")
-    # Work in units of sigma; a noiseless image is returned as it is.
-    if sigma <= 0:
-        return pixels.astype(np.float32, copy=True)
-    planes = pixels[:, :, 0, :].astype(np.float64) / sigma
-    if channels == 3:
-        planes = np.tensordot(OPPONENT, planes, axes=1)
-    reads = model.channels
-    estimate = planes
-    for stage in used:
-        estimate = _apply_stage(stage, estimate, planes, reads)
-    if channels == 3:
-        estimate = np.tensordot(OPPONENT.T, estimate, axes=1)
-    return (estimate * sigma).astype(np.float32)[:, :, np.newaxis, :]
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def _apply_stage(stage: Stage, previous: np.ndarray, noisy: np.ndarray,
-                 reads: int) -> np.ndarray:
-    """One block on the engine.
-
-    ``previous`` (the block's input: the noisy image or the previous stage's estimate) and
-    ``noisy`` are ``(C, rows, columns)``; the embeddings read the first *reads* channels of
-    ``previous``.
-    """
-    from .engine import correlate_filters, nonlocal_operation
-
-    guide = previous[:reads]
-
-    def embed(filters, offset):
-        mapped = sum(correlate_filters(plane, filters[:, c]) for c, plane in enumerate(guide))
-        return mapped + offset.astype(np.float32)[:, np.newaxis, np.newaxis]
-
-    theta = embed(stage.theta, stage.theta_offset)
-    phi = None if stage.phi is None else embed(stage.phi, stage.phi_offset)
-    values = np.concatenate([correlate_filters(channel, stage.g[np.newaxis])
-                             for channel in noisy]) + np.float32(stage.g_offset)
-    spec = lookup(AFFINITIES, stage.affinity, "affinity")
-    out = nonlocal_operation(
-        theta[:, :, np.newaxis, :],
-        None if phi is None else phi[:, :, np.newaxis, :],
-        values[:, :, np.newaxis, :],
-        affinity=spec.name,
-        normaliser=spec.normaliser,
-        patch_radius=(0, 0, 0),
-        search_radius=(stage.search_radius, 0, stage.search_radius),
-        scale=1.0,
-        bias=stage.bias,
-        h=1.0,
-    )[:, :, 0, :].astype(np.float64)
-    if stage.residual:
-        out += previous
-    return out
-
-
-# Files -------------------------------------------------------------------------------------
-
-
-def save_model(model: Model, path: str | os.PathLike) -> Path:
+def save_model(model: Model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write a model as an ``.npz`` of plain arrays, atomically.
 
     Parameters
@@ -267,6 +68,8 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
         The model.
     path : path-like
         Target file; ``.npz`` is appended when missing (as :func:`numpy.savez` does).
+    overwrite : bool
+        Whether an existing file may be replaced.
 
     Returns
     -------
@@ -275,14 +78,12 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
 
     Raises
     ------
-    nlmeans_cli.files.ImageFileError
+    nlmeans_cli.io.atomic.OutputExistsError
+        If the file exists and *overwrite* is false.
+    nlmeans_cli.io.atomic.FileError
         If the file cannot be written (nothing is left behind).
     """
-    from .files import _staged
-
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
+    path = model_path(path)
     arrays = {
         "format": np.array(MODEL_FORMAT),
         "sigma": np.array(float(model.sigma)),
@@ -301,7 +102,7 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
             arrays[f"stage{k}_phi_offset"] = np.asarray(stage.phi_offset, np.float64)
         arrays[f"stage{k}_g_offset"] = np.array(float(stage.g_offset))
         arrays[f"stage{k}_search_radius"] = np.array(int(stage.search_radius))
-    with _staged(path, overwrite=True) as temporary:
+    with staged(path, overwrite=overwrite) as temporary:
         np.savez(temporary, **arrays)
     return path
 
@@ -433,15 +234,31 @@ def shipped_models(channels: int = 1) -> dict[str, dict[float, Path]]:
             for affinity, by_sigma in _scan_shipped().get(channels, {}).items()}
 
 
+def shipped_folder() -> Path:
+    """Return the package's folder of shipped models."""
+    return Path(str(resources.files("nlmeans_cli") / "models"))
+
+
 @cache
 def _scan_shipped() -> dict[int, dict[str, dict[float, Path]]]:
     # The package folder does not change while a process runs: scan it once, not per frame.
-    folder = resources.files("nlmeans_cli") / "models"
-    return _scan(Path(str(folder))) if folder.is_dir() else {}
+    folder = shipped_folder()
+    return scan_models(folder) if folder.is_dir() else {}
 
 
-def _scan(folder: Path) -> dict[int, dict[str, dict[float, Path]]]:
-    """``{channels: {affinity: {sigma: path}}}`` of the ``AFFINITY[-colour]-sigmaS.npz`` files."""
+def scan_models(folder: Path) -> dict[int, dict[str, dict[float, Path]]]:
+    """List the model files of a folder named as the shipped ones are.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Holds ``AFFINITY-sigmaS.npz`` (grey) and ``AFFINITY-colour-sigmaS.npz`` files.
+
+    Returns
+    -------
+    dict
+        ``{channels: {affinity: {sigma: path}}}``.
+    """
     found: dict[int, dict[str, dict[float, Path]]] = {}
     for entry in folder.glob("*-sigma*.npz"):
         affinity, _, sigma = entry.stem.rpartition("-sigma")
@@ -475,12 +292,38 @@ def shipped_model(affinity: str, sigma_255: float, channels: int = 1) -> Model:
     ValueError
         If no model ships for *affinity*; the message lists those that do.
     """
-    return cached_model(_pick(_scan_shipped(), affinity, sigma_255, channels))
+    return cached_model(shipped_model_path(affinity, sigma_255, channels))
 
 
-def _pick(scanned: dict[int, dict[str, dict[float, Path]]], affinity: str, sigma_255: float,
+def shipped_model_path(affinity: str, sigma_255: float, channels: int = 1) -> Path:
+    """Return the file of the model :func:`shipped_model` loads (same parameters and errors)."""
+    return pick_model(_scan_shipped(), affinity, sigma_255, channels)
+
+
+def pick_model(scanned: dict[int, dict[str, dict[float, Path]]], affinity: str, sigma_255: float,
           channels: int) -> Path:
-    """Choose the file of *scanned* (as :func:`_scan` returns) that :func:`shipped_model` loads."""
+    """Choose the model file for an image, as :func:`shipped_model` does.
+
+    Parameters
+    ----------
+    scanned : dict
+        As :func:`scan_models` returns.
+    affinity : str
+        The affinity.
+    sigma_255 : float
+        The image's noise level, 0-255 scale; the model nearest in log sigma is taken.
+    channels : int
+        3 prefers a colour model, falling back to grey.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        If no model of *affinity* is in *scanned*; the message lists those that are.
+    """
     lookup(AFFINITIES, affinity, "affinity")
     models = scanned.get(channels, {}).get(affinity) or scanned.get(1, {}).get(affinity)
     if not models:

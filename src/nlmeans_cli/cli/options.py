@@ -1,0 +1,139 @@
+"""The options the commands share, as ``Annotated`` aliases, and their parsers.
+
+Choices come from the registries (:data:`~nlmeans_cli.formulation.AFFINITIES`,
+:data:`~nlmeans_cli.methods.METHODS`); numbers on the command line are on the 0-255 scale and
+are converted to the unit scale once, in :func:`request`.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..formulation import AFFINITIES, affinity_help
+from ..methods import METHODS
+from ..parameters import Request
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "SCALE_NOTE",
+    "AffinityName",
+    "MethodName",
+    "odd",
+    "parse_sigma",
+    "request",
+]
+
+AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, type=str)
+MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
+
+# Kept equal to nlmeans_cli.jobs.file.DEFAULT_MAX_PIXELS (a test holds them equal); importing
+# that module here would slow down `nlm --help`.
+DEFAULT_MAX_PIXELS = 2**27
+
+SCALE_NOTE = "On the 0-255 scale for every bit depth (16-bit and float images are scaled)."
+
+
+def check_sigma(value: str) -> str:
+    """Typer callback: refuse a ``--sigma`` that is neither ``auto`` nor a number >= 0."""
+    parse_sigma(value)
+    return value
+
+
+def parse_sigma(value: str) -> float | None:
+    """Return ``--sigma`` as a number (0-255 scale), or ``None`` for ``auto``."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        sigma = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected 'auto' or a number, got {value!r}") from None
+    if not sigma >= 0 or sigma == float("inf"):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {value!r}")
+    return sigma
+
+
+def positive(value: float | None) -> float | None:
+    """Typer callback: refuse a number that is not positive and finite."""
+    if value is not None and not 0 < value < float("inf"):
+        raise typer.BadParameter(f"must be a positive number, got {value}")
+    return value
+
+
+def odd(value: int | None) -> int | None:
+    """Typer callback: refuse an even size."""
+    if value is not None and value % 2 == 0:
+        raise typer.BadParameter(f"must be odd, got {value}")
+    return value
+
+
+def request(sigma: str, h: float | None, patch_size: int | None, search_window: int | None,
+            affinity: AffinityName, method: MethodName, model: Path | None) -> Request:
+    """Turn the denoising options (0-255 scale) into a request on the unit scale."""
+    sigma_255 = parse_sigma(sigma)
+    return Request(sigma_unit=None if sigma_255 is None else sigma_255 / 255.0,
+                   h_unit=None if h is None else h / 255.0, patch_size=patch_size,
+                   search_window=search_window, affinity=affinity.value, method=method.value,
+                   model=None if model is None else str(model))
+
+
+# Options shared by the commands that denoise.
+SigmaOption = Annotated[
+    str,
+    typer.Option(metavar="auto|FLOAT", callback=check_sigma,
+                 help=f"Noise standard deviation. {SCALE_NOTE} 'auto' estimates it "
+                      "(scikit-image's estimate_sigma) and prints the estimate."),
+]
+HOption = Annotated[
+    float | None,
+    typer.Option("--h", callback=positive, show_default="from the table in README",
+                 help=f"Filtering strength; larger smooths more. {SCALE_NOTE}"),
+]
+PatchOption = Annotated[
+    int | None,
+    typer.Option(min=1, callback=odd, show_default="from the table in README",
+                 help="Side of the compared patches, in pixels (odd)."),
+]
+WindowOption = Annotated[
+    int | None,
+    typer.Option(min=1, callback=odd, show_default="from the table in README",
+                 help="Side of the search window, in pixels (odd)."),
+]
+AffinityOption = Annotated[
+    AffinityName, typer.Option(help=f"Pairwise affinity f; 'gaussian' is NL-means. "
+                                    f"{affinity_help()}.")
+]
+MethodOption = Annotated[
+    MethodName, typer.Option(help="Denoising method: " + "; ".join(
+        f"'{m.name}': {m.description}" for m in METHODS.values()) + ".")
+]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace outputs that exist.")
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+MaxPixelsOption = Annotated[
+    int,
+    typer.Option(min=1, metavar="N",
+                 help="Refuse images whose header claims more pixels than this, before "
+                      "decoding them (decompression bombs)."),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(metavar="PATH", show_default="the shipped model for the affinity and sigma",
+                 help="--method learned: a model file written by 'nlm train'."),
+]
+TemporalWindowOption = Annotated[
+    int,
+    typer.Option(min=0, metavar="T",
+                 help="Clips and stacks: frames either side searched for similar patches "
+                      "(2 T + 1 frames in all); 0 denoises frame by frame."),
+]
+VolumeOption = Annotated[
+    bool,
+    typer.Option("--volume",
+                 help="Treat multi-page TIFFs and .npy arrays as 3-D volumes (3-D patches "
+                      "and window) instead of frames in time."),
+]

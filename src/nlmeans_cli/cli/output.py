@@ -1,0 +1,212 @@
+"""What the commands show: progress bars (rich, on stderr), summary lines and tables.
+
+Nothing here denoises; the commands in :mod:`nlmeans_cli.cli.app` hand these their results.
+"""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+__all__ = [
+    "FileProgress",
+    "FrameProgress",
+    "GracefulStop",
+    "TrainingProgress",
+    "comparison_table",
+    "rich_bar",
+    "summary",
+]
+
+
+def summary(outcome) -> str:
+    """One line for a denoised file: what it was, sigma, and what the method used.
+
+    Sigma and h are shown on the 0-255 scale; a learned run names its model instead of
+    NL-means' h, patch and window, which it does not use.
+    """
+    source = "estimated" if outcome.sigma_estimated else "given"
+    temporal = ("" if outcome.temporal_window is None
+                else f", temporal window {outcome.temporal_window}")
+    if outcome.model is not None:
+        used = ""
+    else:
+        used = (f", h {outcome.h:.2f}, patch {outcome.patch_size}, "
+                f"window {outcome.search_window}")
+    return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source})"
+            f"{used}{temporal}")
+
+
+def comparison_table(comparison) -> str:
+    """Format the text table of ``nlm compare``: PSNR, SSIM and seconds per image and method."""
+    names = list(comparison.mean)
+    header = f"{'image':<28} {'noisy':>6} " + " ".join(f"{name:>26}" for name in names)
+    sub = f"{'':<28} {'PSNR':>6} " + " ".join(f"{'PSNR  SSIM      s':>26}" for _ in names)
+    lines = [f"sigma {comparison.sigma:g}" + (f", seed {comparison.seed}"
+                                             if comparison.seed is not None else ""),
+             header, sub]
+
+    def cells(methods):
+        return " ".join(f"{m['psnr']:>13.2f} {m['ssim']:.3f} {m['seconds']:6.2f}"
+                        for m in (methods[name] for name in names))
+
+    for image in comparison.images:
+        name = image.path if len(image.path) <= 28 else "..." + image.path[-25:]
+        lines.append(f"{name:<28} {image.noisy_psnr:>6.2f} {cells(image.methods)}")
+    if len(comparison.images) > 1:
+        noisy_mean = sum(i.noisy_psnr for i in comparison.images) / len(comparison.images)
+        lines.append(f"{'mean':<28} {noisy_mean:>6.2f} {cells(comparison.mean)}")
+    return "\n".join(lines)
+
+
+class TrainingProgress:
+    """A rich progress bar over all stages' steps with the training and validation loss."""
+
+    def __init__(self, stages: int, steps: int, quiet: bool):
+        self.total, self.steps, self.quiet, self.bar = stages * steps, steps, quiet, None
+        self.validation = "-"
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+
+        self.bar = rich_bar(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("stage {task.fields[stage]} loss {task.fields[loss]} "
+                                        "val {task.fields[validation]}"))
+        self.task = self.bar.add_task("train", total=self.total, stage=1, loss="-",
+                                      validation="-")
+        return self._advance
+
+    def _advance(self, stage, step, steps, loss, validation):
+        if validation is not None:
+            self.validation = f"{validation:.4f}"
+        self.bar.update(self.task, completed=stage * steps + step, stage=stage + 1,
+                        loss=f"{loss:.4f}", validation=self.validation)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+class GracefulStop:
+    """Ctrl-C handling for a batch.
+
+    The first Ctrl-C lets the files in progress finish and starts no more; a second one
+    interrupts at once.
+    """
+
+    def __init__(self):
+        self._requested = False
+
+    def requested(self) -> bool:
+        """Tell whether a stop was asked for."""
+        return self._requested
+
+    def _on_interrupt(self, signum, frame):
+        if self._requested:
+            raise KeyboardInterrupt
+        self._requested = True
+        typer.echo("nlm: interrupted: finishing the files in progress "
+                   "(Ctrl-C again to stop at once)", err=True)
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def rich_bar(*columns):
+    """Start a rich progress bar on stderr with these columns (the caller exits it)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(*columns, console=Console(stderr=True, highlight=False))
+    bar.__enter__()
+    return bar
+
+
+class FileProgress:
+    """A rich progress bar on stderr (files done, rate, time left), or nothing when quiet.
+
+    Entering gives a ``report(outcome)`` callable that advances the bar and prints a failed
+    file's error above it.
+    """
+
+    def __init__(self, total: int, quiet: bool):
+        self.total, self.quiet, self.bar = total, quiet, None
+
+    def __enter__(self):
+        if self.quiet:
+            return self._report_quietly
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+        self.bar = rich_bar(TextColumn("denoising"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+        self.task = self.bar.add_task("files", total=self.total, rate="")
+        self.started = time.perf_counter()
+        return self._report
+
+    def _report(self, outcome) -> None:
+        if not outcome.ok:
+            self.bar.console.print(f"nlm: error: {outcome.error}", markup=False)
+        done = self.bar.tasks[0].completed + 1
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} files/s")
+
+    @staticmethod
+    def _report_quietly(outcome) -> None:
+        if not outcome.ok:
+            typer.echo(f"nlm: error: {outcome.error}", err=True)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+class FrameProgress:
+    """A rich progress bar counting the frames of a clip; nothing for a still image or quiet.
+
+    Entering gives the ``progress(done, total)`` callable that :func:`denoise_file` calls per
+    frame; the bar appears at the first frame.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __enter__(self):
+        return None if self.quiet else self._advance
+
+    def _advance(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = rich_bar(TextColumn("frames"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn())
+            self.task = self.bar.add_task("frames", total=total)
+        self.bar.update(self.task, completed=done,
+                        total=max(total, done) if total is not None else None)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False

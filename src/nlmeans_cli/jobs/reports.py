@@ -1,0 +1,66 @@
+"""Per-file reports of a batch, CSV or JSON, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from ..io.atomic import staged
+from .file import FileOutcome
+
+__all__ = ["REPORT_FIELDS", "write_report"]
+
+REPORT_FIELDS = ("input", "output", "status", "sigma", "seconds", "error")
+
+
+def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Path:
+    """Write a per-file report, CSV or JSON by the extension of *path*.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv`` or ``.json``; written atomically.
+    outcomes : sequence of FileOutcome
+        The files.
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path.
+
+    Raises
+    ------
+    ValueError
+        If the extension is neither ``.csv`` nor ``.json``.
+    nlmeans_cli.io.atomic.ImageFileError
+        If the file cannot be written (nothing is left behind).
+
+    Notes
+    -----
+    Fields: input, output, status, sigma (0-255 scale, empty when not reached), seconds,
+    error.
+    """
+    path = Path(path)
+    extension = path.suffix.lower()
+    if extension not in (".csv", ".json"):
+        raise ValueError(f"{path}: report must be .csv or .json, got {extension or '(none)'}")
+    rows = []
+    for outcome in outcomes:
+        row = {key: value for key, value in asdict(outcome).items() if key in REPORT_FIELDS}
+        row["seconds"] = round(row["seconds"], 4)
+        if row["sigma"] is not None:
+            row["sigma"] = round(row["sigma"], 4)
+        rows.append(row)
+    with staged(path, overwrite=True) as temporary, open(temporary, "w", newline="") as handle:
+        if extension == ".json":
+            json.dump(rows, handle, indent=1)
+            handle.write("\n")
+        else:
+            writer = csv.DictWriter(handle, fieldnames=REPORT_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+    return path

@@ -1,0 +1,136 @@
+"""What every denoising method provides: it resolves its own parameters and says how far it reaches.
+
+A :class:`Method` turns a :class:`~nlmeans_cli.parameters.Request` into a :class:`Setting` for
+one image (:meth:`Method.resolve`) and runs on the engine's planar grid (:meth:`Method.run`).
+The setting knows what the method uses (for reports) and how far an output pixel's inputs
+reach (:meth:`Setting.reach`): tiling reads it for its overlap, so that tiles give exactly the
+whole image's result whatever the method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..parameters import Request
+
+__all__ = ["Method", "Setting"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a method resolved for one image. Values on the unit scale.
+
+    Attributes
+    ----------
+    method : str
+        The method's name.
+    affinity : str
+        The affinity's name.
+    sigma_unit : float
+        Noise standard deviation, unit scale.
+    sigma_estimated : bool
+        Whether sigma was estimated from the image.
+    """
+
+    method: str
+    affinity: str
+    sigma_unit: float
+    sigma_estimated: bool
+
+    def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        """Return, per spatial axis, how many pixels either side an output pixel reads.
+
+        Parameters
+        ----------
+        spatial : tuple of int
+            The image's spatial shape (the method may clamp its windows to it).
+
+        Returns
+        -------
+        tuple of int
+            One distance per axis of *spatial*.
+        """
+        raise NotImplementedError
+
+    def used(self) -> dict[str, float | int | str]:
+        """Return the parameters the method uses besides sigma, by name, for reports.
+
+        ``h_unit`` is on the unit scale; sizes are in pixels; ``model`` is a file name.
+        """
+        raise NotImplementedError
+
+
+class Method:
+    """A registered denoising method (an entry of :data:`nlmeans_cli.methods.METHODS`).
+
+    Attributes
+    ----------
+    name : str
+        Registry key and the command line's choice.
+    description : str
+        One line for ``--help``.
+    spacetime : bool
+        Whether it searches across frames (honours a temporal window and targets); a method
+        that does not is given a clip frame by frame.
+    volumes : bool
+        Whether it denoises 3-D volumes.
+    """
+
+    name: str = ""
+    description: str = ""
+    spacetime: bool = False
+    volumes: bool = False
+
+    def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
+                spatial: tuple[int, ...], channels: int) -> Setting:
+        """Choose every parameter for one image.
+
+        Parameters
+        ----------
+        request : Request
+            What the caller asked for.
+        sigma_unit : float
+            The noise level (given or already estimated), unit scale.
+        sigma_estimated : bool
+            Whether it was estimated.
+        spatial : tuple of int
+            The image's spatial shape (2 or 3 axes).
+        channels : int
+            Its channels.
+
+        Returns
+        -------
+        Setting
+
+        Raises
+        ------
+        ValueError
+            For a request the method cannot honour.
+        """
+        raise NotImplementedError
+
+    def run(self, grid: np.ndarray, setting: Setting, *, axes: tuple[int, int, int],
+            temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:
+        """Denoise a planar float32 grid ``(channels, n0, n1, n2)`` on the unit scale.
+
+        Parameters
+        ----------
+        grid : numpy.ndarray
+            The pixels, as :func:`nlmeans_cli.pixels.to_grid` lays them out.
+        setting : Setting
+            From :meth:`resolve`.
+        axes : tuple of 3 int
+            1 for a real spatial axis, 0 for the dummy (or time) axis.
+        temporal_window : int
+            Spacetime methods: frames either side along grid axis 1.
+        targets : tuple of 2 int, optional
+            Spacetime methods: estimate only ``lo <= i1 < hi`` along grid axis 1.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, the grid's shape (axis 1 cut to *targets*).
+        """
+        raise NotImplementedError

@@ -1,0 +1,290 @@
+"""Pixels: the supported dtypes, the unit scale, array layouts and the noise estimate.
+
+Three scales meet in this package, and each value says which it is on:
+
+- the **image's own units** (0-255 for uint8, 0-65535 for uint16, 0-1 for floats): the public
+  array functions take ``sigma`` and ``h`` in them, as scikit-image does;
+- the **0-255 scale** for every bit depth: the command line's ``--sigma`` and ``--h``, the
+  literature's convention (names end in ``_255``);
+- the **unit scale** (1 is full scale): everything inside. Images are converted to float32 on
+  it once (:func:`to_unit`) and back once (:func:`from_unit`), and every parameter object
+  below the public functions holds its values on it.
+
+Layouts: a public function takes channels anywhere (``channel_axis``); inside, images are
+channels-last, and the engine takes planar grids ``(channels, n0, n1, n2)`` where a 2-D image
+is ``(C, rows, 1, columns)`` (:func:`to_grid`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "SUPPORTED_DTYPES",
+    "channels_last",
+    "check_dtype",
+    "check_finite",
+    "estimate_noise",
+    "estimate_sigma_unit",
+    "from_grid",
+    "from_unit",
+    "to_grid",
+    "to_unit",
+    "unit_scale",
+]
+
+#: The pixel types every function takes, by name.
+SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
+
+# The 0.75 quantile of the standard normal: MAD / this estimates a Gaussian's sigma.
+_NORMAL_QUARTILE = 0.6744897501960817
+
+
+def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
+    """Return *dtype* if it is supported.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The pixel type.
+    what : str
+        What has it, for the message (``"image"``, ``"frame"``).
+
+    Returns
+    -------
+    numpy.dtype
+
+    Raises
+    ------
+    TypeError
+        If *dtype* is not one of :data:`SUPPORTED_DTYPES`.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.name not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported {what} dtype {dtype}; expected uint8, uint16, float32 "
+                        "or float64")
+    return dtype
+
+
+def check_finite(array: np.ndarray, what: str = "image") -> None:
+    """Refuse NaN and infinite values in a float array.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        The pixels.
+    what : str
+        What they are, for the message.
+
+    Raises
+    ------
+    ValueError
+        If any value is NaN or infinite; the message counts them.
+    """
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = array.size - int(np.isfinite(array).sum())
+        raise ValueError(f"{what} has {bad} NaN or infinite pixel values; replace them "
+                         "(for example with numpy.nan_to_num) before denoising")
+
+
+def unit_scale(dtype: np.dtype) -> float:
+    """Return the value of full scale for *dtype*: 255, 65535, or 1 for floats.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        One of the supported image dtypes.
+
+    Returns
+    -------
+    float
+        Dividing an image by this puts it on the unit scale, where 1 is full scale.
+    """
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """Return *image* as float32 on the unit scale (integers divided by their maximum).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8, uint16, float32 or float64.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float32 array of the same shape.
+    """
+    image = np.asarray(image)
+    unit = image.astype(np.float32)
+    unit /= np.float32(unit_scale(image.dtype))
+    return unit
+
+
+def from_unit(unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Convert a unit-scale float32 estimate back to *dtype*.
+
+    Parameters
+    ----------
+    unit : numpy.ndarray
+        float32 on the unit scale; may be modified in place.
+    dtype : numpy.dtype
+        The target pixel type.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integers rounded and clipped to the dtype's range; floats cast.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "u":
+        full_scale = unit_scale(dtype)
+        # In place and in float32 (exact for integers below 2**24): a float64 copy of a large
+        # image would be the biggest allocation of the whole call.
+        scaled = np.multiply(unit, np.float32(full_scale), dtype=np.float32)
+        np.rint(scaled, out=scaled)
+        np.clip(scaled, 0, full_scale, out=scaled)
+        return scaled.astype(dtype)
+    return unit.astype(dtype)
+
+
+def channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    """Return a view of *image* with its channels last (a length-1 axis for grey).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D or 3-D without *channel_axis*; 3-D or 4-D with it.
+    channel_axis : int or None
+        The axis holding the channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(*spatial, channels)``.
+
+    Raises
+    ------
+    ValueError
+        For a number of dimensions that does not fit, or an axis out of range.
+    """
+    if channel_axis is None:
+        if image.ndim not in (2, 3):
+            raise ValueError(
+                f"expected a 2-D image or a 3-D volume, got shape {image.shape}; "
+                "pass channel_axis for colour"
+            )
+        return image[..., np.newaxis]
+    if image.ndim not in (3, 4):
+        raise ValueError(
+            f"with channel_axis, expected 2-D or 3-D images with channels, got shape {image.shape}"
+        )
+    try:
+        return np.moveaxis(image, channel_axis, -1)
+    except np.exceptions.AxisError:
+        raise ValueError(f"channel_axis {channel_axis} is out of range for shape {image.shape}"
+                         ) from None
+
+
+def restore_channels(last: np.ndarray, channel_axis: int | None, ndim: int) -> np.ndarray:
+    """Undo :func:`channels_last`: put the channels back at *channel_axis* of an *ndim* array."""
+    if channel_axis is None:
+        return last[..., 0]
+    return np.moveaxis(last, -1, channel_axis % ndim)
+
+
+def to_grid(last: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Lay a channels-last array out as the engine's planar grid.
+
+    Parameters
+    ----------
+    last : numpy.ndarray
+        ``(rows, columns, C)`` or ``(n0, n1, n2, C)``.
+
+    Returns
+    -------
+    grid : numpy.ndarray
+        Contiguous ``(C, n0, n1, n2)``; a 2-D image becomes ``(C, rows, 1, columns)``.
+    axes : tuple of 3 int
+        1 for a real grid axis, 0 for the dummy axis of a 2-D image.
+    """
+    planar = np.moveaxis(last, -1, 0)
+    if planar.ndim == 3:
+        return np.ascontiguousarray(planar[:, :, np.newaxis, :]), (1, 0, 1)
+    return np.ascontiguousarray(planar), (1, 1, 1)
+
+
+def from_grid(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo :func:`to_grid` for a channels-last *shape*."""
+    return np.moveaxis(grid, 0, -1).reshape(shape)
+
+
+def estimate_sigma_unit(last: np.ndarray) -> float:
+    """Donoho's wavelet estimate of the noise sigma, averaged over channels.
+
+    Parameters
+    ----------
+    last : numpy.ndarray
+        A channels-last image on the unit scale.
+
+    Returns
+    -------
+    float
+        Sigma on the unit scale; 0 for an image under 4 pixels along an axis (too small to
+        tell noise from signal).
+
+    Notes
+    -----
+    The estimator of :func:`skimage.restoration.estimate_sigma` (a test holds them equal),
+    called through PyWavelets directly: importing ``skimage.restoration`` costs a command-line
+    run more than half a second. ``O(N)``.
+    """
+    import pywt
+
+    if min(last.shape[:-1]) < 4:
+        return 0.0
+    sigmas = []
+    for channel in np.moveaxis(last, -1, 0):
+        detail = pywt.dwtn(channel, wavelet="db2")["d" * channel.ndim]
+        detail = detail[np.nonzero(detail)]
+        sigmas.append(np.median(np.abs(detail)) / _NORMAL_QUARTILE if detail.size else 0.0)
+    return float(np.mean(sigmas))
+
+
+def estimate_noise(image: np.ndarray, *, channel_axis: int | None = None) -> float:
+    """Estimate the noise standard deviation as :func:`nlmeans_cli.denoise` does.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        As for :func:`nlmeans_cli.denoise`.
+    channel_axis : int, optional
+        As for :func:`nlmeans_cli.denoise`.
+
+    Returns
+    -------
+    float
+        Sigma in the image's value units; passing it to :func:`nlmeans_cli.denoise` as
+        *sigma* gives the same result as leaving *sigma* out.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`nlmeans_cli.denoise`.
+
+    Notes
+    -----
+    Donoho's wavelet estimator (as :func:`skimage.restoration.estimate_sigma`), averaged over
+    channels; ``O(N)``.
+
+    References
+    ----------
+    .. [1] D. L. Donoho, I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
+       Biometrika 81 (1994).
+    """
+    image = np.asarray(image)
+    check_dtype(image.dtype)
+    unit = to_unit(channels_last(image, channel_axis))
+    return estimate_sigma_unit(unit) * unit_scale(image.dtype)
