@@ -32,7 +32,7 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise
-from nlmeans_cli.methods.learned import apply_model
+from nlmeans_cli.methods.model import apply_model
 from nlmeans_cli.methods.model_files import (
     load_model,
     pick_model,

@@ -191,7 +191,7 @@ AFFINITIES: dict[str, Affinity] = {
     ),
     "concatenation": Affinity(
         "concatenation",
-        "ReLU(w^T [theta(x_i), phi(x_j)]) = ReLU(w_theta^T theta(x_i) + w_phi^T phi(x_j))",
+        "ReLU(w_theta^T theta(x_i) + w_phi^T phi(x_j)), w = (w_theta, w_phi)",
         SUM,
         RELU_KERNEL,
         "count",

@@ -104,3 +104,24 @@ def test_python_dash_m_shows_help():
                           text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0
     assert "denoise" in done.stdout
+
+
+def test_version():
+    from nlmeans_cli import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"nlm {__version__}"
+
+
+def test_help_shows_every_affinity_formula_and_method_from_the_registries():
+    from nlmeans_cli.methods import METHODS
+
+    import typer
+
+    params = {p.name: p for p in typer.main.get_command(app).commands["denoise"].params}
+    for spec in AFFINITIES.values():
+        assert spec.formula in params["affinity"].help
+        assert "[" not in spec.formula  # rich would take it for markup and drop it
+    for method in METHODS.values():
+        assert method.description in params["method"].help
+    assert runner.invoke(app, ["denoise", "--help"]).exit_code == 0

@@ -13,7 +13,7 @@ from nlmeans_cli.cli import app
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask.array")
 
-from nlmeans_cli.tiling import denoise_tiled, tile_chunks  # noqa: E402
+from nlmeans_cli.tiling import denoise_tiled  # noqa: E402
 
 runner = CliRunner()
 
@@ -23,53 +23,6 @@ def _noisy(rng, shape, dtype=np.uint8):
     ramp = np.linspace(0.2, 0.8, shape[1]).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
     values = np.clip(ramp + rng.normal(0, 0.1, shape), 0, 1) * top
     return (np.rint(values) if np.dtype(dtype).kind == "u" else values).astype(dtype)
-
-
-# --- tiles ------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("tile", [40, 64, 77, 200])
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
-def test_tiled_equals_whole_grey(rng, tile, dtype):
-    image = _noisy(rng, (131, 160), dtype)  # 64 divides 160, not 131; 77 divides neither
-    whole = denoise(image)
-    tiled = denoise_tiled(image, tile=tile)
-    assert tiled.dtype == whole.dtype and tiled.shape == whole.shape
-    assert np.array_equal(tiled, whole)
-
-
-def test_tiled_equals_whole_colour_and_volume_and_given_parameters(rng):
-    colour = _noisy(rng, (70, 90, 3))
-    assert np.array_equal(denoise_tiled(colour, tile=30, channel_axis=-1),
-                          denoise(colour, channel_axis=-1))
-    volume = _noisy(rng, (30, 26, 33), np.float32)
-    assert np.array_equal(denoise_tiled(volume, tile=13), denoise(volume))
-    kwargs = dict(sigma=20.0, h=11.0, patch_size=5, search_window=9)
-    grey = _noisy(rng, (64, 50))
-    assert np.array_equal(denoise_tiled(grey, tile=25, **kwargs), denoise(grey, **kwargs))
-
-
-def test_tile_smaller_than_the_overlap_is_refused(rng):
-    with pytest.raises(ValueError, match="tile must be at least"):
-        denoise_tiled(_noisy(rng, (80, 80)), tile=8, patch_size=7, search_window=21)
-
-
-def test_tile_chunks_never_leave_a_short_last_chunk():
-    assert tile_chunks(100, 30, 12) == (30, 30, 40)
-    assert tile_chunks(100, 30, 5) == (30, 30, 30, 10)
-    assert tile_chunks(90, 30, 5) == (30, 30, 30)
-    assert tile_chunks(10, 30, 5) == (10,)
-    assert sum(tile_chunks(1237, 64, 13)) == 1237
-
-
-def test_denoise_command_with_tiles(tmp_path, rng):
-    source = tmp_path / "in.png"
-    iio.imwrite(source, _noisy(rng, (90, 120)))
-    args = ["denoise", str(source), "--sigma", "20", "-q"]
-    assert runner.invoke(app, [*args[:2], str(tmp_path / "whole.png"), *args[2:]]).exit_code == 0
-    result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],
-                                 "--tile", "48"])
-    assert result.exit_code == 0, result.output
-    assert np.array_equal(iio.imread(tmp_path / "tiled.png"), iio.imread(tmp_path / "whole.png"))
 
 
 def test_scheduler_without_tile_is_a_usage_error(tmp_path, rng):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
-from nlmeans_cli.methods.learned import OPPONENT, Model, Stage, apply_model
+from nlmeans_cli.methods.model import OPPONENT, Model, Stage, apply_model
 from nlmeans_cli.methods.model_files import (
     MODEL_FORMAT,
     ModelFileError,
@@ -391,3 +391,19 @@ def test_shipped_learned_beats_classic_on_colour(rng):
     classic = denoise(noisy, sigma=25.0, channel_axis=-1)
     assert learned.shape == noisy.shape and learned.dtype == np.uint8
     assert peak_signal_noise_ratio(clean, learned) > peak_signal_noise_ratio(clean, classic) + 0.2
+
+
+def test_train_refuses_to_replace_a_model_without_overwrite(tmp_path):
+    stem = tmp_path / "m"  # written as m.npz
+    arguments = ["train", "skimage:camera", "--out", str(stem), "--steps", "1", "--crop", "24",
+                 "--batch", "1", "--features", "1", "--patch-size", "3", "--search-window", "3",
+                 "--stages", "1", "--quiet"]
+    assert runner.invoke(app, arguments).exit_code == 0
+    written = tmp_path / "m.npz"
+    before = written.read_bytes()
+    again = runner.invoke(app, arguments)
+    assert again.exit_code == 1
+    assert "already exists" in again.stderr and "--overwrite" in again.stderr
+    assert written.read_bytes() == before
+    assert runner.invoke(app, [*arguments, "--overwrite"]).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]

@@ -83,7 +83,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"nlm {__version__}")
         raise typer.Exit()

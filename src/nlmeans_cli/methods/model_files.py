@@ -1,6 +1,6 @@
 """Model files of the learned method: plain ``.npz`` arrays (never pickles), shipped or trained.
 
-:func:`save_model` writes a :class:`~nlmeans_cli.methods.learned.Model` atomically,
+:func:`save_model` writes a :class:`~nlmeans_cli.methods.model.Model` atomically,
 :func:`load_model` reads and checks one, and :func:`shipped_model` picks the model inside the
 package nearest to a noise level.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..formulation import AFFINITIES, lookup
 from ..io.atomic import staged
-from .learned import Model, Stage
+from .model import Model, Stage
 
 __all__ = [
     "COLOUR_MARK",
