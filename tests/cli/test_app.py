@@ -114,9 +114,9 @@ def test_version():
 
 
 def test_help_shows_every_affinity_formula_and_method_from_the_registries():
-    from nlmeans_cli.methods import METHODS
-
     import typer
+
+    from nlmeans_cli.methods import METHODS
 
     params = {p.name: p for p in typer.main.get_command(app).commands["denoise"].params}
     for spec in AFFINITIES.values():
