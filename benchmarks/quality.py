@@ -1,17 +1,33 @@
-"""Quality bar: mean PSNR of ``denoise`` (sigma given, all else default) against scikit-image.
+"""Quality on images never tuned on: the train400 validation split, and colour photographs.
 
-On scikit-image's bundled grey photographs (centre crops, float32, Gaussian noise added without
-clipping, fixed seed) at sigma 15, 25 and 50, compares with ``skimage.restoration.
-denoise_nl_means`` at its recommended settings (``h = 0.8 sigma``, ``sigma = sigma``, default
-patch 7 and distance 11) in fast and slow mode, and prints a Markdown table with mean PSNR and
-mean seconds per image.
+Grey: the 40 validation images of ``../shared/data/train400`` (every 10th, test_010 ...
+test_400; ``benchmarks/calibrate.py`` tunes on the others), whole 180x180, Gaussian noise added
+in float without clipping (a seed per image), sigma given to every method (ours also with
+sigma estimated). Compared side by side:
 
-    python benchmarks/quality.py [--crop 256]
+- ours with every default (``denoise(noisy, sigma=s)``: table patch and window, h by SURE);
+- scikit-image's ``denoise_nl_means``, fast mode with its documented example settings
+  (patch 5, distance 6, ``h = 0.8 sigma``) and slow mode with its defaults (patch 7, distance
+  11, ``h = 0.8 sigma``);
+- OpenCV's ``fastNlMeansDenoising`` on the 8-bit rounded noisy image (its only input type),
+  template 7, search 21, ``h = sigma``;
+- BM3D (the ``bm3d`` package, ``sigma_psd = sigma``), when installed.
+
+Colour, sigma 25: scikit-image's bundled colour photographs not used to measure the chroma
+strength (coffee, motorcycle, hubble, skin; 256x256 centre crops): ours, scikit-image fast mode
+(``channel_axis``), OpenCV's ``fastNlMeansDenoisingColored`` and CBM3D (``bm3d.bm3d_rgb``).
+
+Results: ``benchmarks/results/quality.{md,json}``.
+
+    python benchmarks/quality.py [--data DIR] [--limit N]
 """
 
 import argparse
+import json
 import time
+from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
@@ -19,48 +35,107 @@ from skimage.restoration import denoise_nl_means
 
 from nlmeans_cli import denoise
 
-IMAGES = ("camera", "moon", "coins", "brick", "grass", "gravel")
 SIGMAS = (15, 25, 50)
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "train400"
+RESULTS = Path(__file__).resolve().parent / "results"
+COLOUR = ("coffee", "stereo_motorcycle", "hubble_deep_field", "skin")
 
 
-def crops(size: int) -> dict[str, np.ndarray]:
-    out = {}
-    for name in IMAGES:
-        image = getattr(data, name)().astype(np.float32) / 255
-        r0, c0 = max((image.shape[0] - size) // 2, 0), max((image.shape[1] - size) // 2, 0)
-        out[name] = image[r0 : r0 + size, c0 : c0 + size]
+def validation(folder: Path) -> list[tuple[str, np.ndarray]]:
+    names = sorted(folder.glob("test_*.png"))
+    return [(p.name, iio.imread(p).astype(np.float32) / 255)
+            for k, p in enumerate(names, start=1) if k % 10 == 0]
+
+
+def colour_photographs(size: int = 256) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for name in COLOUR:
+        image = getattr(data, name)()
+        image = image[0] if name == "stereo_motorcycle" else image
+        r0, c0 = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+        out.append((name, image[r0 : r0 + size, c0 : c0 + size, :3].astype(np.float32) / 255))
     return out
 
 
-def timed(function, *args, **kwargs):
-    started = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started
+def methods(colour: bool) -> dict:
+    import cv2
+
+    axis = -1 if colour else None
+
+    def opencv(noisy, s):
+        eight = np.clip(np.rint(noisy * 255), 0, 255).astype(np.uint8)
+        if colour:
+            out = cv2.fastNlMeansDenoisingColored(eight, None, s * 255, s * 255, 7, 21)
+        else:
+            out = cv2.fastNlMeansDenoising(eight, None, s * 255, 7, 21)
+        return out.astype(np.float32) / 255
+
+    found = {
+        "ours": lambda n, s: denoise(n, sigma=s, channel_axis=axis),
+        "ours, sigma estimated": lambda n, s: denoise(n, channel_axis=axis),
+        "skimage fast": lambda n, s: denoise_nl_means(n, patch_size=5, patch_distance=6,
+                                                      h=0.8 * s, sigma=s, fast_mode=True,
+                                                      channel_axis=axis),
+        "opencv": opencv,
+    }
+    if not colour:
+        found["skimage slow"] = lambda n, s: denoise_nl_means(n, patch_size=7,
+                                                              patch_distance=11, h=0.8 * s,
+                                                              sigma=s, fast_mode=False)
+    try:
+        import bm3d
+
+        found["bm3d"] = ((lambda n, s: bm3d.bm3d_rgb(n, s)) if colour
+                         else (lambda n, s: bm3d.bm3d(n, sigma_psd=s)))
+    except ImportError:
+        pass
+    return found
+
+
+def score(images, sigma, colour):
+    s = sigma / 255
+    table = {}
+    for k, (name, clean) in enumerate(images):
+        noisy = clean + np.random.default_rng(1000 * sigma + k).normal(
+            0, s, clean.shape).astype(np.float32)
+        for method, run in methods(colour).items():
+            started = time.perf_counter()
+            estimate = np.asarray(run(noisy, s), np.float32)
+            seconds = time.perf_counter() - started
+            psnr = peak_signal_noise_ratio(clean, estimate, data_range=1)
+            table.setdefault(method, []).append((psnr, seconds))
+    return {m: {"psnr": float(np.mean([p for p, _ in v])),
+                "seconds": float(np.mean([t for _, t in v]))} for m, v in table.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    images = crops(args.crop)
-    rng = np.random.default_rng(0)
-    denoise(next(iter(images.values()))[:32, :32], sigma=0.1)  # load the kernels once
-    print("| sigma | ours PSNR | skimage fast | skimage slow | ours s | fast s | slow s |"
-          " speed-up vs fast |\n|---|---|---|---|---|---|---|---|")
+    grey = validation(args.data)[: args.limit]
+    denoise(grey[0][1][:32, :32], sigma=0.1)  # load the kernels once
+    results = {"grey": {}, "colour": {}}
     for sigma in SIGMAS:
-        s = sigma / 255
-        rows = []
-        for clean in images.values():
-            noisy = clean + rng.normal(0, s, clean.shape).astype(np.float32)
-            ours, t_ours = timed(denoise, noisy, sigma=s)
-            fast, t_fast = timed(denoise_nl_means, noisy, h=0.8 * s, sigma=s, fast_mode=True)
-            slow, t_slow = timed(denoise_nl_means, noisy, h=0.8 * s, sigma=s, fast_mode=False)
-            psnrs = [peak_signal_noise_ratio(clean, x, data_range=1) for x in (ours, fast, slow)]
-            rows.append(psnrs + [t_ours, t_fast, t_slow])
-        m = np.mean(rows, axis=0)
-        print(f"| {sigma} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | {m[3]:.3f} | {m[4]:.3f} |"
-              f" {m[5]:.3f} | {m[4] / m[3]:.1f}x |", flush=True)
-    print(f"\n{len(images)} images ({', '.join(images)}), {args.crop}x{args.crop} centre crops.")
+        results["grey"][sigma] = score(grey, sigma, colour=False)
+        print(f"grey sigma {sigma}: " + ", ".join(
+            f"{m} {v['psnr']:.2f}" for m, v in results["grey"][sigma].items()), flush=True)
+    results["colour"][25] = score(colour_photographs(), 25, colour=True)
+    print("colour sigma 25: " + ", ".join(
+        f"{m} {v['psnr']:.2f}" for m, v in results["colour"][25].items()), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "quality.json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = []
+    for kind, by_sigma in results.items():
+        names = list(next(iter(by_sigma.values())))
+        lines += [f"\n{kind}: mean PSNR (dB) / seconds per image\n",
+                  "| sigma | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for sigma, row in by_sigma.items():
+            lines.append(f"| {sigma} | " + " | ".join(
+                f"{row[n]['psnr']:.2f} / {row[n]['seconds']:.3f}" for n in names) + " |")
+    (RESULTS / "quality.md").write_text("\n".join(lines).lstrip() + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ def clamp(radius, grid):
 
 
 def nonlocal_operation(left, right, values, *, affinity, normaliser=None, patch_radius,
-                       search_radius, scale=1.0, bias=0.0, h=1.0):
+                       search_radius, scale=1.0, bias=0.0, h=1.0, patch_weights=None):
     """y_i = 1/C sum_j f(x_i, x_j) g(x_j) by direct summation over every i and j."""
     spec = AFFINITIES[affinity]
     norm = normaliser or spec.normaliser
@@ -25,6 +25,13 @@ def nonlocal_operation(left, right, values, *, affinity, normaliser=None, patch_
     grid = left.shape[1:]
     patch = clamp(patch_radius, grid)
     search = clamp(search_radius, grid)
+    # The weight of each patch element: the outer product of the per-axis weights, their
+    # central values when a radius is clamped.
+    if patch_weights is None:
+        patch_weights = [np.ones(2 * r + 1) for r in patch_radius]
+    cut = [np.asarray(w, np.float64)[asked - r : asked + r + 1]
+           for w, asked, r in zip(patch_weights, patch_radius, patch, strict=True)]
+    weight = cut[0][:, None, None] * cut[1][None, :, None] * cut[2][None, None, :]
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
     lp, rp, vp = (np.pad(a, pad, mode="reflect") for a in (left, right, values))
     offset = [p + s for p, s in zip(patch, search, strict=True)]
@@ -42,14 +49,14 @@ def nonlocal_operation(left, right, values, *, affinity, normaliser=None, patch_
             j = tuple(a + b for a, b in zip(i, t, strict=True))
             pi, pj = patch_at(lp, i), patch_at(rp, j)
             if spec.name == "gaussian":
-                s = np.sum((pi - pj) ** 2) * scale
+                s = np.sum(weight * (pi - pj) ** 2) * scale
                 f = np.exp(-max(s - bias, 0.0) / h**2)
             elif spec.name == "embedded-gaussian":
-                f = np.exp(np.sum(pi * pj) * scale)
+                f = np.exp(np.sum(weight * pi * pj) * scale)
             elif spec.name == "dot-product":
-                f = np.sum(pi * pj) * scale
+                f = np.sum(weight * pi * pj) * scale
             else:
-                f = max(np.sum(pi + pj) * scale, 0.0)
+                f = max(np.sum(weight * (pi + pj)) * scale, 0.0)
             g = vp[(slice(None),) + tuple(c + o for c, o in zip(j, offset, strict=True))]
             numerator += f * g
             denominator += f

@@ -8,8 +8,9 @@ from skimage.restoration import estimate_sigma
 import naive
 from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.formulation import AFFINITIES
+from nlmeans_cli.methods.classic import SURE_FACTORS
 from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
-from nlmeans_cli.pixels import estimate_sigma_unit
+from nlmeans_cli.pixels import OPPONENT, estimate_sigma_unit
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 
@@ -60,8 +61,9 @@ def test_classic_output_within_input_range(dtype, rng):
 
 def test_transposing_the_input_transposes_the_output(rng):
     image = rng.random((19, 24)).astype(np.float32)
-    out = denoise(image, sigma=0.1)
-    out_t = denoise(image.T, sigma=0.1)
+    # h given: SURE's random probe is not transposed with the image.
+    out = denoise(image, sigma=0.1, h=0.08)
+    out_t = denoise(image.T, sigma=0.1, h=0.08)
     assert_allclose(out_t, out.T, rtol=1e-5, atol=1e-6)
 
 
@@ -79,19 +81,34 @@ def test_float32_close_to_float64(rng):
 def test_classic_method_is_the_generic_operation(affinity, shape, channel_axis, rng):
     """denoise's classic path = the reference definition on the unit-scaled image."""
     image = rng.random(shape).astype(np.float32)
-    sigma, h, patch, window = 0.1, 0.12, 3, 5
+    sigma, h, h_chroma, patch, window = 0.1, 0.12, 0.2, 3, 5
     out = denoise(image, sigma=sigma, h=h, patch_size=patch, search_window=window,
-                  affinity=affinity, channel_axis=channel_axis)
+                  affinity=affinity, channel_axis=channel_axis, patch_kernel="box",
+                  h_chroma=h_chroma)
     planar = np.moveaxis(image[..., np.newaxis] if channel_axis is None else image, -1, 0)
     volume = channel_axis is None and image.ndim == 3
     grid = planar if volume else planar[:, :, np.newaxis, :]
     radius = (1, 1, 1) if volume else (1, 0, 1)
     search = (2, 2, 2) if volume else (2, 0, 2)
     n = grid.shape[0] * int(np.prod([2 * r + 1 for r in radius]))
-    scale = {"gaussian": 1 / n, "concatenation": 1 / (n * h)}.get(affinity, 1 / (n * h * h))
-    expected = naive.nonlocal_operation(grid, None, grid, affinity=affinity, normaliser="sum",
-                                        patch_radius=radius, search_radius=search, scale=scale,
-                                        bias=2 * sigma**2, h=h)
+
+    def operation(features, values, strength):
+        scale = {"gaussian": 1 / n, "concatenation": 1 / (n * strength)}.get(
+            affinity, 1 / (n * strength * strength))
+        return naive.nonlocal_operation(features, None, values, affinity=affinity,
+                                        normaliser="sum", patch_radius=radius,
+                                        search_radius=search, scale=scale,
+                                        bias=2 * sigma**2, h=strength)
+
+    if grid.shape[0] == 3:
+        # Colour: distances over all channels in opponent colours (the RGB distances), the
+        # luminance weighted with h, the chroma with h_chroma.
+        opponent = np.tensordot(OPPONENT, grid, axes=1)
+        expected = np.tensordot(OPPONENT.T, np.concatenate(
+            [operation(opponent, opponent[:1], h), operation(opponent, opponent[1:], h_chroma)]),
+            axes=1)
+    else:
+        expected = operation(grid, grid, h)
     expected = np.moveaxis(expected.reshape(planar.shape), 0, -1)
     if channel_axis is None:
         expected = expected[..., 0]
@@ -123,7 +140,10 @@ def test_sigma_is_estimated_and_reported_in_image_units(rng):
     assert setting.sigma_estimated
     assert setting.sigma_unit * 65535 == pytest.approx(1000, rel=0.1)
     row = default_parameters(setting.sigma_unit * 255, 2)
-    assert setting.h_unit == pytest.approx(row.h_factor * setting.sigma_unit, rel=1e-6)
+    # h chosen by SURE among multiples of the table's.
+    assert setting.h_chosen_by == "sure"
+    assert any(setting.h_unit == pytest.approx(f * row.h_factor * setting.sigma_unit, rel=1e-6)
+               for f in SURE_FACTORS)
     assert (setting.patch_size, setting.search_window) == (row.patch_size, row.search_window)
 
 

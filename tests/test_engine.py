@@ -40,6 +40,35 @@ def test_engine_matches_reference(affinity, case, shared, rng):
     assert_allclose(fast, slow, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_weighted_patches_match_reference(affinity, case, rng):
+    channels, grid, patch, search = CASES[case]
+    left = rng.random((channels, *grid)).astype(np.float32)
+    values = rng.random((2, *grid)).astype(np.float32)
+    weights = tuple(rng.random(2 * r + 1) + 0.2 for r in patch)
+    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=search,
+                  patch_weights=weights, **_params(channels, patch))
+    fast = nonlocal_operation(left, None, values, **kwargs)
+    assert_allclose(fast, naive.nonlocal_operation(left, None, values, **kwargs),
+                    rtol=1e-4, atol=1e-6)
+
+
+def test_box_weights_are_bit_identical_to_no_weights(rng):
+    left = rng.random((1, 20, 1, 23)).astype(np.float32)
+    kwargs = dict(patch_radius=(2, 0, 2), search_radius=(3, 0, 3), scale=1 / 25, h=0.2)
+    ones = tuple(np.ones(2 * r + 1) for r in (2, 0, 2))
+    assert_array_equal(nonlocal_operation(left, None, left, patch_weights=ones, **kwargs),
+                       nonlocal_operation(left, None, left, **kwargs))
+
+
+def test_patch_weights_of_the_wrong_length_raise(rng):
+    left = rng.random((1, 8, 1, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match="patch weights"):
+        nonlocal_operation(left, None, left, patch_radius=(1, 0, 1), search_radius=(1, 0, 1),
+                           patch_weights=(np.ones(3), np.ones(1), np.ones(5)))
+
+
 @pytest.mark.parametrize("normaliser", sorted(NORMALISERS))
 def test_both_normalisers_match_reference(normaliser, rng):
     left = rng.random((1, 5, 1, 6)).astype(np.float32)

@@ -44,9 +44,10 @@ def sequence_like(frames, fps=12.5):
 def test_temporal_window_zero_is_frame_by_frame_exactly(rng):
     _, noisy = panned_clip(rng)
     frames = as_uint8(noisy)
-    streamed = list(denoise_frames(iter(frames), sigma=25.0, temporal_window=0))
+    # h given: a still image's h is otherwise chosen by SURE, a clip's from the table.
+    streamed = list(denoise_frames(iter(frames), sigma=25.0, h=18.0, temporal_window=0))
     for frame, result in zip(frames, streamed, strict=True):
-        assert_array_equal(result, denoise(frame, sigma=25.0))
+        assert_array_equal(result, denoise(frame, sigma=25.0, h=18.0))
 
 
 def test_spacetime_window_gains_over_frame_by_frame(rng):
@@ -155,14 +156,15 @@ def test_sixteen_bit_stack_kept(tmp_path, rng):
     source = tmp_path / "stack.tif"
     write_sequence(source, iter(frames), sequence_like(frames))
     out = tmp_path / "out.tif"
-    options = JobOptions(Request(sigma_unit=20.0 / 255), temporal_window=0)
+    options = JobOptions(Request(sigma_unit=20.0 / 255, h_unit=15.0 / 255), temporal_window=0)
     outcome = denoise_file(source, out, options)
     assert outcome.ok, outcome.error
     result = open_sequence(out, max_pixels=10**6).read_all()
     assert result.dtype == np.uint16 and result.shape == frames.shape
     # Window 0: each frame exactly as a still image with the same sigma (20 on 0-255).
     for frame, denoised in zip(frames, result, strict=True):
-        assert_array_equal(denoised, denoise(frame, sigma=20.0 * 65535 / 255))
+        assert_array_equal(denoised, denoise(frame, sigma=20.0 * 65535 / 255,
+                                             h=15.0 * 65535 / 255))
 
 
 def test_volume_flag_denoises_in_3d(tmp_path, rng):

@@ -40,6 +40,8 @@ def denoise(
     method: str = "classic",
     channel_axis: int | None = None,
     model: str | None = None,
+    patch_kernel: str | None = None,
+    h_chroma: float | None = None,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -71,6 +73,14 @@ def denoise(
         ``method="learned"`` only: a model file from ``nlm train``. ``None`` takes the
         shipped model for *affinity* nearest to sigma. Patch, window and h then come from
         the model.
+    patch_kernel : str, optional
+        Classic method: how the patch distance weighs the patch, a name in
+        :data:`nlmeans_cli.formulation.PATCH_KERNELS` (``"box"`` or ``"gaussian"``).
+        ``None``: from the default table.
+    h_chroma : float, optional
+        Classic method, colour images: the strength for the chroma channels (opponent
+        colours; the patch distances stay those over all channels), in the image's value
+        units. ``None``: :data:`nlmeans_cli.parameters.CHROMA_FACTOR` times h.
 
     Returns
     -------
@@ -109,7 +119,8 @@ def denoise(
     True
     """
     image = np.asarray(image)
-    request = _request(image, sigma, h, patch_size, search_window, affinity, method, model)
+    request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
+                       patch_kernel, h_chroma)
     unit = _unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
     return _back(_run(unit, setting), image, channel_axis)
@@ -126,12 +137,15 @@ def resolve_parameters(
     method: str = "classic",
     channel_axis: int | None = None,
     model: str | None = None,
+    patch_kernel: str | None = None,
+    h_chroma: float | None = None,
 ) -> Setting:
     """Return the parameters :func:`denoise` uses for this image and these arguments.
 
     Parameters
     ----------
     image, sigma, h, patch_size, search_window, affinity, method, channel_axis, model
+    patch_kernel, h_chroma
         As for :func:`denoise`.
 
     Returns
@@ -154,7 +168,8 @@ def resolve_parameters(
     the learned method loads its model file once per process.
     """
     image = np.asarray(image)
-    request = _request(image, sigma, h, patch_size, search_window, affinity, method, model)
+    request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
+                       patch_kernel, h_chroma)
     return _resolve(request, _unit_pixels(image, channel_axis))
 
 
@@ -210,14 +225,17 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
     return _back(_run(_unit_pixels(image, channel_axis), setting), image, channel_axis)
 
 
-def _request(image, sigma, h, patch_size, search_window, affinity, method, model) -> Request:
+def _request(image, sigma, h, patch_size, search_window, affinity, method, model,
+             patch_kernel, h_chroma) -> Request:
     """Turn the keyword arguments into a request: sigma and h from image units to the unit scale."""
     full_scale = unit_scale(check_dtype(image.dtype))
     return Request(
         sigma_unit=None if sigma is None else non_negative(sigma, "sigma") / full_scale,
         h_unit=None if h is None else non_negative(h, "h") / full_scale,
         patch_size=patch_size, search_window=search_window, affinity=affinity,
-        method=method, model=model)
+        method=method, model=model, patch_kernel=patch_kernel,
+        h_chroma_unit=None if h_chroma is None else non_negative(h_chroma, "h_chroma")
+        / full_scale)
 
 
 def _unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -235,7 +253,7 @@ def _resolve(request: Request, unit: np.ndarray) -> Setting:
     estimated = request.sigma_unit is None
     sigma_unit = estimate_sigma_unit(unit) if estimated else request.sigma_unit
     return runner.resolve(request, sigma_unit, sigma_estimated=estimated,
-                          spatial=unit.shape[:-1], channels=unit.shape[-1])
+                          spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit)
 
 
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:

@@ -86,6 +86,7 @@ def nonlocal_operation(
     bias: float = 0.0,
     h: float = 1.0,
     targets: tuple[int, int] | None = None,
+    patch_weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -123,6 +124,11 @@ def nonlocal_operation(
         ``(C, rows, frames, columns)``: the frames to denoise, the others serving as
         candidates). ``None``: every position. A restricted range visits every offset (the
         symmetric halving needs all targets).
+    patch_weights : tuple of 3 numpy.ndarray, optional
+        Separable weights of the patch sum, one array of ``2 r + 1`` values per axis for the
+        requested *patch_radius* (the statistic at offset ``u`` is weighted by
+        ``w0[u0] w1[u1] w2[u2]``); a radius clamped to the grid keeps the central values.
+        ``None``: every weight 1 (a box).
 
     Returns
     -------
@@ -167,8 +173,10 @@ def nonlocal_operation(
     if not 0 <= lo1 < hi1 <= grid[1]:
         raise ValueError(f"targets {targets} must satisfy 0 <= lo < hi <= {grid[1]}")
     symmetric = shared and (lo1, hi1) == (0, grid[1])
+    requested = tuple(int(r) for r in patch_radius)
     patch = _clamp_radius(patch_radius, grid, "patch radius")
     search = _clamp_radius(search_radius, grid, "search radius")
+    k0, k1, k2 = _patch_weights(patch_weights, requested, patch)
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
     left_padded = np.pad(left, pad, mode="reflect")
     right_padded = left_padded if shared else np.pad(right, pad, mode="reflect")
@@ -184,6 +192,9 @@ def nonlocal_operation(
             out,
             offsets,
             np.asarray(patch, np.int64),
+            k0,
+            k1,
+            k2,
             spec.statistic,
             spec.kernel,
             norm.code,
@@ -263,6 +274,20 @@ def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def _patch_weights(weights, requested, clamped):
+    """Per-axis float32 weights for the clamped radii: the central values of the requested."""
+    if weights is None:
+        return tuple(np.ones(2 * r + 1, np.float32) for r in clamped)
+    out = []
+    for w, asked, r in zip(weights, requested, clamped, strict=True):
+        w = np.asarray(w, np.float32).ravel()
+        if w.size != 2 * asked + 1 or not np.isfinite(w).all():
+            raise ValueError(f"patch weights must hold 2 r + 1 finite values per axis, got "
+                             f"{w.size} for radius {asked}")
+        out.append(np.ascontiguousarray(w[asked - r : asked + r + 1]))
+    return tuple(out)
+
+
 def _clamp_radius(radius, grid, what):
     radius = tuple(int(r) for r in radius)
     if len(radius) != 3 or min(radius) < 0:
@@ -306,31 +331,38 @@ def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _box_plane(plane, r1, r2, m1, m2, scratch, out):
-    """Box-sum a plane over ``[-r1, r1] x [-r2, r2]`` into ``out[:m1, :m2]``.
+def _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, out):
+    """Sum a plane over ``[-r1, r1] x [-r2, r2]`` with weights ``k1 x k2`` into ``out[:m1, :m2]``.
 
-    The loop over pixels is innermost everywhere, so that it vectorises.
+    The loop over pixels is innermost everywhere, so that it vectorises. With weights of 1
+    (a box) the products are exact, so the sums are those of an unweighted box.
     """
     inner = scratch if r1 > 0 else out
+    # Without a second pass, axis 1's single weight joins axis 2's.
+    along1 = k1[0] if r1 == 0 else np.float32(1.0)
     for i1 in range(m1 + 2 * r1):
         src = plane[i1]
         dst = inner[i1]
+        first = k2[0] * along1
         for i2 in range(m2):
-            dst[i2] = src[i2]
+            dst[i2] = first * src[i2]
         for k in range(1, 2 * r2 + 1):
             shifted = src[k : k + m2]
+            weight = k2[k] * along1
             for i2 in range(m2):
-                dst[i2] += shifted[i2]
+                dst[i2] += weight * shifted[i2]
     if r1 == 0:
         return
     for i1 in range(m1):
         dst = out[i1]
+        first = k1[0]
         for i2 in range(m2):
-            dst[i2] = scratch[i1, i2]
+            dst[i2] = first * scratch[i1, i2]
         for k in range(1, 2 * r1 + 1):
             src = scratch[i1 + k]
+            weight = k1[k]
             for i2 in range(m2):
-                dst[i2] += src[i2]
+                dst[i2] += weight * src[i2]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -352,8 +384,8 @@ def _negative_exp(x):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _kernel_plane(ring, oldest, kernel, m1, m2, scale, bias, inv_h2, weights):
-    """Sum the ring of boxed planes along axis 0 and turn the sums into affinities.
+def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, weights):
+    """Sum the ring of boxed planes along axis 0 (weights *k0*) and turn the sums into affinities.
 
     The sum is formed afresh for every row (no running sum), from the oldest row of the ring
     (slot *oldest*) to the newest: rounding must depend neither on where a strip starts nor
@@ -365,12 +397,14 @@ def _kernel_plane(ring, oldest, kernel, m1, m2, scale, bias, inv_h2, weights):
     for i1 in range(m1):
         w = weights[i1]
         first = ring[oldest, i1]
+        weight = k0[0]
         for i2 in range(m2):
-            w[i2] = first[i2]
+            w[i2] = weight * first[i2]
         for k in range(1, ring_len):
             src = ring[(oldest + k) % ring_len, i1]
+            weight = k0[k]
             for i2 in range(m2):
-                w[i2] += src[i2]
+                w[i2] += weight * src[i2]
         if kernel == GAUSSIAN_KERNEL:
             for i2 in range(m2):
                 x = max(w[i2] * scale - bias, np.float32(0.0)) * inv_h2
@@ -429,8 +463,8 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel, normaliser,
-                     scale, bias, inv_h2, symmetric, strip, n_positions, lo1, grid1):
+def _nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statistic, kernel,
+                     normaliser, scale, bias, inv_h2, symmetric, strip, n_positions, lo1, grid1):
     # Targets are the positions [lo1, lo1 + n1) of axis 1, of length grid1 (all of them when
     # symmetric).
     n_values, n0, n1, n2 = out.shape
@@ -471,11 +505,11 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, statistic, kernel
                 _statistic_plane(left, right, statistic, a0 + pad0, a0 + pad0 + t0,
                                  b1 - r1 + pad1, b2 - r2 + pad2, t1, t2, m1 + 2 * r1,
                                  m2 + 2 * r2, plane)
-                _box_plane(plane, r1, r2, m1, m2, scratch, ring[a0 % ring_len])
+                _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, ring[a0 % ring_len])
                 if a0 - first < 2 * r0:
                     continue
                 q = a0 - r0
-                _kernel_plane(ring, (a0 + 1) % ring_len, kernel, m1, m2, scale, bias,
+                _kernel_plane(ring, (a0 + 1) % ring_len, k0, kernel, m1, m2, scale, bias,
                               inv_h2, weights)
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential,

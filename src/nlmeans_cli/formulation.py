@@ -14,7 +14,10 @@ Buades et al.'s non-local means [2]_). Two ingredients are named registries:
     the engine's selectors, its paired normaliser, how the classic method scales it, and how a
     learned block of it starts and steps;
 ``NORMALISERS``
-    the normaliser *C*.
+    the normaliser *C*;
+``PATCH_KERNELS``
+    how the pair statistic is weighted over the patch (a box, or a Gaussian that trusts the
+    centre of the patch more than its rim).
 
 The unary map *g* reaches the engine already applied to every position: the pixels themselves
 for NL-means, a learned filter of them for the learned method.
@@ -32,6 +35,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
@@ -39,6 +43,7 @@ from typing import NamedTuple, TypeVar
 __all__ = [
     "AFFINITIES",
     "NORMALISERS",
+    "PATCH_KERNELS",
     "Affinity",
     "ClassicScale",
     "Normaliser",
@@ -200,6 +205,46 @@ AFFINITIES: dict[str, Affinity] = {
         learning_rate=0.0003,
         initial_offset=0.25,
     ),
+}
+
+
+@dataclass(frozen=True)
+class PatchKernel:
+    """Separable weights of the patch distance, the same along every axis.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, also the command line's choice.
+    formula : str
+        The weight of the offset ``u`` from the patch's centre, for ``--help``.
+    weights : callable
+        ``weights(radius) -> list of float``, the ``2 radius + 1`` weights along one axis.
+    """
+
+    name: str
+    formula: str
+    weights: Callable[[int], list[float]]
+
+
+def _box(radius: int) -> list[float]:
+    return [1.0] * (2 * radius + 1)
+
+
+def _gaussian_patch(radius: int) -> list[float]:
+    # scikit-image's choice for its slow mode: a standard deviation of (side - 1) / 4, so the
+    # rim of the patch weighs exp(-2) of its centre along each axis.
+    spread = max(radius / 2.0, 0.5)
+    raw = [math.exp(-(u * u) / (2.0 * spread * spread)) for u in range(-radius, radius + 1)]
+    total = sum(raw)
+    return [w / total * (2 * radius + 1) for w in raw]
+
+
+PATCH_KERNELS: dict[str, PatchKernel] = {
+    "box": PatchKernel("box", "1 (the plain mean over the patch)", _box),
+    "gaussian": PatchKernel(
+        "gaussian", "exp(-|u|^2 / (2 a^2)), a = (patch - 1) / 4, normalised to the box's sum",
+        _gaussian_patch),
 }
 
 

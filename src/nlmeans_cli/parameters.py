@@ -16,6 +16,7 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULTS_2D",
     "DEFAULTS_3D",
+    "CHROMA_FACTOR",
     "DEFAULT_TEMPORAL_WINDOW",
     "Defaults",
     "Request",
@@ -28,6 +29,12 @@ __all__ = [
 #: ``temporalWindowSize``. On a panned natural-image clip at sigma 25 it gains 1.7 dB over
 #: frame by frame; 3 gains 0.13 dB more for 40 % more time (``benchmarks/clips.py``).
 DEFAULT_TEMPORAL_WINDOW = 2
+
+
+#: Colour images: the chroma channels' strength as a multiple of h, when not given. Chroma
+#: carries two thirds of the noise of an RGB image and little detail of a photograph, so it
+#: is smoothed more (``benchmarks/colour.py`` measured it).
+CHROMA_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,15 @@ class Defaults:
         Side of the search window (odd).
     h_factor : float
         ``h = h_factor * sigma``.
+    patch_kernel : str
+        Name in :data:`nlmeans_cli.formulation.PATCH_KERNELS`.
     """
 
     sigma_max: float
     patch_size: int
     search_window: int
     h_factor: float
+    patch_kernel: str = "box"
 
 
 # Images (2-D, grey or colour): rows by increasing noise level, 0-255 scale. Calibrated at
@@ -106,8 +116,12 @@ class Request:
         Noise standard deviation, unit scale.
     h_unit : float or None
         Filtering strength, unit scale (classic method).
+    h_chroma_unit : float or None
+        Colour images: the chroma channels' strength, unit scale (classic method).
     patch_size, search_window : int or None
         Odd sides (classic method).
+    patch_kernel : str or None
+        Name in :data:`nlmeans_cli.formulation.PATCH_KERNELS` (classic method).
     affinity : str
         Name in :data:`nlmeans_cli.formulation.AFFINITIES`.
     method : str
@@ -123,15 +137,20 @@ class Request:
     affinity: str = "gaussian"
     method: str = "classic"
     model: str | None = None
+    patch_kernel: str | None = None
+    h_chroma_unit: float | None = None
 
     def __post_init__(self):
         if self.sigma_unit is not None:
             object.__setattr__(self, "sigma_unit", non_negative(self.sigma_unit, "sigma"))
-        if self.h_unit is not None:
-            h = non_negative(self.h_unit, "h")
-            if h == 0:
-                raise ValueError("h must be positive")
-            object.__setattr__(self, "h_unit", h)
+        for name in ("h_unit", "h_chroma_unit"):
+            value = getattr(self, name)
+            if value is not None:
+                label = name.removesuffix("_unit")
+                value = non_negative(value, label)
+                if value == 0:
+                    raise ValueError(f"{label} must be positive")
+                object.__setattr__(self, name, value)
         for name in ("patch_size", "search_window"):
             value = getattr(self, name)
             if value is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "OPPONENT",
     "SUPPORTED_DTYPES",
     "channels_last",
     "check_dtype",
@@ -35,6 +36,11 @@ __all__ = [
 
 #: The pixel types every function takes, by name.
 SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
+
+#: Orthonormal opponent colours: rows are luminance-like, red-green and blue-yellow. Being
+#: orthonormal, the transform keeps distances (and noise) as they are in RGB.
+OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
+    [[3.0], [2.0], [6.0]])
 
 # The 0.75 quantile of the standard normal: MAD / this estimates a Gaussian's sigma.
 _NORMAL_QUARTILE = 0.6744897501960817

@@ -60,6 +60,7 @@ def denoise_frames(
     method: str = "classic",
     channel_axis: int | None = None,
     model: str | None = None,
+    patch_kernel: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of frames with a spacetime search window, one frame out per frame in.
 
@@ -71,7 +72,7 @@ def denoise_frames(
     sigma : float
         Noise standard deviation in the frames' value units (see
         :func:`estimate_frames_noise`).
-    h, patch_size, search_window : optional
+    h, patch_size, search_window, patch_kernel : optional
         As for :func:`nlmeans_cli.denoise`; the window's side applies to both spatial axes.
     temporal_window : int
         Frames either side of each frame that are searched; 0 denoises frame by frame (the
@@ -118,7 +119,7 @@ def denoise_frames(
     request = Request(sigma_unit=non_negative(sigma, "sigma") / full_scale,
                       h_unit=None if h is None else non_negative(h, "h") / full_scale,
                       patch_size=patch_size, search_window=search_window, affinity=affinity,
-                      method=method, model=model)
+                      method=method, model=model, patch_kernel=patch_kernel)
     setting = resolve_frames(request, np.shape(first), channel_axis=channel_axis)
     chained = _chain(first, frames)
     del first
@@ -239,6 +240,7 @@ def denoise_clip(
     method: str = "classic",
     channel_axis: int | None = None,
     model: str | None = None,
+    patch_kernel: str | None = None,
 ) -> np.ndarray:
     """Denoise a clip held in memory, frames along the first axis.
 
@@ -248,7 +250,7 @@ def denoise_clip(
         ``(frames, rows, columns)``, or with a channel axis for colour.
     sigma : float, optional
         In the clip's value units; ``None`` estimates it with :func:`estimate_frames_noise`.
-    h, patch_size, search_window, temporal_window, affinity, method, model
+    h, patch_size, search_window, temporal_window, affinity, method, model, patch_kernel
         As for :func:`denoise_frames`.
     channel_axis : int, optional
         The channel axis *of the clip* (``-1`` for ``(frames, rows, columns, channels)``).
@@ -285,7 +287,7 @@ def denoise_clip(
     denoised = denoise_frames(clip, sigma=sigma, h=h, patch_size=patch_size,
                               search_window=search_window, temporal_window=temporal_window,
                               affinity=affinity, method=method, channel_axis=frame_axis,
-                              model=model)
+                              model=model, patch_kernel=patch_kernel)
     for k, frame in enumerate(denoised):
         out[k] = frame
     return out

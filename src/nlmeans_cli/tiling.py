@@ -49,7 +49,7 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
                   h: float | None = None, patch_size: int | None = None,
                   search_window: int | None = None, affinity: str = "gaussian",
                   method: str = "classic", channel_axis: int | None = None,
-                  model: str | None = None) -> np.ndarray:
+                  model: str | None = None, patch_kernel: str | None = None) -> np.ndarray:
     """Denoise an image in overlapping tiles; the result equals :func:`denoise`'s exactly.
 
     Parameters
@@ -61,7 +61,7 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
         up to *tile* plus twice the overlap).
     client : distributed.Client, optional
         Run the tiles on this cluster; ``None`` runs them here, one after another.
-    sigma, h, patch_size, search_window, affinity, method, channel_axis, model
+    sigma, h, patch_size, search_window, affinity, method, channel_axis, model, patch_kernel
         As for :func:`nlmeans_cli.denoise`. The parameters are resolved once for the whole
         image (sigma, when estimated, on the whole image), so every tile uses the same ones.
 
@@ -88,7 +88,8 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
     """
     setting = resolve_parameters(image, sigma=sigma, h=h, patch_size=patch_size,
                                  search_window=search_window, affinity=affinity,
-                                 method=method, channel_axis=channel_axis, model=model)
+                                 method=method, channel_axis=channel_axis, model=model,
+                                 patch_kernel=patch_kernel)
     return denoise_tiled_with(image, setting, tile=tile, client=client,
                               channel_axis=channel_axis)
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
-from nlmeans_cli.methods.model import OPPONENT, Model, Stage, apply_model
+from nlmeans_cli.methods.model import Model, Stage, apply_model
 from nlmeans_cli.methods.model_files import (
     MODEL_FORMAT,
     ModelFileError,
@@ -26,6 +26,7 @@ from nlmeans_cli.methods.training import (
     stage_loss,
     train_model,
 )
+from nlmeans_cli.pixels import OPPONENT
 
 runner = CliRunner()
 

@@ -28,6 +28,7 @@ from .options import (
     MethodOption,
     ModelOption,
     OverwriteOption,
+    PatchKernelOption,
     PatchOption,
     SigmaOption,
     TemporalWindowOption,
@@ -100,12 +101,14 @@ def _root(
 
 
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                 temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None):
+                 temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
+                 patch_kernel=None):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, affinity.value)
     try:
-        asked = request(sigma, h, patch_size, search_window, affinity, method, model)
+        asked = request(sigma, h, patch_size, search_window, affinity, method, model,
+                        patch_kernel)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
@@ -166,6 +169,7 @@ def denoise_command(
     h: HOption = None,
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
+    patch_kernel: PatchKernelOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
     model: ModelOption = None,
@@ -194,7 +198,7 @@ def denoise_command(
     denoised with the frames either side (--temporal-window).
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model)
+                           temporal_window, volume, model, patch_kernel)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -254,6 +258,7 @@ def batch_command(
     h: HOption = None,
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
+    patch_kernel: PatchKernelOption = None,
     affinity: AffinityOption = "gaussian",
     method: MethodOption = "classic",
     model: ModelOption = None,
@@ -284,7 +289,7 @@ def batch_command(
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model)
+                           temporal_window, volume, model, patch_kernel)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch

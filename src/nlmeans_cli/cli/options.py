@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ..formulation import AFFINITIES, affinity_help
+from ..formulation import AFFINITIES, PATCH_KERNELS, affinity_help
 from ..methods import METHODS
 from ..parameters import Request
 
@@ -22,6 +22,7 @@ __all__ = [
     "SCALE_NOTE",
     "AffinityName",
     "MethodName",
+    "PatchKernelName",
     "odd",
     "parse_sigma",
     "request",
@@ -29,6 +30,7 @@ __all__ = [
 
 AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, type=str)
 MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
+PatchKernelName = enum.Enum("PatchKernelName", {name: name for name in PATCH_KERNELS}, type=str)
 
 # Kept equal to nlmeans_cli.jobs.file.DEFAULT_MAX_PIXELS (a test holds them equal); importing
 # that module here would slow down `nlm --help`.
@@ -71,13 +73,15 @@ def odd(value: int | None) -> int | None:
 
 
 def request(sigma: str, h: float | None, patch_size: int | None, search_window: int | None,
-            affinity: AffinityName, method: MethodName, model: Path | None) -> Request:
+            affinity: AffinityName, method: MethodName, model: Path | None,
+            patch_kernel: PatchKernelName | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255 = parse_sigma(sigma)
     return Request(sigma_unit=None if sigma_255 is None else sigma_255 / 255.0,
                    h_unit=None if h is None else h / 255.0, patch_size=patch_size,
                    search_window=search_window, affinity=affinity.value, method=method.value,
-                   model=None if model is None else str(model))
+                   model=None if model is None else str(model),
+                   patch_kernel=None if patch_kernel is None else patch_kernel.value)
 
 
 # Options shared by the commands that denoise.
@@ -101,6 +105,12 @@ WindowOption = Annotated[
     int | None,
     typer.Option(min=1, callback=odd, show_default="from the table in README",
                  help="Side of the search window, in pixels (odd)."),
+]
+PatchKernelOption = Annotated[
+    PatchKernelName | None,
+    typer.Option(show_default="from the table in README",
+                 help="How the patch distance weighs the patch: " + "; ".join(
+                     f"'{k.name}': {k.formula}" for k in PATCH_KERNELS.values()) + "."),
 ]
 AffinityOption = Annotated[
     AffinityName, typer.Option(help=f"Pairwise affinity f; 'gaussian' is NL-means. "

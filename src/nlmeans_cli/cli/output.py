@@ -32,7 +32,8 @@ def summary(outcome) -> str:
     if outcome.model is not None:
         used = ""
     else:
-        used = (f", h {outcome.h:.2f}, patch {outcome.patch_size}, "
+        kernel = "" if outcome.patch_kernel in (None, "box") else f" {outcome.patch_kernel}"
+        used = (f", h {outcome.h:.2f}, patch {outcome.patch_size}{kernel}, "
                 f"window {outcome.search_window}")
     return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source})"
             f"{used}{temporal}")

@@ -66,6 +66,8 @@ class FileOutcome:
         The filtering strength used, on the 0-255 scale (classic method).
     patch_size, search_window : int or None
         The sizes used (classic method).
+    patch_kernel : str or None
+        The patch weights used (classic method).
     model : str or None
         The model used (learned method).
     seconds : float
@@ -91,6 +93,7 @@ class FileOutcome:
     h: float | None = None
     patch_size: int | None = None
     search_window: int | None = None
+    patch_kernel: str | None = None
     model: str | None = None
     seconds: float = 0.0
     error: str = ""
@@ -113,6 +116,7 @@ class FileOutcome:
         self.h = used["h_unit"] * 255.0 if "h_unit" in used else None
         self.patch_size = used.get("patch_size")
         self.search_window = used.get("search_window")
+        self.patch_kernel = used.get("patch_kernel")
         self.model = used.get("model")
 
 

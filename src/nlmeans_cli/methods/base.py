@@ -84,7 +84,8 @@ class Method:
     volumes: bool = False
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
-                spatial: tuple[int, ...], channels: int) -> Setting:
+                spatial: tuple[int, ...], channels: int,
+                pixels: np.ndarray | None = None) -> Setting:
         """Choose every parameter for one image.
 
         Parameters
@@ -99,6 +100,9 @@ class Method:
             The image's spatial shape (2 or 3 axes).
         channels : int
             Its channels.
+        pixels : numpy.ndarray, optional
+            The image itself, channels-last on the unit scale, for a method that chooses a
+            parameter from the noisy image (the classic method's SURE choice of h).
 
         Returns
         -------

@@ -9,18 +9,23 @@ noise level unless given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..formulation import AFFINITIES, lookup
-from ..parameters import Request, default_parameters
+from ..formulation import AFFINITIES, PATCH_KERNELS, lookup
+from ..parameters import CHROMA_FACTOR, Request, default_parameters
+from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
+from .sure import choose_by_sure, sample_crops
 
 __all__ = ["CLASSIC", "Classic", "ClassicSetting"]
 
 # With sigma = 0 the table's h would be 0; this one keeps only identical patches.
 _SMALLEST_H = 1e-4
+
+#: The h tried by SURE when none is given, as multiples of the default table's.
+SURE_FACTORS = (0.75, 0.875, 1.0, 1.125, 1.25)
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,21 @@ class ClassicSetting(Setting):
         Filtering strength, unit scale.
     patch_size, search_window : int
         Odd sides, along every spatial axis.
+    patch_kernel : str
+        Name in :data:`~nlmeans_cli.formulation.PATCH_KERNELS`.
+    h_chosen_by : str
+        ``"given"``, ``"table"`` or ``"sure"``.
+    h_chroma_unit : float or None
+        Colour images: the strength for the chroma channels (opponent colours), unit scale;
+        ``None`` averages the RGB channels with the luminance's weights.
     """
 
     h_unit: float = 0.0
     patch_size: int = 1
     search_window: int = 1
+    patch_kernel: str = "box"
+    h_chosen_by: str = "table"
+    h_chroma_unit: float | None = None
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Patch radius plus search radius per axis, each clamped as the engine clamps it."""
@@ -46,8 +61,12 @@ class ClassicSetting(Setting):
 
     def used(self) -> dict[str, float | int | str]:
         """``h_unit``, ``patch_size`` and ``search_window``."""
-        return {"h_unit": self.h_unit, "patch_size": self.patch_size,
-                "search_window": self.search_window}
+        used = {"h_unit": self.h_unit, "patch_size": self.patch_size,
+                "search_window": self.search_window, "patch_kernel": self.patch_kernel,
+                "h_chosen_by": self.h_chosen_by}
+        if self.h_chroma_unit is not None:
+            used["h_chroma_unit"] = self.h_chroma_unit
+        return used
 
 
 class Classic(Method):
@@ -59,13 +78,21 @@ class Classic(Method):
     volumes = True
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
-                spatial: tuple[int, ...], channels: int) -> ClassicSetting:
-        """Take the request's patch, window and h, the default table's where it has none."""
+                spatial: tuple[int, ...], channels: int,
+                pixels: np.ndarray | None = None) -> ClassicSetting:
+        """Take the request's patch, window and h, the default table's where it has none.
+
+        Without a given h, a 2-D image's h is chosen by SURE among :data:`SURE_FACTORS`
+        times the table's, on at most four 96x96 crops (:mod:`nlmeans_cli.methods.sure`); a
+        volume, a clip (no *pixels*) or a noiseless image takes the table's.
+        """
         defaults = default_parameters(sigma_unit * 255.0, len(spatial))
         h_unit = request.h_unit
+        chosen_by = "given"
         if h_unit is None:
             h_unit = max(defaults.h_factor * sigma_unit, _SMALLEST_H)
-        return ClassicSetting(
+            chosen_by = "table"
+        setting = ClassicSetting(
             method=self.name,
             affinity=lookup(AFFINITIES, request.affinity, "affinity").name,
             sigma_unit=sigma_unit,
@@ -73,23 +100,81 @@ class Classic(Method):
             h_unit=h_unit,
             patch_size=request.patch_size or defaults.patch_size,
             search_window=request.search_window or defaults.search_window,
+            patch_kernel=lookup(PATCH_KERNELS, request.patch_kernel or defaults.patch_kernel,
+                                "patch kernel").name,
+            h_chosen_by=chosen_by,
+            h_chroma_unit=None if channels != 3 else request.h_chroma_unit,
         )
+        if chosen_by == "table" and pixels is not None and len(spatial) == 2 and sigma_unit > 0:
+            setting = self._sure(pixels, setting, chroma_given=request.h_chroma_unit)
+        elif channels == 3 and request.h_chroma_unit is None:
+            setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
+        return setting
+
+    def _sure(self, pixels: np.ndarray, setting: ClassicSetting,
+              chroma_given: float | None) -> ClassicSetting:
+        """Choose h by SURE on crops of a 2-D image (channels-last, unit scale).
+
+        A colour image's chroma strength follows h (:data:`CHROMA_FACTOR`) unless given.
+        """
+        grids = [to_grid(crop)[0] for crop in sample_crops(pixels)]
+        colour = pixels.shape[-1] == 3
+
+        def candidate(factor):
+            h_unit = setting.h_unit * factor
+            chroma = None if not colour else chroma_given or CHROMA_FACTOR * h_unit
+            return replace(setting, h_unit=h_unit, h_chroma_unit=chroma, h_chosen_by="sure")
+
+        def denoised(grid, factor):
+            return self.run(grid, candidate(factor), axes=(1, 0, 1))
+
+        return candidate(choose_by_sure(SURE_FACTORS, denoised, grids, setting.sigma_unit))
 
     def run(self, grid: np.ndarray, setting: ClassicSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:
-        """NL-means on *grid*: the engine with the affinity's classic scaling."""
+        """NL-means on *grid*: the engine with the affinity's classic scaling.
+
+        A colour grid with a chroma strength is denoised in opponent colours: one set of
+        patch distances over all three channels (the transform is orthonormal, so they are
+        the RGB distances), turned into weights with h for the luminance and with the chroma
+        strength for the two chroma channels.
+        """
+        if grid.shape[0] == 3 and setting.h_chroma_unit is not None:
+            opponent = _mix(OPPONENT, grid)
+            luma = self._operation(opponent, opponent[:1], setting.h_unit, setting, axes,
+                                   temporal_window, targets)
+            chroma = self._operation(opponent, opponent[1:], setting.h_chroma_unit, setting,
+                                     axes, temporal_window, targets)
+            return _mix(OPPONENT.T, np.concatenate([luma, chroma]))
+        return self._operation(grid, grid, setting.h_unit, setting, axes, temporal_window,
+                               targets)
+
+    @staticmethod
+    def _operation(features, values, h_unit, setting, axes, temporal_window, targets):
         from ..engine import nonlocal_operation
 
         spec = lookup(AFFINITIES, setting.affinity, "affinity")
         patch_radius = tuple(setting.patch_size // 2 * a for a in axes)
         search_radius = [setting.search_window // 2 * a for a in axes]
         search_radius[1] = search_radius[1] or temporal_window
-        n_patch = grid.shape[0] * int(np.prod([2 * r + 1 for r in patch_radius]))
-        scale, bias, h = spec.classic_scale(setting.h_unit, setting.sigma_unit, n_patch)
-        return nonlocal_operation(grid, None, grid, affinity=spec.name, normaliser="sum",
+        n_patch = features.shape[0] * int(np.prod([2 * r + 1 for r in patch_radius]))
+        scale, bias, h = spec.classic_scale(h_unit, setting.sigma_unit, n_patch)
+        kernel = PATCH_KERNELS[setting.patch_kernel]
+        # Weights that sum to the box's along each axis: n_patch stays the normaliser.
+        weights = tuple(np.asarray(kernel.weights(r), np.float32) for r in patch_radius)
+        return nonlocal_operation(features, None, values, affinity=spec.name, normaliser="sum",
                                   patch_radius=patch_radius,
                                   search_radius=tuple(search_radius), scale=scale, bias=bias,
-                                  h=h, targets=targets)
+                                  h=h, targets=targets, patch_weights=weights)
+
+
+def _mix(matrix: np.ndarray, planes: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 colour matrix to planar channels, element by element in float32."""
+    out = np.empty_like(planes)
+    for row in range(3):
+        out[row] = (np.float32(matrix[row, 0]) * planes[0] + np.float32(matrix[row, 1])
+                    * planes[1] + np.float32(matrix[row, 2]) * planes[2])
+    return out
 
 
 #: The registry entry.

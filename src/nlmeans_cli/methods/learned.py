@@ -56,7 +56,8 @@ class Learned(Method):
     volumes = False
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
-                spatial: tuple[int, ...], channels: int) -> LearnedSetting:
+                spatial: tuple[int, ...], channels: int,
+                pixels: np.ndarray | None = None) -> LearnedSetting:
         """Load the request's model, or the shipped one nearest to sigma."""
         from .model_files import cached_model, shipped_model_path
 

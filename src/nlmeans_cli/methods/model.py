@@ -38,12 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..formulation import AFFINITIES, lookup
+from ..pixels import OPPONENT
 
-__all__ = ["OPPONENT", "Model", "Stage", "apply_model"]
-
-# Orthonormal opponent colour transform: rows are luminance-like, red-green, blue-yellow.
-OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
-    [[3.0], [2.0], [6.0]])
+__all__ = ["Model", "Stage", "apply_model"]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, SUM, lookup
-from .model import OPPONENT, Model, Stage, apply_model
+from ..pixels import OPPONENT
+from .model import Model, Stage, apply_model
 
 __all__ = ["TrainingSettings", "guide_patches", "initial_stage", "learning_rate",
            "load_training_images", "stage_loss", "train_model"]
