@@ -8,7 +8,10 @@ h / sigma) of a grid is scored by the mean PSNR over those images, whole, with G
 added in float without clipping (seeded). Prints, per sigma, the best setting and the
 cheapest within 0.03 dB of it, and writes everything to ``benchmarks/results/calibration.json``.
 
-    python benchmarks/calibrate.py [--data DIR] [--step 6]
+    python benchmarks/calibrate.py [--data DIR] [--step 6] [--sigmas 5,10 --kernels gaussian
+        --patches 5,7 --windows 7,9,11 --factors 1.0,1.25,1.5 --out NAME.json]
+
+The grid's defaults are the first pass; a second pass refines around its winners.
 """
 
 import argparse
@@ -49,19 +52,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--step", type=int, default=6)
+    parser.add_argument("--sigmas", default=",".join(map(str, SIGMAS)))
+    parser.add_argument("--kernels", default=",".join(KERNELS))
+    parser.add_argument("--patches", default=",".join(map(str, PATCHES)))
+    parser.add_argument("--windows", default=",".join(map(str, WINDOWS)))
+    parser.add_argument("--factors", default=",".join(map(str, H_FACTORS)))
+    parser.add_argument("--out", default="calibration.json")
     args = parser.parse_args()
+    sigmas = [float(v) for v in args.sigmas.split(",")]
+    kernels = args.kernels.split(",")
+    patches = [int(v) for v in args.patches.split(",")]
+    windows = [int(v) for v in args.windows.split(",")]
+    factors = [float(v) for v in args.factors.split(",")]
     training, _ = split(args.data)
     images = [load(p) for p in training[:: args.step]]
     results = {}
-    for sigma in SIGMAS:
+    for sigma in sigmas:
         started = time.perf_counter()
         s = sigma / 255
         noisy = [(clean, clean + np.random.default_rng(seed * 1000 + k).normal(
                   0, s, clean.shape).astype(np.float32))
                  for seed in SEEDS for k, clean in enumerate(images)]
         scores = {}
-        for kernel, patch, window, factor in itertools.product(KERNELS, PATCHES, WINDOWS,
-                                                               H_FACTORS):
+        for kernel, patch, window, factor in itertools.product(kernels, patches, windows,
+                                                               factors):
             psnrs = [peak_signal_noise_ratio(clean, denoise(
                 n, sigma=s, h=factor * s, patch_size=patch, search_window=window,
                 patch_kernel=kernel), data_range=1) for clean, n in noisy]
@@ -76,7 +90,7 @@ def main() -> None:
         results[sigma] = {"best": [*best_key, best], "cheapest": [*cheapest, scores[cheapest]],
                           "scores": {"/".join(map(str, k)): v for k, v in scores.items()}}
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "calibration.json").write_text(json.dumps(
+        (RESULTS / args.out).write_text(json.dumps(
             {"images": [p.name for p in training[:: args.step]], "seeds": SEEDS,
              "results": results}, indent=1) + "\n")
 

@@ -95,7 +95,7 @@ def methods(colour: bool) -> dict:
 def score(images, sigma, colour):
     s = sigma / 255
     table = {}
-    for k, (name, clean) in enumerate(images):
+    for k, (_, clean) in enumerate(images):
         noisy = clean + np.random.default_rng(1000 * sigma + k).normal(
             0, s, clean.shape).astype(np.float32)
         for method, run in methods(colour).items():

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nlmeans_cli.cli import app
-from nlmeans_cli.cli.options import parse_sigma, request
+from nlmeans_cli.cli.options import parse_h, parse_sigma, request
 
 runner = CliRunner()
 
@@ -19,7 +19,8 @@ def _noisy(rng, shape):
     "extra, message",
     [(["--sigma", "-3"], "--sigma"), (["--patch-size", "0"], "--patch-size"),
      (["--patch-size", "4"], "odd"), (["--search-window", "0"], "--search-window"),
-     (["--h", "0"], "positive"), (["--h", "-1"], "positive"),
+     (["--h", "0"], "positive"), (["--h", "-1"], "positive"), (["--h", "x"], "auto"),
+     (["--h-chroma", "0"], "positive"), (["--patch-kernel", "tri"], "--patch-kernel"),
      (["--max-pixels", "0"], "--max-pixels")],
 )
 def test_bad_parameters_are_usage_errors(tmp_path, rng, extra, message):
@@ -47,7 +48,29 @@ def test_bad_parameters_through_the_api(kwargs, message):
 def test_options_are_converted_to_the_unit_scale_once():
     from nlmeans_cli.cli.options import AffinityName, MethodName
 
-    asked = request("51", 25.5, 5, None, AffinityName("gaussian"), MethodName("classic"), None)
+    asked = request("51", "25.5", 5, None, AffinityName("gaussian"), MethodName("classic"),
+                    None, h_chroma=51.0)
     assert asked.sigma_unit == pytest.approx(0.2) and asked.h_unit == pytest.approx(0.1)
+    assert asked.h_chroma_unit == pytest.approx(0.2)
     assert asked.patch_size == 5 and asked.search_window is None
     assert parse_sigma("auto") is None and parse_sigma(" AUTO ") is None
+    assert parse_h("auto") is None and parse_h("3") == 3.0
+
+
+@pytest.mark.parametrize("extra", [["--h", "auto"], ["--h", "12"], ["--patch-kernel", "box"],
+                                   ["--patch-kernel", "gaussian"], ["--h-chroma", "30"]])
+def test_quality_options_are_accepted(tmp_path, rng, extra):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, np.stack([_noisy(rng, (20, 22))] * 3, -1))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"), *extra])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o.png").exists()
+
+
+def test_summary_says_how_h_was_chosen(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, _noisy(rng, (40, 40)))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png")])
+    assert "(SURE)" in result.stderr
+    fixed = runner.invoke(app, ["denoise", str(source), str(tmp_path / "p.png"), "--h", "9"])
+    assert "h 9.00," in fixed.stderr and "(SURE)" not in fixed.stderr

@@ -23,6 +23,7 @@ from .options import (
     SCALE_NOTE,
     AffinityOption,
     DebugOption,
+    HChromaOption,
     HOption,
     MaxPixelsOption,
     MethodOption,
@@ -102,13 +103,13 @@ def _root(
 
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                  temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
-                 patch_kernel=None):
+                 patch_kernel=None, h_chroma=None):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, affinity.value)
     try:
         asked = request(sigma, h, patch_size, search_window, affinity, method, model,
-                        patch_kernel)
+                        patch_kernel, h_chroma)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
@@ -166,7 +167,8 @@ def denoise_command(
                              show_default=False)
     ],
     sigma: SigmaOption = "auto",
-    h: HOption = None,
+    h: HOption = "auto",
+    h_chroma: HChromaOption = None,
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
     patch_kernel: PatchKernelOption = None,
@@ -198,7 +200,7 @@ def denoise_command(
     denoised with the frames either side (--temporal-window).
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model, patch_kernel)
+                           temporal_window, volume, model, patch_kernel, h_chroma)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -255,7 +257,8 @@ def batch_command(
                      help="Write a per-file report; CSV or JSON by the extension."),
     ] = None,
     sigma: SigmaOption = "auto",
-    h: HOption = None,
+    h: HOption = "auto",
+    h_chroma: HChromaOption = None,
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
     patch_kernel: PatchKernelOption = None,
@@ -289,7 +292,7 @@ def batch_command(
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model, patch_kernel)
+                           temporal_window, volume, model, patch_kernel, h_chroma)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch
@@ -364,8 +367,8 @@ def compare_command(
     montage: Annotated[
         Path | None,
         typer.Option(metavar="PATH", show_default=False,
-                     help="Write a PNG: clean | noisy | ours | scikit-image per image, "
-                          "labelled, with zoomed crops."),
+                     help="Write a PNG: clean | noisy | ours | learned | scikit-image | BM3D "
+                          "(when installed) per image, labelled with PSNR, with zoomed crops."),
     ] = None,
     model: Annotated[
         Path | None,

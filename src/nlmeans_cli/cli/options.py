@@ -24,6 +24,7 @@ __all__ = [
     "MethodName",
     "PatchKernelName",
     "odd",
+    "parse_h",
     "parse_sigma",
     "request",
 ]
@@ -58,6 +59,25 @@ def parse_sigma(value: str) -> float | None:
     return sigma
 
 
+def check_h(value: str) -> str:
+    """Typer callback: refuse an ``--h`` that is neither ``auto`` nor a positive number."""
+    parse_h(value)
+    return value
+
+
+def parse_h(value: str) -> float | None:
+    """Return ``--h`` as a number (0-255 scale), or ``None`` for ``auto``."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        h = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected 'auto' or a number, got {value!r}") from None
+    if not 0 < h < float("inf"):
+        raise typer.BadParameter(f"must be a positive number, got {value!r}")
+    return h
+
+
 def positive(value: float | None) -> float | None:
     """Typer callback: refuse a number that is not positive and finite."""
     if value is not None and not 0 < value < float("inf"):
@@ -72,13 +92,16 @@ def odd(value: int | None) -> int | None:
     return value
 
 
-def request(sigma: str, h: float | None, patch_size: int | None, search_window: int | None,
+def request(sigma: str, h: str, patch_size: int | None, search_window: int | None,
             affinity: AffinityName, method: MethodName, model: Path | None,
-            patch_kernel: PatchKernelName | None = None) -> Request:
+            patch_kernel: PatchKernelName | None = None,
+            h_chroma: float | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
-    sigma_255 = parse_sigma(sigma)
+    sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
     return Request(sigma_unit=None if sigma_255 is None else sigma_255 / 255.0,
-                   h_unit=None if h is None else h / 255.0, patch_size=patch_size,
+                   h_unit=None if h_255 is None else h_255 / 255.0,
+                   h_chroma_unit=None if h_chroma is None else h_chroma / 255.0,
+                   patch_size=patch_size,
                    search_window=search_window, affinity=affinity.value, method=method.value,
                    model=None if model is None else str(model),
                    patch_kernel=None if patch_kernel is None else patch_kernel.value)
@@ -92,9 +115,18 @@ SigmaOption = Annotated[
                       "(scikit-image's estimate_sigma) and prints the estimate."),
 ]
 HOption = Annotated[
+    str,
+    typer.Option("--h", metavar="auto|FLOAT", callback=check_h,
+                 help=f"Filtering strength; larger smooths more. {SCALE_NOTE} 'auto' chooses "
+                      "it per image by SURE (an unbiased estimate of the error) around the "
+                      "default table's value; clips take the table's."),
+]
+HChromaOption = Annotated[
     float | None,
-    typer.Option("--h", callback=positive, show_default="from the table in README",
-                 help=f"Filtering strength; larger smooths more. {SCALE_NOTE}"),
+    typer.Option("--h-chroma", callback=positive, metavar="FLOAT",
+                 show_default="2 x h",
+                 help=f"Colour images: strength for the chroma channels (opponent colours; "
+                      f"the patch distances stay those over all channels). {SCALE_NOTE}"),
 ]
 PatchOption = Annotated[
     int | None,

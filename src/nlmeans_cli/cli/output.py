@@ -33,7 +33,9 @@ def summary(outcome) -> str:
         used = ""
     else:
         kernel = "" if outcome.patch_kernel in (None, "box") else f" {outcome.patch_kernel}"
-        used = (f", h {outcome.h:.2f}, patch {outcome.patch_size}{kernel}, "
+        how = " (SURE)" if outcome.h_chosen_by == "sure" else ""
+        chroma = "" if outcome.h_chroma is None else f", h chroma {outcome.h_chroma:.2f}"
+        used = (f", h {outcome.h:.2f}{how}{chroma}, patch {outcome.patch_size}{kernel}, "
                 f"window {outcome.search_window}")
     return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source})"
             f"{used}{temporal}")

@@ -17,7 +17,7 @@ GAP = 6
 
 
 def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | os.PathLike, *,
-            methods: tuple[str, ...] = ("ours", "skimage")) -> Path:
+            methods: tuple[str, ...] = ("ours", "learned", "skimage", "bm3d")) -> Path:
     """Draw clean | noisy | each method, labelled with PSNR, with a zoomed crop under each.
 
     Parameters
@@ -29,7 +29,7 @@ def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | o
     path : path-like
         The PNG to write (atomically; missing folders are created).
     methods : tuple of str
-        The methods shown, in order.
+        The methods shown, in order, those the comparison holds.
 
     Returns
     -------

@@ -68,6 +68,10 @@ class FileOutcome:
         The sizes used (classic method).
     patch_kernel : str or None
         The patch weights used (classic method).
+    h_chosen_by : str or None
+        ``"given"``, ``"table"`` or ``"sure"`` (classic method).
+    h_chroma : float or None
+        The chroma strength used for a colour image, 0-255 scale (classic method).
     model : str or None
         The model used (learned method).
     seconds : float
@@ -94,6 +98,8 @@ class FileOutcome:
     patch_size: int | None = None
     search_window: int | None = None
     patch_kernel: str | None = None
+    h_chosen_by: str | None = None
+    h_chroma: float | None = None
     model: str | None = None
     seconds: float = 0.0
     error: str = ""
@@ -117,6 +123,8 @@ class FileOutcome:
         self.patch_size = used.get("patch_size")
         self.search_window = used.get("search_window")
         self.patch_kernel = used.get("patch_kernel")
+        self.h_chosen_by = used.get("h_chosen_by")
+        self.h_chroma = used["h_chroma_unit"] * 255.0 if "h_chroma_unit" in used else None
         self.model = used.get("model")
 
 

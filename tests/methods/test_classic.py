@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from nlmeans_cli import denoise, resolve_parameters
+from nlmeans_cli.formulation import PATCH_KERNELS
+from nlmeans_cli.parameters import CHROMA_FACTOR
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 4])
+@pytest.mark.parametrize("name", sorted(PATCH_KERNELS))
+def test_patch_kernels_sum_to_the_box_and_peak_at_the_centre(name, radius):
+    weights = np.asarray(PATCH_KERNELS[name].weights(radius))
+    assert weights.shape == (2 * radius + 1,)
+    assert weights.sum() == pytest.approx(2 * radius + 1)
+    assert weights[radius] == weights.max() and np.allclose(weights, weights[::-1])
+
+
+def test_unknown_patch_kernel_lists_the_known_ones():
+    with pytest.raises(ValueError, match="box, gaussian"):
+        denoise(np.zeros((8, 8), np.float32), sigma=0.1, patch_kernel="triangle")
+
+
+def test_gaussian_patch_differs_from_the_box_and_still_denoises(rng):
+    y, x = np.mgrid[0:64, 0:64]
+    clean = (0.5 + 0.3 * np.sin(x / 5.0) * np.cos(y / 7.0)).astype(np.float32)
+    noisy = clean + rng.normal(0, 0.1, clean.shape).astype(np.float32)
+    box = denoise(noisy, sigma=0.1, h=0.1, patch_kernel="box")
+    gaussian = denoise(noisy, sigma=0.1, h=0.1, patch_kernel="gaussian")
+    assert not np.array_equal(box, gaussian)
+    for out in (box, gaussian):
+        assert np.mean((out - clean) ** 2) < 0.3 * np.mean((noisy - clean) ** 2)
+
+
+def _colour_scene(rng):
+    # Sharp luminance detail, smooth chroma: what photographs are like.
+    y, x = np.mgrid[0:80, 0:80]
+    luma = 0.5 + 0.3 * np.sign(np.sin(x / 4.0)) * np.cos(y / 9.0)
+    tint = 0.08 * np.stack([np.sin(y / 30.0), np.cos(x / 25.0), -np.sin((x + y) / 40.0)], -1)
+    return np.clip(luma[..., np.newaxis] + tint, 0, 1).astype(np.float32)
+
+
+def test_colour_smooths_chroma_more_by_default_and_that_gains(rng):
+    clean = _colour_scene(rng)
+    noisy = clean + rng.normal(0, 0.1, clean.shape).astype(np.float32)
+    setting = resolve_parameters(noisy, sigma=0.1, channel_axis=-1)
+    assert setting.h_chroma_unit == pytest.approx(CHROMA_FACTOR * setting.h_unit)
+    default = denoise(noisy, sigma=0.1, channel_axis=-1, h=setting.h_unit)
+    same = denoise(noisy, sigma=0.1, channel_axis=-1, h=setting.h_unit,
+                   h_chroma=setting.h_unit)
+    mse = [float(np.mean((x - clean) ** 2)) for x in (default, same)]
+    assert mse[0] < 0.9 * mse[1]
+
+
+def test_grey_images_have_no_chroma_strength(rng):
+    noisy = rng.random((32, 32)).astype(np.float32)
+    assert resolve_parameters(noisy, sigma=0.1, h_chroma=0.5).h_chroma_unit is None
+
+
+def test_colour_constant_image_is_a_fixed_point():
+    image = np.empty((24, 30, 3), np.float32)
+    image[:] = [0.2, 0.5, 0.9]
+    out = denoise(image, sigma=0.05, channel_axis=-1)
+    assert np.allclose(out, image, atol=1e-6)

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from nlmeans_cli import denoise, resolve_parameters
+from nlmeans_cli.methods.classic import SURE_FACTORS
+from nlmeans_cli.methods.sure import choose_by_sure, sample_crops, sure
+from nlmeans_cli.parameters import default_parameters
+
+
+def _scene(rng, shape=(96, 96)):
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    clean = 0.5 + 0.25 * np.sin(x / 7.0) * np.cos(y / 11.0) + 0.2 * (x > shape[1] // 2)
+    return clean.astype(np.float32)
+
+
+def _box_blur(array, radius):
+    padded = np.pad(array, radius, mode="reflect")
+    out = np.zeros_like(array, dtype=np.float64)
+    for a in range(2 * radius + 1):
+        for b in range(2 * radius + 1):
+            out += padded[a : a + array.shape[0], b : b + array.shape[1]]
+    return (out / (2 * radius + 1) ** 2).astype(array.dtype)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_sure_estimates_the_true_error_of_a_linear_smoother(rng, radius):
+    clean = _scene(rng)
+    sigma = 0.08
+    noisy = clean + rng.normal(0, sigma, clean.shape).astype(np.float32)
+    estimate = sure(lambda a: _box_blur(a, radius), noisy, sigma)
+    true = float(np.mean((_box_blur(noisy, radius) - clean) ** 2))
+    assert estimate == pytest.approx(true, rel=0.1)
+
+
+def test_sure_picks_an_h_close_to_the_best_in_hindsight(rng):
+    clean = _scene(rng)
+    sigma = 0.1
+    noisy = clean + rng.normal(0, sigma, clean.shape).astype(np.float32)
+    candidates = [0.03, 0.06, 0.1, 0.2, 0.4]
+
+    def run(array, h):
+        return denoise(array, sigma=sigma, h=h, patch_size=5, search_window=11)
+
+    errors = {h: float(np.mean((run(noisy, h) - clean) ** 2)) for h in candidates}
+    chosen = choose_by_sure(candidates, run, [noisy], sigma)
+    # Within 10 % of the smallest true error, and far from the worst.
+    assert errors[chosen] <= 1.1 * min(errors.values())
+    assert errors[chosen] < max(errors.values())
+
+
+def test_sample_crops_takes_small_images_whole_and_spreads_crops_over_large_ones(rng):
+    small = rng.random((100, 120)).astype(np.float32)
+    assert len(sample_crops(small)) == 1 and sample_crops(small)[0].shape == small.shape
+    large = rng.random((400, 500, 3)).astype(np.float32)
+    crops = sample_crops(large, side=64, count=4)
+    assert len(crops) == 4 and all(c.shape == (64, 64, 3) for c in crops)
+    assert len({c.tobytes() for c in crops}) == 4
+
+
+def test_default_h_is_chosen_by_sure_deterministically(rng):
+    noisy = _scene(rng) + rng.normal(0, 0.1, (96, 96)).astype(np.float32)
+    first = resolve_parameters(noisy, sigma=0.1)
+    assert first.h_chosen_by == "sure"
+    assert resolve_parameters(noisy, sigma=0.1) == first
+    table = resolve_parameters(noisy, sigma=0.1, h=0.05)
+    assert table.h_chosen_by == "given" and table.h_unit == 0.05
+    table_h = default_parameters(0.1 * 255, 2).h_factor * 0.1
+    assert any(np.isclose(first.h_unit, f * table_h) for f in SURE_FACTORS)
+
+
+def test_sure_choice_beats_or_matches_the_table_h(rng):
+    clean = _scene(rng, (120, 120))
+    noisy = clean + rng.normal(0, 0.1, clean.shape).astype(np.float32)
+    chosen = denoise(noisy, sigma=0.1)
+    fixed = denoise(noisy, sigma=0.1, h=default_parameters(0.1 * 255, 2).h_factor * 0.1)
+    mse = [float(np.mean((x - clean) ** 2)) for x in (chosen, fixed)]
+    assert mse[0] <= mse[1] * 1.02
