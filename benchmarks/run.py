@@ -77,12 +77,12 @@ def cases(quick: bool, huge: bool) -> list[Case]:
         return out + [Case("volume 32³ p3 w7", "volume", 32, 3, 7, ("ours", "skimage-fast"),
                            "volume")]
     out += [
-        Case("grey 1024² p7 w21", "grey", 1024, 7, 21, GREY_PEERS, "size"),
+        Case("grey 1024² p7 w21", "grey", 1024, 7, 21, GREY_PEERS + ("ours-default",), "size"),
         Case("grey 2048² p7 w21", "grey", 2048, 7, 21, GREY_PEERS, "size"),
         Case("grey 1024² p7 w11", "grey", 1024, 7, 11, GREY_PEERS, "window"),
         Case("grey 1024² p7 w31", "grey", 1024, 7, 31, GREY_PEERS, "window"),
         Case("colour 1024² p7 w21", "colour", 1024, 7, 21,
-             ("ours", "opencv-colored", "skimage-fast"), "colour"),
+             ("ours", "opencv-colored", "skimage-fast", "ours-default"), "colour"),
         Case("volume 96³ p3 w7", "volume", 96, 3, 7, ("ours", "skimage-fast"), "volume"),
     ]
     if huge:
@@ -155,6 +155,13 @@ def make_runner(peer: str, case: Case, noisy: np.ndarray):
         def run():
             return denoise(noisy, sigma=SIGMA, h=H, patch_size=case.patch,
                            search_window=case.window, channel_axis=-1 if colour else None)
+        return run
+    if peer == "ours-default":
+        from nlmeans_cli import denoise
+
+        # Every default: table patch and window, h (and patch, window) refined by SURE.
+        def run():
+            return denoise(noisy, sigma=SIGMA, channel_axis=-1 if colour else None)
         return run
     if peer in ("opencv", "opencv-colored"):
         import cv2
@@ -447,9 +454,14 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip peak-memory children")
     parser.add_argument("--repeats", type=int, default=5, help="at most this many timed calls")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", default=None, help="run only the cases named so (e.g. "
+                        "'grey 1024² p7 w21'), comma-separated; prints, writes no files")
     args = parser.parse_args()
 
     all_cases = cases(args.quick, huge=not (args.quick or args.no_huge))
+    if args.only:
+        wanted = set(args.only.split(","))
+        all_cases = [c for c in all_cases if c.name in wanted]
     results = []
     for case in all_cases:
         clean = clean_image(case.kind, case.side)
@@ -466,6 +478,8 @@ def main() -> None:
             print(f"{case.name:22s} {peer:15s} {result.seconds:8.3f} s  "
                   f"PSNR {result.psnr:6.2f}  peak {fmt(result.peak_mib, 0)} MiB  "
                   f"{result.note}", flush=True)
+    if args.only:
+        return  # a quick look: the printed lines only, no files written
     whole = whole_process(args.repeats)
     for row in whole:
         print(f"{row['what']}: {row['seconds']:.3f} s ({row['ratio']:.2f}x)", flush=True)

@@ -8,7 +8,7 @@ from skimage.restoration import estimate_sigma
 import naive
 from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.formulation import AFFINITIES
-from nlmeans_cli.methods.classic import SURE_FACTORS
+from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS
 from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
 from nlmeans_cli.pixels import OPPONENT, estimate_sigma_unit
 
@@ -142,9 +142,12 @@ def test_sigma_is_estimated_and_reported_in_image_units(rng):
     row = default_parameters(setting.sigma_unit * 255, 2)
     # h chosen by SURE among multiples of the table's.
     assert setting.h_chosen_by == "sure"
-    assert any(setting.h_unit == pytest.approx(f * row.h_factor * setting.sigma_unit, rel=1e-6)
-               for f in SURE_FACTORS)
-    assert (setting.patch_size, setting.search_window) == (row.patch_size, row.search_window)
+    ratio = setting.h_unit / (row.h_factor * setting.sigma_unit)
+    assert min(SURE_FACTORS) * min(SURE_FINE_FACTORS) <= ratio
+    assert ratio <= max(SURE_FACTORS) * max(SURE_FINE_FACTORS)
+    # Patch and window refined by SURE around the table's.
+    assert setting.patch_size - row.patch_size in (-2, 0, 2)
+    assert setting.search_window - row.search_window in (-2, 0, 4)
 
 
 @pytest.mark.parametrize("shape, channel_axis", [((40, 50), None), ((40, 50, 3), -1),

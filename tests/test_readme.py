@@ -8,9 +8,10 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def test_readme_default_table_matches_the_code():
-    rows = re.findall(r"^\| (?:up to [\d.]+|above) \| (\d+) \| (\d+) \| ([\d.]+) sigma \|$",
-                      README, flags=re.MULTILINE)
-    expected = [(str(r.patch_size), str(r.search_window), f"{r.h_factor:.2f}") for r in DEFAULTS_2D]
+    row = r"^\| (?:up to [\d.]+|above) \| (\w+) \| (\d+) \| (\d+) \| ([\d.]+) sigma \|$"
+    rows = re.findall(row, README, flags=re.MULTILINE)
+    expected = [(r.patch_kernel, str(r.patch_size), str(r.search_window), f"{r.h_factor:.2f}")
+                for r in DEFAULTS_2D]
     assert rows == expected
 
 

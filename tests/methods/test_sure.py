@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nlmeans_cli import denoise, resolve_parameters
-from nlmeans_cli.methods.classic import SURE_FACTORS
+from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS
 from nlmeans_cli.methods.sure import choose_by_sure, sample_crops, sure
 from nlmeans_cli.parameters import default_parameters
 
@@ -65,7 +65,9 @@ def test_default_h_is_chosen_by_sure_deterministically(rng):
     table = resolve_parameters(noisy, sigma=0.1, h=0.05)
     assert table.h_chosen_by == "given" and table.h_unit == 0.05
     table_h = default_parameters(0.1 * 255, 2).h_factor * 0.1
-    assert any(np.isclose(first.h_unit, f * table_h) for f in SURE_FACTORS)
+    low, high = min(SURE_FACTORS) * min(SURE_FINE_FACTORS), max(SURE_FACTORS) * max(
+        SURE_FINE_FACTORS)
+    assert low * table_h <= first.h_unit <= high * table_h
 
 
 def test_sure_choice_beats_or_matches_the_table_h(rng):
@@ -75,3 +77,14 @@ def test_sure_choice_beats_or_matches_the_table_h(rng):
     fixed = denoise(noisy, sigma=0.1, h=default_parameters(0.1 * 255, 2).h_factor * 0.1)
     mse = [float(np.mean((x - clean) ** 2)) for x in (chosen, fixed)]
     assert mse[0] <= mse[1] * 1.02
+
+
+def test_sure_refines_only_what_the_request_leaves_open(rng):
+    noisy = _scene(rng) + rng.normal(0, 0.1, (96, 96)).astype(np.float32)
+    row = default_parameters(0.1 * 255, 2)
+    fixed = resolve_parameters(noisy, sigma=0.1, patch_size=3, search_window=5)
+    assert (fixed.patch_size, fixed.search_window) == (3, 5)
+    assert fixed.h_chosen_by == "sure"
+    free = resolve_parameters(noisy, sigma=0.1)
+    assert free.patch_size - row.patch_size in (-2, 0, 2)
+    assert free.search_window - row.search_window in (-2, 0, 4)

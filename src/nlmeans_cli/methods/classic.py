@@ -27,6 +27,13 @@ _SMALLEST_H = 1e-4
 #: The h tried by SURE when none is given, as multiples of the default table's.
 SURE_FACTORS = (0.75, 0.875, 1.0, 1.125, 1.25)
 
+#: Then the patch sizes and windows tried around the table's, when not given.
+SURE_PATCHES = (-2, 2)
+SURE_WINDOWS = (-2, 4)
+
+#: Last, h once more, as multiples of the h found, for the patch and window chosen.
+SURE_FINE_FACTORS = (0.85, 0.93, 1.07, 1.15)
+
 
 @dataclass(frozen=True)
 class ClassicSetting(Setting):
@@ -82,9 +89,10 @@ class Classic(Method):
                 pixels: np.ndarray | None = None) -> ClassicSetting:
         """Take the request's patch, window and h, the default table's where it has none.
 
-        Without a given h, a 2-D image's h is chosen by SURE among :data:`SURE_FACTORS`
-        times the table's, on at most four 96x96 crops (:mod:`nlmeans_cli.methods.sure`); a
-        volume, a clip (no *pixels*) or a noiseless image takes the table's.
+        Without a given h, a 2-D image's h, and the patch size and window where they are not
+        given, are chosen by SURE around the table's on at most four 96x96 crops
+        (:meth:`_sure`, :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a
+        noiseless image takes the table's.
         """
         defaults = default_parameters(sigma_unit * 255.0, len(spatial))
         h_unit = request.h_unit
@@ -106,29 +114,52 @@ class Classic(Method):
             h_chroma_unit=None if channels != 3 else request.h_chroma_unit,
         )
         if chosen_by == "table" and pixels is not None and len(spatial) == 2 and sigma_unit > 0:
-            setting = self._sure(pixels, setting, chroma_given=request.h_chroma_unit)
+            setting = self._sure(pixels, setting, request)
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
         return setting
 
-    def _sure(self, pixels: np.ndarray, setting: ClassicSetting,
-              chroma_given: float | None) -> ClassicSetting:
-        """Choose h by SURE on crops of a 2-D image (channels-last, unit scale).
+    def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
+              ) -> ClassicSetting:
+        """Choose h, then the patch and the window, by SURE on crops of a 2-D image.
 
-        A colour image's chroma strength follows h (:data:`CHROMA_FACTOR`) unless given.
+        *pixels* are channels-last on the unit scale. A coordinate descent from the table's
+        setting: h among :data:`SURE_FACTORS` times the table's, then the patch size among
+        :data:`SURE_PATCHES` steps and the window among :data:`SURE_WINDOWS` steps (each kept
+        only where SURE drops, and only where the request left it open), then h again among
+        :data:`SURE_FINE_FACTORS` times the h found. A colour image's chroma strength follows
+        h (:data:`CHROMA_FACTOR`) unless given. About 13 candidates, two runs each.
         """
         grids = [to_grid(crop)[0] for crop in sample_crops(pixels)]
         colour = pixels.shape[-1] == 3
+        table_h = setting.h_unit
 
-        def candidate(factor):
-            h_unit = setting.h_unit * factor
-            chroma = None if not colour else chroma_given or CHROMA_FACTOR * h_unit
-            return replace(setting, h_unit=h_unit, h_chroma_unit=chroma, h_chosen_by="sure")
+        def with_h(base, factor):
+            h_unit = table_h * factor
+            chroma = None if not colour else request.h_chroma_unit or CHROMA_FACTOR * h_unit
+            return replace(base, h_unit=h_unit, h_chroma_unit=chroma, h_chosen_by="sure")
 
-        def denoised(grid, factor):
-            return self.run(grid, candidate(factor), axes=(1, 0, 1))
+        def best(candidates):
+            def denoised(grid, chosen):
+                return self.run(grid, chosen, axes=(1, 0, 1))
 
-        return candidate(choose_by_sure(SURE_FACTORS, denoised, grids, setting.sigma_unit))
+            return choose_by_sure(candidates, denoised, grids, setting.sigma_unit)
+
+        chosen = best([with_h(setting, factor) for factor in SURE_FACTORS])
+        if request.patch_size is None:
+            chosen = best([chosen] + [replace(chosen, patch_size=chosen.patch_size + step)
+                                      for step in SURE_PATCHES
+                                      if chosen.patch_size + step >= 3])
+        if request.search_window is None:
+            chosen = best([chosen] + [replace(chosen, search_window=chosen.search_window + step)
+                                      for step in SURE_WINDOWS
+                                      if chosen.search_window + step >= 3])
+        if request.patch_size is None or request.search_window is None:
+            # h again, for the patch and window chosen.
+            found = chosen.h_unit / table_h
+            chosen = best([chosen] + [with_h(chosen, found * factor)
+                                      for factor in SURE_FINE_FACTORS])
+        return chosen
 
     def run(self, grid: np.ndarray, setting: ClassicSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:

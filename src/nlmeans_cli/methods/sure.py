@@ -16,8 +16,11 @@ parameter with the lowest SURE can be chosen from the noisy image alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 __all__ = ["SURE_CROP", "SURE_CROPS", "choose_by_sure", "sample_crops", "sure"]
 
@@ -103,15 +106,15 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
     return crops
 
 
-def choose_by_sure(candidates: Sequence[float],
-                   denoiser: Callable[[np.ndarray, float], np.ndarray],
-                   crops: Sequence[np.ndarray], sigma: float) -> float:
+def choose_by_sure(candidates: Sequence[T],
+                   denoiser: Callable[[np.ndarray, T], np.ndarray],
+                   crops: Sequence[np.ndarray], sigma: float) -> T:
     """Return the candidate whose denoising has the lowest SURE summed over *crops*.
 
     Parameters
     ----------
-    candidates : sequence of float
-        The parameter values tried.
+    candidates : sequence
+        The parameter values (or settings) tried.
     denoiser : callable
         ``denoiser(array, value) -> array``.
     crops : sequence of numpy.ndarray
@@ -121,8 +124,8 @@ def choose_by_sure(candidates: Sequence[float],
 
     Returns
     -------
-    float
-        The chosen candidate.
+    object
+        The chosen candidate (the first of equals).
 
     Notes
     -----
