@@ -426,6 +426,7 @@ def compare_command(
 
 @app.command("train")
 def train_command(
+    context: typer.Context,
     clean: Annotated[
         list[str],
         typer.Argument(metavar="CLEAN...", show_default=False,
@@ -470,7 +471,6 @@ def train_command(
     The same command and seed give the same model on the same machine.
     """
     import dataclasses
-    import shlex
 
     from ..io.atomic import ImageFileError
     from ..methods.model_files import model_path, save_model
@@ -489,13 +489,8 @@ def train_command(
     try:
         images, names = load_training_images(clean, colour=colour)
         validation, val_names = load_training_images(val or [], colour=colour)
-        command = ["nlm", "train", *clean, *[f"--val={v}" for v in val or []],
-                   f"--sigma={sigma:g}", f"--affinity={affinity.value}", f"--stages={stages}",
-                   f"--features={features}", f"--patch-size={patch_size}",
-                   f"--search-window={search_window}", f"--steps={steps}", f"--crop={crop}",
-                   f"--batch={batch_size}", f"--learning-rate={settings.learning_rate:g}",
-                   f"--seed={seed}", *(["--colour"] if colour else []), f"--out={out.name}"]
-        info = {"command": " ".join(shlex.quote(part) for part in command),
+        command = _invocation(context, learning_rate=settings.learning_rate, out=out.name)
+        info = {"command": command,
                 "images": names, "validation_images": val_names,
                 "settings": settings.__dict__}
         with TrainingProgress(stages, steps, quiet) as progress:
@@ -514,6 +509,35 @@ def train_command(
              f"sigma {sigma:g}, {stages} stage{'s' if stages > 1 else ''}", detail,
              f"{time.perf_counter() - started:.1f} s -> {written}"]
     typer.echo("nlm train: " + "; ".join(part for part in parts if part), err=True)
+
+
+def _invocation(context: typer.Context, **resolved) -> str:
+    """Rebuild the running command's line from its parsed parameters, for the record.
+
+    Every parameter is written out (so defaults that change later do not change what the
+    line means), *resolved* replacing values the command worked out; output switches (quiet,
+    debug, overwrite) are left out.
+    """
+    import shlex
+
+    parts = ["nlm", context.info_name]
+    for param in context.command.params:
+        if param.name in ("quiet", "debug", "overwrite"):
+            continue
+        value = resolved.get(param.name, context.params.get(param.name))
+        values = value if isinstance(value, list | tuple) else [value]
+        if param.param_type_name == "argument":
+            parts += [str(v) for v in values]
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            parts += [flag] if value else []
+            continue
+        for item in values:
+            if item is not None:
+                item = getattr(item, "value", item)  # choices are enums
+                parts.append(f"{flag}={item:g}" if isinstance(item, float) else f"{flag}={item}")
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def main() -> None:
