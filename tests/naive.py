@@ -16,7 +16,20 @@ def clamp(radius, grid):
 
 
 def nonlocal_operation(left, right, values, *, affinity, normaliser=None, patch_radius,
-                       search_radius, scale=1.0, bias=0.0, h=1.0, patch_weights=None):
+                       search_radius, scale=1.0, bias=0.0, h=1.0, patch_weights=None,
+                       second_h=None, second_from=None):
+    if second_h is not None:
+        # Two operations on the same features: the channels before second_from with h, the
+        # rest with second_h.
+        first = nonlocal_operation(left, right, values[:second_from], affinity=affinity,
+                                   normaliser=normaliser, patch_radius=patch_radius,
+                                   search_radius=search_radius, scale=scale, bias=bias, h=h,
+                                   patch_weights=patch_weights)
+        rest = nonlocal_operation(left, right, values[second_from:], affinity=affinity,
+                                  normaliser=normaliser, patch_radius=patch_radius,
+                                  search_radius=search_radius, scale=scale, bias=bias,
+                                  h=second_h, patch_weights=patch_weights)
+        return np.concatenate([first, rest])
     """y_i = 1/C sum_j f(x_i, x_j) g(x_j) by direct summation over every i and j."""
     spec = AFFINITIES[affinity]
     norm = normaliser or spec.normaliser

@@ -54,6 +54,26 @@ def test_weighted_patches_match_reference(affinity, case, rng):
                     rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("second_from", [0, 1, 2])
+def test_a_second_strength_matches_two_reference_operations(case, second_from, rng):
+    channels, grid, patch, search = CASES[case]
+    left = rng.random((channels, *grid)).astype(np.float32)
+    values = rng.random((3, *grid)).astype(np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
+                  second_h=0.7, second_from=second_from, **_params(channels, patch))
+    fast = nonlocal_operation(left, None, values, **kwargs)
+    assert_allclose(fast, naive.nonlocal_operation(left, None, values, **kwargs),
+                    rtol=1e-4, atol=1e-6)
+
+
+def test_second_strength_needs_the_gaussian_kernel(rng):
+    left = rng.random((1, 6, 1, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match="second_h"):
+        nonlocal_operation(left, None, left, affinity="dot-product", patch_radius=(1, 0, 1),
+                           search_radius=(1, 0, 1), second_h=0.5, second_from=0)
+
+
 def test_box_weights_are_bit_identical_to_no_weights(rng):
     left = rng.random((1, 20, 1, 23)).astype(np.float32)
     kwargs = dict(patch_radius=(2, 0, 2), search_radius=(3, 0, 3), scale=1 / 25, h=0.2)

@@ -12,6 +12,7 @@ from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.jobs.file import denoise_file
+from nlmeans_cli.pixels import OPPONENT
 
 DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 # Affinities whose weights are never negative: the estimate is a convex combination.
@@ -71,6 +72,18 @@ def test_never_crashes_and_keeps_shape_and_dtype(image, kwargs):
 def test_output_stays_within_the_input_range(image, kwargs):
     pixels, channel_axis = image
     out = denoise(pixels, channel_axis=channel_axis, **_scaled(kwargs, pixels.dtype))
+    if channel_axis is not None and pixels.shape[-1] == 3 and kwargs["affinity"] == "gaussian":
+        # Colour: luminance and chroma are weighted means with weights of their own, so each
+        # opponent channel stays within its input range (an RGB channel need not).
+        scale = np.iinfo(pixels.dtype).max if pixels.dtype.kind == "u" else 1.0
+        before = np.tensordot(pixels.astype(np.float64) / scale, OPPONENT.T, axes=1)
+        after = np.tensordot(out.astype(np.float64) / scale, OPPONENT.T, axes=1)
+        # Rounding to integers moves each channel by half a level at most.
+        slack = (0.5 * np.sqrt(3) / scale if pixels.dtype.kind == "u"
+                 else 1e-5 * max(np.abs(before).max(), 1e-30))
+        assert (after.min(axis=(0, 1)) >= before.min(axis=(0, 1)) - slack).all()
+        assert (after.max(axis=(0, 1)) <= before.max(axis=(0, 1)) + slack).all()
+        return
     low, high = pixels.min(), pixels.max()
     if pixels.dtype.kind == "f":  # float32 rounding of a weighted mean
         slack = 1e-5 * max(abs(float(low)), abs(float(high)), 1e-30)

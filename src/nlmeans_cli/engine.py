@@ -87,6 +87,8 @@ def nonlocal_operation(
     h: float = 1.0,
     targets: tuple[int, int] | None = None,
     patch_weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    second_h: float | None = None,
+    second_from: int | None = None,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -129,6 +131,10 @@ def nonlocal_operation(
         requested *patch_radius* (the statistic at offset ``u`` is weighted by
         ``w0[u0] w1[u1] w2[u2]``); a radius clamped to the grid keeps the central values.
         ``None``: every weight 1 (a box).
+    second_h, second_from : float and int, optional
+        Gaussian kernel only: the value channels from *second_from* on are averaged with
+        weights of strength *second_h* instead of *h*, from the same patch distances, in the
+        same pass (the chroma channels of a colour image, smoothed more than its luminance).
 
     Returns
     -------
@@ -168,6 +174,16 @@ def nonlocal_operation(
         )
     if not h > 0:
         raise ValueError(f"h must be positive, got {h}")
+    split = values.shape[0]
+    inv_h2b = np.float32(0.0)
+    if second_h is not None:
+        if spec.kernel != GAUSSIAN_KERNEL or second_from is None or not second_h > 0:
+            raise ValueError("second_h needs the gaussian affinity, a positive value and "
+                             "second_from")
+        if not 0 <= int(second_from) <= values.shape[0]:
+            raise ValueError(f"second_from must be between 0 and {values.shape[0]}")
+        split = int(second_from)
+        inv_h2b = np.float32(1.0 / (second_h * second_h))
     grid = left.shape[1:]
     lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
     if not 0 <= lo1 < hi1 <= grid[1]:
@@ -201,6 +217,8 @@ def nonlocal_operation(
             np.float32(scale),
             np.float32(bias),
             np.float32(1.0 / (h * h)),
+            inv_h2b,
+            split,
             symmetric,
             _strip_height(grid),
             n_positions,
@@ -384,8 +402,12 @@ def _negative_exp(x):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, weights):
+def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b, two,
+                  weights):
     """Sum the ring of boxed planes along axis 0 (weights *k0*) and turn the sums into affinities.
+
+    ``weights[0]`` receives the affinities; with *two* (Gaussian kernel), ``weights[1]`` also
+    receives them for the second strength ``inv_h2b``, from the same sums.
 
     The sum is formed afresh for every row (no running sum), from the oldest row of the ring
     (slot *oldest*) to the newest: rounding must depend neither on where a strip starts nor
@@ -395,7 +417,7 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, weights
     """
     ring_len = ring.shape[0]
     for i1 in range(m1):
-        w = weights[i1]
+        w = weights[0, i1]
         first = ring[oldest, i1]
         weight = k0[0]
         for i2 in range(m2):
@@ -405,7 +427,15 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, weights
             weight = k0[k]
             for i2 in range(m2):
                 w[i2] += weight * src[i2]
-        if kernel == GAUSSIAN_KERNEL:
+        if kernel == GAUSSIAN_KERNEL and two:
+            second = weights[1, i1]
+            for i2 in range(m2):
+                d = max(w[i2] * scale - bias, np.float32(0.0))
+                x = d * inv_h2
+                y = d * inv_h2b
+                w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
+                second[i2] = _negative_exp(y) if y < CUTOFF else np.float32(0.0)
+        elif kernel == GAUSSIAN_KERNEL:
             for i2 in range(m2):
                 x = max(w[i2] * scale - bias, np.float32(0.0)) * inv_h2
                 w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
@@ -418,8 +448,8 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, weights
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1, v2, a_row,
-                g_row, g1, g2, n1, n2):
+def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_row, v1, v2,
+                a_row, g_row, g1, g2, n1, n2):
     """Add ``f * (g_j - g_i)`` and ``f`` for an ``n1 x n2`` block of targets *i*.
 
     The block's weights start at ``weights[w1, w2]``, the partners' values ``g_j`` at padded
@@ -427,16 +457,19 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
     targets at row *a_row* of the strip's accumulators. Summing deviations from
     ``g_i`` (added back at the end) keeps a constant image exactly constant and the sums
     small. The exponential kernel keeps a running maximum of the logits per target (an
-    online softmax), so large logits never overflow.
+    online softmax), so large logits never overflow. Value channels from *split* on take the
+    second set of weights, ``weights[1]``, and its sums ``wsum[1]``.
     """
     n_values = values.shape[0]
     if not exponential:
         for i1 in range(n1):
-            w = weights[w1 + i1, w2 : w2 + n2]
-            total = wsum[a_row, i1, :n2]
-            for i2 in range(n2):
-                total[i2] += w[i2]
+            for set_ in range(2 if split < n_values else 1):
+                w = weights[set_, w1 + i1, w2 : w2 + n2]
+                total = wsum[set_, a_row, i1, :n2]
+                for i2 in range(n2):
+                    total[i2] += w[i2]
             for m in range(n_values):
+                w = weights[0 if m < split else 1, w1 + i1, w2 : w2 + n2]
                 partner = values[m, v_row, v1 + i1, v2 : v2 + n2]
                 own = values[m, g_row, g1 + i1, g2 : g2 + n2]
                 target = acc[m, a_row, i1, :n2]
@@ -445,17 +478,17 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
         return
     for i1 in range(n1):
         for i2 in range(n2):
-            logit = weights[w1 + i1, w2 + i2]
+            logit = weights[0, w1 + i1, w2 + i2]
             old = peak[a_row, i1, i2]
             if logit > old:
                 rescale = np.exp(old - logit)
                 e = 1.0
-                wsum[a_row, i1, i2] *= rescale
+                wsum[0, a_row, i1, i2] *= rescale
                 peak[a_row, i1, i2] = logit
             else:
                 rescale = 1.0
                 e = np.exp(logit - old)
-            wsum[a_row, i1, i2] += e
+            wsum[0, a_row, i1, i2] += e
             for m in range(n_values):
                 deviation = values[m, v_row, v1 + i1, v2 + i2] - values[m, g_row, g1 + i1, g2 + i2]
                 acc[m, a_row, i1, i2] = (acc[m, a_row, i1, i2] * rescale
@@ -464,7 +497,8 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, w1, w2, v_row, v1
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statistic, kernel,
-                     normaliser, scale, bias, inv_h2, symmetric, strip, n_positions, lo1, grid1):
+                     normaliser, scale, bias, inv_h2, inv_h2b, split, symmetric, strip,
+                     n_positions, lo1, grid1):
     # Targets are the positions [lo1, lo1 + n1) of axis 1, of length grid1 (all of them when
     # symmetric).
     n_values, n0, n1, n2 = out.shape
@@ -481,12 +515,12 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, stati
         hi = min(lo + strip, n0)
         rows = hi - lo
         acc = np.zeros((n_values, rows, n1, n2), np.float32)
-        wsum = np.zeros((rows, n1, n2), np.float32)
+        wsum = np.zeros((2 if split < n_values else 1, rows, n1, n2), np.float32)
         peak = np.full((rows, n1, n2), -np.inf, np.float32)
         plane = np.empty((width1, width2), np.float32)
         scratch = np.empty((width1, width2), np.float32)
         ring = np.empty((ring_len, width1, width2), np.float32)
-        weights = np.empty((width1, width2), np.float32)
+        weights = np.empty((2 if split < n_values else 1, width1, width2), np.float32)
         for o in range(offsets.shape[0]):
             t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
             both = symmetric and o > 0
@@ -510,30 +544,30 @@ def _nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, stati
                     continue
                 q = a0 - r0
                 _kernel_plane(ring, (a0 + 1) % ring_len, k0, kernel, m1, m2, scale, bias,
-                              inv_h2, weights)
+                              inv_h2, inv_h2b, split < n_values, weights)
                 if q >= lo:
-                    _accumulate(weights, values, acc, wsum, peak, exponential,
+                    _accumulate(weights, values, acc, wsum, peak, exponential, split,
                                 lo1 - b1, -b2, q + t0 + pad0, lo1 + t1 + pad1, t2 + pad2,
                                 q - lo, q + pad0, lo1 + pad1, pad2, n1, n2)
                 if both and q + t0 < hi:
                     # Every target p + t of the grid takes the weight w(p, p + t); the source
                     # p itself may lie in the reflected border.
-                    _accumulate(weights, values, acc, wsum, peak, exponential,
+                    _accumulate(weights, values, acc, wsum, peak, exponential, split,
                                 -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
                                 q + t0 - lo, q + t0 + pad0, pad1, pad2, n1, n2)
         for r in range(rows):
             for i1 in range(n1):
                 for i2 in range(n2):
-                    c = wsum[r, i1, i2]
-                    if normaliser == 1:
-                        factor = np.float32(1.0) / n_positions
-                        if exponential:
-                            factor *= np.exp(peak[r, i1, i2])
-                    elif c != 0.0:
-                        factor = np.float32(1.0) / c
-                    else:
-                        factor = np.float32(0.0)
                     for m in range(n_values):
+                        c = wsum[0 if m < split else 1, r, i1, i2]
+                        if normaliser == 1:
+                            factor = np.float32(1.0) / n_positions
+                            if exponential:
+                                factor *= np.exp(peak[r, i1, i2])
+                        elif c != 0.0:
+                            factor = np.float32(1.0) / c
+                        else:
+                            factor = np.float32(0.0)
                         own = values[m, lo + r + pad0, lo1 + i1 + pad1, i2 + pad2]
                         if normaliser == 1:
                             # sum_j f g_j = g_i sum_j f + sum_j f (g_j - g_i)

@@ -13,13 +13,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..formulation import AFFINITIES, PATCH_KERNELS, lookup
+from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, PATCH_KERNELS, lookup
 from ..parameters import CHROMA_FACTOR, Request, default_parameters
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
 from .sure import choose_by_sure, sample_crops
 
 __all__ = ["CLASSIC", "Classic", "ClassicSetting"]
+
+_SMALLEST_SIGMA = 1e-6
 
 # With sigma = 0 the table's h would be 0; this one keeps only identical patches.
 _SMALLEST_H = 1e-4
@@ -113,7 +115,9 @@ class Classic(Method):
             h_chosen_by=chosen_by,
             h_chroma_unit=None if channels != 3 else request.h_chroma_unit,
         )
-        if chosen_by == "table" and pixels is not None and len(spatial) == 2 and sigma_unit > 0:
+        # Below a millionth of full scale there is nothing to estimate a risk from.
+        if (chosen_by == "table" and pixels is not None and len(spatial) == 2
+                and sigma_unit > _SMALLEST_SIGMA):
             setting = self._sure(pixels, setting, request)
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
@@ -170,33 +174,33 @@ class Classic(Method):
         the RGB distances), turned into weights with h for the luminance and with the chroma
         strength for the two chroma channels.
         """
-        if grid.shape[0] == 3 and setting.h_chroma_unit is not None:
-            opponent = _mix(OPPONENT, grid)
-            luma = self._operation(opponent, opponent[:1], setting.h_unit, setting, axes,
-                                   temporal_window, targets)
-            chroma = self._operation(opponent, opponent[1:], setting.h_chroma_unit, setting,
-                                     axes, temporal_window, targets)
-            return _mix(OPPONENT.T, np.concatenate([luma, chroma]))
-        return self._operation(grid, grid, setting.h_unit, setting, axes, temporal_window,
-                               targets)
-
-    @staticmethod
-    def _operation(features, values, h_unit, setting, axes, temporal_window, targets):
         from ..engine import nonlocal_operation
 
         spec = lookup(AFFINITIES, setting.affinity, "affinity")
+        # The second strength is a Gaussian kernel's; other affinities weigh RGB alike.
+        chroma = (grid.shape[0] == 3 and setting.h_chroma_unit is not None
+                  and spec.kernel == GAUSSIAN_KERNEL)
+        features = _mix(OPPONENT, grid) if chroma else grid
         patch_radius = tuple(setting.patch_size // 2 * a for a in axes)
         search_radius = [setting.search_window // 2 * a for a in axes]
         search_radius[1] = search_radius[1] or temporal_window
         n_patch = features.shape[0] * int(np.prod([2 * r + 1 for r in patch_radius]))
-        scale, bias, h = spec.classic_scale(h_unit, setting.sigma_unit, n_patch)
+        scale, bias, h = spec.classic_scale(setting.h_unit, setting.sigma_unit, n_patch)
         kernel = PATCH_KERNELS[setting.patch_kernel]
         # Weights that sum to the box's along each axis: n_patch stays the normaliser.
         weights = tuple(np.asarray(kernel.weights(r), np.float32) for r in patch_radius)
-        return nonlocal_operation(features, None, values, affinity=spec.name, normaliser="sum",
-                                  patch_radius=patch_radius,
-                                  search_radius=tuple(search_radius), scale=scale, bias=bias,
-                                  h=h, targets=targets, patch_weights=weights)
+        if not chroma:
+            return nonlocal_operation(grid, None, grid, affinity=spec.name, normaliser="sum",
+                                      patch_radius=patch_radius,
+                                      search_radius=tuple(search_radius), scale=scale,
+                                      bias=bias, h=h, targets=targets, patch_weights=weights)
+        # One pass: the luminance weighted with h, the chroma with h_chroma.
+        estimate = nonlocal_operation(features, None, features, affinity=spec.name,
+                                      normaliser="sum", patch_radius=patch_radius,
+                                      search_radius=tuple(search_radius), scale=scale,
+                                      bias=bias, h=h, targets=targets, patch_weights=weights,
+                                      second_h=setting.h_chroma_unit, second_from=1)
+        return _mix(OPPONENT.T, estimate)
 
 
 def _mix(matrix: np.ndarray, planes: np.ndarray) -> np.ndarray:
