@@ -40,6 +40,20 @@ DEFAULT_MAX_PIXELS = 2**27
 SCALE_NOTE = "On the 0-255 scale for every bit depth (16-bit and float images are scaled)."
 
 
+def _auto_or_number(value: str, *, zero: bool) -> float | None:
+    """``None`` for ``auto``, else a finite number (> 0, or >= 0 with *zero*)."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected 'auto' or a number, got {value!r}") from None
+    if not (number >= 0 if zero else number > 0) or number == float("inf"):
+        raise typer.BadParameter(f"must be a {'finite number >= 0' if zero else 'positive number'}"
+                                 f", got {value!r}")
+    return number
+
+
 def check_sigma(value: str) -> str:
     """Typer callback: refuse a ``--sigma`` that is neither ``auto`` nor a number >= 0."""
     parse_sigma(value)
@@ -48,15 +62,7 @@ def check_sigma(value: str) -> str:
 
 def parse_sigma(value: str) -> float | None:
     """Return ``--sigma`` as a number (0-255 scale), or ``None`` for ``auto``."""
-    if value.strip().lower() == "auto":
-        return None
-    try:
-        sigma = float(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected 'auto' or a number, got {value!r}") from None
-    if not sigma >= 0 or sigma == float("inf"):
-        raise typer.BadParameter(f"must be a finite number >= 0, got {value!r}")
-    return sigma
+    return _auto_or_number(value, zero=True)
 
 
 def check_h(value: str) -> str:
@@ -67,15 +73,7 @@ def check_h(value: str) -> str:
 
 def parse_h(value: str) -> float | None:
     """Return ``--h`` as a number (0-255 scale), or ``None`` for ``auto``."""
-    if value.strip().lower() == "auto":
-        return None
-    try:
-        h = float(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected 'auto' or a number, got {value!r}") from None
-    if not 0 < h < float("inf"):
-        raise typer.BadParameter(f"must be a positive number, got {value!r}")
-    return h
+    return _auto_or_number(value, zero=False)
 
 
 def positive(value: float | None) -> float | None:
