@@ -26,7 +26,8 @@ from .pixels import (
     unit_scale,
 )
 
-__all__ = ["denoise", "denoise_with", "resolve_parameters", "resolve_request"]
+__all__ = ["denoise", "denoise_request", "denoise_with", "resolve_parameters",
+           "resolve_request"]
 
 
 def denoise(
@@ -196,6 +197,37 @@ def resolve_request(image: np.ndarray, request: Request, *,
         As for :func:`denoise`.
     """
     return _resolve(request, _unit_pixels(np.asarray(image), channel_axis))
+
+
+def denoise_request(image: np.ndarray, request: Request, *,
+                    channel_axis: int | None = None) -> tuple[np.ndarray, Setting]:
+    """Resolve a request (unit scale) for an image and denoise it, converting it once.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        As for :func:`denoise`.
+    request : Request
+        What is asked for, on the unit scale.
+    channel_axis : int, optional
+        As for :func:`denoise`.
+
+    Returns
+    -------
+    estimate : numpy.ndarray
+        As :func:`denoise` returns.
+    setting : Setting
+        What the method used.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`denoise`.
+    """
+    image = np.asarray(image)
+    unit = _unit_pixels(image, channel_axis)
+    setting = _resolve(request, unit)
+    return _back(_run(unit, setting), image, channel_axis), setting
 
 
 def denoise_with(image: np.ndarray, setting: Setting, *,

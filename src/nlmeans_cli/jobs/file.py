@@ -189,15 +189,16 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         picture = read_picture(source, max_pixels=options.max_pixels)
         outcome.notes = list(picture.notes)
         outcome.description = _describe(picture)
-        from ..denoising import denoise_with, resolve_request
+        from ..denoising import denoise_request, resolve_request
 
-        setting = resolve_request(picture.pixels, options.request,
-                                  channel_axis=picture.channel_axis)
         if tile is None:
-            image = denoise_with(picture.pixels, setting, channel_axis=picture.channel_axis)
+            image, setting = denoise_request(picture.pixels, options.request,
+                                             channel_axis=picture.channel_axis)
         else:
             from ..tiling import denoise_tiled_with
 
+            setting = resolve_request(picture.pixels, options.request,
+                                      channel_axis=picture.channel_axis)
             image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
                                        channel_axis=picture.channel_axis)
         outcome.record(setting)
@@ -216,7 +217,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     """Denoise a clip, stack or volume for :func:`denoise_file`, filling in *outcome*."""
     from dataclasses import replace
 
-    from ..denoising import denoise_with, resolve_request
+    from ..denoising import denoise_request
     from ..io.sequences import check_sequence_output, open_sequence, write_sequence
     from ..spacetime import estimate_frames_sigma_unit, resolve_frames, stream_frames
 
@@ -229,8 +230,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     if as_volume:
         volume = sequence.read_all()
         channel_axis = None if volume.ndim == 3 else -1
-        setting = resolve_request(volume, request, channel_axis=channel_axis)
-        denoised = denoise_with(volume, setting, channel_axis=channel_axis)
+        denoised, setting = denoise_request(volume, request, channel_axis=channel_axis)
         outcome.frames = write_sequence(target, iter(denoised), sequence, source=source,
                                         overwrite=overwrite)
     else:
