@@ -273,3 +273,22 @@ def test_random_jpeg_like_bytes_never_give_a_traceback(tmp_path, rng):
     path = tmp_path / "x.jpg"
     path.write_bytes(b"\xff\xd8\xff" + rng.integers(0, 256, 2000, dtype=np.uint8).tobytes())
     _fails_cleanly(runner.invoke(app, ["denoise", str(path), str(tmp_path / "o.png")]), path)
+
+
+@pytest.mark.parametrize("name", ["row.png", "row.tif", "row.bmp"])
+def test_a_colour_image_one_pixel_high_keeps_its_shape(tmp_path, rng, name):
+    source = tmp_path / name
+    pixels = rng.integers(0, 256, (1, 17, 3), dtype=np.uint8)
+    iio.imwrite(source, pixels)
+    assert read_picture(source).pixels.shape == (1, 17, 3)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert iio.imread(tmp_path / "out.png").shape == (1, 17, 3)
+
+
+def test_a_single_page_grey_tiff_with_a_page_axis_is_read_as_a_still(tmp_path, rng):
+    import tifffile
+
+    source = tmp_path / "page.tif"
+    tifffile.imwrite(source, rng.integers(0, 256, (1, 20, 30), dtype=np.uint8))
+    assert read_picture(source).pixels.shape == (20, 30)

@@ -111,6 +111,7 @@ class _Header:
     frames: int = 1
     mode: str | None = None
     orientation: int = 1
+    samples: int | None = None
 
 
 def _header(raw: bytes, kind: str) -> _Header:
@@ -123,7 +124,7 @@ def _header(raw: bytes, kind: str) -> _Header:
         with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
             page = tiff.pages.first
             return _Header(int(page.imagewidth), int(page.imagelength) * max(1, page.imagedepth),
-                           len(tiff.pages))
+                           len(tiff.pages), samples=int(page.samplesperpixel))
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
@@ -225,6 +226,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     except Exception as error:
         raise ImageFileError(f"{path}: corrupt or truncated {KIND_NAMES[kind]} data "
                              f"({reason(error)})") from None
+    # A single-page TIFF may come with a leading page axis; a still image one row high (or
+    # a colour TIFF) keeps its first axis.
+    if kind == ".tif" and header.samples == 1 and pixels.ndim == 3 and pixels.shape[0] == 1:
+        pixels = pixels[0]
     return _to_picture(path, pixels, header.mode, notes)
 
 
@@ -254,8 +259,6 @@ def _write_png16(path: str, data: np.ndarray) -> None:
 
 
 def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str]) -> Picture:
-    if pixels.ndim == 3 and pixels.shape[0] == 1:
-        pixels = pixels[0]
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * np.uint8(255)
         notes.append("1-bit image read as 8-bit grey (0/255) and written as 8-bit")
