@@ -183,7 +183,7 @@ def nonlocal_operation(
         if not 0 <= int(second_from) <= values.shape[0]:
             raise ValueError(f"second_from must be between 0 and {values.shape[0]}")
         split = int(second_from)
-        inv_h2b = np.float32(1.0 / (second_h * second_h))
+        inv_h2b = _inverse_square(second_h)
     grid = left.shape[1:]
     lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
     if not 0 <= lo1 < hi1 <= grid[1]:
@@ -216,7 +216,7 @@ def nonlocal_operation(
             norm.code,
             np.float32(scale),
             np.float32(bias),
-            np.float32(1.0 / (h * h)),
+            _inverse_square(h),
             inv_h2b,
             split,
             symmetric,
@@ -290,6 +290,11 @@ def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
     if array.ndim != 4:
         raise ValueError(f"{name} must have shape (channels, n0, n1, n2), got {array.shape}")
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _inverse_square(h: float) -> np.float32:
+    """``1 / h**2`` in float32; an h too small for float32 keeps only identical patches."""
+    return np.float32(min(1.0 / (float(h) * float(h)), float(np.finfo(np.float32).max)))
 
 
 def _patch_weights(weights, requested, clamped):

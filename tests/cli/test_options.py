@@ -74,3 +74,24 @@ def test_summary_says_how_h_was_chosen(tmp_path, rng):
     assert "(SURE)" in result.stderr
     fixed = runner.invoke(app, ["denoise", str(source), str(tmp_path / "p.png"), "--h", "9"])
     assert "h 9.00," in fixed.stderr and "(SURE)" not in fixed.stderr
+
+
+def test_extreme_h_values_print_briefly_and_warn_nothing(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, _noisy(rng, (24, 24)))
+    for h, shown in (("1e300", "h 1e+300,"), ("1e-30", "h 1e-30,")):
+        result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"),
+                                     "--overwrite", "--h", h])
+        assert result.exit_code == 0, result.output
+        assert shown in result.stderr and "Warning" not in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+
+
+def test_sigma_zero_says_the_input_comes_back(tmp_path, rng):
+    source = tmp_path / "in.png"
+    pixels = _noisy(rng, (24, 24))
+    iio.imwrite(source, pixels)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"), "--sigma", "0"])
+    assert result.exit_code == 0, result.output
+    assert "note: sigma is 0" in result.stderr
+    assert np.array_equal(iio.imread(tmp_path / "o.png"), pixels)

@@ -34,11 +34,16 @@ def summary(outcome) -> str:
     else:
         kernel = "" if outcome.patch_kernel in (None, "box") else f" {outcome.patch_kernel}"
         how = " (SURE)" if outcome.h_chosen_by == "sure" else ""
-        chroma = "" if outcome.h_chroma is None else f", h chroma {outcome.h_chroma:.2f}"
-        used = (f", h {outcome.h:.2f}{how}{chroma}, patch {outcome.patch_size}{kernel}, "
+        chroma = "" if outcome.h_chroma is None else f", h chroma {_number(outcome.h_chroma)}"
+        used = (f", h {_number(outcome.h)}{how}{chroma}, patch {outcome.patch_size}{kernel}, "
                 f"window {outcome.search_window}")
-    return (f"{outcome.input}: {outcome.description}, sigma {outcome.sigma:.2f} ({source})"
+    return (f"{outcome.input}: {outcome.description}, sigma {_number(outcome.sigma)} ({source})"
             f"{used}{temporal}")
+
+
+def _number(value: float) -> str:
+    """Two decimals for ordinary values, three significant digits for extreme ones."""
+    return f"{value:.2f}" if value == 0 or 0.01 <= abs(value) < 1e6 else f"{value:.3g}"
 
 
 def comparison_table(comparison) -> str:

@@ -202,6 +202,9 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
                                        channel_axis=picture.channel_axis)
         outcome.record(setting)
+        if setting.sigma_unit == 0:
+            outcome.notes.append("sigma is 0: there is no noise to remove, so the result "
+                                 "equals the input (up to rounding)")
         write_picture(target, picture.with_pixels(image), source=source, overwrite=overwrite)
         outcome.status = "done"
     except (ImageFileError, ValueError, TypeError, MemoryError, OSError) as error:
