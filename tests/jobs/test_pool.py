@@ -213,3 +213,12 @@ def test_two_batches_into_one_folder_both_complete(tree, tmp_path):
     assert _files(out) == GOOD
     for name in GOOD:
         assert iio.imread(out / name).shape == iio.imread(tree / name).shape
+
+
+def test_worker_count_is_capped_at_the_files_and_the_cores():
+    from nlmeans_cli.jobs.pool import worker_count
+
+    assert worker_count(64, 100, cores=2) == 2
+    assert worker_count(8, 3, cores=16) == 3
+    assert worker_count(1, 0, cores=4) == 1
+    assert worker_count(2, 10, cores=4) == 2

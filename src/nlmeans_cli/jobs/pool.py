@@ -19,6 +19,7 @@ __all__ = [
     "available_cores",
     "run_batch",
     "threads_per_worker",
+    "worker_count",
 ]
 
 #: How often a file is tried when its worker process dies under it (killed, out of memory).
@@ -42,6 +43,27 @@ def threads_per_worker(jobs: int, cores: int | None = None) -> int:
     """
     cores = cores or available_cores()
     return max(1, cores // max(1, jobs))
+
+
+def worker_count(jobs: int, files: int, cores: int | None = None) -> int:
+    """Return how many worker processes a batch starts: what was asked, capped at the work.
+
+    Parameters
+    ----------
+    jobs : int
+        Worker processes asked for.
+    files : int
+        Files in the batch.
+    cores : int, optional
+        Cores available; by default those this process may run on.
+
+    Returns
+    -------
+    int
+        At least 1, at most *files* and the cores: a worker beyond either only waits, and
+        costs a process start and its memory.
+    """
+    return max(1, min(jobs, files, cores or available_cores()))
 
 
 def available_cores() -> int:
@@ -81,9 +103,9 @@ def run_batch(items: Sequence[BatchItem], options: JobOptions | None = None, *,
     options : JobOptions, optional
         Denoising options for every file; by default every option's default.
     jobs : int
-        Worker processes. 1 runs in this process with every core's threads; more start a pool
-        of processes, each loading the kernels once and using
-        :func:`threads_per_worker` threads.
+        Worker processes, capped by :func:`worker_count` at the files and the cores. 1 runs
+        in this process with every core's threads; more start a pool of processes, each
+        loading the kernels once and using :func:`threads_per_worker` threads.
     overwrite, skip_existing : bool
         As for :func:`nlmeans_cli.jobs.file.denoise_file`.
     stop : callable, optional
@@ -110,15 +132,16 @@ def run_batch(items: Sequence[BatchItem], options: JobOptions | None = None, *,
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     options = options or JobOptions()
-    if jobs == 1 or len(items) <= 1:
+    jobs = worker_count(jobs, len(items))
+    if jobs == 1:
         for item in items:
             if stop and stop():
                 return
             yield denoise_file(item.source, item.target, options, overwrite=overwrite,
                                skip_existing=skip_existing)
         return
-    yield from _run_pool(list(items), options, min(jobs, len(items)), overwrite,
-                         skip_existing, stop or (lambda: False))
+    yield from _run_pool(list(items), options, jobs, overwrite, skip_existing,
+                         stop or (lambda: False))
 
 
 def _run_pool(items, options, jobs, overwrite, skip_existing, stop):
