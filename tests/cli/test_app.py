@@ -125,3 +125,17 @@ def test_help_shows_every_affinity_formula_and_method_from_the_registries():
     for method in METHODS.values():
         assert method.description in params["method"].help
     assert runner.invoke(app, ["denoise", "--help"]).exit_code == 0
+
+
+def test_nlm_alone_prints_the_help_and_no_empty_error():
+    result = runner.invoke(app, [])
+    assert "Usage" in result.output
+    assert "nlm: error:" not in result.output
+
+
+def test_an_output_that_is_a_folder_says_so(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, np.clip(128 + rng.normal(0, 20, (16, 16)), 0, 255).astype(np.uint8))
+    (tmp_path / "folder").mkdir()
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "folder")])
+    assert result.exit_code == 1 and "is a folder" in result.stderr

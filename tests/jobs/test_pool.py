@@ -222,3 +222,23 @@ def test_worker_count_is_capped_at_the_files_and_the_cores():
     assert worker_count(8, 3, cores=16) == 3
     assert worker_count(1, 0, cores=4) == 1
     assert worker_count(2, 10, cores=4) == 2
+
+
+def test_an_empty_batch_is_a_usage_error_that_says_so(tmp_path):
+    (tmp_path / "in").mkdir()
+    result = runner.invoke(app, ["batch", str(tmp_path / "in"), str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no images to denoise" in result.stderr and "--recursive" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_any_work(tmp_path, rng):
+    source = tmp_path / "in"
+    source.mkdir()
+    iio.imwrite(source / "a.png", np.clip(128 + rng.normal(0, 20, (16, 16)), 0, 255)
+                .astype(np.uint8))
+    (tmp_path / "reports").mkdir()
+    result = runner.invoke(app, ["batch", str(source), str(tmp_path / "out"),
+                                 "--report", str(tmp_path / "reports")])
+    assert result.exit_code == 2 and "is a folder" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -60,7 +60,9 @@ class _OneLineErrors(TyperGroup):
             code = super().main(*args, standalone_mode=False, **kwargs)
         except typer.TyperException as error:
             message = " ".join(error.format_message().split())
-            typer.echo(f"nlm: error: {message}", err=True)
+            # `nlm` alone has printed the help already; there is nothing more to say.
+            if message:
+                typer.echo(f"nlm: error: {message}", err=True)
             sys.exit(getattr(error, "exit_code", 2))
         except typer.Abort:
             typer.echo("nlm: aborted", err=True)
@@ -288,6 +290,9 @@ def batch_command(
     """
     if skip_existing and overwrite:
         raise typer.BadParameter("use either --skip-existing or --overwrite, not both")
+    if report is not None and report.is_dir():
+        raise typer.BadParameter(f"{report}: is a folder; give the report's file name",
+                                 param_hint="--report")
     if report is not None and report.suffix.lower() not in (".csv", ".json"):
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
@@ -305,6 +310,10 @@ def batch_command(
         if debug:
             raise
         raise _fail(str(error), code=2) from None
+    if not items:
+        where = "" if recursive else " (add --recursive to search subfolders)"
+        matching = f" matching {' '.join(pattern)}" if pattern else ""
+        raise _fail(f"{in_dir}: no images{matching} to denoise{where}", code=2)
     jobs = jobs or available_cores()
     outcomes = []
     started = time.perf_counter()

@@ -308,6 +308,8 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
         output exists and *overwrite* is false.
     """
     output = Path(output)
+    if output.is_dir():
+        raise ImageFileError(f"{output}: is a folder; give the output file's name")
     extension = output.suffix.lower()
     if extension not in FORMATS:
         raise ImageFileError(
