@@ -69,7 +69,7 @@ class ClassicSetting(Setting):
                      for n in spatial)
 
     def used(self) -> dict[str, float | int | str]:
-        """``h_unit``, ``patch_size`` and ``search_window``."""
+        """H (unit scale), patch, window, patch kernel, how h was chosen; chroma strength."""
         used = {"h_unit": self.h_unit, "patch_size": self.patch_size,
                 "search_window": self.search_window, "patch_kernel": self.patch_kernel,
                 "h_chosen_by": self.h_chosen_by}
@@ -132,7 +132,7 @@ class Classic(Method):
         :data:`SURE_PATCHES` steps and the window among :data:`SURE_WINDOWS` steps (each kept
         only where SURE drops, and only where the request left it open), then h again among
         :data:`SURE_FINE_FACTORS` times the h found. A colour image's chroma strength follows
-        h (:data:`CHROMA_FACTOR`) unless given. About 13 candidates, two runs each.
+        h (:data:`CHROMA_FACTOR`) unless given. At most 13 candidates, two runs each.
         """
         grids = [to_grid(crop)[0] for crop in sample_crops(pixels)]
         colour = pixels.shape[-1] == 3
@@ -143,11 +143,13 @@ class Classic(Method):
             chroma = None if not colour else request.h_chroma_unit or CHROMA_FACTOR * h_unit
             return replace(base, h_unit=h_unit, h_chroma_unit=chroma, h_chosen_by="sure")
 
+        risks: dict[ClassicSetting, float] = {}
+
         def best(candidates):
             def denoised(grid, chosen):
                 return self.run(grid, chosen, axes=(1, 0, 1))
 
-            return choose_by_sure(candidates, denoised, grids, setting.sigma_unit)
+            return choose_by_sure(candidates, denoised, grids, setting.sigma_unit, risks)
 
         chosen = best([with_h(setting, factor) for factor in SURE_FACTORS])
         if request.patch_size is None:

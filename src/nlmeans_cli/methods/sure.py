@@ -108,7 +108,8 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
 
 def choose_by_sure(candidates: Sequence[T],
                    denoiser: Callable[[np.ndarray, T], np.ndarray],
-                   crops: Sequence[np.ndarray], sigma: float) -> T:
+                   crops: Sequence[np.ndarray], sigma: float,
+                   memo: dict | None = None) -> T:
     """Return the candidate whose denoising has the lowest SURE summed over *crops*.
 
     Parameters
@@ -121,6 +122,9 @@ def choose_by_sure(candidates: Sequence[T],
         Where SURE is measured (see :func:`sample_crops`).
     sigma : float
         The noise level, in the arrays' units.
+    memo : dict, optional
+        Risks already measured, by candidate (hashable candidates); filled in, so that a
+        search that carries its best candidate into the next round measures it once.
 
     Returns
     -------
@@ -131,6 +135,9 @@ def choose_by_sure(candidates: Sequence[T],
     -----
     ``2 * len(candidates) * len(crops)`` calls of *denoiser*.
     """
-    risks = [sum(sure(lambda a, v=value: denoiser(a, v), crop, sigma) * crop.size
-                 for crop in crops) for value in candidates]
-    return candidates[int(np.argmin(risks))]
+    memo = {} if memo is None else memo
+    for value in candidates:
+        if value not in memo:
+            memo[value] = sum(sure(lambda a, v=value: denoiser(a, v), crop, sigma) * crop.size
+                              for crop in crops)
+    return candidates[int(np.argmin([memo[value] for value in candidates]))]
