@@ -32,7 +32,8 @@ from .formulation import (
     lookup,
 )
 
-__all__ = ["FASTMATH", "correlate_filters", "nonlocal_operation", "search_offsets"]
+__all__ = ["FASTMATH", "correlate_filters", "kernels_cached", "nonlocal_operation",
+           "search_offsets"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -290,6 +291,35 @@ def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
     if array.ndim != 4:
         raise ValueError(f"{name} must have shape (channels, n0, n1, n2), got {array.shape}")
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def kernels_cached() -> bool:
+    """Tell whether Numba's on-disk cache already holds the engine's main kernel.
+
+    Returns
+    -------
+    bool
+        ``False`` right after installing (or after the engine's source changed): the first
+        call then compiles the kernels, which takes seconds, once.
+
+    Notes
+    -----
+    Looks for the cache index Numba writes beside this module (``__pycache__``) or under
+    ``NUMBA_CACHE_DIR``; a cache Numba keeps elsewhere (its user-wide folder, when the
+    package folder is read-only) is not seen, and the answer is then ``False``.
+    """
+    import sys
+    from pathlib import Path
+
+    from numba import config
+
+    kernel = _nonlocal_strips.py_func
+    name = (f"{Path(__file__).stem}.{kernel.__name__}-{kernel.__code__.co_firstlineno}"
+            f".py{sys.version_info.major}{sys.version_info.minor}.nbi")
+    if (Path(__file__).parent / "__pycache__" / name).is_file():
+        return True
+    folder = Path(config.CACHE_DIR) if config.CACHE_DIR else None
+    return folder is not None and folder.is_dir() and any(folder.rglob(name))
 
 
 def _inverse_square(h: float) -> np.float32:

@@ -139,3 +139,26 @@ def test_an_output_that_is_a_folder_says_so(tmp_path, rng):
     (tmp_path / "folder").mkdir()
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "folder")])
     assert result.exit_code == 1 and "is a folder" in result.stderr
+
+
+@pytest.mark.parametrize("cached, quiet, announced", [(False, False, True), (True, False, False),
+                                                      (False, True, False)])
+def test_the_one_time_compile_is_announced(tmp_path, rng, monkeypatch, cached, quiet,
+                                           announced):
+    from nlmeans_cli import engine
+
+    monkeypatch.setattr(engine, "kernels_cached", lambda: cached)
+    source = tmp_path / "in.png"
+    iio.imwrite(source, np.clip(128 + rng.normal(0, 20, (16, 16)), 0, 255).astype(np.uint8))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"),
+                                 *(["-q"] if quiet else [])])
+    assert result.exit_code == 0, result.output
+    assert ("compiling the engine, once" in result.stderr) is announced
+
+
+def test_kernels_are_found_in_the_cache_once_they_have_run():
+    from nlmeans_cli import denoise
+    from nlmeans_cli.engine import kernels_cached
+
+    denoise(np.full((8, 8), 0.5, np.float32), sigma=0.1)
+    assert kernels_cached()

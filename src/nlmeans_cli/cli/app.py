@@ -136,6 +136,15 @@ def _check_model(model, method, affinity):
         raise _fail(str(error), code=2) from None
 
 
+def _announce_compiling(quiet: bool) -> None:
+    """Say so before the one-time compile that follows an install, so a wait is explained."""
+    from ..engine import kernels_cached
+
+    if not quiet and not kernels_cached():
+        typer.echo("nlm: compiling the engine, once after installing (about 10 to 30 s)",
+                   err=True)
+
+
 @contextmanager
 def _cluster(scheduler: str | None, debug: bool):
     """Yield a Dask client for *scheduler* (closed afterwards), or ``None`` without one."""
@@ -207,6 +216,7 @@ def denoise_command(
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
 
+    _announce_compiling(quiet)
     try:
         with _cluster(scheduler, debug) as client, FrameProgress(quiet) as progress:
             outcome = denoise_file(input, output, options, overwrite=overwrite,
@@ -315,6 +325,7 @@ def batch_command(
         matching = f" matching {' '.join(pattern)}" if pattern else ""
         raise _fail(f"{in_dir}: no images{matching} to denoise{where}", code=2)
     jobs = jobs or available_cores()
+    _announce_compiling(quiet)
     outcomes = []
     started = time.perf_counter()
     stopping = GracefulStop()
