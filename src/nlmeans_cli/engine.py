@@ -8,18 +8,19 @@ affinity ``f`` and accumulates ``f * g`` and ``f``. The cost is ``O(N * S)`` for
 and ``S`` offsets, independent of the patch size.
 
 Work is split into strips along the first axis; a thread owns a strip's output rows and its own
-scratch planes, so no two threads write the same memory. When the statistic is symmetric
-(``left is right``) only half the offsets are visited and each weight ``w(p, p + t)`` is also
-used as ``w(p + t, p)``; a strip then also computes the statistic for the ``t0`` rows above it,
-whose partners lie inside the strip.
+scratch planes. With a symmetric statistic (``left is right``) half the offsets are visited and
+each weight ``w(p, p + t)`` is also used as ``w(p + t, p)``; a strip then also computes the
+statistic for the ``t0`` rows above it, whose partners lie inside the strip.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import config, get_num_threads, njit, prange
 
 from .formulation import (
     AFFINITIES,
@@ -39,9 +40,8 @@ __all__ = ["FASTMATH", "correlate_filters", "kernels_cached", "nonlocal_operatio
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
-# One kernel call at a time per process: a parallel Numba kernel entered from two Python
-# threads at once can abort the process under some threading layers (workqueue). The kernel
-# already uses every thread it is given.
+# One kernel call at a time: a parallel kernel entered from two Python threads at once can
+# abort the process under some threading layers (workqueue); each call uses every thread.
 _KERNEL_LOCK = threading.Lock()
 
 # Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
@@ -300,26 +300,15 @@ def kernels_cached() -> bool:
     -------
     bool
         ``False`` right after installing (or after the engine's source changed): the first
-        call then compiles the kernels, which takes seconds, once.
-
-    Notes
-    -----
-    Looks for the cache index Numba writes beside this module (``__pycache__``) or under
-    ``NUMBA_CACHE_DIR``; a cache Numba keeps elsewhere (its user-wide folder, when the
-    package folder is read-only) is not seen, and the answer is then ``False``.
+        call then compiles the kernels, once. Looks beside this module (``__pycache__``) and
+        under ``NUMBA_CACHE_DIR``, not in Numba's user-wide folder (``False`` there).
     """
-    import sys
-    from pathlib import Path
-
-    from numba import config
-
     kernel = _nonlocal_strips.py_func
     name = (f"{Path(__file__).stem}.{kernel.__name__}-{kernel.__code__.co_firstlineno}"
             f".py{sys.version_info.major}{sys.version_info.minor}.nbi")
-    if (Path(__file__).parent / "__pycache__" / name).is_file():
-        return True
     folder = Path(config.CACHE_DIR) if config.CACHE_DIR else None
-    return folder is not None and folder.is_dir() and any(folder.rglob(name))
+    return (Path(__file__).parent / "__pycache__" / name).is_file() or (
+        folder is not None and folder.is_dir() and any(folder.rglob(name)))
 
 
 def _inverse_square(h: float) -> np.float32:
