@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from images import noisy_ramp
 from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.cli import app
 
@@ -13,17 +14,10 @@ from nlmeans_cli.tiling import denoise_tiled, tile_chunks  # noqa: E402
 runner = CliRunner()
 
 
-def _noisy(rng, shape, dtype=np.uint8):
-    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
-    ramp = np.linspace(0.2, 0.8, shape[1]).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
-    values = np.clip(ramp + rng.normal(0, 0.1, shape), 0, 1) * top
-    return (np.rint(values) if np.dtype(dtype).kind == "u" else values).astype(dtype)
-
-
 @pytest.mark.parametrize("tile", [40, 64, 77, 200])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_tiled_equals_whole_grey(rng, tile, dtype):
-    image = _noisy(rng, (131, 160), dtype)  # 64 divides 160, not 131; 77 divides neither
+    image = noisy_ramp(rng, (131, 160), dtype)  # 64 divides 160, not 131; 77 divides neither
     whole = denoise(image)
     tiled = denoise_tiled(image, tile=tile)
     assert tiled.dtype == whole.dtype and tiled.shape == whole.shape
@@ -31,19 +25,19 @@ def test_tiled_equals_whole_grey(rng, tile, dtype):
 
 
 def test_tiled_equals_whole_colour_and_volume_and_given_parameters(rng):
-    colour = _noisy(rng, (70, 90, 3))
+    colour = noisy_ramp(rng, (70, 90, 3))
     assert np.array_equal(denoise_tiled(colour, tile=30, channel_axis=-1),
                           denoise(colour, channel_axis=-1))
-    volume = _noisy(rng, (30, 26, 33), np.float32)
+    volume = noisy_ramp(rng, (30, 26, 33), np.float32)
     assert np.array_equal(denoise_tiled(volume, tile=13), denoise(volume))
     kwargs = dict(sigma=20.0, h=11.0, patch_size=5, search_window=9)
-    grey = _noisy(rng, (64, 50))
+    grey = noisy_ramp(rng, (64, 50))
     assert np.array_equal(denoise_tiled(grey, tile=25, **kwargs), denoise(grey, **kwargs))
 
 
 def test_tile_smaller_than_the_overlap_is_refused(rng):
     with pytest.raises(ValueError, match="tile must be at least"):
-        denoise_tiled(_noisy(rng, (80, 80)), tile=8, patch_size=7, search_window=21)
+        denoise_tiled(noisy_ramp(rng, (80, 80)), tile=8, patch_size=7, search_window=21)
 
 
 def test_tile_chunks_never_leave_a_short_last_chunk():
@@ -56,7 +50,7 @@ def test_tile_chunks_never_leave_a_short_last_chunk():
 
 def test_denoise_command_with_tiles(tmp_path, rng):
     source = tmp_path / "in.png"
-    iio.imwrite(source, _noisy(rng, (90, 120)))
+    iio.imwrite(source, noisy_ramp(rng, (90, 120)))
     args = ["denoise", str(source), "--sigma", "20", "-q"]
     assert runner.invoke(app, [*args[:2], str(tmp_path / "whole.png"), *args[2:]]).exit_code == 0
     result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],
@@ -69,7 +63,7 @@ def test_denoise_command_with_tiles(tmp_path, rng):
 @pytest.mark.parametrize("colour", [False, True])
 def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
     # 48 divides 96 but not 110; 61 divides neither; 200 is one tile.
-    image = _noisy(rng, (110, 96, 3) if colour else (110, 96))
+    image = noisy_ramp(rng, (110, 96, 3) if colour else (110, 96))
     kwargs = dict(method="learned", sigma=20.0, channel_axis=-1 if colour else None)
     setting = resolve_parameters(image, **kwargs)
     # Two stages of window 15 and 7x7 filters: far beyond the classic table's reach.
@@ -81,7 +75,7 @@ def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
 
 def test_learned_tiles_through_the_command_line(tmp_path, rng):
     source = tmp_path / "in.png"
-    iio.imwrite(source, _noisy(rng, (100, 110)))
+    iio.imwrite(source, noisy_ramp(rng, (100, 110)))
     args = ["denoise", str(source), "--method", "learned", "-q"]
     assert runner.invoke(app, [*args[:2], str(tmp_path / "whole.png"), *args[2:]]).exit_code == 0
     result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],

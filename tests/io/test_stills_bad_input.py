@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from nlmeans_cli.cli import app, options
 from nlmeans_cli.io.atomic import ImageFileError
-from nlmeans_cli.io.stills import read_picture
-from nlmeans_cli.jobs.file import DEFAULT_MAX_PIXELS, denoise_file
+from nlmeans_cli.io.stills import DEFAULT_MAX_PIXELS, read_picture
+from nlmeans_cli.jobs.file import denoise_file
 
 runner = CliRunner()
 

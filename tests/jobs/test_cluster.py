@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from images import noisy_ramp
 from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
 
@@ -18,16 +19,9 @@ from nlmeans_cli.tiling import denoise_tiled  # noqa: E402
 runner = CliRunner()
 
 
-def _noisy(rng, shape, dtype=np.uint8):
-    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
-    ramp = np.linspace(0.2, 0.8, shape[1]).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
-    values = np.clip(ramp + rng.normal(0, 0.1, shape), 0, 1) * top
-    return (np.rint(values) if np.dtype(dtype).kind == "u" else values).astype(dtype)
-
-
 def test_scheduler_without_tile_is_a_usage_error(tmp_path, rng):
     source = tmp_path / "in.png"
-    iio.imwrite(source, _noisy(rng, (20, 20)))
+    iio.imwrite(source, noisy_ramp(rng, (20, 20)))
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"),
                                  "--scheduler", "local"])
     assert result.exit_code == 2 and "--tile" in result.stderr
@@ -36,7 +30,7 @@ def test_scheduler_without_tile_is_a_usage_error(tmp_path, rng):
 def test_unreachable_scheduler_is_one_line(tmp_path, rng):
     source = tmp_path / "in"
     source.mkdir()
-    iio.imwrite(source / "a.png", _noisy(rng, (20, 20)))
+    iio.imwrite(source / "a.png", noisy_ramp(rng, (20, 20)))
     result = runner.invoke(app, ["batch", str(source), str(tmp_path / "out"),
                                  "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
@@ -57,7 +51,7 @@ def folder(tmp_path, rng):
     source = tmp_path / "in"
     (source / "sub").mkdir(parents=True)
     for k in range(6):
-        iio.imwrite(source / ("sub" if k % 2 else ".") / f"{k}.png", _noisy(rng, (64, 80)))
+        iio.imwrite(source / ("sub" if k % 2 else ".") / f"{k}.png", noisy_ramp(rng, (64, 80)))
     (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     return source
 
@@ -81,7 +75,7 @@ def test_batch_on_a_cluster_is_byte_identical_to_local(cluster, folder, tmp_path
 
 
 def test_tiles_on_a_cluster_equal_the_whole(cluster, rng):
-    image = _noisy(rng, (100, 90))
+    image = noisy_ramp(rng, (100, 90))
     with distributed.Client(cluster.scheduler_address) as client:
         assert np.array_equal(denoise_tiled(image, tile=40, client=client), denoise(image))
 
@@ -90,7 +84,7 @@ def test_killed_worker_loses_nothing(tmp_path, rng):
     source = tmp_path / "in"
     source.mkdir()
     for k in range(16):
-        iio.imwrite(source / f"{k:02d}.png", _noisy(rng, (160, 160)))
+        iio.imwrite(source / f"{k:02d}.png", noisy_ramp(rng, (160, 160)))
     out = tmp_path / "out"
     args = ["batch", str(source), str(out), "-q", "--search-window", "21"]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -126,7 +120,7 @@ def test_without_scheduler_or_tile_nothing_of_dask_is_imported(tmp_path, rng):
 
     source = tmp_path / "in"
     source.mkdir()
-    iio.imwrite(source / "a.png", _noisy(rng, (24, 24)))
+    iio.imwrite(source / "a.png", noisy_ramp(rng, (24, 24)))
     script = (
         "import sys\n"
         "from nlmeans_cli.cli import main\n"

@@ -33,7 +33,7 @@ AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, ty
 MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
 PatchKernelName = enum.Enum("PatchKernelName", {name: name for name in PATCH_KERNELS}, type=str)
 
-# Kept equal to nlmeans_cli.jobs.file.DEFAULT_MAX_PIXELS (a test holds them equal); importing
+# Kept equal to nlmeans_cli.io.stills.DEFAULT_MAX_PIXELS (a test holds them equal); importing
 # that module here would slow down `nlm --help`.
 DEFAULT_MAX_PIXELS = 2**27
 

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io.atomic import ImageFileError, OutputExistsError
+from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
 
-__all__ = ["DEFAULT_MAX_PIXELS", "FileOutcome", "JobOptions", "denoise_file"]
-
-#: Default limit on the pixels of an image (a frame), read from its header before decoding.
-DEFAULT_MAX_PIXELS = 2**27  # 134 megapixels, e.g. 11585 x 11585
+__all__ = ["FileOutcome", "JobOptions", "denoise_file"]
 
 
 @dataclass(frozen=True)

@@ -74,14 +74,11 @@ class Method:
     spacetime : bool
         Whether it searches across frames (honours a temporal window and targets); a method
         that does not is given a clip frame by frame.
-    volumes : bool
-        Whether it denoises 3-D volumes.
     """
 
     name: str = ""
     description: str = ""
     spacetime: bool = False
-    volumes: bool = False
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,

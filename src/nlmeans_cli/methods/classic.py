@@ -84,7 +84,6 @@ class Classic(Method):
     name = "classic"
     description = "non-local means on the Numba engine"
     spacetime = True
-    volumes = True
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,

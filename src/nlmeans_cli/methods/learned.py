@@ -53,7 +53,6 @@ class Learned(Method):
     name = "learned"
     description = "learned non-local blocks (shipped or --model) on the same engine"
     spacetime = False
-    volumes = False
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
