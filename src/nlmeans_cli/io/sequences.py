@@ -79,6 +79,13 @@ class Sequence:
         The GIF loop count (0: for ever).
     notes : list of str
         What was dropped or converted while reading.
+    axes : str or None
+        A TIFF's axes as tifffile names them (``"ZCYX"``, ``"TZCYX"``, ...).
+    series_shape : tuple of int or None
+        The TIFF series' shape, in the order of *axes*.
+    separate_channels : bool
+        Whether the last axis of a frame holds a microscope's channels (ImageJ or OME ``C``)
+        to be denoised apart, rather than colour.
     """
 
     path: Path
@@ -90,6 +97,9 @@ class Sequence:
     durations: list[int] | None = None
     loop: int | None = None
     notes: list[str] = field(default_factory=list)
+    axes: str | None = None
+    series_shape: tuple[int, ...] | None = None
+    separate_channels: bool = False
 
     @property
     def channel_axis(self) -> int | None:
@@ -195,7 +205,7 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
     openers = {".gif": _open_gif, ".tif": _open_tiff, ".tiff": _open_tiff, ".npy": _open_npy}
     opener = openers.get(extension, _open_video)
     try:
-        sequence = opener(path)
+        sequence = opener(path, max_pixels)
     except ImageFileError:
         raise
     except Exception as error:
@@ -209,7 +219,8 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
         raise ImageFileError(f"{path}: unsupported pixel type {sequence.dtype}; expected 8- or "
                              "16-bit unsigned integers or 32/64-bit floats")
     shape = sequence.frame_shape
-    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)):
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)
+                                    and not sequence.separate_channels):
         raise ImageFileError(f"{path}: unsupported frame layout {shape}; expected grey or RGB "
                              "frames")
     if shape[0] * shape[1] > max_pixels:
@@ -298,7 +309,7 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
 # Video -------------------------------------------------------------------------------------
 
 
-def _open_video(path: Path) -> Sequence:
+def _open_video(path: Path, max_pixels: int) -> Sequence:
     import av
 
     with av.open(str(path)) as container:
@@ -369,12 +380,23 @@ def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) 
 # GIF ---------------------------------------------------------------------------------------
 
 
-def _open_gif(path: Path) -> Sequence:
+def _open_gif(path: Path, max_pixels: int) -> Sequence:
     from PIL import Image, ImageSequence
 
-    with Image.open(path) as image:
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own limit is checked next, before any frame is decoded
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    with image:
         if image.format != "GIF":
             raise ImageFileError(f"{path}: not GIF data")
+        if image.width * image.height > max_pixels:
+            raise ImageFileError(
+                f"{path}: frames of {image.width}x{image.height} are "
+                f"{image.width * image.height} pixels, more than the limit of {max_pixels} "
+                "(raise it with --max-pixels)")
         durations = [int(frame.info.get("duration", 100)) for frame in
                      ImageSequence.Iterator(image)]
         loop = image.info.get("loop")
@@ -412,34 +434,22 @@ def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) ->
 # TIFF --------------------------------------------------------------------------------------
 
 
-def _open_tiff(path: Path) -> Sequence:
-    import tifffile
+def _open_tiff(path: Path, max_pixels: int) -> Sequence:
+    from .stacks import open_tiff_stack
 
-    with tifffile.TiffFile(path) as tiff:
-        first = tiff.pages.first
-        shape = tuple(int(n) for n in first.shape)
-        return Sequence(path, "tiff", len(tiff.pages), shape, np.dtype(first.dtype))
+    return Sequence(path, "tiff", **open_tiff_stack(path, max_pixels))
 
 
 def _tiff_frames(sequence: Sequence) -> Iterator[np.ndarray]:
-    import tifffile
+    from .stacks import tiff_stack_frames
 
-    with tifffile.TiffFile(sequence.path) as tiff:
-        for page in tiff.pages:
-            yield page.asarray()
+    return tiff_stack_frames(sequence)
 
 
 def _write_tiff(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
-    import tifffile
+    from .stacks import write_tiff_stack
 
-    count = 0
-    photometric = "rgb" if len(like.frame_shape) == 3 else "minisblack"
-    with tifffile.TiffWriter(temporary) as tiff:
-        for frame in frames:
-            # One page per frame, appended to one series: readers see (frames, rows, ...).
-            tiff.write(frame, photometric=photometric, contiguous=True)
-            count += 1
-    return count
+    return write_tiff_stack(temporary, frames, like)
 
 
 # NumPy -------------------------------------------------------------------------------------
@@ -449,7 +459,7 @@ def _open_array(path: Path) -> np.ndarray:
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-def _open_npy(path: Path) -> Sequence:
+def _open_npy(path: Path, max_pixels: int) -> Sequence:
     array = _open_array(path)
     if not isinstance(array, np.ndarray) or array.ndim not in (3, 4):
         shape = getattr(array, "shape", None)

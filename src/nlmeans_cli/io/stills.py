@@ -58,11 +58,15 @@ class Picture:
         ``(H, W)`` alpha channel, passed through untouched.
     notes : list of str
         Conversions made while reading, for the user.
+    tiff_options : dict
+        How a TIFF input was compressed (``tifffile.imwrite`` keywords); a TIFF output keeps
+        it.
     """
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    tiff_options: dict = field(default_factory=dict)
 
     @property
     def channel_axis(self) -> int | None:
@@ -71,7 +75,7 @@ class Picture:
 
     def with_pixels(self, pixels: np.ndarray) -> Picture:
         """Return a copy holding *pixels* in place of the current ones."""
-        return Picture(pixels, self.alpha, list(self.notes))
+        return Picture(pixels, self.alpha, list(self.notes), dict(self.tiff_options))
 
     def stacked(self) -> np.ndarray:
         """Return the pixels with the alpha channel put back last."""
@@ -111,20 +115,12 @@ class _Header:
     frames: int = 1
     mode: str | None = None
     orientation: int = 1
-    samples: int | None = None
 
 
 def _header(raw: bytes, kind: str) -> _Header:
     """Size, frame count, mode and EXIF orientation, without decoding the pixels."""
     import io
 
-    if kind == ".tif":
-        import tifffile
-
-        with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
-            page = tiff.pages.first
-            return _Header(int(page.imagewidth), int(page.imagelength) * max(1, page.imagedepth),
-                           len(tiff.pages), samples=int(page.samplesperpixel))
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
@@ -133,11 +129,94 @@ def _header(raw: bytes, kind: str) -> _Header:
         # large images that the user allowed.
         Image.MAX_IMAGE_PIXELS = None
         with Image.open(io.BytesIO(raw)) as image:
-            orientation = image.getexif().get(0x0112, 1) if kind in (".jpg", ".webp") else 1
+            if kind == ".png":
+                # Pillow finds a PNG's EXIF only by decoding the whole image.
+                orientation = _png_orientation(raw)
+            elif kind in (".jpg", ".webp"):
+                orientation = image.getexif().get(_ORIENTATION, 1)
+            else:
+                orientation = 1
             return _Header(image.width, image.height, getattr(image, "n_frames", 1),
                            image.mode, int(orientation))
     finally:
         Image.MAX_IMAGE_PIXELS = limit
+
+
+_ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
+
+
+def _png_orientation(raw: bytes) -> int:
+    """Return the EXIF orientation in a PNG's ``eXIf`` chunk (1 when there is none)."""
+    import struct
+
+    from PIL import Image
+
+    position = 8
+    while position + 8 <= len(raw):
+        length, kind = struct.unpack(">I4s", raw[position:position + 8])
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            exif.load(raw[position + 8:position + 8 + length])
+            return int(exif.get(_ORIENTATION, 1))
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return 1
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn pixels stored with an EXIF *orientation* (2-8) the way they are meant to be seen."""
+    turns = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
+             7: (3, True), 8: (1, False)}
+    quarter_turns, mirrored = turns.get(orientation, (0, False))
+    if mirrored:
+        pixels = pixels[:, ::-1]
+    return np.ascontiguousarray(np.rot90(pixels, quarter_turns))
+
+
+def _read_tiff(raw: bytes, path: Path, max_pixels: int
+               ) -> tuple[np.ndarray, list[str], dict, int]:
+    """Pixels, notes, write options and page count of a TIFF, checked against *max_pixels*."""
+    import io
+
+    import tifffile
+
+    from .tiffs import check_page_size, compression_of, page_pixels
+
+    with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+        try:
+            check_page_size(tiff, max_pixels, str(path))
+        except ValueError as error:
+            raise ImageFileError(str(error)) from None
+        n_pages = len(tiff.pages)
+        if n_pages > 1:
+            return np.empty(0), [], {}, n_pages
+        page = tiff.pages.first
+        if int(page.imagedepth) > 1:
+            raise ImageFileError(f"{path}: a 3-D TIFF page (depth {page.imagedepth}); read it "
+                                 "as a volume from a multi-page TIFF instead")
+        try:
+            data = page.asarray()
+        except Exception as error:
+            raise ImageFileError(f"{path}: corrupt or truncated TIFF data "
+                                 f"({reason(error)})") from None
+        if int(page.samplesperpixel) > 1 and page.planarconfig.name == "SEPARATE":
+            data = np.moveaxis(data, 0, -1)
+        try:
+            pixels, notes = page_pixels(page, data, str(path))
+        except ValueError as error:
+            raise ImageFileError(str(error)) from None
+        orientation = int(page.tags.valueof(274, 1) or 1)
+        if orientation not in (0, 1):
+            pixels = _upright(pixels, orientation)
+            notes.append(f"TIFF orientation {orientation} applied: the result is written "
+                         "upright")
+        write_dtype = np.uint8 if pixels.dtype == bool else pixels.dtype
+        compression, options, compression_notes = compression_of(page, write_dtype)
+        notes.extend(compression_notes)
+        if compression is not None:
+            options["compression"] = compression
+        return pixels, notes, options, 1
 
 
 def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
@@ -198,6 +277,14 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     notes = []
     if _CANONICAL.get(extension, extension) != kind:
         notes.append(f"the file holds {KIND_NAMES[kind]} data despite its {extension} name")
+    if kind == ".tif":
+        pixels, tiff_notes, write_options, n_pages = _read_tiff(raw, path, max_pixels)
+        if n_pages > 1:
+            raise ImageFileError(
+                f"{path}: holds {n_pages} frames; only still images are supported")
+        picture = _to_picture(path, pixels, None, notes + tiff_notes)
+        picture.tiff_options = write_options
+        return picture
     try:
         header = _header(raw, kind)
     except Exception as error:  # the parsers raise many unrelated types
@@ -214,10 +301,6 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     if header.mode == "CMYK":
         options["mode"] = "RGB"
         notes.append("CMYK image converted to RGB and written as RGB")
-    if header.orientation not in (0, 1):
-        options["rotate"] = True
-        notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
-                     "upright")
     try:
         if _is_16_bit_colour_png(raw):
             pixels = _read_png16(raw)
@@ -226,10 +309,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     except Exception as error:
         raise ImageFileError(f"{path}: corrupt or truncated {KIND_NAMES[kind]} data "
                              f"({reason(error)})") from None
-    # A single-page TIFF may come with a leading page axis; a still image one row high (or
-    # a colour TIFF) keeps its first axis.
-    if kind == ".tif" and header.samples == 1 and pixels.ndim == 3 and pixels.shape[0] == 1:
-        pixels = pixels[0]
+    if header.orientation not in (0, 1):
+        pixels = _upright(pixels, header.orientation)
+        notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
+                     "upright")
     return _to_picture(path, pixels, header.mode, notes)
 
 
@@ -256,6 +339,18 @@ def _write_png16(path: str, data: np.ndarray) -> None:
                         bitdepth=16)
     with open(path, "wb") as handle:
         writer.write(handle, data.reshape(height, width * planes))
+
+
+def _write_tiff(path: Path, picture: Picture, data: np.ndarray) -> None:
+    import tifffile
+
+    colour = picture.pixels.ndim == 3
+    options = dict(picture.tiff_options)
+    if options.get("compression") == "jpeg" and picture.alpha is not None:
+        options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
+    tifffile.imwrite(path, data, photometric="rgb" if colour else "minisblack",
+                     extrasamples=("unassalpha",) if picture.alpha is not None else None,
+                     planarconfig="contig", **options)
 
 
 def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str]) -> Picture:
@@ -353,6 +448,8 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     with staged(output, overwrite=overwrite) as temporary:
         if extension == ".png" and data.dtype == np.uint16 and data.ndim == 3:
             _write_png16(str(temporary), data)
+        elif extension in (".tif", ".tiff"):
+            _write_tiff(temporary, picture, data)
         else:
             iio.imwrite(temporary, data, extension=extension,
                         **_WRITE_OPTIONS.get(extension, {}))

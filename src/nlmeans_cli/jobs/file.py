@@ -216,11 +216,10 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
 
 def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     """Denoise a clip, stack or volume for :func:`denoise_file`, filling in *outcome*."""
-    from dataclasses import replace
+    import numpy as np
 
     from ..denoising import denoise_request
     from ..io.sequences import check_sequence_output, open_sequence, write_sequence
-    from ..spacetime import estimate_frames_sigma_unit, resolve_frames, stream_frames
 
     sequence = open_sequence(source, max_pixels=options.max_pixels)
     check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype)
@@ -229,28 +228,65 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     outcome.description = _describe_sequence(sequence, as_volume)
     request = options.request
     if as_volume:
+        total = sequence.n_frames * sequence.frame_shape[0] * sequence.frame_shape[1]
+        if total > options.max_pixels:
+            raise ImageFileError(
+                f"{source}: a volume of {total} voxels, more than the limit of "
+                f"{options.max_pixels} (raise it with --max-pixels)")
+    apart = sequence.frame_shape[-1] if sequence.separate_channels else 0
+    if apart not in (0, 1, 3) and Path(target).suffix.lower() not in (".tif", ".tiff", ".npy"):
+        raise ImageFileError(f"{target}: cannot hold the {apart} channels of {source}; "
+                             "write a .tif or .npy")
+    if as_volume:
         volume = sequence.read_all()
-        channel_axis = None if volume.ndim == 3 else -1
-        denoised, setting = denoise_request(volume, request, channel_axis=channel_axis)
+        if apart:
+            channels = [denoise_request(volume[..., c], request) for c in range(apart)]
+            denoised = np.stack([image for image, _ in channels], axis=-1)
+            settings = [setting for _, setting in channels]
+        else:
+            channel_axis = None if volume.ndim == 3 else -1
+            denoised, setting = denoise_request(volume, request, channel_axis=channel_axis)
+            settings = [setting]
         outcome.frames = write_sequence(target, iter(denoised), sequence, source=source,
                                         overwrite=overwrite)
     else:
-        estimated = request.sigma_unit is None
-        if estimated:
-            request = replace(request, sigma_unit=estimate_frames_sigma_unit(
-                sequence.frames(), channel_axis=sequence.channel_axis,
-                n_frames=sequence.n_frames))
-        setting = resolve_frames(request, sequence.frame_shape,
-                                 channel_axis=sequence.channel_axis)
-        setting = replace(setting, sigma_estimated=estimated)
-        denoised = stream_frames(sequence.frames(), setting,
-                                 temporal_window=options.temporal_window,
-                                 channel_axis=sequence.channel_axis)
+        if apart:
+            streams, settings = zip(*(_frame_stream(sequence, request, options, c)
+                                      for c in range(apart)), strict=True)
+            denoised = (np.stack(frames, axis=-1) for frames in zip(*streams, strict=True))
+        else:
+            stream, setting = _frame_stream(sequence, request, options, None)
+            denoised, settings = stream, [setting]
         outcome.temporal_window = options.temporal_window
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite)
-    outcome.record(setting)
+    outcome.record(settings[0])
+    if len(settings) > 1:
+        outcome.notes.append("sigma by channel: " + ", ".join(
+            f"{setting.sigma_unit * 255.0:.3g}" for setting in settings))
     outcome.status = "done"
+
+
+def _frame_stream(sequence, request, options, channel):
+    """Denoised frames of a sequence (of one of its separate channels), and the setting."""
+    from dataclasses import replace
+
+    from ..spacetime import estimate_frames_sigma_unit, resolve_frames, stream_frames
+
+    def frames():
+        for frame in sequence.frames():
+            yield frame if channel is None else frame[..., channel]
+
+    channel_axis = None if channel is not None else sequence.channel_axis
+    shape = sequence.frame_shape if channel is None else sequence.frame_shape[:2]
+    estimated = request.sigma_unit is None
+    if estimated:
+        request = replace(request, sigma_unit=estimate_frames_sigma_unit(
+            frames(), channel_axis=channel_axis, n_frames=sequence.n_frames))
+    setting = replace(resolve_frames(request, shape, channel_axis=channel_axis),
+                      sigma_estimated=estimated)
+    return stream_frames(frames(), setting, temporal_window=options.temporal_window,
+                         channel_axis=channel_axis), setting
 
 
 def _counted(frames, total, progress):

@@ -1,0 +1,202 @@
+"""Multi-page TIFFs as sequences: plain stacks (one page per frame) and ImageJ/OME hyperstacks.
+
+A hyperstack's axes say what its pages are. Its channels (``C``) are a microscope's, not
+colour: a frame holds every channel of one time point and slice, channels last, and the
+denoiser takes them apart. Its other leading axes (``T``, ``Z``) run in the file's order.
+Written back, the planes keep the input's axes and order (ImageJ metadata where the order is
+ImageJ's). The :class:`~nlmeans_cli.io.sequences.Sequence` that these functions read is the
+caller's; they only use its attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import ImageFileError
+
+__all__ = ["open_tiff_stack", "tiff_stack_frames", "write_tiff_stack"]
+
+
+def open_tiff_stack(path: Path, max_pixels: int) -> dict:
+    """Read a multi-page TIFF's header: what a :class:`Sequence` needs to know of it.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    max_pixels : int
+        Refuse pages or tiles larger than this (before anything is decoded).
+
+    Returns
+    -------
+    dict
+        ``n_frames``, ``frame_shape``, ``dtype``, ``notes``, and for a hyperstack with
+        channels ``axes``, ``series_shape`` and ``separate_channels``.
+
+    Raises
+    ------
+    ImageFileError
+        If a page or tile is larger than *max_pixels*.
+
+    Notes
+    -----
+    Reads every page's header, no pixel data.
+    """
+    import tifffile
+
+    from .tiffs import check_page_size
+
+    with tifffile.TiffFile(path) as tiff:
+        try:
+            check_page_size(tiff, max_pixels, str(path))
+        except ValueError as error:
+            raise ImageFileError(str(error)) from None
+        first = tiff.pages.first
+        series = tiff.series[0]
+        axes = series.axes
+        notes = []
+        if _has_channel_axis(axes, first):
+            # A microscope's channels (ImageJ or OME): planes of their own, kept apart.
+            channels = int(series.shape[axes.index("C")])
+            n_frames = int(np.prod(series.shape[:-2])) // channels
+            shape = (int(first.imagelength), int(first.imagewidth), channels)
+            if channels > 1:
+                notes.append(f"axes {axes}: the {channels} channels are denoised apart, "
+                             "each with its own noise level")
+            return {"n_frames": n_frames, "frame_shape": shape, "dtype": np.dtype(first.dtype),
+                    "notes": notes, "axes": axes,
+                    "series_shape": tuple(int(n) for n in series.shape),
+                    "separate_channels": True}
+        shape = tuple(int(n) for n in first.shape)
+        if int(first.samplesperpixel) > 1 and first.planarconfig.name == "SEPARATE":
+            shape = (*shape[1:], shape[0])
+        if first.photometric.name == "PALETTE":
+            shape = (*shape[:2], 3)
+        elif first.photometric.name == "SEPARATED" and len(shape) == 3:
+            shape = (*shape[:2], 3 + (shape[2] - 4))
+        return {"n_frames": len(tiff.pages), "frame_shape": shape,
+                "dtype": np.dtype(first.dtype), "notes": notes}
+
+
+def _has_channel_axis(axes: str, first) -> bool:
+    return "C" in axes and int(first.samplesperpixel) == 1 and axes.endswith("YX")
+
+
+def _channel_pages(sequence) -> np.ndarray:
+    """Page numbers by frame and channel, for a sequence with channels kept apart."""
+    leading = sequence.series_shape[:-2]
+    pages = np.arange(int(np.prod(leading))).reshape(leading)
+    pages = np.moveaxis(pages, sequence.axes.index("C"), -1)
+    return pages.reshape(-1, pages.shape[-1])
+
+
+def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
+    """Yield the frames of a TIFF sequence, interpreted by their photometric tag.
+
+    Parameters
+    ----------
+    sequence : Sequence
+        As opened from :func:`open_tiff_stack`'s fields.
+
+    Yields
+    ------
+    numpy.ndarray
+        One frame: grey, RGB, or a hyperstack's channels last.
+    """
+    import tifffile
+
+    from .tiffs import page_pixels
+
+    with tifffile.TiffFile(sequence.path) as tiff:
+        if sequence.separate_channels:
+            for page_numbers in _channel_pages(sequence):
+                yield np.stack([tiff.asarray(key=int(number), series=0)
+                                for number in page_numbers], axis=-1)
+            return
+        first = tiff.pages.first
+        for page in tiff.pages:
+            data = page.asarray()
+            if int(page.samplesperpixel) > 1 and page.planarconfig.name == "SEPARATE":
+                data = np.moveaxis(data, 0, -1)
+            pixels, notes = page_pixels(first, data, str(sequence.path))
+            if notes and not any(note in sequence.notes for note in notes):
+                sequence.notes.extend(notes)
+            yield pixels
+
+
+def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
+    """Write frames as a multi-page TIFF shaped like the sequence *like*.
+
+    Parameters
+    ----------
+    temporary : pathlib.Path
+        The file to write (the caller renames it).
+    frames : iterable of numpy.ndarray
+        The frames, as :func:`tiff_stack_frames` yields them.
+    like : Sequence
+        The input sequence; a hyperstack's axes and order are kept.
+
+    Returns
+    -------
+    int
+        The number of frames written.
+
+    Notes
+    -----
+    Frames are written as they come, except for a hyperstack whose channels are not its
+    fastest-varying leading axis (all frames are then held).
+    """
+    import tifffile
+
+    if like.separate_channels:
+        return _write_channel_stack(temporary, frames, like)
+    count = 0
+    photometric = "rgb" if len(like.frame_shape) == 3 else "minisblack"
+    with tifffile.TiffWriter(temporary) as tiff:
+        for frame in frames:
+            # One page per frame, appended to one series: readers see (frames, rows, ...).
+            tiff.write(frame, photometric=photometric, contiguous=True)
+            count += 1
+    return count
+
+
+def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
+    """Write frames of separate channels back as the input's planes, in its axis order."""
+    import tifffile
+
+    pages = _channel_pages(like)
+    count = 0
+
+    def planes():
+        nonlocal count
+        if like.axes.index("C") == len(like.axes) - 3:
+            # Channels vary fastest among the leading axes (ImageJ's order): frame k holds
+            # pages k*C to k*C+C-1, written as the frames come.
+            for frame in frames:
+                count += 1
+                for channel in range(frame.shape[-1]):
+                    yield frame[..., channel]
+            return
+        # Another order (OME's CZYX, ...): page numbers are not in frame order, so the
+        # frames are held and the planes written by page number.
+        held = list(frames)
+        count = len(held)
+        by_page = {}
+        for k, frame in enumerate(held):
+            for channel, number in enumerate(pages[k]):
+                by_page[int(number)] = frame[..., channel]
+        for number in range(len(by_page)):
+            yield by_page[number]
+
+    imagej = all(axis in "TZCYX" for axis in like.axes) and _in_imagej_order(like.axes)
+    tifffile.imwrite(temporary, planes(), shape=like.series_shape, dtype=like.dtype,
+                     imagej=imagej, metadata={"axes": like.axes}, photometric="minisblack")
+    return count
+
+
+def _in_imagej_order(axes: str) -> bool:
+    positions = ["TZCYX".index(axis) for axis in axes]
+    return positions == sorted(positions)

@@ -1,0 +1,185 @@
+"""What a TIFF page means: its colour space, its compression and its size, read with tifffile.
+
+A TIFF stores numbers whose meaning its *photometric interpretation* gives. Decoding the numbers
+is tifffile's job (with imagecodecs for LZW, Deflate, JPEG, Group 4 and the rest); this module
+turns them into the grey or RGB pixels the denoiser works on, and says what it did:
+
+- ``MINISBLACK`` and ``RGB`` are taken as they are;
+- ``MINISWHITE`` (0 is white) is inverted to the usual black-is-0;
+- ``PALETTE`` is expanded through its colour map (to grey when the map is grey);
+- ``SEPARATED`` with four inks (CMYK) is converted to RGB without a colour profile;
+- ``YCBCR`` is converted to RGB (JPEG-compressed pages are decoded to RGB by the codec);
+- anything else (CIE L*a*b*, LogLuv, colour filter arrays, ...) is refused with one line.
+
+Writing keeps the input's compression where the output can hold it (:func:`compression_of`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_page_size", "compression_of", "page_pixels"]
+
+# Compressions tifffile writes for any dtype the package supports.
+_LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
+
+
+def page_pixels(page, data: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
+    """Interpret decoded TIFF samples by the page's photometric interpretation.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        The page the samples come from (its tags say what they mean).
+    data : numpy.ndarray
+        The samples, as ``page.asarray()`` (or a series) returns them, samples last.
+    name : str
+        The file's name, for messages.
+
+    Returns
+    -------
+    pixels : numpy.ndarray
+        Black-is-0 grey, or RGB (with any extra samples, such as alpha, kept last).
+    notes : list of str
+        What was converted, for the user.
+
+    Raises
+    ------
+    ValueError
+        If the colour space is one the package does not interpret; the message names *name*.
+
+    Notes
+    -----
+    One pass over the samples when a conversion is needed, none otherwise.
+    """
+    photometric = page.photometric.name
+    if photometric in ("MINISBLACK", "RGB"):
+        return data, []
+    if photometric == "MINISWHITE":
+        if data.dtype == bool:
+            inverted = ~data
+        elif data.dtype.kind == "u":
+            top = min(2 ** int(page.bitspersample) - 1, np.iinfo(data.dtype).max)
+            inverted = (data.dtype.type(top) - data).astype(data.dtype)
+        else:
+            raise ValueError(f"{name}: floating-point TIFF with MINISWHITE (0 is white) "
+                             "photometric is not supported")
+        return inverted, ["MINISWHITE TIFF (0 is white) inverted to black-is-0 and written "
+                          "that way"]
+    if photometric == "PALETTE":
+        return _expand_palette(page, data)
+    if photometric == "SEPARATED":
+        return _cmyk_to_rgb(page, data, name)
+    if photometric == "YCBCR":
+        if page.compression.name == "JPEG" or data.ndim != 3:
+            # The JPEG codec hands back RGB already.
+            return data, []
+        if data.dtype != np.uint8 or data.shape[-1] != 3:
+            raise ValueError(f"{name}: YCbCr TIFF other than 8-bit 3-sample is not supported")
+        from PIL import Image
+
+        rgb = np.asarray(Image.fromarray(np.ascontiguousarray(data), mode="YCbCr").convert("RGB"))
+        return rgb, ["YCbCr TIFF converted to RGB and written as RGB"]
+    raise ValueError(f"{name}: unsupported TIFF colour space {photometric}; expected grey, "
+                     "RGB, palette, CMYK or YCbCr")
+
+
+def _expand_palette(page, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    colormap = np.asarray(page.colormap)
+    if colormap.ndim == 1:  # a grey map
+        colormap = np.stack([colormap] * 3)
+    # TIFF colour maps are 16-bit; most were made from 8-bit palettes (every entry n * 257).
+    if np.all(colormap % 257 == 0):
+        colormap = (colormap // 257).astype(np.uint8)
+    else:
+        colormap = colormap.astype(np.uint16)
+    indices = np.clip(data.astype(np.intp), 0, colormap.shape[1] - 1)
+    if np.array_equal(colormap[0], colormap[1]) and np.array_equal(colormap[0], colormap[2]):
+        return colormap[0][indices], ["grey palette TIFF expanded to grey and written as grey"]
+    return (np.moveaxis(colormap[:, indices], 0, -1),
+            ["palette TIFF expanded to RGB and written as RGB"])
+
+
+def _cmyk_to_rgb(page, data: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
+    inks = getattr(page, "inkset", 1) or 1
+    if int(inks) != 1 or data.ndim != 3 or data.shape[-1] not in (4, 5):
+        raise ValueError(f"{name}: unsupported separated (ink) TIFF with {data.shape[-1:]} "
+                         "inks; only CMYK is read")
+    if data.dtype.kind != "u":
+        raise ValueError(f"{name}: floating-point CMYK TIFF is not supported")
+    top = float(np.iinfo(data.dtype).max)
+    inks = data[..., :4].astype(np.float64) / top
+    rgb = (1.0 - inks[..., :3]) * (1.0 - inks[..., 3:4])
+    converted = np.round(rgb * top).astype(data.dtype)
+    if data.shape[-1] == 5:  # CMYK + alpha
+        converted = np.concatenate([converted, data[..., 4:]], axis=-1)
+    return converted, ["CMYK TIFF converted to RGB (without a colour profile) and written as RGB"]
+
+
+def compression_of(page, dtype: np.dtype) -> tuple[str | None, dict, list[str]]:
+    """Return how to compress a TIFF written from *page*'s file with pixels of *dtype*.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        The input's first page.
+    dtype : numpy.dtype
+        The pixel type that will be written.
+
+    Returns
+    -------
+    compression : str or None
+        tifffile's name of the compression (``None``: uncompressed).
+    options : dict
+        Further keywords for ``tifffile.imwrite`` (predictor, JPEG quality).
+    notes : list of str
+        Why a compression could not be kept, if it could not.
+    """
+    name = page.compression.name
+    if name == "NONE":
+        return None, {}, []
+    options: dict = {}
+    predictor = getattr(page, "predictor", 1)
+    if name in _LOSSLESS_WRITABLE:
+        if int(predictor) != 1 and np.dtype(dtype).kind in "uf":
+            options["predictor"] = True
+        return name.lower(), options, []
+    if name == "JPEG" and np.dtype(dtype) == np.uint8:
+        return "jpeg", {"compressionargs": {"level": 95}}, []
+    return ("adobe_deflate", {},
+            [f"the input's {name} compression cannot hold the result; written with Deflate"])
+
+
+def check_page_size(tiff, max_pixels: int, name: str) -> None:
+    """Refuse a TIFF whose pages or tiles claim more than *max_pixels*, before decoding.
+
+    Parameters
+    ----------
+    tiff : tifffile.TiffFile
+        The open file.
+    max_pixels : int
+        The limit, for every page and every tile.
+    name : str
+        The file's name, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming the page and its size.
+
+    Notes
+    -----
+    Reads every page's header (not its data): ``O(pages)``.
+    """
+    for index, page in enumerate(tiff.pages):
+        width, length = int(page.imagewidth), int(page.imagelength)
+        pixels = width * length * max(1, int(page.imagedepth))
+        if pixels > max_pixels:
+            raise ValueError(
+                f"{name}: page {index + 1} is {width}x{length} ({pixels} pixels), more than "
+                f"the limit of {max_pixels} (raise it with --max-pixels)")
+        tile = int(page.tilewidth or 0) * int(page.tilelength or 0)
+        if tile > max_pixels:
+            raise ValueError(
+                f"{name}: page {index + 1} has tiles of {page.tilewidth}x{page.tilelength}, "
+                f"more than the limit of {max_pixels} pixels (raise it with --max-pixels)")

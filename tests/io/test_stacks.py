@@ -1,0 +1,100 @@
+"""Multi-channel ImageJ hyperstacks: channels stay channels, axes and order are kept."""
+
+import numpy as np
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+from nlmeans_cli.cli import app
+from nlmeans_cli.io.sequences import open_sequence
+from nlmeans_cli.jobs.file import JobOptions, denoise_file
+from nlmeans_cli.parameters import Request
+
+runner = CliRunner()
+
+
+def _hyperstack(rng, axes, shape):
+    """Channel c is a pattern of its own, so that any mixing of channels shows."""
+    rows, columns = np.mgrid[0:shape[-2], 0:shape[-1]]
+    patterns = [20000 + 15000 * np.sin(rows / 5.0), 20000 + 15000 * np.cos(columns / 3.0),
+                10000 + 30 * rows * columns]
+    channel_axis = axes.index("C")
+    clean = np.zeros(shape)
+    for c in range(shape[channel_axis]):
+        index = [slice(None)] * len(shape)
+        index[channel_axis] = c
+        clean[tuple(index)] = patterns[c]
+    noisy = np.clip(clean + rng.normal(0, 2000, shape), 0, 65535).astype(np.uint16)
+    return clean, noisy
+
+
+def _channel(array, axes, c):
+    return np.take(array, c, axis=axes.index("C"))
+
+
+@pytest.mark.parametrize(("axes", "shape"), [("CYX", (2, 40, 44)), ("ZCYX", (4, 3, 32, 36)),
+                                             ("TZCYX", (2, 2, 2, 24, 28))])
+def test_channels_are_denoised_apart_and_axes_kept(tmp_path, axes, shape):
+    rng = np.random.default_rng(11)
+    clean, noisy = _hyperstack(rng, axes, shape)
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, noisy, imagej=True, metadata={"axes": axes})
+    sequence = open_sequence(source, max_pixels=10**6)
+    assert sequence.separate_channels
+    assert sequence.frame_shape[-1] == shape[axes.index("C")]
+    target = tmp_path / "out.tif"
+    result = runner.invoke(app, ["denoise", str(source), str(target)])
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.series[0].axes == axes
+        assert tiff.is_imagej
+        denoised = tiff.asarray()
+    assert denoised.shape == noisy.shape and denoised.dtype == noisy.dtype
+    for c in range(shape[axes.index("C")]):
+        error_before = np.mean((_channel(noisy, axes, c) - _channel(clean, axes, c)) ** 2)
+        error_after = np.mean((_channel(denoised, axes, c) - _channel(clean, axes, c)) ** 2)
+        assert error_after < 0.5 * error_before
+
+
+def test_each_channel_equals_its_own_grey_stack(tmp_path):
+    rng = np.random.default_rng(12)
+    axes, shape = "ZCYX", (3, 2, 32, 32)
+    _, noisy = _hyperstack(rng, axes, shape)
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, noisy, imagej=True, metadata={"axes": axes})
+    options = JobOptions(Request(sigma_unit=2000 / 65535))
+    outcome = denoise_file(source, tmp_path / "out.tif", options)
+    assert outcome.ok, outcome.error
+    together = tifffile.imread(tmp_path / "out.tif")
+    for c in range(2):
+        alone = tmp_path / f"channel{c}.tif"
+        tifffile.imwrite(alone, noisy[:, c], photometric="minisblack")
+        assert denoise_file(alone, tmp_path / f"channel{c}_out.tif", options).ok
+        np.testing.assert_array_equal(together[:, c],
+                                      tifffile.imread(tmp_path / f"channel{c}_out.tif"))
+
+
+def test_volume_mode_keeps_channels_apart(tmp_path):
+    rng = np.random.default_rng(13)
+    axes, shape = "ZCYX", (5, 2, 24, 24)
+    clean, noisy = _hyperstack(rng, axes, shape)
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, noisy, imagej=True, metadata={"axes": axes})
+    outcome = denoise_file(source, tmp_path / "out.tif", JobOptions(volume=True))
+    assert outcome.ok, outcome.error
+    denoised = tifffile.imread(tmp_path / "out.tif")
+    assert denoised.shape == shape
+    for c in range(2):
+        assert (np.mean((denoised[:, c] - clean[:, c]) ** 2)
+                < 0.5 * np.mean((noisy[:, c] - clean[:, c]) ** 2))
+
+
+def test_two_channels_to_a_video_is_refused_in_one_line(tmp_path):
+    rng = np.random.default_rng(14)
+    _, noisy = _hyperstack(rng, "ZCYX", (2, 2, 16, 16))
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, noisy.astype(np.uint8), imagej=True, metadata={"axes": "ZCYX"})
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
+    assert result.exit_code == 1
+    assert "cannot hold the 2 channels" in result.stderr
+    assert not (tmp_path / "out.mp4").exists()

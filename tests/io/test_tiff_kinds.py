@@ -1,0 +1,154 @@
+"""TIFFs as users have them: compressed, palette, MINISWHITE, CMYK, YCbCr; EXIF orientation.
+
+Every kind either comes out with the right pixels (checked against the image it was made from)
+or is refused with one line; a TIFF output keeps the input's compression.
+"""
+
+import io
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from typer.testing import CliRunner
+
+from nlmeans_cli.cli import app
+from nlmeans_cli.io.atomic import ImageFileError
+from nlmeans_cli.io.stills import read_picture, write_picture
+
+runner = CliRunner()
+
+
+def _smooth(rng, shape, noise=10.0):
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
+    base = 60 + 120 * np.sin(rows / 7.0) ** 2 + columns
+    if len(shape) == 3:
+        base = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
+    return np.clip(base + rng.normal(0, noise, shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("compression", ["lzw", "adobe_deflate", "zstd", "packbits"])
+@pytest.mark.parametrize("colour", [False, True])
+def test_lossless_compressed_tiffs_read_exactly_and_output_keeps_compression(
+        tmp_path, compression, colour):
+    rng = np.random.default_rng(1)
+    image = _smooth(rng, (40, 48, 3) if colour else (40, 48))
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, image, compression=compression,
+                     predictor=compression == "adobe_deflate" or None)
+    picture = read_picture(path)
+    np.testing.assert_array_equal(picture.pixels, image)
+    out = tmp_path / "out.tif"
+    result = runner.invoke(app, ["denoise", str(path), str(out), "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(out) as tiff:
+        assert tiff.pages.first.compression.name == compression.upper()
+        denoised = tiff.pages.first.asarray()
+    assert denoised.shape == image.shape and denoised.dtype == image.dtype
+
+
+def test_jpeg_compressed_tiff_reads_close_and_stays_jpeg(tmp_path):
+    rng = np.random.default_rng(2)
+    image = _smooth(rng, (48, 48, 3), noise=0.0)
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, image, compression="jpeg", compressionargs={"level": 95})
+    picture = read_picture(path)
+    assert picture.pixels.shape == image.shape
+    assert np.abs(picture.pixels.astype(int) - image).mean() < 4
+    out = tmp_path / "out.tif"
+    write_picture(out, picture)
+    with tifffile.TiffFile(out) as tiff:
+        assert tiff.pages.first.compression.name == "JPEG"
+
+
+def test_group4_bilevel_tiff_reads_as_grey_and_is_written_with_deflate(tmp_path):
+    rng = np.random.default_rng(3)
+    bits = rng.random((32, 40)) > 0.5
+    path = tmp_path / "fax.tif"
+    Image.fromarray(bits).save(path, compression="group4")
+    picture = read_picture(path)
+    np.testing.assert_array_equal(picture.pixels, bits.astype(np.uint8) * 255)
+    out = tmp_path / "out.tif"
+    write_picture(out, picture)
+    with tifffile.TiffFile(out) as tiff:
+        assert tiff.pages.first.compression.name == "ADOBE_DEFLATE"
+    assert any("Deflate" in note for note in picture.notes)
+
+
+def test_miniswhite_is_inverted(tmp_path):
+    rng = np.random.default_rng(4)
+    image = _smooth(rng, (32, 32))
+    path = tmp_path / "white.tif"
+    tifffile.imwrite(path, 255 - image, photometric="miniswhite")
+    picture = read_picture(path)
+    np.testing.assert_array_equal(picture.pixels, image)
+    assert any("MINISWHITE" in note for note in picture.notes)
+
+
+def test_palette_tiff_is_expanded_through_its_colour_map(tmp_path):
+    rng = np.random.default_rng(5)
+    indices = rng.integers(0, 4, (24, 30)).astype(np.uint8)
+    palette = np.array([[0, 0, 0], [255, 0, 0], [0, 128, 255], [200, 200, 40]], np.uint8)
+    colormap = np.zeros((3, 256), np.uint16)
+    colormap[:, :4] = palette.T.astype(np.uint16) * 257
+    path = tmp_path / "palette.tif"
+    tifffile.imwrite(path, indices, photometric="palette", colormap=colormap)
+    picture = read_picture(path)
+    np.testing.assert_array_equal(picture.pixels, palette[indices])
+    assert picture.pixels.dtype == np.uint8
+
+
+def test_cmyk_tiff_becomes_rgb(tmp_path):
+    rng = np.random.default_rng(6)
+    cmyk = rng.integers(0, 256, (16, 20, 4), dtype=np.uint8)
+    path = tmp_path / "cmyk.tif"
+    tifffile.imwrite(path, cmyk, photometric="separated")
+    picture = read_picture(path)
+    inks = cmyk / 255.0
+    expected = np.round(255 * (1 - inks[..., :3]) * (1 - inks[..., 3:])).astype(np.uint8)
+    np.testing.assert_array_equal(picture.pixels, expected)
+    assert picture.pixels.shape == (16, 20, 3)
+
+
+def test_uncompressed_ycbcr_tiff_becomes_rgb(tmp_path):
+    rng = np.random.default_rng(7)
+    rgb = _smooth(rng, (16, 20, 3))
+    ycbcr = np.asarray(Image.fromarray(rgb).convert("YCbCr"))
+    path = tmp_path / "ycc.tif"
+    tifffile.imwrite(path, ycbcr, photometric="ycbcr")
+    picture = read_picture(path)
+    # Pillow's 8-bit conversion round trip is within a few levels.
+    assert np.abs(picture.pixels.astype(int) - rgb).max() <= 3
+
+
+def test_unsupported_colour_space_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "lab.tif"
+    tifffile.imwrite(path, np.zeros((8, 8, 3), np.uint8), photometric="cielab")
+    with pytest.raises(ImageFileError, match="unsupported TIFF colour space CIELAB"):
+        read_picture(path)
+    result = runner.invoke(app, ["denoise", str(path), str(tmp_path / "out.png")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0 and str(path) in result.stderr
+
+
+def test_tiff_tile_larger_than_the_limit_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "tiled.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint8), tile=(64, 64))
+    with pytest.raises(ImageFileError, match="tiles of 64x64"):
+        read_picture(path, max_pixels=1000)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_png_exif_orientation_is_applied(tmp_path, orientation):
+    rng = np.random.default_rng(8)
+    stored = _smooth(rng, (20, 30, 3))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "turned.png"
+    Image.fromarray(stored).save(path, exif=exif.tobytes())
+    picture = read_picture(path)
+    upright = np.asarray(Image.open(io.BytesIO(path.read_bytes())).transpose(
+        {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_270,
+         8: Image.Transpose.ROTATE_90}[orientation]))
+    np.testing.assert_array_equal(picture.pixels, upright)
+    assert any("orientation" in note for note in picture.notes)
