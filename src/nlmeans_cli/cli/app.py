@@ -44,7 +44,9 @@ from .output import (
     GracefulStop,
     TrainingProgress,
     comparison_table,
+    interrupt_exit_code,
     summary,
+    terminate_as_interrupt,
 )
 
 __all__ = ["app", "main"]
@@ -56,6 +58,7 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
+        terminate_as_interrupt()
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except typer.TyperException as error:
@@ -66,8 +69,11 @@ class _OneLineErrors(TyperGroup):
             sys.exit(getattr(error, "exit_code", 2))
         except typer.Abort:
             typer.echo("nlm: aborted", err=True)
-            sys.exit(130)
-        sys.exit(code if isinstance(code, int) else 0)
+            sys.exit(interrupt_exit_code(130))
+        code = interrupt_exit_code(code if isinstance(code, int) else 0)
+        if code == 143:
+            typer.echo("nlm: terminated", err=True)
+        sys.exit(code)
 
 
 app = typer.Typer(
@@ -360,7 +366,7 @@ def batch_command(
     typer.echo(f"nlm batch: {counts['done']} processed, {counts['skipped']} skipped, "
                f"{counts['failed']} failed{tail} in {seconds:.1f} s", err=True)
     if interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(stopping.exit_code)
     if counts["failed"]:
         raise typer.Exit(1)
 

@@ -99,41 +99,86 @@ class TrainingProgress:
         return False
 
 
-class GracefulStop:
-    """Ctrl-C handling for a batch.
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is, so that what is being written is cleaned up the same way."""
 
-    The first Ctrl-C lets the files in progress finish and starts no more; a second one
+
+# Whether SIGTERM stopped this process (Typer turns any KeyboardInterrupt into exit 130).
+_RECEIVED = {"terminate": False}
+
+
+def _raise_terminated(signum, frame):
+    _RECEIVED["terminate"] = True
+    raise Terminated
+
+
+def terminate_as_interrupt() -> None:
+    """Make SIGTERM (``kill``, SLURM, systemd) stop the command as Ctrl-C does.
+
+    Python's default for SIGTERM is to die on the spot, leaving hidden partial files; raised
+    as an exception instead, it unwinds through every write in progress, which removes its
+    temporary file.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def interrupt_exit_code(code: int) -> int:
+    """Return the exit code for a command that ended with *code*.
+
+    143 (128 + 15) in place of Ctrl-C's 130 when SIGTERM stopped it.
+    """
+    return 143 if code == 130 and _RECEIVED["terminate"] else code
+
+
+class GracefulStop:
+    """Ctrl-C and SIGTERM handling for a batch.
+
+    The first signal lets the files in progress finish and starts no more; a second one
     interrupts at once.
     """
 
     def __init__(self):
         self._requested = False
+        self.exit_code = 130
 
     def requested(self) -> bool:
         """Tell whether a stop was asked for."""
         return self._requested
 
-    def _on_interrupt(self, signum, frame):
+    def _on_signal(self, signum, frame):
+        import signal
+
+        terminated = signum == signal.SIGTERM
         if self._requested:
+            if terminated:
+                _raise_terminated(signum, frame)
             raise KeyboardInterrupt
         self._requested = True
-        typer.echo("nlm: interrupted: finishing the files in progress "
-                   "(Ctrl-C again to stop at once)", err=True)
+        self.exit_code = 143 if terminated else 130
+        what = "terminated" if terminated else "interrupted"
+        again = "signal" if terminated else "Ctrl-C"
+        typer.echo(f"nlm: {what}: finishing the files in progress ({again} again to stop at "
+                   "once)", err=True)
 
     def __enter__(self):
         import signal
         import threading
 
-        self._previous = None
+        self._previous = {}
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._on_signal)
         return self
 
     def __exit__(self, *exc):
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
         return False
 
 

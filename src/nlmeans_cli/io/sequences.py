@@ -11,7 +11,8 @@ A *sequence* is a file of several frames of one size:
 - a NumPy ``.npy`` array, frames along the first axis (memory-mapped when read).
 
 Frames are read lazily and written as they come, so a long clip never has to fit in memory
-(a GIF is the exception: Pillow writes it from all its frames at once). As for still images,
+(a GIF is the exception: Pillow writes it from all its frames at once, so a GIF output is
+refused beyond :data:`GIF_MAX_BYTES` of frames). As for still images,
 the result goes to a hidden temporary file that is renamed over the target only once it is
 complete.
 """
@@ -30,6 +31,7 @@ from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
 
 __all__ = [
+    "GIF_MAX_BYTES",
     "SEQUENCE_FORMATS",
     "VIDEO_CODECS",
     "Sequence",
@@ -50,6 +52,9 @@ SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
     ".tiff": SUPPORTED_DTYPES,
     ".npy": SUPPORTED_DTYPES,
 }
+
+#: The most frame bytes a GIF output may hold (Pillow writes a GIF from all its frames at once).
+GIF_MAX_BYTES = 512 * 2**20
 
 # H.264's constant-quality setting; 17 is commonly taken as visually lossless.
 _H264_QUALITY = "17"
@@ -419,7 +424,16 @@ def _gif_frames(sequence: Sequence) -> Iterator[np.ndarray]:
 def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
     from PIL import Image
 
-    pictures = [Image.fromarray(np.ascontiguousarray(frame)) for frame in frames]
+    pictures = []
+    held = 0
+    for frame in frames:
+        held += frame.nbytes
+        if held > GIF_MAX_BYTES:
+            # Not an ImageFileError: the staging wraps it with the output's name.
+            raise RuntimeError(f"a GIF is written from all its frames at once and these pass "
+                               f"{GIF_MAX_BYTES // 2**20} MB; write .mp4, .mkv, .tif or .npy "
+                               "instead")
+        pictures.append(Image.fromarray(np.ascontiguousarray(frame)))
     if not pictures:
         raise ImageFileError(f"{like.path}: no frames to write")
     if like.durations and len(like.durations) == len(pictures):
@@ -476,23 +490,32 @@ def _array_frames(sequence: Sequence) -> Iterator[np.ndarray]:
 
 
 def _write_npy(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
-    if like.n_frames is None or like.kind == "video":
-        # A video header's count may be missing or rounded, and the .npy header needs the
-        # exact length: gather the frames first.
-        frames = list(frames)
-        n_frames = len(frames)
-    else:
-        n_frames = like.n_frames
-    array = np.lib.format.open_memmap(temporary, mode="w+", dtype=like.dtype,
-                                      shape=(n_frames, *like.frame_shape))
-    count = 0
-    for frame in frames:
-        if count == n_frames:
-            raise ImageFileError(f"{like.path}: more frames than its header says")
-        array[count] = frame
-        count += 1
-    array.flush()
-    del array
-    if count != n_frames:
-        raise ImageFileError(f"{like.path}: {count} frames where its header says {n_frames}")
+    # Written frame by frame through a file handle, so that memory stays at one frame and a
+    # full disk is an error, not a bus error (as a memory map's would be). The frame count
+    # is patched into the header at the end: a video's header may not give it exactly.
+    with open(temporary, "wb") as handle:
+        handle.write(_npy_header(like.dtype, like.frame_shape, 0))
+        count = 0
+        for frame in frames:
+            handle.write(np.ascontiguousarray(frame, dtype=like.dtype).tobytes())
+            count += 1
+        handle.seek(0)
+        handle.write(_npy_header(like.dtype, like.frame_shape, count))
+    if like.kind != "video" and like.n_frames is not None and count != like.n_frames:
+        raise ImageFileError(f"{like.path}: {count} frames where its header says "
+                             f"{like.n_frames}")
     return count
+
+
+# A fixed header length, so that the frame count can be written after the frames.
+_NPY_HEADER_BYTES = 256
+
+
+def _npy_header(dtype: np.dtype, frame_shape: tuple[int, ...], n_frames: int) -> bytes:
+    """Return a version 1.0 ``.npy`` header of :data:`_NPY_HEADER_BYTES` bytes."""
+    description = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                        "fortran_order": False, "shape": (n_frames, *frame_shape)})
+    prefix = np.lib.format.magic(1, 0)
+    length = _NPY_HEADER_BYTES - len(prefix) - 2
+    text = description.ljust(length - 1).encode("latin1") + b"\n"
+    return prefix + length.to_bytes(2, "little") + text

@@ -331,26 +331,33 @@ def _read_png16(raw: bytes) -> np.ndarray:
     return pixels.reshape(height, width, info["planes"])
 
 
-def _write_png16(path: str, data: np.ndarray) -> None:
+def _encode_png16(data: np.ndarray) -> bytes:
+    import io
+
     import png
 
     height, width, planes = data.shape
     writer = png.Writer(width, height, greyscale=planes < 3, alpha=planes in (2, 4),
                         bitdepth=16)
-    with open(path, "wb") as handle:
-        writer.write(handle, data.reshape(height, width * planes))
+    buffer = io.BytesIO()
+    writer.write(buffer, data.reshape(height, width * planes))
+    return buffer.getvalue()
 
 
-def _write_tiff(path: Path, picture: Picture, data: np.ndarray) -> None:
+def _encode_tiff(picture: Picture, data: np.ndarray) -> bytes:
+    import io
+
     import tifffile
 
     colour = picture.pixels.ndim == 3
     options = dict(picture.tiff_options)
     if options.get("compression") == "jpeg" and picture.alpha is not None:
         options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
-    tifffile.imwrite(path, data, photometric="rgb" if colour else "minisblack",
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, data, photometric="rgb" if colour else "minisblack",
                      extrasamples=("unassalpha",) if picture.alpha is not None else None,
                      planarconfig="contig", **options)
+    return buffer.getvalue()
 
 
 def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str]) -> Picture:
@@ -446,13 +453,14 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype)
     extension = output.suffix.lower()
     with staged(output, overwrite=overwrite) as temporary:
+        # Encoded in memory first: the file is then written by one plain write, so that a
+        # full disk is one error here and not a second one when an encoder closes its file.
         if extension == ".png" and data.dtype == np.uint16 and data.ndim == 3:
-            _write_png16(str(temporary), data)
+            encoded = _encode_png16(data)
         elif extension in (".tif", ".tiff"):
-            _write_tiff(temporary, picture, data)
+            encoded = _encode_tiff(picture, data)
         else:
-            iio.imwrite(temporary, data, extension=extension,
-                        **_WRITE_OPTIONS.get(extension, {}))
+            encoded = iio.imwrite("<bytes>", data, extension=extension,
+                                  **_WRITE_OPTIONS.get(extension, {}))
+        temporary.write_bytes(encoded)
     return output
-
-

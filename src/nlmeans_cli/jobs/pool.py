@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from ..io.folders import BatchItem
 from .file import FileOutcome, JobOptions, denoise_file
@@ -74,21 +75,84 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, parent: int) -> None:
     """Set the worker's thread count and load the kernels once, before any file arrives."""
     import signal
 
     import numba
 
-    # Ctrl-C reaches the whole process group; the parent decides when to stop, and a worker
-    # always finishes the file it has.
+    # Ctrl-C and SIGTERM reach the whole process group (a terminal, SLURM); the parent decides
+    # when to stop, and a worker finishes the file it has. A worker whose parent is gone
+    # stops at once instead: it is told by SIGTERM, asked for on the parent's death.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_terminate)
+    # Born with both signals blocked (see _signals_blocked): what arrived meanwhile is now
+    # delivered to the handlers above.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _WORKER["parent"] = parent
+    _ask_for_signal_on_parent_death(signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(143)
     import numpy as np
 
     from ..denoising import denoise
 
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     denoise(np.zeros((8, 8), np.float32), sigma=0.1)
+
+
+_STOP_SIGNALS = {2, 15}  # SIGINT, SIGTERM
+
+
+@contextmanager
+def _signals_blocked():
+    """Block Ctrl-C and SIGTERM while worker processes may start.
+
+    The workers inherit the block and are never interrupted while importing; the parent gets
+    the signals once this ends.
+    """
+    import signal
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+# The worker's state, for its signal handler: its parent's process id, whether it is busy.
+_WORKER: dict = {"parent": None, "busy": False}
+
+
+def _on_terminate(signum, frame):
+    if os.getppid() == _WORKER["parent"]:
+        return  # the parent is alive and will stop the pool when it is time
+    if _WORKER["busy"]:
+        raise KeyboardInterrupt  # unwinds the write in progress, which removes its file
+    os._exit(143)
+
+
+def _ask_for_signal_on_parent_death(number: int) -> None:
+    """Have the kernel send *number* to this process when its parent dies (Linux only)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(number), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: orphans end when the queue closes
+        pass
+
+
+def _denoise_in_worker(source, target, options, overwrite, skip_existing) -> FileOutcome:
+    """Run :func:`denoise_file` in a worker; a worker orphaned meanwhile exits after it."""
+    _WORKER["busy"] = True
+    try:
+        return denoise_file(source, target, options, overwrite=overwrite,
+                            skip_existing=skip_existing)
+    except KeyboardInterrupt:
+        os._exit(143)
+    finally:
+        _WORKER["busy"] = False
 
 
 def run_batch(items: Sequence[BatchItem], options: JobOptions | None = None, *,
@@ -154,7 +218,7 @@ def _run_pool(items, options, jobs, overwrite, skip_existing, stop):
     while queue and not stop():
         broken = []
         pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
-                                   initargs=(threads_per_worker(jobs),))
+                                   initargs=(threads_per_worker(jobs), os.getpid()))
         pending = {}
         try:
             # A few files in flight per worker keeps them busy without committing the whole
@@ -163,9 +227,10 @@ def _run_pool(items, options, jobs, overwrite, skip_existing, stop):
                 while queue and len(pending) < 2 * jobs and not stop():
                     index = queue.pop(0)
                     attempts[index] += 1
-                    future = pool.submit(denoise_file, items[index].source,
-                                         items[index].target, options, overwrite=overwrite,
-                                         skip_existing=skip_existing)
+                    with _signals_blocked():  # the pool starts workers as work arrives
+                        future = pool.submit(_denoise_in_worker, items[index].source,
+                                             items[index].target, options, overwrite,
+                                             skip_existing)
                     pending[future] = index
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
