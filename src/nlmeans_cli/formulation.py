@@ -142,6 +142,10 @@ class Affinity:
     initial_offset : float
         The embeddings' starting offset (positive for concatenation, so that its ReLU starts
         active: a dead ReLU passes no gradient).
+    compares_patches : bool
+        On raw pixels (``theta = phi`` the patch) the affinity is largest for similar
+        patches, so that the classic method denoises with it. The products favour bright
+        patches instead and make an image worse: they are for learned embeddings.
     """
 
     name: str
@@ -154,6 +158,7 @@ class Affinity:
     learning_rate: float
     initial_scale: float = 1.0
     initial_offset: float = 0.0
+    compares_patches: bool = False
 
 
 NORMALISERS: dict[str, Normaliser] = {
@@ -171,6 +176,7 @@ AFFINITIES: dict[str, Affinity] = {
         _gaussian_scale,
         symmetric=True,
         learning_rate=0.01,
+        compares_patches=True,
     ),
     "embedded-gaussian": Affinity(
         "embedded-gaussian",

@@ -162,3 +162,51 @@ def test_kernels_are_found_in_the_cache_once_they_have_run():
 
     denoise(np.full((8, 8), 0.5, np.float32), sigma=0.1)
     assert kernels_cached()
+
+
+@pytest.mark.parametrize("command", ["denoise", "batch", "compare", "train"])
+def test_help_names_values_not_python_types(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for label in ("<bool>", "<int range>", "<float range>", "<list[", "<path>", "{", "<int>",
+                  "table in README"):
+        assert label not in result.output, label
+    assert "Usage: nlm " + command in result.output
+
+
+def test_classic_with_an_affinity_that_does_not_compare_patches_is_refused(tmp_path, samples):
+    out = tmp_path / "out.png"
+    result = runner.invoke(app, ["denoise", str(samples / "camera_noisy.png"), str(out),
+                                 "--affinity", "dot-product"])
+    assert result.exit_code == 2
+    assert "--method learned" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_png_given_as_model_is_named_as_png(tmp_path, samples):
+    result = runner.invoke(app, ["denoise", str(samples / "camera_noisy.png"),
+                                 str(tmp_path / "out.png"), "--method", "learned",
+                                 "--model", str(samples / "camera_noisy.png")])
+    assert result.exit_code == 2
+    assert "this is PNG image data" in result.stderr
+    assert "Python objects" not in result.stderr
+
+
+def test_an_unreadable_input_says_permission_denied(tmp_path, samples, monkeypatch):
+    from pathlib import Path
+
+    locked = tmp_path / "locked.png"
+    locked.write_bytes((samples / "camera_noisy.png").read_bytes())
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    # Permissions do not stop root, so the refusal is simulated where the file is read.
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    result = runner.invoke(app, ["denoise", str(locked), str(tmp_path / "out.png")])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"nlm: error: {locked}: permission denied"

@@ -242,3 +242,24 @@ def test_a_report_path_that_is_a_folder_is_refused_before_any_work(tmp_path, rng
                                  "--report", str(tmp_path / "reports")])
     assert result.exit_code == 2 and "is a folder" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_subfolder_is_reported_failed(tree, tmp_path, monkeypatch):
+    real_scandir = os.scandir
+    locked = tree / "sub"
+
+    def scandir(path="."):
+        if os.fspath(path) == os.fspath(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    # Permissions do not stop root, so the refusal is simulated where os.walk lists folders.
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = tmp_path / "report.json"
+    result = runner.invoke(app, ["batch", str(tree), str(tmp_path / "out"), "--recursive",
+                                 "--sigma", "15", "-j", "1", "--report", str(report)])
+    assert result.exit_code == 1
+    assert f"{locked}: cannot read this folder (permission denied)" in result.stderr
+    rows = json.loads(report.read_text())
+    rows = rows["files"] if isinstance(rows, dict) else rows
+    assert any(row["input"] == str(locked) and row["status"] == "failed" for row in rows)

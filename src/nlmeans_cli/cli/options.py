@@ -96,6 +96,11 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
             h_chroma: float | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
+    if method.value == "classic" and not AFFINITIES[affinity.value].compares_patches:
+        raise typer.BadParameter(
+            f"{affinity.value} does not compare patches on raw pixels, so --method classic "
+            "with it makes the image worse; use it with --method learned (or --affinity "
+            "gaussian)", param_hint="--affinity")
     return Request(sigma_unit=None if sigma_255 is None else sigma_255 / 255.0,
                    h_unit=None if h_255 is None else h_255 / 255.0,
                    h_chroma_unit=None if h_chroma is None else h_chroma / 255.0,
@@ -128,17 +133,19 @@ HChromaOption = Annotated[
 ]
 PatchOption = Annotated[
     int | None,
-    typer.Option(min=1, callback=odd, show_default="from the table in README",
+    typer.Option(min=1, callback=odd,
+                 show_default="5 to 11 as sigma grows, then chosen per image by SURE",
                  help="Side of the compared patches, in pixels (odd)."),
 ]
 WindowOption = Annotated[
     int | None,
-    typer.Option(min=1, callback=odd, show_default="from the table in README",
+    typer.Option(min=1, callback=odd,
+                 show_default="7 to 15 as sigma grows, then chosen per image by SURE",
                  help="Side of the search window, in pixels (odd)."),
 ]
 PatchKernelOption = Annotated[
     PatchKernelName | None,
-    typer.Option(show_default="from the table in README",
+    typer.Option(show_default="gaussian",
                  help="How the patch distance weighs the patch: " + "; ".join(
                      f"'{k.name}': {k.formula}" for k in PATCH_KERNELS.values()) + "."),
 ]

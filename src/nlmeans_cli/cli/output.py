@@ -215,7 +215,9 @@ class FileProgress:
 
     def _report(self, outcome) -> None:
         if not outcome.ok:
-            self.bar.console.print(f"nlm: error: {outcome.error}", markup=False)
+            # One line whatever the width: a path split over lines cannot be copied or grepped.
+            self.bar.console.print(f"nlm: error: {outcome.error}", markup=False,
+                                   soft_wrap=True, highlight=False)
         done = self.bar.tasks[0].completed + 1
         rate = done / max(time.perf_counter() - self.started, 1e-9)
         self.bar.update(self.task, advance=1, rate=f"{rate:.2f} files/s")
@@ -245,6 +247,9 @@ class FrameProgress:
         return None if self.quiet else self._advance
 
     def _advance(self, done: int, total: int | None) -> None:
+        if _RECEIVED["terminate"]:
+            # SIGTERM's exception was swallowed where Python ignores exceptions (a __del__).
+            raise Terminated
         if self.bar is None:
             from rich.progress import (
                 BarColumn,

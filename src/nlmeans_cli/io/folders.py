@@ -19,14 +19,20 @@ DEFAULT_PATTERNS: tuple[str, ...] = tuple(
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One file of a batch: where it is read and where its result goes."""
+    """One file of a batch: where it is read and where its result goes.
+
+    An unreadable folder is an item too, with *problem* saying why, so that a batch reports
+    the files it cannot see instead of leaving them out silently.
+    """
 
     source: Path
     target: Path
+    problem: str | None = None
 
 
 def find_images(root: str | os.PathLike, *, patterns: Sequence[str] = DEFAULT_PATTERNS,
-                recursive: bool = False, exclude: str | os.PathLike | None = None) -> list[Path]:
+                recursive: bool = False, exclude: str | os.PathLike | None = None,
+                unreadable: list[tuple[Path, str]] | None = None) -> list[Path]:
     """List the files under *root* whose names match any of *patterns*.
 
     Parameters
@@ -39,6 +45,9 @@ def find_images(root: str | os.PathLike, *, patterns: Sequence[str] = DEFAULT_PA
         Descend into subfolders.
     exclude : path-like, optional
         A folder left out of the search (the output folder, when it lies inside *root*).
+    unreadable : list, optional
+        Receives ``(folder, reason)`` for each folder that could not be listed; without it
+        such folders are passed over.
 
     Returns
     -------
@@ -57,7 +66,11 @@ def find_images(root: str | os.PathLike, *, patterns: Sequence[str] = DEFAULT_PA
     lowered = [pattern.lower() for pattern in patterns]
     excluded = Path(exclude).resolve() if exclude is not None else None
     found = []
-    for folder, subfolders, names in os.walk(root):
+    def note_unreadable(error: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(error.filename), error.strerror or str(error)))
+
+    for folder, subfolders, names in os.walk(root, onerror=note_unreadable):
         here = Path(folder)
         subfolders[:] = sorted(
             name for name in subfolders
@@ -87,7 +100,7 @@ def plan_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     Returns
     -------
     list of BatchItem
-        In sorted order of the sources.
+        In sorted order of the sources; an unreadable folder is an item with a *problem*.
 
     Raises
     ------
@@ -99,5 +112,11 @@ def plan_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if out_dir.exists() and in_dir.exists() and os.path.samefile(in_dir, out_dir):
         raise ValueError(f"{out_dir}: the output folder is the input folder")
-    sources = find_images(in_dir, patterns=patterns, recursive=recursive, exclude=out_dir)
-    return [BatchItem(source, out_dir / source.relative_to(in_dir)) for source in sources]
+    unreadable: list[tuple[Path, str]] = []
+    sources = find_images(in_dir, patterns=patterns, recursive=recursive, exclude=out_dir,
+                          unreadable=unreadable)
+    items = [BatchItem(source, out_dir / source.relative_to(in_dir)) for source in sources]
+    items += [BatchItem(folder, out_dir / folder.relative_to(in_dir),
+                        f"{folder}: cannot read this folder ({why.lower()}); its images are "
+                        "not denoised") for folder, why in unreadable]
+    return sorted(items, key=lambda item: item.source)

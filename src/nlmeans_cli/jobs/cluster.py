@@ -123,7 +123,8 @@ def run_batch_on_cluster(items: Sequence[BatchItem], client,
     options = options or JobOptions()
     threads = _threads_by_worker(client)
     futures = {}
-    for item in items:
+    yield from (FileOutcome.unreadable(item) for item in items if item.problem)
+    for item in (item for item in items if not item.problem):
         future = client.submit(_cluster_task, str(item.source), str(item.target), options,
                                overwrite, skip_existing, threads, pure=False, retries=RETRIES)
         futures[future] = item

@@ -111,6 +111,11 @@ class FileOutcome:
         """True unless the file failed."""
         return self.status != "failed"
 
+    @classmethod
+    def unreadable(cls, item) -> FileOutcome:
+        """Return the failed outcome of a batch item that cannot be read (its *problem*)."""
+        return cls(str(item.source), str(item.target), "failed", error=item.problem)
+
     def record(self, setting: Setting) -> None:
         """Fill in the parameters a method used, sigma and h on the 0-255 scale."""
         self.sigma = setting.sigma_unit * 255.0

@@ -196,6 +196,8 @@ def run_batch(items: Sequence[BatchItem], options: JobOptions | None = None, *,
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     options = options or JobOptions()
+    yield from (FileOutcome.unreadable(item) for item in items if item.problem)
+    items = [item for item in items if not item.problem]
     jobs = worker_count(jobs, len(items))
     if jobs == 1:
         for item in items:

@@ -131,6 +131,16 @@ def load_model(path: str | os.PathLike) -> Model:
         raise ModelFileError(f"{path}: no such model file" if not path.exists()
                              else f"{path}: not a file")
     try:
+        with open(path, "rb") as handle:
+            signature = handle.read(8)
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    if not signature.startswith(b"PK"):
+        # np.load would take any other content for a pickle and say it holds objects.
+        kind = _content_kind(signature)
+        raise ModelFileError(f"{path}: not a model file (model files are .npz archives; "
+                             f"this is {kind})")
+    try:
         with np.load(path, allow_pickle=False) as archive:
             fields = {name: archive[name] for name in archive.files}
     except ValueError as error:
@@ -146,6 +156,17 @@ def load_model(path: str | os.PathLike) -> Model:
     except (KeyError, ValueError, TypeError) as error:
         reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
         raise ModelFileError(f"{path}: not a valid model ({reason})") from None
+
+
+def _content_kind(signature: bytes) -> str:
+    """Name what a file's first bytes say it is, for a message."""
+    known = {b"\x89PNG": "PNG image data", b"\xff\xd8\xff": "JPEG image data",
+             b"II*\x00": "TIFF image data", b"MM\x00*": "TIFF image data",
+             b"\x93NUMPY": "a single .npy array", b"\x80": "a Python pickle"}
+    for start, kind in known.items():
+        if signature.startswith(start):
+            return kind
+    return "not an archive" if signature else "an empty file"
 
 
 def _model_from_fields(fields: dict) -> Model:
