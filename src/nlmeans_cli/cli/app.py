@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from ..parameters import DEFAULT_TEMPORAL_WINDOW
+from .commands import OneLineErrors, PlainHelp
 from .options import (
     DEFAULT_MAX_PIXELS,
     SCALE_NOTE,
@@ -44,79 +44,14 @@ from .output import (
     GracefulStop,
     TrainingProgress,
     comparison_table,
-    interrupt_exit_code,
     summary,
-    terminate_as_interrupt,
 )
 
 __all__ = ["app", "main"]
 
 
-class _OneLineErrors(TyperGroup):
-    """Usage errors as one line, ``nlm: error: ...``, with exit code 2 (not a boxed panel)."""
-
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
-        terminate_as_interrupt()
-        try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.TyperException as error:
-            message = " ".join(error.format_message().split())
-            # `nlm` alone has printed the help already; there is nothing more to say.
-            if message:
-                typer.echo(f"nlm: error: {message}", err=True)
-            sys.exit(getattr(error, "exit_code", 2))
-        except typer.Abort:
-            typer.echo("nlm: aborted", err=True)
-            sys.exit(interrupt_exit_code(130))
-        code = interrupt_exit_code(code if isinstance(code, int) else 0)
-        if code == 143:
-            typer.echo("nlm: terminated", err=True)
-        sys.exit(code)
-
-
-class _PlainHelp(TyperCommand):
-    """Help that names values (INT, PATH, INPUT), not Python types (``<int range>``, ``<bool>``).
-
-    Typer labels every parameter with its annotation's type and wraps required arguments in
-    braces; the metavars and help texts already say what to give.
-    """
-
-    def format_help(self, ctx, formatter) -> None:
-        for param in self.get_params(ctx):
-            _name_values(param, ctx)
-        super().format_help(ctx, formatter)
-
-    def collect_usage_pieces(self, ctx) -> list[str]:
-        pieces = [self.options_metavar] if self.options_metavar else []
-        for param in self.get_params(ctx):
-            if isinstance(param, TyperArgument):
-                name = (param.metavar or param.name or "").upper()
-                name += "..." if param.nargs != 1 and not name.endswith("...") else ""
-                pieces.append(name if param.required else f"[{name}]")
-        return pieces
-
-
-_VALUE_NAMES = {"<int": "INT", "<float": "FLOAT", "<path": "PATH", "<str": "TEXT"}
-
-
-def _name_values(param, ctx) -> None:
-    """Give *param* a metavar that names its value, and no type label."""
-    label = param.display_type(ctx) if hasattr(param, "display_type") else None
-    if isinstance(param, TyperArgument):
-        param.metavar = (param.metavar or param.name or "").upper()
-        param.display_type_rich = lambda ctx: None
-    elif isinstance(param, TyperOption) and (param.is_flag or param.count):
-        param.display_type_rich = lambda ctx: None
-    elif isinstance(param, TyperOption) and param.metavar is None and label:
-        for start, name in _VALUE_NAMES.items():
-            if label.startswith(start):
-                param.metavar = name
-
-
 app = typer.Typer(
-    cls=_OneLineErrors,
+    cls=OneLineErrors,
     name="nlm",
     help="Denoise images with non-local means and the non-local operation.",
     no_args_is_help=True,
@@ -210,7 +145,7 @@ def _cluster(scheduler: str | None, debug: bool):
         close(client)
 
 
-@app.command("denoise", cls=_PlainHelp)
+@app.command("denoise", cls=PlainHelp)
 def denoise_command(
     input: Annotated[
         Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP), or a clip "
@@ -280,7 +215,7 @@ def denoise_command(
                    f"{outcome.seconds:.2f} s -> {output}", err=True)
 
 
-@app.command("batch", cls=_PlainHelp)
+@app.command("batch", cls=PlainHelp)
 def batch_command(
     in_dir: Annotated[
         Path, typer.Argument(help="Folder of images to denoise.", show_default=False)
@@ -410,7 +345,7 @@ def batch_command(
         raise typer.Exit(1)
 
 
-@app.command("compare", cls=_PlainHelp)
+@app.command("compare", cls=PlainHelp)
 def compare_command(
     clean: Annotated[
         list[Path], typer.Argument(help="Clean images, or folders of them.", show_default=False)
@@ -489,7 +424,7 @@ def compare_command(
         typer.echo(f"montage -> {montage}", err=True)
 
 
-@app.command("train", cls=_PlainHelp)
+@app.command("train", cls=PlainHelp)
 def train_command(
     context: typer.Context,
     clean: Annotated[

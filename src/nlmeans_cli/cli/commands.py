@@ -1,0 +1,78 @@
+"""The command classes under Typer: one-line errors for the group, plain help for commands."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from .output import interrupt_exit_code, terminate_as_interrupt
+
+__all__ = ["OneLineErrors", "PlainHelp"]
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one line, ``nlm: error: ...``, with exit code 2 (not a boxed panel)."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """Run the command line; SIGTERM stops it as Ctrl-C does (exit 143)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        terminate_as_interrupt()
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as error:
+            message = " ".join(error.format_message().split())
+            # `nlm` alone has printed the help already; there is nothing more to say.
+            if message:
+                typer.echo(f"nlm: error: {message}", err=True)
+            sys.exit(getattr(error, "exit_code", 2))
+        except typer.Abort:
+            typer.echo("nlm: aborted", err=True)
+            sys.exit(interrupt_exit_code(130))
+        code = interrupt_exit_code(code if isinstance(code, int) else 0)
+        if code == 143:
+            typer.echo("nlm: terminated", err=True)
+        sys.exit(code)
+
+
+class PlainHelp(TyperCommand):
+    """Help that names values (INT, PATH, INPUT), not Python types (``<int range>``, ``<bool>``).
+
+    Typer labels every parameter with its annotation's type and wraps required arguments in
+    braces; the metavars and help texts already say what to give.
+    """
+
+    def format_help(self, ctx, formatter) -> None:
+        """Write the help with every parameter's value named (see the class)."""
+        for param in self.get_params(ctx):
+            _name_values(param, ctx)
+        super().format_help(ctx, formatter)
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        """Return the usage line's pieces: ``[OPTIONS]`` and the arguments' names."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = (param.metavar or param.name or "").upper()
+                name += "..." if param.nargs != 1 and not name.endswith("...") else ""
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+_VALUE_NAMES = {"<int": "INT", "<float": "FLOAT", "<path": "PATH", "<str": "TEXT"}
+
+
+def _name_values(param, ctx) -> None:
+    """Give *param* a metavar that names its value, and no type label."""
+    label = param.display_type(ctx) if hasattr(param, "display_type") else None
+    if isinstance(param, TyperArgument):
+        param.metavar = (param.metavar or param.name or "").upper()
+        param.display_type_rich = lambda ctx: None
+    elif isinstance(param, TyperOption) and (param.is_flag or param.count):
+        param.display_type_rich = lambda ctx: None
+    elif isinstance(param, TyperOption) and param.metavar is None and label:
+        for start, name in _VALUE_NAMES.items():
+            if label.startswith(start):
+                param.metavar = name
