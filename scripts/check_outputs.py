@@ -75,7 +75,6 @@ def commands(inputs: Path, out: Path) -> list[list[str]]:
         ["denoise", f"{i}/float32.tif", f"{o}/float32.tif"],
         ["denoise", f"{i}/rgba.png", f"{o}/rgba.png"],
         ["denoise", f"{i}/colour.jpg", f"{o}/colour.png"],
-        ["denoise", cam, f"{o}/cam_eg.png", "--affinity", "embedded-gaussian"],
         ["denoise", cam, f"{o}/cam_learned.png", "--method", "learned"],
         ["denoise", astro, f"{o}/astro_learned.png", "--method", "learned"],
         ["denoise", cam, f"{o}/cam_learned_eg.png", "--method", "learned",

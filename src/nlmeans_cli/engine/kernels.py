@@ -1,0 +1,316 @@
+"""The Numba kernels of the non-local operation (see :mod:`nlmeans_cli.engine`).
+
+Each kernel takes contiguous float32 arrays and scalars only; :mod:`.operation` validates, pads
+and calls them. :func:`nonlocal_strips` follows the offset-outer algorithm: for each offset
+``t`` of the search window it forms the pair statistic between every position and its partner
+at ``+t``, box-sums it over the patch with separable sums, turns it into the affinity ``f`` and
+accumulates ``f * g`` and ``f``.
+
+Work is split into strips along the first axis; a thread owns a strip's output rows and its own
+scratch planes. With a symmetric statistic (``left is right``) half the offsets are visited and
+each weight ``w(p, p + t)`` is also used as ``w(p + t, p)``; a strip then also computes the
+statistic for the ``t0`` rows above it, whose partners lie inside the strip. A call runs the
+strips ``[first_strip, first_strip + n_run)``, so that the caller can report progress and stop between
+calls; a strip also stops between offsets once ``cancel[0]`` is set (its rows are then
+undefined).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..formulation import (
+    EXPONENTIAL_KERNEL,
+    GAUSSIAN_KERNEL,
+    PRODUCT,
+    RELU_KERNEL,
+    SQUARED_DIFFERENCE,
+)
+
+__all__ = ["CUTOFF", "FASTMATH", "correlate_rows", "nonlocal_strips"]
+
+#: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
+#: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+#: Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
+CUTOFF = np.float32(20.0)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def correlate_rows(padded, filters, out):
+    """``out[k, i] = sum_u filters[k, u] padded[i + u]``, parallel over rows."""
+    n_filters, size, _ = filters.shape
+    rows, cols = out.shape[1], out.shape[2]
+    for i in prange(rows):
+        for k in range(n_filters):
+            dst = out[k, i]
+            dst[:] = 0.0
+            for u0 in range(size):
+                for u1 in range(size):
+                    weight = filters[k, u0, u1]
+                    src = padded[i + u0, u1 : u1 + cols]
+                    for c in range(cols):
+                        dst[c] += weight * src[c]
+
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2, t1, t2, e1,
+                     e2, plane):
+    """Sum over channels of the pair statistic on one plane (before the box sums)."""
+    # Rows are sliced before the pixel loops: an index that starts at zero lets LLVM prove
+    # the accesses contiguous (no negative-index wraparound) and vectorise them.
+    plane[:e1, :e2] = 0.0
+    for c in range(left.shape[0]):
+        for i1 in range(e1):
+            a = left[c, row_left, start1 + i1, start2 : start2 + e2]
+            b = right[c, row_right, start1 + i1 + t1, start2 + t2 : start2 + t2 + e2]
+            p = plane[i1, :e2]
+            if statistic == SQUARED_DIFFERENCE:
+                for i2 in range(e2):
+                    diff = a[i2] - b[i2]
+                    p[i2] += diff * diff
+            elif statistic == PRODUCT:
+                for i2 in range(e2):
+                    p[i2] += a[i2] * b[i2]
+            else:
+                for i2 in range(e2):
+                    p[i2] += a[i2] + b[i2]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, out):
+    """Sum a plane over ``[-r1, r1] x [-r2, r2]`` with weights ``k1 x k2`` into ``out[:m1, :m2]``.
+
+    The loop over pixels is innermost everywhere, so that it vectorises. With weights of 1
+    (a box) the products are exact, so the sums are those of an unweighted box.
+    """
+    inner = scratch if r1 > 0 else out
+    # Without a second pass, axis 1's single weight joins axis 2's.
+    along1 = k1[0] if r1 == 0 else np.float32(1.0)
+    for i1 in range(m1 + 2 * r1):
+        src = plane[i1]
+        dst = inner[i1]
+        first = k2[0] * along1
+        for i2 in range(m2):
+            dst[i2] = first * src[i2]
+        for k in range(1, 2 * r2 + 1):
+            shifted = src[k : k + m2]
+            weight = k2[k] * along1
+            for i2 in range(m2):
+                dst[i2] += weight * shifted[i2]
+    if r1 == 0:
+        return
+    for i1 in range(m1):
+        dst = out[i1]
+        first = k1[0]
+        for i2 in range(m2):
+            dst[i2] = first * scratch[i1, i2]
+        for k in range(1, 2 * r1 + 1):
+            src = scratch[i1 + k]
+            weight = k1[k]
+            for i2 in range(m2):
+                dst[i2] += weight * src[i2]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _negative_exp(x):
+    """``exp(-x)`` for ``0 <= x < CUTOFF`` in plain arithmetic that vectorises.
+
+    ``exp(-x) = exp(-x / 64) ** 64``: a degree-6 Taylor polynomial on ``[-CUTOFF / 64, 0]``
+    (error below 1e-7) squared six times; relative error about 1e-5 in float32.
+    """
+    t = x * np.float32(-1.0 / 64.0)
+    p = np.float32(1.0) + t * (np.float32(1.0) + t * np.float32(0.5) * (
+        np.float32(1.0) + t * np.float32(1.0 / 3.0) * (
+            np.float32(1.0) + t * np.float32(0.25) * (
+                np.float32(1.0) + t * np.float32(0.2) * (
+                    np.float32(1.0) + t * np.float32(1.0 / 6.0))))))
+    for _ in range(6):
+        p = p * p
+    return p
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b, two,
+                  weights):
+    """Sum the ring of boxed planes along axis 0 (weights *k0*) and turn the sums into affinities.
+
+    ``weights[0]`` receives the affinities; with *two* (Gaussian kernel), ``weights[1]`` also
+    receives them for the second strength ``inv_h2b``, from the same sums.
+
+    The sum is formed afresh for every row (no running sum), from the oldest row of the ring
+    (slot *oldest*) to the newest: rounding must depend neither on where a strip starts nor
+    on where the array starts, so that results are the same for any number of threads and
+    for an image cut into overlapping tiles. For the exponential kernel the result is the
+    logit.
+    """
+    ring_len = ring.shape[0]
+    for i1 in range(m1):
+        w = weights[0, i1]
+        first = ring[oldest, i1]
+        weight = k0[0]
+        for i2 in range(m2):
+            w[i2] = weight * first[i2]
+        for k in range(1, ring_len):
+            src = ring[(oldest + k) % ring_len, i1]
+            weight = k0[k]
+            for i2 in range(m2):
+                w[i2] += weight * src[i2]
+        if kernel == GAUSSIAN_KERNEL and two:
+            second = weights[1, i1]
+            for i2 in range(m2):
+                d = max(w[i2] * scale - bias, np.float32(0.0))
+                x = d * inv_h2
+                y = d * inv_h2b
+                w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
+                second[i2] = _negative_exp(y) if y < CUTOFF else np.float32(0.0)
+        elif kernel == GAUSSIAN_KERNEL:
+            for i2 in range(m2):
+                x = max(w[i2] * scale - bias, np.float32(0.0)) * inv_h2
+                w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
+        elif kernel == RELU_KERNEL:
+            for i2 in range(m2):
+                w[i2] = max(w[i2] * scale, np.float32(0.0))
+        else:
+            for i2 in range(m2):
+                w[i2] = w[i2] * scale
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_row, v1, v2,
+                a_row, g_row, g1, g2, n1, n2):
+    """Add ``f * (g_j - g_i)`` and ``f`` for an ``n1 x n2`` block of targets *i*.
+
+    The block's weights start at ``weights[w1, w2]``, the partners' values ``g_j`` at padded
+    ``(v_row, v1, v2)``, the targets' own values ``g_i`` at padded ``(g_row, g1, g2)`` and the
+    targets at row *a_row* of the strip's accumulators. Summing deviations from
+    ``g_i`` (added back at the end) keeps a constant image exactly constant and the sums
+    small. The exponential kernel keeps a running maximum of the logits per target (an
+    online softmax), so large logits never overflow. Value channels from *split* on take the
+    second set of weights, ``weights[1]``, and its sums ``wsum[1]``.
+    """
+    n_values = values.shape[0]
+    if not exponential:
+        for i1 in range(n1):
+            for set_ in range(2 if split < n_values else 1):
+                w = weights[set_, w1 + i1, w2 : w2 + n2]
+                total = wsum[set_, a_row, i1, :n2]
+                for i2 in range(n2):
+                    total[i2] += w[i2]
+            for m in range(n_values):
+                w = weights[0 if m < split else 1, w1 + i1, w2 : w2 + n2]
+                partner = values[m, v_row, v1 + i1, v2 : v2 + n2]
+                own = values[m, g_row, g1 + i1, g2 : g2 + n2]
+                target = acc[m, a_row, i1, :n2]
+                for i2 in range(n2):
+                    target[i2] += w[i2] * (partner[i2] - own[i2])
+        return
+    for i1 in range(n1):
+        for i2 in range(n2):
+            logit = weights[0, w1 + i1, w2 + i2]
+            old = peak[a_row, i1, i2]
+            if logit > old:
+                rescale = np.exp(old - logit)
+                e = 1.0
+                wsum[0, a_row, i1, i2] *= rescale
+                peak[a_row, i1, i2] = logit
+            else:
+                rescale = 1.0
+                e = np.exp(logit - old)
+            wsum[0, a_row, i1, i2] += e
+            for m in range(n_values):
+                deviation = values[m, v_row, v1 + i1, v2 + i2] - values[m, g_row, g1 + i1, g2 + i2]
+                acc[m, a_row, i1, i2] = (acc[m, a_row, i1, i2] * rescale
+                                                   + e * deviation)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
+def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statistic, kernel,
+                    normaliser, scale, bias, inv_h2, inv_h2b, split, symmetric, strip,
+                    n_positions, lo1, grid1, first_strip, n_run, cancel, done):
+    """Evaluate the operation on the strips ``[first_strip, first_strip + n_run)``.
+
+    ``done[s]`` counts the offsets strip ``s`` has visited; a strip stops between offsets
+    once ``cancel[0]`` is non-zero.
+    """
+    # Targets are the positions [lo1, lo1 + n1) of axis 1, of length grid1 (all of them when
+    # symmetric).
+    n_values, n0, n1, n2 = out.shape
+    pad0 = (left.shape[1] - n0) // 2
+    pad1 = (left.shape[2] - grid1) // 2
+    pad2 = (left.shape[3] - n2) // 2
+    r0, r1, r2 = patch[0], patch[1], patch[2]
+    width1, width2 = left.shape[2], left.shape[3]
+    ring_len = 2 * r0 + 1
+    exponential = kernel == EXPONENTIAL_KERNEL
+    for k in prange(n_run):
+        s = first_strip + k
+        lo = s * strip
+        hi = min(lo + strip, n0)
+        rows = hi - lo
+        acc = np.zeros((n_values, rows, n1, n2), np.float32)
+        wsum = np.zeros((2 if split < n_values else 1, rows, n1, n2), np.float32)
+        peak = np.full((rows, n1, n2), -np.inf, np.float32)
+        plane = np.empty((width1, width2), np.float32)
+        scratch = np.empty((width1, width2), np.float32)
+        ring = np.empty((ring_len, width1, width2), np.float32)
+        weights = np.empty((2 if split < n_values else 1, width1, width2), np.float32)
+        for o in range(offsets.shape[0]):
+            if cancel[0] != 0:
+                break
+            done[s] = o
+            t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
+            both = symmetric and o > 0
+            if both:
+                # Rows above the strip whose partner at +t lies inside it (t0 >= 0 here).
+                q_lo = lo - t0
+                b1, b1_hi = min(0, -t1), max(n1, n1 - t1)
+                b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
+            else:
+                q_lo = lo
+                b1, b1_hi, b2, b2_hi = lo1, lo1 + n1, 0, n2
+            m1 = b1_hi - b1
+            m2 = b2_hi - b2
+            first = q_lo - r0
+            for a0 in range(first, hi + r0):
+                _statistic_plane(left, right, statistic, a0 + pad0, a0 + pad0 + t0,
+                                 b1 - r1 + pad1, b2 - r2 + pad2, t1, t2, m1 + 2 * r1,
+                                 m2 + 2 * r2, plane)
+                _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, ring[a0 % ring_len])
+                if a0 - first < 2 * r0:
+                    continue
+                q = a0 - r0
+                _kernel_plane(ring, (a0 + 1) % ring_len, k0, kernel, m1, m2, scale, bias,
+                              inv_h2, inv_h2b, split < n_values, weights)
+                if q >= lo:
+                    _accumulate(weights, values, acc, wsum, peak, exponential, split,
+                                lo1 - b1, -b2, q + t0 + pad0, lo1 + t1 + pad1, t2 + pad2,
+                                q - lo, q + pad0, lo1 + pad1, pad2, n1, n2)
+                if both and q + t0 < hi:
+                    # Every target p + t of the grid takes the weight w(p, p + t); the source
+                    # p itself may lie in the reflected border.
+                    _accumulate(weights, values, acc, wsum, peak, exponential, split,
+                                -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
+                                q + t0 - lo, q + t0 + pad0, pad1, pad2, n1, n2)
+        for r in range(rows):
+            for i1 in range(n1):
+                for i2 in range(n2):
+                    for m in range(n_values):
+                        c = wsum[0 if m < split else 1, r, i1, i2]
+                        if normaliser == 1:
+                            factor = np.float32(1.0) / n_positions
+                            if exponential:
+                                factor *= np.exp(peak[r, i1, i2])
+                        elif c != 0.0:
+                            factor = np.float32(1.0) / c
+                        else:
+                            factor = np.float32(0.0)
+                        own = values[m, lo + r + pad0, lo1 + i1 + pad1, i2 + pad2]
+                        if normaliser == 1:
+                            # sum_j f g_j = g_i sum_j f + sum_j f (g_j - g_i)
+                            out[m, lo + r, i1, i2] = (own * c + acc[m, r, i1, i2]) * factor
+                        else:
+                            out[m, lo + r, i1, i2] = own + acc[m, r, i1, i2] * factor

@@ -1,0 +1,370 @@
+"""The public side of the engine: validation, padding, and the kernel calls.
+
+:func:`nonlocal_operation` runs :func:`~.kernels.nonlocal_strips` a batch of strips at a time.
+Called from the main thread, the batches run on a helper thread while the main thread waits,
+so that Ctrl-C (and SIGTERM, where the command line turns it into an exception) is handled
+within one offset of the search window, and a progress callback set with
+:func:`reporting_progress` hears how far the operation is.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from numba import config, get_num_threads
+
+from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
+from .kernels import correlate_rows, nonlocal_strips
+
+__all__ = ["correlate_filters", "kernels_cached", "nonlocal_operation", "reporting_progress",
+           "search_offsets"]
+
+# One kernel call at a time: a parallel kernel entered from two Python threads at once can
+# abort the process under some threading layers (workqueue); each call uses every thread.
+_KERNEL_LOCK = threading.Lock()
+
+# Who hears the progress of the operations run in this context, if anyone.
+_PROGRESS: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
+    "nlmeans_progress", default=None)
+
+# How often the waiting main thread looks at the kernel's progress, in seconds.
+_POLL_SECONDS = 0.1
+
+
+@contextmanager
+def reporting_progress(callback: Callable[[float], None]) -> Iterator[None]:
+    """Have every :func:`nonlocal_operation` run inside the block report its progress.
+
+    Parameters
+    ----------
+    callback : callable
+        Called as ``callback(fraction)`` from the calling thread, about ten times a second
+        while an operation runs (``fraction`` between 0 and 1, per operation: several
+        operations each start again from 0).
+
+    Yields
+    ------
+    None
+
+    Notes
+    -----
+    Progress is reported only by operations called from the main thread (elsewhere the
+    kernel is called directly).
+    """
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def search_offsets(search_radius: tuple[int, int, int], *, half: bool) -> np.ndarray:
+    """List the offsets of a search window.
+
+    Parameters
+    ----------
+    search_radius : tuple of 3 int
+        Radius of the window along each axis.
+    half : bool
+        If true, return the zero offset followed by one offset of each pair ``{t, -t}``
+        (the lexicographically positive one), enough when the statistic is symmetric.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 array of shape ``(n_offsets, 3)``, the zero offset first.
+    """
+    s0, s1, s2 = search_radius
+    grid = np.mgrid[-s0 : s0 + 1, -s1 : s1 + 1, -s2 : s2 + 1].reshape(3, -1).T
+    nonzero = grid[np.any(grid != 0, axis=1)]
+    if half:
+        t0, t1, t2 = nonzero.T
+        positive = (t0 > 0) | ((t0 == 0) & (t1 > 0)) | ((t0 == 0) & (t1 == 0) & (t2 > 0))
+        nonzero = nonzero[positive]
+    return np.ascontiguousarray(np.vstack([np.zeros((1, 3), np.int64), nonzero]), np.int64)
+
+
+def nonlocal_operation(
+    left: np.ndarray,
+    right: np.ndarray | None,
+    values: np.ndarray,
+    *,
+    affinity: str = "gaussian",
+    normaliser: str | None = None,
+    patch_radius: tuple[int, int, int] = (0, 0, 0),
+    search_radius: tuple[int, int, int] = (1, 1, 1),
+    scale: float = 1.0,
+    bias: float = 0.0,
+    h: float = 1.0,
+    targets: tuple[int, int] | None = None,
+    patch_weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    second_h: float | None = None,
+    second_from: int | None = None,
+) -> np.ndarray:
+    """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
+
+    Positions are the points of a 3-D grid (a 2-D image is a grid with one axis of length 1);
+    every map holds its channels first.
+
+    Parameters
+    ----------
+    left : numpy.ndarray
+        ``(K, n0, n1, n2)`` features at *i* (``theta``; the image itself for NL-means). For the
+        concatenation affinity, the map ``w_theta^T theta``.
+    right : numpy.ndarray or None
+        ``(K, n0, n1, n2)`` features at *j* (``phi``); ``None`` means the same map as *left*,
+        which makes the statistic symmetric and halves the work.
+    values : numpy.ndarray
+        ``(M, n0, n1, n2)`` the unary map ``g`` already applied to every position.
+    affinity : str
+        Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
+    normaliser : str or None
+        Name in :data:`~nlmeans_cli.formulation.NORMALISERS`; ``None`` takes the affinity's
+        pairing from the paper.
+    patch_radius : tuple of 3 int
+        The statistic is summed over the patch ``[-r, r]`` along each axis.
+    search_radius : tuple of 3 int
+        The window ``[-s, s]`` along each axis. Positions outside the grid are reflected.
+    scale : float
+        The summed statistic is multiplied by *scale* before the kernel (for NL-means, one over
+        the number of patch elements, giving the mean squared distance).
+    bias : float
+        Gaussian kernel only: subtracted from the scaled statistic (``2 sigma^2``).
+    h : float
+        Gaussian kernel only: the filtering parameter, ``f = exp(-max(d2 - bias, 0) / h^2)``.
+    targets : tuple of 2 int, optional
+        Compute *y* only at the positions ``lo <= i1 < hi`` of axis 1 (for a clip laid out as
+        ``(C, rows, frames, columns)``: the frames to denoise, the others serving as
+        candidates). ``None``: every position. A restricted range visits every offset (the
+        symmetric halving needs all targets).
+    patch_weights : tuple of 3 numpy.ndarray, optional
+        Separable weights of the patch sum, one array of ``2 r + 1`` values per axis for the
+        requested *patch_radius* (the statistic at offset ``u`` is weighted by
+        ``w0[u0] w1[u1] w2[u2]``); a radius clamped to the grid keeps the central values.
+        ``None``: every weight 1 (a box).
+    second_h, second_from : float and int, optional
+        Gaussian kernel only: the value channels from *second_from* on are averaged with
+        weights of strength *second_h* instead of *h*, from the same patch distances, in the
+        same pass (the chroma channels of a colour image, smoothed more than its luminance).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(M, n0, n1, n2)``, the operation's output *y*; ``(M, n0, hi - lo, n2)``
+        with *targets*.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown, shapes disagree, a radius is negative or *h* is not positive.
+
+    Notes
+    -----
+    Cost ``O(N * S * (K + M))`` for ``N`` positions and ``S = prod(2 s + 1)`` offsets (half that
+    with a shared feature map), independent of the patch size thanks to separable box sums.
+    Memory: the padded maps plus one output-sized accumulator. A normaliser ``C = 0`` (possible
+    for the linear kernels) leaves ``y_i = g(x_i)``.
+
+    References
+    ----------
+    .. [1] X. Wang et al., "Non-local Neural Networks", CVPR 2018.
+    .. [2] J. Darbon et al., "Fast nonlocal filtering applied to electron cryomicroscopy",
+       ISBI 2008 (the offset-outer box-sum algorithm).
+    """
+    spec = lookup(AFFINITIES, affinity, "affinity")
+    norm = lookup(NORMALISERS, normaliser if normaliser is not None else spec.normaliser,
+                  "normaliser")
+    values_are_left = values is left
+    shared = right is None
+    left = _as_planar(left, "left")
+    right = left if shared else _as_planar(right, "right")
+    values = left if values_are_left else _as_planar(values, "values")
+    if right.shape != left.shape or values.shape[1:] != left.shape[1:]:
+        raise ValueError(
+            f"feature maps disagree: left {left.shape}, right {right.shape}, values {values.shape}"
+        )
+    if not h > 0:
+        raise ValueError(f"h must be positive, got {h}")
+    split = values.shape[0]
+    inv_h2b = np.float32(0.0)
+    if second_h is not None:
+        if spec.kernel != GAUSSIAN_KERNEL or second_from is None or not second_h > 0:
+            raise ValueError("second_h needs the gaussian affinity, a positive value and "
+                             "second_from")
+        if not 0 <= int(second_from) <= values.shape[0]:
+            raise ValueError(f"second_from must be between 0 and {values.shape[0]}")
+        split = int(second_from)
+        inv_h2b = _inverse_square(second_h)
+    grid = left.shape[1:]
+    lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
+    if not 0 <= lo1 < hi1 <= grid[1]:
+        raise ValueError(f"targets {targets} must satisfy 0 <= lo < hi <= {grid[1]}")
+    symmetric = shared and (lo1, hi1) == (0, grid[1])
+    requested = tuple(int(r) for r in patch_radius)
+    patch = _clamp_radius(patch_radius, grid, "patch radius")
+    search = _clamp_radius(search_radius, grid, "search radius")
+    k0, k1, k2 = _patch_weights(patch_weights, requested, patch)
+    pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
+    left_padded = np.pad(left, pad, mode="reflect")
+    right_padded = left_padded if shared else np.pad(right, pad, mode="reflect")
+    values_padded = left_padded if values is left else np.pad(values, pad, mode="reflect")
+    offsets = search_offsets(search, half=symmetric)
+    n_positions = int(np.prod([2 * s + 1 for s in search]))
+    out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
+    arguments = (left_padded, right_padded, values_padded, out, offsets,
+                 np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
+                 norm.code, np.float32(scale), np.float32(bias), _inverse_square(h), inv_h2b,
+                 split, symmetric, _strip_height(grid), n_positions, lo1, grid[1])
+    _run_strips(arguments, grid[0], offsets.shape[0])
+    return out
+
+
+def _run_strips(arguments: tuple, rows: int, n_offsets: int) -> None:
+    """Run the kernel over every strip; from the main thread, on a helper thread it waits for.
+
+    The main thread then stays free to take a signal: on Ctrl-C it tells the kernel to stop
+    (within one offset), waits for it, and lets the KeyboardInterrupt go on.
+    """
+    strip = arguments[18]
+    n_strips = -(-rows // strip)
+    cancel = np.zeros(1, np.int32)
+    done = np.zeros(n_strips, np.int64)
+    if threading.current_thread() is not threading.main_thread():
+        with _KERNEL_LOCK:
+            nonlocal_strips(*arguments, 0, n_strips, cancel, done)
+        return
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with _KERNEL_LOCK:
+                nonlocal_strips(*arguments, 0, n_strips, cancel, done)
+        except BaseException as error:  # handed to the main thread
+            failure.append(error)
+
+    helper = threading.Thread(target=run, name="nlmeans-kernel", daemon=True)
+    report = _PROGRESS.get()
+    helper.start()
+    try:
+        while helper.is_alive():
+            helper.join(_POLL_SECONDS)
+            if report is not None and helper.is_alive():
+                report(float(done.sum()) / max(n_strips * max(n_offsets - 1, 1), 1))
+    except BaseException:
+        cancel[0] = 1
+        helper.join()
+        raise
+    if failure:
+        raise failure[0]
+    if report is not None:
+        report(1.0)
+
+
+def correlate_filters(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    """Correlate a 2-D image with ``K`` square filters, borders reflected as the engine pads.
+
+    The learned method's embeddings ``theta``, ``phi`` and its unary map ``g`` are such
+    filters of a patch.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(rows, columns)``.
+    filters : numpy.ndarray
+        ``(K, P, P)`` with ``P`` odd.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(K, rows, columns)``: ``out[k, i] = sum_u filters[k, u] image[i + u]``.
+
+    Raises
+    ------
+    ValueError
+        If *filters* are not ``(K, P, P)`` with ``P`` odd, or *image* is not 2-D.
+
+    Notes
+    -----
+    ``O(N * K * P^2)``, parallel over rows.
+    """
+    filters = np.asarray(filters)
+    image = np.asarray(image)
+    if (filters.ndim != 3 or filters.shape[1] != filters.shape[2] or filters.shape[1] % 2 == 0
+            or image.ndim != 2):
+        raise ValueError(f"expected a 2-D image and (K, P, P) filters with P odd, got "
+                         f"{image.shape} and {filters.shape}")
+    r = filters.shape[1] // 2
+    padded = np.pad(np.asarray(image, np.float32), r, mode="reflect")
+    out = np.empty((filters.shape[0], *image.shape), np.float32)
+    with _KERNEL_LOCK:
+        correlate_rows(padded, np.ascontiguousarray(filters, np.float32), out)
+    return out
+
+
+def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 4:
+        raise ValueError(f"{name} must have shape (channels, n0, n1, n2), got {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def kernels_cached() -> bool:
+    """Tell whether Numba's on-disk cache already holds the engine's main kernel.
+
+    Returns
+    -------
+    bool
+        ``False`` right after installing (or after the engine's source changed): the first
+        call then compiles the kernels, once. Looks beside this module (``__pycache__``) and
+        under ``NUMBA_CACHE_DIR``, not in Numba's user-wide folder (``False`` there).
+    """
+    kernel = nonlocal_strips.py_func
+    code = kernel.__code__
+    name = (f"{Path(code.co_filename).stem}.{kernel.__name__}-{code.co_firstlineno}"
+            f".py{sys.version_info.major}{sys.version_info.minor}.nbi")
+    folder = Path(config.CACHE_DIR) if config.CACHE_DIR else None
+    return (Path(code.co_filename).parent / "__pycache__" / name).is_file() or (
+        folder is not None and folder.is_dir() and any(folder.rglob(name)))
+
+
+def _inverse_square(h: float) -> np.float32:
+    """``1 / h**2`` in float32; an h too small for float32 keeps only identical patches."""
+    return np.float32(min(1.0 / (float(h) * float(h)), float(np.finfo(np.float32).max)))
+
+
+def _patch_weights(weights, requested, clamped):
+    """Per-axis float32 weights for the clamped radii: the central values of the requested."""
+    if weights is None:
+        return tuple(np.ones(2 * r + 1, np.float32) for r in clamped)
+    out = []
+    for w, asked, r in zip(weights, requested, clamped, strict=True):
+        w = np.asarray(w, np.float32).ravel()
+        if w.size != 2 * asked + 1 or not np.isfinite(w).all():
+            raise ValueError(f"patch weights must hold 2 r + 1 finite values per axis, got "
+                             f"{w.size} for radius {asked}")
+        out.append(np.ascontiguousarray(w[asked - r : asked + r + 1]))
+    return tuple(out)
+
+
+def _clamp_radius(radius, grid, what):
+    radius = tuple(int(r) for r in radius)
+    if len(radius) != 3 or min(radius) < 0:
+        raise ValueError(f"{what} must be 3 non-negative integers, got {radius}")
+    # Beyond size - 1 a window only revisits reflected copies of the same positions.
+    return tuple(min(r, n - 1) for r, n in zip(radius, grid, strict=True))
+
+
+def _strip_height(grid) -> int:
+    rows = grid[0]
+    plane = grid[1] * grid[2]
+    # Enough strips to balance the threads, tall enough that the halo of rows recomputed per
+    # strip stays small, short enough that a strip's scratch planes stay in cache.
+    by_threads = -(-rows // (4 * get_num_threads()))
+    by_cache = max(1, (1 << 18) // max(plane, 1))
+    return int(max(1, min(by_threads, by_cache, 128)))
