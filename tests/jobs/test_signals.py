@@ -183,3 +183,24 @@ def test_a_really_full_disk_in_a_batch_is_reported_without_tracebacks(tmp_path, 
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert "No space left on device" in stderr
     assert _no_hidden_files(small_disk) == []
+
+
+def test_ctrl_c_stops_a_long_still_within_a_second(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, np.clip(128 + rng.normal(0, 30, (256, 256)), 0, 255).astype(np.uint8))
+    target = tmp_path / "out.png"
+    # Minutes of work: patch and window as large as the image.
+    process = subprocess.Popen([shutil.which("nlm"), "denoise", str(source), str(target),
+                                "--patch-size", "301", "--search-window", "301", "--sigma",
+                                "20", "--h", "20"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    time.sleep(4)
+    assert process.poll() is None
+    asked = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - asked < 1.5
+    assert process.returncode == 130
+    assert b"Traceback" not in stderr and b"nlm: interrupted" in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.png"]
+    assert b"denoising, pass 1" in stderr  # the bar of a still that takes over a second

@@ -42,6 +42,7 @@ from .output import (
     FileProgress,
     FrameProgress,
     GracefulStop,
+    StillProgress,
     TrainingProgress,
     comparison_table,
     summary,
@@ -198,7 +199,11 @@ def denoise_command(
 
     _announce_compiling(quiet)
     try:
-        with _cluster(scheduler, debug) as client, FrameProgress(quiet) as progress:
+        from ..io.sequences import is_sequence
+
+        # A clip's bar counts frames; a still's follows the engine's passes.
+        still = StillProgress(quiet or is_sequence(input) or tile is not None)
+        with _cluster(scheduler, debug) as client, FrameProgress(quiet) as progress, still:
             outcome = denoise_file(input, output, options, overwrite=overwrite,
                                    reraise=debug, tile=tile, client=client, progress=progress)
     except ImportError as error:

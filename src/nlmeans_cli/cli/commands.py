@@ -32,8 +32,8 @@ class OneLineErrors(TyperGroup):
             typer.echo("nlm: aborted", err=True)
             sys.exit(interrupt_exit_code(130))
         code = interrupt_exit_code(code if isinstance(code, int) else 0)
-        if code == 143:
-            typer.echo("nlm: terminated", err=True)
+        if code in (130, 143):
+            typer.echo("nlm: terminated" if code == 143 else "nlm: interrupted", err=True)
         sys.exit(code)
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "FrameProgress",
     "GracefulStop",
     "TrainingProgress",
+    "StillProgress",
     "comparison_table",
     "rich_bar",
     "summary",
@@ -228,6 +229,51 @@ class FileProgress:
             typer.echo(f"nlm: error: {outcome.error}", err=True)
 
     def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+class StillProgress:
+    """A rich progress bar for a still image that takes more than a second; nothing if quiet.
+
+    Entering makes every engine pass inside the block report to the bar
+    (:func:`nlmeans_cli.engine.reporting_progress`); the bar shows the current pass, and
+    appears only once the image has taken a second.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar, self.passes, self.last = quiet, None, 1, 0.0
+
+    def __enter__(self):
+        if self.quiet:
+            return self
+        from ..engine import reporting_progress
+
+        self.started = time.perf_counter()
+        self._reporting = reporting_progress(self._report)
+        self._reporting.__enter__()
+        return self
+
+    def _report(self, fraction: float) -> None:
+        if _RECEIVED["terminate"]:
+            raise Terminated
+        if fraction < self.last:
+            self.passes += 1
+        self.last = fraction
+        if self.bar is None:
+            if time.perf_counter() - self.started < 1.0:
+                return
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn
+
+            self.bar = rich_bar(TextColumn("denoising, pass {task.fields[passes]}"),
+                                BarColumn(), TaskProgressColumn())
+            self.task = self.bar.add_task("still", total=1.0, passes=self.passes)
+        self.bar.update(self.task, completed=fraction, passes=self.passes)
+
+    def __exit__(self, *exc):
+        if not self.quiet:
+            self._reporting.__exit__(*exc)
         if self.bar is not None:
             self.bar.__exit__(*exc)
         return False

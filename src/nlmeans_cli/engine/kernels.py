@@ -10,9 +10,9 @@ Work is split into strips along the first axis; a thread owns a strip's output r
 scratch planes. With a symmetric statistic (``left is right``) half the offsets are visited and
 each weight ``w(p, p + t)`` is also used as ``w(p + t, p)``; a strip then also computes the
 statistic for the ``t0`` rows above it, whose partners lie inside the strip. A call runs the
-strips ``[first_strip, first_strip + n_run)``, so that the caller can report progress and stop between
-calls; a strip also stops between offsets once ``cancel[0]`` is set (its rows are then
-undefined).
+strips ``[first_strip, first_strip + n_run)``. Each strip records the offsets it has visited
+(the caller's progress) and stops between offsets once ``cancel[0]`` is set (its rows are
+then undefined).
 """
 
 from __future__ import annotations

@@ -177,6 +177,17 @@ def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def _read_tiff(raw: bytes, path: Path, max_pixels: int
                ) -> tuple[np.ndarray, list[str], dict, int]:
     """Pixels, notes, write options and page count of a TIFF, checked against *max_pixels*."""
+    try:
+        return _decode_tiff(raw, path, max_pixels)
+    except ImageFileError:
+        raise
+    except Exception as error:  # tifffile raises many unrelated types on bad data
+        raise ImageFileError(f"{path}: corrupt or truncated TIFF data ({reason(error)})"
+                             ) from None
+
+
+def _decode_tiff(raw: bytes, path: Path, max_pixels: int
+                 ) -> tuple[np.ndarray, list[str], dict, int]:
     import io
 
     import tifffile
