@@ -102,3 +102,21 @@ def test_missing_clean_file_is_one_line(tmp_path):
     result = runner.invoke(app, ["compare", str(tmp_path / "none.png")])
     assert result.exit_code == 1
     assert "none.png" in result.stderr and "Traceback" not in result.output
+
+
+def test_montage_has_the_learned_column_and_readable_labels(tmp_path):
+    from nlmeans_cli.evaluation.compare import compare
+    from nlmeans_cli.evaluation.montage import draw_montage, label_size
+
+    rng = np.random.default_rng(21)
+    rows, columns = np.mgrid[0:128, 0:160]
+    clean = (0.5 + 0.3 * np.sin(rows / 9.0) * np.cos(columns / 13.0)).astype(np.float32)
+    clean += rng.normal(0, 0.01, clean.shape).astype(np.float32)
+    comparison = compare([("wave", clean)], sigma=25, keep_images=True)
+    assert "learned" in comparison.images[0].estimates
+    path = draw_montage(comparison, [clean], tmp_path / "m.png",
+                        methods=("ours", "learned", "skimage"))
+    picture = iio.imread(path)
+    # clean | noisy | ours | learned | skimage: five panels of the image's width.
+    assert picture.shape[1] >= 5 * 160
+    assert label_size(256) >= 20 and label_size(96) >= 12

@@ -9,10 +9,9 @@ import numpy as np
 
 from .compare import Comparison
 
-__all__ = ["draw_montage"]
+__all__ = ["draw_montage", "label_size"]
 
 PANEL = 256  # height of the whole-image panels, in pixels
-LABEL = 18  # height of a label strip
 GAP = 6
 
 
@@ -41,13 +40,12 @@ def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | o
     ValueError
         If the comparison holds no images or was made without ``keep_images``.
     """
-    from PIL import Image, ImageFont
+    from PIL import Image
 
     from ..io.stills import Picture, write_picture
 
     if not comparison.images or comparison.images[0].noisy is None:
         raise ValueError("the comparison holds no images; make it with keep_images=True")
-    font = ImageFont.load_default()
     rows = []
     for score, clean in zip(comparison.images, cleans, strict=True):
         clean = _unit_rgb(clean)
@@ -56,7 +54,7 @@ def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | o
             if name in score.estimates:
                 panels.append((f"{name} {score.methods[name]['psnr']:.2f} dB",
                                _unit_rgb(score.estimates[name])))
-        rows.append(_row(panels, score.path, font))
+        rows.append(_row(panels, score.path))
     width = max(row.width for row in rows)
     canvas = Image.new("RGB", (width, sum(row.height for row in rows)), "white")
     top = 0
@@ -66,16 +64,30 @@ def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | o
     return write_picture(path, Picture(np.asarray(canvas)), overwrite=True)
 
 
-def _row(panels, title, font):
-    from PIL import Image, ImageDraw
+def label_size(panel_width: int) -> int:
+    """Return the label font size for panels *panel_width* pixels wide (readable, fitting)."""
+    return int(np.clip(panel_width // 12, 12, 28))
+
+
+def _row(panels, title):
+    from PIL import Image, ImageDraw, ImageFont
 
     first = panels[0][1]
     factor = max(1, -(-first.shape[0] // PANEL))
     height, width = -(-first.shape[0] // factor), -(-first.shape[1] // factor)
+    size = label_size(width)
+    # Pillow's bundled scalable font: labels stay readable at the panel sizes people view,
+    # made smaller only where the longest label would not fit its panel.
+    font = ImageFont.load_default(size=size)
+    longest = max((label for label, _ in panels), key=len)
+    while size > 9 and font.getlength(longest) > width:
+        size -= 1
+        font = ImageFont.load_default(size=size)
+    strip = size + 6  # height of a label strip
     crop = _centre_crop_box(first.shape, width)
     zoom_height = height
     row = Image.new("RGB", (len(panels) * (width + GAP) + GAP,
-                            LABEL * 2 + height + zoom_height + 3 * GAP), "white")
+                            strip * 2 + height + zoom_height + 3 * GAP), "white")
     draw = ImageDraw.Draw(row)
     draw.text((GAP, 2), title, fill="black", font=font)
     for k, (label, image) in enumerate(panels):
@@ -84,9 +96,9 @@ def _row(panels, title, font):
         r0, r1, c0, c1 = crop
         zoomed = Image.fromarray(_to_bytes(image[r0:r1, c0:c1])).resize(
             (width, zoom_height), Image.Resampling.NEAREST)
-        draw.text((left, LABEL + 2), label, fill="black", font=font)
-        row.paste(whole, (left, 2 * LABEL))
-        row.paste(zoomed, (left, 2 * LABEL + height + GAP))
+        draw.text((left, strip + 2), label, fill="black", font=font)
+        row.paste(whole, (left, 2 * strip))
+        row.paste(zoomed, (left, 2 * strip + height + GAP))
     return row
 
 
