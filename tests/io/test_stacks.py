@@ -98,3 +98,24 @@ def test_two_channels_to_a_video_is_refused_in_one_line(tmp_path):
     assert result.exit_code == 1
     assert "cannot hold the 2 channels" in result.stderr
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_gif_frames_beyond_the_limit_are_refused_before_decoding(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "bomb.gif"
+    frames = [Image.new("P", (3000, 3000), colour) for colour in (0, 1, 2)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    result = runner.invoke(app, ["denoise", str(path), str(tmp_path / "out.gif"),
+                                 "--max-pixels", "1000000"])
+    assert result.exit_code == 1
+    assert "frames of 3000x3000" in result.stderr
+
+
+def test_volume_total_beyond_the_limit_is_refused(tmp_path):
+    path = tmp_path / "volume.npy"
+    np.save(path, np.zeros((20, 100, 100), np.uint8))
+    result = runner.invoke(app, ["denoise", str(path), str(tmp_path / "out.npy"), "--volume",
+                                 "--max-pixels", "100000"])
+    assert result.exit_code == 1
+    assert "a volume of 200000 voxels" in result.stderr
