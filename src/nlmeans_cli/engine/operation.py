@@ -250,15 +250,16 @@ def _run_strips(arguments: tuple, rows: int, n_offsets: int) -> None:
 
     helper = threading.Thread(target=run, name="nlmeans-kernel", daemon=True)
     report = _PROGRESS.get()
-    helper.start()
     try:
+        helper.start()
         while helper.is_alive():
             helper.join(_POLL_SECONDS)
             if report is not None and helper.is_alive():
                 report(float(done.sum()) / max(n_strips * max(n_offsets - 1, 1), 1))
     except BaseException:
         cancel[0] = 1
-        helper.join()
+        if helper.ident is not None:
+            helper.join()
         raise
     if failure:
         raise failure[0]
