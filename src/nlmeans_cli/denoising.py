@@ -43,6 +43,7 @@ def denoise(
     model: str | None = None,
     patch_kernel: str | None = None,
     h_chroma: float | None = None,
+    spacing: tuple[float, float, float] | None = None,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -82,6 +83,11 @@ def denoise(
         Classic method, colour images: the strength for the chroma channels (opponent
         colours; the patch distances stay those over all channels), in the image's value
         units. ``None``: :data:`nlmeans_cli.parameters.CHROMA_FACTOR` times h.
+    spacing : tuple of 3 float, optional
+        Classic method, volumes: the voxel spacing (Z, Y, X, any one unit). Patch and window
+        sides then hold along the finest axis and shrink along coarser ones in proportion,
+        so that slices far apart in space are neither compared nor averaged. ``None``:
+        isotropic.
 
     Returns
     -------
@@ -121,7 +127,7 @@ def denoise(
     """
     image = np.asarray(image)
     request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-                       patch_kernel, h_chroma)
+                       patch_kernel, h_chroma, spacing)
     unit = _unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
     return _back(_run(unit, setting), image, channel_axis)
@@ -140,13 +146,14 @@ def resolve_parameters(
     model: str | None = None,
     patch_kernel: str | None = None,
     h_chroma: float | None = None,
+    spacing: tuple[float, float, float] | None = None,
 ) -> Setting:
     """Return the parameters :func:`denoise` uses for this image and these arguments.
 
     Parameters
     ----------
     image, sigma, h, patch_size, search_window, affinity, method, channel_axis, model
-    patch_kernel, h_chroma
+    patch_kernel, h_chroma, spacing
         As for :func:`denoise`.
 
     Returns
@@ -170,7 +177,7 @@ def resolve_parameters(
     """
     image = np.asarray(image)
     request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-                       patch_kernel, h_chroma)
+                       patch_kernel, h_chroma, spacing)
     return _resolve(request, _unit_pixels(image, channel_axis))
 
 
@@ -258,7 +265,7 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
 
 
 def _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-             patch_kernel, h_chroma) -> Request:
+             patch_kernel, h_chroma, spacing=None) -> Request:
     """Turn the keyword arguments into a request: sigma and h from image units to the unit scale."""
     full_scale = unit_scale(check_dtype(image.dtype))
     return Request(
@@ -267,7 +274,7 @@ def _request(image, sigma, h, patch_size, search_window, affinity, method, model
         patch_size=patch_size, search_window=search_window, affinity=affinity,
         method=method, model=model, patch_kernel=patch_kernel,
         h_chroma_unit=None if h_chroma is None else non_negative(h_chroma, "h_chroma")
-        / full_scale)
+        / full_scale, spacing=spacing)
 
 
 def _unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:

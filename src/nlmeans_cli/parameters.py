@@ -23,6 +23,9 @@ __all__ = [
     "default_parameters",
     "non_negative",
     "odd_size",
+    "spaced_radius",
+    "spaced_side",
+    "voxel_spacing",
 ]
 
 #: Frames either side of the frame being denoised in a clip: 5 frames in all, OpenCV's usual
@@ -131,6 +134,10 @@ class Request:
         Name in :data:`nlmeans_cli.methods.METHODS`.
     model : str or None
         Learned method: a model file; ``None`` takes the shipped one.
+    spacing : tuple of 3 float or None
+        A volume's voxel spacing along its three axes (any one unit); the classic method's
+        patch and window are then given along the finest axis and shrink along the coarser
+        ones. ``None``: isotropic.
     """
 
     sigma_unit: float | None = None
@@ -142,6 +149,7 @@ class Request:
     model: str | None = None
     patch_kernel: str | None = None
     h_chroma_unit: float | None = None
+    spacing: tuple[float, float, float] | None = None
 
     def __post_init__(self):
         if self.sigma_unit is not None:
@@ -160,6 +168,79 @@ class Request:
                 object.__setattr__(self, name, odd_size(value, name))
         if self.model is not None:
             object.__setattr__(self, "model", str(self.model))
+        if self.spacing is not None:
+            object.__setattr__(self, "spacing", voxel_spacing(self.spacing))
+
+
+def voxel_spacing(spacing) -> tuple[float, float, float]:
+    """Return *spacing* as three positive finite floats.
+
+    Raises
+    ------
+    ValueError
+        If it is not three positive finite numbers.
+    """
+    try:
+        values = tuple(float(value) for value in spacing)
+    except (TypeError, ValueError):
+        raise ValueError(f"spacing must be three numbers (Z, Y, X), got {spacing!r}") from None
+    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"spacing must be three positive numbers (Z, Y, X), got {spacing!r}")
+    return values
+
+
+def spaced_side(side: int, spacing: tuple[float, float, float] | None) -> int:
+    """Return the side, along the finest axis, of a spaced box as large as an isotropic one.
+
+    Parameters
+    ----------
+    side : int
+        An isotropic default's odd side (patch or window).
+    spacing : tuple of 3 float or None
+        The voxel spacing.
+
+    Returns
+    -------
+    int
+        The smallest odd side at least *side* whose spaced box
+        (:func:`spaced_radius` per axis) holds at least ``side ** 3`` voxels: the default
+        patch compares as many voxels, and the default window offers as many candidates, as
+        on an isotropic volume, over the same physical extent along every axis.
+    """
+    if spacing is None:
+        return side
+    candidate = side
+    while True:
+        count = 1
+        for radius in spaced_radius(candidate // 2, spacing):
+            count *= 2 * radius + 1
+        if count >= side**3:
+            return candidate
+        candidate += 2
+
+
+def spaced_radius(radius: int, spacing: tuple[float, float, float] | None
+                  ) -> tuple[int, int, int]:
+    """Return the per-axis radii of a radius given along a volume's finest axis.
+
+    Parameters
+    ----------
+    radius : int
+        The radius along the finest axis, in voxels.
+    spacing : tuple of 3 float or None
+        The voxel spacing; ``None`` is isotropic.
+
+    Returns
+    -------
+    tuple of 3 int
+        ``radius * finest / spacing`` per axis, rounded half up: the same physical reach
+        along every axis, so that a coarse axis (a z step 4 times the xy step) does not
+        compare or average slices far apart.
+    """
+    if spacing is None:
+        return (radius, radius, radius)
+    finest = min(spacing)
+    return tuple(int(radius * finest / step + 0.5) for step in spacing)
 
 
 def non_negative(value: float, name: str) -> float:

@@ -32,6 +32,7 @@ from .options import (
     PatchKernelOption,
     PatchOption,
     SigmaOption,
+    SpacingOption,
     TemporalWindowOption,
     VolumeOption,
     WindowOption,
@@ -86,13 +87,13 @@ def _root(
 
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                  temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
-                 patch_kernel=None, h_chroma=None):
+                 patch_kernel=None, h_chroma=None, spacing=None):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, affinity.value)
     try:
         asked = request(sigma, h, patch_size, search_window, affinity, method, model,
-                        patch_kernel, h_chroma)
+                        patch_kernel, h_chroma, spacing)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
@@ -169,6 +170,7 @@ def denoise_command(
     model: ModelOption = None,
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
     volume: VolumeOption = False,
+    spacing: SpacingOption = None,
     overwrite: OverwriteOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     tile: Annotated[
@@ -192,7 +194,7 @@ def denoise_command(
     denoised with the frames either side (--temporal-window).
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model, patch_kernel, h_chroma)
+                           temporal_window, volume, model, patch_kernel, h_chroma, spacing)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -264,6 +266,7 @@ def batch_command(
     model: ModelOption = None,
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
     volume: VolumeOption = False,
+    spacing: SpacingOption = None,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     scheduler: Annotated[
         str | None,
@@ -292,7 +295,7 @@ def batch_command(
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model, patch_kernel, h_chroma)
+                           temporal_window, volume, model, patch_kernel, h_chroma, spacing)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch

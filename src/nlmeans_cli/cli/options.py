@@ -83,6 +83,18 @@ def positive(value: float | None) -> float | None:
     return value
 
 
+def parse_spacing(value: str | None) -> tuple[float, float, float] | None:
+    """Typer callback and parser: ``--spacing Z,Y,X`` as three positive numbers."""
+    if value is None:
+        return None
+    from ..parameters import voxel_spacing
+
+    try:
+        return voxel_spacing(value.replace("x", ",").split(","))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def odd(value: int | None) -> int | None:
     """Typer callback: refuse an even size."""
     if value is not None and value % 2 == 0:
@@ -93,7 +105,7 @@ def odd(value: int | None) -> int | None:
 def request(sigma: str, h: str, patch_size: int | None, search_window: int | None,
             affinity: AffinityName, method: MethodName, model: Path | None,
             patch_kernel: PatchKernelName | None = None,
-            h_chroma: float | None = None) -> Request:
+            h_chroma: float | None = None, spacing: str | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
     if method.value == "classic" and not AFFINITIES[affinity.value].compares_patches:
@@ -107,7 +119,8 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
                    patch_size=patch_size,
                    search_window=search_window, affinity=affinity.value, method=method.value,
                    model=None if model is None else str(model),
-                   patch_kernel=None if patch_kernel is None else patch_kernel.value)
+                   patch_kernel=None if patch_kernel is None else patch_kernel.value,
+                   spacing=parse_spacing(spacing))
 
 
 # Options shared by the commands that denoise.
@@ -142,6 +155,13 @@ WindowOption = Annotated[
     typer.Option(min=1, callback=odd,
                  show_default="7 to 15 as sigma grows, then chosen per image by SURE",
                  help="Side of the search window, in pixels (odd)."),
+]
+SpacingOption = Annotated[
+    str | None,
+    typer.Option(metavar="Z,Y,X", show_default="from ImageJ or OME metadata, else isotropic",
+                 help="With --volume: the voxel spacing (any one unit). Patch and window sides "
+                      "then hold along the finest axis and shrink along coarser ones, and the "
+                      "default sizes grow to keep as many voxels."),
 ]
 PatchKernelOption = Annotated[
     PatchKernelName | None,

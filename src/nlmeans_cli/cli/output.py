@@ -38,6 +38,11 @@ def summary(outcome) -> str:
         chroma = "" if outcome.h_chroma is None else f", h chroma {_number(outcome.h_chroma)}"
         used = (f", h {_number(outcome.h)}{how}{chroma}, patch {outcome.patch_size}{kernel}, "
                 f"window {outcome.search_window}")
+        if outcome.spacing is not None:
+            steps = "x".join(f"{step:g}" for step in outcome.spacing)
+            patch, search = outcome.radii["patch"], outcome.radii["search"]
+            used += (f", spacing {steps} (Z x Y x X): radii patch "
+                     f"{'/'.join(map(str, patch))}, window {'/'.join(map(str, search))}")
     return (f"{outcome.input}: {outcome.description}, sigma {_number(outcome.sigma)} ({source})"
             f"{used}{temporal}")
 

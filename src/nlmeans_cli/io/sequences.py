@@ -91,6 +91,8 @@ class Sequence:
     separate_channels : bool
         Whether the last axis of a frame holds a microscope's channels (ImageJ or OME ``C``)
         to be denoised apart, rather than colour.
+    spacing : tuple of 3 float or None
+        A TIFF stack's voxel spacing (Z, Y, X) from its ImageJ or OME metadata.
     """
 
     path: Path
@@ -105,6 +107,7 @@ class Sequence:
     axes: str | None = None
     series_shape: tuple[int, ...] | None = None
     separate_channels: bool = False
+    spacing: tuple[float, float, float] | None = None
 
     @property
     def channel_axis(self) -> int | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .atomic import ImageFileError
 
-__all__ = ["open_tiff_stack", "tiff_stack_frames", "write_tiff_stack"]
+__all__ = ["open_tiff_stack", "tiff_stack_frames", "voxel_spacing", "write_tiff_stack"]
 
 
 def open_tiff_stack(path: Path, max_pixels: int) -> dict:
@@ -58,6 +58,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         series = tiff.series[0]
         axes = series.axes
         notes = []
+        spacing = voxel_spacing(tiff)
         if _has_channel_axis(axes, first):
             # A microscope's channels (ImageJ or OME): planes of their own, kept apart.
             channels = int(series.shape[axes.index("C")])
@@ -69,7 +70,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             return {"n_frames": n_frames, "frame_shape": shape, "dtype": np.dtype(first.dtype),
                     "notes": notes, "axes": axes,
                     "series_shape": tuple(int(n) for n in series.shape),
-                    "separate_channels": True}
+                    "separate_channels": True, "spacing": spacing}
         shape = tuple(int(n) for n in first.shape)
         if int(first.samplesperpixel) > 1 and first.planarconfig.name == "SEPARATE":
             shape = (*shape[1:], shape[0])
@@ -78,7 +79,52 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         elif first.photometric.name == "SEPARATED" and len(shape) == 3:
             shape = (*shape[:2], 3 + (shape[2] - 4))
         return {"n_frames": len(tiff.pages), "frame_shape": shape,
-                "dtype": np.dtype(first.dtype), "notes": notes}
+                "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing}
+
+
+def voxel_spacing(tiff) -> tuple[float, float, float] | None:
+    """Return a stack's voxel spacing (Z, Y, X) from its ImageJ or OME metadata, if it has one.
+
+    Parameters
+    ----------
+    tiff : tifffile.TiffFile
+        The open file.
+
+    Returns
+    -------
+    tuple of 3 float or None
+        ImageJ: ``spacing`` for Z and the first page's resolution tags for Y and X; OME:
+        ``PhysicalSizeZ/Y/X``. ``None`` when the Z step or the pixel size is missing.
+    """
+    if tiff.is_ome and tiff.ome_metadata:
+        import xml.etree.ElementTree as ElementTree
+
+        try:
+            root = ElementTree.fromstring(tiff.ome_metadata)
+        except ElementTree.ParseError:
+            return None
+        for element in root.iter():
+            if element.tag.endswith("Pixels"):
+                sizes = [element.get(f"PhysicalSize{axis}") for axis in "ZYX"]
+                if all(sizes):
+                    return _positive(float(size) for size in sizes)
+        return None
+    if tiff.is_imagej:
+        z_step = (tiff.imagej_metadata or {}).get("spacing")
+        page = tiff.pages.first
+        resolution = [page.tags.get(name) for name in ("YResolution", "XResolution")]
+        if z_step and all(resolution):
+            try:
+                steps = [tag.value[1] / tag.value[0] for tag in resolution]
+            except (TypeError, ZeroDivisionError, IndexError):
+                return None
+            return _positive([float(z_step), *steps])
+    return None
+
+
+def _positive(values) -> tuple[float, float, float] | None:
+    values = tuple(values)
+    return values if len(values) == 3 and all(v > 0 for v in values) else None
 
 
 def _has_channel_axis(axes: str, first) -> bool:

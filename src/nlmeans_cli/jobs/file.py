@@ -72,6 +72,10 @@ class FileOutcome:
         The chroma strength used for a colour image, 0-255 scale (classic method).
     model : str or None
         The model used (learned method).
+    spacing : tuple of 3 float or None
+        A volume's voxel spacing used (Z, Y, X), from ``--spacing`` or the file.
+    radii : dict or None
+        With *spacing*: the patch and window radii per axis.
     seconds : float
         Wall time for the file, reading and writing included.
     error : str
@@ -99,6 +103,8 @@ class FileOutcome:
     h_chosen_by: str | None = None
     h_chroma: float | None = None
     model: str | None = None
+    spacing: tuple[float, float, float] | None = None
+    radii: dict | None = None
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -129,6 +135,8 @@ class FileOutcome:
         self.h_chosen_by = used.get("h_chosen_by")
         self.h_chroma = used["h_chroma_unit"] * 255.0 if "h_chroma_unit" in used else None
         self.model = used.get("model")
+        self.spacing = used.get("spacing")
+        self.radii = used.get("radii")
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
@@ -221,6 +229,8 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
 
 def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     """Denoise a clip, stack or volume for :func:`denoise_file`, filling in *outcome*."""
+    from dataclasses import replace
+
     import numpy as np
 
     from ..denoising import denoise_request
@@ -242,6 +252,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     if apart not in (0, 1, 3) and Path(target).suffix.lower() not in (".tif", ".tiff", ".npy"):
         raise ImageFileError(f"{target}: cannot hold the {apart} channels of {source}; "
                              "write a .tif or .npy")
+    if as_volume and request.spacing is None and sequence.spacing is not None:
+        request = replace(request, spacing=sequence.spacing)
     if as_volume:
         volume = sequence.read_all()
         if apart:

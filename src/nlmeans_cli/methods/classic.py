@@ -14,7 +14,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, PATCH_KERNELS, lookup
-from ..parameters import CHROMA_FACTOR, Request, default_parameters
+from ..parameters import (
+    CHROMA_FACTOR,
+    Request,
+    default_parameters,
+    spaced_radius,
+    spaced_side,
+)
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
 from .sure import choose_by_sure, sample_crops
@@ -54,6 +60,9 @@ class ClassicSetting(Setting):
     h_chroma_unit : float or None
         Colour images: the strength for the chroma channels (opponent colours), unit scale;
         ``None`` averages the RGB channels with the luminance's weights.
+    spacing : tuple of 3 float or None
+        A volume's voxel spacing: patch and window are given along the finest axis and
+        shrink along the coarser ones (:func:`~nlmeans_cli.parameters.spaced_radius`).
     """
 
     h_unit: float = 0.0
@@ -62,11 +71,28 @@ class ClassicSetting(Setting):
     patch_kernel: str = "box"
     h_chosen_by: str = "table"
     h_chroma_unit: float | None = None
+    spacing: tuple[float, float, float] | None = None
+
+    def radii(self, axes: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Return the patch and search radii along the grid's three axes.
+
+        *axes* holds 1 for a real axis and 0 for the dummy axis of a 2-D image; a volume's
+        radii follow its spacing.
+        """
+        spacing = self.spacing if sum(axes) == 3 else None
+        patch = spaced_radius(self.patch_size // 2, spacing)
+        search = spaced_radius(self.search_window // 2, spacing)
+        return (tuple(r * a for r, a in zip(patch, axes, strict=True)),
+                tuple(r * a for r, a in zip(search, axes, strict=True)))
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Patch radius plus search radius per axis, each clamped as the engine clamps it."""
-        return tuple(min(self.patch_size // 2, n - 1) + min(self.search_window // 2, n - 1)
-                     for n in spatial)
+        if len(spatial) == 3:
+            patch, search = self.radii((1, 1, 1))
+        else:
+            patch, search = (self.patch_size // 2,) * 2, (self.search_window // 2,) * 2
+        return tuple(min(p, n - 1) + min(s, n - 1)
+                     for p, s, n in zip(patch, search, spatial, strict=True))
 
     def used(self) -> dict[str, float | int | str]:
         """H (unit scale), patch, window, patch kernel, how h was chosen; chroma strength."""
@@ -75,6 +101,10 @@ class ClassicSetting(Setting):
                 "h_chosen_by": self.h_chosen_by}
         if self.h_chroma_unit is not None:
             used["h_chroma_unit"] = self.h_chroma_unit
+        if self.spacing is not None:
+            used["spacing"] = self.spacing
+            patch, search = self.radii((1, 1, 1))
+            used["radii"] = {"patch": patch, "search": search}
         return used
 
 
@@ -96,6 +126,7 @@ class Classic(Method):
         noiseless image takes the table's.
         """
         defaults = default_parameters(sigma_unit * 255.0, len(spatial))
+        spacing = request.spacing if len(spatial) == 3 else None
         h_unit = request.h_unit
         chosen_by = "given"
         if h_unit is None:
@@ -107,12 +138,14 @@ class Classic(Method):
             sigma_unit=sigma_unit,
             sigma_estimated=sigma_estimated,
             h_unit=h_unit,
-            patch_size=request.patch_size or defaults.patch_size,
-            search_window=request.search_window or defaults.search_window,
+            patch_size=request.patch_size or spaced_side(defaults.patch_size, spacing),
+            search_window=request.search_window or spaced_side(defaults.search_window,
+                                                               spacing),
             patch_kernel=lookup(PATCH_KERNELS, request.patch_kernel or defaults.patch_kernel,
                                 "patch kernel").name,
             h_chosen_by=chosen_by,
             h_chroma_unit=None if channels != 3 else request.h_chroma_unit,
+            spacing=spacing,
         )
         # Below a millionth of full scale there is nothing to estimate a risk from.
         if (chosen_by == "table" and pixels is not None and len(spatial) == 2
@@ -182,8 +215,8 @@ class Classic(Method):
         chroma = (grid.shape[0] == 3 and setting.h_chroma_unit is not None
                   and spec.kernel == GAUSSIAN_KERNEL)
         features = _mix(OPPONENT, grid) if chroma else grid
-        patch_radius = tuple(setting.patch_size // 2 * a for a in axes)
-        search_radius = [setting.search_window // 2 * a for a in axes]
+        patch_radius, search = setting.radii(axes)
+        search_radius = list(search)
         search_radius[1] = search_radius[1] or temporal_window
         n_patch = features.shape[0] * int(np.prod([2 * r + 1 for r in patch_radius]))
         scale, bias, h = spec.classic_scale(setting.h_unit, setting.sigma_unit, n_patch)
