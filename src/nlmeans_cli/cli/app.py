@@ -33,6 +33,7 @@ from .options import (
     PatchOption,
     SigmaOption,
     SpacingOption,
+    StripMetadataOption,
     TemporalWindowOption,
     VolumeOption,
     WindowOption,
@@ -87,7 +88,7 @@ def _root(
 
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                  temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
-                 patch_kernel=None, h_chroma=None, spacing=None):
+                 patch_kernel=None, h_chroma=None, spacing=None, strip_metadata=False):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, affinity.value)
@@ -97,7 +98,7 @@ def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixe
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
-                      volume=volume)
+                      volume=volume, strip_metadata=strip_metadata)
 
 
 def _check_model(model, method, affinity):
@@ -171,6 +172,7 @@ def denoise_command(
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
     volume: VolumeOption = False,
     spacing: SpacingOption = None,
+    strip_metadata: StripMetadataOption = False,
     overwrite: OverwriteOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     tile: Annotated[
@@ -194,7 +196,8 @@ def denoise_command(
     denoised with the frames either side (--temporal-window).
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model, patch_kernel, h_chroma, spacing)
+                           temporal_window, volume, model, patch_kernel, h_chroma, spacing,
+                           strip_metadata)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -267,6 +270,7 @@ def batch_command(
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
     volume: VolumeOption = False,
     spacing: SpacingOption = None,
+    strip_metadata: StripMetadataOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     scheduler: Annotated[
         str | None,
@@ -295,7 +299,8 @@ def batch_command(
         raise typer.BadParameter(f"{report}: the report must be .csv or .json",
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
-                           temporal_window, volume, model, patch_kernel, h_chroma, spacing)
+                           temporal_window, volume, model, patch_kernel, h_chroma, spacing,
+                           strip_metadata)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch

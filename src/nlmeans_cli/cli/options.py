@@ -163,6 +163,12 @@ SpacingOption = Annotated[
                       "then hold along the finest axis and shrink along coarser ones, and the "
                       "default sizes grow to keep as many voxels."),
 ]
+StripMetadataOption = Annotated[
+    bool,
+    typer.Option("--strip-metadata",
+                 help="Write the pixels only: drop the ICC profile, EXIF, resolution, text, "
+                      "ImageJ/OME metadata and video tags that are otherwise carried over."),
+]
 PatchKernelOption = Annotated[
     PatchKernelName | None,
     typer.Option(show_default="gaussian",

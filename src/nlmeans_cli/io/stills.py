@@ -22,6 +22,7 @@ import numpy as np
 
 from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
+from .metadata import Metadata, pillow_options, read_metadata, tiff_tags, with_png_chunks
 
 __all__ = [
     "FORMATS",
@@ -43,7 +44,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
     ".webp": ("uint8",),
 }
 
-_WRITE_OPTIONS = {".jpg": {"quality": 95}, ".jpeg": {"quality": 95}, ".webp": {"lossless": True}}
 
 
 @dataclass
@@ -61,12 +61,16 @@ class Picture:
     tiff_options : dict
         How a TIFF input was compressed (``tifffile.imwrite`` keywords); a TIFF output keeps
         it.
+    metadata : Metadata
+        What the file carries besides its pixels (:mod:`nlmeans_cli.io.metadata`), written
+        back unless stripped.
     """
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     tiff_options: dict = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
     @property
     def channel_axis(self) -> int | None:
@@ -75,7 +79,8 @@ class Picture:
 
     def with_pixels(self, pixels: np.ndarray) -> Picture:
         """Return a copy holding *pixels* in place of the current ones."""
-        return Picture(pixels, self.alpha, list(self.notes), dict(self.tiff_options))
+        return Picture(pixels, self.alpha, list(self.notes), dict(self.tiff_options),
+                       self.metadata)
 
     def stacked(self) -> np.ndarray:
         """Return the pixels with the alpha channel put back last."""
@@ -294,6 +299,8 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
             raise ImageFileError(
                 f"{path}: holds {n_pages} frames; only still images are supported")
         picture = _to_picture(path, pixels, None, notes + tiff_notes)
+        picture.metadata = read_metadata(raw, kind)
+        picture.notes.extend(picture.metadata.notes)
         picture.tiff_options = write_options
         return picture
     try:
@@ -324,7 +331,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         pixels = _upright(pixels, header.orientation)
         notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
                      "upright")
-    return _to_picture(path, pixels, header.mode, notes)
+    picture = _to_picture(path, pixels, header.mode, notes)
+    picture.metadata = read_metadata(raw, kind)
+    picture.notes.extend(picture.metadata.notes)
+    return picture
 
 
 def _is_16_bit_colour_png(raw: bytes) -> bool:
@@ -355,7 +365,7 @@ def _encode_png16(data: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _encode_tiff(picture: Picture, data: np.ndarray) -> bytes:
+def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
     import io
 
     import tifffile
@@ -367,7 +377,7 @@ def _encode_tiff(picture: Picture, data: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, data, photometric="rgb" if colour else "minisblack",
                      extrasamples=("unassalpha",) if picture.alpha is not None else None,
-                     planarconfig="contig", **options)
+                     planarconfig="contig", **options, **keywords)
     return buffer.getvalue()
 
 
@@ -434,19 +444,23 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
 
 
 def write_picture(output: str | os.PathLike, picture: Picture, *,
-                  source: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
-    """Write a picture atomically.
+                  source: str | os.PathLike | None = None, overwrite: bool = False,
+                  strip_metadata: bool = False) -> Path:
+    """Write a picture atomically, with the metadata it carries.
 
     Parameters
     ----------
     output : path-like
         Target file; its extension chooses the format. Missing folders are created.
     picture : Picture
-        What to write (alpha included).
+        What to write (alpha and metadata included). What the format cannot hold of the
+        metadata is dropped, with a note appended to ``picture.notes``.
     source : path-like, optional
         The input file, which is never written.
     overwrite : bool
         Whether an existing *output* may be replaced.
+    strip_metadata : bool
+        Write the pixels only: no profile, EXIF, density or text.
 
     Returns
     -------
@@ -458,20 +472,45 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     ImageFileError
         As :func:`check_output_path`, or when the file cannot be written.
     """
-    import imageio.v3 as iio
-
     data = picture.stacked()
     output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype)
     extension = output.suffix.lower()
+    metadata = Metadata() if strip_metadata else picture.metadata
     with staged(output, overwrite=overwrite) as temporary:
         # Encoded in memory first: the file is then written by one plain write, so that a
         # full disk is one error here and not a second one when an encoder closes its file.
-        if extension == ".png" and data.dtype == np.uint16 and data.ndim == 3:
-            encoded = _encode_png16(data)
-        elif extension in (".tif", ".tiff"):
-            encoded = _encode_tiff(picture, data)
-        else:
-            encoded = iio.imwrite("<bytes>", data, extension=extension,
-                                  **_WRITE_OPTIONS.get(extension, {}))
+        encoded, notes = _encode(picture, data, extension, metadata)
         temporary.write_bytes(encoded)
+    picture.notes.extend(notes)
     return output
+
+
+def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metadata
+            ) -> tuple[bytes, list[str]]:
+    """Encode in the format of *extension*; return the bytes and what metadata was dropped."""
+    import io
+
+    from PIL import Image
+
+    if extension == ".png":
+        if data.dtype == np.uint16 and data.ndim == 3:
+            encoded = _encode_png16(data)
+        else:
+            import imageio.v3 as iio
+
+            encoded = iio.imwrite("<bytes>", data, extension=".png")
+        return (with_png_chunks(encoded, metadata) if metadata else encoded), []
+    if extension in (".tif", ".tiff"):
+        keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
+        return _encode_tiff(picture, data, keywords), notes
+    buffer = io.BytesIO()
+    image = Image.fromarray(np.ascontiguousarray(data))
+    if extension == ".bmp":
+        image.save(buffer, format="BMP")
+        return buffer.getvalue(), (["metadata dropped: BMP holds none"] if metadata else [])
+    keywords, notes = pillow_options(metadata, extension) if metadata else ({}, [])
+    if extension == ".webp":
+        image.save(buffer, format="WEBP", lossless=True, **keywords)
+    else:
+        image.save(buffer, format="JPEG", quality=95, **keywords)
+    return buffer.getvalue(), notes

@@ -36,12 +36,16 @@ class JobOptions:
         Frames either side searched in a clip or stack.
     volume : bool
         Denoise multi-page TIFFs and ``.npy`` arrays as 3-D volumes instead of frames.
+    strip_metadata : bool
+        Write the pixels only, without what the input carried (profile, EXIF, resolution,
+        ImageJ/OME metadata, video tags).
     """
 
     request: Request = field(default_factory=Request)
     max_pixels: int = DEFAULT_MAX_PIXELS
     temporal_window: int = DEFAULT_TEMPORAL_WINDOW
     volume: bool = False
+    strip_metadata: bool = False
 
 
 @dataclass
@@ -216,7 +220,11 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         if setting.sigma_unit == 0:
             outcome.notes.append("sigma is 0: there is no noise to remove, so the result "
                                  "equals the input (up to rounding)")
-        write_picture(target, picture.with_pixels(image), source=source, overwrite=overwrite)
+        written = picture.with_pixels(image)
+        written.notes = []
+        write_picture(target, written, source=source, overwrite=overwrite,
+                      strip_metadata=options.strip_metadata)
+        outcome.notes.extend(written.notes)
         outcome.status = "done"
     except (ImageFileError, ValueError, TypeError, MemoryError, OSError) as error:
         if reraise:

@@ -1,0 +1,395 @@
+"""What an image file carries besides its pixels, read from one format and written to another.
+
+A denoiser sits in the middle of a pipeline: what the next step needs (the colour profile, the
+camera's EXIF, the pixel size) must come out as it went in. :func:`read_metadata` gathers it
+from a PNG, JPEG, WebP or TIFF into one :class:`Metadata`; the writers of
+:mod:`nlmeans_cli.io.stills` put back what the output format can hold and say what it cannot.
+
+- The ICC profile (PNG ``iCCP``, JPEG/WebP ``icc_profile``, TIFF tag 34675).
+- EXIF (PNG ``eXIf``, JPEG/WebP ``exif``, TIFF's first IFD and its EXIF and GPS sub-IFDs),
+  with the orientation set to 1 (the pixels were turned upright when read) and no thumbnail
+  (it would show the noisy image).
+- The pixel density (PNG ``pHYs``, JPEG's JFIF density, TIFF resolution tags), PNG gamma and
+  text chunks, the TIFF description.
+
+TIFF outputs hold EXIF's first-IFD tags (camera make and model, software, date, artist,
+copyright); tifffile writes no EXIF sub-IFD, so exposure and GPS tags are dropped there, with a
+note.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+__all__ = ["Metadata", "pillow_options", "png_chunks", "read_metadata", "tiff_tags",
+           "with_png_chunks"]
+
+_ORIENTATION = 0x0112
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+
+#: EXIF first-IFD tags a TIFF output keeps, as (tag, tifffile's name for the keyword if any).
+_TIFF_TEXT_TAGS = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
+                   0x013B: "Artist", 0x013C: "HostComputer", 0x8298: "Copyright"}
+
+#: TIFF tags that describe the pixels' storage, never copied from one file to another.
+_STRUCTURE_TAGS = {
+    254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281, 282,
+    283, 284, 288, 289, 290, 291, 292, 293, 296, 297, 301, 317, 318, 319, 320, 321, 322, 323,
+    324, 325, 338, 339, 340, 341, 347, 530, 531, 532, 34675, 50838, 50839}
+
+
+@dataclass
+class Metadata:
+    """What a file carries besides its pixels, in a form any output format can be made from.
+
+    Attributes
+    ----------
+    icc : bytes or None
+        The ICC colour profile.
+    exif : bytes or None
+        EXIF as Pillow writes it (the ``Exif`` header and a TIFF-structured block), orientation
+        1, no thumbnail.
+    dpi : tuple of 2 float or None
+        Pixels per inch, horizontal and vertical.
+    gamma : float or None
+        PNG gamma (``gAMA``).
+    text : dict
+        PNG text chunks, keyword to text.
+    description : str or None
+        A TIFF's ImageDescription (not ImageJ's or OME's, which the stack writer keeps).
+    notes : list of str
+        What was changed on reading (an orientation reset, a thumbnail dropped).
+    """
+
+    icc: bytes | None = None
+    exif: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    gamma: float | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description))
+
+    def exif_tags(self):
+        """Return the EXIF as a ``PIL.Image.Exif`` (empty without EXIF)."""
+        from PIL import Image
+
+        exif = Image.Exif()
+        if self.exif:
+            exif.load(self.exif)
+        return exif
+
+
+def read_metadata(raw: bytes, kind: str) -> Metadata:
+    """Gather the metadata of an image file from its bytes (no pixel is decoded).
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's contents.
+    kind : str
+        Its format, ``".png"``, ``".jpg"``, ``".webp"``, ``".tif"`` or ``".bmp"``.
+
+    Returns
+    -------
+    Metadata
+        What was found; unreadable pieces are left out.
+
+    Notes
+    -----
+    One pass over the file's chunks or tags.
+    """
+    try:
+        if kind == ".png":
+            return _png_metadata(raw)
+        if kind == ".tif":
+            return _tiff_metadata(raw)
+        if kind in (".jpg", ".webp"):
+            return _pillow_metadata(raw)
+    except Exception:  # metadata never stops the pixels from being denoised
+        return Metadata(notes=["the file's metadata could not be read and is not carried"])
+    return Metadata()
+
+
+def _clean_exif(block: bytes, notes: list[str]) -> bytes | None:
+    """EXIF bytes with orientation 1 and no thumbnail, or ``None`` if unreadable or empty."""
+    from PIL import Image
+
+    if block.startswith(b"Exif\x00\x00"):
+        block = block[6:]
+    exif = Image.Exif()
+    try:
+        exif.load(block)
+    except Exception:
+        notes.append("unreadable EXIF dropped")
+        return None
+    if exif.get(_ORIENTATION, 1) not in (0, 1):
+        exif[_ORIENTATION] = 1
+    from PIL import ExifTags
+
+    if exif.get_ifd(ExifTags.IFD.IFD1):
+        notes.append("the EXIF thumbnail dropped (it shows the noisy image)")
+    for tag in list(exif):
+        if tag in _STRUCTURE_TAGS and tag != _ORIENTATION:
+            del exif[tag]
+    return exif.tobytes() if len(exif) else None
+
+
+def _png_metadata(raw: bytes) -> Metadata:
+    metadata = Metadata()
+    for kind, data in png_chunks(raw):
+        if kind == b"iCCP":
+            name_end = data.index(b"\x00")
+            metadata.icc = zlib.decompress(data[name_end + 2:])
+        elif kind == b"eXIf":
+            metadata.exif = _clean_exif(data, metadata.notes)
+        elif kind == b"gAMA" and len(data) == 4:
+            metadata.gamma = struct.unpack(">I", data)[0] / 100000.0
+        elif kind == b"pHYs" and len(data) == 9:
+            x, y, unit = struct.unpack(">IIB", data)
+            if unit == 1 and x and y:  # per metre
+                metadata.dpi = (x * 0.0254, y * 0.0254)
+        elif kind == b"tEXt":
+            key, _, value = data.partition(b"\x00")
+            metadata.text[key.decode("latin-1")] = value.decode("latin-1")
+        elif kind == b"zTXt":
+            key, _, rest = data.partition(b"\x00")
+            metadata.text[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+        elif kind == b"iTXt":
+            key, _, rest = data.partition(b"\x00")
+            compressed = rest[0] == 1
+            _, _, rest = rest[2:].partition(b"\x00")  # language tag
+            _, _, value = rest.partition(b"\x00")  # translated keyword
+            if compressed:
+                value = zlib.decompress(value)
+            metadata.text[key.decode("latin-1")] = value.decode("utf-8")
+    return metadata
+
+
+def png_chunks(raw: bytes):
+    """Yield ``(type, data)`` for every chunk of a PNG, from its bytes.
+
+    Parameters
+    ----------
+    raw : bytes
+        A PNG file.
+
+    Yields
+    ------
+    tuple of (bytes, bytes)
+    """
+    position = 8
+    while position + 8 <= len(raw):
+        length, kind = struct.unpack(">I4s", raw[position:position + 8])
+        yield kind, raw[position + 8:position + 8 + length]
+        if kind == b"IEND":
+            return
+        position += 12 + length
+
+
+def _pillow_metadata(raw: bytes) -> Metadata:
+    import io
+
+    from PIL import Image
+
+    metadata = Metadata()
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            info = dict(image.info)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    metadata.icc = info.get("icc_profile") or None
+    if info.get("exif"):
+        metadata.exif = _clean_exif(info["exif"], metadata.notes)
+    if info.get("dpi") and all(info["dpi"]):
+        metadata.dpi = tuple(float(value) for value in info["dpi"])
+    return metadata
+
+
+def _tiff_metadata(raw: bytes) -> Metadata:
+    import io
+
+    import tifffile
+    from PIL import Image
+
+    metadata = Metadata()
+    with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+        page = tiff.pages.first
+        tags = page.tags
+        icc = tags.valueof(34675)
+        metadata.icc = bytes(icc) if icc is not None else None
+        x, y = tags.get("XResolution"), tags.get("YResolution")
+        unit = tags.valueof("ResolutionUnit", 2)
+        if x is not None and y is not None and int(unit) in (2, 3):
+            per_unit = [tag.value[0] / tag.value[1] for tag in (x, y)]
+            factor = 2.54 if int(unit) == 3 else 1.0  # per centimetre to per inch
+            if all(per_unit):
+                metadata.dpi = (per_unit[0] * factor, per_unit[1] * factor)
+        description = tags.valueof("ImageDescription")
+        if (isinstance(description, str) and description.strip()
+                and not (tiff.is_imagej or tiff.is_ome or tiff.is_shaped)):
+            metadata.description = description
+    # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            exif = image.getexif()
+            carried = Image.Exif()
+            for tag, value in exif.items():
+                if tag in _TIFF_TEXT_TAGS or tag in (_EXIF_IFD, _GPS_IFD):
+                    carried[tag] = value
+            for pointer in (_EXIF_IFD, _GPS_IFD):
+                sub = exif.get_ifd(pointer)
+                if sub:
+                    carried.get_ifd(pointer).update(sub)
+            metadata.exif = carried.tobytes() if len(carried) else None
+    except Exception:  # Pillow cannot open every TIFF (float colour, ...); the rest stays
+        pass
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    return metadata
+
+
+def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
+    """Return tifffile keywords that write *metadata* into a TIFF, and what is dropped.
+
+    Parameters
+    ----------
+    metadata : Metadata
+        What to write.
+
+    Returns
+    -------
+    keywords : dict
+        ``resolution``, ``resolutionunit``, ``description`` and ``extratags`` for
+        ``tifffile.imwrite``.
+    notes : list of str
+        What a TIFF written by tifffile cannot hold.
+    """
+    keywords: dict = {}
+    extratags = []
+    notes = []
+    if metadata.icc:
+        extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
+    if metadata.dpi:
+        keywords["resolution"] = metadata.dpi
+        keywords["resolutionunit"] = "INCH"
+    if metadata.description:
+        keywords["description"] = metadata.description
+        keywords["metadata"] = None  # no second, JSON description from tifffile
+    if metadata.exif:
+        exif = metadata.exif_tags()
+        for tag in _TIFF_TEXT_TAGS:
+            value = exif.get(tag)
+            if not isinstance(value, str) or not value:
+                continue
+            # tifffile writes these two itself; its keywords set them.
+            if tag == 0x0131:
+                keywords["software"] = value
+            elif tag == 0x0132:
+                keywords["datetime"] = value
+            else:
+                extratags.append((tag, "s", 0, value, True))
+        if any(exif.get_ifd(pointer) for pointer in (_EXIF_IFD, _GPS_IFD)):
+            notes.append("EXIF exposure and GPS tags dropped: the TIFF writer keeps only "
+                         "the camera, software, date, artist and copyright tags")
+    if metadata.text:
+        notes.append("PNG text chunks dropped: a TIFF output holds only a description")
+    if extratags:
+        keywords["extratags"] = extratags
+    return keywords, notes
+
+
+def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
+    """Return an encoded PNG with *metadata*'s chunks put in after its header.
+
+    Parameters
+    ----------
+    encoded : bytes
+        A PNG as an encoder wrote it.
+    metadata : Metadata
+        The profile, EXIF, density, gamma and text to write.
+
+    Returns
+    -------
+    bytes
+        The PNG with ``iCCP``, ``eXIf``, ``pHYs``, ``gAMA`` and text chunks (replacing any of
+        those kinds the encoder wrote).
+    """
+    chunks = []
+    if metadata.icc:
+        chunks.append((b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(metadata.icc)))
+    if metadata.gamma:
+        chunks.append((b"gAMA", struct.pack(">I", round(metadata.gamma * 100000))))
+    if metadata.dpi:
+        per_metre = [round(value / 0.0254) for value in metadata.dpi]
+        chunks.append((b"pHYs", struct.pack(">IIB", *per_metre, 1)))
+    if metadata.exif:
+        block = metadata.exif
+        chunks.append((b"eXIf", block[6:] if block.startswith(b"Exif\x00\x00") else block))
+    text = dict(metadata.text)
+    if metadata.description and "Description" not in text:
+        text["Description"] = metadata.description
+    for key, value in text.items():
+        keyword = key.encode("latin-1", "replace")[:79]
+        try:
+            chunks.append((b"tEXt", keyword + b"\x00" + value.encode("latin-1")))
+        except UnicodeEncodeError:
+            chunks.append((b"iTXt", keyword + b"\x00\x00\x00\x00\x00"
+                           + value.encode("utf-8")))
+    replaced = {kind for kind, _ in chunks} | ({b"zTXt", b"iTXt", b"tEXt"} if text else set())
+    out = [encoded[:8]]
+    for kind, data in png_chunks(encoded):
+        if kind in replaced:
+            continue
+        out.append(_chunk(kind, data))
+        if kind == b"IHDR":
+            out.extend(_chunk(*chunk) for chunk in chunks)
+    return b"".join(out)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]:
+    """Return Pillow ``save`` keywords that write *metadata* into a JPEG or WebP.
+
+    Parameters
+    ----------
+    metadata : Metadata
+        What to write.
+    extension : str
+        ``".jpg"``, ``".jpeg"`` or ``".webp"``.
+
+    Returns
+    -------
+    keywords : dict
+        ``icc_profile``, ``exif`` and (JPEG) ``dpi``.
+    notes : list of str
+        What the format cannot hold.
+    """
+    keywords: dict = {}
+    notes = []
+    if metadata.icc:
+        keywords["icc_profile"] = metadata.icc
+    if metadata.exif:
+        keywords["exif"] = metadata.exif
+    if metadata.dpi:
+        if extension == ".webp":
+            notes.append("pixel density dropped: WebP has no field for it")
+        else:
+            keywords["dpi"] = tuple(round(value) for value in metadata.dpi)
+    if metadata.text or metadata.description:
+        notes.append(f"text and description dropped: {extension[1:].upper()} holds none here")
+    if metadata.gamma:
+        notes.append(f"PNG gamma dropped: {extension[1:].upper()} has no gamma field")
+    return keywords, notes

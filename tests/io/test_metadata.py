@@ -1,0 +1,170 @@
+"""What a file carries comes out of `nlm denoise` and `nlm batch`: ICC, EXIF, density, text."""
+
+import io
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin
+from typer.testing import CliRunner
+
+from nlmeans_cli.cli import app
+
+runner = CliRunner()
+
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _pixels(rng, shape=(40, 48, 3), dtype=np.uint8):
+    top = np.iinfo(dtype).max
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
+    base = 0.3 + 0.4 * np.sin(rows / 6.0) ** 2 + 0.002 * columns
+    if len(shape) == 3:
+        base = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
+    return np.clip((base + rng.normal(0, 0.05, shape)) * top, 0, top).astype(dtype)
+
+
+def _exif(model="NLM Test Camera", orientation=None):
+    exif = Image.Exif()
+    exif[0x0110] = model
+    exif[0x010F] = "NLM Optics"
+    exif.get_ifd(0x8769)[0x829A] = 0.01  # exposure time
+    if orientation is not None:
+        exif[0x0112] = orientation
+    return exif
+
+
+def _read(path):
+    """(ICC profile, EXIF, info) of a written file, as Pillow sees it."""
+    with Image.open(path) as image:
+        image.load()
+        return image.info.get("icc_profile"), image.getexif(), dict(image.info)
+
+
+def _denoise(source, target, *extra):
+    result = runner.invoke(app, ["denoise", str(source), str(target), "--sigma", "10", *extra])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.parametrize("output", [".jpg", ".png", ".webp", ".tif"])
+def test_jpeg_profile_and_exif_reach_every_format(tmp_path, output):
+    rng = np.random.default_rng(1)
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(_pixels(rng)).save(source, quality=95, icc_profile=SRGB,
+                                       exif=_exif(orientation=6), dpi=(300, 300))
+    target = tmp_path / f"out{output}"
+    _denoise(source, target)
+    icc, exif, info = _read(target)
+    assert icc == SRGB
+    assert exif.get(0x0110) == "NLM Test Camera" and exif.get(0x010F) == "NLM Optics"
+    assert exif.get(0x0112, 1) == 1  # the pixels were turned upright
+    if output in (".jpg", ".png", ".webp"):
+        assert exif.get_ifd(0x8769).get(0x829A) == pytest.approx(0.01)
+    if output in (".jpg", ".png", ".tif"):
+        assert tuple(round(v) for v in info["dpi"]) == (300, 300)
+
+
+def test_png_text_gamma_density_and_16_bit_profile(tmp_path):
+    rng = np.random.default_rng(2)
+    source = tmp_path / "in.png"
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Title", "a noisy test")
+    text.add_itxt("Comment", "naïve ünïcode")
+    Image.fromarray(_pixels(rng, (32, 36))).save(source, pnginfo=text, icc_profile=SRGB,
+                                                  dpi=(72, 72))
+    raw = source.read_bytes()
+    # Add a gAMA chunk by hand after the header (Pillow writes none).
+    import struct
+    import zlib
+
+    gamma = struct.pack(">I", 45455)
+    chunk = struct.pack(">I", 4) + b"gAMA" + gamma + struct.pack(
+        ">I", zlib.crc32(b"gAMA" + gamma) & 0xFFFFFFFF)
+    source.write_bytes(raw[:33] + chunk + raw[33:])
+    target = tmp_path / "out.png"
+    _denoise(source, target)
+    icc, _, info = _read(target)
+    assert icc == SRGB
+    assert info["Title"] == "a noisy test" and info["Comment"] == "naïve ünïcode"
+    assert info["gamma"] == pytest.approx(0.45455)
+    assert tuple(round(v) for v in info["dpi"]) == (72, 72)
+
+
+def test_tiff_resolution_description_profile_and_camera(tmp_path):
+    rng = np.random.default_rng(3)
+    source = tmp_path / "scan.tif"
+    tifffile.imwrite(source, _pixels(rng, dtype=np.uint16), photometric="rgb",
+                     resolution=(600, 600), resolutionunit="INCH",
+                     description="slide 12, stained", metadata=None,
+                     extratags=[(34675, "B", len(SRGB), SRGB, True),
+                                (272, "s", 0, "NLM Scanner", True)])
+    target = tmp_path / "out.tif"
+    _denoise(source, target)
+    with tifffile.TiffFile(target) as tiff:
+        tags = tiff.pages.first.tags
+        assert bytes(tags.valueof(34675)) == SRGB
+        assert tags.valueof(272) == "NLM Scanner"
+        assert tags.valueof("ImageDescription") == "slide 12, stained"
+        assert tags["XResolution"].value[0] / tags["XResolution"].value[1] == 600
+    png = tmp_path / "out.png"
+    _denoise(source, png)
+    icc, _, info = _read(png)
+    assert icc == SRGB and info["Description"] == "slide 12, stained"
+
+
+def test_strip_metadata_drops_everything(tmp_path):
+    rng = np.random.default_rng(4)
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(_pixels(rng)).save(source, icc_profile=SRGB, exif=_exif())
+    target = tmp_path / "out.jpg"
+    _denoise(source, target, "--strip-metadata")
+    icc, exif, _ = _read(target)
+    assert icc is None and exif.get(0x0110) is None
+
+
+def test_batch_keeps_metadata(tmp_path):
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(_pixels(rng)).save(folder / "a.jpg", icc_profile=SRGB, exif=_exif())
+    Image.fromarray(_pixels(rng)).save(folder / "b.png", icc_profile=SRGB, exif=_exif())
+    result = runner.invoke(app, ["batch", str(folder), str(tmp_path / "out"), "-j", "1",
+                                 "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    for name in ("a.jpg", "b.png"):
+        icc, exif, _ = _read(tmp_path / "out" / name)
+        assert icc == SRGB and exif.get(0x0110) == "NLM Test Camera"
+
+
+def _exif_with_thumbnail(model: bytes, thumbnail: bytes) -> bytes:
+    """EXIF whose IFD1 holds a JPEG thumbnail, laid out by hand (big-endian TIFF)."""
+    import struct
+
+    model += b"\x00"
+    ifd0_at = 8
+    model_at = ifd0_at + 2 + 12 + 4
+    ifd1_at = model_at + len(model)
+    thumb_at = ifd1_at + 2 + 2 * 12 + 4
+    ifd0 = (struct.pack(">H", 1) + struct.pack(">HHII", 0x0110, 2, len(model), model_at)
+            + struct.pack(">I", ifd1_at))
+    ifd1 = (struct.pack(">H", 2) + struct.pack(">HHII", 0x0201, 4, 1, thumb_at)
+            + struct.pack(">HHII", 0x0202, 4, 1, len(thumbnail)) + struct.pack(">I", 0))
+    return b"Exif\x00\x00MM\x00*" + struct.pack(">I", ifd0_at) + ifd0 + model + ifd1 + thumbnail
+
+
+def test_exif_thumbnail_is_dropped(tmp_path):
+    rng = np.random.default_rng(6)
+    thumbnail = io.BytesIO()
+    Image.fromarray(_pixels(rng, (16, 16, 3))).save(thumbnail, format="JPEG")
+    exif = _exif_with_thumbnail(b"NLM Test Camera", thumbnail.getvalue())
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(_pixels(rng)).save(source, exif=exif)
+    _, original, _ = _read(source)
+    assert original.get_ifd(ExifTags.IFD.IFD1)  # the input does carry a thumbnail
+    target = tmp_path / "out.jpg"
+    result = _denoise(source, target)
+    _, written, _ = _read(target)
+    assert not written.get_ifd(ExifTags.IFD.IFD1)
+    assert written.get(0x0110) == "NLM Test Camera"
+    assert "thumbnail dropped" in result.stderr
