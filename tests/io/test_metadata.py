@@ -24,6 +24,10 @@ def _pixels(rng, shape=(40, 48, 3), dtype=np.uint8):
     return np.clip((base + rng.normal(0, 0.05, shape)) * top, 0, top).astype(dtype)
 
 
+def _stack(rng, shape, dtype=np.uint16):
+    return np.stack([_pixels(rng, shape[1:], dtype) for _ in range(shape[0])])
+
+
 def _exif(model="NLM Test Camera", orientation=None):
     exif = Image.Exif()
     exif[0x0110] = model
@@ -168,3 +172,70 @@ def test_exif_thumbnail_is_dropped(tmp_path):
     assert not written.get_ifd(ExifTags.IFD.IFD1)
     assert written.get(0x0110) == "NLM Test Camera"
     assert "thumbnail dropped" in result.stderr
+
+
+@pytest.mark.parametrize("volume", [False, True])
+def test_imagej_spacing_unit_interval_resolution_and_compression_are_kept(tmp_path, volume):
+    rng = np.random.default_rng(7)
+    stack = _stack(rng, (6, 32, 36))
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, stack, imagej=True, resolution=(2.0, 2.0), compression="zlib",
+                     metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX", "finterval": 0.5})
+    target = tmp_path / "out.tif"
+    _denoise(source, target, *(["--volume"] if volume else []))
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.is_imagej and tiff.series[0].shape == stack.shape
+        meta = tiff.imagej_metadata
+        assert meta["spacing"] == 2.0 and meta["unit"] == "um" and meta["finterval"] == 0.5
+        x = tiff.pages.first.tags["XResolution"].value
+        assert x[0] / x[1] == 2.0
+        assert tiff.pages.first.compression.name == "ADOBE_DEFLATE"
+
+
+def test_ome_xml_is_kept(tmp_path):
+    rng = np.random.default_rng(8)
+    source = tmp_path / "stack.ome.tif"
+    tifffile.imwrite(source, _stack(rng, (5, 24, 24)), ome=True,
+                     metadata={"axes": "ZYX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5,
+                               "PhysicalSizeZ": 2.0})
+    target = tmp_path / "out.ome.tif"
+    _denoise(source, target)
+    with tifffile.TiffFile(source) as before, tifffile.TiffFile(target) as after:
+        assert after.is_ome and after.ome_metadata == before.ome_metadata
+        assert after.series[0].shape == (5, 24, 24)
+
+
+def test_stack_metadata_is_stripped_on_request(tmp_path):
+    rng = np.random.default_rng(9)
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, _stack(rng, (4, 24, 24)), imagej=True,
+                     metadata={"spacing": 3.0, "unit": "um", "axes": "ZYX"})
+    target = tmp_path / "out.tif"
+    _denoise(source, target, "--strip-metadata")
+    with tifffile.TiffFile(target) as tiff:
+        assert not tiff.is_imagej
+
+
+def test_video_tags_are_kept(tmp_path):
+    import av
+
+    rng = np.random.default_rng(10)
+    source = tmp_path / "clip.mkv"
+    with av.open(str(source), "w") as container:
+        container.metadata["title"] = "bench clip"
+        container.metadata["creation_time"] = "2026-01-02T03:04:05.000000Z"
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "bgr0"
+        stream.metadata["language"] = "eng"
+        for _ in range(4):
+            frame = av.VideoFrame.from_ndarray(_pixels(rng, (24, 32, 3)), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    target = tmp_path / "out.mkv"
+    _denoise(source, target)
+    with av.open(str(target)) as container:
+        assert container.metadata.get("title") == "bench clip"
+        assert container.metadata.get("creation_time", "").startswith("2026-01-02")
+        assert container.streams.video[0].metadata.get("language") == "eng"

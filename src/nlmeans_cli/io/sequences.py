@@ -93,6 +93,10 @@ class Sequence:
         to be denoised apart, rather than colour.
     spacing : tuple of 3 float or None
         A TIFF stack's voxel spacing (Z, Y, X) from its ImageJ or OME metadata.
+    carried : dict or None
+        What the output keeps of the file besides the frames: a TIFF's ImageJ or OME
+        metadata, resolution and compression; a video's container and stream tags. ``None``
+        after ``strip_metadata``.
     """
 
     path: Path
@@ -108,6 +112,7 @@ class Sequence:
     series_shape: tuple[int, ...] | None = None
     separate_channels: bool = False
     spacing: tuple[float, float, float] | None = None
+    carried: dict | None = None
 
     @property
     def channel_axis(self) -> int | None:
@@ -275,7 +280,8 @@ def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLik
 
 
 def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like: Sequence, *,
-                   source: str | os.PathLike | None = None, overwrite: bool = False) -> int:
+                   source: str | os.PathLike | None = None, overwrite: bool = False,
+                   strip_metadata: bool = False) -> int:
     """Write frames to a sequence file atomically, as they come.
 
     Parameters
@@ -291,6 +297,8 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
         The input file, which is never written.
     overwrite : bool
         Whether an existing *output* may be replaced.
+    strip_metadata : bool
+        Leave out what *like* carries besides its frames (:attr:`Sequence.carried`).
 
     Returns
     -------
@@ -304,6 +312,10 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
         raised while producing the frames (the output is then not written).
     """
     output = check_sequence_output(output, source=source, overwrite=overwrite, dtype=like.dtype)
+    if strip_metadata:
+        from dataclasses import replace
+
+        like = replace(like, carried=None)
     writers = {".gif": _write_gif, ".tif": _write_tiff, ".tiff": _write_tiff,
                ".npy": _write_npy}
     writer = writers.get(output.suffix.lower(), _write_video)
@@ -342,7 +354,18 @@ def _open_video(path: Path, max_pixels: int) -> Sequence:
         shape = (context.height, context.width) if grey else (context.height, context.width, 3)
         if min(shape[:2]) < 1:
             raise ImageFileError(f"{path}: video stream has no frame size")
-    return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes)
+        # Tags that survive a re-encode: creation time, title, rotation, language, ...
+        carried = {"container": {k: v for k, v in container.metadata.items()
+                                 if k not in _ENCODER_TAGS},
+                   "stream": {k: v for k, v in stream.metadata.items()
+                              if k not in _ENCODER_TAGS}}
+    return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes,
+                    carried=carried)
+
+
+# Tags that describe the old encoding, which the new file's encoder writes afresh.
+_ENCODER_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "handler_name",
+                 "vendor_id", "duration", "DURATION", "ENCODER"}
 
 
 def _video_frames(sequence: Sequence) -> Iterator[np.ndarray]:
@@ -370,6 +393,11 @@ def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) 
     count = 0
     with av.open(str(temporary), "w", format=extension[1:].replace("mkv", "matroska")) as out:
         stream = out.add_stream(codec, rate=fps)
+        carried = like.carried or {}
+        for key, value in carried.get("container", {}).items():
+            out.metadata[key] = value
+        for key, value in carried.get("stream", {}).items():
+            stream.metadata[key] = value
         stream.width, stream.height = columns, rows
         stream.pix_fmt = pixel_format
         if codec == "libx264":

@@ -59,6 +59,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         axes = series.axes
         notes = []
         spacing = voxel_spacing(tiff)
+        carried = _stack_metadata(tiff, first)
         if _has_channel_axis(axes, first):
             # A microscope's channels (ImageJ or OME): planes of their own, kept apart.
             channels = int(series.shape[axes.index("C")])
@@ -70,7 +71,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             return {"n_frames": n_frames, "frame_shape": shape, "dtype": np.dtype(first.dtype),
                     "notes": notes, "axes": axes,
                     "series_shape": tuple(int(n) for n in series.shape),
-                    "separate_channels": True, "spacing": spacing}
+                    "separate_channels": True, "spacing": spacing, "carried": carried}
         shape = tuple(int(n) for n in first.shape)
         if int(first.samplesperpixel) > 1 and first.planarconfig.name == "SEPARATE":
             shape = (*shape[1:], shape[0])
@@ -79,7 +80,35 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         elif first.photometric.name == "SEPARATED" and len(shape) == 3:
             shape = (*shape[:2], 3 + (shape[2] - 4))
         return {"n_frames": len(tiff.pages), "frame_shape": shape,
-                "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing}
+                "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
+                "carried": carried}
+
+
+# ImageJ metadata that describes the data's layout; tifffile writes it from the shape.
+_IMAGEJ_LAYOUT = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "mode",
+                  "min", "max", "axes", "Ranges", "LUTs", "Info", "Labels", "Properties"}
+
+
+def _stack_metadata(tiff, first) -> dict:
+    """Return what a TIFF output keeps of a stack: ImageJ or OME metadata, resolution, codec."""
+    from .tiffs import compression_of
+
+    carried: dict = {}
+    x, y = first.tags.get("XResolution"), first.tags.get("YResolution")
+    if x is not None and y is not None:
+        carried["resolution"] = (x.value[0] / x.value[1], y.value[0] / y.value[1])
+        unit = first.tags.valueof("ResolutionUnit")
+        if unit is not None and not tiff.is_imagej:
+            carried["resolutionunit"] = int(unit)
+    if tiff.is_imagej:
+        carried["imagej"] = {key: value for key, value in (tiff.imagej_metadata or {}).items()
+                             if key not in _IMAGEJ_LAYOUT}
+    elif tiff.is_ome and tiff.ome_metadata:
+        carried["ome"] = tiff.ome_metadata
+    compression, options, _ = compression_of(first, first.dtype)
+    if compression is not None:
+        carried["compression"] = {"compression": compression, **options}
+    return carried
 
 
 def voxel_spacing(tiff) -> tuple[float, float, float] | None:
@@ -201,10 +230,30 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
         return _write_channel_stack(temporary, frames, like)
     count = 0
     photometric = "rgb" if len(like.frame_shape) == 3 else "minisblack"
+    carried = like.carried or {}
+    options = dict(carried.get("compression", {}))
+    if "resolution" in carried:
+        options["resolution"] = carried["resolution"]
+        if "resolutionunit" in carried:
+            options["resolutionunit"] = carried["resolutionunit"]
+    if "imagej" in carried and like.n_frames is not None and len(like.frame_shape) == 2:
+        # ImageJ needs the whole shape up front: the frames are streamed into it.
+        def counted():
+            nonlocal count
+            for frame in frames:
+                count += 1
+                yield frame
+
+        tifffile.imwrite(temporary, counted(), shape=(like.n_frames, *like.frame_shape),
+                         dtype=like.dtype, imagej=True, photometric=photometric,
+                         metadata={"axes": "ZYX", **carried["imagej"]}, **options)
+        return count
+    first_options = {"description": carried["ome"], "metadata": None} if "ome" in carried else {}
     with tifffile.TiffWriter(temporary) as tiff:
         for frame in frames:
             # One page per frame, appended to one series: readers see (frames, rows, ...).
-            tiff.write(frame, photometric=photometric, contiguous=True)
+            tiff.write(frame, photometric=photometric, contiguous=True, **options,
+                       **(first_options if count == 0 else {}))
             count += 1
     return count
 
@@ -238,8 +287,17 @@ def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) ->
             yield by_page[number]
 
     imagej = all(axis in "TZCYX" for axis in like.axes) and _in_imagej_order(like.axes)
+    carried = like.carried or {}
+    metadata = {"axes": like.axes, **carried.get("imagej", {})} if imagej else {
+        "axes": like.axes}
+    options = dict(carried.get("compression", {}))
+    if "resolution" in carried:
+        options["resolution"] = carried["resolution"]
+    if "ome" in carried and not imagej:
+        options.update(description=carried["ome"])
+        metadata = None
     tifffile.imwrite(temporary, planes(), shape=like.series_shape, dtype=like.dtype,
-                     imagej=imagej, metadata={"axes": like.axes}, photometric="minisblack")
+                     imagej=imagej, metadata=metadata, photometric="minisblack", **options)
     return count
 
 

@@ -273,7 +273,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             denoised, setting = denoise_request(volume, request, channel_axis=channel_axis)
             settings = [setting]
         outcome.frames = write_sequence(target, iter(denoised), sequence, source=source,
-                                        overwrite=overwrite)
+                                        overwrite=overwrite,
+                                        strip_metadata=options.strip_metadata)
     else:
         if apart:
             streams, settings = zip(*(_frame_stream(sequence, request, options, c)
@@ -284,7 +285,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             denoised, settings = stream, [setting]
         outcome.temporal_window = options.temporal_window
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
-                                        sequence, source=source, overwrite=overwrite)
+                                        sequence, source=source, overwrite=overwrite,
+                                        strip_metadata=options.strip_metadata)
     outcome.record(settings[0])
     if len(settings) > 1:
         outcome.notes.append("sigma by channel: " + ", ".join(
