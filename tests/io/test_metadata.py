@@ -239,3 +239,43 @@ def test_video_tags_are_kept(tmp_path):
         assert container.metadata.get("title") == "bench clip"
         assert container.metadata.get("creation_time", "").startswith("2026-01-02")
         assert container.streams.video[0].metadata.get("language") == "eng"
+
+
+def test_single_page_imagej_keeps_its_calibration_and_a_png_says_it_cannot(tmp_path):
+    rng = np.random.default_rng(11)
+    source = tmp_path / "plane.tif"
+    tifffile.imwrite(source, _pixels(rng, (32, 32), np.uint16), imagej=True,
+                     resolution=(2.0, 2.0), metadata={"spacing": 2.0, "unit": "um"})
+    _denoise(source, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.is_imagej and tiff.imagej_metadata["unit"] == "um"
+        x = tiff.pages.first.tags["XResolution"].value
+        assert x[0] / x[1] == 2.0
+    result = _denoise(source, tmp_path / "out.png")
+    assert "ImageJ metadata (spacing, unit) dropped: PNG cannot hold it" in result.stderr
+
+
+def test_stack_to_npy_says_what_it_drops(tmp_path):
+    rng = np.random.default_rng(12)
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, _stack(rng, (4, 24, 24)), imagej=True,
+                     metadata={"spacing": 3.0, "unit": "um", "axes": "ZYX"})
+    result = _denoise(source, tmp_path / "out.npy")
+    assert "ImageJ metadata dropped: .npy cannot hold it" in result.stderr
+
+
+def test_sixteen_bit_colour_png_keeps_its_profile(tmp_path):
+    import png
+
+    rng = np.random.default_rng(13)
+    pixels = _pixels(rng, (24, 28, 3), np.uint16)
+    plain = tmp_path / "plain.png"
+    with plain.open("wb") as handle:
+        png.Writer(28, 24, greyscale=False, bitdepth=16).write(handle, pixels.reshape(24, -1))
+    from nlmeans_cli.io.metadata import Metadata, with_png_chunks
+
+    source = tmp_path / "in.png"
+    source.write_bytes(with_png_chunks(plain.read_bytes(), Metadata(icc=SRGB)))
+    target = tmp_path / "out.png"
+    _denoise(source, target)
+    assert _read(target)[0] == SRGB

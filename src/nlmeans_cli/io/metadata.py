@@ -23,8 +23,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-__all__ = ["Metadata", "pillow_options", "png_chunks", "read_metadata", "tiff_tags",
-           "with_png_chunks"]
+__all__ = ["Metadata", "imagej_settings", "pillow_options", "png_chunks", "read_metadata",
+           "tiff_tags", "with_png_chunks"]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -38,6 +38,11 @@ _STRUCTURE_TAGS = {
     254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281, 282,
     283, 284, 288, 289, 290, 291, 292, 293, 296, 297, 301, 317, 318, 319, 320, 321, 322, 323,
     324, 325, 338, 339, 340, 341, 347, 530, 531, 532, 34675, 50838, 50839}
+
+
+# ImageJ metadata that describes the data's layout; tifffile writes it from the shape.
+_IMAGEJ_LAYOUT = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "mode",
+                  "min", "max", "axes", "Ranges", "LUTs", "Info", "Labels", "Properties"}
 
 
 @dataclass
@@ -58,7 +63,14 @@ class Metadata:
     text : dict
         PNG text chunks, keyword to text.
     description : str or None
-        A TIFF's ImageDescription (not ImageJ's or OME's, which the stack writer keeps).
+        A TIFF's ImageDescription (not ImageJ's or OME's, kept apart).
+    tiff_resolution : tuple or None
+        A TIFF's resolution tags as stored: ``(x, y, unit)`` (pixels per unit, unit 1 none,
+        2 inch, 3 centimetre), which a TIFF output writes back as they were.
+    imagej : dict or None
+        A single-page ImageJ TIFF's metadata (unit, spacing, ...; not the layout keys).
+    ome : str or None
+        A single-page OME-TIFF's OME-XML.
     notes : list of str
         What was changed on reading (an orientation reset, a thumbnail dropped).
     """
@@ -69,10 +81,20 @@ class Metadata:
     gamma: float | None = None
     text: dict[str, str] = field(default_factory=dict)
     description: str | None = None
+    tiff_resolution: tuple[float, float, int] | None = None
+    imagej: dict | None = None
+    ome: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description))
+        return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description,
+                    self.tiff_resolution, self.imagej, self.ome))
+
+    def microscopy_note(self, format_name: str) -> list[str]:
+        """Return the note for an output that cannot hold ImageJ or OME metadata."""
+        kind = "ImageJ" if self.imagej else "OME" if self.ome else None
+        return ([f"{kind} metadata (spacing, unit) dropped: {format_name} cannot hold it"]
+                if kind else [])
 
     def exif_tags(self):
         """Return the EXIF as a ``PIL.Image.Exif`` (empty without EXIF)."""
@@ -226,6 +248,9 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         metadata.icc = bytes(icc) if icc is not None else None
         x, y = tags.get("XResolution"), tags.get("YResolution")
         unit = tags.valueof("ResolutionUnit", 2)
+        if x is not None and y is not None and all(tag.value[1] for tag in (x, y)):
+            metadata.tiff_resolution = (x.value[0] / x.value[1], y.value[0] / y.value[1],
+                                        int(unit))
         if x is not None and y is not None and int(unit) in (2, 3):
             per_unit = [tag.value[0] / tag.value[1] for tag in (x, y)]
             factor = 2.54 if int(unit) == 3 else 1.0  # per centimetre to per inch
@@ -235,6 +260,10 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         if (isinstance(description, str) and description.strip()
                 and not (tiff.is_imagej or tiff.is_ome or tiff.is_shaped)):
             metadata.description = description
+        if tiff.is_imagej:
+            metadata.imagej = imagej_settings(tiff)
+        elif tiff.is_ome and tiff.ome_metadata:
+            metadata.ome = tiff.ome_metadata
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
@@ -255,6 +284,24 @@ def _tiff_metadata(raw: bytes) -> Metadata:
     finally:
         Image.MAX_IMAGE_PIXELS = limit
     return metadata
+
+
+def imagej_settings(tiff) -> dict:
+    """Return an ImageJ TIFF's metadata without the keys that describe its layout.
+
+    Parameters
+    ----------
+    tiff : tifffile.TiffFile
+        An ImageJ file.
+
+    Returns
+    -------
+    dict
+        Spacing, unit, frame interval and the like, ready for ``tifffile.imwrite(...,
+        imagej=True, metadata=...)``.
+    """
+    return {key: value for key, value in (tiff.imagej_metadata or {}).items()
+            if key not in _IMAGEJ_LAYOUT}
 
 
 def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
@@ -278,12 +325,24 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
     notes = []
     if metadata.icc:
         extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
-    if metadata.dpi:
+    if metadata.tiff_resolution:
+        x, y, unit = metadata.tiff_resolution
+        keywords["resolution"] = (x, y)
+        keywords["resolutionunit"] = unit
+    elif metadata.dpi:
         keywords["resolution"] = metadata.dpi
         keywords["resolutionunit"] = "INCH"
     if metadata.description:
         keywords["description"] = metadata.description
         keywords["metadata"] = None  # no second, JSON description from tifffile
+    if metadata.imagej is not None:
+        keywords["imagej"] = True
+        keywords["metadata"] = dict(metadata.imagej)
+        keywords.pop("description", None)
+        keywords.pop("resolutionunit", None)  # ImageJ keeps its unit in its metadata
+    elif metadata.ome:
+        keywords["description"] = metadata.ome
+        keywords["metadata"] = None
     if metadata.exif:
         exif = metadata.exif_tags()
         for tag in _TIFF_TEXT_TAGS:
@@ -392,4 +451,5 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
         notes.append(f"text and description dropped: {extension[1:].upper()} holds none here")
     if metadata.gamma:
         notes.append(f"PNG gamma dropped: {extension[1:].upper()} has no gamma field")
+    notes.extend(metadata.microscopy_note(extension[1:].upper()))
     return keywords, notes

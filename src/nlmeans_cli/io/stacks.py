@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import ImageFileError
+from .metadata import imagej_settings
 
 __all__ = ["open_tiff_stack", "tiff_stack_frames", "voxel_spacing", "write_tiff_stack"]
 
@@ -84,11 +85,6 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
                 "carried": carried}
 
 
-# ImageJ metadata that describes the data's layout; tifffile writes it from the shape.
-_IMAGEJ_LAYOUT = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "mode",
-                  "min", "max", "axes", "Ranges", "LUTs", "Info", "Labels", "Properties"}
-
-
 def _stack_metadata(tiff, first) -> dict:
     """Return what a TIFF output keeps of a stack: ImageJ or OME metadata, resolution, codec."""
     from .tiffs import compression_of
@@ -101,8 +97,7 @@ def _stack_metadata(tiff, first) -> dict:
         if unit is not None and not tiff.is_imagej:
             carried["resolutionunit"] = int(unit)
     if tiff.is_imagej:
-        carried["imagej"] = {key: value for key, value in (tiff.imagej_metadata or {}).items()
-                             if key not in _IMAGEJ_LAYOUT}
+        carried["imagej"] = imagej_settings(tiff)
     elif tiff.is_ome and tiff.ome_metadata:
         carried["ome"] = tiff.ome_metadata
     compression, options, _ = compression_of(first, first.dtype)

@@ -499,7 +499,8 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
             import imageio.v3 as iio
 
             encoded = iio.imwrite("<bytes>", data, extension=".png")
-        return (with_png_chunks(encoded, metadata) if metadata else encoded), []
+        return ((with_png_chunks(encoded, metadata) if metadata else encoded),
+                metadata.microscopy_note("PNG"))
     if extension in (".tif", ".tiff"):
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
         return _encode_tiff(picture, data, keywords), notes

@@ -242,7 +242,12 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     import numpy as np
 
     from ..denoising import denoise_request
-    from ..io.sequences import check_sequence_output, open_sequence, write_sequence
+    from ..io.sequences import (
+        VIDEO_CODECS,
+        check_sequence_output,
+        open_sequence,
+        write_sequence,
+    )
 
     sequence = open_sequence(source, max_pixels=options.max_pixels)
     check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype)
@@ -287,6 +292,15 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite,
                                         strip_metadata=options.strip_metadata)
+    carried = sequence.carried or {}
+    kept_by = {"imagej": (".tif", ".tiff"), "ome": (".tif", ".tiff"),
+               "container": tuple(VIDEO_CODECS)}
+    for piece, extensions in kept_by.items():
+        if (carried.get(piece) and not options.strip_metadata
+                and Path(target).suffix.lower() not in extensions):
+            name = {"imagej": "ImageJ metadata", "ome": "OME-XML",
+                    "container": "video tags"}[piece]
+            outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
     outcome.record(settings[0])
     if len(settings) > 1:
         outcome.notes.append("sigma by channel: " + ", ".join(
