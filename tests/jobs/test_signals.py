@@ -186,6 +186,9 @@ def test_a_really_full_disk_in_a_batch_is_reported_without_tracebacks(tmp_path, 
 
 
 def test_ctrl_c_stops_a_long_still_within_a_second(tmp_path, rng):
+    # The child inherits this process's signal mask and dispositions.
+    assert not signal.pthread_sigmask(signal.SIG_BLOCK, []), "signals left blocked"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     source = tmp_path / "in.png"
     iio.imwrite(source, np.clip(128 + rng.normal(0, 30, (256, 256)), 0, 255).astype(np.uint8))
     target = tmp_path / "out.png"

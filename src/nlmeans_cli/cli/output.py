@@ -96,7 +96,7 @@ class TrainingProgress:
     def _advance(self, stage, step, steps, loss, validation):
         if validation is not None:
             self.validation = f"{validation:.4f}"
-        self.bar.update(self.task, completed=stage * steps + step, stage=stage + 1,
+        self.bar.update(self.task, refresh=True, completed=stage * steps + step, stage=stage + 1,
                         loss=f"{loss:.4f}", validation=self.validation)
 
     def __exit__(self, *exc):
@@ -193,7 +193,9 @@ def rich_bar(*columns):
     from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(*columns, console=Console(stderr=True, highlight=False))
+    # No refresh thread: a bar redraws when it is updated. A Ctrl-C that lands while the
+    # refresh thread waits on the bar's lock could otherwise leave the command hanging.
+    bar = Progress(*columns, console=Console(stderr=True, highlight=False), auto_refresh=False)
     bar.__enter__()
     return bar
 
@@ -226,7 +228,7 @@ class FileProgress:
                                    soft_wrap=True, highlight=False)
         done = self.bar.tasks[0].completed + 1
         rate = done / max(time.perf_counter() - self.started, 1e-9)
-        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} files/s")
+        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} files/s", refresh=True)
 
     @staticmethod
     def _report_quietly(outcome) -> None:
@@ -274,7 +276,7 @@ class StillProgress:
             self.bar = rich_bar(TextColumn("denoising, pass {task.fields[passes]}"),
                                 BarColumn(), TaskProgressColumn())
             self.task = self.bar.add_task("still", total=1.0, passes=self.passes)
-        self.bar.update(self.task, completed=fraction, passes=self.passes)
+        self.bar.update(self.task, completed=fraction, passes=self.passes, refresh=True)
 
     def __exit__(self, *exc):
         if not self.quiet:
@@ -312,7 +314,7 @@ class FrameProgress:
             self.bar = rich_bar(TextColumn("frames"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn())
             self.task = self.bar.add_task("frames", total=total)
-        self.bar.update(self.task, completed=done,
+        self.bar.update(self.task, refresh=True, completed=done,
                         total=max(total, done) if total is not None else None)
 
     def __exit__(self, *exc):
