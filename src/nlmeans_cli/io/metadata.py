@@ -13,8 +13,8 @@ from a PNG, JPEG, WebP or TIFF into one :class:`Metadata`; the writers of
   text chunks, the TIFF description.
 
 TIFF outputs hold EXIF's first-IFD tags (camera make and model, software, date, artist,
-copyright); tifffile writes no EXIF sub-IFD, so exposure and GPS tags are dropped there, with a
-note.
+copyright) and its EXIF and GPS sub-IFDs, which tifffile does not write: they are added to the
+encoded file (:func:`with_tiff_exif`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 
 __all__ = ["Metadata", "imagej_settings", "pillow_options", "png_chunks", "read_metadata",
-           "tiff_tags", "with_png_chunks"]
+           "tiff_tags", "with_png_chunks", "with_tiff_exif"]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -137,8 +137,12 @@ def read_metadata(raw: bytes, kind: str) -> Metadata:
     return Metadata()
 
 
-def _clean_exif(block: bytes, notes: list[str]) -> bytes | None:
-    """EXIF bytes with orientation 1 and no thumbnail, or ``None`` if unreadable or empty."""
+def _clean_exif(block: bytes, notes: list[str], keep: dict | None = None) -> bytes | None:
+    """EXIF bytes with orientation 1 and no thumbnail, or ``None`` if unreadable or empty.
+
+    With *keep*, only those first-IFD tags (and the sub-IFDs) stay: a TIFF's first IFD
+    holds its own layout and description too.
+    """
     from PIL import Image
 
     if block.startswith(b"Exif\x00\x00"):
@@ -156,7 +160,9 @@ def _clean_exif(block: bytes, notes: list[str]) -> bytes | None:
     if exif.get_ifd(ExifTags.IFD.IFD1):
         notes.append("the EXIF thumbnail dropped (it shows the noisy image)")
     for tag in list(exif):
-        if tag in _STRUCTURE_TAGS and tag != _ORIENTATION:
+        unwanted = (tag not in keep and tag not in (_EXIF_IFD, _GPS_IFD, _ORIENTATION)
+                    if keep is not None else tag in _STRUCTURE_TAGS and tag != _ORIENTATION)
+        if unwanted:
             del exif[tag]
     return exif.tobytes() if len(exif) else None
 
@@ -270,15 +276,10 @@ def _tiff_metadata(raw: bytes) -> Metadata:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             exif = image.getexif()
-            carried = Image.Exif()
-            for tag, value in exif.items():
-                if tag in _TIFF_TEXT_TAGS or tag in (_EXIF_IFD, _GPS_IFD):
-                    carried[tag] = value
             for pointer in (_EXIF_IFD, _GPS_IFD):
-                sub = exif.get_ifd(pointer)
-                if sub:
-                    carried.get_ifd(pointer).update(sub)
-            metadata.exif = carried.tobytes() if len(carried) else None
+                exif.get_ifd(pointer)  # read now, while the file is open
+            block = exif.tobytes()
+        metadata.exif = _clean_exif(block, metadata.notes, keep=_TIFF_TEXT_TAGS)
     except Exception:  # Pillow cannot open every TIFF (float colour, ...); the rest stays
         pass
     finally:
@@ -356,9 +357,7 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
                 keywords["datetime"] = value
             else:
                 extratags.append((tag, "s", 0, value, True))
-        if any(exif.get_ifd(pointer) for pointer in (_EXIF_IFD, _GPS_IFD)):
-            notes.append("EXIF exposure and GPS tags dropped: the TIFF writer keeps only "
-                         "the camera, software, date, artist and copyright tags")
+
     if metadata.text:
         notes.append("PNG text chunks dropped: a TIFF output holds only a description")
     if extratags:
@@ -412,6 +411,57 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
         if kind == b"IHDR":
             out.extend(_chunk(*chunk) for chunk in chunks)
     return b"".join(out)
+
+
+def with_tiff_exif(encoded: bytes, metadata: Metadata) -> bytes:
+    """Return an encoded TIFF with *metadata*'s EXIF and GPS sub-IFDs added.
+
+    tifffile writes no EXIF sub-IFD, so the sub-IFDs are appended to the file, followed by a
+    copy of the first IFD with the two pointer tags added, and the header is pointed at the
+    copy (the old first IFD stays in the file, unreferenced).
+
+    Parameters
+    ----------
+    encoded : bytes
+        A classic (not Big) TIFF, as tifffile wrote it.
+    metadata : Metadata
+        Whose EXIF sub-IFDs to add.
+
+    Returns
+    -------
+    bytes
+        The TIFF with the sub-IFDs (unchanged when there are none, or for a BigTIFF).
+    """
+    from PIL import TiffImagePlugin
+
+    exif = metadata.exif_tags() if metadata.exif else None
+    subs = {pointer: exif.get_ifd(pointer) for pointer in (_EXIF_IFD, _GPS_IFD)
+            if exif is not None and exif.get_ifd(pointer)}
+    if not subs or encoded[2:4] not in (b"*\x00", b"\x00*"):
+        return encoded
+    order = "<" if encoded[:2] == b"II" else ">"
+    (first,) = struct.unpack(f"{order}I", encoded[4:8])
+    (count,) = struct.unpack(f"{order}H", encoded[first:first + 2])
+    entries = {struct.unpack(f"{order}H", encoded[at:at + 2])[0]: encoded[at:at + 12]
+               for at in range(first + 2, first + 2 + 12 * count, 12)}
+    next_ifd = encoded[first + 2 + 12 * count:first + 6 + 12 * count]
+    out = bytearray(encoded)
+    for pointer, tags in subs.items():
+        if len(out) % 2:
+            out += b"\x00"  # IFDs start on a word boundary
+        directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=encoded[:2])
+        for tag, value in tags.items():
+            directory[tag] = value
+        at = len(out)
+        out += directory.tobytes(offset=at)
+        entries[pointer] = struct.pack(f"{order}HHII", pointer, 4, 1, at)
+    if len(out) % 2:
+        out += b"\x00"
+    copy = len(out)
+    out += struct.pack(f"{order}H", len(entries))
+    out += b"".join(entries[tag] for tag in sorted(entries)) + next_ifd
+    out[4:8] = struct.pack(f"{order}I", copy)
+    return bytes(out)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

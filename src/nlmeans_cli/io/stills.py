@@ -22,7 +22,14 @@ import numpy as np
 
 from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
-from .metadata import Metadata, pillow_options, read_metadata, tiff_tags, with_png_chunks
+from .metadata import (
+    Metadata,
+    pillow_options,
+    read_metadata,
+    tiff_tags,
+    with_png_chunks,
+    with_tiff_exif,
+)
 
 __all__ = [
     "FORMATS",
@@ -503,7 +510,8 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
                 metadata.microscopy_note("PNG"))
     if extension in (".tif", ".tiff"):
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
-        return _encode_tiff(picture, data, keywords), notes
+        encoded = _encode_tiff(picture, data, keywords)
+        return (with_tiff_exif(encoded, metadata) if metadata else encoded), notes
     buffer = io.BytesIO()
     image = Image.fromarray(np.ascontiguousarray(data))
     if extension == ".bmp":
