@@ -17,7 +17,7 @@ LAYERS = {
     "methods": 3,
     "engine": 2,
     "io": 1.5,
-    "formulation": 1, "parameters": 1, "pixels": 1,
+    "formulation": 1, "parameters": 1, "pixels": 1, "noise": 1,
 }
 
 

@@ -9,9 +9,12 @@ request or a setting call :func:`resolve_request` and :func:`denoise_with`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .methods import Setting, method_named
+from .noise import Stabiliser, lookup_noise, plan_stabiliser
 from .parameters import Request, non_negative
 from .pixels import (
     channels_last,
@@ -44,6 +47,9 @@ def denoise(
     patch_kernel: str | None = None,
     h_chroma: float | None = None,
     spacing: tuple[float, float, float] | None = None,
+    noise: str = "gaussian",
+    gain: float | None = None,
+    read_noise: float | None = None,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -88,6 +94,16 @@ def denoise(
         sides then hold along the finest axis and shrink along coarser ones in proportion,
         so that slices far apart in space are neither compared nor averaged. ``None``:
         isotropic.
+    noise : str
+        The noise model, a name in :data:`nlmeans_cli.noise.NOISE_MODELS`: ``"gaussian"``
+        (one sigma), ``"poisson-gaussian"`` (variance ``gain * x + read_noise ** 2``, as
+        cameras and microscopes count photons: denoised through the generalised Anscombe
+        transform and its unbiased inverse), or ``"auto"`` (Poisson-Gaussian where the
+        fitted noise grows by more than 10 % across the image's levels). With
+        ``"poisson-gaussian"``, sigma and h cannot be given.
+    gain, read_noise : float, optional
+        The Poisson-Gaussian model's parameters in the image's value units, as sigma;
+        ``None`` fits them from the image, per channel (Foi et al.).
 
     Returns
     -------
@@ -127,7 +143,7 @@ def denoise(
     """
     image = np.asarray(image)
     request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-                       patch_kernel, h_chroma, spacing)
+                       patch_kernel, h_chroma, spacing, noise, gain, read_noise)
     unit = _unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
     return _back(_run(unit, setting), image, channel_axis)
@@ -147,13 +163,16 @@ def resolve_parameters(
     patch_kernel: str | None = None,
     h_chroma: float | None = None,
     spacing: tuple[float, float, float] | None = None,
+    noise: str = "gaussian",
+    gain: float | None = None,
+    read_noise: float | None = None,
 ) -> Setting:
     """Return the parameters :func:`denoise` uses for this image and these arguments.
 
     Parameters
     ----------
     image, sigma, h, patch_size, search_window, affinity, method, channel_axis, model
-    patch_kernel, h_chroma, spacing
+    patch_kernel, h_chroma, spacing, noise, gain, read_noise
         As for :func:`denoise`.
 
     Returns
@@ -177,7 +196,7 @@ def resolve_parameters(
     """
     image = np.asarray(image)
     request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-                       patch_kernel, h_chroma, spacing)
+                       patch_kernel, h_chroma, spacing, noise, gain, read_noise)
     return _resolve(request, _unit_pixels(image, channel_axis))
 
 
@@ -265,7 +284,8 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
 
 
 def _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-             patch_kernel, h_chroma, spacing=None) -> Request:
+             patch_kernel, h_chroma, spacing=None, noise="gaussian", gain=None,
+             read_noise=None) -> Request:
     """Turn the keyword arguments into a request: sigma and h from image units to the unit scale."""
     full_scale = unit_scale(check_dtype(image.dtype))
     return Request(
@@ -274,7 +294,10 @@ def _request(image, sigma, h, patch_size, search_window, affinity, method, model
         patch_size=patch_size, search_window=search_window, affinity=affinity,
         method=method, model=model, patch_kernel=patch_kernel,
         h_chroma_unit=None if h_chroma is None else non_negative(h_chroma, "h_chroma")
-        / full_scale, spacing=spacing)
+        / full_scale, spacing=spacing, noise=lookup_noise(noise).name,
+        gain_unit=None if gain is None else non_negative(gain, "gain") / full_scale,
+        read_noise_unit=None if read_noise is None
+        else non_negative(read_noise, "read noise") / full_scale)
 
 
 def _unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -287,17 +310,45 @@ def _unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
     return to_unit(last)
 
 
-def _resolve(request: Request, unit: np.ndarray) -> Setting:
+def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
     runner = method_named(request.method)
+    stabiliser = _stabiliser(request, unit, top)
+    if stabiliser is not None:
+        # The method resolves for the transformed image, whose noise is known.
+        stable = stabiliser.forward(unit)
+        setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
+                                 stabiliser.sigma_unit, sigma_estimated=False,
+                                 spatial=unit.shape[:-1], channels=unit.shape[-1],
+                                 pixels=stable)
+        return replace(setting, stabiliser=stabiliser)
     estimated = request.sigma_unit is None
     sigma_unit = estimate_sigma_unit(unit) if estimated else request.sigma_unit
     return runner.resolve(request, sigma_unit, sigma_estimated=estimated,
                           spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit)
 
 
+def _stabiliser(request: Request, unit: np.ndarray, top: float) -> Stabiliser | None:
+    """Return the noise's stabilising transform, or ``None`` for the Gaussian path."""
+    if request.noise == "gaussian":
+        return None
+    given_sigma = request.sigma_unit is not None
+    if request.noise == "auto" and given_sigma:
+        return None  # a given sigma asks for the Gaussian path
+    if given_sigma or request.h_unit is not None or request.h_chroma_unit is not None:
+        raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
+                         "is set by gain and read noise, and h is chosen after stabilising")
+    return plan_stabiliser(unit, request.noise, gain=request.gain_unit,
+                           read_noise=request.read_noise_unit, top=top)
+
+
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
+    stabiliser = setting.stabiliser
+    if stabiliser is not None:
+        unit = stabiliser.forward(unit)
     grid, axes = to_grid(unit)
-    return from_grid(method_named(setting.method).run(grid, setting, axes=axes), unit.shape)
+    estimate = from_grid(method_named(setting.method).run(grid, setting, axes=axes),
+                         unit.shape)
+    return estimate if stabiliser is None else stabiliser.inverse(estimate)
 
 
 def _back(estimate: np.ndarray, image: np.ndarray, channel_axis: int | None) -> np.ndarray:

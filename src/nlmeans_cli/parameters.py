@@ -138,6 +138,10 @@ class Request:
         A volume's voxel spacing along its three axes (any one unit); the classic method's
         patch and window are then given along the finest axis and shrink along the coarser
         ones. ``None``: isotropic.
+    noise : str
+        A name in :data:`nlmeans_cli.noise.NOISE_MODELS`.
+    gain_unit, read_noise_unit : float or None
+        The Poisson-Gaussian model's parameters, unit scale; ``None`` fits them.
     """
 
     sigma_unit: float | None = None
@@ -150,6 +154,9 @@ class Request:
     patch_kernel: str | None = None
     h_chroma_unit: float | None = None
     spacing: tuple[float, float, float] | None = None
+    noise: str = "gaussian"
+    gain_unit: float | None = None
+    read_noise_unit: float | None = None
 
     def __post_init__(self):
         if self.sigma_unit is not None:
@@ -170,6 +177,11 @@ class Request:
             object.__setattr__(self, "model", str(self.model))
         if self.spacing is not None:
             object.__setattr__(self, "spacing", voxel_spacing(self.spacing))
+        for name in ("gain_unit", "read_noise_unit"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, non_negative(value, name.removesuffix("_unit")
+                                                            .replace("_", " ")))
 
 
 def voxel_spacing(spacing) -> tuple[float, float, float]:

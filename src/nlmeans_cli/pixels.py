@@ -259,38 +259,57 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
     return float(np.mean(sigmas))
 
 
-def estimate_noise(image: np.ndarray, *, channel_axis: int | None = None) -> float:
-    """Estimate the noise standard deviation as :func:`nlmeans_cli.denoise` does.
+def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
+                   channel_axis: int | None = None) -> float | tuple[float, float]:
+    """Estimate the noise as :func:`nlmeans_cli.denoise` does.
 
     Parameters
     ----------
     image : numpy.ndarray
         As for :func:`nlmeans_cli.denoise`.
+    model : str
+        ``"gaussian"``: one standard deviation; ``"poisson-gaussian"``: the parameters of
+        ``variance(x) = gain * x + read_noise ** 2``.
     channel_axis : int, optional
         As for :func:`nlmeans_cli.denoise`.
 
     Returns
     -------
-    float
-        Sigma in the image's value units; passing it to :func:`nlmeans_cli.denoise` as
-        *sigma* gives the same result as leaving *sigma* out.
+    float or tuple of 2 float
+        Sigma in the image's value units (passing it to :func:`nlmeans_cli.denoise` as
+        *sigma* gives the same result as leaving *sigma* out); or ``(gain, read_noise)`` in
+        the image's value units, the mean over channels (each channel is fitted on its own).
 
     Raises
     ------
     TypeError, ValueError
-        As for :func:`nlmeans_cli.denoise`.
+        As for :func:`nlmeans_cli.denoise`, or for an unknown *model*.
 
     Notes
     -----
-    Donoho's wavelet estimator (as :func:`skimage.restoration.estimate_sigma`), averaged over
-    channels; ``O(N)``.
+    Gaussian: Donoho's wavelet estimator (as :func:`skimage.restoration.estimate_sigma`),
+    averaged over channels. Poisson-Gaussian: Foi et al.'s fit of local means and variances
+    of smooth regions (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is
+    identified only where the image has dark regions. ``O(N)``.
 
     References
     ----------
     .. [1] D. L. Donoho, I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
        Biometrika 81 (1994).
+    .. [2] A. Foi, M. Trimeche, V. Katkovnik and K. Egiazarian, "Practical
+       Poissonian-Gaussian noise modeling and fitting for single-image raw-data", IEEE TIP
+       17(10), 2008.
     """
+    from .noise import fit_poisson_gaussian
+
+    if model not in ("gaussian", "poisson-gaussian"):
+        raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
     image = np.asarray(image)
     check_dtype(image.dtype)
     unit = to_unit(channels_last(image, channel_axis))
-    return estimate_sigma_unit(unit) * unit_scale(image.dtype)
+    scale = unit_scale(image.dtype)
+    if model == "gaussian":
+        return estimate_sigma_unit(unit) * scale
+    fits = [fit_poisson_gaussian(unit[..., c]) for c in range(unit.shape[-1])]
+    return (float(np.mean([fit.gain for fit in fits])) * scale,
+            float(np.mean([fit.read_noise for fit in fits])) * scale)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .denoising import denoise_with
 from .methods import Setting, method_named
+from .noise import Stabiliser, plan_stabiliser
 from .parameters import DEFAULT_TEMPORAL_WINDOW, Request, non_negative
 from .pixels import (
     channels_last,
@@ -40,6 +41,7 @@ __all__ = [
     "denoise_frames",
     "estimate_frames_noise",
     "estimate_frames_sigma_unit",
+    "plan_frames_stabiliser",
     "resolve_frames",
     "stream_frames",
 ]
@@ -219,11 +221,13 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
         while start < k - temporal_window:
             held.popleft()
             start += 1
-        estimate = runner.run(_window_grid(held, channel_axis), setting, axes=(1, 0, 1),
-                              temporal_window=temporal_window,
+        estimate = runner.run(_window_grid(held, channel_axis, setting.stabiliser), setting,
+                              axes=(1, 0, 1), temporal_window=temporal_window,
                               targets=(k - start, k - start + 1))
         # (C, rows, 1, columns) -> the frame's channels-last layout.
         estimate = np.moveaxis(estimate[:, :, 0, :], 0, -1)
+        if setting.stabiliser is not None:
+            estimate = setting.stabiliser.inverse(estimate)
         yield from_unit(restore_channels(estimate, channel_axis, layout.ndim), layout.dtype)
         k += 1
 
@@ -385,16 +389,68 @@ def _chain(first, rest):
     yield from rest
 
 
-def _window_grid(held: deque, channel_axis: int | None) -> np.ndarray:
-    """Stack the held frames as the unit-scale grid ``(channels, rows, frames, columns)``."""
+def _window_grid(held: deque, channel_axis: int | None, stabiliser=None) -> np.ndarray:
+    """Stack the held frames as the unit-scale grid ``(channels, rows, frames, columns)``.
+
+    With a *stabiliser* (Poisson-Gaussian noise) each frame is transformed first.
+    """
     first = channels_last(held[0], channel_axis)
     rows, columns, channels = first.shape
     grid = np.empty((channels, rows, len(held), columns), np.float32)
     scale = np.float32(unit_scale(held[0].dtype))
     for f, frame in enumerate(held):
-        planar = np.moveaxis(channels_last(frame, channel_axis), -1, 0)
-        np.divide(planar, scale, out=grid[:, :, f, :], dtype=np.float32, casting="unsafe")
+        last = channels_last(frame, channel_axis)
+        if stabiliser is not None:
+            grid[:, :, f, :] = np.moveaxis(stabiliser.forward(to_unit(last)), -1, 0)
+            continue
+        np.divide(np.moveaxis(last, -1, 0), scale, out=grid[:, :, f, :], dtype=np.float32,
+                  casting="unsafe")
     return grid
+
+
+def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
+                           channel_axis: int | None = None, n_frames: int | None = None,
+                           samples: int = 8) -> Stabiliser | None:
+    """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        The clip's frames (read once, up to the last sampled one).
+    request : Request
+        Its ``noise``, ``gain_unit`` and ``read_noise_unit`` say what to fit.
+    channel_axis : int, optional
+        The channel axis of a frame.
+    n_frames : int, optional
+        The clip's length, to spread the samples; ``None`` takes the first frames.
+    samples : int
+        Frames the fit reads.
+
+    Returns
+    -------
+    Stabiliser or None
+        ``None`` for the Gaussian path.
+
+    Notes
+    -----
+    ``O(samples * N)`` for frames of ``N`` pixels.
+    """
+    if request.noise == "gaussian" or (request.noise == "auto"
+                                       and request.sigma_unit is not None):
+        return None
+    step = max(1, -(-n_frames // samples)) if n_frames else 1
+    sampled = []
+    for k, frame in enumerate(frames):
+        if k % step:
+            continue
+        sampled.append(to_unit(channels_last(_check_frame(np.asarray(frame), None,
+                                                          channel_axis, k), channel_axis)))
+        if len(sampled) >= samples:
+            break
+    if not sampled:
+        raise ValueError("the clip has no frames")
+    return plan_stabiliser(np.stack(sampled), request.noise, gain=request.gain_unit,
+                           read_noise=request.read_noise_unit)
 
 
 def _check_frame(frame, first, channel_axis, index):

@@ -23,14 +23,17 @@ from .options import (
     SCALE_NOTE,
     AffinityOption,
     DebugOption,
+    GainOption,
     HChromaOption,
     HOption,
     MaxPixelsOption,
     MethodOption,
     ModelOption,
+    NoiseOption,
     OverwriteOption,
     PatchKernelOption,
     PatchOption,
+    ReadNoiseOption,
     SigmaOption,
     SpacingOption,
     StripMetadataOption,
@@ -88,13 +91,14 @@ def _root(
 
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                  temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
-                 patch_kernel=None, h_chroma=None, spacing=None, strip_metadata=False):
+                 patch_kernel=None, h_chroma=None, spacing=None, strip_metadata=False,
+                 noise=None, gain=None, read_noise=None):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, affinity.value)
     try:
         asked = request(sigma, h, patch_size, search_window, affinity, method, model,
-                        patch_kernel, h_chroma, spacing)
+                        patch_kernel, h_chroma, spacing, noise, gain, read_noise)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
@@ -173,6 +177,9 @@ def denoise_command(
     volume: VolumeOption = False,
     spacing: SpacingOption = None,
     strip_metadata: StripMetadataOption = False,
+    noise: NoiseOption = "gaussian",
+    gain: GainOption = None,
+    read_noise: ReadNoiseOption = None,
     overwrite: OverwriteOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     tile: Annotated[
@@ -197,7 +204,7 @@ def denoise_command(
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                            temporal_window, volume, model, patch_kernel, h_chroma, spacing,
-                           strip_metadata)
+                           strip_metadata, noise, gain, read_noise)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -271,6 +278,9 @@ def batch_command(
     volume: VolumeOption = False,
     spacing: SpacingOption = None,
     strip_metadata: StripMetadataOption = False,
+    noise: NoiseOption = "gaussian",
+    gain: GainOption = None,
+    read_noise: ReadNoiseOption = None,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     scheduler: Annotated[
         str | None,
@@ -300,7 +310,7 @@ def batch_command(
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                            temporal_window, volume, model, patch_kernel, h_chroma, spacing,
-                           strip_metadata)
+                           strip_metadata, noise, gain, read_noise)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch
@@ -388,6 +398,23 @@ def compare_command(
         typer.Option(metavar="PATH", show_default="the shipped gaussian models",
                      help="The model file of the 'learned' column (from 'nlm train')."),
     ] = None,
+    noise: Annotated[
+        str,
+        typer.Option(metavar="gaussian|poisson-gaussian",
+                     help="The noise added: Gaussian of --sigma, or gain * Poisson(x / gain) "
+                          "+ read noise (--gain, --read-noise), with an 'ours_poisson' column "
+                          "that fits and stabilises it."),
+    ] = "gaussian",
+    gain: Annotated[
+        float | None,
+        typer.Option(min=0, metavar="FLOAT", show_default=False,
+                     help=f"Poisson-Gaussian noise: the value of one photon. {SCALE_NOTE}"),
+    ] = None,
+    read_noise: Annotated[
+        float,
+        typer.Option(min=0, metavar="FLOAT",
+                     help=f"Poisson-Gaussian noise: the read noise. {SCALE_NOTE}"),
+    ] = 0.0,
     debug: DebugOption = False,
 ) -> None:
     """Add noise to clean images, denoise with ours and scikit-image, report PSNR, SSIM, time.
@@ -402,6 +429,13 @@ def compare_command(
 
     if model is not None:
         _check_model(model, "learned", "gaussian")
+    if noise not in ("gaussian", "poisson-gaussian"):
+        raise typer.BadParameter(f"{noise!r}: use gaussian or poisson-gaussian",
+                                 param_hint="--noise")
+    if noise == "poisson-gaussian" and (gain is None or gain <= 0 or sigma is not None
+                                        or noisy is not None):
+        raise typer.BadParameter("poisson-gaussian noise needs --gain (> 0), and neither "
+                                 "--sigma nor --noisy", param_hint="--noise")
     try:
         paths = []
         for path in clean:
@@ -418,7 +452,8 @@ def compare_command(
             list(zip(map(str, paths), cleans, strict=True)),
             sigma=sigma if sigma is not None or noisy is not None else 25.0,
             seed=seed, noisy=noisy_pixels, keep_images=montage is not None,
-            model=None if model is None else str(model))
+            model=None if model is None else str(model), noise=noise, gain=gain,
+            read_noise=read_noise)
         if montage is not None:
             from ..evaluation.montage import draw_montage
 

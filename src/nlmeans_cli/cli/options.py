@@ -15,6 +15,7 @@ import typer
 
 from ..formulation import AFFINITIES, PATCH_KERNELS, affinity_help
 from ..methods import METHODS
+from ..noise import NOISE_MODELS
 from ..parameters import Request
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "request",
 ]
 
+NoiseName = enum.Enum("NoiseName", {name: name for name in NOISE_MODELS}, type=str)
 AffinityName = enum.Enum("AffinityName", {name: name for name in AFFINITIES}, type=str)
 MethodName = enum.Enum("MethodName", {name: name for name in METHODS}, type=str)
 PatchKernelName = enum.Enum("PatchKernelName", {name: name for name in PATCH_KERNELS}, type=str)
@@ -105,9 +107,17 @@ def odd(value: int | None) -> int | None:
 def request(sigma: str, h: str, patch_size: int | None, search_window: int | None,
             affinity: AffinityName, method: MethodName, model: Path | None,
             patch_kernel: PatchKernelName | None = None,
-            h_chroma: float | None = None, spacing: str | None = None) -> Request:
+            h_chroma: float | None = None, spacing: str | None = None,
+            noise: NoiseName | None = None, gain: float | None = None,
+            read_noise: float | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
+    chosen_noise = "gaussian" if noise is None else str(getattr(noise, "value", noise))
+    if chosen_noise == "poisson-gaussian" and (sigma_255 is not None or h_255 is not None
+                                               or h_chroma is not None):
+        raise typer.BadParameter("--sigma, --h and --h-chroma cannot be given with "
+                                 "--noise poisson-gaussian (give --gain and --read-noise)",
+                                 param_hint="--noise")
     if method.value == "classic" and not AFFINITIES[affinity.value].compares_patches:
         raise typer.BadParameter(
             f"{affinity.value} does not compare patches on raw pixels, so --method classic "
@@ -120,7 +130,10 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
                    search_window=search_window, affinity=affinity.value, method=method.value,
                    model=None if model is None else str(model),
                    patch_kernel=None if patch_kernel is None else patch_kernel.value,
-                   spacing=parse_spacing(spacing))
+                   spacing=parse_spacing(spacing),
+                   noise=chosen_noise,
+                   gain_unit=None if gain is None else gain / 255.0,
+                   read_noise_unit=None if read_noise is None else read_noise / 255.0)
 
 
 # Options shared by the commands that denoise.
@@ -162,6 +175,22 @@ SpacingOption = Annotated[
                  help="With --volume: the voxel spacing (any one unit). Patch and window sides "
                       "then hold along the finest axis and shrink along coarser ones, and the "
                       "default sizes grow to keep as many voxels."),
+]
+NoiseOption = Annotated[
+    NoiseName,
+    typer.Option(help="The noise model: " + "; ".join(
+        f"'{m.name}': {m.description}" for m in NOISE_MODELS.values()) + "."),
+]
+GainOption = Annotated[
+    float | None,
+    typer.Option(min=0, metavar="FLOAT", show_default="fitted from the image",
+                 help=f"Poisson-Gaussian noise: the value of one photon. {SCALE_NOTE}"),
+]
+ReadNoiseOption = Annotated[
+    float | None,
+    typer.Option(min=0, metavar="FLOAT", show_default="fitted from the image",
+                 help=f"Poisson-Gaussian noise: the read noise's standard deviation. "
+                      f"{SCALE_NOTE}"),
 ]
 StripMetadataOption = Annotated[
     bool,

@@ -43,8 +43,16 @@ def summary(outcome) -> str:
             patch, search = outcome.radii["patch"], outcome.radii["search"]
             used += (f", spacing {steps} (Z x Y x X): radii patch "
                      f"{'/'.join(map(str, patch))}, window {'/'.join(map(str, search))}")
-    return (f"{outcome.input}: {outcome.description}, sigma {_number(outcome.sigma)} ({source})"
-            f"{used}{temporal}")
+    if outcome.noise == "poisson-gaussian":
+        how = "fitted" if outcome.noise_fitted else "given"
+        noise = (f"poisson-gaussian noise, gain {_number(outcome.gain)}, read noise "
+                 f"{_number(outcome.read_noise)} ({how}), stabilised")
+        if outcome.model is None:
+            used = used.replace(f", h {_number(outcome.h)}",
+                                f", h {outcome.h / outcome.sigma:.2f} x sigma", 1)
+    else:
+        noise = f"sigma {_number(outcome.sigma)} ({source})"
+    return f"{outcome.input}: {outcome.description}, {noise}{used}{temporal}"
 
 
 def _number(value: float) -> str:
@@ -57,8 +65,12 @@ def comparison_table(comparison) -> str:
     names = list(comparison.mean)
     header = f"{'image':<28} {'noisy':>6} " + " ".join(f"{name:>26}" for name in names)
     sub = f"{'':<28} {'PSNR':>6} " + " ".join(f"{'PSNR  SSIM      s':>26}" for _ in names)
-    lines = [f"sigma {comparison.sigma:g}" + (f", seed {comparison.seed}"
-                                             if comparison.seed is not None else ""),
+    if comparison.noise:
+        added = (f"poisson-gaussian noise, gain {comparison.noise['gain']:g}, read noise "
+                 f"{comparison.noise['read_noise']:g}")
+    else:
+        added = f"sigma {comparison.sigma:g}"
+    lines = [added + (f", seed {comparison.seed}" if comparison.seed is not None else ""),
              header, sub]
 
     def cells(methods):

@@ -47,6 +47,7 @@ class Comparison:
     sigma: float
     seed: int | None
     images: list[ImageScore]
+    noise: dict | None = None
 
     @property
     def mean(self) -> dict[str, dict[str, float]]:
@@ -62,6 +63,7 @@ class Comparison:
         """Return the JSON form printed by ``nlm compare --json``."""
         return {
             "sigma": self.sigma,
+            **({"noise": self.noise} if self.noise else {}),
             "seed": self.seed,
             "images": [{"path": image.path, "noisy_psnr": image.noisy_psnr,
                         "methods": image.methods} for image in self.images],
@@ -78,6 +80,14 @@ def _ours(method: str, model: str | None = None) -> Denoiser:
 
         return denoise(noisy, sigma=sigma, method=method, channel_axis=channel_axis,
                        model=model if method == "learned" else None)
+    return run
+
+
+def _ours_stabilised() -> Denoiser:
+    def run(noisy, sigma, channel_axis):
+        from ..denoising import denoise
+
+        return denoise(noisy, noise="poisson-gaussian", channel_axis=channel_axis)
     return run
 
 
@@ -142,7 +152,8 @@ COMPARED: tuple[str, ...] = (*("ours" if n == "classic" else n for n in METHODS)
 def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 25.0,
             seed: int = 0,
             noisy: np.ndarray | None = None, keep_images: bool = False,
-            model: str | None = None) -> Comparison:
+            model: str | None = None, noise: str = "gaussian", gain: float | None = None,
+            read_noise: float = 0.0) -> Comparison:
     """Denoise noisy versions of clean images with every method and score them.
 
     Parameters
@@ -161,6 +172,14 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
         Keep the noisy image and the estimates in the result (for montages).
     model : path-like, optional
         The learned method's model file; ``None``: the shipped models.
+    noise : str
+        ``"gaussian"`` adds noise of *sigma*; ``"poisson-gaussian"`` adds
+        ``gain * Poisson(x / gain) + read_noise * N(0, 1)`` instead (0-255 scale), and adds
+        the column ``ours_poisson`` (``denoise(noise="poisson-gaussian")``, parameters
+        fitted); the other methods get the noise's mean standard deviation over the image
+        as sigma.
+    gain, read_noise : float
+        The Poisson-Gaussian noise added, 0-255 scale.
 
     Returns
     -------
@@ -180,6 +199,14 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     """
     from skimage.metrics import structural_similarity
 
+    photons = noise == "poisson-gaussian"
+    if noise not in ("gaussian", "poisson-gaussian"):
+        raise ValueError(f"unknown noise {noise!r}; known: gaussian, poisson-gaussian")
+    if photons and (gain is None or not gain > 0 or not read_noise >= 0 or noisy is not None):
+        raise ValueError("poisson-gaussian noise needs a gain > 0, a read noise >= 0 and no "
+                         "noisy image")
+    if photons:
+        sigma = 0.0  # set per image below
     if sigma is None:
         if noisy is None:
             raise ValueError("sigma is needed to add noise")
@@ -189,13 +216,21 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     if noisy is not None and len(cleans) != 1:
         raise ValueError("a noisy image goes with exactly one clean image")
     methods = comparison_methods(model)
+    if photons:
+        methods = {"ours_poisson": _ours_stabilised(), **methods}
     _warm_up(methods, cleans[0][1].ndim == 3 if cleans else False)
     streams = np.random.SeedSequence(seed).spawn(len(cleans))
     sigma_unit = sigma / 255.0
     scores = []
     for (name, clean), stream in zip(cleans, streams, strict=True):
         clean = to_unit(clean)
-        if noisy is None:
+        if photons:
+            rng = np.random.default_rng(stream)
+            gain_unit, read_unit = gain / 255.0, read_noise / 255.0
+            noisy_unit = (gain_unit * rng.poisson(np.maximum(clean, 0) / gain_unit)
+                          + rng.normal(0.0, read_unit, clean.shape)).astype(np.float32)
+            sigma_unit = float(np.sqrt(gain_unit * clean.mean() + read_unit**2))
+        elif noisy is None:
             rng = np.random.default_rng(stream)
             noisy_unit = clean + rng.normal(0.0, sigma_unit, clean.shape).astype(np.float32)
         else:
@@ -220,7 +255,9 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
         if keep_images:
             score.noisy = noisy_unit
         scores.append(score)
-    return Comparison(sigma, seed if noisy is None else None, scores)
+    described = ({"model": "poisson-gaussian", "gain": gain, "read_noise": read_noise}
+                 if photons else None)
+    return Comparison(sigma, seed if noisy is None else None, scores, described)
 
 
 def _warm_up(methods: dict[str, Denoiser], colour: bool) -> None:

@@ -80,6 +80,12 @@ class FileOutcome:
         A volume's voxel spacing used (Z, Y, X), from ``--spacing`` or the file.
     radii : dict or None
         With *spacing*: the patch and window radii per axis.
+    noise : str
+        ``"gaussian"``, or ``"poisson-gaussian"`` when the noise was stabilised.
+    gain, read_noise : float or None
+        The Poisson-Gaussian parameters used, 0-255 scale (the mean over channels).
+    noise_fitted : bool
+        Whether they were fitted from the file.
     seconds : float
         Wall time for the file, reading and writing included.
     error : str
@@ -109,6 +115,10 @@ class FileOutcome:
     model: str | None = None
     spacing: tuple[float, float, float] | None = None
     radii: dict | None = None
+    noise: str = "gaussian"
+    gain: float | None = None
+    read_noise: float | None = None
+    noise_fitted: bool = False
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -141,6 +151,13 @@ class FileOutcome:
         self.model = used.get("model")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
+        stabiliser = setting.stabiliser
+        if stabiliser is not None:
+            self.noise = "poisson-gaussian"
+            self.gain = 255.0 * sum(m.gain for m in stabiliser.models) / len(stabiliser.models)
+            self.read_noise = 255.0 * sum(m.read_noise for m in stabiliser.models) / len(
+                stabiliser.models)
+            self.noise_fitted = stabiliser.fitted
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
@@ -312,7 +329,12 @@ def _frame_stream(sequence, request, options, channel):
     """Denoised frames of a sequence (of one of its separate channels), and the setting."""
     from dataclasses import replace
 
-    from ..spacetime import estimate_frames_sigma_unit, resolve_frames, stream_frames
+    from ..spacetime import (
+        estimate_frames_sigma_unit,
+        plan_frames_stabiliser,
+        resolve_frames,
+        stream_frames,
+    )
 
     def frames():
         for frame in sequence.frames():
@@ -320,6 +342,14 @@ def _frame_stream(sequence, request, options, channel):
 
     channel_axis = None if channel is not None else sequence.channel_axis
     shape = sequence.frame_shape if channel is None else sequence.frame_shape[:2]
+    stabiliser = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
+                                        n_frames=sequence.n_frames)
+    if stabiliser is not None:
+        setting = replace(resolve_frames(replace(request, sigma_unit=stabiliser.sigma_unit),
+                                         shape, channel_axis=channel_axis),
+                          stabiliser=stabiliser)
+        return stream_frames(frames(), setting, temporal_window=options.temporal_window,
+                             channel_axis=channel_axis), setting
     estimated = request.sigma_unit is None
     if estimated:
         request = replace(request, sigma_unit=estimate_frames_sigma_unit(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..noise import Stabiliser
 from ..parameters import Request
 
 __all__ = ["Method", "Setting"]
@@ -32,12 +33,16 @@ class Setting:
         Noise standard deviation, unit scale.
     sigma_estimated : bool
         Whether sigma was estimated from the image.
+    stabiliser : Stabiliser or None
+        Poisson-Gaussian noise: the transform to variance 1 that the method runs inside
+        (:mod:`nlmeans_cli.noise`); *sigma_unit* is then the transformed image's.
     """
 
     method: str
     affinity: str
     sigma_unit: float
     sigma_estimated: bool
+    stabiliser: Stabiliser | None = None
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Return, per spatial axis, how many pixels either side an output pixel reads.
