@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .formulation import lookup
+
 __all__ = ["NOISE_MODELS", "NoiseModel", "PoissonGaussian", "Stabiliser", "anscombe",
            "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise", "plan_stabiliser"]
 
@@ -300,11 +302,7 @@ def lookup_noise(name: str) -> NoiseModel:
     ValueError
         If *name* is not registered; the message lists the known ones.
     """
-    try:
-        return NOISE_MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown noise model {name!r}; known: "
-                         f"{', '.join(sorted(NOISE_MODELS))}") from None
+    return lookup(NOISE_MODELS, name, "noise model")
 
 
 @dataclass(frozen=True)
