@@ -187,3 +187,26 @@ def test_clips_and_compare_take_poisson_gaussian_noise(tmp_path, samples):
                                    "poisson-gaussian", "--gain", "4", "--read-noise", "2"])
     assert compared.exit_code == 0, compared.output
     assert "ours_poisson" in compared.stdout and "gain 4" in compared.stdout
+
+
+def test_batch_reports_the_fitted_noise(tmp_path):
+    import csv
+
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(12)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(2):
+        noisy = np.clip(np.rint(_photons(rng, _ramp((64, 80))) * 255), 0, 255)
+        iio.imwrite(folder / f"{k}.png", noisy.astype(np.uint8))
+    report = tmp_path / "report.csv"
+    result = runner.invoke(app, ["batch", str(folder), str(tmp_path / "out"), "-j", "1",
+                                 "--noise", "poisson-gaussian", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    with open(report, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2
+    for row in rows:
+        assert row["noise"] == "poisson-gaussian" and row["sigma"] == ""
+        assert float(row["gain"]) > 0 and float(row["read_noise"]) >= 0

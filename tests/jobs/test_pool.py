@@ -89,7 +89,8 @@ def test_skip_existing_then_does_nothing(tree, tmp_path):
     assert {name: (out / name).stat().st_mtime_ns for name in GOOD} == before
     with open(report, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["input", "output", "status", "sigma", "seconds", "error"]
+    assert list(rows[0]) == ["input", "output", "status", "sigma", "noise", "gain",
+                             "read_noise", "seconds", "error"]
     assert sorted(row["status"] for row in rows) == ["failed"] * 2 + ["skipped"] * 4
     assert "0 processed, 4 skipped, 2 failed" in result.stderr
 

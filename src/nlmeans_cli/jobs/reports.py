@@ -14,7 +14,8 @@ from .file import FileOutcome
 
 __all__ = ["REPORT_FIELDS", "write_report"]
 
-REPORT_FIELDS = ("input", "output", "status", "sigma", "seconds", "error")
+REPORT_FIELDS = ("input", "output", "status", "sigma", "noise", "gain", "read_noise", "seconds",
+                 "error")
 
 
 def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Path:
@@ -41,8 +42,9 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
 
     Notes
     -----
-    Fields: input, output, status, sigma (0-255 scale, empty when not reached), seconds,
-    error.
+    Fields: input, output, status, sigma (0-255 scale, empty when not reached or for
+    Poisson-Gaussian noise), noise (``gaussian`` or ``poisson-gaussian``), gain and read_noise
+    (0-255 scale, Poisson-Gaussian only), seconds, error.
     """
     path = Path(path)
     extension = path.suffix.lower()
@@ -52,8 +54,11 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
     for outcome in outcomes:
         row = {key: value for key, value in asdict(outcome).items() if key in REPORT_FIELDS}
         row["seconds"] = round(row["seconds"], 4)
-        if row["sigma"] is not None:
-            row["sigma"] = round(row["sigma"], 4)
+        if row["noise"] == "poisson-gaussian":
+            row["sigma"] = None  # the stabilised image's, not the file's
+        for key in ("sigma", "gain", "read_noise"):
+            if row[key] is not None:
+                row[key] = round(row[key], 4)
         rows.append(row)
     with staged(path, overwrite=True) as temporary, open(temporary, "w", newline="") as handle:
         if extension == ".json":
