@@ -132,12 +132,22 @@ def test_batch_keeps_metadata(tmp_path):
     folder.mkdir()
     Image.fromarray(_pixels(rng)).save(folder / "a.jpg", icc_profile=SRGB, exif=_exif())
     Image.fromarray(_pixels(rng)).save(folder / "b.png", icc_profile=SRGB, exif=_exif())
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Title", "batch text")
+    Image.fromarray(_pixels(rng, (32, 32))).save(folder / "c.png", pnginfo=text, dpi=(96, 96))
+    tifffile.imwrite(folder / "d.tif", _stack(rng, (4, 24, 24)), imagej=True,
+                     resolution=(2.0, 2.0),
+                     metadata={"spacing": 3.0, "unit": "um", "axes": "ZYX"})
     result = runner.invoke(app, ["batch", str(folder), str(tmp_path / "out"), "-j", "1",
                                  "--sigma", "10"])
     assert result.exit_code == 0, result.output
     for name in ("a.jpg", "b.png"):
         icc, exif, _ = _read(tmp_path / "out" / name)
         assert icc == SRGB and exif.get(0x0110) == "NLM Test Camera"
+    _, _, info = _read(tmp_path / "out" / "c.png")
+    assert info["Title"] == "batch text" and tuple(round(v) for v in info["dpi"]) == (96, 96)
+    with tifffile.TiffFile(tmp_path / "out" / "d.tif") as tiff:
+        assert tiff.imagej_metadata["spacing"] == 3.0 and tiff.imagej_metadata["unit"] == "um"
 
 
 def _exif_with_thumbnail(model: bytes, thumbnail: bytes) -> bytes:
