@@ -210,3 +210,22 @@ def test_batch_reports_the_fitted_noise(tmp_path):
     for row in rows:
         assert row["noise"] == "poisson-gaussian" and row["sigma"] == ""
         assert float(row["gain"]) > 0 and float(row["read_noise"]) >= 0
+
+
+@pytest.mark.parametrize("level", [0.05, 0.25, 0.5])
+def test_a_flat_noisy_image_keeps_its_mean(level):
+    # The unbiased inverse: denoising a flat region neither brightens nor darkens it (the
+    # algebraic inverse would darken the low levels).
+    rng = np.random.default_rng(14)
+    noisy = _photons(rng, np.full((96, 96), level))
+    out = denoise(noisy, noise="poisson-gaussian", gain=GAIN, read_noise=READ)
+    assert out.mean() == pytest.approx(level, rel=0.02)
+    assert out.std() < 0.3 * noisy.std()
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (1, 17), (5, 5, 3)])
+def test_tiny_images_keep_shape_and_dtype(shape):
+    rng = np.random.default_rng(13)
+    image = (rng.random(shape) * 200).astype(np.uint8)
+    out = denoise(image, noise="poisson-gaussian", channel_axis=-1 if len(shape) == 3 else None)
+    assert out.shape == image.shape and out.dtype == image.dtype
