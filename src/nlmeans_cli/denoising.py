@@ -30,7 +30,7 @@ from .pixels import (
 )
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "resolve_parameters",
-           "resolve_request"]
+           "resolve_request", "stabiliser_for"]
 
 
 def denoise(
@@ -312,7 +312,7 @@ def _unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
 
 def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
     runner = method_named(request.method)
-    stabiliser = _stabiliser(request, unit, top)
+    stabiliser = stabiliser_for(request, unit, top)
     if stabiliser is not None:
         # The method resolves for the transformed image, whose noise is known.
         stable = stabiliser.forward(unit)
@@ -327,8 +327,30 @@ def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting
                           spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit)
 
 
-def _stabiliser(request: Request, unit: np.ndarray, top: float) -> Stabiliser | None:
-    """Return the noise's stabilising transform, or ``None`` for the Gaussian path."""
+def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
+                   ) -> Stabiliser | None:
+    """Return the request's noise-stabilising transform for *unit*, or ``None`` (Gaussian).
+
+    Parameters
+    ----------
+    request : Request
+        Its ``noise``, ``gain_unit``, ``read_noise_unit``; a given sigma with ``auto``
+        asks for the Gaussian path.
+    unit : numpy.ndarray
+        Channels-last unit-scale pixels to fit on (a still, a volume, sampled frames).
+    top : float
+        The range's top (1 for integer images).
+
+    Returns
+    -------
+    Stabiliser or None
+
+    Raises
+    ------
+    ValueError
+        If sigma or h is given with ``poisson-gaussian`` noise, or as
+        :func:`nlmeans_cli.noise.plan_stabiliser`.
+    """
     if request.noise == "gaussian":
         return None
     given_sigma = request.sigma_unit is not None

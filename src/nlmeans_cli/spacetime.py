@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .denoising import denoise_with
+from .denoising import denoise_with, stabiliser_for
 from .methods import Setting, method_named
-from .noise import Stabiliser, plan_stabiliser
+from .noise import Stabiliser
 from .parameters import DEFAULT_TEMPORAL_WINDOW, Request, non_negative
 from .pixels import (
     channels_last,
@@ -435,8 +435,7 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     -----
     ``O(samples * N)`` for frames of ``N`` pixels.
     """
-    if request.noise == "gaussian" or (request.noise == "auto"
-                                       and request.sigma_unit is not None):
+    if request.noise == "gaussian":
         return None
     step = max(1, -(-n_frames // samples)) if n_frames else 1
     sampled = []
@@ -449,8 +448,7 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
             break
     if not sampled:
         raise ValueError("the clip has no frames")
-    return plan_stabiliser(np.stack(sampled), request.noise, gain=request.gain_unit,
-                           read_noise=request.read_noise_unit)
+    return stabiliser_for(request, np.stack(sampled))
 
 
 def _check_frame(frame, first, channel_axis, index):

@@ -23,8 +23,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-__all__ = ["Metadata", "imagej_settings", "pillow_options", "png_chunks", "read_metadata",
-           "tiff_tags", "with_png_chunks", "with_tiff_exif"]
+__all__ = ["Metadata", "imagej_settings", "open_unlimited", "pillow_options", "png_chunks",
+           "png_orientation", "read_metadata", "tiff_tags", "with_png_chunks", "with_tiff_exif"]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -198,6 +198,21 @@ def _png_metadata(raw: bytes) -> Metadata:
     return metadata
 
 
+def png_orientation(raw: bytes) -> int:
+    """Return the EXIF orientation in a PNG's ``eXIf`` chunk (1 when there is none).
+
+    Read from the chunks: Pillow finds a PNG's EXIF only by decoding the whole image.
+    """
+    from PIL import Image
+
+    for kind, data in png_chunks(raw):
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            exif.load(data)
+            return int(exif.get(_ORIENTATION, 1))
+    return 1
+
+
 def png_chunks(raw: bytes):
     """Yield ``(type, data)`` for every chunk of a PNG, from its bytes.
 
@@ -219,19 +234,36 @@ def png_chunks(raw: bytes):
         position += 12 + length
 
 
-def _pillow_metadata(raw: bytes) -> Metadata:
+def open_unlimited(source):
+    """Open an image with Pillow (header only), its own size limit giving way to ours.
+
+    Parameters
+    ----------
+    source : path-like or bytes
+        A file, or a file's contents.
+
+    Returns
+    -------
+    PIL.Image.Image
+        Opened lazily; the caller closes it. ``--max-pixels`` is checked from the header
+        before anything is decoded, so Pillow's limit would only refuse what the user allowed.
+    """
     import io
 
     from PIL import Image
 
-    metadata = Metadata()
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(io.BytesIO(raw)) as image:
-            info = dict(image.info)
+        return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     finally:
         Image.MAX_IMAGE_PIXELS = limit
+
+
+def _pillow_metadata(raw: bytes) -> Metadata:
+    metadata = Metadata()
+    with open_unlimited(raw) as image:
+        info = dict(image.info)
     metadata.icc = info.get("icc_profile") or None
     if info.get("exif"):
         metadata.exif = _clean_exif(info["exif"], metadata.notes)
@@ -244,7 +276,6 @@ def _tiff_metadata(raw: bytes) -> Metadata:
     import io
 
     import tifffile
-    from PIL import Image
 
     metadata = Metadata()
     with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
@@ -271,10 +302,8 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         elif tiff.is_ome and tiff.ome_metadata:
             metadata.ome = tiff.ome_metadata
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(io.BytesIO(raw)) as image:
+        with open_unlimited(raw) as image:
             exif = image.getexif()
             for pointer in (_EXIF_IFD, _GPS_IFD):
                 exif.get_ifd(pointer)  # read now, while the file is open
@@ -282,8 +311,6 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         metadata.exif = _clean_exif(block, metadata.notes, keep=_TIFF_TEXT_TAGS)
     except Exception:  # Pillow cannot open every TIFF (float colour, ...); the rest stays
         pass
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
     return metadata
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
+from .metadata import open_unlimited
 
 __all__ = [
     "GIF_MAX_BYTES",
@@ -419,7 +420,7 @@ def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) 
 def _open_gif(path: Path, max_pixels: int) -> Sequence:
     from PIL import ImageSequence
 
-    with _open_without_pillow_limit(path) as image:
+    with open_unlimited(path) as image:
         if image.format != "GIF":
             raise ImageFileError(f"{path}: not GIF data")
         if image.width * image.height > max_pixels:
@@ -441,21 +442,9 @@ def _open_gif(path: Path, max_pixels: int) -> Sequence:
 def _gif_frames(sequence: Sequence) -> Iterator[np.ndarray]:
     from PIL import ImageSequence
 
-    with _open_without_pillow_limit(sequence.path) as image:
+    with open_unlimited(sequence.path) as image:
         for frame in ImageSequence.Iterator(image):
             yield np.asarray(frame.convert("RGB"))
-
-
-def _open_without_pillow_limit(path: Path):
-    """Open an image with Pillow, whose own size limit gives way to ``--max-pixels``."""
-    from PIL import Image
-
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # ours is checked from the header, before any decoding
-    try:
-        return Image.open(path)
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:

@@ -24,7 +24,9 @@ from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import (
     Metadata,
+    open_unlimited,
     pillow_options,
+    png_orientation,
     read_metadata,
     tiff_tags,
     with_png_chunks,
@@ -131,49 +133,18 @@ class _Header:
 
 def _header(raw: bytes, kind: str) -> _Header:
     """Size, frame count, mode and EXIF orientation, without decoding the pixels."""
-    import io
-
-    from PIL import Image
-
-    limit = Image.MAX_IMAGE_PIXELS
-    try:
-        # The size is checked against our own limit before decoding; Pillow's would refuse
-        # large images that the user allowed.
-        Image.MAX_IMAGE_PIXELS = None
-        with Image.open(io.BytesIO(raw)) as image:
-            if kind == ".png":
-                # Pillow finds a PNG's EXIF only by decoding the whole image.
-                orientation = _png_orientation(raw)
-            elif kind in (".jpg", ".webp"):
-                orientation = image.getexif().get(_ORIENTATION, 1)
-            else:
-                orientation = 1
-            return _Header(image.width, image.height, getattr(image, "n_frames", 1),
-                           image.mode, int(orientation))
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    with open_unlimited(raw) as image:
+        if kind == ".png":
+            orientation = png_orientation(raw)
+        elif kind in (".jpg", ".webp"):
+            orientation = image.getexif().get(_ORIENTATION, 1)
+        else:
+            orientation = 1
+        return _Header(image.width, image.height, getattr(image, "n_frames", 1), image.mode,
+                       int(orientation))
 
 
 _ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
-
-
-def _png_orientation(raw: bytes) -> int:
-    """Return the EXIF orientation in a PNG's ``eXIf`` chunk (1 when there is none)."""
-    import struct
-
-    from PIL import Image
-
-    position = 8
-    while position + 8 <= len(raw):
-        length, kind = struct.unpack(">I4s", raw[position:position + 8])
-        if kind == b"eXIf":
-            exif = Image.Exif()
-            exif.load(raw[position + 8:position + 8 + length])
-            return int(exif.get(_ORIENTATION, 1))
-        if kind == b"IEND":
-            break
-        position += 12 + length
-    return 1
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
