@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100000)
     parser.add_argument("--every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="start from this model's weights (fine-tune)")
+    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args()
 
     train, val = load("train"), load("val")
@@ -137,10 +139,14 @@ def main() -> None:
         params.pop("meta", None)
         rng = np.random.default_rng([args.seed, step0])
         print(f"resuming at step {step0}", flush=True)
+    elif args.init is not None:
+        with np.load(args.init, allow_pickle=False) as saved:
+            params = unflatten(saved)
+        params.pop("meta", None)
     else:
         params = init(rng, args.features, args.embed, args.before, args.after)
     params = jax.tree_util.tree_map(jnp.asarray, params)
-    schedule = optax.cosine_decay_schedule(1e-3, args.steps, alpha=0.05)
+    schedule = optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.05)
     optimiser = optax.adam(lambda count: schedule(count + step0))
     state = optimiser.init(params)
     sigma = args.sigma / 255.0

@@ -66,9 +66,10 @@ def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
     image = noisy_ramp(rng, (110, 96, 3) if colour else (110, 96))
     kwargs = dict(method="learned", sigma=20.0, channel_axis=-1 if colour else None)
     setting = resolve_parameters(image, **kwargs)
-    # Two stages of window 15 and 7x7 filters: far beyond the classic table's reach.
-    assert setting.reach(image.shape[:2])[0] == sum(
-        stage.search_radius + stage.theta.shape[-1] // 2 for stage in setting.model.stages)
+    # The receptive field: one pixel per 3x3 layer plus the block's window radius.
+    network = setting.model
+    assert setting.reach(image.shape[:2])[0] == (
+        2 + network.count("before") + network.count("after") + network.window // 2)
     whole = denoise(image, **kwargs)
     assert np.array_equal(denoise_tiled(image, tile=tile, **kwargs), whole)
 

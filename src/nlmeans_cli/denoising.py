@@ -40,7 +40,7 @@ def denoise(
     h: float | None = None,
     patch_size: int | None = None,
     search_window: int | None = None,
-    affinity: str = "gaussian",
+    affinity: str | None = None,
     method: str = "classic",
     channel_axis: int | None = None,
     model: str | None = None,
@@ -69,8 +69,10 @@ def denoise(
         Odd side of the patches that are compared. ``None``: from the default table.
     search_window : int, optional
         Odd side of the search window. ``None``: from the default table.
-    affinity : str
-        Name in :data:`nlmeans_cli.formulation.AFFINITIES`; ``"gaussian"`` is NL-means.
+    affinity : str, optional
+        Name in :data:`nlmeans_cli.formulation.AFFINITIES`; ``None``: the method's own
+        (``"gaussian"``, NL-means, for the classic method; ``"embedded-gaussian"``, the best
+        shipped network, for the learned method).
     method : str
         Name in :data:`nlmeans_cli.methods.METHODS`: ``"classic"`` (NL-means) or
         ``"learned"``.
@@ -79,8 +81,8 @@ def denoise(
         channels, so a 3-D array is a volume.
     model : path-like, optional
         ``method="learned"`` only: a model file from ``nlm train``. ``None`` takes the
-        shipped model for *affinity* nearest to sigma. Patch, window and h then come from
-        the model.
+        shipped network for *affinity* nearest to sigma. Patch, window and h then come
+        from the network.
     patch_kernel : str, optional
         Classic method: how the patch distance weighs the patch, a name in
         :data:`nlmeans_cli.formulation.PATCH_KERNELS` (``"box"`` or ``"gaussian"``).
@@ -156,7 +158,7 @@ def resolve_parameters(
     h: float | None = None,
     patch_size: int | None = None,
     search_window: int | None = None,
-    affinity: str = "gaussian",
+    affinity: str | None = None,
     method: str = "classic",
     channel_axis: int | None = None,
     model: str | None = None,

@@ -12,7 +12,7 @@ Buades et al.'s non-local means [2]_). Two ingredients are named registries:
 ``AFFINITIES``
     the pairwise affinity *f*; each entry carries everything that differs between affinities:
     the engine's selectors, its paired normaliser, how the classic method scales it, and how a
-    learned block of it starts and steps;
+    learned block of it starts;
 ``NORMALISERS``
     the normaliser *C*;
 ``PATCH_KERNELS``
@@ -132,13 +132,6 @@ class Affinity:
     symmetric : bool
         A learned block shares ``phi = theta`` (the statistic is then symmetric and the engine
         visits half the offsets).
-    learning_rate : float
-        Adam's step size for a learned block. The unnormalised products of the ``C = N``
-        blocks (and the softmax of ``theta^T phi``) diverge at the distance-based Gaussian's.
-    initial_scale : float
-        A learned block starts with its embeddings at this multiple of NL-means' (small: a
-        residual block then starts near the identity, a softmax near a plain mean, since
-        ``exp(theta^T phi)`` does not measure similarity until trained).
     initial_offset : float
         The embeddings' starting offset (positive for concatenation, so that its ReLU starts
         active: a dead ReLU passes no gradient).
@@ -155,8 +148,6 @@ class Affinity:
     normaliser: str
     classic_scale: Callable[[float, float, int], ClassicScale]
     symmetric: bool
-    learning_rate: float
-    initial_scale: float = 1.0
     initial_offset: float = 0.0
     compares_patches: bool = False
 
@@ -175,7 +166,6 @@ AFFINITIES: dict[str, Affinity] = {
         "sum",
         _gaussian_scale,
         symmetric=True,
-        learning_rate=0.01,
         compares_patches=True,
     ),
     "embedded-gaussian": Affinity(
@@ -186,8 +176,6 @@ AFFINITIES: dict[str, Affinity] = {
         "sum",
         _product_scale,
         symmetric=False,
-        learning_rate=0.001,
-        initial_scale=0.1,
     ),
     "dot-product": Affinity(
         "dot-product",
@@ -197,8 +185,6 @@ AFFINITIES: dict[str, Affinity] = {
         "count",
         _product_scale,
         symmetric=False,
-        learning_rate=0.0003,
-        initial_scale=0.1,
     ),
     "concatenation": Affinity(
         "concatenation",
@@ -208,7 +194,6 @@ AFFINITIES: dict[str, Affinity] = {
         "count",
         _sum_scale,
         symmetric=False,
-        learning_rate=0.0003,
         initial_offset=0.25,
     ),
 }

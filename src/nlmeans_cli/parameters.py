@@ -128,8 +128,10 @@ class Request:
         Odd sides (classic method).
     patch_kernel : str or None
         Name in :data:`nlmeans_cli.formulation.PATCH_KERNELS` (classic method).
-    affinity : str
-        Name in :data:`nlmeans_cli.formulation.AFFINITIES`.
+    affinity : str or None
+        Name in :data:`nlmeans_cli.formulation.AFFINITIES`; ``None``: the method's own
+        (``"gaussian"``, NL-means, for the classic method; the shipped networks' for the
+        learned method).
     method : str
         Name in :data:`nlmeans_cli.methods.METHODS`.
     model : str or None
@@ -148,7 +150,7 @@ class Request:
     h_unit: float | None = None
     patch_size: int | None = None
     search_window: int | None = None
-    affinity: str = "gaussian"
+    affinity: str | None = None
     method: str = "classic"
     model: str | None = None
     patch_kernel: str | None = None

@@ -47,7 +47,7 @@ def tile_chunks(length: int, tile: int, halo: int) -> tuple[int, ...]:
 
 def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | None = None,
                   h: float | None = None, patch_size: int | None = None,
-                  search_window: int | None = None, affinity: str = "gaussian",
+                  search_window: int | None = None, affinity: str | None = None,
                   method: str = "classic", channel_axis: int | None = None,
                   model: str | None = None, patch_kernel: str | None = None) -> np.ndarray:
     """Denoise an image in overlapping tiles; the result equals :func:`denoise`'s exactly.

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from ..parameters import DEFAULT_TEMPORAL_WINDOW
-from .commands import OneLineErrors, PlainHelp
+from .commands import OneLineErrors, PlainHelp, fail
 from .options import (
     DEFAULT_MAX_PIXELS,
     SCALE_NOTE,
@@ -40,7 +40,6 @@ from .options import (
     TemporalWindowOption,
     VolumeOption,
     WindowOption,
-    odd,
     request,
 )
 from .output import (
@@ -48,10 +47,10 @@ from .output import (
     FrameProgress,
     GracefulStop,
     StillProgress,
-    TrainingProgress,
     comparison_table,
     summary,
 )
+from .training import train_command
 
 __all__ = ["app", "main"]
 
@@ -64,11 +63,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"nlm: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -95,7 +89,7 @@ def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixe
                  noise=None, gain=None, read_noise=None):
     from ..jobs.file import JobOptions
 
-    _check_model(model, method.value, affinity.value)
+    _check_model(model, method.value, None if affinity is None else affinity.value)
     try:
         asked = request(sigma, h, patch_size, search_window, affinity, method, model,
                         patch_kernel, h_chroma, spacing, noise, gain, read_noise)
@@ -111,6 +105,7 @@ def _check_model(model, method, affinity):
         raise typer.BadParameter("--model goes with --method learned", param_hint="--model")
     if method != "learned":
         return
+    from ..methods.learned import DEFAULT_LEARNED_AFFINITY
     from ..methods.model_files import cached_model, shipped_model
 
     try:
@@ -118,9 +113,9 @@ def _check_model(model, method, affinity):
         if model is not None:
             cached_model(model)
         else:
-            shipped_model(affinity, 25.0)
+            shipped_model(affinity or DEFAULT_LEARNED_AFFINITY, 25.0)
     except ValueError as error:  # ModelFileError, or no shipped model for the affinity
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
 
 
 def _announce_compiling(quiet: bool) -> None:
@@ -145,7 +140,7 @@ def _cluster(scheduler: str | None, debug: bool):
     except (ImportError, OSError, ValueError) as error:
         if debug:
             raise
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
     try:
         yield client
     finally:
@@ -170,7 +165,7 @@ def denoise_command(
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
     patch_kernel: PatchKernelOption = None,
-    affinity: AffinityOption = "gaussian",
+    affinity: AffinityOption = None,
     method: MethodOption = "classic",
     model: ModelOption = None,
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
@@ -221,14 +216,14 @@ def denoise_command(
     except ImportError as error:
         if debug:
             raise
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
     if not outcome.ok:
-        raise _fail(outcome.error)
+        raise fail(outcome.error)
     if not quiet:
         for note in outcome.notes:
             typer.echo(f"{input}: note: {note}", err=True)
         model = f" ({outcome.model})" if outcome.model is not None else ""
-        typer.echo(f"{summary(outcome)}, {options.request.affinity}, {outcome.method}{model}: "
+        typer.echo(f"{summary(outcome)}, {outcome.affinity}, {outcome.method}{model}: "
                    f"{outcome.seconds:.2f} s -> {output}", err=True)
 
 
@@ -271,7 +266,7 @@ def batch_command(
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
     patch_kernel: PatchKernelOption = None,
-    affinity: AffinityOption = "gaussian",
+    affinity: AffinityOption = None,
     method: MethodOption = "classic",
     model: ModelOption = None,
     temporal_window: TemporalWindowOption = DEFAULT_TEMPORAL_WINDOW,
@@ -322,11 +317,11 @@ def batch_command(
     except (OSError, ValueError) as error:
         if debug:
             raise
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
     if not items:
         where = "" if recursive else " (add --recursive to search subfolders)"
         matching = f" matching {' '.join(pattern)}" if pattern else ""
-        raise _fail(f"{in_dir}: no images{matching} to denoise{where}", code=2)
+        raise fail(f"{in_dir}: no images{matching} to denoise{where}", code=2)
     jobs = jobs or available_cores()
     _announce_compiling(quiet)
     outcomes = []
@@ -428,7 +423,7 @@ def compare_command(
     from ..io.stills import read_picture
 
     if model is not None:
-        _check_model(model, "learned", "gaussian")
+        _check_model(model, "learned", None)
     if noise not in ("gaussian", "poisson-gaussian"):
         raise typer.BadParameter(f"{noise!r}: use gaussian or poisson-gaussian",
                                  param_hint="--noise")
@@ -441,9 +436,9 @@ def compare_command(
         for path in clean:
             paths.extend(find_images(path) if path.is_dir() else [path])
         if not paths:
-            raise _fail("no images to compare", code=2)
+            raise fail("no images to compare", code=2)
         if noisy is not None and len(paths) != 1:
-            raise _fail("--noisy goes with exactly one CLEAN image", code=2)
+            raise fail("--noisy goes with exactly one CLEAN image", code=2)
         cleans = [read_picture(path).pixels for path in paths]
         noisy_pixels = read_picture(noisy).pixels if noisy is not None else None
         from ..evaluation.compare import compare
@@ -461,7 +456,7 @@ def compare_command(
     except (ImageFileError, ValueError, OSError) as error:
         if debug:
             raise
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if json_output:
         import json
 
@@ -472,120 +467,7 @@ def compare_command(
         typer.echo(f"montage -> {montage}", err=True)
 
 
-@app.command("train", cls=PlainHelp)
-def train_command(
-    context: typer.Context,
-    clean: Annotated[
-        list[str],
-        typer.Argument(metavar="CLEAN...", show_default=False,
-                       help="Clean training images: files, folders, or bundled samples "
-                            "'skimage:NAME' / 'pywt:NAME'. Colour is converted to grey "
-                            "unless --colour."),
-    ],
-    out: Annotated[Path, typer.Option(metavar="PATH", help="Where to write the model (.npz).")],
-    sigma: Annotated[float, typer.Option(min=0.5, max=150,
-                                         help=f"Noise level to train for. {SCALE_NOTE}")] = 25.0,
-    affinity: AffinityOption = "gaussian",
-    val: Annotated[
-        list[str] | None,
-        typer.Option(metavar="CLEAN", show_default=False,
-                     help="Held-back validation images (same forms as CLEAN); repeatable."),
-    ] = None,
-    stages: Annotated[int, typer.Option(min=1, max=4, help="Stacked non-local blocks; a "
-                                        "later one reads the earlier estimate.")] = 2,
-    features: Annotated[int, typer.Option(min=1, max=32, help="Embedding size K.")] = 8,
-    patch_size: Annotated[int, typer.Option(min=1, max=15, callback=odd,
-                                            help="Side of the embedded patches (odd).")] = 7,
-    search_window: Annotated[int, typer.Option(min=3, max=31, callback=odd,
-                                               help="Side of the search window (odd).")] = 15,
-    steps: Annotated[int, typer.Option(min=1, help="Adam steps per stage.")] = 150,
-    crop: Annotated[int, typer.Option(min=24, help="Side of the random crops.")] = 64,
-    batch_size: Annotated[int, typer.Option("--batch", min=1, help="Crops per step.")] = 4,
-    learning_rate: Annotated[float | None, typer.Option(
-        min=1e-6, max=1.0, show_default=False,
-        help="Adam step size. Default: 0.01 gaussian, 0.001 embedded-gaussian, 0.0003 "
-             "dot-product and concatenation.")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of crops, noise and start.")] = 0,
-    colour: Annotated[bool, typer.Option(
-        "--colour", help="Train a colour model (embeddings read all three channels) on "
-                         "colour images; used for colour images.")] = False,
-    overwrite: OverwriteOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    debug: DebugOption = False,
-) -> None:
-    """Train a learned model (non-local blocks with learned f and g) on clean images.
-
-    Gaussian noise is added to random crops; gradients are analytic (NumPy), steps are Adam.
-    The same command and seed give the same model on the same machine.
-    """
-    import dataclasses
-
-    from ..io.atomic import ImageFileError
-    from ..methods.model_files import model_path, save_model
-    from ..methods.training import TrainingSettings, load_training_images, train_model
-    from ..methods.training import learning_rate as rate_of
-
-    out = model_path(out)
-    if out.exists() and not overwrite:
-        raise _fail(f"{out}: already exists (use --overwrite to replace it)")
-    settings = TrainingSettings(
-        sigma=sigma, affinity=affinity.value, stages=stages, features=features,
-        patch_size=patch_size, search_window=search_window, steps=steps, crop=crop,
-        batch=batch_size, learning_rate=learning_rate, seed=seed, colour=colour)
-    settings = dataclasses.replace(settings, learning_rate=rate_of(settings))
-    started = time.perf_counter()
-    try:
-        images, names = load_training_images(clean, colour=colour)
-        validation, val_names = load_training_images(val or [], colour=colour)
-        command = _invocation(context, learning_rate=settings.learning_rate, out=out.name)
-        info = {"command": command,
-                "images": names, "validation_images": val_names,
-                "settings": settings.__dict__}
-        with TrainingProgress(stages, steps, quiet) as progress:
-            model = train_model(images, settings, validation=validation, progress=progress,
-                                info=info)
-        model.info["seconds"] = round(time.perf_counter() - started, 1)
-        written = save_model(model, out, overwrite=overwrite)
-    except (ImageFileError, ValueError, OSError) as error:
-        if debug:
-            raise
-        raise _fail(str(error)) from None
-    psnrs = model.info.get("validation_psnr") or []
-    detail = ("validation PSNR " + ", ".join(f"stage {k + 1} {p:.2f} dB"
-                                             for k, p in enumerate(psnrs))) if psnrs else ""
-    parts = [f"{len(images)} {'colour' if colour else 'grey'} images, {affinity.value}, "
-             f"sigma {sigma:g}, {stages} stage{'s' if stages > 1 else ''}", detail,
-             f"{time.perf_counter() - started:.1f} s -> {written}"]
-    typer.echo("nlm train: " + "; ".join(part for part in parts if part), err=True)
-
-
-def _invocation(context: typer.Context, **resolved) -> str:
-    """Rebuild the running command's line from its parsed parameters, for the record.
-
-    Every parameter is written out (so defaults that change later do not change what the
-    line means), *resolved* replacing values the command worked out; output switches (quiet,
-    debug, overwrite) are left out.
-    """
-    import shlex
-
-    parts = ["nlm", context.info_name]
-    for param in context.command.params:
-        if param.name in ("quiet", "debug", "overwrite"):
-            continue
-        value = resolved.get(param.name, context.params.get(param.name))
-        values = value if isinstance(value, list | tuple) else [value]
-        if param.param_type_name == "argument":
-            parts += [str(v) for v in values]
-            continue
-        flag = max(param.opts, key=len)
-        if getattr(param, "is_flag", False):
-            parts += [flag] if value else []
-            continue
-        for item in values:
-            if item is not None:
-                item = getattr(item, "value", item)  # choices are enums
-                parts.append(f"{flag}={item:g}" if isinstance(item, float) else f"{flag}={item}")
-    return " ".join(shlex.quote(part) for part in parts)
+app.command("train", cls=PlainHelp)(train_command)
 
 
 def main() -> None:

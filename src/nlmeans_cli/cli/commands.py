@@ -9,7 +9,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from .output import interrupt_exit_code, terminate_as_interrupt
 
-__all__ = ["OneLineErrors", "PlainHelp"]
+__all__ = ["OneLineErrors", "PlainHelp", "fail"]
 
 
 class OneLineErrors(TyperGroup):
@@ -76,3 +76,9 @@ def _name_values(param, ctx) -> None:
         for start, name in _VALUE_NAMES.items():
             if label.startswith(start):
                 param.metavar = name
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``nlm: error: MESSAGE`` on stderr and return the exit to raise (code 1 or 2)."""
+    typer.echo(f"nlm: error: {message}", err=True)
+    return typer.Exit(code)

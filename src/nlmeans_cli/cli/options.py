@@ -37,6 +37,9 @@ PatchKernelName = enum.Enum("PatchKernelName", {name: name for name in PATCH_KER
 
 # Kept equal to nlmeans_cli.io.stills.DEFAULT_MAX_PIXELS (a test holds them equal); importing
 # that module here would slow down `nlm --help`.
+#: The affinity nlm train gives a network unless told otherwise (the best in the ablation).
+DEFAULT_TRAINED_AFFINITY = AffinityName("embedded-gaussian")
+
 DEFAULT_MAX_PIXELS = 2**27
 
 SCALE_NOTE = "On the 0-255 scale for every bit depth (16-bit and float images are scaled)."
@@ -105,7 +108,7 @@ def odd(value: int | None) -> int | None:
 
 
 def request(sigma: str, h: str, patch_size: int | None, search_window: int | None,
-            affinity: AffinityName, method: MethodName, model: Path | None,
+            affinity: AffinityName | None, method: MethodName, model: Path | None,
             patch_kernel: PatchKernelName | None = None,
             h_chroma: float | None = None, spacing: str | None = None,
             noise: NoiseName | None = None, gain: float | None = None,
@@ -118,7 +121,8 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
         raise typer.BadParameter("--sigma, --h and --h-chroma cannot be given with "
                                  "--noise poisson-gaussian (give --gain and --read-noise)",
                                  param_hint="--noise")
-    if method.value == "classic" and not AFFINITIES[affinity.value].compares_patches:
+    if (method.value == "classic" and affinity is not None
+            and not AFFINITIES[affinity.value].compares_patches):
         raise typer.BadParameter(
             f"{affinity.value} does not compare patches on raw pixels, so --method classic "
             "with it makes the image worse; use it with --method learned (or --affinity "
@@ -127,7 +131,8 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
                    h_unit=None if h_255 is None else h_255 / 255.0,
                    h_chroma_unit=None if h_chroma is None else h_chroma / 255.0,
                    patch_size=patch_size,
-                   search_window=search_window, affinity=affinity.value, method=method.value,
+                   search_window=search_window,
+                   affinity=None if affinity is None else affinity.value, method=method.value,
                    model=None if model is None else str(model),
                    patch_kernel=None if patch_kernel is None else patch_kernel.value,
                    spacing=parse_spacing(spacing),
@@ -205,8 +210,9 @@ PatchKernelOption = Annotated[
                      f"'{k.name}': {k.formula}" for k in PATCH_KERNELS.values()) + "."),
 ]
 AffinityOption = Annotated[
-    AffinityName, typer.Option(help=f"Pairwise affinity f; 'gaussian' is NL-means. "
-                                    f"{affinity_help()}.")
+    AffinityName | None,
+    typer.Option(show_default="gaussian (NL-means) for classic, embedded-gaussian for learned",
+                 help=f"Pairwise affinity f. {affinity_help()}."),
 ]
 MethodOption = Annotated[
     MethodName, typer.Option(help="Denoising method: " + "; ".join(
@@ -224,7 +230,7 @@ MaxPixelsOption = Annotated[
 ]
 ModelOption = Annotated[
     Path | None,
-    typer.Option(metavar="PATH", show_default="the shipped model for the affinity and sigma",
+    typer.Option(metavar="PATH", show_default="the shipped network for the affinity and sigma",
                  help="--method learned: a model file written by 'nlm train'."),
 ]
 TemporalWindowOption = Annotated[

@@ -87,10 +87,10 @@ def comparison_table(comparison) -> str:
 
 
 class TrainingProgress:
-    """A rich progress bar over all stages' steps with the training and validation loss."""
+    """A rich progress bar over the training steps with the loss and the validation PSNR."""
 
-    def __init__(self, stages: int, steps: int, quiet: bool):
-        self.total, self.steps, self.quiet, self.bar = stages * steps, steps, quiet, None
+    def __init__(self, steps: int, quiet: bool):
+        self.total, self.quiet, self.bar = steps, quiet, None
         self.validation = "-"
 
     def __enter__(self):
@@ -99,17 +99,15 @@ class TrainingProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
         self.bar = rich_bar(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("stage {task.fields[stage]} loss {task.fields[loss]} "
-                                        "val {task.fields[validation]}"))
-        self.task = self.bar.add_task("train", total=self.total, stage=1, loss="-",
-                                      validation="-")
+                            TextColumn("loss {task.fields[loss]} val {task.fields[validation]}"))
+        self.task = self.bar.add_task("train", total=self.total, loss="-", validation="-")
         return self._advance
 
-    def _advance(self, stage, step, steps, loss, validation):
-        if validation is not None:
-            self.validation = f"{validation:.4f}"
-        self.bar.update(self.task, refresh=True, completed=stage * steps + step, stage=stage + 1,
-                        loss=f"{loss:.4f}", validation=self.validation)
+    def _advance(self, step, steps, loss, validation_psnr):
+        if validation_psnr is not None:
+            self.validation = f"{validation_psnr:.2f} dB"
+        self.bar.update(self.task, refresh=True, completed=step, loss=f"{loss:.6f}",
+                        validation=self.validation)
 
     def __exit__(self, *exc):
         if self.bar is not None:

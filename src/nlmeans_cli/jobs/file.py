@@ -64,6 +64,8 @@ class FileOutcome:
         Whether *sigma* was estimated.
     method : str
         The method that ran.
+    affinity : str
+        The affinity it used.
     h : float or None
         The filtering strength used, on the 0-255 scale (classic method).
     patch_size, search_window : int or None
@@ -106,6 +108,7 @@ class FileOutcome:
     sigma: float | None = None
     sigma_estimated: bool = False
     method: str = ""
+    affinity: str = ""
     h: float | None = None
     patch_size: int | None = None
     search_window: int | None = None
@@ -141,6 +144,7 @@ class FileOutcome:
         self.sigma = setting.sigma_unit * 255.0
         self.sigma_estimated = setting.sigma_estimated
         self.method = setting.method
+        self.affinity = setting.affinity
         used = setting.used()
         self.h = used["h_unit"] * 255.0 if "h_unit" in used else None
         self.patch_size = used.get("patch_size")

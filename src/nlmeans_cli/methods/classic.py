@@ -134,7 +134,7 @@ class Classic(Method):
             chosen_by = "table"
         setting = ClassicSetting(
             method=self.name,
-            affinity=lookup(AFFINITIES, request.affinity, "affinity").name,
+            affinity=lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name,
             sigma_unit=sigma_unit,
             sigma_estimated=sigma_estimated,
             h_unit=h_unit,

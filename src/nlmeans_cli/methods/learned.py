@@ -1,8 +1,9 @@
-"""The learned method: a model's non-local blocks on the classic method's engine.
+"""The learned method: a small convolutional network with a non-local block on the engine.
 
-The model (:mod:`~nlmeans_cli.methods.model`) is chosen per image: the one given, or the shipped
-one nearest to the noise level (:mod:`~nlmeans_cli.methods.model_files`). It brings its own
-embeddings and windows, so the setting records the model, not NL-means' h, patch and window.
+The network (:mod:`~nlmeans_cli.methods.network`) is chosen per image: the one given, or the
+shipped one of the affinity nearest to the noise level (:mod:`~nlmeans_cli.methods.model_files`).
+It brings its own layers and window, so the setting records the model, not NL-means' h, patch
+and window.
 """
 
 from __future__ import annotations
@@ -11,32 +12,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..formulation import AFFINITIES, lookup
 from ..parameters import Request
 from .base import Method, Setting
-from .model import Model, apply_model
+from .network import Network, denoise_with_network
 
-__all__ = ["LEARNED", "Learned", "LearnedSetting"]
+__all__ = ["DEFAULT_LEARNED_AFFINITY", "LEARNED", "Learned", "LearnedSetting"]
+
+#: The affinity of the shipped networks used when none is asked for: the best on the
+#: validation split (see the README's ablation).
+DEFAULT_LEARNED_AFFINITY = "embedded-gaussian"
 
 
 @dataclass(frozen=True)
 class LearnedSetting(Setting):
-    """The learned method's choice for one image: the model.
+    """The learned method's choice for one image: the network.
 
     Attributes
     ----------
-    model : Model
-        The model that runs.
+    model : Network
+        The network that runs.
     model_name : str
         Its file's name, for reports.
     """
 
-    model: Model | None = None
+    model: Network | None = None
     model_name: str = ""
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
-        """Sum the stages' reaches, along each axis: stage k reads stage k - 1."""
-        return tuple(sum(stage.reach for stage in self.model.stages) for _ in spatial)
+        """Return the network's receptive-field radius along each axis."""
+        return tuple(self.model.reach for _ in spatial)
 
     def used(self) -> dict[str, float | int | str]:
         """``model``, the model file's name."""
@@ -44,40 +48,45 @@ class LearnedSetting(Setting):
 
 
 class Learned(Method):
-    """Learned non-local blocks (shipped or ``--model``) on the classic method's engine.
+    """A learned network (shipped or ``--model``) whose non-local block runs on the engine.
 
-    The patch size, window and h come from the model. The models are spatial: a clip comes
-    frame by frame, and volumes are refused.
+    The patch size, window and h come from the network. The networks are spatial: a clip
+    comes frame by frame, and volumes are refused.
     """
 
     name = "learned"
-    description = "learned non-local blocks (shipped or --model) on the same engine"
+    description = "a small network with a non-local block (shipped or --model), same engine"
     spacetime = False
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None) -> LearnedSetting:
-        """Load the request's model, or the shipped one nearest to sigma."""
+        """Load the request's network, or the shipped one nearest to sigma."""
         from .model_files import cached_model, shipped_model_path
 
-        affinity = lookup(AFFINITIES, request.affinity, "affinity").name
+        if len(spatial) != 2:
+            raise ValueError("the learned method takes 2-D images and clips, not volumes")
+        if channels not in (1, 3):
+            raise ValueError(f"the learned method takes 1 or 3 channels, got {channels}")
         if request.model is not None:
             # Cached: a clip resolves once per frame, a batch worker once per file.
             model, name = cached_model(request.model), str(request.model)
         else:
-            path = shipped_model_path(affinity, sigma_unit * 255.0, channels=channels)
+            affinity = request.affinity or DEFAULT_LEARNED_AFFINITY
+            path = shipped_model_path(affinity, sigma_unit * 255.0)
             model, name = cached_model(path), f"shipped {path.name}"
-        if len(spatial) != 2:
-            raise ValueError("the learned method takes 2-D images and clips, not volumes")
-        return LearnedSetting(method=self.name, affinity=affinity, sigma_unit=sigma_unit,
-                              sigma_estimated=sigma_estimated, model=model, model_name=name)
+        return LearnedSetting(method=self.name, affinity=model.affinity,
+                              sigma_unit=sigma_unit, sigma_estimated=sigma_estimated,
+                              model=model, model_name=name)
 
     def run(self, grid: np.ndarray, setting: LearnedSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:
-        """Run the model's stages on *grid*, a 2-D image."""
-        return apply_model(grid, setting.sigma_unit, setting.model)
+        """Run the network on *grid*, a 2-D image ``(C, n0, 1, n2)``."""
+        if grid.ndim != 4 or grid.shape[2] != 1:
+            raise ValueError("the learned method takes 2-D images (grey or colour), not volumes")
+        out = denoise_with_network(grid[:, :, 0, :], setting.sigma_unit, setting.model)
+        return out[:, :, np.newaxis, :]
 
 
 #: The registry entry.
 LEARNED = Learned()
-

@@ -1,6 +1,6 @@
 """Model files of the learned method: plain ``.npz`` arrays (never pickles), shipped or trained.
 
-:func:`save_model` writes a :class:`~nlmeans_cli.methods.model.Model` atomically,
+:func:`save_model` writes a :class:`~nlmeans_cli.methods.network.Network` atomically,
 :func:`load_model` reads and checks one, and :func:`shipped_model` picks the model inside the
 package nearest to a noise level.
 """
@@ -17,10 +17,9 @@ import numpy as np
 
 from ..formulation import AFFINITIES, lookup
 from ..io.atomic import staged
-from .model import Model, Stage
+from .network import Network
 
 __all__ = [
-    "COLOUR_MARK",
     "MODEL_FORMAT",
     "ModelFileError",
     "cached_model",
@@ -36,7 +35,7 @@ __all__ = [
 ]
 
 #: Written into every model file; a file without it, or with another value, is not a model.
-MODEL_FORMAT = "nlmeans_cli.learned/1"
+MODEL_FORMAT = "nlmeans_cli.network/1"
 
 
 class ModelFileError(ValueError):
@@ -59,13 +58,13 @@ def model_path(path: str | os.PathLike) -> Path:
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def save_model(model: Model, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a model as an ``.npz`` of plain arrays, atomically.
+def save_model(model: Network, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write a network as an ``.npz`` of plain arrays, atomically.
 
     Parameters
     ----------
-    model : Model
-        The model.
+    model : Network
+        The network.
     path : path-like
         Target file; ``.npz`` is appended when missing (as :func:`numpy.savez` does).
     overwrite : bool
@@ -87,27 +86,17 @@ def save_model(model: Model, path: str | os.PathLike, *, overwrite: bool = False
     arrays = {
         "format": np.array(MODEL_FORMAT),
         "sigma": np.array(float(model.sigma)),
-        "n_stages": np.array(len(model.stages)),
+        "window": np.array(int(model.window)),
+        "affinity": np.array(model.affinity),
         "info": np.array(json.dumps(model.info)),
+        **{key: np.asarray(value, np.float32) for key, value in model.flat_arrays().items()},
     }
-    for k, stage in enumerate(model.stages):
-        arrays[f"stage{k}_affinity"] = np.array(stage.affinity)
-        arrays[f"stage{k}_theta"] = np.asarray(stage.theta, np.float64)
-        if stage.phi is not None:
-            arrays[f"stage{k}_phi"] = np.asarray(stage.phi, np.float64)
-        arrays[f"stage{k}_g"] = np.asarray(stage.g, np.float64)
-        arrays[f"stage{k}_bias"] = np.array(float(stage.bias))
-        arrays[f"stage{k}_theta_offset"] = np.asarray(stage.theta_offset, np.float64)
-        if stage.phi_offset is not None:
-            arrays[f"stage{k}_phi_offset"] = np.asarray(stage.phi_offset, np.float64)
-        arrays[f"stage{k}_g_offset"] = np.array(float(stage.g_offset))
-        arrays[f"stage{k}_search_radius"] = np.array(int(stage.search_radius))
     with staged(path, overwrite=overwrite) as temporary:
         np.savez(temporary, **arrays)
     return path
 
 
-def load_model(path: str | os.PathLike) -> Model:
+def load_model(path: str | os.PathLike) -> Network:
     """Read and check a model file.
 
     Parameters
@@ -117,13 +106,13 @@ def load_model(path: str | os.PathLike) -> Model:
 
     Returns
     -------
-    Model
+    Network
 
     Raises
     ------
     ModelFileError
         If the file is missing, not an ``.npz`` archive, holds objects (pickles are never
-        loaded), lacks the format marker or a field, or has fields of the wrong shape or
+        loaded), lacks the format marker or a field, or has layers of the wrong shape or
         value. The message names the file and the problem.
     """
     path = Path(path)
@@ -169,90 +158,68 @@ def _content_kind(signature: bytes) -> str:
     return "not an archive" if signature else "an empty file"
 
 
-def _model_from_fields(fields: dict) -> Model:
+def _model_from_fields(fields: dict) -> Network:
     if "format" not in fields or str(fields["format"]) != MODEL_FORMAT:
         found = str(fields["format"]) if "format" in fields else "none"
         raise ValueError(f"format marker {found!r}, expected {MODEL_FORMAT!r}")
     sigma = float(fields["sigma"])
     if not 0 < sigma < 1000:
         raise ValueError(f"sigma {sigma} out of range")
-    n_stages = int(fields["n_stages"])
-    if not 1 <= n_stages <= 8:
-        raise ValueError(f"{n_stages} stages")
-    stages = []
-    for k in range(n_stages):
-        affinity = str(fields[f"stage{k}_affinity"])
-        lookup(AFFINITIES, affinity, "affinity")
-        theta = _embedding(fields[f"stage{k}_theta"], f"stage{k}_theta")
-        if stages and theta.shape[1] != stages[0].channels:
-            raise ValueError(f"stage{k} reads {theta.shape[1]} channels, stage0 "
-                             f"{stages[0].channels}")
-        phi = fields.get(f"stage{k}_phi")
-        if phi is not None:
-            phi = _embedding(phi, f"stage{k}_phi")
-            if phi.shape != theta.shape:
-                raise ValueError(f"stage{k}_phi has shape {phi.shape}, theta {theta.shape}")
-        g = _filters(fields[f"stage{k}_g"][np.newaxis], f"stage{k}_g")[0]
-        radius = int(fields[f"stage{k}_search_radius"])
-        if not 0 <= radius <= 50:
-            raise ValueError(f"stage{k} search radius {radius}")
-        # Offsets are optional: files written before they existed have none (zero).
-        offsets = {}
-        for name in ("theta_offset", "phi_offset"):
-            if f"stage{k}_{name}" in fields:
-                offset = np.asarray(fields[f"stage{k}_{name}"], np.float64)
-                if offset.shape != theta.shape[:1] or not np.isfinite(offset).all():
-                    raise ValueError(f"stage{k}_{name} must be {theta.shape[0]} finite values")
-                offsets[name] = offset
-        g_offset = float(fields.get(f"stage{k}_g_offset", 0.0))
-        if not np.isfinite(g_offset):
-            raise ValueError(f"stage{k}_g_offset is not finite")
-        stages.append(Stage(affinity, theta, phi, g, float(fields[f"stage{k}_bias"]), radius,
-                            g_offset=g_offset, **offsets))
-    return Model(sigma, tuple(stages), json.loads(str(fields.get("info", "{}"))))
+    window = int(fields["window"])
+    if window < 1 or window % 2 == 0 or window > 101:
+        raise ValueError(f"search window {window} (odd, 1 to 101)")
+    affinity = lookup(AFFINITIES, str(fields["affinity"]), "affinity").name
+    network = Network.from_arrays(fields, window=window, affinity=affinity, sigma=sigma,
+                                  info=json.loads(str(fields.get("info", "{}"))))
+    _check_layers(network)
+    return network
 
 
-def _embedding(array: np.ndarray, name: str) -> np.ndarray:
-    """``(K, C, P, P)`` embedding filters, C in (1, 3); ``(K, P, P)`` means one channel."""
-    array = np.asarray(array)
-    if array.ndim == 4:
-        if array.shape[1] not in (1, 3):
-            raise ValueError(f"{name} reads {array.shape[1]} channels; 1 or 3 expected")
-        return _filters(array.reshape(-1, *array.shape[2:]), name).reshape(array.shape)
-    return _filters(array, name)[:, np.newaxis]
+def _check_layers(network: Network) -> None:
+    """Raise ValueError unless the layers chain: each one reads what the previous one gives."""
+    layers = network.layers
 
+    def expect(name, size, cin, cout=None):
+        if name not in layers:
+            raise KeyError(f"{name}/w")
+        w, b = layers[name].get("w"), layers[name].get("b")
+        if w is None or b is None:
+            raise KeyError(f"{name}/{'w' if w is None else 'b'}")
+        if (w.ndim != 4 or w.shape[:3] != (size, size, cin)
+                or (cout is not None and w.shape[3] != cout) or b.shape != w.shape[3:]):
+            raise ValueError(f"layer {name} has shape {w.shape} (bias {b.shape}); expected "
+                             f"({size}, {size}, {cin}, {cout if cout is not None else 'D'})")
+        if not (np.isfinite(w).all() and np.isfinite(b).all()):
+            raise ValueError(f"layer {name} holds values that are not finite")
+        return w.shape[3]
 
-def _filters(array: np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(array)
-    if (array.ndim != 3 or array.shape[1] != array.shape[2] or array.shape[1] % 2 == 0
-            or array.dtype.kind != "f" or not np.isfinite(array).all()):
-        raise ValueError(f"{name} must be finite (K, P, P) filters with P odd, got "
-                         f"{array.shape} {array.dtype}")
-    return array.astype(np.float64)
+    features = expect("stem", 3, 1)
+    for k in range(network.count("before")):
+        expect(f"before{k}", 3, features, features)
+    if network.has_block:
+        spec = lookup(AFFINITIES, network.affinity, "affinity")
+        embed = expect("theta", 1, features)
+        if not spec.symmetric:
+            expect("phi", 1, features, embed)
+        values = expect("g", 1, features)
+        expect("wz", 1, values, features)
+    for k in range(network.count("after")):
+        expect(f"after{k}", 3, features, features)
+    expect("head", 3, features, 1)
 
 
 # Shipped models ----------------------------------------------------------------------------
 
-#: File-name mark of a shipped colour model: ``AFFINITY-colour-sigmaS.npz``.
-COLOUR_MARK = "-colour"
 
-
-def shipped_models(channels: int = 1) -> dict[str, dict[float, Path]]:
-    """List the models inside the package.
-
-    Parameters
-    ----------
-    channels : int
-        1: the grey models (files ``AFFINITY-sigmaS.npz``); 3: the colour models (files
-        ``AFFINITY-colour-sigmaS.npz``).
+def shipped_models() -> dict[str, dict[float, Path]]:
+    """List the models inside the package (files ``AFFINITY-sigmaS.npz``).
 
     Returns
     -------
     dict
         ``{affinity: {sigma: path}}``, a fresh copy.
     """
-    return {affinity: dict(by_sigma)
-            for affinity, by_sigma in _scan_shipped().get(channels, {}).items()}
+    return {affinity: dict(by_sigma) for affinity, by_sigma in _scan_shipped().items()}
 
 
 def shipped_folder() -> Path:
@@ -261,38 +228,35 @@ def shipped_folder() -> Path:
 
 
 @cache
-def _scan_shipped() -> dict[int, dict[str, dict[float, Path]]]:
+def _scan_shipped() -> dict[str, dict[float, Path]]:
     # The package folder does not change while a process runs: scan it once, not per frame.
     folder = shipped_folder()
     return scan_models(folder) if folder.is_dir() else {}
 
 
-def scan_models(folder: Path) -> dict[int, dict[str, dict[float, Path]]]:
+def scan_models(folder: Path) -> dict[str, dict[float, Path]]:
     """List the model files of a folder named as the shipped ones are.
 
     Parameters
     ----------
     folder : pathlib.Path
-        Holds ``AFFINITY-sigmaS.npz`` (grey) and ``AFFINITY-colour-sigmaS.npz`` files.
+        Holds ``AFFINITY-sigmaS.npz`` files.
 
     Returns
     -------
     dict
-        ``{channels: {affinity: {sigma: path}}}``.
+        ``{affinity: {sigma: path}}``.
     """
-    found: dict[int, dict[str, dict[float, Path]]] = {}
+    found: dict[str, dict[float, Path]] = {}
     for entry in folder.glob("*-sigma*.npz"):
         affinity, _, sigma = entry.stem.rpartition("-sigma")
-        channels = 1
-        if affinity.endswith(COLOUR_MARK):
-            affinity, channels = affinity[: -len(COLOUR_MARK)], 3
         if affinity in AFFINITIES:
-            found.setdefault(channels, {}).setdefault(affinity, {})[float(sigma)] = entry
+            found.setdefault(affinity, {})[float(sigma)] = entry
     return found
 
 
-def shipped_model(affinity: str, sigma_255: float, channels: int = 1) -> Model:
-    """Load the shipped model for *affinity* nearest to *sigma_255* (in log sigma).
+def shipped_model(affinity: str, sigma_255: float) -> Network:
+    """Load the shipped network for *affinity* nearest to *sigma_255* (in log sigma).
 
     Parameters
     ----------
@@ -300,29 +264,25 @@ def shipped_model(affinity: str, sigma_255: float, channels: int = 1) -> Model:
         Name in :data:`~nlmeans_cli.formulation.AFFINITIES`.
     sigma_255 : float
         The image's noise level on the 0-255 scale.
-    channels : int
-        The image's channels: 3 takes a colour model, or the grey model where no colour one
-        ships for *affinity*.
 
     Returns
     -------
-    Model
+    Network
 
     Raises
     ------
     ValueError
         If no model ships for *affinity*; the message lists those that do.
     """
-    return cached_model(shipped_model_path(affinity, sigma_255, channels))
+    return cached_model(shipped_model_path(affinity, sigma_255))
 
 
-def shipped_model_path(affinity: str, sigma_255: float, channels: int = 1) -> Path:
+def shipped_model_path(affinity: str, sigma_255: float) -> Path:
     """Return the file of the model :func:`shipped_model` loads (same parameters and errors)."""
-    return pick_model(_scan_shipped(), affinity, sigma_255, channels)
+    return pick_model(_scan_shipped(), affinity, sigma_255)
 
 
-def pick_model(scanned: dict[int, dict[str, dict[float, Path]]], affinity: str, sigma_255: float,
-          channels: int) -> Path:
+def pick_model(scanned: dict[str, dict[float, Path]], affinity: str, sigma_255: float) -> Path:
     """Choose the model file for an image, as :func:`shipped_model` does.
 
     Parameters
@@ -333,8 +293,6 @@ def pick_model(scanned: dict[int, dict[str, dict[float, Path]]], affinity: str, 
         The affinity.
     sigma_255 : float
         The image's noise level, 0-255 scale; the model nearest in log sigma is taken.
-    channels : int
-        3 prefers a colour model, falling back to grey.
 
     Returns
     -------
@@ -346,19 +304,19 @@ def pick_model(scanned: dict[int, dict[str, dict[float, Path]]], affinity: str, 
         If no model of *affinity* is in *scanned*; the message lists those that are.
     """
     lookup(AFFINITIES, affinity, "affinity")
-    models = scanned.get(channels, {}).get(affinity) or scanned.get(1, {}).get(affinity)
+    models = scanned.get(affinity)
     if not models:
-        known = ", ".join(sorted({a for by_affinity in scanned.values() for a in by_affinity}))
+        known = ", ".join(sorted(scanned))
         raise ValueError(f"no shipped learned model for affinity {affinity!r}; shipped: "
                          f"{known or 'none'} (give --model, or train one with nlm train)")
     level = max(float(sigma_255), 1e-3)
     return models[min(models, key=lambda s: abs(np.log(s / level)))]
 
 
-_CACHE: dict[tuple[str, int, int], Model] = {}
+_CACHE: dict[tuple[str, int, int], Network] = {}
 
 
-def cached_model(path: str | os.PathLike) -> Model:
+def cached_model(path: str | os.PathLike) -> Network:
     """Load a model file once per process (again only if the file changes).
 
     Parameters
@@ -368,7 +326,7 @@ def cached_model(path: str | os.PathLike) -> Model:
 
     Returns
     -------
-    Model
+    Network
 
     Raises
     ------

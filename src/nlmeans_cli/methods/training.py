@@ -1,530 +1,381 @@
-"""Training the learned variant: the non-local block in NumPy, its analytic gradient, Adam.
+"""Training the learned network with JAX (the optional extra ``train``).
 
-:func:`stage_loss` evaluates one stage of :mod:`nlmeans_cli.learned` on a batch of crops in
-float64, on "valid" positions only (every patch and window inside the crop, so no padding is
-involved), and returns the mean squared error and its gradient with respect to every
-parameter. It computes exactly the definition the engine evaluates at inference (a test holds
-the two equal); the tests hold the gradient to finite differences for every affinity.
+:func:`forward` is the network of :mod:`nlmeans_cli.methods.network` written in JAX: the same
+layers, the same non-local block (every affinity of
+:data:`~nlmeans_cli.formulation.AFFINITIES` with its paired normaliser, positions outside the
+image reflected as the engine reflects them). A test holds it equal to the package's
+inference. :func:`train_network` draws random crops of clean images, adds Gaussian noise of
+the model's level and minimises the mean squared error with Adam on a cosine schedule;
+gradients come from JAX's autodiff. The same settings and seed give the same network.
 
-:func:`train_model` trains stage after stage: the first stage's guide is the noisy image, a
-later stage's guide the previous stages' estimate (computed on the engine and frozen), with
-random crops, synthetic Gaussian noise and Adam, deterministically for a given seed.
+JAX is imported only here, inside the functions, so that denoising never needs it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, SUM, lookup
-from ..pixels import OPPONENT
-from .model import Model, Stage, apply_model
+from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, lookup
+from .network import Network
 
-__all__ = ["TrainingSettings", "guide_patches", "initial_stage", "learning_rate",
-           "load_training_images", "stage_loss", "train_model"]
-
-# The offsets' step size relative to the filters'. A filter entry multiplies a whole patch
-# (tens of pixels of a few sigma each), an offset only itself: at one step size either the
-# filters of the C = N blocks diverge or their offsets barely move.
-OFFSET_RATE = 30.0
+__all__ = ["TrainingSettings", "forward", "initial_layers", "load_training_images",
+           "require_jax", "train_network"]
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """How ``nlm train`` trains a model.
+    """How ``nlm train`` trains a network.
 
     Attributes
     ----------
     sigma : float
         Noise level, 0-255 scale.
     affinity : str
-        Affinity of every stage.
-    stages : int
-        Number of stages.
+        The non-local block's affinity.
+    block : bool
+        Whether the network has its non-local block (``False``: the plain CNN of the
+        ablation).
     features : int
-        ``K``, the embedding size (1 for concatenation, whose ``w`` folds into the filters).
-    patch_size : int
-        Side of the patches the embeddings and ``g`` read.
-    search_window : int
-        Side of the search window.
+        ``F``, the feature maps of the convolutions.
+    embed : int
+        ``K``, the channels of ``theta``, ``phi`` and ``g`` (1 for ``theta`` and ``phi`` of
+        the concatenation affinity, whose ``w`` folds into them).
+    before, after : int
+        3x3 layers between the stem and the block, and between the block and the head.
+    window : int
+        Odd side of the block's search window.
     steps : int
-        Adam steps per stage.
+        Adam steps.
     crop : int
         Side of the random training crops.
     batch : int
         Crops per step.
-    learning_rate : float or None
-        Adam's step size; ``None``: the affinity's (its registry entry's).
+    learning_rate : float
+        Adam's step size at the start of the cosine schedule (it decays to 5 % of it).
     seed : int
-        Seeds the crops, the noise and the initialisation.
-    colour : bool
-        Train on RGB images a model whose embeddings read all three channels.
+        Seeds the start, the crops and the noise.
+    every : int
+        Steps between validations.
     """
 
     sigma: float = 25.0
-    affinity: str = "gaussian"
-    stages: int = 2
-    features: int = 8
-    patch_size: int = 7
-    search_window: int = 15
-    steps: int = 300
-    crop: int = 64
-    batch: int = 4
-    learning_rate: float | None = None
+    affinity: str = "embedded-gaussian"
+    block: bool = True
+    features: int = 32
+    embed: int = 16
+    before: int = 3
+    after: int = 3
+    window: int = 9
+    steps: int = 12000
+    crop: int = 40
+    batch: int = 16
+    learning_rate: float = 1e-3
     seed: int = 0
-    colour: bool = False
+    every: int = 250
 
 
-def learning_rate(settings: TrainingSettings) -> float:
-    """Return the step size *settings* train with: theirs, or their affinity's default."""
-    if settings.learning_rate is not None:
-        return settings.learning_rate
-    return lookup(AFFINITIES, settings.affinity, "affinity").learning_rate
+def require_jax() -> None:
+    """Raise ImportError with the install command when JAX or optax is missing."""
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError:
+        raise ImportError("training needs JAX and optax: pip install 'nlmeans_cli[train]'"
+                          ) from None
 
 
-def initial_stage(affinity: str, patches: np.ndarray, *, features: int, patch_size: int,
-                  search_window: int, h: float = 0.7, noise: float = 1.0) -> Stage:
-    """Start a stage as NL-means on the leading principal components of the patches.
-
-    Parameters
-    ----------
-    affinity : str
-        The affinity.
-    patches : numpy.ndarray
-        ``(n, C * patch_size**2)`` sample patches of the guide (channel-major), in units of
-        sigma; ``C`` is 1 for grey and 3 for a colour model.
-    features : int
-        ``K``.
-    patch_size, search_window : int
-        Odd sides.
-    h : float
-        NL-means' filtering parameter in units of the guide's noise, for the Gaussian
-        affinities.
-    noise : float
-        The guide's noise level in units of sigma (1 for the noisy image, less for an
-        earlier stage's estimate).
-
-    Returns
-    -------
-    Stage
-        ``theta`` (and ``phi``) the top-K principal directions scaled by ``1 / (h sqrt(D))``
-        for ``D = C * patch_size**2``, ``g`` the centre pixel; for the Gaussian affinity a
-        bias of the expected noise distance ``2 K / (D h^2)``. Residual affinities start as
-        the identity (``g = 0``); offsets start at zero (concatenation's at a small positive
-        value, so that its ReLU starts active).
-    """
-    spec = lookup(AFFINITIES, affinity, "affinity")
-    size = patches.shape[1]
-    channels = size // (patch_size * patch_size)
-    if channels * patch_size * patch_size != size:
-        raise ValueError(f"patches of {size} values are not C x {patch_size} x {patch_size}")
-    if spec.statistic == SUM:
-        # w^T [theta, phi] is one number per side: one feature.
-        features = 1
-    centred = patches - patches.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    directions = vt[:features]
-    # A fixed sign per direction (largest entry positive): the same images give the same start.
-    signs = np.sign(directions[np.arange(len(directions)), np.abs(directions).argmax(axis=1)])
-    directions = directions * signs[:, np.newaxis]
-    h = h * noise
-    theta = directions / (h * np.sqrt(size))
-    g = np.zeros((patch_size, patch_size))
-    if spec.normaliser == "sum":
-        g[patch_size // 2, patch_size // 2] = 1.0
-    bias = 2.0 * features * noise**2 / (size * h * h) if spec.statistic == SQUARED_DIFFERENCE \
-        else 0.0
-    shape = (features, channels, patch_size, patch_size)
-    phi = None if spec.symmetric else theta.reshape(shape).copy()
-    if spec.statistic == SUM:
-        # The patch mean, small and positive for non-negative images, so that the affinity
-        # starts where the offsets put it.
-        theta = np.full((1, size), 0.1 / size)
-        phi = theta.reshape(shape).copy()
-    else:
-        theta = theta * spec.initial_scale
-        phi = None if phi is None else phi * spec.initial_scale
-    offset = np.full(features, spec.initial_offset)
-    return Stage(affinity, theta.reshape(shape), phi, g, bias, search_window // 2,
-                 theta_offset=offset, phi_offset=None if phi is None else offset.copy())
-
-
-def _patches(images: np.ndarray, size: int) -> np.ndarray:
-    """``(B, C, rows, cols, size*size)`` views of every valid patch of ``(B, C, H, W)``."""
-    view = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(2, 3))
-    return view.reshape(*view.shape[:4], size * size)
-
-
-def guide_patches(guide: np.ndarray, size: int) -> np.ndarray:
-    """Return ``(B, rows, cols, C*size*size)``: each valid position's patch over all channels.
+def initial_layers(rng: np.random.Generator, settings: TrainingSettings) -> dict:
+    """Return He-initialised layers; the non-local block starts as the identity.
 
     Parameters
     ----------
-    guide : numpy.ndarray
-        ``(B, C, H, W)`` crops.
-    size : int
-        The patch side.
+    rng : numpy.random.Generator
+        Draws the filters.
+    settings : TrainingSettings
+        The sizes and the affinity.
 
     Returns
     -------
-    numpy.ndarray
-        A view where possible.
-    """
-    patches = np.moveaxis(_patches(guide, size), 1, 3)
-    return patches.reshape(*patches.shape[:3], -1)
-
-
-def stage_loss(stage: Stage, guide: np.ndarray, noisy: np.ndarray, clean: np.ndarray,
-               *, gradient: bool = True):
-    """Mean squared error of one stage on crops, and its gradient.
-
-    Parameters
-    ----------
-    stage : Stage
-        The parameters.
-    guide, noisy, clean : numpy.ndarray
-        Crops in units of sigma (colour in the opponent space of
-        :data:`~nlmeans_cli.learned.OPPONENT`): the image the affinities read
-        ``(B, C_guide, H, W)``, and the noisy image ``g`` reads and the target, both
-        ``(B, C, H, W)``. ``(B, H, W)`` arrays are taken as one channel.
-
-    Returns
-    -------
-    loss : float
-        Mean over the valid positions (those ``patch // 2 + search // 2`` away from the crop's
-        edges) and channels of ``(z - clean)^2``.
-    estimate : numpy.ndarray
-        ``z`` on the valid positions, ``(B, C, rows, cols)`` (``(B, rows, cols)`` for
-        3-D input).
-    grads : dict
-        ``theta``, ``phi`` (when separate), ``g``, ``bias`` and the offsets; only if
-        *gradient*.
-
-    Raises
-    ------
-    ValueError
-        If the guide's channels are not the stage's, ``g`` and ``theta`` differ in patch
-        size, or the crops are smaller than a patch and a window.
+    dict
+        ``{layer: {"w": array, "b": array}}`` as :class:`~nlmeans_cli.methods.network.Network`
+        holds them.
 
     Notes
     -----
-    Cost ``O(B * N * S * (K + C))``; memory ``B * N * S * (K + C + 2)`` floats for ``S``
-    window positions.
+    ``W_z`` starts at zero, so the block starts as the identity (Wang et al.); the head
+    starts small, so the network starts near the identity map.
     """
-    flat = noisy.ndim == 3
-    guide, noisy, clean = (np.asarray(a, np.float64)[:, np.newaxis] if a.ndim == 3 else a
-                           for a in (guide, noisy, clean))
-    spec = lookup(AFFINITIES, stage.affinity, "affinity")
-    k, channels, p, _ = stage.theta.shape
-    if guide.shape[1] != channels:
-        raise ValueError(f"the stage reads {channels} guide channels, got {guide.shape[1]}")
-    if stage.g.shape[0] != p:
-        raise ValueError("training needs g and theta of one patch size")
-    s = stage.search_radius
-    size = 2 * s + 1
-    guide_rows = guide_patches(guide, p)  # (B, H', W', C_guide * D)
-    noisy_patches = _patches(noisy, p)  # (B, C, H', W', D)
-    a_matrix = stage.theta.reshape(k, -1)
-    b_matrix = a_matrix if stage.phi is None else stage.phi.reshape(k, -1)
-    theta = guide_rows @ a_matrix.T + stage.theta_offset  # (B, H', W', K)
-    phi = theta if stage.phi is None else guide_rows @ b_matrix.T + stage.phi_offset
-    g = noisy_patches @ stage.g.reshape(-1) + stage.g_offset  # (B, C, H', W')
-    rows, cols = theta.shape[1] - 2 * s, theta.shape[2] - 2 * s
-    if rows < 1 or cols < 1:
-        raise ValueError("crops too small for the patch and window")
-    offsets = [(a, b) for a in range(size) for b in range(size)]
+    def conv(cin, cout, size=3):
+        scale = np.sqrt(2.0 / (cin * size * size))
+        return {"w": rng.normal(0, scale, (size, size, cin, cout)).astype(np.float32),
+                "b": np.zeros(cout, np.float32)}
 
-    theta_c = theta[:, s : s + rows, s : s + cols]
-    phi_t = np.stack([phi[:, a : a + rows, b : b + cols] for a, b in offsets])  # (S,B,r,c,K)
-    g_t = np.stack([g[:, :, a : a + rows, b : b + cols] for a, b in offsets])  # (S,B,C,r,c)
-    inner = (slice(None), slice(None), slice(p // 2 + s, p // 2 + s + rows),
-             slice(p // 2 + s, p // 2 + s + cols))
-    target = clean[inner]
-    n_positions = len(offsets)
+    features, embed = settings.features, settings.embed
+    layers = {"stem": conv(1, features), "head": conv(features, 1)}
+    layers["head"]["w"] *= 0.1
+    for k in range(settings.before):
+        layers[f"before{k}"] = conv(features, features)
+    for k in range(settings.after):
+        layers[f"after{k}"] = conv(features, features)
+    if settings.block:
+        spec = lookup(AFFINITIES, settings.affinity, "affinity")
+        pair = embed if spec.statistic in (PRODUCT, SQUARED_DIFFERENCE) else 1
+        layers["theta"] = conv(features, pair, 1)
+        if not spec.symmetric:
+            layers["phi"] = conv(features, pair, 1)
+        for name in ("theta", "phi"):
+            if name in layers:
+                layers[name]["b"] += np.float32(spec.initial_offset)
+        layers["g"] = conv(features, embed, 1)
+        layers["wz"] = conv(embed, features, 1)
+        layers["wz"]["w"] *= 0.0
+    return layers
 
-    if spec.statistic == SQUARED_DIFFERENCE:
-        difference = theta_c[np.newaxis] - phi_t
-        distance = np.einsum("sbijk,sbijk->sbij", difference, difference)
-        active = distance > stage.bias
-        logits = -np.where(active, distance - stage.bias, 0.0)
-    elif spec.statistic == PRODUCT:
-        logits = np.einsum("bijk,sbijk->sbij", theta_c, phi_t)
-    else:  # concatenation: ReLU(theta_i + phi_j), one feature each
-        pre = theta_c[np.newaxis, ..., 0] + phi_t[..., 0]
-        logits = np.maximum(pre, 0.0)
 
-    if spec.normaliser == "sum":
-        peak = logits.max(axis=0)
-        weights = np.exp(logits - peak)
-        weights /= weights.sum(axis=0)
-        estimate = np.einsum("sbij,sbcij->bcij", weights, g_t)
+def forward(layers: dict, noisy, *, affinity: str, window: int):
+    """Evaluate the network on a batch ``(B, H, W, 1)`` in JAX: the input minus the noise.
+
+    Parameters
+    ----------
+    layers : dict
+        As :func:`initial_layers` returns (JAX or NumPy arrays).
+    noisy : array
+        ``(B, H, W, 1)`` images at the network's noise level.
+    affinity : str
+        The block's affinity; its normaliser is the registry's pairing.
+    window : int
+        Odd side of the search window.
+
+    Returns
+    -------
+    jax.Array
+        ``(B, H, W, 1)``.
+
+    Notes
+    -----
+    The block visits the ``window^2`` offsets one by one, as the engine does; its memory is
+    that of ``window^2`` shifted value maps, kept for the gradient.
+    """
+    import jax
+
+    def conv(x, name):
+        y = jax.lax.conv_general_dilated(x, layers[name]["w"], (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y + layers[name]["b"]
+
+    def count(prefix):
+        return sum(1 for name in layers if name.startswith(prefix)
+                   and name[len(prefix):].isdigit())
+
+    x = jax.nn.relu(conv(noisy, "stem"))
+    for k in range(count("before")):
+        x = jax.nn.relu(conv(x, f"before{k}"))
+    if "theta" in layers:
+        x = x + conv(_block(conv, x, affinity, window), "wz")
+    for k in range(count("after")):
+        x = jax.nn.relu(conv(x, f"after{k}"))
+    return noisy - conv(x, "head")
+
+
+def _block(conv, x, affinity: str, window: int):
+    """Evaluate ``y_i = 1/C sum_j f(theta_i, phi_j) g_j`` over the search window."""
+    import jax
+    import jax.numpy as jnp
+
+    spec = lookup(AFFINITIES, affinity, "affinity")
+    theta = conv(x, "theta")
+    phi = theta if spec.symmetric else conv(x, "phi")
+    g = conv(x, "g")
+    r = window // 2
+    height, width = x.shape[1], x.shape[2]
+
+    def shifted(maps, dy, dx):
+        padded = jnp.pad(maps, ((0, 0), (r, r), (r, r), (0, 0)), mode="reflect")
+        return padded[:, dy:dy + height, dx:dx + width, :]
+
+    statistics, values = [], []
+    for dy in range(window):
+        for dx in range(window):
+            other = shifted(phi, dy, dx)
+            if spec.statistic == SQUARED_DIFFERENCE:
+                statistic = jnp.sum((theta - other) ** 2, axis=-1)
+            elif spec.statistic == PRODUCT:
+                statistic = jnp.sum(theta * other, axis=-1)
+            else:
+                statistic = theta[..., 0] + other[..., 0]
+            statistics.append(statistic)
+            values.append(shifted(g, dy, dx))
+    statistics = jnp.stack(statistics, axis=-1)
+    if spec.name == "gaussian":
+        weights = jax.nn.softmax(-statistics, axis=-1)
+    elif spec.name == "embedded-gaussian":
+        weights = jax.nn.softmax(statistics, axis=-1)
+    elif spec.name == "dot-product":
+        weights = statistics / statistics.shape[-1]
     else:
-        weights = logits / n_positions
-        if guide.shape[1] != noisy.shape[1]:
-            raise ValueError("a residual stage needs a guide with the image's channels")
-        # The block's input is its guide: the noisy image, or the previous stage's estimate.
-        estimate = guide[inner] + np.einsum("sbij,sbcij->bcij", weights, g_t)
-    error = estimate - target
-    loss = float(np.mean(error**2))
-    shown = estimate[:, 0] if flat else estimate
-    if not gradient:
-        return loss, shown, {}
-
-    d_estimate = 2.0 * error / error.size
-    d_g_t = weights[:, :, np.newaxis] * d_estimate[np.newaxis]
-    if spec.normaliser == "sum":
-        d_logits = weights * np.einsum("bcij,sbcij->sbij", d_estimate,
-                                       g_t - estimate[np.newaxis])
-    else:
-        d_logits = np.einsum("bcij,sbcij->sbij", d_estimate, g_t) / n_positions
-
-    d_theta_c = np.zeros_like(theta_c)
-    d_phi_t = None
-    d_bias = 0.0
-    if spec.statistic == SQUARED_DIFFERENCE:
-        d_distance = np.where(active, -d_logits, 0.0)
-        d_bias = float(np.sum(np.where(active, d_logits, 0.0)))
-        scaled = 2.0 * d_distance[..., np.newaxis] * difference
-        d_theta_c = scaled.sum(axis=0)
-        d_phi_t = -scaled
-    elif spec.statistic == PRODUCT:
-        d_theta_c = np.einsum("sbij,sbijk->bijk", d_logits, phi_t)
-        d_phi_t = d_logits[..., np.newaxis] * theta_c[np.newaxis]
-    else:
-        d_pre = np.where(pre > 0, d_logits, 0.0)
-        d_theta_c[..., 0] = d_pre.sum(axis=0)
-        d_phi_t = d_pre[..., np.newaxis]
-
-    d_theta = np.zeros_like(theta)
-    d_theta[:, s : s + rows, s : s + cols] += d_theta_c
-    d_phi = d_theta if stage.phi is None else np.zeros_like(phi)
-    d_g = np.zeros_like(g)
-    for t, (a, b) in enumerate(offsets):
-        d_phi[:, a : a + rows, b : b + cols] += d_phi_t[t]
-        d_g[:, :, a : a + rows, b : b + cols] += d_g_t[t]
-    grads = {
-        "theta": np.einsum("bijk,bijd->kd", d_theta, guide_rows).reshape(stage.theta.shape),
-        "g": np.einsum("bcij,bcijd->d", d_g, noisy_patches).reshape(stage.g.shape),
-        "bias": d_bias,
-        "theta_offset": d_theta.sum(axis=(0, 1, 2)),
-        "g_offset": float(d_g.sum()),
-    }
-    if stage.phi is not None:
-        grads["phi"] = np.einsum("bijk,bijd->kd", d_phi, guide_rows).reshape(
-            stage.phi.shape)
-        grads["phi_offset"] = d_phi.sum(axis=(0, 1, 2))
-    return loss, shown, grads
+        weights = jax.nn.relu(statistics) / statistics.shape[-1]
+    return jnp.einsum("bhwo,obhwk->bhwk", weights, jnp.stack(values))
 
 
-def _with(stage: Stage, values: dict) -> Stage:
-    return Stage(stage.affinity, values["theta"], values.get("phi"), values["g"],
-                 float(values["bias"]), stage.search_radius,
-                 theta_offset=values["theta_offset"], phi_offset=values.get("phi_offset"),
-                 g_offset=float(values["g_offset"]))
-
-
-def _values(stage: Stage) -> dict:
-    values = {"theta": stage.theta, "g": stage.g, "bias": np.float64(stage.bias),
-              "theta_offset": stage.theta_offset, "g_offset": np.float64(stage.g_offset)}
-    if stage.phi is not None:
-        values["phi"] = stage.phi
-        values["phi_offset"] = stage.phi_offset
-    return values
-
-
-def train_model(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
-                validation: Sequence[np.ndarray] = (),
-                progress: Callable[[int, int, int, float, float | None], None] | None = None,
-                info: dict | None = None) -> Model:
-    """Train a learned model on clean images.
+def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
+                  validation: Sequence[np.ndarray] = (),
+                  progress: Callable[[int, int, float, float | None], None] | None = None,
+                  info: dict | None = None, start: Network | None = None) -> Network:
+    """Train a network on clean grey images.
 
     Parameters
     ----------
     cleans : sequence of numpy.ndarray
-        Clean float images on the unit scale: 2-D grey, or ``(rows, cols, 3)`` RGB when
-        ``settings.colour``.
+        Clean 2-D float images on the unit scale, at least ``settings.crop`` on each side.
     settings : TrainingSettings
-        Sizes, steps, noise level, seed, grey or colour.
+        Sizes, steps, noise level, seed.
     validation : sequence of numpy.ndarray
-        Held-back clean images, like *cleans*: after each stage their PSNR (noise drawn from
-        the seed) is recorded in the model's ``info``; during training their loss is reported.
+        Held-back clean images: every ``settings.every`` steps and at the end, their mean PSNR
+        (noise drawn from the seed) is reported; the last is stored in the network's
+        ``info``.
     progress : callable, optional
-        ``progress(stage, step, steps, training_loss, validation_loss_or_None)``, called after
-        every step (the validation loss every 25 steps).
+        ``progress(step, steps, training_loss, validation_psnr_or_None)``, after every step.
     info : dict, optional
-        Stored in the model (the command that trained it, the image names).
+        Stored in the network (the command that trained it, the image names).
+    start : Network, optional
+        Start from these layers instead of a random start (fine-tuning another noise level).
 
     Returns
     -------
-    Model
+    Network
 
     Raises
     ------
     ValueError
-        If an image is not grey (or, for a colour model, RGB), or none is at least as large
-        as a crop.
+        If an image is not 2-D, none is as large as a crop, or *start* does not have the
+        settings' affinity and window.
+    ImportError
+        Without JAX and optax.
 
     Notes
     -----
-    Cost per step ``O(batch * crop^2 * S * (K + C))``; deterministic for a seed on one
-    machine. A colour model's embeddings read all three (opponent) channels.
+    Cost per step: the forward and backward passes on ``batch`` crops, about
+    ``3 * batch * crop^2 * (9 F^2 L + K window^2)`` multiply-adds for ``L`` 3x3 layers; the
+    default settings take about 0.4 s per step on two cores. Deterministic for a seed on one
+    machine.
     """
-    from skimage.metrics import peak_signal_noise_ratio
+    require_jax()
+    import jax
+    import jax.numpy as jnp
+    import optax
 
-    rng = np.random.default_rng(settings.seed)
-    sigma = settings.sigma / 255.0
-    colour = settings.colour
-
-    def planar(image):
-        image = np.asarray(image, np.float64)
-        if colour:
-            if image.ndim != 3 or image.shape[-1] != 3:
-                raise ValueError(f"a colour model trains on RGB images, got shape {image.shape}")
-            return np.moveaxis(image, -1, 0)
-        if image.ndim != 2:
-            raise ValueError(f"a grey model trains on 2-D images, got shape {image.shape}")
-        return image[np.newaxis]
-
-    def units(image):
-        """Planar unit-scale pixels in the space and scale the stages work in."""
-        return (np.tensordot(OPPONENT, image, axes=1) if colour else image) / sigma
-
-    cleans = [c for c in map(planar, cleans) if min(c.shape[1:]) >= settings.crop]
-    if not cleans:
+    for image in [*cleans, *validation]:
+        if np.ndim(image) != 2:
+            raise ValueError(f"the network trains on grey 2-D images, got shape "
+                             f"{np.shape(image)}")
+    pool = [np.asarray(c, np.float32) for c in cleans if min(np.shape(c)) >= settings.crop]
+    if not pool:
         raise ValueError(f"no training image is at least {settings.crop} pixels on each side")
-    validation = [planar(c) for c in validation]
-    # A pool of noisy versions, fixed for the run, so that a later stage's guide (the earlier
-    # stages' estimate) is computed once per image on the engine.
-    noisy_pool = [c + rng.normal(0, sigma, c.shape) for c in cleans for _ in range(2)]
-    clean_pool = [c for c in cleans for _ in range(2)]
-    val_noisy = [c + rng.normal(0, sigma, c.shape) for c in validation]
-    # (guide, noisy, clean) in the stages' units; the first stage's guide is the noisy image.
-    noisy_units = [units(n) for n in noisy_pool]
-    val_noisy_units = [units(n) for n in val_noisy]
-    train_arrays = (noisy_units, noisy_units, [units(c) for c in clean_pool])
-    val_arrays = (val_noisy_units, val_noisy_units, [units(c) for c in validation])
-    stages: list[Stage] = []
+    rng = np.random.default_rng(settings.seed)
+    if start is None:
+        layers = initial_layers(rng, settings)
+    else:
+        if start.affinity != settings.affinity or start.window != settings.window:
+            raise ValueError(f"the starting network has affinity {start.affinity} and window "
+                             f"{start.window}; the settings ask for {settings.affinity} and "
+                             f"{settings.window}")
+        layers = {name: dict(entry) for name, entry in start.layers.items()}
+    params = jax.tree_util.tree_map(jnp.asarray, layers)
+    schedule = optax.cosine_decay_schedule(settings.learning_rate, settings.steps, alpha=0.05)
+    optimiser = optax.adam(schedule)
+    state = optimiser.init(params)
+    sigma = settings.sigma / 255.0
+
+    def predict(p, noisy):
+        return forward(p, noisy, affinity=settings.affinity, window=settings.window)
+
+    def loss(p, noisy, clean):
+        return jnp.mean((predict(p, noisy) - clean) ** 2)
+
+    @jax.jit
+    def step(p, s, noisy, clean):
+        value, grads = jax.value_and_grad(loss)(p, noisy, clean)
+        updates, s = optimiser.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, value
+
+    estimate = jax.jit(predict)
+
+    def batch():
+        crops = []
+        for _ in range(settings.batch):
+            image = pool[rng.integers(len(pool))]
+            top = rng.integers(image.shape[0] - settings.crop + 1)
+            left = rng.integers(image.shape[1] - settings.crop + 1)
+            crop = np.rot90(image[top:top + settings.crop, left:left + settings.crop],
+                            rng.integers(4))
+            crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+        clean = np.stack(crops)[..., np.newaxis]
+        return (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32), clean
+
+    val_rng = np.random.default_rng([settings.seed, 1])
+    val_clean = [np.asarray(v, np.float32) for v in validation]
+    val_noisy = [(v + val_rng.normal(0, sigma, v.shape)).astype(np.float32) for v in val_clean]
+
+    def validate(p) -> float:
+        scores = []
+        for clean, noisy in zip(val_clean, val_noisy, strict=True):
+            out = np.asarray(estimate(p, noisy[None, :, :, None]))[0, :, :, 0]
+            error = np.mean((np.clip(out, 0, 1).astype(np.float64) - clean) ** 2)
+            scores.append(10 * np.log10(1.0 / max(error, 1e-12)))
+        return float(np.mean(scores))
+
     record = dict(info or {})
-    record["validation_psnr"] = []
-    for index in range(settings.stages):
-        guides = train_arrays[0]
-        sample = _sample_patches(guides, settings.patch_size, rng)
-        # The guide's remaining noise, in units of sigma: 1 for the noisy image.
-        noise = float(np.sqrt(np.mean([np.mean((g - c) ** 2) for g, c in
-                                       zip(guides, train_arrays[2], strict=True)])))
-        stage = initial_stage(settings.affinity, sample, features=settings.features,
-                              patch_size=settings.patch_size,
-                              search_window=settings.search_window, noise=noise)
-        stage = _adam(stage, train_arrays, val_arrays if validation else None, settings, rng,
-                      index, progress)
-        stages.append(stage)
-        model = Model(settings.sigma, tuple(stages), record)
-        train_arrays = ([units(_estimate(model, n, sigma)) for n in noisy_pool],
-                        *train_arrays[1:])
-        if validation:
-            estimates = [_estimate(model, n, sigma) for n in val_noisy]
-            val_arrays = ([units(e) for e in estimates], *val_arrays[1:])
-            record["validation_psnr"].append(
-                float(np.mean([peak_signal_noise_ratio(c, e, data_range=1.0)
-                               for c, e in zip(validation, estimates, strict=True)])))
-    return Model(settings.sigma, tuple(stages), record)
-
-
-def _estimate(model: Model, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """Estimate planar ``(C, rows, cols)`` unit-scale pixels with *model*."""
-    planar = noisy.astype(np.float32)[:, :, np.newaxis, :]
-    return apply_model(planar, sigma, model)[:, :, 0, :].astype(np.float64)
-
-
-def _sample_patches(guides, patch_size, rng, count=4000):
-    """``(count, C * patch_size**2)`` random patches of planar ``(C, rows, cols)`` guides."""
-    rows = []
-    for _ in range(count):
-        image = guides[rng.integers(len(guides))]
-        a = rng.integers(0, image.shape[1] - patch_size + 1)
-        b = rng.integers(0, image.shape[2] - patch_size + 1)
-        rows.append(image[:, a : a + patch_size, b : b + patch_size].ravel())
-    return np.asarray(rows)
-
-
-def _crops(arrays_list, size, count, rng):
-    """Cut the same random crops from several lists of planar images (guide, noisy, clean)."""
-    out = [[] for _ in arrays_list]
-    n_images = len(arrays_list[0])
-    for _ in range(count):
-        k = rng.integers(n_images)
-        shape = arrays_list[0][k].shape[-2:]
-        a = rng.integers(0, shape[0] - size + 1)
-        b = rng.integers(0, shape[1] - size + 1)
-        for target, arrays in zip(out, arrays_list, strict=True):
-            target.append(arrays[k][:, a : a + size, b : b + size])
-    return [np.stack(crops) for crops in out]
-
-
-def _adam(stage, train_arrays, val_arrays, settings, rng, index, progress):
-    values = _values(stage)
-    moments = {name: np.zeros_like(np.asarray(v, np.float64)) for name, v in values.items()}
-    squares = {name: np.zeros_like(np.asarray(v, np.float64)) for name, v in values.items()}
-    beta1, beta2, epsilon = 0.9, 0.999, 1e-8
-    base_rate = learning_rate(settings)
-    val_batch = best = None
-    if val_arrays is not None:
-        val_batch = _crops(val_arrays, settings.crop * 2, 4,
-                           np.random.default_rng(settings.seed + 1000 + index))
-        # The stage keeps the parameters with the lowest validation loss seen, its start
-        # included: a stage that does not help on held-back images is not made worse by
-        # training (a residual block stays the identity, a softmax one NL-means).
-        best = (stage_loss(stage, *val_batch, gradient=False)[0], dict(values))
-    for step in range(1, settings.steps + 1):
-        guide, noisy, clean = _crops(train_arrays, settings.crop, settings.batch, rng)
-        loss, _, grads = stage_loss(_with(stage, values), guide, noisy, clean)
-        # A cosine decay of the step size settles the last steps.
-        rate = base_rate * 0.5 * (1 + np.cos(np.pi * (step - 1) / settings.steps))
-        for name, grad in grads.items():
-            grad = np.asarray(grad, np.float64)
-            moments[name] = beta1 * moments[name] + (1 - beta1) * grad
-            squares[name] = beta2 * squares[name] + (1 - beta2) * grad * grad
-            corrected = moments[name] / (1 - beta1**step)
-            scale = np.sqrt(squares[name] / (1 - beta2**step)) + epsilon
-            step_size = rate * (OFFSET_RATE if name.endswith("_offset") else 1.0)
-            values[name] = values[name] - step_size * corrected / scale
-        values["bias"] = np.float64(max(float(values["bias"]), 0.0))
-        val_loss = None
-        if val_batch is not None and (step % 25 == 0 or step == settings.steps):
-            val_loss, _, _ = stage_loss(_with(stage, values), *val_batch, gradient=False)
-            if val_loss < best[0]:
-                best = (val_loss, dict(values))
+    record["settings"] = asdict(settings)
+    started = time.perf_counter()
+    running = None
+    psnr = None
+    for k in range(settings.steps):
+        noisy, clean = batch()
+        params, state, value = step(params, state, noisy, clean)
+        value = float(value)
+        running = value if running is None else 0.98 * running + 0.02 * value
+        reported = None
+        if val_clean and ((k + 1) % settings.every == 0 or k + 1 == settings.steps):
+            psnr = reported = validate(params)
         if progress is not None:
-            progress(index, step, settings.steps, loss, val_loss)
-    return _with(stage, values if best is None else best[1])
+            progress(k + 1, settings.steps, running, reported)
+    if psnr is not None:
+        record["validation_psnr"] = round(psnr, 3)
+    record["training_seconds"] = round(time.perf_counter() - started, 1)
+    trained = {name: {key: np.asarray(value, np.float32) for key, value in entry.items()}
+               for name, entry in jax.tree_util.tree_map(np.asarray, params).items()}
+    return Network(trained, settings.window, settings.affinity, settings.sigma, record)
 
 
-def load_training_images(sources: Sequence[str], *, colour: bool
-                         ) -> tuple[list[np.ndarray], list[str]]:
-    """Read clean training images from paths, folders, or bundled samples.
+def load_training_images(sources: Sequence[str], *, hold_out_every: int = 0
+                         ) -> tuple[list[np.ndarray], list[str], list[np.ndarray], list[str]]:
+    """Read clean grey training images from paths, folders, or bundled samples.
 
     Parameters
     ----------
     sources : sequence of str
         Image files, folders of them, or ``skimage:NAME`` / ``pywt:NAME`` for the sample
-        images scikit-image and PyWavelets bundle.
-    colour : bool
-        Keep RGB (grey images are refused); otherwise colour is converted to grey.
+        images scikit-image and PyWavelets bundle. Colour is converted to grey.
+    hold_out_every : int
+        When positive, every ``n``-th image (the ``n``-th, ``2n``-th, ... in the order read;
+        folders are read in sorted order) is held back for validation.
 
     Returns
     -------
-    images : list of numpy.ndarray
-        float64 on the unit scale, 2-D or ``(rows, cols, 3)``.
-    names : list of str
-        Where each came from.
+    images, names : list
+        The training images (float64, unit scale) and where each came from.
+    held, held_names : list
+        The held-back images and their names.
 
     Raises
     ------
     nlmeans_cli.io.atomic.ImageFileError
-        For an unreadable file, an unknown sample, or a grey image when *colour*.
+        For an unreadable file or an unknown sample.
     """
     from ..io.atomic import ImageFileError
     from ..io.folders import find_images
@@ -547,17 +398,18 @@ def load_training_images(sources: Sequence[str], *, colour: bool
             found = [(source, unit)]
         else:
             path = Path(source)
-            paths = find_images(path) if path.is_dir() else [path]
+            paths = sorted(find_images(path)) if path.is_dir() else [path]
             found = [(str(item), to_unit(read_picture(item).pixels)) for item in paths]
         for label, unit in found:
-            if colour and (unit.ndim != 3 or unit.shape[-1] < 3):
-                raise ImageFileError(f"{label}: a grey image; --colour trains on colour images")
-            if colour:
-                unit = unit[..., :3]
-            elif unit.ndim == 3:
+            if unit.ndim == 3:
                 from skimage.color import rgb2gray
 
                 unit = rgb2gray(unit[..., :3])
             images.append(np.asarray(unit, np.float64))
             names.append(label)
-    return images, names
+    if hold_out_every <= 0:
+        return images, names, [], []
+    held = [k for k in range(len(images)) if k % hold_out_every == hold_out_every - 1]
+    kept = [k for k in range(len(images)) if k % hold_out_every != hold_out_every - 1]
+    return ([images[k] for k in kept], [names[k] for k in kept],
+            [images[k] for k in held], [names[k] for k in held])
