@@ -1,29 +1,30 @@
-"""The learned variant against the classic engine (and BM3D): PSNR, time, affinity ablation.
+"""The learned network against the classic method and BM3D: PSNR, time, memory, ablation.
 
-Test images, never trained or tuned on: the grey photographs of ``benchmarks/quality.py``
-(camera, moon, coins, brick, grass, gravel; 256x256 centre crops) and, for colour, scikit-image's
-motorcycle_left, ihc (immunohistochemistry) and retina (256x256 crops). Gaussian noise added in
-float with a fixed seed; every method is given sigma.
-
-1. Ablation: for sigma 15, 25, 50, grey and colour, the mean PSNR of every shipped affinity's
-   model with its first stage only and with both stages, next to the classic engine and (at
-   sigma 25, when the ``bm3d`` package is installed) BM3D.
-2. Noise levels between and beyond the shipped ones (5 to 75): the default (gaussian) model
-   nearest in log sigma against the classic engine.
-3. Time: the default model against the classic engine on the same images, as a ratio, at
-   256x256 and on a 1024x1024 grey mosaic.
+1. The validation split of train400 (every 10th image, never trained on), sigma 15, 25 and
+   50, grey, noise seeded as in ``benchmarks/quality.py`` (not clipped), sigma given to every
+   method: the shipped network, the classic method, BM3D (``bm3d.bm3d``).
+2. Larger photographs none of the methods saw: scikit-image's and PyWavelets' 512x512 grey
+   images (camera, moon, brick, grass, gravel, ascent), sigma 25.
+3. Colour, sigma 25: the colour photographs of ``benchmarks/quality.py`` (256x256 crops):
+   the network per opponent channel, the classic method, CBM3D (``bm3d.bm3d_rgb``).
+4. Noise levels between and beyond the shipped ones (5 to 75) on the first 10 validation
+   images: the network nearest in log sigma, the image scaled to its level.
+5. Time on a 1024x1024 grey mosaic of validation images, side by side with BM3D; the peak
+   memory of ``nlm denoise --method learned`` on a 4096x4096 image (``--memory``).
+6. Ablation (``ABLATION_DIR``, from ``scripts/train_shipped_models.sh --ablation``): every
+   network there on the validation split at sigma 25.
 
 Results go to ``benchmarks/results/learned.{md,json}``.
 
-    python benchmarks/learned.py [ABLATION_DIR]
-
-The ablation reads the models in ABLATION_DIR (``scripts/train_shipped_models.sh --ablation
-ABLATION_DIR``: every affinity with two stages), or the shipped ones; the noise sweep and the
-timings always use the shipped models.
+    python benchmarks/learned.py [--ablation ABLATION_DIR] [--memory] [--quick]
 """
 
+import argparse
 import json
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,197 +33,197 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise
-from nlmeans_cli.methods.model import apply_model
-from nlmeans_cli.methods.model_files import (
-    load_model,
-    pick_model,
-    scan_models,
-    shipped_folder,
-    shipped_model,
-)
-from nlmeans_cli.pixels import to_grid
+from quality import DATA, colour_photographs, validation
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GREY = ("camera", "moon", "coins", "brick", "grass", "gravel")
-COLOUR = ("stereo_motorcycle", "immunohistochemistry", "retina")
 SIGMAS = (15, 25, 50)
 SWEEP = (5, 10, 20, 35, 75)
-DEFAULT = "gaussian"
+LARGE = ("camera", "moon", "brick", "grass", "gravel", "ascent")
 
 
-def model_for(affinity, sigma_255, channels, scanned=None):
-    """Load the model :func:`~nlmeans_cli.methods.model_files.shipped_model` would take."""
-    if scanned is None:
-        return shipped_model(affinity, sigma_255, channels)
-    return load_model(pick_model(scanned, affinity, sigma_255, channels))
+def noisy_of(clean, sigma, k):
+    return clean + np.random.default_rng(1000 * sigma + k).normal(
+        0, sigma / 255, clean.shape).astype(np.float32)
 
 
-def crop(image, size=256):
-    r0, c0 = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
-    return image[r0 : r0 + size, c0 : c0 + size].astype(np.float32) / 255
+def psnr(clean, estimate):
+    return float(peak_signal_noise_ratio(clean, np.asarray(estimate, np.float32),
+                                         data_range=1))
 
 
-def _colour(name):
-    image = getattr(data, name)()
-    return image[0] if name == "stereo_motorcycle" else image  # the left view
-
-
-def timed(function, repeats=1):
-    """Run *function* *repeats* times; return its result and the best wall time."""
-    best = np.inf
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - started)
-    return result, best
-
-
-def learned(noisy, sigma, model, stages=None):
-    planar, _ = to_grid(noisy[..., np.newaxis] if noisy.ndim == 2 else noisy)
-    out = apply_model(planar, sigma, model, stages=stages)
-    return np.moveaxis(out[:, :, 0, :], 0, -1).reshape(noisy.shape)
-
-
-def classic(noisy, sigma):
-    return denoise(noisy, sigma=sigma, channel_axis=-1 if noisy.ndim == 3 else None)
-
-
-def bm3d_estimate(noisy, sigma):
+def runners(colour=False, model=None):
     import bm3d
 
-    if noisy.ndim == 3:
-        return bm3d.bm3d_rgb(noisy, sigma)
-    return bm3d.bm3d(noisy, sigma)
+    axis = -1 if colour else None
+    out = {
+        "learned": lambda n, s: denoise(n, sigma=s, method="learned", channel_axis=axis,
+                                        model=model),
+        "classic": lambda n, s: denoise(n, sigma=s, channel_axis=axis),
+        "bm3d": (lambda n, s: bm3d.bm3d_rgb(n, s)) if colour else (lambda n, s: bm3d.bm3d(n, s)),
+    }
+    return out
 
 
-def mean_psnr(cleans, estimates):
-    return float(np.mean([peak_signal_noise_ratio(c, e, data_range=1)
-                          for c, e in zip(cleans, estimates, strict=True)]))
+def score(images, sigma, chosen, colour=False):
+    table = {}
+    for k, (_, clean) in enumerate(images):
+        noisy = noisy_of(clean, sigma, k)
+        for name, run in chosen.items():
+            started = time.perf_counter()
+            estimate = run(noisy, sigma / 255)
+            table.setdefault(name, []).append((psnr(clean, estimate),
+                                               time.perf_counter() - started))
+    return {name: {"psnr": round(float(np.mean([p for p, _ in rows])), 3),
+                   "seconds": round(float(np.mean([t for _, t in rows])), 3)}
+            for name, rows in table.items()}
 
 
-def noisy_set(cleans, sigma_255, seed):
-    rng = np.random.default_rng(seed)
-    sigma = sigma_255 / 255
-    return [c + rng.normal(0, sigma, c.shape).astype(np.float32) for c in cleans]
+def large_photographs():
+    import pywt.data
+
+    out = []
+    for name in LARGE:
+        image = pywt.data.ascent() if name == "ascent" else getattr(data, name)()
+        image = np.asarray(image, np.float32)
+        out.append((name, image[:512, :512] / 255))
+    return out
 
 
-def channels_of(kind):
-    return 3 if kind == "colour" else 1
-
-
-def ablation(sets, scanned, affinities):
+def mosaic(images, side=1024):
+    tiles = [clean for _, clean in images]
     rows = []
-    for sigma_255 in SIGMAS:
-        sigma = sigma_255 / 255
-        for kind, cleans in sets.items():
-            noisies = noisy_set(cleans, sigma_255, sigma_255)
-            row = {"sigma": sigma_255, "set": kind, "noisy": mean_psnr(cleans, noisies),
-                   "classic": mean_psnr(cleans, [classic(n, sigma) for n in noisies])}
-            for affinity in affinities:
-                model = model_for(affinity, sigma_255, channels_of(kind), scanned)
-                row[f"{affinity}_model"] = model.info.get("command", "")
-                for stages in range(1, len(model.stages) + 1):
-                    row[f"{affinity}_{stages}"] = mean_psnr(
-                        cleans, [learned(n, sigma, model, stages) for n in noisies])
-            if sigma_255 == 25:
-                try:
-                    estimates, seconds = [], []
-                    for noisy in noisies:
-                        estimate, t = timed(lambda n=noisy, s=sigma: bm3d_estimate(n, s))
-                        estimates.append(estimate)
-                        seconds.append(t)
-                    row["bm3d"], row["bm3d_s"] = mean_psnr(cleans, estimates), float(
-                        np.mean(seconds))
-                except ImportError:
-                    pass
-            rows.append(row)
-            print(row, flush=True)
+    k = 0
+    while sum(r.shape[0] for r in rows) < side:
+        row = []
+        while sum(t.shape[1] for t in row) < side:
+            row.append(tiles[k % len(tiles)])
+            k += 1
+        rows.append(np.concatenate(row, axis=1)[:, :side])
+    return np.concatenate(rows, axis=0)[:side]
+
+
+def timing(val):
+    import bm3d
+
+    clean = mosaic(val)
+    noisy = noisy_of(clean, 25, 0)
+    denoise(noisy[:64, :64], sigma=25 / 255, method="learned")  # load kernels and model
+    times = {}
+    for name, run in (("learned", lambda: denoise(noisy, sigma=25 / 255, method="learned")),
+                      ("classic", lambda: denoise(noisy, sigma=25 / 255)),
+                      ("bm3d", lambda: bm3d.bm3d(noisy, 25 / 255))):
+        started = time.perf_counter()
+        estimate = run()
+        times[name] = {"seconds": round(time.perf_counter() - started, 2),
+                       "psnr": round(psnr(clean, estimate), 2)}
+    times["learned_over_bm3d"] = round(times["learned"]["seconds"]
+                                       / times["bm3d"]["seconds"], 3)
+    return times
+
+
+def peak_memory(side=4096):
+    """Peak resident memory of nlm denoise --method learned on a side x side PNG."""
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "big.png"
+        iio.imwrite(source, rng.integers(0, 256, (side, side), dtype=np.uint8))
+        code = ("import resource, sys; from nlmeans_cli.cli import main; "
+                "sys.argv = ['nlm', 'denoise', sys.argv[1], sys.argv[2], '--method', "
+                "'learned', '--sigma', '25', '-q'];\ntry:\n    main()\nexcept SystemExit:\n"
+                "    pass\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", code, str(source),
+                                 str(Path(folder) / "out.png")],
+                                capture_output=True, text=True, check=True)
+        seconds = time.perf_counter() - started
+    return {"side": side, "peak_mib": round(int(result.stdout.split()[-1]) / 1024),
+            "seconds": round(seconds, 1)}
+
+
+def ablation(folder, val):
+    rows = {}
+    for path in sorted(Path(folder).glob("*.npz")):
+        from nlmeans_cli.methods.model_files import load_model
+
+        network = load_model(path)
+        rows[path.stem] = {
+            "psnr": score(val, 25, {"net": runners(model=path)["learned"]})["net"]["psnr"],
+            "parameters": network.parameters,
+            "training_seconds": network.info.get("training_seconds"),
+        }
     return rows
 
 
-def sweep(sets):
-    rows = []
-    for sigma_255 in SWEEP:
-        sigma = sigma_255 / 255
-        for kind, cleans in sets.items():
-            noisies = noisy_set(cleans, sigma_255, sigma_255)
-            model = model_for(DEFAULT, sigma_255, channels_of(kind))
-            row = {"sigma": sigma_255, "set": kind, "model_sigma": model.sigma,
-                   "classic": mean_psnr(cleans, [classic(n, sigma) for n in noisies]),
-                   "learned": mean_psnr(cleans, [learned(n, sigma, model) for n in noisies])}
-            rows.append(row)
-            print(row, flush=True)
-    return rows
-
-
-def timing(sets):
-    rows = []
-    mosaic = np.block([[crop(getattr(data, n)(), 256) for n in GREY[k : k + 4]]
-                       for k in (0, 2, 1, 0)])[:1024, :1024]
-    cases = {**{f"{kind} 256x256": cleans for kind, cleans in sets.items()},
-             "grey 1024x1024 mosaic": [mosaic]}
-    for sigma_255 in SIGMAS:
-        sigma = sigma_255 / 255
-        for name, cleans in cases.items():
-            noisies = noisy_set(cleans, sigma_255, 1)
-            model = model_for(DEFAULT, sigma_255, channels_of(name.split()[0]))
-            classic_s = sum(timed(lambda n=n, s=sigma: classic(n, s), 5)[1] for n in noisies)
-            learned_s = sum(timed(lambda n=n, s=sigma, m=model: learned(n, s, m), 5)[1]
-                            for n in noisies)
-            row = {"sigma": sigma_255, "case": name, "classic_s": classic_s / len(noisies),
-                   "learned_s": learned_s / len(noisies), "ratio": learned_s / classic_s}
-            rows.append(row)
-            print(row, flush=True)
-    return rows
-
-
-def markdown(ablation_rows, sweep_rows, timing_rows, affinities):
-    """Format the three tables as README shows them."""
-    columns = [(r["sigma"], r["set"]) for r in ablation_rows]
-    lines = ["| model | " + " | ".join(f"sigma {s} {k}" for s, k in columns) + " |",
-             "|---|" + "---|" * len(columns)]
-
-    def line(label, key, bold=False):
-        cells = [f"{r[key]:.2f}" if key in r else "" for r in ablation_rows]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-
-    line("noisy", "noisy")
-    line("classic engine", "classic")
-    for affinity in affinities:
-        for stages in (1, 2):
-            line(f"{affinity}, {stages} stage{'s' if stages > 1 else ''}",
-                 f"{affinity}_{stages}")
-    line("BM3D", "bm3d")
-    lines += ["", "| sigma | set | model used (sigma) | classic | learned | gain |",
-              "|---|---|---|---|---|---|"]
-    for r in sweep_rows:
-        lines.append(f"| {r['sigma']} | {r['set']} | {r['model_sigma']:g} | {r['classic']:.2f} "
-                     f"| {r['learned']:.2f} | {r['learned'] - r['classic']:+.2f} |")
-    lines += ["", "| sigma | image | classic s | learned s | ratio |", "|---|---|---|---|---|"]
-    for r in timing_rows:
-        lines.append(f"| {r['sigma']} | {r['case']} | {r['classic_s']:.3f} | "
-                     f"{r['learned_s']:.3f} | {r['ratio']:.2f}x |")
+def markdown(results):
+    lines = ["# Learned network (issue 16)", "",
+             "Mean PSNR (dB), sigma given; the validation split of train400 (40 images, "
+             "never trained on).", "",
+             "| sigma | learned | classic | BM3D | learned - BM3D |", "|---|---|---|---|---|"]
+    for sigma, row in results["validation"].items():
+        lines.append(f"| {sigma} | {row['learned']['psnr']:.2f} | {row['classic']['psnr']:.2f} "
+                     f"| {row['bm3d']['psnr']:.2f} | "
+                     f"{row['learned']['psnr'] - row['bm3d']['psnr']:+.2f} |")
+    for key, title in (("large", "512x512 grey photographs (camera, moon, brick, grass, "
+                                 "gravel, ascent), sigma 25"),
+                       ("colour", "Colour photographs (256x256 crops), sigma 25; BM3D is "
+                                  "CBM3D")):
+        if key in results:
+            row = results[key]
+            lines += ["", f"{title}: learned {row['learned']['psnr']:.2f}, classic "
+                          f"{row['classic']['psnr']:.2f}, BM3D {row['bm3d']['psnr']:.2f} dB."]
+    if "sweep" in results:
+        lines += ["", "Other noise levels (10 validation images): sigma | learned | classic",
+                  "", "| sigma | learned | classic |", "|---|---|---|"]
+        lines += [f"| {s} | {r['learned']['psnr']:.2f} | {r['classic']['psnr']:.2f} |"
+                  for s, r in results["sweep"].items()]
+    if "timing" in results:
+        t = results["timing"]
+        lines += ["", f"1024x1024 grey, sigma 25: learned {t['learned']['seconds']} s, classic "
+                      f"{t['classic']['seconds']} s, BM3D {t['bm3d']['seconds']} s "
+                      f"(learned / BM3D = {t['learned_over_bm3d']})."]
+    if "memory" in results:
+        m = results["memory"]
+        lines += ["", f"`nlm denoise --method learned` on {m['side']}x{m['side']}: peak "
+                      f"{m['peak_mib']} MiB resident, {m['seconds']} s."]
+    if "ablation" in results:
+        lines += ["", "Ablation, sigma 25, validation split (same steps for each):", "",
+                  "| network | PSNR | parameters |", "|---|---|---|"]
+        lines += [f"| {name} | {row['psnr']:.2f} | {row['parameters']} |"
+                  for name, row in results["ablation"].items()]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    scanned = scan_models(Path(sys.argv[1]) if len(sys.argv) > 1 else shipped_folder())
-    sets = {"grey": [crop(getattr(data, n)()) for n in GREY],
-            "colour": [crop(_colour(n)) for n in COLOUR]}
-    # Load every kernel before anything is timed.
-    classic(sets["grey"][0][:32, :32], 0.1)
-    classic(sets["colour"][0][:32, :32], 0.1)
-    for kind in sets:
-        learned(sets[kind][0][:32, :32], 0.1, model_for(DEFAULT, 25, channels_of(kind)))
-    affinities = sorted({a for by_affinity in scanned.values() for a in by_affinity},
-                        key=lambda a: (a != DEFAULT, a))
-    results = {"ablation": ablation(sets, scanned, affinities), "sweep": sweep(sets),
-               "timing": timing(sets)}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ablation", type=Path)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="validation table only")
+    args = parser.parse_args()
+    val = validation(DATA)
+    results = {"validation": {}}
+    for sigma in SIGMAS:
+        results["validation"][sigma] = score(val, sigma, runners())
+        print(sigma, results["validation"][sigma], flush=True)
+    if not args.quick:
+        results["large"] = score(large_photographs(), 25, runners())
+        print("large", results["large"], flush=True)
+        results["colour"] = score(colour_photographs(), 25, runners(colour=True), colour=True)
+        print("colour", results["colour"], flush=True)
+        plain = {k: v for k, v in runners().items() if k != "bm3d"}
+        results["sweep"] = {s: score(val[:10], s, plain) for s in SWEEP}
+        results["timing"] = timing(val)
+        print("timing", results["timing"], flush=True)
+    if args.memory:
+        results["memory"] = peak_memory()
+    if args.ablation:
+        results["ablation"] = ablation(args.ablation, val)
+    results["self_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "learned.json").write_text(json.dumps(results, indent=1))
-    table = markdown(results["ablation"], results["sweep"], results["timing"], affinities)
-    (RESULTS / "learned.md").write_text(table)
-    print(table)
+    (RESULTS / "learned.md").write_text(markdown(results))
+    print(markdown(results))
 
 
 if __name__ == "__main__":

@@ -93,3 +93,13 @@ def test_network_loads_the_trainers_arrays(rng):
     assert loaded.count("before") == 2 and loaded.count("after") == 3
     noisy = rng.random((8, 8)).astype(np.float32)
     np.testing.assert_array_equal(apply_network(loaded, noisy), apply_network(network, noisy))
+
+
+def test_bands_of_rows_equal_the_whole_image(rng):
+    network = _random_network(rng, before=2, after=2, window=5)
+    noisy = rng.random((90, 23)).astype(np.float32)
+    whole = apply_network(network, noisy, band_pixels=10**9)
+    # Equal up to float32 rounding: BLAS sums in an order that depends on the matrix size.
+    for band_pixels in (23 * 1, 23 * 30, 23 * 41):
+        np.testing.assert_allclose(apply_network(network, noisy, band_pixels=band_pixels),
+                                   whole, rtol=0, atol=2e-6)

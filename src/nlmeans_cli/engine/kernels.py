@@ -181,7 +181,7 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
 
 @njit(cache=True, fastmath=FASTMATH)
 def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_row, v1, v2,
-                a_row, g_row, g1, g2, n1, n2):
+                a_row, g_row, g1, g2, n1, n2, row_scratch):
     """Add ``f * (g_j - g_i)`` and ``f`` for an ``n1 x n2`` block of targets *i*.
 
     The block's weights start at ``weights[w1, w2]``, the partners' values ``g_j`` at padded
@@ -189,8 +189,9 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
     targets at row *a_row* of the strip's accumulators. Summing deviations from
     ``g_i`` (added back at the end) keeps a constant image exactly constant and the sums
     small. The exponential kernel keeps a running maximum of the logits per target (an
-    online softmax), so large logits never overflow. Value channels from *split* on take the
-    second set of weights, ``weights[1]``, and its sums ``wsum[1]``.
+    online softmax), so large logits never overflow; *row_scratch* ``(2, >= n2)`` holds a row's
+    factors. Value channels from *split* on take the second set of weights, ``weights[1]``,
+    and its sums ``wsum[1]``.
     """
     n_values = values.shape[0]
     if not exponential:
@@ -209,22 +210,27 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
                     target[i2] += w[i2] * (partner[i2] - own[i2])
         return
     for i1 in range(n1):
+        logits = weights[0, w1 + i1, w2 : w2 + n2]
+        top = peak[a_row, i1, :n2]
+        total = wsum[0, a_row, i1, :n2]
+        rescale = row_scratch[0, :n2]
+        e = row_scratch[1, :n2]
+        # Branch-free, so that the loops vectorise: both factors are exp of a non-positive
+        # number (the running maximum only grows); exp(-inf) = 0 starts the sums.
         for i2 in range(n2):
-            logit = weights[0, w1 + i1, w2 + i2]
-            old = peak[a_row, i1, i2]
-            if logit > old:
-                rescale = np.exp(old - logit)
-                e = 1.0
-                wsum[0, a_row, i1, i2] *= rescale
-                peak[a_row, i1, i2] = logit
-            else:
-                rescale = 1.0
-                e = np.exp(logit - old)
-            wsum[0, a_row, i1, i2] += e
-            for m in range(n_values):
-                deviation = values[m, v_row, v1 + i1, v2 + i2] - values[m, g_row, g1 + i1, g2 + i2]
-                acc[m, a_row, i1, i2] = (acc[m, a_row, i1, i2] * rescale
-                                                   + e * deviation)
+            new = max(top[i2], logits[i2])
+            grow = new - top[i2]
+            fall = new - logits[i2]
+            rescale[i2] = _negative_exp(grow) if grow < CUTOFF else np.float32(0.0)
+            e[i2] = _negative_exp(fall) if fall < CUTOFF else np.float32(0.0)
+            top[i2] = new
+            total[i2] = total[i2] * rescale[i2] + e[i2]
+        for m in range(n_values):
+            partner = values[m, v_row, v1 + i1, v2 : v2 + n2]
+            own = values[m, g_row, g1 + i1, g2 : g2 + n2]
+            target = acc[m, a_row, i1, :n2]
+            for i2 in range(n2):
+                target[i2] = target[i2] * rescale[i2] + e[i2] * (partner[i2] - own[i2])
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
@@ -258,6 +264,7 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
         scratch = np.empty((width1, width2), np.float32)
         ring = np.empty((ring_len, width1, width2), np.float32)
         weights = np.empty((2 if split < n_values else 1, width1, width2), np.float32)
+        row_scratch = np.empty((2, width2), np.float32)
         for o in range(offsets.shape[0]):
             if cancel[0] != 0:
                 break
@@ -288,13 +295,14 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential, split,
                                 lo1 - b1, -b2, q + t0 + pad0, lo1 + t1 + pad1, t2 + pad2,
-                                q - lo, q + pad0, lo1 + pad1, pad2, n1, n2)
+                                q - lo, q + pad0, lo1 + pad1, pad2, n1, n2, row_scratch)
                 if both and q + t0 < hi:
                     # Every target p + t of the grid takes the weight w(p, p + t); the source
                     # p itself may lie in the reflected border.
                     _accumulate(weights, values, acc, wsum, peak, exponential, split,
                                 -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
-                                q + t0 - lo, q + t0 + pad0, pad1, pad2, n1, n2)
+                                q + t0 - lo, q + t0 + pad0, pad1, pad2, n1, n2,
+                                row_scratch)
         for r in range(rows):
             for i1 in range(n1):
                 for i2 in range(n2):

@@ -154,7 +154,13 @@ def convolve(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray
     return (out.reshape(-1, height, width) + bias[:, None, None]).astype(np.float32)
 
 
-def apply_network(network: Network, noisy: np.ndarray) -> np.ndarray:
+#: Pixels per band of rows that :func:`apply_network` runs at once: a layer's unfolded
+#: input is ``9 F`` maps of this size (about 300 MB at F = 32).
+BAND_PIXELS = 2**18
+
+
+def apply_network(network: Network, noisy: np.ndarray, *,
+                  band_pixels: int = BAND_PIXELS) -> np.ndarray:
     """Run the network on one grey plane at its trained noise level.
 
     Parameters
@@ -163,6 +169,10 @@ def apply_network(network: Network, noisy: np.ndarray) -> np.ndarray:
         The trained arrays.
     noisy : numpy.ndarray
         ``(H, W)``, unit scale, noise of the network's level.
+    band_pixels : int
+        A larger image runs in bands of rows of about this many pixels, each read with
+        ``network.reach`` rows either side, so the result equals the whole image's (up to
+        float32 rounding: BLAS sums in an order that depends on the matrix size).
 
     Returns
     -------
@@ -172,36 +182,117 @@ def apply_network(network: Network, noisy: np.ndarray) -> np.ndarray:
     Notes
     -----
     Cost: ``O(H W F^2 9)`` per 3x3 layer plus the block's ``O(H W K S)`` for ``S`` window
-    positions (half of them when ``phi = theta``). Memory: about ``9 F`` float32 maps of
-    the image's size (the unfolded input of a layer).
+    positions (half of them when ``phi = theta``), and the bands' overlap. Memory: about
+    ``9 F + 3 K`` float32 maps of a band's size, whatever the image's size.
+    """
+    height, width = noisy.shape
+    rows = max(band_pixels // max(width, 1), 4 * network.reach, 1)
+    if height <= rows + 2 * network.reach:
+        return _run_layers(network, noisy)
+    out = np.empty((height, width), np.float32)
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        lo, hi = max(top - network.reach, 0), min(bottom + network.reach, height)
+        out[top:bottom] = _run_layers(network, noisy[lo:hi])[top - lo:bottom - lo]
+    return out
+
+
+def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
+    """Run every layer on a whole plane ``(H, W)``.
+
+    The feature maps stay in one padded layout from layer to layer (:class:`_Padded`), so
+    that a 3x3 convolution is nine matrix products on shifted views, with no copies.
     """
     from ..engine import nonlocal_operation
 
     layers = network.layers
-
-    def layer(maps, name):
-        return convolve(maps, layers[name]["w"], layers[name]["b"])
-
-    x = np.maximum(layer(np.asarray(noisy, np.float32)[np.newaxis], "stem"), 0)
+    height, width = noisy.shape
+    grid = _Padded(height, width)
+    x = grid.convolve(grid.pad(np.asarray(noisy, np.float32)[np.newaxis]), layers["stem"],
+                      relu=True)
     for k in range(network.count("before")):
-        x = np.maximum(layer(x, f"before{k}"), 0)
+        x = grid.convolve(x, layers[f"before{k}"], relu=True)
     if network.has_block:
         spec = lookup(AFFINITIES, network.affinity, "affinity")
-        theta = layer(x, "theta")
-        phi = None if spec.symmetric else layer(x, "phi")
         radius = network.window // 2
 
-        def grid(maps):
-            return None if maps is None else maps[:, :, np.newaxis, :]
+        def embed(name):
+            return None if name is None else grid.pointwise(x, layers[name])[:, :, np.newaxis, :]
 
-        y = nonlocal_operation(grid(theta), grid(phi), grid(layer(x, "g")),
-                               affinity=spec.name, normaliser=spec.normaliser,
+        y = nonlocal_operation(embed("theta"), embed(None if spec.symmetric else "phi"),
+                               embed("g"), affinity=spec.name, normaliser=spec.normaliser,
                                patch_radius=(0, 0, 0), search_radius=(radius, 0, radius),
                                scale=1.0, bias=0.0, h=1.0)[:, :, 0, :]
-        x = x + layer(y, "wz")
+        grid.add_inside(x, convolve(y, layers["wz"]["w"], layers["wz"]["b"]))
     for k in range(network.count("after")):
-        x = np.maximum(layer(x, f"after{k}"), 0)
-    return (noisy - layer(x, "head")[0]).astype(np.float32)
+        x = grid.convolve(x, layers[f"after{k}"], relu=True)
+    noise = grid.inside(grid.convolve(x, layers["head"], relu=False))[0]
+    return (noisy - noise).astype(np.float32)
+
+
+class _Padded:
+    """Maps ``(C, H, W)`` stored flat as ``(C, (H + 2) (W + 2) + 2)``: a zero border, one spare.
+
+    Position ``q`` of the ``H (W + 2)`` rows inside the border sits at ``1 + (W + 2) + q``,
+    and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx``: each tap of a 3x3
+    filter reads one contiguous shifted view, and the products write straight into the next
+    map's inside. The border columns are zeroed after each layer, as zero padding wants.
+    """
+
+    def __init__(self, height: int, width: int):
+        self.height, self.width = height, width
+        self.row = width + 2
+        self.size = height * self.row
+        self.total = (height + 2) * self.row + 2
+
+    def pad(self, maps: np.ndarray) -> np.ndarray:
+        """Lay ``(C, H, W)`` maps out padded."""
+        flat = np.zeros((maps.shape[0], self.total), np.float32)
+        view = flat[:, 1:1 + (self.height + 2) * self.row]
+        view.reshape(maps.shape[0], self.height + 2, self.row)[:, 1:-1, 1:-1] = maps
+        return flat
+
+    def inside(self, flat: np.ndarray) -> np.ndarray:
+        """Return the ``(C, H, W)`` maps (a view) of a padded layout."""
+        rows = flat[:, 1 + self.row:1 + self.row + self.size]
+        return rows.reshape(flat.shape[0], self.height, self.row)[:, :, 1:self.width + 1]
+
+    def convolve(self, flat: np.ndarray, layer: dict, *, relu: bool) -> np.ndarray:
+        """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result."""
+        weights, bias = layer["w"], layer["b"]
+        outputs = weights.shape[3]
+        new = np.empty((outputs, self.total), np.float32)
+        new[:, :1 + self.row] = 0
+        new[:, 1 + self.row + self.size:] = 0
+        out = new[:, 1 + self.row:1 + self.row + self.size]
+        scratch = np.empty((outputs, self.size), np.float32)
+        for dy in range(3):
+            for dx in range(3):
+                start = dy * self.row + dx
+                tap = np.ascontiguousarray(weights[dy, dx].T)
+                source = flat[:, start:start + self.size]
+                if dy == dx == 0:
+                    np.matmul(tap, source, out=out)
+                else:
+                    np.matmul(tap, source, out=scratch)
+                    out += scratch
+        out += bias[:, np.newaxis]
+        if relu:
+            np.maximum(out, 0, out=out)
+        rows = out.reshape(outputs, self.height, self.row)
+        rows[:, :, 0] = 0
+        rows[:, :, -1] = 0
+        return new
+
+    def pointwise(self, flat: np.ndarray, layer: dict) -> np.ndarray:
+        """Apply a 1x1 layer; return contiguous ``(D, H, W)`` maps."""
+        inside = np.ascontiguousarray(self.inside(flat)).reshape(flat.shape[0], -1)
+        out = layer["w"][0, 0].T @ inside + layer["b"][:, np.newaxis]
+        return out.reshape(-1, self.height, self.width).astype(np.float32, copy=False)
+
+    def add_inside(self, flat: np.ndarray, maps: np.ndarray) -> None:
+        """Add ``(C, H, W)`` maps to the inside of a padded layout, in place."""
+        self.inside(flat)[...] += maps
 
 
 def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> np.ndarray:
