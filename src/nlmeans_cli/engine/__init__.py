@@ -8,12 +8,11 @@ positions and ``S`` offsets, independent of the patch size.
 
 from .kernels import FASTMATH
 from .operation import (
-    correlate_filters,
     kernels_cached,
     nonlocal_operation,
     reporting_progress,
     search_offsets,
 )
 
-__all__ = ["FASTMATH", "correlate_filters", "kernels_cached", "nonlocal_operation",
-           "reporting_progress", "search_offsets"]
+__all__ = ["FASTMATH", "kernels_cached", "nonlocal_operation", "reporting_progress",
+           "search_offsets"]

@@ -28,7 +28,7 @@ from ..formulation import (
     SQUARED_DIFFERENCE,
 )
 
-__all__ = ["CUTOFF", "FASTMATH", "correlate_rows", "nonlocal_strips"]
+__all__ = ["CUTOFF", "FASTMATH", "nonlocal_strips"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -36,24 +36,6 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 #: Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
 CUTOFF = np.float32(20.0)
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def correlate_rows(padded, filters, out):
-    """``out[k, i] = sum_u filters[k, u] padded[i + u]``, parallel over rows."""
-    n_filters, size, _ = filters.shape
-    rows, cols = out.shape[1], out.shape[2]
-    for i in prange(rows):
-        for k in range(n_filters):
-            dst = out[k, i]
-            dst[:] = 0.0
-            for u0 in range(size):
-                for u1 in range(size):
-                    weight = filters[k, u0, u1]
-                    src = padded[i + u0, u1 : u1 + cols]
-                    for c in range(cols):
-                        dst[c] += weight * src[c]
-
 
 
 @njit(cache=True, fastmath=FASTMATH)

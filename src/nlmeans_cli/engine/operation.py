@@ -20,9 +20,9 @@ import numpy as np
 from numba import config, get_num_threads
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
-from .kernels import correlate_rows, nonlocal_strips
+from .kernels import nonlocal_strips
 
-__all__ = ["correlate_filters", "kernels_cached", "nonlocal_operation", "reporting_progress",
+__all__ = ["kernels_cached", "nonlocal_operation", "reporting_progress",
            "search_offsets"]
 
 # One kernel call at a time: a parallel kernel entered from two Python threads at once can
@@ -265,47 +265,6 @@ def _run_strips(arguments: tuple, rows: int, n_offsets: int) -> None:
         raise failure[0]
     if report is not None:
         report(1.0)
-
-
-def correlate_filters(image: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    """Correlate a 2-D image with ``K`` square filters, borders reflected as the engine pads.
-
-    The learned method's embeddings ``theta``, ``phi`` and its unary map ``g`` are such
-    filters of a patch.
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        ``(rows, columns)``.
-    filters : numpy.ndarray
-        ``(K, P, P)`` with ``P`` odd.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(K, rows, columns)``: ``out[k, i] = sum_u filters[k, u] image[i + u]``.
-
-    Raises
-    ------
-    ValueError
-        If *filters* are not ``(K, P, P)`` with ``P`` odd, or *image* is not 2-D.
-
-    Notes
-    -----
-    ``O(N * K * P^2)``, parallel over rows.
-    """
-    filters = np.asarray(filters)
-    image = np.asarray(image)
-    if (filters.ndim != 3 or filters.shape[1] != filters.shape[2] or filters.shape[1] % 2 == 0
-            or image.ndim != 2):
-        raise ValueError(f"expected a 2-D image and (K, P, P) filters with P odd, got "
-                         f"{image.shape} and {filters.shape}")
-    r = filters.shape[1] // 2
-    padded = np.pad(np.asarray(image, np.float32), r, mode="reflect")
-    out = np.empty((filters.shape[0], *image.shape), np.float32)
-    with _KERNEL_LOCK:
-        correlate_rows(padded, np.ascontiguousarray(filters, np.float32), out)
-    return out
 
 
 def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
