@@ -270,3 +270,15 @@ def test_shipped_learned_denoises_colour_better_than_classic(rng):
     classic = denoise(noisy, sigma=25.0, channel_axis=-1)
     assert learned.shape == noisy.shape and learned.dtype == np.uint8
     assert peak_signal_noise_ratio(clean, learned) > peak_signal_noise_ratio(clean, classic)
+
+
+@shipped
+def test_a_clip_goes_through_the_network_frame_by_frame(rng):
+    from nlmeans_cli import denoise_frames
+
+    frames = [np.clip(rng.normal(0.5, 0.1, (24, 30)), 0, 1).astype(np.float32)
+              for _ in range(4)]
+    streamed = list(denoise_frames(iter(frames), sigma=0.08, method="learned"))
+    assert len(streamed) == 4
+    for frame, out in zip(frames, streamed, strict=True):
+        assert_allclose(out, denoise(frame, sigma=0.08, method="learned"), atol=1e-6)

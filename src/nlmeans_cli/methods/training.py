@@ -194,10 +194,13 @@ def _block(conv, x, affinity: str, window: int):
     r = window // 2
     height, width = x.shape[1], x.shape[2]
 
-    def shifted(maps, dy, dx):
-        padded = jnp.pad(maps, ((0, 0), (r, r), (r, r), (0, 0)), mode="reflect")
-        return padded[:, dy:dy + height, dx:dx + width, :]
+    def padded(maps):
+        return jnp.pad(maps, ((0, 0), (r, r), (r, r), (0, 0)), mode="reflect")
 
+    def shifted(maps, dy, dx):
+        return maps[:, dy:dy + height, dx:dx + width, :]
+
+    phi, g = padded(phi), padded(g)
     statistics, values = [], []
     for dy in range(window):
         for dx in range(window):
