@@ -20,7 +20,7 @@ if [ "${1:-}" = --ablation ]; then
   mkdir -p "$out"
   for variant in gaussian embedded-gaussian dot-product concatenation no-block; do
     if [ "$variant" = no-block ]; then flags=(--no-block); else flags=(--affinity "$variant"); fi
-    nlm train "$data" --hold-out-every 10 --sigma 25 "${flags[@]}" --steps 1200 --every 600 \
+    nlm train "$data" --hold-out-every 10 --sigma 25 "${flags[@]}" --steps 800 --every 800 \
       --seed 0 --quiet --overwrite --out "$out/$variant-sigma25.npz"
   done
 else

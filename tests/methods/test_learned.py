@@ -282,3 +282,13 @@ def test_a_clip_goes_through_the_network_frame_by_frame(rng):
     assert len(streamed) == 4
     for frame, out in zip(frames, streamed, strict=True):
         assert_allclose(out, denoise(frame, sigma=0.08, method="learned"), atol=1e-6)
+
+
+def test_train_without_jax_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optax", None)  # as if the extra were not installed
+    result = runner.invoke(app, ["train", "skimage:camera", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "pip install 'nlmeans_cli[train]'" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "m.npz").exists()

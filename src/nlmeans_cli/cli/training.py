@@ -75,8 +75,8 @@ def train_command(
 ) -> None:
     """Train a learned network (3x3 convolutions and a non-local block) on clean images.
 
-    Gaussian noise is added to random crops; JAX computes the gradients and Adam steps
-    (needs the extra: pip install 'nlmeans_cli[train]'). The same command and seed give the
+    Gaussian noise is added to random crops; JAX computes the gradients and Adam steps. It
+    needs JAX and optax, the optional extra named train. The same command and seed give the
     same model on the same machine.
     """
     from ..io.atomic import ImageFileError
