@@ -92,7 +92,7 @@ def save_model(model: Network, path: str | os.PathLike, *, overwrite: bool = Fal
         **{key: np.asarray(value, np.float32) for key, value in model.flat_arrays().items()},
     }
     with staged(path, overwrite=overwrite) as temporary:
-        np.savez(temporary, **arrays)
+        np.savez_compressed(temporary, **arrays)
     return path
 
 
