@@ -1,9 +1,11 @@
-"""Prototype trainer for issue 16: a small residual CNN with one non-local block, in JAX.
+"""The prototype trainer of issue 16: the network of ``nlm train``, in JAX, as a script.
 
-Not part of the package yet: the package's inference (NumPy/Numba convolutions, the engine for
-the non-local block) and ``nlm train`` come next. This script fixes the architecture and
-trains it on ``../shared/data/train400`` (every 10th image held back for validation), writing
-plain ``.npz`` checkpoints (no pickle) that it resumes from.
+It made the sigma-25 start that the shipped networks are fine-tuned from
+(``scripts/checkpoints/prototype-sigma25.npz``: 7750 steps, resumed once at step 5000 with
+fresh Adam moments). ``nlm train`` (``nlmeans_cli.methods.training``) runs the same network,
+data split, crops, noise and schedule, with every affinity and without the block; use it
+for new models. This script writes plain ``.npz`` checkpoints (no pickle) that it resumes
+from.
 
 Architecture (grey, noise predicted, DnCNN-style residual learning):
 conv3x3(1->F)+ReLU, ``--before`` x [conv3x3(F->F)+ReLU], one non-local block in Wang et al.'s

@@ -210,3 +210,13 @@ def test_an_unreadable_input_says_permission_denied(tmp_path, samples, monkeypat
     result = runner.invoke(app, ["denoise", str(locked), str(tmp_path / "out.png")])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"nlm: error: {locked}: permission denied"
+
+
+def test_learned_with_an_affinity_that_ships_no_network_is_refused(tmp_path, samples):
+    out = tmp_path / "out.png"
+    result = runner.invoke(app, ["denoise", str(samples / "camera_noisy.png"), str(out),
+                                 "--method", "learned", "--affinity", "dot-product"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "shipped: embedded-gaussian" in lines[0]
+    assert "nlm train" in lines[0] and not out.exists()
