@@ -26,11 +26,15 @@ if [ "${1:-}" = --ablation ]; then
 else
   out=${1:-src/nlmeans_cli/models}
   mkdir -p "$out"
-  for sigma in 15 50 25; do
-    steps=2000; rate=0.0003
-    if [ "$sigma" = 25 ]; then steps=1500; rate=0.0002; fi
-    nlm train "$data" --hold-out-every 10 --sigma "$sigma" --init "$start" --steps "$steps" \
-      --learning-rate "$rate" --every 500 --seed 0 --quiet --overwrite \
-      --out "$out/embedded-gaussian-sigma$sigma.npz"
-  done
+  stages=$(mktemp -d)
+  tune() {  # SIGMA INIT STEPS RATE SEED OUT
+    nlm train "$data" --hold-out-every 10 --sigma "$1" --init "$2" --steps "$3" \
+      --learning-rate "$4" --every "$3" --seed "$5" --quiet --overwrite --out "$6"
+  }
+  tune 15 "$start" 2000 0.0003 0 "$out/embedded-gaussian-sigma15.npz"
+  # sigma 50 and 25: a second, gentler stage on other crops (seed 1)
+  tune 50 "$start" 2000 0.0003 0 "$stages/sigma50-stage1.npz"
+  tune 50 "$stages/sigma50-stage1.npz" 1000 0.0001 1 "$out/embedded-gaussian-sigma50.npz"
+  tune 25 "$start" 1500 0.0002 0 "$stages/sigma25-stage1.npz"
+  tune 25 "$stages/sigma25-stage1.npz" 1200 0.0001 1 "$out/embedded-gaussian-sigma25.npz"
 fi

@@ -201,7 +201,7 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
     """Run every layer on a whole plane ``(H, W)``.
 
     The feature maps stay in one padded layout from layer to layer (:class:`_Padded`), so
-    that a 3x3 convolution is nine matrix products on shifted views, with no copies.
+    that a 3x3 convolution reads shifted views of it, chunk by chunk, with no whole-image copies.
     """
     from ..engine import nonlocal_operation
 
@@ -230,13 +230,19 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
     return (noisy - noise).astype(np.float32)
 
 
+#: Positions unfolded at once by a 3x3 layer: ``9 C`` rows of this many float32 (9 MB at
+#: C = 32) stay in cache while BLAS multiplies them.
+COLUMN_CHUNK = 8192
+
+
 class _Padded:
     """Maps ``(C, H, W)`` stored flat as ``(C, (H + 2) (W + 2) + 2)``: a zero border, one spare.
 
     Position ``q`` of the ``H (W + 2)`` rows inside the border sits at ``1 + (W + 2) + q``,
     and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx``: each tap of a 3x3
     filter reads one contiguous shifted view, and the products write straight into the next
-    map's inside. The border columns are zeroed after each layer, as zero padding wants.
+    map's inside (the unfolded input exists only a chunk of positions at a time). The border
+    columns are zeroed after each layer, as zero padding wants.
     """
 
     def __init__(self, height: int, width: int):
@@ -265,17 +271,17 @@ class _Padded:
         new[:, :1 + self.row] = 0
         new[:, 1 + self.row + self.size:] = 0
         out = new[:, 1 + self.row:1 + self.row + self.size]
-        scratch = np.empty((outputs, self.size), np.float32)
-        for dy in range(3):
-            for dx in range(3):
-                start = dy * self.row + dx
-                tap = np.ascontiguousarray(weights[dy, dx].T)
-                source = flat[:, start:start + self.size]
-                if dy == dx == 0:
-                    np.matmul(tap, source, out=out)
-                else:
-                    np.matmul(tap, source, out=scratch)
-                    out += scratch
+        channels = flat.shape[0]
+        matrix = np.ascontiguousarray(weights.reshape(9 * channels, outputs).T)
+        starts = [dy * self.row + dx for dy in range(3) for dx in range(3)]
+        # The nine shifted views of a chunk of positions, stacked while they are in cache,
+        # make one product with 9 C terms: faster than nine products with C terms each.
+        columns = np.empty((9 * channels, min(COLUMN_CHUNK, self.size)), np.float32)
+        for lo in range(0, self.size, COLUMN_CHUNK):
+            hi = min(lo + COLUMN_CHUNK, self.size)
+            for k, start in enumerate(starts):
+                columns[k * channels:(k + 1) * channels, :hi - lo] = flat[:, start + lo:start + hi]
+            np.matmul(matrix, columns[:, :hi - lo], out=out[:, lo:hi])
         out += bias[:, np.newaxis]
         if relu:
             np.maximum(out, 0, out=out)
@@ -286,9 +292,11 @@ class _Padded:
 
     def pointwise(self, flat: np.ndarray, layer: dict) -> np.ndarray:
         """Apply a 1x1 layer; return contiguous ``(D, H, W)`` maps."""
-        inside = np.ascontiguousarray(self.inside(flat)).reshape(flat.shape[0], -1)
-        out = layer["w"][0, 0].T @ inside + layer["b"][:, np.newaxis]
-        return out.reshape(-1, self.height, self.width).astype(np.float32, copy=False)
+        rows = flat[:, 1 + self.row:1 + self.row + self.size]
+        out = np.ascontiguousarray(layer["w"][0, 0].T) @ rows
+        out += layer["b"][:, np.newaxis]
+        inside = out.reshape(-1, self.height, self.row)[:, :, 1:self.width + 1]
+        return np.ascontiguousarray(inside, np.float32)
 
     def add_inside(self, flat: np.ndarray, maps: np.ndarray) -> None:
         """Add ``(C, H, W)`` maps to the inside of a padded layout, in place."""
