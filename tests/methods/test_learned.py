@@ -292,3 +292,19 @@ def test_train_without_jax_says_what_to_install(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "pip install 'nlmeans_cli[train]'" in result.stderr
     assert "Traceback" not in result.output and not (tmp_path / "m.npz").exists()
+
+
+def test_checkpoints_let_a_stopped_run_go_on(tmp_path):
+    saved = tmp_path / "partial.npz"
+    out = tmp_path / "m.npz"
+    arguments = ["train", "skimage:camera", "--out", str(out), "--steps", "4", "--every", "2",
+                 "--crop", "16", "--batch", "1", "--features", "2", "--embed", "2",
+                 "--before", "0", "--after", "0", "--search-window", "3",
+                 "--checkpoint", str(saved), "--quiet"]
+    assert runner.invoke(app, arguments).exit_code == 0
+    partial = load_model(saved)
+    assert partial.info["steps_done"] == 2 and load_model(out).info["steps_done"] == 4
+    result = runner.invoke(app, ["train", "skimage:camera", "--out", str(tmp_path / "on.npz"),
+                                 "--init", str(saved), "--steps", "1", "--crop", "16",
+                                 "--search-window", "3", "--quiet"])
+    assert result.exit_code == 0, result.output

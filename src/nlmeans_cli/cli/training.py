@@ -68,6 +68,10 @@ def train_command(
     start: Annotated[Path | None, typer.Option(
         "--init", metavar="PATH", show_default=False,
         help="Start from this model's layers (fine-tune it to another --sigma).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        metavar="PATH", show_default=False,
+        help="Every --every steps, write the network so far here (replaced each time); "
+             "take a stopped run up again with --init PATH.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the start, crops and noise.")] = 0,
     overwrite: OverwriteOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -100,8 +104,11 @@ def train_command(
         info = {"command": _invocation(context, out=out.name),
                 "images": names, "validation_images": val_names}
         with TrainingProgress(steps, quiet) as progress:
-            model = train_network(images, settings, validation=validation, progress=progress,
-                                  info=info, start=initial)
+            model = train_network(
+                images, settings, validation=validation, progress=progress, info=info,
+                start=initial,
+                checkpoint=None if checkpoint is None else (
+                    lambda network: save_model(network, checkpoint, overwrite=True)))
         written = save_model(model, out, overwrite=overwrite)
     except (ImageFileError, ValueError, OSError, ImportError) as error:
         if debug:

@@ -228,7 +228,8 @@ def _block(conv, x, affinity: str, window: int):
 def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
                   validation: Sequence[np.ndarray] = (),
                   progress: Callable[[int, int, float, float | None], None] | None = None,
-                  info: dict | None = None, start: Network | None = None) -> Network:
+                  info: dict | None = None, start: Network | None = None,
+                  checkpoint: Callable[[Network], None] | None = None) -> Network:
     """Train a network on clean grey images.
 
     Parameters
@@ -247,6 +248,10 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
         Stored in the network (the command that trained it, the image names).
     start : Network, optional
         Start from these layers instead of a random start (fine-tuning another noise level).
+    checkpoint : callable, optional
+        ``checkpoint(network)`` every ``settings.every`` steps, with the network so far (its
+        ``info["steps_done"]`` says how far), so that a long run can be taken up again with
+        *start*.
 
     Returns
     -------
@@ -334,6 +339,13 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
 
     record = dict(info or {})
     record["settings"] = asdict(settings)
+
+    def network_now(steps_done: int) -> Network:
+        trained = {name: {key: np.asarray(value, np.float32) for key, value in entry.items()}
+                   for name, entry in jax.tree_util.tree_map(np.asarray, params).items()}
+        return Network(trained, settings.window, settings.affinity, settings.sigma,
+                       {**record, "steps_done": steps_done})
+
     started = time.perf_counter()
     running = None
     psnr = None
@@ -345,14 +357,17 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
         reported = None
         if val_clean and ((k + 1) % settings.every == 0 or k + 1 == settings.steps):
             psnr = reported = validate(params)
+        if checkpoint is not None and (k + 1) % settings.every == 0 and k + 1 < settings.steps:
+            if psnr is not None:
+                record["validation_psnr"] = round(psnr, 3)
+            record["training_seconds"] = round(time.perf_counter() - started, 1)
+            checkpoint(network_now(k + 1))
         if progress is not None:
             progress(k + 1, settings.steps, running, reported)
     if psnr is not None:
         record["validation_psnr"] = round(psnr, 3)
     record["training_seconds"] = round(time.perf_counter() - started, 1)
-    trained = {name: {key: np.asarray(value, np.float32) for key, value in entry.items()}
-               for name, entry in jax.tree_util.tree_map(np.asarray, params).items()}
-    return Network(trained, settings.window, settings.affinity, settings.sigma, record)
+    return network_now(settings.steps)
 
 
 def load_training_images(sources: Sequence[str], *, hold_out_every: int = 0
