@@ -158,10 +158,10 @@ def peak_memory(side=4096):
 
 
 def ablation(folder, val):
+    from nlmeans_cli.methods.model_files import load_model
+
     rows = {}
     for path in sorted(Path(folder).glob("*.npz")):
-        from nlmeans_cli.methods.model_files import load_model
-
         network = load_model(path)
         rows[path.stem] = {
             "psnr": score(val, 25, {"net": runners(model=path)["learned"]})["net"]["psnr"],

@@ -4,8 +4,9 @@
 #
 #   scripts/train_shipped_models.sh [OUT_DIR]
 #       The networks shipped in src/nlmeans_cli/models: embedded-gaussian at sigma 15, 25 and
-#       50, each fine-tuned from the sigma-25 prototype (scripts/checkpoints/prototype-sigma25.npz,
-#       7750 steps of scripts/train_network.py, the same network and training loop).
+#       50, each fine-tuned from the sigma-25 start (scripts/checkpoints/prototype-sigma25.npz:
+#       7750 steps of a first script version of nlm train's loop, in git history as
+#       scripts/train_network.py).
 #   scripts/train_shipped_models.sh --ablation OUT_DIR
 #       README's ablation at sigma 25: the four affinities and the network without its block,
 #       each from scratch for the same number of steps (then python benchmarks/learned.py).

@@ -15,6 +15,7 @@ import typer
 
 from ..formulation import AFFINITIES, PATCH_KERNELS, affinity_help
 from ..methods import METHODS
+from ..methods.learned import DEFAULT_LEARNED_AFFINITY
 from ..noise import NOISE_MODELS
 from ..parameters import Request
 
@@ -38,7 +39,7 @@ PatchKernelName = enum.Enum("PatchKernelName", {name: name for name in PATCH_KER
 # Kept equal to nlmeans_cli.io.stills.DEFAULT_MAX_PIXELS (a test holds them equal); importing
 # that module here would slow down `nlm --help`.
 #: The affinity nlm train gives a network unless told otherwise (the best in the ablation).
-DEFAULT_TRAINED_AFFINITY = AffinityName("embedded-gaussian")
+DEFAULT_TRAINED_AFFINITY = AffinityName(DEFAULT_LEARNED_AFFINITY)
 
 DEFAULT_MAX_PIXELS = 2**27
 

@@ -41,7 +41,12 @@ import numpy as np
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
 
-__all__ = ["Network", "apply_network", "convolve", "denoise_with_network"]
+__all__ = ["Network", "apply_network", "convolve", "count_layers", "denoise_with_network"]
+
+
+def count_layers(layers: dict, prefix: str) -> int:
+    """Return how many of *layers* are named ``prefix0``, ``prefix1``, ..."""
+    return sum(1 for name in layers if name.startswith(prefix) and name[len(prefix):].isdigit())
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,7 @@ class Network:
 
     def count(self, prefix: str) -> int:
         """Return how many layers are named ``prefix0``, ``prefix1``, ..."""
-        return sum(1 for name in self.layers if name.startswith(prefix)
-                   and name[len(prefix):].isdigit())
+        return count_layers(self.layers, prefix)
 
     @property
     def has_block(self) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, lookup
-from .network import Network
+from .network import Network, count_layers
 
 __all__ = ["TrainingSettings", "forward", "initial_layers", "load_training_images",
            "require_jax", "train_network"]
@@ -168,16 +168,12 @@ def forward(layers: dict, noisy, *, affinity: str, window: int):
                                          dimension_numbers=("NHWC", "HWIO", "NHWC"))
         return y + layers[name]["b"]
 
-    def count(prefix):
-        return sum(1 for name in layers if name.startswith(prefix)
-                   and name[len(prefix):].isdigit())
-
     x = jax.nn.relu(conv(noisy, "stem"))
-    for k in range(count("before")):
+    for k in range(count_layers(layers, "before")):
         x = jax.nn.relu(conv(x, f"before{k}"))
     if "theta" in layers:
         x = x + conv(_block(conv, x, affinity, window), "wz")
-    for k in range(count("after")):
+    for k in range(count_layers(layers, "after")):
         x = jax.nn.relu(conv(x, f"after{k}"))
     return noisy - conv(x, "head")
 
@@ -276,6 +272,7 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     import jax
     import jax.numpy as jnp
     import optax
+    from skimage.metrics import peak_signal_noise_ratio
 
     for image in [*cleans, *validation]:
         if np.ndim(image) != 2:
@@ -333,8 +330,7 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
         scores = []
         for clean, noisy in zip(val_clean, val_noisy, strict=True):
             out = np.asarray(estimate(p, noisy[None, :, :, None]))[0, :, :, 0]
-            error = np.mean((np.clip(out, 0, 1).astype(np.float64) - clean) ** 2)
-            scores.append(10 * np.log10(1.0 / max(error, 1e-12)))
+            scores.append(peak_signal_noise_ratio(clean, np.clip(out, 0, 1), data_range=1))
         return float(np.mean(scores))
 
     record = dict(info or {})
