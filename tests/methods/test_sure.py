@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from nlmeans_cli import denoise, resolve_parameters
-from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS
+from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS, Classic
 from nlmeans_cli.methods.sure import choose_by_sure, sample_crops, sure
 from nlmeans_cli.parameters import default_parameters
+from nlmeans_cli.pixels import to_grid
 
 
 def _scene(rng, shape=(96, 96)):
@@ -42,7 +43,8 @@ def test_sure_picks_an_h_close_to_the_best_in_hindsight(rng):
         return denoise(array, sigma=sigma, h=h, patch_size=5, search_window=11)
 
     errors = {h: float(np.mean((run(noisy, h) - clean) ** 2)) for h in candidates}
-    chosen = choose_by_sure(candidates, run, [noisy], sigma)
+    chosen = choose_by_sure(candidates, lambda arrays, h: [run(a, h) for a in arrays],
+                            [noisy], sigma)
     # Within 10 % of the smallest true error, and far from the worst.
     assert errors[chosen] <= 1.1 * min(errors.values())
     assert errors[chosen] < max(errors.values())
@@ -88,3 +90,18 @@ def test_sure_refines_only_what_the_request_leaves_open(rng):
     free = resolve_parameters(noisy, sigma=0.1)
     assert free.patch_size - row.patch_size in (-2, 0, 2)
     assert free.search_window - row.search_window in (-2, 0, 4)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_crops_denoised_side_by_side_equal_each_denoised_alone(rng, channels):
+    # SURE runs its crops and their perturbations in one engine call, along the grid's
+    # unused axis; each must come out exactly as if denoised on its own.
+    crops = [rng.random((40, 52, channels)).astype(np.float32) for _ in range(5)]
+    setting = resolve_parameters(crops[0] if channels == 3 else crops[0][..., 0], sigma=0.1,
+                                 h=0.08, channel_axis=-1 if channels == 3 else None)
+    grids = [to_grid(crop)[0] for crop in crops]
+    method = Classic()
+    together = method.run(np.concatenate(grids, axis=2), setting, axes=(1, 0, 1))
+    for k, grid in enumerate(grids):
+        alone = method.run(grid, setting, axes=(1, 0, 1))
+        assert np.array_equal(together[:, :, k : k + 1], alone)

@@ -178,8 +178,13 @@ class Classic(Method):
         risks: dict[ClassicSetting, float] = {}
 
         def best(candidates):
-            def denoised(grid, chosen):
-                return self.run(grid, chosen, axes=(1, 0, 1))
+            def denoised(inputs, chosen):
+                # Side by side along the grid's unused axis, where nothing is searched: one
+                # engine call for every crop and perturbation, each denoised on its own.
+                if len({grid.shape for grid in inputs}) != 1:
+                    return [self.run(grid, chosen, axes=(1, 0, 1)) for grid in inputs]
+                together = self.run(np.concatenate(inputs, axis=2), chosen, axes=(1, 0, 1))
+                return list(np.split(together, len(inputs), axis=2))
 
             return choose_by_sure(candidates, denoised, grids, setting.sigma_unit, risks)
 

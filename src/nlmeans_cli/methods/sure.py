@@ -22,7 +22,8 @@ import numpy as np
 
 T = TypeVar("T")
 
-__all__ = ["SURE_CROP", "SURE_CROPS", "choose_by_sure", "sample_crops", "sure"]
+__all__ = ["SURE_CROP", "SURE_CROPS", "choose_by_sure", "perturb", "risk", "sample_crops",
+           "sure"]
 
 #: Side of the crops SURE is computed on when an image is larger, and how many are taken.
 SURE_CROP = 96
@@ -65,12 +66,55 @@ def sure(denoiser: Callable[[np.ndarray], np.ndarray], noisy: np.ndarray,
     .. [2] S. Ramani, T. Blu, M. Unser, "Monte-Carlo SURE: a black-box optimization of
        regularization parameters for general denoising algorithms", IEEE TIP 17 (2008).
     """
+    probe, epsilon, perturbed = perturb(noisy, sigma)
+    return risk(noisy, denoiser(noisy), denoiser(perturbed), probe, epsilon, sigma)
+
+
+def perturb(noisy: np.ndarray, sigma: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """Return the Monte-Carlo probe, its step and the perturbed input ``noisy + eps * b``.
+
+    Parameters
+    ----------
+    noisy : numpy.ndarray
+        The noisy array.
+    sigma : float
+        The noise level, in the array's units.
+
+    Returns
+    -------
+    probe : numpy.ndarray
+        ``b``, standard normal, fixed by a seed (so a choice is deterministic).
+    epsilon : float
+        The step ``eps``.
+    perturbed : numpy.ndarray
+        ``noisy + eps * b``, in *noisy*'s dtype.
+    """
     probe = np.random.default_rng(_PROBE_SEED).standard_normal(noisy.shape).astype(noisy.dtype)
     epsilon = _EPSILON * sigma
-    estimate = np.asarray(denoiser(noisy), np.float64)
-    perturbed = np.asarray(denoiser(noisy + np.asarray(epsilon * probe, noisy.dtype)),
-                           np.float64)
-    divergence = float(np.sum(probe * (perturbed - estimate))) / epsilon
+    return probe, epsilon, noisy + np.asarray(epsilon * probe, noisy.dtype)
+
+
+def risk(noisy: np.ndarray, estimate: np.ndarray, perturbed_estimate: np.ndarray,
+         probe: np.ndarray, epsilon: float, sigma: float) -> float:
+    """SURE from the two runs of a denoiser: on *noisy* and on its :func:`perturb`-ation.
+
+    Parameters
+    ----------
+    noisy, estimate, perturbed_estimate : numpy.ndarray
+        The input and the denoiser's outputs for it and for the perturbed input.
+    probe, epsilon : numpy.ndarray and float
+        As returned by :func:`perturb`.
+    sigma : float
+        The noise level.
+
+    Returns
+    -------
+    float
+        SURE, in the array's units squared.
+    """
+    estimate = np.asarray(estimate, np.float64)
+    divergence = float(np.sum(probe * (np.asarray(perturbed_estimate, np.float64)
+                                       - estimate))) / epsilon
     size = noisy.size
     residual = float(np.sum((noisy - estimate) ** 2)) / size
     return residual - sigma**2 + 2.0 * sigma**2 * divergence / size
@@ -107,7 +151,7 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
 
 
 def choose_by_sure(candidates: Sequence[T],
-                   denoiser: Callable[[np.ndarray, T], np.ndarray],
+                   denoiser: Callable[[list[np.ndarray], T], list[np.ndarray]],
                    crops: Sequence[np.ndarray], sigma: float,
                    memo: dict | None = None) -> T:
     """Return the candidate whose denoising has the lowest SURE summed over *crops*.
@@ -117,7 +161,8 @@ def choose_by_sure(candidates: Sequence[T],
     candidates : sequence
         The parameter values (or settings) tried.
     denoiser : callable
-        ``denoiser(array, value) -> array``.
+        ``denoiser(arrays, value) -> arrays``: denoises every array of a list with one value
+        (each array on its own), so that a denoiser may run them all in one call.
     crops : sequence of numpy.ndarray
         Where SURE is measured (see :func:`sample_crops`).
     sigma : float
@@ -133,11 +178,17 @@ def choose_by_sure(candidates: Sequence[T],
 
     Notes
     -----
-    ``2 * len(candidates) * len(crops)`` calls of *denoiser*.
+    One call of *denoiser* per candidate, on ``2 * len(crops)`` arrays: each crop and its
+    perturbation.
     """
     memo = {} if memo is None else memo
+    probes = [perturb(crop, sigma) for crop in crops]
+    inputs = [crop for crop in crops] + [perturbed for _, _, perturbed in probes]
     for value in candidates:
-        if value not in memo:
-            memo[value] = sum(sure(lambda a, v=value: denoiser(a, v), crop, sigma) * crop.size
-                              for crop in crops)
+        if value in memo:
+            continue
+        outputs = denoiser(inputs, value)
+        memo[value] = sum(
+            risk(crop, outputs[k], outputs[len(crops) + k], probe, epsilon, sigma) * crop.size
+            for k, (crop, (probe, epsilon, _)) in enumerate(zip(crops, probes, strict=True)))
     return candidates[int(np.argmin([memo[value] for value in candidates]))]
