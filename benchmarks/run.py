@@ -340,6 +340,8 @@ def whole_process(repeats: int) -> list[dict]:
 def thread_scaling(case: Case, repeats: int) -> dict | None:
     import numba
 
+    from nlmeans_cli.engine import set_engine_threads
+
     available = numba.config.NUMBA_NUM_THREADS
     if available < 2:
         return None
@@ -347,10 +349,10 @@ def thread_scaling(case: Case, repeats: int) -> dict | None:
     noisy = noisy_image(clean)
     timings = {}
     for threads in (1, 2):
-        numba.set_num_threads(threads)
+        set_engine_threads(threads)
         timings[threads] = time_peer("ours", case, clean, noisy, budget=5.0,
                                      min_repeats=repeats, max_repeats=repeats).seconds
-    numba.set_num_threads(available)
+    set_engine_threads(None)
     return dict(case=case.name, one=timings[1], two=timings[2], ratio=timings[2] / timings[1])
 
 

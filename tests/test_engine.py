@@ -5,7 +5,12 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import naive
-from nlmeans_cli.engine import nonlocal_operation, search_offsets
+from nlmeans_cli.engine import (
+    engine_threads,
+    nonlocal_operation,
+    search_offsets,
+    set_engine_threads,
+)
 from nlmeans_cli.formulation import AFFINITIES, NORMALISERS
 
 # (channels, grid shape, patch radius, search radius): 2-D images use the grid (H, 1, W).
@@ -117,20 +122,21 @@ def test_half_offsets_cover_the_window_once():
 
 
 def test_result_does_not_depend_on_thread_count(rng):
-    numba = pytest.importorskip("numba")
     image = rng.random((1, 40, 1, 33)).astype(np.float32)
     kwargs = dict(affinity="gaussian", patch_radius=(2, 0, 2), search_radius=(4, 0, 4),
                   scale=1 / 25, bias=0.002, h=0.1)
-    before = numba.get_num_threads()
     results = []
-    for threads in sorted({1, before}):
-        numba.set_num_threads(threads)
+    for threads in (1, 2, 3, 7):
+        set_engine_threads(threads)
         try:
+            assert engine_threads() == threads
             results.append(nonlocal_operation(image, None, image, **kwargs))
         finally:
-            numba.set_num_threads(before)
+            set_engine_threads(None)
     for result in results[1:]:
         assert_array_equal(result, results[0])
+    with pytest.raises(ValueError, match="at least 1"):
+        set_engine_threads(0)
 
 
 def test_unknown_affinity_lists_known_names():

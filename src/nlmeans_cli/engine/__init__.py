@@ -1,18 +1,20 @@
 """The Numba engine that evaluates the non-local operation.
 
 :func:`nonlocal_operation` (in :mod:`.operation`) is the public entry: it validates and pads
-feature maps and calls the parallel kernel :func:`~.kernels.nonlocal_strips`. The kernel
-follows the offset-outer algorithm (Darbon et al.): the cost is ``O(N * S)`` for ``N``
-positions and ``S`` offsets, independent of the patch size.
+feature maps and runs the kernel :func:`~.kernels.nonlocal_strips` on strips of rows, on
+:func:`engine_threads` threads. The kernel follows the offset-outer algorithm (Darbon et al.):
+the cost is ``O(N * S)`` for ``N`` positions and ``S`` offsets, independent of the patch size.
 """
 
 from .kernels import FASTMATH
 from .operation import (
+    engine_threads,
     kernels_cached,
     nonlocal_operation,
     reporting_progress,
     search_offsets,
+    set_engine_threads,
 )
 
-__all__ = ["FASTMATH", "kernels_cached", "nonlocal_operation", "reporting_progress",
-           "search_offsets"]
+__all__ = ["FASTMATH", "engine_threads", "kernels_cached", "nonlocal_operation",
+           "reporting_progress", "search_offsets", "set_engine_threads"]

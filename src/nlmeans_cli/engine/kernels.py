@@ -7,7 +7,11 @@ at ``+t``, box-sums it over the patch with separable sums, turns it into the aff
 accumulates ``f * g`` and ``f``.
 
 Work is split into strips along the first axis; a thread owns a strip's output rows and its own
-scratch planes. With a symmetric statistic (``left is right``) half the offsets are visited and
+scratch planes. The kernel itself is serial and releases the GIL: :mod:`.operation` runs strips
+on several Python threads at once (compiling a serial kernel takes half the time of Numba's
+``parallel=True`` one, and loading it starts no threading layer).
+
+With a symmetric statistic (``left is right``) half the offsets are visited and
 each weight ``w(p, p + t)`` is also used as ``w(p + t, p)``; a strip then also computes the
 statistic for the ``t0`` rows above it, whose partners lie inside the strip. A call runs the
 strips ``[first_strip, first_strip + n_run)``. Each strip records the offsets it has visited
@@ -18,7 +22,7 @@ then undefined).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..formulation import (
     EXPONENTIAL_KERNEL,
@@ -117,11 +121,13 @@ def _negative_exp(x):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b, two,
-                  weights):
+                  squarings, weights):
     """Sum the ring of boxed planes along axis 0 (weights *k0*) and turn the sums into affinities.
 
     ``weights[0]`` receives the affinities; with *two* (Gaussian kernel), ``weights[1]`` also
-    receives them for the second strength ``inv_h2b``, from the same sums.
+    receives them for the second strength ``inv_h2b``, from the same sums. Where
+    ``inv_h2 = 2 ** squarings * inv_h2b`` (*squarings* > 0), the first set is the second
+    squared *squarings* times, ``exp(-2^n y) = exp(-y)^(2^n)``: one exponential per weight.
 
     The sum is formed afresh for every row (no running sum), from the oldest row of the ring
     (slot *oldest*) to the newest: rounding must depend neither on where a strip starts nor
@@ -141,7 +147,20 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
             weight = k0[k]
             for i2 in range(m2):
                 w[i2] += weight * src[i2]
-        if kernel == GAUSSIAN_KERNEL and two:
+        if kernel == GAUSSIAN_KERNEL and two and squarings > 0:
+            second = weights[1, i1]
+            for i2 in range(m2):
+                d = max(w[i2] * scale - bias, np.float32(0.0))
+                x = d * inv_h2
+                y = d * inv_h2b
+                e = _negative_exp(y) if y < CUTOFF else np.float32(0.0)
+                second[i2] = e
+                w[i2] = e if x < CUTOFF else np.float32(0.0)
+            # Squared in loops of their own: a loop inside the one above would not vectorise.
+            for _ in range(squarings):
+                for i2 in range(m2):
+                    w[i2] = w[i2] * w[i2]
+        elif kernel == GAUSSIAN_KERNEL and two:
             second = weights[1, i1]
             for i2 in range(m2):
                 d = max(w[i2] * scale - bias, np.float32(0.0))
@@ -215,9 +234,9 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
                 target[i2] = target[i2] * rescale[i2] + e[i2] * (partner[i2] - own[i2])
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH, nogil=True)
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
 def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statistic, kernel,
-                    normaliser, scale, bias, inv_h2, inv_h2b, split, symmetric, strip,
+                    normaliser, scale, bias, inv_h2, inv_h2b, squarings, split, symmetric, strip,
                     n_positions, lo1, grid1, first_strip, n_run, cancel, done):
     """Evaluate the operation on the strips ``[first_strip, first_strip + n_run)``.
 
@@ -234,7 +253,7 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
     width1, width2 = left.shape[2], left.shape[3]
     ring_len = 2 * r0 + 1
     exponential = kernel == EXPONENTIAL_KERNEL
-    for k in prange(n_run):
+    for k in range(n_run):
         s = first_strip + k
         lo = s * strip
         hi = min(lo + strip, n0)
@@ -273,7 +292,7 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
                     continue
                 q = a0 - r0
                 _kernel_plane(ring, (a0 + 1) % ring_len, k0, kernel, m1, m2, scale, bias,
-                              inv_h2, inv_h2b, split < n_values, weights)
+                              inv_h2, inv_h2b, split < n_values, squarings, weights)
                 if q >= lo:
                     _accumulate(weights, values, acc, wsum, peak, exponential, split,
                                 lo1 - b1, -b2, q + t0 + pad0, lo1 + t1 + pad1, t2 + pad2,

@@ -17,17 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from numba import config, get_num_threads
+from numba import config
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
 from .kernels import nonlocal_strips
 
-__all__ = ["kernels_cached", "nonlocal_operation", "reporting_progress",
-           "search_offsets"]
+__all__ = ["engine_threads", "kernels_cached", "nonlocal_operation", "reporting_progress",
+           "search_offsets", "set_engine_threads"]
 
-# One kernel call at a time: a parallel kernel entered from two Python threads at once can
-# abort the process under some threading layers (workqueue); each call uses every thread.
-_KERNEL_LOCK = threading.Lock()
+# The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
+_THREADS: list[int | None] = [None]
 
 # Who hears the progress of the operations run in this context, if anyone.
 _PROGRESS: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
@@ -54,8 +53,7 @@ def reporting_progress(callback: Callable[[float], None]) -> Iterator[None]:
 
     Notes
     -----
-    Progress is reported only by operations called from the main thread (elsewhere the
-    kernel is called directly).
+    Progress is reported by operations called from the thread that entered the block.
     """
     token = _PROGRESS.set(callback)
     try:
@@ -201,6 +199,7 @@ def nonlocal_operation(
             raise ValueError(f"second_from must be between 0 and {values.shape[0]}")
         split = int(second_from)
         inv_h2b = _inverse_square(second_h)
+    squarings = _squarings(_inverse_square(h), inv_h2b)
     grid = left.shape[1:]
     lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
     if not 0 <= lo1 < hi1 <= grid[1]:
@@ -220,51 +219,93 @@ def nonlocal_operation(
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
                  norm.code, np.float32(scale), np.float32(bias), _inverse_square(h), inv_h2b,
-                 split, symmetric, _strip_height(grid), n_positions, lo1, grid[1])
+                 squarings, split, symmetric, _strip_height(grid), n_positions, lo1, grid[1])
     _run_strips(arguments, grid[0], offsets.shape[0])
     return out
 
 
 def _run_strips(arguments: tuple, rows: int, n_offsets: int) -> None:
-    """Run the kernel over every strip; from the main thread, on a helper thread it waits for.
+    """Run the kernel over every strip, on :func:`engine_threads` threads that it waits for.
 
-    The main thread then stays free to take a signal: on Ctrl-C it tells the kernel to stop
-    (within one offset), waits for it, and lets the KeyboardInterrupt go on.
+    Each thread takes the next strip not yet taken, so the threads stay busy whatever the
+    strips cost. The calling thread only waits, which keeps the main thread free to take a
+    signal: on Ctrl-C it tells the kernel to stop (within one offset), waits for the threads,
+    and lets the KeyboardInterrupt go on.
     """
-    strip = arguments[18]
+    strip = arguments[19]
     n_strips = -(-rows // strip)
     cancel = np.zeros(1, np.int32)
     done = np.zeros(n_strips, np.int64)
-    if threading.current_thread() is not threading.main_thread():
-        with _KERNEL_LOCK:
-            nonlocal_strips(*arguments, 0, n_strips, cancel, done)
-        return
+    strips = iter(range(n_strips))
+    taking = threading.Lock()
     failure: list[BaseException] = []
 
-    def run() -> None:
+    def work() -> None:
         try:
-            with _KERNEL_LOCK:
-                nonlocal_strips(*arguments, 0, n_strips, cancel, done)
-        except BaseException as error:  # handed to the main thread
+            while not cancel[0]:
+                with taking:
+                    s = next(strips, None)
+                if s is None:
+                    return
+                nonlocal_strips(*arguments, s, 1, cancel, done)
+        except BaseException as error:  # handed to the calling thread
+            cancel[0] = 1
             failure.append(error)
 
-    helper = threading.Thread(target=run, name="nlmeans-kernel", daemon=True)
+    helpers = [threading.Thread(target=work, name="nlmeans-kernel", daemon=True)
+               for _ in range(min(engine_threads(), n_strips))]
     report = _PROGRESS.get()
     try:
-        helper.start()
-        while helper.is_alive():
-            helper.join(_POLL_SECONDS)
-            if report is not None and helper.is_alive():
-                report(float(done.sum()) / max(n_strips * max(n_offsets - 1, 1), 1))
+        for helper in helpers:
+            helper.start()
+        for helper in helpers:
+            while helper.is_alive():
+                helper.join(_POLL_SECONDS)
+                if report is not None and helper.is_alive():
+                    report(float(done.sum()) / max(n_strips * max(n_offsets - 1, 1), 1))
     except BaseException:
         cancel[0] = 1
-        if helper.ident is not None:
-            helper.join()
+        for helper in helpers:
+            if helper.ident is not None:
+                helper.join()
         raise
     if failure:
         raise failure[0]
     if report is not None:
         report(1.0)
+
+
+def engine_threads() -> int:
+    """Return how many threads an operation runs on (see :func:`set_engine_threads`).
+
+    Returns
+    -------
+    int
+        The number set, else ``NUMBA_NUM_THREADS`` (Numba's default: the cores).
+    """
+    return _THREADS[0] or config.NUMBA_NUM_THREADS
+
+
+def set_engine_threads(threads: int | None) -> None:
+    """Set how many threads every later operation of this process runs on.
+
+    Parameters
+    ----------
+    threads : int or None
+        At least 1; ``None`` goes back to ``NUMBA_NUM_THREADS``.
+
+    Raises
+    ------
+    ValueError
+        If *threads* is below 1.
+
+    Notes
+    -----
+    Results do not depend on it (each strip of rows is computed the same way on any thread).
+    """
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    _THREADS[0] = threads
 
 
 def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
@@ -281,21 +322,35 @@ def kernels_cached() -> bool:
     -------
     bool
         ``False`` right after installing (or after the engine's source changed): the first
-        call then compiles the kernels, once. Looks beside this module (``__pycache__``) and
-        under ``NUMBA_CACHE_DIR``, not in Numba's user-wide folder (``False`` there).
+        call then compiles the kernels, once. Looks where Numba will: under
+        ``NUMBA_CACHE_DIR`` when it is set, else beside this module (``__pycache__``); not in
+        Numba's user-wide folder (``False`` there).
     """
     kernel = nonlocal_strips.py_func
     code = kernel.__code__
     name = (f"{Path(code.co_filename).stem}.{kernel.__name__}-{code.co_firstlineno}"
             f".py{sys.version_info.major}{sys.version_info.minor}.nbi")
-    folder = Path(config.CACHE_DIR) if config.CACHE_DIR else None
-    return (Path(code.co_filename).parent / "__pycache__" / name).is_file() or (
-        folder is not None and folder.is_dir() and any(folder.rglob(name)))
+    if config.CACHE_DIR:  # then Numba caches there only
+        folder = Path(config.CACHE_DIR)
+        return folder.is_dir() and any(folder.rglob(name))
+    return (Path(code.co_filename).parent / "__pycache__" / name).is_file()
 
 
 def _inverse_square(h: float) -> np.float32:
     """``1 / h**2`` in float32; an h too small for float32 keeps only identical patches."""
     return np.float32(min(1.0 / (float(h) * float(h)), float(np.finfo(np.float32).max)))
+
+
+def _squarings(inv_h2: np.float32, inv_h2b: np.float32) -> int:
+    """``n`` where ``inv_h2 = 2**n inv_h2b`` exactly (1 <= n <= 4), else 0.
+
+    The kernel then squares the second strength's weights ``n`` times for the first's,
+    instead of a second exponential (chroma at twice luminance's h gives ``n = 2``).
+    """
+    for n in range(1, 5):
+        if inv_h2b > 0 and inv_h2 == np.float32(2**n) * inv_h2b:
+            return n
+    return 0
 
 
 def _patch_weights(weights, requested, clamped):
@@ -325,6 +380,6 @@ def _strip_height(grid) -> int:
     plane = grid[1] * grid[2]
     # Enough strips to balance the threads, tall enough that the halo of rows recomputed per
     # strip stays small, short enough that a strip's scratch planes stay in cache.
-    by_threads = -(-rows // (4 * get_num_threads()))
+    by_threads = -(-rows // (4 * engine_threads()))
     by_cache = max(1, (1 << 18) // max(plane, 1))
     return int(max(1, min(by_threads, by_cache, 128)))

@@ -86,8 +86,10 @@ def _cluster_task(source, target, options, overwrite, skip_existing, threads) ->
     import numba
     from distributed import get_worker
 
+    from ..engine import set_engine_threads
+
     wanted = threads.get(get_worker().address, 1)
-    numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    set_engine_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
     return denoise_file(source, target, options, overwrite=overwrite,
                         skip_existing=skip_existing)
 
