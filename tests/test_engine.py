@@ -189,3 +189,17 @@ def test_bad_targets_raise(targets):
     image = np.zeros((1, 3, 5, 3), np.float32)
     with pytest.raises(ValueError, match="targets"):
         nonlocal_operation(image, None, image, targets=targets)
+
+
+@pytest.mark.parametrize("affinity", ["gaussian", "embedded-gaussian"])
+def test_target_ranges_of_a_shared_map_equal_the_whole_exactly(affinity, rng):
+    # With a shared map every range is computed with the halved offsets, adding each
+    # target's terms in the same order, so a clip cut into ranges of frames equals the whole.
+    grid = rng.random((2, 9, 7, 8)).astype(np.float32)
+    kwargs = dict(affinity=affinity, patch_radius=(1, 0, 1), search_radius=(2, 2, 2),
+                  **_params(2, (1, 0, 1)))
+    whole = nonlocal_operation(grid, None, grid, **kwargs)
+    for cuts in [(0, 1, 2, 3, 4, 5, 6, 7), (0, 3, 7), (0, 2, 6, 7)]:
+        parts = [nonlocal_operation(grid, None, grid, targets=(lo, hi), **kwargs)
+                 for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        assert_array_equal(np.concatenate(parts, axis=2), whole)

@@ -12,12 +12,17 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
-from nlmeans_cli import denoise
+from nlmeans_cli import denoise, spacetime
 from nlmeans_cli.cli import app
 from nlmeans_cli.io.sequences import Sequence, is_sequence, open_sequence, write_sequence
 from nlmeans_cli.jobs.file import JobOptions, denoise_file
 from nlmeans_cli.parameters import Request
-from nlmeans_cli.spacetime import denoise_clip, denoise_frames, estimate_frames_noise
+from nlmeans_cli.spacetime import (
+    FRAMES_PER_CALL,
+    denoise_clip,
+    denoise_frames,
+    estimate_frames_noise,
+)
 
 runner = CliRunner()
 
@@ -85,7 +90,7 @@ def test_float32_close_to_float64(rng):
     np.testing.assert_allclose(single, double, atol=1e-5)
 
 
-def test_stream_holds_at_most_the_temporal_window(rng):
+def test_stream_holds_at_most_a_call_of_frames_and_the_temporal_window(rng):
     temporal_window, n_frames = 2, 120
     alive = set()
 
@@ -103,7 +108,19 @@ def test_stream_holds_at_most_the_temporal_window(rng):
         most = max(most, len(alive))
         produced += 1
     assert produced == n_frames
-    assert most <= 2 * temporal_window + 1
+    assert most <= FRAMES_PER_CALL + 2 * temporal_window
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_frames_per_engine_call_do_not_change_the_result(rng, monkeypatch, colour):
+    _, noisy = panned_clip(rng, n_frames=9, colour=colour)
+    frames = (noisy / 255).astype(np.float32)  # float out: no rounding to hide a difference
+    axis = -1 if colour else None
+    default = denoise_clip(frames, sigma=0.1, temporal_window=2, channel_axis=axis)
+    for per_call in (1, 3):
+        monkeypatch.setattr(spacetime, "FRAMES_PER_CALL", per_call)
+        assert_array_equal(denoise_clip(frames, sigma=0.1, temporal_window=2,
+                                        channel_axis=axis), default)
 
 
 def test_frames_of_another_shape_are_refused(rng):

@@ -243,8 +243,7 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
     ``done[s]`` counts the offsets strip ``s`` has visited; a strip stops between offsets
     once ``cancel[0]`` is non-zero.
     """
-    # Targets are the positions [lo1, lo1 + n1) of axis 1, of length grid1 (all of them when
-    # symmetric).
+    # Targets are the positions [lo1, lo1 + n1) of axis 1, of length grid1.
     n_values, n0, n1, n2 = out.shape
     pad0 = (left.shape[1] - n0) // 2
     pad1 = (left.shape[2] - grid1) // 2
@@ -275,7 +274,7 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
             if both:
                 # Rows above the strip whose partner at +t lies inside it (t0 >= 0 here).
                 q_lo = lo - t0
-                b1, b1_hi = min(0, -t1), max(n1, n1 - t1)
+                b1, b1_hi = lo1 + min(0, -t1), lo1 + max(n1, n1 - t1)
                 b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
             else:
                 q_lo = lo
@@ -298,11 +297,11 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
                                 lo1 - b1, -b2, q + t0 + pad0, lo1 + t1 + pad1, t2 + pad2,
                                 q - lo, q + pad0, lo1 + pad1, pad2, n1, n2, row_scratch)
                 if both and q + t0 < hi:
-                    # Every target p + t of the grid takes the weight w(p, p + t); the source
-                    # p itself may lie in the reflected border.
+                    # Every target p + t takes the weight w(p, p + t); the source p itself
+                    # may lie outside the targets, or in the reflected border.
                     _accumulate(weights, values, acc, wsum, peak, exponential, split,
-                                -t1 - b1, -t2 - b2, q + pad0, pad1 - t1, pad2 - t2,
-                                q + t0 - lo, q + t0 + pad0, pad1, pad2, n1, n2,
+                                lo1 - t1 - b1, -t2 - b2, q + pad0, lo1 + pad1 - t1, pad2 - t2,
+                                q + t0 - lo, q + t0 + pad0, lo1 + pad1, pad2, n1, n2,
                                 row_scratch)
         for r in range(rows):
             for i1 in range(n1):

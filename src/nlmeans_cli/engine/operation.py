@@ -139,8 +139,8 @@ def nonlocal_operation(
     targets : tuple of 2 int, optional
         Compute *y* only at the positions ``lo <= i1 < hi`` of axis 1 (for a clip laid out as
         ``(C, rows, frames, columns)``: the frames to denoise, the others serving as
-        candidates). ``None``: every position. A restricted range visits every offset (the
-        symmetric halving needs all targets).
+        candidates). ``None``: every position. With a shared map the pairs among targets are
+        still computed once (a range of one position gains little from that).
     patch_weights : tuple of 3 numpy.ndarray, optional
         Separable weights of the patch sum, one array of ``2 r + 1`` values per axis for the
         requested *patch_radius* (the statistic at offset ``u`` is weighted by
@@ -204,7 +204,7 @@ def nonlocal_operation(
     lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
     if not 0 <= lo1 < hi1 <= grid[1]:
         raise ValueError(f"targets {targets} must satisfy 0 <= lo < hi <= {grid[1]}")
-    symmetric = shared and (lo1, hi1) == (0, grid[1])
+    symmetric = shared
     requested = tuple(int(r) for r in patch_radius)
     patch = _clamp_radius(patch_radius, grid, "patch radius")
     search = _clamp_radius(search_radius, grid, "search radius")
