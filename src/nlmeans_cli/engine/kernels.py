@@ -76,29 +76,117 @@ def _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, out):
     inner = scratch if r1 > 0 else out
     # Without a second pass, axis 1's single weight joins axis 2's.
     along1 = k1[0] if r1 == 0 else np.float32(1.0)
+    n2 = 2 * r2 + 1
+    rows = plane.reshape(1, plane.shape[0], plane.shape[1])
     for i1 in range(m1 + 2 * r1):
+        if n2 <= _UNROLLED:
+            _taps(rows, 0, 0, 1, i1, 0, 0, 1, k2, along1, n2, m2, inner[i1])
+            continue
         src = plane[i1]
         dst = inner[i1]
         first = k2[0] * along1
         for i2 in range(m2):
             dst[i2] = first * src[i2]
-        for k in range(1, 2 * r2 + 1):
+        for k in range(1, n2):
             shifted = src[k : k + m2]
             weight = k2[k] * along1
             for i2 in range(m2):
                 dst[i2] += weight * shifted[i2]
     if r1 == 0:
         return
+    n1 = 2 * r1 + 1
+    columns = scratch.reshape(1, scratch.shape[0], scratch.shape[1])
     for i1 in range(m1):
-        dst = out[i1]
-        first = k1[0]
-        for i2 in range(m2):
-            dst[i2] = first * scratch[i1, i2]
-        for k in range(1, 2 * r1 + 1):
-            src = scratch[i1 + k]
-            weight = k1[k]
-            for i2 in range(m2):
-                dst[i2] += weight * src[i2]
+        if n1 <= _UNROLLED:
+            _taps(columns, 0, 0, 1, i1, 1, 0, 0, k1, np.float32(1.0), n1, m2, out[i1])
+        else:
+            _taps_by_sweeps(scratch[i1 : i1 + n1], k1, m2, out[i1])
+
+
+#: The most terms :func:`_taps` adds in one sweep (patch radius 5); wider go by sweeps.
+_UNROLLED = 11
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _taps(src, slot, slot_step, slots, row, row_step, column, column_step, weights, factor,
+          n, m, out):
+    """Add ``n`` weighted terms per pixel in one sweep: the weighted taps of a patch sum.
+
+    ``out[i] = sum_k factor weights[k] src[j_k, row + k row_step, column + k column_step + i]``
+    with ``j_k = (slot + k slot_step) % slots``, for ``k < n``, n odd and at most
+    :data:`_UNROLLED`; in one sweep, the terms added in order in registers, with one load per
+    term and one store per pixel (a sweep per term would load and store the partial sum each
+    time). Indexing one array, not a view per term, keeps the loop free of aliasing checks.
+    """
+    w0 = weights[0] * factor
+    j0, r0, c0 = slot % slots, row, column
+    w1 = weights[min(1, n - 1)] * factor
+    j1, r1, c1 = (slot + slot_step) % slots, row + row_step, column + column_step
+    w2 = weights[min(2, n - 1)] * factor
+    j2, r2, c2 = (slot + 2 * slot_step) % slots, row + 2 * row_step, column + 2 * column_step
+    w3 = weights[min(3, n - 1)] * factor
+    j3, r3, c3 = (slot + 3 * slot_step) % slots, row + 3 * row_step, column + 3 * column_step
+    w4 = weights[min(4, n - 1)] * factor
+    j4, r4, c4 = (slot + 4 * slot_step) % slots, row + 4 * row_step, column + 4 * column_step
+    w5 = weights[min(5, n - 1)] * factor
+    j5, r5, c5 = (slot + 5 * slot_step) % slots, row + 5 * row_step, column + 5 * column_step
+    w6 = weights[min(6, n - 1)] * factor
+    j6, r6, c6 = (slot + 6 * slot_step) % slots, row + 6 * row_step, column + 6 * column_step
+    w7 = weights[min(7, n - 1)] * factor
+    j7, r7, c7 = (slot + 7 * slot_step) % slots, row + 7 * row_step, column + 7 * column_step
+    w8 = weights[min(8, n - 1)] * factor
+    j8, r8, c8 = (slot + 8 * slot_step) % slots, row + 8 * row_step, column + 8 * column_step
+    w9 = weights[min(9, n - 1)] * factor
+    j9, r9, c9 = (slot + 9 * slot_step) % slots, row + 9 * row_step, column + 9 * column_step
+    w10 = weights[min(10, n - 1)] * factor
+    j10, r10, c10 = ((slot + 10 * slot_step) % slots, row + 10 * row_step,
+                     column + 10 * column_step)
+    if n == 1:
+        for i in range(m):
+            out[i] = w0 * src[j0, r0, c0 + i]
+    elif n == 3:
+        for i in range(m):
+            out[i] = (w0 * src[j0, r0, c0 + i] + w1 * src[j1, r1, c1 + i] +
+                      w2 * src[j2, r2, c2 + i])
+    elif n == 5:
+        for i in range(m):
+            out[i] = (w0 * src[j0, r0, c0 + i] + w1 * src[j1, r1, c1 + i] +
+                      w2 * src[j2, r2, c2 + i] + w3 * src[j3, r3, c3 + i] +
+                      w4 * src[j4, r4, c4 + i])
+    elif n == 7:
+        for i in range(m):
+            out[i] = (w0 * src[j0, r0, c0 + i] + w1 * src[j1, r1, c1 + i] +
+                      w2 * src[j2, r2, c2 + i] + w3 * src[j3, r3, c3 + i] +
+                      w4 * src[j4, r4, c4 + i] + w5 * src[j5, r5, c5 + i] +
+                      w6 * src[j6, r6, c6 + i])
+    elif n == 9:
+        for i in range(m):
+            out[i] = (w0 * src[j0, r0, c0 + i] + w1 * src[j1, r1, c1 + i] +
+                      w2 * src[j2, r2, c2 + i] + w3 * src[j3, r3, c3 + i] +
+                      w4 * src[j4, r4, c4 + i] + w5 * src[j5, r5, c5 + i] +
+                      w6 * src[j6, r6, c6 + i] + w7 * src[j7, r7, c7 + i] +
+                      w8 * src[j8, r8, c8 + i])
+    else:
+        for i in range(m):
+            out[i] = (w0 * src[j0, r0, c0 + i] + w1 * src[j1, r1, c1 + i] +
+                      w2 * src[j2, r2, c2 + i] + w3 * src[j3, r3, c3 + i] +
+                      w4 * src[j4, r4, c4 + i] + w5 * src[j5, r5, c5 + i] +
+                      w6 * src[j6, r6, c6 + i] + w7 * src[j7, r7, c7 + i] +
+                      w8 * src[j8, r8, c8 + i] + w9 * src[j9, r9, c9 + i] +
+                      w10 * src[j10, r10, c10 + i])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _taps_by_sweeps(rows, weights, m, out):
+    """``out[i] = sum_k weights[k] * rows[k, i]``, a sweep per term (any number of terms)."""
+    first = weights[0]
+    for i in range(m):
+        out[i] = first * rows[0, i]
+    for k in range(1, rows.shape[0]):
+        src = rows[k]
+        weight = weights[k]
+        for i in range(m):
+            out[i] += weight * src[i]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -138,15 +226,18 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
     ring_len = ring.shape[0]
     for i1 in range(m1):
         w = weights[0, i1]
-        first = ring[oldest, i1]
-        weight = k0[0]
-        for i2 in range(m2):
-            w[i2] = weight * first[i2]
-        for k in range(1, ring_len):
-            src = ring[(oldest + k) % ring_len, i1]
-            weight = k0[k]
+        if ring_len <= _UNROLLED:
+            _taps(ring, oldest, 1, ring_len, i1, 0, 0, 0, k0, np.float32(1.0), ring_len, m2, w)
+        else:
+            first = ring[oldest, i1]
+            weight = k0[0]
             for i2 in range(m2):
-                w[i2] += weight * src[i2]
+                w[i2] = weight * first[i2]
+            for k in range(1, ring_len):
+                src = ring[(oldest + k) % ring_len, i1]
+                weight = k0[k]
+                for i2 in range(m2):
+                    w[i2] += weight * src[i2]
         if kernel == GAUSSIAN_KERNEL and two and squarings > 0:
             second = weights[1, i1]
             for i2 in range(m2):
