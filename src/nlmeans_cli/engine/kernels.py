@@ -48,13 +48,23 @@ def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2
     """Sum over channels of the pair statistic on one plane (before the box sums)."""
     # Rows are sliced before the pixel loops: an index that starts at zero lets LLVM prove
     # the accesses contiguous (no negative-index wraparound) and vectorise them.
-    plane[:e1, :e2] = 0.0
     for c in range(left.shape[0]):
         for i1 in range(e1):
             a = left[c, row_left, start1 + i1, start2 : start2 + e2]
             b = right[c, row_right, start1 + i1 + t1, start2 + t2 : start2 + t2 + e2]
             p = plane[i1, :e2]
-            if statistic == SQUARED_DIFFERENCE:
+            # The first channel sets the sums (0 + x is x: no sweep to clear them first).
+            if c == 0 and statistic == SQUARED_DIFFERENCE:
+                for i2 in range(e2):
+                    diff = a[i2] - b[i2]
+                    p[i2] = diff * diff
+            elif c == 0 and statistic == PRODUCT:
+                for i2 in range(e2):
+                    p[i2] = a[i2] * b[i2]
+            elif c == 0:
+                for i2 in range(e2):
+                    p[i2] = a[i2] + b[i2]
+            elif statistic == SQUARED_DIFFERENCE:
                 for i2 in range(e2):
                     diff = a[i2] - b[i2]
                     p[i2] += diff * diff
@@ -286,6 +296,18 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
     and its sums ``wsum[1]``.
     """
     n_values = values.shape[0]
+    if not exponential and n_values == 1:
+        # One channel (grey): the weights are read once for both sums.
+        for i1 in range(n1):
+            w = weights[0, w1 + i1, w2 : w2 + n2]
+            total = wsum[0, a_row, i1, :n2]
+            partner = values[0, v_row, v1 + i1, v2 : v2 + n2]
+            own = values[0, g_row, g1 + i1, g2 : g2 + n2]
+            target = acc[0, a_row, i1, :n2]
+            for i2 in range(n2):
+                total[i2] += w[i2]
+                target[i2] += w[i2] * (partner[i2] - own[i2])
+        return
     if not exponential:
         for i1 in range(n1):
             for set_ in range(2 if split < n_values else 1):
