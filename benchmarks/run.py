@@ -48,7 +48,8 @@ class Case:
     patch: int
     window: int
     peers: tuple[str, ...]
-    group: str  # "size", "window", "colour", "volume" or "scale"
+    group: str  # "size", "window", "colour", "volume", "depth" or "scale"
+    depth: str = "8-bit"  # the noisy image's type: "8-bit", "16-bit" or "float"
 
 
 @dataclass
@@ -79,6 +80,12 @@ def cases(quick: bool, huge: bool) -> list[Case]:
     out += [
         Case("grey 1024² p7 w21", "grey", 1024, 7, 21, GREY_PEERS + ("ours-default",), "size"),
         Case("grey 2048² p7 w21", "grey", 2048, 7, 21, GREY_PEERS, "size"),
+        # The same image as 16-bit and as float (0 to 1). OpenCV's Python binding takes
+        # neither ("Only CV_8U is supported for NORM_L2"; the L1 overload is not exposed).
+        Case("grey 1024² p7 w21 16-bit", "grey", 1024, 7, 21, ("ours", "skimage-fast"),
+             "depth", "16-bit"),
+        Case("grey 1024² p7 w21 float", "grey", 1024, 7, 21, ("ours", "skimage-fast"), "depth",
+             "float"),
         Case("grey 1024² p7 w11", "grey", 1024, 7, 11, GREY_PEERS, "window"),
         Case("grey 1024² p7 w31", "grey", 1024, 7, 31, GREY_PEERS, "window"),
         Case("colour 1024² p7 w21", "colour", 1024, 7, 21,
@@ -137,9 +144,21 @@ def clean_image(kind: str, side: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(rows, axis=0)[:side, :side])
 
 
-def noisy_image(clean: np.ndarray) -> np.ndarray:
+#: Full scale of each depth, against the 0-255 scale of SIGMA and H.
+SCALES = {"8-bit": 1.0, "16-bit": 65535 / 255, "float": 1 / 255}
+
+
+def noisy_image(clean: np.ndarray, depth: str = "8-bit") -> np.ndarray:
+    """Add Gaussian noise of SIGMA (on the 0-255 scale) to a clean 8-bit image.
+
+    8- and 16-bit results are clipped and rounded as a camera would; float (0 to 1) is not.
+    """
     rng = np.random.default_rng(0)
     noisy = clean.astype(np.float32) + rng.normal(0, SIGMA, clean.shape).astype(np.float32)
+    if depth == "float":
+        return noisy / np.float32(255)
+    if depth == "16-bit":
+        return np.clip(np.rint(noisy * SCALES[depth]), 0, 65535).astype(np.uint16)
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
@@ -149,12 +168,15 @@ def noisy_image(clean: np.ndarray) -> np.ndarray:
 def make_runner(peer: str, case: Case, noisy: np.ndarray):
     """Return a no-argument callable denoising *noisy* with *peer* (0-255 pixels out)."""
     colour = case.kind == "colour"
+    scale = SCALES[case.depth]
     if peer == "ours":
         from nlmeans_cli import denoise
 
+        # sigma and h in the image's own units, as the API takes them.
         def run():
-            return denoise(noisy, sigma=SIGMA, h=H, patch_size=case.patch,
-                           search_window=case.window, channel_axis=-1 if colour else None)
+            return denoise(noisy, sigma=SIGMA * scale, h=H * scale, patch_size=case.patch,
+                           search_window=case.window,
+                           channel_axis=-1 if colour else None) / np.float32(scale)
         return run
     if peer == "ours-default":
         from nlmeans_cli import denoise
@@ -173,7 +195,7 @@ def make_runner(peer: str, case: Case, noisy: np.ndarray):
     if peer.startswith("skimage"):
         from skimage.restoration import denoise_nl_means
 
-        unit = noisy.astype(np.float64) / 255
+        unit = noisy.astype(np.float64) / (255 * scale)
         fast = peer == "skimage-fast"
 
         def run():
@@ -196,7 +218,7 @@ def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
 def warm_up(peer: str, case: Case) -> None:
     """Load kernels and libraries on a tiny image so the first timed call is a normal one."""
     shape = {"grey": (48, 48), "colour": (48, 48, 3), "volume": (16, 16, 16)}[case.kind]
-    small = noisy_image(np.full(shape, 128, np.uint8))
+    small = noisy_image(np.full(shape, 128, np.uint8), case.depth)
     make_runner(peer, case, small)()
 
 
@@ -216,7 +238,7 @@ def time_peer(peer: str, case: Case, clean: np.ndarray, noisy: np.ndarray,
 
 
 def _peak_child(peer: str, case: Case, connection) -> None:
-    noisy = noisy_image(clean_image(case.kind, case.side))
+    noisy = noisy_image(clean_image(case.kind, case.side), case.depth)
     warm_up(peer, case)
     run = make_runner(peer, case, noisy)
     connection.send("ready")
@@ -386,7 +408,8 @@ def markdown(results: list[Result], whole: list[dict], threads: dict | None,
     for result in results:
         by_case.setdefault(result.case, {})[result.peer] = result
     lines = [
-        f"Machine: {about}. Noise sigma {SIGMA:g} on 8-bit images, h {H:g}; times are medians "
+        f"Machine: {about}. Noise sigma {SIGMA:g} on 8-bit images (and on 16-bit and float "
+        "copies, at the same level), h {H:g} (on the 0-255 scale); times are medians "
         "after a warm-up; peak is the rise of the peak resident set during one call, in a fresh "
         "process.",
         "",
@@ -467,7 +490,7 @@ def main() -> None:
     results = []
     for case in all_cases:
         clean = clean_image(case.kind, case.side)
-        noisy = noisy_image(clean)
+        noisy = noisy_image(clean, case.depth)
         for peer in case.peers:
             slow = peer == "skimage-slow" or case.group == "scale"
             result = time_peer(peer, case, clean, noisy, budget=10.0,
