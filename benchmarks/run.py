@@ -356,6 +356,91 @@ def whole_process(repeats: int) -> list[dict]:
     return rows
 
 
+# --- clips --------------------------------------------------------------------------------
+
+CLIP_FRAMES, CLIP_ROWS, CLIP_COLUMNS = 16, 720, 1280
+#: FFmpeg's nlmeans strengths tried; the best on the clip (in hindsight) is reported.
+FFMPEG_STRENGTHS = (14.0, 16.0, 18.0, 20.0, 22.0)
+
+
+def clip_frames() -> tuple[np.ndarray, np.ndarray]:
+    """Pan a 720p window across the mosaic, two pixels a frame: the clean and noisy clips."""
+    mosaic = clean_image("grey", 1536)
+    clean = np.stack([mosaic[k : k + CLIP_ROWS, 2 * k : 2 * k + CLIP_COLUMNS]
+                      for k in range(CLIP_FRAMES)])
+    return clean, noisy_image(clean)
+
+
+def _ffmpeg_nlmeans(noisy: np.ndarray, strength: float, patch: int, window: int) -> np.ndarray:
+    """FFmpeg's nlmeans filter through PyAV's bundled libavfilter, frame by frame."""
+    from fractions import Fraction
+
+    import av
+
+    graph = av.filter.Graph()
+    graph.threads = os.cpu_count() or 1
+    source = graph.add_buffer(width=noisy.shape[2], height=noisy.shape[1], format="gray",
+                              time_base=Fraction(1, 25))
+    nlmeans = graph.add("nlmeans", f"s={strength}:p={patch}:r={window}")
+    sink = graph.add("buffersink")
+    source.link_to(nlmeans)
+    nlmeans.link_to(sink)
+    graph.configure()
+    out = []
+    for k, frame in enumerate(noisy):
+        video = av.VideoFrame.from_ndarray(frame, format="gray")
+        video.pts = k
+        graph.push(video)
+        out.append(graph.pull().to_ndarray())
+    return np.stack(out)
+
+
+def clip_comparison(repeats: int) -> list[dict]:
+    """Ours frame by frame and with the temporal window, against FFmpeg's nlmeans, per frame.
+
+    Same clip, patch 7, search window 15 (FFmpeg's defaults), h 17.5 for ours; FFmpeg's
+    strength is the best of :data:`FFMPEG_STRENGTHS` on this clip. Empty without PyAV or
+    without the nlmeans filter in its FFmpeg.
+    """
+    try:
+        import av
+    except ImportError:
+        return []
+    if "nlmeans" not in av.filter.filters_available:
+        return []
+    from nlmeans_cli.spacetime import denoise_clip
+
+    clean, noisy = clip_frames()
+    patch, window = 7, 15
+
+    def ours(temporal_window):
+        return lambda: denoise_clip(noisy, sigma=SIGMA, h=H, patch_size=patch,
+                                    search_window=window, temporal_window=temporal_window)
+
+    def mean_psnr(estimate):
+        return float(np.mean([psnr(c, e) for c, e in zip(clean, estimate, strict=False)]))
+
+    best = max(FFMPEG_STRENGTHS,
+               key=lambda s: mean_psnr(_ffmpeg_nlmeans(noisy[:4], s, patch, window)))
+    peers = {"ours, frame by frame": ours(0), "ours, temporal window 2": ours(2),
+             f"FFmpeg nlmeans (s={best:g})": lambda: _ffmpeg_nlmeans(noisy, best, patch,
+                                                                      window)}
+    rows = []
+    for name, run in peers.items():
+        run()  # warm-up
+        times, estimate = [], None
+        for _ in range(max(1, min(repeats, 3))):
+            started = time.perf_counter()
+            estimate = run()
+            times.append(time.perf_counter() - started)
+        rows.append(dict(what=name, seconds_per_frame=statistics.median(times) / len(noisy),
+                         psnr=mean_psnr(estimate)))
+    reference = rows[-1]["seconds_per_frame"]
+    for row in rows:
+        row["ratio"] = row["seconds_per_frame"] / reference
+    return rows
+
+
 # --- threads ------------------------------------------------------------------------------
 
 
@@ -403,7 +488,7 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def markdown(results: list[Result], whole: list[dict], threads: dict | None,
-             about: str) -> str:
+             about: str, clips: list[dict] | None = None) -> str:
     by_case: dict[str, dict[str, Result]] = {}
     for result in results:
         by_case.setdefault(result.case, {})[result.peer] = result
@@ -428,6 +513,12 @@ def markdown(results: list[Result], whole: list[dict], threads: dict | None,
         for row in whole:
             lines.append(f"| {row['what']} | {row['seconds']:.3f} | {row['ratio']:.2f}x | "
                          f"{row['note']} |")
+    if clips:
+        lines += ["", f"| clip {CLIP_COLUMNS}x{CLIP_ROWS}, {CLIP_FRAMES} frames, 8-bit, patch 7, "
+                      "window 15 | s per frame | / FFmpeg | PSNR (dB) |", "|---|---|---|---|"]
+        for row in clips:
+            lines.append(f"| {row['what']} | {row['seconds_per_frame']:.3f} | "
+                         f"{row['ratio']:.2f}x | {row['psnr']:.2f} |")
     if threads:
         lines += ["", f"Threads ({threads['case']}, ours): 1 thread {threads['one']:.3f} s, "
                       f"2 threads {threads['two']:.3f} s, ratio {threads['ratio']:.2f}."]
@@ -508,6 +599,10 @@ def main() -> None:
     whole = whole_process(args.repeats)
     for row in whole:
         print(f"{row['what']}: {row['seconds']:.3f} s ({row['ratio']:.2f}x)", flush=True)
+    clips = [] if args.quick else clip_comparison(args.repeats)
+    for row in clips:
+        print(f"clip: {row['what']}: {row['seconds_per_frame']:.3f} s per frame "
+              f"({row['ratio']:.2f}x), PSNR {row['psnr']:.2f}", flush=True)
     reference = next(c for c in all_cases if c.kind == "grey" and c.side == (256 if args.quick
                                                                               else 1024))
     threads = thread_scaling(reference, args.repeats)
@@ -516,11 +611,11 @@ def main() -> None:
 
     about = machine()
     args.out.mkdir(parents=True, exist_ok=True)
-    table = markdown(results, whole, threads, about)
+    table = markdown(results, whole, threads, about, clips)
     (args.out / "benchmark.md").write_text(table)
     (args.out / "benchmark.json").write_text(json.dumps(
         dict(machine=about, sigma=SIGMA, h=H, results=[asdict(r) for r in results],
-             whole_process=whole, threads=threads), indent=1))
+             whole_process=whole, threads=threads, clips=clips), indent=1))
     plotted = plot(results, all_cases, args.out / "benchmark.png")
     print(f"\nwrote {args.out / 'benchmark.md'}" + (" and benchmark.png" if plotted else ""))
     print(table)
