@@ -48,12 +48,21 @@ class PoissonGaussian:
         return np.sqrt(np.maximum(self.gain * np.asarray(x) + self.read_noise**2, 0.0))
 
     def signal_dependent(self, low: float, high: float) -> bool:
-        """Tell whether the standard deviation changes by more than 10 % from *low* to *high*.
+        """Tell whether the noise grows by :data:`SIGNAL_DEPENDENT_GROWTH` or more over a range.
 
-        Below that the Gaussian path, at one sigma, serves as well.
+        The standard deviation at *high* against that at *low*. Below that the Gaussian path,
+        at one sigma, serves as well.
         """
         low_std, high_std = float(self.std(low)), float(self.std(high))
-        return high_std > 1.1 * max(low_std, 1e-12)
+        return high_std >= SIGNAL_DEPENDENT_GROWTH * max(low_std, 1e-12)
+
+
+#: How much the fitted noise must grow across an image's levels (2nd to 98th percentile) for
+#: ``noise="auto"`` to stabilise it. Measured on 60 training images of train400 (never the
+#: validation split): with Gaussian noise of sigma 15, 25 and 50 the fit's growth passes 1.5 on
+#: 7 %, 0 % and 0 % of them (texture read as a slope; 1.1 passed on 23 %, 20 % and 17 %),
+#: with Poisson-Gaussian noise (gain 4, or a peak of 20 photons; read noise 2) on all.
+SIGNAL_DEPENDENT_GROWTH = 1.5
 
 
 def anscombe(z: np.ndarray, model: PoissonGaussian) -> np.ndarray:
@@ -288,7 +297,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
         "noise), denoised through the generalised Anscombe transform",
         lambda model, low, high: model.gain > 0),
     "auto": NoiseModel(
-        "auto", "poisson-gaussian where the fitted noise grows by more than 10 % across the "
+        "auto", "poisson-gaussian where the fitted noise grows by half or more across the "
         "image's levels, else gaussian",
         lambda model, low, high: model.gain > 0 and model.signal_dependent(low, high)),
 }

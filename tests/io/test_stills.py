@@ -98,10 +98,14 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
+    from PIL import Image
+
     monkeypatch.setattr(iio, "imwrite", broken)
-    with pytest.raises(ImageFileError, match="disk full"):
-        write_picture(tmp_path / "x.png", Picture(np.zeros((3, 3), np.uint8)))
-    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(Image.Image, "save", broken)
+    for name, dtype in (("x.png", np.uint8), ("x.png", np.uint16), ("x.jpg", np.uint8)):
+        with pytest.raises(ImageFileError, match="disk full"):
+            write_picture(tmp_path / name, Picture(np.zeros((3, 3), dtype)))
+        assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize(

@@ -243,8 +243,6 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     -----
     Memory: the file's bytes plus the decoded pixels.
     """
-    import imageio.v3 as iio
-
     path = Path(path)
     if not path.exists():
         raise ImageFileError(f"{path}: no such file")
@@ -300,7 +298,11 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     try:
         if _is_16_bit_colour_png(raw):
             pixels = _read_png16(raw)
+        elif kind in (".png", ".jpg") and header.mode in _PLAIN_MODES:
+            pixels = _read_plain(raw)
         else:
+            import imageio.v3 as iio
+
             pixels = iio.imread(raw, extension=kind, **options)
     except Exception as error:
         raise ImageFileError(f"{path}: corrupt or truncated {KIND_NAMES[kind]} data "
@@ -313,6 +315,18 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     picture.metadata = read_metadata(raw, kind)
     picture.notes.extend(picture.metadata.notes)
     return picture
+
+
+#: Pillow modes whose pixels come straight out as uint8 arrays: the common PNGs and JPEGs are
+#: decoded by Pillow directly, which is what imageio does for them too, without the ~50 ms
+#: of importing imageio and having Pillow load every one of its format plugins.
+_PLAIN_MODES = frozenset({"L", "LA", "RGB", "RGBA"})
+
+
+def _read_plain(raw: bytes) -> np.ndarray:
+    with open_unlimited(raw) as image:
+        image.load()
+        return np.asarray(image)
 
 
 def _is_16_bit_colour_png(raw: bytes) -> bool:
@@ -473,6 +487,11 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
     if extension == ".png":
         if data.dtype == np.uint16 and data.ndim == 3:
             encoded = _encode_png16(data)
+        elif data.dtype == np.uint8:
+            # As imageio would (byte for byte), without importing it (see _PLAIN_MODES).
+            buffer = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(data)).save(buffer, format="PNG")
+            encoded = buffer.getvalue()
         else:
             import imageio.v3 as iio
 
