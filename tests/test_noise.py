@@ -119,6 +119,22 @@ def test_auto_keeps_the_gaussian_path_on_gaussian_noise():
     np.testing.assert_array_equal(denoise(noisy, noise="auto"), denoise(noisy))
 
 
+def test_the_default_noise_is_auto_and_a_given_sigma_or_h_keeps_it_gaussian():
+    rng = np.random.default_rng(9)
+    clean = data.camera()[96:352, 128:384].astype(np.float64) / 255
+    photons = _photons(rng, clean, gain=255 / 20 / 255)
+    assert resolve_parameters(photons).stabiliser is not None  # fitted and stabilised
+    np.testing.assert_array_equal(denoise(photons), denoise(photons, noise="auto"))
+    gaussian = (clean + rng.normal(0, 20 / 255, clean.shape)).astype(np.float32)
+    np.testing.assert_array_equal(denoise(gaussian), denoise(gaussian, noise="gaussian"))
+    for given in (dict(sigma=0.05), dict(h=0.06)):
+        assert resolve_parameters(photons, **given).stabiliser is None
+        np.testing.assert_array_equal(denoise(photons, **given),
+                                      denoise(photons, noise="gaussian", **given))
+    result = runner.invoke(app, ["denoise", "--help"], env={"COLUMNS": "300"})
+    assert "[default: auto]" in result.output
+
+
 def test_given_parameters_are_used_and_bad_requests_refused():
     rng = np.random.default_rng(8)
     noisy = _photons(rng, _ramp((64, 64)))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .methods import Setting, method_named
 from .noise import Stabiliser, lookup_noise, plan_stabiliser
-from .parameters import Request, non_negative
+from .parameters import DEFAULT_NOISE, Request, non_negative
 from .pixels import (
     channels_last,
     check_dtype,
@@ -47,7 +47,7 @@ def denoise(
     patch_kernel: str | None = None,
     h_chroma: float | None = None,
     spacing: tuple[float, float, float] | None = None,
-    noise: str = "gaussian",
+    noise: str = DEFAULT_NOISE,
     gain: float | None = None,
     read_noise: float | None = None,
 ) -> np.ndarray:
@@ -100,9 +100,10 @@ def denoise(
         The noise model, a name in :data:`nlmeans_cli.noise.NOISE_MODELS`: ``"gaussian"``
         (one sigma), ``"poisson-gaussian"`` (variance ``gain * x + read_noise ** 2``, as
         cameras and microscopes count photons: denoised through the generalised Anscombe
-        transform and its unbiased inverse), or ``"auto"`` (Poisson-Gaussian where the
-        fitted noise grows by more than 10 % across the image's levels). With
-        ``"poisson-gaussian"``, sigma and h cannot be given.
+        transform and its unbiased inverse), or ``"auto"``, the default (Poisson-Gaussian
+        where the fitted noise grows by half or more across the image's levels, and sigma
+        and h are not given; else Gaussian). With ``"poisson-gaussian"``, sigma and h cannot
+        be given.
     gain, read_noise : float, optional
         The Poisson-Gaussian model's parameters in the image's value units, as sigma;
         ``None`` fits them from the image, per channel (Foi et al.).
@@ -165,7 +166,7 @@ def resolve_parameters(
     patch_kernel: str | None = None,
     h_chroma: float | None = None,
     spacing: tuple[float, float, float] | None = None,
-    noise: str = "gaussian",
+    noise: str = DEFAULT_NOISE,
     gain: float | None = None,
     read_noise: float | None = None,
 ) -> Setting:
@@ -286,7 +287,7 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
 
 
 def _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-             patch_kernel, h_chroma, spacing=None, noise="gaussian", gain=None,
+             patch_kernel, h_chroma, spacing=None, noise=DEFAULT_NOISE, gain=None,
              read_noise=None) -> Request:
     """Turn the keyword arguments into a request: sigma and h from image units to the unit scale."""
     full_scale = unit_scale(check_dtype(image.dtype))
@@ -336,7 +337,7 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     Parameters
     ----------
     request : Request
-        Its ``noise``, ``gain_unit``, ``read_noise_unit``; a given sigma with ``auto``
+        Its ``noise``, ``gain_unit``, ``read_noise_unit``; a given sigma or h with ``auto``
         asks for the Gaussian path.
     unit : numpy.ndarray
         Channels-last unit-scale pixels to fit on (a still, a volume, sampled frames).
@@ -356,8 +357,9 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     if request.noise == "gaussian":
         return None
     given_sigma = request.sigma_unit is not None
-    if request.noise == "auto" and given_sigma:
-        return None  # a given sigma asks for the Gaussian path
+    if request.noise == "auto" and (given_sigma or request.h_unit is not None
+                                    or request.h_chroma_unit is not None):
+        return None  # a given sigma or h asks for the Gaussian path
     if given_sigma or request.h_unit is not None or request.h_chroma_unit is not None:
         raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
                          "is set by gain and read noise, and h is chosen after stabilising")

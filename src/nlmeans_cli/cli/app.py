@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from ..parameters import DEFAULT_TEMPORAL_WINDOW
+from ..parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW
 from .commands import OneLineErrors, PlainHelp, fail
 from .options import (
     DEFAULT_MAX_PIXELS,
@@ -172,7 +172,7 @@ def denoise_command(
     volume: VolumeOption = False,
     spacing: SpacingOption = None,
     strip_metadata: StripMetadataOption = False,
-    noise: NoiseOption = "gaussian",
+    noise: NoiseOption = DEFAULT_NOISE,
     gain: GainOption = None,
     read_noise: ReadNoiseOption = None,
     overwrite: OverwriteOption = False,
@@ -273,7 +273,7 @@ def batch_command(
     volume: VolumeOption = False,
     spacing: SpacingOption = None,
     strip_metadata: StripMetadataOption = False,
-    noise: NoiseOption = "gaussian",
+    noise: NoiseOption = DEFAULT_NOISE,
     gain: GainOption = None,
     read_noise: ReadNoiseOption = None,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,

@@ -17,7 +17,7 @@ from ..formulation import AFFINITIES, PATCH_KERNELS, affinity_help
 from ..methods import METHODS
 from ..methods.learned import DEFAULT_LEARNED_AFFINITY
 from ..noise import NOISE_MODELS
-from ..parameters import Request
+from ..parameters import DEFAULT_NOISE, Request
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -116,7 +116,7 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
             read_noise: float | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
-    chosen_noise = "gaussian" if noise is None else str(getattr(noise, "value", noise))
+    chosen_noise = DEFAULT_NOISE if noise is None else str(getattr(noise, "value", noise))
     if chosen_noise == "poisson-gaussian" and (sigma_255 is not None or h_255 is not None
                                                or h_chroma is not None):
         raise typer.BadParameter("--sigma, --h and --h-chroma cannot be given with "
