@@ -494,7 +494,7 @@ def markdown(results: list[Result], whole: list[dict], threads: dict | None,
         by_case.setdefault(result.case, {})[result.peer] = result
     lines = [
         f"Machine: {about}. Noise sigma {SIGMA:g} on 8-bit images (and on 16-bit and float "
-        "copies, at the same level), h {H:g} (on the 0-255 scale); times are medians "
+        f"copies, at the same level), h {H:g} (on the 0-255 scale); times are medians "
         "after a warm-up; peak is the rise of the peak resident set during one call, in a fresh "
         "process.",
         "",

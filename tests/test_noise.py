@@ -245,3 +245,14 @@ def test_tiny_images_keep_shape_and_dtype(shape):
     image = (rng.random(shape) * 200).astype(np.uint8)
     out = denoise(image, noise="poisson-gaussian", channel_axis=-1 if len(shape) == 3 else None)
     assert out.shape == image.shape and out.dtype == image.dtype
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (3, 2), (1, 9)])
+def test_the_fitslocal_mean_equals_scipys_uniform_filter(shape):
+    from scipy.ndimage import uniform_filter
+
+    from nlmeans_cli.noise import local_mean
+
+    plane = np.random.default_rng(1).random(shape)
+    np.testing.assert_allclose(local_mean(plane, 2), uniform_filter(plane, 5, mode="nearest"),
+                               atol=1e-12)

@@ -25,7 +25,8 @@ import numpy as np
 from .formulation import lookup
 
 __all__ = ["NOISE_MODELS", "NoiseModel", "PoissonGaussian", "Stabiliser", "anscombe",
-           "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise", "plan_stabiliser"]
+           "fit_poisson_gaussian", "inverse_anscombe", "local_mean", "lookup_noise",
+           "plan_stabiliser"]
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,6 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     crowded = max(16, planes.size // 1000)
     clip_low = low <= 0 and np.count_nonzero(planes == low) > crowded
     clip_high = high >= top and np.count_nonzero(planes == high) > crowded
-    from scipy.ndimage import uniform_filter
-
     means, details, roughness, locals_ = [], [], [], []
     for plane in planes:
         rows, columns = (plane.shape[0] // 2) * 2, (plane.shape[1] // 2) * 2
@@ -186,7 +185,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
         # Levels are formed on a local mean over 5x5 blocks: sorting on each block's own
         # noisy mean would split one flat region into levels by its noise, and place the
         # darkest ones below their true level.
-        locals_.append(uniform_filter(mean, 5, mode="nearest")[keep])
+        locals_.append(local_mean(mean, 2)[keep])
     if not means or sum(m.size for m in means) < 64:
         return PoissonGaussian(0.0, 0.0)
     mean, detail, rough, local = (np.concatenate(values)
@@ -225,6 +224,37 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
         if near.any() and (~near).sum() >= 3:
             gain, offset = _fit_levels(xs[~near], ys[~near], weights[~near])
     return PoissonGaussian(float(gain), float(np.sqrt(max(offset, 0.0))))
+
+
+def local_mean(plane: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over ``(2 radius + 1)^2`` neighbours, edges repeated, from cumulative sums.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D, float.
+    radius : int
+        The neighbourhood's radius.
+
+    Returns
+    -------
+    numpy.ndarray
+        The means, float64, the plane's shape.
+
+    Notes
+    -----
+    scipy.ndimage's ``uniform_filter`` with mode ``"nearest"``: importing scipy.ndimage for it
+    would cost every ``nlm denoise`` a tenth of a second. ``O(N)``.
+    """
+    side = 2 * radius + 1
+    padded = np.pad(plane, radius, mode="edge")
+    for axis in (0, 1):
+        sums = np.cumsum(padded, axis=axis)
+        head = np.take(sums, [side - 1], axis=axis)
+        rest = (np.take(sums, np.arange(side, sums.shape[axis]), axis=axis)
+                - np.take(sums, np.arange(0, sums.shape[axis] - side), axis=axis))
+        padded = np.concatenate([head, rest], axis=axis)
+    return padded / (side * side)
 
 
 def _fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
