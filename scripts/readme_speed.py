@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    """Put the latest table and its two headline ratios into README."""
     table = (ROOT / "benchmarks" / "results" / "benchmark.md").read_text().strip()
     readme = (ROOT / "README.md").read_text()
     start = readme.index("\nMachine: ", readme.index("## Speed"))
