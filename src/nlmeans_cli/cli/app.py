@@ -123,7 +123,7 @@ def _announce_compiling(quiet: bool) -> None:
     from ..engine import kernels_cached
 
     if not quiet and not kernels_cached():
-        typer.echo("nlm: compiling the engine, once after installing (about 5 s)",
+        typer.echo("nlm: compiling the engine, once after installing (about 10 s)",
                    err=True)
 
 
