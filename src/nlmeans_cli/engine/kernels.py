@@ -104,13 +104,10 @@ def _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, out):
                 dst[i2] += weight * shifted[i2]
     if r1 == 0:
         return
+    # (Volumes only: by sweeps, which keeps one inlined copy of _taps fewer to compile.)
     n1 = 2 * r1 + 1
-    columns = scratch.reshape(1, scratch.shape[0], scratch.shape[1])
     for i1 in range(m1):
-        if n1 <= _UNROLLED:
-            _taps(columns, 0, 0, 1, i1, 1, 0, 0, k1, np.float32(1.0), n1, m2, out[i1])
-        else:
-            _taps_by_sweeps(scratch[i1 : i1 + n1], k1, m2, out[i1])
+        _taps_by_sweeps(scratch[i1 : i1 + n1], k1, m2, out[i1])
 
 
 #: The most terms :func:`_taps` adds in one sweep (patch radius 5); wider go by sweeps.
