@@ -356,11 +356,11 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     """
     if request.noise == "gaussian":
         return None
-    given_sigma = request.sigma_unit is not None
-    if request.noise == "auto" and (given_sigma or request.h_unit is not None
-                                    or request.h_chroma_unit is not None):
+    given = any(value is not None for value in (request.sigma_unit, request.h_unit,
+                                                request.h_chroma_unit))
+    if request.noise == "auto" and given:
         return None  # a given sigma or h asks for the Gaussian path
-    if given_sigma or request.h_unit is not None or request.h_chroma_unit is not None:
+    if given:
         raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
                          "is set by gain and read noise, and h is chosen after stabilising")
     return plan_stabiliser(unit, request.noise, gain=request.gain_unit,

@@ -86,31 +86,19 @@ def _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, out):
     inner = scratch if r1 > 0 else out
     # Without a second pass, axis 1's single weight joins axis 2's.
     along1 = k1[0] if r1 == 0 else np.float32(1.0)
-    n2 = 2 * r2 + 1
     rows = plane.reshape(1, plane.shape[0], plane.shape[1])
     for i1 in range(m1 + 2 * r1):
-        if n2 <= _UNROLLED:
-            _taps(rows, 0, 0, 1, i1, 0, 0, 1, k2, along1, n2, m2, inner[i1])
-            continue
-        src = plane[i1]
-        dst = inner[i1]
-        first = k2[0] * along1
-        for i2 in range(m2):
-            dst[i2] = first * src[i2]
-        for k in range(1, n2):
-            shifted = src[k : k + m2]
-            weight = k2[k] * along1
-            for i2 in range(m2):
-                dst[i2] += weight * shifted[i2]
+        _taps(rows, 0, 0, 1, i1, 0, 0, 1, k2, along1, 2 * r2 + 1, m2, inner[i1])
     if r1 == 0:
         return
     # (Volumes only: by sweeps, which keeps one inlined copy of _taps fewer to compile.)
-    n1 = 2 * r1 + 1
+    columns = scratch.reshape(1, scratch.shape[0], scratch.shape[1])
     for i1 in range(m1):
-        _taps_by_sweeps(scratch[i1 : i1 + n1], k1, m2, out[i1])
+        _taps_by_sweeps(columns, 0, 0, 1, i1, 1, 0, 0, k1, np.float32(1.0), 2 * r1 + 1, m2,
+                        out[i1])
 
 
-#: The most terms :func:`_taps` adds in one sweep (patch radius 5); wider go by sweeps.
+#: The most terms :func:`_taps` adds in one sweep (patch radius 5); more go by sweeps.
 _UNROLLED = 11
 
 
@@ -120,11 +108,16 @@ def _taps(src, slot, slot_step, slots, row, row_step, column, column_step, weigh
     """Add ``n`` weighted terms per pixel in one sweep: the weighted taps of a patch sum.
 
     ``out[i] = sum_k factor weights[k] src[j_k, row + k row_step, column + k column_step + i]``
-    with ``j_k = (slot + k slot_step) % slots``, for ``k < n``, n odd and at most
-    :data:`_UNROLLED`; in one sweep, the terms added in order in registers, with one load per
+    with ``j_k = (slot + k slot_step) % slots``, for ``k < n``, n odd. Up to
+    :data:`_UNROLLED` terms in one sweep, added in order in registers, with one load per
     term and one store per pixel (a sweep per term would load and store the partial sum each
-    time). Indexing one array, not a view per term, keeps the loop free of aliasing checks.
+    time); more go to :func:`_taps_by_sweeps`. Indexing one array, not a view per term,
+    keeps the loop free of aliasing checks.
     """
+    if n > _UNROLLED:
+        _taps_by_sweeps(src, slot, slot_step, slots, row, row_step, column, column_step,
+                        weights, factor, n, m, out)
+        return
     w0 = weights[0] * factor
     j0, r0, c0 = slot % slots, row, column
     w1 = weights[min(1, n - 1)] * factor
@@ -184,16 +177,18 @@ def _taps(src, slot, slot_step, slots, row, row_step, column, column_step, weigh
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _taps_by_sweeps(rows, weights, m, out):
-    """``out[i] = sum_k weights[k] * rows[k, i]``, a sweep per term (any number of terms)."""
-    first = weights[0]
+def _taps_by_sweeps(src, slot, slot_step, slots, row, row_step, column, column_step, weights,
+                    factor, n, m, out):
+    """Compute what :func:`_taps` does with a sweep per term: any number of terms, less code."""
+    weight = weights[0] * factor
+    j = slot % slots
     for i in range(m):
-        out[i] = first * rows[0, i]
-    for k in range(1, rows.shape[0]):
-        src = rows[k]
-        weight = weights[k]
+        out[i] = weight * src[j, row, column + i]
+    for k in range(1, n):
+        weight = weights[k] * factor
+        j, r, c = (slot + k * slot_step) % slots, row + k * row_step, column + k * column_step
         for i in range(m):
-            out[i] += weight * src[i]
+            out[i] += weight * src[j, r, c + i]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -233,18 +228,7 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
     ring_len = ring.shape[0]
     for i1 in range(m1):
         w = weights[0, i1]
-        if ring_len <= _UNROLLED:
-            _taps(ring, oldest, 1, ring_len, i1, 0, 0, 0, k0, np.float32(1.0), ring_len, m2, w)
-        else:
-            first = ring[oldest, i1]
-            weight = k0[0]
-            for i2 in range(m2):
-                w[i2] = weight * first[i2]
-            for k in range(1, ring_len):
-                src = ring[(oldest + k) % ring_len, i1]
-                weight = k0[k]
-                for i2 in range(m2):
-                    w[i2] += weight * src[i2]
+        _taps(ring, oldest, 1, ring_len, i1, 0, 0, 0, k0, np.float32(1.0), ring_len, m2, w)
         if kernel == GAUSSIAN_KERNEL and two and squarings > 0:
             second = weights[1, i1]
             for i2 in range(m2):

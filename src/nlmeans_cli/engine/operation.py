@@ -199,7 +199,8 @@ def nonlocal_operation(
             raise ValueError(f"second_from must be between 0 and {values.shape[0]}")
         split = int(second_from)
         inv_h2b = _inverse_square(second_h)
-    squarings = _squarings(_inverse_square(h), inv_h2b)
+    inv_h2 = _inverse_square(h)
+    squarings = _squarings(inv_h2, inv_h2b)
     grid = left.shape[1:]
     lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
     if not 0 <= lo1 < hi1 <= grid[1]:
@@ -216,15 +217,16 @@ def nonlocal_operation(
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
+    strip = _strip_height(grid)
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
-                 norm.code, np.float32(scale), np.float32(bias), _inverse_square(h), inv_h2b,
-                 squarings, split, symmetric, _strip_height(grid), n_positions, lo1, grid[1])
-    _run_strips(arguments, grid[0], offsets.shape[0])
+                 norm.code, np.float32(scale), np.float32(bias), inv_h2, inv_h2b,
+                 squarings, split, symmetric, strip, n_positions, lo1, grid[1])
+    _run_strips(arguments, -(-grid[0] // strip), offsets.shape[0])
     return out
 
 
-def _run_strips(arguments: tuple, rows: int, n_offsets: int) -> None:
+def _run_strips(arguments: tuple, n_strips: int, n_offsets: int) -> None:
     """Run the kernel over every strip, on :func:`engine_threads` threads that it waits for.
 
     Each thread takes the next strip not yet taken, so the threads stay busy whatever the
@@ -232,8 +234,6 @@ def _run_strips(arguments: tuple, rows: int, n_offsets: int) -> None:
     signal: on Ctrl-C it tells the kernel to stop (within one offset), waits for the threads,
     and lets the KeyboardInterrupt go on.
     """
-    strip = arguments[19]
-    n_strips = -(-rows // strip)
     cancel = np.zeros(1, np.int32)
     done = np.zeros(n_strips, np.int64)
     strips = iter(range(n_strips))

@@ -179,10 +179,9 @@ class Classic(Method):
 
         def best(candidates):
             def denoised(inputs, chosen):
-                # Side by side along the grid's unused axis, where nothing is searched: one
-                # engine call for every crop and perturbation, each denoised on its own.
-                if len({grid.shape for grid in inputs}) != 1:
-                    return [self.run(grid, chosen, axes=(1, 0, 1)) for grid in inputs]
+                # The crops and their perturbations (all of one shape) side by side along the
+                # grid's unused axis, where nothing is searched: one engine call, each
+                # denoised on its own.
                 together = self.run(np.concatenate(inputs, axis=2), chosen, axes=(1, 0, 1))
                 return list(np.split(together, len(inputs), axis=2))
 

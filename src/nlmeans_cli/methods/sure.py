@@ -183,7 +183,7 @@ def choose_by_sure(candidates: Sequence[T],
     """
     memo = {} if memo is None else memo
     probes = [perturb(crop, sigma) for crop in crops]
-    inputs = [crop for crop in crops] + [perturbed for _, _, perturbed in probes]
+    inputs = [*crops, *(perturbed for _, _, perturbed in probes)]
     for value in candidates:
         if value in memo:
             continue
