@@ -71,7 +71,21 @@ def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
     assert setting.reach(image.shape[:2])[0] == (
         2 + network.count("before") + network.count("after") + network.window // 2)
     whole = denoise(image, **kwargs)
-    assert np.array_equal(denoise_tiled(image, tile=tile, **kwargs), whole)
+    _assert_equal_but_for_rounding(denoise_tiled(image, tile=tile, **kwargs), whole)
+    # In float, where no rounding to levels hides it, the difference is float32 rounding.
+    unit = image.astype(np.float32) / 255
+    kwargs["sigma"] = 20.0 / 255
+    np.testing.assert_allclose(denoise_tiled(unit, tile=tile, **kwargs),
+                               denoise(unit, **kwargs), rtol=0, atol=1e-5)
+
+
+def _assert_equal_but_for_rounding(tiled, whole):
+    # A Winograd tile mixes all its input rows and columns, so the float32 rounding (never
+    # the value) of outputs near a tile's edge sees pixels past the receptive field; an
+    # output that lands within that rounding of half a level can round the other way.
+    difference = np.abs(tiled.astype(np.int64) - whole.astype(np.int64))
+    assert difference.max() <= 1
+    assert np.count_nonzero(difference) <= max(1, difference.size // 1000)
 
 
 def test_learned_tiles_through_the_command_line(tmp_path, rng):
@@ -82,4 +96,5 @@ def test_learned_tiles_through_the_command_line(tmp_path, rng):
     result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],
                                  "--tile", "64"])
     assert result.exit_code == 0, result.output
-    assert np.array_equal(iio.imread(tmp_path / "tiled.png"), iio.imread(tmp_path / "whole.png"))
+    _assert_equal_but_for_rounding(iio.imread(tmp_path / "tiled.png"),
+                                   iio.imread(tmp_path / "whole.png"))

@@ -217,7 +217,8 @@ def nonlocal_operation(
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
-    strip = _strip_height(grid)
+    strip = _strip_height(grid, patch, left.shape[0] * (1 if shared else 2) + 2 * (
+        0 if values is left else values.shape[0]))
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
                  norm.code, np.float32(scale), np.float32(bias), inv_h2, inv_h2b,
@@ -375,11 +376,16 @@ def _clamp_radius(radius, grid, what):
     return tuple(min(r, n - 1) for r, n in zip(radius, grid, strict=True))
 
 
-def _strip_height(grid) -> int:
+def _strip_height(grid, patch, maps) -> int:
     rows = grid[0]
-    plane = grid[1] * grid[2]
+    plane = max(grid[1] * grid[2], 1)
     # Enough strips to balance the threads, tall enough that the halo of rows recomputed per
     # strip stays small, short enough that a strip's scratch planes stay in cache.
     by_threads = -(-rows // (4 * engine_threads()))
-    by_cache = max(1, (1 << 18) // max(plane, 1))
+    by_cache = max(1, (1 << 18) // plane)
+    if max(patch) == 0:
+        # No halo to recompute (a patch of one position, the network's block): the strip's
+        # maps (read, and accumulated) are sized to stay in the core's cache, 1 MiB. With
+        # 16-channel maps, 4 rows of 1024 take 0.34 s where 128 took 0.65 s.
+        by_cache = max(1, (1 << 18) // (plane * max(maps, 1)))
     return int(max(1, min(by_threads, by_cache, 128)))

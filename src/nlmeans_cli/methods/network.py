@@ -16,8 +16,9 @@ search window as in NLRN [2]_, never the whole image), ``after0..`` (3x3) + ReLU
 block (the ablation's plain CNN).
 
 The block runs on the engine that runs NL-means (:func:`nlmeans_cli.engine.nonlocal_operation`
-with K-channel feature maps and a patch of one position); the convolutions are one BLAS matrix
-product over the unfolded maps. The trainer (:mod:`nlmeans_cli.methods.training`, JAX)
+with K-channel feature maps and a patch of one position); the 3x3 convolutions run by
+Winograd's F(4x4, 3x3) (:mod:`~nlmeans_cli.methods.convolution`: 36 small BLAS products per
+span of tiles between two Numba transforms). The trainer (:mod:`nlmeans_cli.methods.training`, JAX)
 evaluates the same definition; a test holds the two equal.
 
 A network is trained for one noise level ``sigma`` on the unit scale of 8-bit images. Another
@@ -40,8 +41,9 @@ import numpy as np
 
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
+from .convolution import convolve_padded, pointwise, winograd_filters
 
-__all__ = ["Network", "apply_network", "convolve", "count_layers", "denoise_with_network"]
+__all__ = ["Network", "apply_network", "count_layers", "denoise_with_network"]
 
 
 def count_layers(layers: dict, prefix: str) -> int:
@@ -120,46 +122,8 @@ class Network:
         return sum(int(value.size) for entry in self.layers.values() for value in entry.values())
 
 
-def convolve(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Correlate ``(C, H, W)`` maps with ``(k, k, C, D)`` filters, zero padding ("same").
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        Input maps, channels first.
-    weights : numpy.ndarray
-        Filters in JAX's HWIO layout, ``k`` odd.
-    bias : numpy.ndarray
-        ``(D,)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(D, H, W)``.
-
-    Notes
-    -----
-    The image is unfolded into ``(C k^2, H W)`` columns and multiplied by the ``(D, C k^2)``
-    filter matrix: ``O(H W C k^2 D)`` in one BLAS call; memory ``k^2`` times the input.
-    """
-    size = weights.shape[0]
-    channels, height, width = x.shape
-    matrix = np.ascontiguousarray(weights.transpose(3, 2, 0, 1).reshape(weights.shape[3], -1))
-    if size == 1:
-        out = matrix @ np.asarray(x, np.float32).reshape(channels, height * width)
-    else:
-        radius = size // 2
-        padded = np.pad(np.asarray(x, np.float32),
-                        ((0, 0), (radius, radius), (radius, radius)))
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
-        columns = windows.transpose(0, 3, 4, 1, 2).reshape(channels * size * size,
-                                                           height * width)
-        out = matrix @ columns
-    return (out.reshape(-1, height, width) + bias[:, None, None]).astype(np.float32)
-
-
-#: Pixels per band of rows that :func:`apply_network` runs at once: a layer's unfolded
-#: input is ``9 F`` maps of this size (about 300 MB at F = 32).
+#: Pixels per band of rows that :func:`apply_network` runs at once: each layer holds two
+#: ``F``-channel maps of this size (64 MB at F = 32) and the block ``3 K`` more.
 BAND_PIXELS = 2**18
 
 
@@ -175,8 +139,9 @@ def apply_network(network: Network, noisy: np.ndarray, *,
         ``(H, W)``, unit scale, noise of the network's level.
     band_pixels : int
         A larger image runs in bands of rows of about this many pixels, each read with
-        ``network.reach`` rows either side, so the result equals the whole image's (up to
-        float32 rounding: BLAS sums in an order that depends on the matrix size).
+        ``network.reach`` rows either side, so that the result equals the whole image's up
+        to float32 rounding (a Winograd tile mixes all of its input rows, so the rounding,
+        not the value, of outputs next to a band's edge sees the rows past it).
 
     Returns
     -------
@@ -187,16 +152,17 @@ def apply_network(network: Network, noisy: np.ndarray, *,
     -----
     Cost: ``O(H W F^2 9)`` per 3x3 layer plus the block's ``O(H W K S)`` for ``S`` window
     positions (half of them when ``phi = theta``), and the bands' overlap. Memory: about
-    ``9 F + 3 K`` float32 maps of a band's size, whatever the image's size.
+    ``2 F + 3 K`` float32 maps of a band's size, whatever the image's size.
     """
     height, width = noisy.shape
-    rows = max(band_pixels // max(width, 1), 4 * network.reach, 1)
-    if height <= rows + 2 * network.reach:
+    halo = network.reach
+    rows = max(band_pixels // max(width, 1), 4 * halo, 1)
+    if height <= rows + 2 * halo:
         return _run_layers(network, noisy)
     out = np.empty((height, width), np.float32)
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
-        lo, hi = max(top - network.reach, 0), min(bottom + network.reach, height)
+        lo, hi = max(top - halo, 0), min(bottom + halo, height)
         out[top:bottom] = _run_layers(network, noisy[lo:hi])[top - lo:bottom - lo]
     return out
 
@@ -204,8 +170,8 @@ def apply_network(network: Network, noisy: np.ndarray, *,
 def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
     """Run every layer on a whole plane ``(H, W)``.
 
-    The feature maps stay in one padded layout from layer to layer (:class:`_Padded`), so
-    that a 3x3 convolution reads shifted views of it, chunk by chunk, with no whole-image copies.
+    The feature maps stay in one padded layout from layer to layer (:class:`_Padded`), which
+    the 3x3 layers read and write with no copies between layers.
     """
     from ..engine import nonlocal_operation
 
@@ -221,32 +187,26 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
         radius = network.window // 2
 
         def embed(name):
-            return None if name is None else grid.pointwise(x, layers[name])[:, :, np.newaxis, :]
+            return None if name is None else grid.pointwise(x, layers[name])
 
         y = nonlocal_operation(embed("theta"), embed(None if spec.symmetric else "phi"),
                                embed("g"), affinity=spec.name, normaliser=spec.normaliser,
                                patch_radius=(0, 0, 0), search_radius=(radius, 0, radius),
                                scale=1.0, bias=0.0, h=1.0)[:, :, 0, :]
-        grid.add_inside(x, convolve(y, layers["wz"]["w"], layers["wz"]["b"]))
+        grid.add_pointwise(x, y, layers["wz"])
     for k in range(network.count("after")):
         x = grid.convolve(x, layers[f"after{k}"], relu=True)
     noise = grid.inside(grid.convolve(x, layers["head"], relu=False))[0]
     return (noisy - noise).astype(np.float32)
 
 
-#: Positions unfolded at once by a 3x3 layer: ``9 C`` rows of this many float32 (9 MB at
-#: C = 32) stay in cache while BLAS multiplies them.
-COLUMN_CHUNK = 8192
-
-
 class _Padded:
     """Maps ``(C, H, W)`` stored flat as ``(C, (H + 2) (W + 2) + 2)``: a zero border, one spare.
 
     Position ``q`` of the ``H (W + 2)`` rows inside the border sits at ``1 + (W + 2) + q``,
-    and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx``: each tap of a 3x3
-    filter reads one contiguous shifted view, and the products write straight into the next
-    map's inside (the unfolded input exists only a chunk of positions at a time). The border
-    columns are zeroed after each layer, as zero padding wants.
+    and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx`` (the layout of
+    :mod:`~nlmeans_cli.methods.convolution`, whose 3x3 layers read and write it with the border
+    kept zero, as zero padding wants).
     """
 
     def __init__(self, height: int, width: int):
@@ -269,42 +229,22 @@ class _Padded:
 
     def convolve(self, flat: np.ndarray, layer: dict, *, relu: bool) -> np.ndarray:
         """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result."""
-        weights, bias = layer["w"], layer["b"]
-        outputs = weights.shape[3]
-        new = np.empty((outputs, self.total), np.float32)
-        new[:, :1 + self.row] = 0
-        new[:, 1 + self.row + self.size:] = 0
-        out = new[:, 1 + self.row:1 + self.row + self.size]
-        channels = flat.shape[0]
-        matrix = np.ascontiguousarray(weights.reshape(9 * channels, outputs).T)
-        starts = [dy * self.row + dx for dy in range(3) for dx in range(3)]
-        # The nine shifted views of a chunk of positions, stacked while they are in cache,
-        # make one product with 9 C terms: faster than nine products with C terms each.
-        columns = np.empty((9 * channels, min(COLUMN_CHUNK, self.size)), np.float32)
-        for lo in range(0, self.size, COLUMN_CHUNK):
-            hi = min(lo + COLUMN_CHUNK, self.size)
-            for k, start in enumerate(starts):
-                columns[k * channels:(k + 1) * channels, :hi - lo] = flat[:, start + lo:start + hi]
-            np.matmul(matrix, columns[:, :hi - lo], out=out[:, lo:hi])
-        out += bias[:, np.newaxis]
-        if relu:
-            np.maximum(out, 0, out=out)
-        rows = out.reshape(outputs, self.height, self.row)
-        rows[:, :, 0] = 0
-        rows[:, :, -1] = 0
-        return new
+        return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
+                               self.width, relu=relu)
 
     def pointwise(self, flat: np.ndarray, layer: dict) -> np.ndarray:
-        """Apply a 1x1 layer; return contiguous ``(D, H, W)`` maps."""
-        rows = flat[:, 1 + self.row:1 + self.row + self.size]
-        out = np.ascontiguousarray(layer["w"][0, 0].T) @ rows
-        out += layer["b"][:, np.newaxis]
-        inside = out.reshape(-1, self.height, self.row)[:, :, 1:self.width + 1]
-        return np.ascontiguousarray(inside, np.float32)
+        """Apply a 1x1 layer; return contiguous ``(D, H, 1, W)`` maps (the engine's shape)."""
+        matrix = layer["w"][0, 0].T
+        out = np.empty((matrix.shape[0], self.height * self.width), np.float32)
+        pointwise(flat, (self.row + 2, self.row), matrix, layer["b"], out, (0, self.width),
+                  self.height, self.width)
+        return out.reshape(-1, self.height, 1, self.width)
 
-    def add_inside(self, flat: np.ndarray, maps: np.ndarray) -> None:
-        """Add ``(C, H, W)`` maps to the inside of a padded layout, in place."""
-        self.inside(flat)[...] += maps
+    def add_pointwise(self, flat: np.ndarray, maps: np.ndarray, layer: dict) -> None:
+        """Add a 1x1 layer of contiguous ``(C, H, W)`` maps to the padded layout, in place."""
+        pointwise(maps.reshape(maps.shape[0], -1), (0, self.width), layer["w"][0, 0].T,
+                  layer["b"], flat, (self.row + 2, self.row), self.height, self.width,
+                  accumulate=True)
 
 
 def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> np.ndarray:

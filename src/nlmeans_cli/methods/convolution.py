@@ -1,0 +1,325 @@
+r"""The learned network's convolutions: 3x3 by Winograd's F(4x4, 3x3), and 1x1.
+
+Each 4x4 block of outputs is computed from the 6x6 block of inputs around it as
+:math:`A^T [(G w G^T) \odot (B^T d B)] A` (Lavin and Gray [1]_): 36 products per input and
+output channel pair instead of the 144 of sixteen direct 3x3 sums. The 36 element-wise
+products, summed over input channels, are 36 small matrix products (BLAS); the transforms
+around them are the Numba kernels below, which also add the bias and apply the ReLU.
+
+The maps live in the network's padded layout: ``C`` maps of ``H x W`` stored flat as
+``(C, (H + 2) (W + 2) + 2)``, a zero border around each map and one spare zero at either end,
+so that position ``(i, j)`` of the bordered ``(H + 2) x (W + 2)`` grid sits at
+``1 + i (W + 2) + j``.
+
+The 3x3 work is cut into spans of tiles along one row of tiles; each of the engine's threads
+takes every n-th span and works on it alone. The spans are kept small enough that BLAS runs
+each product on the calling thread (OpenBLAS does below 2^18 multiply-adds): BLAS's own
+threads, which keep spinning for a while after a large product, would otherwise take the
+cores from the transforms and from the non-local block's engine. The 1x1 layers, a few
+multiply-adds per position, are a Numba loop on the same threads.
+
+References
+----------
+.. [1] A. Lavin, S. Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+from ..engine import FASTMATH, engine_threads
+
+__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "convolve_padded", "on_engine_threads", "pointwise",
+           "winograd_filters"]
+
+#: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
+#: runs it on the calling thread.
+MULTIPLY_ADDS_PER_PRODUCT = 2**18
+
+# G of F(4x4, 3x3): the filter transform U = G w G^T.
+_FILTER_TRANSFORM = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                              [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
+
+
+def winograd_filters(weights: np.ndarray) -> np.ndarray:
+    """Transform ``(3, 3, C, D)`` filters (HWIO) into the ``(36, D, C)`` matrices of F(4x4, 3x3).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        3x3 filters in JAX's HWIO layout.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(36, D, C)``: entry ``6 a + b`` holds ``(G w G^T)[a, b]`` for every pair of
+        channels, computed in float64.
+
+    Raises
+    ------
+    ValueError
+        If the filters are not 3x3.
+    """
+    weights = np.asarray(weights, np.float64)
+    if weights.shape[:2] != (3, 3):
+        raise ValueError(f"Winograd F(4x4, 3x3) needs 3x3 filters, got {weights.shape[:2]}")
+    g = _FILTER_TRANSFORM
+    transformed = np.einsum("ak,klcd,bl->abdc", g, weights, g)
+    return np.ascontiguousarray(
+        transformed.reshape(36, weights.shape[3], weights.shape[2]), np.float32)
+
+
+def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, height: int,
+                    width: int, *, relu: bool) -> np.ndarray:
+    """Correlate padded maps with 3x3 filters (zero padding, "same"), add the bias, ReLU.
+
+    Parameters
+    ----------
+    flat : numpy.ndarray
+        float32 ``(C, (H + 2) (W + 2) + 2)`` maps in the padded layout (module docstring),
+        border zero.
+    filters : numpy.ndarray
+        float32 ``(36, D, C)`` from :func:`winograd_filters`.
+    bias : numpy.ndarray
+        float32 ``(D,)``.
+    height, width : int
+        ``H`` and ``W``.
+    relu : bool
+        Whether to clip the result at 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(D, (H + 2) (W + 2) + 2)``: the result in the same layout, border zero.
+
+    Notes
+    -----
+    Cost: ``36 C D`` multiply-adds per 4x4 outputs (2.25 per output and channel pair, against
+    9 for a direct convolution) in BLAS, plus ``O((C + D) H W)`` for the transforms; on
+    :func:`~nlmeans_cli.engine.engine_threads` threads. Memory: ``36 (C + D)`` float32 per
+    tile of a span, per thread, besides the result. The result equals the direct sums up to
+    float32 rounding (a few 1e-6 of the values), and does not depend on the thread count.
+    """
+    channels, outputs = filters.shape[2], filters.shape[1]
+    row = width + 2
+    out = np.empty((outputs, (height + 2) * row + 2), np.float32)
+    out[:, :1 + row] = 0
+    out[:, 1 + (height + 1) * row:] = 0
+    tiles_across = (width + 3) // 4
+    per_span = max(1, min(tiles_across, MULTIPLY_ADDS_PER_PRODUCT // (channels * outputs)))
+    spans = [(a, b, min(b + per_span, tiles_across)) for a in range((height + 3) // 4)
+             for b in range(0, tiles_across, per_span)]
+    bias = np.ascontiguousarray(bias, np.float32)
+
+    def run(share):
+        transformed = np.empty((36, channels, per_span), np.float32)
+        products = np.empty((36, outputs, per_span), np.float32)
+        # One input channel (the stem) is an outer product: broadcasting beats BLAS at K = 1.
+        combine = np.multiply if channels == 1 else np.matmul
+        for a, lo, hi in share:
+            n = hi - lo
+            _transform_input(flat, height, row, a, lo, hi, transformed)
+            combine(filters, transformed[:, :, :n], out=products[:, :, :n])
+            _transform_output(products, bias, relu, height, width, row, a, lo, hi, out)
+
+    threads = max(1, min(engine_threads(), len(spans)))
+    on_engine_threads(run, [spans[k::threads] for k in range(threads)])
+    return out
+
+
+def pointwise(source: np.ndarray, source_layout: tuple[int, int], matrix: np.ndarray,
+              bias: np.ndarray, target: np.ndarray, target_layout: tuple[int, int],
+              height: int, width: int, *, accumulate: bool = False) -> np.ndarray:
+    """Apply a 1x1 layer: ``target = matrix @ source + bias`` at every position (or ``+=``).
+
+    Parameters
+    ----------
+    source : numpy.ndarray
+        float32 ``(C, L)``: ``C`` maps, each stored flat; position ``(i, j)`` of an
+        ``H x W`` map at ``base + i * stride + j`` for ``(base, stride) = source_layout``.
+    source_layout : tuple of int
+        ``(base, stride)`` of *source* (``(0, W)`` for plain maps, ``(W + 3, W + 2)`` for the
+        inside of the padded layout).
+    matrix : numpy.ndarray
+        float32 ``(D, C)``.
+    bias : numpy.ndarray
+        float32 ``(D,)``.
+    target : numpy.ndarray
+        float32 ``(D, L')``, laid out by *target_layout* the same way; written in place.
+    target_layout : tuple of int
+        ``(base, stride)`` of *target*.
+    height, width : int
+        ``H`` and ``W``.
+    accumulate : bool
+        Add to *target* instead of overwriting it.
+
+    Returns
+    -------
+    numpy.ndarray
+        *target*.
+
+    Notes
+    -----
+    Cost: ``C D`` multiply-adds per position, in a Numba loop over rows on
+    :func:`~nlmeans_cli.engine.engine_threads` threads (no BLAS call: see the module
+    docstring); results do not depend on the thread count.
+    """
+    source = np.ascontiguousarray(source, np.float32)
+    matrix = np.ascontiguousarray(matrix, np.float32)
+    bias = np.ascontiguousarray(bias, np.float32)
+    threads = max(1, min(engine_threads(), height))
+    bounds = [height * k // threads for k in range(threads + 1)]
+
+    def run(rows):
+        _pointwise_rows(source, source_layout[0], source_layout[1], matrix, bias, target,
+                        target_layout[0], target_layout[1], width, rows[0], rows[1],
+                        accumulate)
+
+    on_engine_threads(run, list(zip(bounds[:-1], bounds[1:], strict=True)))
+    return target
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def on_engine_threads(function, shares: list) -> None:
+    """Call ``function(share)`` for every share at once, on threads kept for the process.
+
+    Parameters
+    ----------
+    function : callable
+        Work that releases the GIL for most of its time (Numba ``nogil`` kernels, BLAS).
+    shares : list
+        One argument per thread; the first runs on the calling thread.
+
+    Notes
+    -----
+    Returns when every call has; the first exception raised is raised here.
+    """
+    futures = []
+    if len(shares) > 1:
+        pool = _POOLS.get(len(shares) - 1)
+        if pool is None:
+            pool = _POOLS[len(shares) - 1] = ThreadPoolExecutor(len(shares) - 1,
+                                                                "nlm-network")
+        futures = [pool.submit(function, share) for share in shares[1:]]
+    try:
+        function(shares[0])
+    finally:
+        for future in futures:
+            future.result()
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _transform_input(flat, height, row, a, lo, hi, transformed):
+    """``B^T d B`` for the tiles ``[lo, hi)`` of tile row ``a``, stored from column 0 on."""
+    # Rows first (a span of whole rows at once, so the loops vectorise), then columns.
+    # B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+    #        [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]].
+    top = 4 * a  # the bordered grid's row above the tile row's first output row
+    start = 4 * lo
+    # Past the border (the last tiles of a width or height not divisible by 4) reads zeros.
+    span = min(4 * (hi - lo) + 2, row - start)
+    rows = np.zeros((6, 4 * (hi - lo) + 2), np.float32)
+    mixed = np.zeros((6, 4 * (hi - lo) + 2), np.float32)
+    for c in range(flat.shape[0]):
+        for k in range(6):
+            if top + k <= height + 1:
+                base = 1 + (top + k) * row + start
+                rows[k, :span] = flat[c, base:base + span]
+        r0, r1, r2, r3, r4, r5 = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
+        for j in range(span):
+            mixed[0, j] = 4 * r0[j] - 5 * r2[j] + r4[j]
+            mixed[1, j] = r3[j] + r4[j] - 4 * (r1[j] + r2[j])
+            mixed[2, j] = 4 * (r1[j] - r2[j]) + r4[j] - r3[j]
+            mixed[3, j] = 2 * (r3[j] - r1[j]) + r4[j] - r2[j]
+            mixed[4, j] = 2 * (r1[j] - r3[j]) + r4[j] - r2[j]
+            mixed[5, j] = 4 * r1[j] - 5 * r3[j] + r5[j]
+        for m in range(6):
+            e = mixed[m]
+            v = 6 * m
+            for b in range(hi - lo):
+                q = 4 * b
+                c0, c1, c2, c3, c4, c5 = e[q], e[q + 1], e[q + 2], e[q + 3], e[q + 4], e[q + 5]
+                transformed[v, c, b] = 4 * c0 - 5 * c2 + c4
+                transformed[v + 1, c, b] = c3 + c4 - 4 * (c1 + c2)
+                transformed[v + 2, c, b] = 4 * (c1 - c2) + c4 - c3
+                transformed[v + 3, c, b] = 2 * (c3 - c1) + c4 - c2
+                transformed[v + 4, c, b] = 2 * (c1 - c3) + c4 - c2
+                transformed[v + 5, c, b] = 4 * c1 - 5 * c3 + c5
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _transform_output(products, bias, relu, height, width, row, a, lo, hi, out):
+    """``A^T M A`` plus bias (and ReLU) for the tiles ``[lo, hi)`` of tile row ``a``."""
+    # A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+    #        [0, 1, -1, 8, -8, 1]]: rows of the 6x6 products first, then columns.
+    n = hi - lo
+    sums = np.empty((4, 6, n), np.float32)
+    values = np.empty(4 * n, np.float32)
+    zero = np.float32(0.0)
+    start = 4 * lo
+    columns = min(4 * n, width - start)
+    for d in range(products.shape[1]):
+        beta = bias[d]
+        for v in range(6):
+            for b in range(n):
+                m0 = products[v, d, b]
+                m1 = products[6 + v, d, b]
+                m2 = products[12 + v, d, b]
+                m3 = products[18 + v, d, b]
+                m4 = products[24 + v, d, b]
+                m5 = products[30 + v, d, b]
+                sums[0, v, b] = m0 + m1 + m2 + m3 + m4
+                sums[1, v, b] = m1 - m2 + 2 * (m3 - m4)
+                sums[2, v, b] = m1 + m2 + 4 * (m3 + m4)
+                sums[3, v, b] = m1 - m2 + 8 * (m3 - m4) + m5
+        for k in range(4):
+            i = 1 + 4 * a + k
+            if i > height:
+                break
+            s = sums[k]
+            for b in range(n):
+                s0, s1, s2, s3, s4, s5 = s[0, b], s[1, b], s[2, b], s[3, b], s[4, b], s[5, b]
+                values[4 * b] = s0 + s1 + s2 + s3 + s4 + beta
+                values[4 * b + 1] = s1 - s2 + 2 * (s3 - s4) + beta
+                values[4 * b + 2] = s1 + s2 + 4 * (s3 + s4) + beta
+                values[4 * b + 3] = s1 - s2 + 8 * (s3 - s4) + s5 + beta
+            o = out[d, 1 + i * row + 1 + start:1 + i * row + 1 + start + columns]
+            if relu:
+                for j in range(columns):
+                    o[j] = max(values[j], zero)
+            else:
+                for j in range(columns):
+                    o[j] = values[j]
+            if lo == 0:
+                out[d, 1 + i * row] = 0
+            if start + columns == width:
+                out[d, 1 + i * row + width + 1] = 0
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True)
+def _pointwise_rows(source, source_base, source_stride, matrix, bias, target, target_base,
+                    target_stride, width, lo, hi, accumulate):
+    """``matrix @ source + bias`` for the rows ``[lo, hi)`` (see :func:`pointwise`)."""
+    sums = np.empty(width, np.float32)
+    for i in range(lo, hi):
+        s0 = source_base + i * source_stride
+        t0 = target_base + i * target_stride
+        for d in range(matrix.shape[0]):
+            sums[:] = bias[d]
+            for c in range(matrix.shape[1]):
+                weight = matrix[d, c]
+                x = source[c, s0:s0 + width]
+                for j in range(width):
+                    sums[j] += weight * x[j]
+            t = target[d, t0:t0 + width]
+            if accumulate:
+                for j in range(width):
+                    t[j] += sums[j]
+            else:
+                for j in range(width):
+                    t[j] = sums[j]
