@@ -23,6 +23,7 @@ from nlmeans_cli.methods.network import Network, apply_network, denoise_with_net
 jax = pytest.importorskip("jax", reason="training needs the 'train' extra")
 from nlmeans_cli.methods.training import (  # noqa: E402
     TrainingSettings,
+    deepened,
     forward,
     initial_layers,
     train_network,
@@ -91,6 +92,23 @@ def test_fine_tuning_starts_from_the_given_network(rng):
     assert tuned.sigma == 15.0
     with pytest.raises(ValueError, match="window"):
         train_network(train, TrainingSettings(window=7, steps=1, crop=24), start=start)
+
+
+def test_a_deepened_start_computes_what_the_start_did(rng):
+    start = random_network(rng)
+    settings = TrainingSettings(**{**SMALL, "before": 3, "after": 2})
+    deeper = Network(deepened({k: dict(v) for k, v in start.layers.items()}, settings),
+                     start.window, start.affinity)
+    assert (deeper.count("before"), deeper.count("after")) == (3, 2)
+    noisy = rng.random((12, 14)).astype(np.float32)
+    assert_allclose(apply_network(deeper, noisy), apply_network(start, noisy), atol=1e-5)
+    # and it trains: the added layers move
+    train, _ = _tiny_set(rng)
+    tuned = train_network(train, TrainingSettings(**{**SMALL, "before": 3, "after": 2,
+                                                     "steps": 2, "crop": 24, "batch": 2}),
+                          start=start)
+    assert tuned.count("before") == 3
+    assert not np.array_equal(tuned.layers["before2"]["w"], deeper.layers["before2"]["w"])
 
 
 def test_model_file_round_trip(tmp_path, rng):

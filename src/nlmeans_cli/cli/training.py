@@ -67,7 +67,9 @@ def train_command(
     every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 250,
     start: Annotated[Path | None, typer.Option(
         "--init", metavar="PATH", show_default=False,
-        help="Start from this model's layers (fine-tune it to another --sigma).")] = None,
+        help="Start from this model's layers (fine-tune it to another --sigma); with "
+             "fewer 3x3 layers than --before/--after ask for, identity layers are added "
+             "(the same network, deeper).")] = None,
     checkpoint: Annotated[Path | None, typer.Option(
         metavar="PATH", show_default=False,
         help="Every --every steps, write the network so far here (replaced each time); "

@@ -23,7 +23,7 @@ import numpy as np
 from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, lookup
 from .network import Network, count_layers
 
-__all__ = ["TrainingSettings", "forward", "initial_layers", "load_training_images",
+__all__ = ["TrainingSettings", "deepened", "forward", "initial_layers", "load_training_images",
            "require_jax", "train_network"]
 
 
@@ -137,6 +137,38 @@ def initial_layers(rng: np.random.Generator, settings: TrainingSettings) -> dict
     return layers
 
 
+def deepened(layers: dict, settings: TrainingSettings) -> dict:
+    """Append identity 3x3 layers until there are ``settings.before`` and ``settings.after``.
+
+    Parameters
+    ----------
+    layers : dict
+        A trained network's layers (a start for fine-tuning).
+    settings : TrainingSettings
+        How many 3x3 layers the network should have before and after its block.
+
+    Returns
+    -------
+    dict
+        *layers* with ``before<k>`` and ``after<k>`` added up to the settings' counts; a
+        start that already has as many or more is returned as it is.
+
+    Notes
+    -----
+    An added layer passes its input through (the centre tap is the identity matrix, the bias
+    zero) and follows a ReLU, so its input is non-negative and its own ReLU changes nothing:
+    the deepened network computes exactly what the start did, and training goes on from there
+    ("Net2DeeperNet", Chen, Goodfellow and Shlens, ICLR 2016).
+    """
+    features = layers["stem"]["w"].shape[3]
+    identity = np.zeros((3, 3, features, features), np.float32)
+    identity[1, 1] = np.eye(features, dtype=np.float32)
+    for part, wanted in (("before", settings.before), ("after", settings.after)):
+        for k in range(count_layers(layers, part), wanted):
+            layers[f"{part}{k}"] = {"w": identity.copy(), "b": np.zeros(features, np.float32)}
+    return layers
+
+
 def forward(layers: dict, noisy, *, affinity: str, window: int):
     """Evaluate the network on a batch ``(B, H, W, 1)`` in JAX: the input minus the noise.
 
@@ -243,7 +275,9 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     info : dict, optional
         Stored in the network (the command that trained it, the image names).
     start : Network, optional
-        Start from these layers instead of a random start (fine-tuning another noise level).
+        Start from these layers instead of a random start (fine-tuning another noise level);
+        with fewer 3x3 layers than the settings ask for, identity layers are added
+        (:func:`deepened`).
     checkpoint : callable, optional
         ``checkpoint(network)`` every ``settings.every`` steps, with the network so far (its
         ``info["steps_done"]`` says how far), so that a long run can be taken up again with
@@ -289,7 +323,8 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
             raise ValueError(f"the starting network has affinity {start.affinity} and window "
                              f"{start.window}; the settings ask for {settings.affinity} and "
                              f"{settings.window}")
-        layers = {name: dict(entry) for name, entry in start.layers.items()}
+        layers = deepened({name: dict(entry) for name, entry in start.layers.items()},
+                          settings)
     params = jax.tree_util.tree_map(jnp.asarray, layers)
     schedule = optax.cosine_decay_schedule(settings.learning_rate, settings.steps, alpha=0.05)
     optimiser = optax.adam(schedule)
