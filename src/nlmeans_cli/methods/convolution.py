@@ -311,7 +311,17 @@ def _pointwise_rows(source, source_base, source_stride, matrix, bias, target, ta
         t0 = target_base + i * target_stride
         for d in range(matrix.shape[0]):
             sums[:] = bias[d]
-            for c in range(matrix.shape[1]):
+            # Four channels per sweep: one load and store of the sums for four products.
+            whole = matrix.shape[1] - matrix.shape[1] % 4
+            for c in range(0, whole, 4):
+                w0, w1, w2, w3 = matrix[d, c], matrix[d, c + 1], matrix[d, c + 2], matrix[d, c + 3]
+                x0 = source[c, s0:s0 + width]
+                x1 = source[c + 1, s0:s0 + width]
+                x2 = source[c + 2, s0:s0 + width]
+                x3 = source[c + 3, s0:s0 + width]
+                for j in range(width):
+                    sums[j] += w0 * x0[j] + w1 * x1[j] + w2 * x2[j] + w3 * x3[j]
+            for c in range(whole, matrix.shape[1]):
                 weight = matrix[d, c]
                 x = source[c, s0:s0 + width]
                 for j in range(width):
