@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from nlmeans_cli.engine import set_engine_threads
-from nlmeans_cli.methods.convolution import convolve_padded, pointwise, winograd_filters
+from nlmeans_cli.methods.convolution import (
+    convolve_padded,
+    padded_length,
+    pointwise,
+    winograd_filters,
+)
 from nlmeans_cli.methods.network import Network, apply_network
 
 
@@ -63,11 +68,11 @@ def _random_network(rng, features=4, embed=3, before=1, after=1, window=5):
 
 
 def _padded(maps):
-    """The network's layout: (C, (H + 2) (W + 2) + 2), zero border, one spare zero each end."""
+    """The network's layout: zero border, three spare zero rows, one spare zero each end."""
     channels, height, width = maps.shape
-    flat = np.zeros((channels, (height + 2) * (width + 2) + 2), np.float32)
-    grid = flat[:, 1:-1].reshape(channels, height + 2, width + 2)
-    grid[:, 1:-1, 1:-1] = maps
+    flat = np.zeros((channels, padded_length(height, width)), np.float32)
+    grid = flat[:, 1:-1].reshape(channels, height + 5, width + 2)
+    grid[:, 1:height + 1, 1:-1] = maps
     return flat
 
 

@@ -7,9 +7,9 @@ products, summed over input channels, are 36 small matrix products (BLAS); the t
 around them are the Numba kernels below, which also add the bias and apply the ReLU.
 
 The maps live in the network's padded layout: ``C`` maps of ``H x W`` stored flat as
-``(C, (H + 2) (W + 2) + 2)``, a zero border around each map and one spare zero at either end,
-so that position ``(i, j)`` of the bordered ``(H + 2) x (W + 2)`` grid sits at
-``1 + i (W + 2) + j``.
+``(C, padded_length(H, W))``: a zero border around each map, three spare zero rows below it
+(which the last row of tiles reads) and one spare zero at either end, so that position
+``(i, j)`` of the bordered ``(H + 2) x (W + 2)`` grid sits at ``1 + i (W + 2) + j``.
 
 The 3x3 work is cut into spans of tiles along one row of tiles; each of the engine's threads
 takes every n-th span and works on it alone. The spans are kept small enough that BLAS runs
@@ -32,8 +32,8 @@ from numba import njit
 
 from ..engine import FASTMATH, engine_threads
 
-__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "convolve_padded", "on_engine_threads", "pointwise",
-           "winograd_filters"]
+__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "convolve_padded", "on_engine_threads",
+           "padded_length", "pointwise", "winograd_filters"]
 
 #: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
 #: runs it on the calling thread.
@@ -42,6 +42,11 @@ MULTIPLY_ADDS_PER_PRODUCT = 2**18
 # G of F(4x4, 3x3): the filter transform U = G w G^T.
 _FILTER_TRANSFORM = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
                               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
+
+
+def padded_length(height: int, width: int) -> int:
+    """Return the length of one ``H x W`` map in the padded layout (module docstring)."""
+    return (height + 5) * (width + 2) + 2
 
 
 def winograd_filters(weights: np.ndarray) -> np.ndarray:
@@ -79,8 +84,8 @@ def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, hei
     Parameters
     ----------
     flat : numpy.ndarray
-        float32 ``(C, (H + 2) (W + 2) + 2)`` maps in the padded layout (module docstring),
-        border zero.
+        float32 ``(C, padded_length(H, W))`` maps in the padded layout (module docstring),
+        border and spare rows zero.
     filters : numpy.ndarray
         float32 ``(36, D, C)`` from :func:`winograd_filters`.
     bias : numpy.ndarray
@@ -93,7 +98,7 @@ def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, hei
     Returns
     -------
     numpy.ndarray
-        float32 ``(D, (H + 2) (W + 2) + 2)``: the result in the same layout, border zero.
+        float32 ``(D, padded_length(H, W))``: the result in the same layout, border zero.
 
     Notes
     -----
@@ -105,7 +110,7 @@ def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, hei
     """
     channels, outputs = filters.shape[2], filters.shape[1]
     row = width + 2
-    out = np.empty((outputs, (height + 2) * row + 2), np.float32)
+    out = np.empty((outputs, padded_length(height, width)), np.float32)
     out[:, :1 + row] = 0
     out[:, 1 + (height + 1) * row:] = 0
     tiles_across = (width + 3) // 4
@@ -221,16 +226,18 @@ def _transform_input(flat, height, row, a, lo, hi, transformed):
     #        [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]].
     top = 4 * a  # the bordered grid's row above the tile row's first output row
     start = 4 * lo
-    # Past the border (the last tiles of a width or height not divisible by 4) reads zeros.
+    # Past the border: rows below it are the layout's spare zero rows; columns past it (the
+    # last tiles of a width not divisible by 4) are the zero tail of `mixed`.
     span = min(4 * (hi - lo) + 2, row - start)
-    rows = np.zeros((6, 4 * (hi - lo) + 2), np.float32)
     mixed = np.zeros((6, 4 * (hi - lo) + 2), np.float32)
+    base = 1 + top * row + start
     for c in range(flat.shape[0]):
-        for k in range(6):
-            if top + k <= height + 1:
-                base = 1 + (top + k) * row + start
-                rows[k, :span] = flat[c, base:base + span]
-        r0, r1, r2, r3, r4, r5 = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
+        r0 = flat[c, base:base + span]
+        r1 = flat[c, base + row:base + row + span]
+        r2 = flat[c, base + 2 * row:base + 2 * row + span]
+        r3 = flat[c, base + 3 * row:base + 3 * row + span]
+        r4 = flat[c, base + 4 * row:base + 4 * row + span]
+        r5 = flat[c, base + 5 * row:base + 5 * row + span]
         for j in range(span):
             mixed[0, j] = 4 * r0[j] - 5 * r2[j] + r4[j]
             mixed[1, j] = r3[j] + r4[j] - 4 * (r1[j] + r2[j])

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
-from .convolution import convolve_padded, pointwise, winograd_filters
+from .convolution import convolve_padded, padded_length, pointwise, winograd_filters
 
 __all__ = ["Network", "apply_network", "count_layers", "denoise_with_network"]
 
@@ -201,7 +201,7 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
 
 
 class _Padded:
-    """Maps ``(C, H, W)`` stored flat as ``(C, (H + 2) (W + 2) + 2)``: a zero border, one spare.
+    """Maps ``(C, H, W)`` stored flat, a zero border around each (``padded_length``).
 
     Position ``q`` of the ``H (W + 2)`` rows inside the border sits at ``1 + (W + 2) + q``,
     and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx`` (the layout of
@@ -213,7 +213,7 @@ class _Padded:
         self.height, self.width = height, width
         self.row = width + 2
         self.size = height * self.row
-        self.total = (height + 2) * self.row + 2
+        self.total = padded_length(height, width)
 
     def pad(self, maps: np.ndarray) -> np.ndarray:
         """Lay ``(C, H, W)`` maps out padded."""
