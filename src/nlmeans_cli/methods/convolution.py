@@ -229,7 +229,8 @@ def _transform_input(flat, height, row, a, lo, hi, transformed):
     # Past the border: rows below it are the layout's spare zero rows; columns past it (the
     # last tiles of a width not divisible by 4) are the zero tail of `mixed`.
     span = min(4 * (hi - lo) + 2, row - start)
-    mixed = np.zeros((6, 4 * (hi - lo) + 2), np.float32)
+    mixed = np.zeros((6, 4 * (hi - lo) + 4), np.float32)
+    phases = np.empty((4, hi - lo + 1), np.float32)
     base = 1 + top * row + start
     for c in range(flat.shape[0]):
         r0 = flat[c, base:base + span]
@@ -248,9 +249,16 @@ def _transform_input(flat, height, row, a, lo, hi, transformed):
         for m in range(6):
             e = mixed[m]
             v = 6 * m
+            # Columns 4 b + p split by phase p first (a whole group of four at a time), so
+            # that the transform below reads every input with unit stride.
+            for b in range(hi - lo + 1):
+                phases[0, b] = e[4 * b]
+                phases[1, b] = e[4 * b + 1]
+                phases[2, b] = e[4 * b + 2]
+                phases[3, b] = e[4 * b + 3]
+            p0, p1, p2, p3 = phases[0], phases[1], phases[2], phases[3]
             for b in range(hi - lo):
-                q = 4 * b
-                c0, c1, c2, c3, c4, c5 = e[q], e[q + 1], e[q + 2], e[q + 3], e[q + 4], e[q + 5]
+                c0, c1, c2, c3, c4, c5 = p0[b], p1[b], p2[b], p3[b], p0[b + 1], p1[b + 1]
                 transformed[v, c, b] = 4 * c0 - 5 * c2 + c4
                 transformed[v + 1, c, b] = c3 + c4 - 4 * (c1 + c2)
                 transformed[v + 2, c, b] = 4 * (c1 - c2) + c4 - c3
