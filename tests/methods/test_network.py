@@ -11,7 +11,7 @@ from nlmeans_cli.methods.convolution import (
     pointwise,
     winograd_filters,
 )
-from nlmeans_cli.methods.network import Network, apply_network
+from nlmeans_cli.methods.network import Network, apply_network, apply_self_ensemble
 
 
 def _naive_convolve(x, weights, bias):
@@ -157,3 +157,17 @@ def test_bands_of_rows_equal_the_whole_image(rng):
     for band_pixels in (23 * 1, 23 * 30, 23 * 41):
         np.testing.assert_allclose(apply_network(network, noisy, band_pixels=band_pixels),
                                    whole, rtol=0, atol=1e-5 * scale)
+
+
+def test_the_self_ensemble_turns_with_the_image(rng):
+    # Averaging the image's and its half-turn's results makes the method commute with the
+    # half turn (a single pass does not: the network is not rotation invariant).
+    network = _random_network(rng)
+    noisy = rng.random((12, 15)).astype(np.float32)
+    ensemble = apply_self_ensemble(network, noisy)
+    np.testing.assert_array_equal(apply_self_ensemble(network, noisy[::-1, ::-1].copy()),
+                                  ensemble[::-1, ::-1])
+    single = apply_network(network, noisy)
+    assert not np.allclose(apply_network(network, noisy[::-1, ::-1].copy()), single[::-1, ::-1])
+    turned = apply_network(network, noisy[::-1, ::-1].copy())[::-1, ::-1]
+    np.testing.assert_allclose(ensemble, (single + turned) / 2, rtol=1e-6, atol=1e-6)
