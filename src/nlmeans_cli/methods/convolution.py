@@ -32,7 +32,7 @@ from numba import njit
 
 from ..engine import FASTMATH, engine_threads
 
-__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "convolve_padded", "on_engine_threads",
+__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "on_engine_threads",
            "padded_length", "pointwise", "winograd_filters"]
 
 #: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
@@ -185,6 +185,52 @@ def pointwise(source: np.ndarray, source_layout: tuple[int, int], matrix: np.nda
 
     on_engine_threads(run, list(zip(bounds[:-1], bounds[1:], strict=True)))
     return target
+
+
+class PaddedMaps:
+    """``C`` maps of one ``H x W`` grid in the padded layout (module docstring), and their layers.
+
+    Position ``q`` of the ``H (W + 2)`` rows inside the border sits at ``1 + (W + 2) + q``,
+    and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx``. The 3x3 layers read
+    and write the layout with its border kept zero, as zero padding wants.
+    """
+
+    def __init__(self, height: int, width: int):
+        self.height, self.width = height, width
+        self.row = width + 2
+        self.size = height * self.row
+        self.total = padded_length(height, width)
+
+    def pad(self, maps: np.ndarray) -> np.ndarray:
+        """Lay ``(C, H, W)`` maps out padded."""
+        flat = np.zeros((maps.shape[0], self.total), np.float32)
+        view = flat[:, 1:1 + (self.height + 2) * self.row]
+        view.reshape(maps.shape[0], self.height + 2, self.row)[:, 1:-1, 1:-1] = maps
+        return flat
+
+    def inside(self, flat: np.ndarray) -> np.ndarray:
+        """Return the ``(C, H, W)`` maps (a view) of a padded layout."""
+        rows = flat[:, 1 + self.row:1 + self.row + self.size]
+        return rows.reshape(flat.shape[0], self.height, self.row)[:, :, 1:self.width + 1]
+
+    def convolve(self, flat: np.ndarray, layer: dict, *, relu: bool) -> np.ndarray:
+        """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result."""
+        return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
+                               self.width, relu=relu)
+
+    def pointwise(self, flat: np.ndarray, layer: dict) -> np.ndarray:
+        """Apply a 1x1 layer; return contiguous ``(D, H, 1, W)`` maps (the engine's shape)."""
+        matrix = layer["w"][0, 0].T
+        out = np.empty((matrix.shape[0], self.height * self.width), np.float32)
+        pointwise(flat, (self.row + 2, self.row), matrix, layer["b"], out, (0, self.width),
+                  self.height, self.width)
+        return out.reshape(-1, self.height, 1, self.width)
+
+    def add_pointwise(self, flat: np.ndarray, maps: np.ndarray, layer: dict) -> None:
+        """Add a 1x1 layer of contiguous ``(C, H, W)`` maps to the padded layout, in place."""
+        pointwise(maps.reshape(maps.shape[0], -1), (0, self.width), layer["w"][0, 0].T,
+                  layer["b"], flat, (self.row + 2, self.row), self.height, self.width,
+                  accumulate=True)
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}

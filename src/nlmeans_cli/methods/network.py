@@ -41,7 +41,6 @@ import numpy as np
 
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
-from .convolution import convolve_padded, padded_length, pointwise, winograd_filters
 
 __all__ = ["Network", "apply_network", "apply_self_ensemble", "count_layers",
            "denoise_with_network"]
@@ -171,14 +170,16 @@ def apply_network(network: Network, noisy: np.ndarray, *,
 def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
     """Run every layer on a whole plane ``(H, W)``.
 
-    The feature maps stay in one padded layout from layer to layer (:class:`_Padded`), which
-    the 3x3 layers read and write with no copies between layers.
+    The feature maps stay in one padded layout from layer to layer
+    (:class:`~nlmeans_cli.methods.convolution.PaddedMaps`), which the 3x3 layers read and
+    write with no copies between layers.
     """
     from ..engine import nonlocal_operation
+    from .convolution import PaddedMaps
 
     layers = network.layers
     height, width = noisy.shape
-    grid = _Padded(height, width)
+    grid = PaddedMaps(height, width)
     x = grid.convolve(grid.pad(np.asarray(noisy, np.float32)[np.newaxis]), layers["stem"],
                       relu=True)
     for k in range(network.count("before")):
@@ -199,53 +200,6 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
         x = grid.convolve(x, layers[f"after{k}"], relu=True)
     noise = grid.inside(grid.convolve(x, layers["head"], relu=False))[0]
     return (noisy - noise).astype(np.float32)
-
-
-class _Padded:
-    """Maps ``(C, H, W)`` stored flat, a zero border around each (``padded_length``).
-
-    Position ``q`` of the ``H (W + 2)`` rows inside the border sits at ``1 + (W + 2) + q``,
-    and its neighbour at ``(dy - 1, dx - 1)`` at ``q + dy (W + 2) + dx`` (the layout of
-    :mod:`~nlmeans_cli.methods.convolution`, whose 3x3 layers read and write it with the border
-    kept zero, as zero padding wants).
-    """
-
-    def __init__(self, height: int, width: int):
-        self.height, self.width = height, width
-        self.row = width + 2
-        self.size = height * self.row
-        self.total = padded_length(height, width)
-
-    def pad(self, maps: np.ndarray) -> np.ndarray:
-        """Lay ``(C, H, W)`` maps out padded."""
-        flat = np.zeros((maps.shape[0], self.total), np.float32)
-        view = flat[:, 1:1 + (self.height + 2) * self.row]
-        view.reshape(maps.shape[0], self.height + 2, self.row)[:, 1:-1, 1:-1] = maps
-        return flat
-
-    def inside(self, flat: np.ndarray) -> np.ndarray:
-        """Return the ``(C, H, W)`` maps (a view) of a padded layout."""
-        rows = flat[:, 1 + self.row:1 + self.row + self.size]
-        return rows.reshape(flat.shape[0], self.height, self.row)[:, :, 1:self.width + 1]
-
-    def convolve(self, flat: np.ndarray, layer: dict, *, relu: bool) -> np.ndarray:
-        """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result."""
-        return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
-                               self.width, relu=relu)
-
-    def pointwise(self, flat: np.ndarray, layer: dict) -> np.ndarray:
-        """Apply a 1x1 layer; return contiguous ``(D, H, 1, W)`` maps (the engine's shape)."""
-        matrix = layer["w"][0, 0].T
-        out = np.empty((matrix.shape[0], self.height * self.width), np.float32)
-        pointwise(flat, (self.row + 2, self.row), matrix, layer["b"], out, (0, self.width),
-                  self.height, self.width)
-        return out.reshape(-1, self.height, 1, self.width)
-
-    def add_pointwise(self, flat: np.ndarray, maps: np.ndarray, layer: dict) -> None:
-        """Add a 1x1 layer of contiguous ``(C, H, W)`` maps to the padded layout, in place."""
-        pointwise(maps.reshape(maps.shape[0], -1), (0, self.width), layer["w"][0, 0].T,
-                  layer["b"], flat, (self.row + 2, self.row), self.height, self.width,
-                  accumulate=True)
 
 
 def apply_self_ensemble(network: Network, noisy: np.ndarray) -> np.ndarray:
