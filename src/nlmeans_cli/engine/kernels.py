@@ -317,15 +317,18 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
         total = wsum[0, a_row, i1, :n2]
         rescale = row_scratch[0, :n2]
         e = row_scratch[1, :n2]
-        # Branch-free, so that the loops vectorise: both factors are exp of a non-positive
-        # number (the running maximum only grows); exp(-inf) = 0 starts the sums.
+        # Branch-free, so that the loops vectorise. One of the two factors is 1: the sums'
+        # rescaling exp(top - new) when the logit raises the running maximum, else the
+        # logit's own exp(logit - top); one exponential of -|logit - top| gives the other
+        # (exp(-inf) = 0 starts the sums).
         for i2 in range(n2):
-            new = max(top[i2], logits[i2])
-            grow = new - top[i2]
-            fall = new - logits[i2]
-            rescale[i2] = _negative_exp(grow) if grow < CUTOFF else np.float32(0.0)
-            e[i2] = _negative_exp(fall) if fall < CUTOFF else np.float32(0.0)
-            top[i2] = new
+            rise = logits[i2] - top[i2]
+            away = abs(rise)
+            factor = _negative_exp(away) if away < CUTOFF else np.float32(0.0)
+            raised = rise > np.float32(0.0)
+            rescale[i2] = factor if raised else np.float32(1.0)
+            e[i2] = np.float32(1.0) if raised else factor
+            top[i2] = max(top[i2], logits[i2])
             total[i2] = total[i2] * rescale[i2] + e[i2]
         for m in range(n_values):
             partner = values[m, v_row, v1 + i1, v2 : v2 + n2]
