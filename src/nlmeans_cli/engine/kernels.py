@@ -87,19 +87,15 @@ def _box_plane(plane, r1, r2, m1, m2, k1, k2, scratch, out):
     # Without a second pass, axis 1's single weight joins axis 2's.
     along1 = k1[0] if r1 == 0 else np.float32(1.0)
     rows = plane.reshape(1, plane.shape[0], plane.shape[1])
-    # Typed int64, not as the literals 0 and 1: Numba compiles a callee once per combination
-    # of literal arguments, and _taps' unrolled sweeps are the engine's costliest compile.
-    zero, one = np.int64(0), np.int64(1)
     for i1 in range(m1 + 2 * r1):
-        _taps(rows, zero, zero, one, i1, zero, zero, one, k2, along1, 2 * r2 + 1, m2,
-              inner[i1])
+        _taps(rows, 0, 0, 1, i1, 0, 0, 1, k2, along1, 2 * r2 + 1, m2, inner[i1])
     if r1 == 0:
         return
     # (Volumes only: by sweeps, which keeps one inlined copy of _taps fewer to compile.)
     columns = scratch.reshape(1, scratch.shape[0], scratch.shape[1])
     for i1 in range(m1):
-        _taps_by_sweeps(columns, zero, zero, one, i1, one, zero, zero, k1, np.float32(1.0),
-                        2 * r1 + 1, m2, out[i1])
+        _taps_by_sweeps(columns, 0, 0, 1, i1, 1, 0, 0, k1, np.float32(1.0), 2 * r1 + 1, m2,
+                        out[i1])
 
 
 #: The most terms :func:`_taps` adds in one sweep (patch radius 5); more go by sweeps.
@@ -230,12 +226,9 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
     logit.
     """
     ring_len = ring.shape[0]
-    zero, one = np.int64(0), np.int64(1)
     for i1 in range(m1):
         w = weights[0, i1]
-        # int64 arguments, not literals: the one compiled _taps that _box_plane uses too.
-        _taps(ring, oldest, one, ring_len, i1, zero, zero, zero, k0, np.float32(1.0), ring_len,
-              m2, w)
+        _taps(ring, oldest, 1, ring_len, i1, 0, 0, 0, k0, np.float32(1.0), ring_len, m2, w)
         if kernel == GAUSSIAN_KERNEL and two and squarings > 0:
             second = weights[1, i1]
             for i2 in range(m2):
