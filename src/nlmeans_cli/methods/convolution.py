@@ -78,7 +78,7 @@ def winograd_filters(weights: np.ndarray) -> np.ndarray:
 
 
 def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, height: int,
-                    width: int, *, relu: bool) -> np.ndarray:
+                    width: int, *, relu: bool, out: np.ndarray | None = None) -> np.ndarray:
     """Correlate padded maps with 3x3 filters (zero padding, "same"), add the bias, ReLU.
 
     Parameters
@@ -94,6 +94,8 @@ def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, hei
         ``H`` and ``W``.
     relu : bool
         Whether to clip the result at 0.
+    out : numpy.ndarray, optional
+        float32 ``(D, padded_length(H, W))`` to write into (not *flat*); else allocated.
 
     Returns
     -------
@@ -110,7 +112,8 @@ def convolve_padded(flat: np.ndarray, filters: np.ndarray, bias: np.ndarray, hei
     """
     channels, outputs = filters.shape[2], filters.shape[1]
     row = width + 2
-    out = np.empty((outputs, padded_length(height, width)), np.float32)
+    if out is None:
+        out = np.empty((outputs, padded_length(height, width)), np.float32)
     out[:, :1 + row] = 0
     out[:, 1 + (height + 1) * row:] = 0
     tiles_across = (width + 3) // 4
@@ -200,6 +203,7 @@ class PaddedMaps:
         self.row = width + 2
         self.size = height * self.row
         self.total = padded_length(height, width)
+        self._buffers: list[np.ndarray] = []
 
     def pad(self, maps: np.ndarray) -> np.ndarray:
         """Lay ``(C, H, W)`` maps out padded."""
@@ -214,17 +218,32 @@ class PaddedMaps:
         return rows.reshape(flat.shape[0], self.height, self.row)[:, :, 1:self.width + 1]
 
     def convolve(self, flat: np.ndarray, layer: dict, *, relu: bool) -> np.ndarray:
-        """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result."""
-        return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
-                               self.width, relu=relu)
+        """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result.
 
-    def pointwise(self, flat: np.ndarray, layer: dict) -> np.ndarray:
-        """Apply a 1x1 layer; return contiguous ``(D, H, 1, W)`` maps (the engine's shape)."""
-        matrix = layer["w"][0, 0].T
+        Results go to two buffers in turn (neither is the input), kept for the grid's life:
+        a fresh one per layer would cost the page faults of its first writes each time.
+        """
+        outputs = layer["w"].shape[3]
+        spare = [buffer for buffer in self._buffers
+                 if buffer is not flat and buffer.shape[0] == outputs]
+        if spare:
+            out = spare[0]
+        else:
+            out = np.empty((outputs, self.total), np.float32)
+            self._buffers.append(out)
+        return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
+                               self.width, relu=relu, out=out)
+
+    def pointwise(self, flat: np.ndarray, layers: list[dict]) -> list[np.ndarray]:
+        """Apply 1x1 layers in one pass; return contiguous ``(D, H, 1, W)`` maps for each."""
+        matrix = np.concatenate([layer["w"][0, 0].T for layer in layers])
+        bias = np.concatenate([layer["b"] for layer in layers])
         out = np.empty((matrix.shape[0], self.height * self.width), np.float32)
-        pointwise(flat, (self.row + 2, self.row), matrix, layer["b"], out, (0, self.width),
+        pointwise(flat, (self.row + 2, self.row), matrix, bias, out, (0, self.width),
                   self.height, self.width)
-        return out.reshape(-1, self.height, 1, self.width)
+        bounds = np.cumsum([0] + [layer["b"].shape[0] for layer in layers])
+        return [out[lo:hi].reshape(-1, self.height, 1, self.width)
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def add_pointwise(self, flat: np.ndarray, maps: np.ndarray, layer: dict) -> None:
         """Add a 1x1 layer of contiguous ``(C, H, W)`` maps to the padded layout, in place."""
