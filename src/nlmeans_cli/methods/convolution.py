@@ -32,8 +32,8 @@ from numba import njit
 
 from ..engine import FASTMATH, engine_threads
 
-__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "on_engine_threads",
-           "padded_length", "pointwise", "winograd_filters"]
+__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "Workspace", "convolve_padded",
+           "on_engine_threads", "padded_length", "pointwise", "winograd_filters"]
 
 #: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
 #: runs it on the calling thread.
@@ -190,6 +190,25 @@ def pointwise(source: np.ndarray, source_layout: tuple[int, int], matrix: np.nda
     return target
 
 
+class Workspace:
+    """Float32 arrays kept from band to band and from pass to pass of a network run, by name.
+
+    Memory that a process has just been given faults on its first write, page by page; a
+    band's maps (hundreds of MB) allocated afresh for every band cost that every time.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Return a C-contiguous float32 array of *shape* (contents undefined), reused by *name*."""
+        size = int(np.prod(shape))
+        array = self._arrays.get(name)
+        if array is None or array.size < size:
+            array = self._arrays[name] = np.empty(size, np.float32)
+        return array[:size].reshape(shape)
+
+
 class PaddedMaps:
     """``C`` maps of one ``H x W`` grid in the padded layout (module docstring), and their layers.
 
@@ -198,16 +217,18 @@ class PaddedMaps:
     and write the layout with its border kept zero, as zero padding wants.
     """
 
-    def __init__(self, height: int, width: int):
+    def __init__(self, height: int, width: int, workspace: Workspace | None = None):
         self.height, self.width = height, width
         self.row = width + 2
         self.size = height * self.row
         self.total = padded_length(height, width)
-        self._buffers: list[np.ndarray] = []
+        self._workspace = workspace if workspace is not None else Workspace()
+        self._last = ""
 
     def pad(self, maps: np.ndarray) -> np.ndarray:
         """Lay ``(C, H, W)`` maps out padded."""
-        flat = np.zeros((maps.shape[0], self.total), np.float32)
+        flat = self._workspace.take("input", (maps.shape[0], self.total))
+        flat.fill(0)
         view = flat[:, 1:1 + (self.height + 2) * self.row]
         view.reshape(maps.shape[0], self.height + 2, self.row)[:, 1:-1, 1:-1] = maps
         return flat
@@ -220,17 +241,11 @@ class PaddedMaps:
     def convolve(self, flat: np.ndarray, layer: dict, *, relu: bool) -> np.ndarray:
         """Apply a 3x3 layer (zero padding, "same"), then ReLU; return the padded result.
 
-        Results go to two buffers in turn (neither is the input), kept for the grid's life:
-        a fresh one per layer would cost the page faults of its first writes each time.
+        Results go to two workspace arrays in turn (never the input): the layers' maps are
+        written into memory that earlier layers, bands and passes have already touched.
         """
-        outputs = layer["w"].shape[3]
-        spare = [buffer for buffer in self._buffers
-                 if buffer is not flat and buffer.shape[0] == outputs]
-        if spare:
-            out = spare[0]
-        else:
-            out = np.empty((outputs, self.total), np.float32)
-            self._buffers.append(out)
+        self._last = "maps-b" if self._last == "maps-a" else "maps-a"
+        out = self._workspace.take(self._last, (layer["w"].shape[3], self.total))
         return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
                                self.width, relu=relu, out=out)
 
@@ -238,7 +253,7 @@ class PaddedMaps:
         """Apply 1x1 layers in one pass; return contiguous ``(D, H, 1, W)`` maps for each."""
         matrix = np.concatenate([layer["w"][0, 0].T for layer in layers])
         bias = np.concatenate([layer["b"] for layer in layers])
-        out = np.empty((matrix.shape[0], self.height * self.width), np.float32)
+        out = self._workspace.take("embeddings", (matrix.shape[0], self.height * self.width))
         pointwise(flat, (self.row + 2, self.row), matrix, bias, out, (0, self.width),
                   self.height, self.width)
         bounds = np.cumsum([0] + [layer["b"].shape[0] for layer in layers])

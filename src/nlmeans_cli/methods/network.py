@@ -130,8 +130,8 @@ class Network:
 BAND_PIXELS = 2**18
 
 
-def apply_network(network: Network, noisy: np.ndarray, *,
-                  band_pixels: int = BAND_PIXELS) -> np.ndarray:
+def apply_network(network: Network, noisy: np.ndarray, *, band_pixels: int = BAND_PIXELS,
+                  workspace=None) -> np.ndarray:
     """Run the network on one grey plane at its trained noise level.
 
     Parameters
@@ -145,6 +145,9 @@ def apply_network(network: Network, noisy: np.ndarray, *,
         ``network.reach`` rows either side, so that the result equals the whole image's up
         to float32 rounding (a Winograd tile mixes all of its input rows, so the rounding,
         not the value, of outputs next to a band's edge sees the rows past it).
+    workspace : nlmeans_cli.methods.convolution.Workspace, optional
+        Arrays to reuse for the bands' maps (shared by the calls of one run); else one of
+        its own.
 
     Returns
     -------
@@ -157,21 +160,24 @@ def apply_network(network: Network, noisy: np.ndarray, *,
     positions (half of them when ``phi = theta``), and the bands' overlap. Memory: about
     ``2 F + 3 K`` float32 maps of a band's size, whatever the image's size.
     """
+    from .convolution import Workspace
+
+    workspace = workspace if workspace is not None else Workspace()
     height, width = noisy.shape
     halo = network.reach
     # At least 8 halos tall, so that wide images do not recompute more than a quarter.
     rows = max(band_pixels // max(width, 1), 8 * halo, 1)
     if height <= rows + 2 * halo:
-        return _run_layers(network, noisy)
+        return _run_layers(network, noisy, workspace)
     out = np.empty((height, width), np.float32)
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
         lo, hi = max(top - halo, 0), min(bottom + halo, height)
-        out[top:bottom] = _run_layers(network, noisy[lo:hi])[top - lo:bottom - lo]
+        out[top:bottom] = _run_layers(network, noisy[lo:hi], workspace)[top - lo:bottom - lo]
     return out
 
 
-def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
+def _run_layers(network: Network, noisy: np.ndarray, workspace) -> np.ndarray:
     """Run every layer on a whole plane ``(H, W)``.
 
     The feature maps stay in one padded layout from layer to layer
@@ -183,7 +189,7 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
 
     layers = network.layers
     height, width = noisy.shape
-    grid = PaddedMaps(height, width)
+    grid = PaddedMaps(height, width, workspace)
     x = grid.convolve(grid.pad(np.asarray(noisy, np.float32)[np.newaxis]), layers["stem"],
                       relu=True)
     for k in range(network.count("before")):
@@ -207,7 +213,7 @@ def _run_layers(network: Network, noisy: np.ndarray) -> np.ndarray:
     return (noisy - noise).astype(np.float32)
 
 
-def apply_self_ensemble(network: Network, noisy: np.ndarray) -> np.ndarray:
+def apply_self_ensemble(network: Network, noisy: np.ndarray, *, workspace=None) -> np.ndarray:
     """Average the network's results on a plane and on its half-turn rotation.
 
     Parameters
@@ -216,6 +222,8 @@ def apply_self_ensemble(network: Network, noisy: np.ndarray) -> np.ndarray:
         The trained arrays.
     noisy : numpy.ndarray
         ``(H, W)``, unit scale, noise of the network's level.
+    workspace : nlmeans_cli.methods.convolution.Workspace, optional
+        Arrays to reuse (as :func:`apply_network` takes them).
 
     Returns
     -------
@@ -234,8 +242,12 @@ def apply_self_ensemble(network: Network, noisy: np.ndarray) -> np.ndarray:
     .. [3] B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced Deep Residual Networks for
        Single Image Super-Resolution", CVPRW 2017.
     """
-    upright = apply_network(network, noisy)
-    turned = apply_network(network, np.ascontiguousarray(noisy[::-1, ::-1]))[::-1, ::-1]
+    from .convolution import Workspace
+
+    workspace = workspace if workspace is not None else Workspace()
+    upright = apply_network(network, noisy, workspace=workspace)
+    turned = apply_network(network, np.ascontiguousarray(noisy[::-1, ::-1]),
+                           workspace=workspace)[::-1, ::-1]
     return ((upright + turned) * np.float32(0.5)).astype(np.float32)
 
 
@@ -280,10 +292,13 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     if channels == 3:
         work = np.tensordot(OPPONENT, work, axes=1)
     lift = np.array([0.0, 0.5, 0.5])[:channels]
+    from .convolution import Workspace
+
+    workspace = Workspace()
     out = np.empty_like(work)
     for c in range(channels):
         scaled = (work[c] * factor + lift[c]).astype(np.float32)
-        out[c] = (apply_self_ensemble(network, scaled) - lift[c]) / factor
+        out[c] = (apply_self_ensemble(network, scaled, workspace=workspace) - lift[c]) / factor
     if channels == 3:
         out = np.tensordot(OPPONENT.T, out, axes=1)
     return out.astype(np.float32)
