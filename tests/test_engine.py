@@ -203,3 +203,28 @@ def test_target_ranges_of_a_shared_map_equal_the_whole_exactly(affinity, rng):
         parts = [nonlocal_operation(grid, None, grid, targets=(lo, hi), **kwargs)
                  for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
         assert_array_equal(np.concatenate(parts, axis=2), whole)
+
+
+def test_reflect_padding_into_a_given_array_is_numpys(rng):
+    from nlmeans_cli.engine.operation import reflect_padded
+
+    for shape, pad in (((3, 5, 4, 6), [(0, 0), (2, 3), (1, 2), (3, 4)]),
+                       ((2, 7, 1, 9), [(0, 0), (4, 4), (0, 0), (4, 4)])):
+        maps = rng.random(shape).astype(np.float32)
+        out = np.full(tuple(n + a + b for n, (a, b) in zip(shape, pad, strict=True)), np.nan,
+                      np.float32)
+        np.testing.assert_array_equal(reflect_padded(maps, pad, out),
+                                      np.pad(maps, pad, mode="reflect"))
+
+
+def test_a_workspace_changes_nothing_in_the_result(rng):
+    from nlmeans_cli.engine import Workspace, nonlocal_operation
+
+    workspace = Workspace()
+    for height in (12, 9):  # the second call reuses larger arrays
+        theta, phi, g = (rng.normal(0, 1, (3, height, 1, 10)).astype(np.float32)
+                         for _ in range(3))
+        kwargs = dict(affinity="embedded-gaussian", search_radius=(2, 0, 2))
+        np.testing.assert_array_equal(
+            nonlocal_operation(theta, phi, g, workspace=workspace, **kwargs),
+            nonlocal_operation(theta, phi, g, **kwargs))

@@ -8,6 +8,7 @@ the cost is ``O(N * S)`` for ``N`` positions and ``S`` offsets, independent of t
 
 from .kernels import FASTMATH
 from .operation import (
+    Workspace,
     engine_threads,
     kernels_cached,
     nonlocal_operation,
@@ -16,5 +17,5 @@ from .operation import (
     set_engine_threads,
 )
 
-__all__ = ["FASTMATH", "engine_threads", "kernels_cached", "nonlocal_operation",
+__all__ = ["FASTMATH", "Workspace", "engine_threads", "kernels_cached", "nonlocal_operation",
            "reporting_progress", "search_offsets", "set_engine_threads"]

@@ -22,8 +22,8 @@ from numba import config
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
 from .kernels import nonlocal_strips
 
-__all__ = ["engine_threads", "kernels_cached", "nonlocal_operation", "reporting_progress",
-           "search_offsets", "set_engine_threads"]
+__all__ = ["Workspace", "engine_threads", "kernels_cached", "nonlocal_operation",
+           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
 
 # The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
 _THREADS: list[int | None] = [None]
@@ -88,6 +88,57 @@ def search_offsets(search_radius: tuple[int, int, int], *, half: bool) -> np.nda
     return np.ascontiguousarray(np.vstack([np.zeros((1, 3), np.int64), nonzero]), np.int64)
 
 
+class Workspace:
+    """Float32 arrays kept from call to call, by name (for a caller that runs many).
+
+    Memory that a process has just been given faults on its first write, page by page; maps
+    of hundreds of MB allocated afresh for every band of an image cost that every time.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Return a C-contiguous float32 array of *shape* (contents undefined), reused by *name*."""
+        size = int(np.prod(shape))
+        array = self._arrays.get(name)
+        if array is None or array.size < size:
+            array = self._arrays[name] = np.empty(size, np.float32)
+        return array[:size].reshape(shape)
+
+
+def reflect_padded(maps: np.ndarray, pad, out: np.ndarray) -> np.ndarray:
+    """Write *maps* padded by reflection (as ``np.pad(mode="reflect")``) into *out*; return it.
+
+    Parameters
+    ----------
+    maps : numpy.ndarray
+        Any shape.
+    pad : sequence of (int, int)
+        Before and after, per axis; each smaller than the axis' length.
+    out : numpy.ndarray
+        The padded shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        *out*.
+    """
+    out[tuple(slice(a, a + n) for n, (a, _) in zip(maps.shape, pad, strict=True))] = maps
+    # Axis by axis over the full extent of the others, as numpy does: the corners come out
+    # as reflections of reflections.
+    for axis, ((before, after), n) in enumerate(zip(pad, maps.shape, strict=True)):
+        lead = (slice(None),) * axis
+        if before:
+            out[(*lead, slice(0, before))] = np.flip(
+                out[(*lead, slice(before + 1, 2 * before + 1))], axis)
+        if after:
+            end = before + n
+            out[(*lead, slice(end, end + after))] = np.flip(
+                out[(*lead, slice(end - 1 - after, end - 1))], axis)
+    return out
+
+
 def nonlocal_operation(
     left: np.ndarray,
     right: np.ndarray | None,
@@ -104,6 +155,7 @@ def nonlocal_operation(
     patch_weights: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     second_h: float | None = None,
     second_from: int | None = None,
+    workspace: Workspace | None = None,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -150,6 +202,9 @@ def nonlocal_operation(
         Gaussian kernel only: the value channels from *second_from* on are averaged with
         weights of strength *second_h* instead of *h*, from the same patch distances, in the
         same pass (the chroma channels of a colour image, smoothed more than its luminance).
+    workspace : Workspace, optional
+        Where to lay out the padded maps, reused from call to call (a network runs the
+        operation once per band of rows); the result does not change.
 
     Returns
     -------
@@ -211,9 +266,15 @@ def nonlocal_operation(
     search = _clamp_radius(search_radius, grid, "search radius")
     k0, k1, k2 = _patch_weights(patch_weights, requested, patch)
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
-    left_padded = np.pad(left, pad, mode="reflect")
-    right_padded = left_padded if shared else np.pad(right, pad, mode="reflect")
-    values_padded = left_padded if values is left else np.pad(values, pad, mode="reflect")
+    def padded(maps, name):
+        if workspace is None:
+            return np.pad(maps, pad, mode="reflect")
+        return reflect_padded(maps, pad, workspace.take(
+            name, tuple(n + a + b for n, (a, b) in zip(maps.shape, pad, strict=True))))
+
+    left_padded = padded(left, "engine-left")
+    right_padded = left_padded if shared else padded(right, "engine-right")
+    values_padded = left_padded if values is left else padded(values, "engine-values")
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)

@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from ..engine import FASTMATH, engine_threads
+from ..engine import FASTMATH, Workspace, engine_threads
 
-__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "Workspace", "convolve_padded",
-           "on_engine_threads", "padded_length", "pointwise", "winograd_filters"]
+__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "on_engine_threads",
+           "padded_length", "pointwise", "winograd_filters"]
 
 #: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
 #: runs it on the calling thread.
@@ -188,25 +188,6 @@ def pointwise(source: np.ndarray, source_layout: tuple[int, int], matrix: np.nda
 
     on_engine_threads(run, list(zip(bounds[:-1], bounds[1:], strict=True)))
     return target
-
-
-class Workspace:
-    """Float32 arrays kept from band to band and from pass to pass of a network run, by name.
-
-    Memory that a process has just been given faults on its first write, page by page; a
-    band's maps (hundreds of MB) allocated afresh for every band cost that every time.
-    """
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """Return a C-contiguous float32 array of *shape* (contents undefined), reused by *name*."""
-        size = int(np.prod(shape))
-        array = self._arrays.get(name)
-        if array is None or array.size < size:
-            array = self._arrays[name] = np.empty(size, np.float32)
-        return array[:size].reshape(shape)
 
 
 class PaddedMaps:

@@ -145,7 +145,7 @@ def apply_network(network: Network, noisy: np.ndarray, *, band_pixels: int = BAN
         ``network.reach`` rows either side, so that the result equals the whole image's up
         to float32 rounding (a Winograd tile mixes all of its input rows, so the rounding,
         not the value, of outputs next to a band's edge sees the rows past it).
-    workspace : nlmeans_cli.methods.convolution.Workspace, optional
+    workspace : nlmeans_cli.engine.Workspace, optional
         Arrays to reuse for the bands' maps (shared by the calls of one run); else one of
         its own.
 
@@ -160,7 +160,7 @@ def apply_network(network: Network, noisy: np.ndarray, *, band_pixels: int = BAN
     positions (half of them when ``phi = theta``), and the bands' overlap. Memory: about
     ``2 F + 3 K`` float32 maps of a band's size, whatever the image's size.
     """
-    from .convolution import Workspace
+    from ..engine import Workspace
 
     workspace = workspace if workspace is not None else Workspace()
     height, width = noisy.shape
@@ -205,7 +205,7 @@ def _run_layers(network: Network, noisy: np.ndarray, workspace) -> np.ndarray:
         y = nonlocal_operation(embedded["theta"], embedded.get("phi"), embedded["g"],
                                affinity=spec.name, normaliser=spec.normaliser,
                                patch_radius=(0, 0, 0), search_radius=(radius, 0, radius),
-                               scale=1.0, bias=0.0, h=1.0)[:, :, 0, :]
+                               scale=1.0, bias=0.0, h=1.0, workspace=workspace)[:, :, 0, :]
         grid.add_pointwise(x, y, layers["wz"])
     for k in range(network.count("after")):
         x = grid.convolve(x, layers[f"after{k}"], relu=True)
@@ -222,7 +222,7 @@ def apply_self_ensemble(network: Network, noisy: np.ndarray, *, workspace=None) 
         The trained arrays.
     noisy : numpy.ndarray
         ``(H, W)``, unit scale, noise of the network's level.
-    workspace : nlmeans_cli.methods.convolution.Workspace, optional
+    workspace : nlmeans_cli.engine.Workspace, optional
         Arrays to reuse (as :func:`apply_network` takes them).
 
     Returns
@@ -242,7 +242,7 @@ def apply_self_ensemble(network: Network, noisy: np.ndarray, *, workspace=None) 
     .. [3] B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced Deep Residual Networks for
        Single Image Super-Resolution", CVPRW 2017.
     """
-    from .convolution import Workspace
+    from ..engine import Workspace
 
     workspace = workspace if workspace is not None else Workspace()
     upright = apply_network(network, noisy, workspace=workspace)
@@ -292,7 +292,7 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     if channels == 3:
         work = np.tensordot(OPPONENT, work, axes=1)
     lift = np.array([0.0, 0.5, 0.5])[:channels]
-    from .convolution import Workspace
+    from ..engine import Workspace
 
     workspace = Workspace()
     out = np.empty_like(work)
