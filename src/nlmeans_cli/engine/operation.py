@@ -278,8 +278,10 @@ def nonlocal_operation(
     offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
-    strip = _strip_height(grid, patch, left.shape[0] * (1 if shared else 2) + 2 * (
-        0 if values is left else values.shape[0]))
+    # Planes read or written per position and offset: the statistic's maps, and the values
+    # with their accumulators when they are maps of their own.
+    planes = left.shape[0] * (1 if shared else 2) + (0 if values is left else 2 * values.shape[0])
+    strip = _strip_height(grid, patch, planes)
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
                  norm.code, np.float32(scale), np.float32(bias), inv_h2, inv_h2b,

@@ -149,7 +149,7 @@ def pointwise(source: np.ndarray, source_layout: tuple[int, int], matrix: np.nda
         float32 ``(C, L)``: ``C`` maps, each stored flat; position ``(i, j)`` of an
         ``H x W`` map at ``base + i * stride + j`` for ``(base, stride) = source_layout``.
     source_layout : tuple of int
-        ``(base, stride)`` of *source* (``(0, W)`` for plain maps, ``(W + 3, W + 2)`` for the
+        ``(base, stride)`` of *source* (``(0, W)`` for plain maps, ``(W + 4, W + 2)`` for the
         inside of the padded layout).
     matrix : numpy.ndarray
         float32 ``(D, C)``.

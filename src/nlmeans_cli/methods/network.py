@@ -160,9 +160,7 @@ def apply_network(network: Network, noisy: np.ndarray, *, band_pixels: int = BAN
     positions (half of them when ``phi = theta``), and the bands' overlap. Memory: about
     ``2 F + 3 K`` float32 maps of a band's size, whatever the image's size.
     """
-    from ..engine import Workspace
-
-    workspace = workspace if workspace is not None else Workspace()
+    workspace = _shared(workspace)
     height, width = noisy.shape
     halo = network.reach
     # At least 8 halos tall, so that wide images do not recompute more than a quarter.
@@ -242,13 +240,11 @@ def apply_self_ensemble(network: Network, noisy: np.ndarray, *, workspace=None) 
     .. [3] B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced Deep Residual Networks for
        Single Image Super-Resolution", CVPRW 2017.
     """
-    from ..engine import Workspace
-
-    workspace = workspace if workspace is not None else Workspace()
+    workspace = _shared(workspace)
     upright = apply_network(network, noisy, workspace=workspace)
     turned = apply_network(network, np.ascontiguousarray(noisy[::-1, ::-1]),
                            workspace=workspace)[::-1, ::-1]
-    return ((upright + turned) * np.float32(0.5)).astype(np.float32)
+    return (upright + turned) * np.float32(0.5)  # float32 throughout
 
 
 def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> np.ndarray:
@@ -292,9 +288,7 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     if channels == 3:
         work = np.tensordot(OPPONENT, work, axes=1)
     lift = np.array([0.0, 0.5, 0.5])[:channels]
-    from ..engine import Workspace
-
-    workspace = Workspace()
+    workspace = _shared(None)
     out = np.empty_like(work)
     for c in range(channels):
         scaled = (work[c] * factor + lift[c]).astype(np.float32)
@@ -302,3 +296,11 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     if channels == 3:
         out = np.tensordot(OPPONENT.T, out, axes=1)
     return out.astype(np.float32)
+
+
+def _shared(workspace):
+    """Return the workspace a run's passes share: the one given, else a new one."""
+    # Imported here: the engine loads Numba, which `nlm --help` must not wait for.
+    from ..engine import Workspace
+
+    return workspace if workspace is not None else Workspace()
