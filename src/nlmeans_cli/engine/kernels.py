@@ -48,6 +48,24 @@ def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2
     """Sum over channels of the pair statistic on one plane (before the box sums)."""
     # Rows are sliced before the pixel loops: an index that starts at zero lets LLVM prove
     # the accesses contiguous (no negative-index wraparound) and vectorise them.
+    if statistic == SQUARED_DIFFERENCE and left.shape[0] == 3:
+        # Colour: the three channels in one sweep, the plane stored once (the same sums,
+        # in the same order, as channel by channel).
+        for i1 in range(e1):
+            row_a, row_b = start1 + i1, start1 + i1 + t1
+            a0 = left[0, row_left, row_a, start2 : start2 + e2]
+            a1 = left[1, row_left, row_a, start2 : start2 + e2]
+            a2 = left[2, row_left, row_a, start2 : start2 + e2]
+            b0 = right[0, row_right, row_b, start2 + t2 : start2 + t2 + e2]
+            b1 = right[1, row_right, row_b, start2 + t2 : start2 + t2 + e2]
+            b2 = right[2, row_right, row_b, start2 + t2 : start2 + t2 + e2]
+            p = plane[i1, :e2]
+            for i2 in range(e2):
+                d0 = a0[i2] - b0[i2]
+                d1 = a1[i2] - b1[i2]
+                d2 = a2[i2] - b2[i2]
+                p[i2] = d0 * d0 + d1 * d1 + d2 * d2
+        return
     for c in range(left.shape[0]):
         for i1 in range(e1):
             a = left[c, row_left, start1 + i1, start2 : start2 + e2]
@@ -290,6 +308,30 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
             for i2 in range(n2):
                 total[i2] += w[i2]
                 target[i2] += w[i2] * (partner[i2] - own[i2])
+        return
+    if not exponential and n_values == 3 and split == 1:
+        # Colour with a second strength for chroma: both sets of weights read once for the
+        # three channels' sums.
+        for i1 in range(n1):
+            w = weights[0, w1 + i1, w2 : w2 + n2]
+            w_chroma = weights[1, w1 + i1, w2 : w2 + n2]
+            total = wsum[0, a_row, i1, :n2]
+            total_chroma = wsum[1, a_row, i1, :n2]
+            partner0 = values[0, v_row, v1 + i1, v2 : v2 + n2]
+            partner1 = values[1, v_row, v1 + i1, v2 : v2 + n2]
+            partner2 = values[2, v_row, v1 + i1, v2 : v2 + n2]
+            own0 = values[0, g_row, g1 + i1, g2 : g2 + n2]
+            own1 = values[1, g_row, g1 + i1, g2 : g2 + n2]
+            own2 = values[2, g_row, g1 + i1, g2 : g2 + n2]
+            target0 = acc[0, a_row, i1, :n2]
+            target1 = acc[1, a_row, i1, :n2]
+            target2 = acc[2, a_row, i1, :n2]
+            for i2 in range(n2):
+                total[i2] += w[i2]
+                total_chroma[i2] += w_chroma[i2]
+                target0[i2] += w[i2] * (partner0[i2] - own0[i2])
+                target1[i2] += w_chroma[i2] * (partner1[i2] - own1[i2])
+                target2[i2] += w_chroma[i2] * (partner2[i2] - own2[i2])
         return
     if not exponential:
         for i1 in range(n1):
