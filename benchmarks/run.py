@@ -503,9 +503,13 @@ def markdown(results: list[Result], whole: list[dict], threads: dict | None,
     ]
     for case, peers in by_case.items():
         ours = peers.get("ours")
+        opencv = peers.get("opencv") or peers.get("opencv-colored")
         for peer, result in peers.items():
             ratio = ("–" if peer == "ours" or ours is None or result.seconds is None
                      else f"{ours.seconds / result.seconds:.2f}x")
+            if peer == "ours-default" and opencv is not None and result.seconds is not None:
+                # Every default (SURE included) is measured against OpenCV, not against ours.
+                ratio = f"{result.seconds / opencv.seconds:.2f}x of {opencv.peer}"
             lines.append(f"| {case} | {peer} | {fmt(result.seconds)} | {ratio} | "
                          f"{fmt(result.psnr, 2)} | {fmt(result.peak_mib, 0)} |")
     if whole:

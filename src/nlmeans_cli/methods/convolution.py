@@ -358,17 +358,21 @@ def _transform_output(products, bias, relu, height, width, row, a, lo, hi, out):
             if i > height:
                 break
             s = sums[k]
+            o = out[d, 1 + i * row + 1 + start:1 + i * row + 1 + start + columns]
+            # Straight into the maps where the span's tiles all lie inside the row, through
+            # `values` at its end. The ReLU is a floor of 0, no ReLU a floor of -inf (Numba's
+            # max keeps a NaN first argument): one branch-free loop, which LLVM vectorises
+            # with its four interleaved stores (twice as fast as a separate copy).
+            direct = columns == 4 * n
+            target = o if direct else values
+            floor = zero if relu else np.float32(-np.inf)
             for b in range(n):
                 s0, s1, s2, s3, s4, s5 = s[0, b], s[1, b], s[2, b], s[3, b], s[4, b], s[5, b]
-                values[4 * b] = s0 + s1 + s2 + s3 + s4 + beta
-                values[4 * b + 1] = s1 - s2 + 2 * (s3 - s4) + beta
-                values[4 * b + 2] = s1 + s2 + 4 * (s3 + s4) + beta
-                values[4 * b + 3] = s1 - s2 + 8 * (s3 - s4) + s5 + beta
-            o = out[d, 1 + i * row + 1 + start:1 + i * row + 1 + start + columns]
-            if relu:
-                for j in range(columns):
-                    o[j] = max(values[j], zero)
-            else:
+                target[4 * b] = max(s0 + s1 + s2 + s3 + s4 + beta, floor)
+                target[4 * b + 1] = max(s1 - s2 + 2 * (s3 - s4) + beta, floor)
+                target[4 * b + 2] = max(s1 + s2 + 4 * (s3 + s4) + beta, floor)
+                target[4 * b + 3] = max(s1 - s2 + 8 * (s3 - s4) + s5 + beta, floor)
+            if not direct:
                 for j in range(columns):
                     o[j] = values[j]
             if lo == 0:
