@@ -21,6 +21,11 @@ CASES = {
     "volume-3d": (1, (4, 5, 6), (1, 1, 1), (1, 2, 1)),
     "colour-volume": (2, (3, 4, 5), (0, 1, 1), (2, 1, 1)),
     "one-by-n": (1, (1, 1, 7), (1, 0, 1), (2, 0, 2)),
+    # A patch of one position (the network's block) takes the tiled kernel; rows longer
+    # than one tile, a window larger than the image, a volume.
+    "pointwise-2d": (4, (5, 1, 150), (0, 0, 0), (2, 0, 3)),
+    "pointwise-window-larger-than-image": (2, (3, 1, 4), (0, 0, 0), (5, 0, 6)),
+    "pointwise-volume": (2, (4, 5, 6), (0, 0, 0), (1, 2, 1)),
 }
 
 
@@ -121,9 +126,11 @@ def test_half_offsets_cover_the_window_once():
     assert tuple(half[0]) == (0, 0, 0)
 
 
-def test_result_does_not_depend_on_thread_count(rng):
-    image = rng.random((1, 40, 1, 33)).astype(np.float32)
-    kwargs = dict(affinity="gaussian", patch_radius=(2, 0, 2), search_radius=(4, 0, 4),
+@pytest.mark.parametrize(("affinity", "patch"), [("gaussian", (2, 0, 2)),
+                                                  ("embedded-gaussian", (0, 0, 0))])
+def test_result_does_not_depend_on_thread_count(affinity, patch, rng):
+    image = rng.random((1, 40, 1, 133)).astype(np.float32)
+    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=(4, 0, 4),
                   scale=1 / 25, bias=0.002, h=0.1)
     results = []
     for threads in (1, 2, 3, 7):
@@ -164,6 +171,7 @@ SPACETIME = {
     "grey-clip": (1, (6, 5, 7), (1, 0, 1), (2, 2, 2)),
     "colour-clip": (3, (5, 4, 6), (1, 0, 1), (1, 1, 2)),
     "window-longer-than-clip": (1, (5, 3, 5), (1, 0, 1), (2, 4, 2)),
+    "pointwise-clip": (2, (5, 4, 70), (0, 0, 0), (1, 1, 2)),
 }
 
 

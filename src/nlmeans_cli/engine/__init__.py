@@ -4,6 +4,8 @@
 feature maps and runs the kernel :func:`~.kernels.nonlocal_strips` on strips of rows, on
 :func:`engine_threads` threads. The kernel follows the offset-outer algorithm (Darbon et al.):
 the cost is ``O(N * S)`` for ``N`` positions and ``S`` offsets, independent of the patch size.
+A patch of one position (the network's block) takes
+:func:`~.pointwise.nonlocal_pointwise_strips`, which visits the window tile by tile.
 """
 
 from .kernels import FASTMATH

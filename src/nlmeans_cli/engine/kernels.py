@@ -6,6 +6,9 @@ and calls them. :func:`nonlocal_strips` follows the offset-outer algorithm: for 
 at ``+t``, box-sums it over the patch with separable sums, turns it into the affinity ``f`` and
 accumulates ``f * g`` and ``f``.
 
+For a patch of one position (the learned network's block), :mod:`.pointwise` turns the loops
+round instead.
+
 Work is split into strips along the first axis; a thread owns a strip's output rows and its own
 scratch planes. The kernel itself is serial and releases the GIL: :mod:`.operation` runs strips
 on several Python threads at once (compiling a serial kernel takes half the time of Numba's
@@ -32,7 +35,7 @@ from ..formulation import (
     SQUARED_DIFFERENCE,
 )
 
-__all__ = ["CUTOFF", "FASTMATH", "nonlocal_strips"]
+__all__ = ["CUTOFF", "FASTMATH", "negative_exp", "nonlocal_strips"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -212,7 +215,7 @@ def _taps_by_sweeps(src, slot, slot_step, slots, row, row_step, column, column_s
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _negative_exp(x):
+def negative_exp(x):
     """``exp(-x)`` for ``0 <= x < CUTOFF`` in plain arithmetic that vectorises.
 
     ``exp(-x) = exp(-x / 64) ** 64``: a degree-6 Taylor polynomial on ``[-CUTOFF / 64, 0]``
@@ -255,7 +258,7 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
                 d = max(w[i2] * scale - bias, np.float32(0.0))
                 x = d * inv_h2
                 y = d * inv_h2b
-                e = _negative_exp(y) if y < CUTOFF else np.float32(0.0)
+                e = negative_exp(y) if y < CUTOFF else np.float32(0.0)
                 second[i2] = e
                 w[i2] = e if x < CUTOFF else np.float32(0.0)
             # Squared in loops of their own: a loop inside the one above would not vectorise.
@@ -268,12 +271,12 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
                 d = max(w[i2] * scale - bias, np.float32(0.0))
                 x = d * inv_h2
                 y = d * inv_h2b
-                w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
-                second[i2] = _negative_exp(y) if y < CUTOFF else np.float32(0.0)
+                w[i2] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
+                second[i2] = negative_exp(y) if y < CUTOFF else np.float32(0.0)
         elif kernel == GAUSSIAN_KERNEL:
             for i2 in range(m2):
                 x = max(w[i2] * scale - bias, np.float32(0.0)) * inv_h2
-                w[i2] = _negative_exp(x) if x < CUTOFF else np.float32(0.0)
+                w[i2] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
         elif kernel == RELU_KERNEL:
             for i2 in range(m2):
                 w[i2] = max(w[i2] * scale, np.float32(0.0))
@@ -361,7 +364,7 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
         for i2 in range(n2):
             rise = logits[i2] - top[i2]
             away = abs(rise)
-            factor = _negative_exp(away) if away < CUTOFF else np.float32(0.0)
+            factor = negative_exp(away) if away < CUTOFF else np.float32(0.0)
             raised = rise > np.float32(0.0)
             rescale[i2] = factor if raised else np.float32(1.0)
             e[i2] = np.float32(1.0) if raised else factor
@@ -463,3 +466,5 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
                             out[m, lo + r, i1, i2] = (own * c + acc[m, r, i1, i2]) * factor
                         else:
                             out[m, lo + r, i1, i2] = own + acc[m, r, i1, i2] * factor
+
+

@@ -1,6 +1,7 @@
 """The public side of the engine: validation, padding, and the kernel calls.
 
-:func:`nonlocal_operation` runs :func:`~.kernels.nonlocal_strips` a batch of strips at a time.
+:func:`nonlocal_operation` runs :func:`~.kernels.nonlocal_strips` (or, for a patch of one
+position, :func:`~.pointwise.nonlocal_pointwise_strips`) a batch of strips at a time.
 Called from the main thread, the batches run on a helper thread while the main thread waits,
 so that Ctrl-C (and SIGTERM, where the command line turns it into an exception) is handled
 within one offset of the search window, and a progress callback set with
@@ -21,6 +22,7 @@ from numba import config
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
 from .kernels import nonlocal_strips
+from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
 __all__ = ["Workspace", "engine_threads", "kernels_cached", "nonlocal_operation",
            "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
@@ -275,23 +277,33 @@ def nonlocal_operation(
     left_padded = padded(left, "engine-left")
     right_padded = left_padded if shared else padded(right, "engine-right")
     values_padded = left_padded if values is left else padded(values, "engine-values")
-    offsets = search_offsets(search, half=symmetric)
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
     # Planes read or written per position and offset: the statistic's maps, and the values
     # with their accumulators when they are maps of their own.
     planes = left.shape[0] * (1 if shared else 2) + (0 if values is left else 2 * values.shape[0])
     strip = _strip_height(grid, patch, planes)
+    if max(patch) == 0 and split == values.shape[0]:
+        # A patch of one position (the network's block): no box sums to share, so each
+        # tile of targets visits the whole window at once (no half window by symmetry).
+        factor = np.float32(k0[0] * k1[0] * k2[0] * np.float32(scale))
+        arguments = (left_padded, right_padded, values_padded, out,
+                     np.asarray(search, np.int64), spec.statistic, spec.kernel, norm.code,
+                     factor, np.float32(bias), inv_h2, POINTWISE_TILE, strip, n_positions,
+                     lo1, grid[1])
+        _run_strips(nonlocal_pointwise_strips, arguments, -(-grid[0] // strip), n_positions)
+        return out
+    offsets = search_offsets(search, half=symmetric)
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
                  norm.code, np.float32(scale), np.float32(bias), inv_h2, inv_h2b,
                  squarings, split, symmetric, strip, n_positions, lo1, grid[1])
-    _run_strips(arguments, -(-grid[0] // strip), offsets.shape[0])
+    _run_strips(nonlocal_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
     return out
 
 
-def _run_strips(arguments: tuple, n_strips: int, n_offsets: int) -> None:
-    """Run the kernel over every strip, on :func:`engine_threads` threads that it waits for.
+def _run_strips(kernel, arguments: tuple, n_strips: int, n_offsets: int) -> None:
+    """Run *kernel* over every strip, on :func:`engine_threads` threads that it waits for.
 
     Each thread takes the next strip not yet taken, so the threads stay busy whatever the
     strips cost. The calling thread only waits, which keeps the main thread free to take a
@@ -311,7 +323,7 @@ def _run_strips(arguments: tuple, n_strips: int, n_offsets: int) -> None:
                     s = next(strips, None)
                 if s is None:
                     return
-                nonlocal_strips(*arguments, s, 1, cancel, done)
+                kernel(*arguments, s, 1, cancel, done)
         except BaseException as error:  # handed to the calling thread
             cancel[0] = 1
             failure.append(error)
@@ -447,8 +459,7 @@ def _strip_height(grid, patch, maps) -> int:
     by_threads = -(-rows // (4 * engine_threads()))
     by_cache = max(1, (1 << 18) // plane)
     if max(patch) == 0:
-        # No halo to recompute (a patch of one position, the network's block): the strip's
-        # maps (read, and accumulated) are sized to stay in the core's cache, 1 MiB. With
-        # 16-channel maps, 4 rows of 1024 take 0.34 s where 128 took 0.65 s.
+        # No halo to recompute (a patch of one position, the network's block, whose kernel
+        # works tile by tile): short strips, which share the rows out evenly.
         by_cache = max(1, (1 << 18) // (plane * max(maps, 1)))
     return int(max(1, min(by_threads, by_cache, 128)))
