@@ -130,8 +130,8 @@ class Affinity:
         (``theta = phi`` the patch itself, scaled) for filtering strength *h* and noise
         *sigma* (unit scale) with *n_patch* values per patch.
     symmetric : bool
-        A learned block shares ``phi = theta`` (the statistic is then symmetric and the engine
-        visits half the offsets).
+        A learned block shares ``phi = theta`` (one embedding fewer; the statistic is then
+        symmetric).
     initial_offset : float
         The embeddings' starting offset (positive for concatenation, so that its ReLU starts
         active: a dead ReLU passes no gradient).
