@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 from images import noisy_ramp
 from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.cli import app
+from nlmeans_cli.methods.network import CHROMA_REACH
 
 pytest.importorskip("dask.array")
 
@@ -59,17 +60,20 @@ def test_denoise_command_with_tiles(tmp_path, rng):
     assert np.array_equal(iio.imread(tmp_path / "tiled.png"), iio.imread(tmp_path / "whole.png"))
 
 
-@pytest.mark.parametrize("tile", [48, 61, 200])
-@pytest.mark.parametrize("colour", [False, True])
+@pytest.mark.parametrize(("colour", "tile"), [(False, 48), (False, 61), (False, 200),
+                                             (True, 55), (True, 61), (True, 200)])
 def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
-    # 48 divides 96 but not 110; 61 divides neither; 200 is one tile.
+    # 48 divides 96 but not 110; 55 divides 110 but not 96; 61 divides neither; 200 is one
+    # tile. (Colour reaches further, so its tiles are at least 53.)
     image = noisy_ramp(rng, (110, 96, 3) if colour else (110, 96))
     kwargs = dict(method="learned", sigma=20.0, channel_axis=-1 if colour else None)
     setting = resolve_parameters(image, **kwargs)
-    # The receptive field: one pixel per 3x3 layer plus the block's window radius.
+    # The receptive field: one pixel per 3x3 layer plus the block's window radius, and for
+    # colour the chroma path's patch and window radii beyond it.
     network = setting.model
     assert setting.reach(image.shape[:2])[0] == (
-        2 + network.count("before") + network.count("after") + network.window // 2)
+        2 + network.count("before") + network.count("after") + network.window // 2
+        + (CHROMA_REACH if colour else 0))
     whole = denoise(image, **kwargs)
     _assert_equal_but_for_rounding(denoise_tiled(image, tile=tile, **kwargs), whole)
     # In float, where no rounding to levels hides it, the difference is float32 rounding.

@@ -18,7 +18,12 @@ from nlmeans_cli.methods.model_files import (
     save_model,
     shipped_models,
 )
-from nlmeans_cli.methods.network import Network, apply_network, denoise_with_network
+from nlmeans_cli.methods.network import (
+    Network,
+    apply_network,
+    denoise_with_network,
+    guided_chroma,
+)
 
 jax = pytest.importorskip("jax", reason="training needs the 'train' extra")
 from nlmeans_cli.methods.training import (  # noqa: E402
@@ -241,9 +246,14 @@ def test_other_noise_levels_are_scaled_to_the_networks(rng):
     network = random_network(rng)
     network.layers["head"]["w"][:] = 0
     network.layers["head"]["b"][:] = 0
-    image = rng.random((3, 9, 10)).astype(np.float32)
+    image = rng.random((1, 9, 10)).astype(np.float32)
+    colour = rng.random((3, 9, 10)).astype(np.float32)
     for sigma in (5 / 255, 60 / 255):
         assert_allclose(denoise_with_network(image, sigma, network), image, atol=1e-5)
+        # Colour: the luminance too (the chroma then takes its guided average).
+        luminance = colour.mean(axis=0)
+        assert_allclose(denoise_with_network(colour, sigma, network).mean(axis=0), luminance,
+                        atol=1e-5)
 
 
 shipped = pytest.mark.skipif(not shipped_models(), reason="no shipped networks in this tree")
@@ -326,3 +336,21 @@ def test_checkpoints_let_a_stopped_run_go_on(tmp_path):
                                  "--init", str(saved), "--steps", "1", "--crop", "16",
                                  "--search-window", "3", "--quiet"])
     assert result.exit_code == 0, result.output
+
+
+def test_guided_chroma_keeps_a_constant_image_and_smooths_noisy_chroma(rng):
+    # A constant colour stays exactly what it was.
+    constant = np.stack([np.full((20, 24), v) for v in (0.6, -0.1, 0.05)])
+    assert_allclose(guided_chroma(constant, constant, 0.1), constant[1:], rtol=0, atol=1e-6)
+    # Chroma whose network estimate is still noisy (here: the noisy chroma itself) is
+    # averaged along the luminance's structure: closer to the truth than the noise.
+    y, x = np.mgrid[0:48, 0:48]
+    clean = np.stack([0.5 + 0.3 * (x > 20), 0.1 * (x > 20) - 0.05, 0.08 * (y > 30) - 0.04])
+    noisy = clean + rng.normal(0, 0.1, clean.shape)
+    estimate = np.concatenate([clean[:1], noisy[1:]])
+    out = guided_chroma(estimate, noisy, 0.1)
+    assert out.shape == (2, 48, 48)
+    before = np.mean((noisy[1:] - clean[1:]) ** 2)
+    after = np.mean((out - clean[1:]) ** 2)
+    # The network's share keeps its noise: at best (0.65^2 + small) of the noise's power.
+    assert after < 0.6 * before

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..parameters import Request
 from .base import Method, Setting
-from .network import Network, denoise_with_network
+from .network import CHROMA_REACH, Network, denoise_with_network
 
 __all__ = ["DEFAULT_LEARNED_AFFINITY", "LEARNED", "Learned", "LearnedSetting"]
 
@@ -33,14 +33,18 @@ class LearnedSetting(Setting):
         The network that runs.
     model_name : str
         Its file's name, for reports.
+    channels : int
+        1 (grey) or 3 (colour, which takes the chroma path beyond the network).
     """
 
     model: Network | None = None
     model_name: str = ""
+    channels: int = 1
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
-        """Return the network's receptive-field radius along each axis."""
-        return tuple(self.model.reach for _ in spatial)
+        """Return the receptive-field radius along each axis (colour: the chroma path's too)."""
+        extra = CHROMA_REACH if self.channels == 3 else 0
+        return tuple(self.model.reach + extra for _ in spatial)
 
     def used(self) -> dict[str, float | int | str]:
         """``model``, the model file's name."""
@@ -77,7 +81,7 @@ class Learned(Method):
             model, name = cached_model(path), f"shipped {path.name}"
         return LearnedSetting(method=self.name, affinity=model.affinity,
                               sigma_unit=sigma_unit, sigma_estimated=sigma_estimated,
-                              model=model, model_name=name)
+                              model=model, model_name=name, channels=channels)
 
     def run(self, grid: np.ndarray, setting: LearnedSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:

@@ -24,7 +24,9 @@ evaluates the same definition; a test holds the two equal.
 A network is trained for one noise level ``sigma`` on the unit scale of 8-bit images. Another
 level is brought to it by scaling the image (the noise then has the trained level), and a
 colour image is denoised per channel of an orthonormal opponent space (where the noise keeps
-its level and the channels are far less correlated than R, G and B).
+its level and the channels are far less correlated than R, G and B), after which the chroma
+takes a second non-local average whose weights come from the network's whole estimate
+(:func:`guided_chroma`).
 
 References
 ----------
@@ -42,8 +44,19 @@ import numpy as np
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
 
-__all__ = ["Network", "apply_network", "apply_self_ensemble", "count_layers",
-           "denoise_with_network"]
+__all__ = ["CHROMA_REACH", "Network", "apply_network", "apply_self_ensemble", "count_layers",
+           "denoise_with_network", "guided_chroma"]
+
+#: The chroma path of colour (:func:`guided_chroma`): patch and window radii, h in units of
+#: sigma, and the share the network's own chroma keeps. Chosen on 256x256 crops of
+#: scikit-image's astronaut, chelsea, coffee and rocket at sigma 15, 25 and 50 (+0.11, +0.19
+#: and +0.33 dB there), not on the colour photographs the README reports.
+CHROMA_PATCH_RADIUS = 2
+CHROMA_SEARCH_RADIUS = 10
+CHROMA_H = 0.7
+CHROMA_NETWORK_SHARE = 0.65
+#: How far beyond the network's receptive field a colour pixel's result reaches.
+CHROMA_REACH = CHROMA_PATCH_RADIUS + CHROMA_SEARCH_RADIUS
 
 
 def count_layers(layers: dict, prefix: str) -> int:
@@ -274,9 +287,10 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     The image is multiplied by ``network.sigma / (255 sigma)`` so that its noise has the
     trained level, and divided back after. Colour goes through the orthonormal opponent
     transform (the noise keeps its level on every channel); the two chroma channels, centred
-    on 0, are lifted to mid-grey while the network sees them. Cost: one
-    :func:`apply_self_ensemble` (two network passes) per channel. A noiseless image is
-    returned as it is.
+    on 0, are lifted to mid-grey while the network sees them, and then take
+    :func:`guided_chroma`. Cost: one :func:`apply_self_ensemble` (two network passes) per
+    channel, and for colour one engine call with 5x5 patches over a 21x21 window. A noiseless
+    image is returned as it is.
     """
     channels = planes.shape[0]
     if channels not in (1, 3):
@@ -294,8 +308,51 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
         scaled = (work[c] * factor + lift[c]).astype(np.float32)
         out[c] = (apply_self_ensemble(network, scaled, workspace=workspace) - lift[c]) / factor
     if channels == 3:
+        out[1:] = guided_chroma(out, work, sigma)
         out = np.tensordot(OPPONENT.T, out, axes=1)
     return out.astype(np.float32)
+
+
+def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Average the noisy chroma with weights from a colour estimate, and mix in its chroma.
+
+    ``y_i = 1/C sum_j f(e_i, e_j) g_j`` with ``f`` the Gaussian affinity over 5x5 patches of
+    the estimate ``e`` (all three opponent channels), ``g`` the noisy chroma and a 21x21
+    window: the non-local operation with its weights from the first estimate, where the
+    network denoised each chroma channel on its own. The result is
+    ``(1 - s) y + s e_chroma``, ``s`` = :data:`CHROMA_NETWORK_SHARE`.
+
+    Parameters
+    ----------
+    estimate : numpy.ndarray
+        ``(3, H, W)`` the estimate, opponent channels (luminance first), unit scale.
+    noisy : numpy.ndarray
+        ``(3, H, W)`` the noisy image in the same space.
+    sigma : float
+        The noise standard deviation, unit scale (h is :data:`CHROMA_H` times it).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(2, H, W)`` float64, the chroma channels.
+
+    Notes
+    -----
+    Cost: one engine call, ``O(H W)`` times the 441 offsets (half of them by symmetry). A
+    constant image stays constant. On scikit-image's colour photographs of the README (not
+    those it was chosen on), sigma 25: +0.28 dB over the network's chroma alone.
+    """
+    from ..engine import nonlocal_operation
+
+    r, w = CHROMA_PATCH_RADIUS, CHROMA_SEARCH_RADIUS
+    guide = np.ascontiguousarray(estimate, np.float32)[:, :, np.newaxis, :]
+    chroma = np.ascontiguousarray(noisy[1:], np.float32)[:, :, np.newaxis, :]
+    averaged = nonlocal_operation(guide, None, chroma, affinity="gaussian",
+                                  patch_radius=(r, 0, r), search_radius=(w, 0, w),
+                                  scale=1.0 / (3 * (2 * r + 1) ** 2), bias=0.0,
+                                  h=CHROMA_H * sigma)[:, :, 0, :]
+    share = CHROMA_NETWORK_SHARE
+    return (1 - share) * averaged.astype(np.float64) + share * estimate[1:]
 
 
 def _shared(workspace):
