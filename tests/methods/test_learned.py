@@ -342,15 +342,14 @@ def test_guided_chroma_keeps_a_constant_image_and_smooths_noisy_chroma(rng):
     # A constant colour stays exactly what it was.
     constant = np.stack([np.full((20, 24), v) for v in (0.6, -0.1, 0.05)])
     assert_allclose(guided_chroma(constant, constant, 0.1), constant[1:], rtol=0, atol=1e-6)
-    # Chroma whose network estimate is still noisy (here: the noisy chroma itself) is
-    # averaged along the luminance's structure: closer to the truth than the noise.
-    y, x = np.mgrid[0:48, 0:48]
+    # With a fair estimate (its chroma still a little noisy, as a network's per-channel
+    # result is), the noisy chroma averaged over the positions of like estimated colour
+    # comes closer to the truth than the estimate itself.
+    y, x = np.mgrid[0:64, 0:64]
     clean = np.stack([0.5 + 0.3 * (x > 20), 0.1 * (x > 20) - 0.05, 0.08 * (y > 30) - 0.04])
     noisy = clean + rng.normal(0, 0.1, clean.shape)
-    estimate = np.concatenate([clean[:1], noisy[1:]])
+    estimate = clean + np.concatenate([np.zeros((1, 64, 64)), rng.normal(0, 0.03, (2, 64, 64))])
     out = guided_chroma(estimate, noisy, 0.1)
-    assert out.shape == (2, 48, 48)
-    before = np.mean((noisy[1:] - clean[1:]) ** 2)
-    after = np.mean((out - clean[1:]) ** 2)
-    # The network's share keeps its noise: at best (0.65^2 + small) of the noise's power.
-    assert after < 0.6 * before
+    assert out.shape == (2, 64, 64)
+    error = np.mean((out - clean[1:]) ** 2)
+    assert error < 0.5 * np.mean((estimate[1:] - clean[1:]) ** 2)
