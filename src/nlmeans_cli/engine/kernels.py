@@ -35,7 +35,8 @@ from ..formulation import (
     SQUARED_DIFFERENCE,
 )
 
-__all__ = ["CUTOFF", "FASTMATH", "negative_exp", "nonlocal_strips"]
+__all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "negative_exp", "nonlocal_strips",
+           "to_affinity"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -73,28 +74,35 @@ def _statistic_plane(left, right, statistic, row_left, row_right, start1, start2
         for i1 in range(e1):
             a = left[c, row_left, start1 + i1, start2 : start2 + e2]
             b = right[c, row_right, start1 + i1 + t1, start2 + t2 : start2 + t2 + e2]
-            p = plane[i1, :e2]
-            # The first channel sets the sums (0 + x is x: no sweep to clear them first).
-            if c == 0 and statistic == SQUARED_DIFFERENCE:
-                for i2 in range(e2):
-                    diff = a[i2] - b[i2]
-                    p[i2] = diff * diff
-            elif c == 0 and statistic == PRODUCT:
-                for i2 in range(e2):
-                    p[i2] = a[i2] * b[i2]
-            elif c == 0:
-                for i2 in range(e2):
-                    p[i2] = a[i2] + b[i2]
-            elif statistic == SQUARED_DIFFERENCE:
-                for i2 in range(e2):
-                    diff = a[i2] - b[i2]
-                    p[i2] += diff * diff
-            elif statistic == PRODUCT:
-                for i2 in range(e2):
-                    p[i2] += a[i2] * b[i2]
-            else:
-                for i2 in range(e2):
-                    p[i2] += a[i2] + b[i2]
+            add_channel_statistic(a, b, statistic, c == 0, e2, plane[i1, :e2])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def add_channel_statistic(a, b, statistic, first, n, out):
+    """Add one channel's pair statistic of ``a[:n]`` and ``b[:n]`` to ``out[:n]``.
+
+    The *first* channel sets the sums (0 + x is x: no sweep to clear them first).
+    """
+    if first and statistic == SQUARED_DIFFERENCE:
+        for i in range(n):
+            diff = a[i] - b[i]
+            out[i] = diff * diff
+    elif first and statistic == PRODUCT:
+        for i in range(n):
+            out[i] = a[i] * b[i]
+    elif first:
+        for i in range(n):
+            out[i] = a[i] + b[i]
+    elif statistic == SQUARED_DIFFERENCE:
+        for i in range(n):
+            diff = a[i] - b[i]
+            out[i] += diff * diff
+    elif statistic == PRODUCT:
+        for i in range(n):
+            out[i] += a[i] * b[i]
+    else:
+        for i in range(n):
+            out[i] += a[i] + b[i]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -273,16 +281,26 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
                 y = d * inv_h2b
                 w[i2] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
                 second[i2] = negative_exp(y) if y < CUTOFF else np.float32(0.0)
-        elif kernel == GAUSSIAN_KERNEL:
-            for i2 in range(m2):
-                x = max(w[i2] * scale - bias, np.float32(0.0)) * inv_h2
-                w[i2] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
-        elif kernel == RELU_KERNEL:
-            for i2 in range(m2):
-                w[i2] = max(w[i2] * scale, np.float32(0.0))
         else:
-            for i2 in range(m2):
-                w[i2] = w[i2] * scale
+            to_affinity(w, kernel, scale, bias, inv_h2, m2)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def to_affinity(w, kernel, scale, bias, inv_h2, n):
+    """Turn the summed statistics ``w[:n]`` into affinities in place (one strength).
+
+    For the exponential kernel the result is the logit.
+    """
+    if kernel == GAUSSIAN_KERNEL:
+        for i in range(n):
+            x = max(w[i] * scale - bias, np.float32(0.0)) * inv_h2
+            w[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
+    elif kernel == RELU_KERNEL:
+        for i in range(n):
+            w[i] = max(w[i] * scale, np.float32(0.0))
+    else:
+        for i in range(n):
+            w[i] = w[i] * scale
 
 
 @njit(cache=True, fastmath=FASTMATH)

@@ -17,13 +17,10 @@ from numba import njit
 
 from ..formulation import (
     EXPONENTIAL_KERNEL,
-    GAUSSIAN_KERNEL,
     PRODUCT,
-    RELU_KERNEL,
-    SQUARED_DIFFERENCE,
     SUM,
 )
-from .kernels import CUTOFF, FASTMATH, negative_exp
+from .kernels import CUTOFF, FASTMATH, add_channel_statistic, negative_exp, to_affinity
 
 __all__ = ["POINTWISE_TILE", "nonlocal_pointwise_strips"]
 
@@ -66,26 +63,7 @@ def _pair_statistic(left, right, statistic, row0, row1, column, t0, t1, t2, n, f
     for c in range(grouped, n_maps):
         a = left[c, row0, row1, column : column + n]
         b = right[c, row0 + t0, row1 + t1, column + t2 : column + t2 + n]
-        if c == 0 and statistic == SQUARED_DIFFERENCE:
-            for i in range(n):
-                diff = a[i] - b[i]
-                f[i] = diff * diff
-        elif c == 0 and statistic == PRODUCT:
-            for i in range(n):
-                f[i] = a[i] * b[i]
-        elif c == 0:
-            for i in range(n):
-                f[i] = a[i] + b[i]
-        elif statistic == SQUARED_DIFFERENCE:
-            for i in range(n):
-                diff = a[i] - b[i]
-                f[i] += diff * diff
-        elif statistic == PRODUCT:
-            for i in range(n):
-                f[i] += a[i] * b[i]
-        else:
-            for i in range(n):
-                f[i] += a[i] + b[i]
+        add_channel_statistic(a, b, statistic, c == 0, n, f)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -114,20 +92,10 @@ def _pointwise_tile(left, right, values, out, search, statistic, kernel, normali
                 f = affinity[o, :n]
                 o += 1
                 _pair_statistic(left, right, statistic, row0, row1, column, t0, t1, t2, n, f)
-                if kernel == GAUSSIAN_KERNEL:
+                to_affinity(f, kernel, factor, bias, inv_h2, n)
+                if kernel == EXPONENTIAL_KERNEL:
                     for i in range(n):
-                        x = max(f[i] * factor - bias, np.float32(0.0)) * inv_h2
-                        f[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
-                elif kernel == RELU_KERNEL:
-                    for i in range(n):
-                        f[i] = max(f[i] * factor, np.float32(0.0))
-                elif kernel == EXPONENTIAL_KERNEL:
-                    for i in range(n):
-                        f[i] = f[i] * factor
                         peak[i] = max(peak[i], f[i])
-                else:
-                    for i in range(n):
-                        f[i] = f[i] * factor
     if kernel == EXPONENTIAL_KERNEL:
         for o in range(n_offsets):
             f = affinity[o, :n]
