@@ -141,27 +141,41 @@ def test_an_output_that_is_a_folder_says_so(tmp_path, rng):
     assert result.exit_code == 1 and "is a folder" in result.stderr
 
 
+@pytest.mark.parametrize("method", ["classic", "learned"])
 @pytest.mark.parametrize("cached, quiet, announced", [(False, False, True), (True, False, False),
                                                       (False, True, False)])
-def test_the_one_time_compile_is_announced(tmp_path, rng, monkeypatch, cached, quiet,
+def test_the_one_time_compile_is_announced(tmp_path, rng, monkeypatch, method, cached, quiet,
                                            announced):
-    from nlmeans_cli import engine
+    from nlmeans_cli.methods import METHODS
 
-    monkeypatch.setattr(engine, "kernels_cached", lambda: cached)
+    monkeypatch.setattr(type(METHODS[method]), "kernels_cached", lambda self: cached)
     source = tmp_path / "in.png"
     iio.imwrite(source, np.clip(128 + rng.normal(0, 20, (16, 16)), 0, 255).astype(np.uint8))
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"),
-                                 *(["-q"] if quiet else [])])
+                                 "--method", method, *(["-q"] if quiet else [])])
     assert result.exit_code == 0, result.output
-    assert ("compiling the engine, once" in result.stderr) is announced
+    assert (f"compiling the engine for the {method} method, once" in result.stderr) is announced
 
 
 def test_kernels_are_found_in_the_cache_once_they_have_run():
     from nlmeans_cli import denoise
-    from nlmeans_cli.engine import kernels_cached
+    from nlmeans_cli.methods import METHODS
 
     denoise(np.full((8, 8), 0.5, np.float32), sigma=0.1)
-    assert kernels_cached()
+    assert METHODS["classic"].kernels_cached()
+    denoise(np.full((24, 24), 0.5, np.float32), sigma=0.1, method="learned")
+    assert METHODS["learned"].kernels_cached()
+
+
+def test_the_learned_method_needs_more_kernels_than_the_engine_s_main_one(monkeypatch):
+    # A cache holding only the classic kernel must not pass for the learned method's.
+    from nlmeans_cli.engine import operation
+    from nlmeans_cli.methods import METHODS
+
+    monkeypatch.setattr(operation, "in_cache",
+                        lambda dispatcher: dispatcher.__name__ == "nonlocal_strips")
+    assert METHODS["classic"].kernels_cached()
+    assert not METHODS["learned"].kernels_cached()
 
 
 @pytest.mark.parametrize("command", ["denoise", "batch", "compare", "train"])

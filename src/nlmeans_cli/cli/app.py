@@ -118,13 +118,14 @@ def _check_model(model, method, affinity):
         raise fail(str(error), code=2) from None
 
 
-def _announce_compiling(quiet: bool) -> None:
+def _announce_compiling(quiet: bool, method: str) -> None:
     """Say so before the one-time compile that follows an install, so a wait is explained."""
-    from ..engine import kernels_cached
+    from ..methods import method_named
 
-    if not quiet and not kernels_cached():
-        typer.echo("nlm: compiling the engine, once after installing (about 10 s)",
-                   err=True)
+    chosen = method_named(method)
+    if not quiet and not chosen.kernels_cached():
+        typer.echo(f"nlm: compiling the engine for the {chosen.name} method, once after "
+                   "installing (about 10 to 20 s)", err=True)
 
 
 @contextmanager
@@ -204,7 +205,7 @@ def denoise_command(
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
 
-    _announce_compiling(quiet)
+    _announce_compiling(quiet, method.value)
     try:
         from ..io.sequences import is_sequence
 
@@ -323,7 +324,7 @@ def batch_command(
         matching = f" matching {' '.join(pattern)}" if pattern else ""
         raise fail(f"{in_dir}: no images{matching} to denoise{where}", code=2)
     jobs = jobs or available_cores()
-    _announce_compiling(quiet)
+    _announce_compiling(quiet, method.value)
     outcomes = []
     started = time.perf_counter()
     stopping = GracefulStop()

@@ -12,6 +12,7 @@ from .kernels import FASTMATH
 from .operation import (
     Workspace,
     engine_threads,
+    in_cache,
     kernels_cached,
     nonlocal_operation,
     reporting_progress,
@@ -19,5 +20,6 @@ from .operation import (
     set_engine_threads,
 )
 
-__all__ = ["FASTMATH", "Workspace", "engine_threads", "kernels_cached", "nonlocal_operation",
+__all__ = ["FASTMATH", "Workspace", "engine_threads", "in_cache", "kernels_cached",
+           "nonlocal_operation",
            "reporting_progress", "search_offsets", "set_engine_threads"]

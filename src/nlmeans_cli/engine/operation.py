@@ -24,7 +24,7 @@ from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
 from .kernels import nonlocal_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
-__all__ = ["Workspace", "engine_threads", "kernels_cached", "nonlocal_operation",
+__all__ = ["Workspace", "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
            "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
 
 # The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
@@ -391,18 +391,40 @@ def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def kernels_cached() -> bool:
+def kernels_cached(*, pointwise: bool = False) -> bool:
     """Tell whether Numba's on-disk cache already holds the engine's main kernel.
+
+    Parameters
+    ----------
+    pointwise : bool
+        Ask for the kernel of a patch of one position (the network's block) as well.
 
     Returns
     -------
     bool
         ``False`` right after installing (or after the engine's source changed): the first
-        call then compiles the kernels, once. Looks where Numba will: under
-        ``NUMBA_CACHE_DIR`` when it is set, else beside this module (``__pycache__``); not in
-        Numba's user-wide folder (``False`` there).
+        call then compiles the kernels, once. See :func:`in_cache`.
     """
-    kernel = nonlocal_strips.py_func
+    kernels = (nonlocal_strips, nonlocal_pointwise_strips) if pointwise else (nonlocal_strips,)
+    return all(in_cache(kernel) for kernel in kernels)
+
+
+def in_cache(dispatcher) -> bool:
+    """Tell whether Numba's on-disk cache holds a compiled version of *dispatcher*.
+
+    Parameters
+    ----------
+    dispatcher : numba.core.registry.CPUDispatcher
+        An ``@njit(cache=True)`` function.
+
+    Returns
+    -------
+    bool
+        Looks where Numba will: under ``NUMBA_CACHE_DIR`` when it is set, else beside the
+        function's module (``__pycache__``); not in Numba's user-wide folder (``False``
+        there). Costs a file lookup (a folder search with ``NUMBA_CACHE_DIR``).
+    """
+    kernel = dispatcher.py_func
     code = kernel.__code__
     name = (f"{Path(code.co_filename).stem}.{kernel.__name__}-{code.co_firstlineno}"
             f".py{sys.version_info.major}{sys.version_info.minor}.nbi")

@@ -85,6 +85,16 @@ class Method:
     description: str = ""
     spacetime: bool = False
 
+    def kernels_cached(self) -> bool:
+        """Tell whether the compiled kernels a run needs are in Numba's cache already.
+
+        ``False`` right after installing: the first run then compiles them, once (the
+        command line says so first). The engine's main kernel, unless a method needs more.
+        """
+        from ..engine import kernels_cached
+
+        return kernels_cached()
+
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None) -> Setting:

@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from ..engine import FASTMATH, Workspace, engine_threads
+from ..engine import FASTMATH, Workspace, engine_threads, in_cache
 
-__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "on_engine_threads",
-           "padded_length", "pointwise", "winograd_filters"]
+__all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "kernels_cached",
+           "on_engine_threads", "padded_length", "pointwise", "winograd_filters"]
 
 #: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
 #: runs it on the calling thread.
@@ -413,3 +413,15 @@ def _pointwise_rows(source, source_base, source_stride, matrix, bias, target, ta
             else:
                 for j in range(width):
                     t[j] = sums[j]
+
+
+def kernels_cached() -> bool:
+    """Tell whether Numba's cache holds the convolutions' kernels (:func:`~..engine.in_cache`).
+
+    Returns
+    -------
+    bool
+        ``False`` before the first learned run after installing.
+    """
+    return all(in_cache(kernel) for kernel in (_transform_input, _transform_output,
+                                               _pointwise_rows))

@@ -62,6 +62,13 @@ class Learned(Method):
     description = "a small network with a non-local block (shipped or --model), same engine"
     spacetime = False
 
+    def kernels_cached(self) -> bool:
+        """Tell whether the engine's kernels (the block's too) and the convolutions' are cached."""
+        from .. import engine
+        from . import convolution
+
+        return engine.kernels_cached(pointwise=True) and convolution.kernels_cached()
+
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None) -> LearnedSetting:
