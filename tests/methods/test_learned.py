@@ -353,3 +353,12 @@ def test_guided_chroma_keeps_a_constant_image_and_smooths_noisy_chroma(rng):
     assert out.shape == (2, 64, 64)
     error = np.mean((out - clean[1:]) ** 2)
     assert error < 0.5 * np.mean((estimate[1:] - clean[1:]) ** 2)
+
+
+def test_guided_chroma_in_bands_is_the_whole_image_s(rng):
+    estimate = rng.random((3, 100, 37))
+    noisy = estimate + rng.normal(0, 0.1, estimate.shape)
+    whole = guided_chroma(estimate, noisy, 0.1)
+    # Bands of 41 rows (the least), 60 rows, and one band.
+    for band_pixels in (1, 60 * 37, 10**9):
+        assert_array_equal(guided_chroma(estimate, noisy, 0.1, band_pixels=band_pixels), whole)

@@ -58,6 +58,8 @@ CHROMA_H = 0.4
 CHROMA_NETWORK_SHARE = 0.2
 #: How far beyond the network's receptive field a colour pixel's result reaches.
 CHROMA_REACH = CHROMA_PATCH_RADIUS + CHROMA_SEARCH_RADIUS
+#: About how many pixels the chroma path hands the engine at once (a megapixel in one go).
+CHROMA_BAND_PIXELS = 2**20
 
 
 def count_layers(layers: dict, prefix: str) -> int:
@@ -314,7 +316,8 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     return out.astype(np.float32)
 
 
-def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
+def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
+                  band_pixels: int = CHROMA_BAND_PIXELS) -> np.ndarray:
     """Average the noisy chroma with weights from a colour estimate, and mix in its chroma.
 
     ``y_i = 1/C sum_j f(e_i, e_j) g_j`` with ``f`` the Gaussian affinity of the estimate
@@ -331,6 +334,10 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.n
         ``(3, H, W)`` the noisy image in the same space.
     sigma : float
         The noise standard deviation, unit scale (h is :data:`CHROMA_H` times it).
+    band_pixels : int
+        About how many pixels go to the engine at once: bands of rows, each read with
+        :data:`CHROMA_REACH` rows either side, so the memory stays bounded and the result is
+        the whole image's, bit for bit (each target sums the same terms in the same order).
 
     Returns
     -------
@@ -339,20 +346,29 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.n
 
     Notes
     -----
-    Cost: one engine call, ``O(H W)`` times the 1681 offsets, each comparing 3 values and
-    summing 2. A constant image stays constant.
+    Cost: ``O(H W)`` times the 1681 offsets, each comparing 3 values and summing 2, in one
+    engine call per band. A constant image stays constant.
     """
     from ..engine import nonlocal_operation
 
     r, w = CHROMA_PATCH_RADIUS, CHROMA_SEARCH_RADIUS
-    guide = np.ascontiguousarray(estimate, np.float32)[:, :, np.newaxis, :]
-    chroma = np.ascontiguousarray(noisy[1:], np.float32)[:, :, np.newaxis, :]
-    averaged = nonlocal_operation(guide, None, chroma, affinity="gaussian",
+    rows, width = estimate.shape[1:]
+    halo = CHROMA_REACH
+    # At least twice the halo tall, so that no band is shorter than the window it reads.
+    band = max(2 * halo + 1, band_pixels // max(width, 1))
+    averaged = np.empty((2, rows, width), np.float64)
+    for lo in range(0, rows, band):
+        hi = min(lo + band, rows)
+        a, b = max(0, lo - halo), min(rows, hi + halo)
+        guide = np.ascontiguousarray(estimate[:, a:b], np.float32)[:, :, np.newaxis, :]
+        chroma = np.ascontiguousarray(noisy[1:, a:b], np.float32)[:, :, np.newaxis, :]
+        part = nonlocal_operation(guide, None, chroma, affinity="gaussian",
                                   patch_radius=(r, 0, r), search_radius=(w, 0, w),
                                   scale=1.0 / (3 * (2 * r + 1) ** 2), bias=0.0,
-                                  h=CHROMA_H * sigma)[:, :, 0, :]
+                                  h=CHROMA_H * sigma)
+        averaged[:, lo:hi] = part[:, lo - a : hi - a, 0, :]
     share = CHROMA_NETWORK_SHARE
-    return (1 - share) * averaged.astype(np.float64) + share * estimate[1:]
+    return (1 - share) * averaged + share * estimate[1:]
 
 
 def _shared(workspace):
