@@ -4,7 +4,7 @@
 #
 #   scripts/train_shipped_models.sh [OUT_DIR]
 #       The networks shipped in src/nlmeans_cli/models: embedded-gaussian at sigma 15, 25 and
-#       50 (sigma 25 with 4 + 4 3x3 layers, the others 3 + 3), each fine-tuned from the
+#       50 (sigma 25 and 50 with 4 + 4 3x3 layers, 15 with 3 + 3), each fine-tuned from the
 #       sigma-25 start (scripts/checkpoints/prototype-sigma25.npz: 7750 steps of a first
 #       script version of nlm train's loop, in git history as scripts/train_network.py).
 #   scripts/train_shipped_models.sh --ablation OUT_DIR
@@ -35,7 +35,7 @@ else
   tune 15 "$start" 2000 0.0003 0 "$out/embedded-gaussian-sigma15.npz"
   # sigma 50 and 25: a second, gentler stage on other crops (seed 1)
   tune 50 "$start" 2000 0.0003 0 "$stages/sigma50-stage1.npz"
-  tune 50 "$stages/sigma50-stage1.npz" 1000 0.0001 1 "$out/embedded-gaussian-sigma50.npz"
+  tune 50 "$stages/sigma50-stage1.npz" 1000 0.0001 1 "$stages/sigma50-stage2.npz"
   tune 25 "$start" 1500 0.0002 0 "$stages/sigma25-stage1.npz"
   tune 25 "$stages/sigma25-stage1.npz" 1200 0.0001 1 "$stages/sigma25-stage2.npz"
   # sigma 25 then one layer deeper on either side of the block: identity layers added, the
@@ -43,4 +43,8 @@ else
   nlm train "$data" --hold-out-every 10 --sigma 25 --before 4 --after 4 \
     --init "$stages/sigma25-stage2.npz" --steps 3000 --learning-rate 0.0002 --every 500 \
     --seed 3 --quiet --overwrite --out "$out/embedded-gaussian-sigma25.npz"
+  # sigma 50 the same way
+  nlm train "$data" --hold-out-every 10 --sigma 50 --before 4 --after 4 \
+    --init "$stages/sigma50-stage2.npz" --steps 3000 --learning-rate 0.0002 --every 500 \
+    --seed 3 --quiet --overwrite --out "$out/embedded-gaussian-sigma50.npz"
 fi
