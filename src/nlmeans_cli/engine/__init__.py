@@ -21,5 +21,4 @@ from .operation import (
 )
 
 __all__ = ["FASTMATH", "Workspace", "engine_threads", "in_cache", "kernels_cached",
-           "nonlocal_operation",
-           "reporting_progress", "search_offsets", "set_engine_threads"]
+           "nonlocal_operation", "reporting_progress", "search_offsets", "set_engine_threads"]

@@ -484,5 +484,3 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
                             out[m, lo + r, i1, i2] = (own * c + acc[m, r, i1, i2]) * factor
                         else:
                             out[m, lo + r, i1, i2] = own + acc[m, r, i1, i2] * factor
-
-

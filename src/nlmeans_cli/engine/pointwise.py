@@ -173,8 +173,7 @@ def nonlocal_pointwise_strips(left, right, values, out, search, statistic, kerne
     pad0 = (left.shape[1] - n0) // 2
     pad1 = (left.shape[2] - grid1) // 2
     pad2 = (left.shape[3] - n2) // 2
-    n_offsets = n_positions
-    affinity = np.empty((n_offsets, tile), np.float32)
+    affinity = np.empty((n_positions, tile), np.float32)
     acc = np.empty((n_values, tile), np.float32)
     total = np.empty(tile, np.float32)
     top = np.empty(tile, np.float32)
@@ -192,4 +191,4 @@ def nonlocal_pointwise_strips(left, right, values, out, search, statistic, kerne
                                     statistic, kernel, normaliser, factor, bias, inv_h2,
                                     n_positions, p0 + pad0, lo1 + i1 + pad1, c + pad2, p0, i1,
                                     n, affinity, acc, total, top)
-            done[s] = (p0 - lo + 1) * max(n_offsets - 1, 1) // (hi - lo)
+            done[s] = (p0 - lo + 1) * max(n_positions - 1, 1) // (hi - lo)

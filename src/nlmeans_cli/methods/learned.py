@@ -64,10 +64,10 @@ class Learned(Method):
 
     def kernels_cached(self) -> bool:
         """Tell whether the engine's kernels (the block's too) and the convolutions' are cached."""
-        from .. import engine
+        from ..engine import kernels_cached
         from . import convolution
 
-        return engine.kernels_cached(pointwise=True) and convolution.kernels_cached()
+        return kernels_cached(pointwise=True) and convolution.kernels_cached()
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,

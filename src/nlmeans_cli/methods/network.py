@@ -47,17 +47,15 @@ from ..pixels import OPPONENT
 __all__ = ["CHROMA_REACH", "Network", "apply_network", "apply_self_ensemble", "count_layers",
            "denoise_with_network", "guided_chroma"]
 
-#: The chroma path of colour (:func:`guided_chroma`): patch and window radii, h in units of
-#: sigma, and the share the network's own chroma keeps. Chosen on 256x256 crops of
-#: scikit-image's astronaut, chelsea, coffee and rocket at sigma 25 (and checked at 15 and
-#: 50), not on the colour photographs the README reports: one position compared (5x5 and 7x7
-#: patches did 0.25 dB worse), a 41x41 window.
-CHROMA_PATCH_RADIUS = 0
-CHROMA_SEARCH_RADIUS = 20
+#: The chroma path of colour (:func:`guided_chroma`): the window radius, h in units of sigma,
+#: and the share the network's own chroma keeps. Chosen on 256x256 crops of scikit-image's
+#: astronaut, chelsea, coffee and rocket at sigma 25 (and checked at 15 and 50), not on the
+#: colour photographs the README reports: one position compared (5x5 and 7x7 patches did
+#: 0.25 dB worse), a 41x41 window. The window radius is also how far beyond the network's
+#: receptive field a colour pixel's result reaches.
+CHROMA_REACH = 20
 CHROMA_H = 0.4
 CHROMA_NETWORK_SHARE = 0.2
-#: How far beyond the network's receptive field a colour pixel's result reaches.
-CHROMA_REACH = CHROMA_PATCH_RADIUS + CHROMA_SEARCH_RADIUS
 #: About how many pixels the chroma path hands the engine at once (a megapixel in one go).
 CHROMA_BAND_PIXELS = 2**20
 
@@ -184,11 +182,16 @@ def apply_network(network: Network, noisy: np.ndarray, *, band_pixels: int = BAN
     if height <= rows + 2 * halo:
         return _run_layers(network, noisy, workspace)
     out = np.empty((height, width), np.float32)
-    for top in range(0, height, rows):
-        bottom = min(top + rows, height)
-        lo, hi = max(top - halo, 0), min(bottom + halo, height)
+    for top, bottom, lo, hi in _bands(height, rows, halo):
         out[top:bottom] = _run_layers(network, noisy[lo:hi], workspace)[top - lo:bottom - lo]
     return out
+
+
+def _bands(height: int, rows: int, halo: int):
+    """Yield ``(top, bottom, lo, hi)``: bands of *rows* rows, each read with *halo* either side."""
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        yield top, bottom, max(top - halo, 0), min(bottom + halo, height)
 
 
 def _run_layers(network: Network, noisy: np.ndarray, workspace) -> np.ndarray:
@@ -351,22 +354,19 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     """
     from ..engine import nonlocal_operation
 
-    r, w = CHROMA_PATCH_RADIUS, CHROMA_SEARCH_RADIUS
-    rows, width = estimate.shape[1:]
-    halo = CHROMA_REACH
+    height, width = estimate.shape[1:]
+    w = CHROMA_REACH
     # At least twice the halo tall, so that no band is shorter than the window it reads.
-    band = max(2 * halo + 1, band_pixels // max(width, 1))
-    averaged = np.empty((2, rows, width), np.float64)
-    for lo in range(0, rows, band):
-        hi = min(lo + band, rows)
-        a, b = max(0, lo - halo), min(rows, hi + halo)
-        guide = np.ascontiguousarray(estimate[:, a:b], np.float32)[:, :, np.newaxis, :]
-        chroma = np.ascontiguousarray(noisy[1:, a:b], np.float32)[:, :, np.newaxis, :]
+    rows = max(2 * w + 1, band_pixels // max(width, 1))
+    averaged = np.empty((2, height, width), np.float64)
+    for top, bottom, lo, hi in _bands(height, rows, w):
+        guide = np.ascontiguousarray(estimate[:, lo:hi], np.float32)[:, :, np.newaxis, :]
+        chroma = np.ascontiguousarray(noisy[1:, lo:hi], np.float32)[:, :, np.newaxis, :]
+        # The mean squared difference over the three channels, at one position.
         part = nonlocal_operation(guide, None, chroma, affinity="gaussian",
-                                  patch_radius=(r, 0, r), search_radius=(w, 0, w),
-                                  scale=1.0 / (3 * (2 * r + 1) ** 2), bias=0.0,
-                                  h=CHROMA_H * sigma)
-        averaged[:, lo:hi] = part[:, lo - a : hi - a, 0, :]
+                                  patch_radius=(0, 0, 0), search_radius=(w, 0, w),
+                                  scale=1.0 / 3, bias=0.0, h=CHROMA_H * sigma)
+        averaged[:, top:bottom] = part[:, top - lo : bottom - lo, 0, :]
     share = CHROMA_NETWORK_SHARE
     return (1 - share) * averaged + share * estimate[1:]
 
