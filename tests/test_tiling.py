@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from images import noisy_ramp
 from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.cli import app
-from nlmeans_cli.methods.network import CHROMA_REACH
+from nlmeans_cli.methods.network import CHROMA_REACH, REFINE_REACH
 
 pytest.importorskip("dask.array")
 
@@ -68,12 +68,12 @@ def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
     image = noisy_ramp(rng, (110, 96, 3) if colour else (110, 96))
     kwargs = dict(method="learned", sigma=20.0, channel_axis=-1 if colour else None)
     setting = resolve_parameters(image, **kwargs)
-    # The receptive field: one pixel per 3x3 layer plus the block's window radius, and for
-    # colour the chroma path's patch and window radii beyond it.
+    # The receptive field: one pixel per 3x3 layer plus the block's window radius, the
+    # refinement's patch and window radii, and for colour the chroma path's window radius.
     network = setting.model
     assert setting.reach(image.shape[:2])[0] == (
         2 + network.count("before") + network.count("after") + network.window // 2
-        + (CHROMA_REACH if colour else 0))
+        + REFINE_REACH + (CHROMA_REACH if colour else 0))
     whole = denoise(image, **kwargs)
     _assert_equal_but_for_rounding(denoise_tiled(image, tile=tile, **kwargs), whole)
     # In float, where no rounding to levels hides it, the difference is float32 rounding.

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..parameters import Request
 from .base import Method, Setting
-from .network import CHROMA_REACH, Network, denoise_with_network
+from .network import CHROMA_REACH, REFINE_REACH, Network, denoise_with_network
 
 __all__ = ["DEFAULT_LEARNED_AFFINITY", "LEARNED", "Learned", "LearnedSetting"]
 
@@ -42,8 +42,8 @@ class LearnedSetting(Setting):
     channels: int = 1
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
-        """Return the receptive-field radius along each axis (colour: the chroma path's too)."""
-        extra = CHROMA_REACH if self.channels == 3 else 0
+        """Return the receptive-field radius along each axis (the refinement's and chroma's too)."""
+        extra = REFINE_REACH + (CHROMA_REACH if self.channels == 3 else 0)
         return tuple(self.model.reach + extra for _ in spatial)
 
     def used(self) -> dict[str, float | int | str]:

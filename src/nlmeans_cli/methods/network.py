@@ -44,8 +44,8 @@ import numpy as np
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
 
-__all__ = ["CHROMA_REACH", "Network", "apply_network", "apply_self_ensemble", "count_layers",
-           "denoise_with_network", "guided_chroma"]
+__all__ = ["CHROMA_REACH", "REFINE_REACH", "Network", "apply_network", "apply_self_ensemble",
+           "count_layers", "denoise_with_network", "guided_chroma", "refine_estimate"]
 
 #: The chroma path of colour (:func:`guided_chroma`): the window radius, h in units of sigma,
 #: and the share the network's own chroma keeps. Chosen on 256x256 crops of scikit-image's
@@ -58,6 +58,19 @@ CHROMA_H = 0.4
 CHROMA_NETWORK_SHARE = 0.2
 #: About how many pixels the chroma path hands the engine at once (a megapixel in one go).
 CHROMA_BAND_PIXELS = 2**20
+
+#: The refinement of the network's grey (or luminance) estimate by its own self-similarity
+#: (:func:`refine_estimate`): the patch radius (3x3, Gaussian weights), the window radius
+#: (15x15), h in units of sigma, and the share the estimate keeps. Chosen on 40 training
+#: images of train400 (never the validation split) and 481x321 crops of scikit-image's
+#: astronaut, chelsea, coffee, rocket and camera at sigma 25 and 50: a 21x21 window gained
+#: 0.005 dB more for twice the time, h 0.1 and 0.2 sigma and an even share a little less.
+REFINE_PATCH = 1
+REFINE_WINDOW = 7
+REFINE_H = 0.15
+REFINE_NETWORK_SHARE = 0.3
+#: How far beyond the network's receptive field a refined pixel's result reaches.
+REFINE_REACH = REFINE_PATCH + REFINE_WINDOW
 
 
 def count_layers(layers: dict, prefix: str) -> int:
@@ -294,8 +307,9 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     trained level, and divided back after. Colour goes through the orthonormal opponent
     transform (the noise keeps its level on every channel); the two chroma channels, centred
     on 0, are lifted to mid-grey while the network sees them, and then take
-    :func:`guided_chroma`. Cost: one :func:`apply_self_ensemble` (two network passes) per
-    channel, and for colour one engine call over a 41x41 window. A noiseless image is
+    :func:`guided_chroma`. The grey (or luminance) estimate takes :func:`refine_estimate`.
+    Cost: one :func:`apply_self_ensemble` (two network passes) per channel, one engine call
+    over a 15x15 window, and for colour one over a 41x41 window. A noiseless image is
     returned as it is.
     """
     channels = planes.shape[0]
@@ -313,6 +327,7 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     for c in range(channels):
         scaled = (work[c] * factor + lift[c]).astype(np.float32)
         out[c] = (apply_self_ensemble(network, scaled, workspace=workspace) - lift[c]) / factor
+    out[0] = refine_estimate(out[0], sigma)
     if channels == 3:
         out[1:] = guided_chroma(out, work, sigma)
         out = np.tensordot(OPPONENT.T, out, axes=1)
@@ -369,6 +384,62 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
         averaged[:, top:bottom] = part[:, top - lo : bottom - lo, 0, :]
     share = CHROMA_NETWORK_SHARE
     return (1 - share) * averaged + share * estimate[1:]
+
+
+def refine_estimate(estimate: np.ndarray, sigma: float, *,
+                    band_pixels: int = CHROMA_BAND_PIXELS) -> np.ndarray:
+    """Average an estimate over its own similar patches, and mix in the estimate.
+
+    ``y_i = 1/C sum_j f(e_i, e_j) e_j`` with ``f`` the Gaussian affinity of the estimate's
+    3x3 patches (Gaussian-weighted) at h = :data:`REFINE_H` sigma over a 15x15 window: the
+    non-local operation with its weights and its values from the network's estimate ``e``,
+    which finds the repeats of a structure that lie beyond the network's receptive field
+    (as BM3D's block matching does). The result is ``(1 - s) y + s e``,
+    ``s`` = :data:`REFINE_NETWORK_SHARE`.
+
+    Parameters
+    ----------
+    estimate : numpy.ndarray
+        ``(H, W)``, unit scale.
+    sigma : float
+        The noise standard deviation of the image the estimate came from, unit scale.
+    band_pixels : int
+        About how many pixels go to the engine at once: bands of rows, each read with
+        :data:`REFINE_REACH` rows either side (the result is the whole image's, bit for bit).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(H, W)``.
+
+    Notes
+    -----
+    On the validation split, after the two views, it gains 0.02 to 0.05 dB; on smooth
+    photographs (481x321 crops of scikit-image's) 0.13 to 0.22 dB. Cost: ``O(H W)`` times
+    the 113 offsets of half the window, each summing a 3x3 patch: about 4 % of the
+    network's two passes. A constant image stays constant.
+    """
+    from ..engine import nonlocal_operation
+    from ..formulation import PATCH_KERNELS
+
+    height, width = estimate.shape
+    reach, radius = REFINE_REACH, REFINE_PATCH
+    weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
+                    for r in (radius, 0, radius))
+    rows = max(2 * reach + 1, band_pixels // max(width, 1))
+    refined = np.empty((height, width), np.float64)
+    for top, bottom, lo, hi in _bands(height, rows, reach):
+        plane = np.ascontiguousarray(estimate[lo:hi], np.float32)[np.newaxis, :, np.newaxis, :]
+        # The Gaussian-weighted mean squared difference over the patch.
+        part = nonlocal_operation(plane, None, plane, affinity="gaussian",
+                                  patch_radius=(radius, 0, radius),
+                                  search_radius=(REFINE_WINDOW, 0, REFINE_WINDOW),
+                                  scale=1.0 / (2 * radius + 1) ** 2, bias=0.0,
+                                  h=REFINE_H * sigma, patch_weights=weights)
+        # Mixed band by band: no temporary the size of the image.
+        refined[top:bottom] = ((1 - REFINE_NETWORK_SHARE) * part[0, top - lo : bottom - lo, 0, :]
+                               + REFINE_NETWORK_SHARE * estimate[top:bottom])
+    return refined
 
 
 def _shared(workspace):
