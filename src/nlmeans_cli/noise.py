@@ -211,8 +211,8 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
 
 
 #: The most pixels of one plane :func:`fit_poisson_gaussian` reads (larger planes are read
-#: in evenly spaced bands of rows): four megapixels hold some 1.4 million smooth details,
-#: far more than the line's two parameters need.
+#: in evenly spaced bands of rows): four megapixels give some 2.4 million smooth positions,
+#: far more than the line's two parameters need, and bound the fit's memory.
 FIT_PIXELS = 1 << 22
 
 _FIT_BAND_ROWS = 64
