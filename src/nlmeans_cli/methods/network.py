@@ -26,7 +26,8 @@ level is brought to it by scaling the image (the noise then has the trained leve
 colour image is denoised per channel of an orthonormal opponent space (where the noise keeps
 its level and the channels are far less correlated than R, G and B), after which the chroma
 takes a second non-local average whose weights come from the network's whole estimate
-(:func:`guided_chroma`).
+(:func:`guided_chroma`). The grey or luminance estimate goes through the non-local
+operation once more, weights and values its own (:func:`refine_estimate`).
 
 References
 ----------
