@@ -235,29 +235,8 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablation", type=Path)
-    parser.add_argument("--memory", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="validation table only")
-    parser.add_argument("--smooth-only", action="store_true",
-                        help="the smooth photographs only, added to the last results")
-    parser.add_argument("--peers-only", action="store_true",
-                        help="score (and cache) the classic method and BM3D only")
-    args = parser.parse_args()
-
-    def chosen(colour=False):
-        every = runners(colour=colour)
-        return ({k: v for k, v in every.items() if k != "learned"} if args.peers_only
-                else every)
-
-    if args.smooth_only:
-        results = json.loads((RESULTS / "learned.json").read_text())
-        results["smooth"] = score(smooth_photographs(), 25, chosen(), key="smooth25")
-        (RESULTS / "learned.json").write_text(json.dumps(results, indent=1))
-        (RESULTS / "learned.md").write_text(markdown(results))
-        print(markdown(results))
-        return
+def measure(args, chosen, previous):
+    """Every section the arguments ask for; the last run's ablation when not rerun."""
     val = validation(DATA)
     results = {"validation": {}}
     for sigma in SIGMAS:
@@ -280,16 +259,40 @@ def main() -> None:
         results["memory"] = peak_memory()
     if args.ablation:
         results["ablation"] = ablation(args.ablation, val)
-    elif (RESULTS / "learned.json").exists():
+    elif "ablation" in previous:
         # The ablation's networks are not shipped: keep the last run's table.
-        previous = json.loads((RESULTS / "learned.json").read_text())
-        if "ablation" in previous:
-            results["ablation"] = previous["ablation"]
+        results["ablation"] = previous["ablation"]
     results["self_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ablation", type=Path)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="validation table only")
+    parser.add_argument("--smooth-only", action="store_true",
+                        help="the smooth photographs only, added to the last results")
+    parser.add_argument("--peers-only", action="store_true",
+                        help="score (and cache) the classic method and BM3D only")
+    args = parser.parse_args()
+
+    def chosen(colour=False):
+        every = runners(colour=colour)
+        return ({k: v for k, v in every.items() if k != "learned"} if args.peers_only
+                else every)
+
+    last = RESULTS / "learned.json"
+    previous = json.loads(last.read_text()) if last.exists() else {}
+    if args.smooth_only:
+        results = {**previous,
+                   "smooth": score(smooth_photographs(), 25, chosen(), key="smooth25")}
+    else:
+        results = measure(args, chosen, previous)
     if args.peers_only:
         return
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "learned.json").write_text(json.dumps(results, indent=1))
+    last.write_text(json.dumps(results, indent=1))
     (RESULTS / "learned.md").write_text(markdown(results))
     print(markdown(results))
 

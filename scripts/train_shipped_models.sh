@@ -38,13 +38,11 @@ else
   tune 50 "$stages/sigma50-stage1.npz" 1000 0.0001 1 "$stages/sigma50-stage2.npz"
   tune 25 "$start" 1500 0.0002 0 "$stages/sigma25-stage1.npz"
   tune 25 "$stages/sigma25-stage1.npz" 1200 0.0001 1 "$stages/sigma25-stage2.npz"
-  # sigma 25 then one layer deeper on either side of the block: identity layers added, the
-  # same function, trained on
-  nlm train "$data" --hold-out-every 10 --sigma 25 --before 4 --after 4 \
-    --init "$stages/sigma25-stage2.npz" --steps 3000 --learning-rate 0.0002 --every 500 \
-    --seed 3 --quiet --overwrite --out "$out/embedded-gaussian-sigma25.npz"
-  # sigma 50 the same way
-  nlm train "$data" --hold-out-every 10 --sigma 50 --before 4 --after 4 \
-    --init "$stages/sigma50-stage2.npz" --steps 3000 --learning-rate 0.0002 --every 500 \
-    --seed 3 --quiet --overwrite --out "$out/embedded-gaussian-sigma50.npz"
+  # sigma 25 and 50 then one layer deeper on either side of the block: identity layers
+  # added (the same function), trained on
+  for sigma in 25 50; do
+    nlm train "$data" --hold-out-every 10 --sigma "$sigma" --before 4 --after 4 \
+      --init "$stages/sigma$sigma-stage2.npz" --steps 3000 --learning-rate 0.0002 --every 500 \
+      --seed 3 --quiet --overwrite --out "$out/embedded-gaussian-sigma$sigma.npz"
+  done
 fi

@@ -147,8 +147,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     would; positions on edges and texture (the roughest 40 %) are left out; the rest are
     grouped into levels of equal mean, where the noise variance is the details' mean square
     without their largest 0.1 %; a weighted line through (mean, variance) with iterated
-    outlier rejection gives the two parameters. ``O(N)`` plus a sort; planes larger than
-    :data:`FIT_PIXELS` are read in evenly spaced bands of rows.
+    outlier rejection gives the two parameters. Planes are read in cache-sized bands of
+    rows, and at most :data:`FIT_PIXELS` of each (evenly spaced bands). ``O(N)`` for
+    ``N`` up to that many pixels per plane, plus a linear-time (radix) sort.
     """
     # float32 per position (half the memory traffic of float64); the levels' sums in float64.
     planes = np.asarray(image, np.float32)
@@ -226,9 +227,13 @@ FIT_PIXELS = 1 << 18
 #: better).
 _FIT_BAND_ROWS = 128
 
-#: The rows a band reads beyond its positions: one for the 3x3 neighbourhood and three for
-#: the roughness, so that the bands' positions tile the plane.
-_FIT_BAND_HALO = 4
+#: How far apart the means compared for the roughness are (one neighbourhood), which is
+#: also how far from a band's edge its positions stay.
+_ROUGHNESS_STEP = 3
+
+#: The rows a band reads beyond its positions: one for the 3x3 neighbourhood and the
+#: roughness's step, so that the bands' positions tile the plane.
+_FIT_BAND_HALO = 1 + _ROUGHNESS_STEP
 
 #: The pixels under one detail (its 3x3 neighbourhood).
 _DETAIL_SUPPORT = 9
@@ -256,10 +261,11 @@ def _detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: flo
                        ) -> tuple[np.ndarray, ...] | None:
     """Per usable position: the 3x3 mean, the detail, the roughness and the level's mean.
 
-    Positions within three of the border, or whose neighbourhood touches a clipped end,
-    are left out; ``None`` when none is left.
+    Positions within :data:`_ROUGHNESS_STEP` of the border, or whose neighbourhood touches
+    a clipped end, are left out; ``None`` when none is left.
     """
-    if min(plane.shape) < 9:
+    # One position needs its neighbourhood and the roughness's step either side.
+    if min(plane.shape) < 2 * _FIT_BAND_HALO + 1:
         return None
     rows = plane[:-2] - 2 * plane[1:-1] + plane[2:]
     # Scaled by 1/6: the 3x3 filter's squared taps sum to 36, so white noise keeps its variance.
@@ -269,10 +275,11 @@ def _detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: flo
     # The means' own gradient, one neighbourhood apart: large on edges and texture, whose
     # detail holds signal as well as noise. (Means and details of one neighbourhood are
     # uncorrelated under white noise, so choosing on it does not bias the variance.)
-    gradient = (np.abs(mean[6:, 3:-3] - mean[:-6, 3:-3])
-                + np.abs(mean[3:-3, 6:] - mean[3:-3, :-6]))
+    step = _ROUGHNESS_STEP
+    inner = (slice(step, -step), slice(step, -step))
+    gradient = (np.abs(mean[2 * step:, step:-step] - mean[:-2 * step, step:-step])
+                + np.abs(mean[step:-step, 2 * step:] - mean[step:-step, :-2 * step]))
     keep = np.ones(gradient.shape, bool)
-    inner = (slice(3, -3), slice(3, -3))
     for bound, reduce in ((clip_low, np.minimum), (clip_high, np.maximum)):
         if bound is None:
             continue
