@@ -21,6 +21,11 @@ CASES = {
     "volume-3d": (1, (4, 5, 6), (1, 1, 1), (1, 2, 1)),
     "colour-volume": (2, (3, 4, 5), (0, 1, 1), (2, 1, 1)),
     "one-by-n": (1, (1, 1, 7), (1, 0, 1), (2, 0, 2)),
+    # Images side by side along the second axis, each searched on its own (SURE's crops);
+    # patches of 9 and 11 taps, and of 13, past the planar kernel's written-out sums.
+    "images-side-by-side": (1, (6, 3, 8), (1, 0, 2), (2, 0, 2)),
+    "patch-9-by-11": (3, (12, 1, 13), (4, 0, 5), (2, 0, 3)),
+    "patch-13-taps": (1, (14, 1, 9), (6, 0, 1), (1, 0, 2)),
     # A patch of one position (the network's block) takes the tiled kernel; rows longer
     # than one tile, a window larger than the image, a volume.
     "pointwise-2d": (4, (5, 1, 150), (0, 0, 0), (2, 0, 3)),

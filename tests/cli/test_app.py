@@ -173,7 +173,7 @@ def test_the_learned_method_needs_more_kernels_than_the_engine_s_main_one(monkey
     from nlmeans_cli.methods import METHODS
 
     monkeypatch.setattr(operation, "in_cache",
-                        lambda dispatcher: dispatcher.__name__ == "nonlocal_strips")
+                        lambda dispatcher: dispatcher.__name__ == "nonlocal_planar_strips")
     assert METHODS["classic"].kernels_cached()
     assert not METHODS["learned"].kernels_cached()
 

@@ -5,7 +5,10 @@ feature maps and runs the kernel :func:`~.kernels.nonlocal_strips` on strips of 
 :func:`engine_threads` threads. The kernel follows the offset-outer algorithm (Darbon et al.):
 the cost is ``O(N * S)`` for ``N`` positions and ``S`` offsets, independent of the patch size.
 A patch of one position (the network's block) takes
-:func:`~.pointwise.nonlocal_pointwise_strips`, which visits the window tile by tile.
+:func:`~.pointwise.nonlocal_pointwise_strips`, which visits the window tile by tile; classic
+NL-means on images (a shared map, the Gaussian kernel, the sum normaliser, a patch and window in
+the image's plane) takes :func:`~.planar.nonlocal_planar_strips`, the same algorithm with each
+row's steps written out as sweeps of their own.
 """
 
 from .kernels import FASTMATH

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from numba import config
 
-from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, lookup
+from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, SQUARED_DIFFERENCE, lookup
 from .kernels import nonlocal_strips
+from .planar import PLANAR_MAX_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
 __all__ = ["Workspace", "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
@@ -294,12 +295,29 @@ def nonlocal_operation(
         _run_strips(nonlocal_pointwise_strips, arguments, -(-grid[0] // strip), n_positions)
         return out
     offsets = search_offsets(search, half=symmetric)
+    if _planar(spec, norm.name, symmetric, patch, search, (lo1, hi1), grid):
+        # The classic operation on planes: its own kernel, each row's steps in sweeps of
+        # their own (the same sums in the same order; see .planar).
+        along2 = (k2 * k1[0]).astype(np.float32)
+        arguments = (left_padded, values_padded, out, offsets, k0, along2, np.float32(scale),
+                     np.float32(bias), inv_h2, inv_h2b, squarings, split, strip)
+        _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
+        return out
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
                  norm.code, np.float32(scale), np.float32(bias), inv_h2, inv_h2b,
                  squarings, split, symmetric, strip, n_positions, lo1, grid[1])
     _run_strips(nonlocal_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
     return out
+
+
+def _planar(spec, normaliser: str, symmetric: bool, patch, search, targets, grid) -> bool:
+    """Tell whether :func:`~.planar.nonlocal_planar_strips` evaluates this operation."""
+    return (symmetric and spec.statistic == SQUARED_DIFFERENCE
+            and spec.kernel == GAUSSIAN_KERNEL and normaliser == "sum"
+            and patch[1] == 0 and search[1] == 0 and max(patch) > 0
+            and 2 * max(patch[0], patch[2]) + 1 <= PLANAR_MAX_TAPS
+            and tuple(targets) == (0, grid[1]))
 
 
 def _run_strips(kernel, arguments: tuple, n_strips: int, n_offsets: int) -> None:
@@ -392,7 +410,7 @@ def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def kernels_cached(*, pointwise: bool = False) -> bool:
-    """Tell whether Numba's on-disk cache already holds the engine's main kernel.
+    """Tell whether Numba's on-disk cache already holds the engine's kernel for images.
 
     Parameters
     ----------
@@ -404,8 +422,15 @@ def kernels_cached(*, pointwise: bool = False) -> bool:
     bool
         ``False`` right after installing (or after the engine's source changed): the first
         call then compiles the kernels, once. See :func:`in_cache`.
+
+    Notes
+    -----
+    The kernel for images is :func:`~.planar.nonlocal_planar_strips`; volumes, clips searched
+    across frames and the other affinities compile the general kernel on their first call,
+    which this does not ask about.
     """
-    kernels = (nonlocal_strips, nonlocal_pointwise_strips) if pointwise else (nonlocal_strips,)
+    kernels = ((nonlocal_planar_strips, nonlocal_pointwise_strips) if pointwise
+               else (nonlocal_planar_strips,))
     return all(in_cache(kernel) for kernel in kernels)
 
 
