@@ -125,7 +125,7 @@ def _announce_compiling(quiet: bool, method: str) -> None:
     chosen = method_named(method)
     if not quiet and not chosen.kernels_cached():
         typer.echo(f"nlm: compiling the engine for the {chosen.name} method, once after "
-                   "installing (about 10 to 20 s)", err=True)
+                   "installing (about 5 to 20 s)", err=True)
 
 
 @contextmanager

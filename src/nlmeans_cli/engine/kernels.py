@@ -36,7 +36,7 @@ from ..formulation import (
 )
 
 __all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "negative_exp", "nonlocal_strips",
-           "to_affinity"]
+           "to_affinity", "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -260,29 +260,39 @@ def _kernel_plane(ring, oldest, k0, kernel, m1, m2, scale, bias, inv_h2, inv_h2b
     for i1 in range(m1):
         w = weights[0, i1]
         _taps(ring, oldest, 1, ring_len, i1, 0, 0, 0, k0, np.float32(1.0), ring_len, m2, w)
-        if kernel == GAUSSIAN_KERNEL and two and squarings > 0:
-            second = weights[1, i1]
-            for i2 in range(m2):
-                d = max(w[i2] * scale - bias, np.float32(0.0))
-                x = d * inv_h2
-                y = d * inv_h2b
-                e = negative_exp(y) if y < CUTOFF else np.float32(0.0)
-                second[i2] = e
-                w[i2] = e if x < CUTOFF else np.float32(0.0)
-            # Squared in loops of their own: a loop inside the one above would not vectorise.
-            for _ in range(squarings):
-                for i2 in range(m2):
-                    w[i2] = w[i2] * w[i2]
-        elif kernel == GAUSSIAN_KERNEL and two:
-            second = weights[1, i1]
-            for i2 in range(m2):
-                d = max(w[i2] * scale - bias, np.float32(0.0))
-                x = d * inv_h2
-                y = d * inv_h2b
-                w[i2] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
-                second[i2] = negative_exp(y) if y < CUTOFF else np.float32(0.0)
+        if kernel == GAUSSIAN_KERNEL and two:
+            two_strengths(w, weights[1, i1], m2, scale, bias, inv_h2, inv_h2b, squarings)
         else:
             to_affinity(w, kernel, scale, bias, inv_h2, m2)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def two_strengths(w, second, n, scale, bias, inv_h2, inv_h2b, squarings):
+    """Turn the summed statistics ``w[:n]`` into Gaussian affinities at two strengths.
+
+    ``w[:n]`` receives them at ``inv_h2`` (in place), ``second[:n]`` at ``inv_h2b``. Where
+    ``inv_h2 = 2 ** squarings * inv_h2b`` (*squarings* > 0), the first set is the second
+    squared *squarings* times, ``exp(-2^n y) = exp(-y)^(2^n)``: one exponential per weight.
+    """
+    if squarings > 0:
+        for i in range(n):
+            d = max(w[i] * scale - bias, np.float32(0.0))
+            x = d * inv_h2
+            y = d * inv_h2b
+            e = negative_exp(y) if y < CUTOFF else np.float32(0.0)
+            second[i] = e
+            w[i] = e if x < CUTOFF else np.float32(0.0)
+        # Squared in loops of their own: a loop inside the one above would not vectorise.
+        for _ in range(squarings):
+            for i in range(n):
+                w[i] = w[i] * w[i]
+        return
+    for i in range(n):
+        d = max(w[i] * scale - bias, np.float32(0.0))
+        x = d * inv_h2
+        y = d * inv_h2b
+        w[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
+        second[i] = negative_exp(y) if y < CUTOFF else np.float32(0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import CUTOFF, FASTMATH, negative_exp
+from ..formulation import GAUSSIAN_KERNEL
+from .kernels import FASTMATH, to_affinity, two_strengths
 
 __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
@@ -111,41 +112,6 @@ def _ring_taps(ring, oldest, weights, n, m, out):
                       + w9 * ring[j9, i] + w10 * ring[j10, i])
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _affinities(out, m, scale, bias, inv_h2, inv_h2b, two, squarings):
-    """Turn the summed statistics ``out[0, :m]`` into affinities in place.
-
-    ``out[0, :m]`` receives the affinities at ``inv_h2``; with *two*, ``out[1, :m]`` those at
-    ``inv_h2b``, and where ``inv_h2 = 2 ** squarings * inv_h2b`` the first are the second
-    squared, as in :func:`~.kernels.nonlocal_strips`.
-    """
-    first = out[0, :m]
-    if not two:
-        for i in range(m):
-            x = max(first[i] * scale - bias, np.float32(0.0)) * inv_h2
-            first[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
-        return
-    second = out[1, :m]
-    if squarings > 0:
-        for i in range(m):
-            d = max(first[i] * scale - bias, np.float32(0.0))
-            x = d * inv_h2
-            y = d * inv_h2b
-            e = negative_exp(y) if y < CUTOFF else np.float32(0.0)
-            second[i] = e
-            first[i] = e if x < CUTOFF else np.float32(0.0)
-        for _ in range(squarings):
-            for i in range(m):
-                first[i] = first[i] * first[i]
-        return
-    for i in range(m):
-        d = max(first[i] * scale - bias, np.float32(0.0))
-        x = d * inv_h2
-        y = d * inv_h2b
-        first[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
-        second[i] = negative_exp(y) if y < CUTOFF else np.float32(0.0)
-
-
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_h2, inv_h2b,
                            squarings, split, strip, first_strip, n_run, cancel, done):
@@ -214,8 +180,11 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     if a0 - first < 2 * r0:
                         continue
                     _ring_taps(ring[i1], a0 + 1, k0, taps0, m2, weights[0])
-                    _affinities(weights, m2, scale, bias, inv_h2, inv_h2b, sets == 2,
-                                squarings)
+                    if sets == 2:
+                        two_strengths(weights[0], weights[1], m2, scale, bias, inv_h2, inv_h2b,
+                                      squarings)
+                    else:
+                        to_affinity(weights[0], GAUSSIAN_KERNEL, scale, bias, inv_h2, m2)
                     for m in range(n_values):
                         w = weights[0 if m < split else 1, :m2]
                         own = values[m, q + pad0, i1, b2 + pad2 : b2 + pad2 + m2]
