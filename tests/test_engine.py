@@ -26,6 +26,7 @@ CASES = {
     "images-side-by-side": (1, (6, 3, 8), (1, 0, 2), (2, 0, 2)),
     "patch-9-by-11": (3, (12, 1, 13), (4, 0, 5), (2, 0, 3)),
     "patch-13-taps": (1, (14, 1, 9), (6, 0, 1), (1, 0, 2)),
+    "one-column": (1, (9, 1, 1), (2, 0, 1), (3, 0, 2)),
     # A patch of one position (the network's block) takes the tiled kernel; rows longer
     # than one tile, a window larger than the image, a volume.
     "pointwise-2d": (4, (5, 1, 150), (0, 0, 0), (2, 0, 3)),
