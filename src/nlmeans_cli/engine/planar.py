@@ -32,6 +32,12 @@ __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 #: terms); longer patches take the general kernel.
 PLANAR_MAX_TAPS = 11
 
+# The sums along rows and across the ring are written out here for one-dimensional rows and a
+# two-dimensional ring, rather than calling the general kernel's taps (three-dimensional
+# indexing, any slot and step): with those, in one process, the same outputs came 4 % slower
+# for grey, 8 to 14 % slower for the defaults' short SURE rows, and the first compile took
+# 6.8 s against 5.0 s.
+
 
 @njit(cache=True, fastmath=FASTMATH)
 def _row_taps(src, weights, n, m, out):
@@ -140,7 +146,7 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
         wsum = np.zeros((sets, rows, n1, n2), np.float32)
         statistic = np.empty(width, np.float32)
         ring = np.empty((n1, taps0, width), np.float32)
-        weights = np.empty((2, width), np.float32)
+        weights = np.empty((sets, width), np.float32)
         deviations = np.empty((n_values, width), np.float32)
         for o in range(offsets.shape[0]):
             if cancel[0] != 0:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..formulation import AFFINITIES, lookup
+from ..formulation import AFFINITIES, PATCH_KERNELS, lookup
 from ..pixels import OPPONENT
 
 __all__ = ["CHROMA_REACH", "REFINE_REACH", "Network", "apply_network", "apply_self_ensemble",
@@ -410,8 +410,6 @@ def refine_estimate(estimate: np.ndarray, sigma: float, *,
     ones (README). Cost: ``O(H W)`` times the 113 offsets of half the window, each summing a
     3x3 patch: about 4 % of the network's two passes. A constant image stays constant.
     """
-    from ..formulation import PATCH_KERNELS
-
     radius, search = REFINE_PATCH_RADIUS, REFINE_SEARCH_RADIUS
     weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
                     for r in (radius, 0, radius))
