@@ -222,19 +222,32 @@ def warm_up(peer: str, case: Case) -> None:
     make_runner(peer, case, small)()
 
 
-def time_peer(peer: str, case: Case, clean: np.ndarray, noisy: np.ndarray,
-              budget: float, min_repeats: int, max_repeats: int) -> Result:
-    warm_up(peer, case)
-    run = make_runner(peer, case, noisy)
-    times, estimate = [], None
-    while len(times) < max_repeats:
-        started = time.perf_counter()
-        estimate = run()
-        times.append(time.perf_counter() - started)
-        if len(times) >= min_repeats and sum(times) > budget:
+def time_peers(peers: list[str], case: Case, clean: np.ndarray, noisy: np.ndarray,
+               budget: float, min_repeats: int, max_repeats: int) -> list[Result]:
+    """Time *peers* on *case* in alternation: one call each per round, the order rotated.
+
+    Calls alternate rather than run peer after peer so that a change in the machine's load
+    (these machines are shared) falls on every peer alike and not on one peer's block. A
+    peer leaves the rounds after *min_repeats* calls once its calls took *budget* seconds.
+    """
+    for peer in peers:
+        warm_up(peer, case)
+    runs = {peer: make_runner(peer, case, noisy) for peer in peers}
+    times: dict[str, list[float]] = {peer: [] for peer in peers}
+    estimates: dict[str, np.ndarray] = {}
+    for round_ in range(max_repeats):
+        active = [p for p in peers
+                  if len(times[p]) < min_repeats or sum(times[p]) <= budget]
+        if not active:
             break
-    return Result(case.name, peer, statistics.median(times), len(times), psnr(clean, estimate),
-                  times=[round(t, 4) for t in times])
+        shift = round_ % len(active)
+        for peer in active[shift:] + active[:shift]:
+            started = time.perf_counter()
+            estimates[peer] = runs[peer]()
+            times[peer].append(time.perf_counter() - started)
+    return [Result(case.name, peer, statistics.median(times[peer]), len(times[peer]),
+                   psnr(clean, estimates[peer]), times=[round(t, 4) for t in times[peer]])
+            for peer in peers]
 
 
 def _peak_child(peer: str, case: Case, connection) -> None:
@@ -454,13 +467,21 @@ def thread_scaling(case: Case, repeats: int) -> dict | None:
         return None
     clean = clean_image(case.kind, case.side)
     noisy = noisy_image(clean)
-    timings = {}
-    for threads in (1, 2):
-        set_engine_threads(threads)
-        timings[threads] = time_peer("ours", case, clean, noisy, budget=5.0,
-                                     min_repeats=repeats, max_repeats=repeats).seconds
-    set_engine_threads(None)
-    return dict(case=case.name, one=timings[1], two=timings[2], ratio=timings[2] / timings[1])
+    warm_up("ours", case)
+    run = make_runner("ours", case, noisy)
+    times: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        for round_ in range(max(repeats, 3)):
+            # Alternating, as the peers are, so that a change in load falls on both.
+            for threads in (1, 2) if round_ % 2 == 0 else (2, 1):
+                set_engine_threads(threads)
+                started = time.perf_counter()
+                run()
+                times[threads].append(time.perf_counter() - started)
+    finally:
+        set_engine_threads(None)
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    return dict(case=case.name, one=one, two=two, ratio=two / one)
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -495,8 +516,8 @@ def markdown(results: list[Result], whole: list[dict], threads: dict | None,
     lines = [
         f"Machine: {about}. Noise sigma {SIGMA:g} on 8-bit images (and on 16-bit and float "
         f"copies, at the same level), h {H:g} (on the 0-255 scale); times are medians "
-        "after a warm-up; peak is the rise of the peak resident set during one call, in a fresh "
-        "process.",
+        "after a warm-up, the peers' calls alternating; peak is the rise of the peak resident "
+        "set during one call, in a fresh process.",
         "",
         "| case | peer | seconds | ours / peer | PSNR (dB) | peak MiB |",
         "|---|---|---|---|---|---|",
@@ -586,11 +607,15 @@ def main() -> None:
     for case in all_cases:
         clean = clean_image(case.kind, case.side)
         noisy = noisy_image(clean, case.depth)
+        slow = [p for p in case.peers if p == "skimage-slow" or case.group == "scale"]
+        fast = [p for p in case.peers if p not in slow]
+        timed = {r.peer: r for r in
+                 time_peers(fast, case, clean, noisy, budget=10.0, min_repeats=3,
+                            max_repeats=args.repeats)
+                 + [r for p in slow for r in time_peers([p], case, clean, noisy, budget=10.0,
+                                                         min_repeats=1, max_repeats=1)]}
         for peer in case.peers:
-            slow = peer == "skimage-slow" or case.group == "scale"
-            result = time_peer(peer, case, clean, noisy, budget=10.0,
-                               min_repeats=1 if slow else 3,
-                               max_repeats=1 if slow else args.repeats)
+            result = timed[peer]
             if not args.no_memory:
                 result.peak_mib, process_peak, _ = peak_memory(peer, case)
                 result.note = f"process peak {process_peak:.0f} MiB"
