@@ -316,14 +316,19 @@ def double(a):
 """
 
 
-def _median_run(command: list[str], repeats: int, env=None) -> float:
-    subprocess.run(command, check=True, capture_output=True, env=env)  # caches, page cache
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def _median_runs(commands: list[tuple[list[str], dict | None]], repeats: int) -> list[float]:
+    """Median wall time of each command, the commands run in alternation (order rotated)."""
+    for command, env in commands:
+        subprocess.run(command, check=True, capture_output=True, env=env)  # caches, page cache
+    times: list[list[float]] = [[] for _ in commands]
+    for round_ in range(repeats):
+        shift = round_ % len(commands)
+        for k in list(range(shift, len(commands))) + list(range(shift)):
+            command, env = commands[k]
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env)
+            times[k].append(time.perf_counter() - started)
+    return [statistics.median(t) for t in times]
 
 
 def whole_process(repeats: int) -> list[dict]:
@@ -346,16 +351,15 @@ def whole_process(repeats: int) -> list[dict]:
         floor = Path(folder) / "numba_floor.py"
         floor.write_text(NUMBA_FLOOR_MODULE)
         out = str(Path(folder) / "out.png")
-        ours = _median_run(nlm_command + ["denoise", str(source), out, "--overwrite", "-q"],
-                           repeats)
-        skimage = _median_run([sys.executable, str(script), str(source), out,
-                               str(chosen.patch_size), str(chosen.search_window),
-                               str(h), str(sigma)], repeats)
         env = {**os.environ, "PYTHONPATH": folder}
-        numba_floor = _median_run(
-            [sys.executable, "-c", "import numpy, numba_floor; numba_floor.double(numpy.ones(8))"],
-            repeats, env=env)
-        python_numpy = _median_run([sys.executable, "-c", "import numpy"], repeats)
+        ours, skimage, numba_floor, python_numpy = _median_runs([
+            (nlm_command + ["denoise", str(source), out, "--overwrite", "-q"], None),
+            ([sys.executable, str(script), str(source), out, str(chosen.patch_size),
+              str(chosen.search_window), str(h), str(sigma)], None),
+            ([sys.executable, "-c",
+              "import numpy, numba_floor; numba_floor.double(numpy.ones(8))"], env),
+            ([sys.executable, "-c", "import numpy"], None),
+        ], repeats)
     parameters = (f"sigma {sigma:.1f} (estimated), h {h:.1f}, "
                   f"patch {chosen.patch_size}, window {chosen.search_window}")
     rows.append(dict(what="`nlm denoise` 512² PNG (kernels cached)", seconds=ours,
@@ -438,16 +442,19 @@ def clip_comparison(repeats: int) -> list[dict]:
     peers = {"ours, frame by frame": ours(0), "ours, temporal window 2": ours(2),
              f"FFmpeg nlmeans (s={best:g})": lambda: _ffmpeg_nlmeans(noisy, best, patch,
                                                                       window)}
-    rows = []
-    for name, run in peers.items():
+    for run in peers.values():
         run()  # warm-up
-        times, estimate = [], None
-        for _ in range(max(1, min(repeats, 3))):
+    names = list(peers)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    estimates = {}
+    for round_ in range(max(1, min(repeats, 3))):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:  # alternating, as the stills' peers
             started = time.perf_counter()
-            estimate = run()
-            times.append(time.perf_counter() - started)
-        rows.append(dict(what=name, seconds_per_frame=statistics.median(times) / len(noisy),
-                         psnr=mean_psnr(estimate)))
+            estimates[name] = peers[name]()
+            times[name].append(time.perf_counter() - started)
+    rows = [dict(what=name, seconds_per_frame=statistics.median(times[name]) / len(noisy),
+                 psnr=mean_psnr(estimates[name])) for name in names]
     reference = rows[-1]["seconds_per_frame"]
     for row in rows:
         row["ratio"] = row["seconds_per_frame"] / reference
