@@ -222,6 +222,15 @@ def warm_up(peer: str, case: Case) -> None:
     make_runner(peer, case, small)()
 
 
+def rotated(items: list, round_: int) -> list:
+    """Return *items* in round *round_*'s order: rotated by one place each round.
+
+    So no peer always runs first, or always right after the same one.
+    """
+    shift = round_ % len(items)
+    return items[shift:] + items[:shift]
+
+
 def time_peers(peers: list[str], case: Case, clean: np.ndarray, noisy: np.ndarray,
                budget: float, min_repeats: int, max_repeats: int) -> list[Result]:
     """Time *peers* on *case* in alternation: one call each per round, the order rotated.
@@ -240,8 +249,7 @@ def time_peers(peers: list[str], case: Case, clean: np.ndarray, noisy: np.ndarra
                   if len(times[p]) < min_repeats or sum(times[p]) <= budget]
         if not active:
             break
-        shift = round_ % len(active)
-        for peer in active[shift:] + active[:shift]:
+        for peer in rotated(active, round_):
             started = time.perf_counter()
             estimates[peer] = runs[peer]()
             times[peer].append(time.perf_counter() - started)
@@ -322,8 +330,7 @@ def _median_runs(commands: list[tuple[list[str], dict | None]], repeats: int) ->
         subprocess.run(command, check=True, capture_output=True, env=env)  # caches, page cache
     times: list[list[float]] = [[] for _ in commands]
     for round_ in range(repeats):
-        shift = round_ % len(commands)
-        for k in list(range(shift, len(commands))) + list(range(shift)):
+        for k in rotated(list(range(len(commands))), round_):
             command, env = commands[k]
             started = time.perf_counter()
             subprocess.run(command, check=True, capture_output=True, env=env)
@@ -448,8 +455,7 @@ def clip_comparison(repeats: int) -> list[dict]:
     times: dict[str, list[float]] = {name: [] for name in names}
     estimates = {}
     for round_ in range(max(1, min(repeats, 3))):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:  # alternating, as the stills' peers
+        for name in rotated(names, round_):  # alternating, as the stills' peers
             started = time.perf_counter()
             estimates[name] = peers[name]()
             times[name].append(time.perf_counter() - started)
