@@ -19,6 +19,7 @@ Writes ``benchmarks/results/benchmark.md`` (the table the README shows), ``bench
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -222,37 +223,37 @@ def warm_up(peer: str, case: Case) -> None:
     make_runner(peer, case, small)()
 
 
-def rotated(items: list, round_: int) -> list:
-    """Return *items* in round *round_*'s order: rotated by one place each round.
+def time_alternating(calls: dict, rounds: int, *, budget: float = float("inf"),
+                     min_repeats: int = 0) -> tuple[dict, dict]:
+    """Time *calls* (name -> no-argument callable) in alternation; return times and results.
 
-    So no peer always runs first, or always right after the same one.
+    Each round calls each one once, the order rotated by one place per round, so that a
+    change in the machine's load (these machines are shared) falls on every one alike and
+    not on one's block of calls, and none always runs first. A call leaves the rounds after
+    *min_repeats* calls once its calls took *budget* seconds.
     """
-    shift = round_ % len(items)
-    return items[shift:] + items[:shift]
+    times: dict = {name: [] for name in calls}
+    results: dict = {}
+    for round_ in range(rounds):
+        active = [name for name in calls
+                  if len(times[name]) < min_repeats or sum(times[name]) <= budget]
+        if not active:
+            break
+        shift = round_ % len(active)
+        for name in active[shift:] + active[:shift]:
+            started = time.perf_counter()
+            results[name] = calls[name]()
+            times[name].append(time.perf_counter() - started)
+    return times, results
 
 
 def time_peers(peers: list[str], case: Case, clean: np.ndarray, noisy: np.ndarray,
                budget: float, min_repeats: int, max_repeats: int) -> list[Result]:
-    """Time *peers* on *case* in alternation: one call each per round, the order rotated.
-
-    Calls alternate rather than run peer after peer so that a change in the machine's load
-    (these machines are shared) falls on every peer alike and not on one peer's block. A
-    peer leaves the rounds after *min_repeats* calls once its calls took *budget* seconds.
-    """
+    """Time *peers* on *case* in alternation (:func:`time_alternating`), after a warm-up."""
     for peer in peers:
         warm_up(peer, case)
-    runs = {peer: make_runner(peer, case, noisy) for peer in peers}
-    times: dict[str, list[float]] = {peer: [] for peer in peers}
-    estimates: dict[str, np.ndarray] = {}
-    for round_ in range(max_repeats):
-        active = [p for p in peers
-                  if len(times[p]) < min_repeats or sum(times[p]) <= budget]
-        if not active:
-            break
-        for peer in rotated(active, round_):
-            started = time.perf_counter()
-            estimates[peer] = runs[peer]()
-            times[peer].append(time.perf_counter() - started)
+    times, estimates = time_alternating({peer: make_runner(peer, case, noisy) for peer in peers},
+                                        max_repeats, budget=budget, min_repeats=min_repeats)
     return [Result(case.name, peer, statistics.median(times[peer]), len(times[peer]),
                    psnr(clean, estimates[peer]), times=[round(t, 4) for t in times[peer]])
             for peer in peers]
@@ -325,17 +326,14 @@ def double(a):
 
 
 def _median_runs(commands: list[tuple[list[str], dict | None]], repeats: int) -> list[float]:
-    """Median wall time of each command, the commands run in alternation (order rotated)."""
-    for command, env in commands:
-        subprocess.run(command, check=True, capture_output=True, env=env)  # caches, page cache
-    times: list[list[float]] = [[] for _ in commands]
-    for round_ in range(repeats):
-        for k in rotated(list(range(len(commands))), round_):
-            command, env = commands[k]
-            started = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True, env=env)
-            times[k].append(time.perf_counter() - started)
-    return [statistics.median(t) for t in times]
+    """Median wall time of each command, the commands run in alternation."""
+    calls = {k: functools.partial(subprocess.run, command, check=True, capture_output=True,
+                                  env=env)
+             for k, (command, env) in enumerate(commands)}
+    for call in calls.values():
+        call()  # caches, page cache
+    times, _ = time_alternating(calls, repeats)
+    return [statistics.median(times[k]) for k in calls]
 
 
 def whole_process(repeats: int) -> list[dict]:
@@ -451,16 +449,9 @@ def clip_comparison(repeats: int) -> list[dict]:
                                                                       window)}
     for run in peers.values():
         run()  # warm-up
-    names = list(peers)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    estimates = {}
-    for round_ in range(max(1, min(repeats, 3))):
-        for name in rotated(names, round_):  # alternating, as the stills' peers
-            started = time.perf_counter()
-            estimates[name] = peers[name]()
-            times[name].append(time.perf_counter() - started)
+    times, estimates = time_alternating(peers, max(1, min(repeats, 3)))
     rows = [dict(what=name, seconds_per_frame=statistics.median(times[name]) / len(noisy),
-                 psnr=mean_psnr(estimates[name])) for name in names]
+                 psnr=mean_psnr(estimates[name])) for name in peers]
     reference = rows[-1]["seconds_per_frame"]
     for row in rows:
         row["ratio"] = row["seconds_per_frame"] / reference
@@ -482,15 +473,15 @@ def thread_scaling(case: Case, repeats: int) -> dict | None:
     noisy = noisy_image(clean)
     warm_up("ours", case)
     run = make_runner("ours", case, noisy)
-    times: dict[int, list[float]] = {1: [], 2: []}
+
+    def on(threads):
+        def call():
+            set_engine_threads(threads)
+            return run()
+        return call
+
     try:
-        for round_ in range(max(repeats, 3)):
-            # Alternating, as the peers are, so that a change in load falls on both.
-            for threads in (1, 2) if round_ % 2 == 0 else (2, 1):
-                set_engine_threads(threads)
-                started = time.perf_counter()
-                run()
-                times[threads].append(time.perf_counter() - started)
+        times, _ = time_alternating({1: on(1), 2: on(2)}, max(repeats, 3))
     finally:
         set_engine_threads(None)
     one, two = statistics.median(times[1]), statistics.median(times[2])
@@ -620,13 +611,14 @@ def main() -> None:
     for case in all_cases:
         clean = clean_image(case.kind, case.side)
         noisy = noisy_image(clean, case.depth)
+        # Peers too slow to repeat (one call each) run on their own, after the others.
         slow = [p for p in case.peers if p == "skimage-slow" or case.group == "scale"]
         fast = [p for p in case.peers if p not in slow]
-        timed = {r.peer: r for r in
-                 time_peers(fast, case, clean, noisy, budget=10.0, min_repeats=3,
-                            max_repeats=args.repeats)
-                 + [r for p in slow for r in time_peers([p], case, clean, noisy, budget=10.0,
-                                                         min_repeats=1, max_repeats=1)]}
+        timed = {r.peer: r for r in time_peers(fast, case, clean, noisy, budget=10.0,
+                                               min_repeats=3, max_repeats=args.repeats)}
+        for peer in slow:
+            [timed[peer]] = time_peers([peer], case, clean, noisy, budget=10.0,
+                                       min_repeats=1, max_repeats=1)
         for peer in case.peers:
             result = timed[peer]
             if not args.no_memory:
