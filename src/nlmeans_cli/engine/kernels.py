@@ -36,7 +36,7 @@ from ..formulation import (
 )
 
 __all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "negative_exp", "nonlocal_strips",
-           "to_affinity", "two_strengths"]
+           "strip_sums", "to_affinity", "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -406,6 +406,20 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
                 target[i2] = target[i2] * rescale[i2] + e[i2] * (partner[i2] - own[i2])
 
 
+@njit(cache=True)
+def strip_sums(s, strip, n0, n_values, sets, n1, n2):
+    """Return strip *s*'s rows ``[lo, hi)`` of ``n0`` and its zeroed sums.
+
+    The sums are ``acc`` ``(n_values, hi - lo, n1, n2)``, of ``f (g_j - g_i)``, and ``wsum``
+    ``(sets, hi - lo, n1, n2)``, of the weights of each set: a strip's accumulators, in the
+    one convention of every kernel that works by strips of rows.
+    """
+    lo = s * strip
+    hi = min(lo + strip, n0)
+    return (lo, hi, np.zeros((n_values, hi - lo, n1, n2), np.float32),
+            np.zeros((sets, hi - lo, n1, n2), np.float32))
+
+
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statistic, kernel,
                     normaliser, scale, bias, inv_h2, inv_h2b, squarings, split, symmetric, strip,
@@ -424,18 +438,16 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
     width1, width2 = left.shape[2], left.shape[3]
     ring_len = 2 * r0 + 1
     exponential = kernel == EXPONENTIAL_KERNEL
+    sets = 2 if split < n_values else 1
     for k in range(n_run):
         s = first_strip + k
-        lo = s * strip
-        hi = min(lo + strip, n0)
+        lo, hi, acc, wsum = strip_sums(s, strip, n0, n_values, sets, n1, n2)
         rows = hi - lo
-        acc = np.zeros((n_values, rows, n1, n2), np.float32)
-        wsum = np.zeros((2 if split < n_values else 1, rows, n1, n2), np.float32)
         peak = np.full((rows, n1, n2), -np.inf, np.float32)
         plane = np.empty((width1, width2), np.float32)
         scratch = np.empty((width1, width2), np.float32)
         ring = np.empty((ring_len, width1, width2), np.float32)
-        weights = np.empty((2 if split < n_values else 1, width1, width2), np.float32)
+        weights = np.empty((sets, width1, width2), np.float32)
         row_scratch = np.empty((2, width2), np.float32)
         for o in range(offsets.shape[0]):
             if cancel[0] != 0:

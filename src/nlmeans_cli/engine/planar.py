@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ..formulation import GAUSSIAN_KERNEL
-from .kernels import FASTMATH, to_affinity, two_strengths
+from .kernels import FASTMATH, strip_sums, to_affinity, two_strengths
 
 __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
@@ -139,11 +139,8 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
     sets = 2 if split < n_values else 1
     for k in range(n_run):
         s = first_strip + k
-        lo = s * strip
-        hi = min(lo + strip, n0)
+        lo, hi, acc, wsum = strip_sums(s, strip, n0, n_values, sets, n1, n2)
         rows = hi - lo
-        acc = np.zeros((n_values, rows, n1, n2), np.float32)
-        wsum = np.zeros((sets, rows, n1, n2), np.float32)
         statistic = np.empty(width, np.float32)
         ring = np.empty((n1, taps0, width), np.float32)
         weights = np.empty((sets, width), np.float32)
