@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -501,6 +501,25 @@ def thread_scaling(case: Case, repeats: int) -> dict | None:
     return dict(case=case.name, one=one, two=two, ratio=two / one)
 
 
+def depth_comparison(case: Case, repeats: int) -> dict:
+    """Ours on 8-bit, 16-bit and float copies of one noisy image, the calls alternating.
+
+    The depth cases of the table are timed each in its own block, so their ratio to the
+    8-bit case takes in any change of the machine's load between the blocks; here the three
+    take turns, as the peers of a case do.
+    """
+    clean = clean_image(case.kind, case.side)
+    calls = {}
+    for depth in SCALES:
+        variant = replace(case, depth=depth)
+        warm_up("ours", variant)
+        calls[depth] = make_runner("ours", variant, noisy_image(clean, depth))
+    times, _ = time_alternating(calls, max(repeats, 5))
+    seconds = {depth: statistics.median(times[depth]) for depth in calls}
+    return dict(case=case.name, seconds=seconds,
+                ratios={depth: seconds[depth] / seconds["8-bit"] for depth in calls})
+
+
 # --- reporting ----------------------------------------------------------------------------
 
 
@@ -526,7 +545,8 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def markdown(results: list[Result], whole: list[dict], threads: dict | None,
-             about: str, clips: list[dict] | None = None) -> str:
+             about: str, clips: list[dict] | None = None,
+             depths: dict | None = None) -> str:
     by_case: dict[str, dict[str, Result]] = {}
     for result in results:
         by_case.setdefault(result.case, {})[result.peer] = result
@@ -564,6 +584,10 @@ def markdown(results: list[Result], whole: list[dict], threads: dict | None,
     if threads:
         lines += ["", f"Threads ({threads['case']}, ours): 1 thread {threads['one']:.3f} s, "
                       f"2 threads {threads['two']:.3f} s, ratio {threads['ratio']:.2f}."]
+    if depths:
+        each = ", ".join(f"{depth} {seconds:.3f} s ({depths['ratios'][depth]:.2f}x)"
+                         for depth, seconds in depths["seconds"].items())
+        lines += ["", f"Bit depths ({depths['case']}, ours, the calls alternating): {each}."]
     return "\n".join(lines) + "\n"
 
 
@@ -655,14 +679,16 @@ def main() -> None:
     threads = thread_scaling(reference, args.repeats)
     if threads:
         print(f"threads: {threads}", flush=True)
+    depths = depth_comparison(reference, args.repeats)
+    print(f"bit depths: {depths}", flush=True)
 
     about = machine()
     args.out.mkdir(parents=True, exist_ok=True)
-    table = markdown(results, whole, threads, about, clips)
+    table = markdown(results, whole, threads, about, clips, depths)
     (args.out / "benchmark.md").write_text(table)
     (args.out / "benchmark.json").write_text(json.dumps(
         dict(machine=about, sigma=SIGMA, h=H, results=[asdict(r) for r in results],
-             whole_process=whole, threads=threads, clips=clips), indent=1))
+             whole_process=whole, threads=threads, clips=clips, depths=depths), indent=1))
     plotted = plot(results, all_cases, args.out / "benchmark.png")
     print(f"\nwrote {args.out / 'benchmark.md'}" + (" and benchmark.png" if plotted else ""))
     print(table)
