@@ -326,15 +326,16 @@ def double(a):
 """
 
 
-def _median_runs(commands: list[tuple[list[str], dict | None]], repeats: int) -> list[float]:
-    """Median wall time of each command, the commands run in alternation."""
+def _alternating_runs(commands: list[tuple[list[str], dict | None]],
+                      repeats: int) -> list[list[float]]:
+    """Wall times of each command, round by round, the commands run in alternation."""
     calls = {k: functools.partial(subprocess.run, command, check=True, capture_output=True,
                                   env=env)
              for k, (command, env) in enumerate(commands)}
     for call in calls.values():
         call()  # caches, page cache
     times, _ = time_alternating(calls, repeats)
-    return [statistics.median(times[k]) for k in calls]
+    return [times[k] for k in calls]
 
 
 def whole_process(repeats: int) -> list[dict]:
@@ -366,7 +367,7 @@ def whole_process(repeats: int) -> list[dict]:
         floor.write_text(NUMBA_FLOOR_MODULE)
         out = str(Path(folder) / "out.png")
         env = {**os.environ, "PYTHONPATH": folder}
-        ours, ours_given, skimage, numba_floor, python_numpy = _median_runs([
+        runs = _alternating_runs([
             (nlm_command + ["denoise", str(source), out, "--overwrite", "-q"], None),
             (nlm_command + ["denoise", str(source), out, "--overwrite", "-q", *given], None),
             ([sys.executable, str(script), str(source), out, str(chosen.patch_size),
@@ -374,14 +375,22 @@ def whole_process(repeats: int) -> list[dict]:
             ([sys.executable, "-c",
               "import numpy, numba_floor; numba_floor.double(numpy.ones(8))"], env),
             ([sys.executable, "-c", "import numpy"], None),
-        ], repeats)
+        ], max(repeats, 9))
+    ours, ours_given, skimage, numba_floor, python_numpy = map(statistics.median, runs)
+
+    def above_floor(times):
+        # Round by round: a change in the machine's load falls on both runs of a round.
+        return statistics.median(t - f for t, f in zip(times, runs[3], strict=True))
+
     parameters = (f"sigma {sigma:.1f} (estimated), h {h:.1f}, "
                   f"patch {chosen.patch_size}, window {chosen.search_window}")
     rows.append(dict(what="`nlm denoise` 512² PNG (kernels cached)", seconds=ours,
-                     ratio=ours / skimage, note=parameters))
+                     ratio=ours / skimage, above_floor=above_floor(runs[0]),
+                     note=f"{parameters}; floor + {above_floor(runs[0]):.2f} s"))
     rows.append(dict(what="`nlm denoise`, the same parameters given", seconds=ours_given,
-                     ratio=ours_given / skimage,
-                     note="no noise fit, sigma estimate or SURE search"))
+                     ratio=ours_given / skimage, above_floor=above_floor(runs[1]),
+                     note="no noise fit, sigma estimate or SURE search; floor + "
+                          f"{above_floor(runs[1]):.2f} s"))
     rows.append(dict(what="script: imageio + skimage fast mode, same parameters",
                      seconds=skimage, ratio=1.0, note=""))
     rows.append(dict(what="floor: one cached parallel Numba function", seconds=numba_floor,
