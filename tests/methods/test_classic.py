@@ -122,3 +122,60 @@ def test_weights_match_scikit_image_fast_mode_at_the_same_patch_geometry(samples
         best = [max(peak_signal_noise_ratio(clean, run(f * sigma), data_range=1)
                     for f in factors) for run in (ours, theirs)]
         assert best[0] >= best[1] - 0.03
+
+
+def _grey_setting(h_unit, **changes):
+    from nlmeans_cli.methods.classic import ClassicSetting
+
+    base = dict(method="classic", affinity="gaussian", sigma_unit=0.1, sigma_estimated=False,
+                h_unit=h_unit, patch_size=5, search_window=9, patch_kernel="gaussian",
+                h_chosen_by="sure")
+    return ClassicSetting(**{**base, **changes})
+
+
+def test_two_strengths_in_one_engine_call_equal_two_runs_bit_for_bit(rng):
+    from nlmeans_cli.methods.classic import CLASSIC
+    from nlmeans_cli.pixels import to_grid
+
+    # Several crops side by side on the grid's unused axis, as SURE lays them out.
+    crops = [rng.random((24, 30, 1), dtype=np.float32) for _ in range(3)]
+    grid = np.concatenate([to_grid(crop)[0] for crop in crops], axis=2)
+    first, second = _grey_setting(0.08), _grey_setting(0.1)
+    together = CLASSIC.run_strengths(grid, [first, second], axes=(1, 0, 1))
+    alone = [CLASSIC.run(grid, one, axes=(1, 0, 1)) for one in (first, second)]
+    assert len(together) == 2
+    for shared, single in zip(together, alone, strict=True):
+        assert shared.shape == single.shape and shared.dtype == single.dtype
+        assert np.array_equal(shared, single)
+    # And one setting is one plain run.
+    assert np.array_equal(CLASSIC.run_strengths(grid, [first], axes=(1, 0, 1))[0], alone[0])
+
+
+def test_strength_pairs_pair_only_settings_that_differ_in_h_by_less_than_sqrt_2():
+    from nlmeans_cli.methods.classic import strength_pairs
+
+    a, b, c = _grey_setting(0.08), _grey_setting(0.09), _grey_setting(0.1)
+    assert strength_pairs([a, b, c]) == [[a, b], [c]]
+    # h**2 a power of two apart would take the engine's squaring shortcut: never paired.
+    far = _grey_setting(0.08 * 1.5)
+    assert strength_pairs([a, far]) == [[a], [far]]
+    other_patch = _grey_setting(0.09, patch_size=7)
+    assert strength_pairs([a, other_patch, b]) == [[a], [other_patch], [b]]
+    # Only the Gaussian kernel takes a second strength.
+    product = [_grey_setting(0.08, affinity="dot-product"),
+               _grey_setting(0.09, affinity="dot-product")]
+    assert strength_pairs(product) == [[one] for one in product]
+
+
+def test_sure_choice_is_the_same_with_strengths_shared_or_not(samples, monkeypatch):
+    import imageio.v3 as iio
+
+    from nlmeans_cli.methods import classic
+
+    noisy = iio.imread(samples / "camera_noisy.png")
+    shared = resolve_parameters(noisy)
+    # The same search with every candidate in an engine call of its own.
+    monkeypatch.setattr(classic, "strength_pairs", lambda settings: [[one] for one in settings])
+    alone = resolve_parameters(noisy)
+    assert shared.h_chosen_by == "sure"
+    assert shared == alone

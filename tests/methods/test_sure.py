@@ -43,7 +43,8 @@ def test_sure_picks_an_h_close_to_the_best_in_hindsight(rng):
         return denoise(array, sigma=sigma, h=h, patch_size=5, search_window=11)
 
     errors = {h: float(np.mean((run(noisy, h) - clean) ** 2)) for h in candidates}
-    chosen = choose_by_sure(candidates, lambda arrays, h: [run(a, h) for a in arrays],
+    chosen = choose_by_sure(candidates,
+                            lambda arrays, hs: [[run(a, h) for a in arrays] for h in hs],
                             [noisy], sigma)
     # Within 10 % of the smallest true error, and far from the worst.
     assert errors[chosen] <= 1.1 * min(errors.values())
@@ -105,3 +106,23 @@ def test_crops_denoised_side_by_side_equal_each_denoised_alone(rng, channels):
     for k, grid in enumerate(grids):
         alone = method.run(grid, setting, axes=(1, 0, 1))
         assert np.array_equal(together[:, :, k : k + 1], alone)
+
+
+def test_choose_by_sure_denoises_the_pending_candidates_in_one_call_and_checks_the_count(rng):
+    sigma = 0.1
+    noisy = (0.5 + rng.normal(0, sigma, (32, 32))).astype(np.float32)
+    calls = []
+
+    def blur(arrays, radii):
+        calls.append(list(radii))
+        return [[_box_blur(a, r) for a in arrays] for r in radii]
+
+    memo: dict = {}
+    chosen = choose_by_sure([1, 2, 1, 3], blur, [noisy], sigma, memo)
+    # On a flat image the widest blur has the lowest risk; a repeated candidate runs once.
+    assert chosen == 3
+    assert calls == [[1, 2, 3]]
+    assert choose_by_sure([2, 3], blur, [noisy], sigma, memo) == 3
+    assert calls == [[1, 2, 3]]  # both measured already
+    with pytest.raises(ValueError):
+        choose_by_sure([4, 5], lambda arrays, radii: blur(arrays, radii)[:1], [noisy], sigma)

@@ -151,7 +151,7 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
 
 
 def choose_by_sure(candidates: Sequence[T],
-                   denoiser: Callable[[list[np.ndarray], T], list[np.ndarray]],
+                   denoiser: Callable[[list[np.ndarray], list[T]], list[list[np.ndarray]]],
                    crops: Sequence[np.ndarray], sigma: float,
                    memo: dict | None = None) -> T:
     """Return the candidate whose denoising has the lowest SURE summed over *crops*.
@@ -161,8 +161,10 @@ def choose_by_sure(candidates: Sequence[T],
     candidates : sequence
         The parameter values (or settings) tried.
     denoiser : callable
-        ``denoiser(arrays, value) -> arrays``: denoises every array of a list with one value
-        (each array on its own), so that a denoiser may run them all in one call.
+        ``denoiser(arrays, values) -> outputs``: for each value of the list *values*, in
+        order, the list of every array of *arrays* denoised with that value (each array on
+        its own), so that a denoiser may run them all in few calls and share work between
+        values.
     crops : sequence of numpy.ndarray
         Where SURE is measured (see :func:`sample_crops`).
     sigma : float
@@ -176,19 +178,25 @@ def choose_by_sure(candidates: Sequence[T],
     object
         The chosen candidate (the first of equals).
 
+    Raises
+    ------
+    ValueError
+        If *denoiser* returns outputs for a different number of values than it was given.
+
     Notes
     -----
-    One call of *denoiser* per candidate, on ``2 * len(crops)`` arrays: each crop and its
-    perturbation.
+    One call of *denoiser*, with the candidates not in *memo*, on ``2 * len(crops)`` arrays:
+    each crop and its perturbation.
     """
     memo = {} if memo is None else memo
     probes = [perturb(crop, sigma) for crop in crops]
     inputs = [*crops, *(perturbed for _, _, perturbed in probes)]
-    for value in candidates:
-        if value in memo:
-            continue
-        outputs = denoiser(inputs, value)
-        memo[value] = sum(
-            risk(crop, outputs[k], outputs[len(crops) + k], probe, epsilon, sigma) * crop.size
-            for k, (crop, (probe, epsilon, _)) in enumerate(zip(crops, probes, strict=True)))
+    pending = list(dict.fromkeys(value for value in candidates if value not in memo))
+    if pending:
+        for value, outputs in zip(pending, denoiser(inputs, pending), strict=True):
+            memo[value] = sum(
+                risk(crop, outputs[k], outputs[len(crops) + k], probe, epsilon, sigma)
+                * crop.size
+                for k, (crop, (probe, epsilon, _)) in enumerate(zip(crops, probes,
+                                                                    strict=True)))
     return candidates[int(np.argmin([memo[value] for value in candidates]))]
