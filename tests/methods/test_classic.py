@@ -179,3 +179,24 @@ def test_sure_choice_is_the_same_with_strengths_shared_or_not(samples, monkeypat
     alone = resolve_parameters(noisy)
     assert shared.h_chosen_by == "sure"
     assert shared == alone
+
+
+@pytest.mark.parametrize("channels, width", [(1, 40), (3, 40), (1, 4)])
+def test_crops_laid_end_to_end_come_out_as_each_denoised_alone(rng, channels, width):
+    from nlmeans_cli.methods.classic import CLASSIC
+    from nlmeans_cli.pixels import to_grid
+
+    # Width 4 is no wider than the window's radius: the crops then go side by side.
+    crops = [to_grid(rng.random((30, width, channels), dtype=np.float32))[0]
+             for _ in range(3)]
+    chroma = {"h_chroma_unit": 0.16} if channels == 3 else {}
+    settings = ([_grey_setting(0.08, **chroma)] if channels == 3
+                else [_grey_setting(0.08), _grey_setting(0.09)])
+    estimates = CLASSIC.run_crops(crops, settings)
+    assert len(estimates) == len(settings)
+    for setting, crop_estimates in zip(settings, estimates, strict=True):
+        assert len(crop_estimates) == len(crops)
+        for crop, estimate in zip(crops, crop_estimates, strict=True):
+            alone = CLASSIC.run(crop, setting, axes=(1, 0, 1))
+            assert estimate.shape == crop.shape
+            assert np.array_equal(estimate, alone)
