@@ -149,6 +149,8 @@ def test_two_strengths_in_one_engine_call_equal_two_runs_bit_for_bit(rng):
         assert np.array_equal(shared, single)
     # And one setting is one plain run.
     assert np.array_equal(CLASSIC.run_strengths(grid, [first], axes=(1, 0, 1))[0], alone[0])
+    with pytest.raises(ValueError, match="grey"):
+        CLASSIC.run_strengths(np.concatenate([grid] * 3), [first, second], axes=(1, 0, 1))
 
 
 def test_strength_pairs_pair_only_settings_that_differ_in_h_by_less_than_sqrt_2():

@@ -238,8 +238,9 @@ class Classic(Method):
         alone. The crops are laid end to end along their rows, each reflected by its reach
         (patch radius plus search radius) either side: a pixel then sees only its own crop
         and that reflection, as the engine's padding shows it a crop alone, and the engine
-        sweeps long rows (on SURE's crops 0.69x the time of the crops side by side along
-        the grid's unused axis, which a reach past a crop's width still takes).
+        sweeps long rows: on SURE's crops 0.69x the time of the crops side by side along the
+        grid's unused axis, where crops narrower than a radius still go (the engine clamps
+        a radius to the crop's width, not to the laid-out row's).
         """
         width = crops[0].shape[-1]
         patch, search = settings[0].radii((1, 0, 1))
@@ -264,12 +265,17 @@ class Classic(Method):
         computed once and turned into weights at both strengths, the grid's values taken
         twice (the engine's second strength, as for chroma). Each estimate is the same, bit
         for bit, as :meth:`run` gives for its setting alone; the pair costs about 1.4 times
-        one run instead of 2 (measured on SURE's crops).
+        one run instead of 2 (measured on SURE's crops). Raises ``ValueError`` for two
+        settings on a grid of more than one channel (a colour grid's second strength is its
+        chroma's).
         """
         from ..engine import nonlocal_operation
 
         if len(settings) == 1:
             return [self.run(grid, settings[0], axes=axes)]
+        if grid.shape[0] != 1:
+            raise ValueError(f"two strengths share an engine call on grey grids only, got "
+                             f"{grid.shape[0]} channels")
         first, second = settings
         arguments = _engine_arguments(grid, first, axes, 0, None)
         second_h = _engine_arguments(grid, second, axes, 0, None)["h"]
