@@ -183,12 +183,13 @@ def test_sure_choice_is_the_same_with_strengths_shared_or_not(samples, monkeypat
     assert shared == alone
 
 
-@pytest.mark.parametrize("channels, width", [(1, 40), (3, 40), (1, 4)])
+@pytest.mark.parametrize("channels, width", [(1, 40), (3, 40), (1, 5), (1, 4)])
 def test_crops_laid_end_to_end_come_out_as_each_denoised_alone(rng, channels, width):
     from nlmeans_cli.methods.classic import CLASSIC
     from nlmeans_cli.pixels import to_grid
 
-    # Width 4 is no wider than the window's radius: the crops then go side by side.
+    # Width 5 is narrower than the reach (6), reflected more than once; width 4 is no
+    # wider than the window's radius, and the crops then go side by side.
     crops = [to_grid(rng.random((30, width, channels), dtype=np.float32))[0]
              for _ in range(3)]
     chroma = {"h_chroma_unit": 0.16} if channels == 3 else {}
