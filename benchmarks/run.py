@@ -376,21 +376,21 @@ def whole_process(repeats: int) -> list[dict]:
               "import numpy, numba_floor; numba_floor.double(numpy.ones(8))"], env),
             ([sys.executable, "-c", "import numpy"], None),
         ], max(repeats, 9))
+    ours_runs, given_runs, _, floor_runs, _ = runs
     ours, ours_given, skimage, numba_floor, python_numpy = map(statistics.median, runs)
-
-    def above_floor(times):
-        # Round by round: a change in the machine's load falls on both runs of a round.
-        return statistics.median(t - f for t, f in zip(times, runs[3], strict=True))
-
+    # Round by round: a change in the machine's load falls on both runs of a round.
+    ours_excess, given_excess = (
+        statistics.median(t - f for t, f in zip(times, floor_runs, strict=True))
+        for times in (ours_runs, given_runs))
     parameters = (f"sigma {sigma:.1f} (estimated), h {h:.1f}, "
                   f"patch {chosen.patch_size}, window {chosen.search_window}")
     rows.append(dict(what="`nlm denoise` 512² PNG (kernels cached)", seconds=ours,
-                     ratio=ours / skimage, above_floor=above_floor(runs[0]),
-                     note=f"{parameters}; floor + {above_floor(runs[0]):.2f} s"))
+                     ratio=ours / skimage, above_floor=ours_excess,
+                     note=f"{parameters}; floor + {ours_excess:.2f} s"))
     rows.append(dict(what="`nlm denoise`, the same parameters given", seconds=ours_given,
-                     ratio=ours_given / skimage, above_floor=above_floor(runs[1]),
+                     ratio=ours_given / skimage, above_floor=given_excess,
                      note="no noise fit, sigma estimate or SURE search; floor + "
-                          f"{above_floor(runs[1]):.2f} s"))
+                          f"{given_excess:.2f} s"))
     rows.append(dict(what="script: imageio + skimage fast mode, same parameters",
                      seconds=skimage, ratio=1.0, note=""))
     rows.append(dict(what="floor: one cached parallel Numba function", seconds=numba_floor,
