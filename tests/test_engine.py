@@ -132,12 +132,16 @@ def test_half_offsets_cover_the_window_once():
     assert tuple(half[0]) == (0, 0, 0)
 
 
-@pytest.mark.parametrize(("affinity", "patch"), [("gaussian", (2, 0, 2)),
-                                                  ("embedded-gaussian", (0, 0, 0))])
-def test_result_does_not_depend_on_thread_count(affinity, patch, rng):
-    image = rng.random((1, 40, 1, 133)).astype(np.float32)
-    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=(4, 0, 4),
-                  scale=1 / 25, bias=0.002, h=0.1)
+@pytest.mark.parametrize(("affinity", "patch", "frames", "targets"), [
+    ("gaussian", (2, 0, 2), 1, None),
+    ("embedded-gaussian", (0, 0, 0), 1, None),
+    # A clip's frames searched across frames, some of them targets.
+    ("gaussian", (2, 0, 2), 6, (1, 4)),
+])
+def test_result_does_not_depend_on_thread_count(affinity, patch, frames, targets, rng):
+    image = rng.random((1, 40, frames, 133)).astype(np.float32)
+    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=(4, 2 * (frames > 1), 4),
+                  scale=1 / 25, bias=0.002, h=0.1, targets=targets)
     results = []
     for threads in (1, 2, 3, 7):
         set_engine_threads(threads)

@@ -51,8 +51,10 @@ NOISE_SAMPLE_FRAMES = 16
 
 #: Frames denoised by one engine call of the spacetime path, at most; and the values
 #: (pixels times channels) those frames may hold together, so that 4K colour goes one frame
-#: at a time and 720p eight. The result does not depend on either.
-FRAMES_PER_CALL = 8
+#: at a time, 720p colour twelve and 720p grey sixteen. The result does not depend on either.
+#: A call recomputes the pairs between its first and last frames and the frames beyond (the
+#: next call's); on a 720p grey clip, 16 frames a call took 0.94x the time of 8, and 32 0.93x.
+FRAMES_PER_CALL = 16
 VALUES_PER_CALL = 2**25
 
 

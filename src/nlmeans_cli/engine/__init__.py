@@ -6,9 +6,9 @@ feature maps and runs the kernel :func:`~.kernels.nonlocal_strips` on strips of 
 the cost is ``O(N * S)`` for ``N`` positions and ``S`` offsets, independent of the patch size.
 A patch of one position (the network's block) takes
 :func:`~.pointwise.nonlocal_pointwise_strips`, which visits the window tile by tile; classic
-NL-means on images (a shared map, the Gaussian kernel, the sum normaliser, a patch and window in
+NL-means on images and clips (a shared map, the Gaussian kernel, the sum normaliser, a patch in
 the image's plane) takes :func:`~.planar.nonlocal_planar_strips`, the same algorithm with each
-row's steps written out as sweeps of their own.
+row's steps written out as sweeps of their own, frame by frame.
 """
 
 from .kernels import FASTMATH

@@ -411,8 +411,8 @@ def strip_sums(s, strip, n0, n_values, sets, n1, n2):
     """Return strip *s*'s rows ``[lo, hi)`` of ``n0`` and its zeroed sums.
 
     The sums are ``acc`` ``(n_values, hi - lo, n1, n2)``, of ``f (g_j - g_i)``, and ``wsum``
-    ``(sets, hi - lo, n1, n2)``, of the weights of each set: a strip's accumulators, in the
-    one convention of every kernel that works by strips of rows.
+    ``(sets, hi - lo, n1, n2)``, of the weights of each set: a strip's accumulators
+    (:func:`~.planar.nonlocal_planar_strips` keeps the same sums with the second axis first).
     """
     lo = s * strip
     hi = min(lo + strip, n0)

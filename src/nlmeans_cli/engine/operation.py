@@ -269,20 +269,36 @@ def nonlocal_operation(
     search = _clamp_radius(search_radius, grid, "search radius")
     k0, k1, k2 = _patch_weights(patch_weights, requested, patch)
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
-    def padded(maps, name):
+    def padded(maps, name, widths):
         if workspace is None:
-            return np.pad(maps, pad, mode="reflect")
-        return reflect_padded(maps, pad, workspace.take(
-            name, tuple(n + a + b for n, (a, b) in zip(maps.shape, pad, strict=True))))
+            return np.pad(maps, widths, mode="reflect")
+        return reflect_padded(maps, widths, workspace.take(
+            name, tuple(n + a + b for n, (a, b) in zip(maps.shape, widths, strict=True))))
 
-    left_padded = padded(left, "engine-left")
-    right_padded = left_padded if shared else padded(right, "engine-right")
-    values_padded = left_padded if values is left else padded(values, "engine-values")
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
     # Planes read or written per position and offset: the statistic's maps, and the values
     # with their accumulators when they are maps of their own.
     planes = left.shape[0] * (1 if shared else 2) + (0 if values is left else 2 * values.shape[0])
+    offsets = search_offsets(search, half=symmetric)
+    if _planar(spec, norm.name, symmetric, patch):
+        # The classic operation on planes: its own kernel, each row's steps in sweeps of
+        # their own, frame by frame (the same sums in the same order; see .planar). Its
+        # maps lie frame by frame (the second axis first), so that a frame's rows are
+        # contiguous, and its strips are as tall as one frame's.
+        swapped = [pad[0], pad[2], pad[1], pad[3]]
+        frames_first = padded(left.transpose(0, 2, 1, 3), "engine-left", swapped)
+        values_first = (frames_first if values is left
+                        else padded(values.transpose(0, 2, 1, 3), "engine-values", swapped))
+        along2 = (k2 * k1[0]).astype(np.float32)
+        strip = _strip_height((grid[0], 1, grid[2]), patch, planes)
+        arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
+                     np.float32(bias), inv_h2, inv_h2b, squarings, split, strip, lo1, grid[1])
+        _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
+        return out
+    left_padded = padded(left, "engine-left", pad)
+    right_padded = left_padded if shared else padded(right, "engine-right", pad)
+    values_padded = left_padded if values is left else padded(values, "engine-values", pad)
     strip = _strip_height(grid, patch, planes)
     if max(patch) == 0 and split == values.shape[0]:
         # A patch of one position (the network's block): no box sums to share, so each
@@ -294,15 +310,6 @@ def nonlocal_operation(
                      lo1, grid[1])
         _run_strips(nonlocal_pointwise_strips, arguments, -(-grid[0] // strip), n_positions)
         return out
-    offsets = search_offsets(search, half=symmetric)
-    if _planar(spec, norm.name, symmetric, patch, search, (lo1, hi1), grid):
-        # The classic operation on planes: its own kernel, each row's steps in sweeps of
-        # their own (the same sums in the same order; see .planar).
-        along2 = (k2 * k1[0]).astype(np.float32)
-        arguments = (left_padded, values_padded, out, offsets, k0, along2, np.float32(scale),
-                     np.float32(bias), inv_h2, inv_h2b, squarings, split, strip)
-        _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
-        return out
     arguments = (left_padded, right_padded, values_padded, out, offsets,
                  np.asarray(patch, np.int64), k0, k1, k2, spec.statistic, spec.kernel,
                  norm.code, np.float32(scale), np.float32(bias), inv_h2, inv_h2b,
@@ -311,13 +318,12 @@ def nonlocal_operation(
     return out
 
 
-def _planar(spec, normaliser: str, symmetric: bool, patch, search, targets, grid) -> bool:
+def _planar(spec, normaliser: str, symmetric: bool, patch) -> bool:
     """Tell whether :func:`~.planar.nonlocal_planar_strips` evaluates this operation."""
     return (symmetric and spec.statistic == SQUARED_DIFFERENCE
             and spec.kernel == GAUSSIAN_KERNEL and normaliser == "sum"
-            and patch[1] == 0 and search[1] == 0 and max(patch) > 0
-            and 2 * max(patch[0], patch[2]) + 1 <= PLANAR_MAX_TAPS
-            and tuple(targets) == (0, grid[1]))
+            and patch[1] == 0 and max(patch) > 0
+            and 2 * max(patch[0], patch[2]) + 1 <= PLANAR_MAX_TAPS)
 
 
 def _run_strips(kernel, arguments: tuple, n_strips: int, n_offsets: int) -> None:
@@ -425,9 +431,9 @@ def kernels_cached(*, pointwise: bool = False) -> bool:
 
     Notes
     -----
-    The kernel for images is :func:`~.planar.nonlocal_planar_strips`; volumes, clips searched
-    across frames and the other affinities compile the general kernel on their first call,
-    which this does not ask about.
+    The kernel for images and clips is :func:`~.planar.nonlocal_planar_strips`; volumes and
+    the other affinities compile the general kernel on their first call, which this does not
+    ask about.
     """
     kernels = ((nonlocal_planar_strips, nonlocal_pointwise_strips) if pointwise
                else (nonlocal_planar_strips,))

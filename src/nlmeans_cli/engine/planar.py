@@ -1,10 +1,14 @@
-"""The engine's kernel for NL-means on images: each step of a row in a sweep of its own.
+"""The engine's kernel for NL-means on images and clips: each step of a row in a sweep of its own.
 
 :func:`nonlocal_planar_strips` computes what :func:`~.kernels.nonlocal_strips` computes, for
 the classic case only: a map shared by both sides (the symmetric squared difference, half the
-offsets), the Gaussian kernel, the sum normaliser, and a patch and window that lie in the plane
-of the first and last axes (an image; or several side by side along the second axis, each
-searched on its own). Each row of an offset goes through six sweeps: the statistic, its
+offsets), the Gaussian kernel, the sum normaliser, and a patch that lies in the plane of the
+first and last axes (an image; several side by side along the second axis, each searched on
+its own; or a clip's frames, searched across frames too). Its maps lie with the second axis
+first, so that a frame's rows are contiguous, and it works frame by frame: for each frame,
+every offset of the window, a pair's sums landing in that frame and its partner's (a clip's
+time against the general kernel's, which handles all of a row's frames in each sweep: 0.77x
+grey, 0.88x colour). Each row of an offset goes through six sweeps: the statistic, its
 weighted sum along the row, the weighted sum of the ring of rows, the exponential, the
 deviations ``f (g_j - g_i)`` (the partner's is the same number negated), and the two
 accumulations. Every sweep indexes one-dimensional rows from zero, or one array at fixed rows,
@@ -14,8 +18,8 @@ split in two). Against the general kernel, written for any grid and any statisti
 one cause (splitting the general kernel's own loops alike changed nothing measurable).
 
 Sums are formed afresh for every row, in a fixed order, as in :mod:`.kernels`: results do not
-depend on the strips, the threads or the tiles. The strip, cancel and progress conventions are
-those of :mod:`.kernels`.
+depend on the strips, the threads, the tiles or a clip's frames per call. The strip, cancel and
+progress conventions are those of :mod:`.kernels`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..formulation import GAUSSIAN_KERNEL
-from .kernels import FASTMATH, strip_sums, to_affinity, two_strengths
+from .kernels import FASTMATH, to_affinity, two_strengths
 
 __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
@@ -123,57 +127,77 @@ def _ring_taps(ring, oldest, weights, n, m, out):
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_h2, inv_h2b,
-                           squarings, split, strip, first_strip, n_run, cancel, done):
+                           squarings, split, strip, lo1, grid1, first_strip, n_run, cancel,
+                           done):
     """Evaluate the classic operation on the strips ``[first_strip, first_strip + n_run)``.
 
-    *left* ``(K, n0 + 2 p0, n1, n2 + 2 p2)`` and *values* ``(M, ...)`` are padded along the
-    first and last axes only; *offsets* is the half window (``t1 = 0``, the zero offset
-    first); *k0* and *k2* are the patch weights along the first and last axes (*k2* already
-    times the second axis' single weight). ``done[s]`` counts the offsets strip ``s`` has
-    visited; a strip stops between offsets once ``cancel[0]`` is non-zero.
+    *left* ``(K, grid1 + 2 s1, n0 + 2 p0, n2 + 2 p2)`` and *values* ``(M, ...)`` hold the
+    grid's second axis first (a clip's frames), padded by the search radius ``s1`` only (the
+    patch lies in the plane), the first and last axes by patch and search radius; *out* is
+    ``(M, n0, n1, n2)`` in the grid's order; *offsets* is the half window (the zero
+    offset first, ``t0 >= 0``); *k0* and *k2* are the patch weights along the first and last
+    axes (*k2* already times the second axis' single weight). The targets are the positions
+    ``[lo1, lo1 + n1)`` of the second axis (a clip's frames to denoise, the others serving as
+    candidates). ``done[s]`` counts the offsets strip ``s`` has visited; a strip stops between
+    offsets once ``cancel[0]`` is non-zero.
     """
     n_values, n0, n1, n2 = out.shape
     n_maps = left.shape[0]
-    pad0 = (left.shape[1] - n0) // 2
+    pad0 = (left.shape[2] - n0) // 2
+    pad1 = (left.shape[1] - grid1) // 2
     pad2 = (left.shape[3] - n2) // 2
     width = left.shape[3]
     taps0, taps2 = k0.shape[0], k2.shape[0]
     r0, r2 = taps0 // 2, taps2 // 2
+    hi1 = lo1 + n1
     sets = 2 if split < n_values else 1
     for k in range(n_run):
         s = first_strip + k
-        lo, hi, acc, wsum = strip_sums(s, strip, n0, n_values, sets, n1, n2)
+        lo = s * strip
+        hi = min(lo + strip, n0)
         rows = hi - lo
+        acc = np.zeros((n_values, n1, rows, n2), np.float32)
+        wsum = np.zeros((sets, n1, rows, n2), np.float32)
         statistic = np.empty(width, np.float32)
-        ring = np.empty((n1, taps0, width), np.float32)
+        ring = np.empty((taps0, width), np.float32)
         weights = np.empty((sets, width), np.float32)
         deviations = np.empty((n_values, width), np.float32)
-        for o in range(offsets.shape[0]):
-            if cancel[0] != 0:
-                break
-            done[s] = o
-            t0, t2 = offsets[o, 0], offsets[o, 2]
-            both = o > 0
-            if both:
-                # Rows above the strip and columns beyond it whose partner at +t is a target.
-                q_lo = lo - t0
-                b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
-            else:
-                q_lo = lo
-                b2, b2_hi = 0, n2
-            m2 = b2_hi - b2
-            e2 = m2 + 2 * r2
-            c0 = b2 - r2 + pad2
-            first = q_lo - r0
-            for a0 in range(first, hi + r0):
-                q = a0 - r0
-                for i1 in range(n1):
+        # Frame by frame (a still has one), each over the whole window: the sums of a pair
+        # land in its own frame and its partner's, so a step keeps two frames in cache.
+        n_frames = n1 + 2 * pad1
+        n_offsets = offsets.shape[0]
+        for f in range(n_frames):
+            i1 = lo1 - pad1 + f
+            for o in range(n_offsets):
+                if cancel[0] != 0:
+                    break
+                done[s] = (f * n_offsets + o) // n_frames
+                t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
+                both = o > 0
+                if both:
+                    # Positions above the strip, before or after the targets, or beyond
+                    # the columns, whose partner at +t is a target.
+                    q_lo = lo - t0
+                    b1, b1_hi = lo1 + min(0, -t1), lo1 + max(n1, n1 - t1)
+                    b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
+                else:
+                    q_lo = lo
+                    b1, b1_hi = lo1, hi1
+                    b2, b2_hi = 0, n2
+                if not b1 <= i1 < b1_hi:
+                    continue
+                m2 = b2_hi - b2
+                e2 = m2 + 2 * r2
+                c0 = b2 - r2 + pad2
+                first = q_lo - r0
+                for a0 in range(first, hi + r0):
+                    q = a0 - r0
                     # Slices taken before the sweeps start at index zero, which lets LLVM
                     # prove them contiguous (no negative-index wraparound) and vectorise.
                     d = statistic[:e2]
                     for c in range(n_maps):
-                        a = left[c, a0 + pad0, i1, c0 : c0 + e2]
-                        b = left[c, a0 + pad0 + t0, i1, c0 + t2 : c0 + t2 + e2]
+                        a = left[c, i1 + pad1, a0 + pad0, c0 : c0 + e2]
+                        b = left[c, i1 + t1 + pad1, a0 + pad0 + t0, c0 + t2 : c0 + t2 + e2]
                         if c == 0:
                             for i in range(e2):
                                 diff = a[i] - b[i]
@@ -182,10 +206,10 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                             for i in range(e2):
                                 diff = a[i] - b[i]
                                 d[i] += diff * diff
-                    _row_taps(d, k2, taps2, m2, ring[i1, a0 % taps0])
+                    _row_taps(d, k2, taps2, m2, ring[a0 % taps0])
                     if a0 - first < 2 * r0:
                         continue
-                    _ring_taps(ring[i1], a0 + 1, k0, taps0, m2, weights[0])
+                    _ring_taps(ring, a0 + 1, k0, taps0, m2, weights[0])
                     if sets == 2:
                         two_strengths(weights[0], weights[1], m2, scale, bias, inv_h2, inv_h2b,
                                       squarings)
@@ -193,32 +217,32 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                         to_affinity(weights[0], GAUSSIAN_KERNEL, scale, bias, inv_h2, m2)
                     for m in range(n_values):
                         w = weights[0 if m < split else 1, :m2]
-                        own = values[m, q + pad0, i1, b2 + pad2 : b2 + pad2 + m2]
-                        partner = values[m, q + pad0 + t0, i1,
+                        own = values[m, i1 + pad1, q + pad0, b2 + pad2 : b2 + pad2 + m2]
+                        partner = values[m, i1 + t1 + pad1, q + pad0 + t0,
                                          b2 + pad2 + t2 : b2 + pad2 + t2 + m2]
                         deviation = deviations[m, :m2]
                         for i in range(m2):
                             deviation[i] = w[i] * (partner[i] - own[i])
                     # f (g_j - g_i) at i, and its negative (exactly) at its partner j = i + t.
-                    if q >= lo:
-                        _add_weighted(weights, deviations, acc, wsum, -b2, q - lo, i1, n2,
-                                      np.float32(1.0))
-                    if both and q + t0 < hi:
-                        _add_weighted(weights, deviations, acc, wsum, -t2 - b2, q + t0 - lo,
-                                      i1, n2, np.float32(-1.0))
+                    if q >= lo and lo1 <= i1 < hi1:
+                        _add_weighted(weights, deviations, acc, wsum, -b2, i1 - lo1, q - lo,
+                                      n2, np.float32(1.0))
+                    if both and q + t0 < hi and lo1 <= i1 + t1 < hi1:
+                        _add_weighted(weights, deviations, acc, wsum, -t2 - b2, i1 + t1 - lo1,
+                                      q + t0 - lo, n2, np.float32(-1.0))
         for m in range(n_values):
             for r in range(rows):
                 for i1 in range(n1):
-                    total = wsum[0 if m < split else 1, r, i1]
-                    own = values[m, lo + r + pad0, i1, pad2 : pad2 + n2]
+                    total = wsum[0 if m < split else 1, i1, r]
+                    own = values[m, lo1 + i1 + pad1, lo + r + pad0, pad2 : pad2 + n2]
                     for i2 in range(n2):
                         c = total[i2]
                         factor = np.float32(1.0) / c if c != 0.0 else np.float32(0.0)
-                        out[m, lo + r, i1, i2] = own[i2] + acc[m, r, i1, i2] * factor
+                        out[m, lo + r, i1, i2] = own[i2] + acc[m, i1, r, i2] * factor
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _add_weighted(weights, deviations, acc, wsum, start, a_row, i1, n, sign):
+def _add_weighted(weights, deviations, acc, wsum, start, frame, row, n, sign):
     """Add ``sign * deviations`` and the weights from column *start* on to a row of the sums.
 
     One sweep per array: a sweep over several needs more run-time overlap checks than LLVM
@@ -226,11 +250,11 @@ def _add_weighted(weights, deviations, acc, wsum, start, a_row, i1, n, sign):
     """
     for set_ in range(wsum.shape[0]):
         w = weights[set_, start : start + n]
-        total = wsum[set_, a_row, i1, :n]
+        total = wsum[set_, frame, row, :n]
         for i in range(n):
             total[i] += w[i]
     for m in range(deviations.shape[0]):
         deviation = deviations[m, start : start + n]
-        target = acc[m, a_row, i1, :n]
+        target = acc[m, frame, row, :n]
         for i in range(n):
             target[i] += sign * deviation[i]
