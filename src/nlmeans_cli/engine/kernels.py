@@ -36,7 +36,7 @@ from ..formulation import (
 )
 
 __all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "negative_exp", "nonlocal_strips",
-           "strip_sums", "to_affinity", "two_strengths"]
+           "pair_ranges", "strip_sums", "to_affinity", "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -407,6 +407,23 @@ def _accumulate(weights, values, acc, wsum, peak, exponential, split, w1, w2, v_
 
 
 @njit(cache=True)
+def pair_ranges(lo, lo1, n1, n2, t0, t1, t2, both):
+    """Return where the pairs of offset *t* that reach a target start, along each axis.
+
+    ``(q_lo, b1, b1_hi, b2, b2_hi)``: the first row, and the ranges ``[b1, b1_hi)`` of the
+    second axis and ``[b2, b2_hi)`` of the last, for a strip from row *lo* whose targets are
+    ``[lo1, lo1 + n1)`` along the second axis. With *both* (a shared map's nonzero offset,
+    whose weight also serves the pair ``(p + t, p)``, ``t0 >= 0``) they take in the positions
+    above the strip, before or after the targets, or beyond the columns, whose partner at
+    ``+t`` is a target; otherwise the targets alone.
+    """
+    if both:
+        return (lo - t0, lo1 + min(0, -t1), lo1 + max(n1, n1 - t1), min(0, -t2),
+                max(n2, n2 - t2))
+    return lo, lo1, lo1 + n1, 0, n2
+
+
+@njit(cache=True)
 def strip_sums(s, strip, n0, n_values, sets, n1, n2):
     """Return strip *s*'s rows ``[lo, hi)`` of ``n0`` and its zeroed sums.
 
@@ -455,14 +472,7 @@ def nonlocal_strips(left, right, values, out, offsets, patch, k0, k1, k2, statis
             done[s] = o
             t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
             both = symmetric and o > 0
-            if both:
-                # Rows above the strip whose partner at +t lies inside it (t0 >= 0 here).
-                q_lo = lo - t0
-                b1, b1_hi = lo1 + min(0, -t1), lo1 + max(n1, n1 - t1)
-                b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
-            else:
-                q_lo = lo
-                b1, b1_hi, b2, b2_hi = lo1, lo1 + n1, 0, n2
+            q_lo, b1, b1_hi, b2, b2_hi = pair_ranges(lo, lo1, n1, n2, t0, t1, t2, both)
             m1 = b1_hi - b1
             m2 = b2_hi - b2
             first = q_lo - r0

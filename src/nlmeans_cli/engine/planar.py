@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..formulation import GAUSSIAN_KERNEL
-from .kernels import FASTMATH, to_affinity, two_strengths
+from .kernels import FASTMATH, pair_ranges, to_affinity, two_strengths
 
 __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
@@ -174,16 +174,7 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                 done[s] = (f * n_offsets + o) // n_frames
                 t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
                 both = o > 0
-                if both:
-                    # Positions above the strip, before or after the targets, or beyond
-                    # the columns, whose partner at +t is a target.
-                    q_lo = lo - t0
-                    b1, b1_hi = lo1 + min(0, -t1), lo1 + max(n1, n1 - t1)
-                    b2, b2_hi = min(0, -t2), max(n2, n2 - t2)
-                else:
-                    q_lo = lo
-                    b1, b1_hi = lo1, hi1
-                    b2, b2_hi = 0, n2
+                q_lo, b1, b1_hi, b2, b2_hi = pair_ranges(lo, lo1, n1, n2, t0, t1, t2, both)
                 if not b1 <= i1 < b1_hi:
                     continue
                 m2 = b2_hi - b2
