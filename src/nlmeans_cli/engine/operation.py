@@ -283,9 +283,9 @@ def nonlocal_operation(
     offsets = search_offsets(search, half=symmetric)
     if _planar(spec, norm.name, symmetric, patch):
         # The classic operation on planes: its own kernel, each row's steps in sweeps of
-        # their own, frame by frame (the same sums in the same order; see .planar). Its
-        # maps lie frame by frame (the second axis first), so that a frame's rows are
-        # contiguous, and its strips are as tall as one frame's.
+        # their own, frame by frame (see .planar). Its maps lie frame by frame (the second
+        # axis first), so that a frame's rows are contiguous, and its strips are as tall as
+        # one frame's.
         swapped = [pad[0], pad[2], pad[1], pad[3]]
         frames_first = padded(left.transpose(0, 2, 1, 3), "engine-left", swapped)
         values_first = (frames_first if values is left
