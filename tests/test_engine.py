@@ -202,6 +202,20 @@ def test_spacetime_targets_match_reference(affinity, case, shared, rng):
         assert_allclose(fast, slow[:, :, lo:hi], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("case", ["grey-clip", "colour-clip", "window-longer-than-clip"])
+def test_a_second_strength_over_frames_matches_two_reference_operations(case, rng):
+    # A colour clip's chroma takes the second strength, for targets inside the clip.
+    channels, grid, patch, search = SPACETIME[case]
+    left = rng.random((channels, *grid)).astype(np.float32)
+    values = rng.random((3, *grid)).astype(np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
+                  second_h=0.7, second_from=1, **_params(channels, patch))
+    slow = naive.nonlocal_operation(left, None, values, **kwargs)
+    lo, hi = 1, grid[1]
+    fast = nonlocal_operation(left, None, values, targets=(lo, hi), **kwargs)
+    assert_allclose(fast, slow[:, :, lo:hi], rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("targets", [(0, 0), (2, 1), (-1, 2), (0, 6)])
 def test_bad_targets_raise(targets):
     image = np.zeros((1, 3, 5, 3), np.float32)
