@@ -292,10 +292,11 @@ def nonlocal_operation(
                         else padded(values.transpose(0, 2, 1, 3), "engine-values", swapped))
         along2 = (k2 * k1[0]).astype(np.float32)
         strip = _strip_height((grid[0], 1, grid[2]), patch, planes)
-        # A clip's offsets grouped by frame step (the zero offset's group first, in its
-        # order), so that a frame's partner frame stays in cache over a run of offsets.
-        offsets = offsets[np.lexsort((np.arange(len(offsets)), offsets[:, 1],
-                                      offsets[:, 1] != 0))]
+        if search[1] > 0:
+            # A clip's offsets grouped by frame step (the zero offset's group first, in its
+            # order), so that a frame's partner frame stays in cache over a run of offsets.
+            offsets = offsets[np.lexsort((np.arange(len(offsets)), offsets[:, 1],
+                                          offsets[:, 1] != 0))]
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
                      np.float32(bias), inv_h2, inv_h2b, squarings, split, strip, lo1, grid[1])
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])

@@ -23,7 +23,7 @@ from ..parameters import (
 )
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
-from .sure import choose_by_sure, sample_crops
+from .sure import choose_by_sure, perturb, sample_crops
 
 __all__ = ["CLASSIC", "Classic", "ClassicSetting", "strength_pairs"]
 
@@ -169,6 +169,7 @@ class Classic(Method):
         engine call (:func:`strength_pairs`), so 9 calls at most.
         """
         grids = [to_grid(crop)[0] for crop in sample_crops(pixels)]
+        probes = [perturb(grid, setting.sigma_unit) for grid in grids]
         colour = pixels.shape[-1] == 3
         table_h = setting.h_unit
 
@@ -187,7 +188,8 @@ class Classic(Method):
                 return [estimates for group in groups
                         for estimates in self.run_crops(inputs, group)]
 
-            return choose_by_sure(candidates, denoised, grids, setting.sigma_unit, risks)
+            return choose_by_sure(candidates, denoised, grids, setting.sigma_unit, risks,
+                                  probes=probes)
 
         chosen = best([with_h(setting, factor) for factor in SURE_FACTORS])
         if request.patch_size is None:

@@ -153,7 +153,8 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
 def choose_by_sure(candidates: Sequence[T],
                    denoiser: Callable[[list[np.ndarray], list[T]], list[list[np.ndarray]]],
                    crops: Sequence[np.ndarray], sigma: float,
-                   memo: dict | None = None) -> T:
+                   memo: dict | None = None, *,
+                   probes: Sequence[tuple[np.ndarray, float, np.ndarray]] | None = None) -> T:
     """Return the candidate whose denoising has the lowest SURE summed over *crops*.
 
     Parameters
@@ -172,6 +173,9 @@ def choose_by_sure(candidates: Sequence[T],
     memo : dict, optional
         Risks already measured, by candidate (hashable candidates); filled in, so that a
         search that carries its best candidate into the next round measures it once.
+    probes : sequence of tuple, optional
+        :func:`perturb` of each crop at *sigma*, drawn here when not given (a search of
+        several rounds on the same crops draws them once).
 
     Returns
     -------
@@ -189,10 +193,11 @@ def choose_by_sure(candidates: Sequence[T],
     each crop and its perturbation.
     """
     memo = {} if memo is None else memo
-    probes = [perturb(crop, sigma) for crop in crops]
-    inputs = [*crops, *(perturbed for _, _, perturbed in probes)]
     pending = list(dict.fromkeys(value for value in candidates if value not in memo))
     if pending:
+        if probes is None:
+            probes = [perturb(crop, sigma) for crop in crops]
+        inputs = [*crops, *(perturbed for _, _, perturbed in probes)]
         for value, outputs in zip(pending, denoiser(inputs, pending), strict=True):
             memo[value] = sum(
                 risk(crop, outputs[k], outputs[len(crops) + k], probe, epsilon, sigma)
