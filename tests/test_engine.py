@@ -6,6 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import naive
 from nlmeans_cli.engine import (
+    FrameCarry,
     engine_threads,
     nonlocal_operation,
     search_offsets,
@@ -235,6 +236,62 @@ def test_target_ranges_of_a_shared_map_equal_the_whole_exactly(affinity, rng):
         parts = [nonlocal_operation(grid, None, grid, targets=(lo, hi), **kwargs)
                  for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
         assert_array_equal(np.concatenate(parts, axis=2), whole)
+
+
+def _carried_calls(grid, values, per_call, kwargs):
+    """The clip's frames in calls of *per_call* targets, each grid cut as a stream cuts it."""
+    reach = kwargs["search_radius"][1]
+    n_frames = grid.shape[2]
+    carry = FrameCarry()
+    parts, carried = [], []
+    for lo in range(0, n_frames, per_call):
+        hi = min(lo + per_call, n_frames)
+        first, last = max(0, lo - reach), min(n_frames, hi + 2 * reach)
+        parts.append(nonlocal_operation(grid[:, :, first:last], None,
+                                        values[:, :, first:last],
+                                        targets=(lo - first, hi - first), carry=carry,
+                                        **kwargs))
+        carried.append(None if carry.sums is None else carry.sums.shape[1])
+    return np.concatenate(parts, axis=2), carried
+
+
+@pytest.mark.parametrize("per_call", [1, 2, 3, 5])
+@pytest.mark.parametrize("case", ["grey", "second-strength", "patch-13-taps", "window-3"])
+def test_calls_that_hand_on_their_sums_equal_the_whole_clip_exactly(case, per_call, rng):
+    channels, n_values, patch, search = 1, 1, (1, 0, 2), (2, 2, 1)
+    extra = {}
+    if case == "second-strength":  # a colour clip's chroma
+        channels, n_values, extra = 3, 3, dict(second_h=0.5, second_from=1)
+    elif case == "patch-13-taps":  # the general kernel, which computes every call afresh
+        patch = (6, 0, 1)
+    elif case == "window-3":
+        search = (1, 3, 2)
+    grid = rng.random((channels, 14, 11, 9)).astype(np.float32)
+    values = grid if n_values == channels else rng.random((n_values, 14, 11, 9)).astype(
+        np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
+                  **_params(channels, patch), **extra)
+    whole = nonlocal_operation(grid, None, values, **kwargs)
+    calls, carried = _carried_calls(grid, values, per_call, kwargs)
+    assert_array_equal(calls, whole)
+    if case == "patch-13-taps":
+        assert set(carried) == {None}
+    else:  # each call hands on its sums for the next one's first 2 s frames (in the clip)
+        n_frames, reach = grid.shape[2], search[1]
+        ends = [min(lo + per_call, n_frames) for lo in range(0, n_frames, per_call)]
+        assert carried == [min(2 * reach, n_frames - hi) or None for hi in ends]
+
+
+def test_sums_carried_from_another_grid_are_refused(rng):
+    grid = rng.random((1, 8, 9, 7)).astype(np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=(1, 0, 1), search_radius=(2, 2, 2),
+                  **_params(1, (1, 0, 1)))
+    carry = FrameCarry()
+    nonlocal_operation(grid, None, grid, targets=(0, 3), carry=carry, **kwargs)
+    assert carry.sums is not None
+    with pytest.raises(ValueError, match="carried sums"):
+        nonlocal_operation(grid[:, :6], None, grid[:, :6], targets=(1, 4), carry=carry,
+                           **kwargs)
 
 
 def test_reflect_padding_into_a_given_array_is_numpys(rng):

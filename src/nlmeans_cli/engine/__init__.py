@@ -13,6 +13,7 @@ row's steps written out as sweeps of their own, frame by frame.
 
 from .kernels import FASTMATH
 from .operation import (
+    FrameCarry,
     Workspace,
     engine_threads,
     in_cache,
@@ -23,5 +24,5 @@ from .operation import (
     set_engine_threads,
 )
 
-__all__ = ["FASTMATH", "Workspace", "engine_threads", "in_cache", "kernels_cached",
+__all__ = ["FASTMATH", "FrameCarry", "Workspace", "engine_threads", "in_cache", "kernels_cached",
            "nonlocal_operation", "reporting_progress", "search_offsets", "set_engine_threads"]

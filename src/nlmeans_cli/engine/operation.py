@@ -25,8 +25,9 @@ from .kernels import nonlocal_strips
 from .planar import PLANAR_MAX_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
-__all__ = ["Workspace", "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
-           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
+__all__ = ["FrameCarry", "Workspace", "engine_threads", "in_cache", "kernels_cached",
+           "nonlocal_operation", "reflect_padded", "reporting_progress", "search_offsets",
+           "set_engine_threads"]
 
 # The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
 _THREADS: list[int | None] = [None]
@@ -110,6 +111,20 @@ class Workspace:
         return array[:size].reshape(shape)
 
 
+class FrameCarry:
+    """The sums a clip's engine call hands on to the next call of the same stream.
+
+    A clip searched across frames ``s`` either side, cut into calls of consecutive targets:
+    each call visits its own frames, and the pairs between its last frames and the next
+    call's are visited once, their sums for the next call's first ``2 s`` frames kept here
+    (``None`` before the first call and after the last). Pass the same one to every call of
+    a stream (see :func:`nonlocal_operation`'s *carry*).
+    """
+
+    def __init__(self) -> None:
+        self.sums: np.ndarray | None = None
+
+
 def reflect_padded(maps: np.ndarray, pad, out: np.ndarray) -> np.ndarray:
     """Write *maps* padded by reflection (as ``np.pad(mode="reflect")``) into *out*; return it.
 
@@ -159,6 +174,7 @@ def nonlocal_operation(
     second_h: float | None = None,
     second_from: int | None = None,
     workspace: Workspace | None = None,
+    carry: FrameCarry | None = None,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -208,6 +224,13 @@ def nonlocal_operation(
     workspace : Workspace, optional
         Where to lay out the padded maps, reused from call to call (a network runs the
         operation once per band of rows); the result does not change.
+    carry : FrameCarry, optional
+        For a clip cut into calls whose *targets* follow on from one call to the next (each
+        call's grid holding the frames from ``s1`` before its targets, or the clip's first,
+        to ``2 s1`` after them, or the clip's last): the sums of the pairs that reach the next
+        call's targets are handed on, instead of that call visiting them again. The result
+        does not change (bit for bit). Used by the kernel for images and clips; others
+        compute every call's pairs afresh and leave it empty.
 
     Returns
     -------
@@ -218,13 +241,15 @@ def nonlocal_operation(
     Raises
     ------
     ValueError
-        If a name is unknown, shapes disagree, a radius is negative or *h* is not positive.
+        If a name is unknown, shapes disagree, a radius is negative, *h* is not positive, or
+        *carry* holds sums for another grid.
 
     Notes
     -----
     Cost ``O(N * S * (K + M))`` for ``N`` positions and ``S = prod(2 s + 1)`` offsets (half that
     with a shared feature map), independent of the patch size thanks to separable box sums.
-    Memory: the padded maps plus one output-sized accumulator. A normaliser ``C = 0`` (possible
+    Memory: the padded maps plus one output-sized accumulator (and, with *carry*, the
+    sums of ``2 s1`` frames handed on). A normaliser ``C = 0`` (possible
     for the linear kernels) leaves ``y_i = g(x_i)``.
 
     References
@@ -297,10 +322,17 @@ def nonlocal_operation(
             # order), so that a frame's partner frame stays in cache over a run of offsets.
             offsets = offsets[np.lexsort((np.arange(len(offsets)), offsets[:, 1],
                                           offsets[:, 1] != 0))]
+        visits, sums_in, sums_out = _frame_sums(carry, lo1, hi1, search[1], grid,
+                                                values.shape[0], split)
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
-                     np.float32(bias), inv_h2, inv_h2b, squarings, split, strip, lo1, grid[1])
+                     np.float32(bias), inv_h2, inv_h2b, squarings, split, strip, lo1, grid[1],
+                     *visits, sums_in, sums_out)
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
+        if carry is not None:
+            carry.sums = sums_out if sums_out.shape[1] else None
         return out
+    if carry is not None:
+        carry.sums = None
     left_padded = padded(left, "engine-left", pad)
     right_padded = left_padded if shared else padded(right, "engine-right", pad)
     values_padded = left_padded if values is left else padded(values, "engine-values", pad)
@@ -321,6 +353,23 @@ def nonlocal_operation(
                  squarings, split, symmetric, strip, n_positions, lo1, grid[1])
     _run_strips(nonlocal_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
     return out
+
+
+def _frame_sums(carry, lo1, hi1, s1, grid, n_values, split):
+    """Return the planar kernel's visited frames, and its sums handed in and on (*carry*)."""
+    rows = n_values + (2 if split < n_values else 1)
+    sums_in = np.zeros((rows, 0, grid[0], grid[2]), np.float32)
+    if carry is None:
+        return (lo1 - s1, hi1 + s1), sums_in, sums_in
+    # The frames up to s1 after the first target were visited by the call before, if any.
+    if carry.sums is not None:
+        sums_in = carry.sums
+        if (sums_in.shape[0] != rows or sums_in.shape[1] > min(2 * s1, grid[1] - lo1)
+                or sums_in.shape[2:] != (grid[0], grid[2])):
+            raise ValueError(f"carried sums {sums_in.shape} do not fit this call's grid")
+    first = lo1 - s1 if carry.sums is None else lo1 + s1
+    sums_out = np.empty((rows, min(hi1 + 2 * s1, grid[1]) - hi1, grid[0], grid[2]), np.float32)
+    return (first, hi1 + s1), sums_in, sums_out
 
 
 def _planar(spec, normaliser: str, symmetric: bool, patch) -> bool:

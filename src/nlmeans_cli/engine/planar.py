@@ -127,8 +127,8 @@ def _ring_taps(ring, oldest, weights, n, m, out):
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
 def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_h2, inv_h2b,
-                           squarings, split, strip, lo1, grid1, first_strip, n_run, cancel,
-                           done):
+                           squarings, split, strip, lo1, grid1, visits_lo, visits_hi, sums_in,
+                           sums_out, first_strip, n_run, cancel, done):
     """Evaluate the classic operation on the strips ``[first_strip, first_strip + n_run)``.
 
     *left* ``(K, grid1 + 2 s1, n0 + 2 p0, n2 + 2 p2)`` and *values* ``(M, ...)`` hold the
@@ -136,12 +136,17 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
     patch lies in the plane), the first and last axes by patch and search radius; *out* is
     ``(M, n0, n1, n2)`` in the grid's order; *offsets* is the half window (the zero
     offset first, ``t0 >= 0``); *k0* and *k2* are the patch weights along the first and last
-    axes (*k2* already times the second axis' single weight). The targets are the positions
-    ``[lo1, lo1 + n1)`` of the second axis (a clip's frames to denoise, the others serving as
-    candidates). ``done[s]`` counts the offsets strip ``s`` has visited; a strip stops between
-    offsets once ``cancel[0]`` is non-zero.
+    axes (*k2* already times the second axis' single weight). The sums are kept for the
+    positions ``[lo1, lo1 + n1 + c)`` of the second axis (a clip's frames), ``c`` being
+    ``sums_out.shape[1]``; the first ``n1`` are finished into *out* (the targets), the last
+    ``c`` left in *sums_out* for a later call. Only the frames ``[visits_lo, visits_hi)`` are
+    visited (each over the whole window); *sums_in* holds what earlier visits added to the
+    first frames (``(M + sets, c_in, n0, n2)``, the value sums, then the weight sums of each
+    set), and *sums_out* receives the same for the last. ``done[s]`` counts the offsets strip
+    ``s`` has visited; a strip stops between offsets once ``cancel[0]`` is non-zero.
     """
     n_values, n0, n1, n2 = out.shape
+    n_sums = n1 + sums_out.shape[1]
     n_maps = left.shape[0]
     pad0 = (left.shape[2] - n0) // 2
     pad1 = (left.shape[1] - grid1) // 2
@@ -149,32 +154,39 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
     width = left.shape[3]
     taps0, taps2 = k0.shape[0], k2.shape[0]
     r0, r2 = taps0 // 2, taps2 // 2
-    hi1 = lo1 + n1
+    hi1 = lo1 + n_sums
     sets = 2 if split < n_values else 1
     for k in range(n_run):
         s = first_strip + k
         lo = s * strip
         hi = min(lo + strip, n0)
         rows = hi - lo
-        acc = np.zeros((n_values, n1, rows, n2), np.float32)
-        wsum = np.zeros((sets, n1, rows, n2), np.float32)
+        acc = np.zeros((n_values, n_sums, rows, n2), np.float32)
+        wsum = np.zeros((sets, n_sums, rows, n2), np.float32)
+        # Earlier visits' sums, exact: the later visits add to them in the order of one call.
+        for i1 in range(sums_in.shape[1]):
+            for m in range(n_values):
+                acc[m, i1] = sums_in[m, i1, lo:hi]
+            for set_ in range(sets):
+                wsum[set_, i1] = sums_in[n_values + set_, i1, lo:hi]
         statistic = np.empty(width, np.float32)
         ring = np.empty((taps0, width), np.float32)
         weights = np.empty((sets, width), np.float32)
         deviations = np.empty((n_values, width), np.float32)
         # Frame by frame (a still has one), each over the whole window: the sums of a pair
         # land in its own frame and its partner's, so a step keeps two frames in cache.
-        n_frames = n1 + 2 * pad1
+        n_frames = visits_hi - visits_lo
         n_offsets = offsets.shape[0]
         for f in range(n_frames):
-            i1 = lo1 - pad1 + f
+            i1 = visits_lo + f
             for o in range(n_offsets):
                 if cancel[0] != 0:
                     break
                 done[s] = (f * n_offsets + o) // n_frames
                 t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
                 both = o > 0
-                q_lo, b1, b1_hi, b2, b2_hi = pair_ranges(lo, lo1, n1, n2, t0, t1, t2, both)
+                q_lo, b1, b1_hi, b2, b2_hi = pair_ranges(lo, lo1, n_sums, n2, t0, t1, t2,
+                                                         both)
                 if not b1 <= i1 < b1_hi:
                     continue
                 m2 = b2_hi - b2
@@ -230,6 +242,11 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                         c = total[i2]
                         factor = np.float32(1.0) / c if c != 0.0 else np.float32(0.0)
                         out[m, lo + r, i1, i2] = own[i2] + acc[m, i1, r, i2] * factor
+        for i1 in range(n1, n_sums):
+            for m in range(n_values):
+                sums_out[m, i1 - n1, lo:hi] = acc[m, i1]
+            for set_ in range(sets):
+                sums_out[n_values + set_, i1 - n1, lo:hi] = wsum[set_, i1]
 
 
 @njit(cache=True, fastmath=FASTMATH)

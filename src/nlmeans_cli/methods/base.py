@@ -10,11 +10,15 @@ whole image's result whatever the method.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..noise import Stabiliser
 from ..parameters import Request
+
+if TYPE_CHECKING:
+    from ..engine import FrameCarry
 
 __all__ = ["Method", "Setting"]
 
@@ -128,7 +132,8 @@ class Method:
         raise NotImplementedError
 
     def run(self, grid: np.ndarray, setting: Setting, *, axes: tuple[int, int, int],
-            temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:
+            temporal_window: int = 0, targets: tuple[int, int] | None = None,
+            carry: FrameCarry | None = None) -> np.ndarray:
         """Denoise a planar float32 grid ``(channels, n0, n1, n2)`` on the unit scale.
 
         Parameters
@@ -143,6 +148,9 @@ class Method:
             Spacetime methods: frames either side along grid axis 1.
         targets : tuple of 2 int, optional
             Spacetime methods: estimate only ``lo <= i1 < hi`` along grid axis 1.
+        carry : FrameCarry, optional
+            Spacetime methods: the engine's sums handed from one call of a stream of frames
+            to the next (see :func:`nlmeans_cli.engine.nonlocal_operation`).
 
         Returns
         -------

@@ -10,6 +10,7 @@ noise level unless given.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..parameters import (
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
 from .sure import choose_by_sure, perturb, sample_crops
+
+if TYPE_CHECKING:
+    from ..engine import FrameCarry
 
 __all__ = ["CLASSIC", "Classic", "ClassicSetting", "strength_pairs"]
 
@@ -208,7 +212,8 @@ class Classic(Method):
         return chosen
 
     def run(self, grid: np.ndarray, setting: ClassicSetting, *, axes: tuple[int, int, int],
-            temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:
+            temporal_window: int = 0, targets: tuple[int, int] | None = None,
+            carry: FrameCarry | None = None) -> np.ndarray:
         """NL-means on *grid*: the engine with the affinity's classic scaling.
 
         A colour grid with a chroma strength is denoised in opponent colours: one set of
@@ -225,10 +230,11 @@ class Classic(Method):
         features = _mix(OPPONENT, grid) if chroma else grid
         arguments = _engine_arguments(features, setting, axes, temporal_window, targets)
         if not chroma:
-            return nonlocal_operation(grid, None, grid, **arguments)
+            return nonlocal_operation(grid, None, grid, **arguments, carry=carry)
         # One pass: the luminance weighted with h, the chroma with h_chroma.
         estimate = nonlocal_operation(features, None, features, **arguments,
-                                      second_h=setting.h_chroma_unit, second_from=1)
+                                      second_h=setting.h_chroma_unit, second_from=1,
+                                      carry=carry)
         return _mix(OPPONENT.T, estimate)
 
     def run_crops(self, crops: list[np.ndarray], settings: list[ClassicSetting]

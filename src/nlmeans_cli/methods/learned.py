@@ -9,12 +9,16 @@ and window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..parameters import Request
 from .base import Method, Setting
 from .network import CHROMA_REACH, REFINE_REACH, Network, denoise_with_network
+
+if TYPE_CHECKING:
+    from ..engine import FrameCarry
 
 __all__ = ["DEFAULT_LEARNED_AFFINITY", "LEARNED", "Learned", "LearnedSetting"]
 
@@ -91,7 +95,8 @@ class Learned(Method):
                               model=model, model_name=name, channels=channels)
 
     def run(self, grid: np.ndarray, setting: LearnedSetting, *, axes: tuple[int, int, int],
-            temporal_window: int = 0, targets: tuple[int, int] | None = None) -> np.ndarray:
+            temporal_window: int = 0, targets: tuple[int, int] | None = None,
+            carry: FrameCarry | None = None) -> np.ndarray:
         """Run the network on *grid*, a 2-D image ``(C, n0, 1, n2)``."""
         if grid.ndim != 4 or grid.shape[2] != 1:
             raise ValueError("the learned method takes 2-D images (grey or colour), not volumes")
