@@ -164,11 +164,14 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
         acc = np.zeros((n_values, n_sums, rows, n2), np.float32)
         wsum = np.zeros((sets, n_sums, rows, n2), np.float32)
         # Earlier visits' sums, exact: the later visits add to them in the order of one call.
+        # (Element loops: Numba compiles an array assignment's broadcasting at length.)
         for i1 in range(sums_in.shape[1]):
-            for m in range(n_values):
-                acc[m, i1] = sums_in[m, i1, lo:hi]
-            for set_ in range(sets):
-                wsum[set_, i1] = sums_in[n_values + set_, i1, lo:hi]
+            for r in range(rows):
+                for m in range(n_values + sets):
+                    source = sums_in[m, i1, lo + r]
+                    target = acc[m, i1, r] if m < n_values else wsum[m - n_values, i1, r]
+                    for i2 in range(n2):
+                        target[i2] = source[i2]
         statistic = np.empty(width, np.float32)
         ring = np.empty((taps0, width), np.float32)
         weights = np.empty((sets, width), np.float32)
@@ -243,10 +246,12 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                         factor = np.float32(1.0) / c if c != 0.0 else np.float32(0.0)
                         out[m, lo + r, i1, i2] = own[i2] + acc[m, i1, r, i2] * factor
         for i1 in range(n1, n_sums):
-            for m in range(n_values):
-                sums_out[m, i1 - n1, lo:hi] = acc[m, i1]
-            for set_ in range(sets):
-                sums_out[n_values + set_, i1 - n1, lo:hi] = wsum[set_, i1]
+            for r in range(rows):
+                for m in range(n_values + sets):
+                    source = acc[m, i1, r] if m < n_values else wsum[m - n_values, i1, r]
+                    target = sums_out[m, i1 - n1, lo + r]
+                    for i2 in range(n2):
+                        target[i2] = source[i2]
 
 
 @njit(cache=True, fastmath=FASTMATH)
