@@ -4,12 +4,14 @@ A frame ``k`` is estimated from the patches of frames ``k - T .. k + T`` (``T`` 
 window): the non-local operation over space and time, with 2-D patches and a window of
 ``search_window x search_window`` positions in each of the ``2 T + 1`` frames. On the engine's
 grid a stack of frames is laid out as ``(channels, rows, frames, columns)``: time takes the axis
-that a still image leaves at length 1, and the engine estimates only the frame in the middle
-(its ``targets``), the others serving as candidates.
+that a still image leaves at length 1, and each engine call estimates a run of consecutive
+frames (its ``targets``), the frames either side serving as candidates; the sums of the pairs
+between one call's frames and the next call's are handed on to that call
+(:class:`~nlmeans_cli.engine.FrameCarry`), so every pair of patches is compared once.
 
-Frames stream through: :func:`denoise_frames` holds at most ``2 T + 1`` input frames, so a long
-clip needs the memory of a few frames. At either end of a clip the window is reflected, as the
-image is at its borders.
+Frames stream through: :func:`denoise_frames` holds at most :data:`FRAMES_PER_CALL` ``+ 3 T``
+input frames, so a long clip needs the memory of a few frames. At either end of a clip the
+window is reflected, as the image is at its borders.
 """
 
 from __future__ import annotations
@@ -111,9 +113,10 @@ def denoise_frames(
     Notes
     -----
     Cost ``O(N * C * S^2 * (2 T + 1))`` per frame of ``N`` pixels and ``C`` channels with a
-    window of side ``S``; every offset is visited (twice the work of a still image's
-    symmetric search per candidate). Memory: ``2 T + 1`` input frames plus a float32 copy of
-    them, padded.
+    window of side ``S``, about what a still image's symmetric search costs per candidate:
+    each pair of patches is compared once, for both of its frames. Memory:
+    :data:`FRAMES_PER_CALL` ``+ 3 T`` input frames (fewer for large frames) plus a float32
+    copy of them, padded.
 
     References
     ----------
