@@ -23,10 +23,12 @@ CASES = {
     "colour-volume": (2, (3, 4, 5), (0, 1, 1), (2, 1, 1)),
     "one-by-n": (1, (1, 1, 7), (1, 0, 1), (2, 0, 2)),
     # Images side by side along the second axis, each searched on its own (SURE's crops);
-    # patches of 9 and 11 taps, and of 13, past the planar kernel's written-out sums.
+    # patches of 9, 11 and 13 taps (the planar kernel's longest written-out sums), and of 15,
+    # past them.
     "images-side-by-side": (1, (6, 3, 8), (1, 0, 2), (2, 0, 2)),
     "patch-9-by-11": (3, (12, 1, 13), (4, 0, 5), (2, 0, 3)),
-    "patch-13-taps": (1, (14, 1, 9), (6, 0, 1), (1, 0, 2)),
+    "patch-11-by-13": (2, (14, 1, 15), (5, 0, 6), (2, 0, 3)),
+    "patch-15-taps": (1, (16, 1, 9), (7, 0, 1), (1, 0, 2)),
     "one-column": (1, (9, 1, 1), (2, 0, 1), (3, 0, 2)),
     # A patch of one position (the network's block) takes the tiled kernel; rows longer
     # than one tile, a window larger than the image, a volume.
@@ -256,25 +258,25 @@ def _carried_calls(grid, values, per_call, kwargs):
 
 
 @pytest.mark.parametrize("per_call", [1, 2, 3, 5])
-@pytest.mark.parametrize("case", ["grey", "second-strength", "patch-13-taps", "window-3"])
+@pytest.mark.parametrize("case", ["grey", "second-strength", "patch-15-taps", "window-3"])
 def test_calls_that_hand_on_their_sums_equal_the_whole_clip_exactly(case, per_call, rng):
     channels, n_values, patch, search = 1, 1, (1, 0, 2), (2, 2, 1)
     extra = {}
     if case == "second-strength":  # a colour clip's chroma
         channels, n_values, extra = 3, 3, dict(second_h=0.5, second_from=1)
-    elif case == "patch-13-taps":  # the general kernel, which computes every call afresh
-        patch = (6, 0, 1)
+    elif case == "patch-15-taps":  # the general kernel, which computes every call afresh
+        patch = (7, 0, 1)
     elif case == "window-3":
         search = (1, 3, 2)
-    grid = rng.random((channels, 14, 11, 9)).astype(np.float32)
-    values = grid if n_values == channels else rng.random((n_values, 14, 11, 9)).astype(
+    grid = rng.random((channels, 16, 11, 9)).astype(np.float32)
+    values = grid if n_values == channels else rng.random((n_values, 16, 11, 9)).astype(
         np.float32)
     kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
                   **_params(channels, patch), **extra)
     whole = nonlocal_operation(grid, None, values, **kwargs)
     calls, carried = _carried_calls(grid, values, per_call, kwargs)
     assert_array_equal(calls, whole)
-    if case == "patch-13-taps":
+    if case == "patch-15-taps":
         assert set(carried) == {None}
     else:  # each call hands on its sums for the next one's first 2 s frames (in the clip)
         n_frames, reach = grid.shape[2], search[1]

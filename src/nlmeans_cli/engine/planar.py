@@ -34,7 +34,7 @@ __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
 #: The longest patch side the planar kernel takes (its sums are written out up to this many
 #: terms); longer patches take the general kernel.
-PLANAR_MAX_TAPS = 11
+PLANAR_MAX_TAPS = 13
 
 # The sums along rows and across the ring are written out here for one-dimensional rows and a
 # two-dimensional ring, rather than calling the general kernel's taps (three-dimensional
@@ -45,7 +45,7 @@ PLANAR_MAX_TAPS = 11
 
 @njit(cache=True)
 def _terms(weights, n):
-    """Return the written-out sums' eleven weights: ``weights[:n]``, then the last repeated.
+    """Return the written-out sums' thirteen weights: ``weights[:n]``, then the last repeated.
 
     Terms past *n* are never read; repeating the last keeps their indices inside the array.
     """
@@ -53,13 +53,13 @@ def _terms(weights, n):
     return (weights[0], weights[min(1, last)], weights[min(2, last)], weights[min(3, last)],
             weights[min(4, last)], weights[min(5, last)], weights[min(6, last)],
             weights[min(7, last)], weights[min(8, last)], weights[min(9, last)],
-            weights[min(10, last)])
+            weights[min(10, last)], weights[min(11, last)], weights[min(12, last)])
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _row_taps(src, weights, n, m, out):
-    """``out[i] = sum_k weights[k] src[i + k]`` for ``i < m`` (n odd, at most 11), in order."""
-    w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = _terms(weights, n)
+    """``out[i] = sum_k weights[k] src[i + k]`` for ``i < m`` (n odd, at most 13), in order."""
+    w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     if n == 1:
         for i in range(m):
             out[i] = w0 * src[i]
@@ -79,24 +79,31 @@ def _row_taps(src, weights, n, m, out):
             out[i] = (w0 * src[i] + w1 * src[i + 1] + w2 * src[i + 2] + w3 * src[i + 3]
                       + w4 * src[i + 4] + w5 * src[i + 5] + w6 * src[i + 6]
                       + w7 * src[i + 7] + w8 * src[i + 8])
-    else:
+    elif n == 11:
         for i in range(m):
             out[i] = (w0 * src[i] + w1 * src[i + 1] + w2 * src[i + 2] + w3 * src[i + 3]
                       + w4 * src[i + 4] + w5 * src[i + 5] + w6 * src[i + 6]
                       + w7 * src[i + 7] + w8 * src[i + 8] + w9 * src[i + 9]
                       + w10 * src[i + 10])
+    else:
+        for i in range(m):
+            out[i] = (w0 * src[i] + w1 * src[i + 1] + w2 * src[i + 2] + w3 * src[i + 3]
+                      + w4 * src[i + 4] + w5 * src[i + 5] + w6 * src[i + 6]
+                      + w7 * src[i + 7] + w8 * src[i + 8] + w9 * src[i + 9]
+                      + w10 * src[i + 10] + w11 * src[i + 11] + w12 * src[i + 12])
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _ring_taps(ring, oldest, weights, n, m, out):
     """``out[i] = sum_k weights[k] ring[(oldest + k) % slots, i]`` for ``i < m``, in order."""
     slots = ring.shape[0]
-    w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = _terms(weights, n)
+    w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     j0, j1, j2, j3 = oldest % slots, (oldest + 1) % slots, (oldest + 2) % slots, (
         oldest + 3) % slots
     j4, j5, j6, j7 = ((oldest + 4) % slots, (oldest + 5) % slots, (oldest + 6) % slots,
                       (oldest + 7) % slots)
     j8, j9, j10 = (oldest + 8) % slots, (oldest + 9) % slots, (oldest + 10) % slots
+    j11, j12 = (oldest + 11) % slots, (oldest + 12) % slots
     if n == 1:
         for i in range(m):
             out[i] = w0 * ring[j0, i]
@@ -117,12 +124,19 @@ def _ring_taps(ring, oldest, weights, n, m, out):
             out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
                       + w3 * ring[j3, i] + w4 * ring[j4, i] + w5 * ring[j5, i]
                       + w6 * ring[j6, i] + w7 * ring[j7, i] + w8 * ring[j8, i])
-    else:
+    elif n == 11:
         for i in range(m):
             out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
                       + w3 * ring[j3, i] + w4 * ring[j4, i] + w5 * ring[j5, i]
                       + w6 * ring[j6, i] + w7 * ring[j7, i] + w8 * ring[j8, i]
                       + w9 * ring[j9, i] + w10 * ring[j10, i])
+    else:
+        for i in range(m):
+            out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
+                      + w3 * ring[j3, i] + w4 * ring[j4, i] + w5 * ring[j5, i]
+                      + w6 * ring[j6, i] + w7 * ring[j7, i] + w8 * ring[j8, i]
+                      + w9 * ring[j9, i] + w10 * ring[j10, i] + w11 * ring[j11, i]
+                      + w12 * ring[j12, i])
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
