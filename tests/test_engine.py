@@ -73,14 +73,21 @@ def test_weighted_patches_match_reference(affinity, case, rng):
                     rtol=1e-4, atol=1e-6)
 
 
+# h is 0.3: a second h of 0.6 or 1.2 squares the first's weights 2 or 4 times (one
+# exponential for both), 0.7 takes an exponential of its own.
+SECOND_H = {"two-exponentials": 0.7, "twice-h": 0.6, "four-times-h": 1.2}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("second_from", [0, 1, 2])
-def test_a_second_strength_matches_two_reference_operations(case, second_from, rng):
+@pytest.mark.parametrize("second_h", sorted(SECOND_H))
+def test_a_second_strength_matches_two_reference_operations(case, second_from, second_h, rng):
     channels, grid, patch, search = CASES[case]
     left = rng.random((channels, *grid)).astype(np.float32)
     values = rng.random((3, *grid)).astype(np.float32)
     kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
-                  second_h=0.7, second_from=second_from, **_params(channels, patch))
+                  second_h=SECOND_H[second_h], second_from=second_from,
+                  **_params(channels, patch))
     fast = nonlocal_operation(left, None, values, **kwargs)
     assert_allclose(fast, naive.nonlocal_operation(left, None, values, **kwargs),
                     rtol=1e-4, atol=1e-6)
@@ -206,13 +213,14 @@ def test_spacetime_targets_match_reference(affinity, case, shared, rng):
 
 
 @pytest.mark.parametrize("case", ["grey-clip", "colour-clip", "window-longer-than-clip"])
-def test_a_second_strength_over_frames_matches_two_reference_operations(case, rng):
+@pytest.mark.parametrize("second_h", sorted(SECOND_H))
+def test_a_second_strength_over_frames_matches_two_reference_operations(case, second_h, rng):
     # A colour clip's chroma takes the second strength, for targets inside the clip.
     channels, grid, patch, search = SPACETIME[case]
     left = rng.random((channels, *grid)).astype(np.float32)
     values = rng.random((3, *grid)).astype(np.float32)
     kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
-                  second_h=0.7, second_from=1, **_params(channels, patch))
+                  second_h=SECOND_H[second_h], second_from=1, **_params(channels, patch))
     slow = naive.nonlocal_operation(left, None, values, **kwargs)
     lo, hi = 1, grid[1]
     fast = nonlocal_operation(left, None, values, targets=(lo, hi), **kwargs)

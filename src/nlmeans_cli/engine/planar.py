@@ -183,10 +183,10 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
         lo = s * strip
         hi = min(lo + strip, n0)
         rows = hi - lo
-        # The sums' rows have pad2 spare columns either side, and two spare rows after the
-        # strip's: a sweep over all of a row's pairs then adds to both sides at once, the
-        # sums that reach no target landing there (and never read).
-        # The value sums, then the weight sums of each set (as the carried sums).
+        # The value sums, then the weight sums of each set (as the carried sums). Their rows
+        # have pad2 spare columns either side, and two spare rows follow the strip's: a sweep
+        # over all of a row's pairs then adds to both sides at once, the terms that reach no
+        # target landing there (never read).
         sums = np.zeros((n_values + sets, n_sums, rows + 2, n2 + 2 * pad2), np.float32)
         # Earlier visits' sums, exact: the later visits add to them in the order of one call.
         # (Element loops: Numba compiles an array assignment's broadcasting at length.)
