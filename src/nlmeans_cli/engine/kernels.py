@@ -35,8 +35,8 @@ from ..formulation import (
     SQUARED_DIFFERENCE,
 )
 
-__all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "negative_exp", "nonlocal_strips",
-           "pair_ranges", "strip_sums", "to_affinity", "two_strengths"]
+__all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "gaussian_weight", "negative_exp",
+           "nonlocal_strips", "pair_ranges", "strip_sums", "to_affinity", "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -296,6 +296,17 @@ def two_strengths(w, second, n, scale, bias, inv_h2, inv_h2b, squarings):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def gaussian_weight(patch_sum, scale, bias, inv_h2):
+    """Return the Gaussian affinity of a patch's summed statistic.
+
+    ``exp(-max(patch_sum * scale - bias, 0) * inv_h2)``, and 0 where the exponent passes
+    :data:`CUTOFF`.
+    """
+    x = max(patch_sum * scale - bias, np.float32(0.0)) * inv_h2
+    return negative_exp(x) if x < CUTOFF else np.float32(0.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def to_affinity(w, kernel, scale, bias, inv_h2, n):
     """Turn the summed statistics ``w[:n]`` into affinities in place (one strength).
 
@@ -303,8 +314,7 @@ def to_affinity(w, kernel, scale, bias, inv_h2, n):
     """
     if kernel == GAUSSIAN_KERNEL:
         for i in range(n):
-            x = max(w[i] * scale - bias, np.float32(0.0)) * inv_h2
-            w[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
+            w[i] = gaussian_weight(w[i], scale, bias, inv_h2)
     elif kernel == RELU_KERNEL:
         for i in range(n):
             w[i] = max(w[i] * scale, np.float32(0.0))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import CUTOFF, FASTMATH, negative_exp, pair_ranges
+from .kernels import CUTOFF, FASTMATH, gaussian_weight, negative_exp, pair_ranges
 
 __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
@@ -316,14 +316,13 @@ def _weigh_and_add(patch_sums, n, scale, bias, inv_h2, own, partner, own_acc, ow
     """Turn a row's patch sums into Gaussian weights and add each pair's terms to both sides.
 
     ``own_acc[i] += f_i (partner[i] - own[i])``, ``partner_acc[i] -=`` the same number,
-    ``own_wsum[i]`` and ``partner_wsum[i] += f_i``, ``f_i`` the weight of ``patch_sums[i]`` as
-    :func:`~.kernels.to_affinity` gives it: one value channel and one strength (a grey
+    ``own_wsum[i]`` and ``partner_wsum[i] += f_i``, ``f_i`` the weight of ``patch_sums[i]``
+    (:func:`~.kernels.gaussian_weight`): one value channel and one strength (a grey
     image), whose weights come while the sums load and go through no memory. The four rows
     must not overlap (the sweep would not vectorise).
     """
     for i in range(n):
-        x = max(patch_sums[i] * scale - bias, np.float32(0.0)) * inv_h2
-        f = negative_exp(x) if x < CUTOFF else np.float32(0.0)
+        f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
         d = f * (partner[i] - own[i])
         own_wsum[i] += f
         own_acc[i] += d
@@ -342,13 +341,9 @@ def _deviate_and_add(weights, n, own, partner, own_acc, partner_acc):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _weights_and_add(patch_sums, weights, n, scale, bias, inv_h2, own_wsum, partner_wsum):
-    """Write a row's Gaussian weights at one strength and add them to both sides' sums.
-
-    The weights are :func:`~.kernels.to_affinity`'s.
-    """
+    """Write a row's Gaussian weights at one strength and add them to both sides' sums."""
     for i in range(n):
-        x = max(patch_sums[i] * scale - bias, np.float32(0.0)) * inv_h2
-        f = negative_exp(x) if x < CUTOFF else np.float32(0.0)
+        f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
         weights[i] = f
         own_wsum[i] += f
         partner_wsum[i] += f
