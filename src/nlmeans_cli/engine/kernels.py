@@ -36,7 +36,8 @@ from ..formulation import (
 )
 
 __all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "gaussian_weight", "negative_exp",
-           "nonlocal_strips", "pair_ranges", "strip_sums", "to_affinity", "two_strengths"]
+           "nonlocal_strips", "pair_ranges", "squared_weight", "strip_sums", "to_affinity",
+           "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -272,27 +273,18 @@ def two_strengths(w, second, n, scale, bias, inv_h2, inv_h2b, squarings):
 
     ``w[:n]`` receives them at ``inv_h2`` (in place), ``second[:n]`` at ``inv_h2b``. Where
     ``inv_h2 = 2 ** squarings * inv_h2b`` (*squarings* > 0), the first set is the second
-    squared *squarings* times, ``exp(-2^n y) = exp(-y)^(2^n)``: one exponential per weight.
+    squared *squarings* times (:func:`squared_weight`): one exponential per weight.
     """
     if squarings > 0:
         for i in range(n):
-            d = max(w[i] * scale - bias, np.float32(0.0))
-            x = d * inv_h2
-            y = d * inv_h2b
-            e = negative_exp(y) if y < CUTOFF else np.float32(0.0)
+            e = gaussian_weight(w[i], scale, bias, inv_h2b)
             second[i] = e
-            w[i] = e if x < CUTOFF else np.float32(0.0)
-        # Squared in loops of their own: a loop inside the one above would not vectorise.
-        for _ in range(squarings):
-            for i in range(n):
-                w[i] = w[i] * w[i]
+            w[i] = squared_weight(e, w[i], scale, bias, inv_h2, squarings)
         return
     for i in range(n):
-        d = max(w[i] * scale - bias, np.float32(0.0))
-        x = d * inv_h2
-        y = d * inv_h2b
-        w[i] = negative_exp(x) if x < CUTOFF else np.float32(0.0)
-        second[i] = negative_exp(y) if y < CUTOFF else np.float32(0.0)
+        patch_sum = w[i]
+        w[i] = gaussian_weight(patch_sum, scale, bias, inv_h2)
+        second[i] = gaussian_weight(patch_sum, scale, bias, inv_h2b)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -304,6 +296,23 @@ def gaussian_weight(patch_sum, scale, bias, inv_h2):
     """
     x = max(patch_sum * scale - bias, np.float32(0.0)) * inv_h2
     return negative_exp(x) if x < CUTOFF else np.float32(0.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def squared_weight(second, patch_sum, scale, bias, inv_h2, squarings):
+    """Return the affinity at ``inv_h2`` from *second*, the one at ``inv_h2 / 2 ** squarings``.
+
+    ``exp(-2^n y) = exp(-y)^(2^n)``: *second* squared *squarings* times (1 to 4), and 0 where
+    the exponent at ``inv_h2`` passes :data:`CUTOFF`, as :func:`gaussian_weight` gives it.
+    The squarings are written out, each chosen by a condition that is the same for every
+    element, so that a loop over elements still vectorises.
+    """
+    p = second * second
+    p = p * p if squarings > 1 else p
+    p = p * p if squarings > 2 else p
+    p = p * p if squarings > 3 else p
+    x = max(patch_sum * scale - bias, np.float32(0.0)) * inv_h2
+    return p if x < CUTOFF else np.float32(0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)

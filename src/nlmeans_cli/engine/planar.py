@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import CUTOFF, FASTMATH, gaussian_weight, negative_exp, pair_ranges
+from .kernels import FASTMATH, gaussian_weight, pair_ranges, squared_weight
 
 __all__ = ["PLANAR_MAX_TAPS", "nonlocal_planar_strips"]
 
@@ -356,20 +356,11 @@ def _squared_weights_and_add(patch_sums, first, second, n, scale, bias, inv_h2, 
 
     ``second[i]`` receives the weight at ``inv_h2b`` and ``first[i]`` the weight at
     ``inv_h2 = 2 ** squarings * inv_h2b`` (1 to 4 squarings), as
-    :func:`~.kernels.two_strengths` gives them: ``exp(-2^n y) = exp(-y)^(2^n)``, one
-    exponential per weight. The squarings are written out and chosen by a condition that
-    is the same for every element (a loop over them inside this one would not vectorise).
+    :func:`~.kernels.two_strengths` gives them: one exponential per weight.
     """
     for i in range(n):
-        d = max(patch_sums[i] * scale - bias, np.float32(0.0))
-        x = d * inv_h2
-        y = d * inv_h2b
-        e = negative_exp(y) if y < CUTOFF else np.float32(0.0)
-        p = e * e
-        p = p * p if squarings > 1 else p
-        p = p * p if squarings > 2 else p
-        p = p * p if squarings > 3 else p
-        f = p if x < CUTOFF else np.float32(0.0)
+        e = gaussian_weight(patch_sums[i], scale, bias, inv_h2b)
+        f = squared_weight(e, patch_sums[i], scale, bias, inv_h2, squarings)
         first[i] = f
         second[i] = e
         own_first[i] += f
