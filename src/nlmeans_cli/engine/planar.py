@@ -187,16 +187,21 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
         # have pad2 spare columns either side, and two spare rows follow the strip's: a sweep
         # over all of a row's pairs then adds to both sides at once, the terms that reach no
         # target landing there (never read).
-        sums = np.zeros((n_values + sets, n_sums, rows + 2, n2 + 2 * pad2), np.float32)
+        # One flat array, each sum's rows at ``m * block + frame * plane + row * row_len``:
+        # a four-dimensional one took Numba 0.4 s more to compile (its zeroing and indexing).
+        row_len = n2 + 2 * pad2
+        plane = (rows + 2) * row_len
+        block = n_sums * plane
+        sums = np.zeros((n_values + sets) * block, np.float32)
         # Earlier visits' sums, exact: the later visits add to them in the order of one call.
         # (Element loops: Numba compiles an array assignment's broadcasting at length.)
         for i1 in range(sums_in.shape[1]):
             for r in range(rows):
                 for m in range(n_values + sets):
                     source = sums_in[m, i1, lo + r]
-                    target = sums[m, i1, r]
+                    at = m * block + i1 * plane + r * row_len + pad2
                     for i2 in range(n2):
-                        target[pad2 + i2] = source[i2]
+                        sums[at + i2] = source[i2]
         statistic = np.empty(width, np.float32)
         ring = np.empty((taps0, width), np.float32)
         # The patch sums, then (but grey) the weights of each strength.
@@ -250,64 +255,69 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     # its spare row. Two sides in one row take a pass each (one sweep over
                     # both would neither vectorise nor add in the order of the other offsets).
                     passes = 2 if own_side and partner_side and t0 == 0 and t1 == 0 else 1
-                    start, end = pad2 + b2, pad2 + b2 + m2
                     for pass_ in range(passes):
-                        own_frame, own_row = i1 - lo1, q - lo
+                        # Where this pair's terms start in each side's rows of a sum.
+                        own_at = (i1 - lo1) * plane + (q - lo) * row_len
                         if not (own_side and pass_ == 0):
-                            own_frame, own_row = 0, rows
-                        partner_frame, partner_row = i1 + t1 - lo1, q + t0 - lo
+                            own_at = rows * row_len
+                        partner_at = (i1 + t1 - lo1) * plane + (q + t0 - lo) * row_len + t2
                         if not (partner_side and pass_ == passes - 1):
-                            partner_frame, partner_row = 0, rows + 1
+                            partner_at = (rows + 1) * row_len + t2
+                        own_at += pad2 + b2
+                        partner_at += pad2 + b2
+                        first_set = n_values * block
                         if squared:
+                            second_set = first_set + block
                             _squared_weights_and_add(
                                 weights[0], weights[1], weights[2], m2, scale, bias, inv_h2,
                                 inv_h2b, squarings,
-                                sums[n_values, own_frame, own_row, start:end],
-                                sums[n_values, partner_frame, partner_row, start + t2 : end + t2],
-                                sums[n_values + 1, own_frame, own_row, start:end],
-                                sums[n_values + 1, partner_frame, partner_row,
-                                     start + t2 : end + t2])
+                                sums[first_set + own_at : first_set + own_at + m2],
+                                sums[first_set + partner_at : first_set + partner_at + m2],
+                                sums[second_set + own_at : second_set + own_at + m2],
+                                sums[second_set + partner_at : second_set + partner_at + m2])
                         elif not grey:
                             for set_ in range(sets):
+                                at = first_set + set_ * block
                                 _weights_and_add(
                                     weights[0], weights[1 + set_], m2, scale, bias,
                                     inv_h2 if set_ == 0 else inv_h2b,
-                                    sums[n_values + set_, own_frame, own_row, start:end],
-                                    sums[n_values + set_, partner_frame, partner_row,
-                                         start + t2 : end + t2])
+                                    sums[at + own_at : at + own_at + m2],
+                                    sums[at + partner_at : at + partner_at + m2])
                         for m in range(n_values):
                             own = values[m, i1 + pad1, q + pad0, b2 + pad2 : b2 + pad2 + m2]
                             partner = values[m, i1 + t1 + pad1, q + pad0 + t0,
                                              b2 + pad2 + t2 : b2 + pad2 + t2 + m2]
-                            own_sums = sums[m, own_frame, own_row, start:end]
-                            partner_sums = sums[m, partner_frame, partner_row,
-                                                start + t2 : end + t2]
+                            at = m * block
+                            own_sums = sums[at + own_at : at + own_at + m2]
+                            partner_sums = sums[at + partner_at : at + partner_at + m2]
                             if grey:
                                 _weigh_and_add(weights[0], m2, scale, bias, inv_h2, own,
                                                partner, own_sums,
-                                               sums[1, own_frame, own_row, start:end],
+                                               sums[first_set + own_at :
+                                                    first_set + own_at + m2],
                                                partner_sums,
-                                               sums[1, partner_frame, partner_row,
-                                                    start + t2 : end + t2])
+                                               sums[first_set + partner_at :
+                                                    first_set + partner_at + m2])
                             else:
                                 _deviate_and_add(weights[1 if m < split else 2], m2, own,
                                                  partner, own_sums, partner_sums)
         for m in range(n_values):
             for r in range(rows):
                 for i1 in range(n1):
-                    total = sums[n_values + (0 if m < split else 1), i1, r]
+                    at = i1 * plane + r * row_len + pad2
+                    total_at = (n_values + (0 if m < split else 1)) * block + at
                     own = values[m, lo1 + i1 + pad1, lo + r + pad0, pad2 : pad2 + n2]
                     for i2 in range(n2):
-                        c = total[pad2 + i2]
+                        c = sums[total_at + i2]
                         factor = np.float32(1.0) / c if c != 0.0 else np.float32(0.0)
-                        out[m, lo + r, i1, i2] = own[i2] + sums[m, i1, r, pad2 + i2] * factor
+                        out[m, lo + r, i1, i2] = own[i2] + sums[m * block + at + i2] * factor
         for i1 in range(n1, n_sums):
             for r in range(rows):
                 for m in range(n_values + sets):
-                    source = sums[m, i1, r]
+                    at = m * block + i1 * plane + r * row_len + pad2
                     target = sums_out[m, i1 - n1, lo + r]
                     for i2 in range(n2):
-                        target[i2] = source[pad2 + i2]
+                        target[i2] = sums[at + i2]
 
 
 @njit(cache=True, fastmath=FASTMATH)
