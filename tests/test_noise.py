@@ -71,22 +71,41 @@ def test_the_fit_finds_gain_and_read_noise(gain, read):
     assert fitted.read_noise == pytest.approx(read, rel=0.3)
 
 
+def _fluorescence_stack(rng, frames, side, cells):
+    """Blurred cells on a background of 0.01 (22 photons at a gain of 30 levels), 16-bit."""
+    z, y, x = np.mgrid[0:frames, 0:side, 0:side]
+    brightness = np.zeros((frames, side, side))
+    for _ in range(cells):
+        cz, cy, cx = rng.uniform(0, frames), rng.uniform(0, side), rng.uniform(0, side)
+        brightness += rng.uniform(0.2, 0.8) * np.exp(-((z - cz) ** 2 * 4 + (y - cy) ** 2
+                                                       + (x - cx) ** 2) / (2 * 6.0**2))
+    clean = 0.01 + np.clip(brightness, 0, 0.9)
+    counts = _photons(rng, clean, 30 / 65535, 40 / 65535)
+    return np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+
+
 def test_the_fit_on_a_sixteen_bit_fluorescence_stack():
-    rng = np.random.default_rng(4)
-    z, y, x = np.mgrid[0:6, 0:96, 0:96]
-    cells = np.zeros((6, 96, 96))
-    for _ in range(25):
-        cz, cy, cx = rng.uniform(0, 6), rng.uniform(0, 96), rng.uniform(0, 96)
-        cells += rng.uniform(0.2, 0.8) * np.exp(-((z - cz) ** 2 * 4 + (y - cy) ** 2
-                                                   + (x - cx) ** 2) / (2 * 6.0**2))
-    clean = 0.01 + np.clip(cells, 0, 0.9)
-    gain, read = 30 / 65535, 40 / 65535
-    stack = np.clip(np.rint(_photons(rng, clean, gain, read) * 65535), 0, 65535)
-    fitted = estimate_noise(stack.astype(np.uint16), model="poisson-gaussian")
+    stack = _fluorescence_stack(np.random.default_rng(4), 6, 96, 25)
+    fitted = estimate_noise(stack, model="poisson-gaussian")
     assert fitted[0] == pytest.approx(30, rel=0.2)
-    # The read noise is 8 % of the background's variance here: found within a factor of
-    # two, not the 30 % of a black region (test_the_fit_finds_gain_and_read_noise).
+    # Cells nearly everywhere: the read noise is 8 % of the background's variance, and the
+    # background 3 % of the stack. Found within a factor of two, not the 30 % of a black
+    # region (test_the_fit_finds_gain_and_read_noise) or of a sparser stack (below).
     assert 20 <= fitted[1] <= 80
+
+
+def test_the_fit_finds_the_read_noise_of_a_sparse_stack():
+    # A quarter of the stack near the background: there the read noise is found within
+    # 30 % (on 18 of 20 such stacks in benchmarks/poisson.py; the fit before the levels'
+    # precision weights found it on 13, and put it at 0 on one of these three).
+    reads = []
+    for seed in range(3):
+        gain, read = estimate_noise(_fluorescence_stack(np.random.default_rng(seed), 8, 192,
+                                                        43), model="poisson-gaussian")
+        assert gain == pytest.approx(30, rel=0.1)
+        reads.append(read)
+    assert np.median(reads) == pytest.approx(40, rel=0.3)
+    assert all(40 / 1.5 <= read <= 40 * 1.5 for read in reads)
 
 
 def test_the_fit_reads_through_fine_texture():

