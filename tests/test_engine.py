@@ -74,8 +74,8 @@ def test_weighted_patches_match_reference(affinity, case, rng):
 
 
 # h is 0.3: a second h of 0.6 or 1.2 squares the first's weights 2 or 4 times (one
-# exponential for both), 0.7 takes an exponential of its own.
-SECOND_H = {"two-exponentials": 0.7, "twice-h": 0.6, "four-times-h": 1.2}
+# exponential for both), 0.7 takes an exponential of its own, 0.3 is one strength after all.
+SECOND_H = {"two-exponentials": 0.7, "twice-h": 0.6, "four-times-h": 1.2, "same-h": 0.3}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -91,6 +91,18 @@ def test_a_second_strength_matches_two_reference_operations(case, second_from, s
     fast = nonlocal_operation(left, None, values, **kwargs)
     assert_allclose(fast, naive.nonlocal_operation(left, None, values, **kwargs),
                     rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_second_strength_equal_to_h_is_one_strength(case, rng):
+    channels, grid, patch, search = CASES[case]
+    left = rng.random((channels, *grid)).astype(np.float32)
+    values = rng.random((3, *grid)).astype(np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=patch, search_radius=search,
+                  **_params(channels, patch))
+    np.testing.assert_array_equal(
+        nonlocal_operation(left, None, values, second_h=kwargs["h"], second_from=1, **kwargs),
+        nonlocal_operation(left, None, values, **kwargs))
 
 
 def test_second_strength_needs_the_gaussian_kernel(rng):
