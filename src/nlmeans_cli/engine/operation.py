@@ -328,9 +328,13 @@ def nonlocal_operation(
                                           offsets[:, 1] != 0))]
         visits, sums_in, sums_out = _frame_sums(carry, lo1, hi1, search[1], grid,
                                                 values.shape[0], split)
+        # None selects the kernel's specialisation for a strength per value channel (a grey
+        # image, or two strengths of one): see its docstring.
+        own_strengths = split == 1 and values.shape[0] <= 2
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
-                     np.float32(bias), inv_h2, inv_h2b, squarings, split, strip, lo1, grid[1],
-                     *visits, sums_in, sums_out)
+                     np.float32(bias), inv_h2, inv_h2b, squarings,
+                     None if own_strengths else split, strip, lo1, grid[1], *visits, sums_in,
+                     sums_out)
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
         if carry is not None:
             carry.sums = sums_out if sums_out.shape[1] else None
