@@ -169,10 +169,10 @@ def test_kernels_are_found_in_the_cache_once_they_have_run():
 
 def test_the_learned_method_needs_more_kernels_than_the_engine_s_main_one(monkeypatch):
     # A cache holding only the classic kernel must not pass for the learned method's.
-    from nlmeans_cli.engine import operation
+    from nlmeans_cli.engine import cache
     from nlmeans_cli.methods import METHODS
 
-    monkeypatch.setattr(operation, "in_cache",
+    monkeypatch.setattr(cache, "in_cache",
                         lambda dispatcher: dispatcher.__name__ == "nonlocal_planar_strips")
     assert METHODS["classic"].kernels_cached()
     assert not METHODS["learned"].kernels_cached()
@@ -234,3 +234,52 @@ def test_learned_with_an_affinity_that_ships_no_network_is_refused(tmp_path, sam
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "shipped: embedded-gaussian" in lines[0]
     assert "nlm train" in lines[0] and not out.exists()
+
+
+def test_the_cache_index_tells_the_kernel_s_versions_apart(rng):
+    from nlmeans_cli import denoise
+    from nlmeans_cli.engine import in_cache
+    from nlmeans_cli.engine.planar import nonlocal_planar_strips
+
+    denoise(rng.random((12, 12)).astype(np.float32), sigma=0.1)
+    denoise(rng.random((12, 12, 3)).astype(np.float32), sigma=0.1, channel_axis=-1)
+    assert in_cache(nonlocal_planar_strips, accepts=lambda types: "none" in map(str, types))
+    assert in_cache(nonlocal_planar_strips, accepts=lambda types: "none" not in map(str, types))
+    assert not in_cache(nonlocal_planar_strips, accepts=lambda types: False)
+
+
+def test_a_missing_specialisation_is_announced_once_per_block(rng, monkeypatch):
+    from nlmeans_cli import denoise
+    from nlmeans_cli.engine import announcing_compiles, cache
+
+    monkeypatch.setattr(cache, "in_cache", lambda dispatcher, accepts=None: accepts is None)
+    grey = rng.random((12, 12)).astype(np.float32)
+    colour = rng.random((12, 12, 3)).astype(np.float32)
+    heard: list[str] = []
+    denoise(grey, sigma=0.1)  # no one listening
+    with announcing_compiles(heard.append):
+        for image in (grey, colour, grey, colour):
+            denoise(image, sigma=0.1, h=0.1, channel_axis=-1 if image.ndim == 3 else None)
+    assert heard == ["grey images", "colour images"]
+    with announcing_compiles(heard.append):
+        denoise(colour, sigma=0.1, h=0.1, channel_axis=-1)
+    assert heard[2:] == ["colour images"]
+
+
+def test_the_command_line_announces_a_further_specialisation(tmp_path, rng, monkeypatch):
+    from numba import types
+
+    from nlmeans_cli.engine import cache
+    from nlmeans_cli.methods import METHODS
+
+    # The cache holds the grey images' version only (every argument typed None).
+    monkeypatch.setattr(type(METHODS["classic"]), "kernels_cached", lambda self: True)
+    monkeypatch.setattr(cache, "in_cache", lambda dispatcher, accepts=None: (
+        accepts is None or accepts((types.none,) * 30)))
+    source = tmp_path / "in.png"
+    iio.imwrite(source, np.clip(128 + rng.normal(0, 20, (16, 16, 3)), 0, 255).astype(np.uint8))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png")])
+    assert result.exit_code == 0, result.output
+    assert "compiling the engine for colour images, once" in result.stderr
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "p.png"), "-q"])
+    assert result.exit_code == 0 and "compiling" not in result.stderr

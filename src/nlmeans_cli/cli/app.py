@@ -118,14 +118,36 @@ def _check_model(model, method, affinity):
         raise fail(str(error), code=2) from None
 
 
-def _announce_compiling(quiet: bool, method: str) -> None:
-    """Say so before the one-time compile that follows an install, so a wait is explained."""
+def _announce_compiling(quiet: bool, method: str) -> bool:
+    """Say so before the one-time compile that follows an install, so a wait is explained.
+
+    Returns whether it said so.
+    """
     from ..methods import method_named
 
     chosen = method_named(method)
-    if not quiet and not chosen.kernels_cached():
-        typer.echo(f"nlm: compiling the engine for the {chosen.name} method, once after "
-                   "installing (about 5 to 20 s)", err=True)
+    if quiet or chosen.kernels_cached():
+        return False
+    typer.echo(f"nlm: compiling the engine for the {chosen.name} method, once after "
+               "installing (about 5 to 20 s)", err=True)
+    return True
+
+
+def _announcing_specialisations(silent: bool):
+    """Say so before the engine compiles a further specialisation of its kernel.
+
+    Colour images after grey ones, or grey after colour; not when *silent* (quiet, or the
+    install's compile was announced already).
+    """
+    from contextlib import nullcontext
+
+    from ..engine import announcing_compiles
+
+    if silent:
+        return nullcontext()
+    return announcing_compiles(lambda what: typer.echo(
+        f"nlm: compiling the engine for {what}, once (about 5 to 10 s)",
+        err=True))
 
 
 @contextmanager
@@ -205,13 +227,14 @@ def denoise_command(
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
 
-    _announce_compiling(quiet, method.value)
+    announced = _announce_compiling(quiet, method.value)
     try:
         from ..io.sequences import is_sequence
 
         # A clip's bar counts frames; a still's follows the engine's passes.
         still = StillProgress(quiet or is_sequence(input) or tile is not None)
-        with _cluster(scheduler, debug) as client, FrameProgress(quiet) as progress, still:
+        with (_cluster(scheduler, debug) as client, FrameProgress(quiet) as progress, still,
+              _announcing_specialisations(quiet or announced)):
             outcome = denoise_file(input, output, options, overwrite=overwrite,
                                    reraise=debug, tile=tile, client=client, progress=progress)
     except ImportError as error:

@@ -11,21 +11,20 @@ within one offset of the search window, and a progress callback set with
 from __future__ import annotations
 
 import contextvars
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from numba import config
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, SQUARED_DIFFERENCE, lookup
+from .cache import notice_compile
 from .kernels import nonlocal_strips
 from .planar import PLANAR_MAX_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
-__all__ = ["FrameCarry", "Workspace", "engine_threads", "in_cache", "kernels_cached",
+__all__ = ["FrameCarry", "Workspace", "engine_threads",
            "nonlocal_operation", "reflect_padded", "reporting_progress", "search_offsets",
            "set_engine_threads"]
 
@@ -335,6 +334,7 @@ def nonlocal_operation(
                      np.float32(bias), inv_h2, inv_h2b, squarings,
                      None if own_strengths else split, strip, lo1, grid[1], *visits, sums_in,
                      sums_out)
+        notice_compile(nonlocal_planar_strips, split=own_strengths)
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
         if carry is not None:
             carry.sums = sums_out if sums_out.shape[1] else None
@@ -475,56 +475,6 @@ def _as_planar(array: np.ndarray, name: str) -> np.ndarray:
     if array.ndim != 4:
         raise ValueError(f"{name} must have shape (channels, n0, n1, n2), got {array.shape}")
     return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def kernels_cached(*, pointwise: bool = False) -> bool:
-    """Tell whether Numba's on-disk cache already holds the engine's kernel for images.
-
-    Parameters
-    ----------
-    pointwise : bool
-        Ask for the kernel of a patch of one position (the network's block) as well.
-
-    Returns
-    -------
-    bool
-        ``False`` right after installing (or after the engine's source changed): the first
-        call then compiles the kernels, once. See :func:`in_cache`.
-
-    Notes
-    -----
-    The kernel for images and clips is :func:`~.planar.nonlocal_planar_strips`; volumes and
-    the other affinities compile the general kernel on their first call, which this does not
-    ask about.
-    """
-    kernels = ((nonlocal_planar_strips, nonlocal_pointwise_strips) if pointwise
-               else (nonlocal_planar_strips,))
-    return all(in_cache(kernel) for kernel in kernels)
-
-
-def in_cache(dispatcher) -> bool:
-    """Tell whether Numba's on-disk cache holds a compiled version of *dispatcher*.
-
-    Parameters
-    ----------
-    dispatcher : numba.core.registry.CPUDispatcher
-        An ``@njit(cache=True)`` function.
-
-    Returns
-    -------
-    bool
-        Looks where Numba will: under ``NUMBA_CACHE_DIR`` when it is set, else beside the
-        function's module (``__pycache__``); not in Numba's user-wide folder (``False``
-        there). Costs a file lookup (a folder search with ``NUMBA_CACHE_DIR``).
-    """
-    kernel = dispatcher.py_func
-    code = kernel.__code__
-    name = (f"{Path(code.co_filename).stem}.{kernel.__name__}-{code.co_firstlineno}"
-            f".py{sys.version_info.major}{sys.version_info.minor}.nbi")
-    if config.CACHE_DIR:  # then Numba caches there only
-        folder = Path(config.CACHE_DIR)
-        return folder.is_dir() and any(folder.rglob(name))
-    return (Path(code.co_filename).parent / "__pycache__" / name).is_file()
 
 
 def _inverse_square(h: float) -> np.float32:

@@ -1,0 +1,162 @@
+"""What Numba's on-disk cache holds of the engine's kernels, and a notice before a compile.
+
+The planar kernel compiles in two specialisations, told apart by the type of its ``split``
+argument (``None``: a strength per value channel, as a grey image; an integer: several
+channels sharing strengths, as a colour one). The first run after installing compiles the one
+it needs; a later run may need the other. :func:`announcing_compiles` lets a caller hear of
+that before it happens (the command line says so), the library itself printing nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import pickle
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from numba import config
+
+from .planar import nonlocal_planar_strips
+from .pointwise import nonlocal_pointwise_strips
+
+__all__ = ["announcing_compiles", "in_cache", "kernels_cached", "notice_compile"]
+
+# Who hears that a kernel is about to compile, in this context, if anyone, and the
+# specialisations looked up for it already (each is looked up once).
+_NOTICE: contextvars.ContextVar[tuple[Callable[[str], None], set] | None] = (
+    contextvars.ContextVar("nlmeans_compile_notice", default=None))
+
+#: What each planar specialisation serves, as the notice names it.
+SPECIALISATIONS = {True: "grey images", False: "colour images"}
+
+
+def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> bool:
+    """Tell whether Numba's on-disk cache holds a compiled version of *dispatcher*.
+
+    Parameters
+    ----------
+    dispatcher : numba.core.registry.CPUDispatcher
+        An ``@njit(cache=True)`` function.
+    accepts : callable, optional
+        Ask for a version whose argument types (a tuple of Numba types) it accepts; any
+        version without it.
+
+    Returns
+    -------
+    bool
+        Looks where Numba will: under ``NUMBA_CACHE_DIR`` when it is set, else beside the
+        function's module (``__pycache__``); not in Numba's user-wide folder (``False``
+        there). Costs a file lookup (a folder search with ``NUMBA_CACHE_DIR``), and with
+        *accepts* the reading of the cache's index (a few kilobytes).
+    """
+    kernel = dispatcher.py_func
+    code = kernel.__code__
+    name = (f"{Path(code.co_filename).stem}.{kernel.__name__}-{code.co_firstlineno}"
+            f".py{sys.version_info.major}{sys.version_info.minor}.nbi")
+    if config.CACHE_DIR:  # then Numba caches there only
+        folder = Path(config.CACHE_DIR)
+        index = next(folder.rglob(name), None) if folder.is_dir() else None
+    else:
+        index = Path(code.co_filename).parent / "__pycache__" / name
+    if index is None or not index.is_file():
+        return False
+    return accepts is None or any(accepts(types) for types in _cached_signatures(index))
+
+
+def _cached_signatures(index: Path) -> list[tuple]:
+    """Return the argument types of the versions a Numba cache index lists (none if unread).
+
+    Numba's index holds its version, then the pickled pair (source stamp, versions), each
+    version keyed by (argument types, target, code hash).
+    """
+    try:
+        with open(index, "rb") as file:
+            pickle.load(file)  # Numba's version
+            _, versions = pickle.loads(file.read())
+        return [key[0] for key in versions]
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+            AttributeError, ImportError):
+        return []
+
+
+def kernels_cached(*, pointwise: bool = False) -> bool:
+    """Tell whether Numba's on-disk cache already holds the engine's kernel for images.
+
+    Parameters
+    ----------
+    pointwise : bool
+        Ask for the kernel of a patch of one position (the network's block) as well.
+
+    Returns
+    -------
+    bool
+        ``False`` right after installing (or after the engine's source changed): the first
+        call then compiles the kernels, once. See :func:`in_cache`.
+
+    Notes
+    -----
+    The kernel for images and clips is :func:`~.planar.nonlocal_planar_strips` (either of
+    its specialisations: :func:`notice_compile` tells of the other); volumes and the other
+    affinities compile the general kernel on their first call, which this does not ask about.
+    """
+    kernels = ((nonlocal_planar_strips, nonlocal_pointwise_strips) if pointwise
+               else (nonlocal_planar_strips,))
+    return all(in_cache(kernel) for kernel in kernels)
+
+
+@contextmanager
+def announcing_compiles(callback: Callable[[str], None]) -> Iterator[None]:
+    """Have the operations run inside the block tell *callback* before a kernel compiles.
+
+    Parameters
+    ----------
+    callback : callable
+        Called as ``callback(what)`` (what the specialisation serves, as ``"colour
+        images"``) from the calling thread, before the first operation in the block that
+        needs a specialisation of the planar kernel missing from Numba's cache.
+
+    Yields
+    ------
+    None
+    """
+    token = _NOTICE.set((callback, set()))
+    try:
+        yield
+    finally:
+        _NOTICE.reset(token)
+
+
+def notice_compile(dispatcher, *, split: bool) -> None:
+    """Tell the listener, if any, that the planar specialisation *split* selects will compile.
+
+    Parameters
+    ----------
+    dispatcher : numba.core.registry.CPUDispatcher
+        The planar kernel.
+    split : bool
+        ``True`` for the specialisation whose ``split`` argument is ``None`` (a strength per
+        value channel).
+
+    Notes
+    -----
+    Looks each specialisation up once per :func:`announcing_compiles` block
+    (:func:`in_cache`); later calls cost a set lookup.
+    """
+    listening = _NOTICE.get()
+    if listening is None:
+        return
+    callback, looked_up = listening
+    key = (dispatcher.__name__, split)
+    if key in looked_up:
+        return
+    looked_up.add(key)
+    code = dispatcher.py_func.__code__
+    position = code.co_varnames[: code.co_argcount].index("split")
+
+    def accepts(types: tuple) -> bool:
+        return (str(types[position]) == "none") == split
+
+    if not in_cache(dispatcher, accepts=accepts):
+        callback(SPECIALISATIONS[split])
