@@ -169,7 +169,7 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
     one channel (a grey image) or two (two strengths of a grey image, as the SURE search
     runs them). Numba removes the branches that test it before it types the rest, so that
     case compiles its own sweep only, and the others theirs only: a grey image's first run
-    compiles about 1.4 s less than with all of them.
+    compiles about 1 s less than with all of them.
     """
     n_values, n0, n1, n2 = out.shape
     n_sums = n1 + sums_out.shape[1]
@@ -341,8 +341,9 @@ def _weigh_and_add(patch_sums, n, scale, bias, inv_h2, own, partner, own_acc, ow
 
     ``own_acc[i] += f_i (partner[i] - own[i])``, ``partner_acc[i] -=`` the same number,
     ``own_wsum[i]`` and ``partner_wsum[i] += f_i``, ``f_i`` the weight of ``patch_sums[i]``
-    (:func:`~.kernels.gaussian_weight`): one value channel and one strength (a grey
-    image), whose weights come while the sums load and go through no memory. The four rows
+    (:func:`~.kernels.gaussian_weight`): a value channel at a strength of its own (a grey
+    image, or one of two strengths of one), whose weights come while the sums load and go
+    through no memory. The four rows
     must not overlap (the sweep would not vectorise).
     """
     for i in range(n):
