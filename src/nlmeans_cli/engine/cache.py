@@ -28,8 +28,8 @@ __all__ = ["announcing_compiles", "in_cache", "kernels_cached", "notice_compile"
 _NOTICE: contextvars.ContextVar[tuple[Callable[[str], None], set] | None] = (
     contextvars.ContextVar("nlmeans_compile_notice", default=None))
 
-#: What each planar specialisation serves, as the notice names it.
-SPECIALISATIONS = {True: "grey images", False: "colour images"}
+# What each planar specialisation serves, as the notice names it.
+_SPECIALISATIONS = {True: "grey images", False: "colour images"}
 
 
 def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> bool:
@@ -159,4 +159,4 @@ def notice_compile(dispatcher, *, split: bool) -> None:
         return (str(types[position]) == "none") == split
 
     if not in_cache(dispatcher, accepts=accepts):
-        callback(SPECIALISATIONS[split])
+        callback(_SPECIALISATIONS[split])
