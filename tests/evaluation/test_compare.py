@@ -53,6 +53,17 @@ def test_json_schema_and_scores(clean_crops):
     assert data["mean"]["ours"]["psnr"] == pytest.approx(image["methods"]["ours"]["psnr"])
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_the_one_time_compile_is_announced(clean_crops, monkeypatch, cached):
+    from nlmeans_cli.methods import METHODS
+
+    monkeypatch.setattr(type(METHODS["learned"]), "kernels_cached", lambda self: cached)
+    result = runner.invoke(app, ["compare", str(clean_crops / "grey.png"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert ("compiling the engine for the learned method, once" in result.stderr) is not cached
+    assert json.loads(result.stdout)["sigma"] == 25  # the notice is not on stdout
+
+
 def test_fixed_seed_gives_identical_numbers_and_another_seed_does_not(clean_crops):
     args = ["compare", str(clean_crops), "--json", "--sigma", "30"]
     first = json.loads(runner.invoke(app, args).stdout)

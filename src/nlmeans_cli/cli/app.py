@@ -467,12 +467,15 @@ def compare_command(
         noisy_pixels = read_picture(noisy).pixels if noisy is not None else None
         from ..evaluation.compare import compare
 
-        comparison = compare(
-            list(zip(map(str, paths), cleans, strict=True)),
-            sigma=sigma if sigma is not None or noisy is not None else 25.0,
-            seed=seed, noisy=noisy_pixels, keep_images=montage is not None,
-            model=None if model is None else str(model), noise=noise, gain=gain,
-            read_noise=read_noise)
+        # It runs both methods: the learned one's kernels include the classic one's.
+        announced = _announce_compiling(False, "learned")
+        with _announcing_specialisations(announced):
+            comparison = compare(
+                list(zip(map(str, paths), cleans, strict=True)),
+                sigma=sigma if sigma is not None or noisy is not None else 25.0,
+                seed=seed, noisy=noisy_pixels, keep_images=montage is not None,
+                model=None if model is None else str(model), noise=noise, gain=gain,
+                read_noise=read_noise)
         if montage is not None:
             from ..evaluation.montage import draw_montage
 
