@@ -172,24 +172,18 @@ def make_runner(peer: str, case: Case, noisy: np.ndarray):
     """Return a no-argument callable denoising *noisy* with *peer* (0-255 pixels out)."""
     colour = case.kind == "colour"
     scale = SCALES[case.depth]
-    if peer == "ours":
+    if peer in ("ours", "ours-chroma-h"):
         from nlmeans_cli import denoise
+
+        # ours-chroma-h: the chroma at h too (one strength), as OpenCV's hColor = h below:
+        # that peer's parameters, where our default smooths chroma at twice h.
+        chroma = dict(h_chroma=H * scale) if peer == "ours-chroma-h" else {}
 
         # sigma and h in the image's own units, as the API takes them.
         def run():
             return denoise(noisy, sigma=SIGMA * scale, h=H * scale, patch_size=case.patch,
-                           search_window=case.window,
-                           channel_axis=-1 if colour else None) / np.float32(scale)
-        return run
-    if peer == "ours-chroma-h":
-        from nlmeans_cli import denoise
-
-        # The chroma at h too (one strength), as OpenCV's hColor = h below: the same
-        # parameters as that peer's, where our default smooths chroma at twice h.
-        def run():
-            return denoise(noisy, sigma=SIGMA * scale, h=H * scale, h_chroma=H * scale,
-                           patch_size=case.patch, search_window=case.window,
-                           channel_axis=-1) / np.float32(scale)
+                           search_window=case.window, channel_axis=-1 if colour else None,
+                           **chroma) / np.float32(scale)
         return run
     if peer == "ours-default":
         from nlmeans_cli import denoise

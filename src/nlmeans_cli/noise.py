@@ -347,17 +347,18 @@ def _fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[fl
         for _ in range(8):
             if keep.sum() < 2:
                 break
-            fitted = np.maximum(gain * xs + offset, floor)
-            gain, offset = _weighted_line(xs[keep], ys[keep],
-                                          (weights / fitted**2 if precise else weights)[keep])
+            level_weights = weights
+            if precise:  # from the line before (iterated: the weights follow the line)
+                level_weights = weights / np.maximum(gain * xs + offset, floor) ** 2
+            gain, offset = _weighted_line(xs[keep], ys[keep], level_weights[keep])
             fitted = np.maximum(gain * xs + offset, floor)
             relative = np.abs(ys - fitted) / fitted * np.sqrt(weights / 2)
             updated = relative <= 3.5
-            if updated.sum() < max(2, keep.sum() // 2) or np.array_equal(updated, keep):
-                if not precise:
-                    break
-                updated = keep
-            keep = updated
+            settled = updated.sum() < max(2, keep.sum() // 2) or np.array_equal(updated, keep)
+            if settled and not precise:
+                break
+            if not settled:
+                keep = updated
     if xs.size >= 2:
         # The read noise is the variance at no signal: the darkest levels measure it best.
         # The intercept is re-estimated, the slope kept, as the median of every level's

@@ -11,9 +11,10 @@ time against the general kernel's, which handles all of a row's frames in each s
 grey, 0.88x colour). Each row of an offset goes through the statistic, its weighted sum
 along the row and the weighted sum of the ring of rows, each a sweep of its own; then one sweep
 turns the sums into weights and adds ``f (g_j - g_i)`` and ``f`` to both sides of every pair
-(the partner's term is the same number negated). With several value channels or strengths the
-weights are written first (with their sums) and each channel's terms added in a sweep of its
-own. Every sweep indexes one-dimensional rows from zero, and the sums' rows have spare
+(the partner's term is the same number negated), each value channel at its own strength (a
+grey image, or the SURE search's two strengths of one). With channels sharing strengths
+(colour) the weights are written first (with their sums) and each channel's terms added in a
+sweep of its own. Every sweep indexes one-dimensional rows from zero, and the sums' rows have spare
 columns either side and two spare rows below, so that a sweep adds to both sides over all of a
 row's pairs, the terms that reach no target landing in the spares: with the weights formed
 in the adding sweep, a grey image takes 0.87x the time of separate sweeps for the weights, the
@@ -181,8 +182,8 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
     taps0, taps2 = k0.shape[0], k2.shape[0]
     r0, r2 = taps0 // 2, taps2 // 2
     hi1 = lo1 + n_sums
-    # (The tests of split and squarings against None stay in the branches' conditions, where
-    # Numba can evaluate them from the arguments' types.)
+    # (The tests of split against None stay in the branches' conditions, where Numba can
+    # evaluate them from the argument's type.)
     second_from = 1 if split is None else split
     sets = 2 if second_from < n_values else 1
     for k in range(n_run):
@@ -199,6 +200,7 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
         row_len = n2 + 2 * pad2
         plane = (rows + 2) * row_len
         block = n_sums * plane
+        first_set = n_values * block  # where the weight sums start
         sums = np.zeros((n_values + sets) * block, np.float32)
         # Earlier visits' sums, exact: the later visits add to them in the order of one call.
         # (Element loops: Numba compiles an array assignment's broadcasting at length.)
@@ -272,7 +274,6 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                             partner_at = (rows + 1) * row_len + t2
                         own_at += pad2 + b2
                         partner_at += pad2 + b2
-                        first_set = n_values * block
                         if split is None:
                             pass  # each channel's weights are formed in its adding sweep
                         elif sets == 1 or squarings == 0:
@@ -343,8 +344,7 @@ def _weigh_and_add(patch_sums, n, scale, bias, inv_h2, own, partner, own_acc, ow
     ``own_wsum[i]`` and ``partner_wsum[i] += f_i``, ``f_i`` the weight of ``patch_sums[i]``
     (:func:`~.kernels.gaussian_weight`): a value channel at a strength of its own (a grey
     image, or one of two strengths of one), whose weights come while the sums load and go
-    through no memory. The four rows
-    must not overlap (the sweep would not vectorise).
+    through no memory. The four rows must not overlap (the sweep would not vectorise).
     """
     for i in range(n):
         f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
