@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import typer
@@ -61,18 +62,20 @@ class PlainHelp(TyperCommand):
         return pieces
 
 
-_VALUE_NAMES = {"<int": "INT", "<float": "FLOAT", "<path": "PATH", "<str": "TEXT"}
+_VALUE_NAMES = {"<int": "INT", "<float": "FLOAT", "<path": "PATH", "<str": "TEXT",
+                "<text": "TEXT"}
 
 
 def _name_values(param, ctx) -> None:
     """Give *param* a metavar that names its value, and no type label."""
-    label = param.display_type(ctx) if hasattr(param, "display_type") else None
     if isinstance(param, TyperArgument):
         param.metavar = (param.metavar or param.name or "").upper()
-        param.display_type_rich = lambda ctx: None
-    elif isinstance(param, TyperOption) and (param.is_flag or param.count):
-        param.display_type_rich = lambda ctx: None
-    elif isinstance(param, TyperOption) and param.metavar is None and label:
+        # Typer labels an argument with its type's metavar; a copy without one keeps the
+        # conversion and leaves the shared type (click's STRING) alone.
+        param.type = copy.copy(param.type)
+        param.type.get_metavar = lambda param, ctx: ""
+    elif isinstance(param, TyperOption) and param.metavar is None:
+        label = param.make_metavar(ctx)
         for start, name in _VALUE_NAMES.items():
             if label.startswith(start):
                 param.metavar = name
