@@ -50,6 +50,48 @@ def test_alpha_is_split_and_put_back(tmp_path, rng, channels):
     assert_array_equal(iio.imread(tmp_path / "out.png"), data)
 
 
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_sixteen_bit_pngs_written_read_the_same_elsewhere(tmp_path, rng, channels):
+    import png
+
+    shape = (10, 12) if channels == 1 else (10, 12, channels)
+    data = rng.integers(0, 65536, shape).astype(np.uint16)
+    alpha = data[..., -1] if channels in (2, 4) else None
+    pixels = data[..., :-1] if alpha is not None else data
+    write_picture(tmp_path / "out.png", Picture(pixels.squeeze(), alpha=alpha))
+    width, height, rows, info = png.Reader(
+        bytes=(tmp_path / "out.png").read_bytes()).asDirect()
+    assert info["bitdepth"] == 16 and info["planes"] == channels
+    assert_array_equal(np.vstack([np.asarray(row, np.uint16) for row in rows]),
+                       data.reshape(10, -1))
+    back = read_picture(tmp_path / "out.png")
+    assert_array_equal(back.stacked(), data)
+
+
+@pytest.mark.parametrize("interlace", [False, True])
+def test_sixteen_bit_colour_png_reads_exactly_and_quietly(tmp_path, rng, capfd, interlace):
+    import png
+
+    data = rng.integers(0, 65536, (9, 11, 3)).astype(np.uint16)
+    with (tmp_path / "in.png").open("wb") as handle:
+        png.Writer(11, 9, greyscale=False, bitdepth=16, interlace=interlace).write(
+            handle, data.reshape(9, -1))
+    assert_array_equal(read_picture(tmp_path / "in.png").pixels, data)
+    assert capfd.readouterr().err == ""
+
+
+def test_sixteen_bit_png_with_fewer_significant_bits_keeps_its_values(tmp_path, rng):
+    import png
+
+    # 12 significant bits: the file holds them scaled to 16 bits, with an sBIT chunk.
+    twelve = rng.integers(0, 4096, (8, 10, 3)).astype(np.uint16)
+    with (tmp_path / "in.png").open("wb") as handle:
+        png.Writer(10, 8, greyscale=False, bitdepth=12).write(handle, twelve.reshape(8, -1))
+    pixels = read_picture(tmp_path / "in.png").pixels
+    assert pixels.dtype == np.uint16
+    assert_array_equal(pixels >> 4, twelve)
+
 def test_palette_image_is_expanded_with_a_note(tmp_path):
     grey = (np.arange(16 * 16).reshape(16, 16) % 256).astype(np.uint8)
     Image.fromarray(grey).convert("P").save(tmp_path / "p.png")
@@ -98,10 +140,12 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
+    import imagecodecs
     from PIL import Image
 
     monkeypatch.setattr(iio, "imwrite", broken)
     monkeypatch.setattr(Image.Image, "save", broken)
+    monkeypatch.setattr(imagecodecs, "png_encode", broken)
     for name, dtype in (("x.png", np.uint8), ("x.png", np.uint16), ("x.jpg", np.uint8)):
         with pytest.raises(ImageFileError, match="disk full"):
             write_picture(tmp_path / name, Picture(np.zeros((3, 3), dtype)))

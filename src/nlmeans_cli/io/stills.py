@@ -296,8 +296,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         options["mode"] = "RGB"
         notes.append("CMYK image converted to RGB and written as RGB")
     try:
-        if _is_16_bit_colour_png(raw):
-            pixels = _read_png16(raw)
+        if _is_16_bit_png(raw) and not _is_interlaced_png(raw):
+            pixels = _decode_png16(raw)
+        elif _is_16_bit_png(raw) and raw[25] in (2, 4, 6):
+            pixels = _read_interlaced_png16(raw)
         elif kind in (".png", ".jpg") and header.mode in _PLAIN_MODES:
             pixels = _read_plain(raw)
         else:
@@ -329,14 +331,34 @@ def _read_plain(raw: bytes) -> np.ndarray:
         return np.asarray(image)
 
 
-def _is_16_bit_colour_png(raw: bytes) -> bool:
-    """Pillow reads 16-bit colour PNGs as 8-bit; PyPNG reads them exactly."""
-    # Signature (8 bytes), IHDR length and type (8), width, height (8), bit depth, colour type.
-    return (raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 25 and raw[24] == 16
-            and raw[25] in (2, 4, 6))
+def _is_16_bit_png(raw: bytes) -> bool:
+    """Whether *raw* is a 16-bit PNG (Pillow reads one in colour as 8-bit)."""
+    # Signature (8 bytes), IHDR length and type (8), width, height (8), bit depth, colour type,
+    # compression, filter, interlace method.
+    return raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 28 and raw[24] == 16
 
 
-def _read_png16(raw: bytes) -> np.ndarray:
+def _is_interlaced_png(raw: bytes) -> bool:
+    return raw[28] != 0
+
+
+def _decode_png16(raw: bytes) -> np.ndarray:
+    """Decode a 16-bit PNG exactly, grey or colour: libpng through imagecodecs.
+
+    Against PyPNG's decoder in Python, 0.009 s against 0.14 s for a 1024² colour image; PyPNG
+    also shifted values down to the bits an sBIT chunk names, which then read as a dark
+    16-bit image. A transparent colour (tRNS) becomes an alpha channel in both.
+    """
+    import imagecodecs
+
+    return imagecodecs.png_decode(raw)
+
+
+def _read_interlaced_png16(raw: bytes) -> np.ndarray:
+    """Decode an interlaced 16-bit colour PNG with PyPNG.
+
+    libpng, as imagecodecs calls it, decodes these right but prints a warning on stderr.
+    """
     import png
 
     width, height, rows, info = png.Reader(bytes=raw).asDirect()
@@ -344,17 +366,17 @@ def _read_png16(raw: bytes) -> np.ndarray:
     return pixels.reshape(height, width, info["planes"])
 
 
+#: zlib's level for the PNGs written. On 8 denoised photographs (grey and colour, 0.1 to 0.8
+#: MP) level 6, Pillow's and zlib's default, took 2.1x the time of level 4 for files 0.1 %
+#: smaller; level 1 took 0.6x the time of level 4 for files 11 % larger.
+_PNG_LEVEL = 4
+
+
 def _encode_png16(data: np.ndarray) -> bytes:
-    import io
+    """Encode 16-bit pixels (grey or colour, with alpha or not) as a PNG, with libpng."""
+    import imagecodecs
 
-    import png
-
-    height, width, planes = data.shape
-    writer = png.Writer(width, height, greyscale=planes < 3, alpha=planes in (2, 4),
-                        bitdepth=16)
-    buffer = io.BytesIO()
-    writer.write(buffer, data.reshape(height, width * planes))
-    return buffer.getvalue()
+    return imagecodecs.png_encode(np.ascontiguousarray(data), level=_PNG_LEVEL)
 
 
 def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
@@ -485,17 +507,15 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
     from PIL import Image
 
     if extension == ".png":
-        if data.dtype == np.uint16 and data.ndim == 3:
+        if data.dtype == np.uint16:
             encoded = _encode_png16(data)
-        elif data.dtype == np.uint8:
-            # As imageio would (byte for byte), without importing it (see _PLAIN_MODES).
-            buffer = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(data)).save(buffer, format="PNG")
-            encoded = buffer.getvalue()
         else:
-            import imageio.v3 as iio
-
-            encoded = iio.imwrite("<bytes>", data, extension=".png")
+            # Pillow directly, as imageio would do it, without importing imageio (see
+            # _PLAIN_MODES).
+            buffer = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(data)).save(buffer, format="PNG",
+                                                            compress_level=_PNG_LEVEL)
+            encoded = buffer.getvalue()
         return ((with_png_chunks(encoded, metadata) if metadata else encoded),
                 metadata.microscopy_note("PNG"))
     if extension in (".tif", ".tiff"):
