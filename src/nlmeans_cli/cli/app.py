@@ -50,6 +50,7 @@ from .output import (
     comparison_table,
     summary,
 )
+from .process import engine_loaded, own_process
 from .training import train_command
 
 __all__ = ["app", "main"]
@@ -227,6 +228,7 @@ def denoise_command(
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
 
+    engine_loaded()
     announced = _announce_compiling(quiet, method.value)
     try:
         from ..io.sequences import is_sequence
@@ -467,6 +469,7 @@ def compare_command(
         noisy_pixels = read_picture(noisy).pixels if noisy is not None else None
         from ..evaluation.compare import compare
 
+        engine_loaded()
         # It runs both methods: the learned one's kernels include the classic one's.
         announced = _announce_compiling(False, "learned")
         with _announcing_specialisations(announced):
@@ -499,6 +502,7 @@ app.command("train", cls=PlainHelp)(train_command)
 
 def main() -> None:
     """Run the ``nlm`` command."""
+    own_process()
     app(prog_name="nlm")
 
 
