@@ -62,8 +62,7 @@ class PlainHelp(TyperCommand):
         return pieces
 
 
-_VALUE_NAMES = {"<int": "INT", "<float": "FLOAT", "<path": "PATH", "<str": "TEXT",
-                "<text": "TEXT"}
+_VALUE_NAMES = {"<int": "INT", "<float": "FLOAT"}
 
 
 def _name_values(param, ctx) -> None:

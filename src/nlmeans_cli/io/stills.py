@@ -298,7 +298,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     try:
         if _is_16_bit_png(raw) and not _is_interlaced_png(raw):
             pixels = _decode_png16(raw)
-        elif _is_16_bit_png(raw) and raw[25] in (2, 4, 6):
+        elif _is_16_bit_png(raw) and _png_colour_type(raw) in _EIGHT_BIT_IN_PILLOW:
             pixels = _read_interlaced_png16(raw)
         elif kind in (".png", ".jpg") and header.mode in _PLAIN_MODES:
             pixels = _read_plain(raw)
@@ -338,8 +338,16 @@ def _is_16_bit_png(raw: bytes) -> bool:
     return raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 28 and raw[24] == 16
 
 
+def _png_colour_type(raw: bytes) -> int:
+    return raw[25]
+
+
 def _is_interlaced_png(raw: bytes) -> bool:
     return raw[28] != 0
+
+
+#: PNG colour types (RGB, grey with alpha, RGBA) whose 16 bits Pillow reads as 8.
+_EIGHT_BIT_IN_PILLOW = (2, 4, 6)
 
 
 def _decode_png16(raw: bytes) -> np.ndarray:
@@ -355,9 +363,10 @@ def _decode_png16(raw: bytes) -> np.ndarray:
 
 
 def _read_interlaced_png16(raw: bytes) -> np.ndarray:
-    """Decode an interlaced 16-bit colour PNG with PyPNG.
+    """Decode an interlaced 16-bit PNG in colour or with alpha with PyPNG.
 
     libpng, as imagecodecs calls it, decodes these right but prints a warning on stderr.
+    PyPNG shifts the values down to the bits an sBIT chunk names, as before.
     """
     import png
 
