@@ -391,11 +391,11 @@ def whole_process(repeats: int) -> list[dict]:
                   f"patch {chosen.patch_size}, window {chosen.search_window}")
     rows.append(dict(what="`nlm denoise` 512² PNG (kernels cached)", seconds=ours,
                      ratio=ours / skimage, above_floor=ours_excess,
-                     note=f"{parameters}; floor + {ours_excess:.2f} s"))
+                     note=f"{parameters}; floor {ours_excess:+.2f} s"))
     rows.append(dict(what="`nlm denoise`, the same parameters given", seconds=ours_given,
                      ratio=ours_given / skimage, above_floor=given_excess,
-                     note="no noise fit, sigma estimate or SURE search; floor + "
-                          f"{given_excess:.2f} s"))
+                     note="no noise fit, sigma estimate or SURE search; floor "
+                          f"{given_excess:+.2f} s"))
     rows.append(dict(what="script: imageio + skimage fast mode, same parameters",
                      seconds=skimage, ratio=1.0, note=""))
     rows.append(dict(what="floor: one cached parallel Numba function", seconds=numba_floor,
