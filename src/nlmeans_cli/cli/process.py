@@ -15,12 +15,14 @@ import gc
 
 __all__ = ["engine_loaded", "own_process"]
 
-_owned = {"process": False}
+#: Whether :func:`own_process` has run: this process is the ``nlm`` command.
+_owned = False
 
 
 def own_process() -> None:
     """Mark this process as the ``nlm`` command's and freeze what its start-up made so far."""
-    _owned["process"] = True
+    global _owned
+    _owned = True
     gc.freeze()
 
 
@@ -35,5 +37,5 @@ def engine_loaded() -> None:
     """
     from .. import engine  # noqa: F401
 
-    if _owned["process"]:
+    if _owned:
         gc.freeze()

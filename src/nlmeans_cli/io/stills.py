@@ -296,9 +296,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         options["mode"] = "RGB"
         notes.append("CMYK image converted to RGB and written as RGB")
     try:
-        if _is_16_bit_png(raw) and not _is_interlaced_png(raw):
+        png16 = _is_16_bit_png(raw)
+        if png16 and not _is_interlaced_png(raw):
             pixels = _decode_png16(raw)
-        elif _is_16_bit_png(raw) and _png_colour_type(raw) in _EIGHT_BIT_IN_PILLOW:
+        elif png16 and raw[25] in _EIGHT_BIT_IN_PILLOW:  # the IHDR's colour type
             pixels = _read_interlaced_png16(raw)
         elif kind in (".png", ".jpg") and header.mode in _PLAIN_MODES:
             pixels = _read_plain(raw)
@@ -336,10 +337,6 @@ def _is_16_bit_png(raw: bytes) -> bool:
     # Signature (8 bytes), IHDR length and type (8), width, height (8), bit depth, colour type,
     # compression, filter, interlace method.
     return raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 28 and raw[24] == 16
-
-
-def _png_colour_type(raw: bytes) -> int:
-    return raw[25]
 
 
 def _is_interlaced_png(raw: bytes) -> bool:
@@ -519,8 +516,8 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
         if data.dtype == np.uint16:
             encoded = _encode_png16(data)
         else:
-            # Pillow directly, as imageio would do it, without importing imageio (see
-            # _PLAIN_MODES).
+            # Pillow directly, as imageio calls it (at Pillow's level, 6), without importing
+            # imageio (see _PLAIN_MODES).
             buffer = io.BytesIO()
             Image.fromarray(np.ascontiguousarray(data)).save(buffer, format="PNG",
                                                             compress_level=_PNG_LEVEL)
