@@ -46,6 +46,12 @@ PLANAR_MAX_TAPS = 13
 # indexing, any slot and step): with those, in one process, the same outputs came 4 % slower
 # for grey, 8 to 14 % slower for the defaults' short SURE rows, and the first compile took
 # 6.8 s against 5.0 s.
+#
+# The helpers take the parent arrays and where a row starts, and slice them themselves: a view
+# made in the kernel and handed to a helper costs an atomic increment and decrement of its
+# parent's reference count, once per row and offset (Numba's runtime; the threads share the
+# maps'), where a view made and dropped inside the helper costs nothing. Colour took 0.94x
+# the time and grey 0.98x, identical outputs.
 
 
 @njit(cache=True)
@@ -62,8 +68,9 @@ def _terms(weights, n):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _row_taps(src, weights, n, m, out):
-    """``out[i] = sum_k weights[k] src[i + k]`` for ``i < m`` (n odd, at most 13), in order."""
+def _row_taps(src, weights, n, m, ring, slot):
+    """``ring[slot, i] = sum_k weights[k] src[i + k]`` for ``i < m`` (n odd, at most 13)."""
+    out = ring[slot]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     if n == 1:
         for i in range(m):
@@ -99,8 +106,9 @@ def _row_taps(src, weights, n, m, out):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _ring_taps(ring, oldest, weights, n, m, out):
-    """``out[i] = sum_k weights[k] ring[(oldest + k) % slots, i]`` for ``i < m``, in order."""
+def _ring_taps(ring, oldest, weights, n, m, rows, row):
+    """``rows[row, i] = sum_k weights[k] ring[(oldest + k) % slots, i]`` for ``i < m``, in order."""
+    out = rows[row]
     slots = ring.shape[0]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     j0, j1, j2, j3 = oldest % slots, (oldest + 1) % slots, (oldest + 2) % slots, (
@@ -251,10 +259,10 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                             for i in range(e2):
                                 diff = a[i] - b[i]
                                 d[i] += diff * diff
-                    _row_taps(d, k2, taps2, m2, ring[a0 % taps0])
+                    _row_taps(statistic, k2, taps2, m2, ring, a0 % taps0)
                     if a0 - first < 2 * r0:
                         continue
-                    _ring_taps(ring, a0 + 1, k0, taps0, m2, weights[0])
+                    _ring_taps(ring, a0 + 1, k0, taps0, m2, weights, 0)
                     own_side = q >= lo and lo1 <= i1 < hi1
                     partner_side = both and q + t0 < hi and lo1 <= i1 + t1 < hi1
                     if not (own_side or partner_side):
@@ -279,43 +287,36 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                         elif sets == 1 or squarings == 0:
                             for set_ in range(sets):
                                 at = first_set + set_ * block
-                                _weights_and_add(
-                                    weights[0], weights[1 + set_], m2, scale, bias,
-                                    inv_h2 if set_ == 0 else inv_h2b,
-                                    sums[at + own_at : at + own_at + m2],
-                                    sums[at + partner_at : at + partner_at + m2])
+                                _weights_and_add(weights, 1 + set_, m2, scale, bias,
+                                                 inv_h2 if set_ == 0 else inv_h2b, sums,
+                                                 at + own_at, at + partner_at)
                         else:
                             # The first strength's weights the second's squared: one
                             # exponential for both.
                             second_set = first_set + block
-                            _squared_weights_and_add(
-                                weights[0], weights[1], weights[2], m2, scale, bias, inv_h2,
-                                inv_h2b, squarings,
-                                sums[first_set + own_at : first_set + own_at + m2],
-                                sums[first_set + partner_at : first_set + partner_at + m2],
-                                sums[second_set + own_at : second_set + own_at + m2],
-                                sums[second_set + partner_at : second_set + partner_at + m2])
+                            _squared_weights_and_add(weights, m2, scale, bias, inv_h2, inv_h2b,
+                                                     squarings, sums, first_set + own_at,
+                                                     first_set + partner_at,
+                                                     second_set + own_at,
+                                                     second_set + partner_at)
+                        # Where the pair's values start (frame, row, column).
+                        own_pixel = (i1 + pad1, q + pad0, b2 + pad2)
+                        partner_pixel = (i1 + t1 + pad1, q + pad0 + t0, b2 + pad2 + t2)
                         for m in range(n_values):
-                            own = values[m, i1 + pad1, q + pad0, b2 + pad2 : b2 + pad2 + m2]
-                            partner = values[m, i1 + t1 + pad1, q + pad0 + t0,
-                                             b2 + pad2 + t2 : b2 + pad2 + t2 + m2]
                             at = m * block
-                            own_sums = sums[at + own_at : at + own_at + m2]
-                            partner_sums = sums[at + partner_at : at + partner_at + m2]
                             if split is None:
                                 # The channel's own strength and set: its weights never go
                                 # through memory.
                                 own_set = first_set + m * block
-                                _weigh_and_add(weights[0], m2, scale, bias,
-                                               inv_h2 if m == 0 else inv_h2b, own, partner,
-                                               own_sums,
-                                               sums[own_set + own_at : own_set + own_at + m2],
-                                               partner_sums,
-                                               sums[own_set + partner_at :
-                                                    own_set + partner_at + m2])
+                                _weigh_and_add(weights, m2, scale, bias,
+                                               inv_h2 if m == 0 else inv_h2b, values, m,
+                                               own_pixel, partner_pixel, sums, at + own_at,
+                                               own_set + own_at, at + partner_at,
+                                               own_set + partner_at)
                             else:
-                                _deviate_and_add(weights[1 if m < second_from else 2], m2, own,
-                                                 partner, own_sums, partner_sums)
+                                _deviate_and_add(weights, 1 if m < second_from else 2, m2,
+                                                 values, m, own_pixel, partner_pixel, sums,
+                                                 at + own_at, at + partner_at)
         for m in range(n_values):
             for r in range(rows):
                 for i1 in range(n1):
@@ -336,16 +337,27 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _weigh_and_add(patch_sums, n, scale, bias, inv_h2, own, partner, own_acc, own_wsum,
-                   partner_acc, partner_wsum):
+def _weigh_and_add(weights, n, scale, bias, inv_h2, values, m, own_pixel, partner_pixel, sums,
+                   own_acc_at, own_wsum_at, partner_acc_at, partner_wsum_at):
     """Turn a row's patch sums into Gaussian weights and add each pair's terms to both sides.
 
+    With ``f_i`` the weight of ``weights[0, i]`` (:func:`~.kernels.gaussian_weight`), ``own``
+    and ``partner`` channel *m*'s *n* values from *own_pixel* and *partner_pixel* (frame, row,
+    column of *values*), and each accumulator *n* entries of the flat *sums* from its start:
     ``own_acc[i] += f_i (partner[i] - own[i])``, ``partner_acc[i] -=`` the same number,
-    ``own_wsum[i]`` and ``partner_wsum[i] += f_i``, ``f_i`` the weight of ``patch_sums[i]``
-    (:func:`~.kernels.gaussian_weight`): a value channel at a strength of its own (a grey
-    image, or one of two strengths of one), whose weights come while the sums load and go
-    through no memory. The four rows must not overlap (the sweep would not vectorise).
+    ``own_wsum[i]`` and ``partner_wsum[i] += f_i``. For a value channel at a strength of its
+    own (a grey image, or one of two strengths of one), whose weights come while the sums
+    load and go through no memory. The four accumulators must not overlap (the sweep would
+    not vectorise).
     """
+    patch_sums = weights[0]
+    own = values[m, own_pixel[0], own_pixel[1], own_pixel[2] : own_pixel[2] + n]
+    partner = values[m, partner_pixel[0], partner_pixel[1],
+                     partner_pixel[2] : partner_pixel[2] + n]
+    own_acc = sums[own_acc_at : own_acc_at + n]
+    own_wsum = sums[own_wsum_at : own_wsum_at + n]
+    partner_acc = sums[partner_acc_at : partner_acc_at + n]
+    partner_wsum = sums[partner_wsum_at : partner_wsum_at + n]
     for i in range(n):
         f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
         d = f * (partner[i] - own[i])
@@ -356,33 +368,59 @@ def _weigh_and_add(patch_sums, n, scale, bias, inv_h2, own, partner, own_acc, ow
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _deviate_and_add(weights, n, own, partner, own_acc, partner_acc):
-    """``own_acc[i] += f_i (partner[i] - own[i])`` and ``partner_acc[i] -=`` the same number."""
+def _deviate_and_add(weights, row, n, values, m, own_pixel, partner_pixel, sums, own_at,
+                     partner_at):
+    """``own_acc[i] += weights[row, i] (partner[i] - own[i])``, ``partner_acc[i] -=`` the same.
+
+    ``own``, ``partner``, ``own_acc`` and ``partner_acc`` as in :func:`_weigh_and_add`.
+    """
+    f = weights[row]
+    own = values[m, own_pixel[0], own_pixel[1], own_pixel[2] : own_pixel[2] + n]
+    partner = values[m, partner_pixel[0], partner_pixel[1],
+                     partner_pixel[2] : partner_pixel[2] + n]
+    own_acc = sums[own_at : own_at + n]
+    partner_acc = sums[partner_at : partner_at + n]
     for i in range(n):
-        d = weights[i] * (partner[i] - own[i])
+        d = f[i] * (partner[i] - own[i])
         own_acc[i] += d
         partner_acc[i] -= d
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _weights_and_add(patch_sums, weights, n, scale, bias, inv_h2, own_wsum, partner_wsum):
-    """Write a row's Gaussian weights at one strength and add them to both sides' sums."""
+def _weights_and_add(weights, row, n, scale, bias, inv_h2, sums, own_at, partner_at):
+    """Write the Gaussian weights of ``weights[0]`` at one strength to ``weights[row]``.
+
+    They are added to both sides' sums of weights, *n* entries of *sums* from *own_at* and
+    from *partner_at*.
+    """
+    patch_sums = weights[0]
+    f = weights[row]
+    own_wsum = sums[own_at : own_at + n]
+    partner_wsum = sums[partner_at : partner_at + n]
     for i in range(n):
-        f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
-        weights[i] = f
-        own_wsum[i] += f
-        partner_wsum[i] += f
+        w = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
+        f[i] = w
+        own_wsum[i] += w
+        partner_wsum[i] += w
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _squared_weights_and_add(patch_sums, first, second, n, scale, bias, inv_h2, inv_h2b,
-                             squarings, own_first, partner_first, own_second, partner_second):
-    """Write a row's weights at both strengths and add them to both sides' sums of weights.
+def _squared_weights_and_add(weights, n, scale, bias, inv_h2, inv_h2b, squarings, sums,
+                             own_first_at, partner_first_at, own_second_at, partner_second_at):
+    """Write the weights of ``weights[0]`` at both strengths and add them to both sides' sums.
 
-    ``second[i]`` receives the weight at ``inv_h2b`` and ``first[i]`` the weight at
+    ``weights[2]`` receives the weight at ``inv_h2b`` and ``weights[1]`` the weight at
     ``inv_h2 = 2 ** squarings * inv_h2b`` (1 to 4 squarings), as
-    :func:`~.kernels.two_strengths` gives them: one exponential per weight.
+    :func:`~.kernels.two_strengths` gives them: one exponential per weight. Each strength's
+    sums of weights are *n* entries of *sums* from the two sides' starts.
     """
+    patch_sums = weights[0]
+    first = weights[1]
+    second = weights[2]
+    own_first = sums[own_first_at : own_first_at + n]
+    partner_first = sums[partner_first_at : partner_first_at + n]
+    own_second = sums[own_second_at : own_second_at + n]
+    partner_second = sums[partner_second_at : partner_second_at + n]
     for i in range(n):
         e = gaussian_weight(patch_sums[i], scale, bias, inv_h2b)
         f = squared_weight(e, patch_sums[i], scale, bias, inv_h2, squarings)
