@@ -1,9 +1,11 @@
 """The ``nlm`` process keeps its start-up objects out of the cyclic collector's walks."""
 
 import gc
+import shutil
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from nlmeans_cli.cli import app
@@ -27,9 +29,17 @@ main()
 """
 
 
-def test_nlm_freezes_what_its_start_up_made(tmp_path, samples):
-    done = subprocess.run([sys.executable, "-c", FROZEN_AT_EXIT, "denoise",
-                           str(samples / "camera_noisy.png"), str(tmp_path / "out.png"), "-q"],
+@pytest.mark.parametrize("command", ["denoise", "batch"])
+def test_nlm_freezes_what_its_start_up_made(tmp_path, samples, command):
+    if command == "denoise":
+        arguments = [str(samples / "camera_noisy.png"), str(tmp_path / "out.png")]
+    else:
+        # One job: the files are denoised in nlm's own process.
+        folder = tmp_path / "in"
+        folder.mkdir()
+        shutil.copy(samples / "camera_noisy.png", folder)
+        arguments = [str(folder), str(tmp_path / "out"), "--jobs", "1"]
+    done = subprocess.run([sys.executable, "-c", FROZEN_AT_EXIT, command, *arguments, "-q"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["numba.core.types", "True", "typer", "True"]

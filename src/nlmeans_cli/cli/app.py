@@ -350,6 +350,8 @@ def batch_command(
         raise fail(f"{in_dir}: no images{matching} to denoise{where}", code=2)
     jobs = jobs or available_cores()
     _announce_compiling(quiet, method.value)
+    if jobs == 1 and scheduler is None:
+        engine_loaded()  # the files are denoised in this process
     outcomes = []
     started = time.perf_counter()
     stopping = GracefulStop()
