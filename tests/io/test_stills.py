@@ -81,7 +81,6 @@ def test_sixteen_bit_colour_png_reads_exactly_and_quietly(tmp_path, rng, capfd, 
     assert capfd.readouterr().err == ""
 
 
-
 def test_sixteen_bit_grey_png_s_transparent_level_becomes_alpha(tmp_path, rng):
     import png
 
@@ -92,6 +91,7 @@ def test_sixteen_bit_grey_png_s_transparent_level_becomes_alpha(tmp_path, rng):
     picture = read_picture(tmp_path / "in.png")
     assert_array_equal(picture.pixels, data)
     assert_array_equal(picture.alpha == 0, data == 0)
+
 
 def test_sixteen_bit_png_with_fewer_significant_bits_keeps_its_values(tmp_path, rng):
     import png

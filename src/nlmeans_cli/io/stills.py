@@ -297,7 +297,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         notes.append("CMYK image converted to RGB and written as RGB")
     try:
         png16 = _is_16_bit_png(raw)
-        if png16 and not _is_interlaced_png(raw):
+        if png16 and raw[28] == 0:  # the IHDR's interlace method: none
             pixels = _decode_png16(raw)
         elif png16 and raw[25] in _EIGHT_BIT_IN_PILLOW:  # the IHDR's colour type
             pixels = _read_interlaced_png16(raw)
@@ -337,10 +337,6 @@ def _is_16_bit_png(raw: bytes) -> bool:
     # Signature (8 bytes), IHDR length and type (8), width, height (8), bit depth, colour type,
     # compression, filter, interlace method.
     return raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 28 and raw[24] == 16
-
-
-def _is_interlaced_png(raw: bytes) -> bool:
-    return raw[28] != 0
 
 
 #: PNG colour types (RGB, grey with alpha, RGBA) whose 16 bits Pillow reads as 8.
