@@ -30,6 +30,9 @@ CASES = {
     "patch-11-by-13": (2, (14, 1, 15), (5, 0, 6), (2, 0, 3)),
     "patch-15-taps": (1, (16, 1, 9), (7, 0, 1), (1, 0, 2)),
     "one-column": (1, (9, 1, 1), (2, 0, 1), (3, 0, 2)),
+    # Sides the planar kernel does not write out (1 and 11 above) take the next, padded with
+    # zero weights.
+    "patch-1-by-5": (2, (7, 1, 8), (0, 0, 2), (2, 0, 3)),
     # A patch of one position (the network's block) takes the tiled kernel; rows longer
     # than one tile, a window larger than the image, a volume.
     "pointwise-2d": (4, (5, 1, 150), (0, 0, 0), (2, 0, 3)),

@@ -239,13 +239,24 @@ def test_learned_with_an_affinity_that_ships_no_network_is_refused(tmp_path, sam
 def test_the_cache_index_tells_the_kernel_s_versions_apart(rng):
     from nlmeans_cli import denoise
     from nlmeans_cli.engine import in_cache
+    from nlmeans_cli.engine.cache import PLANAR_VERSIONS
     from nlmeans_cli.engine.planar import nonlocal_planar_strips
 
+    names = nonlocal_planar_strips.py_func.__code__.co_varnames
+    split, inv_h2 = names.index("split"), names.index("inv_h2")
+
+    def version(nones):
+        return lambda types: ((str(types[split]) == "none") == ("split" in nones)
+                              and (str(types[inv_h2]) == "none") == ("inv_h2" in nones))
+
+    colour = rng.random((12, 12, 3)).astype(np.float32)
     denoise(rng.random((12, 12)).astype(np.float32), sigma=0.1)
-    denoise(rng.random((12, 12, 3)).astype(np.float32), sigma=0.1, channel_axis=-1)
-    assert in_cache(nonlocal_planar_strips, accepts=lambda types: "none" in map(str, types))
-    assert in_cache(nonlocal_planar_strips, accepts=lambda types: "none" not in map(str, types))
-    assert not in_cache(nonlocal_planar_strips, accepts=lambda types: False)
+    denoise(colour, sigma=0.1, h=0.1, channel_axis=-1)  # chroma at 2h: squared weights
+    denoise(colour, sigma=0.1, h=0.1, h_chroma=0.1, channel_axis=-1)
+    assert sorted(PLANAR_VERSIONS) == ["exponentials", "own strengths", "squared"]
+    for _, nones in PLANAR_VERSIONS.values():
+        assert in_cache(nonlocal_planar_strips, accepts=version(nones))
+    assert not in_cache(nonlocal_planar_strips, accepts=version(("split", "inv_h2")))
 
 
 def test_a_missing_specialisation_is_announced_once_per_block(rng, monkeypatch):

@@ -1,10 +1,10 @@
 """What Numba's on-disk cache holds of the engine's kernels, and a notice before a compile.
 
-The planar kernel compiles in two specialisations, told apart by the type of its ``split``
-argument (``None``: a strength per value channel, as a grey image; an integer: several
-channels sharing strengths, as a colour one). The first run after installing compiles the one
-it needs; a later run may need the other. :func:`announcing_compiles` lets a caller hear of
-that before it happens (the command line says so), the library itself printing nothing.
+The planar kernel compiles in three versions, told apart by which of its ``split`` and
+``inv_h2`` arguments are ``None`` (:data:`PLANAR_VERSIONS`). The first run after installing
+compiles the one it needs; a later run may need another. :func:`announcing_compiles` lets a
+caller hear of that before it happens (the command line says so), the library itself printing
+nothing.
 """
 
 from __future__ import annotations
@@ -21,15 +21,21 @@ from numba import config
 from .planar import nonlocal_planar_strips
 from .pointwise import nonlocal_pointwise_strips
 
-__all__ = ["announcing_compiles", "in_cache", "kernels_cached", "notice_compile"]
+__all__ = ["PLANAR_VERSIONS", "announcing_compiles", "in_cache", "kernels_cached",
+           "notice_compile"]
 
 # Who hears that a kernel is about to compile, in this context, if anyone, and the
-# specialisations looked up for it already (each is looked up once).
+# versions looked up for it already (each is looked up once).
 _NOTICE: contextvars.ContextVar[tuple[Callable[[str], None], set] | None] = (
     contextvars.ContextVar("nlmeans_compile_notice", default=None))
 
-# What each planar specialisation serves, as the notice names it.
-_SPECIALISATIONS = {True: "grey images", False: "colour images"}
+#: The planar kernel's versions, by name: what each serves (as the notice names it), and
+#: which of the arguments ``split`` and ``inv_h2`` are ``None`` in it (the others are not).
+PLANAR_VERSIONS = {
+    "own strengths": ("grey images", ("split",)),
+    "squared": ("colour images", ("inv_h2",)),
+    "exponentials": ("colour images at this chroma strength", ()),
+}
 
 
 def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> bool:
@@ -97,8 +103,8 @@ def kernels_cached(*, pointwise: bool = False) -> bool:
 
     Notes
     -----
-    The kernel for images and clips is :func:`~.planar.nonlocal_planar_strips` (either of
-    its specialisations: :func:`notice_compile` tells of the other); volumes and the other
+    The kernel for images and clips is :func:`~.planar.nonlocal_planar_strips` (any of
+    its versions: :func:`notice_compile` tells of the others); volumes and the other
     affinities compile the general kernel on their first call, which this does not ask about.
     """
     kernels = ((nonlocal_planar_strips, nonlocal_pointwise_strips) if pointwise
@@ -113,9 +119,9 @@ def announcing_compiles(callback: Callable[[str], None]) -> Iterator[None]:
     Parameters
     ----------
     callback : callable
-        Called as ``callback(what)`` (what the specialisation serves, as ``"colour
+        Called as ``callback(what)`` (what the version serves, as ``"colour
         images"``) from the calling thread, before the first operation in the block that
-        needs a specialisation of the planar kernel missing from Numba's cache.
+        needs a version of the planar kernel missing from Numba's cache.
 
     Yields
     ------
@@ -128,35 +134,36 @@ def announcing_compiles(callback: Callable[[str], None]) -> Iterator[None]:
         _NOTICE.reset(token)
 
 
-def notice_compile(dispatcher, *, split: bool) -> None:
-    """Tell the listener, if any, that the planar specialisation *split* selects will compile.
+def notice_compile(dispatcher, *, version: str) -> None:
+    """Tell the listener, if any, that the planar kernel's *version* will compile.
 
     Parameters
     ----------
     dispatcher : numba.core.registry.CPUDispatcher
         The planar kernel.
-    split : bool
-        ``True`` for the specialisation whose ``split`` argument is ``None`` (a strength per
-        value channel).
+    version : str
+        A name in :data:`PLANAR_VERSIONS`.
 
     Notes
     -----
-    Looks each specialisation up once per :func:`announcing_compiles` block
-    (:func:`in_cache`); later calls cost a set lookup.
+    Looks each version up once per :func:`announcing_compiles` block (:func:`in_cache`);
+    later calls cost a set lookup.
     """
     listening = _NOTICE.get()
     if listening is None:
         return
     callback, looked_up = listening
-    key = (dispatcher.__name__, split)
+    key = (dispatcher.__name__, version)
     if key in looked_up:
         return
     looked_up.add(key)
-    code = dispatcher.py_func.__code__
-    position = code.co_varnames[: code.co_argcount].index("split")
+    what, nones = PLANAR_VERSIONS[version]
+    names = dispatcher.py_func.__code__.co_varnames
+    positions = {name: names.index(name) for name in ("split", "inv_h2")}
 
     def accepts(types: tuple) -> bool:
-        return (str(types[position]) == "none") == split
+        return all((str(types[at]) == "none") == (name in nones)
+                   for name, at in positions.items())
 
     if not in_cache(dispatcher, accepts=accepts):
-        callback(_SPECIALISATIONS[split])
+        callback(what)

@@ -21,7 +21,7 @@ from numba import config
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, SQUARED_DIFFERENCE, lookup
 from .cache import notice_compile
 from .kernels import nonlocal_strips
-from .planar import PLANAR_MAX_TAPS, nonlocal_planar_strips
+from .planar import PLANAR_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
 __all__ = ["FrameCarry", "Workspace", "engine_threads",
@@ -314,11 +314,12 @@ def nonlocal_operation(
         # their own, frame by frame (see .planar). Its maps lie frame by frame (the second
         # axis first), so that a frame's rows are contiguous, and its strips are as tall as
         # one frame's.
-        swapped = [pad[0], pad[2], pad[1], pad[3]]
+        k0, along2 = _written_out(k0), _written_out((k2 * k1[0]).astype(np.float32))
+        swapped = [pad[0], (search[1], search[1])] + [(n // 2 + s, n // 2 + s) for n, s in (
+            (k0.size, search[0]), (along2.size, search[2]))]
         frames_first = padded(left.transpose(0, 2, 1, 3), "engine-left", swapped)
         values_first = (frames_first if values is left
                         else padded(values.transpose(0, 2, 1, 3), "engine-values", swapped))
-        along2 = (k2 * k1[0]).astype(np.float32)
         strip = _strip_height((grid[0], 1, grid[2]), patch, planes)
         if search[1] > 0:
             # A clip's offsets grouped by frame step (the zero offset's group first, in its
@@ -327,14 +328,16 @@ def nonlocal_operation(
                                           offsets[:, 1] != 0))]
         visits, sums_in, sums_out = _frame_sums(carry, lo1, hi1, search[1], grid,
                                                 values.shape[0], split)
-        # None selects the kernel's specialisation for a strength per value channel (a grey
-        # image, or two strengths of one): see its docstring.
-        own_strengths = split == 1 and values.shape[0] <= 2
+        # None selects the kernel's versions: for a strength per value channel (a grey
+        # image, or two strengths of one), and for the first strength's weights the
+        # second's squared (see its docstring).
+        version = ("own strengths" if split == 1 and values.shape[0] <= 2
+                   else "squared" if squarings else "exponentials")
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
-                     np.float32(bias), inv_h2, inv_h2b, squarings,
-                     None if own_strengths else split, strip, lo1, grid[1], *visits, sums_in,
-                     sums_out)
-        notice_compile(nonlocal_planar_strips, split=own_strengths)
+                     np.float32(bias), None if version == "squared" else inv_h2, inv_h2b,
+                     squarings, None if version == "own strengths" else split, strip, lo1,
+                     grid[1], *visits, sums_in, sums_out)
+        notice_compile(nonlocal_planar_strips, version=version)
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
         if carry is not None:
             carry.sums = sums_out if sums_out.shape[1] else None
@@ -385,7 +388,7 @@ def _planar(spec, normaliser: str, symmetric: bool, patch) -> bool:
     return (symmetric and spec.statistic == SQUARED_DIFFERENCE
             and spec.kernel == GAUSSIAN_KERNEL and normaliser == "sum"
             and patch[1] == 0 and max(patch) > 0
-            and 2 * max(patch[0], patch[2]) + 1 <= PLANAR_MAX_TAPS)
+            and 2 * max(patch[0], patch[2]) + 1 <= PLANAR_TAPS[-1])
 
 
 def _run_strips(kernel, arguments: tuple, n_strips: int, n_offsets: int) -> None:
@@ -506,6 +509,13 @@ def _patch_weights(weights, requested, clamped):
                              f"{w.size} for radius {asked}")
         out.append(np.ascontiguousarray(w[asked - r : asked + r + 1]))
     return tuple(out)
+
+
+def _written_out(weights: np.ndarray) -> np.ndarray:
+    """Pad a patch's weights along an axis with zeros to the next side in :data:`PLANAR_TAPS`."""
+    side = next(n for n in PLANAR_TAPS if n >= weights.size)
+    edge = (side - weights.size) // 2
+    return np.pad(weights, edge) if edge else weights
 
 
 def _clamp_radius(radius, grid, what):
