@@ -259,7 +259,7 @@ def test_the_cache_index_tells_the_kernel_s_versions_apart(rng):
     assert not in_cache(nonlocal_planar_strips, accepts=version(("split", "inv_h2")))
 
 
-def test_a_missing_specialisation_is_announced_once_per_block(rng, monkeypatch):
+def test_a_missing_version_is_announced_once_per_block(rng, monkeypatch):
     from nlmeans_cli import denoise
     from nlmeans_cli.engine import announcing_compiles, cache
 
@@ -274,10 +274,11 @@ def test_a_missing_specialisation_is_announced_once_per_block(rng, monkeypatch):
     assert heard == ["grey images", "colour images"]
     with announcing_compiles(heard.append):
         denoise(colour, sigma=0.1, h=0.1, channel_axis=-1)
-    assert heard[2:] == ["colour images"]
+        denoise(colour, sigma=0.1, h=0.1, h_chroma=0.13, channel_axis=-1)
+    assert heard[2:] == ["colour images", "colour images at this chroma strength"]
 
 
-def test_the_command_line_announces_a_further_specialisation(tmp_path, rng, monkeypatch):
+def test_the_command_line_announces_a_further_version(tmp_path, rng, monkeypatch):
     from numba import types
 
     from nlmeans_cli.engine import cache

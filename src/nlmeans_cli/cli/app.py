@@ -134,11 +134,11 @@ def _announce_compiling(quiet: bool, method: str) -> bool:
     return True
 
 
-def _announcing_specialisations(silent: bool):
-    """Say so before the engine compiles a further specialisation of its kernel.
+def _announcing_versions(silent: bool):
+    """Say so before the engine compiles a further version of its kernel.
 
-    Colour images after grey ones, or grey after colour; not when *silent* (quiet, or the
-    install's compile was announced already).
+    Colour images after grey ones, grey after colour, or colour at another chroma strength;
+    not when *silent* (quiet, or the install's compile was announced already).
     """
     from contextlib import nullcontext
 
@@ -236,7 +236,7 @@ def denoise_command(
         # A clip's bar counts frames; a still's follows the engine's passes.
         still = StillProgress(quiet or is_sequence(input) or tile is not None)
         with (_cluster(scheduler, debug) as client, FrameProgress(quiet) as progress, still,
-              _announcing_specialisations(quiet or announced)):
+              _announcing_versions(quiet or announced)):
             outcome = denoise_file(input, output, options, overwrite=overwrite,
                                    reraise=debug, tile=tile, client=client, progress=progress)
     except ImportError as error:
@@ -474,7 +474,7 @@ def compare_command(
         engine_loaded()
         # It runs both methods: the learned one's kernels include the classic one's.
         announced = _announce_compiling(False, "learned")
-        with _announcing_specialisations(announced):
+        with _announcing_versions(announced):
             comparison = compare(
                 list(zip(map(str, paths), cleans, strict=True)),
                 sigma=sigma if sigma is not None or noisy is not None else 25.0,
