@@ -1,6 +1,8 @@
 """The package's structure: imports run one way, no cycles, no private names across modules."""
 
 import ast
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,15 @@ def test_no_import_cycle():
 @pytest.mark.parametrize("name", list(MODULES))
 def test_no_module_over_600_lines(name):
     assert len(MODULES[name].read_text().splitlines()) <= 600
+
+
+@pytest.mark.parametrize("name", ["planar", "pointwise"])
+def test_modules_that_inline_the_kernels_name_their_source(name):
+    # Numba's cache checks a module's own source only: a change to kernels.py must change
+    # the modules that inline its functions, through the digest they carry.
+    engine = PACKAGE / "engine"
+    digest = hashlib.sha256((engine / "kernels.py").read_bytes()).hexdigest()[:16]
+    found = re.search(r'^_KERNELS_DIGEST = "([0-9a-f]+)"$',
+                      (engine / f"{name}.py").read_text(), re.MULTILINE)
+    assert found is not None and found.group(1) == digest, (
+        f"engine/{name}.py: set _KERNELS_DIGEST = \"{digest}\" (kernels.py changed)")

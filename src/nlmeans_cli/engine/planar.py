@@ -37,6 +37,13 @@ from .kernels import FASTMATH, gaussian_weight, pair_ranges, squared_weight
 
 __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 
+# Numba's cache checks this module's own source only, not that of the functions it inlines
+# from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
+# module's source whenever that one changes, so that no kernel compiled from an older
+# kernels.py is loaded from the cache (an install that replaces kernels.py alone would
+# otherwise keep it).
+_KERNELS_DIGEST = "8e0c27882bc3893d"
+
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
 #: exactly nothing); longer patches take the general kernel. The first run's compile grows

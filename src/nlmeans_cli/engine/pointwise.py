@@ -24,6 +24,13 @@ from .kernels import CUTOFF, FASTMATH, add_channel_statistic, negative_exp, to_a
 
 __all__ = ["POINTWISE_TILE", "nonlocal_pointwise_strips"]
 
+# Numba's cache checks this module's own source only, not that of the functions it inlines
+# from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
+# module's source whenever that one changes, so that no kernel compiled from an older
+# kernels.py is loaded from the cache (an install that replaces kernels.py alone would
+# otherwise keep it).
+_KERNELS_DIGEST = "8e0c27882bc3893d"
+
 
 #: Targets per tile of :func:`nonlocal_pointwise_strips`: long enough that a sweep's start-up
 #: is paid over many targets, short enough that the tile's affinities for a 9x9 window
