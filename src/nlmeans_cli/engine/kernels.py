@@ -46,7 +46,7 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 #: Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
 CUTOFF = np.float32(20.0)
 # The same, for the exponent as scaled_exp takes it.
-_SCALED_CUTOFF = np.float32(-20.0 / 16.0)
+_SCALED_CUTOFF = -CUTOFF / np.float32(16.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -253,7 +253,6 @@ def scaled_exp(t):
 def negative_exp(x):
     """``exp(-x)`` for ``0 <= x < CUTOFF`` (:func:`scaled_exp` of ``-x / 16``)."""
     return scaled_exp(x * np.float32(-1.0 / 16.0))
-
 
 
 @njit(cache=True, fastmath=FASTMATH)
