@@ -233,9 +233,9 @@ def scaled_exp(t):
     interpolant of ``(exp(t) - 1) / t`` on ``[-CUTOFF / 16, 0]`` (so that ``t = 0`` gives
     exactly 1), squared four times. Against float64, over the whole range: absolute error
     8e-7, relative 2e-5 (at the far end, weights near ``exp(-CUTOFF)``). Ten multiplies and
-    multiply-adds: the weights' sweeps are bound by their arithmetic, and the degree-6
-    Taylor polynomial of ``exp(t / 4)`` squared six times that it replaced took twelve (and
-    nineteen to twenty-one in the nested form before that).
+    multiply-adds, where the degree-6 Taylor polynomial of ``exp(t / 4)`` squared six times
+    that it replaced took twelve (and nineteen to twenty-one in the nested form before
+    that): the weights' sweeps were bound by their arithmetic.
     """
     p = np.float32(0.0008237598231062293) * t + np.float32(0.007612220477312803)
     p = p * t + np.float32(0.04122038930654526)
@@ -306,9 +306,9 @@ def gaussian_weight(patch_sum, scale, bias, inv_h2):
     """Return the Gaussian affinity of a patch's summed statistic.
 
     ``exp(-max(patch_sum * scale - bias, 0) * inv_h2)``, and 0 where the exponent passes
-    :data:`CUTOFF`. The exponent is formed as :func:`scaled_exp` takes it, in one
-    multiply-add of the patch sum (its factors do not depend on it, and a loop computes them
-    once).
+    :data:`CUTOFF`. The exponent is formed as :func:`scaled_exp` takes it, and the cut-off
+    tested on that: a multiply-subtract and one multiply, where ``x`` for the test and
+    ``-x / 16`` for the exponential took two multiplies.
     """
     t = _scaled_exponent(patch_sum, scale, bias, inv_h2)
     return scaled_exp(t) if t > _SCALED_CUTOFF else np.float32(0.0)
@@ -316,9 +316,13 @@ def gaussian_weight(patch_sum, scale, bias, inv_h2):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _scaled_exponent(patch_sum, scale, bias, inv_h2):
-    """``-max(patch_sum * scale - bias, 0) * inv_h2 / 16`` as one multiply-add and a minimum."""
-    factor = inv_h2 * np.float32(-1.0 / 16.0)
-    return min(patch_sum * (scale * factor) - bias * factor, np.float32(0.0))
+    """``-max(patch_sum * scale - bias, 0) * inv_h2 / 16``.
+
+    The factor ``-inv_h2 / 16`` does not depend on the patch sum (a loop computes it once),
+    and a multiply by a power of two is exact.
+    """
+    return min((patch_sum * scale - bias) * (inv_h2 * np.float32(-1.0 / 16.0)),
+               np.float32(0.0))
 
 
 @njit(cache=True, fastmath=FASTMATH)
