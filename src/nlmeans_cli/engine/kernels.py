@@ -36,8 +36,8 @@ from ..formulation import (
 )
 
 __all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "gaussian_weight", "negative_exp",
-           "nonlocal_strips", "pair_ranges", "scaled_exp", "squared_weight", "strip_sums",
-           "to_affinity", "two_strengths"]
+           "nonlocal_strips", "pair_ranges", "squared_weight", "strip_sums", "to_affinity",
+           "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -45,7 +45,7 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 #: Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
 CUTOFF = np.float32(20.0)
-# The same, for the exponent as scaled_exp takes it.
+# The same, for the exponent as _scaled_exp takes it.
 _SCALED_CUTOFF = -CUTOFF / np.float32(16.0)
 
 
@@ -226,7 +226,7 @@ def _taps_by_sweeps(src, slot, slot_step, slots, row, row_step, column, column_s
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def scaled_exp(t):
+def _scaled_exp(t):
     """``exp(16 t)`` for ``-CUTOFF / 16 < t <= 0`` in plain arithmetic that vectorises.
 
     ``exp(16 t) = exp(t) ** 16``: ``exp(t)`` as ``1 + t q(t)``, *q* the degree-5 Chebyshev
@@ -251,8 +251,8 @@ def scaled_exp(t):
 
 @njit(cache=True, fastmath=FASTMATH)
 def negative_exp(x):
-    """``exp(-x)`` for ``0 <= x < CUTOFF`` (:func:`scaled_exp` of ``-x / 16``)."""
-    return scaled_exp(x * np.float32(-1.0 / 16.0))
+    """``exp(-x)`` for ``0 <= x < CUTOFF`` (:func:`_scaled_exp` of ``-x / 16``)."""
+    return _scaled_exp(x * np.float32(-1.0 / 16.0))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -306,12 +306,12 @@ def gaussian_weight(patch_sum, scale, bias, inv_h2):
     """Return the Gaussian affinity of a patch's summed statistic.
 
     ``exp(-max(patch_sum * scale - bias, 0) * inv_h2)``, and 0 where the exponent passes
-    :data:`CUTOFF`. The exponent is formed as :func:`scaled_exp` takes it, and the cut-off
+    :data:`CUTOFF`. The exponent is formed as :func:`_scaled_exp` takes it, and the cut-off
     tested on that: a multiply-subtract and one multiply, where ``x`` for the test and
     ``-x / 16`` for the exponential took two multiplies.
     """
     t = _scaled_exponent(patch_sum, scale, bias, inv_h2)
-    return scaled_exp(t) if t > _SCALED_CUTOFF else np.float32(0.0)
+    return _scaled_exp(t) if t > _SCALED_CUTOFF else np.float32(0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)

@@ -19,7 +19,7 @@ import numpy as np
 from numba import config
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, SQUARED_DIFFERENCE, lookup
-from .cache import notice_compile
+from .cache import PLANAR_VERSIONS, notice_compile
 from .kernels import nonlocal_strips
 from .planar import PLANAR_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
@@ -328,15 +328,16 @@ def nonlocal_operation(
                                           offsets[:, 1] != 0))]
         visits, sums_in, sums_out = _frame_sums(carry, lo1, hi1, search[1], grid,
                                                 values.shape[0], split)
-        # None selects the kernel's versions: for a strength per value channel (a grey
-        # image, or two strengths of one), and for the first strength's weights the
-        # second's squared (see its docstring).
+        # The kernel's version (a strength per value channel: a grey image, or two
+        # strengths of one; or the first strength's weights the second's squared) is
+        # selected by the arguments its entry names as None (see the kernel's docstring).
         version = ("own strengths" if split == 1 and values.shape[0] <= 2
                    else "squared" if squarings else "exponentials")
+        nones = PLANAR_VERSIONS[version][1]
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
-                     np.float32(bias), None if version == "squared" else inv_h2, inv_h2b,
-                     squarings, None if version == "own strengths" else split, strip, lo1,
-                     grid[1], *visits, sums_in, sums_out)
+                     np.float32(bias), None if "inv_h2" in nones else inv_h2, inv_h2b,
+                     squarings, None if "split" in nones else split, strip, lo1, grid[1],
+                     *visits, sums_in, sums_out)
         notice_compile(nonlocal_planar_strips, version=version)
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])
         if carry is not None:
