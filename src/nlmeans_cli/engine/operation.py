@@ -329,10 +329,11 @@ def nonlocal_operation(
         visits, sums_in, sums_out = _frame_sums(carry, lo1, hi1, search[1], grid,
                                                 values.shape[0], split)
         # The kernel's version (a strength per value channel: a grey image, or two
-        # strengths of one; or the first strength's weights the second's squared) is
+        # strengths of one; or colour, the luminance's weights the chroma's squared) is
         # selected by the arguments its entry names as None (see the kernel's docstring).
         version = ("own strengths" if split == 1 and values.shape[0] <= 2
-                   else "squared" if squarings else "exponentials")
+                   else "squared" if squarings and split == 1 and values.shape[0] == 3
+                   else "exponentials")
         nones = PLANAR_VERSIONS[version][1]
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
                      np.float32(bias), None if "inv_h2" in nones else inv_h2, inv_h2b,
