@@ -35,9 +35,9 @@ from ..formulation import (
     SQUARED_DIFFERENCE,
 )
 
-__all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "gaussian_weight", "negative_exp",
-           "nonlocal_strips", "pair_ranges", "squared_weight", "strip_sums", "to_affinity",
-           "two_strengths"]
+__all__ = ["CUTOFF", "FASTMATH", "add_channel_statistic", "exponent_factors", "gaussian_weight",
+           "negative_exp", "nonlocal_strips", "pair_ranges", "squared_weight", "strip_sums",
+           "to_affinity", "two_strengths"]
 
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
@@ -232,17 +232,19 @@ def _scaled_exp(t):
     ``exp(16 t) = exp(t) ** 16``: ``exp(t)`` as ``1 + t q(t)``, *q* the degree-5 Chebyshev
     interpolant of ``(exp(t) - 1) / t`` on ``[-CUTOFF / 16, 0]`` (so that ``t = 0`` gives
     exactly 1), squared four times. Against float64, over the whole range: absolute error
-    8e-7, relative 2e-5 (at the far end, weights near ``exp(-CUTOFF)``). Ten multiplies and
-    multiply-adds, where the degree-6 Taylor polynomial of ``exp(t / 4)`` squared six times
-    that it replaced took twelve (and nineteen to twenty-one in the nested form before
-    that): the weights' sweeps were bound by their arithmetic.
+    1.2e-6, relative 2e-5 (at the far end, weights near ``exp(-CUTOFF)``). Twelve multiplies
+    and multiply-adds, where the degree-6 Taylor polynomial of ``exp(t / 4)`` squared six
+    times that it replaced took twelve (and nineteen to twenty-one in the nested form before
+    that). The polynomial is evaluated by Estrin's scheme (pairs of terms, then in ``t**2``)
+    rather than Horner's: two operations more, but a shorter chain of dependent ones, which
+    is what bounds the weights' sweeps on cores with 256-bit vectors.
     """
-    p = np.float32(0.0008237598231062293) * t + np.float32(0.007612220477312803)
-    p = p * t + np.float32(0.04122038930654526)
-    p = p * t + np.float32(0.1665390580892563)
-    p = p * t + np.float32(0.4999864995479584)
-    p = p * t + np.float32(0.9999997615814209)
-    p = p * t + np.float32(1.0)
+    t2 = t * t
+    low = np.float32(0.9999997615814209) * t + np.float32(1.0)
+    middle = np.float32(0.1665390580892563) * t + np.float32(0.4999864995479584)
+    high = np.float32(0.007612220477312803) * t + np.float32(0.04122038930654526)
+    high = np.float32(0.0008237598231062293) * t2 + high
+    p = (middle * t2 + low) + (t2 * t2) * high
     p = p * p
     p = p * p
     p = p * p
@@ -289,57 +291,62 @@ def two_strengths(w, second, n, scale, bias, inv_h2, inv_h2b, squarings):
     ``inv_h2 = 2 ** squarings * inv_h2b`` (*squarings* > 0), the first set is the second
     squared *squarings* times (:func:`squared_weight`): one exponential per weight.
     """
+    slope, offset = exponent_factors(scale, bias, inv_h2)
+    slope_b, offset_b = exponent_factors(scale, bias, inv_h2b)
     if squarings > 0:
         for i in range(n):
-            e = gaussian_weight(w[i], scale, bias, inv_h2b)
+            e = gaussian_weight(w[i], slope_b, offset_b)
             second[i] = e
-            w[i] = squared_weight(e, w[i], scale, bias, inv_h2, squarings)
+            w[i] = squared_weight(e, w[i], slope, offset, squarings)
         return
     for i in range(n):
         patch_sum = w[i]
-        w[i] = gaussian_weight(patch_sum, scale, bias, inv_h2)
-        second[i] = gaussian_weight(patch_sum, scale, bias, inv_h2b)
+        w[i] = gaussian_weight(patch_sum, slope, offset)
+        second[i] = gaussian_weight(patch_sum, slope_b, offset_b)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def gaussian_weight(patch_sum, scale, bias, inv_h2):
+def exponent_factors(scale, bias, inv_h2):
+    """Return ``(slope, offset)``, the factors of the weights' exponent at one strength.
+
+    ``patch_sum * slope - offset`` is ``-(patch_sum * scale - bias) * inv_h2 / 16``, the
+    exponent as :func:`_scaled_exp` takes it, in one multiply-subtract: a loop computes the
+    factors once, before its elements. (The same exponent as a multiply-subtract and a
+    multiply took 1.06x the time of the grey kernel on a core with 256-bit vectors: its
+    sweep is bound by its chain of dependent operations there.) Factors at ``2 ** n`` times
+    a strength are exactly ``2 ** n`` times that strength's, and so is the exponent.
+    """
+    factor = inv_h2 * np.float32(-1.0 / 16.0)
+    return scale * factor, bias * factor
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def gaussian_weight(patch_sum, slope, offset):
     """Return the Gaussian affinity of a patch's summed statistic.
 
-    ``exp(-max(patch_sum * scale - bias, 0) * inv_h2)``, and 0 where the exponent passes
-    :data:`CUTOFF`. The exponent is formed as :func:`_scaled_exp` takes it, and the cut-off
-    tested on that: a multiply-subtract and one multiply, where ``x`` for the test and
-    ``-x / 16`` for the exponential took two multiplies.
+    ``exp(-max(patch_sum * scale - bias, 0) * inv_h2)``, *slope* and *offset* from
+    :func:`exponent_factors`, and 0 where the exponent passes :data:`CUTOFF` (tested on the
+    exponent as :func:`_scaled_exp` takes it).
     """
-    t = _scaled_exponent(patch_sum, scale, bias, inv_h2)
+    t = min(patch_sum * slope - offset, np.float32(0.0))
     return _scaled_exp(t) if t > _SCALED_CUTOFF else np.float32(0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _scaled_exponent(patch_sum, scale, bias, inv_h2):
-    """``-max(patch_sum * scale - bias, 0) * inv_h2 / 16``.
-
-    The factor ``-inv_h2 / 16`` does not depend on the patch sum (a loop computes it once),
-    and a multiply by a power of two is exact.
-    """
-    return min((patch_sum * scale - bias) * (inv_h2 * np.float32(-1.0 / 16.0)),
-               np.float32(0.0))
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def squared_weight(second, patch_sum, scale, bias, inv_h2, squarings):
+def squared_weight(second, patch_sum, slope, offset, squarings):
     """Return the affinity at ``inv_h2`` from *second*, the one at ``inv_h2 / 2 ** squarings``.
 
     ``exp(-2^n y) = exp(-y)^(2^n)``: *second* squared *squarings* times (1 to 4), and 0 where
-    the exponent at ``inv_h2`` passes :data:`CUTOFF`, as :func:`gaussian_weight` gives it.
-    The squarings are written out, each chosen by a condition that is the same for every
-    element, so that a loop over elements still vectorises.
+    the exponent at ``inv_h2`` (*slope* and *offset* from :func:`exponent_factors`) passes
+    :data:`CUTOFF`, as :func:`gaussian_weight` gives it. The squarings are written out, each
+    chosen by a condition that is the same for every element, so that a loop over elements
+    still vectorises.
     """
     p = second * second
     p = p * p if squarings > 1 else p
     p = p * p if squarings > 2 else p
     p = p * p if squarings > 3 else p
-    return p if _scaled_exponent(patch_sum, scale, bias, inv_h2) > _SCALED_CUTOFF else (
-        np.float32(0.0))
+    return p if patch_sum * slope - offset > _SCALED_CUTOFF else np.float32(0.0)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -349,8 +356,9 @@ def to_affinity(w, kernel, scale, bias, inv_h2, n):
     For the exponential kernel the result is the logit.
     """
     if kernel == GAUSSIAN_KERNEL:
+        slope, offset = exponent_factors(scale, bias, inv_h2)
         for i in range(n):
-            w[i] = gaussian_weight(w[i], scale, bias, inv_h2)
+            w[i] = gaussian_weight(w[i], slope, offset)
     elif kernel == RELU_KERNEL:
         for i in range(n):
             w[i] = max(w[i] * scale, np.float32(0.0))

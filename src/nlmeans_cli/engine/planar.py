@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import FASTMATH, gaussian_weight, pair_ranges, squared_weight
+from .kernels import FASTMATH, exponent_factors, gaussian_weight, pair_ranges, squared_weight
 
 __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 
@@ -43,7 +43,7 @@ __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 # module's source whenever that one changes, so that no kernel compiled from an older
 # kernels.py is loaded from the cache (an install that replaces kernels.py alone would
 # otherwise keep it).
-_KERNELS_DIGEST = "22ed0dc9d0a9f25b"
+_KERNELS_DIGEST = "1c43e5feead59924"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
@@ -352,8 +352,9 @@ def _weigh_and_add(weights, n, scale, bias, inv_h2, values, m, own_pixel, partne
     own_wsum = sums[own_wsum_at : own_wsum_at + n]
     partner_acc = sums[partner_acc_at : partner_acc_at + n]
     partner_wsum = sums[partner_wsum_at : partner_wsum_at + n]
+    slope, offset = exponent_factors(scale, bias, inv_h2)
     for i in range(n):
-        f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
+        f = gaussian_weight(patch_sums[i], slope, offset)
         d = f * (partner[i] - own[i])
         own_wsum[i] += f
         own_acc[i] += d
@@ -391,17 +392,17 @@ def _weights_and_add(weights, row, n, scale, bias, inv_h2, sums, own_at, partner
     row_weights = weights[row]
     own_wsum = sums[own_at : own_at + n]
     partner_wsum = sums[partner_at : partner_at + n]
+    slope, offset = exponent_factors(scale, bias, inv_h2)
     for i in range(n):
-        f = gaussian_weight(patch_sums[i], scale, bias, inv_h2)
+        f = gaussian_weight(patch_sums[i], slope, offset)
         row_weights[i] = f
         own_wsum[i] += f
         partner_wsum[i] += f
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _squared_weigh_and_add(weights, n, scale, bias, inv_h2b, squarings, values,
-                                  own_pixel, partner_pixel, sums, block, first_set, own_at,
-                                  partner_at):
+def _squared_weigh_and_add(weights, n, scale, bias, inv_h2b, squarings, values, own_pixel,
+                           partner_pixel, sums, block, first_set, own_at, partner_at):
     """Turn a row's patch sums into weights at two strengths and add a colour pair's terms.
 
     The squared version's sweep: three value channels, the first at the first strength
@@ -436,10 +437,11 @@ def _squared_weigh_and_add(weights, n, scale, bias, inv_h2b, squarings, values,
     partner_first = sums[s1 + partner_at : s1 + partner_at + n]
     own_second = sums[s2 + own_at : s2 + own_at + n]
     partner_second = sums[s2 + partner_at : s2 + partner_at + n]
-    inv_h2 = inv_h2b * np.float32(2**squarings)
+    slope_b, offset_b = exponent_factors(scale, bias, inv_h2b)
+    slope, offset = exponent_factors(scale, bias, inv_h2b * np.float32(2**squarings))
     for i in range(n):
-        e = gaussian_weight(patch_sums[i], scale, bias, inv_h2b)
-        f = squared_weight(e, patch_sums[i], scale, bias, inv_h2, squarings)
+        e = gaussian_weight(patch_sums[i], slope_b, offset_b)
+        f = squared_weight(e, patch_sums[i], slope, offset, squarings)
         own_first[i] += f
         partner_first[i] += f
         own_second[i] += e
