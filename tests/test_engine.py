@@ -342,3 +342,39 @@ def test_a_workspace_changes_nothing_in_the_result(rng):
         np.testing.assert_array_equal(
             nonlocal_operation(theta, phi, g, workspace=workspace, **kwargs),
             nonlocal_operation(theta, phi, g, **kwargs))
+
+
+_COMPILED = """
+import sys
+import numpy as np
+from numba.core import event
+from nlmeans_cli import denoise
+
+recorder = event.RecordingListener()
+event.register("numba:compile", recorder)
+rng = np.random.default_rng(0)
+image = rng.random((16, 16, 3) if sys.argv[1] == "colour" else (16, 16)).astype(np.float32)
+denoise(image, sigma=0.1, h=0.1, channel_axis=-1 if sys.argv[1] == "colour" else None)
+print(" ".join(sorted({ev.data["dispatcher"].py_func.__name__ for _, ev in recorder.buffer})))
+"""
+
+
+@pytest.mark.parametrize("kind, own, others", [
+    ("grey", "_weigh_and_add", ("_squared_weigh_and_add", "_deviate_and_add")),
+    ("colour", "_squared_weigh_and_add", ("_weigh_and_add", "_deviate_and_add")),
+])
+def test_each_version_of_the_planar_kernel_compiles_its_own_sweep_only(tmp_path, kind, own,
+                                                                       others):
+    # Numba drops a branch only where the argument it tests is None; a sweep left in a
+    # version that never runs it costs that version's first run about a second of compiling.
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _COMPILED, kind], capture_output=True,
+                          text=True, timeout=600,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    compiled = done.stdout.split()
+    assert "nonlocal_planar_strips" in compiled and own in compiled
+    assert not set(others) & set(compiled)

@@ -8,8 +8,9 @@ its own; or a clip's frames, searched across frames too). Its maps lie with the 
 first, so that a frame's rows are contiguous, and it works frame by frame: for each frame,
 every offset of the window, a pair's sums landing in that frame and its partner's (a clip's
 time against the general kernel's, which handles all of a row's frames in each sweep: 0.77x
-grey, 0.88x colour). Each row of an offset goes through the statistic, its weighted sum
-along the row and the weighted sum of the ring of rows, each a sweep of its own; then one sweep
+grey, 0.88x colour). Each row of an offset goes through the statistic and its weighted sum
+along the row, each a sweep of its own; the weighted sums of the ring of rows come two rows
+at a time (one sweep reads the patch's rows and one more); then for each row one sweep
 turns the sums into weights and adds ``f (g_j - g_i)`` and ``f`` to both sides of every pair
 (the partner's term is the same number negated), each value channel at its own strength (a
 grey image, or the SURE search's two strengths of one; and colour with its chroma at twice h
@@ -109,9 +110,16 @@ def _row_taps(src, weights, n, m, ring, slot):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _ring_taps(ring, oldest, weights, n, m, rows, row):
-    """``rows[row, i] = sum_k weights[k] ring[(oldest + k) % slots, i]`` for ``i < m``, in order."""
-    out = rows[row]
+def _ring_taps(ring, oldest, weights, n, m, first_rows, second_rows):
+    """Sum the ring for two rows of outputs: from slot *oldest*, and from the slot after it.
+
+    ``first_rows[0, i] = sum_k weights[k] ring[(oldest + k) % slots, i]`` and
+    ``second_rows[0, i]`` the same from ``oldest + 1``, for ``i < m``, each in order (n in
+    :data:`PLANAR_TAPS`; the ring holds ``n + 1`` slots). The two sums share ``n`` of their
+    ``n + 1`` rows' loads: on a Zen 3, grey 0.89x the time of one row's sum per sweep.
+    """
+    first = first_rows[0]
+    second = second_rows[0]
     slots = ring.shape[0]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     j0, j1, j2, j3 = oldest % slots, (oldest + 1) % slots, (oldest + 2) % slots, (
@@ -119,31 +127,43 @@ def _ring_taps(ring, oldest, weights, n, m, rows, row):
     j4, j5, j6, j7 = ((oldest + 4) % slots, (oldest + 5) % slots, (oldest + 6) % slots,
                       (oldest + 7) % slots)
     j8, j9, j10 = (oldest + 8) % slots, (oldest + 9) % slots, (oldest + 10) % slots
-    j11, j12 = (oldest + 11) % slots, (oldest + 12) % slots
+    j11, j12, j13 = (oldest + 11) % slots, (oldest + 12) % slots, (oldest + 13) % slots
     if n == 3:
         for i in range(m):
-            out[i] = w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
+            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
+            first[i] = w0 * r0 + w1 * r1 + w2 * r2
+            second[i] = w0 * r1 + w1 * r2 + w2 * r3
     elif n == 5:
         for i in range(m):
-            out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
-                      + w3 * ring[j3, i] + w4 * ring[j4, i])
+            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
+            r4, r5 = ring[j4, i], ring[j5, i]
+            first[i] = w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4
+            second[i] = w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5
     elif n == 7:
         for i in range(m):
-            out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
-                      + w3 * ring[j3, i] + w4 * ring[j4, i] + w5 * ring[j5, i]
-                      + w6 * ring[j6, i])
+            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
+            r4, r5, r6, r7 = ring[j4, i], ring[j5, i], ring[j6, i], ring[j7, i]
+            first[i] = w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4 + w5 * r5 + w6 * r6
+            second[i] = w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5 + w5 * r6 + w6 * r7
     elif n == 9:
         for i in range(m):
-            out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
-                      + w3 * ring[j3, i] + w4 * ring[j4, i] + w5 * ring[j5, i]
-                      + w6 * ring[j6, i] + w7 * ring[j7, i] + w8 * ring[j8, i])
+            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
+            r4, r5, r6, r7 = ring[j4, i], ring[j5, i], ring[j6, i], ring[j7, i]
+            r8, r9 = ring[j8, i], ring[j9, i]
+            first[i] = (w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4 + w5 * r5 + w6 * r6
+                        + w7 * r7 + w8 * r8)
+            second[i] = (w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5 + w5 * r6 + w6 * r7
+                         + w7 * r8 + w8 * r9)
     else:
         for i in range(m):
-            out[i] = (w0 * ring[j0, i] + w1 * ring[j1, i] + w2 * ring[j2, i]
-                      + w3 * ring[j3, i] + w4 * ring[j4, i] + w5 * ring[j5, i]
-                      + w6 * ring[j6, i] + w7 * ring[j7, i] + w8 * ring[j8, i]
-                      + w9 * ring[j9, i] + w10 * ring[j10, i] + w11 * ring[j11, i]
-                      + w12 * ring[j12, i])
+            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
+            r4, r5, r6, r7 = ring[j4, i], ring[j5, i], ring[j6, i], ring[j7, i]
+            r8, r9, r10, r11 = ring[j8, i], ring[j9, i], ring[j10, i], ring[j11, i]
+            r12, r13 = ring[j12, i], ring[j13, i]
+            first[i] = (w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4 + w5 * r5 + w6 * r6
+                        + w7 * r7 + w8 * r8 + w9 * r9 + w10 * r10 + w11 * r11 + w12 * r12)
+            second[i] = (w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5 + w5 * r6 + w6 * r7
+                         + w7 * r8 + w8 * r9 + w9 * r10 + w10 * r11 + w11 * r12 + w12 * r13)
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
@@ -205,7 +225,10 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
         plane = (rows + 2) * row_len
         block = n_sums * plane
         first_set = n_values * block  # where the weight sums start
-        sums = np.zeros((n_values + sets) * block, np.float32)
+        # Zeroed by elements, as the ring below: np.zeros is one more function to compile.
+        sums = np.empty((n_values + sets) * block, np.float32)
+        for i in range(sums.shape[0]):
+            sums[i] = 0.0
         # Earlier visits' sums, exact: the later visits add to them in the order of one call.
         # (Element loops: Numba compiles an array assignment's broadcasting at length.)
         for i1 in range(sums_in.shape[1]):
@@ -216,9 +239,15 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     for i2 in range(n2):
                         sums[at + i2] = source[i2]
         statistic = np.empty(width, np.float32)
-        ring = np.empty((taps0, width), np.float32)
+        # One slot more than the patch's rows: two rows' sums come from one sweep. Zeroed,
+        # so that a lone row's unused second sum reads numbers.
+        ring = np.empty((taps0 + 1, width), np.float32)
+        for slot in range(taps0 + 1):
+            for i in range(width):
+                ring[slot, i] = 0.0
         # The patch sums, then (but grey) the weights of each strength.
         weights = np.empty((3, width), np.float32)
+        next_weights = np.empty((3, width), np.float32)  # the same for the row after
         # Frame by frame (a still has one), each over the whole window: the sums of a pair
         # land in its own frame and its partner's, so a step keeps two frames in cache.
         n_frames = visits_hi - visits_lo
@@ -255,62 +284,78 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                             for i in range(e2):
                                 diff = a[i] - b[i]
                                 d[i] += diff * diff
-                    _row_taps(statistic, k2, taps2, m2, ring, a0 % taps0)
+                    _row_taps(statistic, k2, taps2, m2, ring, a0 % (taps0 + 1))
                     if a0 - first < 2 * r0:
                         continue
-                    _ring_taps(ring, a0 + 1, k0, taps0, m2, weights, 0)
-                    own_side = q >= lo and lo1 <= i1 < hi1
-                    partner_side = both and q + t0 < hi and lo1 <= i1 + t1 < hi1
-                    if not (own_side or partner_side):
+                    # Rows' ring sums two at a time: an even-numbered row waits for the next
+                    # one (the last row of all goes alone).
+                    k = a0 - first - 2 * r0
+                    if k % 2 == 0 and a0 < hi + r0 - 1:
                         continue
-                    # f (g_j - g_i) at i, and its negative (exactly) at its partner j = i + t,
-                    # in one sweep with the weights; a side that reaches no target adds to
-                    # its spare row. Two sides in one row take a pass each (one sweep over
-                    # both would neither vectorise nor add in the order of the other offsets).
-                    passes = 2 if own_side and partner_side and t0 == 0 and t1 == 0 else 1
-                    for pass_ in range(passes):
-                        # Where this pair's terms start in each side's rows of a sum.
-                        own_at = (i1 - lo1) * plane + (q - lo) * row_len
-                        if not (own_side and pass_ == 0):
-                            own_at = rows * row_len
-                        partner_at = (i1 + t1 - lo1) * plane + (q + t0 - lo) * row_len + t2
-                        if not (partner_side and pass_ == passes - 1):
-                            partner_at = (rows + 1) * row_len + t2
-                        own_at += pad2 + b2
-                        partner_at += pad2 + b2
-                        # Where the pair's values start (frame, row, column).
-                        own_pixel = (i1 + pad1, q + pad0, b2 + pad2)
-                        partner_pixel = (i1 + t1 + pad1, q + pad0 + t0, b2 + pad2 + t2)
-                        if inv_h2 is None:
-                            # Colour, the luminance's weights the chroma's squared: the
-                            # weights and every channel in one sweep.
-                            _squared_weigh_and_add(weights, m2, scale, bias, inv_h2b,
-                                                   squarings, values, own_pixel,
-                                                   partner_pixel, sums, block, first_set,
-                                                   own_at, partner_at)
+                    n_rows = 2 if k % 2 == 1 else 1
+                    _ring_taps(ring, a0 + 3 - n_rows, k0, taps0, m2, weights, next_weights)
+                    for row_ in range(n_rows):
+                        q = a0 - r0 - n_rows + 1 + row_
+                        row_weights = weights if row_ == 0 else next_weights
+                        own_side = q >= lo and lo1 <= i1 < hi1
+                        partner_side = both and q + t0 < hi and lo1 <= i1 + t1 < hi1
+                        if not (own_side or partner_side):
                             continue
-                        if split is not None:
-                            # Channels sharing a strength: its weights written first.
-                            for set_ in range(sets):
-                                at = first_set + set_ * block
-                                _weights_and_add(weights, 1 + set_, m2, scale, bias,
-                                                 inv_h2 if set_ == 0 else inv_h2b, sums,
-                                                 at + own_at, at + partner_at)
-                        for m in range(n_values):
-                            at = m * block
+                        # f (g_j - g_i) at i, and its negative (exactly) at its partner
+                        # j = i + t, in one sweep with the weights; a side that reaches no
+                        # target adds to its spare row. Two sides in one row take a pass each
+                        # (one sweep over both would neither vectorise nor add in the order
+                        # of the other offsets).
+                        passes = 2 if own_side and partner_side and t0 == 0 and t1 == 0 else 1
+                        for pass_ in range(passes):
+                            # Where this pair's terms start in each side's rows of a sum.
+                            own_at = (i1 - lo1) * plane + (q - lo) * row_len
+                            if not (own_side and pass_ == 0):
+                                own_at = rows * row_len
+                            partner_at = ((i1 + t1 - lo1) * plane + (q + t0 - lo) * row_len
+                                          + t2)
+                            if not (partner_side and pass_ == passes - 1):
+                                partner_at = (rows + 1) * row_len + t2
+                            own_at += pad2 + b2
+                            partner_at += pad2 + b2
+                            # Where the pair's values start (frame, row, column).
+                            own_pixel = (i1 + pad1, q + pad0, b2 + pad2)
+                            partner_pixel = (i1 + t1 + pad1, q + pad0 + t0, b2 + pad2 + t2)
+                            # Numba drops a branch only where the argument tested is None:
+                            # split in the grey version, inv_h2 in the squared one.
                             if split is None:
-                                # The channel's own strength and set: its weights never go
-                                # through memory.
-                                own_set = first_set + m * block
-                                _weigh_and_add(weights, m2, scale, bias,
-                                               inv_h2 if m == 0 else inv_h2b, values, m,
-                                               own_pixel, partner_pixel, sums, at + own_at,
-                                               own_set + own_at, at + partner_at,
-                                               own_set + partner_at)
+                                # A strength per channel: each channel's weights formed in
+                                # its adding sweep, never in memory. (inv_h2 is never None
+                                # here: testing it drops this sweep from the squared version.)
+                                if inv_h2 is not None:
+                                    for m in range(n_values):
+                                        at = m * block
+                                        own_set = first_set + m * block
+                                        _weigh_and_add(row_weights, m2, scale, bias,
+                                                       inv_h2 if m == 0 else inv_h2b, values,
+                                                       m, own_pixel, partner_pixel, sums,
+                                                       at + own_at, own_set + own_at,
+                                                       at + partner_at, own_set + partner_at)
+                            elif inv_h2 is None:
+                                # Colour, the luminance's weights the chroma's squared: the
+                                # weights and every channel in one sweep.
+                                _squared_weigh_and_add(row_weights, m2, scale, bias, inv_h2b,
+                                                       squarings, values, own_pixel,
+                                                       partner_pixel, sums, block, first_set,
+                                                       own_at, partner_at)
                             else:
-                                _deviate_and_add(weights, 1 if m < second_from else 2, m2,
-                                                 values, m, own_pixel, partner_pixel, sums,
-                                                 at + own_at, at + partner_at)
+                                # Channels sharing strengths: the weights written first.
+                                for set_ in range(sets):
+                                    at = first_set + set_ * block
+                                    _weights_and_add(row_weights, 1 + set_, m2, scale, bias,
+                                                     inv_h2 if set_ == 0 else inv_h2b, sums,
+                                                     at + own_at, at + partner_at)
+                                for m in range(n_values):
+                                    at = m * block
+                                    _deviate_and_add(row_weights,
+                                                     1 if m < second_from else 2, m2, values,
+                                                     m, own_pixel, partner_pixel, sums,
+                                                     at + own_at, at + partner_at)
         for m in range(n_values):
             for r in range(rows):
                 for i1 in range(n1):
