@@ -295,3 +295,40 @@ def test_the_command_line_announces_a_further_version(tmp_path, rng, monkeypatch
     assert "compiling the engine for colour images, once" in result.stderr
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "p.png"), "-q"])
     assert result.exit_code == 0 and "compiling" not in result.stderr
+
+
+def test_an_index_numba_would_not_use_holds_no_kernel(tmp_path, monkeypatch):
+    # After an upgrade that replaces the package's files and leaves Numba's cache beside
+    # them, the old index must not pass for a compiled kernel (the compile would go
+    # unannounced).
+    import pickle
+    from pathlib import Path
+
+    import numba
+    from numba import config
+
+    from nlmeans_cli import denoise
+    from nlmeans_cli.engine import in_cache
+    from nlmeans_cli.engine.planar import nonlocal_planar_strips
+
+    denoise(np.full((8, 8), 0.5, np.float32), sigma=0.1)
+    code = nonlocal_planar_strips.py_func.__code__
+    source = Path(code.co_filename)
+    folder = Path(config.CACHE_DIR) if config.CACHE_DIR else source.parent / "__pycache__"
+    index = next(folder.rglob(
+        f"{source.stem}.nonlocal_planar_strips-{code.co_firstlineno}.py*.nbi"))
+    with open(index, "rb") as file:
+        version = pickle.load(file)
+        stamp, versions = pickle.loads(file.read())
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
+
+    def written(numba_version, source_stamp):
+        with open(tmp_path / index.name, "wb") as file:
+            pickle.dump(numba_version, file)
+            file.write(pickle.dumps((source_stamp, versions)))
+        return in_cache(nonlocal_planar_strips)
+
+    assert version == numba.__version__
+    assert written(version, stamp)
+    assert not written(version, b"another source")
+    assert not written("0.1.0", stamp)

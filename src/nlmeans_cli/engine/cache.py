@@ -10,12 +10,14 @@ nothing.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import pickle
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numba
 from numba import config
 
 from .planar import nonlocal_planar_strips
@@ -54,8 +56,11 @@ def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> b
     bool
         Looks where Numba will: under ``NUMBA_CACHE_DIR`` when it is set, else beside the
         function's module (``__pycache__``); not in Numba's user-wide folder (``False``
-        there). Costs a file lookup (a folder search with ``NUMBA_CACHE_DIR``), and with
-        *accepts* the reading of the cache's index (a few kilobytes).
+        there). An index that Numba would not use counts as none: written by another Numba
+        version, or for another content of the function's source file (after an upgrade
+        that replaced the package's files and left their cache beside them). Costs a file
+        lookup (a folder search with ``NUMBA_CACHE_DIR``), the reading of the cache's index
+        (a few kilobytes) and the hashing of the source file.
     """
     kernel = dispatcher.py_func
     code = kernel.__code__
@@ -68,19 +73,28 @@ def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> b
         index = Path(code.co_filename).parent / "__pycache__" / name
     if index is None or not index.is_file():
         return False
-    return accepts is None or any(accepts(types) for types in _cached_signatures(index))
+    signatures = _cached_signatures(index, Path(code.co_filename))
+    return any(accepts is None or accepts(types) for types in signatures)
 
 
-def _cached_signatures(index: Path) -> list[tuple]:
-    """Return the argument types of the versions a Numba cache index lists (none if unread).
+def _cached_signatures(index: Path, source: Path) -> list[tuple]:
+    """Return the argument types of the versions a Numba cache index lists for *source*.
 
     Numba's index holds its version, then the pickled pair (source stamp, versions), each
-    version keyed by (argument types, target, code hash).
+    version keyed by (argument types, target, code hash). None if the index cannot be read,
+    or if Numba would not use it: another version wrote it, or its stamp is not the
+    source's (the SHA-256 of its content in the Numba versions of today, its modification
+    time and size in older ones).
     """
     try:
         with open(index, "rb") as file:
-            pickle.load(file)  # Numba's version
-            _, versions = pickle.loads(file.read())
+            version = pickle.load(file)
+            stamp, versions = pickle.loads(file.read())
+        status = source.stat()
+        with open(source, "rb") as file:
+            fresh = (hashlib.sha256(file.read()).digest(), (status.st_mtime, status.st_size))
+        if version != numba.__version__ or stamp not in fresh:
+            return []
         return [key[0] for key in versions]
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
             AttributeError, ImportError):
