@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import pickle
 import sys
@@ -90,15 +91,26 @@ def _cached_signatures(index: Path, source: Path) -> list[tuple]:
         with open(index, "rb") as file:
             version = pickle.load(file)
             stamp, versions = pickle.loads(file.read())
+        if version != numba.__version__:
+            return []
         status = source.stat()
-        with open(source, "rb") as file:
-            fresh = (hashlib.sha256(file.read()).digest(), (status.st_mtime, status.st_size))
-        if version != numba.__version__ or stamp not in fresh:
+        if stamp not in _source_stamps(str(source), status.st_mtime, status.st_size):
             return []
         return [key[0] for key in versions]
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
             AttributeError, ImportError):
         return []
+
+
+@functools.cache
+def _source_stamps(path: str, modified: float, size: int) -> tuple:
+    """Return the stamps Numba may have recorded for a source file: its SHA-256, (time, size).
+
+    Keyed on the modification time and size, as Numba's own hash, so that the kernels of
+    one module (the convolutions' three) read and hash their file once.
+    """
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).digest(), (modified, size)
 
 
 def kernels_cached(*, pointwise: bool = False) -> bool:

@@ -288,11 +288,11 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     if a0 - first < 2 * r0:
                         continue
                     # Rows' ring sums two at a time: an even-numbered row waits for the next
-                    # one (the last row of all goes alone).
-                    k = a0 - first - 2 * r0
-                    if k % 2 == 0 and a0 < hi + r0 - 1:
+                    # one (the last row of all goes alone). (Not k: the strips' counter.)
+                    row_number = a0 - first - 2 * r0
+                    if row_number % 2 == 0 and a0 < hi + r0 - 1:
                         continue
-                    n_rows = 2 if k % 2 == 1 else 1
+                    n_rows = 2 if row_number % 2 == 1 else 1
                     _ring_taps(ring, a0 + 3 - n_rows, k0, taps0, m2, weights, next_weights)
                     for row_ in range(n_rows):
                         q = a0 - r0 - n_rows + 1 + row_
