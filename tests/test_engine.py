@@ -12,6 +12,7 @@ from nlmeans_cli.engine import (
     search_offsets,
     set_engine_threads,
 )
+from nlmeans_cli.engine.kernels import CUTOFF, exponent_factors, gaussian_weight, negative_exp
 from nlmeans_cli.formulation import AFFINITIES, NORMALISERS
 
 # (channels, grid shape, patch radius, search radius): 2-D images use the grid (H, 1, W).
@@ -137,6 +138,31 @@ def test_both_normalisers_match_reference(normaliser, rng):
                   search_radius=(2, 0, 2), scale=0.1)
     assert_allclose(nonlocal_operation(left, None, left, **kwargs),
                     naive.nonlocal_operation(left, None, left, **kwargs), rtol=1e-4, atol=1e-7)
+
+
+def test_the_engines_exponential_is_close_to_float64_over_its_range():
+    # Every float32 step near 0 and a fine grid to the cut-off: the rounding to the nearest
+    # power of two switches at each half-integer of the exponent, where the polynomial's
+    # ends meet.
+    near_zero = np.arange(2000, dtype=np.float32) * np.float32(1e-6)
+    grid = np.linspace(0, float(CUTOFF), 200_001, dtype=np.float32)[:-1]
+    x = np.concatenate([near_zero, grid])
+    fast = np.array([negative_exp(v) for v in x], np.float64)
+    exact = np.exp(-x.astype(np.float64))
+    assert negative_exp(np.float32(0.0)) == 1.0  # identical patches weigh exactly 1
+    assert np.max(np.abs(fast / exact - 1)) < 4e-6
+
+
+def test_gaussian_weights_stop_at_the_cutoff_and_keep_nan_out():
+    # (The kernels take float32 throughout; Python hands the factors back as float64.)
+    slope, offset = map(np.float32, exponent_factors(np.float32(1.0), np.float32(0.0),
+                                                     np.float32(1.0)))
+    below = np.nextafter(CUTOFF, np.float32(0.0))
+    assert gaussian_weight(below, slope, offset) > 0
+    assert gaussian_weight(np.float32(CUTOFF * 2), slope, offset) == 0.0
+    assert gaussian_weight(np.float32(np.inf), slope, offset) == 0.0
+    assert gaussian_weight(np.float32(-3.0), slope, offset) == 1.0  # below the bias: 1
+    assert gaussian_weight(np.float32(np.nan), slope, offset) == 0.0
 
 
 def test_embedded_gaussian_does_not_overflow_on_large_logits(rng):
