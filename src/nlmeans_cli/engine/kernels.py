@@ -233,8 +233,10 @@ def _taps_by_sweeps(src, slot, slot_step, slots, row, row_step, column, column_s
 def _times_two_to(typingctx, value, power):
     """``value * 2 ** power``, *power* an integral float32, by adding it to the exponent's bits.
 
-    For a *value* and result in the normal range (no overflow, no subnormals): one integer
-    conversion, shift and add, which vectorise.
+    For a *value* and result in the normal range (no overflow, no subnormals; for
+    :func:`_exp2`, whose *value* lies in ``[1/sqrt(2), sqrt(2)]``, a *power* of -125 or more):
+    one integer conversion, shift and add, which vectorise. Lanes outside that range (NaN
+    included) give meaningless bits, never a trap: callers select them away.
     """
     if value != types.float32 or power != types.float32:
         return None
@@ -250,7 +252,7 @@ def _times_two_to(typingctx, value, power):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _exp2(y):
-    """``2 ** y`` for ``-126 < y <= 0`` in plain arithmetic that vectorises.
+    """``2 ** y`` for ``-125 < y <= 0`` in plain arithmetic that vectorises.
 
     ``2 ** y = 2 ** n * 2 ** f`` with ``n`` the integer nearest *y* (added to the exponent's
     bits) and ``|f| <= 1/2``; ``2 ** f`` as ``1 + f q(f)``, *q* of degree 3 fitted for the

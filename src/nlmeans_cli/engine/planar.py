@@ -44,7 +44,7 @@ __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 # module's source whenever that one changes, so that no kernel compiled from an older
 # kernels.py is loaded from the cache (an install that replaces kernels.py alone would
 # otherwise keep it).
-_KERNELS_DIGEST = "4f1bae41ed2dd163"
+_KERNELS_DIGEST = "b3b0c0f41f07ea3e"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
