@@ -269,7 +269,6 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                 c0 = b2 - r2 + pad2
                 first = q_lo - r0
                 for a0 in range(first, hi + r0):
-                    q = a0 - r0
                     # Slices taken before the sweeps start at index zero, which lets LLVM
                     # prove them contiguous (no negative-index wraparound) and vectorise.
                     d = statistic[:e2]
@@ -307,6 +306,9 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                         # (one sweep over both would neither vectorise nor add in the order
                         # of the other offsets).
                         passes = 2 if own_side and partner_side and t0 == 0 and t1 == 0 else 1
+                        # Where the pair's values start (frame, row, column).
+                        own_pixel = (i1 + pad1, q + pad0, b2 + pad2)
+                        partner_pixel = (i1 + t1 + pad1, q + pad0 + t0, b2 + pad2 + t2)
                         for pass_ in range(passes):
                             # Where this pair's terms start in each side's rows of a sum.
                             own_at = (i1 - lo1) * plane + (q - lo) * row_len
@@ -318,9 +320,6 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                                 partner_at = (rows + 1) * row_len + t2
                             own_at += pad2 + b2
                             partner_at += pad2 + b2
-                            # Where the pair's values start (frame, row, column).
-                            own_pixel = (i1 + pad1, q + pad0, b2 + pad2)
-                            partner_pixel = (i1 + t1 + pad1, q + pad0 + t0, b2 + pad2 + t2)
                             # Numba drops a branch only where the argument tested is None:
                             # split in the grey version, inv_h2 in the squared one.
                             if split is None:
