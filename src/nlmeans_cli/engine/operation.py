@@ -332,7 +332,8 @@ def nonlocal_operation(
         # strengths of one; or colour, the luminance's weights the chroma's squared) is
         # selected by the arguments its entry names as None (see the kernel's docstring).
         version = ("own strengths" if split == 1 and values.shape[0] <= 2
-                   else "squared" if squarings and split == 1 and values.shape[0] == 3
+                   else "squared" if (squarings and split == 1 and values.shape[0] == 3
+                                      and left.shape[0] == 3)
                    else "exponentials")
         nones = PLANAR_VERSIONS[version][1]
         arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),

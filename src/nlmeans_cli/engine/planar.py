@@ -191,7 +191,8 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
     one channel (a grey image) or two (two strengths of a grey image, as the SURE search
     runs them). *inv_h2* is ``None`` when the first strength is the second's times
     ``2 ** squarings`` (1 to 4), whose weights are then the second's squared *squarings*
-    times, for three value channels with *split* 1 (colour with the chroma at twice h).
+    times, for three value channels with *split* 1 and three maps in *left* (colour with the
+    chroma at twice h).
     Numba removes the branches that test the two against ``None`` before it types the rest,
     so that each version compiles its own sweeps only: a grey image's first run compiles
     about 1 s less than with all of them, a colour one's about 0.6 s less.
@@ -272,17 +273,35 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     # Slices taken before the sweeps start at index zero, which lets LLVM
                     # prove them contiguous (no negative-index wraparound) and vectorise.
                     d = statistic[:e2]
-                    for c in range(n_maps):
-                        a = left[c, i1 + pad1, a0 + pad0, c0 : c0 + e2]
-                        b = left[c, i1 + t1 + pad1, a0 + pad0 + t0, c0 + t2 : c0 + t2 + e2]
-                        if c == 0:
-                            for i in range(e2):
-                                diff = a[i] - b[i]
-                                d[i] = diff * diff
-                        else:
-                            for i in range(e2):
-                                diff = a[i] - b[i]
-                                d[i] += diff * diff
+                    # Colour's three maps in one sweep, the row of differences through
+                    # memory once, not three times: colour 0.97x the time. The squared
+                    # version (three maps) compiles this loop only, the grey version the
+                    # other only (each prunes the test of its None argument).
+                    if split is not None and (inv_h2 is None or n_maps == 3):
+                        a_0 = left[0, i1 + pad1, a0 + pad0, c0 : c0 + e2]
+                        b_0 = left[0, i1 + t1 + pad1, a0 + pad0 + t0, c0 + t2 : c0 + t2 + e2]
+                        a_1 = left[1, i1 + pad1, a0 + pad0, c0 : c0 + e2]
+                        b_1 = left[1, i1 + t1 + pad1, a0 + pad0 + t0, c0 + t2 : c0 + t2 + e2]
+                        a_2 = left[2, i1 + pad1, a0 + pad0, c0 : c0 + e2]
+                        b_2 = left[2, i1 + t1 + pad1, a0 + pad0 + t0, c0 + t2 : c0 + t2 + e2]
+                        for i in range(e2):
+                            diff_0 = a_0[i] - b_0[i]
+                            diff_1 = a_1[i] - b_1[i]
+                            diff_2 = a_2[i] - b_2[i]
+                            d[i] = diff_0 * diff_0 + diff_1 * diff_1 + diff_2 * diff_2
+                    elif inv_h2 is not None:
+                        for c in range(n_maps):
+                            a = left[c, i1 + pad1, a0 + pad0, c0 : c0 + e2]
+                            b = left[c, i1 + t1 + pad1, a0 + pad0 + t0,
+                                     c0 + t2 : c0 + t2 + e2]
+                            if c == 0:
+                                for i in range(e2):
+                                    diff = a[i] - b[i]
+                                    d[i] = diff * diff
+                            else:
+                                for i in range(e2):
+                                    diff = a[i] - b[i]
+                                    d[i] += diff * diff
                     _row_taps(statistic, k2, taps2, m2, ring, a0 % (taps0 + 1))
                     if a0 - first < 2 * r0:
                         continue
@@ -499,3 +518,4 @@ def _squared_weigh_and_add(weights, n, scale, bias, inv_h2b, squarings, values, 
         d = e * (partner_b[i] - own_b[i])
         own_b_acc[i] += d
         partner_b_acc[i] -= d
+
