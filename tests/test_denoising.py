@@ -75,13 +75,17 @@ def test_float32_close_to_float64(rng):
     assert_allclose(out32, out64, atol=1e-5)
 
 
+# The chroma's strength picks colour's sweep: its own (two sets of weights), h's (one set,
+# one sweep) or twice h's (the luminance's weights the chroma's squared twice).
+@pytest.mark.parametrize("h_chroma", [0.2, 0.12, 0.24])
 @pytest.mark.parametrize("affinity", sorted(AFFINITIES))
 @pytest.mark.parametrize("shape, channel_axis", [((9, 11), None), ((7, 8, 3), -1),
                                                   ((5, 6, 7), None)])
-def test_classic_method_is_the_generic_operation(affinity, shape, channel_axis, rng):
+def test_classic_method_is_the_generic_operation(affinity, shape, channel_axis, h_chroma,
+                                                 rng):
     """denoise's classic path = the reference definition on the unit-scaled image."""
     image = rng.random(shape).astype(np.float32)
-    sigma, h, h_chroma, patch, window = 0.1, 0.12, 0.2, 3, 5
+    sigma, h, patch, window = 0.1, 0.12, 3, 5
     out = denoise(image, sigma=sigma, h=h, patch_size=patch, search_window=window,
                   affinity=affinity, channel_axis=channel_axis, patch_kernel="box",
                   h_chroma=h_chroma)

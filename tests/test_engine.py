@@ -379,15 +379,22 @@ from nlmeans_cli import denoise
 recorder = event.RecordingListener()
 event.register("numba:compile", recorder)
 rng = np.random.default_rng(0)
-image = rng.random((16, 16, 3) if sys.argv[1] == "colour" else (16, 16)).astype(np.float32)
-denoise(image, sigma=0.1, h=0.1, channel_axis=-1 if sys.argv[1] == "colour" else None)
+colour = sys.argv[1] != "grey"
+chroma = {"h_chroma": 0.1} if sys.argv[1] == "colour at one strength" else {}
+image = rng.random((16, 16, 3) if colour else (16, 16)).astype(np.float32)
+denoise(image, sigma=0.1, h=0.1, channel_axis=-1 if colour else None, **chroma)
 print(" ".join(sorted({ev.data["dispatcher"].py_func.__name__ for _, ev in recorder.buffer})))
 """
 
 
 @pytest.mark.parametrize("kind, own, others", [
-    ("grey", "_weigh_and_add", ("_squared_weigh_and_add", "_deviate_and_add")),
-    ("colour", "_squared_weigh_and_add", ("_weigh_and_add", "_deviate_and_add")),
+    ("grey", "_weigh_and_add",
+     ("_squared_weigh_and_add", "_shared_weigh_and_add", "_deviate_and_add")),
+    ("colour", "_squared_weigh_and_add",
+     ("_weigh_and_add", "_shared_weigh_and_add", "_deviate_and_add")),
+    # The general version prunes nothing (its arguments are not None), so it is only
+    # checked for its own sweep.
+    ("colour at one strength", "_shared_weigh_and_add", ()),
 ])
 def test_each_version_of_the_planar_kernel_compiles_its_own_sweep_only(tmp_path, kind, own,
                                                                        others):

@@ -361,6 +361,11 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                                                        squarings, values, own_pixel,
                                                        partner_pixel, sums, block, first_set,
                                                        own_at, partner_at)
+                            elif sets == 1 and n_values == 3:
+                                # Colour at one strength: as the squared sweep, one weight.
+                                _shared_weigh_and_add(row_weights, m2, scale, bias, inv_h2,
+                                                      values, own_pixel, partner_pixel, sums,
+                                                      block, first_set, own_at, partner_at)
                             else:
                                 # Channels sharing strengths: the weights written first.
                                 for set_ in range(sets):
@@ -519,3 +524,46 @@ def _squared_weigh_and_add(weights, n, scale, bias, inv_h2b, squarings, values, 
         own_b_acc[i] += d
         partner_b_acc[i] -= d
 
+
+@njit(cache=True, fastmath=FASTMATH)
+def _shared_weigh_and_add(weights, n, scale, bias, inv_h2, values, own_pixel, partner_pixel,
+                          sums, block, first_set, own_at, partner_at):
+    """Turn a row's patch sums into weights at one strength and add a colour pair's terms.
+
+    :func:`_squared_weigh_and_add` for colour at one strength (the chroma at h): all three
+    value channels and both sides' sums of weights (the set at *first_set*) take the weight
+    at *inv_h2*, formed in the sweep. Against writing the weights first and adding each
+    channel in a sweep of its own, identical results in 0.89 to 0.98x the time (1024² p7
+    w21, 11 and 15 alternating rounds on a noisy machine).
+    """
+    patch_sums = weights[0]
+    f0, r0, c0 = own_pixel
+    f1, r1, c1 = partner_pixel
+    own_l = values[0, f0, r0, c0 : c0 + n]
+    own_a = values[1, f0, r0, c0 : c0 + n]
+    own_b = values[2, f0, r0, c0 : c0 + n]
+    partner_l = values[0, f1, r1, c1 : c1 + n]
+    partner_a = values[1, f1, r1, c1 : c1 + n]
+    partner_b = values[2, f1, r1, c1 : c1 + n]
+    own_l_acc = sums[own_at : own_at + n]
+    own_a_acc = sums[block + own_at : block + own_at + n]
+    own_b_acc = sums[2 * block + own_at : 2 * block + own_at + n]
+    partner_l_acc = sums[partner_at : partner_at + n]
+    partner_a_acc = sums[block + partner_at : block + partner_at + n]
+    partner_b_acc = sums[2 * block + partner_at : 2 * block + partner_at + n]
+    own_wsum = sums[first_set + own_at : first_set + own_at + n]
+    partner_wsum = sums[first_set + partner_at : first_set + partner_at + n]
+    slope, offset = exponent_factors(scale, bias, inv_h2)
+    for i in range(n):
+        f = gaussian_weight(patch_sums[i], slope, offset)
+        own_wsum[i] += f
+        partner_wsum[i] += f
+        d = f * (partner_l[i] - own_l[i])
+        own_l_acc[i] += d
+        partner_l_acc[i] -= d
+        d = f * (partner_a[i] - own_a[i])
+        own_a_acc[i] += d
+        partner_a_acc[i] -= d
+        d = f * (partner_b[i] - own_b[i])
+        own_b_acc[i] += d
+        partner_b_acc[i] -= d
