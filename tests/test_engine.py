@@ -13,6 +13,7 @@ from nlmeans_cli.engine import (
     set_engine_threads,
 )
 from nlmeans_cli.engine.kernels import CUTOFF, exponent_factors, gaussian_weight, negative_exp
+from nlmeans_cli.engine.operation import offset_groups
 from nlmeans_cli.formulation import AFFINITIES, NORMALISERS
 
 # (channels, grid shape, patch radius, search radius): 2-D images use the grid (H, 1, W).
@@ -188,11 +189,16 @@ def test_half_offsets_cover_the_window_once():
     ("embedded-gaussian", (0, 0, 0), 1, None),
     # A clip's frames searched across frames, some of them targets.
     ("gaussian", (2, 0, 2), 6, (1, 4)),
+    # Colour with its chroma at twice h: offsets added in groups.
+    ("colour", (2, 0, 2), 1, None),
 ])
 def test_result_does_not_depend_on_thread_count(affinity, patch, frames, targets, rng):
-    image = rng.random((1, 40, frames, 133)).astype(np.float32)
-    kwargs = dict(affinity=affinity, patch_radius=patch, search_radius=(4, 2 * (frames > 1), 4),
-                  scale=1 / 25, bias=0.002, h=0.1, targets=targets)
+    colour = affinity == "colour"
+    image = rng.random((3 if colour else 1, 40, frames, 133)).astype(np.float32)
+    chroma = dict(affinity="gaussian", second_h=0.2, second_from=1) if colour else dict(
+        affinity=affinity)
+    kwargs = dict(patch_radius=patch, search_radius=(4, 2 * (frames > 1), 4), scale=1 / 25,
+                  bias=0.002, h=0.1, targets=targets, **chroma)
     results = []
     for threads in (1, 2, 3, 7):
         set_engine_threads(threads)
@@ -205,6 +211,37 @@ def test_result_does_not_depend_on_thread_count(affinity, patch, frames, targets
         assert_array_equal(result, results[0])
     with pytest.raises(ValueError, match="at least 1"):
         set_engine_threads(0)
+
+
+@pytest.mark.parametrize("radius", [(2, 0, 2), (10, 0, 10), (1, 2, 3)])
+@pytest.mark.parametrize("size", [1, 3, 4])
+def test_offset_groups_are_runs_along_the_last_axis(radius, size):
+    offsets = search_offsets(radius, half=True)
+    groups = offset_groups(offsets, size)
+    firsts, counts = groups.T
+    # In order, each offset once; the zero offset alone.
+    assert_array_equal(np.repeat(firsts, counts) + np.concatenate(
+        [np.arange(c) for c in counts]), np.arange(len(offsets)))
+    assert counts[0] == 1 and counts.max() <= size
+    for first, count in groups:
+        run = offsets[first : first + count]
+        assert_array_equal(run - run[0], [(0, 0, g) for g in range(count)])
+    # Greedy: a row of 2 s + 1 offsets takes ceil((2 s + 1) / size) groups.
+    if size == 4 and radius == (10, 0, 10):
+        assert len(groups) == 1 + 3 + 10 * 6
+
+
+# The squared version's groups (colour, its chroma at twice h): windows whose rows of
+# offsets leave each remainder by four (5, 11, 13 and 15 offsets a row), against the
+# reference.
+@pytest.mark.parametrize("search", [(2, 0, 2), (1, 0, 5), (2, 0, 6), (1, 0, 7)])
+def test_grouped_offsets_match_the_reference(search, rng):
+    left = rng.random((3, 9, 1, 23)).astype(np.float32)
+    kwargs = dict(affinity="gaussian", patch_radius=(1, 0, 2), search_radius=search,
+                  second_h=0.6, second_from=1, **_params(3, (1, 0, 2)))
+    fast = nonlocal_operation(left, None, left, **kwargs)
+    assert_allclose(fast, naive.nonlocal_operation(left, None, left, **kwargs), rtol=1e-4,
+                    atol=1e-6)
 
 
 def test_unknown_affinity_lists_known_names():
@@ -389,8 +426,8 @@ print(" ".join(sorted({ev.data["dispatcher"].py_func.__name__ for _, ev in recor
 
 @pytest.mark.parametrize("kind, own, others", [
     ("grey", "_weigh_and_add",
-     ("_squared_weigh_and_add", "_shared_weigh_and_add", "_deviate_and_add")),
-    ("colour", "_squared_weigh_and_add",
+     ("add_group_own", "add_group_partner", "_shared_weigh_and_add", "_deviate_and_add")),
+    ("colour", "add_group_own",
      ("_weigh_and_add", "_shared_weigh_and_add", "_deviate_and_add")),
     # The general version prunes nothing (its arguments are not None), so it is only
     # checked for its own sweep.

@@ -20,12 +20,14 @@ from numba import config
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, SQUARED_DIFFERENCE, lookup
 from .cache import PLANAR_VERSIONS, notice_compile
+from .groups import GROUP, STRIDE
 from .kernels import nonlocal_strips
 from .planar import PLANAR_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
 __all__ = ["FrameCarry", "Workspace", "engine_threads",
-           "nonlocal_operation", "reflect_padded", "reporting_progress", "search_offsets",
+           "nonlocal_operation", "offset_groups", "reflect_padded", "reporting_progress",
+           "search_offsets",
            "set_engine_threads"]
 
 # The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
@@ -89,6 +91,36 @@ def search_offsets(search_radius: tuple[int, int, int], *, half: bool) -> np.nda
         positive = (t0 > 0) | ((t0 == 0) & (t1 > 0)) | ((t0 == 0) & (t1 == 0) & (t2 > 0))
         nonzero = nonzero[positive]
     return np.ascontiguousarray(np.vstack([np.zeros((1, 3), np.int64), nonzero]), np.int64)
+
+
+def offset_groups(offsets: np.ndarray, size: int) -> np.ndarray:
+    """Group a half window's offsets into runs along the last axis, for the planar kernel.
+
+    Parameters
+    ----------
+    offsets : numpy.ndarray
+        ``(n_offsets, 3)`` int64, the zero offset first (as :func:`search_offsets` lists
+        them, in any order that keeps each run's offsets together).
+    size : int
+        The most offsets a group may hold.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(n_groups, 2)``: each group's first offset and its count, in order; a
+        group's offsets are ``(t0, t1, t2 + g)``, ``g < count``, taken greedily; the zero
+        offset is alone.
+    """
+    groups = []
+    first = 0
+    while first < len(offsets):
+        count = 1
+        while (first > 0 and count < size and first + count < len(offsets)
+               and np.array_equal(offsets[first + count], offsets[first] + (0, 0, count))):
+            count += 1
+        groups.append((first, count))
+        first += count
+    return np.array(groups, np.int64).reshape(-1, 2)
 
 
 class Workspace:
@@ -315,8 +347,10 @@ def nonlocal_operation(
         # axis first), so that a frame's rows are contiguous, and its strips are as tall as
         # one frame's.
         k0, along2 = _written_out(k0), _written_out((k2 * k1[0]).astype(np.float32))
-        swapped = [pad[0], (search[1], search[1])] + [(n // 2 + s, n // 2 + s) for n, s in (
-            (k0.size, search[0]), (along2.size, search[2]))]
+        # The last axis takes GROUP - 1 more columns either side: a group of offsets
+        # (.groups) reads that far past its last offset's pairs and before its first.
+        swapped = [pad[0], (search[1], search[1]), (k0.size // 2 + search[0],) * 2,
+                   (along2.size // 2 + search[2] + GROUP - 1,) * 2]
         frames_first = padded(left.transpose(0, 2, 1, 3), "engine-left", swapped)
         values_first = (frames_first if values is left
                         else padded(values.transpose(0, 2, 1, 3), "engine-values", swapped))
@@ -331,12 +365,16 @@ def nonlocal_operation(
         # The kernel's version (a strength per value channel: a grey image, or two
         # strengths of one; or colour, the luminance's weights the chroma's squared) is
         # selected by the arguments its entry names as None (see the kernel's docstring).
+        # (The squared version's groups hold rows of up to STRIDE - 2 GROUP columns.)
         version = ("own strengths" if split == 1 and values.shape[0] <= 2
                    else "squared" if (squarings and split == 1 and values.shape[0] == 3
-                                      and left.shape[0] == 3)
+                                      and left.shape[0] == 3
+                                      and frames_first.shape[3] <= STRIDE - 2 * GROUP)
                    else "exponentials")
+        groups = offset_groups(offsets, GROUP if version == "squared" else 1)
         nones = PLANAR_VERSIONS[version][1]
-        arguments = (frames_first, values_first, out, offsets, k0, along2, np.float32(scale),
+        arguments = (frames_first, values_first, out, offsets, groups, k0, along2,
+                     np.float32(scale),
                      np.float32(bias), None if "inv_h2" in nones else inv_h2, inv_h2b,
                      squarings, None if "split" in nones else split, strip, lo1, grid[1],
                      *visits, sums_in, sums_out)

@@ -35,16 +35,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import FASTMATH, exponent_factors, gaussian_weight, pair_ranges, squared_weight
+from .groups import GROUP, STRIDE, add_group_own, add_group_partner
+from .kernels import FASTMATH, exponent_factors, gaussian_weight, pair_ranges
 
 __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 
 # Numba's cache checks this module's own source only, not that of the functions it inlines
-# from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
-# module's source whenever that one changes, so that no kernel compiled from an older
-# kernels.py is loaded from the cache (an install that replaces kernels.py alone would
+# from .kernels and .groups: this digest of their sources (tests/test_layout.py checks it)
+# changes this module's source whenever one of them changes, so that no kernel compiled
+# from older ones is loaded from the cache (an install that replaced them alone would
 # otherwise keep it).
-_KERNELS_DIGEST = "b3b0c0f41f07ea3e"
+_INLINED_DIGEST = "fc776eebc1fee241"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
@@ -83,9 +84,12 @@ def _terms(weights, n):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _row_taps(src, weights, n, m, ring, slot):
-    """``ring[slot, i] = sum_k weights[k] src[i + k]`` for ``i < m`` (n in :data:`PLANAR_TAPS`)."""
-    out = ring[slot]
+def _row_taps(src, weights, n, m, ring, member, slot):
+    """``ring[member, slot, i] = sum_k weights[k] src[i + k]``, ``i < m``.
+
+    *n* is one of :data:`PLANAR_TAPS`.
+    """
+    out = ring[member, slot]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     if n == 3:
         for i in range(m):
@@ -112,17 +116,18 @@ def _row_taps(src, weights, n, m, ring, slot):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _ring_taps(ring, oldest, weights, n, m, first_rows, second_rows):
-    """Sum the ring for two rows of outputs: from slot *oldest*, and from the slot after it.
+def _ring_taps(ring, member, oldest, weights, n, m, first_rows, second_rows, at):
+    """Sum a member's ring for two rows of outputs: from slot *oldest*, and the slot after it.
 
-    ``first_rows[0, i] = sum_k weights[k] ring[(oldest + k) % slots, i]`` and
-    ``second_rows[0, i]`` the same from ``oldest + 1``, for ``i < m``, each in order (n in
-    :data:`PLANAR_TAPS`; the ring holds ``n + 1`` slots). The two sums share ``n`` of their
+    ``first_rows[0, at + i] = sum_k weights[k] ring[member, (oldest + k) % slots, i]`` and
+    ``second_rows[0, at + i]`` the same from ``oldest + 1``, for ``i < m``, each in order (n
+    in :data:`PLANAR_TAPS`; the ring holds ``n + 1`` slots). The two sums share ``n`` of their
     ``n + 1`` rows' loads: on a Zen 3, grey 0.89x the time of one row's sum per sweep.
     """
-    first = first_rows[0]
-    second = second_rows[0]
-    slots = ring.shape[0]
+    first = first_rows[0, at : at + m]
+    second = second_rows[0, at : at + m]
+    own = ring[member]
+    slots = own.shape[0]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     j0, j1, j2, j3 = oldest % slots, (oldest + 1) % slots, (oldest + 2) % slots, (
         oldest + 3) % slots
@@ -132,36 +137,36 @@ def _ring_taps(ring, oldest, weights, n, m, first_rows, second_rows):
     j11, j12, j13 = (oldest + 11) % slots, (oldest + 12) % slots, (oldest + 13) % slots
     if n == 3:
         for i in range(m):
-            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
+            r0, r1, r2, r3 = own[j0, i], own[j1, i], own[j2, i], own[j3, i]
             first[i] = w0 * r0 + w1 * r1 + w2 * r2
             second[i] = w0 * r1 + w1 * r2 + w2 * r3
     elif n == 5:
         for i in range(m):
-            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
-            r4, r5 = ring[j4, i], ring[j5, i]
+            r0, r1, r2, r3 = own[j0, i], own[j1, i], own[j2, i], own[j3, i]
+            r4, r5 = own[j4, i], own[j5, i]
             first[i] = w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4
             second[i] = w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5
     elif n == 7:
         for i in range(m):
-            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
-            r4, r5, r6, r7 = ring[j4, i], ring[j5, i], ring[j6, i], ring[j7, i]
+            r0, r1, r2, r3 = own[j0, i], own[j1, i], own[j2, i], own[j3, i]
+            r4, r5, r6, r7 = own[j4, i], own[j5, i], own[j6, i], own[j7, i]
             first[i] = w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4 + w5 * r5 + w6 * r6
             second[i] = w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5 + w5 * r6 + w6 * r7
     elif n == 9:
         for i in range(m):
-            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
-            r4, r5, r6, r7 = ring[j4, i], ring[j5, i], ring[j6, i], ring[j7, i]
-            r8, r9 = ring[j8, i], ring[j9, i]
+            r0, r1, r2, r3 = own[j0, i], own[j1, i], own[j2, i], own[j3, i]
+            r4, r5, r6, r7 = own[j4, i], own[j5, i], own[j6, i], own[j7, i]
+            r8, r9 = own[j8, i], own[j9, i]
             first[i] = (w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4 + w5 * r5 + w6 * r6
                         + w7 * r7 + w8 * r8)
             second[i] = (w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5 + w5 * r6 + w6 * r7
                          + w7 * r8 + w8 * r9)
     else:
         for i in range(m):
-            r0, r1, r2, r3 = ring[j0, i], ring[j1, i], ring[j2, i], ring[j3, i]
-            r4, r5, r6, r7 = ring[j4, i], ring[j5, i], ring[j6, i], ring[j7, i]
-            r8, r9, r10, r11 = ring[j8, i], ring[j9, i], ring[j10, i], ring[j11, i]
-            r12, r13 = ring[j12, i], ring[j13, i]
+            r0, r1, r2, r3 = own[j0, i], own[j1, i], own[j2, i], own[j3, i]
+            r4, r5, r6, r7 = own[j4, i], own[j5, i], own[j6, i], own[j7, i]
+            r8, r9, r10, r11 = own[j8, i], own[j9, i], own[j10, i], own[j11, i]
+            r12, r13 = own[j12, i], own[j13, i]
             first[i] = (w0 * r0 + w1 * r1 + w2 * r2 + w3 * r3 + w4 * r4 + w5 * r5 + w6 * r6
                         + w7 * r7 + w8 * r8 + w9 * r9 + w10 * r10 + w11 * r11 + w12 * r12)
             second[i] = (w0 * r1 + w1 * r2 + w2 * r3 + w3 * r4 + w4 * r5 + w5 * r6 + w6 * r7
@@ -169,16 +174,20 @@ def _ring_taps(ring, oldest, weights, n, m, first_rows, second_rows):
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)
-def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_h2, inv_h2b,
-                           squarings, split, strip, lo1, grid1, visits_lo, visits_hi, sums_in,
-                           sums_out, first_strip, n_run, cancel, done):
+def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bias, inv_h2,
+                           inv_h2b, squarings, split, strip, lo1, grid1, visits_lo, visits_hi,
+                           sums_in, sums_out, first_strip, n_run, cancel, done):
     """Evaluate the classic operation on the strips ``[first_strip, first_strip + n_run)``.
 
     *left* ``(K, grid1 + 2 s1, n0 + 2 p0, n2 + 2 p2)`` and *values* ``(M, ...)`` hold the
     grid's second axis first (a clip's frames), padded by the search radius ``s1`` only (the
-    patch lies in the plane), the first and last axes by patch and search radius; *out* is
-    ``(M, n0, n1, n2)`` in the grid's order; *offsets* is the half window (the zero
-    offset first, ``t0 >= 0``); *k0* and *k2* are the patch weights along the first and last
+    patch lies in the plane), the first axis by patch and search radius, the last by those
+    and ``GROUP - 1`` more (:mod:`.groups`); *out* is ``(M, n0, n1, n2)`` in the grid's
+    order; *offsets* is the half window (the zero offset first, ``t0 >= 0``), visited by
+    *groups*, rows ``(first, count)``: the offsets ``[first, first + count)``, which are
+    ``(t0, t1, t2 + g)`` for ``g < count`` (:func:`~.operation.offset_groups`; ``count`` is 1
+    but in the squared version, up to :data:`~.groups.GROUP`, and the zero offset is alone);
+    *k0* and *k2* are the patch weights along the first and last
     axes (*k2* already times the second axis' single weight). The sums are kept for the
     positions ``[lo1, lo1 + n1 + c)`` of the second axis (a clip's frames), ``c`` being
     ``sums_out.shape[1]``; the first ``n1`` are finished into *out* (the targets), the last
@@ -242,35 +251,64 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     for i2 in range(n2):
                         sums[at + i2] = source[i2]
         statistic = np.empty(width, np.float32)
-        # One slot more than the patch's rows: two rows' sums come from one sweep. Zeroed,
-        # so that a lone row's unused second sum reads numbers.
-        ring = np.empty((taps0 + 1, width), np.float32)
-        for slot in range(taps0 + 1):
-            for i in range(width):
-                ring[slot, i] = 0.0
+        # A ring for each member of a group of offsets, each with one slot more than the
+        # patch's rows: two rows' sums come from one sweep. Zeroed, so that a lone row's
+        # unused second sum reads numbers.
+        ring = np.empty((GROUP, taps0 + 1, width), np.float32)
+        for member in range(GROUP):
+            for slot in range(taps0 + 1):
+                for i in range(width):
+                    ring[member, slot, i] = 0.0
         # The patch sums, then (but grey) the weights of each strength.
         weights = np.empty((3, width), np.float32)
         next_weights = np.empty((3, width), np.float32)  # the same for the row after
+        # The squared version's groups: each member's patch sums STRIDE apart (for this row
+        # and the next), and its weights at both strengths, GROUP - 1 zeros before each row.
+        span = GROUP * STRIDE if split is not None and inv_h2 is None else 1
+        group_sums = np.empty((1, span), np.float32)
+        next_group_sums = np.empty((1, span), np.float32)
+        group_weights = np.empty(2 * span, np.float32)
+        # The squared version's value channels and sums, each its own view (one per strip).
+        lum, chroma_a, chroma_b = values[0], values[1 % n_values], values[2 % n_values]
+        sum_l, sum_a, sum_b = sums[:block], sums[block : 2 * block], sums[2 * block : 3 * block]
+        sum_f = sums[first_set : first_set + block]
+        sum_e = sums[first_set + block : first_set + 2 * block]
+        # The squared version's factors of its exponents (.kernels.exponent_factors).
+        slope_b, offset_b = exponent_factors(scale, bias, inv_h2b)
+        slope, offset = exponent_factors(scale, bias, inv_h2b * np.float32(2**squarings))
+        if split is not None and inv_h2 is None:
+            for row in range(2 * GROUP):
+                for k in range(GROUP - 1):
+                    group_weights[row * STRIDE + k] = 0.0
         # Frame by frame (a still has one), each over the whole window: the sums of a pair
         # land in its own frame and its partner's, so a step keeps two frames in cache.
         n_frames = visits_hi - visits_lo
         n_offsets = offsets.shape[0]
         for f in range(n_frames):
             i1 = visits_lo + f
-            for o in range(n_offsets):
+            for group in range(groups.shape[0]):
                 if cancel[0] != 0:
                     break
+                o, count = groups[group, 0], groups[group, 1]
                 done[s] = (f * n_offsets + o) // n_frames
                 t0, t1, t2 = offsets[o, 0], offsets[o, 1], offsets[o, 2]
                 both = o > 0
                 q_lo, b1, b1_hi, b2, b2_hi = pair_ranges(lo, lo1, n_sums, n2, t0, t1, t2,
                                                          both)
+                # A group's members are offsets t2, t2 + 1, ...: their columns together.
+                b2 = min(b2, -offsets[o + count - 1, 2])
                 if not b1 <= i1 < b1_hi:
                     continue
                 m2 = b2_hi - b2
                 e2 = m2 + 2 * r2
                 c0 = b2 - r2 + pad2
                 first = q_lo - r0
+                if split is not None and inv_h2 is None:
+                    # Members past the last offset: infinite patch sums, zero weights.
+                    for member in range(count, GROUP):
+                        for i in range(m2):
+                            group_sums[0, member * STRIDE + i] = np.inf
+                            next_group_sums[0, member * STRIDE + i] = np.inf
                 # The pair's frames in the padded maps (a clip's; a still has one).
                 own_frame, partner_frame = i1 + pad1, i1 + t1 + pad1
                 for a0 in range(first, hi + r0):
@@ -278,35 +316,37 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     # prove them contiguous (no negative-index wraparound) and vectorise.
                     d = statistic[:e2]
                     own_row, partner_row = a0 + pad0, a0 + pad0 + t0
-                    # Colour's three maps in one sweep, the row of differences through
-                    # memory once, not three times: colour 0.97x the time. The squared
-                    # version (three maps) compiles this loop only, the grey version the
-                    # other only (each prunes the test of its None argument).
-                    if split is not None and (inv_h2 is None or n_maps == 3):
-                        a_0 = left[0, own_frame, own_row, c0 : c0 + e2]
-                        b_0 = left[0, partner_frame, partner_row, c0 + t2 : c0 + t2 + e2]
-                        a_1 = left[1, own_frame, own_row, c0 : c0 + e2]
-                        b_1 = left[1, partner_frame, partner_row, c0 + t2 : c0 + t2 + e2]
-                        a_2 = left[2, own_frame, own_row, c0 : c0 + e2]
-                        b_2 = left[2, partner_frame, partner_row, c0 + t2 : c0 + t2 + e2]
-                        for i in range(e2):
-                            diff_0 = a_0[i] - b_0[i]
-                            diff_1 = a_1[i] - b_1[i]
-                            diff_2 = a_2[i] - b_2[i]
-                            d[i] = diff_0 * diff_0 + diff_1 * diff_1 + diff_2 * diff_2
-                    elif inv_h2 is not None:
-                        for c in range(n_maps):
-                            a = left[c, own_frame, own_row, c0 : c0 + e2]
-                            b = left[c, partner_frame, partner_row, c0 + t2 : c0 + t2 + e2]
-                            if c == 0:
-                                for i in range(e2):
-                                    diff = a[i] - b[i]
-                                    d[i] = diff * diff
-                            else:
-                                for i in range(e2):
-                                    diff = a[i] - b[i]
-                                    d[i] += diff * diff
-                    _row_taps(statistic, k2, taps2, m2, ring, a0 % (taps0 + 1))
+                    for member in range(count):
+                        c2 = c0 + t2 + member
+                        # Colour's three maps in one sweep, the row of differences through
+                        # memory once, not three times: colour 0.97x the time. The squared
+                        # version (three maps) compiles this loop only, the grey version the
+                        # other only (each prunes the test of its None argument).
+                        if split is not None and (inv_h2 is None or n_maps == 3):
+                            a_0 = left[0, own_frame, own_row, c0 : c0 + e2]
+                            b_0 = left[0, partner_frame, partner_row, c2 : c2 + e2]
+                            a_1 = left[1, own_frame, own_row, c0 : c0 + e2]
+                            b_1 = left[1, partner_frame, partner_row, c2 : c2 + e2]
+                            a_2 = left[2, own_frame, own_row, c0 : c0 + e2]
+                            b_2 = left[2, partner_frame, partner_row, c2 : c2 + e2]
+                            for i in range(e2):
+                                diff_0 = a_0[i] - b_0[i]
+                                diff_1 = a_1[i] - b_1[i]
+                                diff_2 = a_2[i] - b_2[i]
+                                d[i] = diff_0 * diff_0 + diff_1 * diff_1 + diff_2 * diff_2
+                        elif inv_h2 is not None:
+                            for c in range(n_maps):
+                                a = left[c, own_frame, own_row, c0 : c0 + e2]
+                                b = left[c, partner_frame, partner_row, c2 : c2 + e2]
+                                if c == 0:
+                                    for i in range(e2):
+                                        diff = a[i] - b[i]
+                                        d[i] = diff * diff
+                                else:
+                                    for i in range(e2):
+                                        diff = a[i] - b[i]
+                                        d[i] += diff * diff
+                        _row_taps(statistic, k2, taps2, m2, ring, member, a0 % (taps0 + 1))
                     if a0 - first < 2 * r0:
                         continue
                     # Rows' ring sums two at a time: an even-numbered row waits for the next
@@ -315,23 +355,68 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                     if row_number % 2 == 0 and a0 < hi + r0 - 1:
                         continue
                     n_rows = 2 if row_number % 2 == 1 else 1
-                    _ring_taps(ring, a0 + 3 - n_rows, k0, taps0, m2, weights, next_weights)
+                    for member in range(count):
+                        if split is not None and inv_h2 is None:
+                            _ring_taps(ring, member, a0 + 3 - n_rows, k0, taps0, m2,
+                                       group_sums, next_group_sums, member * STRIDE)
+                        else:
+                            _ring_taps(ring, 0, a0 + 3 - n_rows, k0, taps0, m2, weights,
+                                       next_weights, 0)
                     for row_ in range(n_rows):
                         q = a0 - r0 - n_rows + 1 + row_
-                        row_weights = weights if row_ == 0 else next_weights
                         own_side = q >= lo and lo1 <= i1 < hi1
                         partner_side = both and q + t0 < hi and lo1 <= i1 + t1 < hi1
                         if not (own_side or partner_side):
                             continue
+                        # Where the pair's values start (frame, row, column).
+                        own_pixel = (own_frame, q + pad0, b2 + pad2)
+                        partner_pixel = (partner_frame, q + pad0 + t0, b2 + pad2 + t2)
+                        if inv_h2 is None:
+                            # Colour, the luminance's weights the chroma's squared: a group of
+                            # offsets at once, each side's sums in a sweep of its own
+                            # (.groups), the own side's first; a side that reaches no target
+                            # adds to its spare row. (split is never None here: testing it
+                            # drops the groups from the grey version, as inv_h2 drops what
+                            # follows from this one.)
+                            if split is not None:
+                                at = pad2 + b2 + ((i1 - lo1) * plane + (q - lo) * row_len
+                                                  if own_side else rows * row_len)
+                                c, n = b2 + pad2, m2
+                                r = q + pad0
+                                add_group_own(
+                                    (group_sums if row_ == 0 else next_group_sums)[0], n,
+                                    slope_b, offset_b, slope, offset, squarings,
+                                    group_weights, lum[own_frame, r, c : c + n],
+                                    chroma_a[own_frame, r, c : c + n],
+                                    chroma_b[own_frame, r, c : c + n],
+                                    lum[partner_frame, r + t0, c + t2 : c + t2 + n + 3],
+                                    chroma_a[partner_frame, r + t0, c + t2 : c + t2 + n + 3],
+                                    chroma_b[partner_frame, r + t0, c + t2 : c + t2 + n + 3],
+                                    sum_l[at : at + n], sum_a[at : at + n],
+                                    sum_b[at : at + n], sum_f[at : at + n],
+                                    sum_e[at : at + n])
+                                at = pad2 + b2 + t2 + (
+                                    (i1 + t1 - lo1) * plane + (q + t0 - lo) * row_len
+                                    if partner_side else (rows + 1) * row_len)
+                                n = m2 + 3  # the partner's columns; the own from 3 before
+                                add_group_partner(
+                                    n, group_weights, lum[own_frame, r, c - 3 : c + n],
+                                    chroma_a[own_frame, r, c - 3 : c + n],
+                                    chroma_b[own_frame, r, c - 3 : c + n],
+                                    lum[partner_frame, r + t0, c + t2 : c + t2 + n],
+                                    chroma_a[partner_frame, r + t0, c + t2 : c + t2 + n],
+                                    chroma_b[partner_frame, r + t0, c + t2 : c + t2 + n],
+                                    sum_l[at : at + n], sum_a[at : at + n],
+                                    sum_b[at : at + n], sum_f[at : at + n],
+                                    sum_e[at : at + n])
+                            continue
+                        row_weights = weights if row_ == 0 else next_weights
                         # f (g_j - g_i) at i, and its negative (exactly) at its partner
                         # j = i + t, in one sweep with the weights; a side that reaches no
                         # target adds to its spare row. Two sides in one row take a pass each
                         # (one sweep over both would neither vectorise nor add in the order
                         # of the other offsets).
                         passes = 2 if own_side and partner_side and t0 == 0 and t1 == 0 else 1
-                        # Where the pair's values start (frame, row, column).
-                        own_pixel = (own_frame, q + pad0, b2 + pad2)
-                        partner_pixel = (partner_frame, q + pad0 + t0, b2 + pad2 + t2)
                         for pass_ in range(passes):
                             # Where this pair's terms start in each side's rows of a sum.
                             own_at = (i1 - lo1) * plane + (q - lo) * row_len
@@ -358,13 +443,6 @@ def nonlocal_planar_strips(left, values, out, offsets, k0, k2, scale, bias, inv_
                                                        m, own_pixel, partner_pixel, sums,
                                                        at + own_at, own_set + own_at,
                                                        at + partner_at, own_set + partner_at)
-                            elif inv_h2 is None:
-                                # Colour, the luminance's weights the chroma's squared: the
-                                # weights and every channel in one sweep.
-                                _squared_weigh_and_add(row_weights, m2, scale, bias, inv_h2b,
-                                                       squarings, values, own_pixel,
-                                                       partner_pixel, sums, block, first_set,
-                                                       own_at, partner_at)
                             elif sets == 1 and n_values == 3:
                                 # Colour at one strength: as the squared sweep, one weight.
                                 _shared_weigh_and_add(row_weights, m2, scale, bias, inv_h2,
@@ -470,63 +548,6 @@ def _weights_and_add(weights, row, n, scale, bias, inv_h2, sums, own_at, partner
         row_weights[i] = f
         own_wsum[i] += f
         partner_wsum[i] += f
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _squared_weigh_and_add(weights, n, scale, bias, inv_h2b, squarings, values, own_pixel,
-                           partner_pixel, sums, block, first_set, own_at, partner_at):
-    """Turn a row's patch sums into weights at two strengths and add a colour pair's terms.
-
-    The squared version's sweep: three value channels, the first at the first strength
-    ``inv_h2 = 2 ** squarings * inv_h2b`` (1 to 4 squarings), the other two at *inv_h2b*.
-    With ``e_i`` the weight at *inv_h2b* (:func:`~.kernels.gaussian_weight`) and ``f_i``
-    that at *inv_h2* (:func:`~.kernels.squared_weight`, one exponential for both), channel
-    0 takes ``f`` and channels 1 and 2 take ``e`` as :func:`_weigh_and_add` does, and both
-    sides' sums of weights of each strength (the sets at *first_set* and ``first_set +
-    block``) receive them. The channels' sums are *block* apart in *sums*, each side's
-    starting at *own_at* and *partner_at*. Its weights go through no memory: against
-    writing them first and adding each channel in a sweep of its own, identical results in
-    0.95 to 0.98x the time (1024² p7 w21, 11 alternating rounds).
-    """
-    patch_sums = weights[0]
-    f0, r0, c0 = own_pixel
-    f1, r1, c1 = partner_pixel
-    own_l = values[0, f0, r0, c0 : c0 + n]
-    own_a = values[1, f0, r0, c0 : c0 + n]
-    own_b = values[2, f0, r0, c0 : c0 + n]
-    partner_l = values[0, f1, r1, c1 : c1 + n]
-    partner_a = values[1, f1, r1, c1 : c1 + n]
-    partner_b = values[2, f1, r1, c1 : c1 + n]
-    own_l_acc = sums[own_at : own_at + n]
-    own_a_acc = sums[block + own_at : block + own_at + n]
-    own_b_acc = sums[2 * block + own_at : 2 * block + own_at + n]
-    partner_l_acc = sums[partner_at : partner_at + n]
-    partner_a_acc = sums[block + partner_at : block + partner_at + n]
-    partner_b_acc = sums[2 * block + partner_at : 2 * block + partner_at + n]
-    s1 = first_set
-    s2 = first_set + block
-    own_first = sums[s1 + own_at : s1 + own_at + n]
-    partner_first = sums[s1 + partner_at : s1 + partner_at + n]
-    own_second = sums[s2 + own_at : s2 + own_at + n]
-    partner_second = sums[s2 + partner_at : s2 + partner_at + n]
-    slope_b, offset_b = exponent_factors(scale, bias, inv_h2b)
-    slope, offset = exponent_factors(scale, bias, inv_h2b * np.float32(2**squarings))
-    for i in range(n):
-        e = gaussian_weight(patch_sums[i], slope_b, offset_b)
-        f = squared_weight(e, patch_sums[i], slope, offset, squarings)
-        own_first[i] += f
-        partner_first[i] += f
-        own_second[i] += e
-        partner_second[i] += e
-        d = f * (partner_l[i] - own_l[i])
-        own_l_acc[i] += d
-        partner_l_acc[i] -= d
-        d = e * (partner_a[i] - own_a[i])
-        own_a_acc[i] += d
-        partner_a_acc[i] -= d
-        d = e * (partner_b[i] - own_b[i])
-        own_b_acc[i] += d
-        partner_b_acc[i] -= d
 
 
 @njit(cache=True, fastmath=FASTMATH)

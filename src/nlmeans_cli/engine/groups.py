@@ -1,0 +1,125 @@
+"""The planar kernel's adding sweeps for colour: four offsets of a row added at once.
+
+For offsets ``(t0, t1, t2 + g)``, ``g < GROUP``, which share their rows, a target's terms
+from the group's four pairs are summed in registers and added to its sums once, on each
+side, where one offset's sweep adds to them once per offset. Colour with its chroma at twice
+h adds five sums on each side of every pair (the luminance, two chroma channels and a sum of
+weights for each strength): one offset at a time, ten loads and ten stores of sums per pair,
+which bound its sweep; four at a time, two and a half of each.
+
+The own side's sweep forms the four offsets' weights (at both strengths) and writes them to
+*weights*; the partner's sweep reads them back at the partner's columns. Each weight row lies
+:data:`STRIDE` floats after the one before in one flat buffer, a constant: each sweep then
+reaches all of them from one base pointer (with the rows as separate arrays, or the stride
+given at run time, LLVM did not vectorise the sweeps, as it cannot tell that they do not
+overlap). A row therefore holds at most ``STRIDE - 2 * GROUP`` columns. A weight row holds
+``GROUP - 1`` zeros before and after its columns, the terms of the pairs a partner's column
+does not have (a group member's weights beyond its offset's columns count as zero).
+
+Every term is written as a deviation, ``f (g_j - g_i)``, so that a constant image is
+exactly a fixed point. A group member past the last offset (*count* < ``GROUP``) has
+infinite patch sums, whose weights are exactly zero. The sums are formed in the same order
+for any strip, thread or tile: results do not depend on them.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .kernels import FASTMATH, gaussian_weight, squared_weight
+
+__all__ = ["GROUP", "STRIDE", "add_group_own", "add_group_partner"]
+
+# Numba's cache checks this module's own source only, not that of the functions it inlines
+# from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
+# module's source whenever that one changes (as in .planar).
+_INLINED_DIGEST = "b3b0c0f41f07ea3e"
+
+#: The offsets added at once.
+GROUP = 4
+#: The distance between the rows of the group's buffers (patch sums, weights), in floats:
+#: 2 ** 16 columns and a little more, so that rows do not share their addresses' low bits.
+STRIDE = (1 << 16) + 64
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights, own_l,
+                  own_a, own_b, partner_l, partner_a, partner_b, l_acc, a_acc, b_acc, first,
+                  second):
+    """Weigh a row's pairs of four offsets and add their terms to the own side's sums.
+
+    ``patch_sums[g * STRIDE + i]`` is the patch sum of pair ``i`` of offset ``g``, which
+    joins own pixel ``i`` (``own_l[i]``, ``own_a[i]``, ``own_b[i]``, the three value
+    channels) and partner pixel ``i + g`` (``partner_l[i + g]``...), for ``i < n``. With
+    ``e`` its weight at the second strength (*slope_b* and *offset_b*) and ``f`` that at
+    the first, ``2 ** squarings`` times it (*slope*, *offset*; :func:`~.kernels.squared_weight`),
+    channel 0 takes ``f`` and channels 1 and 2 take ``e``: ``l_acc[i]``, ``a_acc[i]`` and
+    ``b_acc[i]`` receive the four offsets' ``f (g_j - g_i)`` in one addition each, *first*
+    and *second* their weights at each strength. The weights go to *weights*: ``f`` of offset
+    ``g`` at ``g * STRIDE + GROUP - 1 + i``, ``e`` at ``(GROUP + g) * STRIDE + GROUP - 1 +
+    i``, each row followed by ``GROUP - 1`` zeros, for :func:`add_group_partner`.
+    """
+    d = patch_sums
+    # The four offsets' rows written out: with STRIDE a constant, one base pointer each.
+    for i in range(n):
+        s0, s1, s2, s3 = d[i], d[STRIDE + i], d[2 * STRIDE + i], d[3 * STRIDE + i]
+        e0 = gaussian_weight(s0, slope_b, offset_b)
+        e1 = gaussian_weight(s1, slope_b, offset_b)
+        e2 = gaussian_weight(s2, slope_b, offset_b)
+        e3 = gaussian_weight(s3, slope_b, offset_b)
+        w0 = squared_weight(e0, s0, slope, offset, squarings)
+        w1 = squared_weight(e1, s1, slope, offset, squarings)
+        w2 = squared_weight(e2, s2, slope, offset, squarings)
+        w3 = squared_weight(e3, s3, slope, offset, squarings)
+        weights[3 + i] = w0
+        weights[STRIDE + 3 + i] = w1
+        weights[2 * STRIDE + 3 + i] = w2
+        weights[3 * STRIDE + 3 + i] = w3
+        weights[4 * STRIDE + 3 + i] = e0
+        weights[5 * STRIDE + 3 + i] = e1
+        weights[6 * STRIDE + 3 + i] = e2
+        weights[7 * STRIDE + 3 + i] = e3
+        first[i] += (w0 + w1) + (w2 + w3)
+        second[i] += (e0 + e1) + (e2 + e3)
+        v = own_l[i]
+        l_acc[i] += ((w0 * (partner_l[i] - v) + w1 * (partner_l[i + 1] - v))
+                     + (w2 * (partner_l[i + 2] - v) + w3 * (partner_l[i + 3] - v)))
+        v = own_a[i]
+        a_acc[i] += ((e0 * (partner_a[i] - v) + e1 * (partner_a[i + 1] - v))
+                     + (e2 * (partner_a[i + 2] - v) + e3 * (partner_a[i + 3] - v)))
+        v = own_b[i]
+        b_acc[i] += ((e0 * (partner_b[i] - v) + e1 * (partner_b[i + 1] - v))
+                     + (e2 * (partner_b[i + 2] - v) + e3 * (partner_b[i + 3] - v)))
+    for row in range(2 * GROUP):
+        for k in range(GROUP - 1):
+            weights[row * STRIDE + GROUP - 1 + n + k] = 0.0
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def add_group_partner(m, weights, own_l, own_a, own_b, partner_l, partner_a, partner_b, l_acc,
+                      a_acc, b_acc, first, second):
+    """Add the terms of :func:`add_group_own`'s pairs to the partner side's sums.
+
+    Partner pixel ``j`` (``partner_l[j]``..., ``j < m``, *m* being ``n + GROUP - 1``) pairs
+    with own pixel ``j - g`` for offset ``g``, at ``own_l[j + GROUP - 1 - g]``... (the own
+    rows start ``GROUP - 1`` pixels before the pairs' first), with the weight
+    :func:`add_group_own` left in *weights* (zero where ``j - g`` is not one of its pairs).
+    ``l_acc[j]``, ``a_acc[j]``, ``b_acc[j]``, *first* and *second* receive the four terms,
+    negated, in one addition each, as the own side's.
+    """
+    for j in range(m):
+        w0, w1 = weights[j + 3], weights[STRIDE + j + 2]
+        w2, w3 = weights[2 * STRIDE + j + 1], weights[3 * STRIDE + j]
+        e0, e1 = weights[4 * STRIDE + j + 3], weights[5 * STRIDE + j + 2]
+        e2, e3 = weights[6 * STRIDE + j + 1], weights[7 * STRIDE + j]
+        first[j] += (w0 + w1) + (w2 + w3)
+        second[j] += (e0 + e1) + (e2 + e3)
+        v = partner_l[j]
+        l_acc[j] -= ((w0 * (v - own_l[j + 3]) + w1 * (v - own_l[j + 2]))
+                     + (w2 * (v - own_l[j + 1]) + w3 * (v - own_l[j])))
+        v = partner_a[j]
+        a_acc[j] -= ((e0 * (v - own_a[j + 3]) + e1 * (v - own_a[j + 2]))
+                     + (e2 * (v - own_a[j + 1]) + e3 * (v - own_a[j])))
+        v = partner_b[j]
+        b_acc[j] -= ((e0 * (v - own_b[j + 3]) + e1 * (v - own_b[j + 2]))
+                     + (e2 * (v - own_b[j + 1]) + e3 * (v - own_b[j])))
