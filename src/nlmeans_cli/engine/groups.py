@@ -43,23 +43,34 @@ STRIDE = (1 << 16) + 64
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights, own_l,
-                  own_a, own_b, partner_l, partner_a, partner_b, l_acc, a_acc, b_acc, first,
-                  second):
+def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights, values,
+                  own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e, at):
     """Weigh a row's pairs of four offsets and add their terms to the own side's sums.
 
-    ``patch_sums[g * STRIDE + i]`` is the patch sum of pair ``i`` of offset ``g``, which
-    joins own pixel ``i`` (``own_l[i]``, ``own_a[i]``, ``own_b[i]``, the three value
-    channels) and partner pixel ``i + g`` (``partner_l[i + g]``...), for ``i < n``. With
-    ``e`` its weight at the second strength (*slope_b* and *offset_b*) and ``f`` that at
-    the first, ``2 ** squarings`` times it (*slope*, *offset*; :func:`~.kernels.squared_weight`),
-    channel 0 takes ``f`` and channels 1 and 2 take ``e``: ``l_acc[i]``, ``a_acc[i]`` and
-    ``b_acc[i]`` receive the four offsets' ``f (g_j - g_i)`` in one addition each, *first*
-    and *second* their weights at each strength. The weights go to *weights*: ``f`` of offset
-    ``g`` at ``g * STRIDE + GROUP - 1 + i``, ``e`` at ``(GROUP + g) * STRIDE + GROUP - 1 +
-    i``, each row followed by ``GROUP - 1`` zeros, for :func:`add_group_partner`.
+    ``patch_sums[0, g * STRIDE + i]`` is the patch sum of pair ``i`` of offset ``g``, which
+    joins own pixel ``i`` and partner pixel ``i + g``, ``i < n``: in the flat *values*,
+    the three channels ``channel`` apart, the pixels ``own + i`` and ``partner + i + g``.
+    With ``e`` its weight at the second strength (*slope_b* and *offset_b*) and ``f`` that
+    at the first, ``2 ** squarings`` times it (*slope*, *offset*;
+    :func:`~.kernels.squared_weight`), channel 0 takes ``f`` and channels 1 and 2 take
+    ``e``: the sums ``sum_l``, ``sum_a`` and ``sum_b`` (of the three channels) and
+    ``sum_f`` and ``sum_e`` (of the weights at each strength), each at ``at + i``, receive
+    the four offsets' ``f (g_j - g_i)`` and weights in one addition each. The weights go to
+    *weights*: ``f`` of offset ``g`` at ``g * STRIDE + GROUP - 1 + i``, ``e`` at ``(GROUP
+    + g) * STRIDE + GROUP - 1 + i``, each row followed by ``GROUP - 1`` zeros, for
+    :func:`add_group_partner`.
+
+    Each sum is an array of its own: rows of one array, LLVM did not vectorise the sweep.
     """
-    d = patch_sums
+    d = patch_sums[0]
+    own_l = values[own : own + n]
+    own_a = values[own + channel : own + channel + n]
+    own_b = values[own + 2 * channel : own + 2 * channel + n]
+    partner_l = values[partner : partner + n + 3]
+    partner_a = values[partner + channel : partner + channel + n + 3]
+    partner_b = values[partner + 2 * channel : partner + 2 * channel + n + 3]
+    l_acc, a_acc, b_acc = sum_l[at : at + n], sum_a[at : at + n], sum_b[at : at + n]
+    first, second = sum_f[at : at + n], sum_e[at : at + n]
     # The four offsets' rows written out: with STRIDE a constant, one base pointer each.
     for i in range(n):
         s0, s1, s2, s3 = d[i], d[STRIDE + i], d[2 * STRIDE + i], d[3 * STRIDE + i]
@@ -96,17 +107,26 @@ def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, we
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def add_group_partner(m, weights, own_l, own_a, own_b, partner_l, partner_a, partner_b, l_acc,
-                      a_acc, b_acc, first, second):
+def add_group_partner(n, weights, values, own, partner, channel, sum_l, sum_a, sum_b, sum_f,
+                      sum_e, at):
     """Add the terms of :func:`add_group_own`'s pairs to the partner side's sums.
 
-    Partner pixel ``j`` (``partner_l[j]``..., ``j < m``, *m* being ``n + GROUP - 1``) pairs
-    with own pixel ``j - g`` for offset ``g``, at ``own_l[j + GROUP - 1 - g]``... (the own
-    rows start ``GROUP - 1`` pixels before the pairs' first), with the weight
-    :func:`add_group_own` left in *weights* (zero where ``j - g`` is not one of its pairs).
-    ``l_acc[j]``, ``a_acc[j]``, ``b_acc[j]``, *first* and *second* receive the four terms,
-    negated, in one addition each, as the own side's.
+    Partner pixel ``j`` (at ``partner + j`` of the flat *values*, ``j < n + GROUP - 1``)
+    pairs with own pixel ``j - g`` (at ``own + j - g``) for offset ``g``, with the weight
+    :func:`add_group_own` left in *weights* (zero where ``j - g`` is not one of its *n*
+    pairs); its sums at ``at + j`` receive the four terms, negated, in one addition each, as
+    the own side's.
     """
+    m = n + 3
+    # Own pixel j - g is at j + 3 - g here: from three before the first.
+    own_l = values[own - 3 : own + m]
+    own_a = values[own - 3 + channel : own + channel + m]
+    own_b = values[own - 3 + 2 * channel : own + 2 * channel + m]
+    partner_l = values[partner : partner + m]
+    partner_a = values[partner + channel : partner + channel + m]
+    partner_b = values[partner + 2 * channel : partner + 2 * channel + m]
+    l_acc, a_acc, b_acc = sum_l[at : at + m], sum_a[at : at + m], sum_b[at : at + m]
+    first, second = sum_f[at : at + m], sum_e[at : at + m]
     for j in range(m):
         w0, w1 = weights[j + 3], weights[STRIDE + j + 2]
         w2, w3 = weights[2 * STRIDE + j + 1], weights[3 * STRIDE + j]

@@ -45,7 +45,7 @@ __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 # changes this module's source whenever one of them changes, so that no kernel compiled
 # from older ones is loaded from the cache (an install that replaced them alone would
 # otherwise keep it).
-_INLINED_DIGEST = "fc776eebc1fee241"
+_INLINED_DIGEST = "accd036c71fa9747"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
@@ -268,8 +268,10 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
         group_sums = np.empty((1, span), np.float32)
         next_group_sums = np.empty((1, span), np.float32)
         group_weights = np.empty(2 * span, np.float32)
-        # The squared version's value channels and sums, each its own view (one per strip).
-        lum, chroma_a, chroma_b = values[0], values[1 % n_values], values[2 % n_values]
+        # The squared version's values, flat (a frame, a channel), and sums: views of one
+        # dimension (three took its first compile about 1 s longer).
+        flat = values.reshape(values.size)
+        frame, channel = values.shape[2] * width, values.shape[1] * values.shape[2] * width
         sum_l, sum_a, sum_b = sums[:block], sums[block : 2 * block], sums[2 * block : 3 * block]
         sum_f = sums[first_set : first_set + block]
         sum_e = sums[first_set + block : first_set + 2 * block]
@@ -355,13 +357,14 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                     if row_number % 2 == 0 and a0 < hi + r0 - 1:
                         continue
                     n_rows = 2 if row_number % 2 == 1 else 1
+                    # (One call, whose arguments' types are those of both: two would compile
+                    # it twice. A member is 0 but in a group.)
+                    grouped = split is not None and inv_h2 is None
                     for member in range(count):
-                        if split is not None and inv_h2 is None:
-                            _ring_taps(ring, member, a0 + 3 - n_rows, k0, taps0, m2,
-                                       group_sums, next_group_sums, member * STRIDE)
-                        else:
-                            _ring_taps(ring, 0, a0 + 3 - n_rows, k0, taps0, m2, weights,
-                                       next_weights, 0)
+                        _ring_taps(ring, member, a0 + 3 - n_rows, k0, taps0, m2,
+                                   group_sums if grouped else weights,
+                                   next_group_sums if grouped else next_weights,
+                                   member * STRIDE)
                     for row_ in range(n_rows):
                         q = a0 - r0 - n_rows + 1 + row_
                         own_side = q >= lo and lo1 <= i1 < hi1
@@ -381,34 +384,18 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                             if split is not None:
                                 at = pad2 + b2 + ((i1 - lo1) * plane + (q - lo) * row_len
                                                   if own_side else rows * row_len)
-                                c, n = b2 + pad2, m2
-                                r = q + pad0
-                                add_group_own(
-                                    (group_sums if row_ == 0 else next_group_sums)[0], n,
-                                    slope_b, offset_b, slope, offset, squarings,
-                                    group_weights, lum[own_frame, r, c : c + n],
-                                    chroma_a[own_frame, r, c : c + n],
-                                    chroma_b[own_frame, r, c : c + n],
-                                    lum[partner_frame, r + t0, c + t2 : c + t2 + n + 3],
-                                    chroma_a[partner_frame, r + t0, c + t2 : c + t2 + n + 3],
-                                    chroma_b[partner_frame, r + t0, c + t2 : c + t2 + n + 3],
-                                    sum_l[at : at + n], sum_a[at : at + n],
-                                    sum_b[at : at + n], sum_f[at : at + n],
-                                    sum_e[at : at + n])
+                                own = own_frame * frame + (q + pad0) * width + b2 + pad2
+                                partner = (partner_frame * frame + (q + pad0 + t0) * width
+                                           + b2 + pad2 + t2)
+                                add_group_own(group_sums if row_ == 0 else next_group_sums, m2,
+                                              slope_b, offset_b, slope, offset, squarings,
+                                              group_weights, flat, own, partner, channel, sum_l,
+                                              sum_a, sum_b, sum_f, sum_e, at)
                                 at = pad2 + b2 + t2 + (
                                     (i1 + t1 - lo1) * plane + (q + t0 - lo) * row_len
                                     if partner_side else (rows + 1) * row_len)
-                                n = m2 + 3  # the partner's columns; the own from 3 before
-                                add_group_partner(
-                                    n, group_weights, lum[own_frame, r, c - 3 : c + n],
-                                    chroma_a[own_frame, r, c - 3 : c + n],
-                                    chroma_b[own_frame, r, c - 3 : c + n],
-                                    lum[partner_frame, r + t0, c + t2 : c + t2 + n],
-                                    chroma_a[partner_frame, r + t0, c + t2 : c + t2 + n],
-                                    chroma_b[partner_frame, r + t0, c + t2 : c + t2 + n],
-                                    sum_l[at : at + n], sum_a[at : at + n],
-                                    sum_b[at : at + n], sum_f[at : at + n],
-                                    sum_e[at : at + n])
+                                add_group_partner(m2, group_weights, flat, own, partner, channel,
+                                                  sum_l, sum_a, sum_b, sum_f, sum_e, at)
                             continue
                         row_weights = weights if row_ == 0 else next_weights
                         # f (g_j - g_i) at i, and its negative (exactly) at its partner
