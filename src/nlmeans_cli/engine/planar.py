@@ -86,12 +86,9 @@ def _terms(weights, n):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _row_taps(src, weights, n, m, ring, member, slot):
-    """``ring[member, slot, i] = sum_k weights[k] src[i + k]``, ``i < m``.
-
-    *n* is one of :data:`PLANAR_TAPS`.
-    """
-    out = ring[member, slot]
+def _row_taps(src, weights, n, m, ring, slot):
+    """``ring[slot, i] = sum_k weights[k] src[i + k]`` for ``i < m`` (n in :data:`PLANAR_TAPS`)."""
+    out = ring[slot]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     if n == 3:
         for i in range(m):
@@ -121,15 +118,16 @@ def _row_taps(src, weights, n, m, ring, member, slot):
 def _ring_taps(ring, member, oldest, weights, n, m, first_rows, second_rows, at):
     """Sum a member's ring for two rows of outputs: from slot *oldest*, and the slot after it.
 
-    ``first_rows[0, at + i] = sum_k weights[k] ring[member, (oldest + k) % slots, i]`` and
-    ``second_rows[0, at + i]`` the same from ``oldest + 1``, for ``i < m``, each in order (n
-    in :data:`PLANAR_TAPS`; the ring holds ``n + 1`` slots). The two sums share ``n`` of their
-    ``n + 1`` rows' loads: on a Zen 3, grey 0.89x the time of one row's sum per sweep.
+    ``first_rows[0, at + i] = sum_k weights[k] ring[member * slots + (oldest + k) % slots,
+    i]`` and ``second_rows[0, at + i]`` the same from ``oldest + 1``, for ``i < m``, each in
+    order (n in :data:`PLANAR_TAPS`; each member's ring holds ``slots = n + 1`` rows). The
+    two sums share ``n`` of their ``n + 1`` rows' loads: on a Zen 3, grey 0.89x the time of
+    one row's sum per sweep.
     """
     first = first_rows[0, at : at + m]
     second = second_rows[0, at : at + m]
-    own = ring[member]
-    slots = own.shape[0]
+    slots = n + 1
+    own = ring[member * slots : (member + 1) * slots]
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12 = _terms(weights, n)
     j0, j1, j2, j3 = oldest % slots, (oldest + 1) % slots, (oldest + 2) % slots, (
         oldest + 3) % slots
@@ -256,34 +254,31 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
         # A ring for each member of a group of offsets, each with one slot more than the
         # patch's rows: two rows' sums come from one sweep. Zeroed, so that a lone row's
         # unused second sum reads numbers.
-        ring = np.empty((GROUP, taps0 + 1, width), np.float32)
-        for member in range(GROUP):
-            for slot in range(taps0 + 1):
-                for i in range(width):
-                    ring[member, slot, i] = 0.0
+        ring = np.empty((GROUP * (taps0 + 1), width), np.float32)
+        for slot in range(GROUP * (taps0 + 1)):
+            for i in range(width):
+                ring[slot, i] = 0.0
         # The patch sums, then (but grey) the weights of each strength.
         weights = np.empty((3, width), np.float32)
         next_weights = np.empty((3, width), np.float32)  # the same for the row after
-        # The squared version's groups: each member's patch sums STRIDE apart (for this row
-        # and the next), and its weights at both strengths, GROUP - 1 zeros before each row.
-        span = GROUP * STRIDE if split is not None and inv_h2 is None else 1
-        group_sums = np.empty((1, span), np.float32)
-        next_group_sums = np.empty((1, span), np.float32)
-        group_weights = np.empty(2 * span, np.float32)
-        # The squared version's values, flat (a frame, a channel), and sums: views of one
-        # dimension (three took its first compile about 1 s longer).
-        flat = values.reshape(values.size)
-        frame, channel = values.shape[2] * width, values.shape[1] * values.shape[2] * width
-        sum_l, sum_a, sum_b = sums[:block], sums[block : 2 * block], sums[2 * block : 3 * block]
-        sum_f = sums[first_set : first_set + block]
-        sum_e = sums[first_set + block : first_set + 2 * block]
-        # The squared version's factors of its exponents (.kernels.exponent_factors).
-        slope_b, offset_b = exponent_factors(scale, bias, inv_h2b)
-        slope, offset = exponent_factors(scale, bias, inv_h2b * np.float32(2**squarings))
         if split is not None and inv_h2 is None:
+            # The squared version's groups: each member's patch sums STRIDE apart (for this
+            # row and the next), its weights at both strengths, GROUP - 1 zeros before each
+            # row; its values flat (a frame, a channel) and each sum a view of its own; the
+            # factors of its exponents. (Here, not for every version: grey's compile.)
+            group_sums = np.empty((1, GROUP * STRIDE), np.float32)
+            next_group_sums = np.empty((1, GROUP * STRIDE), np.float32)
+            group_weights = np.empty(2 * GROUP * STRIDE, np.float32)
             for row in range(2 * GROUP):
                 for k in range(GROUP - 1):
                     group_weights[row * STRIDE + k] = 0.0
+            flat = values.reshape(values.size)
+            frame, channel = values.shape[2] * width, values.shape[1] * values.shape[2] * width
+            sum_l, sum_a = sums[:block], sums[block : 2 * block]
+            sum_b, sum_f = sums[2 * block : 3 * block], sums[first_set : first_set + block]
+            sum_e = sums[first_set + block : first_set + 2 * block]
+            slope_b, offset_b = exponent_factors(scale, bias, inv_h2b)
+            slope, offset = exponent_factors(scale, bias, inv_h2b * np.float32(2**squarings))
         # Frame by frame (a still has one), each over the whole window: the sums of a pair
         # land in its own frame and its partner's, so a step keeps two frames in cache.
         n_frames = visits_hi - visits_lo
@@ -350,7 +345,8 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                                     for i in range(e2):
                                         diff = a[i] - b[i]
                                         d[i] += diff * diff
-                        _row_taps(statistic, k2, taps2, m2, ring, member, a0 % (taps0 + 1))
+                        _row_taps(statistic, k2, taps2, m2, ring,
+                                  member * (taps0 + 1) + a0 % (taps0 + 1))
                     if a0 - first < 2 * r0:
                         continue
                     # Rows' ring sums two at a time: an even-numbered row waits for the next
@@ -359,14 +355,14 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                     if row_number % 2 == 0 and a0 < hi + r0 - 1:
                         continue
                     n_rows = 2 if row_number % 2 == 1 else 1
-                    # (One call, whose arguments' types are those of both: two would compile
-                    # it twice. A member is 0 but in a group.)
-                    grouped = split is not None and inv_h2 is None
+                    # (One call for both versions' destinations: two compiled it twice. A
+                    # member is 0 but in a group.)
                     for member in range(count):
                         _ring_taps(ring, member, a0 + 3 - n_rows, k0, taps0, m2,
-                                   group_sums if grouped else weights,
-                                   next_group_sums if grouped else next_weights,
-                                   member * STRIDE)
+                                   group_sums if split is not None and inv_h2 is None
+                                   else weights,
+                                   next_group_sums if split is not None and inv_h2 is None
+                                   else next_weights, member * STRIDE)
                     for row_ in range(n_rows):
                         q = a0 - r0 - n_rows + 1 + row_
                         own_side = q >= lo and lo1 <= i1 < hi1
