@@ -25,10 +25,8 @@ from .kernels import nonlocal_strips
 from .planar import PLANAR_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
-__all__ = ["FrameCarry", "Workspace", "engine_threads",
-           "nonlocal_operation", "offset_groups", "reflect_padded", "reporting_progress",
-           "search_offsets",
-           "set_engine_threads"]
+__all__ = ["FrameCarry", "Workspace", "engine_threads", "nonlocal_operation", "offset_groups",
+           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
 
 # The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
 _THREADS: list[int | None] = [None]
