@@ -19,7 +19,7 @@ the whole). A weight row holds ``GROUP - 1`` zeros before and after its columns,
 of the pairs a partner's column does not have. The sweeps are written out for ``GROUP`` 4.
 
 In one process against one offset a sweep, alternating (1024² p7 w21, colour): 0.80x to
-0.84x the time, the sweeps alone about 0.69x; in a stand-alone sweep, 0.64x to 0.67x.
+0.87x the time (four sittings), the sweeps alone about 0.69x; stand-alone, 0.64x to 0.67x.
 Groups of a row of 21 offsets leave three members empty (4, 4, 4, 4, 4, 1): a window of 19
 (4, 4, 4, 4, 3) gained about 3 % more.
 
