@@ -429,9 +429,8 @@ print(" ".join(sorted({ev.data["dispatcher"].py_func.__name__ for _, ev in recor
      ("add_group_own", "add_group_partner", "_shared_weigh_and_add", "_deviate_and_add")),
     ("colour", "add_group_own",
      ("_weigh_and_add", "_shared_weigh_and_add", "_deviate_and_add")),
-    # The general version prunes nothing (its arguments are not None), so it is only
-    # checked for its own sweep.
-    ("colour at one strength", "_shared_weigh_and_add", ()),
+    # The general version prunes the groups only (its squarings is None).
+    ("colour at one strength", "_shared_weigh_and_add", ("add_group_own", "add_group_partner")),
 ])
 def test_each_version_of_the_planar_kernel_compiles_its_own_sweep_only(tmp_path, kind, own,
                                                                        others):

@@ -374,7 +374,8 @@ def nonlocal_operation(
         arguments = (frames_first, values_first, out, offsets, groups, k0, along2,
                      np.float32(scale),
                      np.float32(bias), None if "inv_h2" in nones else inv_h2, inv_h2b,
-                     squarings, None if "split" in nones else split, strip, lo1, grid[1],
+                     squarings if version == "squared" else None,
+                     None if "split" in nones else split, strip, lo1, grid[1],
                      *visits, sums_in, sums_out)
         notice_compile(nonlocal_planar_strips, version=version)
         _run_strips(nonlocal_planar_strips, arguments, -(-grid[0] // strip), offsets.shape[0])

@@ -203,8 +203,8 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
     runs them). *inv_h2* is ``None`` when the first strength is the second's times
     ``2 ** squarings`` (1 to 4), whose weights are then the second's squared *squarings*
     times, for three value channels with *split* 1 and three maps in *left* (colour with the
-    chroma at twice h).
-    Numba removes the branches that test the two against ``None`` before it types the rest,
+    chroma at twice h); *squarings* is ``None`` in the other versions.
+    Numba removes the branches that test the three against ``None`` before it types the rest,
     so that each version compiles its own sweeps only: a grey image's first run compiles
     about 1 s less than with all of them, a colour one's about 0.6 s less.
     """
@@ -261,7 +261,7 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
         # The patch sums, then (but grey) the weights of each strength.
         weights = np.empty((3, width), np.float32)
         next_weights = np.empty((3, width), np.float32)  # the same for the row after
-        if split is not None and inv_h2 is None:
+        if squarings is not None:
             # The squared version's groups: each member's patch sums STRIDE apart (for this
             # row and the next), its weights at both strengths, GROUP - 1 zeros before each
             # row; its values flat (a frame, a channel) and each sum a view of its own; the
@@ -302,7 +302,7 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                 e2 = m2 + 2 * r2
                 c0 = b2 - r2 + pad2
                 first = q_lo - r0
-                if split is not None and inv_h2 is None:
+                if squarings is not None:
                     # Members past the last offset: infinite patch sums, zero weights.
                     for member in range(count, GROUP):
                         for i in range(m2):
@@ -359,9 +359,9 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                     # member is 0 but in a group.)
                     for member in range(count):
                         _ring_taps(ring, member, a0 + 3 - n_rows, k0, taps0, m2,
-                                   group_sums if split is not None and inv_h2 is None
+                                   group_sums if squarings is not None
                                    else weights,
-                                   next_group_sums if split is not None and inv_h2 is None
+                                   next_group_sums if squarings is not None
                                    else next_weights, member * STRIDE)
                     for row_ in range(n_rows):
                         q = a0 - r0 - n_rows + 1 + row_
@@ -376,10 +376,10 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                             # Colour, the luminance's weights the chroma's squared: a group of
                             # offsets at once, each side's sums in a sweep of its own
                             # (.groups), the own side's first; a side that reaches no target
-                            # adds to its spare row. (split is never None here: testing it
-                            # drops the groups from the grey version, as inv_h2 drops what
-                            # follows from this one.)
-                            if split is not None:
+                            # adds to its spare row. (squarings is never None here: testing
+                            # it drops the groups from the other versions, as inv_h2 drops
+                            # what follows from this one.)
+                            if squarings is not None:
                                 at = pad2 + b2 + ((i1 - lo1) * plane + (q - lo) * row_len
                                                   if own_side else rows * row_len)
                                 own = own_frame * frame + (q + pad0) * width + b2 + pad2
