@@ -251,11 +251,12 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                     for i2 in range(n2):
                         sums[at + i2] = source[i2]
         statistic = np.empty(width, np.float32)
-        # A ring for each member of a group of offsets, each with one slot more than the
-        # patch's rows: two rows' sums come from one sweep. Zeroed, so that a lone row's
-        # unused second sum reads numbers.
-        ring = np.empty((GROUP * (taps0 + 1), width), np.float32)
-        for slot in range(GROUP * (taps0 + 1)):
+        # A ring for each member of a group of offsets (one but in the squared version), each
+        # with one slot more than the patch's rows: two rows' sums come from one sweep.
+        # Zeroed, so that a lone row's unused second sum reads numbers.
+        slots = (GROUP if squarings is not None else 1) * (taps0 + 1)
+        ring = np.empty((slots, width), np.float32)
+        for slot in range(slots):
             for i in range(width):
                 ring[slot, i] = 0.0
         # The patch sums, then (but grey) the weights of each strength.
@@ -369,9 +370,6 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                         partner_side = both and q + t0 < hi and lo1 <= i1 + t1 < hi1
                         if not (own_side or partner_side):
                             continue
-                        # Where the pair's values start (frame, row, column).
-                        own_pixel = (own_frame, q + pad0, b2 + pad2)
-                        partner_pixel = (partner_frame, q + pad0 + t0, b2 + pad2 + t2)
                         if inv_h2 is None:
                             # Colour, the luminance's weights the chroma's squared: a group of
                             # offsets at once, each side's sums in a sweep of its own
@@ -396,6 +394,9 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                                                   sum_l, sum_a, sum_b, sum_f, sum_e, at)
                             continue
                         row_weights = weights if row_ == 0 else next_weights
+                        # Where the pair's values start (frame, row, column).
+                        own_pixel = (own_frame, q + pad0, b2 + pad2)
+                        partner_pixel = (partner_frame, q + pad0 + t0, b2 + pad2 + t2)
                         # f (g_j - g_i) at i, and its negative (exactly) at its partner
                         # j = i + t, in one sweep with the weights; a side that reaches no
                         # target adds to its spare row. Two sides in one row take a pass each
@@ -429,7 +430,7 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                                                        at + own_at, own_set + own_at,
                                                        at + partner_at, own_set + partner_at)
                             elif sets == 1 and n_values == 3:
-                                # Colour at one strength: as the squared sweep, one weight.
+                                # Colour at one strength: weights and channels in one sweep.
                                 _shared_weigh_and_add(row_weights, m2, scale, bias, inv_h2,
                                                       values, own_pixel, partner_pixel, sums,
                                                       block, first_set, own_at, partner_at)
@@ -540,11 +541,12 @@ def _shared_weigh_and_add(weights, n, scale, bias, inv_h2, values, own_pixel, pa
                           sums, block, first_set, own_at, partner_at):
     """Turn a row's patch sums into weights at one strength and add a colour pair's terms.
 
-    :func:`_squared_weigh_and_add` for colour at one strength (the chroma at h): all three
-    value channels and both sides' sums of weights (the set at *first_set*) take the weight
-    at *inv_h2*, formed in the sweep. Against writing the weights first and adding each
-    channel in a sweep of its own, identical results in 0.89 to 0.98x the time (1024² p7
-    w21, 11 and 15 alternating rounds on a noisy machine).
+    For colour at one strength (the chroma at h): all three value channels (*block* apart in
+    *sums*, each side's from *own_at* and *partner_at*) and both sides' sums of weights (the
+    set at *first_set*) take the weight at *inv_h2*, formed in the sweep, as
+    :func:`_weigh_and_add` forms and adds one channel's. Against writing the weights first
+    and adding each channel in a sweep of its own, identical results in 0.89 to 0.98x the
+    time (1024² p7 w21, 11 and 15 alternating rounds on a noisy machine).
     """
     patch_sums = weights[0]
     f0, r0, c0 = own_pixel
