@@ -447,3 +447,65 @@ def test_each_version_of_the_planar_kernel_compiles_its_own_sweep_only(tmp_path,
     compiled = done.stdout.split()
     assert "nonlocal_planar_strips" in compiled and own in compiled
     assert not set(others) & set(compiled)
+
+
+_AHEAD_THEN_DEFAULTS = """
+import numpy as np
+from numba.core import event
+from nlmeans_cli import denoise
+from nlmeans_cli.engine import compile_ahead
+
+compile_ahead("grey")
+compile_ahead("colour")
+recorder = event.RecordingListener()
+event.register("numba:compile", recorder)
+rng = np.random.default_rng(0)
+for shape, axis in (((48, 40), None), ((40, 48, 3), -1)):
+    image = np.clip(128 + rng.normal(0, 25, shape), 0, 255).astype(np.uint8)
+    denoise(image, channel_axis=axis)
+print(" ".join(sorted({ev.data["dispatcher"].py_func.__name__ for _, ev in recorder.buffer})))
+"""
+
+
+def test_kernels_compiled_ahead_leave_a_default_run_nothing_to_compile(tmp_path):
+    # The install compiles these versions (setup.py): a first run with every default, grey
+    # or colour, SURE search included, must find each kernel it calls in the cache.
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _AHEAD_THEN_DEFAULTS], capture_output=True,
+                          text=True, timeout=600,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
+    assert list(tmp_path.rglob("planar.nonlocal_planar_strips-*.nbi"))
+
+
+def test_an_unknown_version_to_compile_ahead_is_refused_with_the_known_ones():
+    from nlmeans_cli.engine import compile_ahead
+    from nlmeans_cli.engine.ahead import AHEAD_VERSIONS
+
+    with pytest.raises(ValueError, match="known: colour, grey") as raised:
+        compile_ahead("sepia")
+    assert set(AHEAD_VERSIONS) == {"grey", "colour"} and "'sepia'" in str(raised.value)
+
+
+def test_an_installed_wheel_carries_the_kernels_compiled_ahead():
+    # What setup.py's step adds to the wheel, as pip recorded it. An editable install (or
+    # the package run from its source folder) carries none: nothing to check there.
+    import json
+    from importlib import metadata
+
+    distribution = metadata.distribution("nlmeans_cli")
+    origin = distribution.read_text("direct_url.json")
+    if origin is not None and json.loads(origin).get("dir_info", {}).get("editable"):
+        pytest.skip("an editable install: the kernels compile on the first run")
+    recorded = {str(path) for path in distribution.files or ()}
+    if not any(path.endswith("engine/planar.py") for path in recorded):
+        pytest.skip("not installed from a wheel")
+    index = [path for path in recorded
+             if "/__pycache__/planar.nonlocal_planar_strips-" in path and path.endswith(".nbi")]
+    data = [path for path in recorded
+            if "/__pycache__/planar.nonlocal_planar_strips-" in path and path.endswith(".nbc")]
+    assert len(index) == 1 and len(data) == 2  # one index, the grey and the colour versions

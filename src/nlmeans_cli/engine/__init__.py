@@ -11,6 +11,7 @@ the image's plane) takes :func:`~.planar.nonlocal_planar_strips`, the same algor
 row's steps written out as sweeps of their own, frame by frame.
 """
 
+from .ahead import compile_ahead
 from .cache import announcing_compiles, in_cache, kernels_cached
 from .kernels import FASTMATH
 from .operation import (
@@ -23,6 +24,6 @@ from .operation import (
     set_engine_threads,
 )
 
-__all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "engine_threads",
-           "in_cache", "kernels_cached", "nonlocal_operation", "reporting_progress",
-           "search_offsets", "set_engine_threads"]
+__all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "compile_ahead",
+           "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
+           "reporting_progress", "search_offsets", "set_engine_threads"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import os
 import pickle
 import sys
 from collections.abc import Callable, Iterator
@@ -56,10 +57,11 @@ def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> b
     -------
     bool
         Looks where Numba will: under ``NUMBA_CACHE_DIR`` when it is set, else beside the
-        function's module (``__pycache__``); not in Numba's user-wide folder (``False``
-        there). An index that Numba would not use counts as none: written by another Numba
-        version, or for another content of the function's source file (after an upgrade
-        that replaced the package's files and left their cache beside them). Costs a file
+        function's module (``__pycache__``, where the package's build leaves the kernels of
+        :mod:`.ahead`) when that folder is writable; not in Numba's user-wide folder
+        (``False`` there). An index that Numba would not use counts as none: written by
+        another Numba version, or for another content of the function's source file (after
+        an upgrade that replaced the package's files and left their cache beside them). Costs a file
         lookup (a folder search with ``NUMBA_CACHE_DIR``), the reading of the cache's index
         (a few kilobytes) and the hashing of the source file.
     """
@@ -72,6 +74,9 @@ def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> b
         index = next(folder.rglob(name), None) if folder.is_dir() else None
     else:
         index = Path(code.co_filename).parent / "__pycache__" / name
+        if not os.access(index.parent, os.W_OK):
+            # Numba writes, and so reads, beside the module only where it may write.
+            return False
     if index is None or not index.is_file():
         return False
     signatures = _cached_signatures(index, Path(code.co_filename))

@@ -1,0 +1,101 @@
+"""Compiling the planar kernel ahead of a run: the versions nearly every run needs.
+
+Numba compiles a kernel on its first call and caches it on disk (:mod:`.cache`). The package's
+build calls :func:`compile_ahead` for each name in :data:`AHEAD_VERSIONS`, in processes of its
+own, so that the installed package carries the compiled kernels in its ``__pycache__`` folders
+and the first ``nlm`` run after ``pip install .`` loads them instead of compiling (see
+``setup.py``). Numba uses those files only where it would have written them itself: the same
+Numba, CPU and source (it checks each), and no ``NUMBA_CACHE_DIR``; anywhere else the first run
+compiles, as without them, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from .operation import nonlocal_operation
+
+__all__ = ["AHEAD_VERSIONS", "AheadVersion", "compile_ahead"]
+
+# A small grid, a patch and a window of 3 a side: every step of the kernel runs on it.
+_SIDE = 9
+_RADII = (1, 0, 1)
+
+
+class AheadVersion(NamedTuple):
+    """A version of the planar kernel compiled ahead, and the call that compiles it.
+
+    Attributes
+    ----------
+    serves : str
+        What the version serves, as the compile notice names it.
+    run : callable
+        ``run(grid)``: calls the engine as the classic method does for it, on a
+        ``(3, n0, 1, n2)`` float32 grid (a grey version takes its first channel).
+    """
+
+    serves: str
+    run: Callable[[np.ndarray], np.ndarray]
+
+
+def _grey(grid: np.ndarray) -> np.ndarray:
+    """Run the grey version: one strength (a final run) and two (the SURE search)."""
+    grey = np.ascontiguousarray(grid[:1])
+    arguments = _classic_arguments(1)
+    nonlocal_operation(grey, None, np.concatenate([grey, grey]), **arguments, second_h=0.7,
+                       second_from=1)
+    return nonlocal_operation(grey, None, grey, **arguments)
+
+
+def _colour(grid: np.ndarray) -> np.ndarray:
+    """Run the colour version at the default chroma strength, twice the luminance's h."""
+    arguments = _classic_arguments(grid.shape[0])
+    return nonlocal_operation(grid, None, grid, **arguments, second_h=2 * arguments["h"],
+                              second_from=1)
+
+
+def _classic_arguments(channels: int) -> dict:
+    """Return the engine's keywords as the classic method passes them (a small patch)."""
+    weights = np.array([0.5, 1.0, 0.5], np.float32)
+    return dict(affinity="gaussian", normaliser="sum", patch_radius=_RADII,
+                search_radius=_RADII, scale=1.0 / (9 * channels), bias=0.0, h=0.5,
+                patch_weights=(weights, np.ones(1, np.float32), weights))
+
+
+#: The kernel's versions compiled ahead, by name: grey images, and colour images at the
+#: default chroma strength. Colour at other chroma strengths, the learned method's kernels
+#: and the general kernel (volumes, other affinities) compile on their first use.
+AHEAD_VERSIONS: dict[str, AheadVersion] = {
+    "grey": AheadVersion("grey images", _grey),
+    "colour": AheadVersion("colour images", _colour),
+}
+
+
+def compile_ahead(name: str) -> None:
+    """Compile, or load from Numba's cache, one version of the planar kernel.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`AHEAD_VERSIONS`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown *name*, listing the known ones.
+
+    Notes
+    -----
+    Runs the version once on a 9x9 grid: when it compiles, about 7 s for grey on 2 cores and
+    9 s more for colour (the helpers they share compile once), a few milliseconds once
+    cached. The cache is the one Numba uses for the
+    package (``__pycache__`` beside its modules, or under ``NUMBA_CACHE_DIR``).
+    """
+    if name not in AHEAD_VERSIONS:
+        raise ValueError(f"unknown kernel version {name!r}; known: "
+                         f"{', '.join(sorted(AHEAD_VERSIONS))}")
+    ramp = np.linspace(0.0, 1.0, 3 * _SIDE * _SIDE, dtype=np.float32)
+    AHEAD_VERSIONS[name].run(ramp.reshape(3, _SIDE, 1, _SIDE))
