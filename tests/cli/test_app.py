@@ -299,8 +299,8 @@ def test_the_command_line_announces_a_further_version(tmp_path, rng, monkeypatch
 
 def test_an_index_numba_would_not_use_holds_no_kernel(tmp_path, monkeypatch):
     # After an upgrade that replaces the package's files and leaves Numba's cache beside
-    # them, the old index must not pass for a compiled kernel (the compile would go
-    # unannounced).
+    # them, or from a wheel built on another CPU, an index must not pass for a compiled
+    # kernel (the compile would go unannounced).
     import pickle
     from pathlib import Path
 
@@ -322,13 +322,17 @@ def test_an_index_numba_would_not_use_holds_no_kernel(tmp_path, monkeypatch):
         stamp, versions = pickle.loads(file.read())
     monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
 
-    def written(numba_version, source_stamp):
+    def written(numba_version, source_stamp, entries=versions):
         with open(tmp_path / index.name, "wb") as file:
             pickle.dump(numba_version, file)
-            file.write(pickle.dumps((source_stamp, versions)))
+            file.write(pickle.dumps((source_stamp, entries)))
         return in_cache(nonlocal_planar_strips)
 
+    # A wheel built on another machine carries versions compiled for its CPU.
+    elsewhere = {(key[0], (key[1][0], "another-cpu", key[1][2]), key[2]): name
+                 for key, name in versions.items()}
     assert version == numba.__version__
     assert written(version, stamp)
     assert not written(version, b"another source")
     assert not written("0.1.0", stamp)
+    assert not written(version, stamp, elsewhere)

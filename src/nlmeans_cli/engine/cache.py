@@ -90,7 +90,8 @@ def _cached_signatures(index: Path, source: Path) -> list[tuple]:
     version keyed by (argument types, target, code hash). None if the index cannot be read,
     or if Numba would not use it: another version wrote it, or its stamp is not the
     source's (the SHA-256 of its content in the Numba versions of today, its modification
-    time and size in older ones).
+    time and size in older ones); nor the versions compiled for another CPU (a wheel built
+    on another machine carries those, :mod:`.ahead`).
     """
     try:
         with open(index, "rb") as file:
@@ -101,10 +102,18 @@ def _cached_signatures(index: Path, source: Path) -> list[tuple]:
         status = source.stat()
         if stamp not in _source_stamps(str(source), status.st_mtime, status.st_size):
             return []
-        return [key[0] for key in versions]
+        return [key[0] for key in versions if key[1] == _target_key()]
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
             AttributeError, ImportError):
         return []
+
+
+@functools.cache
+def _target_key() -> tuple:
+    """Return what Numba's cache keys record of this machine: triple, CPU name, features."""
+    from numba.core.registry import cpu_target
+
+    return cpu_target.target_context.codegen().magic_tuple()
 
 
 @functools.cache
