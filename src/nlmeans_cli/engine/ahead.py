@@ -1,44 +1,27 @@
 """Compiling the planar kernel ahead of a run: the versions nearly every run needs.
 
 Numba compiles a kernel on its first call and caches it on disk (:mod:`.cache`). The package's
-build calls :func:`compile_ahead` for each name in :data:`AHEAD_VERSIONS`, in processes of its
+build calls :func:`compile_ahead` for each name in :data:`AHEAD_VERSIONS`, in a process of its
 own, so that the installed package carries the compiled kernels in its ``__pycache__`` folders
 and the first ``nlm`` run after ``pip install .`` loads them instead of compiling (see
 ``setup.py``). Numba uses those files only where it would have written them itself: the same
-Numba, CPU and source (it checks each), and no ``NUMBA_CACHE_DIR``; anywhere else the first run
-compiles, as without them, and says so.
+Numba, CPU and source (it checks each), a writable folder and no ``NUMBA_CACHE_DIR``; anywhere
+else the first run compiles, as without them, and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 
 from .operation import nonlocal_operation
 
-__all__ = ["AHEAD_VERSIONS", "AheadVersion", "compile_ahead"]
+__all__ = ["AHEAD_VERSIONS", "compile_ahead"]
 
 # A small grid, a patch and a window of 3 a side: every step of the kernel runs on it.
 _SIDE = 9
 _RADII = (1, 0, 1)
-
-
-class AheadVersion(NamedTuple):
-    """A version of the planar kernel compiled ahead, and the call that compiles it.
-
-    Attributes
-    ----------
-    serves : str
-        What the version serves, as the compile notice names it.
-    run : callable
-        ``run(grid)``: calls the engine as the classic method does for it, on a
-        ``(3, n0, 1, n2)`` float32 grid (a grey version takes its first channel).
-    """
-
-    serves: str
-    run: Callable[[np.ndarray], np.ndarray]
 
 
 def _grey(grid: np.ndarray) -> np.ndarray:
@@ -65,12 +48,14 @@ def _classic_arguments(channels: int) -> dict:
                 patch_weights=(weights, np.ones(1, np.float32), weights))
 
 
-#: The kernel's versions compiled ahead, by name: grey images, and colour images at the
-#: default chroma strength. Colour at other chroma strengths, the learned method's kernels
-#: and the general kernel (volumes, other affinities) compile on their first use.
-AHEAD_VERSIONS: dict[str, AheadVersion] = {
-    "grey": AheadVersion("grey images", _grey),
-    "colour": AheadVersion("colour images", _colour),
+#: The kernel's versions compiled ahead, by name, each with the call that compiles it (on a
+#: ``(3, n0, 1, n2)`` float32 grid, as the classic method calls the engine): grey images,
+#: and colour images at the default chroma strength. Colour at other chroma strengths, the
+#: learned method's kernels and the general kernel (volumes, other affinities) compile on
+#: their first use.
+AHEAD_VERSIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "grey": _grey,
+    "colour": _colour,
 }
 
 
@@ -98,4 +83,4 @@ def compile_ahead(name: str) -> None:
         raise ValueError(f"unknown kernel version {name!r}; known: "
                          f"{', '.join(sorted(AHEAD_VERSIONS))}")
     ramp = np.linspace(0.0, 1.0, 3 * _SIDE * _SIDE, dtype=np.float32)
-    AHEAD_VERSIONS[name].run(ramp.reshape(3, _SIDE, 1, _SIDE))
+    AHEAD_VERSIONS[name](ramp.reshape(3, _SIDE, 1, _SIDE))
