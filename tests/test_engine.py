@@ -509,3 +509,44 @@ def test_an_installed_wheel_carries_the_kernels_compiled_ahead():
     data = [path for path in recorded
             if "/__pycache__/planar.nonlocal_planar_strips-" in path and path.endswith(".nbc")]
     assert len(index) == 1 and len(data) == 2  # one index, the grey and the colour versions
+
+
+_FRESH_OR_CACHED = """
+import hashlib
+import numpy as np
+from nlmeans_cli.methods.classic import CLASSIC, ClassicSetting
+from nlmeans_cli.pixels import to_grid
+
+rng = np.random.default_rng(1)
+digest = hashlib.sha256()
+for channels, chroma in ((1, None), (3, 0.16), (3, 0.11)):  # grey, squared, exponentials
+    setting = ClassicSetting(method="classic", affinity="gaussian", sigma_unit=0.1,
+                             sigma_estimated=False, h_unit=0.08, h_chroma_unit=chroma,
+                             patch_size=5, search_window=9, patch_kernel="gaussian",
+                             h_chosen_by="given")
+    crops = [to_grid(rng.random((30, 40, channels), dtype=np.float32))[0] for _ in range(3)]
+    together = CLASSIC.run_crops(crops, [setting])[0]
+    for crop, estimate in zip(crops, together):
+        alone = CLASSIC.run(crop, setting, axes=(1, 0, 1))
+        print(channels, chroma, np.array_equal(estimate, alone))
+        digest.update(alone.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_a_kernel_loaded_from_the_cache_gives_what_the_compiled_one_gave(tmp_path):
+    # Most runs load the kernels (the install compiles them): the results must be those of
+    # a process that compiled them, and a crop's the same alone as beside others, in both.
+    import os
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", _FRESH_OR_CACHED], capture_output=True,
+                           text=True, timeout=600,
+                           env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+            for _ in range(2)]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.split("\n")
+        assert len(lines) == 11 and all(line.endswith("True") for line in lines[:9]), lines
+    assert runs[0].stdout == runs[1].stdout

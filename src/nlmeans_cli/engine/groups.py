@@ -33,14 +33,14 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernels import FASTMATH, gaussian_weight, squared_weight
+from .kernels import FASTMATH_IN_ORDER, gaussian_weight, squared_weight
 
 __all__ = ["GROUP", "STRIDE", "add_group_own", "add_group_partner"]
 
 # Numba's cache checks this module's own source only, not that of the functions it inlines
 # from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
 # module's source whenever that one changes (as in .planar).
-_INLINED_DIGEST = "b3b0c0f41f07ea3e"
+_INLINED_DIGEST = "74553116edeaea80"
 
 #: The offsets added at once.
 GROUP = 4
@@ -49,7 +49,7 @@ GROUP = 4
 STRIDE = (1 << 16) + 64
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH_IN_ORDER)
 def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights, values,
                   own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e, at):
     """Weigh a row's pairs of four offsets and add their terms to the own side's sums.
@@ -113,7 +113,7 @@ def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, we
             weights[row * STRIDE + GROUP - 1 + n + k] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH_IN_ORDER)
 def add_group_partner(n, weights, values, own, partner, channel, sum_l, sum_a, sum_b, sum_f,
                       sum_e, at):
     """Add the terms of :func:`add_group_own`'s pairs to the partner side's sums.
