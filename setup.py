@@ -4,10 +4,10 @@ Everything about the package is in pyproject.toml; setuptools needs this file on
 step. After copying the modules, the build compiles the versions of the engine's kernel that
 nearly every run needs (:data:`nlmeans_cli.engine.ahead.AHEAD_VERSIONS`) in a process of its
 own, from the copied package: Numba writes its cache beside the copied modules and the wheel
-carries it, so that the first ``nlm`` run after ``pip install .`` loads the
-kernels rather than compiling them (README, Set-up). Editable installs go without, and so does
-a build where the step fails (no Numba in the build environment, say): the first run then
-compiles, as it would have, and says so.
+carries it, so that the first ``nlm`` run after ``pip install .`` loads the kernels rather
+than compiling them (README, Set-up). Editable installs go without, and so does a build
+where the step fails (no Numba in the build environment, say): the first run then compiles,
+as it would have, and says so.
 """
 
 import os

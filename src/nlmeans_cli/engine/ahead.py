@@ -76,8 +76,8 @@ def compile_ahead(name: str) -> None:
     -----
     Runs the version once on a 9x9 grid: when it compiles, about 7 s for grey on 2 cores and
     9 s more for colour (the helpers they share compile once), a few milliseconds once
-    cached. The cache is the one Numba uses for the
-    package (``__pycache__`` beside its modules, or under ``NUMBA_CACHE_DIR``).
+    cached. The cache is the one Numba uses for the package (``__pycache__`` beside its
+    modules, or under ``NUMBA_CACHE_DIR``).
     """
     if name not in AHEAD_VERSIONS:
         raise ValueError(f"unknown kernel version {name!r}; known: "

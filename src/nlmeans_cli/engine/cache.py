@@ -61,9 +61,10 @@ def in_cache(dispatcher, *, accepts: Callable[[tuple], bool] | None = None) -> b
         :mod:`.ahead`) when that folder is writable; not in Numba's user-wide folder
         (``False`` there). An index that Numba would not use counts as none: written by
         another Numba version, or for another content of the function's source file (after
-        an upgrade that replaced the package's files and left their cache beside them). Costs a file
-        lookup (a folder search with ``NUMBA_CACHE_DIR``), the reading of the cache's index
-        (a few kilobytes) and the hashing of the source file.
+        an upgrade that replaced the package's files and left their cache beside them), and
+        so do its versions for another CPU. Costs a file lookup (a folder search with
+        ``NUMBA_CACHE_DIR``), the reading of the cache's index (a few kilobytes) and the
+        hashing of the source file.
     """
     kernel = dispatcher.py_func
     code = kernel.__code__

@@ -26,7 +26,9 @@ Groups of a row of 21 offsets leave three members empty (4, 4, 4, 4, 4, 1): a wi
 Every term is written as a deviation, ``f (g_j - g_i)``, so that a constant image is
 exactly a fixed point. A group member past the last offset (*count* < ``GROUP``) has
 infinite patch sums, whose weights are exactly zero. The sums are formed in the same order
-for any strip, thread or tile: results do not depend on them.
+for any strip, thread or tile: results do not depend on them. The sweeps' fast-math flags
+leave out ``reassoc`` (:data:`~.kernels.FASTMATH_IN_ORDER`), so that LLVM keeps that order
+in every copy it compiles of them, the kernel's loaded from the cache included.
 """
 
 from __future__ import annotations
