@@ -27,8 +27,8 @@ Every term is written as a deviation, ``f (g_j - g_i)``, so that a constant imag
 exactly a fixed point. A group member past the last offset (*count* < ``GROUP``) has
 infinite patch sums, whose weights are exactly zero. The sums are formed in the same order
 for any strip, thread or tile: results do not depend on them. The sweeps' fast-math flags
-leave out ``reassoc`` (:data:`~.kernels.FASTMATH_IN_ORDER`), so that LLVM keeps that order
-in every copy it compiles of them, the kernel's loaded from the cache included.
+leave out ``reassoc`` (:data:`~.kernels.FASTMATH_IN_ORDER`), so that every loop LLVM makes
+of them keeps that order.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ __all__ = ["GROUP", "STRIDE", "add_group_own", "add_group_partner"]
 # Numba's cache checks this module's own source only, not that of the functions it inlines
 # from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
 # module's source whenever that one changes (as in .planar).
-_INLINED_DIGEST = "74553116edeaea80"
+_INLINED_DIGEST = "8c53cfcd008af45b"
 
 #: The offsets added at once.
 GROUP = 4

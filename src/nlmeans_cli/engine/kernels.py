@@ -44,13 +44,13 @@ __all__ = ["CUTOFF", "FASTMATH", "FASTMATH_IN_ORDER", "add_channel_statistic",
 #: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
 #: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-#: The same without ``reassoc``, for sweeps whose sums must keep their written order
-#: wherever LLVM compiles them: :mod:`.groups`' sweeps. A process that had compiled them ran
-#: their own compiled copy, one that loaded the kernel from the cache the copy linked into
-#: the kernel, whose module LLVM optimised once more: with ``reassoc`` it ordered the sums
-#: otherwise there, so that the two gave results one ulp apart, and the kernel's copy gave
-#: results that depended on where a row's vector loop ended (a tile's differed from the
-#: whole image's). Without it: colour 1.03x the time.
+#: The same without ``reassoc``, for sweeps whose sums must keep their written order in
+#: every loop LLVM makes of them: :mod:`.groups`' sweeps. With it, the same inputs gave
+#: results one ulp apart in a process that had compiled the kernel and in one that loaded it
+#: from the cache, and in the latter a tile's results differed from the whole image's: most
+#: likely the sweep's vector loop and its scalar fallback (taken where LLVM's run-time
+#: overlap checks fail, which depends on where the arrays lie in memory) ordered the sums
+#: differently. Without it: colour 1.03x the time.
 FASTMATH_IN_ORDER = FASTMATH - {"reassoc"}
 
 #: Gaussian weights below exp(-CUTOFF) ~ 2e-9 are dropped.
