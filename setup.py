@@ -32,6 +32,11 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _remove(package, pattern):
+    for path in package.rglob(pattern):
+        path.unlink()
+
+
 class BuildWithKernels(build_py):
     """Copy the modules, then compile the kernels ahead into the copied package."""
 
@@ -42,8 +47,8 @@ class BuildWithKernels(build_py):
             return
         package = Path(self.build_lib) / "nlmeans_cli"
         # A cache left by an earlier build in the same folder would ride along unused.
-        for stale in package.rglob("*.nb[ci]"):
-            stale.unlink()
+        _remove(package, "*.nb[ci]")
+        _remove(package, "*.nb[ci].tmp.*")
         # Numba writes beside the modules unless told otherwise.
         env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
         env["PYTHONPATH"] = os.pathsep.join(
@@ -57,15 +62,14 @@ class BuildWithKernels(build_py):
         except subprocess.TimeoutExpired:
             code = None
         finally:
-            # Interrupted or given up: no compile outlives the build.
+            # Interrupted or given up: no compile outlives the build, nor a file it was
+            # writing.
             if process.poll() is None:
                 process.kill()
                 process.wait()
             signal.signal(signal.SIGTERM, previous)
+            _remove(package, "*.nb[ci].tmp.*")
         if code != 0:
-            # A file Numba was writing when the compile stopped.
-            for partial in package.rglob("*.nb[ci].tmp.*"):
-                partial.unlink()
             # The wheel is complete without them (Numba checks what it loads): a run compiles
             # what is missing.
             self.warn("the engine's kernels were not all compiled ahead; the first run "
