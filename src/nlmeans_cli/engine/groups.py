@@ -42,7 +42,7 @@ __all__ = ["GROUP", "STRIDE", "add_group_own", "add_group_partner"]
 # Numba's cache checks this module's own source only, not that of the functions it inlines
 # from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
 # module's source whenever that one changes (as in .planar).
-_INLINED_DIGEST = "8c53cfcd008af45b"
+_INLINED_DIGEST = "ac22457f136d3907"
 
 #: The offsets added at once.
 GROUP = 4

@@ -41,8 +41,9 @@ __all__ = ["CUTOFF", "FASTMATH", "FASTMATH_IN_ORDER", "add_channel_statistic",
            "exponent_factors", "gaussian_weight", "negative_exp", "nonlocal_strips",
            "pair_ranges", "squared_weight", "strip_sums", "to_affinity", "two_strengths"]
 
-#: The fast-math flags of every kernel: those that let LLVM reassociate and vectorise sums,
-#: but not ``nnan`` or ``ninf``, so NaN and inf keep their IEEE meaning.
+#: The fast-math flags of the kernels (but :mod:`.groups`' sweeps, below): those that let
+#: LLVM reassociate and vectorise sums, but not ``nnan`` or ``ninf``, so NaN and inf keep
+#: their IEEE meaning.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 #: The same without ``reassoc``, for sweeps whose sums must keep their written order in
 #: every loop LLVM makes of them: :mod:`.groups`' sweeps. With it, the same inputs gave

@@ -29,7 +29,7 @@ __all__ = ["POINTWISE_TILE", "nonlocal_pointwise_strips"]
 # module's source whenever that one changes, so that no kernel compiled from an older
 # kernels.py is loaded from the cache (an install that replaces kernels.py alone would
 # otherwise keep it).
-_INLINED_DIGEST = "8c53cfcd008af45b"
+_INLINED_DIGEST = "ac22457f136d3907"
 
 
 #: Targets per tile of :func:`nonlocal_pointwise_strips`: long enough that a sweep's start-up
