@@ -19,6 +19,7 @@ from .operation import (
     Workspace,
     engine_threads,
     nonlocal_operation,
+    reflect_padded,
     reporting_progress,
     search_offsets,
     set_engine_threads,
@@ -26,4 +27,4 @@ from .operation import (
 
 __all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "compile_ahead",
            "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
-           "reporting_progress", "search_offsets", "set_engine_threads"]
+           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]

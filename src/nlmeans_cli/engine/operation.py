@@ -328,10 +328,14 @@ def nonlocal_operation(
     k0, k1, k2 = _patch_weights(patch_weights, requested, patch)
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
     def padded(maps, name, widths):
-        if workspace is None:
+        shape = tuple(n + a + b for n, (a, b) in zip(maps.shape, widths, strict=True))
+        if workspace is not None:
+            return reflect_padded(maps, widths, workspace.take(name, shape))
+        if any(max(a, b) >= n for n, (a, b) in zip(maps.shape, widths, strict=True)):
+            # Reflections of reflections, which only np.pad lays out.
             return np.pad(maps, widths, mode="reflect")
-        return reflect_padded(maps, widths, workspace.take(
-            name, tuple(n + a + b for n, (a, b) in zip(maps.shape, widths, strict=True))))
+        # np.pad's own bookkeeping costs SURE's small calls more than the copy (0.3 ms each).
+        return reflect_padded(maps, widths, np.empty(shape, maps.dtype))
 
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)

@@ -258,9 +258,17 @@ class Classic(Method):
             together = np.concatenate(crops, axis=2)
             return [list(np.split(estimate, len(crops), axis=2))
                     for estimate in self.run_strengths(together, settings, axes=(1, 0, 1))]
+        from ..engine import reflect_padded
+
         margin = [(0, 0)] * 3 + [(reach, reach)]
-        laid = np.concatenate([np.pad(crop, margin, mode="reflect") for crop in crops], axis=3)
         step = width + 2 * reach
+        laid = np.empty((*crops[0].shape[:3], step * len(crops)), crops[0].dtype)
+        for k, crop in enumerate(crops):
+            place = laid[..., k * step : (k + 1) * step]
+            if reach < width:
+                reflect_padded(crop, margin, place)
+            else:  # reflections of reflections, which only np.pad lays out
+                place[...] = np.pad(crop, margin, mode="reflect")
         return [[estimate[..., k * step + reach : k * step + reach + width]
                  for k in range(len(crops))]
                 for estimate in self.run_strengths(laid, settings, axes=(1, 0, 1))]
