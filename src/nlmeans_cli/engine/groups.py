@@ -21,7 +21,7 @@ of the pairs a partner's column does not have. The sweeps are written out for ``
 In one process against one offset a sweep, alternating (1024² p7 w21, colour): 0.80x to
 0.87x the time (four sittings), the sweeps alone about 0.69x; stand-alone, 0.64x to 0.67x.
 A row of 21 offsets is grouped (4, 4, 4, 4, 4, 1); a group of one offset (the zero offset's
-too) takes sweeps of its own, :func:`add_single_own` and :func:`add_single_partner`, which
+too) takes sweeps of its own (:func:`add_single`), which
 form and add no empty members' zero weights: on one thread 0.95x the time (15 alternating
 rounds, 1024² p7 w21, colour; 0.97x of the CPU time on two threads).
 
@@ -39,8 +39,7 @@ from numba import njit
 
 from .kernels import FASTMATH_IN_ORDER, gaussian_weight, squared_weight
 
-__all__ = ["GROUP", "STRIDE", "add_group", "add_group_own", "add_group_partner",
-           "add_single_own", "add_single_partner"]
+__all__ = ["GROUP", "STRIDE", "add_group_own", "add_group_partner", "add_single"]
 
 # Numba's cache checks this module's own source only, not that of the functions it inlines
 # from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
@@ -157,13 +156,15 @@ def add_group_partner(n, weights, values, own, partner, channel, sum_l, sum_a, s
                      + (e2 * (v - own_b[j + 1]) + e3 * (v - own_b[j])))
 
 
-@njit(cache=True, fastmath=FASTMATH_IN_ORDER)
-def add_single_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights, values,
-                   own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e, at):
-    """:func:`add_group_own` for a group of one offset (its weights at ``3 + i``).
 
-    A window of 21 leaves each row's last group one offset: the four-offset sweep would form
-    and add three members' zero weights with it.
+@njit(cache=True, fastmath=FASTMATH_IN_ORDER)
+def add_single(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights, values,
+               own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e, own_at, partner_at):
+    """:func:`add_group_own` then :func:`add_group_partner` for a group of one offset.
+
+    The own side's sums at *own_at*, then the partner's at *partner_at* (partner ``j`` pairs
+    with own ``j``), each in a sweep of its own; the weights pass through ``weights[3 + i]``
+    and ``weights[4 * STRIDE + 3 + i]``, as the group's first member's.
     """
     d = patch_sums[0]
     own_l = values[own : own + n]
@@ -172,8 +173,9 @@ def add_single_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, w
     partner_l = values[partner : partner + n]
     partner_a = values[partner + channel : partner + channel + n]
     partner_b = values[partner + 2 * channel : partner + 2 * channel + n]
-    l_acc, a_acc, b_acc = sum_l[at : at + n], sum_a[at : at + n], sum_b[at : at + n]
-    first, second = sum_f[at : at + n], sum_e[at : at + n]
+    end = own_at + n
+    l_acc, a_acc, b_acc = sum_l[own_at:end], sum_a[own_at:end], sum_b[own_at:end]
+    first, second = sum_f[own_at:end], sum_e[own_at:end]
     for i in range(n):
         s0 = d[i]
         e0 = gaussian_weight(s0, slope_b, offset_b)
@@ -185,20 +187,9 @@ def add_single_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, w
         l_acc[i] += w0 * (partner_l[i] - own_l[i])
         a_acc[i] += e0 * (partner_a[i] - own_a[i])
         b_acc[i] += e0 * (partner_b[i] - own_b[i])
-
-
-@njit(cache=True, fastmath=FASTMATH_IN_ORDER)
-def add_single_partner(n, weights, values, own, partner, channel, sum_l, sum_a, sum_b, sum_f,
-                       sum_e, at):
-    """:func:`add_group_partner` for :func:`add_single_own`'s pairs (partner ``j``, own ``j``)."""
-    own_l = values[own : own + n]
-    own_a = values[own + channel : own + channel + n]
-    own_b = values[own + 2 * channel : own + 2 * channel + n]
-    partner_l = values[partner : partner + n]
-    partner_a = values[partner + channel : partner + channel + n]
-    partner_b = values[partner + 2 * channel : partner + 2 * channel + n]
-    l_acc, a_acc, b_acc = sum_l[at : at + n], sum_a[at : at + n], sum_b[at : at + n]
-    first, second = sum_f[at : at + n], sum_e[at : at + n]
+    end = partner_at + n
+    l_acc, a_acc, b_acc = sum_l[partner_at:end], sum_a[partner_at:end], sum_b[partner_at:end]
+    first, second = sum_f[partner_at:end], sum_e[partner_at:end]
     for j in range(n):
         w0, e0 = weights[3 + j], weights[4 * STRIDE + 3 + j]
         first[j] += w0
@@ -206,25 +197,3 @@ def add_single_partner(n, weights, values, own, partner, channel, sum_l, sum_a, 
         l_acc[j] -= w0 * (partner_l[j] - own_l[j])
         a_acc[j] -= e0 * (partner_a[j] - own_a[j])
         b_acc[j] -= e0 * (partner_b[j] - own_b[j])
-
-
-@njit(cache=True)
-def add_group(count, patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights,
-              values, own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e, own_at,
-              partner_at):
-    """Add a group's terms to the own side's sums at *own_at*, then to the partner's.
-
-    The group of *count* offsets takes :func:`add_group_own` and :func:`add_group_partner`,
-    or, for one offset, :func:`add_single_own` and :func:`add_single_partner`.
-    """
-    if count > 1:
-        add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights,
-                      values, own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e, own_at)
-        add_group_partner(n, weights, values, own, partner, channel, sum_l, sum_a, sum_b,
-                          sum_f, sum_e, partner_at)
-    else:
-        add_single_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, weights,
-                       values, own, partner, channel, sum_l, sum_a, sum_b, sum_f, sum_e,
-                       own_at)
-        add_single_partner(n, weights, values, own, partner, channel, sum_l, sum_a, sum_b,
-                           sum_f, sum_e, partner_at)

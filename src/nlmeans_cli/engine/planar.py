@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .groups import GROUP, STRIDE, add_group
+from .groups import GROUP, STRIDE, add_group_own, add_group_partner, add_single
 from .kernels import FASTMATH, exponent_factors, gaussian_weight, pair_ranges
 
 __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
@@ -48,7 +48,7 @@ __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 # changes this module's source whenever one of them changes, so that no kernel compiled
 # from older ones is loaded from the cache (an install that replaced them alone would
 # otherwise keep it).
-_INLINED_DIGEST = "5259537348cadf4a"
+_INLINED_DIGEST = "62ed45c748ebd07c"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
@@ -383,13 +383,23 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                                 partner_at = pad2 + b2 + t2 + (
                                     (i1 + t1 - lo1) * plane + (q + t0 - lo) * row_len
                                     if partner_side else (rows + 1) * row_len)
-                                add_group(count, group_sums if row_ == 0 else next_group_sums,
-                                          m2, slope_b, offset_b, slope, offset, squarings,
-                                          group_weights, flat,
-                                          own_frame * frame + (q + pad0) * width + b2 + pad2,
-                                          partner_frame * frame + (q + pad0 + t0) * width
-                                          + b2 + pad2 + t2, channel, sum_l, sum_a, sum_b,
-                                          sum_f, sum_e, own_at, partner_at)
+                                own = own_frame * frame + (q + pad0) * width + b2 + pad2
+                                partner = (partner_frame * frame + (q + pad0 + t0) * width
+                                           + b2 + pad2 + t2)
+                                row_sums = group_sums if row_ == 0 else next_group_sums
+                                if count == 1:
+                                    add_single(row_sums, m2, slope_b, offset_b, slope, offset,
+                                               squarings, group_weights, flat, own, partner,
+                                               channel, sum_l, sum_a, sum_b, sum_f, sum_e,
+                                               own_at, partner_at)
+                                    continue
+                                add_group_own(row_sums, m2, slope_b, offset_b, slope, offset,
+                                              squarings, group_weights, flat, own, partner,
+                                              channel, sum_l, sum_a, sum_b, sum_f, sum_e,
+                                              own_at)
+                                add_group_partner(m2, group_weights, flat, own, partner,
+                                                  channel, sum_l, sum_a, sum_b, sum_f, sum_e,
+                                                  partner_at)
                             continue
                         row_weights = weights if row_ == 0 else next_weights
                         # Where the pair's values start (frame, row, column).
