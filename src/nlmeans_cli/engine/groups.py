@@ -21,9 +21,9 @@ of the pairs a partner's column does not have. The sweeps are written out for ``
 In one process against one offset a sweep, alternating (1024² p7 w21, colour): 0.80x to
 0.87x the time (four sittings), the sweeps alone about 0.69x; stand-alone, 0.64x to 0.67x.
 A row of 21 offsets is grouped (4, 4, 4, 4, 4, 1); a group of one offset (the zero offset's
-too) takes sweeps of its own (:func:`add_single`), which
-form and add no empty members' zero weights: on one thread 0.95x the time (15 alternating
-rounds, 1024² p7 w21, colour; 0.97x of the CPU time on two threads).
+too) takes sweeps of its own (:func:`add_single`), which form and add no empty members' zero
+weights: 0.966x the time on one thread and 0.944x on two (21 alternating rounds, 1024² p7
+w21, colour).
 
 Every term is written as a deviation, ``f (g_j - g_i)``, so that a constant image is
 exactly a fixed point. A group member past the last offset (*count* < ``GROUP``) has
@@ -154,7 +154,6 @@ def add_group_partner(n, weights, values, own, partner, channel, sum_l, sum_a, s
         v = partner_b[j]
         b_acc[j] -= ((e0 * (v - own_b[j + 3]) + e1 * (v - own_b[j + 2]))
                      + (e2 * (v - own_b[j + 1]) + e3 * (v - own_b[j])))
-
 
 
 @njit(cache=True, fastmath=FASTMATH_IN_ORDER)

@@ -48,7 +48,7 @@ __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 # changes this module's source whenever one of them changes, so that no kernel compiled
 # from older ones is loaded from the cache (an install that replaced them alone would
 # otherwise keep it).
-_INLINED_DIGEST = "62ed45c748ebd07c"
+_INLINED_DIGEST = "756467a50dd18c13"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
