@@ -264,11 +264,7 @@ class Classic(Method):
         step = width + 2 * reach
         laid = np.empty((*crops[0].shape[:3], step * len(crops)), crops[0].dtype)
         for k, crop in enumerate(crops):
-            place = laid[..., k * step : (k + 1) * step]
-            if reach < width:
-                reflect_padded(crop, margin, place)
-            else:  # reflections of reflections, which only np.pad lays out
-                place[...] = np.pad(crop, margin, mode="reflect")
+            reflect_padded(crop, margin, laid[..., k * step : (k + 1) * step])
         return [[estimate[..., k * step + reach : k * step + reach + width]
                  for k in range(len(crops))]
                 for estimate in self.run_strengths(laid, settings, axes=(1, 0, 1))]
