@@ -1,10 +1,12 @@
-"""The ``nlm`` process keeps its start-up objects out of the cyclic collector's walks."""
+"""The ``nlm`` process keeps its start-up objects out of the cyclic collector's walks, and SciPy's
+linear algebra out of Numba's start-up."""
 
 import gc
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -51,3 +53,73 @@ def test_a_caller_of_the_app_keeps_its_collector_as_it_was(tmp_path, samples):
                                       str(tmp_path / "out.png"), "-q"])
     assert result.exit_code == 0, result.output
     assert gc.get_freeze_count() == frozen
+
+
+# Run as `nlm`: at exit, say whether SciPy's linear algebra was imported, then import it (the
+# mark that hid it during Numba's start-up is gone) and save the output as read back.
+SCIPY_AT_EXIT = """
+import atexit, sys
+
+def report():
+    print("scipy.linalg" in sys.modules)
+    import scipy.linalg.cython_blas
+    print(scipy.linalg.cython_blas is not None)
+
+atexit.register(report)
+sys.argv = ["nlm", *sys.argv[1:]]
+from nlmeans_cli.cli import main
+main()
+"""
+
+
+def test_nlm_starts_numba_without_scipys_linear_algebra(tmp_path, samples):
+    import imageio.v3 as iio
+
+    from nlmeans_cli import denoise
+
+    source = samples / "camera_noisy.png"
+    out = tmp_path / "out.png"
+    done = subprocess.run([sys.executable, "-c", SCIPY_AT_EXIT, "denoise", str(source),
+                           str(out), "-q"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+    # This process imported SciPy's BLAS before Numba started: the same result.
+    np.testing.assert_array_equal(iio.imread(out), denoise(iio.imread(source)))
+
+
+# A library's caller that asks for it: the same, and SciPy importable afterwards.
+WITHOUT_SCIPY = """
+import sys
+import numpy as np
+from nlmeans_cli.engine import start_numba_without_scipy
+from nlmeans_cli import denoise
+start_numba_without_scipy()
+np.save(sys.argv[1], denoise(np.load(sys.argv[2]), sigma=0.1))
+print("scipy.linalg" in sys.modules)
+import scipy.linalg
+print(scipy.linalg.cython_blas is not None)
+"""
+
+
+def test_numba_started_without_scipy_gives_the_same_results(tmp_path, rng):
+    from nlmeans_cli import denoise
+
+    image = rng.random((40, 50, 3), dtype=np.float32)
+    np.save(tmp_path / "in.npy", image)
+    done = subprocess.run([sys.executable, "-c", WITHOUT_SCIPY, str(tmp_path / "out.npy"),
+                           str(tmp_path / "in.npy")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), denoise(image, sigma=0.1))
+
+
+def test_starting_numba_again_changes_nothing():
+    from nlmeans_cli.engine import nonlocal_operation, start_numba_without_scipy
+
+    grid = np.ones((1, 4, 1, 4), np.float32)
+    nonlocal_operation(grid, None, grid, affinity="gaussian", normaliser="sum",
+                       patch_radius=(1, 0, 1), search_radius=(1, 0, 1), h=1.0)
+    modules = dict(sys.modules)
+    start_numba_without_scipy()
+    assert dict(sys.modules) == modules

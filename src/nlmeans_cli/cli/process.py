@@ -7,6 +7,9 @@ to 0.13 s in collections, against 0.05 to 0.08 s for Numba's own floor (importin
 loading one cached function). Frozen (:func:`gc.freeze`), they are left out of those walks;
 they stay alive, as they would anyway. With the same parameters given, the command's time
 above that floor went from +0.19 s to -0.03 s (eleven alternating rounds; README, Speed).
+
+Numba's start-up also imports SciPy's linear algebra, only to see whether it is installed;
+the ``nlm`` process starts Numba without it (:func:`engine_loaded`).
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ def engine_loaded() -> None:
     Notes
     -----
     Importing the engine takes about 0.3 s the first time in a process (Numba); the commands
-    that run it would import it anyway. Freezing costs a walk of the tracked objects, about
-    1 ms.
+    that run it would import it anyway. In ``nlm``'s own process Numba's start-up then runs
+    without importing SciPy's linear algebra, which it only probes for
+    (:func:`~nlmeans_cli.engine.start_numba_without_scipy`, about 0.2 s less). Freezing costs
+    a walk of the tracked objects, about 1 ms.
     """
-    from .. import engine  # noqa: F401
+    from .. import engine
 
     if _owned:
+        engine.start_numba_without_scipy()
         gc.freeze()

@@ -24,7 +24,9 @@ from .operation import (
     search_offsets,
     set_engine_threads,
 )
+from .startup import start_numba_without_scipy
 
 __all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "compile_ahead",
            "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
-           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
+           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads",
+           "start_numba_without_scipy"]

@@ -96,8 +96,9 @@ def _start_worker(threads: int, parent: int) -> None:
     import numpy as np
 
     from ..denoising import denoise
-    from ..engine import set_engine_threads
+    from ..engine import set_engine_threads, start_numba_without_scipy
 
+    start_numba_without_scipy()
     set_engine_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     denoise(np.zeros((8, 8), np.float32), sigma=0.1)
 
