@@ -43,7 +43,7 @@ def start_numba_without_scipy() -> None:
             continue
         hidden = [name for name in probed if name not in sys.modules]
         for name in hidden:
-            sys.modules[name] = None  # type: ignore[assignment]
+            sys.modules[name] = None
         try:
             importlib.import_module(numba_module)
         finally:

@@ -76,7 +76,11 @@ def available_cores() -> int:
 
 
 def _start_worker(threads: int, parent: int) -> None:
-    """Set the worker's thread count and load the kernels once, before any file arrives."""
+    """Set the worker's thread count and load the kernels once, before any file arrives.
+
+    Numba starts as in ``nlm``'s own process, without SciPy's linear algebra
+    (:func:`~nlmeans_cli.engine.start_numba_without_scipy`).
+    """
     import signal
 
     import numba
