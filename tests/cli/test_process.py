@@ -56,7 +56,7 @@ def test_a_caller_of_the_app_keeps_its_collector_as_it_was(tmp_path, samples):
 
 
 # Run as `nlm`: at exit, say whether SciPy's linear algebra was imported, then import it (the
-# mark that hid it during Numba's start-up is gone) and save the output as read back.
+# mark that hid it during Numba's start-up is gone).
 SCIPY_AT_EXIT = """
 import atexit, sys
 

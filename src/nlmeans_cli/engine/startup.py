@@ -16,15 +16,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-__all__ = ["NUMBA_PROBES", "start_numba_without_scipy"]
+__all__ = ["start_numba_without_scipy"]
 
-#: The modules that Numba's start-up imports only to see whether they are installed, and
-#: the module of Numba's that looks.
-NUMBA_PROBES = {"numba.np.arraymath": ("scipy.linalg.cython_blas",)}
+# The module of Numba's start-up that probes, and the module it imports only to see whether
+# it is installed.
+_PROBING = "numba.np.arraymath"
+_PROBED = "scipy.linalg.cython_blas"
 
 
 def start_numba_without_scipy() -> None:
-    """Import Numba's NumPy implementations while the modules they only probe for are hidden.
+    """Import Numba's NumPy implementations while the module they only probe for is hidden.
 
     Meant for a process of the package's own (``nlm``, a batch worker), before its first
     kernel: a library's caller keeps Numba as it would be without the package.
@@ -33,20 +34,16 @@ def start_numba_without_scipy() -> None:
     -----
     A module is hidden by ``None`` in :data:`sys.modules`, which is how Python marks a module
     that must not be imported (an import of it raises ``ImportError``); the mark is removed
-    afterwards. A module already imported is left as it is, and where Numba's module is
-    already imported (a kernel ran), nothing changes. Costs nothing beyond the import that
+    afterwards. Where either module is already imported (a kernel ran, or SciPy's linear
+    algebra was wanted first), nothing changes. Costs nothing beyond the import that
     the first kernel would make anyway; saves importing ``scipy.linalg`` (about 0.2 s on 2
     cores).
     """
-    for numba_module, probed in NUMBA_PROBES.items():
-        if numba_module in sys.modules:
-            continue
-        hidden = [name for name in probed if name not in sys.modules]
-        for name in hidden:
-            sys.modules[name] = None
-        try:
-            importlib.import_module(numba_module)
-        finally:
-            for name in hidden:
-                if sys.modules.get(name, False) is None:
-                    del sys.modules[name]
+    if _PROBING in sys.modules or _PROBED in sys.modules:
+        return
+    sys.modules[_PROBED] = None
+    try:
+        importlib.import_module(_PROBING)
+    finally:
+        if sys.modules.get(_PROBED, False) is None:
+            del sys.modules[_PROBED]
