@@ -169,7 +169,11 @@ def noisy_image(clean: np.ndarray, depth: str = "8-bit") -> np.ndarray:
 
 
 def make_runner(peer: str, case: Case, noisy: np.ndarray):
-    """Return a no-argument callable denoising *noisy* with *peer* (0-255 pixels out)."""
+    """Return a no-argument callable denoising *noisy* with *peer*.
+
+    Each returns what the peer returns (:func:`on_255_scale` converts it for its PSNR,
+    outside the timing: for 8-bit images OpenCV's and ours are already on that scale).
+    """
     colour = case.kind == "colour"
     scale = SCALES[case.depth]
     if peer in ("ours", "ours-chroma-h"):
@@ -183,7 +187,7 @@ def make_runner(peer: str, case: Case, noisy: np.ndarray):
         def run():
             return denoise(noisy, sigma=SIGMA * scale, h=H * scale, patch_size=case.patch,
                            search_window=case.window, channel_axis=-1 if colour else None,
-                           **chroma) / np.float32(scale)
+                           **chroma)
         return run
     if peer == "ours-default":
         from nlmeans_cli import denoise
@@ -206,12 +210,20 @@ def make_runner(peer: str, case: Case, noisy: np.ndarray):
         fast = peer == "skimage-fast"
 
         def run():
-            out = denoise_nl_means(unit, patch_size=case.patch, patch_distance=case.window // 2,
-                                   h=H / 255, sigma=SIGMA / 255, fast_mode=fast,
-                                   channel_axis=-1 if colour else None)
-            return out * 255
+            return denoise_nl_means(unit, patch_size=case.patch, patch_distance=case.window // 2,
+                                    h=H / 255, sigma=SIGMA / 255, fast_mode=fast,
+                                    channel_axis=-1 if colour else None)
         return run
     raise ValueError(f"unknown peer {peer!r}")
+
+
+def on_255_scale(peer: str, case: Case, estimate: np.ndarray) -> np.ndarray:
+    """Return what *peer*'s runner returned for *case* on the 0-255 scale."""
+    if peer.startswith("skimage"):
+        return estimate * 255  # it works on the unit scale
+    if peer.startswith("ours"):
+        return estimate / np.float32(SCALES[case.depth])  # the input's own scale
+    return estimate
 
 
 def psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
@@ -261,7 +273,8 @@ def time_peers(peers: list[str], case: Case, clean: np.ndarray, noisy: np.ndarra
     times, estimates = time_alternating({peer: make_runner(peer, case, noisy) for peer in peers},
                                         max_repeats, budget=budget, min_repeats=min_repeats)
     return [Result(case.name, peer, statistics.median(times[peer]), len(times[peer]),
-                   psnr(clean, estimates[peer]), times=[round(t, 4) for t in times[peer]])
+                   psnr(clean, on_255_scale(peer, case, estimates[peer])),
+                   times=[round(t, 4) for t in times[peer]])
             for peer in peers]
 
 

@@ -8,7 +8,8 @@ A patch of one position (the network's block) takes
 :func:`~.pointwise.nonlocal_pointwise_strips`, which visits the window tile by tile; classic
 NL-means on images and clips (a shared map, the Gaussian kernel, the sum normaliser, a patch in
 the image's plane) takes :func:`~.planar.nonlocal_planar_strips`, the same algorithm with each
-row's steps written out as sweeps of their own, frame by frame.
+row's steps written out as sweeps of their own, frame by frame. A linear unary map of the
+channels (colour to opponent colours and back) is :func:`~.unary.mix_channels`.
 """
 
 from .ahead import compile_ahead
@@ -25,8 +26,10 @@ from .operation import (
     set_engine_threads,
 )
 from .startup import start_numba_without_scipy
+from .threads import on_engine_threads
+from .unary import mix_channels
 
 __all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "compile_ahead",
-           "engine_threads", "in_cache", "kernels_cached", "nonlocal_operation",
-           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads",
-           "start_numba_without_scipy"]
+           "engine_threads", "in_cache", "kernels_cached", "mix_channels", "nonlocal_operation",
+           "on_engine_threads", "reflect_padded", "reporting_progress", "search_offsets",
+           "set_engine_threads", "start_numba_without_scipy"]

@@ -16,12 +16,15 @@ from collections.abc import Callable
 import numpy as np
 
 from .operation import nonlocal_operation
+from .unary import mix_channels
 
 __all__ = ["AHEAD_VERSIONS", "compile_ahead"]
 
 # A small grid, a patch and a window of 3 a side: every step of the kernel runs on it.
 _SIDE = 9
 _RADII = (1, 0, 1)
+# A matrix for the colour version's channel mixes.
+_SWAP_FIRST_TWO = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], np.float32)
 
 
 def _grey(grid: np.ndarray) -> np.ndarray:
@@ -34,10 +37,16 @@ def _grey(grid: np.ndarray) -> np.ndarray:
 
 
 def _colour(grid: np.ndarray) -> np.ndarray:
-    """Run the colour version at the default chroma strength, twice the luminance's h."""
+    """Run the colour version at the default chroma strength, twice the luminance's h.
+
+    The channels are mixed before and after, as the classic method mixes them to opponent
+    colours and back (any 3x3 matrix compiles the same code).
+    """
     arguments = _classic_arguments(grid.shape[0])
-    return nonlocal_operation(grid, None, grid, **arguments, second_h=2 * arguments["h"],
-                              second_from=1)
+    mixed = mix_channels(_SWAP_FIRST_TWO, grid)
+    estimate = nonlocal_operation(mixed, None, mixed, **arguments,
+                                  second_h=2 * arguments["h"], second_from=1)
+    return mix_channels(_SWAP_FIRST_TWO.T, estimate)
 
 
 def _classic_arguments(channels: int) -> dict:

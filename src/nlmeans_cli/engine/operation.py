@@ -109,12 +109,15 @@ def offset_groups(offsets: np.ndarray, size: int) -> np.ndarray:
         group's offsets are ``(t0, t1, t2 + g)``, ``g < count``, taken greedily; the zero
         offset is alone.
     """
+    # As tuples: an array comparison per offset cost a colour megapixel's call 2 ms.
+    rows = [tuple(row) for row in np.asarray(offsets).tolist()]
     groups = []
     first = 0
-    while first < len(offsets):
+    while first < len(rows):
+        t0, t1, t2 = rows[first]
         count = 1
-        while (first > 0 and count < size and first + count < len(offsets)
-               and np.array_equal(offsets[first + count], offsets[first] + (0, 0, count))):
+        while (first > 0 and count < size and first + count < len(rows)
+               and rows[first + count] == (t0, t1, t2 + count)):
             count += 1
         groups.append((first, count))
         first += count

@@ -221,13 +221,13 @@ class Classic(Method):
         the RGB distances), turned into weights with h for the luminance and with the chroma
         strength for the two chroma channels.
         """
-        from ..engine import nonlocal_operation
+        from ..engine import mix_channels, nonlocal_operation
 
         spec = lookup(AFFINITIES, setting.affinity, "affinity")
         # The second strength is a Gaussian kernel's; other affinities weigh RGB alike.
         chroma = (grid.shape[0] == 3 and setting.h_chroma_unit is not None
                   and spec.kernel == GAUSSIAN_KERNEL)
-        features = _mix(OPPONENT, grid) if chroma else grid
+        features = mix_channels(OPPONENT, grid) if chroma else grid
         arguments = _engine_arguments(features, setting, axes, temporal_window, targets)
         if not chroma:
             return nonlocal_operation(grid, None, grid, **arguments, carry=carry)
@@ -235,7 +235,7 @@ class Classic(Method):
         estimate = nonlocal_operation(features, None, features, **arguments,
                                       second_h=setting.h_chroma_unit, second_from=1,
                                       carry=carry)
-        return _mix(OPPONENT.T, estimate)
+        return mix_channels(OPPONENT.T, estimate)
 
     def run_crops(self, crops: list[np.ndarray], settings: list[ClassicSetting]
                   ) -> list[list[np.ndarray]]:
@@ -357,15 +357,6 @@ def _share_distances(first: ClassicSetting, second: ClassicSetting) -> bool:
     low, high = sorted((first.h_unit, second.h_unit))
     return (same_but_h and lookup(AFFINITIES, first.affinity, "affinity").kernel
             == GAUSSIAN_KERNEL and 0 < low and high < _PAIRED_H_RATIO * low)
-
-
-def _mix(matrix: np.ndarray, planes: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 colour matrix to planar channels, element by element in float32."""
-    out = np.empty_like(planes)
-    for row in range(3):
-        out[row] = (np.float32(matrix[row, 0]) * planes[0] + np.float32(matrix[row, 1])
-                    * planes[1] + np.float32(matrix[row, 2]) * planes[2])
-    return out
 
 
 #: The registry entry.

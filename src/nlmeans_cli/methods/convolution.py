@@ -25,15 +25,13 @@ References
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 
-from ..engine import FASTMATH, Workspace, engine_threads, in_cache
+from ..engine import FASTMATH, Workspace, engine_threads, in_cache, on_engine_threads
 
 __all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "kernels_cached",
-           "on_engine_threads", "padded_length", "pointwise", "winograd_filters"]
+           "padded_length", "pointwise", "winograd_filters"]
 
 #: The most multiply-adds in one BLAS product (``C D`` per tile): small enough that OpenBLAS
 #: runs it on the calling thread.
@@ -246,37 +244,6 @@ class PaddedMaps:
         pointwise(maps.reshape(maps.shape[0], -1), (0, self.width), layer["w"][0, 0].T,
                   layer["b"], flat, (self.row + 2, self.row), self.height, self.width,
                   accumulate=True)
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-
-
-def on_engine_threads(function, shares: list) -> None:
-    """Call ``function(share)`` for every share at once, on threads kept for the process.
-
-    Parameters
-    ----------
-    function : callable
-        Work that releases the GIL for most of its time (Numba ``nogil`` kernels, BLAS).
-    shares : list
-        One argument per thread; the first runs on the calling thread.
-
-    Notes
-    -----
-    Returns when every call has; the first exception raised is raised here.
-    """
-    futures = []
-    if len(shares) > 1:
-        pool = _POOLS.get(len(shares) - 1)
-        if pool is None:
-            pool = _POOLS[len(shares) - 1] = ThreadPoolExecutor(len(shares) - 1,
-                                                                "nlm-network")
-        futures = [pool.submit(function, share) for share in shares[1:]]
-    try:
-        function(shares[0])
-    finally:
-        for future in futures:
-            future.result()
 
 
 @njit(cache=True, fastmath=FASTMATH, nogil=True)

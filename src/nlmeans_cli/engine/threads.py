@@ -1,0 +1,44 @@
+"""Work shared out over the engine's threads, on a pool kept for the process.
+
+:func:`~.operation.nonlocal_operation` runs its strips on threads of its own (it must stop
+them on Ctrl-C); shorter work in shares fixed in advance (the unary maps of :mod:`.unary`, the
+learned network's convolutions) goes through :func:`on_engine_threads`, whose pool's threads
+outlive the call: starting two threads costs more than a millisecond's map.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["on_engine_threads"]
+
+# A pool for each number of helpers asked for, the calling thread taking the first share.
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def on_engine_threads(function, shares: list) -> None:
+    """Call ``function(share)`` for every share at once, on threads kept for the process.
+
+    Parameters
+    ----------
+    function : callable
+        Work that releases the GIL for most of its time (Numba ``nogil`` kernels, BLAS).
+    shares : list
+        One argument per thread; the first runs on the calling thread.
+
+    Notes
+    -----
+    Returns when every call has; the first exception raised is raised here.
+    """
+    futures = []
+    if len(shares) > 1:
+        pool = _POOLS.get(len(shares) - 1)
+        if pool is None:
+            pool = _POOLS[len(shares) - 1] = ThreadPoolExecutor(len(shares) - 1,
+                                                                "nlm-engine")
+        futures = [pool.submit(function, share) for share in shares[1:]]
+    try:
+        function(shares[0])
+    finally:
+        for future in futures:
+            future.result()
