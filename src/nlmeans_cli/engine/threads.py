@@ -8,12 +8,11 @@ outlive the call: starting two threads costs more than a millisecond's map.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 __all__ = ["on_engine_threads"]
 
-# A pool for each number of helpers asked for, the calling thread taking the first share.
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+# A pool (a concurrent.futures.ThreadPoolExecutor) for each number of helpers asked for, the
+# calling thread taking the first share.
+_POOLS: dict = {}
 
 
 def on_engine_threads(function, shares: list) -> None:
@@ -34,6 +33,9 @@ def on_engine_threads(function, shares: list) -> None:
     if len(shares) > 1:
         pool = _POOLS.get(len(shares) - 1)
         if pool is None:
+            # Imported here: 3 ms of a grey run's start-up, which never shares work out so.
+            from concurrent.futures import ThreadPoolExecutor
+
             pool = _POOLS[len(shares) - 1] = ThreadPoolExecutor(len(shares) - 1,
                                                                 "nlm-engine")
         futures = [pool.submit(function, share) for share in shares[1:]]
