@@ -51,7 +51,7 @@ def test_mixing_takes_float64_and_non_contiguous_maps():
 
 
 @pytest.mark.parametrize("matrix, shape", [(np.eye(3)[0], (3, 4)), (np.eye(3), (2, 4)),
-                                           (np.eye(3), ())])
+                                           (np.eye(3), ()), (np.zeros((2, 0)), (0, 4))])
 def test_a_matrix_that_does_not_fit_the_channels_is_refused(matrix, shape):
     with pytest.raises(ValueError, match=r"\(D, C\) matrix maps C channels"):
         mix_channels(matrix, np.zeros(shape, np.float32))
