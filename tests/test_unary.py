@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from nlmeans_cli.engine import mix_channels, on_engine_threads, set_engine_threads
+from nlmeans_cli.engine import even_spans, mix_channels, on_engine_threads, set_engine_threads
 from nlmeans_cli.pixels import OPPONENT
 
 
@@ -80,3 +80,13 @@ def test_engine_threads_raise_a_shares_error_after_every_share_ran():
     with pytest.raises(RuntimeError, match="share 2 failed"):
         on_engine_threads(work, [1, 2, 3])
     assert sorted(ran) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("n, parts", [(0, 2), (1, 3), (7, 2), (10, 3), (5, 8)])
+def test_even_spans_cover_the_range_in_order_with_at_most_the_parts_asked(n, parts):
+    spans = even_spans(n, parts)
+    assert 1 <= len(spans) <= max(1, min(parts, n))
+    assert spans[0][0] == 0 and spans[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    lengths = [hi - lo for lo, hi in spans]
+    assert max(lengths) - min(lengths) <= 1

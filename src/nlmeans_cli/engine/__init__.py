@@ -26,10 +26,10 @@ from .operation import (
     set_engine_threads,
 )
 from .startup import start_numba_without_scipy
-from .threads import on_engine_threads
+from .threads import even_spans, on_engine_threads
 from .unary import mix_channels
 
 __all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "compile_ahead",
-           "engine_threads", "in_cache", "kernels_cached", "mix_channels", "nonlocal_operation",
-           "on_engine_threads", "reflect_padded", "reporting_progress", "search_offsets",
-           "set_engine_threads", "start_numba_without_scipy"]
+           "engine_threads", "even_spans", "in_cache", "kernels_cached", "mix_channels",
+           "nonlocal_operation", "on_engine_threads", "reflect_padded", "reporting_progress",
+           "search_offsets", "set_engine_threads", "start_numba_without_scipy"]

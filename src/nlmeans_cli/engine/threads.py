@@ -8,7 +8,7 @@ outlive the call: starting two threads costs more than a millisecond's map.
 
 from __future__ import annotations
 
-__all__ = ["on_engine_threads"]
+__all__ = ["even_spans", "on_engine_threads"]
 
 # A pool (a concurrent.futures.ThreadPoolExecutor) for each number of helpers asked for, the
 # calling thread taking the first share.
@@ -44,3 +44,24 @@ def on_engine_threads(function, shares: list) -> None:
     finally:
         for future in futures:
             future.result()
+
+
+def even_spans(n: int, parts: int) -> list[tuple[int, int]]:
+    """Cut ``range(n)`` into at most *parts* contiguous spans ``(lo, hi)`` of near-equal length.
+
+    Parameters
+    ----------
+    n : int
+        The positions (rows, elements) to share out.
+    parts : int
+        The most spans wanted (one per thread).
+
+    Returns
+    -------
+    list of tuple of int
+        ``max(1, min(parts, n))`` spans in order, covering ``[0, n)``: the shares of
+        :func:`on_engine_threads`.
+    """
+    parts = max(1, min(parts, n))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from .operation import engine_threads
-from .threads import on_engine_threads
+from .threads import even_spans, on_engine_threads
 
 __all__ = ["mix_channels"]
 
@@ -67,13 +67,11 @@ def mix_channels(matrix: np.ndarray, maps: np.ndarray) -> np.ndarray:
     out = np.empty((weights.shape[0], *maps.shape[1:]), np.float32)
     target = out.reshape(weights.shape[0], -1)
     n = source.shape[1]
-    threads = max(1, min(engine_threads(), -(-n // _BLOCK)))
-    bounds = [n * k // threads for k in range(threads + 1)]
 
     def run(span: tuple[int, int]) -> None:
         _mix_span(weights, source, target, span[0], span[1])
 
-    on_engine_threads(run, list(zip(bounds[:-1], bounds[1:], strict=True)))
+    on_engine_threads(run, even_spans(n, min(engine_threads(), -(-n // _BLOCK))))
     return out
 
 

@@ -28,7 +28,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..engine import FASTMATH, Workspace, engine_threads, in_cache, on_engine_threads
+from ..engine import (
+    FASTMATH,
+    Workspace,
+    engine_threads,
+    even_spans,
+    in_cache,
+    on_engine_threads,
+)
 
 __all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "kernels_cached",
            "padded_length", "pointwise", "winograd_filters"]
@@ -176,15 +183,13 @@ def pointwise(source: np.ndarray, source_layout: tuple[int, int], matrix: np.nda
     source = np.ascontiguousarray(source, np.float32)
     matrix = np.ascontiguousarray(matrix, np.float32)
     bias = np.ascontiguousarray(bias, np.float32)
-    threads = max(1, min(engine_threads(), height))
-    bounds = [height * k // threads for k in range(threads + 1)]
 
     def run(rows):
         _pointwise_rows(source, source_layout[0], source_layout[1], matrix, bias, target,
                         target_layout[0], target_layout[1], width, rows[0], rows[1],
                         accumulate)
 
-    on_engine_threads(run, list(zip(bounds[:-1], bounds[1:], strict=True)))
+    on_engine_threads(run, even_spans(height, engine_threads()))
     return target
 
 
