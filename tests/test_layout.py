@@ -19,7 +19,7 @@ LAYERS = {
     "methods": 3,
     "engine": 2,
     "io": 1.5,
-    "formulation": 1, "parameters": 1, "pixels": 1, "noise": 1,
+    "formulation": 1, "parameters": 1, "pixels": 1, "noise": 1, "photon_counts": 1,
 }
 
 

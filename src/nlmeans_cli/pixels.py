@@ -290,7 +290,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     Gaussian: Donoho's wavelet estimator (as :func:`skimage.restoration.estimate_sigma`),
     averaged over channels. Poisson-Gaussian: Foi et al.'s fit of local means and variances
     of smooth regions (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is
-    identified only where the image has dark regions. ``O(N)``.
+    identified only where the image has dark regions, or where the photon counts' lattice
+    shows (read noise under about 0.4 of the gain: then both parameters to a percent or
+    better). ``O(N)``.
 
     References
     ----------

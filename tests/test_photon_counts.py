@@ -1,0 +1,121 @@
+"""The photon counts' lattice: spacing and spread read off the histogram, or nothing."""
+
+import numpy as np
+import pytest
+
+from nlmeans_cli import estimate_noise
+from nlmeans_cli.noise import fit_poisson_gaussian
+from nlmeans_cli.photon_counts import LATTICE_POWER, fit_photon_lattice
+
+PEAK_20 = 255 / 20 / 255  # the gain at a peak of 20 photons, unit scale
+
+
+def _scene(rng, shape=(180, 180)):
+    """A smooth scene from near black to near white, no flat region at black."""
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
+    return 0.08 + 0.8 * (0.5 + 0.5 * np.sin(rows / 23.0) * np.cos(columns / 31.0))
+
+
+def _counts(rng, clean, gain, read):
+    return (gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape)
+            ).astype(np.float32)
+
+
+@pytest.mark.parametrize(("gain", "read"), [(PEAK_20, 2 / 255), (PEAK_20, 0.0),
+                                            (8 / 255, 2.5 / 255), (0.002, 0.0006)])
+def test_the_lattice_gives_gain_and_read_noise(gain, read):
+    rng = np.random.default_rng(11)
+    noisy = _counts(rng, _scene(rng), gain, read)
+    found = fit_photon_lattice(noisy, gain * 1.25)  # the level fit a quarter off
+    assert found is not None
+    assert found[0] == pytest.approx(gain, rel=0.005)
+    assert found[1] == pytest.approx(read, rel=0.1, abs=0.02 * gain)
+
+
+def test_a_read_noise_that_hides_the_lattice_finds_nothing():
+    rng = np.random.default_rng(12)
+    noisy = _counts(rng, _scene(rng), 4 / 255, 2.4 / 255)
+    assert fit_photon_lattice(noisy, 4 / 255) is None
+
+
+@pytest.mark.parametrize("sigma", [2 / 255, 10 / 255])
+def test_gaussian_noise_has_no_lattice(sigma):
+    rng = np.random.default_rng(13)
+    clean = _scene(rng)
+    noisy = (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32)
+    for gain in (0.5 / 255, 4 / 255, 12 / 255):
+        assert fit_photon_lattice(noisy, gain) is None
+
+
+def test_the_levels_of_an_integer_image_are_not_photons():
+    rng = np.random.default_rng(14)
+    clean = _scene(rng)
+    levels = np.rint((clean + rng.normal(0, 3 / 255, clean.shape)) * 255) / 255
+    # The 8-bit levels are a lattice of spacing 1/255 with no spread at all.
+    assert fit_photon_lattice(levels.astype(np.float32), 1 / 255) is None
+    # Photon counts on top of the levels' rounding are still found.
+    counts = np.rint(_counts(rng, clean, PEAK_20, 2 / 255) * 255) / 255
+    found = fit_photon_lattice(counts, PEAK_20)
+    assert found is not None and found[0] == pytest.approx(PEAK_20, rel=0.005)
+    # The rounding adds a twelfth of a level squared to the read noise's variance.
+    assert found[1] == pytest.approx(np.hypot(2, np.sqrt(1 / 12)) / 255, rel=0.1)
+
+
+def test_the_levels_of_fewer_bits_scaled_up_are_not_photons():
+    # 12-bit counts (1.3 levels a photon, little read noise) stored in 16 bits: every value
+    # a multiple of 16 levels, a lattice the level fit's gain (about 21 levels) is near.
+    rng = np.random.default_rng(18)
+    twelve_bit = np.rint(_counts(rng, _scene(rng) * 0.2, 1.3 / 4095, 0.3 / 4095) * 4095)
+    unit = (twelve_bit * 16).astype(np.uint16) / 65535
+    assert fit_photon_lattice(unit, 21 / 65535) is None
+
+
+def test_a_black_level_or_a_spread_that_is_not_gaussian_is_refused():
+    rng = np.random.default_rng(15)
+    clean = _scene(rng)
+    counts = _counts(rng, clean, PEAK_20, 1 / 255)
+    assert fit_photon_lattice(counts, PEAK_20) is not None
+    # Counts that start half a photon up: the model has no black level.
+    assert fit_photon_lattice(counts + np.float32(PEAK_20 / 2), PEAK_20) is None
+    # Points on a lattice spread evenly over 0.8 of its spacing.
+    uniform = (PEAK_20 * rng.poisson(clean / PEAK_20)
+               + rng.uniform(-0.4, 0.4, clean.shape) * PEAK_20).astype(np.float32)
+    assert fit_photon_lattice(uniform, PEAK_20) is None
+
+
+def test_too_few_values_or_no_gain_find_nothing():
+    rng = np.random.default_rng(16)
+    noisy = _counts(rng, _scene(rng), PEAK_20, 1 / 255)
+    assert fit_photon_lattice(noisy.ravel()[: int(2 * LATTICE_POWER)], PEAK_20) is None
+    assert fit_photon_lattice(noisy, 0.0) is None
+    assert fit_photon_lattice(noisy, float("nan")) is None
+
+
+def test_a_megapixel_shows_a_lattice_that_a_small_image_hides():
+    # Read noise 0.45 of the gain: N |c|^2 is about 11 on 180x180 values, 350 on a megapixel.
+    rng = np.random.default_rng(19)
+    gain, read = 4 / 255, 1.8 / 255
+    small = _counts(rng, _scene(rng), gain, read)
+    assert fit_photon_lattice(small, gain) is None
+    large = _counts(rng, _scene(rng, (1024, 1024)), gain, read)
+    found = fit_photon_lattice(large, gain)
+    assert found is not None
+    assert found[0] == pytest.approx(gain, rel=0.002)
+    assert found[1] == pytest.approx(read, rel=0.05)
+
+
+def test_the_fit_takes_the_lattice_where_the_levels_cannot_tell_the_read_noise():
+    # No black region: the levels' line leaves the read noise to an extrapolation from
+    # variances 40 to 250 times its own. The lattice reads it within a few percent, from
+    # float values and from the 8-bit image's clipped, rounded levels alike.
+    rng = np.random.default_rng(17)
+    noisy = _counts(rng, _scene(rng), PEAK_20, 2 / 255)
+    for image in (noisy, np.clip(np.rint(noisy * 255), 0, 255) / 255):
+        fitted = fit_poisson_gaussian(image)
+        assert fitted.gain == pytest.approx(PEAK_20, rel=0.01)
+        assert fitted.read_noise == pytest.approx(2 / 255, rel=0.1)
+    # In the image's own units, from its 8-bit file's levels.
+    eight_bit = np.clip(np.rint(noisy * 255), 0, 255).astype(np.uint8)
+    gain, read = estimate_noise(eight_bit, model="poisson-gaussian")
+    assert gain == pytest.approx(12.75, rel=0.01)
+    assert read == pytest.approx(2, rel=0.1)
