@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from skimage import data
 
 from nlmeans_cli import estimate_noise
 from nlmeans_cli.noise import fit_poisson_gaussian
@@ -16,6 +17,11 @@ def _scene(rng, shape=(180, 180)):
     return 0.08 + 0.8 * (0.5 + 0.5 * np.sin(rows / 23.0) * np.cos(columns / 31.0))
 
 
+def _near(gain):
+    """The spacings the fit searches around a line's gain."""
+    return gain / 1.35, gain * 1.35
+
+
 def _counts(rng, clean, gain, read):
     return (gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape)
             ).astype(np.float32)
@@ -26,7 +32,7 @@ def _counts(rng, clean, gain, read):
 def test_the_lattice_gives_gain_and_read_noise(gain, read):
     rng = np.random.default_rng(11)
     noisy = _counts(rng, _scene(rng), gain, read)
-    found = fit_photon_lattice(noisy, gain * 1.25)  # the level fit a quarter off
+    found = fit_photon_lattice(noisy, *_near(gain * 1.25))  # the level fit a quarter off
     assert found is not None
     assert found[0] == pytest.approx(gain, rel=0.005)
     assert found[1] == pytest.approx(read, rel=0.1, abs=0.02 * gain)
@@ -35,7 +41,7 @@ def test_the_lattice_gives_gain_and_read_noise(gain, read):
 def test_a_read_noise_that_hides_the_lattice_finds_nothing():
     rng = np.random.default_rng(12)
     noisy = _counts(rng, _scene(rng), 4 / 255, 2.4 / 255)
-    assert fit_photon_lattice(noisy, 4 / 255) is None
+    assert fit_photon_lattice(noisy, *_near(4 / 255)) is None
 
 
 @pytest.mark.parametrize("sigma", [2 / 255, 10 / 255])
@@ -44,7 +50,7 @@ def test_gaussian_noise_has_no_lattice(sigma):
     clean = _scene(rng)
     noisy = (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32)
     for gain in (0.5 / 255, 4 / 255, 12 / 255):
-        assert fit_photon_lattice(noisy, gain) is None
+        assert fit_photon_lattice(noisy, *_near(gain)) is None
 
 
 def test_the_levels_of_an_integer_image_are_not_photons():
@@ -52,10 +58,10 @@ def test_the_levels_of_an_integer_image_are_not_photons():
     clean = _scene(rng)
     levels = np.rint((clean + rng.normal(0, 3 / 255, clean.shape)) * 255) / 255
     # The 8-bit levels are a lattice of spacing 1/255 with no spread at all.
-    assert fit_photon_lattice(levels.astype(np.float32), 1 / 255) is None
+    assert fit_photon_lattice(levels.astype(np.float32), *_near(1 / 255)) is None
     # Photon counts on top of the levels' rounding are still found.
     counts = np.rint(_counts(rng, clean, PEAK_20, 2 / 255) * 255) / 255
-    found = fit_photon_lattice(counts, PEAK_20)
+    found = fit_photon_lattice(counts, *_near(PEAK_20))
     assert found is not None and found[0] == pytest.approx(PEAK_20, rel=0.005)
     # The rounding adds a twelfth of a level squared to the read noise's variance.
     assert found[1] == pytest.approx(np.hypot(2, np.sqrt(1 / 12)) / 255, rel=0.1)
@@ -67,28 +73,46 @@ def test_the_levels_of_fewer_bits_scaled_up_are_not_photons():
     rng = np.random.default_rng(18)
     twelve_bit = np.rint(_counts(rng, _scene(rng) * 0.2, 1.3 / 4095, 0.3 / 4095) * 4095)
     unit = (twelve_bit * 16).astype(np.uint16) / 65535
-    assert fit_photon_lattice(unit, 21 / 65535) is None
+    assert fit_photon_lattice(unit, *_near(21 / 65535)) is None
 
 
 def test_a_black_level_or_a_spread_that_is_not_gaussian_is_refused():
     rng = np.random.default_rng(15)
     clean = _scene(rng)
     counts = _counts(rng, clean, PEAK_20, 1 / 255)
-    assert fit_photon_lattice(counts, PEAK_20) is not None
+    assert fit_photon_lattice(counts, *_near(PEAK_20)) is not None
     # Counts that start half a photon up: the model has no black level.
-    assert fit_photon_lattice(counts + np.float32(PEAK_20 / 2), PEAK_20) is None
+    assert fit_photon_lattice(counts + np.float32(PEAK_20 / 2), *_near(PEAK_20)) is None
     # Points on a lattice spread evenly over 0.8 of its spacing.
     uniform = (PEAK_20 * rng.poisson(clean / PEAK_20)
                + rng.uniform(-0.4, 0.4, clean.shape) * PEAK_20).astype(np.float32)
-    assert fit_photon_lattice(uniform, PEAK_20) is None
+    assert fit_photon_lattice(uniform, *_near(PEAK_20)) is None
+
+
+def test_a_lattice_in_part_of_the_range_only_is_refused():
+    # Half the values on a comb (spread a quarter of its spacing), half a smooth bump above
+    # it: strong, in phase, with a Gaussian second harmonic, but not the same at every level.
+    rng = np.random.default_rng(21)
+    comb = PEAK_20 * rng.integers(2, 8, 30_000) + rng.normal(0, 0.25 * PEAK_20, 30_000)
+    smooth = rng.normal(14 * PEAK_20, 2 * PEAK_20, 30_000)
+    assert fit_photon_lattice(comb, *_near(PEAK_20)) is not None
+    assert fit_photon_lattice(np.concatenate([comb, smooth]), *_near(PEAK_20)) is None
+
+
+def test_a_harmonic_of_the_lattice_is_not_taken_for_it():
+    # Searched below the counts' spacing only, the search meets its second harmonic (half the
+    # spacing, the same spread): the stronger lattice at twice that spacing refuses it.
+    rng = np.random.default_rng(23)
+    noisy = _counts(rng, _scene(rng), PEAK_20, 1 / 255)
+    assert fit_photon_lattice(noisy, PEAK_20 / 2 / 1.2, PEAK_20 / 2 * 1.2) is None
 
 
 def test_too_few_values_or_no_gain_find_nothing():
     rng = np.random.default_rng(16)
     noisy = _counts(rng, _scene(rng), PEAK_20, 1 / 255)
-    assert fit_photon_lattice(noisy.ravel()[: int(2 * LATTICE_POWER)], PEAK_20) is None
-    assert fit_photon_lattice(noisy, 0.0) is None
-    assert fit_photon_lattice(noisy, float("nan")) is None
+    assert fit_photon_lattice(noisy.ravel()[: int(2 * LATTICE_POWER)], *_near(PEAK_20)) is None
+    assert fit_photon_lattice(noisy, *_near(0.0)) is None
+    assert fit_photon_lattice(noisy, *_near(float("nan"))) is None
 
 
 def test_a_megapixel_shows_a_lattice_that_a_small_image_hides():
@@ -96,12 +120,24 @@ def test_a_megapixel_shows_a_lattice_that_a_small_image_hides():
     rng = np.random.default_rng(19)
     gain, read = 4 / 255, 1.8 / 255
     small = _counts(rng, _scene(rng), gain, read)
-    assert fit_photon_lattice(small, gain) is None
+    assert fit_photon_lattice(small, *_near(gain)) is None
     large = _counts(rng, _scene(rng, (1024, 1024)), gain, read)
-    found = fit_photon_lattice(large, gain)
+    found = fit_photon_lattice(large, *_near(gain))
     assert found is not None
     assert found[0] == pytest.approx(gain, rel=0.002)
     assert found[1] == pytest.approx(read, rel=0.05)
+
+
+def test_clipping_that_misleads_the_line_does_not_hide_the_lattice():
+    # Low light saved as 8 bits, clipped at black and (14 % of it) at white: the levels' line
+    # puts the gain at a sixth of the truth. The lattice is then looked for over every gain.
+    rng = np.random.default_rng(22)
+    clean = data.page().astype(np.float64) / 255
+    noisy = np.clip(np.rint(_counts(rng, clean, PEAK_20, 2 / 255) * 255), 0, 255) / 255
+    assert np.mean(noisy == 1) > 0.1 and np.mean(noisy == 0) > 0.001
+    fitted = fit_poisson_gaussian(noisy.astype(np.float32))
+    assert fitted.gain == pytest.approx(PEAK_20, rel=0.01)
+    assert fitted.read_noise == pytest.approx(2 / 255, rel=0.1)
 
 
 def test_the_fit_takes_the_lattice_where_the_levels_cannot_tell_the_read_noise():

@@ -219,11 +219,16 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
             gain, offset = _fit_levels(xs[~near], ys[~near], weights[~near])
     # Where the counts' lattice shows, its spacing and spread measure both parameters far
     # better than the levels' line (whose intercept, the read noise, is an extrapolation).
-    # It shows only where the read noise is under about half the gain: not looked for where
-    # the line puts it above twice the gain.
-    if 0 < gain and offset < (2 * gain) ** 2:
-        lattice = fit_photon_lattice(_lattice_values(planes, low if clip_low else None,
-                                                     high if clip_high else None), gain)
+    # It shows only where the read noise is under about half the gain: looked for near the
+    # line's gain where the line puts the read noise under twice the gain, and over every
+    # gain where clipping may have misled the line.
+    clipped = clip_low or clip_high
+    if clipped or (0 < gain and offset < (2 * gain) ** 2):
+        values = _lattice_values(planes, low if clip_low else None, high if clip_high else None)
+        span = float(values.max() - values.min()) if values.size else 0.0
+        band = ((span / _MOST_LATTICE_PHOTONS, span / _FEWEST_LATTICE_PHOTONS) if clipped
+                else (gain / _LATTICE_BAND, gain * _LATTICE_BAND))
+        lattice = fit_photon_lattice(values, *band)
         if lattice is not None:
             return PoissonGaussian(*lattice)
     return PoissonGaussian(float(gain), float(np.sqrt(max(offset, 0.0))))
@@ -245,6 +250,14 @@ def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float
 #: the gain came within 4 % with this and with sixteen times as many), and bounds the
 #: fit's time and memory.
 FIT_PIXELS = 1 << 18
+
+#: How far from the line's gain the counts' lattice is looked for (a factor either way).
+_LATTICE_BAND = 1.35
+
+#: Where clipping may have misled the line, lattices of this many photons across the values'
+#: range (from the most to the fewest) are looked for; with fewer, a histogram's own peaks
+#: (a nearly clean image's flat regions) could pass for one.
+_MOST_LATTICE_PHOTONS, _FEWEST_LATTICE_PHOTONS = 1024, 10
 
 #: The most values the counts' lattice is looked for in (its power grows with their number;
 #: a megapixel finds a lattice up to read noise of about 0.45 times the gain).
