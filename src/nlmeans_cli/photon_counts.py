@@ -70,10 +70,12 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
     (this one would be its harmonic), the second harmonic agrees with Gaussian spread, and
     each quarter of the values shows the same ``|c|`` (the read noise is the same at every
     level; a nearly clean histogram's few narrow peaks are not).
-    Values rounded to a quantum ``q`` read a read noise larger by ``q^2 / 12`` in variance.
-    Cost: ``O(N)`` for the histogram and the refinement, plus an FFT of ``O(M log M)`` for
-    ``M`` = 16 bins per photon over the values' range (at most :data:`_MOST_PHOTONS`
-    photons; wider ranges are not searched).
+    The histogram is tapered (a half cosine over two of the largest spacings at either
+    end), so that a range cut short by clipping does not ring; ``N`` is then the weighted
+    values' effective number. Values rounded to a quantum ``q`` read a read noise larger by
+    ``q^2 / 12`` in variance. Cost: ``O(N)`` for the histogram and the refinement, plus an
+    FFT of ``O(M log M)`` for ``M`` = 16 bins per photon over the values' range (at most
+    :data:`_MOST_PHOTONS` photons; wider ranges are not searched).
 
     References
     ----------
