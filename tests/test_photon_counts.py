@@ -115,6 +115,17 @@ def test_too_few_values_or_no_gain_find_nothing():
     assert fit_photon_lattice(noisy, *_near(float("nan"))) is None
 
 
+def test_a_sixteen_bit_stack_of_counts_gives_its_gain_and_read_noise_in_levels():
+    # A photon-counting camera: 30 levels a photon, read noise 6 levels, a few hundred
+    # photons at most; the line alone puts the read noise anywhere from 0 up.
+    rng = np.random.default_rng(24)
+    frames = np.stack([_scene(rng, (96, 96)) * (0.2 + 0.1 * k) for k in range(4)])
+    stack = np.clip(np.rint(_counts(rng, frames, 30 / 65535, 6 / 65535) * 65535), 0, 65535)
+    gain, read = estimate_noise(stack.astype(np.uint16), model="poisson-gaussian")
+    assert gain == pytest.approx(30, rel=0.01)
+    assert read == pytest.approx(np.hypot(6, np.sqrt(1 / 12)), rel=0.05)
+
+
 def test_a_megapixel_shows_a_lattice_that_a_small_image_hides():
     # Read noise 0.45 of the gain: N |c|^2 is about 11 on 180x180 values, 350 on a megapixel.
     rng = np.random.default_rng(19)
