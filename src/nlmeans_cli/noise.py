@@ -152,8 +152,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     rejection, gives the two parameters. Planes are read in cache-sized bands of
     rows, and at most :data:`FIT_PIXELS` of each (evenly spaced bands). Where the line
     puts the read noise under twice the gain, the photon counts' lattice is looked for
-    near its gain (:func:`nlmeans_cli.photon_counts.fit_photon_lattice`, on up to a
-    megapixel of values); found, its spacing and spread are the parameters. ``O(N)`` for
+    near its gain, and where the image clips at every gain of 10 to 1024 photons across
+    its values (:func:`nlmeans_cli.photon_counts.fit_photon_lattice`, on up to a megapixel
+    of values); found, its spacing and spread are the parameters. ``O(N)`` for
     ``N`` up to that many pixels per plane, plus a linear-time (radix) sort.
     """
     # float32 per position (half the memory traffic of float64); the levels' sums in float64.
@@ -236,7 +237,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
 
 def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float | None
                     ) -> np.ndarray:
-    """At most :data:`_LATTICE_VALUES` of the planes' values, evenly strided, unclipped."""
+    """Return at most :data:`_LATTICE_VALUES` of the planes' values, strided, unclipped."""
     flat = planes.ravel()[:: max(1, planes.size // _LATTICE_VALUES)]
     for bound in (clip_low, clip_high):
         if bound is not None:
