@@ -167,7 +167,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     crowded = max(16, planes.size // 1000)
     clip_low = low <= 0 and np.count_nonzero(planes == low) > crowded
     clip_high = high >= top and np.count_nonzero(planes == high) > crowded
-    parts = [_detail_statistics(band, low if clip_low else None, high if clip_high else None)
+    # The clipped ends, as the positions' and the values' filters take them.
+    ends = (low if clip_low else None, high if clip_high else None)
+    parts = [_detail_statistics(band, *ends)
              for plane in planes for band in _fit_bands(plane, planes.shape[0])]
     parts = [part for part in parts if part is not None]
     if not parts or sum(part[0].size for part in parts) < 64 * _DETAIL_SUPPORT:
@@ -225,10 +227,12 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     # gain where clipping may have misled the line.
     clipped = clip_low or clip_high
     if clipped or (0 < gain and offset < (2 * gain) ** 2):
-        values = _lattice_values(planes, low if clip_low else None, high if clip_high else None)
-        span = float(values.max() - values.min()) if values.size else 0.0
-        band = ((span / _MOST_LATTICE_PHOTONS, span / _FEWEST_LATTICE_PHOTONS) if clipped
-                else (gain / _LATTICE_BAND, gain * _LATTICE_BAND))
+        values = _lattice_values(planes, *ends)
+        if clipped:
+            span = float(values.max() - values.min()) if values.size else 0.0
+            band = (span / _MOST_LATTICE_PHOTONS, span / _FEWEST_LATTICE_PHOTONS)
+        else:
+            band = (gain / _LATTICE_BAND, gain * _LATTICE_BAND)
         lattice = fit_photon_lattice(values, *band)
         if lattice is not None:
             return PoissonGaussian(*lattice)

@@ -132,7 +132,6 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
 
     first = _mean_phasor(counts, centres, frequency) * np.exp(2j * np.pi * frequency * low)
     magnitude = min(abs(first) / shrink(frequency), 1.0)
-    second = abs(_mean_phasor(counts, centres, 2 * frequency)) / shrink(2 * frequency)
     if effective * magnitude**2 < LATTICE_POWER:
         return None
     # The phase's noise is about 1 / (|c| sqrt(2 N)) radians, under 0.1 at the power's bar.
@@ -144,6 +143,7 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
         wider = abs(_mean_phasor(counts, centres, frequency / divisor))
         if wider / shrink(frequency / divisor) >= magnitude:
             return None
+    second = abs(_mean_phasor(counts, centres, 2 * frequency)) / shrink(2 * frequency)
     expected = magnitude**4
     if abs(second - expected) > 0.5 * expected + 4 / np.sqrt(effective):
         return None
