@@ -178,36 +178,21 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     # The smoothest 60 %: there the detail is noise. (Measured on 80 training images: the
     # gain within 20 % on 95 and 100 % of them at gain 4 and at 20 photons, against 89 and
     # 95 % with the 2x2 blocks' Haar detail.)
-    smooth = rough <= np.quantile(rough, 0.6)
-    mean, detail, local = mean[smooth], detail[smooth], local[smooth]
-    # Ordered on 16-bit keys, which NumPy sorts by radix in linear time; 65536 steps across
-    # the image's range split no level that matters.
-    span = max(float(local.max() - local.min()), 1e-300)
-    keys = ((local - local.min()) * (65535 / span)).astype(np.uint16)
-    order = np.argsort(keys, kind="stable")
-    mean, detail = mean[order], detail[order]
-    levels = max(4, min(80, mean.size // 450))
-    xs, ys, weights = [], [], []
-    for group_mean, group_detail in zip(np.array_split(mean, levels),
-                                        np.array_split(detail, levels), strict=True):
-        if group_detail.size < 16:
-            continue
-        # The plain variance: at a few photons per pixel the noise is too skewed for a
-        # median-based estimate, which would miss the rare counts. The 0.1 % largest
-        # details (what texture the smoothness test let through) are left out; more
-        # would cut the noise's own tails and bias the gain low.
-        magnitude = np.abs(group_detail)
-        # The elements up to the 99.9th percentile: those at most the order statistic below
-        # it (the set np.quantile's interpolated value keeps), found by one partition.
-        k = int(0.999 * (magnitude.size - 1))
-        kept = group_detail[magnitude <= np.partition(magnitude, k)[k]]
-        xs.append(float(np.mean(group_mean, dtype=np.float64)))
-        ys.append(float(np.mean(np.square(kept, dtype=np.float64))))
-        # Neighbouring details share pixels: a level holds about one independent detail
-        # per neighbourhood's worth of positions.
-        weights.append(group_detail.size / _DETAIL_SUPPORT)
-    xs, ys, weights = np.array(xs), np.array(ys), np.array(weights, np.float64)
+    smooth = rough <= np.quantile(rough, _SMOOTH_SHARE)
+    xs, ys, weights = _level_variances(mean[smooth], detail[smooth], local[smooth])
     gain, offset = _fit_levels(xs, ys, weights)
+    if xs.size and PoissonGaussian(gain, np.sqrt(max(offset, 0.0))).signal_dependent(
+            max(float(xs.min()), 0.0), float(xs.max())):
+        # The roughness holds the noise too, which here grows with the level: the smoothest
+        # positions of an image whose most are dark background would all be background, and
+        # the few bright levels left would not set the slope (a disc on a black field nine
+        # times its size: the gain 0.68-0.95 of the truth, 0.96-1.01 so). Chosen again on
+        # the roughness in units of the fitted noise, the levels are fitted again.
+        floor = 1e-2 * max(float(np.median(ys)), 1e-300)
+        calm = rough / np.sqrt(np.maximum(gain * local + offset, floor), dtype=np.float32)
+        smooth = calm <= np.quantile(calm, _SMOOTH_SHARE)
+        xs, ys, weights = _level_variances(mean[smooth], detail[smooth], local[smooth])
+        gain, offset = _fit_levels(xs, ys, weights)
     if clip_low or clip_high:
         # Levels within three standard deviations of a clipped end lose the tail of their
         # noise to the clipping (their variance shrinks): they are left out, and the line
@@ -237,6 +222,37 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
         if lattice is not None:
             return PoissonGaussian(*lattice)
     return PoissonGaussian(float(gain), float(np.sqrt(max(offset, 0.0))))
+
+
+def _level_variances(mean: np.ndarray, detail: np.ndarray, local: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each level's mean, noise variance and weight, levels of equal *local* mean."""
+    # Ordered on 16-bit keys, which NumPy sorts by radix in linear time; 65536 steps across
+    # the image's range split no level that matters.
+    span = max(float(local.max() - local.min()), 1e-300)
+    order = np.argsort(((local - local.min()) * (65535 / span)).astype(np.uint16), kind="stable")
+    mean, detail = mean[order], detail[order]
+    levels = max(4, min(80, mean.size // 450))
+    xs, ys, weights = [], [], []
+    for group_mean, group_detail in zip(np.array_split(mean, levels),
+                                        np.array_split(detail, levels), strict=True):
+        if group_detail.size < 16:
+            continue
+        # The plain variance: at a few photons per pixel the noise is too skewed for a
+        # median-based estimate, which would miss the rare counts. The 0.1 % largest
+        # details (what texture the smoothness test let through) are left out; more
+        # would cut the noise's own tails and bias the gain low.
+        magnitude = np.abs(group_detail)
+        # The elements up to the 99.9th percentile: those at most the order statistic below
+        # it (the set np.quantile's interpolated value keeps), found by one partition.
+        k = int(0.999 * (magnitude.size - 1))
+        kept = group_detail[magnitude <= np.partition(magnitude, k)[k]]
+        xs.append(float(np.mean(group_mean, dtype=np.float64)))
+        ys.append(float(np.mean(np.square(kept, dtype=np.float64))))
+        # Neighbouring details share pixels: a level holds about one independent detail
+        # per neighbourhood's worth of positions.
+        weights.append(group_detail.size / _DETAIL_SUPPORT)
+    return np.array(xs), np.array(ys), np.array(weights, np.float64)
 
 
 def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float | None
@@ -283,6 +299,12 @@ _FIT_BAND_HALO = 1 + _ROUGHNESS_STEP
 
 #: The pixels under one detail (its 3x3 neighbourhood).
 _DETAIL_SUPPORT = 9
+
+#: The radius, in 3x3 means, of the local mean that sorts positions into levels.
+_LEVEL_KEY_RADIUS = 6
+
+#: The share of positions, the smoothest, whose details are taken for noise.
+_SMOOTH_SHARE = 0.6
 
 
 def _fit_bands(plane: np.ndarray, n_planes: int) -> list[np.ndarray]:
@@ -334,10 +356,15 @@ def _detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: flo
         keep &= extreme[inner] != bound
     if not keep.any():
         return None
-    # Levels are formed on a local mean over 13x13 neighbourhoods: sorting on each
-    # position's own noisy mean would split one flat region into levels by its noise, and
-    # place the darkest ones below their true level.
-    local = local_mean(mean, 6)[inner]
+    # Levels are formed on a local mean over 13x13 neighbourhoods that leaves out the
+    # position's own 3x3 pixels (each of which weighs 1 / 13^2 in it), so that the key's
+    # noise is independent of the detail and mean it sorts: keyed on the noise of those
+    # pixels, a large flat region would be split into levels whose means spread with that
+    # noise while their variances do not, a flat run that pulls the line's slope towards 0
+    # (the gain 20 % low on a fundus photograph that is three quarters black background).
+    side = 2 * _LEVEL_KEY_RADIUS + 1
+    local = ((side * side * local_mean(mean, _LEVEL_KEY_RADIUS) - _DETAIL_SUPPORT * mean)
+             / (side * side - _DETAIL_SUPPORT))[inner]
     if keep.all():
         return mean[inner].ravel(), detail[inner].ravel(), gradient.ravel(), local.ravel()
     return mean[inner][keep], detail[inner][keep], gradient[keep], local[keep]
