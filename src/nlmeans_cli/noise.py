@@ -146,16 +146,19 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     and a detail, the product of second differences along both axes (scaled to the noise's
     variance), which cancels every quadratic and leaves half the texture a Haar detail
     would; positions on edges and texture (the roughest 40 %) are left out; the rest are
-    grouped into levels of equal mean, where the noise variance is the details' mean square
-    without their largest 0.1 %; a line through (mean, variance), weighted by the levels'
-    counts and then by their precision (generalised least squares), with iterated outlier
-    rejection, gives the two parameters. Planes are read in cache-sized bands of
+    grouped into levels of equal local mean (over 13x13 neighbourhoods, without the
+    position's own pixels), where the noise variance is the details' mean square without
+    their largest 0.1 %; a line through (mean, variance), weighted by the levels' counts
+    and then by their precision (generalised least squares), with iterated outlier
+    rejection, gives the two parameters. Where that noise grows across the levels, the
+    roughest 40 % is measured again in units of the fitted noise, and the line fitted
+    again. Planes are read in cache-sized bands of
     rows, and at most :data:`FIT_PIXELS` of each (evenly spaced bands). Where the line
     puts the read noise under twice the gain, the photon counts' lattice is looked for
     near its gain, and where the image clips at every gain of 10 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.fit_photon_lattice`, on up to a megapixel
     of values); found, its spacing and spread are the parameters. ``O(N)`` for
-    ``N`` up to that many pixels per plane, plus a linear-time (radix) sort.
+    ``N`` up to that many pixels per plane, plus one or two linear-time (radix) sorts.
     """
     # float32 per position (half the memory traffic of float64); the levels' sums in float64.
     planes = np.asarray(image, np.float32)
