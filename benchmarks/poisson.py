@@ -114,7 +114,7 @@ def gaussian(images, sigma):
         noisy = (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32)
         rows.append((psnr(clean, denoise(noisy, sigma=sigma)),
                      psnr(clean, denoise(noisy, noise="auto")),
-                     psnr(clean, denoise(noisy))))
+                     psnr(clean, denoise(noisy, noise="gaussian"))))
     return np.array(rows)
 
 
