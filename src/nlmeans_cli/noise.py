@@ -366,8 +366,8 @@ def _detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: flo
     # noise while their variances do not, a flat run that pulls the line's slope towards 0
     # (the gain 20 % low on a fundus photograph that is three quarters black background).
     side = 2 * _LEVEL_KEY_RADIUS + 1
-    local = ((side * side * local_mean(mean, _LEVEL_KEY_RADIUS) - _DETAIL_SUPPORT * mean)
-             / (side * side - _DETAIL_SUPPORT))[inner]
+    local = ((side * side * local_mean(mean, _LEVEL_KEY_RADIUS)[inner]
+              - _DETAIL_SUPPORT * mean[inner]) / (side * side - _DETAIL_SUPPORT))
     if keep.all():
         return mean[inner].ravel(), detail[inner].ravel(), gradient.ravel(), local.ravel()
     return mean[inner][keep], detail[inner][keep], gradient[keep], local[keep]
