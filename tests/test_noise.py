@@ -141,6 +141,17 @@ def test_the_levels_line_does_not_walk_off_to_a_flat_line():
         assert fit_poisson_gaussian(noisy).gain == pytest.approx(1 / 255, rel=0.2)
 
 
+def test_a_clean_image_mostly_of_one_value_is_fitted_without_error():
+    # Most levels then have no variance at all (a clean fundus photograph's background):
+    # the precision weights divided by a floor taken from their median, 0, and the line's
+    # least squares failed to converge.
+    image = np.full((200, 200), 0.4, np.float32)
+    image[:, 140:] = data.camera()[:200, 200:260] / 255
+    fitted = fit_poisson_gaussian(image)
+    assert np.isfinite(fitted.gain) and np.isfinite(fitted.read_noise)
+    assert np.all(np.isfinite(denoise(image)))
+
+
 def test_a_large_plane_is_fitted_from_bands_of_rows(monkeypatch):
     rng = np.random.default_rng(8)
     noisy = _photons(rng, _ramp((480, 200)))

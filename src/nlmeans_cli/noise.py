@@ -191,8 +191,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
         # the few bright levels left would not set the slope (a disc on a black field nine
         # times its size: the gain 0.68-0.95 of the truth, 0.96-1.01 so). Chosen again on
         # the roughness in units of the fitted noise, the levels are fitted again.
-        floor = 1e-2 * max(float(np.median(ys)), 1e-300)
-        calm = rough / np.sqrt(np.maximum(gain * local + offset, floor), dtype=np.float32)
+        calm = rough / np.sqrt(np.maximum(gain * local + offset, _variance_floor(ys)))
         smooth = calm <= np.quantile(calm, _SMOOTH_SHARE)
         xs, ys, weights = _level_variances(mean[smooth], detail[smooth], local[smooth])
         gain, offset = _fit_levels(xs, ys, weights)
@@ -409,8 +408,10 @@ def local_mean(plane: np.ndarray, radius: int) -> np.ndarray:
 def _fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
     """Slope (gain) and intercept (read noise squared) of the levels' variance line."""
     keep = np.ones(xs.size, bool)
-    gain, offset = 0.0, float(np.median(ys)) if ys.size else 0.0
-    floor = 1e-2 * max(float(np.median(ys)), 1e-300) if ys.size else 1.0
+    floor = _variance_floor(ys)
+    if floor == 0:  # no level varies: no noise to fit
+        return 0.0, 0.0
+    gain, offset = 0.0, float(np.median(ys))
     # The line weighted by the levels' counts only starts the one weighted by their
     # precision (count over the fitted variance squared, iterated: generalised least
     # squares), so that the bright levels' large scatter does not set the line. On 20
@@ -438,7 +439,7 @@ def _fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[fl
         # The intercept is re-estimated, the slope kept, as the median of every level's
         # (variance - gain * mean) weighted by its precision (counts over variance squared).
         residual = ys - gain * xs
-        precision = weights / np.maximum(ys, 1e-18) ** 2
+        precision = weights / np.maximum(ys, floor) ** 2
         order = np.argsort(residual)
         cumulative = np.cumsum(precision[order])
         offset = float(residual[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
@@ -448,6 +449,16 @@ def _fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[fl
         gain = max(float(np.sum(weights * xs * ys) / np.sum(weights * xs * xs)), 0.0)
         offset = 0.0
     return gain, offset
+
+
+def _variance_floor(variances: np.ndarray) -> float:
+    """Return a hundredth of the median positive variance (0 when none is positive).
+
+    No level's weight divides by less: a level of constant pixels (a clean image's flat
+    background) has no noise, and dividing by its 0 would send the fit to infinity.
+    """
+    positive = variances[variances > 0]
+    return 1e-2 * float(np.median(positive)) if positive.size else 0.0
 
 
 def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
