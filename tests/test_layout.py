@@ -19,7 +19,8 @@ LAYERS = {
     "methods": 3,
     "engine": 2,
     "io": 1.5,
-    "formulation": 1, "parameters": 1, "pixels": 1, "noise": 1, "photon_counts": 1,
+    "formulation": 1, "parameters": 1, "pixels": 1, "noise": 1, "noise_levels": 1,
+    "photon_counts": 1,
 }
 
 

@@ -6,8 +6,7 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
-from nlmeans_cli import denoise, estimate_noise, resolve_parameters
-from nlmeans_cli import noise as noise_module
+from nlmeans_cli import denoise, estimate_noise, noise_levels, resolve_parameters
 from nlmeans_cli.cli import app
 from nlmeans_cli.noise import (
     NOISE_MODELS,
@@ -156,7 +155,7 @@ def test_a_large_plane_is_fitted_from_bands_of_rows(monkeypatch):
     rng = np.random.default_rng(8)
     noisy = _photons(rng, _ramp((480, 200)))
     whole = fit_poisson_gaussian(noisy)
-    monkeypatch.setattr(noise_module, "FIT_PIXELS", 480 * 200 // 4)
+    monkeypatch.setattr(noise_levels, "FIT_PIXELS", 480 * 200 // 4)
     banded = fit_poisson_gaussian(noisy)
     assert banded != whole  # read from part of the rows
     assert banded.gain == pytest.approx(GAIN, rel=0.2)
@@ -326,7 +325,7 @@ def test_tiny_images_keep_shape_and_dtype(shape):
 def test_the_fitslocal_mean_equals_scipys_uniform_filter(shape):
     from scipy.ndimage import uniform_filter
 
-    from nlmeans_cli.noise import local_mean
+    from nlmeans_cli.noise_levels import local_mean
 
     plane = np.random.default_rng(1).random(shape)
     np.testing.assert_allclose(local_mean(plane, 2), uniform_filter(plane, 5, mode="nearest"),
