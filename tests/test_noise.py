@@ -193,6 +193,19 @@ def test_auto_keeps_the_gaussian_path_on_gaussian_noise():
     np.testing.assert_array_equal(denoise(noisy, noise="auto"), denoise(noisy))
 
 
+def test_auto_keeps_a_clean_photograph_on_the_gaussian_path():
+    # Clean, the camera's fitted noise is texture: it grows with the level, but the
+    # transformed image shows half the noise the transform promises. Stabilised, the
+    # default path changed the clean image 6 dB more than the Gaussian path (PSNR 45.9
+    # against 51.9 dB), the coins 10 dB more.
+    for clean in (data.camera(), data.coins()):
+        assert fit_poisson_gaussian(clean / 255).signal_dependent(0.1, 0.9)
+        assert resolve_parameters(clean, noise="auto").stabiliser is None
+        np.testing.assert_array_equal(denoise(clean), denoise(clean, noise="gaussian"))
+        # Asked for by name, the transform is taken all the same.
+        assert resolve_parameters(clean, noise="poisson-gaussian").stabiliser is not None
+
+
 def test_the_default_noise_is_auto_and_a_given_sigma_or_h_keeps_it_gaussian():
     rng = np.random.default_rng(9)
     clean = data.camera()[96:352, 128:384].astype(np.float64) / 255

@@ -29,12 +29,14 @@ from .noise_levels import (
     fit_bands,
     fit_levels,
     level_variances,
+    second_differences,
+    touches_clipped,
     variance_floor,
 )
 from .photon_counts import fit_photon_lattice
 
-__all__ = ["NOISE_MODELS", "NoiseModel", "PoissonGaussian", "Stabiliser", "anscombe",
-           "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise",
+__all__ = ["CONFIRMING_SHARE", "NOISE_MODELS", "NoiseModel", "PoissonGaussian", "Stabiliser",
+           "anscombe", "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise",
            "plan_stabiliser"]
 
 
@@ -273,11 +275,15 @@ class NoiseModel:
     stabilises : callable
         ``stabilises(model, low, high) -> bool``: whether to go through the Anscombe
         transform for a fitted *model* and an image spanning the levels *low* to *high*.
+    confirms : bool
+        Whether a fitted model must also be confirmed by the transformed image's own noise:
+        measured, at least :data:`CONFIRMING_SHARE` of the sigma the transform promises.
     """
 
     name: str
     description: str
     stabilises: Callable[[PoissonGaussian, float, float], bool]
+    confirms: bool = False
 
 
 #: The noise models, by name.
@@ -290,9 +296,18 @@ NOISE_MODELS: dict[str, NoiseModel] = {
         lambda model, low, high: model.gain > 0),
     "auto": NoiseModel(
         "auto", "poisson-gaussian where the fitted noise grows by half or more across the "
-        "image's levels, else gaussian",
-        lambda model, low, high: model.gain > 0 and model.signal_dependent(low, high)),
+        "image's levels and the transformed image shows it, else gaussian",
+        lambda model, low, high: model.gain > 0 and model.signal_dependent(low, high),
+        confirms=True),
 }
+
+#: The least share of the sigma the transform promises that the transformed image's own
+#: noise must show, measured robustly, for ``noise="auto"`` to take a fitted model: on a clean
+#: photograph the fit reads texture as noise, and the stabilised path would smooth it away.
+#: On 60 training images saved clean as 8 bits, the share was 0.21 to 0.91 (median 0.69)
+#: where the fitted noise grew; with Poisson-Gaussian noise (gain 1 to 4 and a peak of 20
+#: photons, float and 8-bit) 0.81 to 1.30, 0.9 or more on 95 % of them.
+CONFIRMING_SHARE = 0.75
 
 
 def lookup_noise(name: str) -> NoiseModel:
@@ -392,4 +407,37 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
         return None
     ceiling = max(top, float(unit.max()))
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
-    return Stabiliser(tuple(models), scale, fitted=gain is None or read_noise is None)
+    stabiliser = Stabiliser(tuple(models), scale, fitted=gain is None or read_noise is None)
+    if choice.confirms and stabiliser.fitted:
+        measured = _measured_sigma(stabiliser.forward(unit), unit, top)
+        if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:
+            return None
+    return stabiliser
+
+
+def _measured_sigma(transformed: np.ndarray, unit: np.ndarray, top: float) -> float | None:
+    """Return the noise sigma of a transformed image, from its details' median magnitude.
+
+    Robust to the texture that can mislead a fit of variances: the finest details of most
+    positions are noise alone. Positions touching a clipped value (whose noise clipping
+    removed) are left out, and large planes read in bands as the fit reads them; ``None``
+    when the image is too small.
+    """
+    low, high = float(unit.min()), float(unit.max())
+    ends = (low if low <= 0 else None, high if high >= top else None)
+    height, width = unit.shape[-3:-1]
+    if min(height, width) < 3:
+        return None
+    # Every channel's planes (a volume's or a clip's frames too), at most a fit's worth in all.
+    raws, planes = (np.moveaxis(a, -1, 0).reshape(-1, height, width) for a in (unit, transformed))
+    details = []
+    for raw, plane in zip(raws, planes, strict=True):
+        for raw_band, band in zip(fit_bands(raw, len(raws)), fit_bands(plane, len(raws)),
+                                  strict=True):
+            details.append(second_differences(band)[~touches_clipped(raw_band, *ends)])
+    magnitude = np.abs(np.concatenate(details))
+    return float(np.median(magnitude)) / _NORMAL_QUARTILE if magnitude.size else None
+
+
+#: The median of a standard normal variable's magnitude.
+_NORMAL_QUARTILE = 0.6744897501960817

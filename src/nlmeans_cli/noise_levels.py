@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_bands", "fit_levels",
-           "level_variances", "local_mean", "second_differences", "variance_floor"]
+           "level_variances", "local_mean", "second_differences", "touches_clipped",
+           "variance_floor"]
 
 
 #: The most pixels of one plane :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads (larger
@@ -154,6 +155,35 @@ def second_differences(plane: np.ndarray) -> np.ndarray:
     return (rows[:, :-2] - 2 * rows[:, 1:-1] + rows[:, 2:]) / 6
 
 
+def touches_clipped(plane: np.ndarray, clip_low: float | None, clip_high: float | None
+                    ) -> np.ndarray:
+    """Tell, per 3x3 neighbourhood, whether it holds a clipped value.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D, at least 3x3.
+    clip_low, clip_high : float or None
+        The values at which the sensor clipped, if it did.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, one per neighbourhood (as :func:`second_differences`).
+
+    Notes
+    -----
+    The neighbourhoods' minimum and maximum, each from two passes of three; ``O(N)``.
+    """
+    touched = np.zeros((plane.shape[0] - 2, plane.shape[1] - 2), bool)
+    for bound, reduce in ((clip_low, np.minimum), (clip_high, np.maximum)):
+        if bound is None:
+            continue
+        along = reduce(reduce(plane[:-2], plane[1:-1]), plane[2:])
+        touched |= reduce(reduce(along[:, :-2], along[:, 1:-1]), along[:, 2:]) == bound
+    return touched
+
+
 def detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: float | None
                        ) -> tuple[np.ndarray, ...] | None:
     """Return per usable position the 3x3 mean, the detail, the roughness and the level's key.
@@ -190,12 +220,7 @@ def detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: floa
     gradient = (np.abs(mean[2 * step:, step:-step] - mean[:-2 * step, step:-step])
                 + np.abs(mean[step:-step, 2 * step:] - mean[step:-step, :-2 * step]))
     keep = np.ones(gradient.shape, bool)
-    for bound, reduce in ((clip_low, np.minimum), (clip_high, np.maximum)):
-        if bound is None:
-            continue
-        along = reduce(reduce(plane[:-2], plane[1:-1]), plane[2:])
-        extreme = reduce(reduce(along[:, :-2], along[:, 1:-1]), along[:, 2:])
-        keep &= extreme[inner] != bound
+    keep &= ~touches_clipped(plane, clip_low, clip_high)[inner]
     if not keep.any():
         return None
     # Levels are formed on a local mean over 13x13 neighbourhoods that leaves out the
