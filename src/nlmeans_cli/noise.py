@@ -29,6 +29,7 @@ from .noise_levels import (
     fit_bands,
     fit_levels,
     level_variances,
+    local_mean,
     second_differences,
     touches_clipped,
     variance_floor,
@@ -304,9 +305,9 @@ NOISE_MODELS: dict[str, NoiseModel] = {
 #: The least share of the sigma the transform promises that the transformed image's own
 #: noise must show, measured robustly, for ``noise="auto"`` to take a fitted model: on a clean
 #: photograph the fit reads texture as noise, and the stabilised path would smooth it away.
-#: On 60 training images saved clean as 8 bits, the share was 0.21 to 0.91 (median 0.69)
-#: where the fitted noise grew; with Poisson-Gaussian noise (gain 1 to 4 and a peak of 20
-#: photons, float and 8-bit) 0.81 to 1.30, 0.9 or more on 95 % of them.
+#: On 60 training images saved clean as 8 bits, the share was 0.23 to 0.92 (median 0.68)
+#: where the fitted noise grew; with Poisson-Gaussian noise (gain 0.25 to 4 and a peak of 20
+#: photons, float and 8-bit) 0.82 to 1.30, and 0.90 or more at every case's 5th percentile.
 CONFIRMING_SHARE = 0.75
 
 
@@ -409,19 +410,21 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     stabiliser = Stabiliser(tuple(models), scale, fitted=gain is None or read_noise is None)
     if choice.confirms and stabiliser.fitted:
-        measured = _measured_sigma(stabiliser.forward(unit), unit, top)
+        measured = _measured_sigma(stabiliser, unit, top)
         if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:
             return None
     return stabiliser
 
 
-def _measured_sigma(transformed: np.ndarray, unit: np.ndarray, top: float) -> float | None:
-    """Return the noise sigma of a transformed image, from its details' median magnitude.
+def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray, top: float) -> float | None:
+    """Return the noise sigma of the transformed image, from its details' median magnitude.
 
     Robust to the texture that can mislead a fit of variances: the finest details of most
-    positions are noise alone. Positions touching a clipped value (whose noise clipping
-    removed) are left out, and large planes read in bands as the fit reads them; ``None``
-    when the image is too small.
+    positions are noise alone. Only positions the transform stabilises count (a local mean
+    of :data:`_STABLE_COUNTS` photons or more, read noise included: below, the transformed
+    noise is less than promised); positions touching a clipped value (whose noise clipping
+    removed) are left out; large planes are read in bands as the fit reads them. ``None``
+    when fewer than :data:`_FEWEST_MEASURED` positions are left.
     """
     low, high = float(unit.min()), float(unit.max())
     ends = (low if low <= 0 else None, high if high >= top else None)
@@ -429,15 +432,29 @@ def _measured_sigma(transformed: np.ndarray, unit: np.ndarray, top: float) -> fl
     if min(height, width) < 3:
         return None
     # Every channel's planes (a volume's or a clip's frames too), at most a fit's worth in all.
-    raws, planes = (np.moveaxis(a, -1, 0).reshape(-1, height, width) for a in (unit, transformed))
+    raws, planes = (np.moveaxis(a, -1, 0).reshape(-1, height, width)
+                    for a in (unit, stabiliser.forward(unit)))
+    # The transform of a count c (plus the read noise's share) is 2 sqrt(c + 3/8), scaled.
+    stable = 2 * np.sqrt(_STABLE_COUNTS + 0.375) / stabiliser.scale
     details = []
     for raw, plane in zip(raws, planes, strict=True):
         for raw_band, band in zip(fit_bands(raw, len(raws)), fit_bands(plane, len(raws)),
                                   strict=True):
-            details.append(second_differences(band)[~touches_clipped(raw_band, *ends)])
+            keep = ~touches_clipped(raw_band, *ends) & (local_mean(band, 3)[1:-1, 1:-1] >= stable)
+            details.append(second_differences(band)[keep])
     magnitude = np.abs(np.concatenate(details))
-    return float(np.median(magnitude)) / _NORMAL_QUARTILE if magnitude.size else None
+    if magnitude.size < _FEWEST_MEASURED:
+        return None
+    return float(np.median(magnitude)) / _NORMAL_QUARTILE
 
+
+#: The fewest photons (read noise included) a position's level must hold for its transformed
+#: noise to be measured: the transform's variance is within a few percent of 1 from there up,
+#: and below it falls (to 0.72 at one photon).
+_STABLE_COUNTS = 5
+
+#: The fewest positions the transformed noise is measured on; with fewer it is not measured.
+_FEWEST_MEASURED = 4096
 
 #: The median of a standard normal variable's magnitude.
 _NORMAL_QUARTILE = 0.6744897501960817
