@@ -151,6 +151,19 @@ def test_clipping_that_misleads_the_line_does_not_hide_the_lattice():
     assert fitted.read_noise == pytest.approx(2 / 255, rel=0.1)
 
 
+@pytest.mark.parametrize("peak", [5, 7])
+def test_a_few_photons_saved_as_eight_bits_give_their_lattice(peak):
+    # At a peak of 5 or 7 photons an 8-bit file holds a handful of levels, most near black
+    # and white: the line put the gain at a third to two thirds of the truth, and lattices of
+    # fewer than 10 photons across the range were not looked for.
+    rng = np.random.default_rng(peak)
+    clean = data.camera()[96:352, 128:384].astype(np.float64) / 255
+    noisy = np.clip(np.rint(_counts(rng, clean, 1 / peak, 2 / 255) * 255), 0, 255) / 255
+    fitted = fit_poisson_gaussian(noisy.astype(np.float32))
+    assert fitted.gain == pytest.approx(1 / peak, rel=0.01)
+    assert fitted.read_noise == pytest.approx(2 / 255, rel=0.1)
+
+
 def test_the_fit_takes_the_lattice_where_the_levels_cannot_tell_the_read_noise():
     # No black region: the levels' line leaves the read noise to an extrapolation from
     # variances 40 to 250 times its own. The lattice reads it within a few percent, from

@@ -166,7 +166,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0) -> PoissonGauss
     again. Planes are read in cache-sized bands of rows, and at most
     :data:`nlmeans_cli.noise_levels.FIT_PIXELS` of each (evenly spaced bands). Where the line
     puts the read noise under twice the gain, the photon counts' lattice is looked for
-    near its gain, and where the image clips at every gain of 10 to 1024 photons across
+    near its gain, and where the image clips at every gain of 4 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.fit_photon_lattice`, on up to a megapixel
     of values); found, its spacing and spread are the parameters. ``O(N)`` for
     ``N`` up to that many pixels per plane, plus one or two linear-time (radix) sorts.
@@ -251,9 +251,11 @@ def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float
 _LATTICE_BAND = 1.35
 
 #: Where clipping may have misled the line, lattices of this many photons across the values'
-#: range (from the most to the fewest) are looked for; with fewer, a histogram's own peaks
-#: (a nearly clean image's flat regions) could pass for one.
-_MOST_LATTICE_PHOTONS, _FEWEST_LATTICE_PHOTONS = 1024, 10
+#: range (from the most to the fewest) are looked for. With 4 (it was 10), 8-bit images at a
+#: peak of 5 to 9 photons, where clipping takes the line's gain to a third or two thirds of
+#: the truth, are fitted exactly; no false lattice in 2552 searches on 3200 8-bit training
+#: images (Gaussian noise or none, clipped, stretched) nor in 981 on 1200 16-bit ones.
+_MOST_LATTICE_PHOTONS, _FEWEST_LATTICE_PHOTONS = 1024, 4
 
 #: The most values the counts' lattice is looked for in (its power grows with their number;
 #: a megapixel finds a lattice up to read noise of about half the gain, 180x180 to 0.4).
