@@ -215,6 +215,15 @@ def test_auto_stabilises_deep_low_light():
     assert resolve_parameters(photons).stabiliser is not None
 
 
+@pytest.mark.parametrize("model", ["gaussian", "poisson-gaussian"])
+def test_estimate_noise_refuses_what_denoise_refuses(model):
+    # A NaN gave nan for sigma, and a NumPy error about an empty reduction for the fit.
+    image = np.random.default_rng(12).random((64, 64)).astype(np.float32)
+    image[3, 3] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        estimate_noise(image, model=model)
+
+
 def test_the_default_noise_is_auto_and_a_given_sigma_or_h_keeps_it_gaussian():
     rng = np.random.default_rng(9)
     clean = data.camera()[96:352, 128:384].astype(np.float64) / 255

@@ -308,6 +308,7 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
     image = np.asarray(image)
     check_dtype(image.dtype)
+    check_finite(image)
     unit = to_unit(channels_last(image, channel_axis))
     scale = unit_scale(image.dtype)
     if model == "gaussian":
