@@ -151,6 +151,23 @@ def test_a_clean_image_mostly_of_one_value_is_fitted_without_error():
     assert np.all(np.isfinite(denoise(image)))
 
 
+def test_one_known_parameter_is_held_while_the_other_is_fitted():
+    clean = data.camera()[96:352, 128:384].astype(np.float64) / 255
+    gain, read = 1 / 255, 3 / 255
+    for seed in range(3):
+        noisy = _photons(np.random.default_rng(seed), clean, gain=gain, read=read)
+        with_gain = fit_poisson_gaussian(noisy, gain=gain)
+        assert with_gain.gain == gain
+        assert with_gain.read_noise == pytest.approx(read, rel=0.15)
+        with_read = fit_poisson_gaussian(noisy, read_noise=read)
+        assert with_read.read_noise == read
+        assert with_read.gain == pytest.approx(gain, rel=0.1)
+        # The intercept follows the slope held: a larger gain leaves less to the read noise.
+        assert fit_poisson_gaussian(noisy, gain=1.5 * gain).read_noise < with_gain.read_noise
+        both = fit_poisson_gaussian(noisy, gain=2 * gain, read_noise=0.5 * read)
+        assert (both.gain, both.read_noise) == (2 * gain, 0.5 * read)
+
+
 def test_a_large_plane_is_fitted_from_bands_of_rows(monkeypatch):
     rng = np.random.default_rng(8)
     noisy = _photons(rng, _ramp((480, 200)))

@@ -106,7 +106,8 @@ def denoise(
         be given.
     gain, read_noise : float, optional
         The Poisson-Gaussian model's parameters in the image's value units, as sigma;
-        ``None`` fits them from the image, per channel (Foi et al.).
+        ``None`` fits them from the image, per channel (Foi et al.); one given, the other
+        is fitted with it held.
 
     Returns
     -------

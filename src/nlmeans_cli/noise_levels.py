@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_bands", "fit_levels",
-           "level_variances", "local_mean", "second_differences", "touches_clipped",
+           "intercept_for", "level_variances", "local_mean", "second_differences",
+           "slope_for", "touches_clipped",
            "variance_floor"]
 
 
@@ -316,20 +317,74 @@ def fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[flo
         if not (updated.sum() < max(2, keep.sum() // 2) or np.array_equal(updated, keep)):
             keep = updated
     if xs.size >= 2:
-        # The read noise is the variance at no signal: the darkest levels measure it best.
-        # The intercept is re-estimated, the slope kept, as the median of every level's
-        # (variance - gain * mean) weighted by its precision (counts over variance squared).
-        residual = ys - gain * xs
-        precision = weights / np.maximum(ys, floor) ** 2
-        order = np.argsort(residual)
-        cumulative = np.cumsum(precision[order])
-        offset = float(residual[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+        offset = intercept_for(xs, ys, weights, gain)
     if gain < 0:
         gain, offset = 0.0, float(np.average(ys, weights=weights))
     if offset < 0:
         gain = max(float(np.sum(weights * xs * ys) / np.sum(weights * xs * xs)), 0.0)
         offset = 0.0
     return gain, offset
+
+
+def intercept_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, gain: float) -> float:
+    """Return the levels' variance at no signal (read noise squared) for a given slope.
+
+    Parameters
+    ----------
+    xs, ys, weights : numpy.ndarray
+        The levels' means, variances and numbers of independent details.
+    gain : float
+        The slope.
+
+    Returns
+    -------
+    float
+        The median of every level's ``variance - gain * mean``, weighted by its precision
+        (count over variance squared), so that the darkest levels, which measure it best,
+        count most; it may be negative.
+
+    Notes
+    -----
+    ``O(L log L)`` for ``L`` levels.
+    """
+    residual = ys - gain * xs
+    precision = weights / np.maximum(ys, variance_floor(ys)) ** 2
+    order = np.argsort(residual)
+    cumulative = np.cumsum(precision[order])
+    return float(residual[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def slope_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, offset: float,
+              start: float) -> float:
+    """Return the levels' variance line's slope (gain) for a given intercept.
+
+    Parameters
+    ----------
+    xs, ys, weights : numpy.ndarray
+        The levels' means, variances and numbers of independent details.
+    offset : float
+        The intercept (read noise squared).
+    start : float
+        A first slope, for the first precision weights.
+
+    Returns
+    -------
+    float
+        At least 0.
+
+    Notes
+    -----
+    Least squares through ``(0, offset)``, weighted by the levels' precision (count over the
+    fitted variance squared), iterated three times as the weights follow the line; ``O(L)``.
+    """
+    floor, gain = variance_floor(ys), max(start, 0.0)
+    if floor == 0 or not np.any(xs):
+        return gain
+    for _ in range(3):
+        precision = weights / np.maximum(gain * xs + offset, floor) ** 2
+        gain = max(float(np.sum(precision * xs * (ys - offset)) / np.sum(precision * xs * xs)),
+                   0.0)
+    return gain
 
 
 def variance_floor(variances: np.ndarray) -> float:
