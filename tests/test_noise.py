@@ -305,6 +305,9 @@ def test_cli_reports_the_fit_and_tiles_match_the_whole(tmp_path):
                                 "--noise", "poisson-gaussian", "--gain", "4",
                                 "--read-noise", "2"])
     assert "gain 4.00, read noise 2.00 (given)" in given.stderr
+    one = runner.invoke(app, ["denoise", str(source), str(tmp_path / "one.png"), "--noise",
+                              "poisson-gaussian", "--gain", "4"])
+    assert "gain 4.00 (given), read noise " in one.stderr and "(fitted)" in one.stderr
     refused = runner.invoke(app, ["denoise", str(source), str(tmp_path / "x.png"), "--noise",
                                   "poisson-gaussian", "--sigma", "10"])
     assert refused.exit_code == 2

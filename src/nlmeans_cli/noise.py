@@ -356,12 +356,15 @@ class Stabiliser:
     scale : float
         The transform is divided by this, so that the image's top level maps to about 1.
     fitted : bool
-        Whether the models were fitted (not given).
+        Whether the models were fitted (not both parameters given).
+    given : tuple of str
+        The parameters given rather than fitted: ``"gain"``, ``"read noise"``, both or none.
     """
 
     models: tuple[PoissonGaussian, ...]
     scale: float
     fitted: bool = True
+    given: tuple[str, ...] = ()
 
     @property
     def sigma_unit(self) -> float:
@@ -427,7 +430,9 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
         return None
     ceiling = max(top, float(unit.max()))
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
-    stabiliser = Stabiliser(tuple(models), scale, fitted=gain is None or read_noise is None)
+    given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
+                  if value is not None)
+    stabiliser = Stabiliser(tuple(models), scale, fitted=len(given) < 2, given=given)
     if choice.confirms and stabiliser.fitted:
         measured = _measured_sigma(stabiliser, unit, top)
         if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:

@@ -44,9 +44,14 @@ def summary(outcome) -> str:
             used += (f", spacing {steps} (Z x Y x X): radii patch "
                      f"{'/'.join(map(str, patch))}, window {'/'.join(map(str, search))}")
     if outcome.noise == "poisson-gaussian":
-        how = "fitted" if outcome.noise_fitted else "given"
-        noise = (f"poisson-gaussian noise, gain {_number(outcome.gain)}, read noise "
-                 f"{_number(outcome.read_noise)} ({how}), stabilised")
+        gain, read = f"gain {_number(outcome.gain)}", f"read noise {_number(outcome.read_noise)}"
+        if outcome.noise_fitted and outcome.noise_given:  # one given, the other fitted
+            hows = ["given" if name in outcome.noise_given else "fitted"
+                    for name in ("gain", "read noise")]
+            pair = f"{gain} ({hows[0]}), {read} ({hows[1]})"
+        else:
+            pair = f"{gain}, {read} ({'fitted' if outcome.noise_fitted else 'given'})"
+        noise = f"poisson-gaussian noise, {pair}, stabilised"
         if outcome.model is None:
             used = used.replace(f", h {_number(outcome.h)}",
                                 f", h {outcome.h / outcome.sigma:.2f} x sigma", 1)

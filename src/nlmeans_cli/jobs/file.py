@@ -88,6 +88,8 @@ class FileOutcome:
         The Poisson-Gaussian parameters used, 0-255 scale (the mean over channels).
     noise_fitted : bool
         Whether they were fitted from the file.
+    noise_given : tuple of str
+        Those given rather than fitted (``"gain"``, ``"read noise"``).
     seconds : float
         Wall time for the file, reading and writing included.
     error : str
@@ -122,6 +124,7 @@ class FileOutcome:
     gain: float | None = None
     read_noise: float | None = None
     noise_fitted: bool = False
+    noise_given: tuple[str, ...] = ()
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -162,6 +165,7 @@ class FileOutcome:
             self.read_noise = 255.0 * sum(m.read_noise for m in stabiliser.models) / len(
                 stabiliser.models)
             self.noise_fitted = stabiliser.fitted
+            self.noise_given = stabiliser.given
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
