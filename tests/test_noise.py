@@ -241,6 +241,29 @@ def test_estimate_noise_refuses_what_denoise_refuses(model):
         estimate_noise(image, model=model)
 
 
+def test_a_colour_image_with_empty_channels_takes_the_transform_when_asked():
+    # Fluorescence saved in colour: the signal in green, read noise alone in red and blue.
+    # Their fitted gain is 0, which the transform could not take, so asking for
+    # poisson-gaussian gave the Gaussian path for the whole image; those channels are now
+    # scaled by their read noise to the same variance.
+    clean = data.camera().astype(np.float64) / 255
+    rgb = np.zeros(clean.shape + (3,))
+    rgb[..., 1] = clean
+    noisy = _photons(np.random.default_rng(0), rgb)
+    stabiliser = resolve_parameters(noisy, channel_axis=-1,
+                                    noise="poisson-gaussian").stabiliser
+    assert stabiliser is not None
+    assert [model.gain == 0 for model in stabiliser.models] == [True, False, True]
+    empty = stabiliser.models[0]
+    assert empty.read_noise == pytest.approx(READ, rel=0.1)
+    values = np.linspace(-0.02, 0.05, 8)
+    np.testing.assert_allclose(inverse_anscombe(anscombe(values, empty), empty), values,
+                               rtol=1e-5, atol=1e-8)
+    green = [peak_signal_noise_ratio(clean, denoise(noisy, channel_axis=-1, noise=noise)[..., 1],
+                                     data_range=1) for noise in ("poisson-gaussian", "gaussian")]
+    assert green[0] > green[1] + 2
+
+
 def test_the_default_noise_is_auto_and_a_given_sigma_or_h_keeps_it_gaussian():
     rng = np.random.default_rng(9)
     clean = data.camera()[96:352, 128:384].astype(np.float64) / 255

@@ -88,18 +88,22 @@ def anscombe(z: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     z : numpy.ndarray
         Noisy values, unit scale.
     model : PoissonGaussian
-        Their noise (``gain`` > 0).
+        Their noise: ``gain`` > 0, or ``gain`` 0 and ``read_noise`` > 0 (a channel of read
+        noise alone, such as an empty channel of a colour image).
 
     Returns
     -------
     numpy.ndarray
-        float32 ``2 / gain * sqrt(max(gain * z + 3/8 gain^2 + read_noise^2, 0))``.
+        float32 ``2 / gain * sqrt(max(gain * z + 3/8 gain^2 + read_noise^2, 0))``, or
+        ``z / read_noise`` where the gain is 0.
 
     Notes
     -----
     One pass, ``O(N)``.
     """
     gain = float(model.gain)
+    if gain <= 0:
+        return (np.asarray(z, np.float64) / model.read_noise).astype(np.float32)
     inside = gain * np.asarray(z, np.float64) + 0.375 * gain * gain + model.read_noise**2
     return (2.0 / gain * np.sqrt(np.maximum(inside, 0.0))).astype(np.float32)
 
@@ -117,7 +121,8 @@ def inverse_anscombe(d: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float32 estimates of the mean, unit scale, never below 0.
+        float32 estimates of the mean, unit scale, never below 0 (``d * read_noise``, as it
+        comes, where the gain is 0).
 
     Notes
     -----
@@ -125,6 +130,8 @@ def inverse_anscombe(d: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     algebraic inverse it carries no bias at low counts. ``O(N)``.
     """
     d = np.asarray(d, np.float64)
+    if model.gain <= 0:
+        return (d * model.read_noise).astype(np.float32)
     sigma = model.read_noise / model.gain
     root = np.sqrt(1.5)
     # Below the transform of a zero count (2 sqrt(3/8)) the mean is 0; the series, made for
@@ -317,7 +324,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
     "poisson-gaussian": NoiseModel(
         "poisson-gaussian", "variance gain * x + read_noise^2 (photon counts plus read "
         "noise), denoised through the generalised Anscombe transform",
-        lambda model, low, high: model.gain > 0),
+        lambda model, low, high: model.gain > 0 or model.read_noise > 0),
     "auto": NoiseModel(
         "auto", "poisson-gaussian where the fitted noise grows by half or more across the "
         "image's levels and the transformed image shows it, else gaussian",
@@ -426,7 +433,11 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     models = [fit_poisson_gaussian(unit[..., channel], top=top, gain=gain, read_noise=read_noise)
               for channel in range(unit.shape[-1])]
     low, high = (float(v) for v in np.quantile(unit, [0.02, 0.98]))
-    if not all(choice.stabilises(model, max(low, 0.0), high) for model in models):
+    # Every channel must be one the transform can take, and one at least must count photons
+    # (the others, read noise alone, are scaled to the same variance: an empty channel of a
+    # fluorescence image saved in colour).
+    if not (all(choice.stabilises(model, max(low, 0.0), high) for model in models)
+            and any(model.gain > 0 for model in models)):
         return None
     ceiling = max(top, float(unit.max()))
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
