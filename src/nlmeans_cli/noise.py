@@ -422,7 +422,8 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
 
     Notes
     -----
-    Cost ``O(N)`` for a fit, nothing when both parameters are given.
+    Cost ``O(N)`` for a fit, and for ``auto`` one more pass over the transformed image (its
+    confirmation); nothing when both parameters are given.
     """
     choice = lookup_noise(noise)
     if choice.name == "gaussian":
