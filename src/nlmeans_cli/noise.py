@@ -207,9 +207,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # The smoothest 60 %: there the detail is noise. (Measured on 80 training images: the
     # gain within 20 % on 95 and 100 % of them at gain 4 and at 20 photons, against 89 and
     # 95 % with the 2x2 blocks' Haar detail.)
-    smooth = rough <= np.quantile(rough, _SMOOTH_SHARE)
-    xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
-    slope, offset = fit_levels(xs, ys, weights)
+    xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, rough)
     if xs.size and PoissonGaussian(slope, np.sqrt(max(offset, 0.0))).signal_dependent(
             max(float(xs.min()), 0.0), float(xs.max())):
         # The roughness holds the noise too, which here grows with the level: the smoothest
@@ -218,9 +216,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # times its size: the gain 0.68-0.95 of the truth, 0.96-1.01 so). Chosen again on
         # the roughness in units of the fitted noise, the levels are fitted again.
         calm = rough / np.sqrt(np.maximum(slope * local + offset, variance_floor(ys)))
-        smooth = calm <= np.quantile(calm, _SMOOTH_SHARE)
-        xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
-        slope, offset = fit_levels(xs, ys, weights)
+        xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, calm)
     kept = np.ones(xs.size, bool)
     if clip_low or clip_high:
         # Levels within three standard deviations of a clipped end lose the tail of their
@@ -263,6 +259,15 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         slope = slope_for(xs[kept], ys[kept], weights[kept], read_noise**2, slope)
     return PoissonGaussian(float(slope if gain is None else gain),
                            float(np.sqrt(max(offset, 0.0)) if read_noise is None else read_noise))
+
+
+def _smoothest_line(mean: np.ndarray, detail: np.ndarray, local: np.ndarray,
+                    roughness: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                    float, float]:
+    """Return the levels of the :data:`_SMOOTH_SHARE` least rough positions, and their line."""
+    smooth = roughness <= np.quantile(roughness, _SMOOTH_SHARE)
+    xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
+    return xs, ys, weights, *fit_levels(xs, ys, weights)
 
 
 def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float | None
@@ -362,16 +367,18 @@ class Stabiliser:
         One per channel (channels last).
     scale : float
         The transform is divided by this, so that the image's top level maps to about 1.
-    fitted : bool
-        Whether the models were fitted (not both parameters given).
     given : tuple of str
         The parameters given rather than fitted: ``"gain"``, ``"read noise"``, both or none.
     """
 
     models: tuple[PoissonGaussian, ...]
     scale: float
-    fitted: bool = True
     given: tuple[str, ...] = ()
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the models were fitted (not both parameters given)."""
+        return len(self.given) < 2
 
     @property
     def sigma_unit(self) -> float:
@@ -444,7 +451,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
                   if value is not None)
-    stabiliser = Stabiliser(tuple(models), scale, fitted=len(given) < 2, given=given)
+    stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted:
         measured = _measured_sigma(stabiliser, unit, top)
         if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:

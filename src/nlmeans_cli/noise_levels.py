@@ -17,8 +17,7 @@ import numpy as np
 
 __all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_bands", "fit_levels",
            "intercept_for", "level_variances", "local_mean", "second_differences",
-           "slope_for", "touches_clipped",
-           "variance_floor"]
+           "slope_for", "touches_clipped", "variance_floor"]
 
 
 #: The most pixels of one plane :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads (larger
@@ -27,8 +26,6 @@ __all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_bands", "fi
 #: training images the gain came within 4 % with this and with sixteen times as many), and
 #: bounds the fit's time and memory.
 FIT_PIXELS = 1 << 18
-
-
 
 #: Rows of positions per band: a band's arrays stay in a core's cache (a 512x512 image is
 #: fitted in 18 to 21 ms in bands of 128 rows, 29 to 34 ms whole; 64 and 256 rows did no
@@ -48,7 +45,6 @@ DETAIL_SUPPORT = 9
 
 #: The radius, in 3x3 means, of the local mean that sorts positions into levels.
 _LEVEL_KEY_RADIUS = 6
-
 
 
 def level_variances(mean: np.ndarray, detail: np.ndarray, local: np.ndarray
@@ -97,8 +93,6 @@ def level_variances(mean: np.ndarray, detail: np.ndarray, local: np.ndarray
         # per neighbourhood's worth of positions.
         weights.append(group_detail.size / DETAIL_SUPPORT)
     return np.array(xs), np.array(ys), np.array(weights, np.float64)
-
-
 
 
 def fit_bands(plane: np.ndarray, n_planes: int) -> list[np.ndarray]:
@@ -220,8 +214,7 @@ def detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: floa
     inner = (slice(step, -step), slice(step, -step))
     gradient = (np.abs(mean[2 * step:, step:-step] - mean[:-2 * step, step:-step])
                 + np.abs(mean[step:-step, 2 * step:] - mean[step:-step, :-2 * step]))
-    keep = np.ones(gradient.shape, bool)
-    keep &= ~touches_clipped(plane, clip_low, clip_high)[inner]
+    keep = ~touches_clipped(plane, clip_low, clip_high)[inner]
     if not keep.any():
         return None
     # Levels are formed on a local mean over 13x13 neighbourhoods that leaves out the
