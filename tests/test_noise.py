@@ -168,15 +168,42 @@ def test_one_known_parameter_is_held_while_the_other_is_fitted():
         assert (both.gain, both.read_noise) == (2 * gain, 0.5 * read)
 
 
-def test_a_large_plane_is_fitted_from_bands_of_rows(monkeypatch):
+def test_a_large_plane_is_fitted_from_part_of_it(monkeypatch):
     rng = np.random.default_rng(8)
     noisy = _photons(rng, _ramp((480, 200)))
     whole = fit_poisson_gaussian(noisy)
     monkeypatch.setattr(noise_levels, "FIT_PIXELS", 480 * 200 // 4)
-    banded = fit_poisson_gaussian(noisy)
-    assert banded != whole  # read from part of the rows
-    assert banded.gain == pytest.approx(GAIN, rel=0.2)
+    part = fit_poisson_gaussian(noisy)
+    assert part != whole  # read from part of the plane
+    assert part.gain == pytest.approx(GAIN, rel=0.2)
     assert whole.gain == pytest.approx(GAIN, rel=0.2)
+
+
+def test_a_large_plane_is_read_in_blocks_spread_over_it(monkeypatch):
+    monkeypatch.setattr(noise_levels, "FIT_PIXELS", 6 * 128 * 128)
+    rows, columns = np.mgrid[0:1200, 0:900]
+    plane = rows * 1000.0 + columns  # each pixel holds its place
+
+    def corners(n_planes, index):
+        return {divmod(int(block[0, 0]), 1000)
+                for block in noise_levels.fit_blocks(plane, n_planes, index)}
+
+    top_rows, left_columns = (np.array(axis) for axis in zip(*corners(1, 0), strict=True))
+    assert len(top_rows) == 6
+    assert top_rows.min() < 1200 / 4 and top_rows.max() > 1200 / 2  # not one band of rows
+    assert left_columns.min() < 900 / 4 and left_columns.max() > 900 / 2
+    assert corners(2, 0).isdisjoint(corners(2, 1))  # a stack's planes read other blocks
+
+
+def test_a_large_photograph_whose_top_is_sky_is_fitted_from_all_of_it(monkeypatch):
+    # Read in a few bands of rows, the top (flat sky) alone was fitted.
+    rng = np.random.default_rng(12)
+    clean = _ramp((1200, 900))
+    clean[:400] = np.linspace(0.8, 0.6, 400)[:, np.newaxis]
+    monkeypatch.setattr(noise_levels, "FIT_PIXELS", 6 * 128 * 128)
+    fitted = fit_poisson_gaussian(_photons(rng, clean))
+    assert fitted.gain == pytest.approx(GAIN, rel=0.2)
+    assert fitted.read_noise == pytest.approx(READ, rel=0.3)
 
 
 def test_clipped_blocks_do_not_bias_the_fit():

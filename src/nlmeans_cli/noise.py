@@ -26,7 +26,7 @@ from .formulation import lookup
 from .noise_levels import (
     DETAIL_SUPPORT,
     detail_statistics,
-    fit_bands,
+    fit_blocks,
     fit_levels,
     intercept_for,
     level_variances,
@@ -177,7 +177,8 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     rejection, gives the two parameters. Where that noise grows across the levels, the
     roughest 40 % is measured again in units of the fitted noise, and the line fitted
     again. Planes are read in cache-sized bands of rows, and at most
-    :data:`nlmeans_cli.noise_levels.FIT_PIXELS` of each (evenly spaced bands). Where the line
+    :data:`nlmeans_cli.noise_levels.FIT_PIXELS` of them in all (larger planes in square
+    blocks spread over them, :func:`nlmeans_cli.noise_levels.fit_blocks`). Where the line
     puts the read noise under twice the gain, the photon counts' lattice is looked for
     near its gain, and where the image clips at every gain of 4 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.fit_photon_lattice`, on up to a megapixel
@@ -198,8 +199,8 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     clip_high = high >= top and np.count_nonzero(planes == high) > crowded
     # The clipped ends, as the positions' and the values' filters take them.
     ends = (low if clip_low else None, high if clip_high else None)
-    parts = [detail_statistics(band, *ends)
-             for plane in planes for band in fit_bands(plane, planes.shape[0])]
+    parts = [detail_statistics(block, *ends) for index, plane in enumerate(planes)
+             for block in fit_blocks(plane, planes.shape[0], index)]
     parts = [part for part in parts if part is not None]
     if not parts or sum(part[0].size for part in parts) < 64 * DETAIL_SUPPORT:
         return PoissonGaussian(float(gain or 0.0), float(read_noise or 0.0))
@@ -466,7 +467,7 @@ def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray, top: float) -> flo
     positions are noise alone. Only positions the transform stabilises count (a local mean
     of :data:`_STABLE_COUNTS` photons or more, read noise included: below, the transformed
     noise is less than promised); positions touching a clipped value (whose noise clipping
-    removed) are left out; large planes are read in bands as the fit reads them. ``None``
+    removed) are left out; large planes are read in blocks as the fit reads them. ``None``
     when fewer than :data:`_FEWEST_MEASURED` positions are left.
     """
     low, high = float(unit.min()), float(unit.max())
@@ -480,11 +481,12 @@ def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray, top: float) -> flo
     # The transform of a count c (plus the read noise's share) is 2 sqrt(c + 3/8), scaled.
     stable = 2 * np.sqrt(_STABLE_COUNTS + 0.375) / stabiliser.scale
     details = []
-    for raw, plane in zip(raws, planes, strict=True):
-        for raw_band, band in zip(fit_bands(raw, len(raws)), fit_bands(plane, len(raws)),
-                                  strict=True):
-            keep = ~touches_clipped(raw_band, *ends) & (local_mean(band, 3)[1:-1, 1:-1] >= stable)
-            details.append(second_differences(band)[keep])
+    for index, (raw, plane) in enumerate(zip(raws, planes, strict=True)):
+        for raw_block, block in zip(fit_blocks(raw, len(raws), index),
+                                    fit_blocks(plane, len(raws), index), strict=True):
+            keep = (~touches_clipped(raw_block, *ends)
+                    & (local_mean(block, 3)[1:-1, 1:-1] >= stable))
+            details.append(second_differences(block)[keep])
     magnitude = np.abs(np.concatenate(details))
     if magnitude.size < _FEWEST_MEASURED:
         return None
