@@ -358,6 +358,10 @@ def test_cli_reports_the_fit_and_tiles_match_the_whole(tmp_path):
     one = runner.invoke(app, ["denoise", str(source), str(tmp_path / "one.png"), "--noise",
                               "poisson-gaussian", "--gain", "4"])
     assert "gain 4.00 (given), read noise " in one.stderr and "(fitted)" in one.stderr
+    small = runner.invoke(app, ["denoise", str(source), str(tmp_path / "small.png"), "--noise",
+                                "poisson-gaussian", "--gain", "0.0233", "--read-noise", "0.5"])
+    # Small parameters (a 16-bit image's, on the 0-255 scale) keep three significant digits.
+    assert "gain 0.0233, read noise 0.5 (given)" in small.stderr
     refused = runner.invoke(app, ["denoise", str(source), str(tmp_path / "x.png"), "--noise",
                                   "poisson-gaussian", "--sigma", "10"])
     assert refused.exit_code == 2

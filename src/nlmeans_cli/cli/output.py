@@ -44,7 +44,8 @@ def summary(outcome) -> str:
             used += (f", spacing {steps} (Z x Y x X): radii patch "
                      f"{'/'.join(map(str, patch))}, window {'/'.join(map(str, search))}")
     if outcome.noise == "poisson-gaussian":
-        gain, read = f"gain {_number(outcome.gain)}", f"read noise {_number(outcome.read_noise)}"
+        gain = f"gain {_parameter(outcome.gain)}"
+        read = f"read noise {_parameter(outcome.read_noise)}"
         if outcome.noise_fitted and outcome.noise_given:  # one given, the other fitted
             hows = ["given" if name in outcome.noise_given else "fitted"
                     for name in ("gain", "read noise")]
@@ -63,6 +64,15 @@ def summary(outcome) -> str:
 def _number(value: float) -> str:
     """Two decimals for ordinary values, three significant digits for extreme ones."""
     return f"{value:.2f}" if value == 0 or 0.01 <= abs(value) < 1e6 else f"{value:.3g}"
+
+
+def _parameter(value: float) -> str:
+    """Format a noise parameter to be given back as it is: three significant digits below 1.
+
+    A 16-bit image's gain on the 0-255 scale is a few hundredths (6 levels per photon is
+    0.0233), which two decimals would round by up to a fifth.
+    """
+    return f"{value:.3g}" if 0 < abs(value) < 1 else _number(value)
 
 
 def comparison_table(comparison) -> str:
