@@ -362,6 +362,15 @@ def test_cli_reports_the_fit_and_tiles_match_the_whole(tmp_path):
                                 "poisson-gaussian", "--gain", "0.0233", "--read-noise", "0.5"])
     # Small parameters (a 16-bit image's, on the 0-255 scale) keep three significant digits.
     assert "gain 0.0233, read noise 0.5 (given)" in small.stderr
+    tiny = tmp_path / "tiny.png"  # too small to fit: the Gaussian path, and the user told
+    iio.imwrite(tiny, noisy[:12, :14])
+    for noise, told in (("poisson-gaussian", True), ("auto", False)):
+        result = runner.invoke(app, ["denoise", str(tiny), str(tmp_path / f"{noise}.png"),
+                                     "--noise", noise])
+        assert result.exit_code == 0, result.output
+        assert ("note: poisson-gaussian: no noise grows with the signal (the fitted gain is 0)"
+                in result.stderr) is told
+        assert "sigma" in result.stderr
     refused = runner.invoke(app, ["denoise", str(source), str(tmp_path / "x.png"), "--noise",
                                   "poisson-gaussian", "--sigma", "10"])
     assert refused.exit_code == 2

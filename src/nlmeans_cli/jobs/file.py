@@ -242,6 +242,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
                                        channel_axis=picture.channel_axis)
         outcome.record(setting)
+        outcome.notes.extend(_unstabilised(options.request, [setting]))
         if setting.sigma_unit == 0:
             outcome.notes.append("sigma is 0: there is no noise to remove, so the result "
                                  "equals the input (up to rounding)")
@@ -327,10 +328,20 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
                     "container": "video tags"}[piece]
             outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
     outcome.record(settings[0])
+    outcome.notes.extend(_unstabilised(request, settings))
     if len(settings) > 1:
         outcome.notes.append("sigma by channel: " + ", ".join(
             f"{setting.sigma_unit * 255.0:.3g}" for setting in settings))
     outcome.status = "done"
+
+
+def _unstabilised(request, settings) -> list[str]:
+    """Return the note for Poisson-Gaussian noise asked for where the Gaussian path was taken."""
+    if request.noise != "poisson-gaussian" or all(s.stabiliser for s in settings):
+        return []
+    gain = "the gain given is 0" if request.gain_unit == 0 else "the fitted gain is 0"
+    return [f"poisson-gaussian: no noise grows with the signal ({gain}), so it was denoised "
+            "as Gaussian noise"]
 
 
 def _frame_stream(sequence, request, options, channel):
