@@ -40,6 +40,10 @@ _ROUGHNESS_STEP = 3
 #: roughness's step, so that the bands' positions tile the plane.
 _FIT_BAND_HALO = 1 + _ROUGHNESS_STEP
 
+#: The steps of a two-dimensional low-discrepancy sequence (1 / p and 1 / p^2, p the
+#: plastic number, the real root of p^3 = p + 1).
+_SPREAD_STEPS = np.array([0.7548776662466927, 0.5698402909980532])
+
 #: The pixels under one detail (its 3x3 neighbourhood).
 DETAIL_SUPPORT = 9
 
@@ -119,8 +123,8 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     side, as many as its share holds, placed over the plane by a two-dimensional
     low-discrepancy sequence continued from plane to plane: a few bands of rows of a large
     photograph would all be its sky (its top band alone read, a 12-megapixel photograph
-    whose top third is sky was fitted at 0.72 to 0.82 of its gain and 5.6 to 7.1 times its
-    read noise). Each part reads :data:`_FIT_BAND_HALO` rows and columns beyond its
+    whose top third is sky was fitted at 0.71 to 0.82 of its gain and 4 to 7 times its read
+    noise). Each part reads :data:`_FIT_BAND_HALO` rows and columns beyond its
     positions, so that neighbouring parts' positions tile the plane as the whole plane's
     would (only the levels' local means near a part's edge see its edge repeated instead
     of the pixels beyond it).
@@ -147,11 +151,6 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     blocks = sorted(set(zip(row_starts[rows].tolist(), column_starts[columns].tolist(),
                             strict=True)))
     return [plane[row:row + side, column:column + side] for row, column in blocks]
-
-
-#: The steps of a two-dimensional low-discrepancy sequence (1 / p and 1 / p^2, p the
-#: plastic number, the real root of p^3 = p + 1).
-_SPREAD_STEPS = np.array([0.7548776662466927, 0.5698402909980532])
 
 
 def second_differences(plane: np.ndarray) -> np.ndarray:
