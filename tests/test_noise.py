@@ -420,10 +420,23 @@ def test_clips_and_compare_take_poisson_gaussian_noise(tmp_path, samples):
     out = np.load(tmp_path / "out.npy").astype(float)
     truth = np.stack([_ramp((48, 64))] * 6) * 255
     assert np.mean((out - truth) ** 2) < 0.3 * np.mean((clip - truth) ** 2)
-    compared = runner.invoke(app, ["compare", str(samples / "camera_clean.png"), "--noise",
-                                   "poisson-gaussian", "--gain", "4", "--read-noise", "2"])
-    assert compared.exit_code == 0, compared.output
-    assert "ours_poisson" in compared.stdout and "gain 4" in compared.stdout
+    import imageio.v3 as iio
+
+    crop = tmp_path / "crop.png"
+    iio.imwrite(crop, iio.imread(samples / "camera_clean.png")[64:160, 96:192])
+    widths = {}
+    for noise in ("poisson-gaussian", "gaussian"):
+        montage = tmp_path / f"{noise}.png"
+        extra = ["--gain", "4", "--read-noise", "2"] if noise != "gaussian" else []
+        compared = runner.invoke(app, ["compare", str(crop), "--noise", noise, *extra,
+                                       "--montage", str(montage)])
+        assert compared.exit_code == 0, compared.output
+        stabilised = "ours_poisson" in compared.stdout and "learned_poisson" in compared.stdout
+        assert stabilised is (noise != "gaussian")
+        assert ("gain 4" in compared.stdout) is (noise != "gaussian")
+        widths[noise] = iio.imread(montage).shape[1]
+    # The stabilised columns have their panels, two more than with Gaussian noise.
+    assert widths["poisson-gaussian"] > widths["gaussian"] + 2 * 90
 
 
 def test_batch_reports_the_fitted_noise(tmp_path):

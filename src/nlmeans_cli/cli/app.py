@@ -425,8 +425,9 @@ def compare_command(
         str,
         typer.Option(metavar="gaussian|poisson-gaussian",
                      help="The noise added: Gaussian of --sigma, or gain * Poisson(x / gain) "
-                          "+ read noise (--gain, --read-noise), with an 'ours_poisson' column "
-                          "that fits and stabilises it."),
+                          "+ read noise (--gain, --read-noise), with 'ours_poisson' and "
+                          "'learned_poisson' columns (and montage panels) that fit and "
+                          "stabilise it."),
     ] = "gaussian",
     gain: Annotated[
         float | None,

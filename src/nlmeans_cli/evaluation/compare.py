@@ -83,11 +83,13 @@ def _ours(method: str, model: str | None = None) -> Denoiser:
     return run
 
 
-def _ours_stabilised() -> Denoiser:
+def _ours_stabilised(method: str, model: str | None = None) -> Denoiser:
     def run(noisy, sigma, channel_axis):
         from ..denoising import denoise
 
-        return denoise(noisy, noise="poisson-gaussian", channel_axis=channel_axis)
+        return denoise(noisy, noise="poisson-gaussian", method=method,
+                       channel_axis=channel_axis,
+                       model=model if method == "learned" else None)
     return run
 
 
@@ -175,9 +177,9 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     noise : str
         ``"gaussian"`` adds noise of *sigma*; ``"poisson-gaussian"`` adds
         ``gain * Poisson(x / gain) + read_noise * N(0, 1)`` instead (0-255 scale), and adds
-        the column ``ours_poisson`` (``denoise(noise="poisson-gaussian")``, parameters
-        fitted); the other methods get the noise's mean standard deviation over the image
-        as sigma.
+        a column per method of ours, ``ours_poisson`` and ``learned_poisson``
+        (``denoise(noise="poisson-gaussian")``, parameters fitted); the other columns get
+        the noise's mean standard deviation over the image as sigma.
     gain, read_noise : float
         The Poisson-Gaussian noise added, 0-255 scale.
 
@@ -217,7 +219,9 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
         raise ValueError("a noisy image goes with exactly one clean image")
     methods = comparison_methods(model)
     if photons:
-        methods = {"ours_poisson": _ours_stabilised(), **methods}
+        stabilised = {f"{'ours' if name == 'classic' else name}_poisson":
+                      _ours_stabilised(name, model) for name in METHODS}
+        methods = {**stabilised, **methods}
     _warm_up(methods, cleans[0][1].ndim == 3 if cleans else False)
     streams = np.random.SeedSequence(seed).spawn(len(cleans))
     sigma_unit = sigma / 255.0

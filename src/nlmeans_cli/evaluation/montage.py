@@ -16,7 +16,8 @@ GAP = 6
 
 
 def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | os.PathLike, *,
-            methods: tuple[str, ...] = ("ours", "learned", "skimage", "bm3d")) -> Path:
+            methods: tuple[str, ...] = ("ours_poisson", "ours", "learned_poisson", "learned",
+                                        "skimage", "bm3d")) -> Path:
     """Draw clean | noisy | each method, labelled with PSNR, with a zoomed crop under each.
 
     Parameters
@@ -28,7 +29,8 @@ def draw_montage(comparison: Comparison, cleans: list[np.ndarray], path: str | o
     path : path-like
         The PNG to write (atomically; missing folders are created).
     methods : tuple of str
-        The methods shown, in order, those the comparison holds.
+        The methods shown, in order, those the comparison holds (the stabilised columns
+        only where Poisson-Gaussian noise was added).
 
     Returns
     -------
