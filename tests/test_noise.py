@@ -395,6 +395,17 @@ def test_cli_reports_the_fit_and_tiles_match_the_whole(tmp_path):
                                 "poisson-gaussian", "--gain", "0.0233", "--read-noise", "0.5"])
     # Small parameters (a 16-bit image's, on the 0-255 scale) keep three significant digits.
     assert "gain 0.0233, read noise 0.5 (given)" in small.stderr
+    colour = tmp_path / "colour.png"  # each channel its own gain: the note gives them
+    channels = [_photons(rng, _ramp((96, 120)), gain=gain) for gain in (GAIN, 2 * GAIN, GAIN)]
+    iio.imwrite(colour, np.clip(np.rint(np.stack(channels, -1) * 255), 0, 255).astype(np.uint8))
+    result = runner.invoke(app, ["denoise", str(colour), str(tmp_path / "c.png"), "--noise",
+                                 "poisson-gaussian"])
+    assert result.exit_code == 0, result.output
+    gains, reads = result.stderr.split("poisson-gaussian by channel: gain ")[1].split(
+        "\n")[0].split("; read noise ")
+    gains = [float(value) for value in gains.split(", ")]
+    assert len(gains) == len(reads.split(", ")) == 3
+    assert gains[1] > 1.5 * max(gains[0], gains[2])
     tiny = tmp_path / "tiny.png"  # too small to fit: the Gaussian path, and the user told
     iio.imwrite(tiny, noisy[:12, :14])
     for noise, told in (("poisson-gaussian", True), ("auto", False)):

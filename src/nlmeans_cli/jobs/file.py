@@ -166,6 +166,12 @@ class FileOutcome:
                 stabiliser.models)
             self.noise_fitted = stabiliser.fitted
             self.noise_given = stabiliser.given
+            if stabiliser.fitted and len(stabiliser.models) > 1:
+                # The summary line gives the channels' means; a camera's white balance scales
+                # each channel's gain differently.
+                self.notes.append("poisson-gaussian by channel: gain " + ", ".join(
+                    f"{255.0 * m.gain:.3g}" for m in stabiliser.models) + "; read noise "
+                    + ", ".join(f"{255.0 * m.read_noise:.3g}" for m in stabiliser.models))
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
