@@ -461,16 +461,22 @@ def test_batch_reports_the_fitted_noise(tmp_path):
     for k in range(2):
         noisy = np.clip(np.rint(_photons(rng, _ramp((64, 80))) * 255), 0, 255)
         iio.imwrite(folder / f"{k}.png", noisy.astype(np.uint8))
+    # 16-bit at 0.1 level per photon: a gain of 0.0004 on the 0-255 scale.
+    counts = 0.1 * rng.poisson(_ramp((64, 80)) * 60000 / 0.1) + rng.normal(0, 2, (64, 80))
+    iio.imwrite(folder / "deep.png", np.clip(np.rint(counts), 0, 65535).astype(np.uint16))
     report = tmp_path / "report.csv"
     result = runner.invoke(app, ["batch", str(folder), str(tmp_path / "out"), "-j", "1",
                                  "--noise", "poisson-gaussian", "--report", str(report)])
     assert result.exit_code == 0, result.output
     with open(report, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 2
+    assert len(rows) == 3
     for row in rows:
         assert row["noise"] == "poisson-gaussian" and row["sigma"] == ""
         assert float(row["gain"]) > 0 and float(row["read_noise"]) >= 0
+    deep = next(row for row in rows if row["input"].endswith("deep.png"))
+    gain, _ = estimate_noise(iio.imread(folder / "deep.png"), model="poisson-gaussian")
+    assert float(deep["gain"]) == pytest.approx(gain * 255 / 65535, rel=1e-4)  # not 0.0004
 
 
 @pytest.mark.parametrize("level", [0.05, 0.25, 0.5])

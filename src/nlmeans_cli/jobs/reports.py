@@ -44,7 +44,7 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
     -----
     Fields: input, output, status, sigma (0-255 scale, empty when not reached or for
     Poisson-Gaussian noise), noise (``gaussian`` or ``poisson-gaussian``), gain and read_noise
-    (0-255 scale, Poisson-Gaussian only), seconds, error.
+    (0-255 scale, five significant digits, Poisson-Gaussian only), seconds, error.
     """
     path = Path(path)
     extension = path.suffix.lower()
@@ -56,9 +56,12 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
         row["seconds"] = round(row["seconds"], 4)
         if row["noise"] == "poisson-gaussian":
             row["sigma"] = None  # the stabilised image's, not the file's
-        for key in ("sigma", "gain", "read_noise"):
+        if row["sigma"] is not None:
+            row["sigma"] = round(row["sigma"], 4)
+        # Significant digits: a 16-bit image's gain on the 0-255 scale is a few thousandths.
+        for key in ("gain", "read_noise"):
             if row[key] is not None:
-                row[key] = round(row[key], 4)
+                row[key] = float(f"{row[key]:.5g}")
         rows.append(row)
     with staged(path, overwrite=True) as temporary, open(temporary, "w", newline="") as handle:
         if extension == ".json":
