@@ -96,3 +96,21 @@ def test_imagej_spacing_is_read_and_reported(tmp_path):
     bad = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out3.tif"), "--volume",
                               "--spacing", "1,0,1"])
     assert bad.exit_code == 2
+
+
+def test_volume_options_on_a_still_image_are_noted(tmp_path):
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(4)
+    source = tmp_path / "still.png"
+    iio.imwrite(source, rng.integers(0, 255, (32, 32), np.uint8))
+    tifffile.imwrite(tmp_path / "stack.tif", rng.integers(0, 255, (4, 32, 32), np.uint8),
+                     photometric="minisblack")
+    for extra in (["--volume"], ["--spacing", "2,1,1"], []):
+        result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png"),
+                                     "--overwrite", *extra])
+        assert result.exit_code == 0, result.output
+        assert ("note: --volume and --spacing apply to stacks" in result.stderr) is bool(extra)
+    stack = runner.invoke(app, ["denoise", str(tmp_path / "stack.tif"),
+                                str(tmp_path / "out.tif"), "--volume"])
+    assert stack.exit_code == 0 and "--volume and --spacing apply" not in stack.stderr

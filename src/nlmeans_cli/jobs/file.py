@@ -234,6 +234,9 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         check_output_path(target, source=source, overwrite=overwrite)
         picture = read_picture(source, max_pixels=options.max_pixels)
         outcome.notes = list(picture.notes)
+        if options.volume or options.request.spacing is not None:
+            outcome.notes.append("--volume and --spacing apply to stacks and volumes; this is "
+                                 "one image, denoised as one")
         outcome.description = _describe(picture)
         from ..denoising import denoise_request, resolve_request
 
