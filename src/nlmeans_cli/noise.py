@@ -180,7 +180,7 @@ def _by_rows(rows_into: Callable[..., None], values: np.ndarray, *parameters: fl
     """
     values = np.asarray(values)
     out = np.empty(values.shape, np.float32)
-    if values.ndim < 2:
+    if values.ndim < 2 or values.size == 0:
         rows_into(values, out, *parameters)
         return out
     # A view where the values allow it (a channel of channels-last pixels does).
