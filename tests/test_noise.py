@@ -91,8 +91,8 @@ def test_the_transforms_match_their_formulas_in_float64(model):
     inverse = inverse_anscombe(d.astype(np.float32), model)
     assert inverse.dtype == np.float32 and inverse.shape == d.shape
     # Empty arrays pass through (no rows to take).
-    assert anscombe(z[:, :0], model).shape == (3, 0, 170)
-    assert inverse_anscombe(d[:0], model).shape == (0, 8)
+    assert anscombe(z[..., :0], model).shape == (3, 150, 0)
+    assert inverse_anscombe(d[:, :0], model).shape == (d.shape[0], 0)
     np.testing.assert_allclose(inverse, expected, rtol=1e-5, atol=1e-6 * max(gain, read))
 
 
