@@ -440,9 +440,13 @@ class Stabiliser:
     def forward(self, unit: np.ndarray) -> np.ndarray:
         """Transform channels-last unit-scale pixels: noise of variance ``sigma_unit ** 2``."""
         out = np.empty(unit.shape, np.float32)
-        for channel, model in enumerate(self.models):
-            out[..., channel] = anscombe(unit[..., channel], model) / np.float32(self.scale)
+        for channel in range(len(self.models)):
+            out[..., channel] = self.forward_channel(unit[..., channel], channel)
         return out
+
+    def forward_channel(self, values: np.ndarray, channel: int) -> np.ndarray:
+        """Transform unit-scale values of one channel (any part of it), as :meth:`forward`."""
+        return anscombe(values, self.models[channel]) / np.float32(self.scale)
 
     def inverse(self, estimate: np.ndarray) -> np.ndarray:
         """Bring a denoised :meth:`forward` output back to the unit scale, unbiased."""
@@ -503,44 +507,45 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     if not (all(choice.stabilises(model, max(low, 0.0), high) for model in models)
             and any(model.gain > 0 for model in models)):
         return None
-    ceiling = max(top, float(unit.max()))
+    darkest, brightest = float(unit.min()), float(unit.max())
+    ceiling = max(top, brightest)
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
                   if value is not None)
     stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted:
-        measured = _measured_sigma(stabiliser, unit, top)
+        ends = (darkest if darkest <= 0 else None, brightest if brightest >= top else None)
+        measured = _measured_sigma(stabiliser, unit, ends)
         if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:
             return None
     return stabiliser
 
 
-def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray, top: float) -> float | None:
+def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
+                    ends: tuple[float | None, float | None]) -> float | None:
     """Return the noise sigma of the transformed image, from its details' median magnitude.
 
     Robust to the texture that can mislead a fit of variances: the finest details of most
     positions are noise alone. Only positions the transform stabilises count (a local mean
     of :data:`_STABLE_COUNTS` photons or more, read noise included: below, the transformed
     noise is less than promised); positions touching a clipped value (whose noise clipping
-    removed) are left out; large planes are read in blocks as the fit reads them. ``None``
-    when fewer than :data:`_FEWEST_MEASURED` positions are left.
+    removed: *ends*, the clipped low and high values or ``None``) are left out; large
+    planes are read in blocks as the fit reads them. ``None`` when fewer than
+    :data:`_FEWEST_MEASURED` positions are left.
     """
-    low, high = float(unit.min()), float(unit.max())
-    ends = (low if low <= 0 else None, high if high >= top else None)
     height, width = unit.shape[-3:-1]
     if min(height, width) < 3:
         return None
     # Every channel's planes (a volume's or a clip's frames too), at most a fit's worth in all,
-    # channel by channel; only the blocks read are transformed, as forward() would.
+    # channel by channel; only the blocks read are transformed.
     raws = np.moveaxis(unit, -1, 0).reshape(-1, height, width)
     per_channel = len(raws) // len(stabiliser.models)
     # The transform of a count c (plus the read noise's share) is 2 sqrt(c + 3/8), scaled.
     stable = 2 * np.sqrt(_STABLE_COUNTS + 0.375) / stabiliser.scale
     details = []
     for index, raw in enumerate(raws):
-        model = stabiliser.models[index // per_channel]
         for raw_block in fit_blocks(raw, len(raws), index):
-            block = anscombe(raw_block, model) / np.float32(stabiliser.scale)
+            block = stabiliser.forward_channel(raw_block, index // per_channel)
             keep = (~touches_clipped(raw_block, *ends)
                     & (local_mean(block, 3)[1:-1, 1:-1] >= stable))
             details.append(second_differences(block)[keep])

@@ -74,21 +74,13 @@ class Comparison:
 Denoiser = Callable[[np.ndarray, float, "int | None"], np.ndarray]
 
 
-def _ours(method: str, model: str | None = None) -> Denoiser:
+def _ours(method: str, model: str | None = None, *, stabilised: bool = False) -> Denoiser:
+    """One of our methods at the comparison's sigma, or *stabilised* (its noise fitted)."""
     def run(noisy, sigma, channel_axis):
         from ..denoising import denoise
 
-        return denoise(noisy, sigma=sigma, method=method, channel_axis=channel_axis,
-                       model=model if method == "learned" else None)
-    return run
-
-
-def _ours_stabilised(method: str, model: str | None = None) -> Denoiser:
-    def run(noisy, sigma, channel_axis):
-        from ..denoising import denoise
-
-        return denoise(noisy, noise="poisson-gaussian", method=method,
-                       channel_axis=channel_axis,
+        noise = {"noise": "poisson-gaussian"} if stabilised else {"sigma": sigma}
+        return denoise(noisy, **noise, method=method, channel_axis=channel_axis,
                        model=model if method == "learned" else None)
     return run
 
@@ -220,7 +212,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     methods = comparison_methods(model)
     if photons:
         stabilised = {f"{'ours' if name == 'classic' else name}_poisson":
-                      _ours_stabilised(name, model) for name in METHODS}
+                      _ours(name, model, stabilised=True) for name in METHODS}
         methods = {**stabilised, **methods}
     _warm_up(methods, cleans[0][1].ndim == 3 if cleans else False)
     streams = np.random.SeedSequence(seed).spawn(len(cleans))
