@@ -510,3 +510,36 @@ def test_the_fitslocal_mean_equals_scipys_uniform_filter(shape):
     plane = np.random.default_rng(1).random(shape)
     np.testing.assert_allclose(local_mean(plane, 2), uniform_filter(plane, 5, mode="nearest"),
                                atol=1e-12)
+
+
+def test_channels_denoised_apart_report_each_channels_noise(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(12)
+    ramp = _ramp((64, 80))
+    frames = np.stack([ramp] * 3)
+    photons = [_photons(rng, frames, gain=gain) for gain in (GAIN, 3 * GAIN)]
+    gaussian = [frames + rng.normal(0, 0.05, frames.shape) for _ in range(2)]
+    source = tmp_path / "zcyx.tif"
+
+    def run(channels, noise):
+        stack = np.stack(channels, axis=1)  # frames, channels, rows, columns
+        tifffile.imwrite(source, np.clip(np.rint(stack * 65535), 0, 65535).astype(np.uint16),
+                         imagej=True, metadata={"axes": "ZCYX"})
+        result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif"),
+                                     "--overwrite", "--noise", noise])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    both = run(photons, "poisson-gaussian")
+    gains, _ = both.split("poisson-gaussian by channel: gain ")[1].split("\n")[0].split(
+        "; read noise ")
+    first, second = (float(value) for value in gains.split(", "))
+    assert 2 < second / first < 4.5
+    assert "sigma by channel" not in both
+    # The summary gives the channels' mean, as a colour image's.
+    summary = float(both.split("poisson-gaussian noise, gain ")[1].split(",")[0])
+    assert summary == pytest.approx((first + second) / 2, abs=0.01)
+    mixed = run([photons[0], gaussian[1]], "auto")
+    assert "noise by channel: gain " in mixed and "; sigma " in mixed
+    assert "sigma by channel" in run(gaussian, "gaussian")

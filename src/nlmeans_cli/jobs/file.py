@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..io.atomic import ImageFileError, OutputExistsError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
+
+if TYPE_CHECKING:
+    from ..noise import PoissonGaussian
 
 __all__ = ["FileOutcome", "JobOptions", "denoise_file"]
 
@@ -169,9 +173,43 @@ class FileOutcome:
             if stabiliser.fitted and len(stabiliser.models) > 1:
                 # The summary line gives the channels' means; a camera's white balance scales
                 # each channel's gain differently.
-                self.notes.append("poisson-gaussian by channel: gain " + ", ".join(
-                    f"{255.0 * m.gain:.3g}" for m in stabiliser.models) + "; read noise "
-                    + ", ".join(f"{255.0 * m.read_noise:.3g}" for m in stabiliser.models))
+                self.notes.append(_by_channel(stabiliser.models))
+
+    def record_apart(self, settings: Sequence[Setting]) -> None:
+        """Fill in the parameters of channels denoised apart, one setting each.
+
+        The summary takes the first channel's method parameters; Poisson-Gaussian
+        parameters are the channels' means (as a colour image's), and a note gives each
+        channel's noise.
+        """
+        self.record(settings[0])
+        if len(settings) < 2:
+            return
+        models = [setting.stabiliser.models[0] if setting.stabiliser else None
+                  for setting in settings]
+        fitted = [model for model in models if model is not None]
+        if len(fitted) == len(models):
+            self.gain = 255.0 * sum(model.gain for model in fitted) / len(fitted)
+            self.read_noise = 255.0 * sum(model.read_noise for model in fitted) / len(fitted)
+            self.noise_fitted = any(setting.stabiliser.fitted for setting in settings)
+            self.notes.append(_by_channel(fitted))
+        elif not fitted:
+            self.notes.append("sigma by channel: " + ", ".join(
+                f"{setting.sigma_unit * 255.0:.3g}" for setting in settings))
+        else:
+            # Some channels' noise grows with the signal and others' does not (noise="auto"):
+            # each channel's own.
+            self.notes.append("noise by channel: " + "; ".join(
+                f"gain {255.0 * model.gain:.3g}, read noise {255.0 * model.read_noise:.3g}"
+                if model is not None else f"sigma {setting.sigma_unit * 255.0:.3g}"
+                for model, setting in zip(models, settings, strict=True)))
+
+
+def _by_channel(models: Sequence[PoissonGaussian]) -> str:
+    """Return the note giving each channel's fitted Poisson-Gaussian parameters."""
+    return ("poisson-gaussian by channel: gain "
+            + ", ".join(f"{255.0 * model.gain:.3g}" for model in models) + "; read noise "
+            + ", ".join(f"{255.0 * model.read_noise:.3g}" for model in models))
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
@@ -336,11 +374,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             name = {"imagej": "ImageJ metadata", "ome": "OME-XML",
                     "container": "video tags"}[piece]
             outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
-    outcome.record(settings[0])
+    outcome.record_apart(settings)
     outcome.notes.extend(_unstabilised(request, settings))
-    if len(settings) > 1:
-        outcome.notes.append("sigma by channel: " + ", ".join(
-            f"{setting.sigma_unit * 255.0:.3g}" for setting in settings))
     outcome.status = "done"
 
 
