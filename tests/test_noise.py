@@ -543,3 +543,14 @@ def test_channels_denoised_apart_report_each_channels_noise(tmp_path):
     mixed = run([photons[0], gaussian[1]], "auto")
     assert "noise by channel: gain " in mixed and "; sigma " in mixed
     assert "sigma by channel" in run(gaussian, "gaussian")
+
+
+@pytest.mark.parametrize("model", ["gaussian", "poisson-gaussian"])
+@pytest.mark.parametrize("shape", [(0, 10), (10, 0), (0, 4, 3)])
+def test_estimate_noise_refuses_an_empty_image_as_denoise_does(model, shape):
+    empty = np.zeros(shape, np.float32)
+    channel_axis = -1 if len(shape) == 3 else None
+    with pytest.raises(ValueError, match="empty axis"):
+        denoise(empty, channel_axis=channel_axis)
+    with pytest.raises(ValueError, match="empty axis"):
+        estimate_noise(empty, model=model, channel_axis=channel_axis)

@@ -17,15 +17,13 @@ from .methods import Setting, method_named
 from .noise import Stabiliser, lookup_noise, plan_stabiliser
 from .parameters import DEFAULT_NOISE, Request, non_negative
 from .pixels import (
-    channels_last,
     check_dtype,
-    check_finite,
     estimate_sigma_unit,
     from_grid,
     from_unit,
     restore_channels,
     to_grid,
-    to_unit,
+    unit_pixels,
     unit_scale,
 )
 
@@ -148,7 +146,7 @@ def denoise(
     image = np.asarray(image)
     request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
                        patch_kernel, h_chroma, spacing, noise, gain, read_noise)
-    unit = _unit_pixels(image, channel_axis)
+    unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
     return _back(_run(unit, setting), image, channel_axis)
 
@@ -201,7 +199,7 @@ def resolve_parameters(
     image = np.asarray(image)
     request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
                        patch_kernel, h_chroma, spacing, noise, gain, read_noise)
-    return _resolve(request, _unit_pixels(image, channel_axis))
+    return _resolve(request, unit_pixels(image, channel_axis))
 
 
 def resolve_request(image: np.ndarray, request: Request, *,
@@ -226,7 +224,7 @@ def resolve_request(image: np.ndarray, request: Request, *,
     TypeError, ValueError
         As for :func:`denoise`.
     """
-    return _resolve(request, _unit_pixels(np.asarray(image), channel_axis))
+    return _resolve(request, unit_pixels(np.asarray(image), channel_axis))
 
 
 def denoise_request(image: np.ndarray, request: Request, *,
@@ -255,7 +253,7 @@ def denoise_request(image: np.ndarray, request: Request, *,
         As for :func:`denoise`.
     """
     image = np.asarray(image)
-    unit = _unit_pixels(image, channel_axis)
+    unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
     return _back(_run(unit, setting), image, channel_axis), setting
 
@@ -284,7 +282,7 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
         As for :func:`denoise`.
     """
     image = np.asarray(image)
-    return _back(_run(_unit_pixels(image, channel_axis), setting), image, channel_axis)
+    return _back(_run(unit_pixels(image, channel_axis), setting), image, channel_axis)
 
 
 def _request(image, sigma, h, patch_size, search_window, affinity, method, model,
@@ -302,16 +300,6 @@ def _request(image, sigma, h, patch_size, search_window, affinity, method, model
         gain_unit=None if gain is None else non_negative(gain, "gain") / full_scale,
         read_noise_unit=None if read_noise is None
         else non_negative(read_noise, "read noise") / full_scale)
-
-
-def _unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
-    """Check an image and return it channels-last, float32 on the unit scale."""
-    check_dtype(image.dtype)
-    last = channels_last(image, channel_axis)
-    if min(last.shape[:-1]) < 1:
-        raise ValueError(f"image has an empty axis: shape {image.shape}")
-    check_finite(image)
-    return to_unit(last)
 
 
 def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:

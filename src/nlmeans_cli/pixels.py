@@ -31,6 +31,7 @@ __all__ = [
     "from_unit",
     "to_grid",
     "to_unit",
+    "unit_pixels",
     "unit_scale",
 ]
 
@@ -259,6 +260,40 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
     return float(np.mean(sigmas))
 
 
+def unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    """Check an image and return it channels-last, float32 on the unit scale.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D or 3-D, with or without a channel axis.
+    channel_axis : int, optional
+        The colour axis, if any.
+
+    Returns
+    -------
+    numpy.ndarray
+        Channels last (one channel for a grey image), float32, unit scale.
+
+    Raises
+    ------
+    TypeError
+        For a pixel type outside :data:`SUPPORTED_DTYPES`.
+    ValueError
+        For an empty axis or a NaN or infinite value.
+
+    Notes
+    -----
+    One pass for the check and one for the conversion: ``O(N)``.
+    """
+    check_dtype(image.dtype)
+    last = channels_last(image, channel_axis)
+    if min(last.shape[:-1]) < 1:
+        raise ValueError(f"image has an empty axis: shape {image.shape}")
+    check_finite(image)
+    return to_unit(last)
+
+
 def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
                    channel_axis: int | None = None) -> float | tuple[float, float]:
     """Estimate the noise as :func:`nlmeans_cli.denoise` does.
@@ -307,9 +342,7 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     if model not in ("gaussian", "poisson-gaussian"):
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
     image = np.asarray(image)
-    check_dtype(image.dtype)
-    check_finite(image)
-    unit = to_unit(channels_last(image, channel_axis))
+    unit = unit_pixels(image, channel_axis)
     scale = unit_scale(image.dtype)
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale
