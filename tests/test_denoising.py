@@ -164,6 +164,13 @@ def test_sigma_estimate_equals_scikit_image(shape, channel_axis, rng):
     assert estimate_sigma_unit(unit) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_constant_image_has_a_sigma_of_exactly_0(dtype):
+    # Not the rounding residue of the wavelet's taps (a constant 90 / 255 gave 3e-16).
+    for level in range(256):
+        assert estimate_sigma_unit(np.full((24, 30, 1), level / 255, dtype)) == 0.0
+
+
 def test_default_tables_are_ordered_and_valid():
     for table in (DEFAULTS_2D, DEFAULTS_3D):
         limits = [row.sigma_max for row in table]

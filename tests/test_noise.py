@@ -467,16 +467,24 @@ def test_batch_reports_the_fitted_noise(tmp_path):
     # 16-bit at 0.1 level per photon: a gain of 0.0004 on the 0-255 scale.
     counts = 0.1 * rng.poisson(_ramp((64, 80)) * 60000 / 0.1) + rng.normal(0, 2, (64, 80))
     iio.imwrite(folder / "deep.png", np.clip(np.rint(counts), 0, 65535).astype(np.uint16))
+    # Flat: no noise to fit, denoised as Gaussian noise, which the report's notes say.
+    iio.imwrite(folder / "flat.png", np.full((64, 80), 90, np.uint8))
     report = tmp_path / "report.csv"
     result = runner.invoke(app, ["batch", str(folder), str(tmp_path / "out"), "-j", "1",
                                  "--noise", "poisson-gaussian", "--report", str(report)])
     assert result.exit_code == 0, result.output
     with open(report, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 3
+    assert len(rows) == 4
+    flat = next(row for row in rows if row["input"].endswith("flat.png"))
+    assert flat["noise"] == "gaussian"
+    assert "poisson-gaussian: no noise grows with the signal" in flat["notes"]
+    assert " | sigma is 0" in flat["notes"]  # the notes one after the other
+    rows.remove(flat)
     for row in rows:
         assert row["noise"] == "poisson-gaussian" and row["sigma"] == ""
         assert float(row["gain"]) > 0 and float(row["read_noise"]) >= 0
+        assert "no noise grows" not in row["notes"]
     deep = next(row for row in rows if row["input"].endswith("deep.png"))
     gain, _ = estimate_noise(iio.imread(folder / "deep.png"), model="poisson-gaussian")
     assert float(deep["gain"]) == pytest.approx(gain * 255 / 65535, rel=1e-4)  # not 0.0004

@@ -228,6 +228,11 @@ def from_grid(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis(grid, 0, -1).reshape(shape)
 
 
+#: How many units in the last place of a channel's largest value a wavelet detail may be
+#: and still be rounding (the db2 filter's taps sum to 0 only to a few of them).
+_ROUNDING_ULPS = 16
+
+
 def estimate_sigma_unit(last: np.ndarray) -> float:
     """Donoho's wavelet estimate of the noise sigma, averaged over channels.
 
@@ -255,7 +260,11 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
     sigmas = []
     for channel in np.moveaxis(last, -1, 0):
         detail = pywt.dwtn(channel, wavelet="db2")["d" * channel.ndim]
-        detail = detail[np.nonzero(detail)]
+        # Flat regions' details are left out, as scikit-image leaves out its zeros; but the
+        # filter's taps do not cancel exactly in floating point, and a flat region of most
+        # values leaves rounding residues (a constant image of 90 gave a sigma of 8e-14).
+        rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * float(np.abs(channel).max())
+        detail = detail[np.abs(detail) > rounding]
         sigmas.append(np.median(np.abs(detail)) / _NORMAL_QUARTILE if detail.size else 0.0)
     return float(np.mean(sigmas))
 

@@ -73,6 +73,7 @@ def test_batch_mirrors_the_tree_and_reports_bad_files(tree, tmp_path):
         assert str(tree / name) in result.stderr
     for name in GOOD:
         assert rows[name]["status"] == "done" and rows[name]["error"] == ""
+        assert isinstance(rows[name]["notes"], list)
         assert rows[name]["sigma"] == pytest.approx(20.0)
         assert rows[name]["seconds"] > 0
     assert "4 processed, 0 skipped, 2 failed" in result.stderr
@@ -90,7 +91,7 @@ def test_skip_existing_then_does_nothing(tree, tmp_path):
     with open(report, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["input", "output", "status", "sigma", "noise", "gain",
-                             "read_noise", "seconds", "error"]
+                             "read_noise", "seconds", "error", "notes"]
     assert sorted(row["status"] for row in rows) == ["failed"] * 2 + ["skipped"] * 4
     assert "0 processed, 4 skipped, 2 failed" in result.stderr
 

@@ -12,10 +12,13 @@ from pathlib import Path
 from ..io.atomic import staged
 from .file import FileOutcome
 
-__all__ = ["REPORT_FIELDS", "write_report"]
+__all__ = ["NOTE_SEPARATOR", "REPORT_FIELDS", "write_report"]
 
 REPORT_FIELDS = ("input", "output", "status", "sigma", "noise", "gain", "read_noise", "seconds",
-                 "error")
+                 "error", "notes")
+
+#: Between a file's notes in a CSV report (a note may hold semicolons and commas).
+NOTE_SEPARATOR = " | "
 
 
 def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Path:
@@ -44,7 +47,10 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
     -----
     Fields: input, output, status, sigma (0-255 scale, empty when not reached or for
     Poisson-Gaussian noise), noise (``gaussian`` or ``poisson-gaussian``), gain and read_noise
-    (0-255 scale, five significant digits, Poisson-Gaussian only), seconds, error.
+    (0-255 scale, five significant digits, Poisson-Gaussian only), seconds, error, notes
+    (what ``nlm denoise`` prints as notes: conversions on reading, each channel's noise, a
+    Poisson-Gaussian request denoised as Gaussian noise, metadata dropped; a list in JSON,
+    joined by ``" | "`` in CSV).
     """
     path = Path(path)
     extension = path.suffix.lower()
@@ -62,6 +68,8 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
         for key in ("gain", "read_noise"):
             if row[key] is not None:
                 row[key] = float(f"{row[key]:.5g}")
+        if extension == ".csv":
+            row["notes"] = NOTE_SEPARATOR.join(row["notes"])
         rows.append(row)
     with staged(path, overwrite=True) as temporary, open(temporary, "w", newline="") as handle:
         if extension == ".json":
