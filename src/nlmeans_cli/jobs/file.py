@@ -206,10 +206,11 @@ def _undetermined(models: Sequence[PoissonGaussian]) -> list[str]:
     """Return the note for a fitted read noise the image cannot pin down (nothing otherwise)."""
     if all(model.read_noise_determined for model in models):
         return []
+    # A channel whose read noise was given, or read off the counts' lattice, has no range.
     ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g} to "
                        f"{255.0 * model.read_noise_range[1]:.3g}"
-                       if model.read_noise_range is not None else "given"
-                       for model in models)
+                       if model.read_noise_range is not None
+                       else f"{255.0 * model.read_noise:.3g}" for model in models)
     return [f"the read noise is not determined by this image: anything from {ranges}"
             f"{' by channel' if len(models) > 1 else ''} fits it as well (its darkest levels' "
             "photon noise hides it); give --read-noise if it is known (from a dark frame)"]
