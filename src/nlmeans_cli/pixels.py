@@ -250,8 +250,11 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
     Notes
     -----
     The estimator of :func:`skimage.restoration.estimate_sigma` (a test holds them equal),
-    called through PyWavelets directly: importing ``skimage.restoration`` costs a command-line
-    run more than half a second. ``O(N)``.
+    except that a flat region's details, which the wavelet's taps leave as rounding residues
+    instead of zeros, are left out with the zeros (on a clipped 8-bit stack, 2 of 11 172
+    details: sigma 18.991 against scikit-image's 18.988). Called through PyWavelets
+    directly: importing ``skimage.restoration`` costs a command-line run more than half a
+    second. ``O(N)``.
     """
     import pywt
 
