@@ -281,8 +281,11 @@ def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) ->
         for number in range(len(by_page)):
             yield by_page[number]
 
-    imagej = all(axis in "TZCYX" for axis in like.axes) and _in_imagej_order(like.axes)
     carried = like.carried or {}
+    # An OME file stays one (its XML describes these pages, in this order); ImageJ's
+    # hyperstack would drop its physical sizes and names.
+    imagej = ("ome" not in carried and all(axis in "TZCYX" for axis in like.axes)
+              and _in_imagej_order(like.axes))
     metadata = {"axes": like.axes, **carried.get("imagej", {})} if imagej else {
         "axes": like.axes}
     options = dict(carried.get("compression", {}))
