@@ -114,3 +114,13 @@ def test_volume_options_on_a_still_image_are_noted(tmp_path):
     stack = runner.invoke(app, ["denoise", str(tmp_path / "stack.tif"),
                                 str(tmp_path / "out.tif"), "--volume"])
     assert stack.exit_code == 0 and "--volume and --spacing apply" not in stack.stderr
+    # And the other way round: tiles are for still images.
+    for extra in (["--volume"], []):
+        tiled = runner.invoke(app, ["denoise", str(tmp_path / "stack.tif"),
+                                    str(tmp_path / "tiled.tif"), "--overwrite", "--tile", "16",
+                                    *extra])
+        assert tiled.exit_code == 0, tiled.output
+        assert "note: --tile applies to still images" in tiled.stderr
+    still = runner.invoke(app, ["denoise", str(source), str(tmp_path / "tiled.png"),
+                                "--tile", "30"])
+    assert still.exit_code == 0 and "--tile applies" not in still.stderr

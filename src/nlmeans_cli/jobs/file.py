@@ -279,6 +279,9 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             return outcome
         if is_sequence(source):
             _denoise_sequence(source, target, options, outcome, overwrite, progress)
+            if tile is not None:
+                outcome.notes.append("--tile applies to still images; a clip or stack is "
+                                     "denoised a few frames at a time, a volume whole")
             return outcome
         check_output_path(target, source=source, overwrite=overwrite)
         picture = read_picture(source, max_pixels=options.max_pixels)
