@@ -228,7 +228,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     Returns
     -------
     PoissonGaussian
-        The fitted parameters (gain and read noise at least 0), the known ones as given.
+        The fitted parameters (gain and read noise at least 0), the known ones as given; a
+        read noise fitted from the levels' line comes with its range
+        (:attr:`PoissonGaussian.read_noise_range`).
 
     Notes
     -----
