@@ -616,3 +616,39 @@ def test_the_fit_says_when_the_image_cannot_tell_the_read_noise(tmp_path):
         given = runner.invoke(app, ["denoise", str(source), str(tmp_path / f"{name}-g.tif"),
                                     "--noise", "poisson-gaussian", "--read-noise", "2"])
         assert "not determined" not in given.stderr
+
+
+def test_the_clip_and_tile_functions_take_poisson_gaussian_noise(tmp_path):
+    from nlmeans_cli import denoise_clip, denoise_frames, denoise_tiled
+
+    rng = np.random.default_rng(17)
+    clean = np.stack([np.roll(_ramp((48, 64)), 2 * k, axis=1) for k in range(5)])
+    noisy = _photons(rng, clean)
+
+    def psnr(clip):
+        return peak_signal_noise_ratio(clean, clip.astype(np.float64), data_range=1.0)
+
+    # The default ("auto") stabilises, as nlm denoise does for the same clip.
+    fitted = denoise_clip(noisy)
+    np.testing.assert_array_equal(fitted, denoise_clip(noisy, noise="poisson-gaussian"))
+    assert psnr(fitted) > psnr(denoise_clip(noisy, noise="gaussian")) + 0.3
+    source, target = tmp_path / "clip.npy", tmp_path / "out.npy"
+    np.save(source, noisy)
+    result = runner.invoke(app, ["denoise", str(source), str(target)])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(target), fitted)
+    # Both parameters given: a stream needs no fit, and matches the clip in memory.
+    as_bytes = np.clip(np.rint(noisy * 255), 0, 255).astype(np.uint8)
+    given = dict(noise="poisson-gaussian", gain=4.0, read_noise=2.0)  # the 0-255 values
+    streamed = np.stack(list(denoise_frames(iter(as_bytes), **given)))
+    np.testing.assert_array_equal(streamed, denoise_clip(as_bytes, **given))
+    assert not np.array_equal(streamed, denoise_clip(as_bytes, noise="gaussian", sigma=8.0))
+    for bad in (dict(noise="auto", sigma=8.0), dict(noise="poisson-gaussian", gain=4.0),
+                dict(noise="gaussian")):
+        with pytest.raises(ValueError, match="stream of frames|needs both"):
+            next(denoise_frames(iter(as_bytes), **bad))
+    # Tiles: the whole image's fit and transform, so the whole image's result.
+    image = noisy[0]
+    for noise in (dict(noise="poisson-gaussian"), dict(noise="poisson-gaussian", gain=GAIN)):
+        np.testing.assert_array_equal(denoise_tiled(image, tile=40, **noise),
+                                      denoise(image, **noise))

@@ -17,15 +17,16 @@ window is reflected, as the image is at its borders.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
 from .denoising import denoise_with, stabiliser_for
 from .methods import Setting, method_named
-from .noise import Stabiliser
-from .parameters import DEFAULT_TEMPORAL_WINDOW, Request, non_negative
+from .noise import Stabiliser, lookup_noise
+from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request, non_negative
 from .pixels import (
     channels_last,
     check_dtype,
@@ -44,6 +45,7 @@ __all__ = [
     "estimate_frames_noise",
     "estimate_frames_sigma_unit",
     "plan_frames_stabiliser",
+    "resolve_clip",
     "resolve_frames",
     "stream_frames",
 ]
@@ -64,7 +66,7 @@ VALUES_PER_CALL = 2**25
 def denoise_frames(
     frames: Iterable[np.ndarray],
     *,
-    sigma: float,
+    sigma: float | None = None,
     h: float | None = None,
     patch_size: int | None = None,
     search_window: int | None = None,
@@ -74,6 +76,9 @@ def denoise_frames(
     channel_axis: int | None = None,
     model: str | None = None,
     patch_kernel: str | None = None,
+    noise: str = "gaussian",
+    gain: float | None = None,
+    read_noise: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of frames with a spacetime search window, one frame out per frame in.
 
@@ -84,7 +89,8 @@ def denoise_frames(
         uint16, float32 or float64). Read lazily: a generator over a file streams.
     sigma : float
         Noise standard deviation in the frames' value units (see
-        :func:`estimate_frames_noise`).
+        :func:`estimate_frames_noise`); needed for Gaussian noise, refused with
+        ``noise="poisson-gaussian"``.
     h, patch_size, search_window, patch_kernel : optional
         As for :func:`nlmeans_cli.denoise`; the window's side applies to both spatial axes.
     temporal_window : int
@@ -96,6 +102,12 @@ def denoise_frames(
         The channel axis of a frame, ``None`` for grey.
     model : path-like, optional
         As for :func:`nlmeans_cli.denoise`; the learned models denoise each frame alone.
+    noise : str
+        ``"gaussian"`` (with *sigma*) or ``"poisson-gaussian"`` (with *gain* and
+        *read_noise*, in the frames' value units): a stream is read once, so nothing is
+        fitted; :func:`denoise_clip` fits them (and its default, ``"auto"``, chooses).
+    gain, read_noise : float, optional
+        The Poisson-Gaussian parameters (``variance = gain * x + read_noise ** 2``).
 
     Yields
     ------
@@ -125,16 +137,35 @@ def denoise_frames(
     .. [2] X. Wang et al., "Non-local Neural Networks", CVPR 2018 (the spacetime operation).
     """
     temporal_window = _non_negative_int(temporal_window, "temporal_window")
+    noise = lookup_noise(noise).name
+    if noise == "auto" or (noise == "gaussian" and sigma is None):
+        raise ValueError("a stream of frames is read once, so its noise cannot be fitted: "
+                         "give sigma (Gaussian noise), or gain and read_noise with "
+                         "noise='poisson-gaussian'; denoise_clip fits them")
+    if noise == "poisson-gaussian" and (gain is None or read_noise is None):
+        raise ValueError("noise='poisson-gaussian' on a stream of frames needs both gain and "
+                         "read_noise (denoise_clip fits them)")
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         return
     full_scale = unit_scale(check_dtype(np.asarray(first).dtype, "frame"))
-    request = Request(sigma_unit=non_negative(sigma, "sigma") / full_scale,
-                      h_unit=None if h is None else non_negative(h, "h") / full_scale,
+
+    def scaled(value, name):
+        return None if value is None else non_negative(value, name) / full_scale
+
+    request = Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
                       patch_size=patch_size, search_window=search_window, affinity=affinity,
-                      method=method, model=model, patch_kernel=patch_kernel)
-    setting = resolve_frames(request, np.shape(first), channel_axis=channel_axis)
+                      method=method, model=model, patch_kernel=patch_kernel, noise=noise,
+                      gain_unit=scaled(gain, "gain"),
+                      read_noise_unit=scaled(read_noise, "read noise"))
+    # Both parameters given: the transform needs no fit, only the first frame's range.
+    stabiliser = plan_frames_stabiliser((first,), request, channel_axis=channel_axis,
+                                        n_frames=1)
+    if stabiliser is not None:
+        request = replace(request, sigma_unit=stabiliser.sigma_unit)
+    setting = replace(resolve_frames(request, np.shape(first), channel_axis=channel_axis),
+                      stabiliser=stabiliser)
     chained = _chain(first, frames)
     del first
     yield from stream_frames(chained, setting, temporal_window=temporal_window,
@@ -171,6 +202,55 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     return method_named(request.method).resolve(
         request, request.sigma_unit, sigma_estimated=False, spatial=tuple(shape),
         channels=channels)
+
+
+def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
+                 frame_shape: tuple[int, ...], *, channel_axis: int | None = None,
+                 n_frames: int | None = None) -> Setting:
+    """Resolve a request for a clip: its noise fitted or estimated over frames spread across it.
+
+    Parameters
+    ----------
+    frames : callable
+        Returns an iterable of the clip's frames, afresh each call (a file is read again).
+    request : Request
+        As the user gave it (unit scale).
+    frame_shape : tuple of int
+        The shape of one frame (2-D, with *channel_axis* for colour).
+    channel_axis : int, optional
+        The channel axis of a frame.
+    n_frames : int, optional
+        The clip's length, to spread the sampled frames; ``None`` samples the first ones.
+
+    Returns
+    -------
+    Setting
+        The method's parameters for every frame: stabilised where the request's noise model
+        (:func:`plan_frames_stabiliser`) takes Poisson-Gaussian noise, else at the given sigma
+        or one estimated by :func:`estimate_frames_sigma_unit`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`denoise_frames`.
+
+    Notes
+    -----
+    Reads the clip up to its last sampled frame once for the noise model and, on the
+    Gaussian path without a sigma, once more for the estimate: ``O(samples * N)``.
+    """
+    stabiliser = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
+                                        n_frames=n_frames)
+    if stabiliser is not None:
+        return replace(resolve_frames(replace(request, sigma_unit=stabiliser.sigma_unit),
+                                      frame_shape, channel_axis=channel_axis),
+                       stabiliser=stabiliser)
+    estimated = request.sigma_unit is None
+    if estimated:
+        request = replace(request, sigma_unit=estimate_frames_sigma_unit(
+            frames(), channel_axis=channel_axis, n_frames=n_frames))
+    return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis),
+                   sigma_estimated=estimated)
 
 
 def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
@@ -269,6 +349,9 @@ def denoise_clip(
     channel_axis: int | None = None,
     model: str | None = None,
     patch_kernel: str | None = None,
+    noise: str = DEFAULT_NOISE,
+    gain: float | None = None,
+    read_noise: float | None = None,
 ) -> np.ndarray:
     """Denoise a clip held in memory, frames along the first axis.
 
@@ -282,6 +365,10 @@ def denoise_clip(
         As for :func:`denoise_frames`.
     channel_axis : int, optional
         The channel axis *of the clip* (``-1`` for ``(frames, rows, columns, channels)``).
+    noise, gain, read_noise
+        As for :func:`nlmeans_cli.denoise` (``"auto"`` by default); the Poisson-Gaussian
+        parameters not given are fitted over frames spread across the clip, as
+        ``nlm denoise`` does.
 
     Returns
     -------
@@ -309,13 +396,22 @@ def denoise_clip(
         raise ValueError(f"a grey clip must be 3-D (frames first), got shape {clip.shape}")
     if clip.shape[0] == 0:
         raise ValueError("the clip has no frames")
-    if sigma is None:
-        sigma = estimate_frames_noise(clip, channel_axis=frame_axis, n_frames=len(clip))
+    temporal_window = _non_negative_int(temporal_window, "temporal_window")
+    full_scale = unit_scale(check_dtype(clip.dtype, "frame"))
+
+    def scaled(value, name):
+        return None if value is None else non_negative(value, name) / full_scale
+
+    request = Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
+                      patch_size=patch_size, search_window=search_window, affinity=affinity,
+                      method=method, model=model, patch_kernel=patch_kernel,
+                      noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
+                      read_noise_unit=scaled(read_noise, "read noise"))
+    setting = resolve_clip(lambda: clip, request, clip.shape[1:], channel_axis=frame_axis,
+                           n_frames=len(clip))
     out = np.empty_like(clip)
-    denoised = denoise_frames(clip, sigma=sigma, h=h, patch_size=patch_size,
-                              search_window=search_window, temporal_window=temporal_window,
-                              affinity=affinity, method=method, channel_axis=frame_axis,
-                              model=model, patch_kernel=patch_kernel)
+    denoised = stream_frames(clip, setting, temporal_window=temporal_window,
+                             channel_axis=frame_axis)
     for k, frame in enumerate(denoised):
         out[k] = frame
     return out

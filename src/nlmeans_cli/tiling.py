@@ -12,6 +12,7 @@ import numpy as np
 
 from .denoising import denoise_with, resolve_parameters
 from .methods import Setting
+from .parameters import DEFAULT_NOISE
 from .pixels import channels_last
 
 __all__ = ["denoise_tiled", "denoise_tiled_with", "tile_chunks"]
@@ -49,7 +50,11 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
                   h: float | None = None, patch_size: int | None = None,
                   search_window: int | None = None, affinity: str | None = None,
                   method: str = "classic", channel_axis: int | None = None,
-                  model: str | None = None, patch_kernel: str | None = None) -> np.ndarray:
+                  model: str | None = None, patch_kernel: str | None = None,
+                  h_chroma: float | None = None,
+                  spacing: tuple[float, float, float] | None = None,
+                  noise: str = DEFAULT_NOISE, gain: float | None = None,
+                  read_noise: float | None = None) -> np.ndarray:
     """Denoise an image in overlapping tiles; the result equals :func:`denoise`'s exactly.
 
     Parameters
@@ -64,6 +69,9 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
     sigma, h, patch_size, search_window, affinity, method, channel_axis, model, patch_kernel
         As for :func:`nlmeans_cli.denoise`. The parameters are resolved once for the whole
         image (sigma, when estimated, on the whole image), so every tile uses the same ones.
+    h_chroma, spacing, noise, gain, read_noise
+        As for :func:`nlmeans_cli.denoise`; Poisson-Gaussian noise is fitted, and its
+        transform's scale set, on the whole image too.
 
     Returns
     -------
@@ -89,7 +97,9 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
     setting = resolve_parameters(image, sigma=sigma, h=h, patch_size=patch_size,
                                  search_window=search_window, affinity=affinity,
                                  method=method, channel_axis=channel_axis, model=model,
-                                 patch_kernel=patch_kernel)
+                                 patch_kernel=patch_kernel, h_chroma=h_chroma,
+                                 spacing=spacing, noise=noise, gain=gain,
+                                 read_noise=read_noise)
     return denoise_tiled_with(image, setting, tile=tile, client=client,
                               channel_axis=channel_axis)
 

@@ -404,14 +404,7 @@ def _unstabilised(request, settings) -> list[str]:
 
 def _frame_stream(sequence, request, options, channel):
     """Denoised frames of a sequence (of one of its separate channels), and the setting."""
-    from dataclasses import replace
-
-    from ..spacetime import (
-        estimate_frames_sigma_unit,
-        plan_frames_stabiliser,
-        resolve_frames,
-        stream_frames,
-    )
+    from ..spacetime import resolve_clip, stream_frames
 
     def frames():
         for frame in sequence.frames():
@@ -419,20 +412,8 @@ def _frame_stream(sequence, request, options, channel):
 
     channel_axis = None if channel is not None else sequence.channel_axis
     shape = sequence.frame_shape if channel is None else sequence.frame_shape[:2]
-    stabiliser = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
-                                        n_frames=sequence.n_frames)
-    if stabiliser is not None:
-        setting = replace(resolve_frames(replace(request, sigma_unit=stabiliser.sigma_unit),
-                                         shape, channel_axis=channel_axis),
-                          stabiliser=stabiliser)
-        return stream_frames(frames(), setting, temporal_window=options.temporal_window,
-                             channel_axis=channel_axis), setting
-    estimated = request.sigma_unit is None
-    if estimated:
-        request = replace(request, sigma_unit=estimate_frames_sigma_unit(
-            frames(), channel_axis=channel_axis, n_frames=sequence.n_frames))
-    setting = replace(resolve_frames(request, shape, channel_axis=channel_axis),
-                      sigma_estimated=estimated)
+    setting = resolve_clip(frames, request, shape, channel_axis=channel_axis,
+                           n_frames=sequence.n_frames)
     return stream_frames(frames(), setting, temporal_window=options.temporal_window,
                          channel_axis=channel_axis), setting
 
