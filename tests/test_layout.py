@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "nlmeans_cli"
 LAYERS = {
     "cli": 7,
     "jobs": 6,
-    "tiling": 5, "spacetime": 5, "evaluation": 5,
+    "tiling": 5, "spacetime": 5, "clip_noise": 5, "evaluation": 5,
     "denoising": 4,
     "methods": 3,
     "engine": 2,

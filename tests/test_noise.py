@@ -652,3 +652,19 @@ def test_the_clip_and_tile_functions_take_poisson_gaussian_noise(tmp_path):
     for noise in (dict(noise="poisson-gaussian"), dict(noise="poisson-gaussian", gain=GAIN)):
         np.testing.assert_array_equal(denoise_tiled(image, tile=40, **noise),
                                       denoise(image, **noise))
+
+
+def test_a_clips_fitted_noise_is_what_denoise_clip_uses():
+    from nlmeans_cli.clip_noise import estimate_frames_noise
+    from nlmeans_cli.spacetime import denoise_clip
+
+    rng = np.random.default_rng(18)
+    clip = _photons(rng, np.stack([_ramp((64, 80))] * 10))
+    gain, read_noise = estimate_frames_noise(iter(clip), n_frames=len(clip),
+                                             model="poisson-gaussian")
+    assert gain == pytest.approx(GAIN, rel=0.2) and read_noise == pytest.approx(READ, rel=0.3)
+    np.testing.assert_array_equal(
+        denoise_clip(clip), denoise_clip(clip, noise="poisson-gaussian", gain=gain,
+                                         read_noise=read_noise))
+    with pytest.raises(ValueError, match="unknown noise model"):
+        estimate_frames_noise(iter(clip), model="poisson")

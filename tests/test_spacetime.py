@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from nlmeans_cli import denoise, spacetime
 from nlmeans_cli.cli import app
+from nlmeans_cli.clip_noise import estimate_frames_noise
 from nlmeans_cli.io.sequences import Sequence, is_sequence, open_sequence, write_sequence
 from nlmeans_cli.jobs.file import JobOptions, denoise_file
 from nlmeans_cli.parameters import Request
@@ -21,7 +22,6 @@ from nlmeans_cli.spacetime import (
     FRAMES_PER_CALL,
     denoise_clip,
     denoise_frames,
-    estimate_frames_noise,
 )
 
 runner = CliRunner()

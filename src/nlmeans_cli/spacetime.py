@@ -23,15 +23,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .denoising import denoise_with, stabiliser_for
+from .clip_noise import check_frame, estimate_frames_sigma_unit, plan_frames_stabiliser
+from .denoising import denoise_with
 from .methods import Setting, method_named
-from .noise import Stabiliser, lookup_noise
+from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request, non_negative
 from .pixels import (
     channels_last,
     check_dtype,
-    check_finite,
-    estimate_sigma_unit,
     from_unit,
     restore_channels,
     to_unit,
@@ -42,16 +41,10 @@ __all__ = [
     "DEFAULT_TEMPORAL_WINDOW",
     "denoise_clip",
     "denoise_frames",
-    "estimate_frames_noise",
-    "estimate_frames_sigma_unit",
-    "plan_frames_stabiliser",
     "resolve_clip",
     "resolve_frames",
     "stream_frames",
 ]
-
-#: Frames the noise estimate of a clip looks at, spread evenly over it.
-NOISE_SAMPLE_FRAMES = 16
 
 #: Frames denoised by one engine call of the spacetime path, at most; and the values
 #: (pixels times channels) those frames may hold together, so that 4K colour goes one frame
@@ -89,8 +82,8 @@ def denoise_frames(
         uint16, float32 or float64). Read lazily: a generator over a file streams.
     sigma : float
         Noise standard deviation in the frames' value units (see
-        :func:`estimate_frames_noise`); needed for Gaussian noise, refused with
-        ``noise="poisson-gaussian"``.
+        :func:`nlmeans_cli.clip_noise.estimate_frames_noise`); needed for Gaussian noise,
+        refused with ``noise="poisson-gaussian"``.
     h, patch_size, search_window, patch_kernel : optional
         As for :func:`nlmeans_cli.denoise`; the window's side applies to both spatial axes.
     temporal_window : int
@@ -179,7 +172,7 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     Parameters
     ----------
     request : Request
-        With ``sigma_unit`` set (see :func:`estimate_frames_sigma_unit`).
+        With ``sigma_unit`` set (see :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`).
     frame_shape : tuple of int
         The shape of one frame (2-D, with *channel_axis* for colour).
     channel_axis : int, optional
@@ -226,8 +219,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     -------
     Setting
         The method's parameters for every frame: stabilised where the request's noise model
-        (:func:`plan_frames_stabiliser`) takes Poisson-Gaussian noise, else at the given sigma
-        or one estimated by :func:`estimate_frames_sigma_unit`.
+        (:func:`nlmeans_cli.clip_noise.plan_frames_stabiliser`) takes Poisson-Gaussian
+        noise, else at the given sigma or one estimated by
+        :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`.
 
     Raises
     ------
@@ -284,7 +278,7 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
     first = next(frames, None)
     if first is None:
         return
-    first = _check_frame(first, None, channel_axis, 0)
+    first = check_frame(first, None, channel_axis, 0)
     # Frames are checked against the first one's layout, not the first frame itself: holding
     # on to it would keep one frame more than the window alive for the whole clip.
     layout = _Layout(first.shape, first.dtype, first.ndim)
@@ -292,7 +286,7 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
         yield denoise_with(first, setting, channel_axis=channel_axis)
         del first
         for k, frame in enumerate(frames, start=1):
-            yield denoise_with(_check_frame(frame, layout, channel_axis, k), setting,
+            yield denoise_with(check_frame(frame, layout, channel_axis, k), setting,
                                channel_axis=channel_axis)
         return
     from .engine import FrameCarry
@@ -315,7 +309,7 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
             if frame is None:
                 exhausted = True
             else:
-                held.append(_check_frame(frame, layout, channel_axis, start + len(held)))
+                held.append(check_frame(frame, layout, channel_axis, start + len(held)))
                 del frame
         if k >= start + len(held):
             return
@@ -360,7 +354,8 @@ def denoise_clip(
     clip : numpy.ndarray
         ``(frames, rows, columns)``, or with a channel axis for colour.
     sigma : float, optional
-        In the clip's value units; ``None`` estimates it with :func:`estimate_frames_noise`.
+        In the clip's value units; ``None`` estimates it over frames spread across the clip
+        (:func:`nlmeans_cli.clip_noise.estimate_frames_noise`).
     h, patch_size, search_window, temporal_window, affinity, method, model, patch_kernel
         As for :func:`denoise_frames`.
     channel_axis : int, optional
@@ -417,84 +412,6 @@ def denoise_clip(
     return out
 
 
-def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | None = None,
-                          n_frames: int | None = None,
-                          samples: int = NOISE_SAMPLE_FRAMES) -> float:
-    """Estimate the noise standard deviation of a clip from frames spread over it.
-
-    Parameters
-    ----------
-    frames : iterable of numpy.ndarray
-        The clip's frames, read once.
-    channel_axis : int, optional
-        The channel axis of a frame.
-    n_frames : int, optional
-        The number of frames, when known: the estimate then looks at *samples* frames spread
-        evenly over the clip. Otherwise at the first *samples* frames.
-    samples : int
-        How many frames to estimate on.
-
-    Returns
-    -------
-    float
-        The median over the sampled frames of :func:`nlmeans_cli.estimate_noise`, in the
-        frames' value units; a scene with a different texture moves the median little.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For an unsupported frame or a clip without frames.
-
-    Notes
-    -----
-    ``O(samples * N)``; every frame is read (decoding is sequential), only the samples are
-    analysed.
-    """
-    sigma_unit, dtype = _sampled_sigma(frames, channel_axis, n_frames, samples)
-    return sigma_unit * unit_scale(dtype)
-
-
-def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
-                               channel_axis: int | None = None, n_frames: int | None = None,
-                               samples: int = NOISE_SAMPLE_FRAMES) -> float:
-    """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
-
-    Parameters
-    ----------
-    frames, channel_axis, n_frames, samples
-        As for :func:`estimate_frames_noise`.
-
-    Returns
-    -------
-    float
-        Sigma on the unit scale.
-
-    Raises
-    ------
-    TypeError, ValueError
-        As for :func:`estimate_frames_noise`.
-    """
-    return _sampled_sigma(frames, channel_axis, n_frames, samples)[0]
-
-
-def _sampled_sigma(frames, channel_axis, n_frames, samples) -> tuple[float, np.dtype]:
-    """Return the median unit-scale estimate over the sampled frames, and the frames' dtype."""
-    step = max(1, -(-n_frames // samples)) if n_frames else 1
-    estimates = []
-    dtype = None
-    for k, frame in enumerate(frames):
-        if k % step:
-            continue
-        frame = _check_frame(np.asarray(frame), None, channel_axis, k)
-        dtype = frame.dtype
-        estimates.append(estimate_sigma_unit(to_unit(channels_last(frame, channel_axis))))
-        if not n_frames and len(estimates) >= samples:
-            break
-    if not estimates:
-        raise ValueError("the clip has no frames")
-    return float(np.median(estimates)), dtype
-
-
 class _Layout(NamedTuple):
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -526,64 +443,6 @@ def _window_grid(held: deque, channel_axis: int | None, stabiliser=None) -> np.n
         np.divide(np.moveaxis(last, -1, 0), scale, out=grid[:, :, f, :], dtype=np.float32,
                   casting="unsafe")
     return grid
-
-
-def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
-                           channel_axis: int | None = None, n_frames: int | None = None,
-                           samples: int = 8) -> Stabiliser | None:
-    """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
-
-    Parameters
-    ----------
-    frames : iterable of numpy.ndarray
-        The clip's frames (read once, up to the last sampled one).
-    request : Request
-        Its ``noise``, ``gain_unit`` and ``read_noise_unit`` say what to fit.
-    channel_axis : int, optional
-        The channel axis of a frame.
-    n_frames : int, optional
-        The clip's length, to spread the samples; ``None`` takes the first frames.
-    samples : int
-        Frames the fit reads.
-
-    Returns
-    -------
-    Stabiliser or None
-        ``None`` for the Gaussian path.
-
-    Notes
-    -----
-    ``O(samples * N)`` for frames of ``N`` pixels.
-    """
-    if request.noise == "gaussian":
-        return None
-    step = max(1, -(-n_frames // samples)) if n_frames else 1
-    sampled = []
-    for k, frame in enumerate(frames):
-        if k % step:
-            continue
-        sampled.append(to_unit(channels_last(_check_frame(np.asarray(frame), None,
-                                                          channel_axis, k), channel_axis)))
-        if len(sampled) >= samples:
-            break
-    if not sampled:
-        raise ValueError("the clip has no frames")
-    return stabiliser_for(request, np.stack(sampled))
-
-
-def _check_frame(frame, first, channel_axis, index):
-    frame = np.asarray(frame)
-    if first is None:
-        check_dtype(frame.dtype, "frame")
-        expected = 2 if channel_axis is None else 3
-        if frame.ndim != expected:
-            raise ValueError(f"frame {index}: expected a {expected}-D frame, got shape "
-                             f"{frame.shape}")
-    elif frame.shape != first.shape or frame.dtype != first.dtype:
-        raise ValueError(f"frame {index} is {frame.shape} {frame.dtype}, unlike the first "
-                         f"frame's {first.shape} {first.dtype}")
-    check_finite(frame, f"frame {index}")
-    return frame
 
 
 def _non_negative_int(value, name):

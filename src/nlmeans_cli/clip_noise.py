@@ -1,0 +1,216 @@
+"""The noise of a clip: sigma estimated, or Poisson-Gaussian noise fitted, over sampled frames.
+
+A clip is read as it decodes, so its noise is measured on a sample of frames spread evenly
+over it (:data:`NOISE_SAMPLE_FRAMES` for sigma, :data:`FIT_SAMPLE_FRAMES` for the
+Poisson-Gaussian fit): a scene that changes moves the estimate little.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .denoising import stabiliser_for
+from .noise import Stabiliser, fit_poisson_gaussian
+from .parameters import Request
+from .pixels import (
+    channels_last,
+    check_dtype,
+    check_finite,
+    estimate_sigma_unit,
+    to_unit,
+    unit_scale,
+)
+
+__all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
+           "estimate_frames_sigma_unit", "plan_frames_stabiliser"]
+
+#: Frames the noise estimate of a clip looks at, spread evenly over it.
+NOISE_SAMPLE_FRAMES = 16
+
+#: Frames the Poisson-Gaussian fit of a clip reads, spread evenly over it.
+FIT_SAMPLE_FRAMES = 8
+
+
+def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | None = None,
+                          n_frames: int | None = None, samples: int | None = None,
+                          model: str = "gaussian") -> float | tuple[float, float]:
+    """Estimate the noise of a clip from frames spread over it.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        The clip's frames, read once.
+    channel_axis : int, optional
+        The channel axis of a frame.
+    n_frames : int, optional
+        The number of frames, when known: the estimate then looks at *samples* frames spread
+        evenly over the clip. Otherwise at the first *samples* frames.
+    samples : int, optional
+        How many frames to estimate on: by default :data:`NOISE_SAMPLE_FRAMES` for sigma,
+        :data:`FIT_SAMPLE_FRAMES` for the Poisson-Gaussian fit (as
+        :func:`nlmeans_cli.spacetime.denoise_clip`).
+    model : str
+        ``"gaussian"`` or ``"poisson-gaussian"``, as for :func:`nlmeans_cli.estimate_noise`.
+
+    Returns
+    -------
+    float or tuple of 2 float
+        The median over the sampled frames of :func:`nlmeans_cli.estimate_noise`, in the
+        frames' value units (a scene with a different texture moves the median little); or
+        ``(gain, read_noise)`` fitted over the sampled frames together (per channel, then
+        their mean), what :func:`nlmeans_cli.spacetime.denoise_clip` fits.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unsupported frame, a clip without frames or an unknown *model*.
+
+    Notes
+    -----
+    ``O(samples * N)``; every frame is read (decoding is sequential), only the samples are
+    analysed.
+    """
+    if model not in ("gaussian", "poisson-gaussian"):
+        raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
+    if model == "gaussian":
+        sigma_unit, dtype = _sampled_sigma(frames, channel_axis, n_frames,
+                                           samples or NOISE_SAMPLE_FRAMES)
+        return sigma_unit * unit_scale(dtype)
+    sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
+                                     samples or FIT_SAMPLE_FRAMES)
+    fits = [fit_poisson_gaussian(sampled[..., c]) for c in range(sampled.shape[-1])]
+    return (float(np.mean([fit.gain for fit in fits])) * unit_scale(dtype),
+            float(np.mean([fit.read_noise for fit in fits])) * unit_scale(dtype))
+
+
+def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
+                               channel_axis: int | None = None, n_frames: int | None = None,
+                               samples: int = NOISE_SAMPLE_FRAMES) -> float:
+    """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
+
+    Parameters
+    ----------
+    frames, channel_axis, n_frames, samples
+        As for :func:`estimate_frames_noise`.
+
+    Returns
+    -------
+    float
+        Sigma on the unit scale.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`estimate_frames_noise`.
+    """
+    return _sampled_sigma(frames, channel_axis, n_frames, samples)[0]
+
+
+def _sampled_sigma(frames, channel_axis, n_frames, samples) -> tuple[float, np.dtype]:
+    """Return the median unit-scale estimate over the sampled frames, and the frames' dtype."""
+    step = max(1, -(-n_frames // samples)) if n_frames else 1
+    estimates = []
+    dtype = None
+    for k, frame in enumerate(frames):
+        if k % step:
+            continue
+        frame = check_frame(np.asarray(frame), None, channel_axis, k)
+        dtype = frame.dtype
+        estimates.append(estimate_sigma_unit(to_unit(channels_last(frame, channel_axis))))
+        if not n_frames and len(estimates) >= samples:
+            break
+    if not estimates:
+        raise ValueError("the clip has no frames")
+    return float(np.median(estimates)), dtype
+
+
+
+def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
+                           channel_axis: int | None = None, n_frames: int | None = None,
+                           samples: int | None = None) -> Stabiliser | None:
+    """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        The clip's frames (read once, up to the last sampled one).
+    request : Request
+        Its ``noise``, ``gain_unit`` and ``read_noise_unit`` say what to fit.
+    channel_axis : int, optional
+        The channel axis of a frame.
+    n_frames : int, optional
+        The clip's length, to spread the samples; ``None`` takes the first frames.
+    samples : int, optional
+        Frames the fit reads (:data:`FIT_SAMPLE_FRAMES` by default).
+
+    Returns
+    -------
+    Stabiliser or None
+        ``None`` for the Gaussian path.
+
+    Notes
+    -----
+    ``O(samples * N)`` for frames of ``N`` pixels.
+    """
+    if request.noise == "gaussian":
+        return None
+    sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
+    return stabiliser_for(request, sampled)
+
+
+def _sampled_frames(frames, channel_axis, n_frames, samples) -> tuple[np.ndarray, np.dtype]:
+    """Return the sampled frames stacked, channels last on the unit scale, and their dtype."""
+    step = max(1, -(-n_frames // samples)) if n_frames else 1
+    sampled, dtype = [], None
+    for k, frame in enumerate(frames):
+        if k % step:
+            continue
+        frame = check_frame(np.asarray(frame), None, channel_axis, k)
+        dtype = frame.dtype
+        sampled.append(to_unit(channels_last(frame, channel_axis)))
+        if len(sampled) >= samples:
+            break
+    if not sampled:
+        raise ValueError("the clip has no frames")
+    return np.stack(sampled), dtype
+
+
+def check_frame(frame, first, channel_axis: int | None, index: int) -> np.ndarray:
+    """Check frame *index* of a clip: its dtype, dimensions and values, or its likeness.
+
+    Parameters
+    ----------
+    frame : array-like
+        The frame.
+    first : object or None
+        ``None`` for the first frame (its dtype and dimensions are checked); else anything
+        with the first frame's ``shape`` and ``dtype``, which this one must share.
+    channel_axis : int, optional
+        The channel axis of a frame.
+    index : int
+        The frame's place in the clip, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        The frame as an array.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unsupported dtype, a frame unlike the first, or NaN or infinite values.
+    """
+    frame = np.asarray(frame)
+    if first is None:
+        check_dtype(frame.dtype, "frame")
+        expected = 2 if channel_axis is None else 3
+        if frame.ndim != expected:
+            raise ValueError(f"frame {index}: expected a {expected}-D frame, got shape "
+                             f"{frame.shape}")
+    elif frame.shape != first.shape or frame.dtype != first.dtype:
+        raise ValueError(f"frame {index} is {frame.shape} {frame.dtype}, unlike the first "
+                         f"frame's {first.shape} {first.dtype}")
+    check_finite(frame, f"frame {index}")
+    return frame
