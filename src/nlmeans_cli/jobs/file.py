@@ -212,8 +212,9 @@ def _undetermined(models: Sequence[PoissonGaussian]) -> list[str]:
                        if model.read_noise_range is not None
                        else f"{255.0 * model.read_noise:.3g}" for model in models)
     return [f"the read noise is not determined by this image: anything from {ranges}"
-            f"{' by channel' if len(models) > 1 else ''} fits it as well (its darkest levels' "
-            "photon noise hides it); give --read-noise if it is known (from a dark frame)"]
+            f"{' by channel' if len(models) > 1 else ''} fits it as well (its darkest unclipped "
+            "levels carry too much photon noise to show it); give --read-noise if it is known "
+            "(from a dark frame)"]
 
 
 def _by_channel(models: Sequence[PoissonGaussian]) -> str:
