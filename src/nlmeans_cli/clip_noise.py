@@ -126,7 +126,6 @@ def _sampled_sigma(frames, channel_axis, n_frames, samples) -> tuple[float, np.d
     return float(np.median(estimates)), dtype
 
 
-
 def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
                            channel_axis: int | None = None, n_frames: int | None = None,
                            samples: int | None = None) -> Stabiliser | None:
