@@ -27,7 +27,7 @@ from .pixels import (
     unit_scale,
 )
 
-__all__ = ["denoise", "denoise_request", "denoise_with", "resolve_parameters",
+__all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "resolve_parameters",
            "resolve_request", "stabiliser_for"]
 
 
@@ -144,8 +144,10 @@ def denoise(
     True
     """
     image = np.asarray(image)
-    request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-                       patch_kernel, h_chroma, spacing, noise, gain, read_noise)
+    request = request_for(image.dtype, sigma=sigma, h=h, patch_size=patch_size,
+                          search_window=search_window, affinity=affinity, method=method,
+                          model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
+                          spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
     unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
     return _back(_run(unit, setting), image, channel_axis)
@@ -197,8 +199,10 @@ def resolve_parameters(
     the learned method loads its model file once per process.
     """
     image = np.asarray(image)
-    request = _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-                       patch_kernel, h_chroma, spacing, noise, gain, read_noise)
+    request = request_for(image.dtype, sigma=sigma, h=h, patch_size=patch_size,
+                          search_window=search_window, affinity=affinity, method=method,
+                          model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
+                          spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
     return _resolve(request, unit_pixels(image, channel_axis))
 
 
@@ -285,21 +289,51 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
     return _back(_run(unit_pixels(image, channel_axis), setting), image, channel_axis)
 
 
-def _request(image, sigma, h, patch_size, search_window, affinity, method, model,
-             patch_kernel, h_chroma, spacing=None, noise=DEFAULT_NOISE, gain=None,
-             read_noise=None) -> Request:
-    """Turn the keyword arguments into a request: sigma and h from image units to the unit scale."""
-    full_scale = unit_scale(check_dtype(image.dtype))
-    return Request(
-        sigma_unit=None if sigma is None else non_negative(sigma, "sigma") / full_scale,
-        h_unit=None if h is None else non_negative(h, "h") / full_scale,
-        patch_size=patch_size, search_window=search_window, affinity=affinity,
-        method=method, model=model, patch_kernel=patch_kernel,
-        h_chroma_unit=None if h_chroma is None else non_negative(h_chroma, "h_chroma")
-        / full_scale, spacing=spacing, noise=lookup_noise(noise).name,
-        gain_unit=None if gain is None else non_negative(gain, "gain") / full_scale,
-        read_noise_unit=None if read_noise is None
-        else non_negative(read_noise, "read noise") / full_scale)
+def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None = None,
+                patch_size: int | None = None, search_window: int | None = None,
+                affinity: str | None = None, method: str = "classic",
+                model: str | None = None, patch_kernel: str | None = None,
+                h_chroma: float | None = None,
+                spacing: tuple[float, float, float] | None = None,
+                noise: str = DEFAULT_NOISE, gain: float | None = None,
+                read_noise: float | None = None) -> Request:
+    """Turn :func:`denoise`'s keyword arguments into a request on the unit scale.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The pixels' type, whose full scale the values are divided by.
+    sigma, h, patch_size, search_window, affinity, method, model, patch_kernel, h_chroma, \
+spacing, noise, gain, read_noise
+        As for :func:`denoise`, in the pixels' value units.
+
+    Returns
+    -------
+    Request
+        Sigma, h, h_chroma, gain and read noise divided by the full scale.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported *dtype*.
+    ValueError
+        For a negative value or an unknown noise model.
+
+    Notes
+    -----
+    ``O(1)``.
+    """
+    full_scale = unit_scale(check_dtype(dtype))
+
+    def scaled(value, name):
+        return None if value is None else non_negative(value, name) / full_scale
+
+    return Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
+                   patch_size=patch_size, search_window=search_window, affinity=affinity,
+                   method=method, model=model, patch_kernel=patch_kernel,
+                   h_chroma_unit=scaled(h_chroma, "h_chroma"), spacing=spacing,
+                   noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
+                   read_noise_unit=scaled(read_noise, "read noise"))
 
 
 def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:

@@ -533,13 +533,14 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     if not (all(choice.stabilises(model, max(low, 0.0), high) for model in models)
             and any(model.gain > 0 for model in models)):
         return None
-    darkest, brightest = float(unit.min()), float(unit.max())
+    brightest = float(unit.max())
     ceiling = max(top, brightest)
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
                   if value is not None)
     stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted:
+        darkest = float(unit.min())
         ends = (darkest if darkest <= 0 else None, brightest if brightest >= top else None)
         measured = _measured_sigma(stabiliser, unit, ends)
         if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:

@@ -19,15 +19,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 
 from .clip_noise import check_frame, estimate_frames_sigma_unit, plan_frames_stabiliser
-from .denoising import denoise_with
+from .denoising import denoise_with, request_for
 from .methods import Setting, method_named
 from .noise import lookup_noise
-from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request, non_negative
+from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request
 from .pixels import (
     channels_last,
     check_dtype,
@@ -142,23 +143,15 @@ def denoise_frames(
     first = next(frames, None)
     if first is None:
         return
-    full_scale = unit_scale(check_dtype(np.asarray(first).dtype, "frame"))
-
-    def scaled(value, name):
-        return None if value is None else non_negative(value, name) / full_scale
-
-    request = Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
-                      patch_size=patch_size, search_window=search_window, affinity=affinity,
-                      method=method, model=model, patch_kernel=patch_kernel, noise=noise,
-                      gain_unit=scaled(gain, "gain"),
-                      read_noise_unit=scaled(read_noise, "read noise"))
-    # Both parameters given: the transform needs no fit, only the first frame's range.
-    stabiliser = plan_frames_stabiliser((first,), request, channel_axis=channel_axis,
-                                        n_frames=1)
-    if stabiliser is not None:
-        request = replace(request, sigma_unit=stabiliser.sigma_unit)
-    setting = replace(resolve_frames(request, np.shape(first), channel_axis=channel_axis),
-                      stabiliser=stabiliser)
+    request = request_for(check_dtype(np.asarray(first).dtype, "frame"), sigma=sigma, h=h,
+                          patch_size=patch_size, search_window=search_window,
+                          affinity=affinity, method=method, model=model,
+                          patch_kernel=patch_kernel, noise=noise, gain=gain,
+                          read_noise=read_noise)
+    # Nothing is fitted (both parameters given, or sigma): the transform needs only the first
+    # frame's range.
+    setting = resolve_clip(partial(iter, (first,)), request, np.shape(first),
+                           channel_axis=channel_axis, n_frames=1)
     chained = _chain(first, frames)
     del first
     yield from stream_frames(chained, setting, temporal_window=temporal_window,
@@ -392,16 +385,11 @@ def denoise_clip(
     if clip.shape[0] == 0:
         raise ValueError("the clip has no frames")
     temporal_window = _non_negative_int(temporal_window, "temporal_window")
-    full_scale = unit_scale(check_dtype(clip.dtype, "frame"))
-
-    def scaled(value, name):
-        return None if value is None else non_negative(value, name) / full_scale
-
-    request = Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
-                      patch_size=patch_size, search_window=search_window, affinity=affinity,
-                      method=method, model=model, patch_kernel=patch_kernel,
-                      noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
-                      read_noise_unit=scaled(read_noise, "read noise"))
+    request = request_for(check_dtype(clip.dtype, "frame"), sigma=sigma, h=h,
+                          patch_size=patch_size, search_window=search_window,
+                          affinity=affinity, method=method, model=model,
+                          patch_kernel=patch_kernel, noise=noise, gain=gain,
+                          read_noise=read_noise)
     setting = resolve_clip(lambda: clip, request, clip.shape[1:], channel_axis=frame_axis,
                            n_frames=len(clip))
     out = np.empty_like(clip)
