@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .denoising import stabiliser_for
-from .noise import Stabiliser, fit_poisson_gaussian
+from .noise import fit_poisson_gaussian
 from .parameters import Request
 from .pixels import (
     channels_last,
@@ -22,6 +22,7 @@ from .pixels import (
     to_unit,
     unit_scale,
 )
+from .stabiliser import Stabiliser
 
 __all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
            "estimate_frames_sigma_unit", "plan_frames_stabiliser"]

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from .methods import Setting, method_named
-from .noise import Stabiliser, lookup_noise, plan_stabiliser
+from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative
 from .pixels import (
     check_dtype,
@@ -26,6 +26,7 @@ from .pixels import (
     unit_pixels,
     unit_scale,
 )
+from .stabiliser import Stabiliser, plan_stabiliser
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "resolve_parameters",
            "resolve_request", "stabiliser_for"]
@@ -375,7 +376,7 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     ------
     ValueError
         If sigma or h is given with ``poisson-gaussian`` noise, or as
-        :func:`nlmeans_cli.noise.plan_stabiliser`.
+        :func:`nlmeans_cli.stabiliser.plan_stabiliser`.
     """
     if request.noise == "gaussian":
         return None

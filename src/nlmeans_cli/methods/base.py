@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..noise import Stabiliser
 from ..parameters import Request
+from ..stabiliser import Stabiliser
 
 if TYPE_CHECKING:
     from ..engine import FrameCarry
