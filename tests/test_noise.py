@@ -327,6 +327,44 @@ def test_a_colour_image_with_empty_channels_takes_the_transform_when_asked():
     assert green[0] > green[1] + 2
 
 
+def test_constant_channels_come_back_as_they_were_and_the_others_are_denoised_alone():
+    # Fluorescence saved in colour with empty channels (exact zeros, or one flat level).
+    # Counted in, they kept the Poisson-Gaussian fit from the image (their gain is 0), the
+    # Gaussian path's sigma (the channels' mean) was a third of the green's, and the chroma
+    # strength lit them faintly. Now they come back as they were, the rest as if alone.
+    clean = data.camera()[::2, ::2].astype(np.float64) / 255
+    counts = np.random.default_rng(3).poisson(clean * 60).clip(0, 255).astype(np.uint8)
+    rgb = np.zeros(counts.shape + (3,), np.uint8)
+    rgb[..., 1] = counts
+    rgb[..., 2] = 17
+    for noise in ("auto", "poisson-gaussian", "gaussian"):
+        setting = resolve_parameters(rgb, channel_axis=-1, noise=noise)
+        assert setting.channels_denoised == (1,)
+        assert (setting.stabiliser is None) is (noise == "gaussian")
+        out = denoise(rgb, channel_axis=-1, noise=noise)
+        np.testing.assert_array_equal(out[..., [0, 2]], rgb[..., [0, 2]])
+        np.testing.assert_array_equal(out[..., 1], denoise(counts, noise=noise))
+    assert estimate_noise(rgb, channel_axis=-1) == estimate_noise(counts)
+    assert (estimate_noise(rgb, channel_axis=-1, model="poisson-gaussian")
+            == estimate_noise(counts, model="poisson-gaussian"))
+    # Gaussian noise in green alone (the stabilised path is not taken), float.
+    rng = np.random.default_rng(4)
+    green = (clean + rng.normal(0, 15 / 255, clean.shape)).astype(np.float32)
+    rgb = np.zeros(green.shape + (3,), np.float32)
+    rgb[..., 1] = green
+    out = denoise(rgb, channel_axis=-1)
+    np.testing.assert_array_equal(out[..., 1], denoise(green))
+    np.testing.assert_array_equal(out[..., [0, 2]], 0)  # was lit up to 19 levels of 255
+    # At the old path's sigma, the channels' mean, the green channel lost 2 dB.
+    third = denoise(green, sigma=estimate_noise(green) / 3)
+    assert (peak_signal_noise_ratio(clean, out[..., 1], data_range=1)
+            > peak_signal_noise_ratio(clean, third, data_range=1) + 1)
+    # Every channel constant: the image is, and comes back as it was.
+    flat = np.full((32, 32, 3), 40, np.uint8)
+    assert resolve_parameters(flat, channel_axis=-1).channels_denoised is None
+    np.testing.assert_array_equal(denoise(flat, channel_axis=-1), flat)
+
+
 def test_the_default_noise_is_auto_and_a_given_sigma_or_h_keeps_it_gaussian():
     rng = np.random.default_rng(9)
     clean = data.camera()[96:352, 128:384].astype(np.float64) / 255
@@ -616,6 +654,35 @@ def test_the_fit_says_when_the_image_cannot_tell_the_read_noise(tmp_path):
         given = runner.invoke(app, ["denoise", str(source), str(tmp_path / f"{name}-g.tif"),
                                     "--noise", "poisson-gaussian", "--read-noise", "2"])
         assert "not determined" not in given.stderr
+
+
+def test_colour_notes_name_the_constant_channels_and_those_undetermined(tmp_path):
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(16)
+    rgb = np.zeros((160, 200, 3), np.float32)
+    rgb[..., 0] = _photons(rng, _ramp())  # its dark band tells the read noise
+    rgb[..., 2] = _photons(rng, 0.45 + 0.4 * _ramp())  # it cannot
+    source = tmp_path / "rgb.tif"
+    iio.imwrite(source, rgb)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif"),
+                                 "--noise", "poisson-gaussian"])
+    assert result.exit_code == 0, result.output
+    assert "only channels 1, 3 vary: denoised alone, the constant ones left" in result.stderr
+    undetermined = result.stderr.split("not determined by this image: anything from ")[1]
+    # Only the undetermined channel's range, and named: "0 to 5.1, 2, 0" read as one range.
+    assert undetermined.split(" fits it as well")[0].endswith(" (channel 3)")
+    assert "(channel 1)" not in undetermined
+    out = iio.imread(tmp_path / "out.tif")
+    np.testing.assert_array_equal(out[..., 1], 0)
+    # h chroma against the stabilised sigma, as h: the transformed scale means nothing.
+    rgb[..., 1] = _photons(rng, _ramp()[::-1])
+    iio.imwrite(source, rgb)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "all.tif"),
+                                 "--noise", "poisson-gaussian"])
+    assert " x sigma (SURE), h chroma " in result.stderr
+    assert result.stderr.split("h chroma ")[1].split(",")[0].endswith(" x sigma")
+    assert "only channel" not in result.stderr
 
 
 def test_the_clip_and_tile_functions_take_poisson_gaussian_noise(tmp_path):

@@ -77,6 +77,26 @@ def test_colour_clip_keeps_shape_and_dtype(rng):
     assert np.abs(out.astype(float) - frames).mean() > 1  # it did smooth
 
 
+@pytest.mark.parametrize("noise", ["auto", "gaussian"])
+def test_constant_channels_of_a_clip_come_back_as_they_were(rng, noise):
+    # A fluorescence time-lapse saved in colour: green alone, red empty, blue one level.
+    clean, _ = panned_clip(rng, n_frames=6)
+    green = as_uint8(rng.poisson(clean / 4) * 4.0)  # photon noise
+    clip = np.zeros(green.shape + (3,), np.uint8)
+    clip[..., 1] = green
+    clip[..., 2] = 9
+    for temporal_window in (0, 2):
+        out = denoise_clip(clip, channel_axis=-1, noise=noise, temporal_window=temporal_window)
+        assert_array_equal(out[..., [0, 2]], clip[..., [0, 2]])
+        assert_array_equal(out[..., 1], denoise_clip(green, noise=noise,
+                                                     temporal_window=temporal_window))
+    streamed = np.stack(list(denoise_frames(iter(clip), channel_axis=-1, sigma=20.0)))
+    assert_array_equal(streamed[..., [0, 2]], clip[..., [0, 2]])
+    assert_array_equal(streamed[..., 1], np.stack(list(denoise_frames(iter(green), sigma=20.0))))
+    assert estimate_frames_noise(iter(clip), channel_axis=-1) == estimate_frames_noise(
+        iter(green))
+
+
 def test_constant_clip_is_a_fixed_point():
     clip = np.full((5, 12, 14), 77, np.uint8)
     assert_array_equal(denoise_clip(clip, sigma=10.0, temporal_window=2), clip)

@@ -7,7 +7,8 @@ Poisson-Gaussian fit): a scene that changes moves the estimate little.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from .pixels import (
     estimate_sigma_unit,
     to_unit,
     unit_scale,
+    varying_channels,
 )
 from .stabiliser import Stabiliser
 
@@ -76,60 +78,83 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
     if model not in ("gaussian", "poisson-gaussian"):
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
     if model == "gaussian":
-        sigma_unit, dtype = _sampled_sigma(frames, channel_axis, n_frames,
-                                           samples or NOISE_SAMPLE_FRAMES)
-        return sigma_unit * unit_scale(dtype)
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            raise ValueError("the clip has no frames")
+        sigma_unit, _ = estimate_frames_sigma_unit(
+            chain([first], frames), channel_axis=channel_axis, n_frames=n_frames,
+            samples=samples or NOISE_SAMPLE_FRAMES)
+        return sigma_unit * unit_scale(np.asarray(first).dtype)
     sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
                                      samples or FIT_SAMPLE_FRAMES)
-    fits = [fit_poisson_gaussian(sampled[..., c]) for c in range(sampled.shape[-1])]
+    channels = varying_channels(sampled)  # as denoise_clip, which leaves constant ones alone
+    fits = [fit_poisson_gaussian(sampled[..., c])
+            for c in (channels if 0 < len(channels) < sampled.shape[-1]
+                      else range(sampled.shape[-1]))]
     return (float(np.mean([fit.gain for fit in fits])) * unit_scale(dtype),
             float(np.mean([fit.read_noise for fit in fits])) * unit_scale(dtype))
 
 
 def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
                                channel_axis: int | None = None, n_frames: int | None = None,
-                               samples: int = NOISE_SAMPLE_FRAMES) -> float:
+                               samples: int = NOISE_SAMPLE_FRAMES,
+                               channels: Sequence[int] | None = None
+                               ) -> tuple[float, tuple[int, ...] | None]:
     """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
 
     Parameters
     ----------
     frames, channel_axis, n_frames, samples
         As for :func:`estimate_frames_noise`.
+    channels : sequence of int, optional
+        The channels to estimate on; by default those that vary over the sampled frames
+        (a constant channel has no noise, and is left as it is).
 
     Returns
     -------
-    float
+    sigma_unit : float
         Sigma on the unit scale.
+    channels : tuple of int or None
+        The channels it was estimated on, where some were left out; ``None`` where none was.
 
     Raises
     ------
     TypeError, ValueError
         As for :func:`estimate_frames_noise`.
     """
-    return _sampled_sigma(frames, channel_axis, n_frames, samples)[0]
-
-
-def _sampled_sigma(frames, channel_axis, n_frames, samples) -> tuple[float, np.dtype]:
-    """Return the median unit-scale estimate over the sampled frames, and the frames' dtype."""
     step = max(1, -(-n_frames // samples)) if n_frames else 1
-    estimates = []
-    dtype = None
+    sigmas, varies, firsts = [], None, None
     for k, frame in enumerate(frames):
         if k % step:
             continue
         frame = check_frame(np.asarray(frame), None, channel_axis, k)
-        dtype = frame.dtype
-        estimates.append(estimate_sigma_unit(to_unit(channels_last(frame, channel_axis))))
-        if not n_frames and len(estimates) >= samples:
+        last = to_unit(channels_last(frame, channel_axis))
+        # Per channel, so that the channels that vary can be chosen once all are seen.
+        sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(last.shape[-1])])
+        within = np.zeros(last.shape[-1], bool)
+        within[list(varying_channels(last))] = True
+        values = last.reshape(-1, last.shape[-1])[0]
+        if varies is None:
+            varies, firsts = within, values
+        else:  # a channel constant in each frame varies if its value moves between them
+            varies |= within | (values != firsts)
+        if not n_frames and len(sigmas) >= samples:
             break
-    if not estimates:
+    if not sigmas:
         raise ValueError("the clip has no frames")
-    return float(np.median(estimates)), dtype
+    if channels is None:
+        chosen = tuple(np.flatnonzero(varies).tolist())
+        channels = chosen if 0 < len(chosen) < len(varies) else None
+    kept = list(range(len(varies))) if channels is None else list(channels)
+    return float(np.median(np.array(sigmas)[:, kept].mean(axis=1))), (
+        None if channels is None else tuple(channels))
 
 
 def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
                            channel_axis: int | None = None, n_frames: int | None = None,
-                           samples: int | None = None) -> Stabiliser | None:
+                           samples: int | None = None
+                           ) -> tuple[Stabiliser | None, tuple[int, ...] | None]:
     """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
 
     Parameters
@@ -147,17 +172,24 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
 
     Returns
     -------
-    Stabiliser or None
+    stabiliser : Stabiliser or None
         ``None`` for the Gaussian path.
+    channels : tuple of int or None
+        Where some channels are constant over the sampled frames (an empty channel of a
+        fluorescence time-lapse saved in colour), those that are not: the stabiliser is
+        theirs. ``None`` otherwise, and for Gaussian noise (no frame is read).
 
     Notes
     -----
     ``O(samples * N)`` for frames of ``N`` pixels.
     """
     if request.noise == "gaussian":
-        return None
+        return None, None
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
-    return stabiliser_for(request, sampled)
+    channels = varying_channels(sampled)
+    if not 0 < len(channels) < sampled.shape[-1]:
+        return stabiliser_for(request, sampled), None
+    return stabiliser_for(request, sampled[..., list(channels)]), channels
 
 
 def _sampled_frames(frames, channel_axis, n_frames, samples) -> tuple[np.ndarray, np.dtype]:

@@ -25,6 +25,7 @@ from .pixels import (
     to_grid,
     unit_pixels,
     unit_scale,
+    varying_channels,
 )
 from .stabiliser import Stabiliser, plan_stabiliser
 
@@ -338,6 +339,14 @@ spacing, noise, gain, read_noise
 
 
 def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
+    channels = varying_channels(unit)
+    if 0 < len(channels) < unit.shape[-1]:
+        # A constant channel (an empty one of a fluorescence image saved in colour) has no
+        # noise: it is left as it is, and the others resolved and denoised as an image of
+        # their own. Counted in, it halved the Gaussian path's sigma (the channels' mean) and
+        # kept the Poisson-Gaussian path from its fit; the chroma strength lit it faintly.
+        return replace(_resolve(request, unit[..., list(channels)], top=top),
+                       channels_denoised=channels)
     runner = method_named(request.method)
     stabiliser = stabiliser_for(request, unit, top)
     if stabiliser is not None:
@@ -392,6 +401,12 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
 
 
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
+    if setting.channels_denoised is not None:
+        varying = list(setting.channels_denoised)
+        estimate = _run(unit[..., varying], replace(setting, channels_denoised=None))
+        out = unit.astype(estimate.dtype)
+        out[..., varying] = estimate
+        return out
     stabiliser = setting.stabiliser
     if stabiliser is not None:
         unit = stabiliser.forward(unit)

@@ -33,6 +33,7 @@ __all__ = [
     "to_unit",
     "unit_pixels",
     "unit_scale",
+    "varying_channels",
 ]
 
 #: The pixel types every function takes, by name.
@@ -233,6 +234,37 @@ def from_grid(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 _ROUNDING_ULPS = 16
 
 
+def varying_channels(last: np.ndarray) -> tuple[int, ...]:
+    """Return the channels whose values are not all one value.
+
+    Parameters
+    ----------
+    last : numpy.ndarray
+        Channels-last pixels.
+
+    Returns
+    -------
+    tuple of int
+        The indices of the channels that vary, in order.
+
+    Notes
+    -----
+    Read in blocks of rows until every channel has varied (a photograph's first block
+    shows it): ``O(N)`` at most.
+    """
+    flat = last.reshape(-1, last.shape[-1])
+    varies = np.zeros(flat.shape[1], bool)
+    for start in range(0, flat.shape[0], _VARYING_BLOCK):
+        varies |= (flat[start:start + _VARYING_BLOCK] != flat[0]).any(axis=0)
+        if varies.all():
+            break
+    return tuple(np.flatnonzero(varies).tolist())
+
+
+#: Pixels per block that :func:`varying_channels` compares at a time.
+_VARYING_BLOCK = 1 << 16
+
+
 def estimate_sigma_unit(last: np.ndarray) -> float:
     """Donoho's wavelet estimate of the noise sigma, averaged over channels.
 
@@ -326,6 +358,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         Sigma in the image's value units (passing it to :func:`nlmeans_cli.denoise` as
         *sigma* gives the same result as leaving *sigma* out); or ``(gain, read_noise)`` in
         the image's value units, the mean over channels (each channel is fitted on its own).
+        Constant channels, which :func:`nlmeans_cli.denoise` leaves as they are, are left
+        out (unless every channel is constant).
 
     Raises
     ------
@@ -356,6 +390,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     image = np.asarray(image)
     unit = unit_pixels(image, channel_axis)
     scale = unit_scale(image.dtype)
+    channels = varying_channels(unit)
+    if 0 < len(channels) < unit.shape[-1]:  # as denoise, which leaves constant ones as they are
+        unit = unit[..., list(channels)]
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale
     fits = [fit_poisson_gaussian(unit[..., c]) for c in range(unit.shape[-1])]

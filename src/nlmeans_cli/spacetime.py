@@ -36,6 +36,7 @@ from .pixels import (
     restore_channels,
     to_unit,
     unit_scale,
+    varying_channels,
 )
 
 __all__ = [
@@ -214,7 +215,11 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         The method's parameters for every frame: stabilised where the request's noise model
         (:func:`nlmeans_cli.clip_noise.plan_frames_stabiliser`) takes Poisson-Gaussian
         noise, else at the given sigma or one estimated by
-        :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`.
+        :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some channels are
+        constant over the frames sampled, the setting is the others' and
+        ``channels_denoised`` names them (the constant ones come back as each frame holds
+        them); with Gaussian noise at a given sigma, where no frame is sampled, those
+        constant in the first frame.
 
     Raises
     ------
@@ -226,18 +231,28 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     Reads the clip up to its last sampled frame once for the noise model and, on the
     Gaussian path without a sigma, once more for the estimate: ``O(samples * N)``.
     """
-    stabiliser = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
-                                        n_frames=n_frames)
+    stabiliser, channels = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
+                                                  n_frames=n_frames)
+    estimated = stabiliser is None and request.sigma_unit is None
     if stabiliser is not None:
-        return replace(resolve_frames(replace(request, sigma_unit=stabiliser.sigma_unit),
-                                      frame_shape, channel_axis=channel_axis),
-                       stabiliser=stabiliser)
-    estimated = request.sigma_unit is None
-    if estimated:
-        request = replace(request, sigma_unit=estimate_frames_sigma_unit(
-            frames(), channel_axis=channel_axis, n_frames=n_frames))
+        request = replace(request, sigma_unit=stabiliser.sigma_unit)
+    elif estimated:
+        sigma_unit, channels = estimate_frames_sigma_unit(
+            frames(), channel_axis=channel_axis, n_frames=n_frames, channels=channels)
+        request = replace(request, sigma_unit=sigma_unit)
+    elif request.noise == "gaussian" and channel_axis is not None:
+        # Nothing was sampled: the first frame tells the constant channels.
+        first = next(iter(frames()), None)
+        if first is not None:
+            last = channels_last(np.asarray(first), channel_axis)
+            varying = varying_channels(last)
+            channels = varying if 0 < len(varying) < last.shape[-1] else None
+    if channels is not None:
+        # Constant channels come back as they were; the setting is the others' (as a still's).
+        frame_shape = tuple(len(channels) if axis == channel_axis % len(frame_shape) else size
+                            for axis, size in enumerate(frame_shape))
     return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis),
-                   sigma_estimated=estimated)
+                   stabiliser=stabiliser, sigma_estimated=estimated, channels_denoised=channels)
 
 
 def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
@@ -293,6 +308,7 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
     # end, one window behind).
     per_call = int(max(1, min(FRAMES_PER_CALL, VALUES_PER_CALL // max(held[0].size, 1))))
     carry = FrameCarry()
+    varying = None if setting.channels_denoised is None else list(setting.channels_denoised)
     start = 0  # index of held[0] in the clip
     exhausted = False
     k = 0
@@ -310,14 +326,19 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
             held.popleft()
             start += 1
         end = min(k + per_call, start + len(held))
-        estimates = runner.run(_window_grid(held, channel_axis, setting.stabiliser), setting,
-                               axes=(1, 0, 1), temporal_window=temporal_window,
+        estimates = runner.run(_window_grid(held, channel_axis, setting.stabiliser, varying),
+                               setting, axes=(1, 0, 1), temporal_window=temporal_window,
                                targets=(k - start, end - start), carry=carry)
         for f in range(end - k):
             # (C, rows, frames, columns) -> one frame's channels-last layout.
             estimate = np.moveaxis(estimates[:, :, f, :], 0, -1)
             if setting.stabiliser is not None:
                 estimate = setting.stabiliser.inverse(estimate)
+            if varying is not None:  # the constant channels as the frame holds them
+                frame = to_unit(channels_last(held[k + f - start], channel_axis))
+                frame = frame.astype(estimate.dtype)
+                frame[..., varying] = estimate
+                estimate = frame
             yield from_unit(restore_channels(estimate, channel_axis, layout.ndim), layout.dtype)
         del estimates
         k = end
@@ -414,17 +435,23 @@ def _chain(first, rest):
     yield from rest
 
 
-def _window_grid(held: deque, channel_axis: int | None, stabiliser=None) -> np.ndarray:
+def _window_grid(held: deque, channel_axis: int | None, stabiliser=None,
+                 varying: list[int] | None = None) -> np.ndarray:
     """Stack the held frames as the unit-scale grid ``(channels, rows, frames, columns)``.
 
-    With a *stabiliser* (Poisson-Gaussian noise) each frame is transformed first.
+    With a *stabiliser* (Poisson-Gaussian noise) each frame is transformed first; with
+    *varying*, only those channels are taken.
     """
     first = channels_last(held[0], channel_axis)
     rows, columns, channels = first.shape
+    if varying is not None:
+        channels = len(varying)
     grid = np.empty((channels, rows, len(held), columns), np.float32)
     scale = np.float32(unit_scale(held[0].dtype))
     for f, frame in enumerate(held):
         last = channels_last(frame, channel_axis)
+        if varying is not None:
+            last = last[..., varying]
         if stabiliser is not None:
             grid[:, :, f, :] = np.moveaxis(stabiliser.forward(to_unit(last)), -1, 0)
             continue

@@ -171,3 +171,15 @@ def test_the_self_ensemble_turns_with_the_image(rng):
     assert not np.allclose(apply_network(network, noisy[::-1, ::-1].copy()), single[::-1, ::-1])
     turned = apply_network(network, noisy[::-1, ::-1].copy())[::-1, ::-1]
     np.testing.assert_allclose(ensemble, (single + turned) / 2, rtol=1e-6, atol=1e-6)
+
+
+def test_the_shipped_network_takes_channels_that_are_not_colours_one_by_one(rng):
+    # Two stains, or the noisy channels of a colour image: each channel as a grey image
+    # (the method refused anything but 1 or 3 channels).
+    from nlmeans_cli import denoise
+
+    planes = np.clip(0.5 + rng.normal(0, 0.1, (2, 40, 48)), 0, 1)
+    both = denoise(np.moveaxis(planes, 0, -1), channel_axis=-1, method="learned", sigma=0.1)
+    for channel, plane in enumerate(planes):
+        np.testing.assert_array_equal(both[..., channel],
+                                      denoise(plane, method="learned", sigma=0.1))

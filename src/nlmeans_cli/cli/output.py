@@ -54,8 +54,13 @@ def summary(outcome) -> str:
             pair = f"{gain}, {read} ({'fitted' if outcome.noise_fitted else 'given'})"
         noise = f"poisson-gaussian noise, {pair}, stabilised"
         if outcome.model is None:
+            # The stabilised image's own scale means nothing to the user: h against its sigma.
             used = used.replace(f", h {_number(outcome.h)}",
                                 f", h {outcome.h / outcome.sigma:.2f} x sigma", 1)
+            if outcome.h_chroma is not None:
+                used = used.replace(f", h chroma {_number(outcome.h_chroma)}",
+                                    f", h chroma {outcome.h_chroma / outcome.sigma:.2f} x sigma",
+                                    1)
     else:
         noise = f"sigma {_number(outcome.sigma)} ({source})"
     return f"{outcome.input}: {outcome.description}, {noise}{used}{temporal}"

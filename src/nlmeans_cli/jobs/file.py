@@ -169,6 +169,12 @@ class FileOutcome:
         self.model = used.get("model")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
+        if setting.channels_denoised is not None:
+            numbers = ", ".join(str(channel + 1) for channel in setting.channels_denoised)
+            self.notes.append(
+                f"only channel{'s' if len(setting.channels_denoised) > 1 else ''} {numbers} "
+                f"var{'y' if len(setting.channels_denoised) > 1 else 'ies'}: denoised alone, "
+                "the constant ones left as they were")
         stabilisers = [each.stabiliser for each in settings]
         if all(stabilisers):
             models = [model for stabiliser in stabilisers for model in stabiliser.models]
@@ -181,7 +187,8 @@ class FileOutcome:
                 # The summary line gives the channels' means; a camera's white balance scales
                 # each channel's gain differently.
                 self.notes.append(_by_channel(models))
-            self.notes.extend(_undetermined(models))
+            self.notes.extend(_undetermined(models, [number + 1 for number in (
+                setting.channels_denoised or range(len(models)))]))
         elif not any(stabilisers):
             if len(settings) > 1:
                 self.notes.append("sigma by channel: " + ", ".join(
@@ -202,19 +209,22 @@ class FileOutcome:
                 for each in settings))
 
 
-def _undetermined(models: Sequence[PoissonGaussian]) -> list[str]:
-    """Return the note for a fitted read noise the image cannot pin down (nothing otherwise)."""
-    if all(model.read_noise_determined for model in models):
+def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> list[str]:
+    """Return the note for a fitted read noise the image cannot pin down (nothing otherwise).
+
+    *numbers* are the models' channels as the file counts them (from 1).
+    """
+    loose = [(number, model) for number, model in zip(numbers, models, strict=True)
+             if not model.read_noise_determined]
+    if not loose:
         return []
-    # A channel whose read noise was given, or read off the counts' lattice, has no range.
     ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g} to "
                        f"{255.0 * model.read_noise_range[1]:.3g}"
-                       if model.read_noise_range is not None
-                       else f"{255.0 * model.read_noise:.3g}" for model in models)
-    return [f"the read noise is not determined by this image: anything from {ranges}"
-            f"{' by channel' if len(models) > 1 else ''} fits it as well (its darkest unclipped "
-            "levels carry too much photon noise to show it); give --read-noise if it is known "
-            "(from a dark frame)"]
+                       + (f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else "")
+                       for number, model in loose)
+    return [f"the read noise is not determined by this image: anything from {ranges} fits it "
+            "as well (its darkest unclipped levels carry too much photon noise to show it); "
+            "give --read-noise if it is known (from a dark frame)"]
 
 
 def _by_channel(models: Sequence[PoissonGaussian]) -> str:

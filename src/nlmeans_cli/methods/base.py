@@ -39,7 +39,11 @@ class Setting:
         Whether sigma was estimated from the image.
     stabiliser : Stabiliser or None
         Poisson-Gaussian noise: the transform to variance 1 that the method runs inside
-        (:mod:`nlmeans_cli.noise`); *sigma_unit* is then the transformed image's.
+        (:mod:`nlmeans_cli.stabiliser`); *sigma_unit* is then the transformed image's.
+    channels_denoised : tuple of int or None
+        The channels denoised (channels last), where the others are constant (an empty
+        channel of a fluorescence image saved in colour) and come back as they were; the
+        rest of the setting is theirs. ``None``: every channel.
     """
 
     method: str
@@ -47,6 +51,7 @@ class Setting:
     sigma_unit: float
     sigma_estimated: bool
     stabiliser: Stabiliser | None = None
+    channels_denoised: tuple[int, ...] | None = None
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Return, per spatial axis, how many pixels either side an output pixel reads.

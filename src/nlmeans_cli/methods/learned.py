@@ -38,7 +38,8 @@ class LearnedSetting(Setting):
     model_name : str
         Its file's name, for reports.
     channels : int
-        1 (grey) or 3 (colour, which takes the chroma path beyond the network).
+        3 is colour (which takes the chroma path beyond the network); any other count is
+        denoised channel by channel, as grey images.
     """
 
     model: Network | None = None
@@ -81,8 +82,6 @@ class Learned(Method):
 
         if len(spatial) != 2:
             raise ValueError("the learned method takes 2-D images and clips, not volumes")
-        if channels not in (1, 3):
-            raise ValueError(f"the learned method takes 1 or 3 channels, got {channels}")
         if request.model is not None:
             # Cached: a clip resolves once per frame, a batch worker once per file.
             model, name = cached_model(request.model), str(request.model)
@@ -100,7 +99,14 @@ class Learned(Method):
         """Run the network on *grid*, a 2-D image ``(C, n0, 1, n2)``."""
         if grid.ndim != 4 or grid.shape[2] != 1:
             raise ValueError("the learned method takes 2-D images (grey or colour), not volumes")
-        out = denoise_with_network(grid[:, :, 0, :], setting.sigma_unit, setting.model)
+        planes = grid[:, :, 0, :]
+        if len(planes) in (1, 3):
+            out = denoise_with_network(planes, setting.sigma_unit, setting.model)
+        else:
+            # Channels that are not colours (two stains, the noisy ones of a colour image):
+            # each as a grey image.
+            out = np.concatenate([denoise_with_network(plane[np.newaxis], setting.sigma_unit,
+                                                       setting.model) for plane in planes])
         return out[:, :, np.newaxis, :]
 
 
