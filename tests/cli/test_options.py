@@ -95,3 +95,22 @@ def test_sigma_zero_says_the_input_comes_back(tmp_path, rng):
     assert result.exit_code == 0, result.output
     assert "note: sigma is 0" in result.stderr
     assert np.array_equal(iio.imread(tmp_path / "o.png"), pixels)
+
+
+def test_a_chroma_strength_without_colour_is_noted(tmp_path, rng):
+    # Grey, two channels varying of three (the third constant), or the learned method: no
+    # chroma strength is used, which went without a word.
+    grey, colour = tmp_path / "grey.png", tmp_path / "colour.png"
+    iio.imwrite(grey, _noisy(rng, (32, 32)))
+    two = _noisy(rng, (32, 32, 3))
+    two[..., 2] = 0
+    iio.imwrite(colour, two)
+    for source, extra in ((grey, []), (colour, []), (colour, ["--method", "learned"])):
+        result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png"),
+                                     "--overwrite", "--h-chroma", "5", *extra])
+        assert result.exit_code == 0, result.output
+        assert "note: --h-chroma applies to colour images" in result.stderr
+    iio.imwrite(colour, _noisy(rng, (32, 32, 3)))
+    result = runner.invoke(app, ["denoise", str(colour), str(tmp_path / "o.png"), "--overwrite",
+                                 "--h-chroma", "5"])
+    assert "h chroma 5.00" in result.stderr and "--h-chroma applies" not in result.stderr

@@ -315,6 +315,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                                        channel_axis=picture.channel_axis)
         outcome.record([setting])
         outcome.notes.extend(_unstabilised(options.request, [setting]))
+        outcome.notes.extend(_chroma_unused(options.request, [setting]))
         if setting.sigma_unit == 0:
             outcome.notes.append("sigma is 0: there is no noise to remove, so the result "
                                  "equals the input (up to rounding)")
@@ -401,6 +402,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
     outcome.record(settings)
     outcome.notes.extend(_unstabilised(request, settings))
+    outcome.notes.extend(_chroma_unused(request, settings))
     outcome.status = "done"
 
 
@@ -411,6 +413,15 @@ def _unstabilised(request, settings) -> list[str]:
     gain = "the gain given is 0" if request.gain_unit == 0 else "the fitted gain is 0"
     return [f"poisson-gaussian: no noise grows with the signal ({gain}), so it was denoised "
             "as Gaussian noise"]
+
+
+def _chroma_unused(request, settings) -> list[str]:
+    """Return the note for a chroma strength given where no setting took one."""
+    if request.h_chroma_unit is None or any(
+            "h_chroma_unit" in setting.used() for setting in settings):
+        return []
+    return ["--h-chroma applies to colour images (three channels that vary, denoised by the "
+            "classic method); this one was denoised without it"]
 
 
 def _frame_stream(sequence, request, options, channel):
