@@ -359,6 +359,12 @@ def test_constant_channels_come_back_as_they_were_and_the_others_are_denoised_al
     third = denoise(green, sigma=estimate_noise(green) / 3)
     assert (peak_signal_noise_ratio(clean, out[..., 1], data_range=1)
             > peak_signal_noise_ratio(clean, third, data_range=1) + 1)
+    # float64 too, to the bit (the estimate is float32).
+    rgb = np.stack([np.full(green.shape, 0.1), green.astype(np.float64), np.zeros(green.shape)],
+                   axis=0)
+    out = denoise(rgb, channel_axis=0)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out[[0, 2]], rgb[[0, 2]])
     # Every channel constant: the image is, and comes back as it was.
     flat = np.full((32, 32, 3), 40, np.uint8)
     assert resolve_parameters(flat, channel_axis=-1).channels_denoised is None

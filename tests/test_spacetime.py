@@ -95,6 +95,10 @@ def test_constant_channels_of_a_clip_come_back_as_they_were(rng, noise):
     assert_array_equal(streamed[..., 1], np.stack(list(denoise_frames(iter(green), sigma=20.0))))
     assert estimate_frames_noise(iter(clip), channel_axis=-1) == estimate_frames_noise(
         iter(green))
+    floats = clip / 255.0 + np.array([0.1, 0.0, 0.0])  # float64, to the bit
+    out = denoise_clip(floats, channel_axis=-1, noise=noise)
+    assert out.dtype == np.float64
+    assert_array_equal(out[..., [0, 2]], floats[..., [0, 2]])
 
 
 def test_constant_clip_is_a_fixed_point():

@@ -17,6 +17,7 @@ from .methods import Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative
 from .pixels import (
+    channels_last,
     check_dtype,
     estimate_sigma_unit,
     from_grid,
@@ -152,7 +153,7 @@ def denoise(
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
     unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
-    return _back(_run(unit, setting), image, channel_axis)
+    return _back(_run(unit, setting), image, channel_axis, setting)
 
 
 def resolve_parameters(
@@ -261,7 +262,7 @@ def denoise_request(image: np.ndarray, request: Request, *,
     image = np.asarray(image)
     unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit)
-    return _back(_run(unit, setting), image, channel_axis), setting
+    return _back(_run(unit, setting), image, channel_axis, setting), setting
 
 
 def denoise_with(image: np.ndarray, setting: Setting, *,
@@ -288,7 +289,8 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
         As for :func:`denoise`.
     """
     image = np.asarray(image)
-    return _back(_run(unit_pixels(image, channel_axis), setting), image, channel_axis)
+    return _back(_run(unit_pixels(image, channel_axis), setting), image, channel_axis,
+                 setting)
 
 
 def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None = None,
@@ -416,5 +418,13 @@ def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
     return estimate if stabiliser is None else stabiliser.inverse(estimate)
 
 
-def _back(estimate: np.ndarray, image: np.ndarray, channel_axis: int | None) -> np.ndarray:
-    return from_unit(restore_channels(estimate, channel_axis, image.ndim), image.dtype)
+def _back(estimate: np.ndarray, image: np.ndarray, channel_axis: int | None,
+          setting: Setting) -> np.ndarray:
+    out = from_unit(restore_channels(estimate, channel_axis, image.ndim), image.dtype)
+    if setting.channels_denoised is not None:
+        # The constant channels as the image holds them, to the bit (the estimate is float32).
+        constant = [channel for channel in range(out.shape[channel_axis])
+                    if channel not in setting.channels_denoised]
+        channels_last(out, channel_axis)[..., constant] = channels_last(
+            image, channel_axis)[..., constant]
+    return out

@@ -334,12 +334,14 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
             estimate = np.moveaxis(estimates[:, :, f, :], 0, -1)
             if setting.stabiliser is not None:
                 estimate = setting.stabiliser.inverse(estimate)
-            if varying is not None:  # the constant channels as the frame holds them
-                frame = to_unit(channels_last(held[k + f - start], channel_axis))
-                frame = frame.astype(estimate.dtype)
-                frame[..., varying] = estimate
-                estimate = frame
-            yield from_unit(restore_channels(estimate, channel_axis, layout.ndim), layout.dtype)
+            if varying is None:
+                yield from_unit(restore_channels(estimate, channel_axis, layout.ndim),
+                                layout.dtype)
+                continue
+            # The constant channels as the frame holds them, in its own type.
+            frame = np.array(held[k + f - start], copy=True)
+            channels_last(frame, channel_axis)[..., varying] = from_unit(estimate, layout.dtype)
+            yield frame
         del estimates
         k = end
 
