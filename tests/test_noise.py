@@ -691,6 +691,30 @@ def test_colour_notes_name_the_constant_channels_and_those_undetermined(tmp_path
     assert "only channel" not in result.stderr
 
 
+def test_a_black_level_is_reported_where_the_variance_falls_to_0_above_black(tmp_path):
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(18)
+    noisy = _photons(rng, _ramp())
+    assert fit_poisson_gaussian(noisy).black_level is None
+    # A camera's offset: the variance is gain * (x - offset) + read noise^2, which reaches 0
+    # at the offset less read noise^2 / gain, the least black level the data can tell.
+    offset = 0.05
+    model = fit_poisson_gaussian(noisy + offset)
+    assert model.black_level == pytest.approx(offset - READ**2 / GAIN, rel=0.3)
+    assert model.read_noise == 0 and model == PoissonGaussian(model.gain, 0.0)
+    source = tmp_path / "offset.tif"
+    iio.imwrite(source, np.rint((noisy + offset) * 65535).clip(0, 65535).astype(np.uint16))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif"),
+                                 "--noise", "poisson-gaussian"])
+    assert result.exit_code == 0, result.output
+    note = result.stderr.split("the noise's variance falls to 0 above black, at ")[1]
+    level, in_file = note.split(" of 65535)")[0].split(" (")
+    assert float(level) == pytest.approx(float(in_file) / 257, rel=0.01)
+    assert float(in_file) / 65535 == pytest.approx(offset - READ**2 / GAIN, rel=0.3)
+    assert "not determined" not in result.stderr  # the black level note says why
+
+
 def test_the_clip_and_tile_functions_take_poisson_gaussian_noise(tmp_path):
     from nlmeans_cli import denoise_clip, denoise_frames, denoise_tiled
 

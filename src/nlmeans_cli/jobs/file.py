@@ -146,13 +146,14 @@ class FileOutcome:
         """Return the failed outcome of a batch item that cannot be read (its *problem*)."""
         return cls(str(item.source), str(item.target), "failed", error=item.problem)
 
-    def record(self, settings: Sequence[Setting]) -> None:
+    def record(self, settings: Sequence[Setting], *, dtype: str | None = None) -> None:
         """Fill in the parameters the method used, sigma and h on the 0-255 scale.
 
         One setting per image, or per channel where a stack's channels are denoised apart;
         the summary takes the first's method parameters. Poisson-Gaussian parameters are
-        the channels' means, and notes give each channel's noise, and a read noise the
-        image cannot pin down.
+        the channels' means, and notes give each channel's noise, a read noise the image
+        cannot pin down, and a black level it seems to carry (in the file's values too,
+        for a ``"uint16"`` *dtype*, the pixels' type's name).
         """
         setting = settings[0]
         self.sigma = setting.sigma_unit * 255.0
@@ -187,8 +188,10 @@ class FileOutcome:
                 # The summary line gives the channels' means; a camera's white balance scales
                 # each channel's gain differently.
                 self.notes.append(_by_channel(models))
-            self.notes.extend(_undetermined(models, [number + 1 for number in (
-                setting.channels_denoised or range(len(models)))]))
+            numbers = [number + 1 for number in (setting.channels_denoised
+                                                 or range(len(models)))]
+            self.notes.extend(_undetermined(models, numbers))
+            self.notes.extend(_black_level(models, numbers, dtype))
         elif not any(stabilisers):
             if len(settings) > 1:
                 self.notes.append("sigma by channel: " + ", ".join(
@@ -212,10 +215,11 @@ class FileOutcome:
 def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> list[str]:
     """Return the note for a fitted read noise the image cannot pin down (nothing otherwise).
 
-    *numbers* are the models' channels as the file counts them (from 1).
+    *numbers* are the models' channels as the file counts them (from 1). A channel with a
+    black level has its own note (:func:`_black_level`), which says why.
     """
     loose = [(number, model) for number, model in zip(numbers, models, strict=True)
-             if not model.read_noise_determined]
+             if not model.read_noise_determined and model.black_level is None]
     if not loose:
         return []
     ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g} to "
@@ -225,6 +229,24 @@ def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> 
     return [f"the read noise is not determined by this image: anything from {ranges} fits it "
             "as well (its darkest unclipped levels carry too much photon noise to show it); "
             "give --read-noise if it is known (from a dark frame)"]
+
+
+def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
+                 dtype: str | None) -> list[str]:
+    """Return the note for a fit whose variance reaches 0 above black (nothing otherwise)."""
+    found = [(number, model.black_level) for number, model in zip(numbers, models, strict=True)
+             if model.black_level is not None]
+    if not found:
+        return []
+    sixteen = dtype == "uint16"
+    levels = ", ".join(f"{255.0 * level:.3g}"
+                       + (f" ({65535.0 * level:.0f} of 65535)" if sixteen else "")
+                       + (f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else "")
+                       for number, level in found)
+    return [f"the noise's variance falls to 0 above black, at {levels}: the image seems to "
+            "carry a black level (a camera's offset) of that or more, which the noise model has "
+            "no term for (its read noise is taken as 0 and its gain fits low); subtract the "
+            "black level first where it is known"]
 
 
 def _by_channel(models: Sequence[PoissonGaussian]) -> str:
@@ -313,7 +335,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                                       channel_axis=picture.channel_axis)
             image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
                                        channel_axis=picture.channel_axis)
-        outcome.record([setting])
+        outcome.record([setting], dtype=str(picture.pixels.dtype))
         outcome.notes.extend(_unstabilised(options.request, [setting]))
         outcome.notes.extend(_chroma_unused(options.request, [setting]))
         if setting.sigma_unit == 0:
@@ -400,7 +422,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
             name = {"imagej": "ImageJ metadata", "ome": "OME-XML",
                     "container": "video tags"}[piece]
             outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
-    outcome.record(settings)
+    outcome.record(settings, dtype=str(sequence.dtype))
     outcome.notes.extend(_unstabilised(request, settings))
     outcome.notes.extend(_chroma_unused(request, settings))
     outcome.status = "done"
