@@ -10,7 +10,7 @@ from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS
 from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
-from nlmeans_cli.pixels import OPPONENT, estimate_sigma_unit
+from nlmeans_cli.pixels import OPPONENT, estimate_sigma_unit, varying_channels
 
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
 
@@ -217,3 +217,13 @@ def test_bad_images_raise():
 def test_tuning_parameters_are_keyword_only():
     with pytest.raises(TypeError):
         denoise(np.zeros((4, 4)), 0.1)
+
+
+def test_varying_channels_finds_a_channel_that_varies_in_its_last_pixel_only():
+    pixels = np.random.default_rng(21).random((300, 400, 4)).astype(np.float32)
+    pixels[..., 1] = 0.25
+    pixels[..., 3] = 0.0
+    assert varying_channels(pixels) == (0, 2)
+    pixels[-1, -1, 3] = 1e-7  # beyond the block read in all channels at once
+    assert varying_channels(pixels) == (0, 2, 3)
+    assert varying_channels(np.full((5, 5, 1), 7, np.uint8)) == ()
