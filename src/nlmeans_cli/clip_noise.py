@@ -17,6 +17,7 @@ from .noise import fit_poisson_gaussian
 from .parameters import Request
 from .pixels import (
     channels_last,
+    channels_to_denoise,
     check_dtype,
     check_finite,
     estimate_sigma_unit,
@@ -88,10 +89,9 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
         return sigma_unit * unit_scale(np.asarray(first).dtype)
     sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
                                      samples or FIT_SAMPLE_FRAMES)
-    channels = varying_channels(sampled)  # as denoise_clip, which leaves constant ones alone
-    fits = [fit_poisson_gaussian(sampled[..., c])
-            for c in (channels if 0 < len(channels) < sampled.shape[-1]
-                      else range(sampled.shape[-1]))]
+    # As denoise_clip, which leaves constant channels as they are.
+    channels = channels_to_denoise(sampled) or range(sampled.shape[-1])
+    fits = [fit_poisson_gaussian(sampled[..., c]) for c in channels]
     return (float(np.mean([fit.gain for fit in fits])) * unit_scale(dtype),
             float(np.mean([fit.read_noise for fit in fits])) * unit_scale(dtype))
 
@@ -186,8 +186,8 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     if request.noise == "gaussian":
         return None, None
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
-    channels = varying_channels(sampled)
-    if not 0 < len(channels) < sampled.shape[-1]:
+    channels = channels_to_denoise(sampled)
+    if channels is None:
         return stabiliser_for(request, sampled), None
     return stabiliser_for(request, sampled[..., list(channels)]), channels
 

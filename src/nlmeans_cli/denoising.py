@@ -18,6 +18,7 @@ from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative
 from .pixels import (
     channels_last,
+    channels_to_denoise,
     check_dtype,
     estimate_sigma_unit,
     from_grid,
@@ -26,7 +27,6 @@ from .pixels import (
     to_grid,
     unit_pixels,
     unit_scale,
-    varying_channels,
 )
 from .stabiliser import Stabiliser, plan_stabiliser
 
@@ -341,8 +341,8 @@ spacing, noise, gain, read_noise
 
 
 def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
-    channels = varying_channels(unit)
-    if 0 < len(channels) < unit.shape[-1]:
+    channels = channels_to_denoise(unit)
+    if channels is not None:
         # A constant channel (an empty one of a fluorescence image saved in colour) has no
         # noise: it is left as it is, and the others resolved and denoised as an image of
         # their own. Counted in, it halved the Gaussian path's sigma (the channels' mean) and

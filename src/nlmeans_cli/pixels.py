@@ -23,6 +23,7 @@ __all__ = [
     "OPPONENT",
     "SUPPORTED_DTYPES",
     "channels_last",
+    "channels_to_denoise",
     "check_dtype",
     "check_finite",
     "estimate_noise",
@@ -262,6 +263,29 @@ def varying_channels(last: np.ndarray) -> tuple[int, ...]:
     return tuple(np.flatnonzero(varies).tolist())
 
 
+def channels_to_denoise(last: np.ndarray) -> tuple[int, ...] | None:
+    """Return the channels to denoise where some, not all, are constant; else ``None``.
+
+    Parameters
+    ----------
+    last : numpy.ndarray
+        Channels-last pixels.
+
+    Returns
+    -------
+    tuple of int or None
+        The channels that vary, where others are constant (an empty channel of a
+        fluorescence image saved in colour: it has no noise, and comes back as it is).
+        ``None`` where every channel varies, or none does (the image is then constant).
+
+    Notes
+    -----
+    As :func:`varying_channels`.
+    """
+    varying = varying_channels(last)
+    return varying if 0 < len(varying) < last.shape[-1] else None
+
+
 #: The pixels :func:`varying_channels` compares in all channels at once.
 _VARYING_BLOCK = 1 << 16
 
@@ -391,8 +415,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     image = np.asarray(image)
     unit = unit_pixels(image, channel_axis)
     scale = unit_scale(image.dtype)
-    channels = varying_channels(unit)
-    if 0 < len(channels) < unit.shape[-1]:  # as denoise, which leaves constant ones as they are
+    channels = channels_to_denoise(unit)
+    if channels is not None:  # as denoise, which leaves constant ones as they are
         unit = unit[..., list(channels)]
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale

@@ -31,12 +31,12 @@ from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request
 from .pixels import (
     channels_last,
+    channels_to_denoise,
     check_dtype,
     from_unit,
     restore_channels,
     to_unit,
     unit_scale,
-    varying_channels,
 )
 
 __all__ = [
@@ -244,9 +244,7 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         # Nothing was sampled: the first frame tells the constant channels.
         first = next(iter(frames()), None)
         if first is not None:
-            last = channels_last(np.asarray(first), channel_axis)
-            varying = varying_channels(last)
-            channels = varying if 0 < len(varying) < last.shape[-1] else None
+            channels = channels_to_denoise(channels_last(np.asarray(first), channel_axis))
     if channels is not None:
         # Constant channels come back as they were; the setting is the others' (as a still's).
         frame_shape = tuple(len(channels) if axis == channel_axis % len(frame_shape) else size
