@@ -78,7 +78,7 @@ def test_colour_clip_keeps_shape_and_dtype(rng):
 
 
 @pytest.mark.parametrize("noise", ["auto", "gaussian"])
-def test_constant_channels_of_a_clip_come_back_as_they_were(rng, noise):
+def test_constant_and_copied_channels_of_a_clip(rng, noise):
     # A fluorescence time-lapse saved in colour: green alone, red empty, blue one level.
     clean, _ = panned_clip(rng, n_frames=6)
     green = as_uint8(rng.poisson(clean / 4) * 4.0)  # photon noise
@@ -95,6 +95,16 @@ def test_constant_channels_of_a_clip_come_back_as_they_were(rng, noise):
     assert_array_equal(streamed[..., 1], np.stack(list(denoise_frames(iter(green), sigma=20.0))))
     assert estimate_frames_noise(iter(clip), channel_axis=-1) == estimate_frames_noise(
         iter(green))
+    # A grey clip saved in colour: its channels are one, denoised once.
+    grey = np.repeat(green[..., np.newaxis], 3, axis=-1)
+    for temporal_window in (0, 2):
+        out = denoise_clip(grey, channel_axis=-1, noise=noise, temporal_window=temporal_window)
+        assert_array_equal(out, np.repeat(denoise_clip(
+            green, noise=noise, temporal_window=temporal_window)[..., np.newaxis], 3, axis=-1))
+    assert estimate_frames_noise(iter(grey), channel_axis=-1) == estimate_frames_noise(
+        iter(green))
+    streamed = np.stack(list(denoise_frames(iter(grey), channel_axis=-1, sigma=20.0)))
+    assert_array_equal(streamed[..., 2], np.stack(list(denoise_frames(iter(green), sigma=20.0))))
     floats = clip / 255.0 + np.array([0.1, 0.0, 0.0])  # float64, to the bit
     out = denoise_clip(floats, channel_axis=-1, noise=noise)
     assert out.dtype == np.float64

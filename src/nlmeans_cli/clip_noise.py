@@ -7,7 +7,7 @@ Poisson-Gaussian fit): a scene that changes moves the estimate little.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from itertools import chain
 
 import numpy as np
@@ -16,11 +16,14 @@ from .denoising import stabiliser_for
 from .noise import fit_poisson_gaussian
 from .parameters import Request
 from .pixels import (
+    ChannelPlan,
+    channel_plan,
+    channels_equal,
     channels_last,
-    channels_to_denoise,
     check_dtype,
     check_finite,
     estimate_sigma_unit,
+    plan_channels,
     to_unit,
     unit_scale,
     varying_channels,
@@ -89,9 +92,10 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
         return sigma_unit * unit_scale(np.asarray(first).dtype)
     sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
                                      samples or FIT_SAMPLE_FRAMES)
-    # As denoise_clip, which leaves constant channels as they are.
-    channels = channels_to_denoise(sampled) or range(sampled.shape[-1])
-    fits = [fit_poisson_gaussian(sampled[..., c]) for c in channels]
+    # As denoise_clip, which denoises neither constant channels nor copies.
+    plan = channel_plan(sampled)
+    fits = [fit_poisson_gaussian(sampled[..., c])
+            for c in (range(sampled.shape[-1]) if plan is None else plan.denoised)]
     return (float(np.mean([fit.gain for fit in fits])) * unit_scale(dtype),
             float(np.mean([fit.read_noise for fit in fits])) * unit_scale(dtype))
 
@@ -99,24 +103,26 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
 def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
                                channel_axis: int | None = None, n_frames: int | None = None,
                                samples: int = NOISE_SAMPLE_FRAMES,
-                               channels: Sequence[int] | None = None
-                               ) -> tuple[float, tuple[int, ...] | None]:
+                               plan: ChannelPlan | None = None, planned: bool = False
+                               ) -> tuple[float, ChannelPlan | None]:
     """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
 
     Parameters
     ----------
     frames, channel_axis, n_frames, samples
         As for :func:`estimate_frames_noise`.
-    channels : sequence of int, optional
-        The channels to estimate on; by default those that vary over the sampled frames
-        (a constant channel has no noise, and is left as it is).
+    plan : ChannelPlan, optional
+        With *planned*, the channels already planned (``None``: all), estimated on.
+    planned : bool
+        Whether *plan* was decided already; else the sampled frames decide it (channels
+        constant, or equal to others, throughout them are not denoised).
 
     Returns
     -------
     sigma_unit : float
-        Sigma on the unit scale.
-    channels : tuple of int or None
-        The channels it was estimated on, where some were left out; ``None`` where none was.
+        Sigma on the unit scale, over the channels denoised.
+    plan : ChannelPlan or None
+        As :func:`nlmeans_cli.pixels.channel_plan` for the sampled frames together.
 
     Raises
     ------
@@ -124,37 +130,44 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
         As for :func:`estimate_frames_noise`.
     """
     step = max(1, -(-n_frames // samples)) if n_frames else 1
-    sigmas, varies, firsts = [], None, None
+    sigmas, varies, firsts, equal = [], None, None, None
     for k, frame in enumerate(frames):
         if k % step:
             continue
         frame = check_frame(np.asarray(frame), None, channel_axis, k)
         last = to_unit(channels_last(frame, channel_axis))
-        # Per channel, so that the channels that vary can be chosen once all are seen.
-        sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(last.shape[-1])])
-        within = np.zeros(last.shape[-1], bool)
+        count = last.shape[-1]
+        # Per channel, so that the channels to denoise can be chosen once all are seen.
+        sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(count)])
+        within = np.zeros(count, bool)
         within[list(varying_channels(last))] = True
-        values = last.reshape(-1, last.shape[-1])[0]
+        values = last.reshape(-1, count)[0]
+        pairs = np.array([[source < channel and channels_equal(last, channel, source)
+                           for source in range(count)] for channel in range(count)])
         if varies is None:
-            varies, firsts = within, values
+            varies, firsts, equal = within, values, pairs
         else:  # a channel constant in each frame varies if its value moves between them
             varies |= within | (values != firsts)
+            equal &= pairs
         if not n_frames and len(sigmas) >= samples:
             break
     if not sigmas:
         raise ValueError("the clip has no frames")
-    if channels is None:
-        chosen = tuple(np.flatnonzero(varies).tolist())
-        channels = chosen if 0 < len(chosen) < len(varies) else None
-    kept = list(range(len(varies))) if channels is None else list(channels)
-    return float(np.median(np.array(sigmas)[:, kept].mean(axis=1))), (
-        None if channels is None else tuple(channels))
+    if not planned:
+        same_as: list[int | None] = [None] * len(varies)
+        for channel in range(len(varies)):
+            same_as[channel] = next((source for source in range(channel)
+                                     if equal[channel, source] and varies[source]
+                                     and same_as[source] is None), None)
+        plan = plan_channels(varies, same_as)
+    kept = list(range(len(varies))) if plan is None else list(plan.denoised)
+    return float(np.median(np.array(sigmas)[:, kept].mean(axis=1))), plan
 
 
 def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
                            channel_axis: int | None = None, n_frames: int | None = None,
                            samples: int | None = None
-                           ) -> tuple[Stabiliser | None, tuple[int, ...] | None]:
+                           ) -> tuple[Stabiliser | None, ChannelPlan | None]:
     """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
 
     Parameters
@@ -174,10 +187,12 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     -------
     stabiliser : Stabiliser or None
         ``None`` for the Gaussian path.
-    channels : tuple of int or None
-        Where some channels are constant over the sampled frames (an empty channel of a
-        fluorescence time-lapse saved in colour), those that are not: the stabiliser is
-        theirs. ``None`` otherwise, and for Gaussian noise (no frame is read).
+    plan : ChannelPlan or None
+        Where some channels are constant or copies of others over the sampled frames (an
+        empty channel of a fluorescence time-lapse saved in colour, a grey clip saved in
+        colour), the channels denoised, whose stabiliser it is
+        (:func:`nlmeans_cli.pixels.channel_plan`). ``None`` otherwise, and for Gaussian
+        noise (no frame is read).
 
     Notes
     -----
@@ -186,10 +201,10 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     if request.noise == "gaussian":
         return None, None
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
-    channels = channels_to_denoise(sampled)
-    if channels is None:
+    plan = channel_plan(sampled)
+    if plan is None:
         return stabiliser_for(request, sampled), None
-    return stabiliser_for(request, sampled[..., list(channels)]), channels
+    return stabiliser_for(request, sampled[..., list(plan.denoised)]), plan
 
 
 def _sampled_frames(frames, channel_axis, n_frames, samples) -> tuple[np.ndarray, np.dtype]:

@@ -17,8 +17,8 @@ from .methods import Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative
 from .pixels import (
+    channel_plan,
     channels_last,
-    channels_to_denoise,
     check_dtype,
     estimate_sigma_unit,
     from_grid,
@@ -341,14 +341,17 @@ spacing, noise, gain, read_noise
 
 
 def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
-    channels = channels_to_denoise(unit)
-    if channels is not None:
+    plan = channel_plan(unit)
+    if plan is not None:
         # A constant channel (an empty one of a fluorescence image saved in colour) has no
-        # noise: it is left as it is, and the others resolved and denoised as an image of
-        # their own. Counted in, it halved the Gaussian path's sigma (the channels' mean) and
-        # kept the Poisson-Gaussian path from its fit; the chroma strength lit it faintly.
-        return replace(_resolve(request, unit[..., list(channels)], top=top),
-                       channels_denoised=channels)
+        # noise: it is left as it is; a copy of another (a grey image saved in colour) takes
+        # that one's result; the others are resolved and denoised as an image of their own.
+        # Counted in, an empty channel halved the Gaussian path's sigma (the channels' mean)
+        # and kept the Poisson-Gaussian path from its fit, and the chroma strength lit it
+        # faintly; copies made SURE, which takes the channels' noise as independent, choose
+        # two thirds of the grey image's h (1.8 dB lost on camera at sigma 20).
+        return replace(_resolve(request, unit[..., list(plan.denoised)], top=top),
+                       channel_plan=plan)
     runner = method_named(request.method)
     stabiliser = stabiliser_for(request, unit, top)
     if stabiliser is not None:
@@ -403,11 +406,13 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
 
 
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
-    if setting.channels_denoised is not None:
-        varying = list(setting.channels_denoised)
-        estimate = _run(unit[..., varying], replace(setting, channels_denoised=None))
+    plan = setting.channel_plan
+    if plan is not None:
+        estimate = _run(unit[..., list(plan.denoised)], replace(setting, channel_plan=None))
         out = unit.astype(estimate.dtype)
-        out[..., varying] = estimate
+        out[..., list(plan.denoised)] = estimate
+        for channel, source in plan.copies:
+            out[..., channel] = out[..., source]
         return out
     stabiliser = setting.stabiliser
     if stabiliser is not None:
@@ -421,10 +426,10 @@ def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
 def _back(estimate: np.ndarray, image: np.ndarray, channel_axis: int | None,
           setting: Setting) -> np.ndarray:
     out = from_unit(restore_channels(estimate, channel_axis, image.ndim), image.dtype)
-    if setting.channels_denoised is not None:
+    plan = setting.channel_plan
+    if plan is not None:
         # The constant channels as the image holds them, to the bit (the estimate is float32).
-        constant = [channel for channel in range(out.shape[channel_axis])
-                    if channel not in setting.channels_denoised]
+        constant = list(plan.constant)
         channels_last(out, channel_axis)[..., constant] = channels_last(
             image, channel_axis)[..., constant]
     return out

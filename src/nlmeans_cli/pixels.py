@@ -17,19 +17,25 @@ is ``(C, rows, 1, columns)`` (:func:`to_grid`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numpy as np
 
 __all__ = [
     "OPPONENT",
     "SUPPORTED_DTYPES",
+    "ChannelPlan",
+    "channel_plan",
+    "channels_equal",
     "channels_last",
-    "channels_to_denoise",
     "check_dtype",
     "check_finite",
     "estimate_noise",
     "estimate_sigma_unit",
     "from_grid",
     "from_unit",
+    "plan_channels",
     "to_grid",
     "to_unit",
     "unit_pixels",
@@ -263,8 +269,35 @@ def varying_channels(last: np.ndarray) -> tuple[int, ...]:
     return tuple(np.flatnonzero(varies).tolist())
 
 
-def channels_to_denoise(last: np.ndarray) -> tuple[int, ...] | None:
-    """Return the channels to denoise where some, not all, are constant; else ``None``.
+class ChannelPlan(NamedTuple):
+    """Which of an image's channels are denoised; the others are constant, or copies.
+
+    Attributes
+    ----------
+    count : int
+        The image's channels.
+    denoised : tuple of int
+        The channels denoised, as an image of their own (one channel: a grey image).
+    copies : tuple of (int, int)
+        ``(channel, source)``: a channel equal to the denoised channel *source* (a grey
+        image saved in colour) takes its result. Every other channel is constant (an empty
+        channel of a fluorescence image saved in colour: it has no noise) and comes back as
+        it is.
+    """
+
+    count: int
+    denoised: tuple[int, ...]
+    copies: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def constant(self) -> tuple[int, ...]:
+        """The channels neither denoised nor copied: constant, they come back as they are."""
+        taken = set(self.denoised) | {channel for channel, _ in self.copies}
+        return tuple(channel for channel in range(self.count) if channel not in taken)
+
+
+def channel_plan(last: np.ndarray) -> ChannelPlan | None:
+    """Return which channels to denoise where some are constant or copies of others.
 
     Parameters
     ----------
@@ -273,17 +306,60 @@ def channels_to_denoise(last: np.ndarray) -> tuple[int, ...] | None:
 
     Returns
     -------
-    tuple of int or None
-        The channels that vary, where others are constant (an empty channel of a
-        fluorescence image saved in colour: it has no noise, and comes back as it is).
-        ``None`` where every channel varies, or none does (the image is then constant).
+    ChannelPlan or None
+        ``None`` where every channel is denoised: all vary and differ, or none varies (the
+        image is then constant).
 
     Notes
     -----
-    As :func:`varying_channels`.
+    As :func:`varying_channels`, and one comparison per pair of varying channels (the
+    first :data:`_VARYING_BLOCK` pixels tell a photograph's apart: ``O(N)`` at most).
     """
-    varying = varying_channels(last)
-    return varying if 0 < len(varying) < last.shape[-1] else None
+    flat = last.reshape(-1, last.shape[-1])
+    varies = np.zeros(flat.shape[1], bool)
+    varies[list(varying_channels(last))] = True
+    same_as: list[int | None] = [None] * flat.shape[1]
+    for channel in np.flatnonzero(varies):
+        for source in np.flatnonzero(varies[:channel]):
+            if same_as[source] is None and channels_equal(last, channel, source):
+                same_as[channel] = int(source)
+                break
+    return plan_channels(varies, same_as)
+
+
+def plan_channels(varies: Sequence[bool], same_as: Sequence[int | None]
+                  ) -> ChannelPlan | None:
+    """Return the :class:`ChannelPlan` of channels that vary or not and equal others or not.
+
+    Parameters
+    ----------
+    varies : sequence of bool
+        Per channel, whether it varies.
+    same_as : sequence of int or None
+        Per channel, an earlier channel it equals, or ``None``.
+
+    Returns
+    -------
+    ChannelPlan or None
+        As :func:`channel_plan`.
+    """
+    denoised = tuple(c for c, moves in enumerate(varies) if moves and same_as[c] is None)
+    copies = tuple((c, same_as[c]) for c, moves in enumerate(varies)
+                   if moves and same_as[c] is not None)
+    if not denoised or len(denoised) == len(varies):
+        return None
+    return ChannelPlan(len(varies), denoised, copies)
+
+
+def channels_equal(last: np.ndarray, first: int, second: int) -> bool:
+    """Tell whether two channels of channels-last pixels are equal throughout.
+
+    The first :data:`_VARYING_BLOCK` pixels tell most apart; ``O(N)`` at most.
+    """
+    flat = last.reshape(-1, last.shape[-1])
+    head = flat[:_VARYING_BLOCK]
+    return bool(np.array_equal(head[:, first], head[:, second])
+                and np.array_equal(flat[:, first], flat[:, second]))
 
 
 #: The pixels :func:`varying_channels` compares in all channels at once.
@@ -415,9 +491,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     image = np.asarray(image)
     unit = unit_pixels(image, channel_axis)
     scale = unit_scale(image.dtype)
-    channels = channels_to_denoise(unit)
-    if channels is not None:  # as denoise, which leaves constant ones as they are
-        unit = unit[..., list(channels)]
+    plan = channel_plan(unit)
+    if plan is not None:  # as denoise, which denoises neither constant channels nor copies
+        unit = unit[..., list(plan.denoised)]
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale
     fits = [fit_poisson_gaussian(unit[..., c]) for c in range(unit.shape[-1])]

@@ -30,8 +30,8 @@ from .methods import Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request
 from .pixels import (
+    channel_plan,
     channels_last,
-    channels_to_denoise,
     check_dtype,
     from_unit,
     restore_channels,
@@ -216,10 +216,10 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         (:func:`nlmeans_cli.clip_noise.plan_frames_stabiliser`) takes Poisson-Gaussian
         noise, else at the given sigma or one estimated by
         :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some channels are
-        constant over the frames sampled, the setting is the others' and
-        ``channels_denoised`` names them (the constant ones come back as each frame holds
-        them); with Gaussian noise at a given sigma, where no frame is sampled, those
-        constant in the first frame.
+        constant or copies of others over the frames sampled, the setting is the others' and
+        ``channel_plan`` names them (the constant ones come back as each frame holds them,
+        copies of others take their results); with Gaussian noise at a given sigma, where
+        no frame is sampled, the first frame decides.
 
     Raises
     ------
@@ -231,26 +231,27 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     Reads the clip up to its last sampled frame once for the noise model and, on the
     Gaussian path without a sigma, once more for the estimate: ``O(samples * N)``.
     """
-    stabiliser, channels = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
-                                                  n_frames=n_frames)
+    stabiliser, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
+                                              n_frames=n_frames)
     estimated = stabiliser is None and request.sigma_unit is None
     if stabiliser is not None:
         request = replace(request, sigma_unit=stabiliser.sigma_unit)
     elif estimated:
-        sigma_unit, channels = estimate_frames_sigma_unit(
-            frames(), channel_axis=channel_axis, n_frames=n_frames, channels=channels)
+        sigma_unit, plan = estimate_frames_sigma_unit(
+            frames(), channel_axis=channel_axis, n_frames=n_frames, plan=plan,
+            planned=request.noise != "gaussian")
         request = replace(request, sigma_unit=sigma_unit)
     elif request.noise == "gaussian" and channel_axis is not None:
-        # Nothing was sampled: the first frame tells the constant channels.
+        # Nothing was sampled: the first frame tells the constant channels and the copies.
         first = next(iter(frames()), None)
         if first is not None:
-            channels = channels_to_denoise(channels_last(np.asarray(first), channel_axis))
-    if channels is not None:
-        # Constant channels come back as they were; the setting is the others' (as a still's).
-        frame_shape = tuple(len(channels) if axis == channel_axis % len(frame_shape) else size
-                            for axis, size in enumerate(frame_shape))
+            plan = channel_plan(channels_last(np.asarray(first), channel_axis))
+    if plan is not None:
+        # The setting is the denoised channels' (as a still's).
+        frame_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
+                            else size for axis, size in enumerate(frame_shape))
     return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis),
-                   stabiliser=stabiliser, sigma_estimated=estimated, channels_denoised=channels)
+                   stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan)
 
 
 def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
@@ -306,7 +307,8 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
     # end, one window behind).
     per_call = int(max(1, min(FRAMES_PER_CALL, VALUES_PER_CALL // max(held[0].size, 1))))
     carry = FrameCarry()
-    varying = None if setting.channels_denoised is None else list(setting.channels_denoised)
+    plan = setting.channel_plan
+    varying = None if plan is None else list(plan.denoised)
     start = 0  # index of held[0] in the clip
     exhausted = False
     k = 0
@@ -338,7 +340,10 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
                 continue
             # The constant channels as the frame holds them, in its own type.
             frame = np.array(held[k + f - start], copy=True)
-            channels_last(frame, channel_axis)[..., varying] = from_unit(estimate, layout.dtype)
+            last = channels_last(frame, channel_axis)
+            last[..., varying] = from_unit(estimate, layout.dtype)
+            for channel, source in plan.copies:
+                last[..., channel] = last[..., source]
             yield frame
         del estimates
         k = end

@@ -21,6 +21,7 @@ from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
 
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
+    from ..pixels import ChannelPlan
 
 __all__ = ["FileOutcome", "JobOptions", "denoise_file"]
 
@@ -170,12 +171,8 @@ class FileOutcome:
         self.model = used.get("model")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
-        if setting.channels_denoised is not None:
-            numbers = ", ".join(str(channel + 1) for channel in setting.channels_denoised)
-            self.notes.append(
-                f"only channel{'s' if len(setting.channels_denoised) > 1 else ''} {numbers} "
-                f"var{'y' if len(setting.channels_denoised) > 1 else 'ies'}: denoised alone, "
-                "the constant ones left as they were")
+        if setting.channel_plan is not None:
+            self.notes.extend(_channel_notes(setting.channel_plan))
         stabilisers = [each.stabiliser for each in settings]
         if all(stabilisers):
             models = [model for stabiliser in stabilisers for model in stabiliser.models]
@@ -188,8 +185,9 @@ class FileOutcome:
                 # The summary line gives the channels' means; a camera's white balance scales
                 # each channel's gain differently.
                 self.notes.append(_by_channel(models))
-            numbers = [number + 1 for number in (setting.channels_denoised
-                                                 or range(len(models)))]
+            numbers = [number + 1 for number in (range(len(models))
+                                                 if setting.channel_plan is None
+                                                 else setting.channel_plan.denoised)]
             self.notes.extend(_undetermined(models, numbers))
             self.notes.extend(_black_level(models, numbers, dtype))
         elif not any(stabilisers):
@@ -210,6 +208,23 @@ class FileOutcome:
                 f"{255.0 * each.stabiliser.models[0].read_noise:.3g}"
                 if each.stabiliser is not None else f"sigma {each.sigma_unit * 255.0:.3g}"
                 for each in settings))
+
+
+def _channel_notes(plan: ChannelPlan) -> list[str]:
+    """Return the notes for channels left as they were or copied (channels counted from 1)."""
+    notes = []
+    if len(plan.constant) == 1:
+        notes.append(f"channel {plan.constant[0] + 1} is constant: left as it was")
+    elif plan.constant:
+        listed = ", ".join(str(channel + 1) for channel in plan.constant)
+        notes.append(f"channels {listed} are constant: left as they were")
+    alone = "as a grey image" if len(plan.denoised) == 1 else "with the other channels"
+    for source in sorted({source for _, source in plan.copies}):
+        copies = [str(channel + 1) for channel, origin in plan.copies if origin == source]
+        which = (f"channel {copies[0]} is a copy" if len(copies) == 1
+                 else f"channels {', '.join(copies)} are copies")
+        notes.append(f"{which} of channel {source + 1}: denoised once, {alone}")
+    return notes
 
 
 def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> list[str]:

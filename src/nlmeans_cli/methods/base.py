@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..parameters import Request
+from ..pixels import ChannelPlan
 from ..stabiliser import Stabiliser
 
 if TYPE_CHECKING:
@@ -40,10 +41,11 @@ class Setting:
     stabiliser : Stabiliser or None
         Poisson-Gaussian noise: the transform to variance 1 that the method runs inside
         (:mod:`nlmeans_cli.stabiliser`); *sigma_unit* is then the transformed image's.
-    channels_denoised : tuple of int or None
-        The channels denoised (channels last), where the others are constant (an empty
-        channel of a fluorescence image saved in colour) and come back as they were; the
-        rest of the setting is theirs. ``None``: every channel.
+    channel_plan : ChannelPlan or None
+        Where some channels are constant or copies of others (an empty channel of a
+        fluorescence image saved in colour, a grey image saved in colour): the channels
+        denoised, whose setting the rest is, and what the others take
+        (:class:`nlmeans_cli.pixels.ChannelPlan`). ``None``: every channel is denoised.
     """
 
     method: str
@@ -51,7 +53,7 @@ class Setting:
     sigma_unit: float
     sigma_estimated: bool
     stabiliser: Stabiliser | None = None
-    channels_denoised: tuple[int, ...] | None = None
+    channel_plan: ChannelPlan | None = None
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Return, per spatial axis, how many pixels either side an output pixel reads.
