@@ -67,7 +67,8 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
         The median over the sampled frames of :func:`nlmeans_cli.estimate_noise`, in the
         frames' value units (a scene with a different texture moves the median little); or
         ``(gain, read_noise)`` fitted over the sampled frames together (per channel, then
-        their mean), what :func:`nlmeans_cli.spacetime.denoise_clip` fits.
+        their mean), what :func:`nlmeans_cli.spacetime.denoise_clip` fits. Both over the
+        channels it denoises (constant ones, and copies of another, left out).
 
     Raises
     ------

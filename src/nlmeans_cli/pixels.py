@@ -459,8 +459,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         Sigma in the image's value units (passing it to :func:`nlmeans_cli.denoise` as
         *sigma* gives the same result as leaving *sigma* out); or ``(gain, read_noise)`` in
         the image's value units, the mean over channels (each channel is fitted on its own).
-        Constant channels, which :func:`nlmeans_cli.denoise` leaves as they are, are left
-        out (unless every channel is constant).
+        Over the channels :func:`nlmeans_cli.denoise` denoises: constant channels, and
+        copies of another channel, are left out (:func:`channel_plan`).
 
     Raises
     ------
