@@ -705,6 +705,7 @@ def test_colour_notes_name_the_constant_channels_and_those_undetermined(tmp_path
                                  "--noise", "poisson-gaussian"])
     assert result.exit_code == 0, result.output
     assert "note: channel 2 is constant: left as it was" in result.stderr
+    assert "note: poisson-gaussian of channels 1, 3: gain " in result.stderr
     undetermined = result.stderr.split("not determined by this image: anything from ")[1]
     # Only the undetermined channel's range, and named: "0 to 5.1, 2, 0" read as one range.
     assert undetermined.split(" fits it as well")[0].endswith(" (channel 3)")

@@ -181,13 +181,14 @@ class FileOutcome:
             self.read_noise = 255.0 * sum(model.read_noise for model in models) / len(models)
             self.noise_fitted = any(stabiliser.fitted for stabiliser in stabilisers)
             self.noise_given = stabilisers[0].given
-            if self.noise_fitted and len(models) > 1:
-                # The summary line gives the channels' means; a camera's white balance scales
-                # each channel's gain differently.
-                self.notes.append(_by_channel(models))
             numbers = [number + 1 for number in (range(len(models))
                                                  if setting.channel_plan is None
                                                  else setting.channel_plan.denoised)]
+            if self.noise_fitted and len(models) > 1:
+                # The summary line gives the channels' means; a camera's white balance scales
+                # each channel's gain differently.
+                self.notes.append(_by_channel(
+                    models, None if setting.channel_plan is None else numbers))
             self.notes.extend(_undetermined(models, numbers))
             self.notes.extend(_black_level(models, numbers, dtype))
         elif not any(stabilisers):
@@ -264,9 +265,14 @@ def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
             "black level first where it is known"]
 
 
-def _by_channel(models: Sequence[PoissonGaussian]) -> str:
-    """Return the note giving each channel's fitted Poisson-Gaussian parameters."""
-    return ("poisson-gaussian by channel: gain "
+def _by_channel(models: Sequence[PoissonGaussian], numbers: Sequence[int] | None) -> str:
+    """Return the note giving each channel's fitted Poisson-Gaussian parameters.
+
+    *numbers*: where some channels were not denoised (constant, or copies), those the
+    models are of, as the file counts them (from 1), which the note names.
+    """
+    which = "by channel" if numbers is None else f"of channels {', '.join(map(str, numbers))}"
+    return (f"poisson-gaussian {which}: gain "
             + ", ".join(f"{255.0 * model.gain:.3g}" for model in models) + "; read noise "
             + ", ".join(f"{255.0 * model.read_noise:.3g}" for model in models))
 
