@@ -291,15 +291,15 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, calm)
     kept = np.ones(xs.size, bool)
     if clip_low or clip_high:
-        # Levels within three standard deviations of a clipped end lose the tail of their
+        # Levels within a few standard deviations of a clipped end lose the tail of their
         # noise to the clipping (their variance shrinks): they are left out, and the line
         # fitted again.
-        spread = 3 * np.sqrt(np.maximum(slope * xs + offset, 0.0))
+        spread = np.sqrt(np.maximum(slope * xs + offset, 0.0))
         near = np.zeros(xs.size, bool)
         if clip_high:
-            near |= xs + spread > high
+            near |= xs + _CLIPPED_REACH_HIGH * spread > high
         if clip_low:
-            near |= xs - spread < low
+            near |= xs - _CLIPPED_REACH_LOW * spread < low
         if near.any() and (~near).sum() >= 3:
             kept = ~near
             slope, offset = fit_levels(xs[kept], ys[kept], weights[kept])
@@ -380,6 +380,14 @@ _MOST_LATTICE_PHOTONS, _FEWEST_LATTICE_PHOTONS = 1024, 4
 #: The most values the counts' lattice is looked for in (its power grows with their number;
 #: a megapixel finds a lattice up to read noise of about half the gain, 180x180 to 0.4).
 _LATTICE_VALUES = 1 << 20
+
+#: How many of its noise's standard deviations a level must lie from a clipped end (the top,
+#: and black) for the fit to keep it. Photon counts have no tail below 0 (a few photons'
+#: is lighter than a Gaussian's), so black takes 2 where 3 left too few dark levels: on 200
+#: training images saved as 8 bits at a level per photon and a peak of 30 photons, the gain
+#: within 20 % on 97 % against 92 %; at gain 4 (read noise 2) 89 % against 88 %; at peaks of
+#: 60 and 120, and with highlights clipped, as before (2 at the top: 68 % against 79 %).
+_CLIPPED_REACH_HIGH, _CLIPPED_REACH_LOW = 3.0, 2.0
 
 #: How many of its standard errors the levels' intercept must lie below 0 for the fit to
 #: report a black level. With 3, of 200 training photographs at gains 4, 2 and 1 (read
