@@ -798,12 +798,24 @@ def test_a_clips_fitted_noise_is_what_denoise_clip_uses():
         estimate_frames_noise(iter(clip), model="poisson")
 
 
-def test_photon_counts_clipped_at_black_keep_their_dark_levels():
-    # 8-bit, a level per photon, up to 60 photons: black holds 1 to 2 % of the pixels. With
-    # the levels within three standard deviations of it left out, only levels of 20 to 51
-    # photons stayed, and the line through them put the gain at 0.49 of the truth (seed 1).
-    clean = data.camera()[::2, ::2].astype(np.float64) / 255
-    for seed in range(1, 4):
-        counts = np.random.default_rng(seed).poisson(clean * 60).clip(0, 255).astype(np.uint8)
-        gain, _ = estimate_noise(counts, model="poisson-gaussian")
-        assert gain == pytest.approx(1.0, rel=0.2)
+def test_auto_keeps_heavy_gaussian_noise_clipped_in_8_bits_gaussian():
+    # Sigma 50 in 8 bits: clipping reaches every level, and shrinks the dark and bright
+    # levels' variance into a slope that read as photon noise (a third of 120 training
+    # images were stabilised, -0.24 dB on average, -2.7 dB at worst).
+    # Chelsea was stabilised, and lost 0.33-0.39 dB to the Gaussian path (seeds 0-2).
+    from skimage.color import rgb2gray
+
+    cat = rgb2gray(data.chelsea())[:256, :256]
+    noisy = np.clip(np.rint((cat + np.random.default_rng(0).normal(0, 50 / 255, cat.shape))
+                            * 255), 0, 255).astype(np.uint8)
+    assert resolve_parameters(noisy).stabiliser is None
+    np.testing.assert_array_equal(denoise(noisy), denoise(noisy, noise="gaussian"))
+    model = fit_poisson_gaussian(noisy / 255)
+    assert model.clip_bound and model.gain > 0
+    # Photon noise in 8 bits is not bound so: at gain 4, and at 20 photons (the lattice).
+    clean = data.camera()[::2, ::2] / 255
+    rng = np.random.default_rng(1)
+    for gain in (GAIN, 1 / 20):
+        photons = np.clip(np.rint(_photons(rng, clean, gain=gain) * 255), 0, 255)
+        assert not fit_poisson_gaussian(photons / 255).clip_bound
+        assert resolve_parameters(photons.astype(np.uint8)).stabiliser is not None

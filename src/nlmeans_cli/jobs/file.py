@@ -191,6 +191,10 @@ class FileOutcome:
                     models, None if setting.channel_plan is None else numbers))
             self.notes.extend(_undetermined(models, numbers))
             self.notes.extend(_black_level(models, numbers, dtype))
+            if any(model.clip_bound for model in models):
+                self.notes.append("clipping at black or white reaches every level of this "
+                                  "image, so its fit may be bent by it (--noise auto takes the "
+                                  "Gaussian path here)")
         elif not any(stabilisers):
             if len(settings) > 1:
                 self.notes.append("sigma by channel: " + ", ".join(
