@@ -155,12 +155,7 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
     if not sigmas:
         raise ValueError("the clip has no frames")
     if not planned:
-        same_as: list[int | None] = [None] * len(varies)
-        for channel in range(len(varies)):
-            same_as[channel] = next((source for source in range(channel)
-                                     if equal[channel, source] and varies[source]
-                                     and same_as[source] is None), None)
-        plan = plan_channels(varies, same_as)
+        plan = plan_channels(varies, lambda channel, source: bool(equal[channel, source]))
     kept = list(range(len(varies))) if plan is None else list(plan.denoised)
     return float(np.median(np.array(sigmas)[:, kept].mean(axis=1))), plan
 

@@ -21,6 +21,7 @@ from .pixels import (
     channels_last,
     check_dtype,
     estimate_sigma_unit,
+    fill_channels,
     from_grid,
     from_unit,
     restore_channels,
@@ -407,13 +408,8 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
 
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
     plan = setting.channel_plan
-    if plan is not None:
-        estimate = _run(unit[..., list(plan.denoised)], replace(setting, channel_plan=None))
-        out = unit.astype(estimate.dtype)
-        out[..., list(plan.denoised)] = estimate
-        for channel, source in plan.copies:
-            out[..., channel] = out[..., source]
-        return out
+    if plan is not None:  # the denoised channels' estimate: _back fills in the rest
+        return _run(unit[..., list(plan.denoised)], replace(setting, channel_plan=None))
     stabiliser = setting.stabiliser
     if stabiliser is not None:
         unit = stabiliser.forward(unit)
@@ -425,11 +421,10 @@ def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
 
 def _back(estimate: np.ndarray, image: np.ndarray, channel_axis: int | None,
           setting: Setting) -> np.ndarray:
-    out = from_unit(restore_channels(estimate, channel_axis, image.ndim), image.dtype)
     plan = setting.channel_plan
-    if plan is not None:
-        # The constant channels as the image holds them, to the bit (the estimate is float32).
-        constant = list(plan.constant)
-        channels_last(out, channel_axis)[..., constant] = channels_last(
-            image, channel_axis)[..., constant]
+    if plan is None:
+        return from_unit(restore_channels(estimate, channel_axis, image.ndim), image.dtype)
+    # The constant channels as the image holds them, to the bit (the estimate is float32).
+    out = np.array(image, copy=True)
+    fill_channels(channels_last(out, channel_axis), from_unit(estimate, image.dtype), plan)
     return out

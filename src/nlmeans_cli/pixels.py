@@ -17,7 +17,8 @@ is ``(C, rows, 1, columns)`` (:func:`to_grid`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "check_finite",
     "estimate_noise",
     "estimate_sigma_unit",
+    "fill_channels",
     "from_grid",
     "from_unit",
     "plan_channels",
@@ -315,19 +317,12 @@ def channel_plan(last: np.ndarray) -> ChannelPlan | None:
     As :func:`varying_channels`, and one comparison per pair of varying channels (the
     first :data:`_VARYING_BLOCK` pixels tell a photograph's apart: ``O(N)`` at most).
     """
-    flat = last.reshape(-1, last.shape[-1])
-    varies = np.zeros(flat.shape[1], bool)
+    varies = np.zeros(last.shape[-1], bool)
     varies[list(varying_channels(last))] = True
-    same_as: list[int | None] = [None] * flat.shape[1]
-    for channel in np.flatnonzero(varies):
-        for source in np.flatnonzero(varies[:channel]):
-            if same_as[source] is None and channels_equal(last, channel, source):
-                same_as[channel] = int(source)
-                break
-    return plan_channels(varies, same_as)
+    return plan_channels(varies, partial(channels_equal, last))
 
 
-def plan_channels(varies: Sequence[bool], same_as: Sequence[int | None]
+def plan_channels(varies: Sequence[bool], equal: Callable[[int, int], bool]
                   ) -> ChannelPlan | None:
     """Return the :class:`ChannelPlan` of channels that vary or not and equal others or not.
 
@@ -335,20 +330,48 @@ def plan_channels(varies: Sequence[bool], same_as: Sequence[int | None]
     ----------
     varies : sequence of bool
         Per channel, whether it varies.
-    same_as : sequence of int or None
-        Per channel, an earlier channel it equals, or ``None``.
+    equal : callable
+        ``equal(channel, source)``: whether a channel equals an earlier one; asked only of
+        channels that vary, about earlier ones that vary and copy none.
 
     Returns
     -------
     ChannelPlan or None
         As :func:`channel_plan`.
     """
-    denoised = tuple(c for c, moves in enumerate(varies) if moves and same_as[c] is None)
-    copies = tuple((c, same_as[c]) for c, moves in enumerate(varies)
-                   if moves and same_as[c] is not None)
+    denoised: list[int] = []
+    copies: list[tuple[int, int]] = []
+    for channel in np.flatnonzero(varies).tolist():
+        source = next((earlier for earlier in denoised if equal(channel, earlier)), None)
+        if source is None:
+            denoised.append(channel)
+        else:
+            copies.append((channel, source))
     if not denoised or len(denoised) == len(varies):
         return None
-    return ChannelPlan(len(varies), denoised, copies)
+    return ChannelPlan(len(varies), tuple(denoised), tuple(copies))
+
+
+def fill_channels(last: np.ndarray, denoised: np.ndarray, plan: ChannelPlan) -> None:
+    """Write the denoised channels of *plan* into channels-last pixels, and their copies.
+
+    Parameters
+    ----------
+    last : numpy.ndarray
+        Channels-last pixels holding the image (its constant channels stay as they are);
+        written in place.
+    denoised : numpy.ndarray
+        The plan's denoised channels, channels last, in *last*'s type.
+    plan : ChannelPlan
+        Which channels those are, and which copy them.
+
+    Notes
+    -----
+    ``O(N)``.
+    """
+    last[..., list(plan.denoised)] = denoised
+    for channel, source in plan.copies:
+        last[..., channel] = last[..., source]
 
 
 def channels_equal(last: np.ndarray, first: int, second: int) -> bool:

@@ -33,6 +33,7 @@ from .pixels import (
     channel_plan,
     channels_last,
     check_dtype,
+    fill_channels,
     from_unit,
     restore_channels,
     to_unit,
@@ -340,10 +341,8 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
                 continue
             # The constant channels as the frame holds them, in its own type.
             frame = np.array(held[k + f - start], copy=True)
-            last = channels_last(frame, channel_axis)
-            last[..., varying] = from_unit(estimate, layout.dtype)
-            for channel, source in plan.copies:
-                last[..., channel] = last[..., source]
+            fill_channels(channels_last(frame, channel_axis), from_unit(estimate, layout.dtype),
+                          plan)
             yield frame
         del estimates
         k = end

@@ -244,8 +244,7 @@ def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> 
         return []
     ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g} to "
                        f"{255.0 * model.read_noise_range[1]:.3g}"
-                       + (f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else "")
-                       for number, model in loose)
+                       + _channel_label(number, numbers) for number, model in loose)
     return [f"the read noise is not determined by this image: anything from {ranges} fits it "
             "as well (its darkest unclipped levels carry too much photon noise to show it); "
             "give --read-noise if it is known (from a dark frame)"]
@@ -261,12 +260,16 @@ def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
     sixteen = dtype == "uint16"
     levels = ", ".join(f"{255.0 * level:.3g}"
                        + (f" ({65535.0 * level:.0f} of 65535)" if sixteen else "")
-                       + (f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else "")
-                       for number, level in found)
+                       + _channel_label(number, numbers) for number, level in found)
     return [f"the noise's variance falls to 0 above black, at {levels}: the image seems to "
             "carry a black level (a camera's offset) of that or more, which the noise model has "
             "no term for (its read noise is taken as 0 and its gain fits low); subtract the "
             "black level first where it is known"]
+
+
+def _channel_label(number: int, numbers: Sequence[int]) -> str:
+    """Return " (channel N)" where the image's channels are more than one, else nothing."""
+    return f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else ""
 
 
 def _by_channel(models: Sequence[PoissonGaussian], numbers: Sequence[int] | None) -> str:
