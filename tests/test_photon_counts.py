@@ -6,7 +6,7 @@ from skimage import data
 
 from nlmeans_cli import estimate_noise
 from nlmeans_cli.noise import fit_poisson_gaussian
-from nlmeans_cli.photon_counts import LATTICE_POWER, fit_photon_lattice
+from nlmeans_cli.photon_counts import LATTICE_POWER, fit_photon_lattice, search_photon_lattice
 
 PEAK_20 = 255 / 20 / 255  # the gain at a peak of 20 photons, unit scale
 
@@ -179,3 +179,40 @@ def test_the_fit_takes_the_lattice_where_the_levels_cannot_tell_the_read_noise()
     gain, read = estimate_noise(eight_bit, model="poisson-gaussian")
     assert gain == pytest.approx(12.75, rel=0.01)
     assert read == pytest.approx(2, rel=0.1)
+
+
+@pytest.mark.parametrize("share", [0.42, 0.5, 0.7])
+def test_a_hidden_lattice_bounds_the_read_noise_from_below(share):
+    # Read noise too large for the lattice to show on 180x180 values: the search tells the
+    # least read noise that hides it, which is at most the truth and, on so many values, at
+    # least 0.37 of the gain.
+    gain = 4 / 255
+    for seed in range(8):
+        rng = np.random.default_rng(30 + seed)
+        noisy = _counts(rng, _scene(rng), gain, share * gain)
+        search = search_photon_lattice(noisy, *_near(gain))
+        assert search.found is None
+        floor = search.least_read_noise(gain)
+        assert 0.37 * gain <= floor <= share * gain
+        # Only for the spacings searched.
+        assert search.least_read_noise(2 * gain) == 0
+    # A lattice that shows is fitted, and bounds nothing.
+    found = search_photon_lattice(_counts(rng, _scene(rng), gain, 0.2 * gain), *_near(gain))
+    assert found.found is not None and found.least_read_noise(gain) == 0
+
+
+def test_the_bound_from_a_hidden_lattice_allows_for_rounding_and_gaussian_noise():
+    rng = np.random.default_rng(31)
+    clean = _scene(rng)
+    gain = 4 / 255
+    # Rounded to 8 bits, the lattice is spread further by a twelfth of a level squared,
+    # which the bound takes off.
+    read = 0.45 * gain
+    rounded = np.rint(_counts(rng, clean, gain, read) * 255) / 255
+    assert 0 < search_photon_lattice(rounded, *_near(gain)).least_read_noise(gain) <= read
+    # Gaussian noise has no lattice: taken for counts of a spacing up to twice its sigma
+    # (where the fit looks for one), its sigma is above the bound.
+    sigma = 10 / 255
+    noisy = (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32)
+    for spacing in (4 / 255, 12 / 255, 20 / 255):
+        assert search_photon_lattice(noisy, *_near(spacing)).least_read_noise(spacing) <= sigma

@@ -6,16 +6,20 @@ Where the read noise is below about half the gain (photon-number-resolving senso
 light, simulated counts), that lattice is visible in the image's histogram whatever the
 scene, and tells both parameters far more precisely than any fit of variances against
 levels: its spacing is the gain, and how far it is smeared is the read noise. Where the read
-noise hides it, nothing is found and the level fit stands.
+noise hides it, nothing is found and the level fit stands; but that it hides the lattice from
+so many values tells the read noise's least value, which the level fit's intercept (an
+extrapolation from levels far brighter than the read noise) often falls below.
 
 Every value here is on the unit scale, as the rest of the package works.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["LATTICE_POWER", "fit_photon_lattice"]
+__all__ = ["LATTICE_POWER", "LatticeSearch", "fit_photon_lattice", "search_photon_lattice"]
 
 #: How strong the lattice must be to be believed: ``N |c|^2`` at its spacing, for ``N``
 #: values and ``c`` the mean of ``exp(2 pi i value / spacing)``. Without a lattice ``N |c|^2``
@@ -26,6 +30,15 @@ __all__ = ["LATTICE_POWER", "fit_photon_lattice"]
 #: or none (clipped at black and white, contrast stretched) found no lattice.
 LATTICE_POWER = 50.0
 
+#: How far (in ``sqrt(N) |c|``) a lattice's amplitude may fall below its own by the values'
+#: noise: that noise's part along the lattice's phase has a standard deviation of
+#: ``1 / sqrt(2)``, and 3 is over four of them.
+_AMPLITUDE_MARGIN = 3.0
+
+#: The least share of a peak's power that the search's frequency grid keeps (a quarter turn
+#: at most across the values' range).
+_GRID_SHARE = 0.8
+
 #: Histogram bins per smallest spacing searched; their rounding of float values shrinks
 #: ``|c|`` by up to 0.6 %, which is divided out (as a uniform spread over one bin would).
 _BINS_PER_SPACING = 16
@@ -35,6 +48,46 @@ _MOST_PHOTONS = 8192
 
 #: Values the data quantum is judged from.
 _QUANTUM_SAMPLE = 16384
+
+
+@dataclass(frozen=True)
+class LatticeSearch:
+    """What a search for the photon counts' lattice found, or learnt from finding nothing.
+
+    Attributes
+    ----------
+    found : tuple of 2 float, or None
+        ``(gain, read_noise)`` where a lattice stood out (:func:`fit_photon_lattice`).
+    searched : tuple of 2 float, or None
+        The spacings searched where none came near standing out (every spacing's power
+        under :data:`LATTICE_POWER`); ``None`` where one did, or where none could be
+        searched (too few values, data quantised too coarsely, too wide a range).
+    hidden_share : float
+        There, the least read noise that hides a lattice from these values, as a share of
+        its spacing: a lattice any less spread would have shown a power ``N |c|^2`` above
+        the strongest seen (by :data:`_AMPLITUDE_MARGIN` in amplitude). 0 otherwise.
+    quantum : float
+        The data's own quantisation step (0 for float data).
+    """
+
+    found: tuple[float, float] | None
+    searched: tuple[float, float] | None = None
+    hidden_share: float = 0.0
+    quantum: float = 0.0
+
+    def least_read_noise(self, gain: float) -> float:
+        """Return the least read noise that hides a lattice of spacing *gain* (0: none known).
+
+        Notes
+        -----
+        Below it, a lattice of that spacing would have stood out, so where the counts are
+        on one (the model's Poisson counts, whole photons) the read noise is at least this.
+        Rounding to the data's quantum ``q`` spreads the lattice as read noise of variance
+        ``q^2 / 12`` would, which is taken off. ``O(1)``.
+        """
+        if self.searched is None or not self.searched[0] <= gain <= self.searched[1]:
+            return 0.0
+        return float(np.sqrt(max((self.hidden_share * gain) ** 2 - self.quantum**2 / 12, 0.0)))
 
 
 def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
@@ -55,6 +108,31 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
         values about its points. ``None`` when no lattice stands out: read noise above
         about 0.4 times the gain (0.5 with a million values), too few values, or data
         quantised too coarsely for one.
+
+    Notes
+    -----
+    :func:`search_photon_lattice`'s find; its cost.
+    """
+    return search_photon_lattice(values, smallest, largest).found
+
+
+def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
+                          ) -> LatticeSearch:
+    """Search for the photon counts' lattice among spacings *smallest* to *largest*.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Noisy values of one channel, unit scale (clipped ones already left out).
+    smallest, largest : float
+        The spacings (gains) searched.
+
+    Returns
+    -------
+    LatticeSearch
+        The lattice's spacing and the standard deviation of the values about its points
+        (:attr:`LatticeSearch.found`), where one stands out; where none comes near, the
+        least read noise that hides one (:meth:`LatticeSearch.least_read_noise`).
 
     Notes
     -----
@@ -86,14 +164,14 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
     flat = np.asarray(values, np.float64).ravel()
     flat = flat[np.isfinite(flat)]
     if not (0 < smallest <= largest < np.inf) or flat.size < 4 * LATTICE_POWER:
-        return None
+        return LatticeSearch(None)
     low, high = float(flat.min()), float(flat.max())
     # The data's own levels are a lattice too (of no spread): spacings of fewer than three
     # of them are not searched.
     quantum = _data_quantum(flat)
     smallest = max(smallest, 3 * quantum)
     if (high - low) / smallest > _MOST_PHOTONS or largest < smallest:
-        return None
+        return LatticeSearch(None)
     width = smallest / _BINS_PER_SPACING
     if quantum > 0:  # every level on a bin's centre: their rounding to bins would alias
         width = quantum / np.ceil(quantum / width)
@@ -113,12 +191,15 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
     frequencies = np.arange(spectrum.size) * step
     searched = np.flatnonzero((frequencies >= 1 / largest) & (frequencies <= 1 / smallest))
     if searched.size == 0:
-        return None
+        return LatticeSearch(None)
     peak = searched[np.argmax(spectrum[searched])]
     # The grid's nearest frequency keeps at least 0.8 of the peak's power (a quarter turn
     # at most across the range): far below the bar there, nothing is refined.
-    if effective * (spectrum[peak] / counts.sum()) ** 2 < LATTICE_POWER / 2:
-        return None
+    strongest = effective * (spectrum[peak] / counts.sum()) ** 2
+    hidden = LatticeSearch(None, (smallest, largest), _hidden_share(effective, strongest),
+                           quantum)
+    if strongest < LATTICE_POWER / 2:
+        return hidden
     frequency = float(frequencies[peak])
     centres = np.arange(bins) * width  # from the lowest value: the phase is added below
     for span in (step, step / 8):  # to a 32nd of the grid's step
@@ -133,20 +214,20 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
     first = _mean_phasor(counts, centres, frequency) * np.exp(2j * np.pi * frequency * low)
     magnitude = min(abs(first) / shrink(frequency), 1.0)
     if effective * magnitude**2 < LATTICE_POWER:
-        return None
+        return hidden
     # The phase's noise is about 1 / (|c| sqrt(2 N)) radians, under 0.1 at the power's bar.
     if abs(np.angle(first)) > 2 * np.pi * 0.1:
-        return None
+        return LatticeSearch(None)
     # A lattice of twice or three times the spacing, stronger than this one, is the counts'
     # own (this one its harmonic, where the search stopped short of it): not told here.
     for divisor in (2, 3):
         wider = abs(_mean_phasor(counts, centres, frequency / divisor))
         if wider / shrink(frequency / divisor) >= magnitude:
-            return None
+            return LatticeSearch(None)
     second = abs(_mean_phasor(counts, centres, 2 * frequency)) / shrink(2 * frequency)
     expected = magnitude**4
     if abs(second - expected) > 0.5 * expected + 4 / np.sqrt(effective):
-        return None
+        return LatticeSearch(None)
     # The read noise is the same at every level: so is |c| in each quarter of the values.
     # (A few narrow peaks of a nearly clean histogram can pass the tests above; they sit in
     # one part of the range.) The quarters end halfway between lattice points, a whole
@@ -158,13 +239,25 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
     for part in np.split(np.arange(bins), edges):
         share = counts[part]
         if share.sum() == 0:
-            return None
+            return LatticeSearch(None)
         local = abs(_mean_phasor(share, centres[part], frequency)) / shrink(frequency)
         number = share.sum() ** 2 / float(np.dot(raw[part], window[part] ** 2))
         if abs(local - magnitude) > 0.5 * magnitude + 4 / np.sqrt(number):
-            return None
+            return LatticeSearch(None)
     variance = -np.log(max(magnitude, 1e-300)) * spacing**2 / (2 * np.pi**2)
-    return spacing, float(np.sqrt(max(variance, 0.0)))
+    return LatticeSearch((spacing, float(np.sqrt(max(variance, 0.0)))))
+
+
+def _hidden_share(effective: float, strongest: float) -> float:
+    """Return the least spread, as a share of the spacing, of a lattice the search would see.
+
+    *strongest* is the largest power on the search's grid, of *effective* values. A lattice
+    of amplitude ``a = sqrt(N) |c|`` keeps at least ``sqrt(0.8) (a - margin)`` at its grid
+    frequency, so ``a`` is at most ``sqrt(strongest / 0.8) + margin``; with
+    ``|c| = exp(-2 pi^2 r^2 / s^2)``, the spread ``r / s`` is at least the share returned.
+    """
+    amplitude = np.sqrt(strongest / _GRID_SHARE) + _AMPLITUDE_MARGIN
+    return float(np.sqrt(max(np.log(effective / amplitude**2), 0.0)) / (2 * np.pi))
 
 
 def _mean_phasor(counts: np.ndarray, centres: np.ndarray, frequency: float) -> complex:

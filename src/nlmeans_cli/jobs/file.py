@@ -242,8 +242,10 @@ def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> 
              if not model.read_noise_determined and model.black_level is None]
     if not loose:
         return []
-    ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g} to "
-                       f"{255.0 * model.read_noise_range[1]:.3g}"
+    ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g}"
+                       + (" (less would show the photon counts' lattice)"
+                          if model.read_noise_floor > 0 else "")
+                       + f" to {255.0 * model.read_noise_range[1]:.3g}"
                        + _channel_label(number, numbers) for number, model in loose)
     return [f"the read noise is not determined by this image: anything from {ranges} fits it "
             "as well (its darkest unclipped levels carry too much photon noise to show it); "
