@@ -64,8 +64,9 @@ class LatticeSearch:
         searched (too few values, data quantised too coarsely, too wide a range).
     hidden_share : float
         There, the least read noise that hides a lattice from these values, as a share of
-        its spacing: a lattice any less spread would have shown a power ``N |c|^2`` above
-        the strongest seen (by :data:`_AMPLITUDE_MARGIN` in amplitude). 0 otherwise.
+        its spacing: a lattice any less spread would have shown an amplitude
+        ``sqrt(N) |c|`` above the strongest seen by three units, over four standard
+        deviations of the values' noise. 0 otherwise.
     quantum : float
         The data's own quantisation step (0 for float data).
     """
@@ -96,10 +97,8 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
 
     Parameters
     ----------
-    values : numpy.ndarray
-        Noisy values of one channel, unit scale (clipped ones already left out).
-    smallest, largest : float
-        The spacings (gains) searched.
+    values, smallest, largest
+        As for :func:`search_photon_lattice`.
 
     Returns
     -------
