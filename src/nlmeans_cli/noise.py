@@ -65,8 +65,8 @@ class PoissonGaussian:
         Where the levels' line reaches no variance above black (its intercept below 0 by
         more than three of its standard errors): that level, the least black level (a
         camera's offset, a pedestal) the data carry, which the model has no term for (the
-        read noise is then taken as 0, and the gain fits low). ``None`` otherwise. Not
-        compared.
+        read noise is then taken as the least the data allow, 0 or
+        :attr:`read_noise_floor`, and the gain fits low). ``None`` otherwise. Not compared.
     clip_bound : bool
         Whether clipping reaches every level the gain was fitted on (each within three
         standard deviations of a clipped end) and no photon lattice showed: the line may be

@@ -265,8 +265,8 @@ def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
                        + _channel_label(number, numbers) for number, level in found)
     return [f"the noise's variance falls to 0 above black, at {levels}: the image seems to "
             "carry a black level (a camera's offset) of that or more, which the noise model has "
-            "no term for (its read noise is taken as 0 and its gain fits low); subtract the "
-            "black level first where it is known"]
+            "no term for (its read noise is taken as the least the data allow and its gain fits "
+            "low); subtract the black level first where it is known"]
 
 
 def _channel_label(number: int, numbers: Sequence[int]) -> str:
