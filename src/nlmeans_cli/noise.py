@@ -380,14 +380,24 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # it (on the validation photographs at gain 4, read noise 2, a median 5.6 times).
         error = intercept_error(xs[kept], weights[kept], slope, offset,
                                 variance_floor(ys[kept]), slope_fitted=gain is None)
-        spread = (max(float(np.sqrt(max(offset - 2 * error, 0.0))), floor),
-                  max(float(np.sqrt(offset + 2 * error)), floor))
+        spread = (float(np.sqrt(max(offset - 2 * error, 0.0))), float(np.sqrt(offset + 2 * error)))
         # A variance that reaches 0 above black is a black level's (synthetic fluorescence
         # stacks offset by 500 of 65535: 308 to 526 found, the offset less the read noise's
         # share 447).
         below = intercept_for(xs[kept], ys[kept], weights[kept], slope)
         if slope > 0 and below + _BLACK_LEVEL_ERRORS * error < 0:
             black = -below / slope
+    if gain is None and black is None and offset < floor**2 and kept.any():
+        # The line's intercept below the floor traded read noise for gain: the line is fitted
+        # again through the floor (the fit under that bound), whose gain moves the floor.
+        # Not where a black level explains the intercept: there the line is the offset's.
+        # (On 120 training photographs the gain within 20 % on 94, 93 and 88 % against 92,
+        # 92 and 83 % at gain 4, the same saved as 8 bits, and gain 2.)
+        for _ in range(_FLOOR_ROUNDS):
+            slope = slope_for(xs[kept], ys[kept], weights[kept], floor**2, slope)
+            floor = search.least_read_noise(slope)
+    if spread is not None:
+        spread = (max(spread[0], floor), max(spread[1], floor))
     return PoissonGaussian(float(slope),
                            float(max(np.sqrt(offset), floor) if read_noise is None
                                  else read_noise),
@@ -427,6 +437,10 @@ _MOST_LATTICE_PHOTONS, _FEWEST_LATTICE_PHOTONS = 1024, 4
 #: The most values the counts' lattice is looked for in (its power grows with their number;
 #: a megapixel finds a lattice up to read noise of about half the gain, 180x180 to 0.4).
 _LATTICE_VALUES = 1 << 20
+
+#: How often the line is fitted again through the lattice's floor, which moves with its gain
+#: (by a few percent at most after the first).
+_FLOOR_ROUNDS = 3
 
 #: How many of its standard errors the levels' intercept must lie below 0 for the fit to
 #: report a black level. With 3, of 200 training photographs at gains 4, 2 and 1 (read
