@@ -4,10 +4,10 @@ These run the installed ``nlm`` in a subprocess (signals and resource limits are
 """
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -115,12 +115,30 @@ def test_sigterm_during_a_clip_leaves_no_partial_file(tmp_path, rng, extension):
     assert list(out.iterdir()) == []
 
 
-def _limited_file_size(limit):
-    def limit_writes():
-        # Writes past the limit fail with EFBIG, as on a full disk, instead of killing us.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return limit_writes
+#: Run as ``python -c _LAUNCHER LIMIT COMMAND...``: sets the limit on the files the command may
+#: write (0: none) and the terminal's Ctrl-C, then becomes the command (same process id).
+_LAUNCHER = """
+import os, resource, signal, sys
+limit = int(sys.argv[1])
+if limit:
+    # Writes past the limit fail with EFBIG, as on a full disk, instead of killing the command.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+# A shell's background job starts with Ctrl-C ignored, and Python keeps it so: the command gets
+# the terminal's default, as when a user runs nlm.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _launched(command, file_size=0):
+    """Return *command* as started by :data:`_LAUNCHER`, with at most *file_size* bytes a file.
+
+    Not a ``preexec_fn``: that forks this process, and a test that imported JAX before makes
+    JAX warn of the fork, which the warnings filter turns into an error in the child.
+    """
+    return [sys.executable, "-c", _LAUNCHER, str(file_size), *command]
 
 
 @pytest.mark.parametrize("extension", [".npy", ".tif", ".mkv"])
@@ -130,9 +148,9 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, rng, extension):
     out = tmp_path / "out"
     out.mkdir()
     target = out / f"denoised{extension}"
-    result = subprocess.run([shutil.which("nlm"), "denoise", str(clip), str(target),
-                             "--sigma", "20", "-q"], capture_output=True, timeout=300,
-                            preexec_fn=_limited_file_size(40_000))
+    result = subprocess.run(_launched([shutil.which("nlm"), "denoise", str(clip), str(target),
+                                       "--sigma", "20", "-q"], file_size=40_000),
+                            capture_output=True, timeout=300)
     assert result.returncode == 1, result.stderr
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and str(target) in lines[0], lines
@@ -143,10 +161,10 @@ def test_a_full_disk_in_a_batch_is_reported_without_tracebacks(tmp_path, rng):
     source = _folder_of_images(tmp_path / "in", rng, 3, side=256)
     out = tmp_path / "out"
     report = out / "report.csv"
-    result = subprocess.run([shutil.which("nlm"), "batch", str(source), str(out), "-j", "2",
-                             "-q", "--sigma", "20", "--report", str(report)],
-                            capture_output=True, timeout=300,
-                            preexec_fn=_limited_file_size(30_000))
+    result = subprocess.run(_launched([shutil.which("nlm"), "batch", str(source), str(out),
+                                       "-j", "2", "-q", "--sigma", "20", "--report",
+                                       str(report)], file_size=30_000),
+                            capture_output=True, timeout=300)
     assert result.returncode == 1
     stderr = result.stderr.decode()
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
@@ -186,20 +204,14 @@ def test_a_really_full_disk_in_a_batch_is_reported_without_tracebacks(tmp_path, 
 
 
 def test_ctrl_c_stops_a_long_still_within_a_second(tmp_path, rng):
-    def interruptible():
-        # A shell's background job starts with Ctrl-C ignored, and Python keeps it so:
-        # give the child the terminal's default, as when a user runs nlm.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
     source = tmp_path / "in.png"
     iio.imwrite(source, np.clip(128 + rng.normal(0, 30, (256, 256)), 0, 255).astype(np.uint8))
     target = tmp_path / "out.png"
     # Minutes of work: patch and window as large as the image.
     command = [shutil.which("nlm"), "denoise", str(source), str(target), "--patch-size", "301",
                "--search-window", "301", "--sigma", "20", "--h", "20"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          preexec_fn=interruptible) as process:
+    with subprocess.Popen(_launched(command), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as process:
         time.sleep(6)
         assert process.poll() is None
         asked = time.monotonic()
