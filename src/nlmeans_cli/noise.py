@@ -349,7 +349,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
             span = float(values.max() - values.min()) if values.size else 0.0
             search = search_photon_lattice(values, span / _MOST_LATTICE_PHOTONS,
                                            span / _FEWEST_LATTICE_PHOTONS)
-            if search.found is search.searched is None and near_line:
+            if search.found is None and search.searched is None and near_line:
                 # At the widest spacings the histogram's own shape stands out, and the wide
                 # search learns no least read noise: that is asked near the line's gain. (A
                 # lattice found there alone is not taken: no false one was measured for the
