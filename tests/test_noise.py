@@ -147,6 +147,30 @@ def test_a_line_below_the_lattices_floor_is_fitted_again_through_it():
         assert model.gain == pytest.approx(GAIN, rel=0.12)
 
 
+def test_the_stabilised_path_reads_its_defaults_at_the_untransformed_noise():
+    # The transform compresses the bright levels' contrast as it shrinks their noise: the
+    # table's row (patch, window, h factor) is the one for the noise the pixels have, not
+    # for the transformed sigma, which the range's top fixes.
+    from nlmeans_cli.parameters import default_parameters
+
+    rng = np.random.default_rng(40)
+    clean = data.camera()[::2, ::2] / 255.0
+    gain = 1 / 20  # a peak of 20 photons
+    noisy = _photons(rng, clean, gain=gain)
+    stabiliser = resolve_parameters(noisy, noise="poisson-gaussian").stabiliser
+    model = stabiliser.models[0]
+    expected = np.mean(np.sqrt(model.gain * np.maximum(noisy, 0.0) + model.read_noise**2))
+    assert stabiliser.equivalent_sigma == pytest.approx(expected, rel=1e-3)
+    assert stabiliser.equivalent_sigma > 1.2 * stabiliser.sigma_unit
+    # A volume takes the table's parameters (no SURE there): that row's.
+    volume = np.stack([noisy, _photons(rng, clean, gain=gain)])
+    setting = resolve_parameters(volume, noise="poisson-gaussian")
+    row = default_parameters(setting.stabiliser.equivalent_sigma * 255, 3)
+    assert (setting.patch_size, setting.search_window) == (row.patch_size, row.search_window)
+    assert setting.h_unit == pytest.approx(row.h_factor * setting.sigma_unit)
+    assert row != default_parameters(setting.sigma_unit * 255, 3)
+
+
 def test_the_fit_on_a_sixteen_bit_fluorescence_stack():
     stack = _fluorescence_stack(np.random.default_rng(4), 6, 96, 25)
     fitted = estimate_noise(stack, model="poisson-gaussian")

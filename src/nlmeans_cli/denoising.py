@@ -361,7 +361,7 @@ def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting
         setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
                                  stabiliser.sigma_unit, sigma_estimated=False,
                                  spatial=unit.shape[:-1], channels=unit.shape[-1],
-                                 pixels=stable)
+                                 pixels=stable, table_sigma_unit=stabiliser.equivalent_sigma)
         return replace(setting, stabiliser=stabiliser)
     estimated = request.sigma_unit is None
     sigma_unit = estimate_sigma_unit(unit) if estimated else request.sigma_unit

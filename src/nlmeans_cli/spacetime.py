@@ -161,7 +161,8 @@ def denoise_frames(
 
 
 def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
-                   channel_axis: int | None = None) -> Setting:
+                   channel_axis: int | None = None,
+                   table_sigma_unit: float | None = None) -> Setting:
     """Resolve a request whose sigma is known for the frames of a clip.
 
     Parameters
@@ -172,6 +173,9 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
         The shape of one frame (2-D, with *channel_axis* for colour).
     channel_axis : int, optional
         The channel axis of a frame.
+    table_sigma_unit : float, optional
+        Where the method reads its default parameters, if not at sigma (a stabilised
+        clip's untransformed noise).
 
     Returns
     -------
@@ -189,7 +193,7 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     channels = 1 if channel_axis is None else shape.pop(channel_axis)
     return method_named(request.method).resolve(
         request, request.sigma_unit, sigma_estimated=False, spatial=tuple(shape),
-        channels=channels)
+        channels=channels, table_sigma_unit=table_sigma_unit)
 
 
 def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
@@ -251,7 +255,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         # The setting is the denoised channels' (as a still's).
         frame_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
                             else size for axis, size in enumerate(frame_shape))
-    return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis),
+    table_sigma = None if stabiliser is None else stabiliser.equivalent_sigma
+    return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis,
+                                  table_sigma_unit=table_sigma),
                    stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan)
 
 

@@ -108,7 +108,8 @@ class Method:
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
-                pixels: np.ndarray | None = None) -> Setting:
+                pixels: np.ndarray | None = None,
+                table_sigma_unit: float | None = None) -> Setting:
         """Choose every parameter for one image.
 
         Parameters
@@ -126,6 +127,11 @@ class Method:
         pixels : numpy.ndarray, optional
             The image itself, channels-last on the unit scale, for a method that chooses a
             parameter from the noisy image (the classic method's SURE choice of h).
+        table_sigma_unit : float, optional
+            The noise level the image's content sees, where it is not *sigma_unit*: a
+            stabilised image's untransformed noise
+            (:attr:`nlmeans_cli.stabiliser.Stabiliser.equivalent_sigma`), at which a method
+            reads its default parameters. ``None``: *sigma_unit*.
 
         Returns
         -------

@@ -121,15 +121,19 @@ class Classic(Method):
 
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
-                pixels: np.ndarray | None = None) -> ClassicSetting:
+                pixels: np.ndarray | None = None,
+                table_sigma_unit: float | None = None) -> ClassicSetting:
         """Take the request's patch, window and h, the default table's where it has none.
 
-        Without a given h, a 2-D image's h, and the patch size and window where they are not
-        given, are chosen by SURE around the table's on at most four 96x96 crops
-        (:meth:`_sure`, :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a
-        noiseless image takes the table's.
+        The table's row is read at *table_sigma_unit* where given (a stabilised image's
+        untransformed noise), its h factor taken times *sigma_unit*. Without a given h, a
+        2-D image's h, and the patch size and window where they are not given, are chosen
+        by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
+        :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a noiseless
+        image takes the table's.
         """
-        defaults = default_parameters(sigma_unit * 255.0, len(spatial))
+        table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
+        defaults = default_parameters(table_sigma * 255.0, len(spatial))
         spacing = request.spacing if len(spatial) == 3 else None
         h_unit = request.h_unit
         chosen_by = "given"
