@@ -138,9 +138,9 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
                   if value is not None)
     # The transform compresses the bright levels' contrast as it shrinks their noise, so the
-    # transformed image's content sees the noise the untransformed pixels have: sigma_unit,
-    # fixed by the range's top, is smaller where the image is not bright (the default table
-    # read there chose patches of 7 where 9 or 11 served a peak of 20 photons better).
+    # transformed image's content sees the noise the untransformed pixels have; sigma_unit
+    # is fixed by the range's top, whatever the image holds (the default table read there
+    # chose patches of 5 to 7 where 9 or 11 served a peak of 20 photons better).
     equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
                                 for channel, model in enumerate(models)]))
     stabiliser = Stabiliser(tuple(models), scale, given=given,
