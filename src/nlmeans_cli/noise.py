@@ -273,12 +273,13 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     megapixel of values, and near the line's gain too where clipping hid everything); found,
     its spacing and spread are the parameters. Where none comes near showing, the read noise
     is at least what hides it (:attr:`PoissonGaussian.read_noise_floor`): the model's counts
-    are whole photons. Data whose counts are not on a lattice (interpolated, resampled, or
-    multiplied by an electron-multiplying register) may have less read noise than that
-    floor, which is at most about half the gain (counts with no read noise, their lattice
-    hidden by a 3 % spread of the pixels' gains: +0.02 dB against the true 0, on 15
-    training images). ``O(N)`` for ``N`` up to that many pixels per plane, plus one or two
-    linear-time (radix) sorts.
+    are whole photons; a line whose intercept lies below that floor is fitted again through
+    it (unless a black level explains the intercept). Data whose counts are not on a
+    lattice (interpolated, resampled, or multiplied by an electron-multiplying register)
+    may have less read noise than that floor, which is at most about half the gain (counts
+    with no read noise, their lattice hidden by a 3 % spread of the pixels' gains: +0.02 dB
+    against the true 0, on 15 training images). ``O(N)`` for ``N`` up to that many pixels
+    per plane, plus one or two linear-time (radix) sorts.
     """
     if gain is not None and read_noise is not None:
         return PoissonGaussian(float(gain), float(read_noise))
