@@ -26,7 +26,7 @@ from .pixels import (
     plan_channels,
     to_unit,
     unit_scale,
-    varying_channels,
+    varying_mask,
 )
 from .stabiliser import Stabiliser
 
@@ -140,8 +140,7 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
         count = last.shape[-1]
         # Per channel, so that the channels to denoise can be chosen once all are seen.
         sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(count)])
-        within = np.zeros(count, bool)
-        within[list(varying_channels(last))] = True
+        within = varying_mask(last)
         values = last.reshape(-1, count)[0]
         pairs = np.array([[source < channel and channels_equal(last, channel, source)
                            for source in range(count)] for channel in range(count)])
@@ -200,7 +199,7 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     plan = channel_plan(sampled)
     if plan is None:
         return stabiliser_for(request, sampled), None
-    return stabiliser_for(request, sampled[..., list(plan.denoised)]), plan
+    return stabiliser_for(request, plan.denoised_of(sampled)), plan
 
 
 def _sampled_frames(frames, channel_axis, n_frames, samples) -> tuple[np.ndarray, np.dtype]:

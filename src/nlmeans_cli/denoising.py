@@ -351,8 +351,13 @@ def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting
         # and kept the Poisson-Gaussian path from its fit, and the chroma strength lit it
         # faintly; copies made SURE, which takes the channels' noise as independent, choose
         # two thirds of the grey image's h (1.8 dB lost on camera at sigma 20).
-        return replace(_resolve(request, unit[..., list(plan.denoised)], top=top),
+        return replace(_resolve_channels(request, plan.denoised_of(unit), top=top),
                        channel_plan=plan)
+    return _resolve_channels(request, unit, top=top)
+
+
+def _resolve_channels(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
+    """Resolve *request* for pixels whose every channel is denoised."""
     runner = method_named(request.method)
     stabiliser = stabiliser_for(request, unit, top)
     if stabiliser is not None:
@@ -409,7 +414,7 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:
     plan = setting.channel_plan
     if plan is not None:  # the denoised channels' estimate: _back fills in the rest
-        return _run(unit[..., list(plan.denoised)], replace(setting, channel_plan=None))
+        return _run(plan.denoised_of(unit), replace(setting, channel_plan=None))
     stabiliser = setting.stabiliser
     if stabiliser is not None:
         unit = stabiliser.forward(unit)

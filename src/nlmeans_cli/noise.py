@@ -373,8 +373,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # Counts on a lattice (the model's whole photons) that none came near showing have read
     # noise enough to hide it; the line's intercept, an extrapolation, often says less (on
     # 120 training photographs at gain 4 and read noise 2, 0 on half of them).
-    floor = 0.0 if lattice is not None or read_noise is not None else (
-        search.least_read_noise(slope))
+    floor = 0.0 if read_noise is not None else search.least_read_noise(slope)
     if lattice is None and read_noise is None and kept.sum() >= 2 and (slope > 0 or offset > 0):
         # The levels' variances scatter by sqrt(2 / count) of themselves; where the darkest
         # are far above the read noise's variance, the intercept's error is far larger than

@@ -43,6 +43,7 @@ __all__ = [
     "unit_pixels",
     "unit_scale",
     "varying_channels",
+    "varying_mask",
 ]
 
 #: The pixel types every function takes, by name.
@@ -243,8 +244,8 @@ def from_grid(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 _ROUNDING_ULPS = 16
 
 
-def varying_channels(last: np.ndarray) -> tuple[int, ...]:
-    """Return the channels whose values are not all one value.
+def varying_mask(last: np.ndarray) -> np.ndarray:
+    """Tell, per channel, whether its values are not all one value.
 
     Parameters
     ----------
@@ -253,8 +254,8 @@ def varying_channels(last: np.ndarray) -> tuple[int, ...]:
 
     Returns
     -------
-    tuple of int
-        The indices of the channels that vary, in order.
+    numpy.ndarray
+        bool, one per channel.
 
     Notes
     -----
@@ -264,11 +265,16 @@ def varying_channels(last: np.ndarray) -> tuple[int, ...]:
     """
     flat = last.reshape(-1, last.shape[-1])
     if flat.shape[0] == 0:
-        return ()
+        return np.zeros(last.shape[-1], bool)
     varies = (flat[:_VARYING_BLOCK] != flat[0]).any(axis=0)
     for channel in np.flatnonzero(~varies):
         varies[channel] = np.any(flat[:, channel] != flat[0, channel])
-    return tuple(np.flatnonzero(varies).tolist())
+    return varies
+
+
+def varying_channels(last: np.ndarray) -> tuple[int, ...]:
+    """Return the indices of the channels that vary, in order (:func:`varying_mask`)."""
+    return tuple(np.flatnonzero(varying_mask(last)).tolist())
 
 
 class ChannelPlan(NamedTuple):
@@ -297,6 +303,10 @@ class ChannelPlan(NamedTuple):
         taken = set(self.denoised) | {channel for channel, _ in self.copies}
         return tuple(channel for channel in range(self.count) if channel not in taken)
 
+    def denoised_of(self, last: np.ndarray) -> np.ndarray:
+        """Return the denoised channels of channels-last pixels (a copy)."""
+        return last[..., list(self.denoised)]
+
 
 def channel_plan(last: np.ndarray) -> ChannelPlan | None:
     """Return which channels to denoise where some are constant or copies of others.
@@ -314,12 +324,10 @@ def channel_plan(last: np.ndarray) -> ChannelPlan | None:
 
     Notes
     -----
-    As :func:`varying_channels`, and one comparison per pair of varying channels (the
+    As :func:`varying_mask`, and one comparison per pair of varying channels (the
     first :data:`_VARYING_BLOCK` pixels tell a photograph's apart: ``O(N)`` at most).
     """
-    varies = np.zeros(last.shape[-1], bool)
-    varies[list(varying_channels(last))] = True
-    return plan_channels(varies, partial(channels_equal, last))
+    return plan_channels(varying_mask(last), partial(channels_equal, last))
 
 
 def plan_channels(varies: Sequence[bool], equal: Callable[[int, int], bool]
@@ -385,7 +393,7 @@ def channels_equal(last: np.ndarray, first: int, second: int) -> bool:
                 and np.array_equal(flat[:, first], flat[:, second]))
 
 
-#: The pixels :func:`varying_channels` compares in all channels at once.
+#: The pixels :func:`varying_mask` compares in all channels at once.
 _VARYING_BLOCK = 1 << 16
 
 
@@ -516,7 +524,7 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     scale = unit_scale(image.dtype)
     plan = channel_plan(unit)
     if plan is not None:  # as denoise, which denoises neither constant channels nor copies
-        unit = unit[..., list(plan.denoised)]
+        unit = plan.denoised_of(unit)
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale
     fits = [fit_poisson_gaussian(unit[..., c]) for c in range(unit.shape[-1])]

@@ -9,7 +9,7 @@ value here is on the unit scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -137,21 +137,20 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
                   if value is not None)
-    # The transform compresses the bright levels' contrast as it shrinks their noise, so the
-    # transformed image's content sees the noise the untransformed pixels have; sigma_unit
-    # is fixed by the range's top, whatever the image holds (the default table read there
-    # chose patches of 5 to 7 where 9 or 11 served a peak of 20 photons better).
-    equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
-                                for channel, model in enumerate(models)]))
-    stabiliser = Stabiliser(tuple(models), scale, given=given,
-                            equivalent_sigma=equivalent if equivalent > 0 else None)
+    stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted:
         darkest = float(unit.min())
         ends = (darkest if darkest <= 0 else None, brightest if brightest >= top else None)
         measured = _measured_sigma(stabiliser, unit, ends)
         if measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit:
             return None
-    return stabiliser
+    # The transform compresses the bright levels' contrast as it shrinks their noise, so the
+    # transformed image's content sees the noise the untransformed pixels have; sigma_unit
+    # is fixed by the range's top, whatever the image holds (the default table read there
+    # chose patches of 5 to 7 where 9 or 11 served a peak of 20 photons better).
+    equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
+                                for channel, model in enumerate(models)]))
+    return replace(stabiliser, equivalent_sigma=equivalent if equivalent > 0 else None)
 
 
 def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
