@@ -111,6 +111,39 @@ def test_constant_and_copied_channels_of_a_clip(rng, noise):
     assert_array_equal(out[..., [0, 2]], floats[..., [0, 2]])
 
 
+def grey_title_then_colour(rng):
+    """A grey title (red, green and blue equal, as an encoder's grey holds them), then colour."""
+    _, noisy = panned_clip(rng, n_frames=5, colour=True)
+    frames = as_uint8(noisy)
+    frames[0] = np.repeat(frames[0].mean(axis=-1, keepdims=True).astype(np.uint8), 3, axis=-1)
+    return frames
+
+
+@pytest.mark.parametrize("noise", ["auto", "gaussian"])
+@pytest.mark.parametrize("temporal_window", [0, 2])
+def test_a_grey_title_does_not_make_a_colour_clip_grey(rng, noise, temporal_window):
+    # At a given sigma the channels were planned on the first frame alone: its copies made
+    # every frame after it grey.
+    frames = grey_title_then_colour(rng)
+    out = denoise_clip(frames, sigma=20.0, channel_axis=-1, noise=noise,
+                       temporal_window=temporal_window)
+    for k in range(1, len(frames)):
+        held = frames[k].reshape(-1, 3).mean(axis=0)
+        kept = out[k].reshape(-1, 3).mean(axis=0)
+        # The channels differ, and still do (the window blends in a little of the title).
+        assert np.ptp(held) > 20 and np.ptp(kept) > 0.75 * np.ptp(held)
+
+
+def test_a_stream_keeps_the_colour_its_first_frame_did_not_show(rng):
+    # A stream is planned on its first frame: a later frame whose channels differ keeps
+    # those the plan took for copies as it holds them, rather than lose them.
+    frames = grey_title_then_colour(rng)
+    out = list(denoise_frames(iter(frames), sigma=20.0, channel_axis=-1))
+    for k in range(1, len(frames)):
+        assert_array_equal(out[k][..., 1:], frames[k][..., 1:])
+        assert np.abs(out[k][..., 0].astype(float) - frames[k][..., 0]).mean() > 1
+
+
 def test_constant_clip_is_a_fixed_point():
     clip = np.full((5, 12, 14), 77, np.uint8)
     assert_array_equal(denoise_clip(clip, sigma=10.0, temporal_window=2), clip)

@@ -31,7 +31,7 @@ from .pixels import (
 from .stabiliser import Stabiliser
 
 __all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
-           "estimate_frames_sigma_unit", "plan_frames_stabiliser"]
+           "estimate_frames_sigma_unit", "plan_frames_channels", "plan_frames_stabiliser"]
 
 #: Frames the noise estimate of a clip looks at, spread evenly over it.
 NOISE_SAMPLE_FRAMES = 16
@@ -130,32 +130,16 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
     TypeError, ValueError
         As for :func:`estimate_frames_noise`.
     """
-    step = max(1, -(-n_frames // samples)) if n_frames else 1
-    sigmas, varies, firsts, equal = [], None, None, None
-    for k, frame in enumerate(frames):
-        if k % step:
-            continue
-        frame = check_frame(np.asarray(frame), None, channel_axis, k)
-        last = to_unit(channels_last(frame, channel_axis))
-        count = last.shape[-1]
+    sigmas, tally = [], _ChannelTally()
+    for last in _frames_sampled(frames, channel_axis, n_frames, samples):
         # Per channel, so that the channels to denoise can be chosen once all are seen.
-        sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(count)])
-        within = varying_mask(last)
-        values = last.reshape(-1, count)[0]
-        pairs = np.array([[source < channel and channels_equal(last, channel, source)
-                           for source in range(count)] for channel in range(count)])
-        if varies is None:
-            varies, firsts, equal = within, values, pairs
-        else:  # a channel constant in each frame varies if its value moves between them
-            varies |= within | (values != firsts)
-            equal &= pairs
-        if not n_frames and len(sigmas) >= samples:
-            break
+        sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(last.shape[-1])])
+        tally.add(last)
     if not sigmas:
         raise ValueError("the clip has no frames")
     if not planned:
-        plan = plan_channels(varies, lambda channel, source: bool(equal[channel, source]))
-    kept = list(range(len(varies))) if plan is None else list(plan.denoised)
+        plan = tally.plan()
+    kept = list(range(len(sigmas[0]))) if plan is None else list(plan.denoised)
     return float(np.median(np.array(sigmas)[:, kept].mean(axis=1))), plan
 
 
@@ -202,21 +186,94 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     return stabiliser_for(request, plan.denoised_of(sampled)), plan
 
 
-def _sampled_frames(frames, channel_axis, n_frames, samples) -> tuple[np.ndarray, np.dtype]:
-    """Return the sampled frames stacked, channels last on the unit scale, and their dtype."""
+def plan_frames_channels(frames: Iterable[np.ndarray], *, channel_axis: int | None = None,
+                         n_frames: int | None = None, samples: int = NOISE_SAMPLE_FRAMES
+                         ) -> ChannelPlan | None:
+    """Return which of a clip's channels to denoise, from frames spread over it.
+
+    Parameters
+    ----------
+    frames, channel_axis, n_frames, samples
+        As for :func:`estimate_frames_noise` (*samples* frames looked at).
+
+    Returns
+    -------
+    ChannelPlan or None
+        As :func:`nlmeans_cli.pixels.channel_plan` for the sampled frames together: a
+        channel is left out where it is constant, or equal to another, throughout them (a
+        grey title before colour footage decides nothing on its own).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`estimate_frames_noise`.
+
+    Notes
+    -----
+    ``O(samples * N)`` at most: one comparison per pair of channels (most photographs'
+    channels differ within their first pixels) and one pass per channel for whether it varies.
+    """
+    tally = _ChannelTally()
+    for last in _frames_sampled(frames, channel_axis, n_frames, samples):
+        tally.add(last)
+    return tally.plan()
+
+
+class _ChannelTally:
+    """What frames sampled from a clip tell of its channels: which vary, which equal others."""
+
+    def __init__(self) -> None:
+        self.varies: np.ndarray | None = None
+        self.firsts: np.ndarray | None = None
+        self.equal: np.ndarray | None = None
+
+    def add(self, last: np.ndarray) -> None:
+        """Take in one frame's channels-last pixels."""
+        count = last.shape[-1]
+        within = varying_mask(last)
+        values = last.reshape(-1, count)[0]
+        pairs = np.array([[source < channel and channels_equal(last, channel, source)
+                           for source in range(count)] for channel in range(count)])
+        if self.varies is None:
+            self.varies, self.firsts, self.equal = within, values, pairs
+        else:  # a channel constant in each frame varies if its value moves between them
+            self.varies = self.varies | within | (values != self.firsts)
+            self.equal = self.equal & pairs
+
+    def plan(self) -> ChannelPlan | None:
+        """Return the :class:`ChannelPlan` of the frames taken in (raise for none)."""
+        if self.varies is None:
+            raise ValueError("the clip has no frames")
+        equal = self.equal
+        return plan_channels(self.varies, lambda channel, source: bool(equal[channel, source]))
+
+
+def _frames_sampled(frames, channel_axis, n_frames, samples):
+    """Yield at most *samples* frames spread over the clip, channels last on the unit scale.
+
+    With *n_frames* unknown, the first ones. Frames after the last sample are not read.
+    """
     step = max(1, -(-n_frames // samples)) if n_frames else 1
-    sampled, dtype = [], None
+    taken = 0
     for k, frame in enumerate(frames):
         if k % step:
             continue
         frame = check_frame(np.asarray(frame), None, channel_axis, k)
-        dtype = frame.dtype
-        sampled.append(to_unit(channels_last(frame, channel_axis)))
-        if len(sampled) >= samples:
-            break
-    if not sampled:
+        yield to_unit(channels_last(frame, channel_axis))
+        taken += 1
+        if taken >= samples:
+            return
+
+
+def _sampled_frames(frames, channel_axis, n_frames, samples) -> tuple[np.ndarray, np.dtype]:
+    """Return the sampled frames stacked, channels last on the unit scale, and their dtype."""
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
         raise ValueError("the clip has no frames")
-    return np.stack(sampled), dtype
+    dtype = np.asarray(first).dtype
+    return np.stack(list(_frames_sampled(chain([first], frames), channel_axis, n_frames,
+                                         samples))), dtype
 
 
 def check_frame(frame, first, channel_axis: int | None, index: int) -> np.ndarray:

@@ -375,10 +375,15 @@ def fill_channels(last: np.ndarray, denoised: np.ndarray, plan: ChannelPlan) -> 
 
     Notes
     -----
-    ``O(N)``.
+    A channel the plan takes for a copy takes its source's result only where *last* holds
+    it equal to its source: a clip's plan comes from frames sampled from it, and a frame
+    whose colour the samples did not show keeps that channel as it holds it (noisy) rather
+    than lose it. ``O(N)``.
     """
+    copied = [(channel, source) for channel, source in plan.copies
+              if channels_equal(last, channel, source)]
     last[..., list(plan.denoised)] = denoised
-    for channel, source in plan.copies:
+    for channel, source in copied:
         last[..., channel] = last[..., source]
 
 

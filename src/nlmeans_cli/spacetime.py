@@ -24,13 +24,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .clip_noise import check_frame, estimate_frames_sigma_unit, plan_frames_stabiliser
+from .clip_noise import (
+    check_frame,
+    estimate_frames_sigma_unit,
+    plan_frames_channels,
+    plan_frames_stabiliser,
+)
 from .denoising import denoise_with, request_for
 from .methods import Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request
 from .pixels import (
-    channel_plan,
     channels_last,
     check_dtype,
     fill_channels,
@@ -124,7 +128,10 @@ def denoise_frames(
     window of side ``S``, about what a still image's symmetric search costs per candidate:
     each pair of patches is compared once, for both of its frames. Memory:
     :data:`FRAMES_PER_CALL` ``+ 3 T`` input frames (fewer for large frames) plus a float32
-    copy of them, padded.
+    copy of them, padded. A stream is read once, so its first frame tells which channels are
+    constant or copies of another (:func:`nlmeans_cli.pixels.channel_plan`), left out of the
+    denoising; a later frame where such a channel differs keeps it as it holds it (noisy).
+    :func:`denoise_clip` decides on frames spread over the clip.
 
     References
     ----------
@@ -223,8 +230,7 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some channels are
         constant or copies of others over the frames sampled, the setting is the others' and
         ``channel_plan`` names them (the constant ones come back as each frame holds them,
-        copies of others take their results); with Gaussian noise at a given sigma, where
-        no frame is sampled, the first frame decides.
+        copies of others take their results, where a frame holds them equal).
 
     Raises
     ------
@@ -247,10 +253,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
             planned=request.noise != "gaussian")
         request = replace(request, sigma_unit=sigma_unit)
     elif request.noise == "gaussian" and channel_axis is not None:
-        # Nothing was sampled: the first frame tells the constant channels and the copies.
-        first = next(iter(frames()), None)
-        if first is not None:
-            plan = channel_plan(channels_last(np.asarray(first), channel_axis))
+        # Nothing was sampled: frames spread over the clip tell the constant channels and the
+        # copies (a grey title alone would have made every frame after it grey).
+        plan = plan_frames_channels(frames(), channel_axis=channel_axis, n_frames=n_frames)
     if plan is not None:
         # The setting is the denoised channels' (as a still's).
         frame_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
