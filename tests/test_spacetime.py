@@ -229,6 +229,34 @@ def test_round_trip_keeps_frames_size_dtype_and_rate(tmp_path, rng, extension, s
     assert is_sequence(out)
 
 
+def test_a_gif_keeps_its_transparency(tmp_path, rng):
+    from PIL import Image, ImageSequence
+
+    _, noisy = panned_clip(rng, n_frames=4, shape=(32, 40), colour=True)
+    alpha = np.full((32, 40), 255, np.uint8)
+    alpha[:6] = 0  # a transparent band
+    frames = [Image.fromarray(np.dstack([frame, alpha])) for frame in as_uint8(noisy)]
+    source = tmp_path / "in.gif"
+    frames[0].save(source, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=80, loop=0, disposal=2)
+
+    def alphas(path):
+        with Image.open(path) as image:
+            return [np.asarray(frame.convert("RGBA"))[..., 3].copy()
+                    for frame in ImageSequence.Iterator(image)]
+
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.gif"),
+                                 "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "transparency" not in result.stderr
+    kept = alphas(tmp_path / "out.gif")
+    assert len(kept) == 4 and all(np.array_equal(each, alphas(source)[0]) for each in kept)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4"),
+                                 "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "GIF transparency dropped: .mp4 cannot hold it" in result.stderr
+
+
 def test_lossless_formats_round_trip_exactly(tmp_path, rng):
     frames = rng.integers(0, 256, (4, 16, 20, 3), dtype=np.uint8)
     for extension in (".mkv", ".avi", ".tif", ".npy"):

@@ -6,7 +6,7 @@ A *sequence* is a file of several frames of one size:
   with PyAV: H.264 at constant quality 17 (visually lossless) in ``.mp4`` and ``.mov``,
   lossless FFV1 in ``.mkv`` and ``.avi``; the frame rate is kept, audio is dropped (with a
   note);
-- an animated GIF (Pillow), whose frame durations and loop count are kept;
+- an animated GIF (Pillow), whose frame durations, loop count and transparency are kept;
 - a multi-page TIFF (tifffile), one page per frame, any supported dtype;
 - a NumPy ``.npy`` array, frames along the first axis (memory-mapped when read).
 
@@ -98,6 +98,10 @@ class Sequence:
         What the output keeps of the file besides the frames: a TIFF's ImageJ or OME
         metadata, resolution and compression; a video's container and stream tags. ``None``
         after ``strip_metadata``.
+    transparent : bool
+        Whether a GIF's frames have transparent pixels. They are read as RGB (the colour
+        the transparent pixels hold) and a GIF written like this one takes their
+        transparency back, frame by frame.
     """
 
     path: Path
@@ -114,6 +118,7 @@ class Sequence:
     separate_channels: bool = False
     spacing: tuple[float, float, float] | None = None
     carried: dict | None = None
+    transparent: bool = False
 
     @property
     def channel_axis(self) -> int | None:
@@ -428,15 +433,16 @@ def _open_gif(path: Path, max_pixels: int) -> Sequence:
                 f"{path}: frames of {image.width}x{image.height} are "
                 f"{image.width * image.height} pixels, more than the limit of {max_pixels} "
                 "(raise it with --max-pixels)")
-        durations = [int(frame.info.get("duration", 100)) for frame in
-                     ImageSequence.Iterator(image)]
         loop = image.info.get("loop")
-        notes = []
-        if "transparency" in image.info:
-            notes.append("GIF transparency dropped: frames are read as RGB")
+        durations, transparent = [], False
+        # Each frame's own: after the first, Pillow composes frames in RGB, or in RGBA where
+        # they have transparent pixels (the first frame's palette says so in its info).
+        for frame in ImageSequence.Iterator(image):
+            durations.append(int(frame.info.get("duration", 100)))
+            transparent |= "transparency" in frame.info or frame.mode in ("RGBA", "PA", "LA")
         shape = (image.height, image.width, 3)
     return Sequence(path, "gif", len(durations), shape, np.dtype(np.uint8),
-                    durations=durations, loop=loop, notes=notes)
+                    durations=durations, loop=loop, transparent=transparent)
 
 
 def _gif_frames(sequence: Sequence) -> Iterator[np.ndarray]:
@@ -447,11 +453,23 @@ def _gif_frames(sequence: Sequence) -> Iterator[np.ndarray]:
             yield np.asarray(frame.convert("RGB"))
 
 
+def _gif_alphas(sequence: Sequence) -> Iterator[np.ndarray]:
+    """Yield each frame's alpha (0 where transparent, 255 elsewhere), as the frames come."""
+    from PIL import ImageSequence
+
+    with open_unlimited(sequence.path) as image:
+        for frame in ImageSequence.Iterator(image):
+            yield np.asarray(frame.convert("RGBA"))[..., 3]
+
+
 def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
     from PIL import Image
 
     pictures = []
     held = 0
+    # A GIF written like a transparent one takes its frames' transparency back: the frames
+    # come in its order, so its alphas are read alongside (one frame's at a time).
+    alphas = _gif_alphas(like) if like.kind == "gif" and like.transparent else None
     for frame in frames:
         held += frame.nbytes
         if held > GIF_MAX_BYTES:
@@ -459,6 +477,9 @@ def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) ->
             raise RuntimeError(f"a GIF is written from all its frames at once and these pass "
                                f"{GIF_MAX_BYTES // 2**20} MB; write .mp4, .mkv, .tif or .npy "
                                "instead")
+        alpha = None if alphas is None else next(alphas, None)
+        if alpha is not None and alpha.shape == frame.shape[:2] and frame.ndim == 3:
+            frame = np.dstack([frame, alpha])
         pictures.append(Image.fromarray(np.ascontiguousarray(frame)))
     if not pictures:
         raise ImageFileError(f"{like.path}: no frames to write")
@@ -466,8 +487,12 @@ def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) ->
         durations = like.durations
     else:
         durations = round(1000 / (like.fps or 25.0))
+    # Each frame replaces the last where it is transparent (disposal 2, to the background),
+    # as the frames read were composed: else the frame before would show through.
+    disposal = 2 if alphas is not None else 0
     pictures[0].save(temporary, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=durations, loop=like.loop if like.loop is not None else 0)
+                     duration=durations, loop=like.loop if like.loop is not None else 0,
+                     disposal=disposal)
     return len(pictures)
 
 

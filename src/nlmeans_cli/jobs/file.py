@@ -443,6 +443,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite,
                                         strip_metadata=options.strip_metadata)
+    if sequence.transparent and Path(target).suffix.lower() != ".gif":
+        outcome.notes.append(f"GIF transparency dropped: {Path(target).suffix} cannot hold it")
     carried = sequence.carried or {}
     kept_by = {"imagej": (".tif", ".tiff"), "ome": (".tif", ".tiff"),
                "container": tuple(VIDEO_CODECS)}
