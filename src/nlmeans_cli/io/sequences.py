@@ -481,6 +481,8 @@ def _write_gif(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) ->
         if alpha is not None and alpha.shape == frame.shape[:2] and frame.ndim == 3:
             frame = np.dstack([frame, alpha])
         pictures.append(Image.fromarray(np.ascontiguousarray(frame)))
+    if alphas is not None:
+        alphas.close()  # the source's file, now
     if not pictures:
         raise ImageFileError(f"{like.path}: no frames to write")
     if like.durations and len(like.durations) == len(pictures):
