@@ -257,6 +257,36 @@ def test_a_gif_keeps_its_transparency(tmp_path, rng):
     assert "GIF transparency dropped: .mp4 cannot hold it" in result.stderr
 
 
+# A quarter turn anticlockwise (FFmpeg's display matrix: 16.16 fixed point, 2.30 last).
+QUARTER_TURN = (0, -65536, 0, 65536, 0, 0, 0, 0, 1 << 30)
+
+
+def test_a_video_keeps_its_rotation(tmp_path, rng):
+    # A phone held upright records a quarter turn in the container, not in the frames.
+    av = pytest.importorskip("av")
+    if not hasattr(av.video.stream.VideoStream, "set_display_matrix"):
+        pytest.skip("PyAV before 18 cannot write a display matrix")
+    frames = rng.integers(0, 256, (5, 32, 48, 3), dtype=np.uint8)
+    source = tmp_path / "portrait.mp4"
+    like = Sequence(Path("synthetic"), "video", len(frames), frames.shape[1:], frames.dtype,
+                    fps=10.0, display_matrix=QUARTER_TURN)
+    write_sequence(source, iter(frames), like)
+    assert open_sequence(source, max_pixels=10**6).display_matrix == QUARTER_TURN
+    for extension in (".mp4", ".mkv", ".mov"):
+        out = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "20"])
+        assert result.exit_code == 0, result.output
+        assert "rotation" not in result.stderr
+        assert open_sequence(out, max_pixels=10**6).display_matrix == QUARTER_TURN
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.avi"),
+                                 "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "video rotation dropped: .avi cannot hold it" in result.stderr
+    plain = tmp_path / "plain.mp4"
+    write_sequence(plain, iter(frames), sequence_like(frames))
+    assert open_sequence(plain, max_pixels=10**6).display_matrix is None
+
+
 def test_lossless_formats_round_trip_exactly(tmp_path, rng):
     frames = rng.integers(0, 256, (4, 16, 20, 3), dtype=np.uint8)
     for extension in (".mkv", ".avi", ".tif", ".npy"):

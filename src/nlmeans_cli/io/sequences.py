@@ -4,8 +4,8 @@ A *sequence* is a file of several frames of one size:
 
 - a video (``.mp4``, ``.mov``, ``.mkv``, ``.avi``), read with imageio's pyav plugin and written
   with PyAV: H.264 at constant quality 17 (visually lossless) in ``.mp4`` and ``.mov``,
-  lossless FFV1 in ``.mkv`` and ``.avi``; the frame rate is kept, audio is dropped (with a
-  note);
+  lossless FFV1 in ``.mkv`` and ``.avi``; the frame rate and the display matrix (a phone's
+  portrait rotation) are kept, audio is dropped (with a note);
 - an animated GIF (Pillow), whose frame durations, loop count and transparency are kept;
 - a multi-page TIFF (tifffile), one page per frame, any supported dtype;
 - a NumPy ``.npy`` array, frames along the first axis (memory-mapped when read).
@@ -33,6 +33,7 @@ from .metadata import open_unlimited
 
 __all__ = [
     "GIF_MAX_BYTES",
+    "ROTATING_CONTAINERS",
     "SEQUENCE_FORMATS",
     "VIDEO_CODECS",
     "Sequence",
@@ -44,6 +45,9 @@ __all__ = [
 
 #: Video containers and the encoder each is written with.
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
+
+#: Video containers that hold a display matrix (AVI has no place for one).
+ROTATING_CONTAINERS = (".mp4", ".mov", ".mkv")
 
 #: Sequence extensions and the dtypes each can store.
 SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
@@ -98,6 +102,10 @@ class Sequence:
         What the output keeps of the file besides the frames: a TIFF's ImageJ or OME
         metadata, resolution and compression; a video's container and stream tags. ``None``
         after ``strip_metadata``.
+    display_matrix : tuple of 9 int or None
+        A video's display matrix (FFmpeg's layout), that shows its frames upright: a phone
+        held upright records a quarter turn here, not in the frames. ``None`` where there is
+        none, or it does nothing. A video written like this one carries it.
     transparent : bool
         Whether a GIF's frames have transparent pixels. They are read as RGB (the colour
         the transparent pixels hold) and a GIF written like this one takes their
@@ -118,6 +126,7 @@ class Sequence:
     separate_channels: bool = False
     spacing: tuple[float, float, float] | None = None
     carried: dict | None = None
+    display_matrix: tuple[int, ...] | None = None
     transparent: bool = False
 
     @property
@@ -185,7 +194,7 @@ def is_sequence(path: str | os.PathLike) -> bool:
 
 
 def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
-    """Open a sequence file and read its header (no frame is decoded, except a GIF's).
+    """Open a sequence file and read its header (no frame is decoded but a video's first).
 
     Parameters
     ----------
@@ -206,7 +215,8 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
 
     Notes
     -----
-    ``O(1)`` memory; a GIF's frames are visited once for their durations.
+    ``O(1)`` memory; a GIF's frames are visited once for their durations, and a video's
+    first frame is decoded for its display matrix.
     """
     path = Path(path)
     if not path.exists():
@@ -365,8 +375,27 @@ def _open_video(path: Path, max_pixels: int) -> Sequence:
                                  if k not in _ENCODER_TAGS},
                    "stream": {k: v for k, v in stream.metadata.items()
                               if k not in _ENCODER_TAGS}}
+        matrix = _display_matrix(container)
     return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes,
-                    carried=carried)
+                    carried=carried, display_matrix=matrix)
+
+
+# The display matrix that leaves a picture as it is (16.16 fixed point, 2.30 in the last
+# column).
+_IDENTITY_MATRIX = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+
+
+def _display_matrix(container) -> tuple[int, ...] | None:
+    """Return the display matrix FFmpeg attaches to a video's first frame, if it turns it."""
+    try:
+        frame = next(container.decode(video=0), None)
+        for side in getattr(frame, "side_data", ()):
+            if str(side.type).endswith("DISPLAYMATRIX"):
+                matrix = tuple(int(value) for value in np.frombuffer(side, np.int32))
+                return matrix if len(matrix) == 9 and matrix != _IDENTITY_MATRIX else None
+    except Exception:  # a first frame that does not decode: the frames' reading says why
+        return None
+    return None
 
 
 # Tags that describe the old encoding, which the new file's encoder writes afresh.
@@ -404,6 +433,8 @@ def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) 
             out.metadata[key] = value
         for key, value in carried.get("stream", {}).items():
             stream.metadata[key] = value
+        if like.display_matrix is not None and hasattr(stream, "set_display_matrix"):
+            stream.set_display_matrix(list(like.display_matrix))
         stream.width, stream.height = columns, rows
         stream.pix_fmt = pixel_format
         if codec == "libx264":

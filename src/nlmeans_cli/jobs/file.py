@@ -445,6 +445,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
                                         strip_metadata=options.strip_metadata)
     if sequence.transparent and Path(target).suffix.lower() != ".gif":
         outcome.notes.append(f"GIF transparency dropped: {Path(target).suffix} cannot hold it")
+    if sequence.display_matrix is not None:
+        outcome.notes.extend(_rotation_dropped(target))
     carried = sequence.carried or {}
     kept_by = {"imagej": (".tif", ".tiff"), "ome": (".tif", ".tiff"),
                "container": tuple(VIDEO_CODECS)}
@@ -458,6 +460,21 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     outcome.notes.extend(_unstabilised(request, settings))
     outcome.notes.extend(_chroma_unused(request, settings))
     outcome.status = "done"
+
+
+def _rotation_dropped(target) -> list[str]:
+    """Return the note for a video's display matrix (its rotation) that the output lacks."""
+    import av
+
+    from ..io.sequences import ROTATING_CONTAINERS
+
+    suffix = Path(target).suffix.lower()
+    if suffix not in ROTATING_CONTAINERS:
+        return [f"video rotation dropped: {suffix} cannot hold it (the frames are written as "
+                "decoded, before the turn a player would give them)"]
+    if not hasattr(av.video.stream.VideoStream, "set_display_matrix"):
+        return ["video rotation dropped: PyAV 18 or later writes it (pip install -U av)"]
+    return []
 
 
 def _unstabilised(request, settings) -> list[str]:
