@@ -287,6 +287,35 @@ def test_a_video_keeps_its_rotation(tmp_path, rng):
     assert open_sequence(plain, max_pixels=10**6).display_matrix is None
 
 
+def test_a_video_keeps_its_colour_matrix(tmp_path, rng):
+    # Tagged BT.709, read to RGB by it; written untagged by BT.601's matrix, a player that
+    # takes HD video for BT.709 showed a saturated red 10 levels off.
+    bt709 = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
+    frames = np.clip(np.array([200, 60, 30]) + rng.normal(0, 4, (4, 32, 48, 3)), 0, 255)
+    frames = frames.astype(np.uint8)
+    source = tmp_path / "hd.mp4"
+    like = Sequence(Path("synthetic"), "video", len(frames), frames.shape[1:], frames.dtype,
+                    fps=10.0, colour=bt709)
+    write_sequence(source, iter(frames), like)
+    read = open_sequence(source, max_pixels=10**6)
+    assert read.colour == bt709
+    held = read.read_all().reshape(-1, 3).mean(axis=0)
+    assert np.abs(held - [200, 60, 30]).max() < 4  # 4:2:0 and H.264 at quality 17
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "4"])
+    assert result.exit_code == 0, result.output
+    assert open_sequence(out, max_pixels=10**6).colour == bt709
+
+    def as_bt709(path):  # as a player that takes HD video for BT.709 shows it
+        av = pytest.importorskip("av")
+        with av.open(str(path)) as container:
+            return np.mean([frame.reformat(format="rgb24", src_colorspace="ITU709",
+                                           src_color_range="MPEG").to_ndarray()
+                            for frame in container.decode(video=0)], axis=(0, 1, 2))
+
+    assert np.abs(as_bt709(out) - as_bt709(source)).max() < 2
+
+
 def test_lossless_formats_round_trip_exactly(tmp_path, rng):
     frames = rng.integers(0, 256, (4, 16, 20, 3), dtype=np.uint8)
     for extension in (".mkv", ".avi", ".tif", ".npy"):

@@ -102,6 +102,11 @@ class Sequence:
         What the output keeps of the file besides the frames: a TIFF's ImageJ or OME
         metadata, resolution and compression; a video's container and stream tags. ``None``
         after ``strip_metadata``.
+    colour : dict
+        A video's colour description, where its stream gives one (FFmpeg's numbers for
+        ``colorspace``, ``color_range``, ``color_primaries`` and ``color_trc``): its frames
+        are read to RGB by that matrix and range, and a video written like it is encoded by
+        them and tagged with them.
     display_matrix : tuple of 9 int or None
         A video's display matrix (FFmpeg's layout), that shows its frames upright: a phone
         held upright records a quarter turn here, not in the frames. ``None`` where there is
@@ -126,6 +131,7 @@ class Sequence:
     separate_channels: bool = False
     spacing: tuple[float, float, float] | None = None
     carried: dict | None = None
+    colour: dict = field(default_factory=dict)
     display_matrix: tuple[int, ...] | None = None
     transparent: bool = False
 
@@ -376,8 +382,19 @@ def _open_video(path: Path, max_pixels: int) -> Sequence:
                    "stream": {k: v for k, v in stream.metadata.items()
                               if k not in _ENCODER_TAGS}}
         matrix = _display_matrix(container)
+        # What the stream leaves unspecified (2, or range 0) the encoder leaves so too.
+        colour = {name: int(getattr(context, name)) for name in _COLOUR_FIELDS
+                  if int(getattr(context, name, 0) or 0) not in (0, 2)}
     return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes,
-                    carried=carried, display_matrix=matrix)
+                    carried=carried, colour=colour, display_matrix=matrix)
+
+
+#: A stream's colour description, as FFmpeg's codec parameters name it.
+_COLOUR_FIELDS = ("colorspace", "color_range", "color_primaries", "color_trc")
+
+# FFmpeg's YUV matrices (AVColorSpace) as the scaler names them (its SWS_CS_ numbers): BT.709,
+# FCC, BT.470BG and SMPTE 170M (both BT.601), SMPTE 240M, BT.2020.
+_SCALER_MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 
 
 # The display matrix that leaves a picture as it is (16.16 fixed point, 2.30 in the last
@@ -439,9 +456,22 @@ def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) 
         stream.pix_fmt = pixel_format
         if codec == "libx264":
             stream.options = {"crf": _H264_QUALITY}
+        # Frames read to RGB by the source's YUV matrix and range go back by the same, and
+        # the stream says which (untagged, a player guesses: BT.709 for HD, where the scaler
+        # would have used BT.601's, and the colours shifted). RGB and grey keep only the
+        # primaries and transfer.
+        yuv = pixel_format.startswith("yuv")
+        colour = {name: value for name, value in like.colour.items()
+                  if yuv or name in ("color_primaries", "color_trc")}
+        for name, value in colour.items():
+            setattr(stream.codec_context, name, value)
+        matrix = _SCALER_MATRICES.get(colour.get("colorspace", 0))
         for frame in frames:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
                                                  format="gray" if grey else "rgb24")
+            if yuv and (matrix or "color_range" in colour):
+                picture = picture.reformat(format=pixel_format, dst_colorspace=matrix,
+                                           dst_color_range=colour.get("color_range"))
             for packet in stream.encode(picture):
                 out.mux(packet)
             count += 1
