@@ -316,6 +316,25 @@ def test_a_video_keeps_its_colour_matrix(tmp_path, rng):
     assert np.abs(as_bt709(out) - as_bt709(source)).max() < 2
 
 
+def test_a_ten_bit_video_says_it_is_read_as_eight(tmp_path, rng):
+    av = pytest.importorskip("av")
+    source = tmp_path / "ten.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p10le"
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(
+                rng.integers(0, 256, (32, 48, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame.reformat(format="yuv420p10le")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mkv"),
+                                 "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "a 10-bit video is read and written as 8 bits" in result.stderr
+
+
 def test_lossless_formats_round_trip_exactly(tmp_path, rng):
     frames = rng.integers(0, 256, (4, 16, 20, 3), dtype=np.uint8)
     for extension in (".mkv", ".avi", ".tif", ".npy"):

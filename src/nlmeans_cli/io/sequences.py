@@ -373,6 +373,9 @@ def _open_video(path: Path, max_pixels: int) -> Sequence:
         notes = []
         if container.streams.audio:
             notes.append("audio dropped: only the video stream is denoised and written")
+        bits = _component_bits(context.pix_fmt)
+        if bits > 8:
+            notes.append(f"a {bits}-bit video is read and written as 8 bits")
         shape = (context.height, context.width) if grey else (context.height, context.width, 3)
         if min(shape[:2]) < 1:
             raise ImageFileError(f"{path}: video stream has no frame size")
@@ -387,6 +390,16 @@ def _open_video(path: Path, max_pixels: int) -> Sequence:
                   if int(getattr(context, name, 0) or 0) not in (0, 2)}
     return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes,
                     carried=carried, colour=colour, display_matrix=matrix)
+
+
+def _component_bits(pixel_format: str | None) -> int:
+    """Return the most bits a component of *pixel_format* holds (8 where it is unknown)."""
+    import av
+
+    try:
+        return max(component.bits for component in av.VideoFormat(pixel_format).components)
+    except (TypeError, ValueError):  # no format, or one this FFmpeg does not name
+        return 8
 
 
 #: A stream's colour description, as FFmpeg's codec parameters name it.
