@@ -316,6 +316,28 @@ def test_a_video_keeps_its_colour_matrix(tmp_path, rng):
     assert np.abs(as_bt709(out) - as_bt709(source)).max() < 2
 
 
+def test_an_anamorphic_video_keeps_its_pixel_aspect(tmp_path, rng):
+    from fractions import Fraction
+
+    frames = rng.integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
+    source = tmp_path / "wide.mp4"
+    like = Sequence(Path("synthetic"), "video", len(frames), frames.shape[1:], frames.dtype,
+                    fps=10.0, pixel_aspect=Fraction(4, 3))
+    write_sequence(source, iter(frames), like)
+    assert open_sequence(source, max_pixels=10**6).pixel_aspect == Fraction(4, 3)
+    for extension in (".mp4", ".mov"):
+        out = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "20"])
+        assert result.exit_code == 0 and "aspect" not in result.stderr, result.output
+        assert open_sequence(out, max_pixels=10**6).pixel_aspect == Fraction(4, 3)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mkv"),
+                                 "--sigma", "20"])
+    assert "pixel aspect ratio 4:3 dropped: the .mkv written here" in result.stderr
+    plain = tmp_path / "plain.mp4"
+    write_sequence(plain, iter(frames), sequence_like(frames))
+    assert open_sequence(plain, max_pixels=10**6).pixel_aspect is None
+
+
 def test_a_ten_bit_video_says_it_is_read_as_eight(tmp_path, rng):
     av = pytest.importorskip("av")
     source = tmp_path / "ten.mkv"

@@ -33,6 +33,7 @@ from .metadata import open_unlimited
 
 __all__ = [
     "GIF_MAX_BYTES",
+    "PIXEL_ASPECT_CONTAINERS",
     "ROTATING_CONTAINERS",
     "SEQUENCE_FORMATS",
     "VIDEO_CODECS",
@@ -48,6 +49,9 @@ VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "f
 
 #: Video containers that hold a display matrix (AVI has no place for one).
 ROTATING_CONTAINERS = (".mp4", ".mov", ".mkv")
+
+#: Outputs that hold a pixel aspect ratio: H.264's own stream does (FFV1's does not).
+PIXEL_ASPECT_CONTAINERS = (".mp4", ".mov")
 
 #: Sequence extensions and the dtypes each can store.
 SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
@@ -107,6 +111,9 @@ class Sequence:
         ``colorspace``, ``color_range``, ``color_primaries`` and ``color_trc``): its frames
         are read to RGB by that matrix and range, and a video written like it is encoded by
         them and tagged with them.
+    pixel_aspect : fractions.Fraction or None
+        A video's sample (pixel) aspect ratio where it is not square (anamorphic video): a
+        video written like it carries it, so that the picture keeps its shape.
     display_matrix : tuple of 9 int or None
         A video's display matrix (FFmpeg's layout), that shows its frames upright: a phone
         held upright records a quarter turn here, not in the frames. ``None`` where there is
@@ -132,6 +139,7 @@ class Sequence:
     spacing: tuple[float, float, float] | None = None
     carried: dict | None = None
     colour: dict = field(default_factory=dict)
+    pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None
     transparent: bool = False
 
@@ -385,11 +393,14 @@ def _open_video(path: Path, max_pixels: int) -> Sequence:
                    "stream": {k: v for k, v in stream.metadata.items()
                               if k not in _ENCODER_TAGS}}
         matrix = _display_matrix(container)
+        aspect = stream.sample_aspect_ratio or context.sample_aspect_ratio
+        aspect = Fraction(aspect) if aspect and aspect > 0 and aspect != 1 else None
         # What the stream leaves unspecified (2, or range 0) the encoder leaves so too.
         colour = {name: int(getattr(context, name)) for name in _COLOUR_FIELDS
                   if int(getattr(context, name, 0) or 0) not in (0, 2)}
     return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes,
-                    carried=carried, colour=colour, display_matrix=matrix)
+                    carried=carried, colour=colour, pixel_aspect=aspect,
+                    display_matrix=matrix)
 
 
 def _component_bits(pixel_format: str | None) -> int:
@@ -465,6 +476,8 @@ def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) 
             stream.metadata[key] = value
         if like.display_matrix is not None and hasattr(stream, "set_display_matrix"):
             stream.set_display_matrix(list(like.display_matrix))
+        if like.pixel_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = like.pixel_aspect
         stream.width, stream.height = columns, rows
         stream.pix_fmt = pixel_format
         if codec == "libx264":

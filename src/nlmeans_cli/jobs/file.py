@@ -394,6 +394,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
 
     from ..denoising import denoise_request
     from ..io.sequences import (
+        PIXEL_ASPECT_CONTAINERS,
         VIDEO_CODECS,
         check_sequence_output,
         open_sequence,
@@ -447,6 +448,12 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.notes.append(f"GIF transparency dropped: {Path(target).suffix} cannot hold it")
     if sequence.display_matrix is not None:
         outcome.notes.extend(_rotation_dropped(target))
+    if (sequence.pixel_aspect is not None
+            and Path(target).suffix.lower() not in PIXEL_ASPECT_CONTAINERS):
+        aspect = sequence.pixel_aspect
+        outcome.notes.append(f"pixel aspect ratio {aspect.numerator}:{aspect.denominator} "
+                             f"dropped: the {Path(target).suffix} written here cannot hold it "
+                             "(the frames are written unstretched)")
     carried = sequence.carried or {}
     kept_by = {"imagej": (".tif", ".tiff"), "ome": (".tif", ".tiff"),
                "container": tuple(VIDEO_CODECS)}
