@@ -396,28 +396,62 @@ def test_volume_flag_denoises_in_3d(tmp_path, rng):
         assert_array_equal(open_sequence(out, max_pixels=10**6).read_all(), expected)
 
 
-def test_audio_is_dropped_with_a_note(tmp_path, rng):
-    source = tmp_path / "talk.mp4"
-    with av.open(str(source), "w") as container:
+def talking_clip(path, rng, codec="aac", audio_format="fltp"):
+    """Five frames and half a second of sound (a tone), muxed as they come."""
+    with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=10)
         video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
-        audio = container.add_stream("aac", rate=8000)
+        audio = container.add_stream(codec, rate=48000, layout="mono")
         for _ in range(5):
             frame = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
             for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
-        samples = np.zeros((1, 4000), np.float32)
-        sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-        sound.sample_rate = 8000
+        tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(24000) / 48000)[np.newaxis]
+        if audio_format == "s16":
+            tone = (tone * 32767).astype(np.int16)
+        sound = av.AudioFrame.from_ndarray(tone.astype(tone.dtype if audio_format == "s16"
+                                                      else np.float32),
+                                           format=audio_format, layout="mono")
+        sound.sample_rate = 48000
         for packet in audio.encode(sound):
             container.mux(packet)
         for stream in (video, audio):
             for packet in stream.encode():
                 container.mux(packet)
-    out = tmp_path / "out.mp4"
+
+
+def samples_of(path):
+    with av.open(str(path)) as container:
+        return sum(frame.samples for frame in container.decode(audio=0))
+
+
+def test_audio_is_copied(tmp_path, rng):
+    source = tmp_path / "talk.mp4"
+    talking_clip(source, rng)
+    for extension in (".mp4", ".mov", ".mkv", ".avi"):
+        out = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10"])
+        assert result.exit_code == 0, result.output
+        assert "audio dropped" not in result.stderr
+        with av.open(str(out)) as container:
+            assert [each.type for each in container.streams] == ["video", "audio"]
+        assert samples_of(out) == samples_of(source)  # copied, not re-encoded
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.gif"),
+                                 "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    assert "note: audio dropped: .gif cannot hold sound" in result.stderr
+
+
+def test_audio_a_container_cannot_hold_is_dropped_with_a_note(tmp_path, rng):
+    source = tmp_path / "talk.mkv"
+    try:
+        talking_clip(source, rng, codec="libopus", audio_format="s16")
+    except (av.error.FFmpegError, ValueError) as error:  # a PyAV built without Opus
+        pytest.skip(f"no Opus encoder: {error}")
+    out = tmp_path / "out.mov"
     result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10"])
     assert result.exit_code == 0, result.output
-    assert "note: audio dropped" in result.stderr
+    assert "note: audio dropped: .mov cannot hold opus" in result.stderr
     with av.open(str(out)) as container:
         assert not container.streams.audio and len(container.streams.video) == 1
 

@@ -4,8 +4,9 @@ A *sequence* is a file of several frames of one size:
 
 - a video (``.mp4``, ``.mov``, ``.mkv``, ``.avi``), read with imageio's pyav plugin and written
   with PyAV: H.264 at constant quality 17 (visually lossless) in ``.mp4`` and ``.mov``,
-  lossless FFV1 in ``.mkv`` and ``.avi``; the frame rate and the display matrix (a phone's
-  portrait rotation) are kept, audio is dropped (with a note);
+  lossless FFV1 in ``.mkv`` and ``.avi``; the frame rate, the display matrix (a phone's
+  portrait rotation), the colour description and the audio (copied, not re-encoded, where the
+  output's container takes its codec) are kept;
 - an animated GIF (Pillow), whose frame durations, loop count and transparency are kept;
 - a multi-page TIFF (tifffile), one page per frame, any supported dtype;
 - a NumPy ``.npy`` array, frames along the first axis (memory-mapped when read).
@@ -30,6 +31,15 @@ import numpy as np
 from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import open_unlimited
+from .videos import (
+    PIXEL_ASPECT_CONTAINERS,
+    ROTATING_CONTAINERS,
+    VIDEO_CODECS,
+    audio_kept,
+    video_frames,
+    video_header,
+    write_video,
+)
 
 __all__ = [
     "GIF_MAX_BYTES",
@@ -38,20 +48,12 @@ __all__ = [
     "SEQUENCE_FORMATS",
     "VIDEO_CODECS",
     "Sequence",
+    "audio_kept",
     "check_sequence_output",
     "is_sequence",
     "open_sequence",
     "write_sequence",
 ]
-
-#: Video containers and the encoder each is written with.
-VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
-
-#: Video containers that hold a display matrix (AVI has no place for one).
-ROTATING_CONTAINERS = (".mp4", ".mov", ".mkv")
-
-#: Outputs that hold a pixel aspect ratio: H.264's own stream does (FFV1's does not).
-PIXEL_ASPECT_CONTAINERS = (".mp4", ".mov")
 
 #: Sequence extensions and the dtypes each can store.
 SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
@@ -64,10 +66,6 @@ SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
 
 #: The most frame bytes a GIF output may hold (Pillow writes a GIF from all its frames at once).
 GIF_MAX_BYTES = 512 * 2**20
-
-# H.264's constant-quality setting; 17 is commonly taken as visually lossless.
-_H264_QUALITY = "17"
-
 
 @dataclass
 class Sequence:
@@ -111,6 +109,9 @@ class Sequence:
         ``colorspace``, ``color_range``, ``color_primaries`` and ``color_trc``): its frames
         are read to RGB by that matrix and range, and a video written like it is encoded by
         them and tagged with them.
+    audio : tuple of str
+        A video's audio streams, by codec name: copied into a video written like it, where its
+        container takes them (:func:`audio_kept`).
     pixel_aspect : fractions.Fraction or None
         A video's sample (pixel) aspect ratio where it is not square (anamorphic video): a
         video written like it carries it, so that the picture keeps its shape.
@@ -139,6 +140,7 @@ class Sequence:
     spacing: tuple[float, float, float] | None = None
     carried: dict | None = None
     colour: dict = field(default_factory=dict)
+    audio: tuple[str, ...] = ()
     pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None
     transparent: bool = False
@@ -156,7 +158,7 @@ class Sequence:
         ImageFileError
             If the file turns out corrupt or truncated partway.
         """
-        readers = {"video": _video_frames, "gif": _gif_frames, "tiff": _tiff_frames,
+        readers = {"video": video_frames, "gif": _gif_frames, "tiff": _tiff_frames,
                    "array": _array_frames}
         try:
             for frame in readers[self.kind](self):
@@ -348,7 +350,7 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
         like = replace(like, carried=None)
     writers = {".gif": _write_gif, ".tif": _write_tiff, ".tiff": _write_tiff,
                ".npy": _write_npy}
-    writer = writers.get(output.suffix.lower(), _write_video)
+    writer = writers.get(output.suffix.lower(), write_video)
     # Errors raised while the frames are produced (denoising) pass through unchanged.
     with staged(output, overwrite=overwrite,
                  passthrough=(ImageFileError, ValueError, TypeError, MemoryError)) as temporary:
@@ -360,150 +362,7 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
 
 
 def _open_video(path: Path, max_pixels: int) -> Sequence:
-    import av
-
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ImageFileError(f"{path}: holds no video stream")
-        stream = container.streams.video[0]
-        context = stream.codec_context
-        grey = (context.pix_fmt or "").startswith("gray")
-        rate = stream.average_rate or stream.guessed_rate
-        fps = float(rate) if rate else None
-        n_frames = int(stream.frames) or None
-        if n_frames is None and fps:
-            # Some containers (Matroska) give no count: estimate it from the duration.
-            if stream.duration and stream.time_base:
-                seconds = float(stream.duration * stream.time_base)
-            else:
-                seconds = (container.duration or 0) / 1_000_000
-            n_frames = max(1, round(seconds * fps)) if seconds > 0 else None
-        notes = []
-        if container.streams.audio:
-            notes.append("audio dropped: only the video stream is denoised and written")
-        bits = _component_bits(context.pix_fmt)
-        if bits > 8:
-            notes.append(f"a {bits}-bit video is read and written as 8 bits")
-        shape = (context.height, context.width) if grey else (context.height, context.width, 3)
-        if min(shape[:2]) < 1:
-            raise ImageFileError(f"{path}: video stream has no frame size")
-        # Tags that survive a re-encode: creation time, title, rotation, language, ...
-        carried = {"container": {k: v for k, v in container.metadata.items()
-                                 if k not in _ENCODER_TAGS},
-                   "stream": {k: v for k, v in stream.metadata.items()
-                              if k not in _ENCODER_TAGS}}
-        matrix = _display_matrix(container)
-        aspect = stream.sample_aspect_ratio or context.sample_aspect_ratio
-        aspect = Fraction(aspect) if aspect and aspect > 0 and aspect != 1 else None
-        # What the stream leaves unspecified (2, or range 0) the encoder leaves so too.
-        colour = {name: int(getattr(context, name)) for name in _COLOUR_FIELDS
-                  if int(getattr(context, name, 0) or 0) not in (0, 2)}
-    return Sequence(path, "video", n_frames, shape, np.dtype(np.uint8), fps=fps, notes=notes,
-                    carried=carried, colour=colour, pixel_aspect=aspect,
-                    display_matrix=matrix)
-
-
-def _component_bits(pixel_format: str | None) -> int:
-    """Return the most bits a component of *pixel_format* holds (8 where it is unknown)."""
-    import av
-
-    try:
-        return max(component.bits for component in av.VideoFormat(pixel_format).components)
-    except (TypeError, ValueError):  # no format, or one this FFmpeg does not name
-        return 8
-
-
-#: A stream's colour description, as FFmpeg's codec parameters name it.
-_COLOUR_FIELDS = ("colorspace", "color_range", "color_primaries", "color_trc")
-
-# FFmpeg's YUV matrices (AVColorSpace) as the scaler names them (its SWS_CS_ numbers): BT.709,
-# FCC, BT.470BG and SMPTE 170M (both BT.601), SMPTE 240M, BT.2020.
-_SCALER_MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
-
-
-# The display matrix that leaves a picture as it is (16.16 fixed point, 2.30 in the last
-# column).
-_IDENTITY_MATRIX = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
-
-
-def _display_matrix(container) -> tuple[int, ...] | None:
-    """Return the display matrix FFmpeg attaches to a video's first frame, if it turns it."""
-    try:
-        frame = next(container.decode(video=0), None)
-        for side in getattr(frame, "side_data", ()):
-            if str(side.type).endswith("DISPLAYMATRIX"):
-                matrix = tuple(int(value) for value in np.frombuffer(side, np.int32))
-                return matrix if len(matrix) == 9 and matrix != _IDENTITY_MATRIX else None
-    except Exception:  # a first frame that does not decode: the frames' reading says why
-        return None
-    return None
-
-
-# Tags that describe the old encoding, which the new file's encoder writes afresh.
-_ENCODER_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "handler_name",
-                 "vendor_id", "duration", "DURATION", "ENCODER"}
-
-
-def _video_frames(sequence: Sequence) -> Iterator[np.ndarray]:
-    import imageio.v3 as iio
-
-    grey = len(sequence.frame_shape) == 2  # as _open_video read it from the stream
-    yield from iio.imiter(sequence.path, plugin="pyav", format="gray" if grey else "rgb24")
-
-
-def _write_video(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -> int:
-    import av
-
-    extension = temporary.suffix.lower()
-    codec = VIDEO_CODECS[extension]
-    fps = Fraction(like.fps or 25.0).limit_denominator(1001 * 1000)
-    rows, columns = like.frame_shape[:2]
-    grey = len(like.frame_shape) == 2
-    if grey:
-        pixel_format = "gray"
-    elif codec == "ffv1":
-        pixel_format = "bgr0"  # lossless RGB
-    else:
-        # 4:2:0 needs even sides; odd frames keep full colour resolution instead.
-        pixel_format = "yuv420p" if rows % 2 == 0 and columns % 2 == 0 else "yuv444p"
-    count = 0
-    with av.open(str(temporary), "w", format=extension[1:].replace("mkv", "matroska")) as out:
-        stream = out.add_stream(codec, rate=fps)
-        carried = like.carried or {}
-        for key, value in carried.get("container", {}).items():
-            out.metadata[key] = value
-        for key, value in carried.get("stream", {}).items():
-            stream.metadata[key] = value
-        if like.display_matrix is not None and hasattr(stream, "set_display_matrix"):
-            stream.set_display_matrix(list(like.display_matrix))
-        if like.pixel_aspect is not None:
-            stream.codec_context.sample_aspect_ratio = like.pixel_aspect
-        stream.width, stream.height = columns, rows
-        stream.pix_fmt = pixel_format
-        if codec == "libx264":
-            stream.options = {"crf": _H264_QUALITY}
-        # Frames read to RGB by the source's YUV matrix and range go back by the same, and
-        # the stream says which (untagged, a player guesses: BT.709 for HD, where the scaler
-        # would have used BT.601's, and the colours shifted). RGB and grey keep only the
-        # primaries and transfer.
-        yuv = pixel_format.startswith("yuv")
-        colour = {name: value for name, value in like.colour.items()
-                  if yuv or name in ("color_primaries", "color_trc")}
-        for name, value in colour.items():
-            setattr(stream.codec_context, name, value)
-        matrix = _SCALER_MATRICES.get(colour.get("colorspace", 0))
-        for frame in frames:
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
-                                                 format="gray" if grey else "rgb24")
-            if yuv and (matrix or "color_range" in colour):
-                picture = picture.reformat(format=pixel_format, dst_colorspace=matrix,
-                                           dst_color_range=colour.get("color_range"))
-            for packet in stream.encode(picture):
-                out.mux(packet)
-            count += 1
-        for packet in stream.encode():
-            out.mux(packet)
-    return count
+    return Sequence(path, "video", **video_header(path))
 
 
 # GIF ---------------------------------------------------------------------------------------

@@ -396,6 +396,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     from ..io.sequences import (
         PIXEL_ASPECT_CONTAINERS,
         VIDEO_CODECS,
+        audio_kept,
         check_sequence_output,
         open_sequence,
         write_sequence,
@@ -444,6 +445,11 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite,
                                         strip_metadata=options.strip_metadata)
+    if sequence.audio and not audio_kept(sequence, target):
+        suffix = Path(target).suffix.lower()
+        outcome.notes.append(
+            f"audio dropped: {suffix} cannot hold {', '.join(sorted(set(sequence.audio)))}"
+            if suffix in VIDEO_CODECS else f"audio dropped: {suffix} cannot hold sound")
     if sequence.transparent and Path(target).suffix.lower() != ".gif":
         outcome.notes.append(f"GIF transparency dropped: {Path(target).suffix} cannot hold it")
     if sequence.display_matrix is not None:

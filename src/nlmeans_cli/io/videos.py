@@ -1,0 +1,297 @@
+"""Video files: their header, frames and writing, and what they carry besides the frames.
+
+Read with imageio's pyav plugin (frames to RGB by the stream's own YUV matrix and range) and
+written with PyAV: H.264 at constant quality 17 in ``.mp4`` and ``.mov``, lossless FFV1 in
+``.mkv`` and ``.avi``. Carried over: the frame rate, container and stream tags, the display
+matrix (a phone's portrait rotation), the pixel aspect ratio, the colour description, and
+the audio, copied packet by packet where the output's container takes its codec.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import ImageFileError
+
+__all__ = ["PIXEL_ASPECT_CONTAINERS", "ROTATING_CONTAINERS", "VIDEO_CODECS", "audio_kept",
+           "video_frames", "video_header", "write_video"]
+
+#: Video containers and the encoder each is written with.
+VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
+
+#: Video containers that hold a display matrix (AVI has no place for one).
+ROTATING_CONTAINERS = (".mp4", ".mov", ".mkv")
+
+#: Outputs that hold a pixel aspect ratio: H.264's own stream does (FFV1's does not).
+PIXEL_ASPECT_CONTAINERS = (".mp4", ".mov")
+
+# H.264's constant-quality setting; 17 is commonly taken as visually lossless.
+_H264_QUALITY = "17"
+
+
+def video_header(path: Path) -> dict:
+    """Read what a video file holds besides its frames, as :class:`Sequence`'s fields.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The video.
+
+    Returns
+    -------
+    dict
+        ``n_frames``, ``frame_shape``, ``dtype``, ``fps``, ``notes``, ``carried``, ``colour``,
+        ``audio``, ``pixel_aspect`` and ``display_matrix``.
+
+    Raises
+    ------
+    ImageFileError
+        If it holds no video stream, or one without a frame size.
+
+    Notes
+    -----
+    Decodes the first frame, for its display matrix (FFmpeg attaches it there).
+    """
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ImageFileError(f"{path}: holds no video stream")
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        grey = (context.pix_fmt or "").startswith("gray")
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        n_frames = int(stream.frames) or None
+        if n_frames is None and fps:
+            # Some containers (Matroska) give no count: estimate it from the duration.
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / 1_000_000
+            n_frames = max(1, round(seconds * fps)) if seconds > 0 else None
+        notes = []
+        bits = _component_bits(context.pix_fmt)
+        if bits > 8:
+            notes.append(f"a {bits}-bit video is read and written as 8 bits")
+        shape = (context.height, context.width) if grey else (context.height, context.width, 3)
+        if min(shape[:2]) < 1:
+            raise ImageFileError(f"{path}: video stream has no frame size")
+        # Tags that survive a re-encode: creation time, title, rotation, language, ...
+        carried = {"container": {k: v for k, v in container.metadata.items()
+                                 if k not in _ENCODER_TAGS},
+                   "stream": {k: v for k, v in stream.metadata.items()
+                              if k not in _ENCODER_TAGS}}
+        aspect = stream.sample_aspect_ratio or context.sample_aspect_ratio
+        # What the stream leaves unspecified (2, or range 0) the encoder leaves so too.
+        colour = {name: int(getattr(context, name)) for name in _COLOUR_FIELDS
+                  if int(getattr(context, name, 0) or 0) not in (0, 2)}
+        return {"n_frames": n_frames, "frame_shape": shape, "dtype": np.dtype(np.uint8),
+                "fps": fps, "notes": notes, "carried": carried, "colour": colour,
+                "audio": tuple(each.codec_context.name for each in container.streams.audio),
+                "pixel_aspect": (Fraction(aspect) if aspect and aspect > 0 and aspect != 1
+                                 else None),
+                "display_matrix": _display_matrix(container)}
+
+
+def _component_bits(pixel_format: str | None) -> int:
+    """Return the most bits a component of *pixel_format* holds (8 where it is unknown)."""
+    import av
+
+    try:
+        return max(component.bits for component in av.VideoFormat(pixel_format).components)
+    except (TypeError, ValueError):  # no format, or one this FFmpeg does not name
+        return 8
+
+
+#: A stream's colour description, as FFmpeg's codec parameters name it.
+_COLOUR_FIELDS = ("colorspace", "color_range", "color_primaries", "color_trc")
+
+# FFmpeg's YUV matrices (AVColorSpace) as the scaler names them (its SWS_CS_ numbers): BT.709,
+# FCC, BT.470BG and SMPTE 170M (both BT.601), SMPTE 240M, BT.2020.
+_SCALER_MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+
+
+# The display matrix that leaves a picture as it is (16.16 fixed point, 2.30 in the last
+# column).
+_IDENTITY_MATRIX = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+
+
+def _display_matrix(container) -> tuple[int, ...] | None:
+    """Return the display matrix FFmpeg attaches to a video's first frame, if it turns it."""
+    try:
+        frame = next(container.decode(video=0), None)
+        for side in getattr(frame, "side_data", ()):
+            if str(side.type).endswith("DISPLAYMATRIX"):
+                matrix = tuple(int(value) for value in np.frombuffer(side, np.int32))
+                return matrix if len(matrix) == 9 and matrix != _IDENTITY_MATRIX else None
+    except Exception:  # a first frame that does not decode: the frames' reading says why
+        return None
+    return None
+
+
+# Tags that describe the old encoding, which the new file's encoder writes afresh.
+_ENCODER_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "handler_name",
+                 "vendor_id", "duration", "DURATION", "ENCODER"}
+
+
+def video_frames(sequence) -> Iterator[np.ndarray]:
+    """Decode a video's frames to RGB (or grey), by its own YUV matrix and range.
+
+    *sequence* is the :class:`nlmeans_cli.io.sequences.Sequence` of the video.
+    """
+    import imageio.v3 as iio
+
+    grey = len(sequence.frame_shape) == 2  # as video_header read it from the stream
+    yield from iio.imiter(sequence.path, plugin="pyav", format="gray" if grey else "rgb24")
+
+
+def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
+    """Encode frames into a video file, carrying what *like* holds besides its frames.
+
+    Parameters
+    ----------
+    temporary : pathlib.Path
+        The file written; its extension chooses the container and codec
+        (:data:`VIDEO_CODECS`).
+    frames : iterable of numpy.ndarray
+        uint8 frames of *like*'s shape.
+    like : Sequence
+        The sequence the frames come from: its frame rate, tags, display matrix, pixel
+        aspect, colour description and, from a video, its audio (:func:`audio_kept`).
+
+    Returns
+    -------
+    int
+        The number of frames written.
+    """
+    import av
+
+    extension = temporary.suffix.lower()
+    codec = VIDEO_CODECS[extension]
+    fps = Fraction(like.fps or 25.0).limit_denominator(1001 * 1000)
+    rows, columns = like.frame_shape[:2]
+    grey = len(like.frame_shape) == 2
+    if grey:
+        pixel_format = "gray"
+    elif codec == "ffv1":
+        pixel_format = "bgr0"  # lossless RGB
+    else:
+        # 4:2:0 needs even sides; odd frames keep full colour resolution instead.
+        pixel_format = "yuv420p" if rows % 2 == 0 and columns % 2 == 0 else "yuv444p"
+    count = 0
+    with av.open(str(temporary), "w", format=_muxer(extension)) as out:
+        stream = out.add_stream(codec, rate=fps)
+        carried = like.carried or {}
+        for key, value in carried.get("container", {}).items():
+            out.metadata[key] = value
+        for key, value in carried.get("stream", {}).items():
+            stream.metadata[key] = value
+        if like.display_matrix is not None and hasattr(stream, "set_display_matrix"):
+            stream.set_display_matrix(list(like.display_matrix))
+        if like.pixel_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = like.pixel_aspect
+        stream.width, stream.height = columns, rows
+        stream.pix_fmt = pixel_format
+        if codec == "libx264":
+            stream.options = {"crf": _H264_QUALITY}
+        # Frames read to RGB by the source's YUV matrix and range go back by the same, and
+        # the stream says which (untagged, a player guesses: BT.709 for HD, where the scaler
+        # would have used BT.601's, and the colours shifted). RGB and grey keep only the
+        # primaries and transfer.
+        yuv = pixel_format.startswith("yuv")
+        colour = {name: value for name, value in like.colour.items()
+                  if yuv or name in ("color_primaries", "color_trc")}
+        for name, value in colour.items():
+            setattr(stream.codec_context, name, value)
+        matrix = _SCALER_MATRICES.get(colour.get("colorspace", 0))
+        sound = _AudioCopy(like, out) if audio_kept(like, temporary) else None
+        for frame in frames:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
+                                                 format="gray" if grey else "rgb24")
+            if yuv and (matrix or "color_range" in colour):
+                picture = picture.reformat(format=pixel_format, dst_colorspace=matrix,
+                                           dst_color_range=colour.get("color_range"))
+            for packet in stream.encode(picture):
+                out.mux(packet)
+            count += 1
+            if sound is not None:  # interleaved: the sound up to this frame's end
+                sound.mux_until(count / float(fps))
+        for packet in stream.encode():
+            out.mux(packet)
+        if sound is not None:
+            sound.mux_until(float("inf"))
+    return count
+
+
+def audio_kept(like, output: str | os.PathLike) -> bool:
+    """Tell whether a video written to *output* like *like* carries *like*'s audio.
+
+    It does where *like* is a video with audio and *output*'s container takes every one of its
+    audio streams' codecs as they are (a header is written to memory to ask the muxer).
+    """
+    import io
+
+    import av
+
+    extension = Path(output).suffix.lower()
+    if like.kind != "video" or not like.audio or extension not in VIDEO_CODECS:
+        return False
+    try:
+        with av.open(str(like.path)) as source:
+            with av.open(io.BytesIO(), "w", format=_muxer(extension)) as trial:
+                for each in source.streams.audio:
+                    trial.add_stream_from_template(each)
+                trial.start_encoding()
+    except Exception:  # the muxer refuses the codec (or the source does not open)
+        return False
+    return True
+
+
+def _muxer(extension: str) -> str:
+    """Return FFmpeg's name for the muxer of a video extension."""
+    return extension[1:].replace("mkv", "matroska")
+
+
+class _AudioCopy:
+    """A video's audio streams, copied packet by packet into an output being written.
+
+    The packets keep their timing, less the source video's start (the denoised frames start
+    at 0), so that sound and picture stay together.
+    """
+
+    def __init__(self, like, out) -> None:
+        import av
+
+        self.source = av.open(str(like.path))
+        inputs = list(self.source.streams.audio)
+        self.outputs = {each.index: out.add_stream_from_template(each) for each in inputs}
+        video = self.source.streams.video[0]
+        self.start = (float(video.start_time * video.time_base)
+                      if video.start_time is not None else 0.0)
+        self.packets = (packet for packet in self.source.demux(inputs)
+                        if packet.dts is not None)
+        self.pending = next(self.packets, None)
+        self.out = out
+
+    def mux_until(self, seconds: float) -> None:
+        """Mux the packets that start before *seconds* of the output (all, at the end)."""
+        while self.pending is not None:
+            packet = self.pending
+            shift = round(self.start / packet.time_base)
+            if float((packet.pts if packet.pts is not None else packet.dts) - shift) * float(
+                    packet.time_base) >= seconds:
+                return
+            packet.pts = None if packet.pts is None else packet.pts - shift
+            packet.dts -= shift
+            packet.stream = self.outputs[packet.stream.index]
+            self.out.mux(packet)
+            self.pending = next(self.packets, None)
+        if self.source is not None:  # every packet is in
+            self.source.close()
+            self.source = None
