@@ -394,9 +394,6 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
 
     from ..denoising import denoise_request
     from ..io.sequences import (
-        PIXEL_ASPECT_CONTAINERS,
-        VIDEO_CODECS,
-        audio_kept,
         check_sequence_output,
         open_sequence,
         write_sequence,
@@ -445,49 +442,51 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite,
                                         strip_metadata=options.strip_metadata)
-    if sequence.audio and not audio_kept(sequence, target):
-        suffix = Path(target).suffix.lower()
-        outcome.notes.append(
-            f"audio dropped: {suffix} cannot hold {', '.join(sorted(set(sequence.audio)))}"
-            if suffix in VIDEO_CODECS else f"audio dropped: {suffix} cannot hold sound")
-    if sequence.transparent and Path(target).suffix.lower() != ".gif":
-        outcome.notes.append(f"GIF transparency dropped: {Path(target).suffix} cannot hold it")
-    if sequence.display_matrix is not None:
-        outcome.notes.extend(_rotation_dropped(target))
-    if (sequence.pixel_aspect is not None
-            and Path(target).suffix.lower() not in PIXEL_ASPECT_CONTAINERS):
-        aspect = sequence.pixel_aspect
-        outcome.notes.append(f"pixel aspect ratio {aspect.numerator}:{aspect.denominator} "
-                             f"dropped: the {Path(target).suffix} written here cannot hold it "
-                             "(the frames are written unstretched)")
-    carried = sequence.carried or {}
-    kept_by = {"imagej": (".tif", ".tiff"), "ome": (".tif", ".tiff"),
-               "container": tuple(VIDEO_CODECS)}
-    for piece, extensions in kept_by.items():
-        if (carried.get(piece) and not options.strip_metadata
-                and Path(target).suffix.lower() not in extensions):
-            name = {"imagej": "ImageJ metadata", "ome": "OME-XML",
-                    "container": "video tags"}[piece]
-            outcome.notes.append(f"{name} dropped: {Path(target).suffix} cannot hold it")
+    outcome.notes.extend(_dropped(sequence, target, options.strip_metadata))
     outcome.record(settings, dtype=str(sequence.dtype))
     outcome.notes.extend(_unstabilised(request, settings))
     outcome.notes.extend(_chroma_unused(request, settings))
     outcome.status = "done"
 
 
-def _rotation_dropped(target) -> list[str]:
-    """Return the note for a video's display matrix (its rotation) that the output lacks."""
+def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
+    """Return the notes for what a sequence carries that its output does not hold."""
     import av
 
-    from ..io.sequences import ROTATING_CONTAINERS
+    from ..io.sequences import (
+        PIXEL_ASPECT_CONTAINERS,
+        ROTATING_CONTAINERS,
+        VIDEO_CODECS,
+        audio_kept,
+    )
 
     suffix = Path(target).suffix.lower()
-    if suffix not in ROTATING_CONTAINERS:
-        return [f"video rotation dropped: {suffix} cannot hold it (the frames are written as "
-                "decoded, before the turn a player would give them)"]
-    if not hasattr(av.video.stream.VideoStream, "set_display_matrix"):
-        return ["video rotation dropped: PyAV 18 or later writes it (pip install -U av)"]
-    return []
+    notes = []
+    if sequence.audio and not audio_kept(sequence, target):
+        codecs = ", ".join(sorted(set(sequence.audio)))
+        notes.append(f"audio dropped: {suffix} cannot hold "
+                     + (codecs if suffix in VIDEO_CODECS else "sound"))
+    if sequence.transparent and suffix != ".gif":
+        notes.append(f"GIF transparency dropped: {suffix} cannot hold it")
+    if sequence.display_matrix is not None and suffix not in ROTATING_CONTAINERS:
+        notes.append(f"video rotation dropped: {suffix} cannot hold it (the frames are written "
+                     "as decoded, before the turn a player would give them)")
+    elif (sequence.display_matrix is not None
+          and not hasattr(av.video.stream.VideoStream, "set_display_matrix")):
+        notes.append("video rotation dropped: PyAV 18 or later writes it (pip install -U av)")
+    if sequence.pixel_aspect is not None and suffix not in PIXEL_ASPECT_CONTAINERS:
+        aspect = sequence.pixel_aspect
+        notes.append(f"pixel aspect ratio {aspect.numerator}:{aspect.denominator} dropped: "
+                     f"the {suffix} written here cannot hold it (the frames are written "
+                     "unstretched)")
+    carried = {} if strip_metadata else sequence.carried or {}
+    kept_by = {"ImageJ metadata": ("imagej", (".tif", ".tiff")),
+               "OME-XML": ("ome", (".tif", ".tiff")),
+               "video tags": ("container", tuple(VIDEO_CODECS))}
+    notes.extend(f"{name} dropped: {suffix} cannot hold it"
+                 for name, (piece, extensions) in kept_by.items()
+                 if carried.get(piece) and suffix not in extensions)
+    return notes
 
 
 def _unstabilised(request, settings) -> list[str]:
