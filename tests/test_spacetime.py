@@ -442,6 +442,42 @@ def test_audio_is_copied(tmp_path, rng):
     assert "note: audio dropped: .gif cannot hold sound" in result.stderr
 
 
+def frame_times(path):
+    """A video's frame times in seconds from its first (packets' presentation times)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stamps = sorted(packet.pts for packet in container.demux(stream)
+                        if packet.pts is not None)
+        return [float((stamp - stamps[0]) * stream.time_base) for stamp in stamps]
+
+
+def test_a_variable_frame_rate_keeps_its_times(tmp_path, rng):
+    # A phone's low-light stretch: 20 frames at 30 per second, then 10 at 10 per second. At
+    # the average rate the frames ran 0.3 s ahead of their times (and of the sound).
+    from fractions import Fraction
+
+    times = [k / 30 for k in range(20)] + [20 / 30 + k / 10 for k in range(10)]
+    source = tmp_path / "vfr.mp4"
+    with av.open(str(source), "w") as container:
+        video = container.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        video.codec_context.time_base = video.time_base = Fraction(1, 90000)
+        for seconds in times:
+            frame = av.VideoFrame.from_ndarray(
+                rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round(seconds * 90000), Fraction(1, 90000)
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+    np.testing.assert_allclose(frame_times(source), times, atol=2e-3)
+    for extension in (".mp4", ".mkv"):
+        out = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10"])
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(frame_times(out), times, atol=2e-3)
+
+
 def test_audio_a_container_cannot_hold_is_dropped_with_a_note(tmp_path, rng):
     source = tmp_path / "talk.mkv"
     try:

@@ -211,22 +211,63 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
             setattr(stream.codec_context, name, value)
         matrix = _SCALER_MATRICES.get(colour.get("colorspace", 0))
         sound = _AudioCopy(like, out) if audio_kept(like, temporary) else None
+        # A variable frame rate keeps its frames' times (at the average rate, a phone's
+        # low-light stretch at half the rate ran ahead of its sound).
+        times = _variable_times(like)
+        if times is not None:
+            stream.codec_context.time_base = stream.time_base = _FINE_TIME_BASE
         for frame in frames:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
                                                  format="gray" if grey else "rgb24")
             if yuv and (matrix or "color_range" in colour):
                 picture = picture.reformat(format=pixel_format, dst_colorspace=matrix,
                                            dst_color_range=colour.get("color_range"))
+            seconds = count / float(fps)
+            if times is not None:
+                seconds = times[count] if count < len(times) else times[-1] + (
+                    count - len(times) + 1) / float(fps)
+                picture.pts = round(seconds / _FINE_TIME_BASE)
+                picture.time_base = _FINE_TIME_BASE
             for packet in stream.encode(picture):
                 out.mux(packet)
             count += 1
             if sound is not None:  # interleaved: the sound up to this frame's end
-                sound.mux_until(count / float(fps))
+                sound.mux_until(seconds + 1 / float(fps))
         for packet in stream.encode():
             out.mux(packet)
         if sound is not None:
             sound.mux_until(float("inf"))
     return count
+
+
+#: The time base of a variable frame rate's timestamps (MPEG's 90 kHz clock).
+_FINE_TIME_BASE = Fraction(1, 90000)
+
+
+def _variable_times(like) -> list[float] | None:
+    """Return a video's frame times in seconds from its first, where its rate varies.
+
+    ``None`` for a constant rate (every frame within a quarter frame of its place at the
+    average rate), for anything but a video, or where the times cannot be read. The
+    packets' presentation times, sorted: demuxed, not decoded.
+    """
+    import av
+
+    if like.kind != "video" or not like.fps:
+        return None
+    try:
+        with av.open(str(like.path)) as source:
+            stream = source.streams.video[0]
+            stamps = sorted(packet.pts for packet in source.demux(stream)
+                            if packet.pts is not None)
+            base = float(stream.time_base)
+    except Exception:  # the frames' reading says what is wrong with the file
+        return None
+    if len(stamps) < 2:
+        return None
+    times = [(stamp - stamps[0]) * base for stamp in stamps]
+    steady = np.arange(len(times)) / like.fps
+    return None if np.max(np.abs(np.array(times) - steady)) < 0.25 / like.fps else times
 
 
 def audio_kept(like, output: str | os.PathLike) -> bool:
