@@ -31,24 +31,13 @@ import numpy as np
 from ..pixels import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import open_unlimited
-from .videos import (
-    PIXEL_ASPECT_CONTAINERS,
-    ROTATING_CONTAINERS,
-    VIDEO_CODECS,
-    audio_kept,
-    video_frames,
-    video_header,
-    write_video,
-)
+from .videos import VIDEO_CODECS, video_frames, video_header, write_video
 
 __all__ = [
     "GIF_MAX_BYTES",
-    "PIXEL_ASPECT_CONTAINERS",
-    "ROTATING_CONTAINERS",
     "SEQUENCE_FORMATS",
     "VIDEO_CODECS",
     "Sequence",
-    "audio_kept",
     "check_sequence_output",
     "is_sequence",
     "open_sequence",
@@ -111,7 +100,7 @@ class Sequence:
         them and tagged with them.
     audio : tuple of str
         A video's audio streams, by codec name: copied into a video written like it, where its
-        container takes them (:func:`audio_kept`).
+        container takes them (:func:`nlmeans_cli.io.videos.audio_kept`).
     pixel_aspect : fractions.Fraction or None
         A video's sample (pixel) aspect ratio where it is not square (anamorphic video): a
         video written like it carries it, so that the picture keeps its shape.

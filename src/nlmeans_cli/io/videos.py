@@ -19,7 +19,7 @@ import numpy as np
 from .atomic import ImageFileError
 
 __all__ = ["PIXEL_ASPECT_CONTAINERS", "ROTATING_CONTAINERS", "VIDEO_CODECS", "audio_kept",
-           "video_frames", "video_header", "write_video"]
+           "rotation_kept", "video_frames", "video_header", "write_video"]
 
 #: Video containers and the encoder each is written with.
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
@@ -192,7 +192,7 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
             out.metadata[key] = value
         for key, value in carried.get("stream", {}).items():
             stream.metadata[key] = value
-        if like.display_matrix is not None and hasattr(stream, "set_display_matrix"):
+        if like.display_matrix is not None and rotation_kept(temporary):
             stream.set_display_matrix(list(like.display_matrix))
         if like.pixel_aspect is not None:
             stream.codec_context.sample_aspect_ratio = like.pixel_aspect
@@ -268,6 +268,17 @@ def _variable_times(like) -> list[float] | None:
     times = [(stamp - stamps[0]) * base for stamp in stamps]
     steady = np.arange(len(times)) / like.fps
     return None if np.max(np.abs(np.array(times) - steady)) < 0.25 / like.fps else times
+
+
+def rotation_kept(output: str | os.PathLike) -> bool:
+    """Tell whether a video written to *output* carries a display matrix (its rotation).
+
+    Its container must hold one (:data:`ROTATING_CONTAINERS`), and PyAV write it (18 on).
+    """
+    import av
+
+    return (Path(output).suffix.lower() in ROTATING_CONTAINERS
+            and hasattr(av.video.stream.VideoStream, "set_display_matrix"))
 
 
 def audio_kept(like, output: str | os.PathLike) -> bool:

@@ -451,13 +451,12 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
 
 def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
     """Return the notes for what a sequence carries that its output does not hold."""
-    import av
-
-    from ..io.sequences import (
+    from ..io.videos import (
         PIXEL_ASPECT_CONTAINERS,
         ROTATING_CONTAINERS,
         VIDEO_CODECS,
         audio_kept,
+        rotation_kept,
     )
 
     suffix = Path(target).suffix.lower()
@@ -468,12 +467,11 @@ def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
                      + (codecs if suffix in VIDEO_CODECS else "sound"))
     if sequence.transparent and suffix != ".gif":
         notes.append(f"GIF transparency dropped: {suffix} cannot hold it")
-    if sequence.display_matrix is not None and suffix not in ROTATING_CONTAINERS:
+    if sequence.display_matrix is not None and not rotation_kept(target):
         notes.append(f"video rotation dropped: {suffix} cannot hold it (the frames are written "
-                     "as decoded, before the turn a player would give them)")
-    elif (sequence.display_matrix is not None
-          and not hasattr(av.video.stream.VideoStream, "set_display_matrix")):
-        notes.append("video rotation dropped: PyAV 18 or later writes it (pip install -U av)")
+                     "as decoded, before the turn a player would give them)"
+                     if suffix not in ROTATING_CONTAINERS else
+                     "video rotation dropped: PyAV 18 or later writes it (pip install -U av)")
     if sequence.pixel_aspect is not None and suffix not in PIXEL_ASPECT_CONTAINERS:
         aspect = sequence.pixel_aspect
         notes.append(f"pixel aspect ratio {aspect.numerator}:{aspect.denominator} dropped: "
