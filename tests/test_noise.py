@@ -218,6 +218,37 @@ def test_the_fit_reads_a_bright_object_on_a_black_field():
         assert fitted.read_noise == pytest.approx(READ, rel=0.1)
 
 
+def test_the_fit_reads_bright_cells_on_a_dark_background():
+    # Gaussian cells over a tenth of a 16-bit field: every cell position is rougher than the
+    # background (its slopes, its brighter noise), so the smoothest 60 % were all background,
+    # one level, and the gain came out at 0 or under half the truth on 5 of these 8 images.
+    rows, columns = np.mgrid[0:128, 0:128]
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        clean = np.full((128, 128), 2000.0)
+        for _ in range(3):
+            row, column = rng.uniform(20, 108, 2)
+            clean += rng.uniform(15000, 30000) * np.exp(
+                -((rows - row) ** 2 + (columns - column) ** 2) / (2 * 8.0**2))
+        counts = 30 * rng.poisson(clean / 30) + rng.normal(0, 40, clean.shape)
+        image = np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
+        assert estimate_noise(image, model="poisson-gaussian")[0] == pytest.approx(30, rel=0.2)
+
+
+def test_roughness_in_level_units_takes_out_each_levels_own_scale():
+    rng = np.random.default_rng(0)
+    local = rng.uniform(0, 1, 40_000)
+    roughness = np.abs(rng.normal(0, 1, local.size)) * (1 + 9 * local)
+    relative = noise_levels.in_level_units(roughness, local)
+    # Ten times rougher at the top: over the whole image the brightest tenth stands out, in
+    # units of its level it does not.
+    brightest, darkest = local > 0.9, local < 0.1
+    assert np.median(roughness[brightest]) > 5 * np.median(roughness[darkest])
+    for part in (brightest, darkest):
+        assert np.median(relative[part]) == pytest.approx(1, abs=0.05)
+    assert np.allclose(noise_levels.in_level_units(7 * roughness, local), relative)
+
+
 def test_the_levels_line_does_not_walk_off_to_a_flat_line():
     # The camera at a gain of 1 level a photon: the coat's texture lifts the middle levels
     # above the line. Outliers rejected from the line weighted by counts alone took the

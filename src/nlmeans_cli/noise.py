@@ -28,6 +28,7 @@ from .noise_levels import (
     detail_statistics,
     fit_blocks,
     fit_levels,
+    in_level_units,
     intercept_error,
     intercept_for,
     level_variances,
@@ -262,7 +263,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     position's own pixels), where the noise variance is the details' mean square without
     their largest 0.1 %; a line through (mean, variance), weighted by the levels' counts
     and then by their precision (generalised least squares), with iterated outlier
-    rejection, gives the two parameters. Where that noise grows across the levels, the
+    rejection, gives the two parameters. Where the smoothest positions' levels span under a
+    tenth of the positions' (bright cells on a dark background), the smoothest 60 % of each
+    level are taken instead. Where that noise grows across the levels, the
     roughest 40 % is measured again in units of the fitted noise, and the line fitted
     again. Planes are read in cache-sized bands of rows, and at most
     :data:`nlmeans_cli.noise_levels.FIT_PIXELS` of them in all (larger planes in square
@@ -304,7 +307,10 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # The smoothest 60 %: there the detail is noise. (Measured on 80 training images: the
     # gain within 20 % on 95 and 100 % of them at gain 4 and at 20 photons, against 89 and
     # 95 % with the 2x2 blocks' Haar detail.)
-    xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, rough)
+    # The levels the positions span (2nd to 98th percentile), which the smoothest should cover.
+    levels_low, levels_high = np.quantile(mean, [0.02, 0.98])
+    span = float(levels_high - levels_low)
+    xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, rough, span)
     if xs.size and PoissonGaussian(slope, np.sqrt(max(offset, 0.0))).signal_dependent(
             max(float(xs.min()), 0.0), float(xs.max())):
         # The roughness holds the noise too, which here grows with the level: the smoothest
@@ -313,7 +319,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # times its size: the gain 0.68-0.95 of the truth, 0.96-1.01 so). Chosen again on
         # the roughness in units of the fitted noise, the levels are fitted again.
         calm = rough / np.sqrt(np.maximum(slope * local + offset, variance_floor(ys)))
-        xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, calm)
+        xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, calm, span)
     kept, bent = np.ones(xs.size, bool), False
     if clip_low or clip_high:
         # Levels within three standard deviations of a clipped end lose the tail of their
@@ -406,11 +412,23 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
 
 
 def _smoothest_line(mean: np.ndarray, detail: np.ndarray, local: np.ndarray,
-                    roughness: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                    float, float]:
-    """Return the levels of the :data:`_SMOOTH_SHARE` least rough positions, and their line."""
+                    roughness: np.ndarray, span: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Return the levels of the :data:`_SMOOTH_SHARE` least rough positions, and their line.
+
+    Where those levels span less than :data:`_LEAST_SPAN_SHARE` of *span* (the positions'
+    levels), the least rough of every level are taken instead.
+    """
     smooth = roughness <= np.quantile(roughness, _SMOOTH_SHARE)
     xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
+    if xs.size and float(xs.max() - xs.min()) < _LEAST_SPAN_SHARE * span:
+        # All of them share one narrow band of levels: a dark background under a few bright
+        # cells, whose slopes and brighter noise make every cell's position rougher than the
+        # background's. The detail cancels such slopes (every quadratic), so the least rough
+        # of each level, in units of its level's roughness, are its noise.
+        relative = in_level_units(roughness, local)
+        smooth = relative <= np.quantile(relative, _SMOOTH_SHARE)
+        xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
     return xs, ys, weights, *fit_levels(xs, ys, weights)
 
 
@@ -451,6 +469,16 @@ _BLACK_LEVEL_ERRORS = 3.0
 
 #: The share of positions, the smoothest, whose details are taken for noise.
 _SMOOTH_SHARE = 0.6
+
+#: The least share of the positions' levels (2nd to 98th percentile) that the smoothest
+#: positions' levels must span, else the smoothest of each level are taken. Gaussian cells on
+#: a dark background (16-bit and 8-bit counts, 2 to 15 % of the image bright): the gain
+#: within 20 % on 80 % against 64 % of 172 such images, a gain under half the truth on 4
+#: against 30; on the 400 photographs of train400, with photon or Gaussian noise (float or 8
+#: bits) or none, the smoothest levels spanned a tenth of the image's or more, so they fit
+#: as before (taking every level's smoothest there doubled the Gaussian images whose fitted
+#: noise grows by half).
+_LEAST_SPAN_SHARE = 0.1
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_blocks", "fit_levels",
-           "intercept_error", "intercept_for", "level_variances", "local_mean",
+           "in_level_units", "intercept_error", "intercept_for", "level_variances", "local_mean",
            "second_differences", "slope_for", "touches_clipped", "variance_floor"]
 
 
@@ -71,12 +71,8 @@ def level_variances(mean: np.ndarray, detail: np.ndarray, local: np.ndarray
     -----
     Up to 80 levels of equal count; ``O(N)`` with a radix sort.
     """
-    # Ordered on 16-bit keys, which NumPy sorts by radix in linear time; 65536 steps across
-    # the image's range split no level that matters.
-    span = max(float(local.max() - local.min()), 1e-300)
-    order = np.argsort(((local - local.min()) * (65535 / span)).astype(np.uint16), kind="stable")
+    order, levels = _level_order(local)
     mean, detail = mean[order], detail[order]
-    levels = max(4, min(80, mean.size // 450))
     xs, ys, weights = [], [], []
     for group_mean, group_detail in zip(np.array_split(mean, levels),
                                         np.array_split(detail, levels), strict=True):
@@ -97,6 +93,46 @@ def level_variances(mean: np.ndarray, detail: np.ndarray, local: np.ndarray
         # per neighbourhood's worth of positions.
         weights.append(group_detail.size / DETAIL_SUPPORT)
     return np.array(xs), np.array(ys), np.array(weights, np.float64)
+
+
+def in_level_units(values: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Return each position's *values* over their median in its level (as levels are formed).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Per position, at least 0 (a roughness).
+    local : numpy.ndarray
+        Per position, the level's key (as :func:`detail_statistics` gives it).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the levels of :func:`level_variances` (a level whose median is 0 is divided
+        by the least positive one's).
+
+    Notes
+    -----
+    ``O(N)``: a radix sort and a median per level.
+    """
+    order, levels = _level_order(local)
+    groups = np.array_split(order, levels)
+    medians = np.array([np.median(values[group]) for group in groups], np.float64)
+    positive = medians[medians > 0]
+    medians = np.maximum(medians, positive.min() if positive.size else 1.0)
+    relative = np.empty(values.shape, np.float64)
+    for group, median in zip(groups, medians, strict=True):
+        relative[group] = values[group] / median
+    return relative
+
+
+def _level_order(local: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return the positions ordered by their level's key, and how many levels of equal count."""
+    # Ordered on 16-bit keys, which NumPy sorts by radix in linear time; 65536 steps across
+    # the image's range split no level that matters.
+    span = max(float(local.max() - local.min()), 1e-300)
+    order = np.argsort(((local - local.min()) * (65535 / span)).astype(np.uint16), kind="stable")
+    return order, max(4, min(80, local.size // 450))
 
 
 def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndarray]:
