@@ -319,7 +319,14 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # times its size: the gain 0.68-0.95 of the truth, 0.96-1.01 so). Chosen again on
         # the roughness in units of the fitted noise, the levels are fitted again.
         calm = rough / np.sqrt(np.maximum(slope * local + offset, variance_floor(ys)))
-        xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, calm, span)
+        calmer = _smoothest_line(mean, detail, local, calm, span)
+        # Spots on a dark background: their slopes stay rough in units of the noise, and
+        # the levels chosen again can shrink to the background's, which set no slope; the
+        # first choice then stands (spots over 5 to 15 % of a field: the gain within 20 % on
+        # 91 against 86 % of 76 fields; never on the 360 training photographs at gain 4, in
+        # float and 8 bits, 2 or 1, or 20 photons, nor on the stacks).
+        if calmer[0].size and np.ptp(calmer[0]) >= _LEAST_CALMER_SPAN * np.ptp(xs):
+            xs, ys, weights, slope, offset = calmer
     kept, bent = np.ones(xs.size, bool), False
     if clip_low or clip_high:
         # Levels within three standard deviations of a clipped end lose the tail of their
@@ -479,6 +486,10 @@ _SMOOTH_SHARE = 0.6
 #: as before (taking every level's smoothest there doubled the Gaussian images whose fitted
 #: noise grows by half).
 _LEAST_SPAN_SHARE = 0.1
+
+#: The least share of the first choice's span of levels that the levels chosen again on the
+#: roughness in units of the fitted noise must span to replace it.
+_LEAST_CALMER_SPAN = 0.3
 
 
 @dataclass(frozen=True)
