@@ -37,8 +37,9 @@ from .noise_levels import (
 )
 from .photon_counts import LatticeSearch, search_photon_lattice
 
-__all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
-           "anscombe", "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise"]
+__all__ = ["CLIPPED_END_DEVIATIONS", "NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel",
+           "PoissonGaussian", "anscombe", "clipped_ends", "fit_poisson_gaussian",
+           "inverse_anscombe", "lookup_noise"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,28 @@ class PoissonGaussian:
     def std(self, x: np.ndarray | float) -> np.ndarray | float:
         """Return the noise standard deviation at mean level *x*."""
         return np.sqrt(np.maximum(self.gain * np.asarray(x) + self.read_noise**2, 0.0))
+
+    def levels_clear_of(self, ends: tuple[float | None, float | None],
+                        deviations: float) -> tuple[float, float]:
+        """Return the least and greatest levels *deviations* standard deviations from *ends*.
+
+        *ends* are the clipped values, low and high (``None``: not clipped); ``-inf`` and
+        ``inf`` where an end is not clipped. The least exceeds the greatest where no level
+        is that clear of both.
+        """
+        clipped_low, clipped_high = ends
+        spread = deviations**2 * self.gain
+        least, greatest = -np.inf, np.inf
+        # x -+ d * sqrt(gain * x + read^2) reaching the end: the roots of a quadratic in x.
+        if clipped_low is not None:
+            centre = 2 * clipped_low + spread
+            least = 0.5 * (centre + np.sqrt(max(centre**2 - 4 * (
+                clipped_low**2 - deviations**2 * self.read_noise**2), 0.0)))
+        if clipped_high is not None:
+            centre = 2 * clipped_high + spread
+            greatest = 0.5 * (centre - np.sqrt(max(centre**2 - 4 * (
+                clipped_high**2 - deviations**2 * self.read_noise**2), 0.0)))
+        return float(least), float(greatest)
 
     def signal_dependent(self, low: float, high: float) -> bool:
         """Tell whether the noise grows by :data:`SIGNAL_DEPENDENT_GROWTH` or more over a range.
@@ -291,14 +314,10 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     planes = np.asarray(image, np.float32)
     if planes.ndim == 2:
         planes = planes[np.newaxis]
-    # A sensor that clips piles many pixels onto one value; unclipped data (negative values
-    # from read noise included) does not, and keeps its darkest positions.
-    low, high = float(planes.min()), float(planes.max())
-    crowded = max(16, planes.size // 1000)
-    clip_low = low <= 0 and np.count_nonzero(planes == low) > crowded
-    clip_high = high >= top and np.count_nonzero(planes == high) > crowded
     # The clipped ends, as the positions' and the values' filters take them.
-    ends = (low if clip_low else None, high if clip_high else None)
+    ends = clipped_ends(planes, top)
+    clip_low, clip_high = (end is not None for end in ends)
+    low, high = float(planes.min()), float(planes.max())
     parts = [detail_statistics(block, *ends) for index, plane in enumerate(planes)
              for block in fit_blocks(plane, planes.shape[0], index)]
     parts = [part for part in parts if part is not None]
@@ -339,7 +358,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # black put the gain within 20 % on 97 % against 92 % of 200 training images saved as
         # 8 bits at a photon per level and a peak of 30 photons, but took clipped Gaussian
         # noise of sigma 50 for photon noise on 57 of 120 against 34.)
-        spread = 3 * np.sqrt(np.maximum(slope * xs + offset, 0.0))
+        spread = CLIPPED_END_DEVIATIONS * np.sqrt(np.maximum(slope * xs + offset, 0.0))
         near = np.zeros(xs.size, bool)
         if clip_high:
             near |= xs + spread > high
@@ -420,6 +439,33 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            clip_bound=bool(bent and gain is None))
 
 
+def clipped_ends(values: np.ndarray, top: float = 1.0) -> tuple[float | None, float | None]:
+    """Return the values at which a sensor clipped the data, low and high (``None``: did not).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One channel's values, unit scale.
+    top : float
+        The value at which the sensor clips (1 for integer images).
+
+    Returns
+    -------
+    tuple of 2 (float or None)
+        The least value where it is 0 or less, the greatest where it is *top* or more, each
+        only where more than a thousandth of the values (and 16) pile onto it.
+
+    Notes
+    -----
+    A sensor that clips piles many pixels onto one value; unclipped data (negative values
+    from read noise included) does not. ``O(N)``.
+    """
+    low, high = float(values.min()), float(values.max())
+    crowded = max(16, values.size // 1000)
+    return (low if low <= 0 and np.count_nonzero(values == low) > crowded else None,
+            high if high >= top and np.count_nonzero(values == high) > crowded else None)
+
+
 def _smoothest_line(mean: np.ndarray, detail: np.ndarray, local: np.ndarray,
                     roughness: np.ndarray, span: float
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
@@ -475,6 +521,10 @@ _FLOOR_ROUNDS = 3
 #: photons nor saved as 8 bits; 40 synthetic fluorescence stacks: none, 10 and 40 offset by
 #: 0, 100 and 500 of 65535 (where the fit's gain falls to 0.89-0.97 of the truth).
 _BLACK_LEVEL_ERRORS = 3.0
+
+#: How many of the noise's standard deviations from a clipped end a level must lie for its
+#: variance to count (nearer, clipping shrinks it), in the fit and in ``auto``'s judgement.
+CLIPPED_END_DEVIATIONS = 3.0
 
 #: The share of positions, the smoothest, whose details are taken for noise.
 _SMOOTH_SHARE = 0.6

@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
+from .noise import (
+    CLIPPED_END_DEVIATIONS,
+    PoissonGaussian,
+    anscombe,
+    clipped_ends,
+    fit_poisson_gaussian,
+    inverse_anscombe,
+    lookup_noise,
+)
 from .noise_levels import fit_blocks, local_mean, second_differences, touches_clipped
 
 __all__ = ["CONFIRMING_SHARE", "Stabiliser", "plan_stabiliser"]
@@ -129,7 +137,9 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     # Every channel must be one the transform can take, and one at least must count photons
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
     # fluorescence image saved in colour).
-    if not (all(choice.stabilises(model, max(low, 0.0), high) for model in models)
+    if not (all(choice.stabilises(model, *_judged_levels(model, unit[..., channel], low, high,
+                                                          top))
+                for channel, model in enumerate(models))
             and any(model.gain > 0 for model in models)):
         return None
     brightest = float(unit.max())
@@ -151,6 +161,28 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
                                 for channel, model in enumerate(models)]))
     return replace(stabiliser, equivalent_sigma=equivalent if equivalent > 0 else None)
+
+
+def _judged_levels(model: PoissonGaussian, channel: np.ndarray, low: float, high: float,
+                   top: float) -> tuple[float, float]:
+    """Return the levels, within *low* to *high*, over which a channel's model is judged.
+
+    Where the channel clips and its read noise was fitted from the levels' line (not read
+    off the photon counts' lattice, nor given), only levels clear of the clipped ends by
+    :data:`nlmeans_cli.noise.CLIPPED_END_DEVIATIONS` of the model's standard deviations: the
+    fit left out the levels nearer, and beyond the last it measured the line is an
+    extrapolation, bent by the clipping it could not see (Gaussian noise of sigma 35 saved
+    as 8 bits: the noise's variance shrinks towards black, and the line rises by 1.8 across
+    the image). An empty range (low above high) is judged as no growth.
+    """
+    low = max(low, 0.0)
+    if model.read_noise_range is None:
+        return low, high
+    ends = clipped_ends(channel, top)
+    if ends == (None, None):
+        return low, high
+    least, greatest = model.levels_clear_of(ends, CLIPPED_END_DEVIATIONS)
+    return max(low, least), min(high, greatest)
 
 
 def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
