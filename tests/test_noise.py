@@ -963,3 +963,40 @@ def test_auto_judges_the_growth_only_where_clipping_lets_the_fit_see_it():
     photons = np.clip(np.rint(_photons(np.random.default_rng(2), clean) * 255), 0, 255)
     assert np.count_nonzero(photons == 0) > photons.size // 1000
     assert resolve_parameters(photons.astype(np.uint8)).stabiliser is not None
+
+
+def test_auto_does_not_carry_a_narrow_lines_slope_far_beyond_its_levels():
+    # One spot of 50 pixels on a flat field with Gaussian noise: the fit's levels are all the
+    # background's (they spanned 1.3 of 255), and their slope, noise, carried up to the spot's
+    # top read as photon noise on 3 of these 12 draws (-5 dB on such a field).
+    rows, columns = np.mgrid[0:256, 0:256]
+    clean = 0.05 + 0.6 * np.exp(-((rows - 100) ** 2 + (columns - 140) ** 2) / (2 * 4.0**2))
+    for seed in range(12):
+        noisy = (clean + np.random.default_rng(seed).normal(0, 15 / 255, clean.shape)
+                 ).astype(np.float32)
+        assert resolve_parameters(noisy).stabiliser is None
+        first, last = fit_poisson_gaussian(noisy).measured_levels
+        assert 0 < last - first < 0.05
+
+
+def test_cells_on_a_black_clipped_8_bit_field_are_fitted_from_levels_formed_clear_of_it():
+    # Six spots on a background of 3 levels, gain 4, saved as 8 bits: a quarter of the pixels
+    # clip at black. Nearly every level is the background's, within three deviations of
+    # black, and the spots made one or two: the model said clipping may have bent its line,
+    # and auto took the Gaussian path. Formed again from the positions clear of black, the
+    # levels are the spots'.
+    rows, columns = np.mgrid[0:256, 0:256]
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        clean = np.full((256, 256), 3.0)
+        for _ in range(6):
+            row, column = rng.uniform(0.15 * 256, 0.85 * 256, 2)
+            clean += rng.uniform(80, 200) * np.exp(
+                -((rows - row) ** 2 + (columns - column) ** 2) / (2 * 8.0**2))
+        counts = np.clip(np.rint(4 * rng.poisson(clean / 4) + rng.normal(0, 2, clean.shape)),
+                         0, 255).astype(np.uint8)
+        assert np.mean(counts == 0) > 0.1
+        model = fit_poisson_gaussian(counts / 255)
+        assert not model.clip_bound
+        assert model.gain == pytest.approx(GAIN, rel=0.2)
+        assert resolve_parameters(counts).stabiliser is not None

@@ -22,24 +22,22 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .clipped_levels import clipped_ends, fit_clear_of_clipping
 from .formulation import lookup
 from .noise_levels import (
     DETAIL_SUPPORT,
     detail_statistics,
     fit_blocks,
-    fit_levels,
-    in_level_units,
     intercept_error,
     intercept_for,
-    level_variances,
     slope_for,
+    smoothest_line,
     variance_floor,
 )
 from .photon_counts import LatticeSearch, search_photon_lattice
 
-__all__ = ["CLIPPED_END_DEVIATIONS", "NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel",
-           "PoissonGaussian", "anscombe", "clipped_ends", "fit_poisson_gaussian",
-           "inverse_anscombe", "lookup_noise"]
+__all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
+           "anscombe", "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,10 @@ class PoissonGaussian:
         Whether clipping reaches every level the gain was fitted on (each within three
         standard deviations of a clipped end) and no photon lattice showed: the line may be
         bent by the clipping, and ``noise="auto"`` does not take it. Not compared.
+    measured_levels : tuple of 2 float, or None
+        Where the parameters come from the levels' line, the least and greatest level it was
+        fitted on; ``None`` where they were given or read off the photon counts' lattice.
+        Not compared.
     """
 
     gain: float
@@ -81,6 +83,7 @@ class PoissonGaussian:
     read_noise_floor: float = field(default=0.0, compare=False)
     black_level: float | None = field(default=None, compare=False)
     clip_bound: bool = field(default=False, compare=False)
+    measured_levels: tuple[float, float] | None = field(default=None, compare=False)
 
     @property
     def read_noise_determined(self) -> bool:
@@ -317,21 +320,17 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # The clipped ends, as the positions' and the values' filters take them.
     ends = clipped_ends(planes, top)
     clip_low, clip_high = (end is not None for end in ends)
-    low, high = float(planes.min()), float(planes.max())
     parts = [detail_statistics(block, *ends) for index, plane in enumerate(planes)
              for block in fit_blocks(plane, planes.shape[0], index)]
     parts = [part for part in parts if part is not None]
     if not parts or sum(part[0].size for part in parts) < 64 * DETAIL_SUPPORT:
         return PoissonGaussian(float(gain or 0.0), float(read_noise or 0.0))
     mean, detail, rough, local = (np.concatenate(values) for values in zip(*parts, strict=True))
-    # The smoothest 60 %: there the detail is noise. (Measured on 80 training images: the
-    # gain within 20 % on 95 and 100 % of them at gain 4 and at 20 photons, against 89 and
-    # 95 % with the 2x2 blocks' Haar detail.)
-    # The levels the positions span (0.1st to 99.9th percentile: cells a few percent of the
-    # image count), which the smoothest should cover.
+    # The smoothest 60 %: there the detail is noise. The levels the positions span (0.1st to
+    # 99.9th percentile: cells a few percent of the image count), which they should cover.
     levels_low, levels_high = np.quantile(mean, [0.001, 0.999])
     span = float(levels_high - levels_low)
-    xs, ys, weights, slope, offset = _smoothest_line(mean, detail, local, rough, span)
+    xs, ys, weights, slope, offset = smoothest_line(mean, detail, local, rough, span)
     if xs.size and PoissonGaussian(slope, np.sqrt(max(offset, 0.0))).signal_dependent(
             max(float(xs.min()), 0.0), float(xs.max())):
         # The roughness holds the noise too, which here grows with the level: the smoothest
@@ -340,7 +339,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # times its size: the gain 0.68-0.95 of the truth, 0.96-1.01 so). Chosen again on
         # the roughness in units of the fitted noise, the levels are fitted again.
         calm = rough / np.sqrt(np.maximum(slope * local + offset, variance_floor(ys)))
-        calmer = _smoothest_line(mean, detail, local, calm, span)
+        calmer = smoothest_line(mean, detail, local, calm, span)
         # Spots on a dark background: their slopes stay rough in units of the noise, and
         # the levels chosen again can shrink to the background's, which set no slope; the
         # first choice then stands (spots over 5 to 15 % of a field: the gain within 20 % on
@@ -350,24 +349,8 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
             xs, ys, weights, slope, offset = calmer
     kept, bent = np.ones(xs.size, bool), False
     if clip_low or clip_high:
-        # Levels within three standard deviations of a clipped end lose the tail of their
-        # noise to the clipping (their variance shrinks): they are left out, and the line
-        # fitted again. Where that leaves fewer than three, clipping reaches every level and
-        # may have bent the line (heavy Gaussian noise in an 8-bit file reads as photon
-        # noise): unless the counts' lattice shows, the model says so. (Two deviations at
-        # black put the gain within 20 % on 97 % against 92 % of 200 training images saved as
-        # 8 bits at a photon per level and a peak of 30 photons, but took clipped Gaussian
-        # noise of sigma 50 for photon noise on 57 of 120 against 34.)
-        spread = CLIPPED_END_DEVIATIONS * np.sqrt(np.maximum(slope * xs + offset, 0.0))
-        near = np.zeros(xs.size, bool)
-        if clip_high:
-            near |= xs + spread > high
-        if clip_low:
-            near |= xs - spread < low
-        if near.any() and (~near).sum() >= 3:
-            kept = ~near
-            slope, offset = fit_levels(xs[kept], ys[kept], weights[kept])
-        bent = (~near).sum() < 3
+        xs, ys, weights, slope, offset, kept, bent = fit_clear_of_clipping(
+            (xs, ys, weights), (slope, offset), (mean, detail, local, rough), ends, span)
     # Where the counts' lattice shows, its spacing and spread measure both parameters far
     # better than the levels' line (whose intercept, the read noise, is an extrapolation).
     # It shows only where the read noise is under about half the gain: looked for near the
@@ -436,55 +419,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            float(max(np.sqrt(offset), floor) if read_noise is None
                                  else read_noise),
                            read_noise_range=spread, read_noise_floor=floor, black_level=black,
-                           clip_bound=bool(bent and gain is None))
-
-
-def clipped_ends(values: np.ndarray, top: float = 1.0) -> tuple[float | None, float | None]:
-    """Return the values at which a sensor clipped the data, low and high (``None``: did not).
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        One channel's values, unit scale.
-    top : float
-        The value at which the sensor clips (1 for integer images).
-
-    Returns
-    -------
-    tuple of 2 (float or None)
-        The least value where it is 0 or less, the greatest where it is *top* or more, each
-        only where more than a thousandth of the values (and 16) pile onto it.
-
-    Notes
-    -----
-    A sensor that clips piles many pixels onto one value; unclipped data (negative values
-    from read noise included) does not. ``O(N)``.
-    """
-    low, high = float(values.min()), float(values.max())
-    crowded = max(16, values.size // 1000)
-    return (low if low <= 0 and np.count_nonzero(values == low) > crowded else None,
-            high if high >= top and np.count_nonzero(values == high) > crowded else None)
-
-
-def _smoothest_line(mean: np.ndarray, detail: np.ndarray, local: np.ndarray,
-                    roughness: np.ndarray, span: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """Return the levels of the :data:`_SMOOTH_SHARE` least rough positions, and their line.
-
-    Where those levels span less than :data:`_LEAST_SPAN_SHARE` of *span* (the positions'
-    levels), the least rough of every level are taken instead.
-    """
-    smooth = roughness <= np.quantile(roughness, _SMOOTH_SHARE)
-    xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
-    if xs.size and float(xs.max() - xs.min()) < _LEAST_SPAN_SHARE * span:
-        # All of them share one narrow band of levels: a dark background under a few bright
-        # cells, whose slopes and brighter noise make every cell's position rougher than the
-        # background's. The detail cancels such slopes (every quadratic), so the least rough
-        # of each level, in units of its level's roughness, are its noise.
-        relative = in_level_units(roughness, local)
-        smooth = relative <= np.quantile(relative, _SMOOTH_SHARE)
-        xs, ys, weights = level_variances(mean[smooth], detail[smooth], local[smooth])
-    return xs, ys, weights, *fit_levels(xs, ys, weights)
+                           clip_bound=bool(bent and gain is None),
+                           measured_levels=(float(xs[kept].min()), float(xs[kept].max()))
+                           if lattice is None and kept.any() else None)
 
 
 def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float | None
@@ -521,24 +458,6 @@ _FLOOR_ROUNDS = 3
 #: photons nor saved as 8 bits; 40 synthetic fluorescence stacks: none, 10 and 40 offset by
 #: 0, 100 and 500 of 65535 (where the fit's gain falls to 0.89-0.97 of the truth).
 _BLACK_LEVEL_ERRORS = 3.0
-
-#: How many of the noise's standard deviations from a clipped end a level must lie for its
-#: variance to count (nearer, clipping shrinks it), in the fit and in ``auto``'s judgement.
-CLIPPED_END_DEVIATIONS = 3.0
-
-#: The share of positions, the smoothest, whose details are taken for noise.
-_SMOOTH_SHARE = 0.6
-
-#: The least share of the positions' levels (0.1st to 99.9th percentile) that the smoothest
-#: positions' levels must span, else the smoothest of each level are taken. On 432 fields of
-#: spots or discs on a dark background (16-bit and 8-bit counts), with the choice below: the
-#: gain within 20 % on 83 and 92 % against 64 and 66 % of those whose cells cover 2 to 5 and
-#: 5 to 15 % of the field, 72 against 58 % below that. On the 400 photographs of train400
-#: with photon or Gaussian noise (float or 8 bits) the smoothest levels spanned a tenth of
-#: the image's or more, so they fit as before (taking every level's smoothest there doubled
-#: the Gaussian images whose fitted noise grows by half); clean, it ran on 3 of them (none
-#: then taken for photon noise by ``auto``).
-_LEAST_SPAN_SHARE = 0.1
 
 #: The least share of the first choice's span of levels that the levels chosen again on the
 #: roughness in units of the fitted noise must span to replace it.

@@ -13,15 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .noise import (
-    CLIPPED_END_DEVIATIONS,
-    PoissonGaussian,
-    anscombe,
-    clipped_ends,
-    fit_poisson_gaussian,
-    inverse_anscombe,
-    lookup_noise,
-)
+from .clipped_levels import CLIPPED_END_DEVIATIONS, clipped_ends
+from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_levels import fit_blocks, local_mean, second_differences, touches_clipped
 
 __all__ = ["CONFIRMING_SHARE", "Stabiliser", "plan_stabiliser"]
@@ -167,10 +160,15 @@ def _judged_levels(model: PoissonGaussian, channel: np.ndarray, low: float, high
                    top: float) -> tuple[float, float]:
     """Return the levels, within *low* to *high*, over which a channel's model is judged.
 
+    Where the model's line was fitted on levels spanning ``w``, at most
+    :data:`_MOST_EXTRAPOLATION` times ``w`` beyond them either way: a line fitted on a narrow
+    band of levels has a slope of little meaning far from it (a spot of 50 pixels on a flat
+    field with Gaussian noise: the background's levels spanned 1.3 of 255, and their slope,
+    carried to the spot's top, read as photon noise).
     Where the channel clips and its read noise was fitted from the levels' line (not read
     off the photon counts' lattice, nor given), only levels clear of the clipped ends by
-    :data:`nlmeans_cli.noise.CLIPPED_END_DEVIATIONS` of the model's standard deviations: the
-    fit left out the levels nearer, and beyond the last it measured the line is an
+    :data:`nlmeans_cli.clipped_levels.CLIPPED_END_DEVIATIONS` of the model's standard
+    deviations: the fit left out the levels nearer, and beyond the last it measured the line is an
     extrapolation, bent by the clipping it could not see (Gaussian noise of sigma 35 saved
     as 8 bits: the noise's variance shrinks towards black, and the line rises by 1.8 across
     the image). An empty range (low above high) is judged as no growth.
@@ -178,6 +176,10 @@ def _judged_levels(model: PoissonGaussian, channel: np.ndarray, low: float, high
     low = max(low, 0.0)
     if model.read_noise_range is None:
         return low, high
+    if model.measured_levels is not None:
+        first, last = model.measured_levels
+        reach = _MOST_EXTRAPOLATION * (last - first)
+        low, high = max(low, first - reach), min(high, last + reach)
     ends = clipped_ends(channel, top)
     if ends == (None, None):
         return low, high
@@ -233,6 +235,14 @@ _RANGE_PIXELS = 1 << 20
 #: saved as 8 bits from 8, 4, 2 to 12, 8, 4 (-0.004, -0.006, -0.033 against -0.009, -0.007,
 #: -0.030 dB); clean, 84 against 82 of 360 (their own grain).
 _RANGE_QUANTILES = (0.001, 0.999)
+
+#: How far beyond the levels its line was fitted on (in their span) a model is judged. On
+#: 108 fields of 1 to 10 Gaussian spots with Gaussian noise (sigma 5, 15, 25), ``auto``
+#: stabilised 6 (mean -0.09 dB against ``gaussian``, -5.1 dB at worst) judged over the whole
+#: 0.1st to 99.9th percentile, 1 with this (-1.37 dB), none with 2; on 120 training
+#: photographs with photon noise (gain 4, 2, 0.5, float) the same ones as before with this,
+#: with 2 one to two more on the Gaussian path (-0.008 dB at gain 0.5).
+_MOST_EXTRAPOLATION = 3.0
 
 #: The fewest photons (read noise included) a position's level must hold for its transformed
 #: noise to be measured: the transform's variance is within a few percent of 1 from there up,

@@ -1,0 +1,127 @@
+"""Where a sensor clipped: its clipped values, and the noise's levels clear of them.
+
+Clipping at black or white shrinks the variance of the levels near it (a tail of their noise
+is cut off), which bends the levels' line (:mod:`nlmeans_cli.noise_levels`) into a slope that
+reads as photon noise. The fit (:func:`nlmeans_cli.noise.fit_poisson_gaussian`) leaves those
+levels out; ``auto`` (:mod:`nlmeans_cli.stabiliser`) judges the noise's growth only over the
+levels the fit kept. Every value here is on the unit scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .noise_levels import DETAIL_SUPPORT, fit_levels, smoothest_line
+
+__all__ = ["CLIPPED_END_DEVIATIONS", "clipped_ends", "fit_clear_of_clipping"]
+
+
+#: How many of the noise's standard deviations from a clipped end a level must lie for its
+#: variance to count (nearer, clipping shrinks it), in the fit and in ``auto``'s judgement.
+CLIPPED_END_DEVIATIONS = 3.0
+
+
+def clipped_ends(values: np.ndarray, top: float = 1.0) -> tuple[float | None, float | None]:
+    """Return the values at which a sensor clipped the data, low and high (``None``: did not).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One channel's values, unit scale.
+    top : float
+        The value at which the sensor clips (1 for integer images).
+
+    Returns
+    -------
+    tuple of 2 (float or None)
+        The least value where it is 0 or less, the greatest where it is *top* or more, each
+        only where more than a thousandth of the values (and 16) pile onto it.
+
+    Notes
+    -----
+    A sensor that clips piles many pixels onto one value; unclipped data (negative values
+    from read noise included) does not. ``O(N)``.
+    """
+    low, high = float(values.min()), float(values.max())
+    crowded = max(16, values.size // 1000)
+    return (low if low <= 0 and np.count_nonzero(values == low) > crowded else None,
+            high if high >= top and np.count_nonzero(values == high) > crowded else None)
+
+
+def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
+                          line: tuple[float, float],
+                          positions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                          ends: tuple[float | None, float | None], span: float
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float,
+                                     np.ndarray, bool]:
+    """Return the levels and line of a clipped image, fitted clear of its clipped ends.
+
+    Parameters
+    ----------
+    levels : tuple of 3 numpy.ndarray
+        The levels' means, variances and weights (:func:`nlmeans_cli.noise_levels.level_variances`).
+    line : tuple of 2 float
+        Their line's slope and intercept.
+    positions : tuple of 4 numpy.ndarray
+        Every position's mean, detail, level key and roughness
+        (:func:`nlmeans_cli.noise_levels.detail_statistics`), for levels formed again.
+    ends : tuple of 2 (float or None)
+        The clipped values (:func:`clipped_ends`).
+    span : float
+        The positions' range of levels (:func:`nlmeans_cli.noise_levels.smoothest_line`).
+
+    Returns
+    -------
+    xs, ys, weights : numpy.ndarray
+        The levels, formed again where that was needed (below).
+    slope, offset : float
+        The line.
+    kept : numpy.ndarray
+        bool per level: those the line was fitted on.
+    bent : bool
+        Whether clipping reaches every level but two or fewer, so that the line may be bent.
+
+    Notes
+    -----
+    Levels within :data:`CLIPPED_END_DEVIATIONS` standard deviations (of the line) of a
+    clipped end lose the tail of their noise to the clipping: they are left out, and the line
+    fitted again. Where fewer than three are left, the levels are formed again from the
+    positions that far from the ends alone: a dark field clipped at black under a few
+    bright cells holds nearly every level, and the cells' positions make only one or two
+    (8-bit counts at gain 4 on a background of 3 levels: ``auto`` 8.5 dB over the Gaussian
+    path on 12 fields, against 1.6 dB before). Where they too are fewer than three, clipping
+    reaches every level and may have bent the line (heavy Gaussian noise in an 8-bit file
+    reads as photon noise). (Two deviations at black put the gain within 20 % on 97 %
+    against 92 % of 200 training images saved as 8 bits at a photon per level and a peak of
+    30 photons, but took clipped Gaussian noise of sigma 50 for photon noise on 57 of 120
+    against 34.) ``O(L)`` for ``L`` levels, ``O(N)`` where they are formed again.
+    """
+    (xs, ys, weights), (slope, offset) = levels, line
+    clip_low, clip_high = ends
+    mean, detail, local, roughness = positions
+    near = _near_ends(xs, slope, offset, ends)
+    kept = np.ones(xs.size, bool)
+    if near.any() and (~near).sum() >= 3:
+        kept = ~near
+        slope, offset = fit_levels(xs[kept], ys[kept], weights[kept])
+    elif near.any():
+        far = ~_near_ends(local, slope, offset, ends)
+        if far.sum() >= 64 * DETAIL_SUPPORT:
+            formed = smoothest_line(mean[far], detail[far], local[far], roughness[far], span)
+            if formed[0].size >= 3:
+                xs, ys, weights, slope, offset = formed
+                near, kept = np.zeros(xs.size, bool), np.ones(xs.size, bool)
+    return xs, ys, weights, slope, offset, kept, bool((~near).sum() < 3)
+
+
+def _near_ends(levels: np.ndarray, slope: float, offset: float,
+               ends: tuple[float | None, float | None]) -> np.ndarray:
+    """Tell which levels lie within :data:`CLIPPED_END_DEVIATIONS` deviations of an end."""
+    spread = CLIPPED_END_DEVIATIONS * np.sqrt(np.maximum(slope * levels + offset, 0.0))
+    near = np.zeros(levels.shape, bool)
+    clip_low, clip_high = ends
+    if clip_high is not None:
+        near |= levels + spread > clip_high
+    if clip_low is not None:
+        near |= levels - spread < clip_low
+    return near
