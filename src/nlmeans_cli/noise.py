@@ -75,6 +75,9 @@ class PoissonGaussian:
         Where the parameters come from the levels' line, the least and greatest level it was
         fitted on; ``None`` where they were given or read off the photon counts' lattice.
         Not compared.
+    clipped : tuple of 2 (float or None)
+        Where fitted, the values at which the data clipped, low and high, ``None`` where they
+        did not (:func:`nlmeans_cli.clipped_levels.clipped_ends`). Not compared.
     """
 
     gain: float
@@ -84,6 +87,7 @@ class PoissonGaussian:
     black_level: float | None = field(default=None, compare=False)
     clip_bound: bool = field(default=False, compare=False)
     measured_levels: tuple[float, float] | None = field(default=None, compare=False)
+    clipped: tuple[float | None, float | None] = field(default=(None, None), compare=False)
 
     @property
     def read_noise_determined(self) -> bool:
@@ -421,7 +425,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            read_noise_range=spread, read_noise_floor=floor, black_level=black,
                            clip_bound=bool(bent and gain is None),
                            measured_levels=(float(xs[kept].min()), float(xs[kept].max()))
-                           if lattice is None and kept.any() else None)
+                           if lattice is None and kept.any() else None, clipped=ends)
 
 
 def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float | None

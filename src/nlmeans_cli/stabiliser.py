@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .clipped_levels import CLIPPED_END_DEVIATIONS, clipped_ends
+from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_levels import fit_blocks, local_mean, second_differences, touches_clipped
 
@@ -130,9 +130,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     # Every channel must be one the transform can take, and one at least must count photons
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
     # fluorescence image saved in colour).
-    if not (all(choice.stabilises(model, *_judged_levels(model, unit[..., channel], low, high,
-                                                          top))
-                for channel, model in enumerate(models))
+    if not (all(choice.stabilises(model, *_judged_levels(model, low, high)) for model in models)
             and any(model.gain > 0 for model in models)):
         return None
     brightest = float(unit.max())
@@ -156,22 +154,21 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     return replace(stabiliser, equivalent_sigma=equivalent if equivalent > 0 else None)
 
 
-def _judged_levels(model: PoissonGaussian, channel: np.ndarray, low: float, high: float,
-                   top: float) -> tuple[float, float]:
+def _judged_levels(model: PoissonGaussian, low: float, high: float) -> tuple[float, float]:
     """Return the levels, within *low* to *high*, over which a channel's model is judged.
 
-    Where the model's line was fitted on levels spanning ``w``, at most
-    :data:`_MOST_EXTRAPOLATION` times ``w`` beyond them either way: a line fitted on a narrow
-    band of levels has a slope of little meaning far from it (a spot of 50 pixels on a flat
-    field with Gaussian noise: the background's levels spanned 1.3 of 255, and their slope,
-    carried to the spot's top, read as photon noise).
-    Where the channel clips and its read noise was fitted from the levels' line (not read
-    off the photon counts' lattice, nor given), only levels clear of the clipped ends by
+    Only where the model's read noise was fitted from the levels' line (not read off the
+    photon counts' lattice, nor given); then no further than :data:`_MOST_EXTRAPOLATION`
+    times the span of the levels the line was fitted on beyond them, either way: a line
+    fitted on a narrow band of levels has a slope of little meaning far from it (a spot of
+    50 pixels on a flat field with Gaussian noise: the background's levels spanned 1.3 of
+    255, and their slope, carried to the spot's top, read as photon noise). And where the
+    channel clipped, only over levels clear of the clipped ends by
     :data:`nlmeans_cli.clipped_levels.CLIPPED_END_DEVIATIONS` of the model's standard
-    deviations: the fit left out the levels nearer, and beyond the last it measured the line is an
-    extrapolation, bent by the clipping it could not see (Gaussian noise of sigma 35 saved
-    as 8 bits: the noise's variance shrinks towards black, and the line rises by 1.8 across
-    the image). An empty range (low above high) is judged as no growth.
+    deviations, those the fit kept: nearer, the line is bent by the clipping it could not
+    see (Gaussian noise of sigma 35 saved as 8 bits: the variance shrinks towards black,
+    and the line rose by 1.8 across the image). An empty range (low above high) is judged
+    as no growth.
     """
     low = max(low, 0.0)
     if model.read_noise_range is None:
@@ -180,10 +177,9 @@ def _judged_levels(model: PoissonGaussian, channel: np.ndarray, low: float, high
         first, last = model.measured_levels
         reach = _MOST_EXTRAPOLATION * (last - first)
         low, high = max(low, first - reach), min(high, last + reach)
-    ends = clipped_ends(channel, top)
-    if ends == (None, None):
+    if model.clipped == (None, None):
         return low, high
-    least, greatest = model.levels_clear_of(ends, CLIPPED_END_DEVIATIONS)
+    least, greatest = model.levels_clear_of(model.clipped, CLIPPED_END_DEVIATIONS)
     return max(low, least), min(high, greatest)
 
 
