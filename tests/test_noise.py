@@ -25,6 +25,23 @@ def _photons(rng, clean, gain=GAIN, read=READ):
             + rng.normal(0, read, clean.shape)).astype(np.float32)
 
 
+def _spots(rng, side, count, radius, brightness, background, margin):
+    """Gaussian spots at random places on a flat background (a fluorescence field)."""
+    rows, columns = np.mgrid[0:side, 0:side]
+    clean = np.full((side, side), float(background))
+    for _ in range(count):
+        row, column = rng.uniform(margin, side - margin, 2)
+        clean += rng.uniform(*brightness) * np.exp(
+            -((rows - row) ** 2 + (columns - column) ** 2) / (2 * radius**2))
+    return clean
+
+
+def _counts(rng, clean, gain, read, top):
+    """Photon counts of *clean* with read noise, rounded and clipped as an integer file."""
+    counts = gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape)
+    return np.clip(np.rint(counts), 0, top).astype(np.uint8 if top == 255 else np.uint16)
+
+
 def _ramp(shape=(160, 200)):
     """Smooth levels from near black to near white, with a dark band for the read noise."""
     rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
@@ -222,16 +239,10 @@ def test_the_fit_reads_bright_cells_on_a_dark_background():
     # Gaussian cells over a tenth of a 16-bit field: every cell position is rougher than the
     # background (its slopes, its brighter noise), so the smoothest 60 % were all background,
     # one level, and the gain came out at 0 or under half the truth on 5 of these 8 images.
-    rows, columns = np.mgrid[0:128, 0:128]
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        clean = np.full((128, 128), 2000.0)
-        for _ in range(3):
-            row, column = rng.uniform(20, 108, 2)
-            clean += rng.uniform(15000, 30000) * np.exp(
-                -((rows - row) ** 2 + (columns - column) ** 2) / (2 * 8.0**2))
-        counts = 30 * rng.poisson(clean / 30) + rng.normal(0, 40, clean.shape)
-        image = np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
+        clean = _spots(rng, 128, 3, 8.0, (15000, 30000), 2000, 20)
+        image = _counts(rng, clean, 30, 40, 65535)
         assert estimate_noise(image, model="poisson-gaussian")[0] == pytest.approx(30, rel=0.2)
 
 
@@ -240,16 +251,10 @@ def test_the_fit_keeps_large_spots_when_it_chooses_the_levels_again():
     # them, but chosen again on the roughness in units of the fitted noise, their slopes
     # still stood out, and the levels shrank to the background's: the gain at 0.69 to 0.79
     # of the truth on 3 of these 6 fields.
-    rows, columns = np.mgrid[0:192, 0:192]
     for seed in range(6):
         rng = np.random.default_rng(seed)
-        clean = np.full((192, 192), 2000.0)
-        for _ in range(3):
-            row, column = rng.uniform(30, 162, 2)
-            clean += rng.uniform(12000, 30000) * np.exp(
-                -((rows - row) ** 2 + (columns - column) ** 2) / (2 * 16.0**2))
-        counts = 30 * rng.poisson(clean / 30) + rng.normal(0, 40, clean.shape)
-        image = np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
+        clean = _spots(rng, 192, 3, 16.0, (12000, 30000), 2000, 30)
+        image = _counts(rng, clean, 30, 40, 65535)
         assert estimate_noise(image, model="poisson-gaussian")[0] == pytest.approx(30, rel=0.2)
 
 
@@ -406,8 +411,7 @@ def test_auto_stabilises_a_few_bright_cells_on_a_dark_field():
     for row, column in ((80, 90), (170, 150)):
         clean += 25000 * np.exp(-((rows - row) ** 2 + (columns - column) ** 2) / (2 * 6.0**2))
     assert np.mean(clean > 4500) < 0.02
-    counts = np.clip(np.rint(30 * rng.poisson(clean / 30) + rng.normal(0, 40, clean.shape)),
-                     0, 65535).astype(np.uint16)
+    counts = _counts(rng, clean, 30, 40, 65535)
     assert resolve_parameters(counts).stabiliser is not None
 
     def psnr(noise):
@@ -985,16 +989,10 @@ def test_cells_on_a_black_clipped_8_bit_field_are_fitted_from_levels_formed_clea
     # black, and the spots made one or two: the model said clipping may have bent its line,
     # and auto took the Gaussian path. Formed again from the positions clear of black, the
     # levels are the spots'.
-    rows, columns = np.mgrid[0:256, 0:256]
     for seed in range(3):
         rng = np.random.default_rng(seed)
-        clean = np.full((256, 256), 3.0)
-        for _ in range(6):
-            row, column = rng.uniform(0.15 * 256, 0.85 * 256, 2)
-            clean += rng.uniform(80, 200) * np.exp(
-                -((rows - row) ** 2 + (columns - column) ** 2) / (2 * 8.0**2))
-        counts = np.clip(np.rint(4 * rng.poisson(clean / 4) + rng.normal(0, 2, clean.shape)),
-                         0, 255).astype(np.uint8)
+        clean = _spots(rng, 256, 6, 8.0, (80, 200), 3, 0.15 * 256)
+        counts = _counts(rng, clean, 4, 2, 255)
         assert np.mean(counts == 0) > 0.1
         model = fit_poisson_gaussian(counts / 255)
         assert not model.clip_bound
