@@ -235,25 +235,22 @@ def test_the_fit_reads_a_bright_object_on_a_black_field():
         assert fitted.read_noise == pytest.approx(READ, rel=0.1)
 
 
-def test_the_fit_reads_bright_cells_on_a_dark_background():
-    # Gaussian cells over a tenth of a 16-bit field: every cell position is rougher than the
-    # background (its slopes, its brighter noise), so the smoothest 60 % were all background,
-    # one level, and the gain came out at 0 or under half the truth on 5 of these 8 images.
-    for seed in range(8):
+@pytest.mark.parametrize(("side", "radius", "brightness", "margin", "draws"), [
+    # Spots over a tenth of the field: every spot position is rougher than the background
+    # (its slopes, its brighter noise), so the smoothest 60 % were all background, one
+    # level, and the gain came out at 0 or under half the truth on 5 of these 8 fields.
+    pytest.param(128, 8.0, (15000, 30000), 20, 8, id="spots-hidden-by-their-slopes"),
+    # Spots of radius 16 over a fifth of the field: the first choice of levels spans them,
+    # but chosen again on the roughness in units of the fitted noise, their slopes still
+    # stood out, and the levels shrank to the background's: the gain at 0.69 to 0.79 of the
+    # truth on 3 of these 6 fields.
+    pytest.param(192, 16.0, (12000, 30000), 30, 6, id="large-spots-chosen-again"),
+])
+def test_the_fit_reads_bright_cells_on_a_dark_background(side, radius, brightness, margin,
+                                                         draws):
+    for seed in range(draws):
         rng = np.random.default_rng(seed)
-        clean = _spots(rng, 128, 3, 8.0, (15000, 30000), 2000, 20)
-        image = _counts(rng, clean, 30, 40, 65535)
-        assert estimate_noise(image, model="poisson-gaussian")[0] == pytest.approx(30, rel=0.2)
-
-
-def test_the_fit_keeps_large_spots_when_it_chooses_the_levels_again():
-    # Three spots of radius 16 over a fifth of the field: the first choice of levels spans
-    # them, but chosen again on the roughness in units of the fitted noise, their slopes
-    # still stood out, and the levels shrank to the background's: the gain at 0.69 to 0.79
-    # of the truth on 3 of these 6 fields.
-    for seed in range(6):
-        rng = np.random.default_rng(seed)
-        clean = _spots(rng, 192, 3, 16.0, (12000, 30000), 2000, 30)
+        clean = _spots(rng, side, 3, radius, brightness, 2000, margin)
         image = _counts(rng, clean, 30, 40, 65535)
         assert estimate_noise(image, model="poisson-gaussian")[0] == pytest.approx(30, rel=0.2)
 
