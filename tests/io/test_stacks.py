@@ -54,6 +54,12 @@ def test_channels_are_denoised_apart_and_axes_kept(tmp_path, axes, shape):
         error_before = np.mean((_channel(noisy, axes, c) - _channel(clean, axes, c)) ** 2)
         error_after = np.mean((_channel(denoised, axes, c) - _channel(clean, axes, c)) ** 2)
         assert error_after < 0.5 * error_before
+    # The summary counts the frames in good English, and a single one takes no temporal
+    # window (it said "1 frames ..., temporal window 2").
+    frames = int(np.prod([n for n, axis in zip(shape, axes, strict=True) if axis in "TZ"]))
+    summary = result.output.strip().splitlines()[-1]
+    assert f" {frames} frame{'' if frames == 1 else 's'} " in summary
+    assert ("temporal window" in summary) == (frames > 1)
 
 
 def test_each_channel_equals_its_own_grey_stack(tmp_path):

@@ -438,7 +438,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         else:
             stream, setting = _frame_stream(sequence, request, options, None)
             denoised, settings = stream, [setting]
-        outcome.temporal_window = options.temporal_window
+        # A single frame has no neighbours in time to take.
+        outcome.temporal_window = None if sequence.n_frames == 1 else options.temporal_window
         outcome.frames = write_sequence(target, _counted(denoised, sequence.n_frames, progress),
                                         sequence, source=source, overwrite=overwrite,
                                         strip_metadata=options.strip_metadata)
@@ -533,9 +534,14 @@ def _describe_sequence(sequence, as_volume) -> str:
     kind = "grey" if len(shape) == 2 else f"{shape[2]} channels"
     count = "?" if sequence.n_frames is None else sequence.n_frames
     if as_volume:
-        return f"volume of {count} slices {shape[1]}x{shape[0]} {kind} {sequence.dtype}"
+        return (f"volume of {_counted_noun(count, 'slice')} {shape[1]}x{shape[0]} {kind} "
+                f"{sequence.dtype}")
     rate = f" at {sequence.fps:.3g} fps" if sequence.fps else ""
-    return f"{count} frames {shape[1]}x{shape[0]} {kind} {sequence.dtype}{rate}"
+    return f"{_counted_noun(count, 'frame')} {shape[1]}x{shape[0]} {kind} {sequence.dtype}{rate}"
+
+
+def _counted_noun(count, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _record_failure(outcome, error, source, skip_existing):
