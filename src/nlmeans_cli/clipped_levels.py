@@ -13,7 +13,7 @@ import numpy as np
 
 from .noise_levels import DETAIL_SUPPORT, fit_levels, smoothest_line
 
-__all__ = ["CLIPPED_END_DEVIATIONS", "clipped_ends", "fit_clear_of_clipping"]
+__all__ = ["CLIPPED_END_DEVIATIONS", "clear_range", "clipped_ends", "fit_clear_of_clipping"]
 
 
 #: How many of the noise's standard deviations from a clipped end a level must lie for its
@@ -114,14 +114,45 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
     return xs, ys, weights, slope, offset, kept, bool((~near).sum() < 3)
 
 
+def clear_range(slope: float, offset: float, ends: tuple[float | None, float | None],
+                deviations: float = CLIPPED_END_DEVIATIONS) -> tuple[float, float]:
+    """Return the least and greatest levels *deviations* standard deviations from *ends*.
+
+    Parameters
+    ----------
+    slope, offset : float
+        The noise's variance at level ``x`` is ``slope * x + offset``.
+    ends : tuple of 2 (float or None)
+        The clipped values (:func:`clipped_ends`).
+    deviations : float
+        How many standard deviations clear.
+
+    Returns
+    -------
+    tuple of 2 float
+        ``-inf`` and ``inf`` where an end is not clipped; the least exceeds the greatest
+        where no level is that clear of both.
+
+    Notes
+    -----
+    ``x -+ d * sqrt(slope * x + offset)`` reaching an end: a root of a quadratic in ``x``
+    (the other root lies beyond the end). ``O(1)``.
+    """
+    clipped_low, clipped_high = ends
+    spread = deviations**2 * slope
+    bounds = []
+    for end, side in ((clipped_low, 1.0), (clipped_high, -1.0)):
+        if end is None:
+            bounds.append(side * -np.inf)
+            continue
+        centre = 2 * end + spread
+        bounds.append(0.5 * (centre + side * np.sqrt(max(
+            centre**2 - 4 * (end**2 - deviations**2 * offset), 0.0))))
+    return float(bounds[0]), float(bounds[1])
+
+
 def _near_ends(levels: np.ndarray, slope: float, offset: float,
                ends: tuple[float | None, float | None]) -> np.ndarray:
     """Tell which levels lie within :data:`CLIPPED_END_DEVIATIONS` deviations of an end."""
-    spread = CLIPPED_END_DEVIATIONS * np.sqrt(np.maximum(slope * levels + offset, 0.0))
-    near = np.zeros(levels.shape, bool)
-    clip_low, clip_high = ends
-    if clip_high is not None:
-        near |= levels + spread > clip_high
-    if clip_low is not None:
-        near |= levels - spread < clip_low
-    return near
+    least, greatest = clear_range(slope, offset, ends)
+    return (levels < least) | (levels > greatest)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .clipped_levels import clipped_ends, fit_clear_of_clipping
+from .clipped_levels import clear_range, clipped_ends, fit_clear_of_clipping
 from .formulation import lookup
 from .noise_levels import (
     DETAIL_SUPPORT,
@@ -110,23 +110,9 @@ class PoissonGaussian:
                         deviations: float) -> tuple[float, float]:
         """Return the least and greatest levels *deviations* standard deviations from *ends*.
 
-        *ends* are the clipped values, low and high (``None``: not clipped); ``-inf`` and
-        ``inf`` where an end is not clipped. The least exceeds the greatest where no level
-        is that clear of both.
+        As :func:`nlmeans_cli.clipped_levels.clear_range` for this model's noise.
         """
-        clipped_low, clipped_high = ends
-        spread = deviations**2 * self.gain
-        least, greatest = -np.inf, np.inf
-        # x -+ d * sqrt(gain * x + read^2) reaching the end: the roots of a quadratic in x.
-        if clipped_low is not None:
-            centre = 2 * clipped_low + spread
-            least = 0.5 * (centre + np.sqrt(max(centre**2 - 4 * (
-                clipped_low**2 - deviations**2 * self.read_noise**2), 0.0)))
-        if clipped_high is not None:
-            centre = 2 * clipped_high + spread
-            greatest = 0.5 * (centre - np.sqrt(max(centre**2 - 4 * (
-                clipped_high**2 - deviations**2 * self.read_noise**2), 0.0)))
-        return float(least), float(greatest)
+        return clear_range(self.gain, self.read_noise**2, ends, deviations)
 
     def signal_dependent(self, low: float, high: float) -> bool:
         """Tell whether the noise grows by :data:`SIGNAL_DEPENDENT_GROWTH` or more over a range.
