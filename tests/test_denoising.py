@@ -47,6 +47,17 @@ def test_constant_image_is_a_fixed_point(dtype, affinity):
         assert_allclose(out, image, rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+def test_a_constant_image_of_subnormal_values_is_a_fixed_point(dtype, affinity):
+    # Under the concatenation affinity the weights of the smallest subnormal sum to a
+    # subnormal normaliser, whose reciprocal is infinite: the output was NaN.
+    smallest = np.nextafter(np.float32(0), np.float32(1))
+    image = np.full((4, 5), smallest, dtype)
+    out = denoise(image, affinity=affinity)
+    assert_array_equal(out, image.astype(np.float32).astype(dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_classic_output_within_input_range(dtype, rng):
     image = _image(rng, (20, 21), dtype)

@@ -12,7 +12,12 @@ from nlmeans_cli.engine import (
     search_offsets,
     set_engine_threads,
 )
-from nlmeans_cli.engine.kernels import CUTOFF, exponent_factors, gaussian_weight, negative_exp
+from nlmeans_cli.engine.arithmetic import (
+    CUTOFF,
+    exponent_factors,
+    gaussian_weight,
+    negative_exp,
+)
 from nlmeans_cli.engine.operation import offset_groups
 from nlmeans_cli.formulation import AFFINITIES, NORMALISERS
 

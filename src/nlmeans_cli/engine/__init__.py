@@ -13,8 +13,8 @@ channels (colour to opponent colours and back) is :func:`~.unary.mix_channels`.
 """
 
 from .ahead import compile_ahead
+from .arithmetic import FASTMATH
 from .cache import announcing_compiles, in_cache, kernels_cached
-from .kernels import FASTMATH
 from .operation import (
     FrameCarry,
     Workspace,

@@ -29,7 +29,7 @@ Every term is written as a deviation, ``f (g_j - g_i)``, so that a constant imag
 exactly a fixed point. A group member past the last offset (*count* < ``GROUP``) has
 infinite patch sums, whose weights are exactly zero. The sums are formed in the same order
 for any strip, thread or tile: results do not depend on them. The sweeps' fast-math flags
-leave out ``reassoc`` (:data:`~.kernels.FASTMATH_IN_ORDER`), so that every loop LLVM makes
+leave out ``reassoc`` (:data:`~.arithmetic.FASTMATH_IN_ORDER`), so that every loop LLVM makes
 of them keeps that order.
 """
 
@@ -37,14 +37,14 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernels import FASTMATH_IN_ORDER, gaussian_weight, squared_weight
+from .arithmetic import FASTMATH_IN_ORDER, gaussian_weight, squared_weight
 
 __all__ = ["GROUP", "STRIDE", "add_group_own", "add_group_partner", "add_single"]
 
 # Numba's cache checks this module's own source only, not that of the functions it inlines
-# from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
+# from .arithmetic: this digest of arithmetic.py (tests/test_layout.py checks it) changes this
 # module's source whenever that one changes (as in .planar).
-_INLINED_DIGEST = "ac22457f136d3907"
+_INLINED_DIGEST = "f3f61ca338d4adc8"
 
 #: The offsets added at once.
 GROUP = 4
@@ -63,7 +63,7 @@ def add_group_own(patch_sums, n, slope_b, offset_b, slope, offset, squarings, we
     the three channels ``channel`` apart, the pixels ``own + i`` and ``partner + i + g``.
     With ``e`` its weight at the second strength (*slope_b* and *offset_b*) and ``f`` that
     at the first, ``2 ** squarings`` times it (*slope*, *offset*;
-    :func:`~.kernels.squared_weight`), channel 0 takes ``f`` and channels 1 and 2 take
+    :func:`~.arithmetic.squared_weight`), channel 0 takes ``f`` and channels 1 and 2 take
     ``e``: the sums ``sum_l``, ``sum_a`` and ``sum_b`` (of the three channels) and
     ``sum_f`` and ``sum_e`` (of the weights at each strength), each at ``at + i``, receive
     the four offsets' ``f (g_j - g_i)`` and weights in one addition each. The weights go to

@@ -38,17 +38,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .arithmetic import FASTMATH, exponent_factors, gaussian_weight, weights_vanish
 from .groups import GROUP, STRIDE, add_group_own, add_group_partner, add_single
-from .kernels import FASTMATH, exponent_factors, gaussian_weight, pair_ranges
+from .kernels import pair_ranges
 
 __all__ = ["PLANAR_TAPS", "nonlocal_planar_strips"]
 
 # Numba's cache checks this module's own source only, not that of the functions it inlines
-# from .kernels and .groups: this digest of their sources (tests/test_layout.py checks it)
-# changes this module's source whenever one of them changes, so that no kernel compiled
-# from older ones is loaded from the cache (an install that replaced them alone would
-# otherwise keep it).
-_INLINED_DIGEST = "756467a50dd18c13"
+# from .arithmetic, .kernels and .groups: this digest of their sources (tests/test_layout.py
+# checks it) changes this module's source whenever one of them changes, so that no kernel
+# compiled from older ones is loaded from the cache (an install that replaced them alone
+# would otherwise keep it).
+_INLINED_DIGEST = "9d6dd3adb32b7002"
 
 #: The patch sides the planar kernel's sums are written out for. Other sides up to the last
 #: take the next one, their weights padded with zeros (the same sums: each zero term adds
@@ -463,7 +464,7 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                     own = values[m, lo1 + i1 + pad1, lo + r + pad0, pad2 : pad2 + n2]
                     for i2 in range(n2):
                         c = sums[total_at + i2]
-                        factor = np.float32(1.0) / c if c != 0.0 else np.float32(0.0)
+                        factor = np.float32(0.0) if weights_vanish(c) else np.float32(1.0) / c
                         out[m, lo + r, i1, i2] = own[i2] + sums[m * block + at + i2] * factor
         for i1 in range(n1, n_sums):
             for r in range(rows):
@@ -479,7 +480,7 @@ def _weigh_and_add(weights, n, scale, bias, inv_h2, values, m, own_pixel, partne
                    own_acc_at, own_wsum_at, partner_acc_at, partner_wsum_at):
     """Turn a row's patch sums into Gaussian weights and add each pair's terms to both sides.
 
-    With ``f_i`` the weight of ``weights[0, i]`` (:func:`~.kernels.gaussian_weight`), ``own``
+    With ``f_i`` the weight of ``weights[0, i]`` (:func:`~.arithmetic.gaussian_weight`), ``own``
     and ``partner`` channel *m*'s *n* values from *own_pixel* and *partner_pixel* (frame, row,
     column of *values*), and each accumulator *n* entries of the flat *sums* from its start:
     ``own_acc[i] += f_i (partner[i] - own[i])``, ``partner_acc[i] -=`` the same number,

@@ -20,16 +20,17 @@ from ..formulation import (
     PRODUCT,
     SUM,
 )
-from .kernels import CUTOFF, FASTMATH, add_channel_statistic, negative_exp, to_affinity
+from .arithmetic import CUTOFF, FASTMATH, negative_exp, to_affinity, weights_vanish
+from .kernels import add_channel_statistic
 
 __all__ = ["POINTWISE_TILE", "nonlocal_pointwise_strips"]
 
 # Numba's cache checks this module's own source only, not that of the functions it inlines
-# from .kernels: this digest of kernels.py (tests/test_layout.py checks it) changes this
-# module's source whenever that one changes, so that no kernel compiled from an older
-# kernels.py is loaded from the cache (an install that replaces kernels.py alone would
-# otherwise keep it).
-_INLINED_DIGEST = "ac22457f136d3907"
+# from .arithmetic and .kernels: this digest of their sources (tests/test_layout.py checks it)
+# changes this module's source whenever one of them changes, so that no kernel compiled from
+# older ones is loaded from the cache (an install that replaced them alone would otherwise
+# keep it).
+_INLINED_DIGEST = "e71150f17cd0756e"
 
 
 #: Targets per tile of :func:`nonlocal_pointwise_strips`: long enough that a sweep's start-up
@@ -157,7 +158,7 @@ def _pointwise_tile(left, right, values, out, search, statistic, kernel, normali
                 if kernel == EXPONENTIAL_KERNEL:
                     scaled *= np.exp(peak[i])
                 result[i] = (own[i] * c + acc[m, i]) * scaled
-            elif c != 0.0:
+            elif not weights_vanish(c):
                 result[i] = own[i] + acc[m, i] * (np.float32(1.0) / c)
             else:
                 result[i] = own[i]
