@@ -525,6 +525,26 @@ def test_given_parameters_are_used_and_bad_requests_refused():
     assert sorted(NOISE_MODELS) == ["auto", "gaussian", "poisson-gaussian"]
 
 
+@pytest.mark.parametrize("gain", [1e-117, 1e-40, 1e-9, 0.0])
+def test_a_given_gain_too_small_to_count_is_read_noise_alone(gain):
+    # A gain of 1e-9 against a read noise of 0.1 lifted the transformed image onto a pedestal
+    # float32 could not resolve its noise on; under 1e-38 its reciprocal overflowed (NaN); a
+    # gain of 0 set the given read noise aside for an estimated sigma.
+    rng = np.random.default_rng(11)
+    noisy = (_ramp((48, 48)) + rng.normal(0, 0.1, (48, 48))).astype(np.float32)
+    out = denoise(noisy, noise="poisson-gaussian", gain=gain, read_noise=0.04)
+    gaussian = denoise(noisy, noise="gaussian", sigma=0.04)
+    np.testing.assert_allclose(out, gaussian, atol=1e-5)
+    assert np.abs(gaussian - denoise(noisy, noise="gaussian")).max() > 1e-3  # not estimated
+
+
+def test_a_given_model_without_noise_is_refused():
+    noisy = _ramp((32, 32)).astype(np.float32)
+    for gain, read_noise in ((0.0, 0.0), (1e-40, 0.0), (1e-40, 1e-40)):
+        with pytest.raises(ValueError, match="leave no noise to remove"):
+            denoise(noisy, noise="poisson-gaussian", gain=gain, read_noise=read_noise)
+
+
 def test_integer_images_keep_their_dtype_and_colour_is_fitted_per_channel():
     rng = np.random.default_rng(9)
     clean = np.stack([_ramp((64, 80)), _ramp((64, 80))[::-1], _ramp((64, 80))[:, ::-1]], -1)

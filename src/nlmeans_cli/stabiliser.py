@@ -107,7 +107,8 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     Raises
     ------
     ValueError
-        If *noise* is unknown, or a given gain or read noise is negative.
+        If *noise* is unknown, a given gain or read noise is negative, or both are given and
+        leave no noise (both 0, or too small to count).
 
     Notes
     -----
@@ -120,7 +121,10 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     for value, name in ((gain, "gain"), (read_noise, "read noise")):
         if value is not None and not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    models = [fit_poisson_gaussian(unit[..., channel], top=top, gain=gain, read_noise=read_noise)
+    brightest = float(unit.max())
+    ceiling = max(top, brightest)
+    models = [_resolvable(fit_poisson_gaussian(unit[..., channel], top=top, gain=gain,
+                                               read_noise=read_noise), ceiling)
               for channel in range(unit.shape[-1])]
     # The levels' range from a megapixel or so of evenly spaced pixels (all their channels):
     # the quantiles of every pixel of a 12-megapixel image took 0.2 s.
@@ -129,12 +133,16 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     low, high = (float(v) for v in np.quantile(sample, _RANGE_QUANTILES))
     # Every channel must be one the transform can take, and one at least must count photons
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
-    # fluorescence image saved in colour).
+    # fluorescence image saved in colour), unless both parameters were given: read noise
+    # alone is then Gaussian noise of that sigma, which the transform scales to sigma_unit.
+    if gain is not None and read_noise is not None and not any(
+            model.gain > 0 or model.read_noise > 0 for model in models):
+        raise ValueError("the gain and read noise given leave no noise to remove (both 0, "
+                         "or too small to count)")
+    given_gaussian = gain is not None and read_noise is not None
     if not (all(choice.stabilises(model, *_judged_levels(model, low, high)) for model in models)
-            and any(model.gain > 0 for model in models)):
+            and (given_gaussian or any(model.gain > 0 for model in models))):
         return None
-    brightest = float(unit.max())
-    ceiling = max(top, brightest)
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
                   if value is not None)
@@ -152,6 +160,29 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
                                 for channel, model in enumerate(models)]))
     return replace(stabiliser, equivalent_sigma=equivalent if equivalent > 0 else None)
+
+
+def _resolvable(model: PoissonGaussian, ceiling: float) -> PoissonGaussian:
+    """Return *model*, its gain taken as 0 where its photon noise is too small to transform.
+
+    That is, where the photon noise's variance at *ceiling*, the range's top, is under
+    :data:`_LEAST_PHOTON_SHARE` of the read noise's; or where the transform of a zero count,
+    ``2 sqrt(3/8 + (read_noise / gain)^2)`` in units of the transformed noise, passes
+    :data:`_RESOLVED_ZERO`; or under :data:`_LEAST_GAIN`, where its reciprocal overflows
+    float32. Photon noise that small is read noise alone to every purpose, and transformed
+    it lifted the image onto a pedestal float32 could not resolve its noise on (a gain of
+    1e-9 against a read noise of 0.1 left the image as noise). Read noise under
+    :data:`_LEAST_READ_NOISE`, which a channel without photons would be divided by, is none.
+    """
+    gain, read_noise = model.gain, model.read_noise
+    if 0 < gain and (gain < _LEAST_GAIN or gain * _RESOLVED_ZERO < 2 * read_noise
+                     or gain * ceiling < _LEAST_PHOTON_SHARE * read_noise**2):
+        gain = 0.0
+    if read_noise < _LEAST_READ_NOISE:
+        read_noise = 0.0
+    if (gain, read_noise) == (model.gain, model.read_noise):
+        return model
+    return replace(model, gain=gain, read_noise=read_noise)
 
 
 def _judged_levels(model: PoissonGaussian, low: float, high: float) -> tuple[float, float]:
@@ -239,6 +270,23 @@ _RANGE_QUANTILES = (0.001, 0.999)
 #: photographs with photon noise (gain 4, 2, 0.5, float) the same ones as before with this,
 #: with 2 one to two more on the Gaussian path (-0.008 dB at gain 0.5).
 _MOST_EXTRAPOLATION = 3.0
+
+#: The least share of the read noise's variance that the photon noise's must reach at the
+#: range's top for a model to count photons. Below it the noise's standard deviation grows
+#: by under 0.5 % across the range (``auto`` asks for 50 %), and the transform puts a zero
+#: count more than 200 times the range's span above 0; at a share of 1e-3, 2000 times, SURE
+#: on the transformed image chose h at 1.68 sigma where the Gaussian path chose 1.05.
+_LEAST_PHOTON_SHARE = 0.01
+
+#: The largest transform of a zero count, in units of the transformed noise, that a model is
+#: transformed with: float32's spacing there is 6e-3 of the noise's sigma.
+_RESOLVED_ZERO = 1e5
+
+#: The least gain a model is transformed with (unit scale): its photon noise is then under
+#: 1e-15 of the range, and ``2 / gain`` stays far from float32's overflow.
+_LEAST_GAIN = 1e-30
+#: The least read noise a model is taken to have (unit scale), as little as that gain's.
+_LEAST_READ_NOISE = 1e-15
 
 #: The fewest photons (read noise included) a position's level must hold for its transformed
 #: noise to be measured: the transform's variance is within a few percent of 1 from there up,
