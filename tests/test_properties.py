@@ -108,6 +108,26 @@ def test_constant_image_stays_constant(image, kwargs, level):
         np.testing.assert_allclose(out, constant, rtol=1e-6, atol=1e-7)
 
 
+@settings(max_examples=60, deadline=None)
+@given(images(), st.sampled_from(["auto", "poisson-gaussian"]),
+       st.one_of(st.none(), st.just(0.0), st.floats(0, 0.2)),
+       st.one_of(st.none(), st.just(0.0), st.floats(0, 0.2)))
+def test_noise_models_keep_shape_and_dtype_and_give_finite_values(image, noise, gain,
+                                                                   read_noise):
+    pixels, channel_axis = image
+    scale = np.iinfo(pixels.dtype).max if pixels.dtype.kind == "u" else 1.0
+    try:
+        out = denoise(pixels, channel_axis=channel_axis, noise=noise,
+                      gain=None if gain is None else gain * scale,
+                      read_noise=None if read_noise is None else read_noise * scale)
+    except ValueError as error:
+        assert gain is not None and read_noise is not None
+        assert "leave no noise to remove" in str(error)
+        return
+    assert out.shape == pixels.shape and out.dtype == pixels.dtype
+    assert np.isfinite(out).all()
+
+
 SIGNATURES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM",
               b"RIFF\x00\x00\x00\x00WEBP", b"GIF89a"]
 runner = CliRunner()
