@@ -58,6 +58,30 @@ def test_a_constant_image_of_subnormal_values_is_a_fixed_point(dtype, affinity):
     assert_array_equal(out, image.astype(np.float32).astype(dtype))
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "poisson-gaussian", "auto"])
+@pytest.mark.parametrize("scale", [4095.0, 1e-3, 1e-10])
+def test_a_float_image_in_other_units_is_denoised_as_on_the_unit_scale(noise, scale):
+    # The default table is read at sigma against a full scale of 1: an image of 1e-10 chose
+    # h a million times its sigma, and one in counts the largest patches and windows.
+    rng = np.random.default_rng(12)
+    clean = data.camera()[96:224, 64:192].astype(np.float32) / 255
+    photons = np.float32(4 / 255) * rng.poisson(clean * 255 / 4).astype(np.float32)
+    noisy = photons + rng.normal(0, 2 / 255, clean.shape).astype(np.float32)
+    expected = peak_signal_noise_ratio(clean, denoise(noisy, noise=noise), data_range=1)
+    scaled = denoise(noisy * np.float32(scale), noise=noise)
+    psnr = peak_signal_noise_ratio(clean, scaled / np.float32(scale), data_range=1)
+    assert abs(psnr - expected) < 0.05
+
+
+def test_a_float_image_too_small_or_too_large_for_float32_is_refused():
+    rng = np.random.default_rng(13)
+    for scale in (1e-13, 1e13):
+        with pytest.raises(ValueError, match="outside 1e-12 to 1e"):
+            denoise(rng.random((16, 16)).astype(np.float32) * np.float32(scale))
+    tiny = np.full((16, 16), 1e-20, np.float32)
+    assert_array_equal(denoise(tiny), tiny)  # constant: nothing to read its noise against
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_classic_output_within_input_range(dtype, rng):
     image = _image(rng, (20, 21), dtype)

@@ -157,6 +157,20 @@ def test_float32_close_to_float64(rng):
     np.testing.assert_allclose(single, double, atol=1e-5)
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "auto"])
+def test_a_float_clip_in_other_units_is_denoised_as_on_the_unit_scale(rng, noise):
+    # Counts saved as floats (0 to 4095, and beyond with noise) read the default table at
+    # sigma in counts: the largest patches and windows.
+    clean, noisy = panned_clip(rng, n_frames=4, sigma=12.0)
+    unit = (noisy / 255).astype(np.float32)
+    expected = peak_signal_noise_ratio(clean / 255, denoise_clip(unit, temporal_window=1,
+                                                                 noise=noise), data_range=1)
+    for scale in (4095, 1e-6):
+        scaled = denoise_clip(unit * np.float32(scale), temporal_window=1, noise=noise)
+        psnr = peak_signal_noise_ratio(clean / 255, scaled / scale, data_range=1)
+        assert abs(psnr - expected) < 0.05, (scale, psnr, expected)
+
+
 def test_stream_holds_at_most_a_call_of_frames_and_three_temporal_windows(rng):
     # A call's frames, twice the window ahead (the pairs handed on to the next call) and
     # once behind (the reflection at the clip's end).

@@ -145,7 +145,7 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
 
 def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
                            channel_axis: int | None = None, n_frames: int | None = None,
-                           samples: int | None = None
+                           samples: int | None = None, top: float = 1.0
                            ) -> tuple[Stabiliser | None, ChannelPlan | None]:
     """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
 
@@ -161,6 +161,9 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
         The clip's length, to spread the samples; ``None`` takes the first frames.
     samples : int, optional
         Frames the fit reads (:data:`FIT_SAMPLE_FRAMES` by default).
+    top : float
+        The top of the frames' range, unit scale: 1, or a float clip's level
+        (:func:`nlmeans_cli.parameters.reference_level`).
 
     Returns
     -------
@@ -182,8 +185,8 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
     plan = channel_plan(sampled)
     if plan is None:
-        return stabiliser_for(request, sampled), None
-    return stabiliser_for(request, plan.denoised_of(sampled)), plan
+        return stabiliser_for(request, sampled, top), None
+    return stabiliser_for(request, plan.denoised_of(sampled), top), plan
 
 
 def plan_frames_channels(frames: Iterable[np.ndarray], *, channel_axis: int | None = None,

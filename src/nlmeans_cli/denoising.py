@@ -15,7 +15,7 @@ import numpy as np
 
 from .methods import Setting, method_named
 from .noise import lookup_noise
-from .parameters import DEFAULT_NOISE, Request, non_negative
+from .parameters import DEFAULT_NOISE, Request, non_negative, reference_level
 from .pixels import (
     channel_plan,
     channels_last,
@@ -153,7 +153,7 @@ def denoise(
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
     unit = unit_pixels(image, channel_axis)
-    setting = _resolve(request, unit)
+    setting = _resolve(request, unit, image.dtype)
     return _back(_run(unit, setting), image, channel_axis, setting)
 
 
@@ -207,7 +207,7 @@ def resolve_parameters(
                           search_window=search_window, affinity=affinity, method=method,
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
-    return _resolve(request, unit_pixels(image, channel_axis))
+    return _resolve(request, unit_pixels(image, channel_axis), image.dtype)
 
 
 def resolve_request(image: np.ndarray, request: Request, *,
@@ -232,7 +232,8 @@ def resolve_request(image: np.ndarray, request: Request, *,
     TypeError, ValueError
         As for :func:`denoise`.
     """
-    return _resolve(request, unit_pixels(np.asarray(image), channel_axis))
+    image = np.asarray(image)
+    return _resolve(request, unit_pixels(image, channel_axis), image.dtype)
 
 
 def denoise_request(image: np.ndarray, request: Request, *,
@@ -262,7 +263,7 @@ def denoise_request(image: np.ndarray, request: Request, *,
     """
     image = np.asarray(image)
     unit = unit_pixels(image, channel_axis)
-    setting = _resolve(request, unit)
+    setting = _resolve(request, unit, image.dtype)
     return _back(_run(unit, setting), image, channel_axis, setting), setting
 
 
@@ -294,6 +295,12 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
                  setting)
 
 
+#: The largest sigma, h, gain or read noise taken, in full scales: the kernels and the noise
+#: transform square them in float32, whose range ends near 3e38 (a sigma of 1e30 overflowed,
+#: and a gain of 1e20 came out NaN).
+_LARGEST_UNIT = 1e15
+
+
 def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None = None,
                 patch_size: int | None = None, search_window: int | None = None,
                 affinity: str | None = None, method: str = "classic",
@@ -322,7 +329,8 @@ spacing, noise, gain, read_noise
     TypeError
         For an unsupported *dtype*.
     ValueError
-        For a negative value or an unknown noise model.
+        For a negative value, one over :data:`_LARGEST_UNIT` times the full scale, or an
+        unknown noise model.
 
     Notes
     -----
@@ -331,7 +339,13 @@ spacing, noise, gain, read_noise
     full_scale = unit_scale(check_dtype(dtype))
 
     def scaled(value, name):
-        return None if value is None else non_negative(value, name) / full_scale
+        if value is None:
+            return None
+        unit = non_negative(value, name) / full_scale
+        if unit > _LARGEST_UNIT:
+            raise ValueError(f"{name} must be at most {_LARGEST_UNIT * full_scale:g}, got "
+                             f"{float(value):g}")
+        return unit
 
     return Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
                    patch_size=patch_size, search_window=search_window, affinity=affinity,
@@ -341,7 +355,10 @@ spacing, noise, gain, read_noise
                    read_noise_unit=scaled(read_noise, "read noise"))
 
 
-def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
+def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
+    # A float image read against a level of its own tops its range there (where a sensor
+    # may have clipped it, and where the transform puts 1).
+    level = top = reference_level(unit, dtype)
     plan = channel_plan(unit)
     if plan is not None:
         # A constant channel (an empty one of a fluorescence image saved in colour) has no
@@ -351,27 +368,38 @@ def _resolve(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting
         # and kept the Poisson-Gaussian path from its fit, and the chroma strength lit it
         # faintly; copies made SURE, which takes the channels' noise as independent, choose
         # two thirds of the grey image's h (1.8 dB lost on camera at sigma 20).
-        return replace(_resolve_channels(request, plan.denoised_of(unit), top=top),
+        return replace(_resolve_channels(request, plan.denoised_of(unit), top=top,
+                                         level=level),
                        channel_plan=plan)
-    return _resolve_channels(request, unit, top=top)
+    return _resolve_channels(request, unit, top=top, level=level)
 
 
-def _resolve_channels(request: Request, unit: np.ndarray, *, top: float = 1.0) -> Setting:
-    """Resolve *request* for pixels whose every channel is denoised."""
+def _resolve_channels(request: Request, unit: np.ndarray, *, top: float = 1.0,
+                      level: float = 1.0) -> Setting:
+    """Resolve *request* for pixels whose every channel is denoised.
+
+    *level* is the one the pixels' noise is read against
+    (:func:`nlmeans_cli.parameters.reference_level`); a stabilised image's is 1 (its transform
+    puts the range's top there), its untransformed noise read against *level*.
+    """
     runner = method_named(request.method)
     stabiliser = stabiliser_for(request, unit, top)
     if stabiliser is not None:
         # The method resolves for the transformed image, whose noise is known.
         stable = stabiliser.forward(unit)
+        equivalent = stabiliser.equivalent_sigma
         setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
                                  stabiliser.sigma_unit, sigma_estimated=False,
                                  spatial=unit.shape[:-1], channels=unit.shape[-1],
-                                 pixels=stable, table_sigma_unit=stabiliser.equivalent_sigma)
+                                 pixels=stable,
+                                 table_sigma_unit=None if equivalent is None
+                                 else equivalent / level)
         return replace(setting, stabiliser=stabiliser)
     estimated = request.sigma_unit is None
     sigma_unit = estimate_sigma_unit(unit) if estimated else request.sigma_unit
     return runner.resolve(request, sigma_unit, sigma_estimated=estimated,
-                          spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit)
+                          spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
+                          level=level)
 
 
 def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0

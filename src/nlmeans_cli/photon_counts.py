@@ -280,7 +280,9 @@ def _data_quantum(values: np.ndarray) -> float:
     Values on the grid of an 8- or 16-bit image's levels (unit scale) are integer data: their
     quantum is the smallest step between distinct levels in a sample (one level, or more
     where an image was scaled up from fewer bits). Counts stored as integers with no read
-    noise are then not told from such levels, and left to the level fit.
+    noise are then not told from such levels, and left to the level fit. Distinct values
+    that all round to one level are float data near it (an image of 1e-10 is within 2e-2 of
+    16-bit level 0 everywhere).
     """
     sample = values[:: max(1, values.size // _QUANTUM_SAMPLE)]
     for levels, tolerance in ((255, 1e-3), (65535, 2e-2)):
@@ -288,5 +290,7 @@ def _data_quantum(values: np.ndarray) -> float:
         whole = np.rint(scaled)
         if np.all(np.abs(scaled - whole) <= tolerance):
             distinct = np.unique(whole)
-            return float(np.min(np.diff(distinct))) / levels if distinct.size > 1 else np.inf
+            if distinct.size > 1:
+                return float(np.min(np.diff(distinct))) / levels
+            return np.inf if np.all(sample == sample[0]) else 0.0
     return 0.0

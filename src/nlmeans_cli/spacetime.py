@@ -33,7 +33,7 @@ from .clip_noise import (
 from .denoising import denoise_with, request_for
 from .methods import Setting, method_named
 from .noise import lookup_noise
-from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request
+from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request, reference_level
 from .pixels import (
     channels_last,
     check_dtype,
@@ -169,7 +169,7 @@ def denoise_frames(
 
 def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
                    channel_axis: int | None = None,
-                   table_sigma_unit: float | None = None) -> Setting:
+                   table_sigma_unit: float | None = None, level: float = 1.0) -> Setting:
     """Resolve a request whose sigma is known for the frames of a clip.
 
     Parameters
@@ -183,6 +183,9 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     table_sigma_unit : float, optional
         Where the method reads its default parameters, if not at sigma (a stabilised
         clip's untransformed noise).
+    level : float
+        The level the frames' noise is read against, unit scale
+        (:func:`nlmeans_cli.parameters.reference_level`).
 
     Returns
     -------
@@ -200,7 +203,7 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     channels = 1 if channel_axis is None else shape.pop(channel_axis)
     return method_named(request.method).resolve(
         request, request.sigma_unit, sigma_estimated=False, spatial=tuple(shape),
-        channels=channels, table_sigma_unit=table_sigma_unit)
+        channels=channels, table_sigma_unit=table_sigma_unit, level=level)
 
 
 def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
@@ -242,8 +245,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     Reads the clip up to its last sampled frame once for the noise model and, on the
     Gaussian path without a sigma, once more for the estimate: ``O(samples * N)``.
     """
+    level = _first_frame_level(frames())
     stabiliser, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
-                                              n_frames=n_frames)
+                                              n_frames=n_frames, top=level)
     estimated = stabiliser is None and request.sigma_unit is None
     if stabiliser is not None:
         request = replace(request, sigma_unit=stabiliser.sigma_unit)
@@ -260,10 +264,23 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         # The setting is the denoised channels' (as a still's).
         frame_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
                             else size for axis, size in enumerate(frame_shape))
-    table_sigma = None if stabiliser is None else stabiliser.equivalent_sigma
+    if stabiliser is None:
+        table_sigma, frames_level = None, level
+    else:  # the transformed frames' top is 1; their untransformed noise is read at the level
+        equivalent = stabiliser.equivalent_sigma
+        table_sigma, frames_level = (None if equivalent is None else equivalent / level), 1.0
     return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis,
-                                  table_sigma_unit=table_sigma),
+                                  table_sigma_unit=table_sigma, level=frames_level),
                    stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan)
+
+
+def _first_frame_level(frames: Iterable[np.ndarray]) -> float:
+    """Return :func:`nlmeans_cli.parameters.reference_level` of a clip's first frame (or 1)."""
+    first = next(iter(frames), None)
+    if first is None:
+        return 1.0
+    first = np.asarray(first)
+    return reference_level(first, first.dtype)
 
 
 def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,

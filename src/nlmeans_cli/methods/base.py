@@ -109,7 +109,7 @@ class Method:
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
-                table_sigma_unit: float | None = None) -> Setting:
+                table_sigma_unit: float | None = None, level: float = 1.0) -> Setting:
         """Choose every parameter for one image.
 
         Parameters
@@ -132,6 +132,11 @@ class Method:
             stabilised image's untransformed noise
             (:attr:`nlmeans_cli.stabiliser.Stabiliser.equivalent_sigma`), at which a method
             reads its default parameters. ``None``: *sigma_unit*.
+        level : float
+            The level the image's noise is read against, unit scale
+            (:func:`nlmeans_cli.parameters.reference_level`): 1, full scale, but for float
+            images far above or below it. Its defaults are read at the table's noise
+            divided by it.
 
         Returns
         -------

@@ -122,23 +122,23 @@ class Classic(Method):
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
-                table_sigma_unit: float | None = None) -> ClassicSetting:
+                table_sigma_unit: float | None = None, level: float = 1.0) -> ClassicSetting:
         """Take the request's patch, window and h, the default table's where it has none.
 
         The table's row is read at *table_sigma_unit* where given (a stabilised image's
-        untransformed noise), its h factor taken times *sigma_unit*. Without a given h, a
-        2-D image's h, and the patch size and window where they are not given, are chosen
-        by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
+        untransformed noise), divided by *level*, its h factor taken times *sigma_unit*.
+        Without a given h, a 2-D image's h, and the patch size and window where they are not
+        given, are chosen by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
         :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a noiseless
         image takes the table's.
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
-        defaults = default_parameters(table_sigma * 255.0, len(spatial))
+        defaults = default_parameters(table_sigma / level * 255.0, len(spatial))
         spacing = request.spacing if len(spatial) == 3 else None
         h_unit = request.h_unit
         chosen_by = "given"
         if h_unit is None:
-            h_unit = max(defaults.h_factor * sigma_unit, _SMALLEST_H)
+            h_unit = max(defaults.h_factor * sigma_unit, _SMALLEST_H * level)
             chosen_by = "table"
         setting = ClassicSetting(
             method=self.name,
@@ -157,7 +157,7 @@ class Classic(Method):
         )
         # Below a millionth of full scale there is nothing to estimate a risk from.
         if (chosen_by == "table" and pixels is not None and len(spatial) == 2
-                and sigma_unit > _SMALLEST_SIGMA):
+                and sigma_unit > _SMALLEST_SIGMA * level):
             setting = self._sure(pixels, setting, request)
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)

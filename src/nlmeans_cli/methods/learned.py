@@ -77,11 +77,11 @@ class Learned(Method):
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
-                table_sigma_unit: float | None = None) -> LearnedSetting:
+                table_sigma_unit: float | None = None, level: float = 1.0) -> LearnedSetting:
         """Load the request's network, or the shipped one nearest to sigma.
 
-        *table_sigma_unit* is not read: the network is chosen, and its input scaled, by the
-        noise it is given (*sigma_unit*).
+        *table_sigma_unit* and *level* are not read: the network is chosen, and its input
+        scaled, by the noise it is given (*sigma_unit*).
         """
         from .model_files import cached_model, shipped_model_path
 
