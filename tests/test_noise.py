@@ -538,6 +538,18 @@ def test_a_given_gain_too_small_to_count_is_read_noise_alone(gain):
     assert np.abs(gaussian - denoise(noisy, noise="gaussian")).max() > 1e-3  # not estimated
 
 
+def test_parameters_whose_squares_overflow_float32_are_refused():
+    # A sigma of 1e30 overflowed in the kernels' float32, and a gain of 1e20 came out NaN.
+    noisy = _ramp((32, 32)).astype(np.float32)
+    for given in (dict(sigma=1e30), dict(h=1e16), dict(noise="poisson-gaussian", gain=1e20),
+                  dict(noise="poisson-gaussian", gain=1.0, read_noise=1e16)):
+        with pytest.raises(ValueError, match="must be at most 1e"):
+            denoise(noisy, **given)
+    as_bytes = np.rint(noisy * 255).astype(np.uint8)
+    with pytest.raises(ValueError, match="sigma must be at most 2.55e"):
+        denoise(as_bytes, sigma=1e18)
+
+
 def test_a_given_model_without_noise_is_refused():
     noisy = _ramp((32, 32)).astype(np.float32)
     for gain, read_noise in ((0.0, 0.0), (1e-40, 0.0), (1e-40, 1e-40)):
