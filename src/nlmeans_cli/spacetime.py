@@ -242,8 +242,10 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
 
     Notes
     -----
-    Reads the clip up to its last sampled frame once for the noise model and, on the
-    Gaussian path without a sigma, once more for the estimate: ``O(samples * N)``.
+    Reads the clip's first frame for its level
+    (:func:`nlmeans_cli.parameters.reference_level`), up to its last sampled frame once for
+    the noise model and, on the Gaussian path without a sigma, once more for the estimate:
+    ``O(samples * N)``.
     """
     level = _first_frame_level(frames())
     stabiliser, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
