@@ -247,27 +247,30 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     return [plane[row:row + side, column:column + side] for row, column in blocks]
 
 
-def second_differences(plane: np.ndarray) -> np.ndarray:
+def second_differences(plane: np.ndarray, step: int = 1) -> np.ndarray:
     """Return the product of second differences along both axes, scaled to the noise.
 
     Parameters
     ----------
     plane : numpy.ndarray
-        2-D, at least 3x3.
+        2-D, at least ``2 step + 1`` square.
+    step : int
+        The differences' step: 1 for neighbouring pixels, 2 for every other one.
 
     Returns
     -------
     numpy.ndarray
-        One detail per 3x3 neighbourhood (the plane less a pixel at each border): white
-        noise keeps its variance, and every quadratic cancels.
+        One detail per ``(2 step + 1)`` square neighbourhood (the plane less *step* pixels
+        at each border): white noise keeps its variance, and every quadratic cancels.
 
     Notes
     -----
     ``O(N)``.
     """
-    rows = plane[:-2] - 2 * plane[1:-1] + plane[2:]
+    reach = 2 * step
+    rows = plane[:-reach] - 2 * plane[step:-step] + plane[reach:]
     # Scaled by 1/6: the 3x3 filter's squared taps sum to 36, so white noise keeps its variance.
-    return (rows[:, :-2] - 2 * rows[:, 1:-1] + rows[:, 2:]) / 6
+    return (rows[:, :-reach] - 2 * rows[:, step:-step] + rows[:, reach:]) / 6
 
 
 def touches_clipped(plane: np.ndarray, clip_low: float | None, clip_high: float | None
