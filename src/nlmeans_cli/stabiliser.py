@@ -316,7 +316,7 @@ def _slopes_at_two_scales(planes: np.ndarray, clipped: tuple[float | None, float
         levels.append(float(means[inside].mean()))
         fine_variances.append(float(np.median(fine[inside] ** 2)) / _CHI2_MEDIAN)
         coarse_variances.append(float(np.median(coarse[inside] ** 2)) / _CHI2_MEDIAN)
-    if len(levels) < 3:
+    if len(levels) < 3 or levels[-1] <= levels[0]:
         return None
     apart = np.array(levels) - np.mean(levels)
     errors = _MEDIAN_SQUARE_ERROR * np.array(fine_variances) / np.sqrt(counts)
