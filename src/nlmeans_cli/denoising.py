@@ -356,9 +356,7 @@ spacing, noise, gain, read_noise
 
 
 def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
-    # A float image read against a level of its own tops its range there (where a sensor
-    # may have clipped it, and where the transform puts 1).
-    level = top = reference_level(unit, dtype)
+    level = reference_level(unit, dtype)
     plan = channel_plan(unit)
     if plan is not None:
         # A constant channel (an empty one of a fluorescence image saved in colour) has no
@@ -368,32 +366,28 @@ def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
         # and kept the Poisson-Gaussian path from its fit, and the chroma strength lit it
         # faintly; copies made SURE, which takes the channels' noise as independent, choose
         # two thirds of the grey image's h (1.8 dB lost on camera at sigma 20).
-        return replace(_resolve_channels(request, plan.denoised_of(unit), top=top,
-                                         level=level),
+        return replace(_resolve_channels(request, plan.denoised_of(unit), level=level),
                        channel_plan=plan)
-    return _resolve_channels(request, unit, top=top, level=level)
+    return _resolve_channels(request, unit, level=level)
 
 
-def _resolve_channels(request: Request, unit: np.ndarray, *, top: float = 1.0,
-                      level: float = 1.0) -> Setting:
+def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0) -> Setting:
     """Resolve *request* for pixels whose every channel is denoised.
 
     *level* is the one the pixels' noise is read against
-    (:func:`nlmeans_cli.parameters.reference_level`); a stabilised image's is 1 (its transform
-    puts the range's top there), its untransformed noise read against *level*.
+    (:func:`nlmeans_cli.parameters.reference_level`), and the top of their range (where a
+    sensor may have clipped them, and where the transform puts 1); a stabilised image's is 1,
+    its untransformed noise read against *level*.
     """
     runner = method_named(request.method)
-    stabiliser = stabiliser_for(request, unit, top)
+    stabiliser = stabiliser_for(request, unit, level)
     if stabiliser is not None:
         # The method resolves for the transformed image, whose noise is known.
         stable = stabiliser.forward(unit)
-        equivalent = stabiliser.equivalent_sigma
         setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
                                  stabiliser.sigma_unit, sigma_estimated=False,
                                  spatial=unit.shape[:-1], channels=unit.shape[-1],
-                                 pixels=stable,
-                                 table_sigma_unit=None if equivalent is None
-                                 else equivalent / level)
+                                 pixels=stable, table_sigma_unit=stabiliser.table_sigma(level))
         return replace(setting, stabiliser=stabiliser)
     estimated = request.sigma_unit is None
     sigma_unit = estimate_sigma_unit(unit) if estimated else request.sigma_unit

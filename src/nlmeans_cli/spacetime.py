@@ -160,7 +160,8 @@ def denoise_frames(
     # Nothing is fitted (both parameters given, or sigma): the transform needs only the first
     # frame's range.
     setting = resolve_clip(partial(iter, (first,)), request, np.shape(first),
-                           channel_axis=channel_axis, n_frames=1)
+                           channel_axis=channel_axis, n_frames=1,
+                           dtype=np.asarray(first).dtype)
     chained = _chain(first, frames)
     del first
     yield from stream_frames(chained, setting, temporal_window=temporal_window,
@@ -208,7 +209,7 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
 
 def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
                  frame_shape: tuple[int, ...], *, channel_axis: int | None = None,
-                 n_frames: int | None = None) -> Setting:
+                 n_frames: int | None = None, dtype: np.dtype | None = None) -> Setting:
     """Resolve a request for a clip: its noise fitted or estimated over frames spread across it.
 
     Parameters
@@ -223,6 +224,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         The channel axis of a frame.
     n_frames : int, optional
         The clip's length, to spread the sampled frames; ``None`` samples the first ones.
+    dtype : numpy.dtype, optional
+        The frames' pixel type, where known before reading one: an integer clip's level is
+        full scale, and no frame is read for it.
 
     Returns
     -------
@@ -243,11 +247,12 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     Notes
     -----
     Reads the clip's first frame for its level
-    (:func:`nlmeans_cli.parameters.reference_level`), up to its last sampled frame once for
-    the noise model and, on the Gaussian path without a sigma, once more for the estimate:
-    ``O(samples * N)``.
+    (:func:`nlmeans_cli.parameters.reference_level`) unless *dtype* is an integer type, up
+    to its last sampled frame once for the noise model and, on the Gaussian path without a
+    sigma, once more for the estimate: ``O(samples * N)``.
     """
-    level = _first_frame_level(frames())
+    level = (1.0 if dtype is not None and np.dtype(dtype).kind != "f"
+             else _first_frame_level(frames()))
     stabiliser, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
                                               n_frames=n_frames, top=level)
     estimated = stabiliser is None and request.sigma_unit is None
@@ -268,9 +273,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
                             else size for axis, size in enumerate(frame_shape))
     if stabiliser is None:
         table_sigma, frames_level = None, level
-    else:  # the transformed frames' top is 1; their untransformed noise is read at the level
-        equivalent = stabiliser.equivalent_sigma
-        table_sigma, frames_level = (None if equivalent is None else equivalent / level), 1.0
+    else:  # the transformed frames' level is 1
+        table_sigma, frames_level = stabiliser.table_sigma(level), 1.0
     return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis,
                                   table_sigma_unit=table_sigma, level=frames_level),
                    stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan)
@@ -446,7 +450,7 @@ def denoise_clip(
                           patch_kernel=patch_kernel, noise=noise, gain=gain,
                           read_noise=read_noise)
     setting = resolve_clip(lambda: clip, request, clip.shape[1:], channel_axis=frame_axis,
-                           n_frames=len(clip))
+                           n_frames=len(clip), dtype=clip.dtype)
     out = np.empty_like(clip)
     denoised = stream_frames(clip, setting, temporal_window=temporal_window,
                              channel_axis=frame_axis)

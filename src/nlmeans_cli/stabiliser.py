@@ -69,6 +69,15 @@ class Stabiliser:
         """The noise standard deviation of :meth:`forward`'s output."""
         return 1.0 / self.scale
 
+    def table_sigma(self, level: float) -> float | None:
+        """Return :attr:`equivalent_sigma` against an untransformed image's *level*.
+
+        Where a method reads its default parameters for the transformed image (whose own
+        level is 1, the transform putting the range's top there); *level* as
+        :func:`nlmeans_cli.parameters.reference_level` gives it.
+        """
+        return None if self.equivalent_sigma is None else self.equivalent_sigma / level
+
     def forward(self, unit: np.ndarray) -> np.ndarray:
         """Transform channels-last unit-scale pixels: noise of variance ``sigma_unit ** 2``."""
         out = np.empty(unit.shape, np.float32)
@@ -142,13 +151,12 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
     # fluorescence image saved in colour), unless both parameters were given: read noise
     # alone is then Gaussian noise of that sigma, which the transform scales to sigma_unit.
-    if gain is not None and read_noise is not None and not any(
-            model.gain > 0 or model.read_noise > 0 for model in models):
+    both_given = gain is not None and read_noise is not None
+    if both_given and not any(model.gain > 0 or model.read_noise > 0 for model in models):
         raise ValueError("the gain and read noise given leave no noise to remove (both 0, "
                          "or too small to count)")
-    given_gaussian = gain is not None and read_noise is not None
     if not (all(choice.stabilises(model, *_judged_levels(model, low, high)) for model in models)
-            and (given_gaussian or any(model.gain > 0 for model in models))):
+            and (both_given or any(model.gain > 0 for model in models))):
         return None
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
     given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
@@ -189,8 +197,6 @@ def _resolvable(model: PoissonGaussian, ceiling: float) -> PoissonGaussian:
         gain = 0.0
     if read_noise < _LEAST_READ_NOISE:
         read_noise = 0.0
-    if (gain, read_noise) == (model.gain, model.read_noise):
-        return model
     return replace(model, gain=gain, read_noise=read_noise)
 
 
@@ -239,9 +245,7 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray) -> bool:
     leave only the background's levels among the smoothest positions (the fit takes the
     smoothest of each level there), whose slopes say nothing.
     """
-    height, width = unit.shape[-3:-1]
-    raws = np.moveaxis(unit, -1, 0).reshape(-1, height, width)
-    per_channel = len(raws) // len(stabiliser.models)
+    raws, per_channel = _channel_planes(unit)
     for channel, model in enumerate(stabiliser.models):
         if (model.gain <= 0 or model.read_noise_range is None or model.measured_levels is None
                 or "gain" in stabiliser.given):
@@ -326,6 +330,16 @@ def _slopes_at_two_scales(planes: np.ndarray, clipped: tuple[float | None, float
             fine_error)
 
 
+def _channel_planes(unit: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return channels-last pixels as planes, channel by channel, and the planes per channel.
+
+    A still has one plane per channel, a volume or a clip's frames one per slice or frame.
+    """
+    height, width = unit.shape[-3:-1]
+    raws = np.moveaxis(unit, -1, 0).reshape(-1, height, width)
+    return raws, len(raws) // unit.shape[-1]
+
+
 def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
                     ends: tuple[float | None, float | None]) -> float | None:
     """Return the noise sigma of the transformed image, from its details' median magnitude.
@@ -338,13 +352,11 @@ def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
     planes are read in blocks as the fit reads them. ``None`` when fewer than
     :data:`_FEWEST_MEASURED` positions are left.
     """
-    height, width = unit.shape[-3:-1]
-    if min(height, width) < 3:
+    if min(unit.shape[-3:-1]) < 3:
         return None
-    # Every channel's planes (a volume's or a clip's frames too), at most a fit's worth in all,
-    # channel by channel; only the blocks read are transformed.
-    raws = np.moveaxis(unit, -1, 0).reshape(-1, height, width)
-    per_channel = len(raws) // len(stabiliser.models)
+    # Every channel's planes, at most a fit's worth in all; only the blocks read are
+    # transformed.
+    raws, per_channel = _channel_planes(unit)
     # The transform of a count c (plus the read noise's share) is 2 sqrt(c + 3/8), scaled.
     stable = 2 * np.sqrt(_STABLE_COUNTS + 0.375) / stabiliser.scale
     details = []
@@ -435,11 +447,9 @@ _SCALE_LEVELS = 8
 #: The fewest positions, and the fewest per level, the slopes at two scales are read from.
 _FEWEST_SCALE_POSITIONS = 500
 _FEWEST_LEVEL_POSITIONS = 50
-#: The median of a chi-squared variable of one degree of freedom: a normal variable's
-#: median square is this times its variance.
-_CHI2_MEDIAN = 0.4549364231195724
-#: The relative standard deviation of that median over n values, times sqrt(n): the sample
-#: median's, ``1 / (2 f(m) sqrt(n))`` with f the density at the median m, over m.
+#: The relative standard deviation of the median square (:data:`_CHI2_MEDIAN`) of n values,
+#: times sqrt(n): the sample median's, ``1 / (2 f(m) sqrt(n))`` with f the chi-squared
+#: density at the median m, over m.
 _MEDIAN_SQUARE_ERROR = 2.33
 #: How many of its standard errors the slope at neighbouring pixels must reach for
 #: ``auto``: on 20 training photographs with photon noise (gain 4 in 8 bits, gain 1 and read
@@ -455,3 +465,6 @@ _FEWEST_MEASURED = 4096
 
 #: The median of a standard normal variable's magnitude.
 _NORMAL_QUARTILE = 0.6744897501960817
+#: The median of a chi-squared variable of one degree of freedom, its square: a normal
+#: variable's median square is this times its variance.
+_CHI2_MEDIAN = _NORMAL_QUARTILE**2
