@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from nlmeans_cli import denoise, estimate_noise, noise_levels, resolve_parameters
 from nlmeans_cli.cli import app
+from nlmeans_cli.clipped_levels import clipped_ends
 from nlmeans_cli.noise import (
     NOISE_MODELS,
     PoissonGaussian,
@@ -352,6 +353,33 @@ def test_clipped_blocks_do_not_bias_the_fit():
     noisy[:, :20] = 0  # and a black border
     fitted = fit_poisson_gaussian(noisy)
     assert fitted.gain == pytest.approx(GAIN, rel=0.2)
+
+
+def test_a_sensor_that_clips_short_of_the_files_full_scale_is_fitted_clear_of_it():
+    # A 12-bit camera's frames in a 16-bit file: its highlights pile onto 4095, far below
+    # 65535, and shrink the variance of the bright levels (the gain fitted at 0.77 of the
+    # truth). The pile, not the file's full scale, marks where the sensor clipped.
+    rng = np.random.default_rng(13)
+    clean = _ramp((200, 240)) * 1.15 * 4095
+    gain, read = 12.0, 6.0  # in the file's levels
+    counts = gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape)
+    frames = np.clip(np.rint(counts), 0, 4095).astype(np.uint16)
+    assert np.mean(frames == 4095) > 0.05
+    fitted_gain, _ = estimate_noise(frames, model="poisson-gaussian")
+    full_scale_gain, _ = estimate_noise(
+        np.rint(frames * (65535 / 4095)).astype(np.uint16), model="poisson-gaussian")
+    assert fitted_gain == pytest.approx(gain, rel=0.2)
+    assert fitted_gain == pytest.approx(full_scale_gain * 4095 / 65535, rel=0.02)
+
+
+def test_the_thinning_tail_of_unclipped_noise_is_no_clipped_end():
+    rng = np.random.default_rng(14)
+    clean = _ramp((200, 240)) * 0.8 + 0.05
+    for noisy in (clean + rng.normal(0, 0.02, clean.shape),
+                  np.rint((clean + rng.normal(0, 0.02, clean.shape)) * 255) / 255):
+        assert clipped_ends(noisy.astype(np.float32)) == (None, None)
+    flat_top = np.minimum(clean + rng.normal(0, 0.02, clean.shape), 0.7).astype(np.float32)
+    assert clipped_ends(flat_top) == (None, np.float32(0.7))
 
 
 @pytest.mark.slow

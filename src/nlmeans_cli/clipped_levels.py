@@ -13,7 +13,8 @@ import numpy as np
 
 from .noise_levels import DETAIL_SUPPORT, fit_levels, smoothest_line
 
-__all__ = ["CLIPPED_END_DEVIATIONS", "clear_range", "clipped_ends", "fit_clear_of_clipping"]
+__all__ = ["CLIPPED_END_DEVIATIONS", "PILE_RATIO", "clear_range", "clipped_ends",
+           "fit_clear_of_clipping"]
 
 
 #: How many of the noise's standard deviations from a clipped end a level must lie for its
@@ -34,18 +35,42 @@ def clipped_ends(values: np.ndarray, top: float = 1.0) -> tuple[float | None, fl
     Returns
     -------
     tuple of 2 (float or None)
-        The least value where it is 0 or less, the greatest where it is *top* or more, each
-        only where more than a thousandth of the values (and 16) pile onto it.
+        The least value and the greatest, each where more than a thousandth of the values
+        (and 16) pile onto it, and it lies at 0 or below (at *top* or above), or holds
+        :data:`PILE_RATIO` times as many values as the next value in.
 
     Notes
     -----
     A sensor that clips piles many pixels onto one value; unclipped data (negative values
-    from read noise included) does not. ``O(N)``.
+    from read noise included) does not. A sensor may clip short of the file's full scale:
+    a 12-bit camera's 4095 in a 16-bit file, a camera's black level; there the pile stands
+    out against the values next to it, where the tail of unclipped noise thins out.
+    ``O(N)``.
     """
     low, high = float(values.min()), float(values.max())
     crowded = max(16, values.size // 1000)
-    return (low if low <= 0 and np.count_nonzero(values == low) > crowded else None,
-            high if high >= top and np.count_nonzero(values == high) > crowded else None)
+    return (low if _piled(values, low, low <= 0, crowded, np.greater) else None,
+            high if _piled(values, high, high >= top, crowded, np.less) else None)
+
+
+#: How many times as many values as the next value in a pile short of the file's full
+#: scale must hold to count as clipped.
+PILE_RATIO = 4
+
+
+def _piled(values: np.ndarray, end: float, at_bound: bool, crowded: int,
+           inwards: np.ufunc) -> bool:
+    """Tell whether the values pile onto *end*, an extreme of theirs (see :func:`clipped_ends`)."""
+    count = np.count_nonzero(values == end)
+    if count <= crowded:
+        return False
+    if at_bound:
+        return True
+    inside = values[inwards(values, end)]
+    if not inside.size:  # a constant image: nothing clipped, nothing to fit
+        return False
+    nearest = inside.max() if inwards is np.less else inside.min()
+    return count > PILE_RATIO * np.count_nonzero(inside == nearest)
 
 
 def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
