@@ -243,6 +243,21 @@ def test_round_trip_keeps_frames_size_dtype_and_rate(tmp_path, rng, extension, s
     assert is_sequence(out)
 
 
+@pytest.mark.parametrize("extension", [".mp4", ".mov", ".mkv"])
+def test_grey_frames_keep_their_levels_in_a_video(tmp_path, extension):
+    # H.264 takes grey frames as its luma, untouched: untagged, a decoder read them as video
+    # range and stretched them (levels 0 to 16 went to black, 235 to 255 to white).
+    ramp = np.tile(np.round(np.arange(48) * 255 / 47).astype(np.uint8), (32, 1))
+    frames = np.stack([ramp] * 4)
+    out = tmp_path / f"grey{extension}"
+    write_sequence(out, iter(frames), sequence_like(frames))
+    read = [np.atleast_3d(frame)[..., 0] for frame in open_sequence(
+        out, max_pixels=10**6).frames()]
+    assert len(read) == 4
+    for frame in read:
+        assert np.abs(frame.astype(int) - ramp).max() <= 3
+
+
 def test_a_gif_keeps_its_transparency(tmp_path, rng):
     from PIL import Image, ImageSequence
 

@@ -209,6 +209,11 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
                   if yuv or name in ("color_primaries", "color_trc")}
         for name, value in colour.items():
             setattr(stream.codec_context, name, value)
+        if grey and codec == "libx264":
+            # Grey frames are H.264's luma as they are, 0 to 255: tagged full range, or a
+            # decoder takes them for video range (16 to 235) and stretches them, crushing
+            # the darkest 16 levels to black and the brightest 20 to white.
+            stream.codec_context.color_range = _FULL_RANGE
         matrix = _SCALER_MATRICES.get(colour.get("colorspace", 0))
         sound = _AudioCopy(like, out) if audio_kept(like, temporary) else None
         # A variable frame rate keeps its frames' times (at the average rate, a phone's
@@ -238,6 +243,10 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
         if sound is not None:
             sound.mux_until(float("inf"))
     return count
+
+
+# FFmpeg's AVCOL_RANGE_JPEG: every code value from 0 to the top is a level.
+_FULL_RANGE = 2
 
 
 #: The time base of a variable frame rate's timestamps (MPEG's 90 kHz clock).
