@@ -367,23 +367,85 @@ def test_an_anamorphic_video_keeps_its_pixel_aspect(tmp_path, rng):
     assert open_sequence(plain, max_pixels=10**6).pixel_aspect is None
 
 
-def test_a_ten_bit_video_says_it_is_read_as_eight(tmp_path, rng):
-    av = pytest.importorskip("av")
-    source = tmp_path / "ten.mkv"
-    with av.open(str(source), "w") as container:
-        stream = container.add_stream("ffv1", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p10le"
-        for _ in range(3):
-            frame = av.VideoFrame.from_ndarray(
-                rng.integers(0, 256, (32, 48, 3), dtype=np.uint8), format="rgb24")
-            for packet in stream.encode(frame.reformat(format="yuv420p10le")):
+def _ten_bit_video(path, frames, pixel_format="yuv420p10le", **colour):
+    """Write 16-bit RGB frames as a 10-bit video (H.264 or FFV1 by *path*'s extension)."""
+    with av.open(str(path), "w") as container:
+        codec = "ffv1" if path.suffix == ".mkv" else "libx264"
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pixel_format
+        if codec == "libx264":
+            stream.options = {"qp": "0"}  # lossless: the noise as it was made
+        for name, value in colour.items():
+            setattr(stream.codec_context, name, value)
+        for frame in frames:
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb48le").reformat(
+                format=pixel_format, dst_colorspace=colour.get("colorspace"))  # as tagged
+            for packet in stream.encode(picture):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mkv"),
-                                 "--sigma", "20"])
+
+
+def test_a_ten_bit_video_keeps_its_ten_bits(tmp_path, rng):
+    # Read as uint16 on the full scale and written back with 10 bits (it was read and
+    # written as 8: an HDR video's gradients banded, and a level of 8 bits is 4 of 10).
+    rows, columns = np.mgrid[0:32, 0:48]
+    clean = np.stack([columns * 1300, rows * 2000, np.full_like(rows, 30000)], axis=-1)
+    noisy = np.stack([np.clip(clean + rng.normal(0, 3000, clean.shape), 0, 65535)
+                      for _ in range(6)]).astype(np.uint16)
+    source = tmp_path / "hdr.mp4"
+    _ten_bit_video(source, noisy, color_primaries=9, color_trc=16, colorspace=9)
+    read = open_sequence(source, max_pixels=10**6)
+    assert read.dtype == np.uint16 and read.bits == 10
+    frames = list(read.frames())
+    assert frames[0].dtype == np.uint16 and frames[0].shape == (32, 48, 3)
+    # Finer than 8 bits: the frames take far more than 256 distinct values.
+    assert np.unique(frames[0]).size > 1024
+    for extension, pixel_format in ((".mp4", "yuv420p10le"), (".mkv", "gbrp10le")):
+        out = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(out)])
+        assert result.exit_code == 0, result.output
+        assert "bits" not in result.stderr and "uint16" in result.stderr
+        with av.open(str(out)) as container:
+            context = container.streams.video[0].codec_context
+            assert context.pix_fmt == pixel_format
+            assert (context.color_primaries, context.color_trc) == (9, 16)  # BT.2020, PQ
+        denoised = list(open_sequence(out, max_pixels=10**6).frames())
+        assert len(denoised) == 6 and denoised[0].dtype == np.uint16
+        error = [np.sqrt(np.mean((np.asarray(frame, float) - clean) ** 2))
+                 for frame in (frames[3], denoised[3])]
+        assert error[1] < 0.7 * error[0]  # 3 dB or more
+
+
+def test_ten_bit_frames_round_trip_exactly_through_ffv1(tmp_path, rng):
+    levels = rng.integers(0, 1024, (3, 16, 20, 3)).astype(np.uint16)
+    frames = (levels << 6) | (levels >> 4)  # 10 bits on the full 16-bit scale
+    source = tmp_path / "ten.mkv"
+    _ten_bit_video(source, frames, pixel_format="gbrp10le")
+    read = open_sequence(source, max_pixels=10**6)
+    assert read.bits == 10
+    assert_array_equal(np.stack(list(read.frames())), frames)
+    copy = tmp_path / "copy.mkv"
+    write_sequence(copy, iter(frames), read)
+    assert_array_equal(np.stack(list(open_sequence(copy, max_pixels=10**6).frames())), frames)
+
+
+def test_a_sixteen_bit_stack_becomes_a_deep_video(tmp_path, rng):
+    frames = rng.integers(0, 65536, (3, 16, 16), dtype=np.uint16)
+    source = tmp_path / "clip.tif"
+    write_sequence(source, iter(frames), sequence_like(frames))
+    lossless = tmp_path / "out.mkv"
+    result = runner.invoke(app, ["denoise", str(source), str(lossless), "--sigma", "0.001"])
+    assert result.exit_code == 0 and "bits" not in result.stderr, result.output
+    with av.open(str(lossless)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "gray16le"
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
     assert result.exit_code == 0, result.output
-    assert "a 10-bit video is read and written as 8 bits" in result.stderr
+    assert "16-bit frames written with 10 bits" in result.stderr
+    read = open_sequence(tmp_path / "out.mp4", max_pixels=10**6)
+    assert read.dtype == np.uint16 and read.bits == 10
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.gif")])
+    assert result.exit_code == 1 and "cannot store uint16" in result.stderr
 
 
 def test_lossless_formats_round_trip_exactly(tmp_path, rng):
@@ -528,14 +590,6 @@ def test_clip_to_still_format_is_refused(tmp_path, rng):
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
     assert result.exit_code == 1
     assert "cannot hold several frames" in result.stderr and str(source) in result.stderr
-
-
-def test_sixteen_bit_stack_cannot_become_a_video(tmp_path, rng):
-    frames = rng.integers(0, 65536, (3, 16, 16), dtype=np.uint16)
-    source = tmp_path / "clip.tif"
-    write_sequence(source, iter(frames), sequence_like(frames))
-    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
-    assert result.exit_code == 1 and "cannot store uint16" in result.stderr
 
 
 @pytest.mark.parametrize("extension", [".mp4", ".gif", ".npy", ".mkv"])

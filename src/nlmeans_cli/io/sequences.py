@@ -46,7 +46,7 @@ __all__ = [
 
 #: Sequence extensions and the dtypes each can store.
 SEQUENCE_FORMATS: dict[str, tuple[str, ...]] = {
-    **{extension: ("uint8",) for extension in VIDEO_CODECS},
+    **{extension: ("uint8", "uint16") for extension in VIDEO_CODECS},
     ".gif": ("uint8",),
     ".tif": SUPPORTED_DTYPES,
     ".tiff": SUPPORTED_DTYPES,
@@ -112,6 +112,11 @@ class Sequence:
         Whether a GIF's frames have transparent pixels. They are read as RGB (the colour
         the transparent pixels hold) and a GIF written like this one takes their
         transparency back, frame by frame.
+    bits : int or None
+        A video's bits per component where it holds more than 8 (10 or 12): its frames are
+        read as uint16 on the full 16-bit scale, and a video written like it holds as many
+        bits as its encoder takes (:func:`nlmeans_cli.io.videos.video_bits_kept`). ``None``:
+        all of *dtype*'s.
     """
 
     path: Path
@@ -133,6 +138,7 @@ class Sequence:
     pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None
     transparent: bool = False
+    bits: int | None = None
 
     @property
     def channel_axis(self) -> int | None:

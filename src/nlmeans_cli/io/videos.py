@@ -2,9 +2,11 @@
 
 Read with imageio's pyav plugin (frames to RGB by the stream's own YUV matrix and range) and
 written with PyAV: H.264 at constant quality 17 in ``.mp4`` and ``.mov``, lossless FFV1 in
-``.mkv`` and ``.avi``. Carried over: the frame rate, container and stream tags, the display
-matrix (a phone's portrait rotation), the pixel aspect ratio, the colour description, and
-the audio, copied packet by packet where the output's container takes its codec.
+``.mkv`` and ``.avi``. A video of more than 8 bits per component (10-bit HDR, 12-bit) is read
+as uint16 frames and written with as many bits as its encoder takes (H.264 10, FFV1 16).
+Carried over: the frame rate, container and stream tags, the display matrix (a phone's
+portrait rotation), the pixel aspect ratio, the colour description, and the audio, copied
+packet by packet where the output's container takes its codec.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from .atomic import ImageFileError
 
 __all__ = ["PIXEL_ASPECT_CONTAINERS", "ROTATING_CONTAINERS", "VIDEO_CODECS", "audio_kept",
-           "rotation_kept", "video_frames", "video_header", "write_video"]
+           "rotation_kept", "video_bits_kept", "video_frames", "video_header", "write_video"]
 
 #: Video containers and the encoder each is written with.
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
@@ -32,6 +34,10 @@ PIXEL_ASPECT_CONTAINERS = (".mp4", ".mov")
 
 # H.264's constant-quality setting; 17 is commonly taken as visually lossless.
 _H264_QUALITY = "17"
+
+#: The bits per component each encoder writes beyond 8, fewest first (libx264 as PyAV's
+#: wheels build it: 8 or 10; FFV1's planar RGB and grey formats).
+DEEP_BITS = {"libx264": (10,), "ffv1": (10, 12, 14, 16)}
 
 
 def video_header(path: Path) -> dict:
@@ -46,7 +52,8 @@ def video_header(path: Path) -> dict:
     -------
     dict
         ``n_frames``, ``frame_shape``, ``dtype``, ``fps``, ``notes``, ``carried``, ``colour``,
-        ``audio``, ``pixel_aspect`` and ``display_matrix``.
+        ``audio``, ``pixel_aspect``, ``display_matrix`` and ``bits`` (``None`` for 8 bits;
+        deeper video is read as uint16).
 
     Raises
     ------
@@ -76,9 +83,7 @@ def video_header(path: Path) -> dict:
                 seconds = (container.duration or 0) / 1_000_000
             n_frames = max(1, round(seconds * fps)) if seconds > 0 else None
         notes = []
-        bits = _component_bits(context.pix_fmt)
-        if bits > 8:
-            notes.append(f"a {bits}-bit video is read and written as 8 bits")
+        bits = min(_component_bits(context.pix_fmt), 16)
         shape = (context.height, context.width) if grey else (context.height, context.width, 3)
         if min(shape[:2]) < 1:
             raise ImageFileError(f"{path}: video stream has no frame size")
@@ -91,7 +96,9 @@ def video_header(path: Path) -> dict:
         # What the stream leaves unspecified (2, or range 0) the encoder leaves so too.
         colour = {name: int(getattr(context, name)) for name in _COLOUR_FIELDS
                   if int(getattr(context, name, 0) or 0) not in (0, 2)}
-        return {"n_frames": n_frames, "frame_shape": shape, "dtype": np.dtype(np.uint8),
+        return {"n_frames": n_frames, "frame_shape": shape,
+                "dtype": np.dtype(np.uint16 if bits > 8 else np.uint8),
+                "bits": bits if bits > 8 else None,
                 "fps": fps, "notes": notes, "carried": carried, "colour": colour,
                 "audio": tuple(each.codec_context.name for each in container.streams.audio),
                 "pixel_aspect": (Fraction(aspect) if aspect and aspect > 0 and aspect != 1
@@ -143,12 +150,42 @@ _ENCODER_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands",
 def video_frames(sequence) -> Iterator[np.ndarray]:
     """Decode a video's frames to RGB (or grey), by its own YUV matrix and range.
 
-    *sequence* is the :class:`nlmeans_cli.io.sequences.Sequence` of the video.
+    *sequence* is the :class:`nlmeans_cli.io.sequences.Sequence` of the video; a video of
+    more than 8 bits is decoded to uint16 on the full 16-bit scale.
     """
     import imageio.v3 as iio
 
     grey = len(sequence.frame_shape) == 2  # as video_header read it from the stream
-    yield from iio.imiter(sequence.path, plugin="pyav", format="gray" if grey else "rgb24")
+    yield from iio.imiter(sequence.path, plugin="pyav",
+                          format=_frame_format(grey, sequence.dtype == np.uint16))
+
+
+def _frame_format(grey: bool, deep: bool) -> str:
+    """Return PyAV's name for frames as the package holds them: grey or RGB, 8 or 16 bits."""
+    return ("gray16le" if deep else "gray") if grey else ("rgb48le" if deep else "rgb24")
+
+
+def video_bits_kept(like, output: str | os.PathLike) -> int:
+    """Return the bits per component a video written to *output* like *like* holds.
+
+    Parameters
+    ----------
+    like : Sequence
+        The sequence the frames come from: a video's own bits, else all of its dtype's.
+    output : path-like
+        A video file (:data:`VIDEO_CODECS`).
+
+    Returns
+    -------
+    int
+        8 for uint8 frames; else the fewest the encoder writes that hold the frames' bits,
+        or its most (H.264 holds 10 of a 12-bit video or a 16-bit stack; FFV1 all 16).
+    """
+    bits = like.bits or 8 * np.dtype(like.dtype).itemsize
+    if bits <= 8:
+        return 8
+    deep = DEEP_BITS[VIDEO_CODECS[Path(output).suffix.lower()]]
+    return next((each for each in deep if each >= bits), deep[-1])
 
 
 def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
@@ -160,7 +197,8 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
         The file written; its extension chooses the container and codec
         (:data:`VIDEO_CODECS`).
     frames : iterable of numpy.ndarray
-        uint8 frames of *like*'s shape.
+        Frames of *like*'s shape and dtype (uint8, or uint16 on the full 16-bit scale, written
+        with :func:`video_bits_kept` bits).
     like : Sequence
         The sequence the frames come from: its frame rate, tags, display matrix, pixel
         aspect, colour description and, from a video, its audio (:func:`audio_kept`).
@@ -177,13 +215,16 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
     fps = Fraction(like.fps or 25.0).limit_denominator(1001 * 1000)
     rows, columns = like.frame_shape[:2]
     grey = len(like.frame_shape) == 2
+    bits = video_bits_kept(like, temporary)
+    depth = "" if bits == 8 else f"{bits}le"
     if grey:
-        pixel_format = "gray"
+        pixel_format = "gray" + depth
     elif codec == "ffv1":
-        pixel_format = "bgr0"  # lossless RGB
+        pixel_format = "gbrp" + depth if depth else "bgr0"  # lossless RGB
     else:
         # 4:2:0 needs even sides; odd frames keep full colour resolution instead.
-        pixel_format = "yuv420p" if rows % 2 == 0 and columns % 2 == 0 else "yuv444p"
+        pixel_format = ("yuv420p" if rows % 2 == 0 and columns % 2 == 0 else "yuv444p") + depth
+    frame_format = _frame_format(grey, np.dtype(like.dtype) == np.uint16)
     count = 0
     with av.open(str(temporary), "w", format=_muxer(extension)) as out:
         stream = out.add_stream(codec, rate=fps)
@@ -223,7 +264,7 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
             stream.codec_context.time_base = stream.time_base = _FINE_TIME_BASE
         for frame in frames:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame),
-                                                 format="gray" if grey else "rgb24")
+                                                 format=frame_format)
             if yuv and (matrix or "color_range" in colour):
                 picture = picture.reformat(format=pixel_format, dst_colorspace=matrix,
                                            dst_color_range=colour.get("color_range"))

@@ -458,10 +458,16 @@ def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
         VIDEO_CODECS,
         audio_kept,
         rotation_kept,
+        video_bits_kept,
     )
 
     suffix = Path(target).suffix.lower()
     notes = []
+    bits = sequence.bits or 8 * sequence.dtype.itemsize
+    if suffix in VIDEO_CODECS and video_bits_kept(sequence, target) < bits:
+        kept = video_bits_kept(sequence, target)
+        notes.append(f"{bits}-bit frames written with {kept} bits: the {suffix} written here "
+                     f"(H.264) holds no more; .mkv (lossless FFV1) keeps all {bits}")
     if sequence.audio and not audio_kept(sequence, target):
         codecs = ", ".join(sorted(set(sequence.audio)))
         notes.append(f"audio dropped: {suffix} cannot hold "
