@@ -2,6 +2,7 @@
 
 import gc
 import weakref
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -446,6 +447,65 @@ def test_a_sixteen_bit_stack_becomes_a_deep_video(tmp_path, rng):
     assert read.dtype == np.uint16 and read.bits == 10
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.gif")])
     assert result.exit_code == 1 and "cannot store uint16" in result.stderr
+
+
+def test_subtitles_and_attachments_are_carried_where_the_container_holds_them(tmp_path):
+    (tmp_path / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:00,400\nHello\n\n"
+                                       "2\n00:00:00,500 --> 00:00:00,900\nWorld\n")
+    font = bytes(range(256))
+    source = tmp_path / "talk.mkv"
+    with av.open(str(tmp_path / "talk.srt")) as text, av.open(str(source), "w") as out:
+        video = out.add_stream("ffv1", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 32, "bgr0"
+        subtitles = out.add_stream_from_template(text.streams.subtitles[0])
+        out.add_attachment("talk.ttf", "application/x-truetype-font", font)
+        for _ in range(10):
+            picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            for packet in video.encode(picture):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        for packet in text.demux(text.streams.subtitles[0]):
+            if packet.dts is not None:
+                packet.stream = subtitles
+                out.mux(packet)
+
+    def carried(path):
+        with av.open(str(path)) as container:
+            lines = [(packet.pts * packet.time_base, bytes(packet))
+                     for stream in container.streams.subtitles
+                     for packet in container.demux(stream) if packet.size]
+            return lines, {each.name: bytes(each.data) for each in container.streams.attachments}
+
+    assert open_sequence(source, max_pixels=10**6).subtitles == ("srt",)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mkv")])
+    assert result.exit_code == 0 and "note" not in result.stderr, result.output
+    assert carried(tmp_path / "out.mkv") == carried(source)
+    assert carried(source) == ([(0, b"Hello"), (Fraction(1, 2), b"World")], {"talk.ttf": font})
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
+    assert result.exit_code == 0, result.output
+    assert "subtitles dropped: .mp4 cannot hold srt" in result.stderr
+    assert "attachments dropped: .mp4 cannot hold them (talk.ttf)" in result.stderr
+
+
+def test_a_timecode_track_is_carried_by_its_tag(tmp_path):
+    source = tmp_path / "shot.mov"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        video.metadata["timecode"] = "01:02:03:04"
+        for _ in range(3):
+            picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            for packet in video.encode(picture):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    out = tmp_path / "out.mov"
+    result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "5"])
+    assert result.exit_code == 0 and "note" not in result.stderr, result.output
+    with av.open(str(out)) as container:
+        timecodes = [each.metadata.get("timecode") for each in container.streams.data]
+    assert timecodes == ["01:02:03:04"]
 
 
 def test_lossless_formats_round_trip_exactly(tmp_path, rng):

@@ -101,6 +101,12 @@ class Sequence:
     audio : tuple of str
         A video's audio streams, by codec name: copied into a video written like it, where its
         container takes them (:func:`nlmeans_cli.io.videos.audio_kept`).
+    subtitles : tuple of str
+        A video's subtitle streams, by codec name: copied as the audio is
+        (:func:`nlmeans_cli.io.videos.subtitles_kept`).
+    attachments : tuple of str
+        A Matroska video's attached files, by name (the fonts its subtitles are drawn in):
+        attached to a Matroska file written like it.
     pixel_aspect : fractions.Fraction or None
         A video's sample (pixel) aspect ratio where it is not square (anamorphic video): a
         video written like it carries it, so that the picture keeps its shape.
@@ -135,6 +141,8 @@ class Sequence:
     carried: dict | None = None
     colour: dict = field(default_factory=dict)
     audio: tuple[str, ...] = ()
+    subtitles: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
     pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None
     transparent: bool = False

@@ -5,8 +5,9 @@ written with PyAV: H.264 at constant quality 17 in ``.mp4`` and ``.mov``, lossle
 ``.mkv`` and ``.avi``. A video of more than 8 bits per component (10-bit HDR, 12-bit) is read
 as uint16 frames and written with as many bits as its encoder takes (H.264 10, FFV1 16).
 Carried over: the frame rate, container and stream tags, the display matrix (a phone's
-portrait rotation), the pixel aspect ratio, the colour description, and the audio, copied
-packet by packet where the output's container takes its codec.
+portrait rotation), the pixel aspect ratio, the colour description, the audio and
+subtitles, copied packet by packet where the output's container takes their codecs, and a
+Matroska file's attachments (the fonts its subtitles are drawn in) into Matroska.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import numpy as np
 from .atomic import ImageFileError
 
 __all__ = ["PIXEL_ASPECT_CONTAINERS", "ROTATING_CONTAINERS", "VIDEO_CODECS", "audio_kept",
-           "rotation_kept", "video_bits_kept", "video_frames", "video_header", "write_video"]
+           "rotation_kept", "subtitles_kept", "video_bits_kept", "video_frames", "video_header",
+           "write_video"]
+
+#: The video containers that hold attachments (files, such as subtitle fonts).
+ATTACHING_CONTAINERS = (".mkv",)
 
 #: Video containers and the encoder each is written with.
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "ffv1", ".avi": "ffv1"}
@@ -52,8 +57,8 @@ def video_header(path: Path) -> dict:
     -------
     dict
         ``n_frames``, ``frame_shape``, ``dtype``, ``fps``, ``notes``, ``carried``, ``colour``,
-        ``audio``, ``pixel_aspect``, ``display_matrix`` and ``bits`` (``None`` for 8 bits;
-        deeper video is read as uint16).
+        ``audio``, ``subtitles``, ``attachments``, ``pixel_aspect``, ``display_matrix`` and
+        ``bits`` (``None`` for 8 bits; deeper video is read as uint16).
 
     Raises
     ------
@@ -62,7 +67,8 @@ def video_header(path: Path) -> dict:
 
     Notes
     -----
-    Decodes the first frame, for its display matrix (FFmpeg attaches it there).
+    Decodes the first frame, for its display matrix (FFmpeg attaches it there). Data streams
+    other than a timecode (GPS, a camera's metadata) are not carried: a note says so.
     """
     import av
 
@@ -82,7 +88,11 @@ def video_header(path: Path) -> dict:
             else:
                 seconds = (container.duration or 0) / 1_000_000
             n_frames = max(1, round(seconds * fps)) if seconds > 0 else None
-        notes = []
+        # A timecode track is rebuilt by the muxer from the video stream's timecode tag,
+        # which is carried; other data (GPS, a camera's metadata track) is not.
+        data = _stream_names(each for each in container.streams.data
+                             if "timecode" not in each.metadata)
+        notes = [f"data streams not carried: {', '.join(data)}"] if data else []
         bits = min(_component_bits(context.pix_fmt), 16)
         shape = (context.height, context.width) if grey else (context.height, context.width, 3)
         if min(shape[:2]) < 1:
@@ -101,9 +111,24 @@ def video_header(path: Path) -> dict:
                 "bits": bits if bits > 8 else None,
                 "fps": fps, "notes": notes, "carried": carried, "colour": colour,
                 "audio": tuple(each.codec_context.name for each in container.streams.audio),
+                "subtitles": tuple(_codec_name(each) for each in container.streams.subtitles),
+                "attachments": tuple(each.name or "unnamed"
+                                     for each in container.streams.attachments),
                 "pixel_aspect": (Fraction(aspect) if aspect and aspect > 0 and aspect != 1
                                  else None),
                 "display_matrix": _display_matrix(container)}
+
+
+def _codec_name(stream) -> str:
+    """Return a stream's codec name (``"unknown"`` where FFmpeg has no decoder for it)."""
+    context = getattr(stream, "codec_context", None)
+    return getattr(context, "name", None) or "unknown"
+
+
+def _stream_names(streams) -> list[str]:
+    """Return each stream's codec name, or its handler's name where it has none."""
+    return [_codec_name(each) if _codec_name(each) != "unknown"
+            else each.metadata.get("handler_name") or "unknown" for each in streams]
 
 
 def _component_bits(pixel_format: str | None) -> int:
@@ -201,7 +226,9 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
         with :func:`video_bits_kept` bits).
     like : Sequence
         The sequence the frames come from: its frame rate, tags, display matrix, pixel
-        aspect, colour description and, from a video, its audio (:func:`audio_kept`).
+        aspect, colour description and, from a video, its audio and subtitles
+        (:func:`audio_kept`, :func:`subtitles_kept`) and attachments
+        (:data:`ATTACHING_CONTAINERS`).
 
     Returns
     -------
@@ -256,7 +283,12 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
             # the darkest 16 levels to black and the brightest 20 to white.
             stream.codec_context.color_range = _FULL_RANGE
         matrix = _SCALER_MATRICES.get(colour.get("colorspace", 0))
-        sound = _AudioCopy(like, out) if audio_kept(like, temporary) else None
+        kinds = tuple(kind for kind, kept in (("audio", audio_kept),
+                                              ("subtitles", subtitles_kept))
+                      if kept(like, temporary))
+        sound = _PacketCopy(like, out, kinds) if kinds else None
+        if like.attachments and extension in ATTACHING_CONTAINERS:
+            _attach(like, out)
         # A variable frame rate keeps its frames' times (at the average rate, a phone's
         # low-light stretch at half the rate ran ahead of its sound).
         times = _variable_times(like)
@@ -277,7 +309,7 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
             for packet in stream.encode(picture):
                 out.mux(packet)
             count += 1
-            if sound is not None:  # interleaved: the sound up to this frame's end
+            if sound is not None:  # interleaved: sound and text up to this frame's end
                 sound.mux_until(seconds + 1 / float(fps))
         for packet in stream.encode():
             out.mux(packet)
@@ -337,17 +369,31 @@ def audio_kept(like, output: str | os.PathLike) -> bool:
     It does where *like* is a video with audio and *output*'s container takes every one of its
     audio streams' codecs as they are (a header is written to memory to ask the muxer).
     """
+    return bool(like.audio) and _container_takes(like, output, "audio")
+
+
+def subtitles_kept(like, output: str | os.PathLike) -> bool:
+    """Tell whether a video written to *output* like *like* carries *like*'s subtitles.
+
+    As :func:`audio_kept`, for its subtitle streams (Matroska takes SubRip and ASS, MP4 and
+    QuickTime their own ``mov_text``).
+    """
+    return bool(like.subtitles) and _container_takes(like, output, "subtitles")
+
+
+def _container_takes(like, output: str | os.PathLike, kind: str) -> bool:
+    """Tell whether *output*'s container takes *like*'s streams of *kind* as they are."""
     import io
 
     import av
 
     extension = Path(output).suffix.lower()
-    if like.kind != "video" or not like.audio or extension not in VIDEO_CODECS:
+    if like.kind != "video" or extension not in VIDEO_CODECS:
         return False
     try:
         with av.open(str(like.path)) as source:
             with av.open(io.BytesIO(), "w", format=_muxer(extension)) as trial:
-                for each in source.streams.audio:
+                for each in getattr(source.streams, kind):
                     trial.add_stream_from_template(each)
                 trial.start_encoding()
     except Exception:  # the muxer refuses the codec (or the source does not open)
@@ -355,23 +401,34 @@ def audio_kept(like, output: str | os.PathLike) -> bool:
     return True
 
 
+def _attach(like, out) -> None:
+    """Attach to *out* the files *like*'s video carries (a Matroska file's fonts)."""
+    import av
+
+    with av.open(str(like.path)) as source:
+        for each in source.streams.attachments:
+            out.add_attachment(each.name or "unnamed", each.mimetype or "application/octet-stream",
+                               bytes(each.data))
+
+
 def _muxer(extension: str) -> str:
     """Return FFmpeg's name for the muxer of a video extension."""
     return extension[1:].replace("mkv", "matroska")
 
 
-class _AudioCopy:
-    """A video's audio streams, copied packet by packet into an output being written.
+class _PacketCopy:
+    """A video's audio or subtitle streams, copied packet by packet into an output being written.
 
     The packets keep their timing, less the source video's start (the denoised frames start
-    at 0), so that sound and picture stay together.
+    at 0), so that sound, text and picture stay together. *kinds* names the streams copied:
+    ``"audio"``, ``"subtitles"`` or both.
     """
 
-    def __init__(self, like, out) -> None:
+    def __init__(self, like, out, kinds: tuple[str, ...]) -> None:
         import av
 
         self.source = av.open(str(like.path))
-        inputs = list(self.source.streams.audio)
+        inputs = [each for kind in kinds for each in getattr(self.source.streams, kind)]
         self.outputs = {each.index: out.add_stream_from_template(each) for each in inputs}
         video = self.source.streams.video[0]
         self.start = (float(video.start_time * video.time_base)

@@ -453,11 +453,13 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
 def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
     """Return the notes for what a sequence carries that its output does not hold."""
     from ..io.videos import (
+        ATTACHING_CONTAINERS,
         PIXEL_ASPECT_CONTAINERS,
         ROTATING_CONTAINERS,
         VIDEO_CODECS,
         audio_kept,
         rotation_kept,
+        subtitles_kept,
         video_bits_kept,
     )
 
@@ -472,6 +474,13 @@ def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
         codecs = ", ".join(sorted(set(sequence.audio)))
         notes.append(f"audio dropped: {suffix} cannot hold "
                      + (codecs if suffix in VIDEO_CODECS else "sound"))
+    if sequence.subtitles and not subtitles_kept(sequence, target):
+        codecs = ", ".join(sorted(set(sequence.subtitles)))
+        notes.append(f"subtitles dropped: {suffix} cannot hold "
+                     + (codecs if suffix in VIDEO_CODECS else "them"))
+    if sequence.attachments and suffix not in ATTACHING_CONTAINERS:
+        notes.append(f"attachments dropped: {suffix} cannot hold them "
+                     f"({', '.join(sequence.attachments)})")
     if sequence.transparent and suffix != ".gif":
         notes.append(f"GIF transparency dropped: {suffix} cannot hold it")
     if sequence.display_matrix is not None and not rotation_kept(target):
