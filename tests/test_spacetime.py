@@ -449,6 +449,16 @@ def test_a_sixteen_bit_stack_becomes_a_deep_video(tmp_path, rng):
     assert result.exit_code == 1 and "cannot store uint16" in result.stderr
 
 
+def _encode_black_frames(out, stream, count):
+    """Encode *count* black 32x32 frames into *stream* of the container *out*, and flush it."""
+    for _ in range(count):
+        picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        for packet in stream.encode(picture):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+
+
 def test_subtitles_and_attachments_are_carried_where_the_container_holds_them(tmp_path):
     (tmp_path / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:00,400\nHello\n\n"
                                        "2\n00:00:00,500 --> 00:00:00,900\nWorld\n")
@@ -459,12 +469,7 @@ def test_subtitles_and_attachments_are_carried_where_the_container_holds_them(tm
         video.width, video.height, video.pix_fmt = 32, 32, "bgr0"
         subtitles = out.add_stream_from_template(text.streams.subtitles[0])
         out.add_attachment("talk.ttf", "application/x-truetype-font", font)
-        for _ in range(10):
-            picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
-            for packet in video.encode(picture):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+        _encode_black_frames(out, video, 10)
         for packet in text.demux(text.streams.subtitles[0]):
             if packet.dts is not None:
                 packet.stream = subtitles
@@ -494,12 +499,7 @@ def test_a_timecode_track_is_carried_by_its_tag(tmp_path):
         video = out.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
         video.metadata["timecode"] = "01:02:03:04"
-        for _ in range(3):
-            picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
-            for packet in video.encode(picture):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+        _encode_black_frames(out, video, 3)
     out = tmp_path / "out.mov"
     result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "5"])
     assert result.exit_code == 0 and "note" not in result.stderr, result.output
