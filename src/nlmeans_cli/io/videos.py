@@ -21,9 +21,9 @@ import numpy as np
 
 from .atomic import ImageFileError
 
-__all__ = ["PIXEL_ASPECT_CONTAINERS", "ROTATING_CONTAINERS", "VIDEO_CODECS", "audio_kept",
-           "rotation_kept", "subtitles_kept", "video_bits_kept", "video_frames", "video_header",
-           "write_video"]
+__all__ = ["ATTACHING_CONTAINERS", "DEEP_BITS", "PIXEL_ASPECT_CONTAINERS", "ROTATING_CONTAINERS",
+           "VIDEO_CODECS", "audio_kept", "rotation_kept", "subtitles_kept", "video_bits_kept",
+           "video_frames", "video_header", "write_video"]
 
 #: The video containers that hold attachments (files, such as subtitle fonts).
 ATTACHING_CONTAINERS = (".mkv",)
@@ -39,6 +39,9 @@ PIXEL_ASPECT_CONTAINERS = (".mp4", ".mov")
 
 # H.264's constant-quality setting; 17 is commonly taken as visually lossless.
 _H264_QUALITY = "17"
+
+# FFmpeg's AVCOL_RANGE_JPEG: every code value from 0 to the top is a level.
+_FULL_RANGE = 2
 
 #: The bits per component each encoder writes beyond 8, fewest first (libx264 as PyAV's
 #: wheels build it: 8 or 10; FFV1's planar RGB and grey formats).
@@ -316,10 +319,6 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
         if sound is not None:
             sound.mux_until(float("inf"))
     return count
-
-
-# FFmpeg's AVCOL_RANGE_JPEG: every code value from 0 to the top is a level.
-_FULL_RANGE = 2
 
 
 #: The time base of a variable frame rate's timestamps (MPEG's 90 kHz clock).
