@@ -289,7 +289,7 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
         kinds = tuple(kind for kind, kept in (("audio", audio_kept),
                                               ("subtitles", subtitles_kept))
                       if kept(like, temporary))
-        sound = _PacketCopy(like, out, kinds) if kinds else None
+        copied = _PacketCopy(like, out, kinds) if kinds else None
         if like.attachments and extension in ATTACHING_CONTAINERS:
             _attach(like, out)
         # A variable frame rate keeps its frames' times (at the average rate, a phone's
@@ -312,12 +312,12 @@ def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
             for packet in stream.encode(picture):
                 out.mux(packet)
             count += 1
-            if sound is not None:  # interleaved: sound and text up to this frame's end
-                sound.mux_until(seconds + 1 / float(fps))
+            if copied is not None:  # interleaved: sound and text up to this frame's end
+                copied.mux_until(seconds + 1 / float(fps))
         for packet in stream.encode():
             out.mux(packet)
-        if sound is not None:
-            sound.mux_until(float("inf"))
+        if copied is not None:
+            copied.mux_until(float("inf"))
     return count
 
 
