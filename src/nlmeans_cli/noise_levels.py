@@ -15,22 +15,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "detail_statistics", "fit_blocks", "fit_levels",
-           "in_level_units", "intercept_error", "intercept_for", "level_variances", "local_mean",
-           "second_differences", "slope_for", "smoothest_line", "touches_clipped",
+__all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "PLANE_FIT_PIXELS", "detail_statistics", "fit_blocks",
+           "fit_levels", "in_level_units", "intercept_error", "intercept_for", "level_variances",
+           "local_mean", "second_differences", "slope_for", "smoothest_line", "touches_clipped",
            "variance_floor"]
 
 
-#: The most pixels of one plane :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads (larger
-#: planes are read in square blocks spread over them). A megapixel: the read noise is the
-#: line's intercept, an extrapolation that every position read makes surer. Against a quarter
-#: megapixel, on 22 mosaics of 4x4 training photographs (720x720) the read noise came within
-#: 30 % on 68 and 82 % against 64 and 64 % (gain 4 and read noise 2; gain 1 and read noise 3),
-#: the gain within 20 % on 100 and 82 % against 100 and 73 %; on 20 synthetic 16-bit
-#: fluorescence stacks of 24x256x256 its standard deviation fell from 0.13 to 0.08 of the
-#: truth. It costs 165 against 75 ms on a 12-megapixel photograph, 113 against 43 on a 720p
-#: frame, and bounds the fit's time and memory.
+#: The most pixels :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads of a stack's or a
+#: clip's planes together (larger ones are read in square blocks spread over them): a
+#: megapixel. The read noise is the line's intercept, an extrapolation that every position
+#: read makes surer: on 20 synthetic 16-bit fluorescence stacks of 24x256x256 its standard
+#: deviation came to 0.08 of the truth against 0.13 with a quarter megapixel, and the 8x192x192
+#: stacks of ``benchmarks/poisson.py``, now read whole, gave 19 of 20 within 30 % against 18.
+#: The fit of a stack costs little beside its denoising.
 FIT_PIXELS = 1 << 20
+
+#: The most pixels of one plane the fit reads (a still): a quarter megapixel gives some
+#: 150 000 smooth positions. A megapixel found the read noise within 30 % on 68 and 82 %
+#: against 64 and 64 % of 22 mosaics of 4x4 training photographs (720x720; gain 4 and read
+#: noise 2, gain 1 and read noise 3), but took a 720p photograph's ``denoise`` from 150 to
+#: 225 ms.
+PLANE_FIT_PIXELS = 1 << 18
 
 #: Rows of positions per band: a band's arrays stay in a core's cache (a 512x512 image is
 #: fitted in 18 to 21 ms in bands of 128 rows, 29 to 34 ms whole; 64 and 256 rows did no
@@ -205,7 +210,8 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     plane : numpy.ndarray
         2-D.
     n_planes : int
-        How many planes share :data:`FIT_PIXELS`.
+        How many planes share :data:`FIT_PIXELS` (each reads at most
+        :data:`PLANE_FIT_PIXELS`).
     index : int
         The plane's place among them: each plane of a stack reads other blocks.
 
@@ -216,7 +222,7 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
 
     Notes
     -----
-    A plane within its share of :data:`FIT_PIXELS` is read whole, in bands of
+    A plane within its share is read whole, in bands of
     :data:`_FIT_BAND_ROWS` rows of positions. A larger one is read in square blocks of that
     side, as many as its share holds, placed over the plane by a two-dimensional
     low-discrepancy sequence continued from plane to plane: a few bands of rows of a large
@@ -230,7 +236,7 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     halo, step = _FIT_BAND_HALO, _FIT_BAND_ROWS
     height, width = plane.shape
     row_starts = range(0, max(height - 2 * halo, 1), step)
-    share = FIT_PIXELS // max(n_planes, 1)
+    share = min(PLANE_FIT_PIXELS, FIT_PIXELS // max(n_planes, 1))
     if len(row_starts) * step * width <= max(share, step * width):
         return [plane[start:start + step + 2 * halo] for start in row_starts]
     wanted = max(1, share // (step * step))
