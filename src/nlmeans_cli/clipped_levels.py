@@ -49,8 +49,8 @@ def clipped_ends(values: np.ndarray, top: float = 1.0) -> tuple[float | None, fl
     """
     low, high = float(values.min()), float(values.max())
     crowded = max(16, values.size // 1000)
-    return (low if _piled(values, low, low <= 0, crowded, np.greater) else None,
-            high if _piled(values, high, high >= top, crowded, np.less) else None)
+    return (low if _piled(values, low, low <= 0, crowded) else None,
+            high if _piled(values, high, high >= top, crowded) else None)
 
 
 #: How many times as many values as the next value in a pile short of the file's full
@@ -58,18 +58,18 @@ def clipped_ends(values: np.ndarray, top: float = 1.0) -> tuple[float | None, fl
 PILE_RATIO = 4
 
 
-def _piled(values: np.ndarray, end: float, at_bound: bool, crowded: int,
-           inwards: np.ufunc) -> bool:
+def _piled(values: np.ndarray, end: float, at_bound: bool, crowded: int) -> bool:
     """Tell whether the values pile onto *end*, an extreme of theirs (see :func:`clipped_ends`)."""
     count = np.count_nonzero(values == end)
     if count <= crowded:
         return False
     if at_bound:
         return True
-    inside = values[inwards(values, end)]
+    inside = values[values != end]
     if not inside.size:  # a constant image: nothing clipped, nothing to fit
         return False
-    nearest = inside.max() if inwards is np.less else inside.min()
+    # Every other value lies on one side of an extreme: any of them says which.
+    nearest = inside.max() if inside[0] < end else inside.min()
     return count > PILE_RATIO * np.count_nonzero(inside == nearest)
 
 

@@ -202,7 +202,8 @@ def _level_order(local: np.ndarray) -> tuple[np.ndarray, int]:
     return order, max(4, min(80, local.size // 450))
 
 
-def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndarray]:
+def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0, *,
+               pixels: int | None = None) -> list[np.ndarray]:
     """Return the parts of a plane the fit reads: bands of all its rows, or blocks spread over it.
 
     Parameters
@@ -210,10 +211,11 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     plane : numpy.ndarray
         2-D.
     n_planes : int
-        How many planes share :data:`FIT_PIXELS` (each reads at most
-        :data:`PLANE_FIT_PIXELS`).
+        How many planes share *pixels* (each reads at most :data:`PLANE_FIT_PIXELS`).
     index : int
         The plane's place among them: each plane of a stack reads other blocks.
+    pixels : int, optional
+        The most pixels read of the planes together; :data:`FIT_PIXELS` by default.
 
     Returns
     -------
@@ -236,7 +238,7 @@ def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0) -> list[np.ndar
     halo, step = _FIT_BAND_HALO, _FIT_BAND_ROWS
     height, width = plane.shape
     row_starts = range(0, max(height - 2 * halo, 1), step)
-    share = min(PLANE_FIT_PIXELS, FIT_PIXELS // max(n_planes, 1))
+    share = min(PLANE_FIT_PIXELS, (FIT_PIXELS if pixels is None else pixels) // max(n_planes, 1))
     if len(row_starts) * step * width <= max(share, step * width):
         return [plane[start:start + step + 2 * halo] for start in row_starts]
     wanted = max(1, share // (step * step))

@@ -15,13 +15,7 @@ import numpy as np
 
 from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
-from .noise_levels import (
-    FIT_PIXELS,
-    fit_blocks,
-    local_mean,
-    second_differences,
-    touches_clipped,
-)
+from .noise_levels import fit_blocks, local_mean, second_differences, touches_clipped
 
 __all__ = ["CONFIRMING_SHARE", "Stabiliser", "plan_stabiliser"]
 
@@ -285,11 +279,10 @@ def _slopes_at_two_scales(planes: np.ndarray, clipped: tuple[float | None, float
     low, high = clipped
     inner = (slice(2, -2), slice(2, -2))
     for offset, plane in enumerate(planes):
-        # The fit's blocks, a quarter as many: tens of thousands of positions fill the
-        # levels, and each pass over a plane in float64 costs.
+        # Blocks as the fit's, fewer: tens of thousands of positions fill the levels, and
+        # each pass over a plane in float64 costs.
         parts = ([plane] if plane.size <= _SCALE_PIXELS
-                 else fit_blocks(plane, n_planes * (FIT_PIXELS // _SCALE_PIXELS),
-                                 first_index + offset))
+                 else fit_blocks(plane, n_planes, first_index + offset, pixels=_SCALE_PIXELS))
         for part in parts:
             part = np.asarray(part, np.float64)
             if min(part.shape) < 9:

@@ -122,7 +122,7 @@ class Sequence:
         A video's bits per component where it holds more than 8 (10 or 12): its frames are
         read as uint16 on the full 16-bit scale, and a video written like it holds as many
         bits as its encoder takes (:func:`nlmeans_cli.io.videos.video_bits_kept`). ``None``:
-        all of *dtype*'s.
+        all of *dtype*'s (:attr:`depth` gives either).
     """
 
     path: Path
@@ -147,6 +147,11 @@ class Sequence:
     display_matrix: tuple[int, ...] | None = None
     transparent: bool = False
     bits: int | None = None
+
+    @property
+    def depth(self) -> int:
+        """The bits per component of a frame: a video's own (:attr:`bits`), else its dtype's."""
+        return self.bits or 8 * np.dtype(self.dtype).itemsize
 
     @property
     def channel_axis(self) -> int | None:

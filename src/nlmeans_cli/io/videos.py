@@ -114,7 +114,7 @@ def video_header(path: Path) -> dict:
                 "bits": bits if bits > 8 else None,
                 "fps": fps, "notes": notes, "carried": carried, "colour": colour,
                 "audio": tuple(each.codec_context.name for each in container.streams.audio),
-                "subtitles": tuple(_codec_name(each) for each in container.streams.subtitles),
+                "subtitles": tuple(_stream_names(container.streams.subtitles)),
                 "attachments": tuple(each.name or "unnamed"
                                      for each in container.streams.attachments),
                 "pixel_aspect": (Fraction(aspect) if aspect and aspect > 0 and aspect != 1
@@ -122,16 +122,10 @@ def video_header(path: Path) -> dict:
                 "display_matrix": _display_matrix(container)}
 
 
-def _codec_name(stream) -> str:
-    """Return a stream's codec name (``"unknown"`` where FFmpeg has no decoder for it)."""
-    context = getattr(stream, "codec_context", None)
-    return getattr(context, "name", None) or "unknown"
-
-
 def _stream_names(streams) -> list[str]:
-    """Return each stream's codec name, or its handler's name where it has none."""
-    return [_codec_name(each) if _codec_name(each) != "unknown"
-            else each.metadata.get("handler_name") or "unknown" for each in streams]
+    """Return each stream's codec name, or its handler's where FFmpeg has no decoder for it."""
+    return [getattr(getattr(each, "codec_context", None), "name", None)
+            or each.metadata.get("handler_name") or "unknown" for each in streams]
 
 
 def _component_bits(pixel_format: str | None) -> int:
@@ -209,11 +203,10 @@ def video_bits_kept(like, output: str | os.PathLike) -> int:
         8 for uint8 frames; else the fewest the encoder writes that hold the frames' bits,
         or its most (H.264 holds 10 of a 12-bit video or a 16-bit stack; FFV1 all 16).
     """
-    bits = like.bits or 8 * np.dtype(like.dtype).itemsize
-    if bits <= 8:
+    if like.depth <= 8:
         return 8
     deep = DEEP_BITS[VIDEO_CODECS[Path(output).suffix.lower()]]
-    return next((each for each in deep if each >= bits), deep[-1])
+    return next((each for each in deep if each >= like.depth), deep[-1])
 
 
 def write_video(temporary: Path, frames: Iterable[np.ndarray], like) -> int:

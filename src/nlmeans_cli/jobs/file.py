@@ -465,11 +465,11 @@ def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
 
     suffix = Path(target).suffix.lower()
     notes = []
-    bits = sequence.bits or 8 * sequence.dtype.itemsize
-    if suffix in VIDEO_CODECS and video_bits_kept(sequence, target) < bits:
-        kept = video_bits_kept(sequence, target)
-        notes.append(f"{bits}-bit frames written with {kept} bits: the {suffix} written here "
-                     f"(H.264) holds no more; .mkv (lossless FFV1) keeps all {bits}")
+    kept = video_bits_kept(sequence, target) if suffix in VIDEO_CODECS else sequence.depth
+    if kept < sequence.depth:
+        notes.append(f"{sequence.depth}-bit frames written with {kept} bits: the {suffix} "
+                     f"written here (H.264) holds no more; .mkv (lossless FFV1) keeps all "
+                     f"{sequence.depth}")
     if sequence.audio and not audio_kept(sequence, target):
         codecs = ", ".join(sorted(set(sequence.audio)))
         notes.append(f"audio dropped: {suffix} cannot hold "
