@@ -109,3 +109,19 @@ def test_auto_keeps_gaussian_noise_on_a_clipped_field_on_the_gaussian_path(backg
     clean = _field(rng, 128, 1, 16, background, 200, "disc")
     noisy = _eight_bit(clean + rng.normal(0, sigma, clean.shape))
     assert resolve_parameters(noisy).stabiliser is None
+
+
+def test_nlm_denoise_takes_the_transform_for_a_clipped_field_of_photon_noise(tmp_path):
+    import imageio.v3 as iio
+    from typer.testing import CliRunner
+
+    from nlmeans_cli.cli import app
+
+    rng = np.random.default_rng(1)
+    source = tmp_path / "field.png"
+    iio.imwrite(source, _photons(rng, _field(rng, 128, 1, 8, 10, 200, "spot")))
+    result = CliRunner().invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert "poisson-gaussian noise, gain" in result.stderr
+    # The fit's levels were bent by the clipping; the note says what auto made of that.
+    assert "only where its bright parts' own noise grows" in result.stderr

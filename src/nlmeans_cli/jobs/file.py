@@ -194,7 +194,8 @@ class FileOutcome:
             if any(model.clip_bound for model in models):
                 self.notes.append("clipping at black or white reaches every level of this "
                                   "image, so its fit may be bent by it (--noise auto takes the "
-                                  "Gaussian path here)")
+                                  "transform here only where its bright parts' own noise grows "
+                                  "from the background's)")
         elif not any(stabilisers):
             if len(settings) > 1:
                 self.notes.append("sigma by channel: " + ", ".join(
