@@ -15,7 +15,13 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .noise_levels import fit_blocks, local_mean, second_differences, touches_clipped
+from .noise_levels import (
+    CHI2_MEDIAN,
+    fit_blocks,
+    local_mean,
+    second_differences,
+    touches_clipped,
+)
 
 __all__ = ["BULK_QUANTILES", "bright_noise", "bulk_noise"]
 
@@ -53,10 +59,6 @@ _FEWEST_BULK_PIXELS = 500
 #: Of the pixels' values on a lattice (8 or 16 bits), how many are looked at to find its
 #: spacing.
 _LATTICE_SAMPLE = 4096
-
-#: The median of a standard normal variable's magnitude, squared: a normal variable's median
-#: square is this times its variance.
-_CHI2_MEDIAN = 0.6744897501960817**2
 
 
 def bulk_noise(plane: np.ndarray, clip_low: float | None) -> tuple[float, float] | None:
@@ -116,7 +118,7 @@ def bulk_noise(plane: np.ndarray, clip_low: float | None) -> tuple[float, float]
     variance = deviation * deviation
     if clear.sum() >= max(_FEWEST_CLEAR_BULK, _LEAST_CLEAR_SHARE * values.size):
         # Flat where the details, clear of clipping, hold the pixels' spread.
-        flat = float(np.median(details[band][clear] ** 2)) / _CHI2_MEDIAN
+        flat = float(np.median(details[band][clear] ** 2)) / CHI2_MEDIAN
         if variance > _FLAT_SPREAD * flat:
             return None
     return float(first) - normal.inv_cdf(lower) * deviation, variance
@@ -182,8 +184,8 @@ def bright_noise(planes: np.ndarray, cut: float, ends: tuple[float | None, float
                                            for parts in (levels, fine, coarse))
     if not level.size:
         return np.nan, np.nan, np.nan, 0
-    return (float(level.mean()), float(np.median(fine_details**2)) / _CHI2_MEDIAN,
-            float(np.median(coarse_details**2)) / _CHI2_MEDIAN, int(level.size))
+    return (float(level.mean()), float(np.median(fine_details**2)) / CHI2_MEDIAN,
+            float(np.median(coarse_details**2)) / CHI2_MEDIAN, int(level.size))
 
 
 def _bright_part(plane: np.ndarray, top: int, left: int, cut: float,

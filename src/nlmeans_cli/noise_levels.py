@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DETAIL_SUPPORT", "FIT_PIXELS", "PLANE_FIT_PIXELS", "detail_statistics", "fit_blocks",
+__all__ = ["CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE", "PLANE_FIT_PIXELS",
+           "detail_statistics", "fit_blocks",
            "fit_levels", "in_level_units", "intercept_error", "intercept_for", "level_variances",
            "local_mean", "second_differences", "slope_for", "smoothest_line", "touches_clipped",
            "variance_floor"]
 
+
+#: The median of a standard normal variable's magnitude (its 0.75 quantile): a median
+#: absolute deviation over this estimates a Gaussian's sigma.
+NORMAL_QUARTILE = 0.6744897501960817
+#: Its square: a normal variable's median square is this times its variance.
+CHI2_MEDIAN = NORMAL_QUARTILE**2
 
 #: The most pixels :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads of a stack's or a
 #: clip's planes together (larger ones are read in square blocks spread over them): a

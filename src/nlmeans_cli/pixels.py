@@ -23,6 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .noise_levels import NORMAL_QUARTILE
+
 __all__ = [
     "OPPONENT",
     "SUPPORTED_DTYPES",
@@ -54,8 +56,6 @@ SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
 OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
     [[3.0], [2.0], [6.0]])
 
-# The 0.75 quantile of the standard normal: MAD / this estimates a Gaussian's sigma.
-_NORMAL_QUARTILE = 0.6744897501960817
 
 
 def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
@@ -437,7 +437,7 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
         # values leaves rounding residues (a constant image of 90 gave a sigma of 8e-14).
         rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * float(np.abs(channel).max())
         detail = detail[np.abs(detail) > rounding]
-        sigmas.append(np.median(np.abs(detail)) / _NORMAL_QUARTILE if detail.size else 0.0)
+        sigmas.append(np.median(np.abs(detail)) / NORMAL_QUARTILE if detail.size else 0.0)
     return float(np.mean(sigmas))
 
 

@@ -23,7 +23,14 @@ from .noise import (
     inverse_anscombe,
     lookup_noise,
 )
-from .noise_levels import fit_blocks, local_mean, second_differences, touches_clipped
+from .noise_levels import (
+    CHI2_MEDIAN,
+    NORMAL_QUARTILE,
+    fit_blocks,
+    local_mean,
+    second_differences,
+    touches_clipped,
+)
 
 __all__ = ["CONFIRMING_SHARE", "Stabiliser", "plan_stabiliser"]
 
@@ -413,8 +420,8 @@ def _slopes_at_two_scales(planes: np.ndarray, clipped: tuple[float | None, float
             continue
         counts.append(np.count_nonzero(inside))
         levels.append(float(means[inside].mean()))
-        fine_variances.append(float(np.median(fine[inside] ** 2)) / _CHI2_MEDIAN)
-        coarse_variances.append(float(np.median(coarse[inside] ** 2)) / _CHI2_MEDIAN)
+        fine_variances.append(float(np.median(fine[inside] ** 2)) / CHI2_MEDIAN)
+        coarse_variances.append(float(np.median(coarse[inside] ** 2)) / CHI2_MEDIAN)
     if len(levels) < 3 or levels[-1] <= levels[0]:
         return None
     apart = np.array(levels) - np.mean(levels)
@@ -464,7 +471,7 @@ def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
     magnitude = np.abs(np.concatenate(details))
     if magnitude.size < _FEWEST_MEASURED:
         return None
-    return float(np.median(magnitude)) / _NORMAL_QUARTILE
+    return float(np.median(magnitude)) / NORMAL_QUARTILE
 
 
 #: The most pixels whose levels give the range the fitted noise must grow across (larger
@@ -542,7 +549,7 @@ _SCALE_LEVELS = 8
 #: The fewest positions, and the fewest per level, the slopes at two scales are read from.
 _FEWEST_SCALE_POSITIONS = 500
 _FEWEST_LEVEL_POSITIONS = 50
-#: The relative standard deviation of the median square (:data:`_CHI2_MEDIAN`) of n values,
+#: The relative standard deviation of the median square (:data:`CHI2_MEDIAN`) of n values,
 #: times sqrt(n): the sample median's, ``1 / (2 f(m) sqrt(n))`` with f the chi-squared
 #: density at the median m, over m.
 _MEDIAN_SQUARE_ERROR = 2.33
@@ -557,12 +564,6 @@ _SLOPE_ERRORS = 3.0
 
 #: The fewest positions the transformed noise is measured on; with fewer it is not measured.
 _FEWEST_MEASURED = 4096
-
-#: The median of a standard normal variable's magnitude.
-_NORMAL_QUARTILE = 0.6744897501960817
-#: The median of a chi-squared variable of one degree of freedom, its square: a normal
-#: variable's median square is this times its variance.
-_CHI2_MEDIAN = _NORMAL_QUARTILE**2
 
 #: The growth of the noise's variance, from a field's bulk to its bright parts, that counts
 #: as clear (its standard deviation doubles): shown, the transform is taken, whatever the
