@@ -6,15 +6,19 @@ and too few in the cells to form levels of their own, so the levels' line
 cells' flanks where clipping at black takes the background out. Measured apart, the
 background's noise and the cells' tell whether the noise grows with the signal:
 :func:`bulk_noise` reads the background's pixels (clipped at black or not) and
-:func:`bright_noise` the details of the cells' interiors.
+:func:`bright_noise` the details of the cells' interiors; :func:`field_growth` measures a
+channel's field with both, and :func:`growth_shown` judges a fitted model by it (for
+``noise="auto"``, :func:`nlmeans_cli.stabiliser.plan_stabiliser`).
 """
 
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 
+from .noise import SIGNAL_DEPENDENT_GROWTH, PoissonGaussian
 from .noise_levels import (
     CHI2_MEDIAN,
     fit_blocks,
@@ -22,8 +26,10 @@ from .noise_levels import (
     second_differences,
     touches_clipped,
 )
+from .photon_counts import data_quantum
 
-__all__ = ["BULK_QUANTILES", "bright_noise", "bulk_noise"]
+__all__ = ["BULK_QUANTILES", "CLEAR_GROWTH", "FieldGrowth", "bright_noise", "bulk_noise",
+           "field_growth", "field_planes", "growth_shown", "misses_field"]
 
 #: The band of positions, by their neighbours' mean, that make the image's bulk: the middle
 #: fifth (the background of a field of cells; on a photograph a band of its mid-tones).
@@ -56,9 +62,180 @@ _TILE_HALO = 4
 #: The fewest pixels the bulk's noise is read from.
 _FEWEST_BULK_PIXELS = 500
 
-#: Of the pixels' values on a lattice (8 or 16 bits), how many are looked at to find its
-#: spacing.
-_LATTICE_SAMPLE = 4096
+#: The growth of the noise's variance, from a field's bulk to its bright parts, that counts
+#: as clear (its standard deviation doubles): shown, the transform is taken, whatever the
+#: model promised (fitted on the cells' flanks, it understated the growth).
+CLEAR_GROWTH = 4.0
+
+#: The fewest positions inside the bright parts their noise is read from.
+_FEWEST_BRIGHT = 16
+
+#: Where the bright parts' details of every other pixel hold this many times the variance of
+#: neighbouring pixels' details, they are texture's (or edges'), and nothing is judged.
+_BRIGHT_TEXTURE_RATIO = 4.0
+
+#: The most pixels of a channel's planes the bright parts are looked for in.
+_BRIGHT_PIXELS = 1 << 22
+
+#: The most pixels whose levels tell whether the fit's levels reach the bulk and the bright
+#: parts.
+_BRIGHT_SAMPLE = 1 << 18
+
+#: Pixels either side of a position that its details reach (step 2).
+_BRIGHT_HALO = 4
+
+
+class FieldGrowth(NamedTuple):
+    """A channel's field measured apart (:func:`field_growth`): its bulk and bright parts."""
+
+    #: The bulk's level and the bright parts' (unit scale).
+    bulk_level: float
+    bright_level: float
+    #: The bright parts' noise variance over the bulk's.
+    observed: float
+
+    @property
+    def clear(self) -> bool:
+        """Whether the noise clearly grows: :data:`CLEAR_GROWTH` times the bulk's variance."""
+        return self.observed >= CLEAR_GROWTH
+
+
+def field_planes(values: np.ndarray, model: PoissonGaussian) -> np.ndarray | None:
+    """Return up to :data:`_BRIGHT_PIXELS` of a channel's planes, spread over them.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One channel's pixels: a plane, or planes along the first axes.
+    model : PoissonGaussian
+        The channel's fitted model.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        3-D: the planes (a view where all are taken). ``None`` where the field is not
+        judged: a gain not fitted from the levels' line, or planes too narrow for the
+        details of every other pixel.
+    """
+    if model.gain <= 0 or model.measured_levels is None:
+        return None
+    planes = values.reshape(-1, *values.shape[-2:])
+    if min(planes.shape[-2:]) < 2 * _BRIGHT_HALO + 1:
+        return None
+    count = max(1, min(len(planes), _BRIGHT_PIXELS // planes[0].size))
+    if count == len(planes):
+        return planes
+    return planes[np.unique(np.linspace(0, len(planes) - 1, count).round().astype(int))]
+
+
+def misses_field(planes: np.ndarray, model: PoissonGaussian) -> bool:
+    """Tell whether the fit's levels may leave out a field's bulk or bright parts.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        As :func:`field_planes` returns them.
+    model : PoissonGaussian
+        The channel's model, fitted on a line of levels.
+
+    Returns
+    -------
+    bool
+        Whether the median of the pixels lies below the levels the line was fitted on, or
+        their 99.9th percentile beyond them by more than their span, or clipping may have
+        bent the line (:attr:`nlmeans_cli.noise.PoissonGaussian.clip_bound`).
+
+    Notes
+    -----
+    On a strided sample of :data:`_BRIGHT_SAMPLE` pixels: ``O(S)`` and a quantile.
+    """
+    first, last = model.measured_levels
+    sample = planes.ravel()[:: max(1, planes.size // _BRIGHT_SAMPLE)]
+    middle, top = (float(level) for level in np.quantile(sample, [0.5, 0.999]))
+    return model.clip_bound or middle < first or top > last + (last - first)
+
+
+def field_growth(planes: np.ndarray, ends: tuple[float | None, float | None]
+                 ) -> FieldGrowth | None:
+    """Measure a channel's bulk and bright parts apart.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        The channel's planes (:func:`field_planes`), unit scale.
+    ends : tuple of 2 (float or None)
+        The clipped values (``None`` where the image does not clip).
+
+    Returns
+    -------
+    FieldGrowth or None
+        ``None`` where the bulk is not flat or too clipped to measure
+        (:func:`bulk_noise`), too few positions lie inside the bright
+        parts (:data:`_FEWEST_BRIGHT`), or their details are texture's
+        (:data:`_BRIGHT_TEXTURE_RATIO`).
+
+    Notes
+    -----
+    The bright parts: positions whose 3x3 means lie above the midpoint of the bulk's level
+    and the 99.9th percentile. ``O(N)`` over the tiles holding them, a quarter megapixel of
+    the bulk and a quantile of the planes.
+    """
+    bulk = bulk_noise(planes[len(planes) // 2], ends[0])
+    if bulk is None:
+        return None
+    bulk_level, bulk_variance = bulk
+    top = float(np.quantile(planes, 0.999))
+    level, variance, coarse, count = bright_noise(planes, bulk_level + 0.5 * (top - bulk_level),
+                                                  ends)
+    if (count < _FEWEST_BRIGHT or not bulk_variance > 0 or not variance > 0
+            or coarse > _BRIGHT_TEXTURE_RATIO * variance):
+        return None
+    return FieldGrowth(bulk_level, level, variance / bulk_variance)
+
+
+def growth_shown(model: PoissonGaussian, growth: FieldGrowth | None) -> bool | None:
+    """Tell whether a field's bright parts show its model's growth of the noise.
+
+    Judged only where the fit's levels leave out the bulk or the bright parts (a field of
+    cells or spots on a background), or clipping may have bent its line; there the levels'
+    line says little of how the noise grows across the image, and the transformed image's
+    noise (the confirmation) is measured mostly on a background the line was not fitted on.
+
+    Parameters
+    ----------
+    model : PoissonGaussian
+        The channel's model, fitted on a line of levels.
+    growth : FieldGrowth or None
+        Its field, as :func:`field_growth` measured it (``None``: not measurable).
+
+    Returns
+    -------
+    bool or None
+        ``True`` where the bright parts' noise variance is :data:`CLEAR_GROWTH` times the
+        bulk's or more, or where the model promises :data:`CLEAR_GROWTH` or more and the
+        bright parts show half of it or more (in logarithm); ``False`` where the model
+        promises the growth ``auto`` asks for
+        (:data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH`, squared) or more and they show
+        under half of it; ``None`` where it is not judged: the field was not measured, the
+        fit's levels reach both, or the model promises less.
+
+    Notes
+    -----
+    ``O(1)``.
+    """
+    if growth is None:
+        return None
+    first, last = model.measured_levels
+    if not (model.clip_bound or growth.bulk_level < first
+            or growth.bright_level > last + (last - first)):
+        return None
+    promised = float(model.std(growth.bright_level)) ** 2 / max(
+        float(model.std(max(growth.bulk_level, 0.0))) ** 2, np.finfo(np.float64).tiny)
+    if growth.clear:
+        return True
+    if growth.observed * growth.observed < promised and promised >= SIGNAL_DEPENDENT_GROWTH**2:
+        return False
+    return True if promised >= CLEAR_GROWTH else None
 
 
 def bulk_noise(plane: np.ndarray, clip_low: float | None) -> tuple[float, float] | None:
@@ -84,7 +261,8 @@ def bulk_noise(plane: np.ndarray, clip_low: float | None) -> tuple[float, float]
     the choice does not bias the pixel's own noise) lies in :data:`BULK_QUANTILES`. Their
     values are taken as normal: the level and standard deviation come from two quantiles
     above the clipped share (the median and the 90th percentile where nothing clips), which
-    clipping at black leaves as they were. Values on a lattice (integers) are spread
+    clipping at black leaves as they were. Integer data's values
+    (:func:`nlmeans_cli.photon_counts.data_quantum`) are spread
     uniformly over their step first, a fixed pseudo-random dither, so that the quantiles are
     not rounded to it; the lattice's own variance (a twelfth of the step squared) stays, as
     it stays in the details. Flat: the variance of the details (tensor second differences)
@@ -107,8 +285,8 @@ def bulk_noise(plane: np.ndarray, clip_low: float | None) -> tuple[float, float]
     clipped = float(np.mean(values <= clip_low)) if clip_low is not None else 0.0
     if clipped > _MOST_CLIPPED_BULK:
         return None
-    step = _lattice_step(values)
-    if step > 0:
+    step = data_quantum(values)
+    if 0 < step < np.inf:  # integer data (a constant bulk's step is infinite)
         values = values + (np.random.default_rng(0).random(values.size) - 0.5) * step
     lower = max(0.5, clipped + 0.1)
     upper = max(0.9, min(lower + 0.2, 0.97))
@@ -178,12 +356,10 @@ def bright_noise(planes: np.ndarray, cut: float, ends: tuple[float | None, float
                 part = _bright_part(plane, top, left, cut, ends)
                 for store, values in zip((levels, fine, coarse), part, strict=True):
                     store.append(values)
-    if not levels:
+    if not sum(map(len, levels)):
         return np.nan, np.nan, np.nan, 0
     level, fine_details, coarse_details = (np.concatenate(parts)
                                            for parts in (levels, fine, coarse))
-    if not level.size:
-        return np.nan, np.nan, np.nan, 0
     return (float(level.mean()), float(np.median(fine_details**2)) / CHI2_MEDIAN,
             float(np.median(coarse_details**2)) / CHI2_MEDIAN, int(level.size))
 
@@ -209,12 +385,3 @@ def _bright_part(plane: np.ndarray, top: int, left: int, cut: float,
     return (means[2:-2, 2:-2][keep], second_differences(part)[1:-1, 1:-1][keep],
             second_differences(part, 2)[keep])
 
-
-def _lattice_step(values: np.ndarray) -> float:
-    """Return the spacing of the lattice *values* lie on (0 where they do not)."""
-    sample = np.unique(values[:: max(1, values.size // _LATTICE_SAMPLE)])
-    if sample.size < 2:
-        return 0.0
-    step = float(np.min(np.diff(sample)))
-    offsets = (sample - sample[0]) / step
-    return step if np.allclose(offsets, np.round(offsets), atol=1e-6) else 0.0

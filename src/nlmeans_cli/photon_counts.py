@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LATTICE_POWER", "LatticeSearch", "fit_photon_lattice", "search_photon_lattice"]
+__all__ = ["LATTICE_POWER", "LatticeSearch", "data_quantum", "fit_photon_lattice",
+           "search_photon_lattice"]
 
 #: How strong the lattice must be to be believed: ``N |c|^2`` at its spacing, for ``N``
 #: values and ``c`` the mean of ``exp(2 pi i value / spacing)``. Without a lattice ``N |c|^2``
@@ -167,7 +168,7 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     low, high = float(flat.min()), float(flat.max())
     # The data's own levels are a lattice too (of no spread): spacings of fewer than three
     # of them are not searched.
-    quantum = _data_quantum(flat)
+    quantum = data_quantum(flat)
     smallest = max(smallest, 3 * quantum)
     if (high - low) / smallest > _MOST_PHOTONS or largest < smallest:
         return LatticeSearch(None)
@@ -274,7 +275,7 @@ def _taper(length: int, ramp: int) -> np.ndarray:
     return window
 
 
-def _data_quantum(values: np.ndarray) -> float:
+def data_quantum(values: np.ndarray) -> float:
     """Return the step of the data's own quantisation: 0 for float data, else its levels'.
 
     Values on the grid of an 8- or 16-bit image's levels (unit scale) are integer data: their

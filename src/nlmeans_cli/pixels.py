@@ -57,7 +57,6 @@ OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
     [[3.0], [2.0], [6.0]])
 
 
-
 def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
     """Return *dtype* if it is supported.
 

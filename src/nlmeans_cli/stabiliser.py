@@ -14,15 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .clipped_levels import CLIPPED_END_DEVIATIONS
-from .field_noise import bright_noise, bulk_noise
-from .noise import (
-    SIGNAL_DEPENDENT_GROWTH,
-    PoissonGaussian,
-    anscombe,
-    fit_poisson_gaussian,
-    inverse_anscombe,
-    lookup_noise,
-)
+from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
+from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_levels import (
     CHI2_MEDIAN,
     NORMAL_QUARTILE,
@@ -139,7 +132,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     Cost ``O(N)`` for a fit, and for ``auto`` one pass over up to a quarter of the fit's
     pixels at two scales and one more over the transformed image (its confirmation); where
     the fit's levels leave out a field's bulk or bright parts, a quarter megapixel of the
-    bulk and the tiles holding the bright parts (:func:`_bright_growth`) instead; nothing
+    bulk and the tiles holding the bright parts (:func:`field_growth`) instead; nothing
     when both parameters are given.
     """
     choice = lookup_noise(noise)
@@ -169,11 +162,16 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     darkest = float(unit.min())
     ends = (darkest if darkest <= 0 else None, brightest if brightest >= top else None)
     # A field of cells on a background: the bright cells' own noise, where the fit's levels
-    # left them (or the background) out, decides (None: not judged so).
+    # left them (or the background) out, decides (None: not judged so). Each channel's field
+    # is measured at most once (here, or below where the checks refuse its model).
+    fields: dict[int, FieldGrowth | None] = {}
     shown: list[bool | None] = [None] * len(models)
     if choice.confirms and gain is None:
-        shown = [_bright_growth(unit[..., channel], model, ends)
-                 for channel, model in enumerate(models)]
+        for channel, model in enumerate(models):
+            planes = field_planes(unit[..., channel], model)
+            if planes is not None and misses_field(planes, model):
+                fields[channel] = field_growth(planes, ends)
+                shown[channel] = growth_shown(model, fields[channel])
     if not (all(choice.stabilises(model, *_judged_levels(model, low, high))
                 if verdict is None else verdict
                 for model, verdict in zip(models, shown, strict=True))
@@ -191,7 +189,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
         # A field whose cells' own noise clearly grows keeps the transform though its model
         # failed the checks (fitted at several times the gain on three discs; the model's
         # transform still beat the Gaussian path by 7 to 9 dB).
-        if refused and not all(_bright_growth(unit[..., channel], model, ends, everywhere=True)
+        if refused and not all(_clearly_grows(unit[..., channel], model, ends, fields, channel)
                                for channel, model in enumerate(models)):
             return None
     # The transform compresses the bright levels' contrast as it shrinks their noise, so the
@@ -253,83 +251,21 @@ def _judged_levels(model: PoissonGaussian, low: float, high: float) -> tuple[flo
     return max(low, least), min(high, greatest)
 
 
-def _bright_growth(values: np.ndarray, model: PoissonGaussian,
-                   ends: tuple[float | None, float | None], *, everywhere: bool = False
-                   ) -> bool | None:
-    """Tell whether the noise of a channel's bright parts grows from its bulk's.
+def _clearly_grows(values: np.ndarray, model: PoissonGaussian,
+                   ends: tuple[float | None, float | None],
+                   fields: dict[int, FieldGrowth | None], channel: int) -> bool:
+    """Tell whether a channel's field shows its noise clearly growing, whatever its levels.
 
-    Judged only where the fit's levels leave out the bulk or the bright parts (a field of
-    cells or spots on a background; :mod:`nlmeans_cli.field_noise`), or clipping may have
-    bent its line (:attr:`nlmeans_cli.noise.PoissonGaussian.clip_bound`); there the levels'
-    line says little of how the noise grows across the image, and the transformed image's
-    noise (the confirmation) is measured mostly on a background the line was not fitted on.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        One channel's pixels (a plane, or planes along the first axes), unit scale.
-    model : PoissonGaussian
-        The channel's fitted model.
-    ends : tuple of 2 (float or None)
-        The clipped values (``None`` where the image does not clip).
-    everywhere : bool
-        Judge whatever levels the fit reached, and only whether the growth is clear
-        (``True`` or ``None``): for a model that failed the other checks.
-
-    Returns
-    -------
-    bool or None
-        ``True`` where the bright parts' noise variance is :data:`_CLEAR_GROWTH` times the
-        bulk's or more, or where the model promises :data:`_CLEAR_GROWTH` or more and the
-        bright parts show half of it or more (in logarithm); ``False`` where the model
-        promises the growth ``auto`` asks for
-        (:data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH`, squared) or more and they show
-        under half of it; ``None`` where it is not judged: the fit's levels reach both, the
-        model promises less, too few positions lie inside the bright parts
-        (:data:`_FEWEST_BRIGHT`), their details are texture's
-        (:data:`_BRIGHT_TEXTURE_RATIO`), or the bulk is not flat or too clipped to measure
-        (:func:`nlmeans_cli.field_noise.bulk_noise`).
-
-    Notes
-    -----
-    The bright parts: positions whose 3x3 means lie above the midpoint of the bulk's level
-    and the 99.9th percentile. ``O(N)`` for up to :data:`_BRIGHT_PIXELS` pixels of planes
-    spread over the channel, where judged (a quantile of a strided sample first).
+    For a model the other checks refused (:attr:`nlmeans_cli.field_noise.FieldGrowth.clear`).
+    The field is measured here unless *fields* holds it already (and stored there).
     """
-    if model.gain <= 0 or model.measured_levels is None:
-        return None
-    planes = values.reshape(-1, *values.shape[-2:])
-    if min(planes.shape[-2:]) < 2 * _BRIGHT_HALO + 1:
-        return None
-    planes = planes[np.unique(np.linspace(0, len(planes) - 1, max(
-        1, min(len(planes), _BRIGHT_PIXELS // planes[0].size))).round().astype(int))]
-    first, last = model.measured_levels
-    sample = planes.ravel()[:: max(1, planes.size // _BRIGHT_SAMPLE)]
-    middle, top = (float(level) for level in np.quantile(sample, [0.5, 0.999]))
-    if not (everywhere or model.clip_bound or middle < first or top > last + (last - first)):
-        return None
-    bulk = bulk_noise(planes[len(planes) // 2], ends[0])
-    if bulk is None:
-        return None
-    bulk_level, bulk_variance = bulk
-    top = float(np.quantile(planes, 0.999))
-    level, variance, coarse, count = bright_noise(planes, bulk_level + 0.5 * (top - bulk_level),
-                                                  ends)
-    if (count < _FEWEST_BRIGHT or not bulk_variance > 0 or not variance > 0
-            or coarse > _BRIGHT_TEXTURE_RATIO * variance
-            or not (everywhere or model.clip_bound or bulk_level < first
-                    or level > last + (last - first))):
-        return None
-    observed = variance / bulk_variance
-    promised = float(model.std(level)) ** 2 / max(float(model.std(max(bulk_level, 0.0))) ** 2,
-                                                  np.finfo(np.float64).tiny)
-    if observed >= _CLEAR_GROWTH:
-        return True
-    if everywhere:
-        return None
-    if observed * observed < promised and promised >= SIGNAL_DEPENDENT_GROWTH**2:
+    planes = field_planes(values, model)
+    if planes is None:
         return False
-    return True if promised >= _CLEAR_GROWTH else None
+    if channel not in fields:
+        fields[channel] = field_growth(planes, ends)
+    growth = fields[channel]
+    return growth is not None and growth.clear
 
 
 def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray) -> bool:
@@ -564,25 +500,3 @@ _SLOPE_ERRORS = 3.0
 
 #: The fewest positions the transformed noise is measured on; with fewer it is not measured.
 _FEWEST_MEASURED = 4096
-
-#: The growth of the noise's variance, from a field's bulk to its bright parts, that counts
-#: as clear (its standard deviation doubles): shown, the transform is taken, whatever the
-#: model promised (fitted on the cells' flanks, it understated the growth).
-_CLEAR_GROWTH = 4.0
-
-#: The fewest positions inside the bright parts their noise is read from.
-_FEWEST_BRIGHT = 16
-
-#: Where the bright parts' details of every other pixel hold this many times the variance of
-#: neighbouring pixels' details, they are texture's (or edges'), and nothing is judged.
-_BRIGHT_TEXTURE_RATIO = 4.0
-
-#: The most pixels of a channel's planes the bright parts are looked for in.
-_BRIGHT_PIXELS = 1 << 22
-
-#: The most pixels whose levels tell whether the fit's levels reach the bulk and the bright
-#: parts.
-_BRIGHT_SAMPLE = 1 << 18
-
-#: Pixels either side of a position that its details reach (step 2).
-_BRIGHT_HALO = 4
