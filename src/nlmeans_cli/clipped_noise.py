@@ -1,0 +1,200 @@
+"""Whether a clipped image's noise grows with its level, judged with the clipping modelled.
+
+Heavy noise saved in a file that clips at black and white (photon noise at a few tens of
+photons in 8 bits) leaves few levels far enough from both ends for the clipping not to
+shrink their variance; the levels' line (:func:`nlmeans_cli.noise.fit_poisson_gaussian`)
+keeps only those, and on so narrow a band its growth tells little. The clipping itself is
+known, though: a position whose 3x3 neighbourhood holds no clipped value has each pixel's
+noise truncated at the two ends, so its level's mean and variance are those of a truncated
+normal. :func:`clipped_preference` fits every level so, once with one sigma and once with
+noise that grows with the level, and says how much better the latter explains them (for
+``noise="auto"``, :func:`nlmeans_cli.stabiliser.plan_stabiliser`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .noise_levels import detail_statistics, fit_blocks, smoothest_line
+
+__all__ = ["ClippedFit", "clipped_preference", "truncated_moments"]
+
+
+class ClippedFit(NamedTuple):
+    """How a clipped channel's levels are explained, the clipping modelled.
+
+    Attributes
+    ----------
+    preference : float
+        The levels' least misfit under one sigma over their least misfit under growing
+        noise: 1 where growing noise explains them no better, more the clearer the growth.
+    gain, read_noise : float
+        The growing noise that explains them best, ``variance = gain * x + read_noise**2``
+        (unit scale; under the normal approximation, which at a few photons puts the gain
+        low and the read noise high).
+    """
+
+    preference: float
+    gain: float
+    read_noise: float
+
+#: The true levels at which the truncated moments are tabulated, on the unit scale: the
+#: levels' means lie between the clipped ends, and a true level well outside them still
+#: leaves a truncated mean inside.
+_TRUE_LEVELS = np.linspace(-0.6, 1.6, 601)
+
+#: The least share of a true level's noise that must fall between the ends for its moments
+#: to be tabulated (fewer, and no position at that level escapes the clipping).
+_LEAST_INSIDE = 1e-3
+
+#: The gains tried, as multiples of the levels' median variance (at a mid-grey of 0.5, the
+#: photon variance from a twentieth of it to four times it, and none: one sigma is among the
+#: growing noises), and the golden-section steps that place each one's read noise and the
+#: one sigma.
+_GAIN_MULTIPLES = np.concatenate([[0.0], np.geomspace(0.1, 8.0, 25)])
+_GOLDEN_STEPS = 30
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    # Abramowitz and Stegun 7.1.26 (error under 1.5e-7): NumPy has no erf, and SciPy's
+    # import costs every run.
+    x = np.abs(z) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                         + t * 1.061405429))))
+    upper = 0.5 * poly * np.exp(-x * x)
+    return np.where(z < 0, upper, 1.0 - upper)
+
+
+def truncated_moments(level: np.ndarray, std: np.ndarray, low: float, high: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the mean and variance of normal noise about *level* kept between two ends.
+
+    Parameters
+    ----------
+    level, std : numpy.ndarray
+        The true level and the noise's standard deviation there (> 0).
+    low, high : float
+        The ends (``-inf`` or ``inf`` where the data did not clip there).
+
+    Returns
+    -------
+    mean, variance, inside : numpy.ndarray
+        The truncated normal's moments, and the share of the noise between the ends (the
+        moments are meaningless where that share is under 1e-12).
+
+    Notes
+    -----
+    Closed form (Johnson, Kotz and Balakrishnan, *Continuous Univariate Distributions*,
+    vol. 1, ch. 13); ``O(N)``.
+    """
+    a, b = (low - level) / std, (high - level) / std
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    a, b = np.where(finite_a, a, 0.0), np.where(finite_b, b, 0.0)
+    pdf_a = np.where(finite_a, _normal_pdf(a), 0.0)
+    pdf_b = np.where(finite_b, _normal_pdf(b), 0.0)
+    inside = (np.where(finite_b, _normal_cdf(b), 1.0) - np.where(finite_a, _normal_cdf(a), 0.0))
+    # Where almost none falls between them the moments mean nothing (and overflow).
+    safe = np.maximum(inside, 1e-12)
+    shift = (pdf_a - pdf_b) / safe
+    mean = level + std * shift
+    variance = std**2 * (1.0 + (a * pdf_a - b * pdf_b) / safe - shift**2)
+    return mean, np.maximum(variance, 0.0), inside
+
+
+def _misfit(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, std: np.ndarray,
+            low: float, high: float) -> float:
+    """Return the levels' weighted relative misfit to noise of *std* at each true level."""
+    mean, variance, inside = truncated_moments(_TRUE_LEVELS, std, low, high)
+    kept = inside > _LEAST_INSIDE
+    mean, variance = mean[kept], variance[kept]
+    if mean.size < 2:
+        return np.inf
+    order = np.argsort(mean)
+    predicted = np.interp(xs, mean[order], variance[order])
+    relative = (ys - predicted) / np.maximum(predicted, 1e-300)
+    # A level's variance scatters by sqrt(2 / weight) of itself.
+    return float(np.sum(weights / 2 * relative**2))
+
+
+def _golden(cost, lowest: float, highest: float) -> tuple[float, float]:
+    """Return the argument in [*lowest*, *highest*] where *cost* is least, and that cost."""
+    ratio = (np.sqrt(5.0) - 1) / 2
+    a, b = lowest, highest
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    cost_c, cost_d = cost(c), cost(d)
+    for _ in range(_GOLDEN_STEPS):
+        if cost_c <= cost_d:
+            b, d, cost_d = d, c, cost_c
+            c = b - ratio * (b - a)
+            cost_c = cost(c)
+        else:
+            a, c, cost_c = c, d, cost_d
+            d = a + ratio * (b - a)
+            cost_d = cost(d)
+    return (c, cost_c) if cost_c <= cost_d else (d, cost_d)
+
+
+def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | None]
+                       ) -> ClippedFit | None:
+    """Return how much better growing noise explains a clipped channel's levels than one sigma.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        One channel's pixels, unit scale: a plane, or planes along the first axes.
+    ends : tuple of 2 (float or None)
+        The values at which the data clipped, low and high
+        (:func:`nlmeans_cli.clipped_levels.clipped_ends`); one at least is not ``None``.
+
+    Returns
+    -------
+    ClippedFit or None
+        The levels' least misfit under one sigma over their least misfit under
+        ``variance = gain * x + read_noise**2``, each with the clipping modelled, and the
+        latter's parameters. ``None`` with too few positions or levels.
+
+    Notes
+    -----
+    The levels are the fit's (:func:`nlmeans_cli.noise_levels.smoothest_line`: the smoothest
+    positions untouched by clipping, read in the fit's blocks), all of them, near the ends
+    too. At each a position's pixels are kept between the ends, so its 3x3 mean and detail
+    see truncated noise (:func:`truncated_moments`); the misfit is each level's relative
+    squared error weighted by its count. ``O(N)`` for the levels, then ``O(G L)`` for ``G``
+    noises tried over ``L`` tabulated levels (some tens of milliseconds).
+    """
+    planes = np.asarray(planes, np.float64).reshape(-1, *np.shape(planes)[-2:])
+    parts = [detail_statistics(block, *ends) for index, plane in enumerate(planes)
+             for block in fit_blocks(plane, len(planes), index)]
+    parts = [part for part in parts if part is not None]
+    if not parts:
+        return None
+    mean, detail, rough, local = (np.concatenate(values) for values in zip(*parts, strict=True))
+    lowest, highest = np.quantile(mean, [0.001, 0.999])
+    xs, ys, weights, _, _ = smoothest_line(mean, detail, local, rough, float(highest - lowest))
+    if xs.size < 3 or not np.all(ys > 0):
+        return None
+    low = -np.inf if ends[0] is None else float(ends[0])
+    high = np.inf if ends[1] is None else float(ends[1])
+    typical = float(np.median(ys))
+    log_sigma = np.log(np.sqrt(typical))
+    _, one_sigma = _golden(
+        lambda s: _misfit(xs, ys, weights, np.full(_TRUE_LEVELS.shape, np.exp(s)), low, high),
+        log_sigma - np.log(5.0), log_sigma + np.log(5.0))
+    best = (np.inf, 0.0, 0.0)
+    for multiple in _GAIN_MULTIPLES:
+        gain = multiple * typical
+        photons = gain * np.maximum(_TRUE_LEVELS, 0.0)
+        read, cost = _golden(
+            lambda r, photons=photons: _misfit(
+                xs, ys, weights, np.sqrt(photons + typical * r**2 + 1e-12), low, high),
+            0.0, 2.0)
+        if cost < best[0]:
+            best = (cost, gain, read * np.sqrt(typical))
+    return ClippedFit(one_sigma / max(best[0], 1e-300), best[1], float(best[2]))

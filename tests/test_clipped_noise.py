@@ -1,0 +1,96 @@
+"""Heavy noise clipped at both ends: truncated moments, the growth preference, and auto."""
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio
+
+from nlmeans_cli import denoise, resolve_parameters
+from nlmeans_cli.clipped_levels import clipped_ends
+from nlmeans_cli.clipped_noise import clipped_preference, truncated_moments
+from nlmeans_cli.noise import PoissonGaussian
+from nlmeans_cli.stabiliser import CLIPPED_PREFERENCE
+
+
+def _scene(side=192):
+    """A smooth scene whose levels reach from near black to near white (0-255)."""
+    rows, columns = np.mgrid[0:side, 0:side] / side
+    return 255 * (0.5 + 0.45 * np.sin(2 * np.pi * columns) * np.cos(np.pi * rows))
+
+
+def _eight_bit(values):
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _photons(rng, clean, gain, read):
+    return _eight_bit(gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape))
+
+
+def _reference_moments(level, std, low, high):
+    """Mean, variance and share of N(level, std) between the ends, by a fine Riemann sum."""
+    grid = np.linspace(max(low, level - 12 * std), min(high, level + 12 * std), 400_001)
+    density = np.exp(-0.5 * ((grid - level) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+    step = grid[1] - grid[0]
+    share = float(np.sum(density) * step)
+    mean = float(np.sum(grid * density) * step / share)
+    return mean, float(np.sum((grid - mean) ** 2 * density) * step / share), share
+
+
+@pytest.mark.parametrize(("level", "std", "low", "high"), [
+    (0.1, 0.2, 0.0, 1.0), (0.5, 0.3, 0.0, 1.0), (0.95, 0.1, 0.0, 1.0), (-0.2, 0.15, 0.0, 1.0),
+    (0.3, 0.2, 0.0, np.inf), (0.8, 0.25, -np.inf, 1.0)])
+def test_truncated_moments_match_a_direct_integration(level, std, low, high):
+    mean, variance, inside = truncated_moments(np.array([level]), np.array([std]), low, high)
+    expected = _reference_moments(level, std, low, high)
+    np.testing.assert_allclose([mean[0], variance[0], inside[0]], expected, rtol=1e-4,
+                               atol=1e-7)
+
+
+def test_untruncated_moments_are_the_normals_own():
+    levels, stds = np.array([0.2, 0.5, 3.0]), np.array([0.1, 0.4, 2.0])
+    mean, variance, inside = truncated_moments(levels, stds, -np.inf, np.inf)
+    np.testing.assert_allclose(mean, levels)
+    np.testing.assert_allclose(variance, stds**2)
+    np.testing.assert_allclose(inside, 1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clipped_photon_noise_is_preferred_as_growing_and_gaussian_noise_is_not(seed):
+    rng = np.random.default_rng(seed)
+    clean = _scene()
+    for noisy, grows in ((_photons(rng, clean, 8.0, 4.0), True),
+                         (_eight_bit(clean + rng.normal(0, 50, clean.shape)), False)):
+        unit = noisy.astype(np.float64) / 255
+        ends = clipped_ends(unit[np.newaxis], 1.0)
+        assert ends == (0.0, 1.0)
+        fit = clipped_preference(unit, ends)
+        assert fit is not None and fit.preference >= 1.0
+        assert (fit.preference >= CLIPPED_PREFERENCE) == grows
+        if grows:  # near the true gain of 8 (0-255); its noise grows from black to white
+            assert 4 < fit.gain * 255 < 10
+            explained = PoissonGaussian(fit.gain, fit.read_noise)
+            assert explained.std(1.0) >= 2 * explained.std(0.0)
+
+
+def test_clipped_preference_needs_levels():
+    assert clipped_preference(np.zeros((5, 5)), (0.0, None)) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auto_stabilises_heavy_photon_noise_clipped_in_8_bits(seed):
+    # Gain 8 and read noise 4 on 0-255: only a narrow band of levels lies three deviations
+    # from both ends, and auto took the Gaussian path, about 0.8 dB below the transform.
+    rng = np.random.default_rng(seed)
+    clean = _scene()
+    noisy = _photons(rng, clean, 8.0, 4.0)
+    assert resolve_parameters(noisy).stabiliser is not None
+    auto = denoise(noisy).astype(np.float64)
+    gaussian = denoise(noisy, noise="gaussian").astype(np.float64)
+    assert (peak_signal_noise_ratio(clean, auto, data_range=255)
+            > peak_signal_noise_ratio(clean, gaussian, data_range=255) + 0.3)
+
+
+@pytest.mark.parametrize(("seed", "sigma"), [(0, 35), (1, 50), (2, 50)])
+def test_auto_keeps_heavy_gaussian_noise_clipped_in_8_bits_on_the_gaussian_path(seed, sigma):
+    rng = np.random.default_rng(seed)
+    noisy = _eight_bit(_scene() + rng.normal(0, sigma, (192, 192)))
+    assert resolve_parameters(noisy).stabiliser is None
