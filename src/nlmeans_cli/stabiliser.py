@@ -144,8 +144,10 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     Cost ``O(N)`` for a fit, and for ``auto`` one pass over up to a quarter of the fit's
     pixels at two scales and one more over the transformed image (its confirmation); where
     the fit's levels leave out a field's bulk or bright parts, a quarter megapixel of the
-    bulk and the tiles holding the bright parts (:func:`field_growth`) instead; nothing
-    when both parameters are given.
+    bulk and the tiles holding the bright parts (:func:`field_growth`) instead; where the
+    model was refused and clipping alone may hide its growth, the fit's levels once more,
+    fitted with the clipping modelled (:func:`nlmeans_cli.clipped_noise.clipped_preference`,
+    some tens of milliseconds); nothing when both parameters are given.
     """
     choice = lookup_noise(noise)
     if choice.name == "gaussian":
