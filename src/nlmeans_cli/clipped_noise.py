@@ -169,8 +169,10 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
     squared error weighted by its count. ``O(N)`` for the levels, then ``O(G L)`` for ``G``
     noises tried over ``L`` tabulated levels (some tens of milliseconds).
     """
-    planes = np.asarray(planes, np.float64).reshape(-1, *np.shape(planes)[-2:])
-    parts = [detail_statistics(block, *ends) for index, plane in enumerate(planes)
+    # Only the blocks read are converted: a stack's channel may be gigabytes in float64.
+    planes = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
+    parts = [detail_statistics(np.asarray(block, np.float64), *ends)
+             for index, plane in enumerate(planes)
              for block in fit_blocks(plane, len(planes), index)]
     parts = [part for part in parts if part is not None]
     if not parts:
