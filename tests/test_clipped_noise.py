@@ -8,7 +8,7 @@ from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.clipped_levels import clipped_ends
 from nlmeans_cli.clipped_noise import clipped_preference, truncated_moments
 from nlmeans_cli.noise import PoissonGaussian
-from nlmeans_cli.stabiliser import CLIPPED_PREFERENCE
+from nlmeans_cli.stabiliser import CLIPPED_IMPROVEMENT, CLIPPED_PREFERENCE
 
 
 def _scene(side=192):
@@ -65,6 +65,7 @@ def test_clipped_photon_noise_is_preferred_as_growing_and_gaussian_noise_is_not(
         fit = clipped_preference(unit, ends)
         assert fit is not None and fit.preference >= 1.0
         assert (fit.preference >= CLIPPED_PREFERENCE) == grows
+        assert (fit.improvement >= CLIPPED_IMPROVEMENT) == grows
         if grows:  # near the true gain of 8 (0-255); its noise grows from black to white
             assert 4 < fit.gain * 255 < 10
             explained = PoissonGaussian(fit.gain, fit.read_noise)
@@ -93,4 +94,13 @@ def test_auto_stabilises_heavy_photon_noise_clipped_in_8_bits(seed):
 def test_auto_keeps_heavy_gaussian_noise_clipped_in_8_bits_on_the_gaussian_path(seed, sigma):
     rng = np.random.default_rng(seed)
     noisy = _eight_bit(_scene() + rng.normal(0, sigma, (192, 192)))
+    assert resolve_parameters(noisy).stabiliser is None
+
+
+@pytest.mark.parametrize("seed", [1, 4, 5])
+def test_auto_keeps_gaussian_noise_clipped_to_a_handful_of_levels_on_the_gaussian_path(seed):
+    # Sigma 90 in 8 bits leaves a few levels clear of clipping, where two parameters can
+    # fit better than one by chance (seed 5: growing noise explains them 2.7 times as well).
+    rng = np.random.default_rng(seed)
+    noisy = _eight_bit(_scene() + rng.normal(0, 90, (192, 192)))
     assert resolve_parameters(noisy).stabiliser is None

@@ -30,6 +30,10 @@ class ClippedFit(NamedTuple):
     preference : float
         The levels' least misfit under one sigma over their least misfit under growing
         noise: 1 where growing noise explains them no better, more the clearer the growth.
+    improvement : float
+        The least misfits' difference, in the levels' chi-square (each level's relative
+        squared error over its sampling variance, ``2 / weight``): a handful of levels,
+        all a heavily clipped image may leave, can prefer growing noise by chance.
     gain, read_noise : float
         The growing noise that explains them best, ``variance = gain * x + read_noise**2``
         (unit scale; under the normal approximation, which at a few photons puts the gain
@@ -37,6 +41,7 @@ class ClippedFit(NamedTuple):
     """
 
     preference: float
+    improvement: float
     gain: float
     read_noise: float
 
@@ -156,9 +161,10 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
     Returns
     -------
     ClippedFit or None
-        The levels' least misfit under one sigma over their least misfit under
-        ``variance = gain * x + read_noise**2``, each with the clipping modelled, and the
-        latter's parameters. ``None`` with too few positions or levels.
+        The levels' least misfit under one sigma against their least misfit under
+        ``variance = gain * x + read_noise**2``, each with the clipping modelled (their
+        ratio and difference), and the latter's parameters. ``None`` with too few positions
+        or levels.
 
     Notes
     -----
@@ -199,4 +205,5 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
             0.0, 2.0)
         if cost < best[0]:
             best = (cost, gain, read * np.sqrt(typical))
-    return ClippedFit(one_sigma / max(best[0], 1e-300), best[1], float(best[2]))
+    return ClippedFit(one_sigma / max(best[0], 1e-300), one_sigma - best[0], best[1],
+                      float(best[2]))
