@@ -104,3 +104,18 @@ def test_auto_keeps_gaussian_noise_clipped_to_a_handful_of_levels_on_the_gaussia
     rng = np.random.default_rng(seed)
     noisy = _eight_bit(_scene() + rng.normal(0, 90, (192, 192)))
     assert resolve_parameters(noisy).stabiliser is None
+
+
+def test_nlm_denoise_takes_the_transform_for_heavy_photon_noise_in_an_8_bit_file(tmp_path):
+    import imageio.v3 as iio
+    from typer.testing import CliRunner
+
+    from nlmeans_cli.cli import app
+
+    rng = np.random.default_rng(0)
+    source = tmp_path / "dark.png"
+    iio.imwrite(source, _photons(rng, _scene(), 8.0, 4.0))
+    result = CliRunner().invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert "poisson-gaussian noise, gain" in result.stderr
+    assert iio.imread(tmp_path / "out.png").shape == (192, 192)
