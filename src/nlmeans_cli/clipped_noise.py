@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .noise_levels import detail_statistics, fit_blocks, smoothest_line
+from .noise import fit_positions
+from .noise_levels import smoothest_line
 
 __all__ = ["ClippedFit", "clipped_preference", "truncated_moments"]
 
@@ -55,10 +56,10 @@ _TRUE_LEVELS = np.linspace(-0.6, 1.6, 601)
 _LEAST_INSIDE = 1e-3
 
 #: The gains tried, as multiples of the levels' median variance (at a mid-grey of 0.5, the
-#: photon variance from a twentieth of it to four times it, and none: one sigma is among the
-#: growing noises), and the golden-section steps that place each one's read noise and the
-#: one sigma.
-_GAIN_MULTIPLES = np.concatenate([[0.0], np.geomspace(0.1, 8.0, 25)])
+#: photon variance from a twentieth of it to four times it; a gain of none is the one sigma,
+#: fitted first), and the golden-section steps that place each one's read noise and the one
+#: sigma.
+_GAIN_MULTIPLES = np.geomspace(0.1, 8.0, 25)
 _GOLDEN_STEPS = 30
 
 
@@ -168,34 +169,31 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
 
     Notes
     -----
-    The levels are the fit's (:func:`nlmeans_cli.noise_levels.smoothest_line`: the smoothest
-    positions untouched by clipping, read in the fit's blocks), all of them, near the ends
-    too. At each a position's pixels are kept between the ends, so its 3x3 mean and detail
-    see truncated noise (:func:`truncated_moments`); the misfit is each level's relative
-    squared error weighted by its count. ``O(N)`` for the levels, then ``O(G L)`` for ``G``
+    The levels are the fit's before it sets aside those near the clipped ends
+    (:func:`nlmeans_cli.noise.fit_positions`, :func:`nlmeans_cli.noise_levels.smoothest_line`:
+    the smoothest positions untouched by clipping), all of them. At each a position's pixels
+    are kept between the ends, so its 3x3 mean and detail see truncated noise
+    (:func:`truncated_moments`); the misfit is each level's relative squared error weighted
+    by its count. ``O(N)`` for the levels, then ``O(G L)`` for ``G``
     noises tried over ``L`` tabulated levels (some tens of milliseconds).
     """
-    # Only the blocks read are converted: a stack's channel may be gigabytes in float64.
-    planes = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
-    parts = [detail_statistics(np.asarray(block, np.float64), *ends)
-             for index, plane in enumerate(planes)
-             for block in fit_blocks(plane, len(planes), index)]
-    parts = [part for part in parts if part is not None]
-    if not parts:
+    read = fit_positions(np.reshape(planes, (-1, *np.shape(planes)[-2:])), ends,
+                         dtype=np.float64)
+    if read is None:
         return None
-    mean, detail, rough, local = (np.concatenate(values) for values in zip(*parts, strict=True))
-    lowest, highest = np.quantile(mean, [0.001, 0.999])
-    xs, ys, weights, _, _ = smoothest_line(mean, detail, local, rough, float(highest - lowest))
+    (mean, detail, rough, local), span = read
+    xs, ys, weights, _, _ = smoothest_line(mean, detail, local, rough, span)
     if xs.size < 3 or not np.all(ys > 0):
         return None
     low = -np.inf if ends[0] is None else float(ends[0])
     high = np.inf if ends[1] is None else float(ends[1])
     typical = float(np.median(ys))
     log_sigma = np.log(np.sqrt(typical))
-    _, one_sigma = _golden(
+    log_one_sigma, one_sigma = _golden(
         lambda s: _misfit(xs, ys, weights, np.full(_TRUE_LEVELS.shape, np.exp(s)), low, high),
         log_sigma - np.log(5.0), log_sigma + np.log(5.0))
-    best = (np.inf, 0.0, 0.0)
+    # Growing noise of no gain is the one sigma: its best is never worse.
+    best = (one_sigma, 0.0, float(np.exp(log_one_sigma)))
     for multiple in _GAIN_MULTIPLES:
         gain = multiple * typical
         photons = gain * np.maximum(_TRUE_LEVELS, 0.0)
@@ -204,6 +202,5 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
                 xs, ys, weights, np.sqrt(photons + typical * r**2 + 1e-12), low, high),
             0.0, 2.0)
         if cost < best[0]:
-            best = (cost, gain, read * np.sqrt(typical))
-    return ClippedFit(one_sigma / max(best[0], 1e-300), one_sigma - best[0], best[1],
-                      float(best[2]))
+            best = (cost, gain, float(read * np.sqrt(typical)))
+    return ClippedFit(one_sigma / max(best[0], 1e-300), one_sigma - best[0], best[1], best[2])

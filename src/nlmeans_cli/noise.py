@@ -37,7 +37,7 @@ from .noise_levels import (
 from .photon_counts import LatticeSearch, search_photon_lattice
 
 __all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
-           "anscombe", "fit_poisson_gaussian", "inverse_anscombe", "lookup_noise"]
+           "anscombe", "fit_poisson_gaussian", "fit_positions", "inverse_anscombe", "lookup_noise"]
 
 
 @dataclass(frozen=True)
@@ -310,16 +310,11 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # The clipped ends, as the positions' and the values' filters take them.
     ends = clipped_ends(planes, top)
     clip_low, clip_high = (end is not None for end in ends)
-    parts = [detail_statistics(block, *ends) for index, plane in enumerate(planes)
-             for block in fit_blocks(plane, planes.shape[0], index)]
-    parts = [part for part in parts if part is not None]
-    if not parts or sum(part[0].size for part in parts) < 64 * DETAIL_SUPPORT:
+    read = fit_positions(planes, ends)
+    if read is None:
         return PoissonGaussian(float(gain or 0.0), float(read_noise or 0.0))
-    mean, detail, rough, local = (np.concatenate(values) for values in zip(*parts, strict=True))
-    # The smoothest 60 %: there the detail is noise. The levels the positions span (0.1st to
-    # 99.9th percentile: cells a few percent of the image count), which they should cover.
-    levels_low, levels_high = np.quantile(mean, [0.001, 0.999])
-    span = float(levels_high - levels_low)
+    (mean, detail, rough, local), span = read
+    # The smoothest 60 %: there the detail is noise.
     xs, ys, weights, slope, offset = smoothest_line(mean, detail, local, rough, span)
     if xs.size and PoissonGaussian(slope, np.sqrt(max(offset, 0.0))).signal_dependent(
             max(float(xs.min()), 0.0), float(xs.max())):
@@ -412,6 +407,44 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            clip_bound=bool(bent and gain is None),
                            measured_levels=(float(xs[kept].min()), float(xs[kept].max()))
                            if lattice is None and kept.any() else None, clipped=ends)
+
+
+def fit_positions(planes: np.ndarray, ends: tuple[float | None, float | None], *,
+                  dtype: type = np.float32) -> tuple[tuple[np.ndarray, ...], float] | None:
+    """Return every position the fit reads of some planes, and the span of their levels.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        3-D, float, unit scale: one channel's planes.
+    ends : tuple of 2 (float or None)
+        The values at which the data clipped (:func:`nlmeans_cli.clipped_levels.clipped_ends`).
+    dtype : type
+        The precision each block is read in (converted block by block, so that a stack's
+        channel is never copied whole).
+
+    Returns
+    -------
+    tuple or None
+        The positions' 3x3 means, details, roughness and level keys
+        (:func:`nlmeans_cli.noise_levels.detail_statistics`, over the fit's blocks,
+        :func:`nlmeans_cli.noise_levels.fit_blocks`), and the range of levels they span
+        (0.1st to 99.9th percentile: cells a few percent of the image count), which the
+        levels fitted should cover. ``None`` with too few positions to fit.
+
+    Notes
+    -----
+    ``O(N)`` for ``N`` up to :data:`nlmeans_cli.noise_levels.FIT_PIXELS` pixels.
+    """
+    parts = [detail_statistics(np.asarray(block, dtype), *ends)
+             for index, plane in enumerate(planes)
+             for block in fit_blocks(plane, planes.shape[0], index)]
+    parts = [part for part in parts if part is not None]
+    if not parts or sum(part[0].size for part in parts) < 64 * DETAIL_SUPPORT:
+        return None
+    positions = tuple(np.concatenate(values) for values in zip(*parts, strict=True))
+    levels_low, levels_high = np.quantile(positions[0], [0.001, 0.999])
+    return positions, float(levels_high - levels_low)
 
 
 def _lattice_values(planes: np.ndarray, clip_low: float | None, clip_high: float | None

@@ -189,26 +189,26 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     # is measured at most once (here, or below where the checks refuse its model).
     fields: dict[int, FieldGrowth | None] = {}
     shown: list[bool | None] = [None] * len(models)
-    if choice.confirms and gain is None:
-        for channel, model in enumerate(models):
+    verdicts = []
+    for channel, model in enumerate(models):
+        if choice.confirms and gain is None:
             planes = field_planes(unit[..., channel], model)
             if planes is not None and misses_field(planes, model):
                 fields[channel] = field_growth(planes, ends)
                 shown[channel] = growth_shown(model, fields[channel])
-    verdicts = [choice.stabilises(model, *_judged_levels(model, low, high))
-                if verdict is None else verdict
-                for model, verdict in zip(models, shown, strict=True)]
-    if choice.confirms and gain is None:
+        verdict = (choice.stabilises(model, *_judged_levels(model, low, high))
+                   if shown[channel] is None else shown[channel])
         # Heavy noise in a file that clips at both ends: the levels far enough from them to
         # judge are too narrow a band to show the growth; the clipping modelled, every
         # level shows it or not (and the checks below, on positions clear of clipping, are
         # no fairer).
-        for channel, model in enumerate(models):
-            if not verdicts[channel] and _clipping_hides_growth(model, low, high):
-                fit = clipped_preference(unit[..., channel], model.clipped)
-                if (fit is not None and fit.preference >= CLIPPED_PREFERENCE
-                        and fit.improvement >= CLIPPED_IMPROVEMENT):
-                    verdicts[channel] = shown[channel] = True
+        if (choice.confirms and gain is None and not verdict
+                and _clipping_hides_growth(model, low, high)):
+            fit = clipped_preference(unit[..., channel], model.clipped)
+            if (fit is not None and fit.preference >= CLIPPED_PREFERENCE
+                    and fit.improvement >= CLIPPED_IMPROVEMENT):
+                verdict = shown[channel] = True
+        verdicts.append(verdict)
     if not (all(verdicts) and (both_given or any(model.gain > 0 for model in models))):
         return None
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
