@@ -509,7 +509,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     of smooth regions (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is
     identified only where the image has dark regions, or where the photon counts' lattice
     shows (read noise under about 0.4 of the gain: then both parameters to a percent or
-    better). ``O(N)``.
+    better). Where clipping at both ends leaves the line too few levels to show the noise's
+    growth, the clipped levels' own fit
+    (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`), as denoise takes it. ``O(N)``.
 
     References
     ----------
@@ -519,7 +521,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
        Poissonian-Gaussian noise modeling and fitting for single-image raw-data", IEEE TIP
        17(10), 2008.
     """
+    from .clipped_noise import clipped_levels_model
     from .noise import fit_poisson_gaussian
+    from .stabiliser import image_levels
 
     if model not in ("gaussian", "poisson-gaussian"):
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
@@ -531,6 +535,11 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         unit = plan.denoised_of(unit)
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale
+    low, high = image_levels(unit)
     fits = [fit_poisson_gaussian(unit[..., c]) for c in range(unit.shape[-1])]
+    # Where clipping hid the growth from the levels' line, denoise transforms with the
+    # clipped levels' own model.
+    fits = [clipped_levels_model(unit[..., c], fit, low, high) or fit
+            for c, fit in enumerate(fits)]
     return (float(np.mean([fit.gain for fit in fits])) * scale,
             float(np.mean([fit.read_noise for fit in fits])) * scale)

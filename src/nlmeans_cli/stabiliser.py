@@ -14,7 +14,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .clipped_levels import CLIPPED_END_DEVIATIONS
-from .clipped_noise import clipped_preference
+from .clipped_noise import (
+    clipped_levels_model,
+    clipped_preference,
+    clipping_hides_growth,
+    prefers_growth,
+)
 from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_levels import (
@@ -26,8 +31,7 @@ from .noise_levels import (
     touches_clipped,
 )
 
-__all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "CONFIRMING_SHARE", "Stabiliser",
-           "plan_stabiliser"]
+__all__ = ["CONFIRMING_SHARE", "Stabiliser", "image_levels", "plan_stabiliser"]
 
 
 #: The least share of the sigma the transform promises that the transformed image's own
@@ -37,26 +41,6 @@ __all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "CONFIRMING_SHARE", "Sta
 #: where the fitted noise grew; with Poisson-Gaussian noise (gain 0.25 to 4 and a peak of 20
 #: photons, float and 8-bit) 0.82 to 1.30, and 0.90 or more at every case's 5th percentile.
 CONFIRMING_SHARE = 0.75
-
-#: How many times better noise that grows with the level must explain a clipped channel's
-#: levels than one sigma (:func:`nlmeans_cli.clipped_noise.clipped_preference`), where only
-#: the clipping hides its growth, for ``noise="auto"`` to take it. On 60 training images
-#: saved as 8 bits: 1.47 at most under Gaussian noise of sigma 35 and 50 (1.0 at the
-#: median); under photon noise at gain 8 to 25 with read noise 4 to 10 (0-255 scale) 1.75 to
-#: 6.4 at the median, and at gain 8 over 2 on 56 to 58 of 60. Texture that brightens with
-#: the level passes it now and then under lighter Gaussian noise (sigma 15 to 25: on 2 of
-#: 60 at sigma 20); asking the best growing noise to grow by 2 as well kept only one of
-#: those out, and 13 of 21 validation images at gain 25 and read noise 10 too.
-CLIPPED_PREFERENCE = 2.0
-
-#: The least improvement, in the levels' chi-square, that growing noise must make on one
-#: sigma besides (:data:`CLIPPED_PREFERENCE`): Gaussian noise of sigma 75 in 8 bits leaves
-#: 4 to 10 levels clear of clipping, where two parameters fit by chance (preferences of 1.6
-#: to 8.4 on 11 of 120 training images, improvements of 0.2 to 1.9; 7 stabilised, -0.14 to
-#: -2.35 dB). Photon noise at gain 16 and read noise 8 leaves 14 to 37 levels, improved by
-#: 4.7 to 29.5.
-CLIPPED_IMPROVEMENT = 4.0
-
 
 @dataclass(frozen=True)
 class Stabiliser:
@@ -157,6 +141,12 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     model was refused and clipping alone may hide its growth, the fit's levels once more,
     fitted with the clipping modelled (:func:`nlmeans_cli.clipped_noise.clipped_preference`,
     some tens of milliseconds); nothing when both parameters are given.
+
+    A channel whose levels' line shows no growth, where clipping alone may hide it, is
+    transformed with the model its clipped levels fit where they clearly prefer growing
+    noise (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`; for ``auto`` and
+    ``poisson-gaussian`` alike, both parameters fitted): the line saw too narrow a band of
+    levels to be the noise's.
     """
     choice = lookup_noise(noise)
     if choice.name == "gaussian":
@@ -169,11 +159,9 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     models = [_resolvable(fit_poisson_gaussian(unit[..., channel], top=top, gain=gain,
                                                read_noise=read_noise), ceiling)
               for channel in range(unit.shape[-1])]
-    # The levels' range from a megapixel or so of evenly spaced pixels (all their channels):
-    # the quantiles of every pixel of a 12-megapixel image took 0.2 s.
     pixels = unit.reshape(-1, unit.shape[-1])
     sample = pixels[::max(1, len(pixels) // _RANGE_PIXELS)]
-    low, high = (float(v) for v in np.quantile(sample, _RANGE_QUANTILES))
+    low, high = image_levels(unit)
     # Every channel must be one the transform can take, and one at least must count photons
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
     # fluorescence image saved in colour), unless both parameters were given: read noise
@@ -201,13 +189,18 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
         # Heavy noise in a file that clips at both ends: the levels far enough from them to
         # judge are too narrow a band to show the growth; the clipping modelled, every
         # level shows it or not (and the checks below, on positions clear of clipping, are
-        # no fairer).
+        # no fairer). A line that shows no growth there is not the noise's: the clipped
+        # levels' own model replaces it (for poisson-gaussian too).
+        if gain is None and read_noise is None and not shown[channel]:
+            clipped = clipped_levels_model(unit[..., channel], model, low, high)
+            if clipped is not None:
+                models[channel], verdict = _resolvable(clipped, ceiling), True
+                shown[channel] = True
         if (choice.confirms and gain is None and not verdict
-                and _clipping_hides_growth(model, low, high)):
-            fit = clipped_preference(unit[..., channel], model.clipped)
-            if (fit is not None and fit.preference >= CLIPPED_PREFERENCE
-                    and fit.improvement >= CLIPPED_IMPROVEMENT):
-                verdict = shown[channel] = True
+                and model.signal_dependent(max(low, 0.0), high)
+                and clipping_hides_growth(model, low, high)
+                and prefers_growth(clipped_preference(unit[..., channel], model.clipped))):
+            verdict = shown[channel] = True
         verdicts.append(verdict)
     if not (all(verdicts) and (both_given or any(model.gain > 0 for model in models))):
         return None
@@ -233,6 +226,30 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
                                 for channel, model in enumerate(models)]))
     return replace(stabiliser, equivalent_sigma=equivalent if equivalent > 0 else None)
+
+
+def image_levels(unit: np.ndarray) -> tuple[float, float]:
+    """Return an image's range of levels, its 0.1st and 99.9th percentiles over all channels.
+
+    Parameters
+    ----------
+    unit : numpy.ndarray
+        Channels-last pixels on the unit scale.
+
+    Returns
+    -------
+    tuple of 2 float
+        The least and greatest level.
+
+    Notes
+    -----
+    From about :data:`_RANGE_PIXELS` evenly spaced pixels: the quantiles of every pixel of
+    a 12-megapixel image took 0.2 s. ``O(N)`` at most.
+    """
+    pixels = unit.reshape(-1, unit.shape[-1])
+    sample = pixels[::max(1, len(pixels) // _RANGE_PIXELS)]
+    low, high = np.quantile(sample, _RANGE_QUANTILES)
+    return float(low), float(high)
 
 
 def _resolvable(model: PoissonGaussian, ceiling: float) -> PoissonGaussian:
@@ -283,24 +300,6 @@ def _judged_levels(model: PoissonGaussian, low: float, high: float) -> tuple[flo
         return low, high
     least, greatest = model.levels_clear_of(model.clipped, CLIPPED_END_DEVIATIONS)
     return max(low, least), min(high, greatest)
-
-
-def _clipping_hides_growth(model: PoissonGaussian, low: float, high: float) -> bool:
-    """Tell whether a channel's growth may be hidden by its clipping alone.
-
-    That is, where its model's gain came from the levels' line, the data clipped, the
-    model's noise grows by :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH` across the
-    image's levels (*low* to *high*), and the levels clear of the clipped ends
-    (:data:`nlmeans_cli.clipped_levels.CLIPPED_END_DEVIATIONS` of the model's deviations)
-    span under :data:`_MOST_CLEAR_SHARE` of those.
-    """
-    low = max(low, 0.0)
-    if (model.gain <= 0 or model.read_noise_range is None or model.clipped == (None, None)
-            or high <= low or not model.signal_dependent(low, high)):
-        return False
-    least, greatest = np.clip(model.levels_clear_of(model.clipped, CLIPPED_END_DEVIATIONS),
-                              low, high)
-    return greatest - least < _MOST_CLEAR_SHARE * (high - low)
 
 
 def _clearly_grows(values: np.ndarray, model: PoissonGaussian,
@@ -462,11 +461,6 @@ def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
     return float(np.median(magnitude)) / NORMAL_QUARTILE
 
 
-#: The most share of the image's levels that the levels clear of its clipped ends may span
-#: for the clipping alone to hide the noise's growth (:func:`_clipping_hides_growth`):
-#: photon noise at gain 8 in 8 bits leaves 0.28 to 0.60 of them, Gaussian noise of sigma 5
-#: nearly all.
-_MOST_CLEAR_SHARE = 0.5
 
 #: The most pixels whose levels give the range the fitted noise must grow across (larger
 #: images are sampled evenly): on a 12-megapixel photograph the sample's 98th percentile
