@@ -5,7 +5,7 @@ import pytest
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
-from nlmeans_cli import denoise, resolve_parameters
+from nlmeans_cli import denoise, estimate_noise, resolve_parameters
 from nlmeans_cli.field_noise import bright_noise, bulk_noise
 from nlmeans_cli.noise_levels import second_differences
 
@@ -143,3 +143,26 @@ def test_auto_keeps_the_transform_where_a_16_bit_fields_discs_show_their_noise_g
                                        data_range=1)
 
     assert psnr("auto") > psnr("gaussian") + 3
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_auto_keeps_gaussian_noise_on_a_few_small_discs_on_the_gaussian_path(seed):
+    # Three discs of radius 4 on a grey background: the levels between the two are the
+    # discs' edges, whose details the line reads as noise growing with the level (a gain of
+    # 4 to 5, 0-255 scale), and every detail of every other pixel inside the discs reaches
+    # an edge. Their bright parts' noise is still under the background's: no growth.
+    rng = np.random.default_rng(seed)
+    clean = _field(rng, 256, 3, 4, 40, 200, "disc")
+    noisy = _eight_bit(clean + np.random.default_rng(seed + 7).normal(0, 15, clean.shape))
+    assert estimate_noise(noisy, model="poisson-gaussian")[0] > 2
+    assert resolve_parameters(noisy).stabiliser is None
+
+
+def test_auto_stabilises_photon_noise_on_a_few_small_discs():
+    clean = _field(np.random.default_rng(4), 256, 3, 4, 40, 200, "disc")
+    noisy = _photons(np.random.default_rng(11), clean)
+    assert resolve_parameters(noisy).stabiliser is not None
+    auto = denoise(noisy).astype(np.float64)
+    gaussian = denoise(noisy, noise="gaussian").astype(np.float64)
+    assert (peak_signal_noise_ratio(clean, auto, data_range=255)
+            > peak_signal_noise_ratio(clean, gaussian, data_range=255) + 0.3)
