@@ -8,7 +8,9 @@ known, though: a position whose 3x3 neighbourhood holds no clipped value has eac
 noise truncated at the two ends, so its level's mean and variance are those of a truncated
 normal. :func:`clipped_preference` fits every level so, once with one sigma and once with
 noise that grows with the level, and says how much better the latter explains them (for
-``noise="auto"``, :func:`nlmeans_cli.stabiliser.plan_stabiliser`).
+``noise="auto"``, :func:`nlmeans_cli.stabiliser.plan_stabiliser`). Where the band is so
+narrow that the line shows no growth at all, the growing noise that explains them best is
+the model (:func:`clipped_levels_model`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ __all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "ClippedFit", "clipped_l
 
 
 #: How many times better noise that grows with the level must explain a clipped channel's
-#: levels than one sigma (:func:`clipped_preference`), where only
-#: the clipping hides its growth, for ``noise="auto"`` to take it. On 60 training images
+#: levels than one sigma (:func:`clipped_preference`), where only the clipping hides its
+#: growth, for the levels to count as growing (:func:`prefers_growth`). On 60 training images
 #: saved as 8 bits: 1.47 at most under Gaussian noise of sigma 35 and 50 (1.0 at the
 #: median); under photon noise at gain 8 to 25 with read noise 4 to 10 (0-255 scale) 1.75 to
 #: 6.4 at the median, and at gain 8 over 2 on 56 to 58 of 60. Texture that brightens with
@@ -260,11 +262,10 @@ def clipped_levels_model(values: np.ndarray, model: PoissonGaussian, low: float,
     -------
     PoissonGaussian or None
         The growing noise that best explains every level, the clipping modelled
-        (:func:`clipped_preference`), where the line's noise does
-        not grow by :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH` across the levels,
-        clipping alone may hide it (:func:`clipping_hides_growth`) and the levels prefer growing
-        noise :data:`CLIPPED_PREFERENCE` times, improved by :data:`CLIPPED_IMPROVEMENT`;
-        ``None`` otherwise.
+        (:func:`clipped_preference`), where the line's noise does not grow by
+        :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH` across the levels, clipping alone
+        may hide it (:func:`clipping_hides_growth`) and the levels prefer growing noise
+        (:func:`prefers_growth`); ``None`` otherwise.
 
     Notes
     -----
