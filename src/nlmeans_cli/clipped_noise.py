@@ -23,14 +23,13 @@ from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .noise import PoissonGaussian, fit_positions
 from .noise_levels import smoothest_line
 
-__all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "ClippedFit", "clipped_levels_model",
-           "clipped_preference", "clipping_hides_growth", "prefers_growth",
-           "truncated_moments"]
+__all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "ClippedFit", "clipped_growth_shown",
+           "clipped_levels_model", "clipped_preference", "truncated_moments"]
 
 
 #: How many times better noise that grows with the level must explain a clipped channel's
 #: levels than one sigma (:func:`clipped_preference`), where only the clipping hides its
-#: growth, for the levels to count as growing (:func:`prefers_growth`). On 60 training images
+#: growth, for the levels to count as growing (:func:`_prefers_growth`). On 60 training images
 #: saved as 8 bits: 1.47 at most under Gaussian noise of sigma 35 and 50 (1.0 at the
 #: median); under photon noise at gain 8 to 25 with read noise 4 to 10 (0-255 scale) 1.75 to
 #: 6.4 at the median, and at gain 8 over 2 on 56 to 58 of 60. Texture that brightens with
@@ -48,12 +47,13 @@ CLIPPED_PREFERENCE = 2.0
 CLIPPED_IMPROVEMENT = 4.0
 
 #: The most share of the image's levels that the levels clear of its clipped ends may span
-#: for the clipping alone to hide the noise's growth (:func:`clipping_hides_growth`):
+#: for the clipping alone to hide the noise's growth (:func:`clipped_growth_shown`):
 #: photon noise at gain 8 in 8 bits leaves 0.28 to 0.60 of them, Gaussian noise of sigma 5
 #: nearly all.
 _MOST_CLEAR_SHARE = 0.5
 
-#: The same where the model's noise does not grow (its gain 0, or its growth under
+#: The same where the model's noise does not grow (:func:`clipped_levels_model`: its gain 0,
+#: or its growth under
 #: :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH`): a band that wide would have shown
 #: photon noise's growth. On 120 training images saved as 8 bits, photon noise at gain 10
 #: to 16 with read noise 5 to 8 (0-255 scale) whose line showed no growth left bands of
@@ -263,9 +263,10 @@ def clipped_levels_model(values: np.ndarray, model: PoissonGaussian, low: float,
     PoissonGaussian or None
         The growing noise that best explains every level, the clipping modelled
         (:func:`clipped_preference`), where the line's noise does not grow by
-        :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH` across the levels, clipping alone
-        may hide it (:func:`clipping_hides_growth`) and the levels prefer growing noise
-        (:func:`prefers_growth`); ``None`` otherwise.
+        :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH` across the levels, its levels
+        clear of the clipped ends span under :data:`_MOST_FLAT_CLEAR_SHARE` of the image's
+        (:func:`_clipping_hides`), and the levels prefer growing noise
+        (:func:`_prefers_growth`); ``None`` otherwise.
 
     Notes
     -----
@@ -278,19 +279,50 @@ def clipped_levels_model(values: np.ndarray, model: PoissonGaussian, low: float,
     within 0.1 to 0.2 dB of the true parameters. ``O(N)`` over the fit's positions where
     asked (some tens of milliseconds), nothing otherwise.
     """
-    if _grows(model, low, high) or not clipping_hides_growth(model, low, high):
+    if _grows(model, low, high) or not _clipping_hides(model, low, high,
+                                                        _MOST_FLAT_CLEAR_SHARE):
         return None
     fit = clipped_preference(values, model.clipped)
-    if not prefers_growth(fit):
+    if not _prefers_growth(fit):
         return None
     return PoissonGaussian(fit.gain, fit.read_noise, clipped=model.clipped)
 
 
-def prefers_growth(fit: ClippedFit | None) -> bool:
+def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian, low: float,
+                         high: float) -> bool:
+    """Tell whether a channel's clipped levels show the growth its line's model promises.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        One channel's pixels, unit scale.
+    model : PoissonGaussian
+        Its fitted model, refused on the levels it could judge.
+    low, high : float
+        The image's levels (:func:`nlmeans_cli.stabiliser.image_levels`).
+
+    Returns
+    -------
+    bool
+        Whether the model's noise grows by :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH`
+        across the levels, its levels clear of the clipped ends span under
+        :data:`_MOST_CLEAR_SHARE` of the image's (:func:`_clipping_hides`), and the levels,
+        the clipping modelled, prefer growing noise (:func:`_prefers_growth`).
+
+    Notes
+    -----
+    ``O(N)`` over the fit's positions where asked (some tens of milliseconds), nothing
+    otherwise.
+    """
+    return (_grows(model, low, high) and _clipping_hides(model, low, high, _MOST_CLEAR_SHARE)
+            and _prefers_growth(clipped_preference(values, model.clipped)))
+
+
+def _prefers_growth(fit: ClippedFit | None) -> bool:
     """Tell whether clipped levels clearly prefer growing noise to one sigma.
 
     That is, :data:`CLIPPED_PREFERENCE` times, improving their chi-square by
-    :data:`CLIPPED_IMPROVEMENT`. ``O(1)``.
+    :data:`CLIPPED_IMPROVEMENT`.
     """
     return (fit is not None and fit.preference >= CLIPPED_PREFERENCE
             and fit.improvement >= CLIPPED_IMPROVEMENT)
@@ -304,19 +336,16 @@ def _grows(model: PoissonGaussian, low: float, high: float) -> bool:
     return model.signal_dependent(max(low, 0.0), high)
 
 
-def clipping_hides_growth(model: PoissonGaussian, low: float, high: float) -> bool:
+def _clipping_hides(model: PoissonGaussian, low: float, high: float, most: float) -> bool:
     """Tell whether a channel's growth may be hidden by its clipping alone.
 
     That is, where its model came from the levels' line, the data clipped, and the levels
     clear of the clipped ends (:data:`nlmeans_cli.clipped_levels.CLIPPED_END_DEVIATIONS` of
-    the model's deviations) span under :data:`_MOST_CLEAR_SHARE` of the image's levels
-    (*low* to *high*) where the model's noise grows across them (:func:`_grows`), under
-    :data:`_MOST_FLAT_CLEAR_SHARE` where it does not.
+    the model's deviations) span under *most* of the image's levels (*low* to *high*).
     """
     low = max(low, 0.0)
     if model.read_noise_range is None or model.clipped == (None, None) or high <= low:
         return False
     least, greatest = np.clip(model.levels_clear_of(model.clipped, CLIPPED_END_DEVIATIONS),
                               low, high)
-    most = _MOST_CLEAR_SHARE if _grows(model, low, high) else _MOST_FLAT_CLEAR_SHARE
     return greatest - least < most * (high - low)

@@ -71,7 +71,8 @@ CLEAR_GROWTH = 4.0
 _FEWEST_BRIGHT = 16
 
 #: Where the bright parts' details of every other pixel hold this many times the variance of
-#: neighbouring pixels' details, they are texture's (or edges'), and nothing is judged.
+#: neighbouring pixels' details, they are texture's (or edges'), and judge only a shortfall
+#: (:func:`growth_shown`).
 _BRIGHT_TEXTURE_RATIO = 4.0
 
 #: The most pixels of a channel's planes the bright parts are looked for in.

@@ -14,12 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .clipped_levels import CLIPPED_END_DEVIATIONS
-from .clipped_noise import (
-    clipped_levels_model,
-    clipped_preference,
-    clipping_hides_growth,
-    prefers_growth,
-)
+from .clipped_noise import clipped_growth_shown, clipped_levels_model
 from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_levels import (
@@ -41,6 +36,7 @@ __all__ = ["CONFIRMING_SHARE", "Stabiliser", "image_levels", "plan_stabiliser"]
 #: where the fitted noise grew; with Poisson-Gaussian noise (gain 0.25 to 4 and a peak of 20
 #: photons, float and 8-bit) 0.82 to 1.30, and 0.90 or more at every case's 5th percentile.
 CONFIRMING_SHARE = 0.75
+
 
 @dataclass(frozen=True)
 class Stabiliser:
@@ -139,7 +135,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     the fit's levels leave out a field's bulk or bright parts, a quarter megapixel of the
     bulk and the tiles holding the bright parts (:func:`field_growth`) instead; where the
     model was refused and clipping alone may hide its growth, the fit's levels once more,
-    fitted with the clipping modelled (:func:`nlmeans_cli.clipped_noise.clipped_preference`,
+    fitted with the clipping modelled (:func:`nlmeans_cli.clipped_noise.clipped_growth_shown`,
     some tens of milliseconds); nothing when both parameters are given.
 
     A channel whose levels' line shows no growth, where clipping alone may hide it, is
@@ -159,8 +155,6 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     models = [_resolvable(fit_poisson_gaussian(unit[..., channel], top=top, gain=gain,
                                                read_noise=read_noise), ceiling)
               for channel in range(unit.shape[-1])]
-    pixels = unit.reshape(-1, unit.shape[-1])
-    sample = pixels[::max(1, len(pixels) // _RANGE_PIXELS)]
     low, high = image_levels(unit)
     # Every channel must be one the transform can take, and one at least must count photons
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
@@ -197,9 +191,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
                 models[channel], verdict = _resolvable(clipped, ceiling), True
                 shown[channel] = True
         if (choice.confirms and gain is None and not verdict
-                and model.signal_dependent(max(low, 0.0), high)
-                and clipping_hides_growth(model, low, high)
-                and prefers_growth(clipped_preference(unit[..., channel], model.clipped))):
+                and clipped_growth_shown(unit[..., channel], model, low, high)):
             verdict = shown[channel] = True
         verdicts.append(verdict)
     if not (all(verdicts) and (both_given or any(model.gain > 0 for model in models))):
@@ -223,6 +215,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     # transformed image's content sees the noise the untransformed pixels have; sigma_unit
     # is fixed by the range's top, whatever the image holds (the default table read there
     # chose patches of 5 to 7 where 9 or 11 served a peak of 20 photons better).
+    sample = _level_sample(unit)
     equivalent = float(np.mean([np.mean(model.std(np.maximum(sample[:, channel], 0.0)))
                                 for channel, model in enumerate(models)]))
     return replace(stabiliser, equivalent_sigma=equivalent if equivalent > 0 else None)
@@ -246,10 +239,14 @@ def image_levels(unit: np.ndarray) -> tuple[float, float]:
     From about :data:`_RANGE_PIXELS` evenly spaced pixels: the quantiles of every pixel of
     a 12-megapixel image took 0.2 s. ``O(N)`` at most.
     """
-    pixels = unit.reshape(-1, unit.shape[-1])
-    sample = pixels[::max(1, len(pixels) // _RANGE_PIXELS)]
-    low, high = np.quantile(sample, _RANGE_QUANTILES)
+    low, high = np.quantile(_level_sample(unit), _RANGE_QUANTILES)
     return float(low), float(high)
+
+
+def _level_sample(unit: np.ndarray) -> np.ndarray:
+    """Return about :data:`_RANGE_PIXELS` evenly spaced pixels (all channels) of an image."""
+    pixels = unit.reshape(-1, unit.shape[-1])
+    return pixels[::max(1, len(pixels) // _RANGE_PIXELS)]
 
 
 def _resolvable(model: PoissonGaussian, ceiling: float) -> PoissonGaussian:
@@ -459,7 +456,6 @@ def _measured_sigma(stabiliser: Stabiliser, unit: np.ndarray,
     if magnitude.size < _FEWEST_MEASURED:
         return None
     return float(np.median(magnitude)) / NORMAL_QUARTILE
-
 
 
 #: The most pixels whose levels give the range the fitted noise must grow across (larger
