@@ -6,7 +6,7 @@ tracked object at each full collection, and a run of ``nlm denoise`` on a 512² 
 to 0.13 s in collections, against 0.05 to 0.08 s for Numba's own floor (importing it and
 loading one cached function). Frozen (:func:`gc.freeze`), they are left out of those walks;
 they stay alive, as they would anyway. With the same parameters given, the command's time
-above that floor went from +0.19 s to -0.03 s (eleven alternating rounds; README, Speed).
+above that floor went from +0.19 s to -0.03 s (eleven alternating rounds; docs/speed.md, Start-up).
 
 Numba's start-up also imports SciPy's linear algebra, only to see whether it is installed;
 the ``nlm`` process starts Numba without it (:func:`engine_loaded`).
