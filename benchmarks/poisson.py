@@ -7,8 +7,8 @@ calibrated on). Noise ``gain * Poisson(x / gain) + read_noise * N(0, 1)`` is add
 image; the Gaussian path gets its best single sigma per image, chosen in hindsight among
 multiples of the noise's mean standard deviation. The fitted parameters are compared with
 the noise added, with a fit that knows the clean image, and with the noise added plus what
-the clean image holds of its own (grain, fine texture: fitted on it alone), which no fit of
-the noisy image can tell from the noise added. Then, on Gaussian noise, ``auto`` against
+the clean image holds of its own (grain, fine texture: fitted on it alone), which the fit of
+the noisy image reads as noise too. Then, on Gaussian noise, ``auto`` against
 ``gaussian``; and the fit on synthetic 16-bit fluorescence-like stacks. Run:
 ``python benchmarks/poisson.py [--images N] [--fits-only] [--eight-bit] [--tiles K]``
 (``--eight-bit``: the noisy images rounded and clipped to 8 bits, as a saved file holds them;
@@ -82,7 +82,7 @@ def poisson_gaussian(images, gain, read, fits_only=False, eight_bit=False):
             typical = float(np.sqrt(gain * clean.mean() + read * read))
             best = max(psnr(clean, denoise(noisy, sigma=typical * f)) for f in FACTORS)
         # What the "clean" photograph holds of its own (grain, fine texture), fitted alone:
-        # the fit cannot tell it from the noise added.
+        # the fit reads it as noise too.
         own_gain, own_read = estimate_noise(clean.astype(np.float32), model="poisson-gaussian")
         rows.append((stabilised, best, fitted_gain / gain, fitted_read / read,
                      oracle_gain / gain, oracle_read / read,
