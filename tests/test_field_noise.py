@@ -7,7 +7,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise, estimate_noise, resolve_parameters
 from nlmeans_cli.field_noise import bright_noise, bulk_noise
-from nlmeans_cli.noise_levels import second_differences
+from nlmeans_cli.noise_details import second_differences
 
 
 def _field(rng, side, count, radius, background, peak, shape):

@@ -6,7 +6,7 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
-from nlmeans_cli import denoise, estimate_noise, noise_levels, resolve_parameters
+from nlmeans_cli import denoise, estimate_noise, noise_details, noise_levels, resolve_parameters
 from nlmeans_cli.cli import app
 from nlmeans_cli.clipped_levels import clipped_ends
 from nlmeans_cli.noise import (
@@ -312,7 +312,7 @@ def test_a_large_plane_is_fitted_from_part_of_it(monkeypatch):
     rng = np.random.default_rng(8)
     noisy = _photons(rng, _ramp((480, 200)))
     whole = fit_poisson_gaussian(noisy)
-    monkeypatch.setattr(noise_levels, "FIT_PIXELS", 480 * 200 // 4)
+    monkeypatch.setattr(noise_details, "FIT_PIXELS", 480 * 200 // 4)
     part = fit_poisson_gaussian(noisy)
     assert part != whole  # read from part of the plane
     assert part.gain == pytest.approx(GAIN, rel=0.2)
@@ -320,13 +320,13 @@ def test_a_large_plane_is_fitted_from_part_of_it(monkeypatch):
 
 
 def test_a_large_plane_is_read_in_blocks_spread_over_it(monkeypatch):
-    monkeypatch.setattr(noise_levels, "FIT_PIXELS", 6 * 128 * 128)
+    monkeypatch.setattr(noise_details, "FIT_PIXELS", 6 * 128 * 128)
     rows, columns = np.mgrid[0:1200, 0:900]
     plane = rows * 1000.0 + columns  # each pixel holds its place
 
     def corners(n_planes, index):
         return {divmod(int(block[0, 0]), 1000)
-                for block in noise_levels.fit_blocks(plane, n_planes, index)}
+                for block in noise_details.fit_blocks(plane, n_planes, index)}
 
     top_rows, left_columns = (np.array(axis) for axis in zip(*corners(1, 0), strict=True))
     assert len(top_rows) == 6
@@ -340,7 +340,7 @@ def test_a_large_photograph_whose_top_is_sky_is_fitted_from_all_of_it(monkeypatc
     rng = np.random.default_rng(12)
     clean = _ramp((1200, 900))
     clean[:400] = np.linspace(0.8, 0.6, 400)[:, np.newaxis]
-    monkeypatch.setattr(noise_levels, "FIT_PIXELS", 6 * 128 * 128)
+    monkeypatch.setattr(noise_details, "FIT_PIXELS", 6 * 128 * 128)
     fitted = fit_poisson_gaussian(_photons(rng, clean))
     assert fitted.gain == pytest.approx(GAIN, rel=0.2)
     assert fitted.read_noise == pytest.approx(READ, rel=0.3)
@@ -759,7 +759,7 @@ def test_tiny_images_keep_shape_and_dtype(shape):
 def test_the_fitslocal_mean_equals_scipys_uniform_filter(shape):
     from scipy.ndimage import uniform_filter
 
-    from nlmeans_cli.noise_levels import local_mean
+    from nlmeans_cli.noise_details import local_mean
 
     plane = np.random.default_rng(1).random(shape)
     np.testing.assert_allclose(local_mean(plane, 2), uniform_filter(plane, 5, mode="nearest"),

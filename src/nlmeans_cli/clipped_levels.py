@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .noise_levels import DETAIL_SUPPORT, fit_levels, smoothest_line
+from .noise_details import DETAIL_SUPPORT
+from .noise_levels import fit_levels, smoothest_line
 
 __all__ = ["CLIPPED_END_DEVIATIONS", "PILE_RATIO", "clear_range", "clipped_ends",
            "fit_clear_of_clipping"]
@@ -89,7 +90,7 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
         Their line's slope and intercept.
     positions : tuple of 4 numpy.ndarray
         Every position's mean, detail, level key and roughness
-        (:func:`nlmeans_cli.noise_levels.detail_statistics`), for levels formed again.
+        (:func:`nlmeans_cli.noise_details.detail_statistics`), for levels formed again.
     ends : tuple of 2 (float or None)
         The clipped values (:func:`clipped_ends`).
     span : float

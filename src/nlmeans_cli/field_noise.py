@@ -19,13 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .noise import SIGNAL_DEPENDENT_GROWTH, PoissonGaussian
-from .noise_levels import (
-    CHI2_MEDIAN,
-    fit_blocks,
-    local_mean,
-    second_differences,
-    touches_clipped,
-)
+from .noise_details import CHI2_MEDIAN, fit_blocks, local_mean, second_differences, touches_clipped
 from .photon_counts import data_quantum
 
 __all__ = ["BULK_QUANTILES", "CLEAR_GROWTH", "FieldGrowth", "bright_noise", "bulk_noise",
@@ -288,7 +282,7 @@ def bulk_noise(plane: np.ndarray, clip_low: float | None) -> tuple[float, float]
     it stays in the details. Flat: the variance of the details (tensor second differences)
     of the bulk's positions clear of clipping must be at least 1 / :data:`_FLAT_SPREAD` of
     the pixels' own. Planes over :data:`_BULK_PIXELS` are read in blocks spread over them
-    (:func:`nlmeans_cli.noise_levels.fit_blocks`). ``O(N)`` and a few quantiles.
+    (:func:`nlmeans_cli.noise_details.fit_blocks`). ``O(N)`` and a few quantiles.
     """
     parts = [_bulk_part(np.asarray(part, np.float64), clip_low)
              for part in fit_blocks(plane, 1, pixels=_BULK_PIXELS)]

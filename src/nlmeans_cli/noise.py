@@ -24,16 +24,8 @@ import numpy as np
 
 from .clipped_levels import clear_range, clipped_ends, fit_clear_of_clipping
 from .formulation import lookup
-from .noise_levels import (
-    DETAIL_SUPPORT,
-    detail_statistics,
-    fit_blocks,
-    intercept_error,
-    intercept_for,
-    slope_for,
-    smoothest_line,
-    variance_floor,
-)
+from .noise_details import DETAIL_SUPPORT, detail_statistics, fit_blocks
+from .noise_levels import intercept_error, intercept_for, slope_for, smoothest_line, variance_floor
 from .photon_counts import LatticeSearch, search_photon_lattice
 
 __all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
@@ -285,8 +277,8 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     level are taken instead. Where that noise grows across the levels, the
     roughest 40 % is measured again in units of the fitted noise, and the line fitted
     again. Planes are read in cache-sized bands of rows, and at most
-    :data:`nlmeans_cli.noise_levels.FIT_PIXELS` of them in all (larger planes in square
-    blocks spread over them, :func:`nlmeans_cli.noise_levels.fit_blocks`). Where the line
+    :data:`nlmeans_cli.noise_details.FIT_PIXELS` of them in all (larger planes in square
+    blocks spread over them, :func:`nlmeans_cli.noise_details.fit_blocks`). Where the line
     puts the read noise under twice the gain, the photon counts' lattice is looked for
     near its gain, and where the image clips at every gain of 4 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.search_photon_lattice`, on up to a
@@ -427,14 +419,14 @@ def fit_positions(planes: np.ndarray, ends: tuple[float | None, float | None], *
     -------
     tuple or None
         The positions' 3x3 means, details, roughness and level keys
-        (:func:`nlmeans_cli.noise_levels.detail_statistics`, over the fit's blocks,
-        :func:`nlmeans_cli.noise_levels.fit_blocks`), and the range of levels they span
+        (:func:`nlmeans_cli.noise_details.detail_statistics`, over the fit's blocks,
+        :func:`nlmeans_cli.noise_details.fit_blocks`), and the range of levels they span
         (0.1st to 99.9th percentile: cells a few percent of the image count), which the
         levels fitted should cover. ``None`` with too few positions to fit.
 
     Notes
     -----
-    ``O(N)`` for ``N`` up to :data:`nlmeans_cli.noise_levels.FIT_PIXELS` pixels.
+    ``O(N)`` for ``N`` up to :data:`nlmeans_cli.noise_details.FIT_PIXELS` pixels.
     """
     parts = [detail_statistics(np.asarray(block, dtype), *ends)
              for index, plane in enumerate(planes)

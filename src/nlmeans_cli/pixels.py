@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .noise_levels import NORMAL_QUARTILE
+from .noise_details import NORMAL_QUARTILE
 
 __all__ = [
     "OPPONENT",

@@ -17,7 +17,7 @@ from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .clipped_noise import clipped_growth_shown, clipped_levels_model
 from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
-from .noise_levels import (
+from .noise_details import (
     CHI2_MEDIAN,
     NORMAL_QUARTILE,
     fit_blocks,
@@ -365,7 +365,7 @@ def _slopes_at_two_scales(planes: np.ndarray, clipped: tuple[float | None, float
     level's sampling error (a median square's relative standard deviation is
     :data:`_MEDIAN_SQUARE_ERROR` over the root of its count, for Gaussian details).
     ``None`` with too few positions or levels. Large planes are read in blocks spread over
-    them (:func:`nlmeans_cli.noise_levels.fit_blocks`), about :data:`_SCALE_PIXELS` pixels
+    them (:func:`nlmeans_cli.noise_details.fit_blocks`), about :data:`_SCALE_PIXELS` pixels
     in all.
     """
     means, fine, coarse, roughness = [], [], [], []

@@ -1,0 +1,269 @@
+"""Where one image's details are noise: the parts read, the 3x3 means, details and roughness.
+
+Every 3x3 neighbourhood gives a local mean and a detail (the product of second differences
+along both axes, which cancels every quadratic); its roughness and its level's key say
+whether and where the detail measures the noise. :mod:`nlmeans_cli.noise_levels` groups the
+details into levels for the Poisson-Gaussian fit. Every value is on the unit scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE", "PLANE_FIT_PIXELS",
+           "detail_statistics", "fit_blocks", "local_mean", "second_differences",
+           "touches_clipped"]
+
+
+#: The median of a standard normal variable's magnitude (its 0.75 quantile): a median
+#: absolute deviation over this estimates a Gaussian's sigma.
+NORMAL_QUARTILE = 0.6744897501960817
+#: Its square: a normal variable's median square is this times its variance.
+CHI2_MEDIAN = NORMAL_QUARTILE**2
+
+#: The most pixels :func:`nlmeans_cli.noise.fit_poisson_gaussian` reads of a stack's or a
+#: clip's planes together (larger ones are read in square blocks spread over them): a
+#: megapixel. The read noise is the line's intercept, an extrapolation that every position
+#: read makes surer: on 20 synthetic 16-bit fluorescence stacks of 24x256x256 its standard
+#: deviation came to 0.08 of the truth against 0.13 with a quarter megapixel, and the 8x192x192
+#: stacks of ``benchmarks/poisson.py``, now read whole, gave 19 of 20 within 30 % against 18.
+#: The fit of a stack costs little beside its denoising.
+FIT_PIXELS = 1 << 20
+
+#: The most pixels of one plane the fit reads (a still): a quarter megapixel gives some
+#: 150 000 smooth positions. A megapixel found the read noise within 30 % on 68 and 82 %
+#: against 64 and 64 % of 22 mosaics of 4x4 training photographs (720x720; gain 4 and read
+#: noise 2, gain 1 and read noise 3), but took a 720p photograph's ``denoise`` from 150 to
+#: 225 ms.
+PLANE_FIT_PIXELS = 1 << 18
+
+#: Rows of positions per band: a band's arrays stay in a core's cache (a 512x512 image is
+#: fitted in 18 to 21 ms in bands of 128 rows, 29 to 34 ms whole; 64 and 256 rows did no
+#: better).
+_FIT_BAND_ROWS = 128
+
+#: How far apart the means compared for the roughness are (one neighbourhood), which is
+#: also how far from a band's edge its positions stay.
+_ROUGHNESS_STEP = 3
+
+#: The rows a band reads beyond its positions: one for the 3x3 neighbourhood and the
+#: roughness's step, so that the bands' positions tile the plane.
+_FIT_BAND_HALO = 1 + _ROUGHNESS_STEP
+
+#: The steps of a two-dimensional low-discrepancy sequence (1 / p and 1 / p^2, p the
+#: plastic number, the real root of p^3 = p + 1).
+_SPREAD_STEPS = np.array([0.7548776662466927, 0.5698402909980532])
+
+#: The pixels under one detail (its 3x3 neighbourhood).
+DETAIL_SUPPORT = 9
+
+#: The radius, in 3x3 means, of the local mean that sorts positions into levels.
+_LEVEL_KEY_RADIUS = 6
+
+
+def fit_blocks(plane: np.ndarray, n_planes: int, index: int = 0, *,
+               pixels: int | None = None) -> list[np.ndarray]:
+    """Return the parts of a plane the fit reads: bands of all its rows, or blocks spread over it.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D.
+    n_planes : int
+        How many planes share *pixels* (each reads at most :data:`PLANE_FIT_PIXELS`).
+    index : int
+        The plane's place among them: each plane of a stack reads other blocks.
+    pixels : int, optional
+        The most pixels read of the planes together; :data:`FIT_PIXELS` by default.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Views of the plane.
+
+    Notes
+    -----
+    A plane within its share is read whole, in bands of
+    :data:`_FIT_BAND_ROWS` rows of positions. A larger one is read in square blocks of that
+    side, as many as its share holds, placed over the plane by a two-dimensional
+    low-discrepancy sequence continued from plane to plane: a few bands of rows of a large
+    photograph would all be its sky (its top band alone read, a 12-megapixel photograph
+    whose top third is sky was fitted at 0.71 to 0.82 of its gain and 4 to 7 times its read
+    noise). Each part reads :data:`_FIT_BAND_HALO` rows and columns beyond its
+    positions, so that neighbouring parts' positions tile the plane as the whole plane's
+    would (only the levels' local means near a part's edge see its edge repeated instead
+    of the pixels beyond it).
+    """
+    halo, step = _FIT_BAND_HALO, _FIT_BAND_ROWS
+    height, width = plane.shape
+    row_starts = range(0, max(height - 2 * halo, 1), step)
+    share = min(PLANE_FIT_PIXELS, (FIT_PIXELS if pixels is None else pixels) // max(n_planes, 1))
+    if len(row_starts) * step * width <= max(share, step * width):
+        return [plane[start:start + step + 2 * halo] for start in row_starts]
+    wanted = max(1, share // (step * step))
+    # Full blocks (those at the far edges overlap their neighbours), so that none is a
+    # sliver whose levels' local means would mostly see its edges repeated.
+    side = step + 2 * halo
+    row_starts, column_starts = (
+        np.unique(np.linspace(0, max(extent - side, 0), -(-max(extent - 2 * halo, 1) // step))
+                  .round().astype(int)) for extent in (height, width))
+    # The plastic number's sequence (Roberts' R2): any run of it covers the unit square
+    # evenly, so the blocks of one plane, and those of consecutive planes, spread apart.
+    turns = (index * wanted + np.arange(wanted))[:, np.newaxis] * _SPREAD_STEPS + 0.5
+    fractions = turns % 1.0
+    rows = (fractions[:, 0] * len(row_starts)).astype(int)
+    columns = (fractions[:, 1] * len(column_starts)).astype(int)
+    blocks = sorted(set(zip(row_starts[rows].tolist(), column_starts[columns].tolist(),
+                            strict=True)))
+    return [plane[row:row + side, column:column + side] for row, column in blocks]
+
+
+def second_differences(plane: np.ndarray, step: int = 1) -> np.ndarray:
+    """Return the product of second differences along both axes, scaled to the noise.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D, at least ``2 step + 1`` square.
+    step : int
+        The differences' step: 1 for neighbouring pixels, 2 for every other one.
+
+    Returns
+    -------
+    numpy.ndarray
+        One detail per ``(2 step + 1)`` square neighbourhood (the plane less *step* pixels
+        at each border): white noise keeps its variance, and every quadratic cancels.
+
+    Notes
+    -----
+    ``O(N)``.
+    """
+    reach = 2 * step
+    rows = plane[:-reach] - 2 * plane[step:-step] + plane[reach:]
+    # Scaled by 1/6: the 3x3 filter's squared taps sum to 36, so white noise keeps its variance.
+    return (rows[:, :-reach] - 2 * rows[:, step:-step] + rows[:, reach:]) / 6
+
+
+def touches_clipped(plane: np.ndarray, clip_low: float | None, clip_high: float | None
+                    ) -> np.ndarray:
+    """Tell, per 3x3 neighbourhood, whether it holds a clipped value.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D, at least 3x3.
+    clip_low, clip_high : float or None
+        The values at which the sensor clipped, if it did.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, one per neighbourhood (as :func:`second_differences`).
+
+    Notes
+    -----
+    The neighbourhoods' minimum and maximum, each from two passes of three; ``O(N)``.
+    """
+    touched = np.zeros((plane.shape[0] - 2, plane.shape[1] - 2), bool)
+    for bound, reduce in ((clip_low, np.minimum), (clip_high, np.maximum)):
+        if bound is None:
+            continue
+        along = reduce(reduce(plane[:-2], plane[1:-1]), plane[2:])
+        touched |= reduce(reduce(along[:, :-2], along[:, 1:-1]), along[:, 2:]) == bound
+    return touched
+
+
+#: The positions of a neighbourhood's grid (as :func:`second_differences` gives it) that
+#: have the roughness's step either side.
+_INNER = (slice(_ROUGHNESS_STEP, -_ROUGHNESS_STEP), slice(_ROUGHNESS_STEP, -_ROUGHNESS_STEP))
+
+
+def _means_and_gradient(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return every 3x3 neighbourhood's mean, and the means' gradient at the inner ones."""
+    sums = plane[:-2] + plane[1:-1] + plane[2:]
+    mean = (sums[:, :-2] + sums[:, 1:-1] + sums[:, 2:]) / 9
+    # The means' own gradient, one neighbourhood apart: large on edges and texture, whose
+    # detail holds signal as well as noise. (Means and details of one neighbourhood are
+    # uncorrelated under white noise, so choosing on it does not bias the variance.)
+    step = _ROUGHNESS_STEP
+    gradient = (np.abs(mean[2 * step:, step:-step] - mean[:-2 * step, step:-step])
+                + np.abs(mean[step:-step, 2 * step:] - mean[step:-step, :-2 * step]))
+    return mean, gradient
+
+
+def detail_statistics(plane: np.ndarray, clip_low: float | None, clip_high: float | None
+                       ) -> tuple[np.ndarray, ...] | None:
+    """Return per usable position the 3x3 mean, the detail, the roughness and the level's key.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D, float.
+    clip_low, clip_high : float or None
+        The values at which the sensor clipped, if it did.
+
+    Returns
+    -------
+    tuple of 4 numpy.ndarray or None
+        Flat arrays; ``None`` when no position is left.
+
+    Notes
+    -----
+    Positions within :data:`_ROUGHNESS_STEP` of the border, or whose neighbourhood touches
+    a clipped end, are left out. The detail is the product of second differences along
+    both axes, scaled to the noise's variance (:func:`second_differences`). ``O(N)``.
+    """
+    # One position needs its neighbourhood and the roughness's step either side.
+    if min(plane.shape) < 2 * _FIT_BAND_HALO + 1:
+        return None
+    detail = second_differences(plane)
+    mean, gradient = _means_and_gradient(plane)
+    keep = ~touches_clipped(plane, clip_low, clip_high)[_INNER]
+    if not keep.any():
+        return None
+    # Levels are formed on a local mean over 13x13 neighbourhoods that leaves out the
+    # position's own 3x3 pixels (each of which weighs 1 / 13^2 in it), so that the key's
+    # noise is independent of the detail and mean it sorts: keyed on the noise of those
+    # pixels, a large flat region would be split into levels whose means spread with that
+    # noise while their variances do not, a flat run that pulls the line's slope towards 0
+    # (the gain 20 % low on a fundus photograph that is three quarters black background).
+    side = 2 * _LEVEL_KEY_RADIUS + 1
+    local = ((side * side * local_mean(mean, _LEVEL_KEY_RADIUS)[_INNER]
+              - DETAIL_SUPPORT * mean[_INNER]) / (side * side - DETAIL_SUPPORT))
+    if keep.all():
+        return mean[_INNER].ravel(), detail[_INNER].ravel(), gradient.ravel(), local.ravel()
+    return mean[_INNER][keep], detail[_INNER][keep], gradient[keep], local[keep]
+
+
+def local_mean(plane: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over ``(2 radius + 1)^2`` neighbours, edges repeated, from cumulative sums.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        2-D, float.
+    radius : int
+        The neighbourhood's radius.
+
+    Returns
+    -------
+    numpy.ndarray
+        The means, float64, the plane's shape.
+
+    Notes
+    -----
+    scipy.ndimage's ``uniform_filter`` with mode ``"nearest"``: importing scipy.ndimage for it
+    would cost every ``nlm denoise`` a tenth of a second. ``O(N)``.
+    """
+    side = 2 * radius + 1
+    padded = np.pad(np.asarray(plane, np.float64), radius, mode="edge")
+    # Along rows, then along columns (transposed views): window sums as differences of
+    # cumulative sums, written into the result's slices (no index arrays, no copies).
+    for _ in range(2):
+        sums = np.cumsum(padded, axis=0)
+        windows = np.empty((sums.shape[0] - side + 1,) + sums.shape[1:], np.float64)
+        windows[0] = sums[side - 1]
+        np.subtract(sums[side:], sums[:-side], out=windows[1:])
+        padded = windows.T
+    return padded / (side * side)
+
