@@ -3,7 +3,6 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
-from skimage.restoration import estimate_sigma
 
 import naive
 from nlmeans_cli import denoise, resolve_parameters
@@ -188,15 +187,6 @@ def test_sigma_is_estimated_and_reported_in_image_units(rng):
     # Patch and window refined by SURE around the table's.
     assert setting.patch_size - row.patch_size in (-2, 0, 2)
     assert setting.search_window - row.search_window in (-2, 0, 4)
-
-
-@pytest.mark.parametrize("shape, channel_axis", [((40, 50), None), ((40, 50, 3), -1),
-                                                  ((12, 13, 14), None)])
-def test_sigma_estimate_equals_scikit_image(shape, channel_axis, rng):
-    image = (rng.random(shape) * 0.3 + rng.normal(0, 0.05, shape)).astype(np.float32)
-    expected = estimate_sigma(image, channel_axis=channel_axis, average_sigmas=True)
-    unit = image if channel_axis is not None else image[..., np.newaxis]
-    assert estimate_sigma_unit(unit) == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

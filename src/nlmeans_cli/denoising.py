@@ -62,8 +62,8 @@ def denoise(
         Float images are taken to have a nominal range of [0, 1].
     sigma : float, optional
         Noise standard deviation in the image's value units (0-255 for uint8, 0-65535 for
-        uint16, 0-1 for floats). ``None`` estimates it with the wavelet estimator of
-        :func:`skimage.restoration.estimate_sigma`, averaged over channels.
+        uint16, 0-1 for floats). ``None`` estimates it from the details of the image's
+        calmest positions (:func:`nlmeans_cli.estimate_noise`), averaged over channels.
     h : float, optional
         Filtering parameter in the image's value units; larger smooths more. ``None`` takes
         the default table's ``h_factor * sigma``.

@@ -3,16 +3,17 @@
 Every 3x3 neighbourhood gives a local mean and a detail (the product of second differences
 along both axes, which cancels every quadratic); its roughness and its level's key say
 whether and where the detail measures the noise. :mod:`nlmeans_cli.noise_levels` groups the
-details into levels for the Poisson-Gaussian fit. Every value is on the unit scale.
+details into levels for the Poisson-Gaussian fit; :func:`calm_sigma` gives white noise's sigma
+from the calmest. Every value is on the unit scale.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE", "PLANE_FIT_PIXELS",
-           "detail_statistics", "fit_blocks", "local_mean", "second_differences",
-           "touches_clipped"]
+__all__ = ["CALM_SHARE", "CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE",
+           "PLANE_FIT_PIXELS", "calm_median", "calm_sigma", "calm_statistics", "detail_statistics",
+           "fit_blocks", "local_mean", "second_differences", "touches_clipped"]
 
 
 #: The median of a standard normal variable's magnitude (its 0.75 quantile): a median
@@ -267,3 +268,133 @@ def local_mean(plane: np.ndarray, radius: int) -> np.ndarray:
         padded = windows.T
     return padded / (side * side)
 
+
+#: The share of positions whose details give white noise's sigma: the calmest, by their
+#: means' gradient and their neighbours' details together (:func:`calm_sigma`). On 120
+#: training photographs with Gaussian noise of sigma 2, 5, 10, 15, 25 and 50 (0-255 scale,
+#: float), the classic method at the estimate came within -0.66, -0.20, -0.07, -0.03, -0.02
+#: and -0.01 dB of its PSNR at the true sigma, where at Donoho's wavelet estimate (scikit-image's
+#: ``estimate_sigma``, which texture lifts: 1.31 times the truth at sigma 5 on the median
+#: photograph) it fell -2.91, -0.93, -0.29, -0.13, -0.04 and -0.01 dB short. A share of 0.2
+#: did better at sigma 2 to 15 and worse at 25 and 50; the gradient alone, at 0.3, -1.07,
+#: -0.30, -0.09, -0.04, -0.02 and -0.01 dB.
+CALM_SHARE = 0.3
+
+
+def calm_sigma(planes: np.ndarray, clip_low: float | None, clip_high: float | None, *,
+               least: float = 0.0) -> float | None:
+    """Return the sigma of white noise in some planes, from their calmest positions' details.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        3-D: one channel's planes (a still's one plane, a volume's or stack's slices).
+    clip_low, clip_high : float or None
+        The values at which the data clipped, if they did: neighbourhoods touching them
+        are left out.
+    least : float
+        Details of this magnitude or less are left out: a flat region's, whose zeros (and
+        rounding residues) are no measure of the noise.
+
+    Returns
+    -------
+    float or None
+        :func:`calm_median` of the planes' positions (planes too small for it: the median
+        of all their details); ``None`` where no detail is left.
+
+    Notes
+    -----
+    The planes are read as the Poisson-Gaussian fit reads them (:func:`fit_blocks`, at most
+    :data:`FIT_PIXELS`). ``O(N)`` for ``N`` up to that many pixels.
+
+    References
+    ----------
+    .. [1] D. L. Donoho and I. M. Johnstone, "Ideal spatial adaptation by wavelet
+       shrinkage", Biometrika 81(3), 1994 (the median absolute deviation of fine details).
+    """
+    parts, small = [], []
+    for index, plane in enumerate(planes):
+        for block in fit_blocks(plane, planes.shape[0], index):
+            block = np.asarray(block, np.float64)
+            if min(block.shape) < 3:
+                continue
+            magnitude = np.abs(second_differences(block))
+            usable = ~touches_clipped(block, clip_low, clip_high) & (magnitude > least)
+            statistics = calm_statistics(block, usable)
+            if statistics is not None:
+                parts.append(statistics)
+            else:
+                small.append(magnitude[usable])
+    if any(part[0].size for part in parts):
+        return calm_median(parts)
+    magnitude = np.concatenate(small) if small else np.empty(0)
+    return float(np.median(magnitude)) / NORMAL_QUARTILE if magnitude.size else None
+
+
+def calm_statistics(block: np.ndarray, usable: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return per usable position of a block its detail's magnitude and how calm it is.
+
+    Parameters
+    ----------
+    block : numpy.ndarray
+        2-D, float.
+    usable : numpy.ndarray
+        bool, one per 3x3 neighbourhood (as :func:`second_differences` gives them): those
+        that may measure the noise.
+
+    Returns
+    -------
+    tuple of 3 numpy.ndarray or None
+        Flat, per usable position :data:`_ROUGHNESS_STEP` from the border: the detail's
+        magnitude, the gradient of the 3x3 means around it (edges, slopes, coarse texture)
+        and the summed magnitudes of the details of the four neighbourhoods that far away
+        (fine texture). ``None`` for a block too small to hold one.
+
+    Notes
+    -----
+    Both measures of calm are independent of the position's own noise, so choosing on them
+    does not bias it. ``O(N)``.
+    """
+    if min(block.shape) < 2 * _FIT_BAND_HALO + 1:
+        return None
+    magnitude = np.abs(second_differences(block))
+    _, gradient = _means_and_gradient(block)
+    step = _ROUGHNESS_STEP
+    around = (magnitude[2 * step:, step:-step] + magnitude[:-2 * step, step:-step]
+              + magnitude[step:-step, 2 * step:] + magnitude[step:-step, :-2 * step])
+    keep = usable[_INNER]
+    return magnitude[_INNER][keep], gradient[keep], around[keep]
+
+
+def calm_median(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float | None:
+    """Return the sigma of white noise from the calmest of some positions' details.
+
+    Parameters
+    ----------
+    parts : list of tuple of 3 numpy.ndarray
+        :func:`calm_statistics` of blocks.
+
+    Returns
+    -------
+    float or None
+        The median magnitude of the :data:`CALM_SHARE` calmest details over
+        :data:`NORMAL_QUARTILE`; ``None`` where there is none.
+
+    Notes
+    -----
+    A position's calm is its means' gradient and its neighbours' details, each over its
+    median (where that is 0, as it is), summed. ``O(N)``.
+    """
+    magnitude, gradient, around = (np.concatenate(values) for values in zip(*parts, strict=True))
+    if not magnitude.size:
+        return None
+    calmness = _in_median_units(gradient) + _in_median_units(around)
+    calm = magnitude[calmness <= np.quantile(calmness, CALM_SHARE)]
+    return float(np.median(calm)) / NORMAL_QUARTILE
+
+
+def _in_median_units(values: np.ndarray) -> np.ndarray:
+    """Return *values* over their median (as they are where it is 0)."""
+    median = float(np.median(values))
+    return values / median if median > 0 else values

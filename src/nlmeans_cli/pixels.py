@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .noise_details import NORMAL_QUARTILE
+from .clipped_levels import clipped_ends
+from .noise_details import calm_sigma
 
 __all__ = [
     "OPPONENT",
@@ -402,41 +403,38 @@ _VARYING_BLOCK = 1 << 16
 
 
 def estimate_sigma_unit(last: np.ndarray) -> float:
-    """Donoho's wavelet estimate of the noise sigma, averaged over channels.
+    """White noise's sigma from the details of the calmest positions, averaged over channels.
 
     Parameters
     ----------
     last : numpy.ndarray
-        A channels-last image on the unit scale.
+        A channels-last image on the unit scale (a volume's slices are its planes).
 
     Returns
     -------
     float
         Sigma on the unit scale; 0 for an image under 4 pixels along an axis (too small to
-        tell noise from signal).
+        tell noise from signal) or without details (constant).
 
     Notes
     -----
-    The estimator of :func:`skimage.restoration.estimate_sigma` (a test holds them equal),
-    except that a flat region's details, which the wavelet's taps leave as rounding residues
-    instead of zeros, are left out with the zeros (on a clipped 8-bit stack, 2 of 11 172
-    details: sigma 18.991 against scikit-image's 18.988). Called through PyWavelets
-    directly: importing ``skimage.restoration`` costs a command-line run more than half a
-    second. ``O(N)``.
+    :func:`nlmeans_cli.noise_details.calm_sigma` on each channel, leaving out the
+    neighbourhoods that touch a clipped end (:func:`nlmeans_cli.clipped_levels.clipped_ends`)
+    and the details of flat regions, which the filter's taps leave as rounding residues
+    instead of zeros (a constant image of 90 gave a sigma of 8e-14). It replaced Donoho's
+    wavelet estimator (scikit-image's ``estimate_sigma``), whose median over every finest
+    detail takes texture for noise: on 120 training photographs at sigma 5 it read 1.31
+    times the truth on the median one (1.78 at the 90th percentile), this 1.08 (1.34), and
+    the classic method lost 0.93 dB against 0.20 to its PSNR at the true sigma. ``O(N)`` for
+    ``N`` up to :data:`nlmeans_cli.noise_details.FIT_PIXELS` pixels a channel.
     """
-    import pywt
-
     if min(last.shape[:-1]) < 4:
         return 0.0
     sigmas = []
     for channel in np.moveaxis(last, -1, 0):
-        detail = pywt.dwtn(channel, wavelet="db2")["d" * channel.ndim]
-        # Flat regions' details are left out, as scikit-image leaves out its zeros; but the
-        # filter's taps do not cancel exactly in floating point, and a flat region of most
-        # values leaves rounding residues (a constant image of 90 gave a sigma of 8e-14).
+        planes = channel if channel.ndim == 3 else channel[np.newaxis]
         rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * float(np.abs(channel).max())
-        detail = detail[np.abs(detail) > rounding]
-        sigmas.append(np.median(np.abs(detail)) / NORMAL_QUARTILE if detail.size else 0.0)
+        sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
     return float(np.mean(sigmas))
 
 
@@ -504,14 +502,15 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
 
     Notes
     -----
-    Gaussian: Donoho's wavelet estimator (as :func:`skimage.restoration.estimate_sigma`),
-    averaged over channels. Poisson-Gaussian: Foi et al.'s fit of local means and variances
-    of smooth regions (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is
-    identified only where the image has dark regions, or where the photon counts' lattice
-    shows (read noise under about 0.4 of the gain: then both parameters to a percent or
-    better). Where clipping at both ends leaves the line too few levels to show the noise's
-    growth, the clipped levels' own fit
-    (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`), as denoise takes it. ``O(N)``.
+    Gaussian: the median magnitude of the calmest positions' details
+    (:func:`estimate_sigma_unit`), averaged over channels. Poisson-Gaussian: Foi et al.'s
+    fit of local means and variances of smooth regions
+    (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is identified only
+    where the image has dark regions, or where the photon counts' lattice shows (read noise
+    under about 0.4 of the gain: then both parameters to a percent or better). Where
+    clipping at both ends leaves the line too few levels to show the noise's growth, the
+    clipped levels' own fit (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`), as
+    denoise takes it. ``O(N)``.
 
     References
     ----------

@@ -147,7 +147,7 @@ SigmaOption = Annotated[
     str,
     typer.Option(metavar="auto|FLOAT", callback=check_sigma,
                  help=f"Noise standard deviation. {SCALE_NOTE} 'auto' estimates it "
-                      "(scikit-image's estimate_sigma) and prints the estimate."),
+                      "(from the calmest positions' details) and prints the estimate."),
 ]
 HOption = Annotated[
     str,

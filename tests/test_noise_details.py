@@ -1,0 +1,90 @@
+"""White noise's sigma from the calmest positions' details (noise_details.calm_sigma)."""
+
+import numpy as np
+import pytest
+from skimage.restoration import estimate_sigma
+
+from nlmeans_cli import estimate_noise
+from nlmeans_cli.noise_details import CALM_SHARE, NORMAL_QUARTILE, calm_sigma
+
+
+def _slow_calm_sigma(plane):
+    """calm_sigma of one small plane, position by position, as its docstring defines it."""
+    height, width = plane.shape
+    detail = np.full((height, width), np.nan)
+    mean = np.full((height, width), np.nan)
+    taps = np.outer([1, -2, 1], [1, -2, 1]) / 6
+    for y in range(1, height - 1):
+        for x in range(1, width - 1):
+            window = plane[y - 1:y + 2, x - 1:x + 2]
+            detail[y, x] = np.sum(taps * window)
+            mean[y, x] = window.mean()
+    step = 3
+    magnitudes, gradients, neighbours = [], [], []
+    for y in range(1 + step, height - 1 - step):
+        for x in range(1 + step, width - 1 - step):
+            if abs(detail[y, x]) == 0:
+                continue
+            magnitudes.append(abs(detail[y, x]))
+            gradients.append(abs(mean[y + step, x] - mean[y - step, x])
+                             + abs(mean[y, x + step] - mean[y, x - step]))
+            neighbours.append(abs(detail[y + step, x]) + abs(detail[y - step, x])
+                              + abs(detail[y, x + step]) + abs(detail[y, x - step]))
+    magnitudes, gradients, neighbours = map(np.array, (magnitudes, gradients, neighbours))
+    calmness = gradients / np.median(gradients) + neighbours / np.median(neighbours)
+    calm = magnitudes[calmness <= np.quantile(calmness, CALM_SHARE)]
+    return np.median(calm) / NORMAL_QUARTILE
+
+
+def test_calm_sigma_matches_a_slow_reference(rng):
+    plane = rng.random((23, 29)) * 0.2 + np.linspace(0, 0.5, 29) + rng.normal(0, 0.03, (23, 29))
+    assert calm_sigma(plane[np.newaxis], None, None) == pytest.approx(_slow_calm_sigma(plane),
+                                                                      rel=1e-12)
+
+
+@pytest.mark.parametrize("shape, channel_axis, tolerance", [
+    ((256, 256), None, 0.06), ((96, 96, 3), -1, 0.08), ((12, 64, 64), None, 0.06)])
+def test_sigma_of_white_noise_on_smooth_content(shape, channel_axis, tolerance, rng):
+    ramp = np.linspace(0.2, 0.7, shape[1])[:, np.newaxis]  # along the rows of every plane
+    clean = np.broadcast_to(ramp if channel_axis is None else ramp[..., np.newaxis], shape)
+    noisy = clean + rng.normal(0, 0.04, shape)
+    for dtype in (np.float32, np.float64):
+        sigma = estimate_noise(noisy.astype(dtype), channel_axis=channel_axis)
+        assert sigma == pytest.approx(0.04, rel=tolerance)
+
+
+def _textured(rng, side=256):
+    """A smooth ramp, three fifths of it under fine texture (a random pattern, 2x2 blurred)."""
+    clean = np.tile(np.linspace(0.3, 0.6, side), (side, 1))
+    columns = 3 * side // 5
+    texture = rng.normal(0, 1, (side, columns))
+    # A 2x2 box blur keeps the texture fine but correlated, unlike white noise.
+    texture = (texture + np.roll(texture, 1, 0) + np.roll(texture, 1, 1)
+               + np.roll(texture, (1, 1), (0, 1))) / 4
+    clean[:, side - columns:] += 0.06 * texture
+    return clean
+
+
+def test_texture_is_not_taken_for_noise(rng):
+    clean = _textured(rng)
+    noisy = clean + rng.normal(0, 0.01, clean.shape)
+    sigma = estimate_noise(noisy)
+    # Donoho's wavelet median over every detail takes the texture for noise
+    assert estimate_sigma(noisy) > 1.25 * 0.01
+    assert sigma == pytest.approx(0.01, rel=0.1)
+
+
+def test_clipped_neighbourhoods_are_left_out(rng):
+    # An 8-bit image two fifths of which is saturated: the noise there is clipped away, and
+    # the neighbourhoods at the saturated region's edge hold less of it.
+    clean = np.full((200, 200), 120.0)
+    clean[:, 120:] = 250.0
+    noisy = np.clip(np.rint(clean + rng.normal(0, 8, clean.shape)), 0, 255).astype(np.uint8)
+    assert estimate_noise(noisy) == pytest.approx(8, rel=0.08)
+
+
+def test_tiny_images_use_every_detail(rng):
+    noisy = 0.5 + rng.normal(0, 0.05, (6, 7))
+    sigma = estimate_noise(noisy)
+    assert 0.02 < sigma < 0.1
+    assert estimate_noise(noisy[:3, :3]) == 0.0  # under 4 pixels along an axis
