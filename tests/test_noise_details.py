@@ -1,39 +1,49 @@
-"""White noise's sigma from the calmest positions' details (noise_details.calm_sigma)."""
+"""White noise's sigma from the calmest positions' details, and how white they are."""
 
 import numpy as np
 import pytest
 from skimage.restoration import estimate_sigma
 
 from nlmeans_cli import estimate_noise
-from nlmeans_cli.noise_details import CALM_SHARE, NORMAL_QUARTILE, calm_sigma
+from nlmeans_cli.noise_details import CALM_SHARE, NORMAL_QUARTILE, calm_sigma, calm_whiteness
 
 
-def _slow_calm_sigma(plane):
-    """calm_sigma of one small plane, position by position, as its docstring defines it."""
+def _slow_calmest(plane):
+    """Per position of one small plane, one by one: |detail|, |wide detail|, calmest or not."""
     height, width = plane.shape
     detail = np.full((height, width), np.nan)
     mean = np.full((height, width), np.nan)
     taps = np.outer([1, -2, 1], [1, -2, 1]) / 6
+    # A step of 2: the same taps on every other pixel of the 5x5 neighbourhood.
+    wide_taps = np.zeros((5, 5))
+    wide_taps[::2, ::2] = taps
     for y in range(1, height - 1):
         for x in range(1, width - 1):
             window = plane[y - 1:y + 2, x - 1:x + 2]
             detail[y, x] = np.sum(taps * window)
             mean[y, x] = window.mean()
     step = 3
-    magnitudes, gradients, neighbours = [], [], []
+    magnitudes, wides, gradients, neighbours = [], [], [], []
     for y in range(1 + step, height - 1 - step):
         for x in range(1 + step, width - 1 - step):
             if abs(detail[y, x]) == 0:
                 continue
             magnitudes.append(abs(detail[y, x]))
+            wides.append(abs(np.sum(wide_taps * plane[y - 2:y + 3, x - 2:x + 3])))
             gradients.append(abs(mean[y + step, x] - mean[y - step, x])
                              + abs(mean[y, x + step] - mean[y, x - step]))
             neighbours.append(abs(detail[y + step, x]) + abs(detail[y - step, x])
                               + abs(detail[y, x + step]) + abs(detail[y, x - step]))
-    magnitudes, gradients, neighbours = map(np.array, (magnitudes, gradients, neighbours))
+    magnitudes, wides, gradients, neighbours = map(
+        np.array, (magnitudes, wides, gradients, neighbours))
     calmness = gradients / np.median(gradients) + neighbours / np.median(neighbours)
-    calm = magnitudes[calmness <= np.quantile(calmness, CALM_SHARE)]
-    return np.median(calm) / NORMAL_QUARTILE
+    return magnitudes, wides, calmness <= np.quantile(calmness, CALM_SHARE)
+
+
+def _slow_calm_sigma(plane):
+    """calm_sigma of one small plane, position by position, as its docstring defines it."""
+    magnitudes, _, calmest = _slow_calmest(plane)
+    return np.median(magnitudes[calmest]) / NORMAL_QUARTILE
 
 
 def test_calm_sigma_matches_a_slow_reference(rng):
@@ -88,3 +98,20 @@ def test_tiny_images_use_every_detail(rng):
     sigma = estimate_noise(noisy)
     assert 0.02 < sigma < 0.1
     assert estimate_noise(noisy[:3, :3]) == 0.0  # under 4 pixels along an axis
+
+
+def test_calm_whiteness_matches_a_slow_reference(rng):
+    plane = rng.random((23, 29)) * 0.2 + np.linspace(0, 0.5, 29) + rng.normal(0, 0.03, (23, 29))
+    magnitudes, wides, calmest = _slow_calmest(plane)
+    expected = np.median(wides[calmest]) / np.median(magnitudes[calmest])
+    assert calm_whiteness(plane[np.newaxis], None, None) == pytest.approx(expected, rel=1e-12)
+
+
+def test_white_noise_is_white_and_fine_texture_is_not(rng):
+    ramp = np.tile(np.linspace(0.2, 0.7, 256), (256, 1))
+    noisy = ramp + rng.normal(0, 0.02, ramp.shape)
+    assert calm_whiteness(noisy[np.newaxis], None, None) == pytest.approx(1.0, abs=0.06)
+    # Texture fills every position: even the calmest details grow at every other pixel.
+    textured = _textured(rng)[:, -150:] + rng.normal(0, 0.005, (256, 150))
+    assert calm_whiteness(textured[np.newaxis], None, None) > 1.5
+    assert calm_whiteness(textured[np.newaxis, :3, :3], None, None) is None

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["CALM_SHARE", "CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE",
-           "PLANE_FIT_PIXELS", "calm_median", "calm_sigma", "calm_statistics", "detail_statistics",
-           "fit_blocks", "local_mean", "second_differences", "touches_clipped"]
+           "PLANE_FIT_PIXELS", "calm_median", "calm_sigma", "calm_statistics", "calm_whiteness",
+           "detail_statistics", "fit_blocks", "local_mean", "second_differences",
+           "touches_clipped"]
 
 
 #: The median of a standard normal variable's magnitude (its 0.75 quantile): a median
@@ -360,6 +361,16 @@ def calm_statistics(block: np.ndarray, usable: np.ndarray, *, least: float | Non
     Both measures of calm are independent of the position's own noise, so choosing on them
     does not bias it. ``O(N)``.
     """
+    calm = _calm_grid(block, usable, least)
+    if calm is None:
+        return None
+    magnitude, gradient, around, keep = calm
+    return magnitude[keep], gradient[keep], around[keep]
+
+
+def _calm_grid(block: np.ndarray, usable: np.ndarray, least: float | None
+               ) -> tuple[np.ndarray, ...] | None:
+    """Return :func:`calm_statistics` over the inner grid, and the mask of those it keeps."""
     if min(block.shape) < 2 * _FIT_BAND_HALO + 1:
         return None
     magnitude = np.abs(second_differences(block))
@@ -370,7 +381,7 @@ def calm_statistics(block: np.ndarray, usable: np.ndarray, *, least: float | Non
     keep = usable[_INNER]
     if least is not None:
         keep = keep & (magnitude[_INNER] > least)
-    return magnitude[_INNER][keep], gradient[keep], around[keep]
+    return magnitude[_INNER], gradient, around, keep
 
 
 def calm_median(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float | None:
@@ -395,9 +406,65 @@ def calm_median(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float
     magnitude, gradient, around = (np.concatenate(values) for values in zip(*parts, strict=True))
     if not magnitude.size:
         return None
+    return float(np.median(magnitude[_calmest(gradient, around)])) / NORMAL_QUARTILE
+
+
+def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float | None
+                   ) -> float | None:
+    """Return how much larger the calmest positions' details are at every other pixel.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        3-D: one channel's planes, read as :func:`calm_sigma` reads them.
+    clip_low, clip_high : float or None
+        The values at which the data clipped, if they did: neighbourhoods touching them
+        are left out.
+
+    Returns
+    -------
+    float or None
+        At the :data:`CALM_SHARE` calmest positions (as :func:`calm_median` chooses them),
+        the median magnitude of the details of every other pixel (a 5x5 neighbourhood's,
+        :func:`second_differences` at a step of 2) over that of neighbouring pixels'. White
+        noise gives 1; texture more, as its variance grows with the scale. ``None`` where
+        no position is left.
+
+    Notes
+    -----
+    Where the calmest details are not white, the details a fit of the noise read are
+    texture, not noise: its levels' growth may be the texture's (fine fibres or grain
+    whose contrast grows with brightness), which the stabilised path would smooth away.
+    The zeros of flat regions are left out. ``O(N)`` for ``N`` up to :data:`FIT_PIXELS`.
+    """
+    fine, coarse, gradient, around = [], [], [], []
+    for index, plane in enumerate(planes):
+        for block in fit_blocks(plane, planes.shape[0], index):
+            block = np.asarray(block, np.float64)
+            if min(block.shape) < 3:
+                continue
+            calm = _calm_grid(block, ~touches_clipped(block, clip_low, clip_high), 0.0)
+            if calm is None:
+                continue
+            magnitude, block_gradient, block_around, keep = calm
+            # The 5x5 neighbourhoods centred where the inner 3x3 ones are.
+            wide = np.abs(second_differences(block, 2))[_ROUGHNESS_STEP - 1:1 - _ROUGHNESS_STEP,
+                                                        _ROUGHNESS_STEP - 1:1 - _ROUGHNESS_STEP]
+            fine.append(magnitude[keep])
+            coarse.append(wide[keep])
+            gradient.append(block_gradient[keep])
+            around.append(block_around[keep])
+    if not fine or not sum(part.size for part in fine):
+        return None
+    fine, coarse, gradient, around = map(np.concatenate, (fine, coarse, gradient, around))
+    calmest = _calmest(gradient, around)
+    return float(np.median(coarse[calmest]) / np.median(fine[calmest]))
+
+
+def _calmest(gradient: np.ndarray, around: np.ndarray) -> np.ndarray:
+    """Tell which positions are the :data:`CALM_SHARE` calmest (:func:`calm_median`)."""
     calmness = _in_median_units(gradient) + _in_median_units(around)
-    calm = magnitude[calmness <= np.quantile(calmness, CALM_SHARE)]
-    return float(np.median(calm)) / NORMAL_QUARTILE
+    return calmness <= np.quantile(calmness, CALM_SHARE)
 
 
 def _in_median_units(values: np.ndarray) -> np.ndarray:
