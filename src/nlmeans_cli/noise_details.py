@@ -409,8 +409,8 @@ def calm_median(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float
     return float(np.median(magnitude[_calmest(gradient, around)])) / NORMAL_QUARTILE
 
 
-def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float | None
-                   ) -> float | None:
+def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float | None, *,
+                   pixels: int | None = None) -> float | None:
     """Return how much larger the calmest positions' details are at every other pixel.
 
     Parameters
@@ -420,6 +420,8 @@ def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float 
     clip_low, clip_high : float or None
         The values at which the data clipped, if they did: neighbourhoods touching them
         are left out.
+    pixels : int, optional
+        The most pixels read (:func:`fit_blocks`); :data:`FIT_PIXELS` by default.
 
     Returns
     -------
@@ -435,11 +437,11 @@ def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float 
     Where the calmest details are not white, the details a fit of the noise read are
     texture, not noise: its levels' growth may be the texture's (fine fibres or grain
     whose contrast grows with brightness), which the stabilised path would smooth away.
-    The zeros of flat regions are left out. ``O(N)`` for ``N`` up to :data:`FIT_PIXELS`.
+    The zeros of flat regions are left out. ``O(N)`` for ``N`` up to *pixels*.
     """
     fine, coarse, gradient, around = [], [], [], []
     for index, plane in enumerate(planes):
-        for block in fit_blocks(plane, planes.shape[0], index):
+        for block in fit_blocks(plane, planes.shape[0], index, pixels=pixels):
             block = np.asarray(block, np.float64)
             if min(block.shape) < 3:
                 continue
