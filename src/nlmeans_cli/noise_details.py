@@ -449,7 +449,9 @@ def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float 
             if calm is None:
                 continue
             magnitude, block_gradient, block_around, keep = calm
-            # The 5x5 neighbourhoods centred where the inner 3x3 ones are.
+            # The 5x5 neighbourhoods centred where the inner 3x3 ones are (left out by their
+            # 3x3 pixels' clipping, as the bar was chosen: beside a clipped region a few hold
+            # a clipped value in their outer ring).
             wide = np.abs(second_differences(block, 2))[_ROUGHNESS_STEP - 1:1 - _ROUGHNESS_STEP,
                                                         _ROUGHNESS_STEP - 1:1 - _ROUGHNESS_STEP]
             fine.append(magnitude[keep])

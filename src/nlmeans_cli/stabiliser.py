@@ -526,7 +526,7 @@ _TEXTURE_SCALE_RATIO = 4.3
 #: reach for ``auto`` to take it (of the gain, it also turns away fits whose slope the
 #: details do not show at all). First chosen at 0.25 among 0, 0.25 and 0.5 of the measured
 #: slope; with :data:`_MOST_CALM_WHITENESS` 0.5, chosen among 0.25, 0.4, 0.5, 0.6 and 0.7 on
-#: 120 training photographs (the table there).
+#: 120 training photographs (docs/poisson-gaussian.md, "the calmest details' whiteness").
 _LEAST_WHITE_SHARE = 0.5
 
 #: The most the calmest positions' details may grow from neighbouring pixels to every other
