@@ -19,6 +19,7 @@ from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, 
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_details import (
     CHI2_MEDIAN,
+    TEXTURE_SCALE_RATIO,
     calm_median,
     calm_statistics,
     calm_whiteness,
@@ -325,21 +326,21 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray) -> bool:
     """Tell whether a channel's fitted slope fails to show as white noise's at two scales.
 
     The levels' slope is measured again (:func:`_slopes_at_two_scales`) in details of
-    neighbouring pixels and of every other pixel. White noise has the same variance in
-    both; texture has :data:`_TEXTURE_SCALE_RATIO` times as much in the latter, so the two
-    slopes split into the noise's and the texture's. The slope fails where the noise's part
-    is under :data:`_LEAST_WHITE_SHARE` of the fitted gain (textured bright levels left by
-    clipped highlights; a fit whose slope the details do not show), or where the slope
-    itself is under :data:`_SLOPE_ERRORS` of its standard errors (a narrow band of levels
-    under strong Gaussian noise). Those two are judged where the levels measured here span
-    :data:`_LEAST_SCALE_SPAN` of those the line was fitted on: a few cells on a dark field
-    leave only the background's levels among the smoothest positions (the fit takes the
-    smoothest of each level there), whose slopes say nothing. The slope fails too wherever
-    the calmest positions' details are not white (:func:`nlmeans_cli.noise_details.calm_whiteness`
-    over :data:`_MOST_CALM_WHITENESS`): texture fills even those, and the fit read it (fine
-    fibres or grain whose contrast grows with brightness, under light noise). All judged
-    only for a gain fitted from the levels' line (not given, nor read off the photon counts'
-    lattice).
+    neighbouring pixels and of every other pixel. White noise has the same variance in both;
+    texture has :data:`nlmeans_cli.noise_details.TEXTURE_SCALE_RATIO` times as much in the
+    latter, so the two slopes split into the noise's and the texture's. The slope fails
+    where the noise's part is under :data:`_LEAST_WHITE_SHARE` of the fitted gain (textured
+    bright levels left by clipped highlights; a fit whose slope the details do not show), or
+    where the slope itself is under :data:`_SLOPE_ERRORS` of its standard errors (a narrow
+    band of levels under strong Gaussian noise). Those two are judged where the levels
+    measured here span :data:`_LEAST_SCALE_SPAN` of those the line was fitted on: a few
+    cells on a dark field leave only the background's levels among the smoothest positions
+    (the fit takes the smoothest of each level there), whose slopes say nothing. The slope
+    fails too wherever the calmest positions' details are not white
+    (:func:`nlmeans_cli.noise_details.calm_whiteness` over :data:`_MOST_CALM_WHITENESS`):
+    texture fills even those, and the fit read it (fine fibres or grain whose contrast grows
+    with brightness, under light noise). All judged only for a gain fitted from the levels'
+    line (not given, nor read off the photon counts' lattice).
     """
     raws, per_channel = _channel_planes(unit)
     for channel, model in enumerate(stabiliser.models):
@@ -358,7 +359,7 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray) -> bool:
         least, greatest = model.measured_levels
         if span < _LEAST_SCALE_SPAN * (greatest - least):
             continue
-        white = fine - (coarse - fine) / (_TEXTURE_SCALE_RATIO - 1)
+        white = fine - (coarse - fine) / (TEXTURE_SCALE_RATIO - 1)
         if fine < _SLOPE_ERRORS * fine_error or white < _LEAST_WHITE_SHARE * model.gain:
             return True
     return False
@@ -516,11 +517,6 @@ _LEAST_READ_NOISE = 1e-15
 #: and below it falls (to 0.72 at one photon).
 _STABLE_COUNTS = 5
 
-#: How much more of a texture's variance details of every other pixel hold than those of
-#: neighbouring pixels (:func:`_slope_not_noise`): the median ratio of the two slopes on
-#: the 18 of 120 clean training photographs of train400, saved as 8 bits, whose levels'
-#: variance grows (3.3 to 4.9 between the quartiles).
-_TEXTURE_SCALE_RATIO = 4.3
 
 #: The least share of the fitted gain that the white noise's part of the measured slope must
 #: reach for ``auto`` to take it (of the gain, it also turns away fits whose slope the
