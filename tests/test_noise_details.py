@@ -5,7 +5,14 @@ import pytest
 from skimage.restoration import estimate_sigma
 
 from nlmeans_cli import estimate_noise
-from nlmeans_cli.noise_details import CALM_SHARE, NORMAL_QUARTILE, calm_sigma, calm_whiteness
+from nlmeans_cli.noise_details import (
+    CALM_SHARE,
+    NORMAL_QUARTILE,
+    calm_median,
+    calm_sigma,
+    calm_statistics,
+    calm_whiteness,
+)
 
 
 def _slow_calmest(plane):
@@ -115,3 +122,31 @@ def test_white_noise_is_white_and_fine_texture_is_not(rng):
     textured = _textured(rng)[:, -150:] + rng.normal(0, 0.005, (256, 150))
     assert calm_whiteness(textured[np.newaxis], None, None) > 1.5
     assert calm_whiteness(textured[np.newaxis, :3, :3], None, None) is None
+
+
+def test_fine_texture_filling_the_image_is_taken_out_of_the_sigma():
+    # Fine texture everywhere (part white, part a little coarser), under noise of 0.01: even
+    # the calmest details hold it, and their median reads it as noise.
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        side = 192
+        fine = rng.normal(0, 1, (side, side))
+        coarser = rng.normal(0, 1, (side, side))
+        coarser = (coarser + np.roll(coarser, 1, 0) + np.roll(coarser, 1, 1)
+                   + np.roll(coarser, (1, 1), (0, 1))) / 2
+        texture = (fine + 2 * coarser) / 5**0.5
+        clean = np.tile(np.linspace(0.3, 0.6, side), (side, 1)) + 0.02 * texture
+        noisy = clean + rng.normal(0, 0.01, clean.shape)
+        calmest = calm_median([calm_statistics(noisy, np.ones((side - 2, side - 2), bool),
+                                               least=0.0)])
+        assert calmest > 1.4 * 0.01
+        assert 0.01 <= calm_sigma(noisy[np.newaxis], None, None) < 0.85 * calmest
+
+
+def test_noise_alone_keeps_its_sigma_whatever_its_level(rng):
+    # White noise reads white at every level: nothing is taken out as texture.
+    ramp = np.tile(np.linspace(0.2, 0.7, 256), (256, 1))
+    for sigma in (0.002, 0.02, 0.1):
+        noisy = ramp + rng.normal(0, sigma, ramp.shape)
+        calmest = calm_median([calm_statistics(noisy, np.ones((254, 254), bool), least=0.0)])
+        assert calm_sigma(noisy[np.newaxis], None, None) == pytest.approx(calmest, rel=1e-12)
