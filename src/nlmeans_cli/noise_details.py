@@ -358,13 +358,13 @@ def calm_sigma(planes: np.ndarray, clip_low: float | None, clip_high: float | No
                 small.append(magnitude[magnitude > least])
     if any(part[0].size for part in parts):
         sigma = calm_median(parts)
-        fine, wide = _calm_fine_and_wide(planes, clip_low, clip_high, least=least,
-                                         pixels=_WHITENESS_PIXELS)
-        if sigma is None or not fine.size:
+        whiteness = calm_whiteness(planes, clip_low, clip_high, least=least,
+                                   pixels=_WHITENESS_PIXELS)
+        if sigma is None or whiteness is None:
             return sigma
         # Fine texture fills even the calmest positions: its variance grows at the wider
         # step, the noise's does not, so the excess gives the texture's share.
-        excess = (np.median(wide) / np.median(fine)) ** 2 - 1 - WHITE_RATIO_MARGIN
+        excess = whiteness**2 - 1 - WHITE_RATIO_MARGIN
         share = 1 - max(0.0, float(excess)) / (TEXTURE_SCALE_RATIO - 1)
         return sigma * float(np.sqrt(max(_LEAST_NOISE_SHARE, share)))
     magnitude = np.concatenate(small) if small else np.empty(0)
@@ -449,7 +449,7 @@ def calm_median(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float
 
 
 def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float | None, *,
-                   pixels: int | None = None) -> float | None:
+                   least: float = 0.0, pixels: int | None = None) -> float | None:
     """Return how much larger the calmest positions' details are at every other pixel.
 
     Parameters
@@ -457,8 +457,10 @@ def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float 
     planes : numpy.ndarray
         3-D: one channel's planes, read as :func:`calm_sigma` reads them.
     clip_low, clip_high : float or None
-        The values at which the data clipped, if they did: neighbourhoods touching them
-        are left out.
+        The values at which the data clipped, if they did: 5x5 neighbourhoods holding
+        one are left out.
+    least : float
+        Details of this magnitude or less are left out (as :func:`calm_sigma` does).
     pixels : int, optional
         The most pixels read (:func:`fit_blocks`); :data:`FIT_PIXELS` by default.
 
@@ -476,9 +478,9 @@ def calm_whiteness(planes: np.ndarray, clip_low: float | None, clip_high: float 
     Where the calmest details are not white, the details a fit of the noise read are
     texture, not noise: its levels' growth may be the texture's (fine fibres or grain
     whose contrast grows with brightness), which the stabilised path would smooth away.
-    The zeros of flat regions are left out. ``O(N)`` for ``N`` up to *pixels*.
+    ``O(N)`` for ``N`` up to *pixels*.
     """
-    fine, coarse = _calm_fine_and_wide(planes, clip_low, clip_high, least=0.0, pixels=pixels)
+    fine, coarse = _calm_fine_and_wide(planes, clip_low, clip_high, least=least, pixels=pixels)
     if not fine.size:
         return None
     return float(np.median(coarse) / np.median(fine))
