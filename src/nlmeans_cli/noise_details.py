@@ -179,6 +179,10 @@ def touches_clipped(plane: np.ndarray, clip_low: float | None, clip_high: float 
 #: have the roughness's step either side.
 _INNER = (slice(_ROUGHNESS_STEP, -_ROUGHNESS_STEP), slice(_ROUGHNESS_STEP, -_ROUGHNESS_STEP))
 
+#: The same positions on the grid of 5x5 neighbourhoods (:func:`second_differences` at a
+#: step of 2), which starts one pixel further in.
+_WIDE_INNER = (slice(_ROUGHNESS_STEP - 1, 1 - _ROUGHNESS_STEP),) * 2
+
 
 def _means_and_gradient(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return every 3x3 neighbourhood's mean, and the means' gradient at the inner ones."""
@@ -360,7 +364,7 @@ def calm_sigma(planes: np.ndarray, clip_low: float | None, clip_high: float | No
         sigma = calm_median(parts)
         whiteness = calm_whiteness(planes, clip_low, clip_high, least=least,
                                    pixels=_WHITENESS_PIXELS)
-        if sigma is None or whiteness is None:
+        if whiteness is None:
             return sigma
         # Fine texture fills even the calmest positions: its variance grows at the wider
         # step, the noise's does not, so the excess gives the texture's share.
@@ -505,12 +509,9 @@ def _calm_fine_and_wide(planes: np.ndarray, clip_low: float | None, clip_high: f
             magnitude, block_gradient, block_around, keep = _calm_grid(block, ~touched, least)
             # Any clipped value in the 5x5 neighbourhood: one in any of the 3x3 ones inside.
             rows = touched[:-2] | touched[1:-1] | touched[2:]
-            wide_touched = rows[:, :-2] | rows[:, 1:-1] | rows[:, 2:]
-            # The 5x5 neighbourhoods centred where the inner 3x3 ones are.
-            inner = (slice(_ROUGHNESS_STEP - 1, 1 - _ROUGHNESS_STEP),) * 2
-            keep &= ~wide_touched[inner]
+            keep &= ~(rows[:, :-2] | rows[:, 1:-1] | rows[:, 2:])[_WIDE_INNER]
             fine.append(magnitude[keep])
-            coarse.append(np.abs(second_differences(block, 2))[inner][keep])
+            coarse.append(np.abs(second_differences(block, 2))[_WIDE_INNER][keep])
             gradient.append(block_gradient[keep])
             around.append(block_around[keep])
     if not fine or not sum(part.size for part in fine):

@@ -517,7 +517,6 @@ _LEAST_READ_NOISE = 1e-15
 #: and below it falls (to 0.72 at one photon).
 _STABLE_COUNTS = 5
 
-
 #: The least share of the fitted gain that the white noise's part of the measured slope must
 #: reach for ``auto`` to take it (of the gain, it also turns away fits whose slope the
 #: details do not show at all). First chosen at 0.25 among 0, 0.25 and 0.5 of the measured
