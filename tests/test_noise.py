@@ -459,6 +459,29 @@ def test_auto_keeps_fine_texture_whose_contrast_grows_with_brightness_gaussian()
     assert kept > stabilised + 3
 
 
+def test_auto_counts_only_the_noise_in_the_calmest_details_as_confirming_the_model():
+    # Fine texture whose contrast grows with brightness on most of the image, beside a
+    # smooth part, under light Gaussian noise: the calmest details, only a little less than
+    # white, showed the transformed image noisy enough to confirm the fitted model, their
+    # texture counted as noise. Stabilised, the texture was smoothed away (9.7 dB lost).
+    rng = np.random.default_rng(0)
+    side = 192
+    brightness = np.add.outer(np.linspace(0, 0.2, side), np.linspace(0.1, 0.6, side))
+    fine = rng.normal(0, 1, (side, side))
+    coarser = rng.normal(0, 1, (side, side))
+    coarser = (coarser + np.roll(coarser, 1, 0) + np.roll(coarser, 1, 1)
+               + np.roll(coarser, (1, 1), (0, 1))) / 2
+    clean = brightness * (1 + 0.1 * (fine + coarser) / np.sqrt(2))
+    clean[:, :side // 10] = brightness[:, :side // 10]
+    noisy = (clean + rng.normal(0, 2 / 255, clean.shape)).astype(np.float32)
+    assert 1.1 < noise_details.calm_whiteness(noisy[np.newaxis], None, None) < 1.5
+    assert resolve_parameters(noisy).stabiliser is None
+    kept = peak_signal_noise_ratio(clean, denoise(noisy), data_range=1)
+    stabilised = peak_signal_noise_ratio(clean, denoise(noisy, noise="poisson-gaussian"),
+                                         data_range=1)
+    assert kept > stabilised + 3
+
+
 def test_auto_stabilises_deep_low_light():
     # At a peak of 2 photons the transform's variance is under 1 (0.72 at one photon): the
     # transformed image, measured everywhere, showed less noise than promised, and auto took

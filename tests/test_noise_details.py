@@ -9,6 +9,7 @@ from nlmeans_cli.noise_details import (
     CALM_SHARE,
     NORMAL_QUARTILE,
     calm_median,
+    calm_noise_share,
     calm_sigma,
     calm_statistics,
     calm_whiteness,
@@ -150,3 +151,21 @@ def test_noise_alone_keeps_its_sigma_whatever_its_level(rng):
         noisy = ramp + rng.normal(0, sigma, ramp.shape)
         calmest = calm_median([calm_statistics(noisy, np.ones((254, 254), bool), least=0.0)])
         assert calm_sigma(noisy[np.newaxis], None, None) == pytest.approx(calmest, rel=1e-12)
+
+
+def test_the_noise_share_falls_as_the_calmest_details_grow_at_the_wider_step():
+    # Not measured, or white (its scatter included): all noise. Beyond, less and less of
+    # it, never none.
+    assert calm_noise_share(None) == calm_noise_share(1.0) == calm_noise_share(1.05) == 1.0
+    shares = [calm_noise_share(whiteness) for whiteness in np.linspace(1.2, 2.0, 9)]
+    assert all(later < earlier for earlier, later in zip(shares[:-1], shares[1:], strict=True))
+    assert 0 < calm_noise_share(10.0) == calm_noise_share(20.0) < shares[-1]
+
+
+def test_calm_sigma_keeps_the_noise_share_of_the_calmest_details(rng):
+    textured = _textured(rng)[:, -150:] + rng.normal(0, 0.005, (256, 150))
+    planes = textured[np.newaxis]
+    calmest = calm_median([calm_statistics(textured, np.ones((254, 148), bool), least=0.0)])
+    share = calm_noise_share(calm_whiteness(planes, None, None, pixels=1 << 16))
+    assert share < 1
+    assert calm_sigma(planes, None, None) == pytest.approx(calmest * share**0.5, rel=1e-12)

@@ -13,8 +13,8 @@ import numpy as np
 
 __all__ = ["CALM_SHARE", "CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE",
            "PLANE_FIT_PIXELS", "TEXTURE_SCALE_RATIO", "WHITE_RATIO_MARGIN", "calm_median",
-           "calm_sigma", "calm_statistics", "calm_whiteness", "detail_statistics", "fit_blocks",
-           "local_mean", "second_differences", "touches_clipped"]
+           "calm_noise_share", "calm_sigma", "calm_statistics", "calm_whiteness",
+           "detail_statistics", "fit_blocks", "local_mean", "second_differences", "touches_clipped"]
 
 
 #: The median of a standard normal variable's magnitude (its 0.75 quantile): a median
@@ -364,15 +364,34 @@ def calm_sigma(planes: np.ndarray, clip_low: float | None, clip_high: float | No
         sigma = calm_median(parts)
         whiteness = calm_whiteness(planes, clip_low, clip_high, least=least,
                                    pixels=_WHITENESS_PIXELS)
-        if whiteness is None:
-            return sigma
-        # Fine texture fills even the calmest positions: its variance grows at the wider
-        # step, the noise's does not, so the excess gives the texture's share.
-        excess = whiteness**2 - 1 - WHITE_RATIO_MARGIN
-        share = 1 - max(0.0, float(excess)) / (TEXTURE_SCALE_RATIO - 1)
-        return sigma * float(np.sqrt(max(_LEAST_NOISE_SHARE, share)))
+        return sigma * float(np.sqrt(calm_noise_share(whiteness)))
     magnitude = np.concatenate(small) if small else np.empty(0)
     return float(np.median(magnitude)) / NORMAL_QUARTILE if magnitude.size else None
+
+
+def calm_noise_share(whiteness: float | None) -> float:
+    """Return the share of the calmest details' variance that is noise, not fine texture.
+
+    Parameters
+    ----------
+    whiteness : float or None
+        :func:`calm_whiteness` of the details; ``None`` (not measured) counts as white.
+
+    Returns
+    -------
+    float
+        Between :data:`_LEAST_NOISE_SHARE` and 1.
+
+    Notes
+    -----
+    Fine texture's variance grows :data:`TEXTURE_SCALE_RATIO` times from a step of 1 to a
+    step of 2, white noise's not at all, so the excess of the whiteness squared over 1 and
+    :data:`WHITE_RATIO_MARGIN` gives the texture's share. ``O(1)``.
+    """
+    if whiteness is None:
+        return 1.0
+    excess = max(0.0, float(whiteness) ** 2 - 1 - WHITE_RATIO_MARGIN)
+    return max(_LEAST_NOISE_SHARE, 1 - excess / (TEXTURE_SCALE_RATIO - 1))
 
 
 def calm_statistics(block: np.ndarray, usable: np.ndarray, *, least: float | None = None

@@ -21,6 +21,7 @@ from .noise_details import (
     CHI2_MEDIAN,
     TEXTURE_SCALE_RATIO,
     calm_median,
+    calm_noise_share,
     calm_statistics,
     calm_whiteness,
     fit_blocks,
@@ -40,7 +41,12 @@ __all__ = ["CONFIRMING_SHARE", "Stabiliser", "image_levels", "plan_stabiliser"]
 #: noise (gain 0.5 to 4, a peak of 20 photons, float and 8-bit) 0.68 at least, the 5th
 #: percentiles 0.79 to 0.98; scikit-image's camera as whole photon counts (8 bits, no read
 #: noise, the read noise fitted at 4 levels) 0.72 to 0.87. (Measured over every detail, where
-#: texture lifts it, the bar was 0.75: clean photographs' shares reached 0.92.)
+#: texture lifts it, the bar was 0.75: clean photographs' shares reached 0.92.) The measure
+#: counts only the noise's share of the calmest details' variance
+#: (:func:`nlmeans_cli.noise_details.calm_noise_share`, as ``--sigma auto`` does): on 360
+#: training photographs under Gaussian noise of sigma 2, fine texture had lifted it to 0.68
+#: of the promise where the stabilised path lost 2 to 6.5 dB (docs/poisson-gaussian.md,
+#: "the confirmation clear of fine texture").
 CONFIRMING_SHARE = 0.65
 
 
@@ -207,10 +213,15 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
                   if value is not None)
     stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted and not all(shown):
-        refused = _slope_not_noise(stabiliser, unit)
+        whiteness = _calm_whiteness_by_channel(stabiliser, unit)
+        refused = _slope_not_noise(stabiliser, unit, whiteness)
         if not refused:
             measured = _measured_sigma(stabiliser, unit, ends)
-            refused = measured is not None and measured < CONFIRMING_SHARE * stabiliser.sigma_unit
+            # Fine texture in the calmest details lifts the measure as the fit's slope was
+            # lifted: only the noise's share of it confirms the model.
+            share = float(np.mean([calm_noise_share(value) for value in whiteness]))
+            refused = (measured is not None
+                       and measured * np.sqrt(share) < CONFIRMING_SHARE * stabiliser.sigma_unit)
         # A field whose cells' own noise clearly grows keeps the transform though its model
         # failed the checks (fitted at several times the gain on three discs; the model's
         # transform still beat the Gaussian path by 7 to 9 dB).
@@ -322,7 +333,29 @@ def _clearly_grows(values: np.ndarray, model: PoissonGaussian,
     return growth is not None and growth.clear
 
 
-def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray) -> bool:
+def _calm_whiteness_by_channel(stabiliser: Stabiliser, unit: np.ndarray
+                               ) -> list[float | None]:
+    """Return each channel's calmest details' whiteness, where its gain is judged.
+
+    :func:`nlmeans_cli.noise_details.calm_whiteness` over about :data:`_SCALE_PIXELS`
+    pixels, for a gain fitted from the levels' line (``None`` for the others: a gain given,
+    read off the photon counts' lattice, or none).
+    """
+    raws, per_channel = _channel_planes(unit)
+    return [calm_whiteness(raws[channel * per_channel:(channel + 1) * per_channel],
+                           *model.clipped, pixels=_SCALE_PIXELS)
+            if _judged(stabiliser, model) else None
+            for channel, model in enumerate(stabiliser.models)]
+
+
+def _judged(stabiliser: Stabiliser, model: PoissonGaussian) -> bool:
+    """Tell whether a channel's gain came from the levels' line (what the checks judge)."""
+    return not (model.gain <= 0 or model.read_noise_range is None
+                or model.measured_levels is None or "gain" in stabiliser.given)
+
+
+def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
+                     whiteness: list[float | None]) -> bool:
     """Tell whether a channel's fitted slope fails to show as white noise's at two scales.
 
     The levels' slope is measured again (:func:`_slopes_at_two_scales`) in details of
@@ -336,21 +369,19 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray) -> bool:
     measured here span :data:`_LEAST_SCALE_SPAN` of those the line was fitted on: a few
     cells on a dark field leave only the background's levels among the smoothest positions
     (the fit takes the smoothest of each level there), whose slopes say nothing. The slope
-    fails too wherever the calmest positions' details are not white
-    (:func:`nlmeans_cli.noise_details.calm_whiteness` over :data:`_MOST_CALM_WHITENESS`):
-    texture fills even those, and the fit read it (fine fibres or grain whose contrast grows
-    with brightness, under light noise). All judged only for a gain fitted from the levels'
-    line (not given, nor read off the photon counts' lattice).
+    fails too wherever the calmest positions' details are not white (*whiteness*, from
+    :func:`_calm_whiteness_by_channel`, over :data:`_MOST_CALM_WHITENESS`): texture fills
+    even those, and the fit read it (fine fibres or grain whose contrast grows with
+    brightness, under light noise). All judged only for a gain fitted from the levels' line
+    (not given, nor read off the photon counts' lattice).
     """
     raws, per_channel = _channel_planes(unit)
     for channel, model in enumerate(stabiliser.models):
-        if (model.gain <= 0 or model.read_noise_range is None or model.measured_levels is None
-                or "gain" in stabiliser.given):
+        if not _judged(stabiliser, model):
             continue
         first = channel * per_channel
         planes = raws[first:first + per_channel]
-        whiteness = calm_whiteness(planes, *model.clipped, pixels=_SCALE_PIXELS)
-        if whiteness is not None and whiteness > _MOST_CALM_WHITENESS:
+        if whiteness[channel] is not None and whiteness[channel] > _MOST_CALM_WHITENESS:
             return True
         slopes = _slopes_at_two_scales(planes, model.clipped, len(raws), first)
         if slopes is None:
