@@ -436,6 +436,16 @@ def test_auto_takes_the_gaussian_path_where_the_fitted_slope_is_noise_or_texture
         assert resolve_parameters(image, noise="poisson-gaussian").stabiliser is not None
 
 
+def _brightness_and_fine_textures(rng, side=192):
+    """Return a smooth ramp of brightness, white texture and texture a little coarser."""
+    brightness = np.add.outer(np.linspace(0, 0.2, side), np.linspace(0.1, 0.6, side))
+    fine = rng.normal(0, 1, (side, side))
+    coarser = rng.normal(0, 1, (side, side))
+    coarser = (coarser + np.roll(coarser, 1, 0) + np.roll(coarser, 1, 1)
+               + np.roll(coarser, (1, 1), (0, 1))) / 2
+    return brightness, fine, coarser
+
+
 def test_auto_keeps_fine_texture_whose_contrast_grows_with_brightness_gaussian():
     # Fine fibres or grain (nearly white at the pixel scale, its contrast in proportion to the
     # brightness) under light Gaussian noise: the fit reads the texture as photon noise, and
@@ -443,12 +453,7 @@ def test_auto_keeps_fine_texture_whose_contrast_grows_with_brightness_gaussian()
     # away (5.3 dB lost); even the calmest details grow at every other pixel, so they are no
     # noise's.
     rng = np.random.default_rng(0)
-    side = 192
-    brightness = np.add.outer(np.linspace(0, 0.2, side), np.linspace(0.1, 0.6, side))
-    fine = rng.normal(0, 1, (side, side))
-    coarser = rng.normal(0, 1, (side, side))
-    coarser = (coarser + np.roll(coarser, 1, 0) + np.roll(coarser, 1, 1)
-               + np.roll(coarser, (1, 1), (0, 1))) / 2
+    brightness, fine, coarser = _brightness_and_fine_textures(rng)
     clean = brightness * (1 + 0.2 * (fine + 2 * coarser) / np.sqrt(5))
     noisy = (clean + rng.normal(0, 2 / 255, clean.shape)).astype(np.float32)
     assert fit_poisson_gaussian(noisy).signal_dependent(0.2, 0.6)
@@ -465,14 +470,10 @@ def test_auto_counts_only_the_noise_in_the_calmest_details_as_confirming_the_mod
     # white, showed the transformed image noisy enough to confirm the fitted model, their
     # texture counted as noise. Stabilised, the texture was smoothed away (9.7 dB lost).
     rng = np.random.default_rng(0)
-    side = 192
-    brightness = np.add.outer(np.linspace(0, 0.2, side), np.linspace(0.1, 0.6, side))
-    fine = rng.normal(0, 1, (side, side))
-    coarser = rng.normal(0, 1, (side, side))
-    coarser = (coarser + np.roll(coarser, 1, 0) + np.roll(coarser, 1, 1)
-               + np.roll(coarser, (1, 1), (0, 1))) / 2
+    brightness, fine, coarser = _brightness_and_fine_textures(rng)
     clean = brightness * (1 + 0.1 * (fine + coarser) / np.sqrt(2))
-    clean[:, :side // 10] = brightness[:, :side // 10]
+    smooth = brightness.shape[1] // 10
+    clean[:, :smooth] = brightness[:, :smooth]
     noisy = (clean + rng.normal(0, 2 / 255, clean.shape)).astype(np.float32)
     assert 1.1 < noise_details.calm_whiteness(noisy[np.newaxis], None, None) < 1.5
     assert resolve_parameters(noisy).stabiliser is None
