@@ -375,15 +375,15 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
     brightness, under light noise). All judged only for a gain fitted from the levels' line
     (not given, nor read off the photon counts' lattice).
     """
+    if any(value is not None and value > _MOST_CALM_WHITENESS for value in whiteness):
+        return True
     raws, per_channel = _channel_planes(unit)
     for channel, model in enumerate(stabiliser.models):
         if not _judged(stabiliser, model):
             continue
         first = channel * per_channel
-        planes = raws[first:first + per_channel]
-        if whiteness[channel] is not None and whiteness[channel] > _MOST_CALM_WHITENESS:
-            return True
-        slopes = _slopes_at_two_scales(planes, model.clipped, len(raws), first)
+        slopes = _slopes_at_two_scales(raws[first:first + per_channel], model.clipped,
+                                       len(raws), first)
         if slopes is None:
             continue
         fine, coarse, span, fine_error = slopes
