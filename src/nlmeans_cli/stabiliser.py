@@ -15,10 +15,10 @@ import numpy as np
 
 from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .clipped_noise import clipped_growth_shown, clipped_levels_model
+from .detail_slopes import slopes_at_two_scales
 from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
 from .noise_details import (
-    CHI2_MEDIAN,
     TEXTURE_SCALE_RATIO,
     calm_median,
     calm_noise_share,
@@ -26,7 +26,6 @@ from .noise_details import (
     calm_whiteness,
     fit_blocks,
     local_mean,
-    second_differences,
     touches_clipped,
 )
 
@@ -358,8 +357,9 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
                      whiteness: list[float | None]) -> bool:
     """Tell whether a channel's fitted slope fails to show as white noise's at two scales.
 
-    The levels' slope is measured again (:func:`_slopes_at_two_scales`) in details of
-    neighbouring pixels and of every other pixel. White noise has the same variance in both;
+    The levels' slope is measured again
+    (:func:`nlmeans_cli.detail_slopes.slopes_at_two_scales`) in details of neighbouring
+    pixels and of every other pixel. White noise has the same variance in both;
     texture has :data:`nlmeans_cli.noise_details.TEXTURE_SCALE_RATIO` times as much in the
     latter, so the two slopes split into the noise's and the texture's. The slope fails
     where the noise's part is under :data:`_LEAST_WHITE_SHARE` of the fitted gain (textured
@@ -382,8 +382,8 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
         if not _judged(stabiliser, model):
             continue
         first = channel * per_channel
-        slopes = _slopes_at_two_scales(raws[first:first + per_channel], model.clipped,
-                                       len(raws), first)
+        slopes = slopes_at_two_scales(raws[first:first + per_channel], model.clipped,
+                                      len(raws), first, pixels=_SCALE_PIXELS)
         if slopes is None:
             continue
         fine, coarse, span, fine_error = slopes
@@ -394,70 +394,6 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
         if fine < _SLOPE_ERRORS * fine_error or white < _LEAST_WHITE_SHARE * model.gain:
             return True
     return False
-
-
-def _slopes_at_two_scales(planes: np.ndarray, clipped: tuple[float | None, float | None],
-                          n_planes: int, first_index: int
-                          ) -> tuple[float, float, float, float] | None:
-    """Return the slopes of the details' variance over levels, a step of 1 and of 2 apart.
-
-    Positions whose 5x5 neighbourhood holds a clipped value are left out, and the roughest
-    40 % (the gradient of their 5x5 means); the rest fall into :data:`_SCALE_LEVELS` levels
-    of equal count by their 7x7 means, where each detail's variance is its median square
-    (robust to the texture's tails); the slopes are those of unweighted lines, the third
-    value the levels' span and the fourth the first slope's standard error, from each
-    level's sampling error (a median square's relative standard deviation is
-    :data:`_MEDIAN_SQUARE_ERROR` over the root of its count, for Gaussian details).
-    ``None`` with too few positions or levels. Large planes are read in blocks spread over
-    them (:func:`nlmeans_cli.noise_details.fit_blocks`), about :data:`_SCALE_PIXELS` pixels
-    in all.
-    """
-    means, fine, coarse, roughness = [], [], [], []
-    low, high = clipped
-    inner = (slice(2, -2), slice(2, -2))
-    for offset, plane in enumerate(planes):
-        # Blocks as the fit's, fewer: tens of thousands of positions fill the levels, and
-        # each pass over a plane in float64 costs.
-        parts = ([plane] if plane.size <= _SCALE_PIXELS
-                 else fit_blocks(plane, n_planes, first_index + offset, pixels=_SCALE_PIXELS))
-        for part in parts:
-            part = np.asarray(part, np.float64)
-            if min(part.shape) < 9:
-                continue
-            touched = np.zeros(part.shape)
-            if low is not None:
-                touched += part <= low
-            if high is not None:
-                touched += part >= high
-            keep = local_mean(touched, 2)[inner] == 0
-            rows, columns = np.gradient(local_mean(part, 2))
-            means.append(local_mean(part, 3)[inner][keep])
-            fine.append(second_differences(part)[1:-1, 1:-1][keep])
-            coarse.append(second_differences(part, 2)[keep])
-            roughness.append(np.hypot(rows, columns)[inner][keep])
-    if not means or sum(map(len, means)) < _FEWEST_SCALE_POSITIONS:
-        return None
-    roughness = np.concatenate(roughness)
-    smooth = roughness <= np.quantile(roughness, 0.6)
-    means, fine, coarse = (np.concatenate(values)[smooth] for values in (means, fine, coarse))
-    edges = np.quantile(means, np.linspace(0, 1, _SCALE_LEVELS + 1))
-    levels, fine_variances, coarse_variances, counts = [], [], [], []
-    for lowest, highest in zip(edges[:-1], edges[1:], strict=True):
-        inside = (means >= lowest) & (means <= highest)
-        if np.count_nonzero(inside) < _FEWEST_LEVEL_POSITIONS:
-            continue
-        counts.append(np.count_nonzero(inside))
-        levels.append(float(means[inside].mean()))
-        fine_variances.append(float(np.median(fine[inside] ** 2)) / CHI2_MEDIAN)
-        coarse_variances.append(float(np.median(coarse[inside] ** 2)) / CHI2_MEDIAN)
-    if len(levels) < 3 or levels[-1] <= levels[0]:
-        return None
-    apart = np.array(levels) - np.mean(levels)
-    errors = _MEDIAN_SQUARE_ERROR * np.array(fine_variances) / np.sqrt(counts)
-    fine_error = float(np.sqrt(np.sum((apart * errors) ** 2)) / np.sum(apart**2))
-    return (float(np.polyfit(levels, fine_variances, 1)[0]),
-            float(np.polyfit(levels, coarse_variances, 1)[0]), levels[-1] - levels[0],
-            fine_error)
 
 
 def _channel_planes(unit: np.ndarray) -> tuple[np.ndarray, int]:
@@ -577,15 +513,6 @@ _LEAST_SCALE_SPAN = 0.5
 #: photographs of 32 thousand pixels, which it reads whole.)
 _SCALE_PIXELS = 1 << 16
 
-#: The levels the details' variance is measured at, at two scales.
-_SCALE_LEVELS = 8
-#: The fewest positions, and the fewest per level, the slopes at two scales are read from.
-_FEWEST_SCALE_POSITIONS = 500
-_FEWEST_LEVEL_POSITIONS = 50
-#: The relative standard deviation of the median square (:data:`CHI2_MEDIAN`) of n values,
-#: times sqrt(n): the sample median's, ``1 / (2 f(m) sqrt(n))`` with f the chi-squared
-#: density at the median m, over m.
-_MEDIAN_SQUARE_ERROR = 2.33
 #: How many of its standard errors the slope at neighbouring pixels must reach for
 #: ``auto``: on 20 training photographs with photon noise (gain 4 in 8 bits, gain 1 and read
 #: noise 3 in float) it reached 4.0 to 23, where the fit of Gaussian noise on low-contrast
