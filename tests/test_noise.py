@@ -484,6 +484,44 @@ def test_auto_counts_only_the_noise_in_the_calmest_details_as_confirming_the_mod
     assert _gaussian_path_gain(clean, noisy) > 3
 
 
+def test_auto_denoises_at_the_noise_the_transformed_image_shows(tmp_path):
+    # Fine texture in proportion to the brightness over the whole image, under light
+    # Gaussian noise: its calmest details are white enough, and the fit reads the texture as
+    # photon noise. The transformed image shows less noise than the model promises; auto
+    # denoises at what it shows, where the model taken at its word smooths the texture away.
+    rng = np.random.default_rng(0)
+    brightness, fine, coarser = _brightness_and_fine_textures(rng)
+    clean = brightness * (1 + 0.1 * (fine + coarser) / np.sqrt(2))
+    noisy = (clean + rng.normal(0, 2 / 255, clean.shape)).astype(np.float32)
+    stabiliser = resolve_parameters(noisy).stabiliser
+    assert stabiliser is not None and stabiliser.measured_share < 0.9
+    assert stabiliser.sigma_unit == pytest.approx(stabiliser.measured_share / stabiliser.scale)
+    # The model given: taken at its word.
+    assert resolve_parameters(noisy, noise="poisson-gaussian").stabiliser.measured_share == 1
+    assert _gaussian_path_gain(clean, noisy) > 1  # the default over the model at its word
+    import imageio.v3 as iio
+
+    source = tmp_path / "texture.png"
+    iio.imwrite(source, np.rint(np.clip(noisy, 0, 1) * 65535).astype(np.uint16))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert "stabilised (its noise measured 0." in result.stderr
+
+
+@pytest.mark.parametrize("eight_bit", [False, True])
+def test_auto_is_the_transform_where_photon_noise_shows_as_promised(eight_bit):
+    # Photon noise on a photograph: the transformed image shows the noise the fit promises
+    # (clear of clipping and of the transform's shortfall at few photons) within the
+    # measure's error, and auto's output is the transform's.
+    clean = data.camera()[96:352, 128:384].astype(np.float64) / 255
+    noisy = _photons(np.random.default_rng(12), clean)
+    if eight_bit:
+        noisy = np.clip(np.rint(noisy * 255), 0, 255).astype(np.uint8)
+    stabiliser = resolve_parameters(noisy).stabiliser
+    assert stabiliser is not None and stabiliser.measured_share == 1
+    np.testing.assert_array_equal(denoise(noisy), denoise(noisy, noise="poisson-gaussian"))
+
+
 def test_auto_stabilises_deep_low_light():
     # At a peak of 2 photons the transform's variance is under 1 (0.72 at one photon): the
     # transformed image, measured everywhere, showed less noise than promised, and auto took

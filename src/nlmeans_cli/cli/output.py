@@ -53,6 +53,8 @@ def summary(outcome) -> str:
         else:
             pair = f"{gain}, {read} ({'fitted' if outcome.noise_fitted else 'given'})"
         noise = f"poisson-gaussian noise, {pair}, stabilised"
+        if outcome.measured_share < 1:
+            noise += f" (its noise measured {outcome.measured_share:.2f} of the model's)"
         if outcome.model is None:
             # The stabilised image's own scale means nothing to the user: h against its sigma.
             used = used.replace(f", h {_number(outcome.h)}",

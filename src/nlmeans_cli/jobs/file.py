@@ -95,6 +95,9 @@ class FileOutcome:
         Whether they were fitted from the file.
     noise_given : tuple of str
         Those given rather than fitted (``"gain"``, ``"read noise"``).
+    measured_share : float
+        The stabilised noise as ``auto`` measured it against the fitted model's promise, where
+        the image was denoised at that (under 1); the least over the channels.
     seconds : float
         Wall time for the file, reading and writing included.
     error : str
@@ -130,6 +133,7 @@ class FileOutcome:
     read_noise: float | None = None
     noise_fitted: bool = False
     noise_given: tuple[str, ...] = ()
+    measured_share: float = 1.0
     seconds: float = 0.0
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -214,6 +218,8 @@ class FileOutcome:
                 f"{255.0 * each.stabiliser.models[0].read_noise:.3g}"
                 if each.stabiliser is not None else f"sigma {each.sigma_unit * 255.0:.3g}"
                 for each in settings))
+        self.measured_share = min((stabiliser.measured_share for stabiliser in stabilisers
+                                   if stabiliser is not None), default=1.0)
 
 
 def _channel_notes(plan: ChannelPlan) -> list[str]:
