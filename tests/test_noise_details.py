@@ -12,6 +12,7 @@ from nlmeans_cli.noise_details import (
     calm_noise_share,
     calm_sigma,
     calm_statistics,
+    calm_statistics_by_mask,
     calm_whiteness,
 )
 
@@ -169,3 +170,18 @@ def test_calm_sigma_keeps_the_noise_share_of_the_calmest_details(rng):
     share = calm_noise_share(calm_whiteness(planes, None, None, pixels=1 << 16))
     assert share < 1
     assert calm_sigma(planes, None, None) == pytest.approx(calmest * share**0.5, rel=1e-12)
+
+
+def test_calm_statistics_by_mask_is_calm_statistics_of_each_mask():
+    # One grid for all the masks (their union's): a mask within another gets what it would
+    # alone.
+    rng = np.random.default_rng(21)
+    block = rng.normal(0.5, 0.05, (40, 52))
+    everywhere = rng.random((38, 50)) < 0.9
+    some = everywhere & (rng.random((38, 50)) < 0.5)
+    by_mask = calm_statistics_by_mask(block, (everywhere, some), least=0.0)
+    for statistics, mask in zip(by_mask, (everywhere, some), strict=True):
+        expected = calm_statistics(block, mask, least=0.0)
+        for got, want in zip(statistics, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert by_mask[1][0].size < by_mask[0][0].size

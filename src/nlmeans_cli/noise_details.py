@@ -9,12 +9,15 @@ from the calmest. Every value is on the unit scale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = ["CALM_SHARE", "CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE",
            "PLANE_FIT_PIXELS", "TEXTURE_SCALE_RATIO", "WHITE_RATIO_MARGIN", "calm_median",
-           "calm_noise_share", "calm_sigma", "calm_statistics", "calm_whiteness",
-           "detail_statistics", "fit_blocks", "local_mean", "second_differences", "touches_clipped"]
+           "calm_noise_share", "calm_sigma", "calm_statistics", "calm_statistics_by_mask",
+           "calm_whiteness", "detail_statistics", "fit_blocks", "local_mean",
+           "second_differences", "touches_clipped"]
 
 
 #: The median of a standard normal variable's magnitude (its 0.75 quantile): a median
@@ -423,11 +426,39 @@ def calm_statistics(block: np.ndarray, usable: np.ndarray, *, least: float | Non
     Both measures of calm are independent of the position's own noise, so choosing on them
     does not bias it. ``O(N)``.
     """
-    calm = _calm_grid(block, usable, least)
+    return calm_statistics_by_mask(block, (usable,), least=least)[0]
+
+
+def calm_statistics_by_mask(block: np.ndarray, masks: Sequence[np.ndarray], *,
+                            least: float | None = None
+                            ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Return :func:`calm_statistics` of one block for each of several sets of positions.
+
+    Parameters
+    ----------
+    block : numpy.ndarray
+        2-D, float.
+    masks : sequence of numpy.ndarray
+        bool, each as :func:`calm_statistics`'s *usable*.
+    least : float, optional
+        As for :func:`calm_statistics`.
+
+    Returns
+    -------
+    list of (tuple of 3 numpy.ndarray or None)
+        One per mask, each what :func:`calm_statistics` gives for it.
+
+    Notes
+    -----
+    The details, gradients and neighbours' details are computed once for all the masks.
+    ``O(N)`` and ``O(N)`` more per mask.
+    """
+    calm = _calm_grid(block, np.logical_or.reduce(masks), least)
     if calm is None:
-        return None
+        return [None] * len(masks)
     magnitude, gradient, around, keep = calm
-    return magnitude[keep], gradient[keep], around[keep]
+    return [(magnitude[kept], gradient[kept], around[kept])
+            for kept in (keep & mask[_INNER] for mask in masks)]
 
 
 def _calm_grid(block: np.ndarray, usable: np.ndarray, least: float | None

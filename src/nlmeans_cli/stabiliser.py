@@ -22,7 +22,7 @@ from .noise_details import (
     TEXTURE_SCALE_RATIO,
     calm_median,
     calm_noise_share,
-    calm_statistics,
+    calm_statistics_by_mask,
     calm_whiteness,
     fit_blocks,
     local_mean,
@@ -223,10 +223,11 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
                   if value is not None)
     stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted and not all(shown):
-        whiteness = _calm_whiteness_by_channel(stabiliser, unit)
-        refused = _slope_not_noise(stabiliser, unit, whiteness)
+        planes = _channel_planes(unit)
+        whiteness = _calm_whiteness_by_channel(stabiliser, planes)
+        refused = _slope_not_noise(stabiliser, planes, whiteness)
         if not refused:
-            measured, settled = _measured_sigmas(stabiliser, unit, ends)
+            measured, settled = _measured_sigmas(stabiliser, planes, ends)
             # Fine texture in the calmest details lifts the measure as the fit's slope was
             # lifted: only the noise's share of it confirms the model.
             root_share = float(np.sqrt(np.mean([calm_noise_share(value)
@@ -238,9 +239,10 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
             # it shows, where the transform and clipping leave that measure fair.
             # (Never under the share that confirms it: on the training photographs the least
             # measured was 0.66.)
-            shown = None if settled is None else settled * root_share * stabiliser.scale
-            if not refused and shown is not None and shown < 1 - _SHARE_ERROR:
-                stabiliser = replace(stabiliser, measured_share=max(shown, CONFIRMING_SHARE))
+            share_shown = None if settled is None else settled * root_share * stabiliser.scale
+            if not refused and share_shown is not None and share_shown < 1 - _SHARE_ERROR:
+                stabiliser = replace(stabiliser,
+                                     measured_share=max(share_shown, CONFIRMING_SHARE))
         # A field whose cells' own noise clearly grows keeps the transform though its model
         # failed the checks (fitted at several times the gain on three discs; the model's
         # transform still beat the Gaussian path by 7 to 9 dB).
@@ -353,15 +355,16 @@ def _clearly_grows(values: np.ndarray, model: PoissonGaussian,
     return growth is not None and growth.clear
 
 
-def _calm_whiteness_by_channel(stabiliser: Stabiliser, unit: np.ndarray
+def _calm_whiteness_by_channel(stabiliser: Stabiliser, planes: tuple[np.ndarray, int]
                                ) -> list[float | None]:
     """Return each channel's calmest details' whiteness, where its gain is judged.
 
     :func:`nlmeans_cli.noise_details.calm_whiteness` over about :data:`_SCALE_PIXELS`
     pixels, for a gain fitted from the levels' line (``None`` for the others: a gain given,
-    read off the photon counts' lattice, or none).
+    read off the photon counts' lattice, or none). *planes* as :func:`_channel_planes`
+    gives them.
     """
-    raws, per_channel = _channel_planes(unit)
+    raws, per_channel = planes
     return [calm_whiteness(raws[channel * per_channel:(channel + 1) * per_channel],
                            *model.clipped, pixels=_SCALE_PIXELS)
             if _judged(stabiliser, model) else None
@@ -374,7 +377,7 @@ def _judged(stabiliser: Stabiliser, model: PoissonGaussian) -> bool:
                 or model.measured_levels is None or "gain" in stabiliser.given)
 
 
-def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
+def _slope_not_noise(stabiliser: Stabiliser, planes: tuple[np.ndarray, int],
                      whiteness: list[float | None]) -> bool:
     """Tell whether a channel's fitted slope fails to show as white noise's at two scales.
 
@@ -398,7 +401,7 @@ def _slope_not_noise(stabiliser: Stabiliser, unit: np.ndarray,
     """
     if any(value is not None and value > _MOST_CALM_WHITENESS for value in whiteness):
         return True
-    raws, per_channel = _channel_planes(unit)
+    raws, per_channel = planes
     for channel, model in enumerate(stabiliser.models):
         if not _judged(stabiliser, model):
             continue
@@ -427,7 +430,7 @@ def _channel_planes(unit: np.ndarray) -> tuple[np.ndarray, int]:
     return raws, len(raws) // unit.shape[-1]
 
 
-def _measured_sigmas(stabiliser: Stabiliser, unit: np.ndarray,
+def _measured_sigmas(stabiliser: Stabiliser, planes: tuple[np.ndarray, int],
                      ends: tuple[float | None, float | None]
                      ) -> tuple[float | None, float | None]:
     """Return the transformed image's noise sigma, from its calmest details' median, twice.
@@ -445,11 +448,11 @@ def _measured_sigmas(stabiliser: Stabiliser, unit: np.ndarray,
     is cut short all the same). Each is ``None`` when fewer than :data:`_FEWEST_MEASURED`
     positions are left.
     """
-    if min(unit.shape[-3:-1]) < 3:
+    # Every channel's planes (*planes*, as :func:`_channel_planes` gives them), at most a
+    # fit's worth in all; only the blocks read are transformed.
+    raws, per_channel = planes
+    if min(raws.shape[1:]) < 3:
         return None, None
-    # Every channel's planes, at most a fit's worth in all; only the blocks read are
-    # transformed.
-    raws, per_channel = _channel_planes(unit)
     # The transform of a count c (plus the read noise's share) is 2 sqrt(c + 3/8), scaled.
     stable, settled = (2 * np.sqrt(counts + 0.375) / stabiliser.scale
                        for counts in (_STABLE_COUNTS, _SETTLED_COUNTS))
@@ -465,8 +468,8 @@ def _measured_sigmas(stabiliser: Stabiliser, unit: np.ndarray,
             levels = local_mean(raw_block, 1)[1:-1, 1:-1]
             fair = (usable & (transformed_means >= settled)
                     & (levels >= least) & (levels <= greatest))
-            for found, mask in zip(parts, (usable, fair), strict=True):
-                statistics = calm_statistics(np.asarray(block, np.float64), mask)
+            for found, statistics in zip(parts, calm_statistics_by_mask(
+                    np.asarray(block, np.float64), (usable, fair)), strict=True):
                 if statistics is not None:
                     found.append(statistics)
     measured, fair_measured = (calm_median(found)
