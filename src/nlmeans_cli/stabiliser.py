@@ -456,11 +456,12 @@ def _measured_sigmas(stabiliser: Stabiliser, planes: tuple[np.ndarray, int],
     # The transform of a count c (plus the read noise's share) is 2 sqrt(c + 3/8), scaled.
     stable, settled = (2 * np.sqrt(counts + 0.375) / stabiliser.scale
                        for counts in (_STABLE_COUNTS, _SETTLED_COUNTS))
+    clear_levels = [model.levels_clear_of(ends, CLIPPED_END_DEVIATIONS)
+                    for model in stabiliser.models]
     parts: tuple[list, list] = ([], [])
     for index, raw in enumerate(raws):
         channel = index // per_channel
-        least, greatest = stabiliser.models[channel].levels_clear_of(ends,
-                                                                     CLIPPED_END_DEVIATIONS)
+        least, greatest = clear_levels[channel]
         for raw_block in fit_blocks(raw, len(raws), index):
             block = stabiliser.forward_channel(raw_block, channel)
             transformed_means = local_mean(block, 3)[1:-1, 1:-1]
