@@ -1,7 +1,11 @@
 """Poisson-Gaussian noise: the transform and its unbiased inverse, the fit, and the paths."""
 
+import csv
+
+import imageio.v3 as iio
 import numpy as np
 import pytest
+import tifffile
 from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
@@ -499,8 +503,6 @@ def test_auto_denoises_at_the_noise_the_transformed_image_shows(tmp_path):
     # The model given: taken at its word.
     assert resolve_parameters(noisy, noise="poisson-gaussian").stabiliser.measured_share == 1
     assert _gaussian_path_gain(clean, noisy) > 1  # the default over the model at its word
-    import imageio.v3 as iio
-
     source = tmp_path / "texture.png"
     iio.imwrite(source, np.rint(np.clip(noisy, 0, 1) * 65535).astype(np.uint16))
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
@@ -704,8 +706,6 @@ def test_integer_images_keep_their_dtype_and_colour_is_fitted_per_channel():
 
 
 def test_cli_reports_the_fit_and_tiles_match_the_whole(tmp_path):
-    import imageio.v3 as iio
-
     rng = np.random.default_rng(10)
     noisy = np.clip(np.rint(_photons(rng, _ramp((96, 120))) * 255), 0, 255).astype(np.uint8)
     source = tmp_path / "in.png"
@@ -766,8 +766,6 @@ def test_clips_and_compare_take_poisson_gaussian_noise(tmp_path, samples):
     out = np.load(tmp_path / "out.npy").astype(float)
     truth = np.stack([_ramp((48, 64))] * 6) * 255
     assert np.mean((out - truth) ** 2) < 0.3 * np.mean((clip - truth) ** 2)
-    import imageio.v3 as iio
-
     crop = tmp_path / "crop.png"
     iio.imwrite(crop, iio.imread(samples / "camera_clean.png")[64:160, 96:192])
     widths = {}
@@ -786,10 +784,6 @@ def test_clips_and_compare_take_poisson_gaussian_noise(tmp_path, samples):
 
 
 def test_batch_reports_the_fitted_noise(tmp_path):
-    import csv
-
-    import imageio.v3 as iio
-
     rng = np.random.default_rng(12)
     folder = tmp_path / "in"
     folder.mkdir()
@@ -853,8 +847,6 @@ def test_the_fitslocal_mean_equals_scipys_uniform_filter(shape):
 
 
 def test_channels_denoised_apart_report_each_channels_noise(tmp_path):
-    import tifffile
-
     rng = np.random.default_rng(12)
     ramp = _ramp((64, 80))
     frames = np.stack([ramp] * 3)
@@ -920,8 +912,6 @@ def test_intercept_error_is_the_scatter_of_the_weighted_intercept(slope_fitted):
 
 
 def test_the_fit_says_when_the_image_cannot_tell_the_read_noise(tmp_path):
-    import imageio.v3 as iio
-
     rng = np.random.default_rng(15)
     # A band of read noise alone: the intercept is measured there.
     dark = fit_poisson_gaussian(_photons(rng, _ramp()))
@@ -954,8 +944,6 @@ def test_a_grey_image_saved_in_colour_is_denoised_as_the_grey_image(tmp_path):
     # Its three channels are one: SURE, which takes the channels' noise as independent,
     # chose two thirds of the grey image's h (1.8 dB lost on camera at sigma 20), and the
     # work was three times the grey image's.
-    import imageio.v3 as iio
-
     clean = data.camera()[::2, ::2].astype(np.float64) / 255
     rng = np.random.default_rng(19)
     for noisy in (clean + rng.normal(0, 20 / 255, clean.shape), _photons(rng, clean)):
@@ -981,8 +969,6 @@ def test_a_grey_image_saved_in_colour_is_denoised_as_the_grey_image(tmp_path):
 
 
 def test_colour_notes_name_the_constant_channels_and_those_undetermined(tmp_path):
-    import imageio.v3 as iio
-
     rng = np.random.default_rng(16)
     rgb = np.zeros((160, 200, 3), np.float32)
     rgb[..., 0] = _photons(rng, _ramp())  # its dark band tells the read noise
@@ -1011,8 +997,6 @@ def test_colour_notes_name_the_constant_channels_and_those_undetermined(tmp_path
 
 
 def test_a_black_level_is_reported_where_the_variance_falls_to_0_above_black(tmp_path):
-    import imageio.v3 as iio
-
     rng = np.random.default_rng(18)
     noisy = _photons(rng, _ramp())
     assert fit_poisson_gaussian(noisy).black_level is None
