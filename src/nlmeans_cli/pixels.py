@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .clipped_levels import clipped_ends
+from .jpeg_noise import still_jpeg_sigma
 from .noise_details import calm_sigma
 
 __all__ = [
@@ -443,7 +444,8 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
         largest = max(-float(channel.min()), float(channel.max()))
         rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * largest
         sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
-    return float(np.mean(sigmas))
+    sigma = float(np.mean(sigmas))
+    return still_jpeg_sigma(last, sigma)
 
 
 def unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
