@@ -218,9 +218,10 @@ def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
         :data:`_LEAST_FINE_SHARE` of that noise; and the
         noise whose details binned 2x2, so quantized, read as the plane's do, where those
         read over :data:`_HIDDEN_RATIO` times the finest and :data:`_LEAST_HIDDEN` levels
-        (times *noise_share*), and noise of :data:`_CHECKED_SHARE` of it would leave the
-        finest details about as calm as the plane's (:data:`_FINE_MARGIN`; else texture
-        lifted the binned reading).
+        (times *noise_share*), where the quantization would take most of that noise from
+        the finest details (they would read under :data:`_LEAST_FINE_SHARE` of it), and
+        noise of :data:`_CHECKED_SHARE` of it would leave them about as calm as the
+        plane's (:data:`_FINE_MARGIN`; else texture lifted the binned reading).
 
     Notes
     -----
@@ -258,9 +259,11 @@ def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
     binned = _binned_reading(image, least * 255.0)
     if binned > max(_HIDDEN_RATIO * fine, _LEAST_HIDDEN * noise_share):
         sigma = _level_reading(binned_reading, binned, binned, _WIDEST_SEARCH * binned)
-        # Checked a little under the level found: near the cliff the finest reading swings
-        # from a level to several with a small change of the noise.
-        if (sigma is not None
+        # Only where the quantization would take most of such noise from the finest
+        # details (elsewhere they read it, above); and checked a little under the level
+        # found: near the cliff their reading swings from a level to several with a small
+        # change of the noise.
+        if (sigma is not None and fine_reading(sigma) < _LEAST_FINE_SHARE * sigma
                 and fine_reading(_CHECKED_SHARE * sigma) <= _FINE_MARGIN * fine + _FINE_SLACK):
             found.append(sigma)
     return max(found) / 255.0
