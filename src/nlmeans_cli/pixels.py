@@ -428,7 +428,10 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
     detail takes texture for noise: on 120 training photographs at sigma 5 it read 1.31
     times the truth on the median one (1.78 at the 90th percentile), this 1.08 (1.34), and
     the classic method lost 0.93 dB against 0.20 to its PSNR at the true sigma (0.06 with
-    the texture's share out). ``O(N)`` for ``N`` up to
+    the texture's share out). For an 8-bit still (grey or colour) whose 8x8 blocks show a
+    JPEG quantization, the calmest details read the quantization's flat blocks: the noise
+    it hid is found instead (:func:`nlmeans_cli.jpeg_noise.still_jpeg_sigma`, some tens of
+    milliseconds more). ``O(N)`` for ``N`` up to
     :data:`nlmeans_cli.noise_details.FIT_PIXELS` pixels a channel.
     """
     if min(last.shape[:-1]) < 4:
@@ -444,8 +447,7 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
         largest = max(-float(channel.min()), float(channel.max()))
         rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * largest
         sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
-    sigma = float(np.mean(sigmas))
-    return still_jpeg_sigma(last, sigma)
+    return still_jpeg_sigma(last, float(np.mean(sigmas)))
 
 
 def unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -513,7 +515,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     Notes
     -----
     Gaussian: the median magnitude of the calmest positions' details, less the share of fine
-    texture in them (:func:`estimate_sigma_unit`), averaged over channels. Poisson-Gaussian:
+    texture in them (:func:`estimate_sigma_unit`), averaged over channels; for an 8-bit
+    still whose 8x8 blocks show a JPEG quantization, the noise that quantization hid from
+    those details (:func:`nlmeans_cli.jpeg_noise.still_jpeg_sigma`). Poisson-Gaussian:
     Foi et al.'s fit of local means and variances of smooth regions
     (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is identified only
     where the image has dark regions, or where the photon counts' lattice shows (read noise
