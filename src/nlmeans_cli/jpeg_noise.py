@@ -84,11 +84,12 @@ def _block_coefficients(plane: np.ndarray, stride: int = 1) -> np.ndarray:
     return np.einsum("ij,bjk,lk->bil", _DCT, blocks, _DCT, optimize=True)
 
 
-def _blocks_touching(mask: np.ndarray, stride: int) -> np.ndarray:
-    """Return, per block as :func:`_block_coefficients` orders them, whether *mask* is set in it."""
-    rows, cols = mask.shape[0] // BLOCK * BLOCK, mask.shape[1] // BLOCK * BLOCK
-    grid = mask[:rows, :cols].reshape(rows // BLOCK, BLOCK, cols // BLOCK, BLOCK)
-    return grid[::stride, :, ::stride].any(axis=(1, 3)).reshape(-1)
+def _blocks_clipped(pixels: np.ndarray, stride: int) -> np.ndarray:
+    """Return, per block as :func:`_block_coefficients` orders them, whether a pixel clipped."""
+    rows, cols = pixels.shape[0] // BLOCK * BLOCK, pixels.shape[1] // BLOCK * BLOCK
+    grid = pixels[:rows, :cols].reshape(rows // BLOCK, BLOCK, cols // BLOCK, BLOCK, -1)
+    sampled = grid[::stride, :, ::stride]
+    return ((sampled <= 0) | (sampled >= 1)).any(axis=(1, 3, 4)).reshape(-1)
 
 
 def _blocks_to_plane(coefficients: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -123,7 +124,7 @@ def _shown_step(values: np.ndarray) -> float | None:
     return None if np.count_nonzero(magnitude > 1.5) < _LEAST_AWAY else 1.0
 
 
-def jpeg_quantization(plane: np.ndarray, clipped: np.ndarray | None = None
+def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
                       ) -> JpegQuantization | None:
     """Return the JPEG quantization an 8-bit plane's blocks show, if they show one.
 
@@ -133,9 +134,10 @@ def jpeg_quantization(plane: np.ndarray, clipped: np.ndarray | None = None
         2-D, on the 0-255 scale (whole values where it was decoded from a JPEG), its 8x8
         blocks on JPEG's grid (from the top left corner: a JPEG cropped off its grid is not
         recognised).
-    clipped : numpy.ndarray, optional
-        Bool, the plane's shape: pixels clipped at black or white after decoding, whose
-        blocks' coefficients are off the steps' multiples (left out).
+    pixels : numpy.ndarray, optional
+        The unit-scale pixels the plane was made from (its shape, channels last): blocks
+        where one is clipped at 0 or 1 after decoding are left out, their coefficients
+        moved off the steps' multiples.
 
     Returns
     -------
@@ -161,8 +163,8 @@ def jpeg_quantization(plane: np.ndarray, clipped: np.ndarray | None = None
     stride = max(1, int(np.ceil(np.sqrt(count / _MOST_BLOCKS))))
     # (The DC coefficient, which JPEG's level shift moves, is not read.)
     coefficients = _block_coefficients(plane, stride)
-    if clipped is not None:
-        coefficients = coefficients[~_blocks_touching(clipped, stride)]
+    if pixels is not None:
+        coefficients = coefficients[~_blocks_clipped(pixels, stride)]
     steps = np.full((BLOCK, BLOCK), np.nan)
     # Coarse frequencies first: an image never compressed shows no step at any, and is
     # told after a few.
@@ -188,7 +190,7 @@ def jpeg_quantization(plane: np.ndarray, clipped: np.ndarray | None = None
 
 
 def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
-                      clipped: np.ndarray | None = None, noise_share: float = 1.0
+                      pixels: np.ndarray | None = None, noise_share: float = 1.0
                       ) -> float | None:
     """Return the noise before compression where a JPEG's quantization hid it from *fine_sigma*.
 
@@ -201,7 +203,7 @@ def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
         unit scale.
     least : float
         As :func:`nlmeans_cli.noise_details.calm_sigma` takes it.
-    clipped : numpy.ndarray, optional
+    pixels : numpy.ndarray, optional
         As :func:`jpeg_quantization` takes it.
     noise_share : float
         The plane's share of the noise a pixel's channel carries (1 for a grey plane; a
@@ -237,7 +239,7 @@ def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
     round (some tens of milliseconds in all).
     """
     image = np.asarray(plane, np.float64) * 255.0
-    quantization = jpeg_quantization(image, clipped)
+    quantization = jpeg_quantization(image, pixels)
     if quantization is None:
         return None
     fine = fine_sigma * 255.0
@@ -299,15 +301,14 @@ def still_jpeg_sigma(still: np.ndarray, sigma: float) -> float:
     """
     if still.ndim != 3 or still.shape[-1] not in (1, 3) or not on_eight_bit_levels(still):
         return sigma
-    clipped = ((still <= 0) | (still >= 1)).any(axis=-1)
     if still.shape[-1] == 1:
         plane = np.ascontiguousarray(still[..., 0])
-        hidden = jpeg_hidden_sigma(plane, sigma, _LEAST_DETAIL, clipped=clipped)
+        hidden = jpeg_hidden_sigma(plane, sigma, _LEAST_DETAIL, pixels=still)
         return sigma if hidden is None else hidden
     luma = np.ascontiguousarray(still @ _JPEG_LUMA.astype(still.dtype))
     least = _LEAST_DETAIL
     fine = calm_sigma(luma[np.newaxis], *clipped_ends(luma[np.newaxis]), least=least) or 0.0
-    hidden = jpeg_hidden_sigma(luma, fine, least, clipped=clipped,
+    hidden = jpeg_hidden_sigma(luma, fine, least, pixels=still,
                                noise_share=_LUMA_NOISE_SHARE)
     return sigma if hidden is None else max(sigma, hidden / _LUMA_NOISE_SHARE)
 
@@ -323,14 +324,18 @@ def on_eight_bit_levels(pixels: np.ndarray) -> bool:
     Returns
     -------
     bool
-        Whether every value times 255 is within :data:`_LEVEL_TOLERANCE` of a whole number.
+        Whether every value times 255 is within :data:`_LEVEL_TOLERANCE` of a whole number,
+        over rows spread through the image holding up to :data:`_LEVEL_SAMPLE` values (a
+        decoded JPEG's are whole throughout; other data are not, in any rows).
 
     Notes
     -----
-    ``O(N)``, in bands of rows (no image-sized temporary).
+    ``O(N)`` up to that many values, in bands of rows (no image-sized temporary).
     """
-    for start in range(0, pixels.shape[0], _LEVEL_ROWS):
-        levels = pixels[start:start + _LEVEL_ROWS].astype(np.float64) * 255.0
+    step = max(1, int(np.ceil(pixels.size / _LEVEL_SAMPLE)))
+    sampled = pixels[::step]
+    for start in range(0, sampled.shape[0], _LEVEL_ROWS):
+        levels = sampled[start:start + _LEVEL_ROWS].astype(np.float64) * 255.0
         if np.abs(levels - np.rint(levels)).max(initial=0.0) > _LEVEL_TOLERANCE:
             return False
     return True
@@ -379,6 +384,9 @@ def _quantized_noise(noise: np.ndarray, sigma: float, quantization: JpegQuantiza
 #: How far from a whole 8-bit level (0-255 scale) a unit-scale float32 value may lie and
 #: still be one (float32 holds k / 255 to about 3e-5 of a level).
 _LEVEL_TOLERANCE = 1e-3
+
+#: The most values checked for whole 8-bit levels.
+_LEVEL_SAMPLE = 1 << 21
 
 #: Rows per band when checking for whole 8-bit levels.
 _LEVEL_ROWS = 256
