@@ -199,7 +199,8 @@ def resolve_parameters(
 
     Notes
     -----
-    Cost ``O(N)`` when sigma is estimated (Donoho's wavelet estimator), ``O(1)`` otherwise;
+    Cost ``O(N)`` when sigma is estimated (:func:`nlmeans_cli.pixels.estimate_sigma_unit`),
+    ``O(1)`` otherwise;
     the learned method loads its model file once per process.
     """
     image = np.asarray(image)
