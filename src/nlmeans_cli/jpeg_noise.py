@@ -189,31 +189,29 @@ def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
     return JpegQuantization(filled, quantized)
 
 
-def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
-                      pixels: np.ndarray | None = None, noise_share: float = 1.0
-                      ) -> float | None:
+def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_sigma: float,
+                      least: float, *, noise_share: float = 1.0) -> float:
     """Return the noise before compression where a JPEG's quantization hid it from *fine_sigma*.
 
     Parameters
     ----------
     plane : numpy.ndarray
         2-D, unit scale: 8-bit pixels (whole levels), or the luma of 8-bit colour pixels.
+    quantization : JpegQuantization
+        The steps its blocks show (:func:`jpeg_quantization`).
     fine_sigma : float
         The calmest finest details' sigma (:func:`nlmeans_cli.noise_details.calm_sigma`),
         unit scale.
     least : float
         As :func:`nlmeans_cli.noise_details.calm_sigma` takes it.
-    pixels : numpy.ndarray, optional
-        As :func:`jpeg_quantization` takes it.
     noise_share : float
         The plane's share of the noise a pixel's channel carries (1 for a grey plane; a
         colour still's luma carries less): the binned reading's floor is scaled by it.
 
     Returns
     -------
-    float or None
-        ``None`` where the plane shows no JPEG quantization (:func:`jpeg_quantization`).
-        Otherwise the largest of *fine_sigma* and two
+    float
+        The largest of *fine_sigma* and two
         readings undone: the noise that, passed through that quantization, reads as the
         plane's finest details do, where they read :data:`_FINE_FLOOR` levels or more
         (under it they read the quantization's flat blocks, not the noise) and at least
@@ -234,14 +232,11 @@ def jpeg_hidden_sigma(plane: np.ndarray, fine_sigma: float, least: float, *,
     details but would show noise of that size in its finest too; where strong
     quantization hides noise of the binned details' size altogether the two are not told
     apart (a clean, textured photograph at quality 60 to 75 is denoised as if its texture
-    were such noise). Cost: :func:`jpeg_quantization`, the binned plane's
+    were such noise). Cost: the binned plane's
     :func:`nlmeans_cli.noise_details.calm_sigma`, and a reading of the simulated plane per
     round (some tens of milliseconds in all).
     """
     image = np.asarray(plane, np.float64) * 255.0
-    quantization = jpeg_quantization(image, pixels)
-    if quantization is None:
-        return None
     fine = fine_sigma * 255.0
     noise = np.random.default_rng(_SIMULATION_SEED).standard_normal((_SIMULATED, _SIMULATED))
 
@@ -301,16 +296,18 @@ def still_jpeg_sigma(still: np.ndarray, sigma: float) -> float:
     """
     if still.ndim != 3 or still.shape[-1] not in (1, 3) or not on_eight_bit_levels(still):
         return sigma
-    if still.shape[-1] == 1:
-        plane = np.ascontiguousarray(still[..., 0])
-        hidden = jpeg_hidden_sigma(plane, sigma, _LEAST_DETAIL, pixels=still)
-        return sigma if hidden is None else hidden
-    luma = np.ascontiguousarray(still @ _JPEG_LUMA.astype(still.dtype))
-    least = _LEAST_DETAIL
-    fine = calm_sigma(luma[np.newaxis], *clipped_ends(luma[np.newaxis]), least=least) or 0.0
-    hidden = jpeg_hidden_sigma(luma, fine, least, pixels=still,
+    grey = still.shape[-1] == 1
+    plane = np.ascontiguousarray(still[..., 0] if grey else still @ _JPEG_LUMA.astype(still.dtype))
+    quantization = jpeg_quantization(plane * np.float32(255), still)
+    if quantization is None:
+        return sigma
+    if grey:
+        return jpeg_hidden_sigma(plane, quantization, sigma, _LEAST_DETAIL)
+    fine = calm_sigma(plane[np.newaxis], *clipped_ends(plane[np.newaxis]),
+                      least=_LEAST_DETAIL) or 0.0
+    hidden = jpeg_hidden_sigma(plane, quantization, fine, _LEAST_DETAIL,
                                noise_share=_LUMA_NOISE_SHARE)
-    return sigma if hidden is None else max(sigma, hidden / _LUMA_NOISE_SHARE)
+    return max(sigma, hidden / _LUMA_NOISE_SHARE)
 
 
 def on_eight_bit_levels(pixels: np.ndarray) -> bool:
