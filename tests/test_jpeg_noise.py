@@ -9,7 +9,7 @@ from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise, estimate_noise
-from nlmeans_cli.jpeg_noise import jpeg_quantization
+from nlmeans_cli.jpeg_noise import jpeg_quantization, on_eight_bit_levels
 
 
 def _noisy(sigma: float, seed: int) -> np.ndarray:
@@ -111,3 +111,16 @@ def test_colour_never_compressed_estimate_is_unchanged_by_the_check():
     _, noisy = _colour(5.0, 9)
     off = estimate_noise(_off_levels(noisy), channel_axis=-1) * 255
     assert estimate_noise(noisy, channel_axis=-1) == pytest.approx(off, rel=0.01)
+
+
+def test_eight_bit_levels_are_told_from_other_values():
+    levels = np.random.default_rng(10).integers(0, 256, (300, 200, 3)).astype(np.float32) / 255
+    assert on_eight_bit_levels(levels)
+    assert not on_eight_bit_levels(levels + np.float32(0.3 / 255))
+
+
+def test_a_jpeg_too_small_to_tell_is_estimated_from_its_details():
+    _, noisy = _noisy(10.0, 11)
+    decoded, _ = _jpeg(noisy[:24, :24], 75)
+    assert jpeg_quantization(decoded.astype(np.float64)) is None
+    assert 0.0 <= estimate_noise(decoded) < 10.0
