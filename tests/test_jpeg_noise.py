@@ -124,3 +124,14 @@ def test_a_jpeg_too_small_to_tell_is_estimated_from_its_details():
     decoded, _ = _jpeg(noisy[:24, :24], 75)
     assert jpeg_quantization(decoded.astype(np.float64)) is None
     assert 0.0 <= estimate_noise(decoded) < 10.0
+
+
+@pytest.mark.parametrize(("row", "col"), [(3, 5), (7, 0), (0, 1)])
+def test_a_jpeg_cropped_off_its_grid_is_found_at_its_block_edges(row, col):
+    _, noisy = _noisy(10.0, 12)
+    decoded, table = _jpeg(noisy, 75)
+    cropped = decoded[row:, col:]
+    found = jpeg_quantization(cropped.astype(np.float64))
+    assert found is not None
+    assert (found.steps[found.measured] == table[found.measured]).mean() >= 0.9
+    assert estimate_noise(cropped) == pytest.approx(estimate_noise(decoded), rel=0.2)

@@ -131,9 +131,7 @@ def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
     Parameters
     ----------
     plane : numpy.ndarray
-        2-D, on the 0-255 scale (whole values where it was decoded from a JPEG), its 8x8
-        blocks on JPEG's grid (from the top left corner: a JPEG cropped off its grid is not
-        recognised).
+        2-D, on the 0-255 scale (whole values where it was decoded from a JPEG).
     pixels : numpy.ndarray, optional
         The unit-scale pixels the plane was made from (its shape, channels last): blocks
         where one is clipped at 0 or 1 after decoding are left out, their coefficients
@@ -142,7 +140,8 @@ def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
     Returns
     -------
     JpegQuantization or None
-        ``None`` where the plane is under 32x32, or where fewer than
+        ``None`` where the plane is under 32x32, or where, on JPEG's grid from the top left
+        corner and on the grid its block edges show (a JPEG cropped since), fewer than
         :data:`_LEAST_SHOWN` AC frequencies show a step or fewer than
         :data:`_SHOWN_SHARE` of those that can tell show one over 1 (an image never
         compressed: its coefficients are spread evenly).
@@ -153,11 +152,38 @@ def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
     every step from :data:`_LARGEST_STEP` down to 2, scored by the mean cosine of their
     phase: where the best scores over :data:`_LATTICE_SCORE`, the largest step scoring
     within :data:`_SCORE_TIE` of it (its divisors score as well) names each coefficient's
-    multiple, and the median ratio of coefficient to multiple is the step. ``O(N)``
-    for the transform and ``O(N)`` per step tried.
+    multiple, and the median ratio of coefficient to multiple is the step. The block edges
+    are where neighbouring pixels differ most on average, by row and column modulo 8.
+    ``O(N)`` for the edges and the transform and ``O(N)`` per step tried, on at most
+    :data:`_MOST_BLOCKS` blocks.
     """
     if min(plane.shape) < 4 * BLOCK:
         return None
+    found = _quantization_on_grid(plane, pixels)
+    if found is not None:
+        return found
+    row, col = _block_edges(plane)
+    if (row, col) == (0, 0):
+        return None
+    return _quantization_on_grid(plane[row:, col:], None if pixels is None else pixels[row:, col:])
+
+
+def _block_edges(plane: np.ndarray) -> tuple[int, int]:
+    """Return the row and column, modulo 8, where a plane's block edges lie (first in a block)."""
+    offsets = []
+    for axis in (0, 1):
+        steps = np.abs(np.diff(plane[::_EDGE_STRIDE] if axis else plane[:, ::_EDGE_STRIDE],
+                               axis=axis))
+        profile = steps.mean(axis=1 - axis)
+        by_phase = [float(profile[phase::BLOCK].mean()) for phase in range(BLOCK)]
+        # A jump between pixel k and k + 1 starts a block at k + 1.
+        offsets.append((int(np.argmax(by_phase)) + 1) % BLOCK)
+    return offsets[0], offsets[1]
+
+
+def _quantization_on_grid(plane: np.ndarray, pixels: np.ndarray | None
+                          ) -> JpegQuantization | None:
+    """Return the quantization a plane's blocks show, on the grid from its top left corner."""
     # A spread sample of the blocks tells the steps as well as all of a large image's.
     count = (plane.shape[0] // BLOCK) * (plane.shape[1] // BLOCK)
     stride = max(1, int(np.ceil(np.sqrt(count / _MOST_BLOCKS))))
@@ -399,6 +425,9 @@ _LEAST_DETAIL = 16 * float(np.finfo(np.float32).eps)
 
 #: The largest quantization step looked for (Annex K's largest at quality 50 is 121).
 _LARGEST_STEP = 64
+
+#: Every this many rows (columns) are read for the block edges.
+_EDGE_STRIDE = 4
 
 #: The most blocks whose coefficients are read for the steps.
 _MOST_BLOCKS = 2048
