@@ -5,9 +5,9 @@ levels is rounded away there and survives only in the coarse ones, as blotches. 
 positions' finest details (:func:`nlmeans_cli.noise_details.calm_sigma`) then read next to
 nothing, and an image whose noise is plain to the eye was left as it was (sigma 10 saved at
 quality 75: read as 1). The quantization steps are read off the coefficients of the image
-itself (they sit on multiples of them), the noise is measured again on the image binned
-2x2, and that measure is turned back into the noise before compression by passing pure noise
-through the same quantization.
+itself (they sit on multiples of them). Pure noise passed through the same quantization and
+read by the same estimator, on the image and on the image binned 2x2, turns those readings
+back into the noise before compression.
 
 References
 ----------
