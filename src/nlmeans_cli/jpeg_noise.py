@@ -124,18 +124,22 @@ def _shown_step(values: np.ndarray) -> float | None:
     return None if np.count_nonzero(magnitude > 1.5) < _LEAST_AWAY else 1.0
 
 
-def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
-                      ) -> JpegQuantization | None:
+def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None, *,
+                      scale: float = 1.0) -> JpegQuantization | None:
     """Return the JPEG quantization an 8-bit plane's blocks show, if they show one.
 
     Parameters
     ----------
     plane : numpy.ndarray
-        2-D, on the 0-255 scale (whole values where it was decoded from a JPEG).
+        2-D, on the 0-255 scale once times *scale* (whole values where it was decoded from
+        a JPEG).
     pixels : numpy.ndarray, optional
         The unit-scale pixels the plane was made from (its shape, channels last): blocks
         where one is clipped at 0 or 1 after decoding are left out, their coefficients
         moved off the steps' multiples.
+    scale : float
+        What the plane's values are multiplied by to be on the 0-255 scale (255 for the
+        unit scale; only the blocks read are scaled).
 
     Returns
     -------
@@ -159,13 +163,14 @@ def jpeg_quantization(plane: np.ndarray, pixels: np.ndarray | None = None
     """
     if min(plane.shape) < 4 * BLOCK:
         return None
-    found = _quantization_on_grid(plane, pixels)
+    found = _quantization_on_grid(plane, pixels, scale)
     if found is not None:
         return found
     row, col = _block_edges(plane)
     if (row, col) == (0, 0):
         return None
-    return _quantization_on_grid(plane[row:, col:], None if pixels is None else pixels[row:, col:])
+    return _quantization_on_grid(plane[row:, col:], None if pixels is None else pixels[row:, col:],
+                                 scale)
 
 
 def _block_edges(plane: np.ndarray) -> tuple[int, int]:
@@ -181,14 +186,14 @@ def _block_edges(plane: np.ndarray) -> tuple[int, int]:
     return offsets[0], offsets[1]
 
 
-def _quantization_on_grid(plane: np.ndarray, pixels: np.ndarray | None
+def _quantization_on_grid(plane: np.ndarray, pixels: np.ndarray | None, scale: float
                           ) -> JpegQuantization | None:
     """Return the quantization a plane's blocks show, on the grid from its top left corner."""
     # A spread sample of the blocks tells the steps as well as all of a large image's.
     count = (plane.shape[0] // BLOCK) * (plane.shape[1] // BLOCK)
     stride = max(1, int(np.ceil(np.sqrt(count / _MOST_BLOCKS))))
     # (The DC coefficient, which JPEG's level shift moves, is not read.)
-    coefficients = _block_coefficients(plane, stride)
+    coefficients = _block_coefficients(plane, stride) * scale
     if pixels is not None:
         coefficients = coefficients[~_blocks_clipped(pixels, stride)]
     steps = np.full((BLOCK, BLOCK), np.nan)
@@ -262,7 +267,6 @@ def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_si
     :func:`nlmeans_cli.noise_details.calm_sigma`, and a reading of the simulated plane per
     round (some tens of milliseconds in all).
     """
-    image = np.asarray(plane, np.float64) * 255.0
     fine = fine_sigma * 255.0
     noise = np.random.default_rng(_SIMULATION_SEED).standard_normal((_SIMULATED, _SIMULATED))
 
@@ -270,7 +274,7 @@ def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_si
         return _fine_reading(_quantized_noise(noise, sigma, quantization))
 
     def binned_reading(sigma: float) -> float:
-        return _binned_reading(_quantized_noise(noise, sigma, quantization), _ROUNDING)
+        return _binned_reading(_quantized_noise(noise, sigma, quantization), _ROUNDING / 255.0)
 
     found = [fine]
     if fine >= _FINE_FLOOR:
@@ -279,7 +283,7 @@ def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_si
         # reading falls off a cliff: any texture's reading there names the cliff's level.
         if sigma is not None and fine >= _LEAST_FINE_SHARE * sigma:
             found.append(sigma)
-    binned = _binned_reading(image, least * 255.0)
+    binned = _binned_reading(plane, least)
     if binned > max(_HIDDEN_RATIO * fine, _LEAST_HIDDEN * noise_share):
         sigma = _level_reading(binned_reading, binned, binned, _WIDEST_SEARCH * binned)
         # Only where the quantization would take most of such noise from the finest
@@ -324,7 +328,7 @@ def still_jpeg_sigma(still: np.ndarray, sigma: float) -> float:
         return sigma
     grey = still.shape[-1] == 1
     plane = np.ascontiguousarray(still[..., 0] if grey else still @ _JPEG_LUMA.astype(still.dtype))
-    quantization = jpeg_quantization(plane * np.float32(255), still)
+    quantization = jpeg_quantization(plane, still, scale=255.0)
     if quantization is None:
         return sigma
     if grey:
@@ -380,28 +384,35 @@ def _level_reading(reading, target: float, low: float, high: float) -> float | N
     return 0.5 * (low + high)
 
 
-def _fine_reading(image: np.ndarray) -> float:
-    """Return white noise's sigma read from a 0-255 plane's calmest finest details."""
-    sigma = calm_sigma(image[np.newaxis] / 255.0, None, None, least=_ROUNDING / 255.0)
+def _fine_reading(unit: np.ndarray) -> float:
+    """Return white noise's sigma (0-255) read from a unit-scale plane's calmest finest details."""
+    sigma = calm_sigma(unit[np.newaxis], None, None, least=_ROUNDING / 255.0)
     return 0.0 if sigma is None else sigma * 255.0
 
 
-def _binned_reading(image: np.ndarray, least: float) -> float:
-    """Return white noise's sigma read from a 0-255 plane binned 2x2 (twice the binned reading)."""
-    rows, cols = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
-    binned = image[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2).mean(axis=(1, 3))
-    sigma = calm_sigma(binned[np.newaxis] / 255.0, None, None, least=least / 255.0)
+def _binned_reading(unit: np.ndarray, least: float) -> float:
+    """Return white noise's sigma (0-255) read from a unit-scale plane binned 2x2.
+
+    Twice the binned plane's reading; *least* on the unit scale, as
+    :func:`nlmeans_cli.noise_details.calm_sigma` takes it.
+    """
+    rows, cols = unit.shape[0] // 2 * 2, unit.shape[1] // 2 * 2
+    binned = unit[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2).mean(axis=(1, 3))
+    sigma = calm_sigma(binned[np.newaxis], None, None, least=least)
     return 0.0 if sigma is None else 2.0 * sigma * 255.0
 
 
 def _quantized_noise(noise: np.ndarray, sigma: float, quantization: JpegQuantization
                      ) -> np.ndarray:
-    """Return mid-grey with *sigma* times *noise*, quantized as a JPEG with those steps."""
+    """Return mid-grey with *sigma* (0-255) times *noise*, quantized as a JPEG with those steps.
+
+    On the unit scale.
+    """
     plane = np.clip(np.rint(128.0 + sigma * noise), 0, 255)
     coefficients = _block_coefficients(plane - 128.0)
     steps = quantization.steps
     coefficients = np.rint(coefficients / steps) * steps
-    return np.clip(np.rint(_blocks_to_plane(coefficients, plane.shape) + 128.0), 0, 255)
+    return np.clip(np.rint(_blocks_to_plane(coefficients, plane.shape) + 128.0), 0, 255) / 255.0
 
 
 #: How far from a whole 8-bit level (0-255 scale) a unit-scale float32 value may lie and
