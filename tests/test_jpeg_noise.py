@@ -12,10 +12,15 @@ from nlmeans_cli import denoise, estimate_noise
 from nlmeans_cli.jpeg_noise import jpeg_quantization, on_eight_bit_levels
 
 
-def _noisy(sigma: float, seed: int) -> np.ndarray:
-    clean = data.camera()[128:384, 128:384].astype(np.float64)
+def _with_noise(clean: np.ndarray, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the clean pixels as float64, and with Gaussian noise rounded to 8 bits."""
+    clean = clean.astype(np.float64)
     noise = np.random.default_rng(seed).normal(0.0, sigma, clean.shape)
     return clean, np.clip(np.rint(clean + noise), 0, 255).astype(np.uint8)
+
+
+def _noisy(sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return _with_noise(data.camera()[128:384, 128:384], sigma, seed)
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,9 +97,7 @@ def test_the_off_level_copy_hides_a_jpeg_from_the_check():
 
 
 def _colour(sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    clean = data.astronaut()[:256, 128:384].astype(np.float64)
-    noise = np.random.default_rng(seed).normal(0.0, sigma, clean.shape)
-    return clean, np.clip(np.rint(clean + noise), 0, 255).astype(np.uint8)
+    return _with_noise(data.astronaut()[:256, 128:384], sigma, seed)
 
 
 def test_colour_noise_hidden_by_quantization_is_found_in_the_luma():

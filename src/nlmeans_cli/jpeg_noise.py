@@ -214,14 +214,15 @@ def _quantization_on_grid(plane: np.ndarray, pixels: np.ndarray | None, scale: f
         return None
     # The steps not shown (every coefficient rounded to 0) follow the table the encoder
     # scaled: Annex K's, at the scale of those shown.
-    scale = float(np.median(steps[quantized] / _ANNEX_K_LUMINANCE[quantized]))
-    filled = np.where(quantized, steps, np.maximum(np.rint(_ANNEX_K_LUMINANCE * scale), 1.0))
-    filled[0, 0] = max(float(np.rint(_ANNEX_K_LUMINANCE[0, 0] * scale)), 1.0)
+    table_scale = float(np.median(steps[quantized] / _ANNEX_K_LUMINANCE[quantized]))
+    filled = np.where(quantized, steps,
+                      np.maximum(np.rint(_ANNEX_K_LUMINANCE * table_scale), 1.0))
+    filled[0, 0] = max(float(np.rint(_ANNEX_K_LUMINANCE[0, 0] * table_scale)), 1.0)
     return JpegQuantization(filled, quantized)
 
 
 def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_sigma: float,
-                      least: float, *, noise_share: float = 1.0) -> float:
+                      *, noise_share: float = 1.0) -> float:
     """Return the noise before compression where a JPEG's quantization hid it from *fine_sigma*.
 
     Parameters
@@ -233,8 +234,6 @@ def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_si
     fine_sigma : float
         The calmest finest details' sigma (:func:`nlmeans_cli.noise_details.calm_sigma`),
         unit scale.
-    least : float
-        As :func:`nlmeans_cli.noise_details.calm_sigma` takes it.
     noise_share : float
         The plane's share of the noise a pixel's channel carries (1 for a grey plane; a
         colour still's luma carries less): the binned reading's floor is scaled by it.
@@ -274,7 +273,7 @@ def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_si
         return _fine_reading(_quantized_noise(noise, sigma, quantization))
 
     def binned_reading(sigma: float) -> float:
-        return _binned_reading(_quantized_noise(noise, sigma, quantization), _ROUNDING / 255.0)
+        return _binned_reading(_quantized_noise(noise, sigma, quantization))
 
     found = [fine]
     if fine >= _FINE_FLOOR:
@@ -283,7 +282,7 @@ def jpeg_hidden_sigma(plane: np.ndarray, quantization: JpegQuantization, fine_si
         # reading falls off a cliff: any texture's reading there names the cliff's level.
         if sigma is not None and fine >= _LEAST_FINE_SHARE * sigma:
             found.append(sigma)
-    binned = _binned_reading(plane, least)
+    binned = _binned_reading(plane)
     if binned > max(_HIDDEN_RATIO * fine, _LEAST_HIDDEN * noise_share):
         sigma = _level_reading(binned_reading, binned, binned, _WIDEST_SEARCH * binned)
         # Only where the quantization would take most of such noise from the finest
@@ -332,11 +331,10 @@ def still_jpeg_sigma(still: np.ndarray, sigma: float) -> float:
     if quantization is None:
         return sigma
     if grey:
-        return jpeg_hidden_sigma(plane, quantization, sigma, _LEAST_DETAIL)
+        return jpeg_hidden_sigma(plane, quantization, sigma)
     fine = calm_sigma(plane[np.newaxis], *clipped_ends(plane[np.newaxis]),
                       least=_LEAST_DETAIL) or 0.0
-    hidden = jpeg_hidden_sigma(plane, quantization, fine, _LEAST_DETAIL,
-                               noise_share=_LUMA_NOISE_SHARE)
+    hidden = jpeg_hidden_sigma(plane, quantization, fine, noise_share=_LUMA_NOISE_SHARE)
     return max(sigma, hidden / _LUMA_NOISE_SHARE)
 
 
@@ -386,19 +384,18 @@ def _level_reading(reading, target: float, low: float, high: float) -> float | N
 
 def _fine_reading(unit: np.ndarray) -> float:
     """Return white noise's sigma (0-255) read from a unit-scale plane's calmest finest details."""
-    sigma = calm_sigma(unit[np.newaxis], None, None, least=_ROUNDING / 255.0)
+    sigma = calm_sigma(unit[np.newaxis], None, None, least=_LEAST_DETAIL)
     return 0.0 if sigma is None else sigma * 255.0
 
 
-def _binned_reading(unit: np.ndarray, least: float) -> float:
+def _binned_reading(unit: np.ndarray) -> float:
     """Return white noise's sigma (0-255) read from a unit-scale plane binned 2x2.
 
-    Twice the binned plane's reading; *least* on the unit scale, as
-    :func:`nlmeans_cli.noise_details.calm_sigma` takes it.
+    Twice the binned plane's reading.
     """
     rows, cols = unit.shape[0] // 2 * 2, unit.shape[1] // 2 * 2
     binned = unit[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2).mean(axis=(1, 3))
-    sigma = calm_sigma(binned[np.newaxis], None, None, least=least)
+    sigma = calm_sigma(binned[np.newaxis], None, None, least=_LEAST_DETAIL)
     return 0.0 if sigma is None else 2.0 * sigma * 255.0
 
 
@@ -431,7 +428,8 @@ _JPEG_LUMA = np.array([0.299, 0.587, 0.114])
 #: The luma's share of white noise alike in red, green and blue (its standard deviation's).
 _LUMA_NOISE_SHARE = float(np.sqrt(np.sum(_JPEG_LUMA**2)))
 
-#: Details of this size (unit scale) or less are a flat region's rounding residue.
+#: Details of this size (unit scale) or less are a flat region's rounding residue (the
+#: filter's taps leave such residues where the values are equal), not noise.
 _LEAST_DETAIL = 16 * float(np.finfo(np.float32).eps)
 
 #: The largest quantization step looked for (Annex K's largest at quality 50 is 121).
@@ -499,5 +497,3 @@ _SEARCH_ROUNDS = 10
 _FINE_MARGIN = 2.0
 _FINE_SLACK = 0.5
 
-#: Details of this size (0-255) or less are a flat region's rounding, not noise.
-_ROUNDING = 1e-6
