@@ -12,6 +12,7 @@ from itertools import chain
 
 import numpy as np
 
+from .colour_noise import colour_sigma, luminance_sigma
 from .denoising import stabiliser_for
 from .noise import fit_poisson_gaussian
 from .parameters import Request
@@ -130,17 +131,22 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
     TypeError, ValueError
         As for :func:`estimate_frames_noise`.
     """
-    sigmas, tally = [], _ChannelTally()
+    sigmas, luminances, tally = [], [], _ChannelTally()
     for last in _frames_sampled(frames, channel_axis, n_frames, samples):
         # Per channel, so that the channels to denoise can be chosen once all are seen.
         sigmas.append([estimate_sigma_unit(last[..., [c]]) for c in range(last.shape[-1])])
+        luminances.append(luminance_sigma(last) if last.shape[-1] == 3 else 0.0)
         tally.add(last)
     if not sigmas:
         raise ValueError("the clip has no frames")
     if not planned:
         plan = tally.plan()
     kept = list(range(len(sigmas[0]))) if plan is None else list(plan.denoised)
-    return float(np.median(np.array(sigmas)[:, kept].mean(axis=1))), plan
+    frame_sigmas = np.array(sigmas)[:, kept].mean(axis=1)
+    if len(kept) == 3:  # as a still's: the noise the channels share, read on the luminance
+        frame_sigmas = [colour_sigma(float(sigma), luminance)
+                        for sigma, luminance in zip(frame_sigmas, luminances, strict=True)]
+    return float(np.median(frame_sigmas)), plan
 
 
 def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,

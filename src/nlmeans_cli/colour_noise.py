@@ -1,0 +1,88 @@
+"""Noise a colour image's channels share, read on the luminance that is denoised.
+
+The classic and learned methods denoise a colour image in orthonormal opponent colours
+(:data:`nlmeans_cli.pixels.OPPONENT`), whose luminance is ``(R + G + B) / sqrt(3)``. White
+noise drawn apart in red, green and blue has the same sigma there as in each channel. Noise
+the channels share does not: a camera's demosaicking and colour matrix spread one sensel's
+noise over all three, and a JPEG's chroma subsampling keeps the luma's noise and averages
+the chroma's away. Each channel then reads less noise than its luminance holds (noise alike
+in the three: ``sqrt(3)`` times less), and a sigma read per channel leaves the luminance,
+where the eye sees the noise, under-smoothed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .clipped_levels import clipped_ends
+from .noise_details import calm_sigma
+
+__all__ = ["SHARED_NOISE_MARGIN", "colour_sigma", "luminance_sigma"]
+
+#: The luminance's sigma replaces the channels' where it is this many times theirs: noise
+#: drawn apart in each channel reads the same on both, to a few percent.
+SHARED_NOISE_MARGIN = 1.1
+
+#: Details of this size (unit scale) or less are a flat region's rounding residue, not noise.
+_LEAST_DETAIL = 16 * float(np.finfo(np.float32).eps)
+
+
+def luminance_sigma(last: np.ndarray) -> float:
+    """Return the sigma of the white noise in a colour image's luminance.
+
+    Parameters
+    ----------
+    last : numpy.ndarray
+        Channels last, three of them (red, green, blue), unit scale; a still's ``(H, W, 3)``
+        or a volume's or stack's ``(D, H, W, 3)``.
+
+    Returns
+    -------
+    float
+        Sigma on the unit scale of ``(R + G + B) / sqrt(3)``, read as each channel's is
+        (:func:`nlmeans_cli.noise_details.calm_sigma`, the neighbourhoods of clipped levels
+        left out); 0 where no detail is left.
+
+    Raises
+    ------
+    ValueError
+        If *last* does not have three channels.
+
+    Notes
+    -----
+    ``O(N)``: the luminance (a copy of one channel's size) and one more channel's reading.
+    """
+    if last.shape[-1] != 3:
+        raise ValueError(f"the luminance needs 3 channels, not {last.shape[-1]}")
+    luminance = last.sum(axis=-1, dtype=last.dtype) / last.dtype.type(np.sqrt(3.0))
+    planes = luminance if luminance.ndim == 3 else luminance[np.newaxis]
+    return calm_sigma(planes, *clipped_ends(planes), least=_LEAST_DETAIL) or 0.0
+
+
+def colour_sigma(channels_sigma: float, luminance: float) -> float:
+    """Return the sigma to denoise a colour image at, from its channels' and luminance's.
+
+    Parameters
+    ----------
+    channels_sigma : float
+        The mean of the channels' own sigmas.
+    luminance : float
+        :func:`luminance_sigma`.
+
+    Returns
+    -------
+    float
+        *luminance* where it exceeds *channels_sigma* by :data:`SHARED_NOISE_MARGIN` (the
+        channels share their noise), else *channels_sigma*.
+
+    Notes
+    -----
+    On eight of scikit-image's colour photographs (384x384 crops) at sigma 10, the classic
+    method gained over the sigma read per channel: +1.0 to +1.2 dB with the noise alike in
+    the three channels, +0.3 to +0.6 dB with half of it shared, +0.4 to +0.6 dB after a JPEG
+    at quality 95 (chroma subsampled 2x2); noise drawn apart in each channel was left as it
+    was. ``O(1)``.
+    """
+    if luminance > SHARED_NOISE_MARGIN * channels_sigma:
+        return luminance
+    return channels_sigma

@@ -1,0 +1,99 @@
+"""Noise a colour image's channels share: read on the luminance the methods denoise."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio
+
+from nlmeans_cli import denoise, estimate_noise
+from nlmeans_cli.clip_noise import estimate_frames_noise
+from nlmeans_cli.colour_noise import SHARED_NOISE_MARGIN, colour_sigma, luminance_sigma
+
+SIGMA = 10.0
+
+
+def _clean() -> np.ndarray:
+    return data.astronaut()[:256, 128:384].astype(np.float64)
+
+
+def _eight_bit(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def _alike(clean: np.ndarray, seed: int) -> np.ndarray:
+    """Noise drawn once per pixel and added to red, green and blue alike."""
+    noise = np.random.default_rng(seed).normal(0.0, SIGMA, clean.shape[:2] + (1,))
+    return _eight_bit(clean + noise)
+
+
+def _apart(clean: np.ndarray, seed: int) -> np.ndarray:
+    """Noise drawn apart in each channel."""
+    return _eight_bit(clean + np.random.default_rng(seed).normal(0.0, SIGMA, clean.shape))
+
+
+def _channels_sigma(pixels: np.ndarray) -> float:
+    """The mean of the channels' own estimates, each read as a grey image."""
+    return float(np.mean([estimate_noise(np.ascontiguousarray(pixels[..., c]))
+                          for c in range(3)]))
+
+
+def test_the_luminance_of_white_noise_holds_its_sigma():
+    noise = np.random.default_rng(0).normal(0.5, 0.05, (256, 256, 3)).astype(np.float32)
+    assert luminance_sigma(noise) == pytest.approx(0.05, rel=0.05)
+
+
+def test_noise_alike_in_three_channels_reads_root_three_times_on_the_luminance():
+    pixels = _alike(_clean(), 1)
+    per_channel = _channels_sigma(pixels)
+    assert per_channel == pytest.approx(SIGMA, rel=0.15)
+    assert estimate_noise(pixels, channel_axis=-1) == pytest.approx(np.sqrt(3) * SIGMA, rel=0.15)
+
+
+def test_noise_drawn_apart_keeps_the_channels_sigma():
+    pixels = _apart(_clean(), 2)
+    assert estimate_noise(pixels, channel_axis=-1) == pytest.approx(_channels_sigma(pixels),
+                                                                    rel=1e-6)
+
+
+def test_the_luminance_is_taken_only_past_the_margin():
+    assert colour_sigma(1.0, SHARED_NOISE_MARGIN * 0.99) == 1.0
+    assert colour_sigma(1.0, SHARED_NOISE_MARGIN * 1.01) == SHARED_NOISE_MARGIN * 1.01
+    assert colour_sigma(1.0, 0.5) == 1.0
+
+
+def test_shared_noise_is_denoised_better_than_at_the_channels_sigma():
+    clean = _clean()
+    pixels = _alike(clean, 3)
+    at_channels = denoise(pixels, channel_axis=-1, sigma=_channels_sigma(pixels))
+    default = denoise(pixels, channel_axis=-1)
+    assert (peak_signal_noise_ratio(clean, default, data_range=255)
+            > peak_signal_noise_ratio(clean, at_channels, data_range=255) + 0.5)
+
+
+def test_a_jpeg_with_subsampled_chroma_reads_near_the_noise_before_it():
+    # Chroma subsampling averages the chroma's noise away and leaves the luma's: the
+    # channels read about three quarters of the noise, the luminance a little more than it
+    # (the luma's noise, weighted alike in the three channels).
+    buffer = io.BytesIO()
+    Image.fromarray(_apart(_clean(), 4)).save(buffer, format="JPEG", quality=95,
+                                               subsampling=2)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:
+        decoded = np.asarray(image)
+    assert _channels_sigma(decoded) < 0.85 * SIGMA
+    assert 0.9 * SIGMA <= estimate_noise(decoded, channel_axis=-1) <= 1.3 * SIGMA
+
+
+def test_a_colour_clip_reads_shared_noise_as_its_frames_do():
+    clean = _clean()
+    clip = np.stack([_alike(clean, seed) for seed in range(5, 9)])
+    still = [estimate_noise(frame, channel_axis=-1) for frame in clip]
+    assert estimate_frames_noise(iter(clip), channel_axis=-1) == pytest.approx(
+        float(np.median(still)), rel=1e-6)
+
+
+def test_a_grey_image_has_no_luminance_of_three_channels():
+    with pytest.raises(ValueError, match="3 channels"):
+        luminance_sigma(np.zeros((8, 8, 1), np.float32))
