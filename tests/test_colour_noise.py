@@ -11,6 +11,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from nlmeans_cli import denoise, estimate_noise
 from nlmeans_cli.clip_noise import estimate_frames_noise
 from nlmeans_cli.colour_noise import SHARED_NOISE_MARGIN, colour_sigma, luminance_sigma
+from nlmeans_cli.pixels import estimate_sigma_unit
 
 SIGMA = 10.0
 
@@ -49,7 +50,14 @@ def test_noise_alike_in_three_channels_reads_root_three_times_on_the_luminance()
     pixels = _alike(_clean(), 1)
     per_channel = _channels_sigma(pixels)
     assert per_channel == pytest.approx(SIGMA, rel=0.15)
-    assert estimate_noise(pixels, channel_axis=-1) == pytest.approx(np.sqrt(3) * SIGMA, rel=0.15)
+    unit = pixels.astype(np.float32) / 255
+    assert luminance_sigma(unit) * 255 == pytest.approx(np.sqrt(3) * SIGMA, rel=0.15)
+    # The classic method's sigma: the geometric mean of the two; the learned one's: the
+    # luminance's.
+    assert estimate_noise(pixels, channel_axis=-1) == pytest.approx(
+        np.sqrt(per_channel * luminance_sigma(unit) * 255), rel=0.01)
+    assert estimate_sigma_unit(unit, luminance_weight=1.0) == pytest.approx(
+        luminance_sigma(unit), rel=1e-6)
 
 
 def test_noise_drawn_apart_keeps_the_channels_sigma():
@@ -60,30 +68,34 @@ def test_noise_drawn_apart_keeps_the_channels_sigma():
 
 def test_the_luminance_is_taken_only_past_the_margin():
     assert colour_sigma(1.0, SHARED_NOISE_MARGIN * 0.99) == 1.0
-    assert colour_sigma(1.0, SHARED_NOISE_MARGIN * 1.01) == SHARED_NOISE_MARGIN * 1.01
-    assert colour_sigma(1.0, 0.5) == 1.0
+    assert colour_sigma(1.0, 0.5, weight=1.0) == 1.0
+    assert colour_sigma(1.0, 4.0) == pytest.approx(2.0)
+    assert colour_sigma(1.0, 4.0, weight=1.0) == pytest.approx(4.0)
+    assert colour_sigma(1.0, 4.0, weight=0.0) == pytest.approx(1.0)
 
 
-def test_shared_noise_is_denoised_better_than_at_the_channels_sigma():
+@pytest.mark.parametrize("method", ["classic", "learned"])
+def test_shared_noise_is_denoised_better_than_at_the_channels_sigma(method):
     clean = _clean()
     pixels = _alike(clean, 3)
-    at_channels = denoise(pixels, channel_axis=-1, sigma=_channels_sigma(pixels))
-    default = denoise(pixels, channel_axis=-1)
+    at_channels = denoise(pixels, channel_axis=-1, sigma=_channels_sigma(pixels),
+                          method=method)
+    default = denoise(pixels, channel_axis=-1, method=method)
     assert (peak_signal_noise_ratio(clean, default, data_range=255)
             > peak_signal_noise_ratio(clean, at_channels, data_range=255) + 0.5)
 
 
 def test_a_jpeg_with_subsampled_chroma_reads_near_the_noise_before_it():
     # Chroma subsampling averages the chroma's noise away and leaves the luma's: the
-    # channels read about three quarters of the noise, the luminance a little more than it
-    # (the luma's noise, weighted alike in the three channels).
+    # channels read about three quarters of the noise, the luminance a little more than it,
+    # and the classic method's sigma lies between the two.
     buffer = io.BytesIO()
     Image.fromarray(_apart(_clean(), 4)).save(buffer, format="JPEG", quality=95,
                                                subsampling=2)
     with Image.open(io.BytesIO(buffer.getvalue())) as image:
         decoded = np.asarray(image)
     assert _channels_sigma(decoded) < 0.85 * SIGMA
-    assert 0.9 * SIGMA <= estimate_noise(decoded, channel_axis=-1) <= 1.3 * SIGMA
+    assert 0.85 * SIGMA <= estimate_noise(decoded, channel_axis=-1) <= 1.2 * SIGMA
 
 
 def test_a_colour_clip_reads_shared_noise_as_its_frames_do():

@@ -12,7 +12,7 @@ from itertools import chain
 
 import numpy as np
 
-from .colour_noise import colour_sigma, luminance_sigma
+from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma
 from .denoising import stabiliser_for
 from .noise import fit_poisson_gaussian
 from .parameters import Request
@@ -105,7 +105,8 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
 def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
                                channel_axis: int | None = None, n_frames: int | None = None,
                                samples: int = NOISE_SAMPLE_FRAMES,
-                               plan: ChannelPlan | None = None, planned: bool = False
+                               plan: ChannelPlan | None = None, planned: bool = False,
+                               luminance_weight: float = BALANCED_WEIGHT
                                ) -> tuple[float, ChannelPlan | None]:
     """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
 
@@ -118,6 +119,8 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
     planned : bool
         Whether *plan* was decided already; else the sampled frames decide it (channels
         constant, or equal to others, throughout them are not denoised).
+    luminance_weight : float
+        As for :func:`nlmeans_cli.pixels.estimate_sigma_unit`.
 
     Returns
     -------
@@ -144,7 +147,7 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
     kept = list(range(len(sigmas[0]))) if plan is None else list(plan.denoised)
     frame_sigmas = np.array(sigmas)[:, kept].mean(axis=1)
     if len(kept) == 3:  # as a still's: the noise the channels share, read on the luminance
-        frame_sigmas = [colour_sigma(float(sigma), luminance)
+        frame_sigmas = [colour_sigma(float(sigma), luminance, weight=luminance_weight)
                         for sigma, luminance in zip(frame_sigmas, luminances, strict=True)]
     return float(np.median(frame_sigmas)), plan
 

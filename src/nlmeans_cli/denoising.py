@@ -391,7 +391,8 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
                                  pixels=stable, table_sigma_unit=stabiliser.table_sigma(level))
         return replace(setting, stabiliser=stabiliser)
     estimated = request.sigma_unit is None
-    sigma_unit = estimate_sigma_unit(unit) if estimated else request.sigma_unit
+    sigma_unit = (estimate_sigma_unit(unit, luminance_weight=runner.luminance_weight)
+                  if estimated else request.sigma_unit)
     return runner.resolve(request, sigma_unit, sigma_estimated=estimated,
                           spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
                           level=level)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .clipped_levels import clipped_ends
-from .colour_noise import colour_sigma, luminance_sigma
+from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma
 from .jpeg_noise import still_jpeg_sigma
 from .noise_details import calm_sigma
 
@@ -404,13 +404,17 @@ def channels_equal(last: np.ndarray, first: int, second: int) -> bool:
 _VARYING_BLOCK = 1 << 16
 
 
-def estimate_sigma_unit(last: np.ndarray) -> float:
+def estimate_sigma_unit(last: np.ndarray, *,
+                        luminance_weight: float = BALANCED_WEIGHT) -> float:
     """White noise's sigma from the details of the calmest positions, averaged over channels.
 
     Parameters
     ----------
     last : numpy.ndarray
         A channels-last image on the unit scale (a volume's slices are its planes).
+    luminance_weight : float
+        Red, green and blue sharing their noise: the luminance's weight in the sigma
+        (:func:`nlmeans_cli.colour_noise.colour_sigma`), the method's.
 
     Returns
     -------
@@ -453,7 +457,7 @@ def estimate_sigma_unit(last: np.ndarray) -> float:
         sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
     sigma = float(np.mean(sigmas))
     if last.shape[-1] == 3:
-        sigma = colour_sigma(sigma, luminance_sigma(last))
+        sigma = colour_sigma(sigma, luminance_sigma(last), weight=luminance_weight)
     return still_jpeg_sigma(last, sigma)
 
 
@@ -509,8 +513,11 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     -------
     float or tuple of 2 float
         Sigma in the image's value units (passing it to :func:`nlmeans_cli.denoise` as
-        *sigma* gives the same result as leaving *sigma* out); or ``(gain, read_noise)`` in
-        the image's value units, the mean over channels (each channel is fitted on its own).
+        *sigma* gives the same result as leaving *sigma* out; with ``method="learned"``
+        too, but for red, green and blue that share their noise, whose luminance's noise
+        that method takes whole: :func:`nlmeans_cli.colour_noise.colour_sigma`); or
+        ``(gain, read_noise)`` in the image's value units, the mean over channels (each
+        channel is fitted on its own).
         Over the channels :func:`nlmeans_cli.denoise` denoises: constant channels, and
         copies of another channel, are left out (:func:`channel_plan`).
 

@@ -261,7 +261,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     elif estimated:
         sigma_unit, plan = estimate_frames_sigma_unit(
             frames(), channel_axis=channel_axis, n_frames=n_frames, plan=plan,
-            planned=request.noise != "gaussian")
+            planned=request.noise != "gaussian",
+            luminance_weight=method_named(request.method).luminance_weight)
         request = replace(request, sigma_unit=sigma_unit)
     elif request.noise == "gaussian" and channel_axis is not None:
         # Nothing was sampled: frames spread over the clip tell the constant channels and the

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..colour_noise import BALANCED_WEIGHT
 from ..parameters import Request
 from ..pixels import ChannelPlan
 from ..stabiliser import Stabiliser
@@ -90,11 +91,17 @@ class Method:
     spacetime : bool
         Whether it searches across frames (honours a temporal window and targets); a method
         that does not is given a clip frame by frame.
+    luminance_weight : float
+        Where a colour image's channels share their noise, the weight of its luminance's
+        noise in the sigma estimated for it
+        (:func:`nlmeans_cli.colour_noise.colour_sigma`): the geometric mean of the channels'
+        and the luminance's by default.
     """
 
     name: str = ""
     description: str = ""
     spacetime: bool = False
+    luminance_weight: float = BALANCED_WEIGHT
 
     def kernels_cached(self) -> bool:
         """Tell whether the compiled kernels a run needs are in Numba's cache already.

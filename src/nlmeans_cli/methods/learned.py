@@ -66,6 +66,9 @@ class Learned(Method):
     name = "learned"
     description = "a small network with a non-local block (shipped or --model), same engine"
     spacetime = False
+    # Each opponent channel goes through the network at the sigma given, so the luminance
+    # is denoised at its own noise.
+    luminance_weight = 1.0
 
     def kernels_cached(self) -> bool:
         """Tell whether the engine's kernels (the block's too) and the convolutions' are cached."""
