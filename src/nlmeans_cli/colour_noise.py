@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .clipped_levels import clipped_ends
-from .noise_details import calm_sigma
+from .noise_details import LEAST_DETAIL, calm_sigma
 
 __all__ = ["BALANCED_WEIGHT", "SHARED_NOISE_MARGIN", "colour_sigma", "luminance_sigma"]
 
@@ -27,9 +27,6 @@ SHARED_NOISE_MARGIN = 1.1
 #: mean of the channels' and the luminance's sigmas (the classic method's patch distances see
 #: the channels' noise, its luminance strength the luminance's).
 BALANCED_WEIGHT = 0.5
-
-#: Details of this size (unit scale) or less are a flat region's rounding residue, not noise.
-_LEAST_DETAIL = 16 * float(np.finfo(np.float32).eps)
 
 
 def luminance_sigma(last: np.ndarray) -> float:
@@ -62,7 +59,7 @@ def luminance_sigma(last: np.ndarray) -> float:
     # A product with the weights: a tenth of the time of a sum over the interleaved axis.
     luminance = last @ np.full(3, 1.0 / np.sqrt(3.0), last.dtype)
     planes = luminance if luminance.ndim == 3 else luminance[np.newaxis]
-    return calm_sigma(planes, *clipped_ends(planes), least=_LEAST_DETAIL) or 0.0
+    return calm_sigma(planes, *clipped_ends(planes), least=LEAST_DETAIL) or 0.0
 
 
 def colour_sigma(channels_sigma: float, luminance: float, *,

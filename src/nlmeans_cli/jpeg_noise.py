@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .clipped_levels import clipped_ends
-from .noise_details import calm_sigma
+from .noise_details import LEAST_DETAIL, calm_sigma
 
 __all__ = ["JpegQuantization", "jpeg_hidden_sigma", "jpeg_quantization", "on_eight_bit_levels",
            "still_jpeg_sigma"]
@@ -333,7 +333,7 @@ def still_jpeg_sigma(still: np.ndarray, sigma: float) -> float:
     if grey:
         return jpeg_hidden_sigma(plane, quantization, sigma)
     fine = calm_sigma(plane[np.newaxis], *clipped_ends(plane[np.newaxis]),
-                      least=_LEAST_DETAIL) or 0.0
+                      least=LEAST_DETAIL) or 0.0
     hidden = jpeg_hidden_sigma(plane, quantization, fine, noise_share=_LUMA_NOISE_SHARE)
     return max(sigma, hidden / _LUMA_NOISE_SHARE)
 
@@ -384,7 +384,7 @@ def _level_reading(reading, target: float, low: float, high: float) -> float | N
 
 def _fine_reading(unit: np.ndarray) -> float:
     """Return white noise's sigma (0-255) read from a unit-scale plane's calmest finest details."""
-    sigma = calm_sigma(unit[np.newaxis], None, None, least=_LEAST_DETAIL)
+    sigma = calm_sigma(unit[np.newaxis], None, None, least=LEAST_DETAIL)
     return 0.0 if sigma is None else sigma * 255.0
 
 
@@ -395,7 +395,7 @@ def _binned_reading(unit: np.ndarray) -> float:
     """
     rows, cols = unit.shape[0] // 2 * 2, unit.shape[1] // 2 * 2
     binned = unit[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2).mean(axis=(1, 3))
-    sigma = calm_sigma(binned[np.newaxis], None, None, least=_LEAST_DETAIL)
+    sigma = calm_sigma(binned[np.newaxis], None, None, least=LEAST_DETAIL)
     return 0.0 if sigma is None else 2.0 * sigma * 255.0
 
 
@@ -427,10 +427,6 @@ _JPEG_LUMA = np.array([0.299, 0.587, 0.114])
 
 #: The luma's share of white noise alike in red, green and blue (its standard deviation's).
 _LUMA_NOISE_SHARE = float(np.sqrt(np.sum(_JPEG_LUMA**2)))
-
-#: Details of this size (unit scale) or less are a flat region's rounding residue (the
-#: filter's taps leave such residues where the values are equal), not noise.
-_LEAST_DETAIL = 16 * float(np.finfo(np.float32).eps)
 
 #: The largest quantization step looked for (Annex K's largest at quality 50 is 121).
 _LARGEST_STEP = 64

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["CALM_SHARE", "CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "NORMAL_QUARTILE",
+__all__ = ["CALM_SHARE", "CHI2_MEDIAN", "DETAIL_SUPPORT", "FIT_PIXELS", "LEAST_DETAIL",
+           "NORMAL_QUARTILE",
            "PLANE_FIT_PIXELS", "TEXTURE_SCALE_RATIO", "WHITE_RATIO_MARGIN", "calm_median",
            "calm_noise_share", "calm_sigma", "calm_statistics", "calm_statistics_by_mask",
            "calm_whiteness", "detail_statistics", "fit_blocks", "local_mean",
@@ -61,6 +62,10 @@ _SPREAD_STEPS = np.array([0.7548776662466927, 0.5698402909980532])
 
 #: The pixels under one detail (its 3x3 neighbourhood).
 DETAIL_SUPPORT = 9
+
+#: Details of this size (unit scale, float32) or less are a flat region's rounding residue
+#: (the filter's taps leave such residues where the values are equal), not noise.
+LEAST_DETAIL = 16 * float(np.finfo(np.float32).eps)
 
 #: The radius, in 3x3 means, of the local mean that sorts positions into levels.
 _LEVEL_KEY_RADIUS = 6
