@@ -1,6 +1,7 @@
 """Noise a colour image's channels share: read on the luminance the methods denoise."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,10 +9,13 @@ from PIL import Image
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
-from nlmeans_cli import denoise, estimate_noise
+from nlmeans_cli import colour_noise, denoise, estimate_noise
 from nlmeans_cli.clip_noise import estimate_frames_noise
 from nlmeans_cli.colour_noise import SHARED_NOISE_MARGIN, colour_sigma, luminance_sigma
+from nlmeans_cli.denoising import request_for, stabiliser_for
+from nlmeans_cli.noise import PoissonGaussian
 from nlmeans_cli.pixels import estimate_sigma_unit
+from nlmeans_cli.stabiliser import Stabiliser
 
 SIGMA = 10.0
 
@@ -109,3 +113,38 @@ def test_a_colour_clip_reads_shared_noise_as_its_frames_do():
 def test_a_grey_image_has_no_luminance_of_three_channels():
     with pytest.raises(ValueError, match="3 channels"):
         luminance_sigma(np.zeros((8, 8, 1), np.float32))
+
+
+def _photon_noise(clean: np.ndarray, seed: int, *, alike: bool) -> np.ndarray:
+    """Poisson-Gaussian noise (gain 4, read noise 2 on the 0-255 scale), 8 bits."""
+    rng = np.random.default_rng(seed)
+    draws = rng.normal(0.0, 1.0, clean.shape[:2] + (1,) if alike else clean.shape)
+    return _eight_bit(clean + np.sqrt(4.0 * clean + 4.0) * draws)
+
+
+def test_the_stabiliser_weighs_the_luminance_as_a_still_does():
+    stabiliser = Stabiliser(models=(PoissonGaussian(0.01, 0.01),) * 3, scale=2.0,
+                            equivalent_sigma=0.1)
+    assert stabiliser.sigma_unit == 0.5
+    shared = replace(stabiliser, luminance_sigma=2.0, luminance_weight=0.5)
+    assert shared.sigma_unit == pytest.approx(colour_sigma(0.5, 2.0, weight=0.5))
+    assert shared.table_sigma(1.0) == pytest.approx(0.1 * shared.sigma_unit / 0.5)
+    apart = replace(stabiliser, luminance_sigma=0.52, luminance_weight=0.5)
+    assert apart.sigma_unit == 0.5
+
+
+def test_photon_noise_drawn_apart_keeps_the_stabilised_sigma():
+    unit = _photon_noise(_clean(), 10, alike=False).astype(np.float32) / 255
+    stabiliser = stabiliser_for(request_for(np.dtype(np.uint8), noise="poisson-gaussian"), unit)
+    assert stabiliser.luminance_sigma is not None
+    assert stabiliser.sigma_unit == stabiliser.measured_share / stabiliser.scale
+
+
+def test_photon_noise_alike_in_three_channels_is_denoised_on_its_luminance(monkeypatch):
+    clean = _clean()
+    pixels = _photon_noise(clean, 11, alike=True)
+    shared = denoise(pixels, channel_axis=-1, noise="poisson-gaussian")
+    monkeypatch.setattr(colour_noise, "SHARED_NOISE_MARGIN", np.inf)
+    apart = denoise(pixels, channel_axis=-1, noise="poisson-gaussian")
+    assert (peak_signal_noise_ratio(clean, shared, data_range=255)
+            > peak_signal_noise_ratio(clean, apart, data_range=255) + 0.5)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .colour_noise import luminance_sigma
 from .methods import Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative, reference_level
@@ -431,8 +432,13 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     if given:
         raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
                          "is set by gain and read noise, and h is chosen after stabilising")
-    return plan_stabiliser(unit, request.noise, gain=request.gain_unit,
-                           read_noise=request.read_noise_unit, top=top)
+    stabiliser = plan_stabiliser(unit, request.noise, gain=request.gain_unit,
+                                 read_noise=request.read_noise_unit, top=top)
+    if stabiliser is None or unit.shape[-1] != 3:
+        return stabiliser
+    # Noise red, green and blue share stays shared through the transform.
+    return replace(stabiliser, luminance_sigma=luminance_sigma(stabiliser.forward(unit)),
+                   luminance_weight=method_named(request.method).luminance_weight)
 
 
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:

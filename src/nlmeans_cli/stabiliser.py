@@ -15,6 +15,7 @@ import numpy as np
 
 from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .clipped_noise import clipped_growth_shown, clipped_levels_model
+from .colour_noise import colour_sigma
 from .detail_slopes import slopes_at_two_scales
 from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
 from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
@@ -71,6 +72,13 @@ class Stabiliser:
         fine texture, against the transform's promise (``1 / scale``): the image is denoised
         at it where it is under 1 (a fit that texture lifted promises more noise than there
         is), never under :data:`CONFIRMING_SHARE`. 1 where the model is taken at its word.
+    luminance_sigma : float or None
+        Red, green and blue: the transformed luminance's noise
+        (:func:`nlmeans_cli.colour_noise.luminance_sigma`); noise the channels share stays
+        shared through the transform. ``None``: not read.
+    luminance_weight : float
+        Its weight in :attr:`sigma_unit` where the channels share their noise: the method's
+        (:func:`nlmeans_cli.colour_noise.colour_sigma`).
     """
 
     models: tuple[PoissonGaussian, ...]
@@ -78,6 +86,8 @@ class Stabiliser:
     given: tuple[str, ...] = ()
     equivalent_sigma: float | None = None
     measured_share: float = 1.0
+    luminance_sigma: float | None = None
+    luminance_weight: float = 0.0
 
     @property
     def fitted(self) -> bool:
@@ -86,17 +96,26 @@ class Stabiliser:
 
     @property
     def sigma_unit(self) -> float:
-        """The noise standard deviation of :meth:`forward`'s output (as measured, if less)."""
-        return self.measured_share / self.scale
+        """The noise standard deviation of :meth:`forward`'s output (as measured, if less).
+
+        Where red, green and blue share their noise, weighed towards their luminance's.
+        """
+        channels = self.measured_share / self.scale
+        if self.luminance_sigma is None:
+            return channels
+        return colour_sigma(channels, self.luminance_sigma, weight=self.luminance_weight)
 
     def table_sigma(self, level: float) -> float | None:
         """Return :attr:`equivalent_sigma` against an untransformed image's *level*.
 
         Where a method reads its default parameters for the transformed image (whose own
         level is 1, the transform putting the range's top there); *level* as
-        :func:`nlmeans_cli.parameters.reference_level` gives it.
+        :func:`nlmeans_cli.parameters.reference_level` gives it. Noise the channels share
+        raises it as it raises :attr:`sigma_unit`.
         """
-        return None if self.equivalent_sigma is None else self.equivalent_sigma / level
+        if self.equivalent_sigma is None:
+            return None
+        return self.equivalent_sigma * self.sigma_unit * self.scale / self.measured_share / level
 
     def forward(self, unit: np.ndarray) -> np.ndarray:
         """Transform channels-last unit-scale pixels: noise of variance ``sigma_unit ** 2``."""
