@@ -8,13 +8,20 @@ import pytest
 from PIL import Image
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
+from typer.testing import CliRunner
 
 from nlmeans_cli import colour_noise, denoise, estimate_noise
+from nlmeans_cli.cli import app
 from nlmeans_cli.clip_noise import estimate_frames_noise
-from nlmeans_cli.colour_noise import SHARED_NOISE_MARGIN, colour_sigma, luminance_sigma
+from nlmeans_cli.colour_noise import (
+    SHARED_NOISE_MARGIN,
+    colour_sigma,
+    luminance_sigma,
+    shared_noise_note,
+)
 from nlmeans_cli.denoising import request_for, stabiliser_for
 from nlmeans_cli.noise import PoissonGaussian
-from nlmeans_cli.pixels import estimate_sigma_unit
+from nlmeans_cli.pixels import estimate_sigma_unit, read_sigma_unit
 from nlmeans_cli.stabiliser import Stabiliser
 
 SIGMA = 10.0
@@ -148,3 +155,32 @@ def test_photon_noise_alike_in_three_channels_is_denoised_on_its_luminance(monke
     apart = denoise(pixels, channel_axis=-1, noise="poisson-gaussian")
     assert (peak_signal_noise_ratio(clean, shared, data_range=255)
             > peak_signal_noise_ratio(clean, apart, data_range=255) + 0.5)
+
+
+def test_the_reading_says_when_the_channels_share_their_noise():
+    alike = read_sigma_unit(_alike(_clean(), 12).astype(np.float32) / 255)
+    assert "share their noise" in alike.note
+    assert read_sigma_unit(_apart(_clean(), 13).astype(np.float32) / 255).note == ""
+    assert shared_noise_note(1.0, 1.0, 1.0) == ""
+    assert shared_noise_note(1.0, 3.0, 2.0).endswith("reads 3.00 times their own, "
+                                                      "denoised at 2.00 times")
+
+
+def test_the_reading_says_when_a_jpeg_hid_the_noise():
+    buffer = io.BytesIO()
+    Image.fromarray(_apart(_clean(), 14)).save(buffer, format="JPEG", quality=75)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:
+        decoded = np.asarray(image).astype(np.float32) / 255
+    assert "JPEG quantization" in read_sigma_unit(decoded).note
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "poisson-gaussian"])
+def test_the_command_line_notes_shared_noise(tmp_path, noise):
+    clean = _clean()
+    pixels = _alike(clean, 15) if noise == "gaussian" else _photon_noise(clean, 15, alike=True)
+    source = tmp_path / "in.png"
+    Image.fromarray(pixels).save(source)
+    result = CliRunner().invoke(app, ["denoise", str(source), str(tmp_path / "out.png"),
+                                      "--noise", noise])
+    assert result.exit_code == 0, result.output
+    assert "note: the channels share their noise" in result.stderr

@@ -17,7 +17,8 @@ import numpy as np
 from .clipped_levels import clipped_ends
 from .noise_details import LEAST_DETAIL, calm_sigma
 
-__all__ = ["BALANCED_WEIGHT", "SHARED_NOISE_MARGIN", "colour_sigma", "luminance_sigma"]
+__all__ = ["BALANCED_WEIGHT", "SHARED_NOISE_MARGIN", "colour_sigma", "luminance_sigma",
+           "shared_noise_note"]
 
 #: The luminance's sigma counts where it is this many times the channels': noise drawn apart
 #: in each channel reads the same on both to a few percent, but light noise over fine texture
@@ -98,3 +99,29 @@ def colour_sigma(channels_sigma: float, luminance: float, *,
     if luminance > SHARED_NOISE_MARGIN * channels_sigma:
         return channels_sigma ** (1.0 - weight) * luminance**weight
     return channels_sigma
+
+
+def shared_noise_note(channels_sigma: float, luminance: float, sigma: float) -> str:
+    """Return a report's note where the channels' shared noise set *sigma*, else ``""``.
+
+    Parameters
+    ----------
+    channels_sigma, luminance : float
+        As for :func:`colour_sigma`.
+    sigma : float
+        What :func:`colour_sigma` returned for them.
+
+    Returns
+    -------
+    str
+        The luminance's reading and the sigma taken, as multiples of the channels' own.
+
+    Notes
+    -----
+    ``O(1)``.
+    """
+    if sigma == channels_sigma:
+        return ""
+    return (f"the channels share their noise: their luminance reads "
+            f"{luminance / channels_sigma:.2f} times their own, denoised at "
+            f"{sigma / channels_sigma:.2f} times")

@@ -18,13 +18,14 @@ from .methods import Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative, reference_level
 from .pixels import (
+    SigmaReading,
     channel_plan,
     channels_last,
     check_dtype,
-    estimate_sigma_unit,
     fill_channels,
     from_grid,
     from_unit,
+    read_sigma_unit,
     restore_channels,
     to_grid,
     unit_pixels,
@@ -200,7 +201,7 @@ def resolve_parameters(
 
     Notes
     -----
-    Cost ``O(N)`` when sigma is estimated (:func:`nlmeans_cli.pixels.estimate_sigma_unit`),
+    Cost ``O(N)`` when sigma is estimated (:func:`nlmeans_cli.pixels.read_sigma_unit`),
     ``O(1)`` otherwise;
     the learned method loads its model file once per process.
     """
@@ -392,11 +393,12 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
                                  pixels=stable, table_sigma_unit=stabiliser.table_sigma(level))
         return replace(setting, stabiliser=stabiliser)
     estimated = request.sigma_unit is None
-    sigma_unit = (estimate_sigma_unit(unit, luminance_weight=runner.luminance_weight)
-                  if estimated else request.sigma_unit)
-    return runner.resolve(request, sigma_unit, sigma_estimated=estimated,
-                          spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
-                          level=level)
+    reading = (read_sigma_unit(unit, luminance_weight=runner.luminance_weight)
+               if estimated else SigmaReading(request.sigma_unit))
+    setting = runner.resolve(request, reading.sigma_unit, sigma_estimated=estimated,
+                             spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
+                             level=level)
+    return replace(setting, sigma_note=reading.note) if reading.note else setting
 
 
 def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .clipped_levels import clipped_ends
-from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma
+from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma, shared_noise_note
 from .jpeg_noise import still_jpeg_sigma
 from .noise_details import calm_sigma
 
@@ -32,6 +32,7 @@ __all__ = [
     "OPPONENT",
     "SUPPORTED_DTYPES",
     "ChannelPlan",
+    "SigmaReading",
     "channel_plan",
     "channels_equal",
     "channels_last",
@@ -43,6 +44,7 @@ __all__ = [
     "from_grid",
     "from_unit",
     "plan_channels",
+    "read_sigma_unit",
     "to_grid",
     "to_unit",
     "unit_pixels",
@@ -404,8 +406,21 @@ def channels_equal(last: np.ndarray, first: int, second: int) -> bool:
 _VARYING_BLOCK = 1 << 16
 
 
+class SigmaReading(NamedTuple):
+    """An estimated sigma (unit scale) and, where it was not read as usual, a note why."""
+
+    sigma_unit: float
+    note: str = ""
+
+
 def estimate_sigma_unit(last: np.ndarray, *,
                         luminance_weight: float = BALANCED_WEIGHT) -> float:
+    """Return :func:`read_sigma_unit`'s sigma (unit scale), without its note."""
+    return read_sigma_unit(last, luminance_weight=luminance_weight).sigma_unit
+
+
+def read_sigma_unit(last: np.ndarray, *,
+                    luminance_weight: float = BALANCED_WEIGHT) -> SigmaReading:
     """White noise's sigma from the details of the calmest positions, averaged over channels.
 
     Parameters
@@ -418,9 +433,10 @@ def estimate_sigma_unit(last: np.ndarray, *,
 
     Returns
     -------
-    float
+    SigmaReading
         Sigma on the unit scale; 0 for an image under 4 pixels along an axis (too small to
-        tell noise from signal) or without details (constant).
+        tell noise from signal) or without details (constant). Its note says where the
+        luminance or a JPEG's quantization set it, with the channels' own reading.
 
     Notes
     -----
@@ -443,7 +459,7 @@ def estimate_sigma_unit(last: np.ndarray, *,
     :data:`nlmeans_cli.noise_details.FIT_PIXELS` pixels a channel.
     """
     if min(last.shape[:-1]) < 4:
-        return 0.0
+        return SigmaReading(0.0)
     sigmas = []
     for channel in np.moveaxis(last, -1, 0):
         # One colour channel copied together (a grey one is already) serves the passes over
@@ -455,10 +471,17 @@ def estimate_sigma_unit(last: np.ndarray, *,
         largest = max(-float(channel.min()), float(channel.max()))
         rounding = _ROUNDING_ULPS * np.finfo(channel.dtype).eps * largest
         sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
-    sigma = float(np.mean(sigmas))
+    channels = float(np.mean(sigmas))
+    sigma, note = channels, ""
     if last.shape[-1] == 3:
-        sigma = colour_sigma(sigma, luminance_sigma(last), weight=luminance_weight)
-    return still_jpeg_sigma(last, sigma)
+        luminance = luminance_sigma(last)
+        sigma = colour_sigma(channels, luminance, weight=luminance_weight)
+        note = shared_noise_note(channels, luminance, sigma)
+    found = still_jpeg_sigma(last, sigma)
+    if found != sigma:
+        note = (f"its 8x8 blocks show a JPEG quantization: sigma is the noise it hid "
+                f"(the finest details read {sigma * 255:.2f})")
+    return SigmaReading(found, note)
 
 
 def unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..colour_noise import shared_noise_note
 from ..io.atomic import ImageFileError, OutputExistsError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
@@ -177,6 +178,7 @@ class FileOutcome:
         self.radii = used.get("radii")
         if setting.channel_plan is not None:
             self.notes.extend(_channel_notes(setting.channel_plan))
+        self.notes.extend(each.sigma_note for each in settings if each.sigma_note)
         stabilisers = [each.stabiliser for each in settings]
         if all(stabilisers):
             models = [model for stabiliser in stabilisers for model in stabiliser.models]
@@ -195,6 +197,10 @@ class FileOutcome:
                     models, None if setting.channel_plan is None else numbers))
             self.notes.extend(_undetermined(models, numbers))
             self.notes.extend(_black_level(models, numbers, dtype))
+            first = stabilisers[0]
+            shared = shared_noise_note(first.measured_share / first.scale,
+                                       first.luminance_sigma or 0.0, first.sigma_unit)
+            self.notes.extend([shared] if shared else [])
             if any(model.clip_bound for model in models):
                 self.notes.append("clipping at black or white reaches every level of this "
                                   "image, so its fit may be bent by it (--noise auto takes the "

@@ -47,6 +47,9 @@ class Setting:
         fluorescence image saved in colour, a grey image saved in colour): the channels
         denoised, whose setting the rest is, and what the others take
         (:class:`nlmeans_cli.pixels.ChannelPlan`). ``None``: every channel is denoised.
+    sigma_note : str
+        Where an estimated sigma was not read as usual, why
+        (:attr:`nlmeans_cli.pixels.SigmaReading.note`); empty otherwise.
     """
 
     method: str
@@ -55,6 +58,7 @@ class Setting:
     sigma_estimated: bool
     stabiliser: Stabiliser | None = None
     channel_plan: ChannelPlan | None = None
+    sigma_note: str = ""
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Return, per spatial axis, how many pixels either side an output pixel reads.
