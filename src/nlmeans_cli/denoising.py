@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from .colour_noise import luminance_sigma
-from .methods import Setting, method_named
+from .methods import Method, Setting, method_named
 from .noise import lookup_noise
 from .parameters import DEFAULT_NOISE, Request, non_negative, reference_level
 from .pixels import (
@@ -383,10 +383,12 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     its untransformed noise read against *level*.
     """
     runner = method_named(request.method)
-    stabiliser = stabiliser_for(request, unit, level)
+    stabiliser = _planned_stabiliser(request, unit, level)
     if stabiliser is not None:
-        # The method resolves for the transformed image, whose noise is known.
+        # The method resolves for the transformed image, whose noise is known; transformed
+        # once, for the shared noise's reading too.
         stable = stabiliser.forward(unit)
+        stabiliser = _with_shared_noise(stabiliser, stable, runner)
         setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
                                  stabiliser.sigma_unit, sigma_estimated=False,
                                  spatial=unit.shape[:-1], channels=unit.shape[-1],
@@ -425,6 +427,15 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
         If sigma or h is given with ``poisson-gaussian`` noise, or as
         :func:`nlmeans_cli.stabiliser.plan_stabiliser`.
     """
+    stabiliser = _planned_stabiliser(request, unit, top)
+    if stabiliser is None or unit.shape[-1] != 3:
+        return stabiliser
+    return _with_shared_noise(stabiliser, stabiliser.forward(unit),
+                              method_named(request.method))
+
+
+def _planned_stabiliser(request: Request, unit: np.ndarray, top: float) -> Stabiliser | None:
+    """Return :func:`stabiliser_for`'s transform before the shared noise is read."""
     if request.noise == "gaussian":
         return None
     given = any(value is not None for value in (request.sigma_unit, request.h_unit,
@@ -434,13 +445,21 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     if given:
         raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
                          "is set by gain and read noise, and h is chosen after stabilising")
-    stabiliser = plan_stabiliser(unit, request.noise, gain=request.gain_unit,
-                                 read_noise=request.read_noise_unit, top=top)
-    if stabiliser is None or unit.shape[-1] != 3:
+    return plan_stabiliser(unit, request.noise, gain=request.gain_unit,
+                           read_noise=request.read_noise_unit, top=top)
+
+
+def _with_shared_noise(stabiliser: Stabiliser, stable: np.ndarray, runner: Method
+                       ) -> Stabiliser:
+    """Return *stabiliser* with its output *stable*'s luminance read, for red, green and blue.
+
+    Noise the channels share stays shared through the transform; *runner*'s weight says how
+    much of the luminance's noise its sigma takes.
+    """
+    if stable.shape[-1] != 3:
         return stabiliser
-    # Noise red, green and blue share stays shared through the transform.
-    return replace(stabiliser, luminance_sigma=luminance_sigma(stabiliser.forward(unit)),
-                   luminance_weight=method_named(request.method).luminance_weight)
+    return replace(stabiliser, luminance_sigma=luminance_sigma(stable),
+                   luminance_weight=runner.luminance_weight)
 
 
 def _run(unit: np.ndarray, setting: Setting) -> np.ndarray:

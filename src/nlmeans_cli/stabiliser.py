@@ -73,9 +73,8 @@ class Stabiliser:
         at it where it is under 1 (a fit that texture lifted promises more noise than there
         is), never under :data:`CONFIRMING_SHARE`. 1 where the model is taken at its word.
     luminance_sigma : float or None
-        Red, green and blue: the transformed luminance's noise
-        (:func:`nlmeans_cli.colour_noise.luminance_sigma`); noise the channels share stays
-        shared through the transform. ``None``: not read.
+        Red, green and blue: the transformed luminance's noise (noise the channels share
+        stays shared through the transform). ``None``: not read.
     luminance_weight : float
         Its weight in :attr:`sigma_unit` where the channels share their noise: the method's
         (:func:`nlmeans_cli.colour_noise.colour_sigma`).
@@ -95,15 +94,17 @@ class Stabiliser:
         return len(self.given) < 2
 
     @property
-    def sigma_unit(self) -> float:
-        """The noise standard deviation of :meth:`forward`'s output (as measured, if less).
+    def channels_sigma_unit(self) -> float:
+        """Each channel's noise in :meth:`forward`'s output (as measured, if less)."""
+        return self.measured_share / self.scale
 
-        Where red, green and blue share their noise, weighed towards their luminance's.
-        """
-        channels = self.measured_share / self.scale
+    @property
+    def sigma_unit(self) -> float:
+        """:attr:`channels_sigma_unit`, weighed towards the luminance's where it is shared."""
         if self.luminance_sigma is None:
-            return channels
-        return colour_sigma(channels, self.luminance_sigma, weight=self.luminance_weight)
+            return self.channels_sigma_unit
+        return colour_sigma(self.channels_sigma_unit, self.luminance_sigma,
+                            weight=self.luminance_weight)
 
     def table_sigma(self, level: float) -> float | None:
         """Return :attr:`equivalent_sigma` against an untransformed image's *level*.
@@ -115,7 +116,7 @@ class Stabiliser:
         """
         if self.equivalent_sigma is None:
             return None
-        return self.equivalent_sigma * self.sigma_unit * self.scale / self.measured_share / level
+        return self.equivalent_sigma * self.sigma_unit / self.channels_sigma_unit / level
 
     def forward(self, unit: np.ndarray) -> np.ndarray:
         """Transform channels-last unit-scale pixels: noise of variance ``sigma_unit ** 2``."""

@@ -198,9 +198,10 @@ class FileOutcome:
             self.notes.extend(_undetermined(models, numbers))
             self.notes.extend(_black_level(models, numbers, dtype))
             first = stabilisers[0]
-            shared = shared_noise_note(first.measured_share / first.scale,
-                                       first.luminance_sigma or 0.0, first.sigma_unit)
-            self.notes.extend([shared] if shared else [])
+            shared = shared_noise_note(first.channels_sigma_unit, first.luminance_sigma or 0.0,
+                                       first.sigma_unit)
+            if shared:
+                self.notes.append(shared)
             if any(model.clip_bound for model in models):
                 self.notes.append("clipping at black or white reaches every level of this "
                                   "image, so its fit may be bent by it (--noise auto takes the "
