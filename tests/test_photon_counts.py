@@ -6,7 +6,12 @@ from skimage import data
 
 from nlmeans_cli import estimate_noise
 from nlmeans_cli.noise import fit_poisson_gaussian
-from nlmeans_cli.photon_counts import LATTICE_POWER, fit_photon_lattice, search_photon_lattice
+from nlmeans_cli.photon_counts import (
+    LATTICE_POWER,
+    faint_photon_lattice,
+    fit_photon_lattice,
+    search_photon_lattice,
+)
 
 PEAK_20 = 255 / 20 / 255  # the gain at a peak of 20 photons, unit scale
 
@@ -216,3 +221,51 @@ def test_the_bound_from_a_hidden_lattice_allows_for_rounding_and_gaussian_noise(
     noisy = (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32)
     for spacing in (4 / 255, 12 / 255, 20 / 255):
         assert search_photon_lattice(noisy, *_near(spacing)).least_read_noise(spacing) <= sigma
+
+
+def test_a_faint_lattice_is_found_near_the_lines_gain():
+    # Read noise half the gain over 600x600 values: N |c|^2 about 19, under the blind search's
+    # bar, over the faint one's, near a line's gain 4 % off.
+    rng = np.random.default_rng(40)
+    gain, read = 4 / 255, 2 / 255
+    noisy = _counts(rng, _scene(rng, (600, 600)), gain, read)
+    assert search_photon_lattice(noisy, *_near(gain)).found is None
+    found = faint_photon_lattice(noisy, gain * 1.04)
+    assert found is not None
+    assert found[0] == pytest.approx(gain, rel=0.003)
+    assert found[1] == pytest.approx(read, rel=0.05)
+    # From an 8-bit image's levels too, whose rounding adds a twelfth of a level squared.
+    levels = np.rint(noisy * 255) / 255
+    found = faint_photon_lattice(levels, gain / 1.04)
+    assert found is not None and found[0] == pytest.approx(gain, rel=0.003)
+    assert found[1] == pytest.approx(np.hypot(2, np.sqrt(1 / 12)) / 255, rel=0.05)
+    # Only near the line's gain.
+    assert faint_photon_lattice(noisy, gain * 1.2) is None
+
+
+def test_the_same_variances_without_a_lattice_show_no_faint_one():
+    gain, read = 4 / 255, 2 / 255
+    for seed in range(6):
+        rng = np.random.default_rng(50 + seed)
+        clean = _scene(rng, (600, 600))
+        noisy = clean + np.sqrt(gain * clean + read**2) * rng.normal(0, 1, clean.shape)
+        assert faint_photon_lattice(noisy, gain) is None
+        # Nor Gaussian noise searched at many photons across the range.
+        gaussian = clean + rng.normal(0, read, clean.shape)
+        assert faint_photon_lattice(gaussian, gain / 16) is None
+
+
+def test_the_fit_reads_a_faint_lattice_past_an_images_own_grain():
+    # A photograph's own fine variance that does not grow with the level (grain) reads as
+    # read noise to the levels' line; the lattice's spread is the read noise added alone.
+    rng = np.random.default_rng(41)
+    gain, read = 4 / 255, 2 / 255
+    grainy = _scene(rng, (600, 600)) + rng.normal(0, 3 / 255, (600, 600))
+    noisy = _counts(rng, np.clip(grainy, 0, 1), gain, read)
+    fitted = fit_poisson_gaussian(noisy)
+    assert fitted.gain == pytest.approx(gain, rel=0.005)
+    assert fitted.read_noise == pytest.approx(read, rel=0.1)
+    # Without the lattice (the same variances drawn freely) the line reads the grain too.
+    free = np.clip(grainy, 0, 1)
+    free = (free + np.sqrt(gain * free + read**2) * rng.normal(0, 1, free.shape))
+    assert fit_poisson_gaussian(free.astype(np.float32)).read_noise > 1.3 * read

@@ -26,7 +26,7 @@ from .clipped_levels import clear_range, clipped_ends, fit_clear_of_clipping
 from .formulation import lookup
 from .noise_details import DETAIL_SUPPORT, detail_statistics, fit_blocks
 from .noise_levels import intercept_error, intercept_for, slope_for, smoothest_line, variance_floor
-from .photon_counts import LatticeSearch, search_photon_lattice
+from .photon_counts import LatticeSearch, faint_photon_lattice, search_photon_lattice
 
 __all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
            "anscombe", "fit_poisson_gaussian", "fit_positions", "inverse_anscombe", "lookup_noise"]
@@ -283,10 +283,13 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     near its gain, and where the image clips at every gain of 4 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.search_photon_lattice`, on up to a
     megapixel of values, and near the line's gain too where clipping hid everything); found,
-    its spacing and spread are the parameters. Where none comes near showing, the read noise
-    is at least what hides it (:attr:`PoissonGaussian.read_noise_floor`): the model's counts
-    are whole photons; a line whose intercept lies below that floor is fitted again through
-    it (unless a black level explains the intercept). Data whose counts are not on a
+    its spacing and spread are the parameters. Unclipped, a lattice too faint for that
+    search is looked for within 6 % of the line's gain, its phase known
+    (:func:`nlmeans_cli.photon_counts.faint_photon_lattice`). Where none comes near
+    showing, the read noise is at least what hides it
+    (:attr:`PoissonGaussian.read_noise_floor`): the model's counts are whole photons; a line
+    whose intercept lies below that floor is fitted again through it (unless a black level
+    explains the intercept). Data whose counts are not on a
     lattice (interpolated, resampled, or multiplied by an electron-multiplying register)
     may have less read noise than that floor, which is at most about half the gain (counts
     with no read noise, their lattice hidden by a 3 % spread of the pixels' gains: +0.02 dB
@@ -352,6 +355,10 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                 search = replace(search_photon_lattice(values, *around), found=None)
         else:
             search = search_photon_lattice(values, *around)
+            # Too faint to find blind, a lattice may still stand out near the line's gain.
+            faint = None if search.found else faint_photon_lattice(values, centre)
+            if faint is not None:
+                search = LatticeSearch(faint)
     lattice = search.found
     if lattice is not None:
         slope, offset, bent = lattice[0], lattice[1] ** 2, False
