@@ -39,7 +39,7 @@ LATTICE_POWER = 50.0
 #: ``N`` values has a power of ``N exp(-pi^2)``, 8 on a 481x321 photograph and 1.7 on a
 #: 180x180 one. Chosen on 120 noise draws over 60 mosaics of six training photographs
 #: (481x321, gain 4, read noise 2 of 255): the read noise within 30 % on 87 % of the fits
-#: against 74 % (a bar of 7 or 8 with a phase within 0.1 turn: 89 and 85 %); the same
+#: (about 75 % without; a bar of 7 or 8 with a phase within 0.1 turn: 89 and 85 %); the same
 #: variances drawn freely, no lattice found in 180 draws; uniform values with Gaussian noise,
 #: 9 false lattices in 2100 searches at 64 to 1024 photons across the range (0.9 % at 7).
 FAINT_LATTICE_POWER = 7.5
