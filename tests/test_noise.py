@@ -144,14 +144,22 @@ def _fluorescence_stack(rng, frames, side, cells):
 def test_the_read_noise_is_at_least_what_hides_the_photons_lattice():
     # Levels from 0.1 up: the line's intercept, an extrapolation, often says 0 here. Photon
     # counts whose lattice does not show on 160x200 values have read noise of at least
-    # 0.38 of the gain, which the fit takes.
+    # 0.38 of the gain, which the fit takes. (Now and then the lattice stands out near the
+    # line's gain all the same, faintly: then it gives both, and bounds nothing.)
     clean = 0.1 + 0.8 * _ramp()
-    within = 0
+    within = bounded = 0
     for seed in range(12):
         model = fit_poisson_gaussian(_photons(np.random.default_rng(seed), clean))
-        assert model.read_noise >= model.read_noise_floor >= 0.3 * GAIN
-        assert model.read_noise_range[0] >= model.read_noise_floor
+        if model.read_noise_range is None:
+            assert model.read_noise_floor == 0
+            assert model.gain == pytest.approx(GAIN, rel=0.01)
+            assert model.read_noise == pytest.approx(READ, rel=0.1)
+        else:
+            bounded += 1
+            assert model.read_noise >= model.read_noise_floor >= 0.3 * GAIN
+            assert model.read_noise_range[0] >= model.read_noise_floor
         within += abs(model.read_noise / READ - 1) <= 0.3
+    assert bounded >= 9
     assert within >= 9
     # A given read noise is kept as it is.
     noisy = _photons(np.random.default_rng(0), clean)
