@@ -10,11 +10,14 @@ the noise added, with a fit that knows the clean image, and with the noise added
 the clean image holds of its own (grain, fine texture: fitted on it alone), which the fit of
 the noisy image reads as noise too. Then, on Gaussian noise, ``auto`` against
 ``gaussian``; and the fit on synthetic 16-bit fluorescence-like stacks. Run:
-``python benchmarks/poisson.py [--images N] [--fits-only] [--eight-bit] [--tiles K]``
+``python benchmarks/poisson.py [--images N] [--fits-only] [--eight-bit] [--tiles K]
+[--held-out-size] [--draws N]``
 (``--eight-bit``: the noisy images, Poisson-Gaussian and Gaussian, rounded and clipped to
 8 bits, as a saved file holds them;
 ``--tiles K``: larger photographs, each K x K of the validation images side by side, so that
-the 40 make 40 // K^2 of them).
+the 40 make 40 // K^2 of them; ``--held-out-size``: photographs of 481x321, the held-out
+photographs' size, each 3x2 validation images cut down (6 of them); ``--draws N``: N noise
+draws per photograph).
 """
 
 import argparse
@@ -41,6 +44,12 @@ def tiled(images, side):
     return [np.block([[images[start + row * side + column] for column in range(side)]
                       for row in range(side)])
             for start in range(0, len(images) - per + 1, per)]
+
+
+def held_out_sized(images):
+    """Return photographs of 481x321, the held-out photographs' size: 3x2 images, cut down."""
+    return [np.block([images[start:start + 3], images[start + 3:start + 6]])[:321, :481]
+            for start in range(0, len(images) - 5, 6)]
 
 
 def psnr(clean, estimate):
@@ -147,10 +156,19 @@ def main():
                         help="the noisy images rounded and clipped to 8 bits, as saved")
     parser.add_argument("--tiles", type=int, default=1,
                         help="K: each photograph K x K validation images side by side")
+    parser.add_argument("--held-out-size", action="store_true",
+                        help="photographs of 481x321: 3x2 validation images, cut down")
+    parser.add_argument("--draws", type=int, default=1,
+                        help="noise draws per photograph")
     args = parser.parse_args()
     images = tiled(validation(args.images), args.tiles)
-    print(f"{len(images)} photographs of {args.tiles}x{args.tiles} validation images"
-          if args.tiles > 1 else f"{len(images)} validation images")
+    if args.held_out_size:
+        images = held_out_sized(validation(args.images))
+        print(f"{len(images)} photographs of 481x321 (3x2 validation images)")
+    else:
+        print(f"{len(images)} photographs of {args.tiles}x{args.tiles} validation images"
+              if args.tiles > 1 else f"{len(images)} validation images")
+    images = images * args.draws  # each a seed of its own
     for label, gain, read in (("gain 4, read noise 2", 4 / 255, 2 / 255),
                               ("peak of 20 photons (gain 12.75), read noise 2",
                                (255 / 20) / 255, 2 / 255)):
