@@ -269,3 +269,16 @@ def test_the_fit_reads_a_faint_lattice_past_an_images_own_grain():
     free = np.clip(grainy, 0, 1)
     free = (free + np.sqrt(gain * free + read**2) * rng.normal(0, 1, free.shape))
     assert fit_poisson_gaussian(free.astype(np.float32)).read_noise > 1.3 * read
+
+
+def test_a_faint_lattice_is_read_from_a_clipped_eight_bit_file():
+    # Saved as 8 bits, black clipped: the faint lattice is looked for there too, near the
+    # line's gain, in the values clear of the clipped end.
+    rng = np.random.default_rng(42)
+    gain, read = 4 / 255, 2 / 255
+    clean = np.clip(_scene(rng, (600, 600)) - 0.12, 0, 1)
+    noisy = np.clip(np.rint(_counts(rng, clean, gain, read) * 255), 0, 255) / 255
+    assert np.mean(noisy == 0) > 0.01
+    fitted = fit_poisson_gaussian(noisy.astype(np.float32))
+    assert fitted.gain == pytest.approx(gain, rel=0.005)
+    assert fitted.read_noise == pytest.approx(np.hypot(2, np.sqrt(1 / 12)) / 255, rel=0.1)

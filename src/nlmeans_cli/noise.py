@@ -283,8 +283,8 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     near its gain, and where the image clips at every gain of 4 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.search_photon_lattice`, on up to a
     megapixel of values, and near the line's gain too where clipping hid everything); found,
-    its spacing and spread are the parameters. Unclipped, a lattice too faint for that
-    search is looked for within 6 % of the line's gain, its phase known
+    its spacing and spread are the parameters. Where the line reads photon noise, a
+    lattice too faint for that search is looked for within 6 % of its gain, its phase known
     (:func:`nlmeans_cli.photon_counts.faint_photon_lattice`). Where none comes near
     showing, the read noise is at least what hides it
     (:attr:`PoissonGaussian.read_noise_floor`): the model's counts are whole photons; a line
@@ -355,10 +355,10 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                 search = replace(search_photon_lattice(values, *around), found=None)
         else:
             search = search_photon_lattice(values, *around)
-            # Too faint to find blind, a lattice may still stand out near the line's gain.
-            faint = None if search.found else faint_photon_lattice(values, centre)
-            if faint is not None:
-                search = LatticeSearch(faint)
+        # Too faint to find blind, a lattice may still stand out near the line's gain.
+        faint = None if search.found or not near_line else faint_photon_lattice(values, centre)
+        if faint is not None:
+            search = LatticeSearch(faint)
     lattice = search.found
     if lattice is not None:
         slope, offset, bent = lattice[0], lattice[1] ** 2, False
