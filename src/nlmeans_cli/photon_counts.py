@@ -260,7 +260,7 @@ def faint_photon_lattice(values: np.ndarray, gain: float) -> tuple[float, float]
     values : numpy.ndarray
         Noisy values of one channel, unit scale (clipped ones already left out).
     gain : float
-        The levels' line's gain: spacings within :data:`_FAINT_BAND` of it are tried.
+        The levels' line's gain: spacings within 6 % of it are tried.
 
     Returns
     -------

@@ -558,7 +558,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     Foi et al.'s fit of local means and variances of smooth regions
     (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is identified only
     where the image has dark regions, or where the photon counts' lattice shows (read noise
-    under about 0.4 of the gain: then both parameters to a percent or better). Where
+    under about 0.4 of the gain, or half of it near the line's gain on a few hundred
+    thousand values: then both parameters to a few percent or better). Where
     clipping at both ends leaves the line too few levels to show the noise's growth, the
     clipped levels' own fit (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`), as
     denoise takes it. ``O(N)``.
