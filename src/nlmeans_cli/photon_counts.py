@@ -192,31 +192,27 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     histogram = _histogram(values, smallest, largest)
     if histogram is None:
         return LatticeSearch(None)
-    counts, raw, window, centres = (histogram.counts, histogram.raw, histogram.window,
-                                    histogram.centres)
-    low, quantum, effective, shrink = (histogram.low, histogram.quantum, histogram.effective,
-                                       histogram.shrink)
-    smallest, width, bins = histogram.smallest, histogram.width, counts.size
-    spectrum, frequencies, step = histogram.spectrum()
-    spectrum = np.abs(spectrum)
+    smallest, effective = histogram.smallest, histogram.effective
+    phasors, frequencies, step = histogram.grid_phasors()
     searched = np.flatnonzero((frequencies >= 1 / largest) & (frequencies <= 1 / smallest))
     if searched.size == 0:
         return LatticeSearch(None)
-    peak = searched[np.argmax(spectrum[searched])]
+    magnitudes = np.abs(phasors[searched])
+    peak = int(np.argmax(magnitudes))
     # The grid's nearest frequency keeps at least 0.8 of the peak's power (a quarter turn
     # at most across the range): far below the bar there, nothing is refined.
-    strongest = effective * (spectrum[peak] / counts.sum()) ** 2
+    strongest = effective * float(magnitudes[peak]) ** 2
     hidden = LatticeSearch(None, (smallest, largest), _hidden_share(effective, strongest),
-                           quantum)
+                           histogram.quantum)
     if strongest < LATTICE_POWER / 2:
         return hidden
-    frequency = float(frequencies[peak])
+    frequency = float(frequencies[searched[peak]])
     for span in (step, step / 8):  # to a 32nd of the grid's step
         candidates = np.linspace(frequency - span, frequency + span, 9)
-        frequency = float(candidates[np.argmax([abs(_mean_phasor(counts, centres, f))
+        frequency = float(candidates[np.argmax([abs(histogram.phasor(f))
                                                 for f in candidates])])
-    first = _mean_phasor(counts, centres, frequency) * np.exp(2j * np.pi * frequency * low)
-    magnitude = min(abs(first) / shrink(frequency), 1.0)
+    first = histogram.phasor(frequency)
+    magnitude = min(abs(first) / histogram.shrink(frequency), 1.0)
     if effective * magnitude**2 < LATTICE_POWER:
         return hidden
     # The phase's noise is about 1 / (|c| sqrt(2 N)) radians, under 0.1 at the power's bar.
@@ -224,11 +220,9 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
         return LatticeSearch(None)
     # A lattice of twice or three times the spacing, stronger than this one, is the counts'
     # own (this one its harmonic, where the search stopped short of it): not told here.
-    for divisor in (2, 3):
-        wider = abs(_mean_phasor(counts, centres, frequency / divisor))
-        if wider / shrink(frequency / divisor) >= magnitude:
-            return LatticeSearch(None)
-    second = abs(_mean_phasor(counts, centres, 2 * frequency)) / shrink(2 * frequency)
+    if any(histogram.magnitude(frequency / divisor) >= magnitude for divisor in (2, 3)):
+        return LatticeSearch(None)
+    second = histogram.magnitude(2 * frequency)
     expected = magnitude**4
     if abs(second - expected) > 0.5 * expected + 4 / np.sqrt(effective):
         return LatticeSearch(None)
@@ -237,15 +231,19 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     # one part of the range.) The quarters end halfway between lattice points, a whole
     # number of spacings apart: a cut elsewhere would add its own edge's |c|.
     spacing = 1.0 / frequency
+    counts, centres, low = histogram.counts, histogram.centres, histogram.low
     quartiles = centres[np.searchsorted(np.cumsum(counts), counts.sum() * np.arange(1, 4) / 4)]
     between = (np.floor((quartiles + low) / spacing) + 0.5) * spacing - low
-    edges = np.unique(np.clip(np.rint(between / width).astype(np.intp), 1, bins - 1))
-    for part in np.split(np.arange(bins), edges):
+    edges = np.unique(np.clip(np.rint(between / histogram.width).astype(np.intp), 1,
+                              counts.size - 1))
+    for part in np.split(np.arange(counts.size), edges):
         share = counts[part]
         if share.sum() == 0:
             return LatticeSearch(None)
-        local = abs(_mean_phasor(share, centres[part], frequency)) / shrink(frequency)
-        number = share.sum() ** 2 / float(np.dot(raw[part], window[part] ** 2))
+        local = (abs(_mean_phasor(share, centres[part], frequency))
+                 / histogram.shrink(frequency))
+        number = share.sum() ** 2 / float(np.dot(histogram.raw[part],
+                                                 histogram.window[part] ** 2))
         if abs(local - magnitude) > 0.5 * magnitude + 4 / np.sqrt(number):
             return LatticeSearch(None)
     variance = -np.log(max(magnitude, 1e-300)) * spacing**2 / (2 * np.pi**2)
@@ -283,13 +281,12 @@ def faint_photon_lattice(values: np.ndarray, gain: float) -> tuple[float, float]
     histogram = _histogram(values, gain / _FAINT_BAND, gain * _FAINT_BAND)
     if histogram is None:
         return None
-    spectrum, frequencies, step = histogram.spectrum()
+    phasors, frequencies, step = histogram.grid_phasors()
     searched = np.flatnonzero((frequencies >= 1 / (gain * _FAINT_BAND))
                               & (frequencies <= 1 / histogram.smallest))
     if searched.size == 0:
         return None
-    phasors = (np.conj(spectrum[searched]) * np.exp(2j * np.pi * frequencies[searched]
-                                                   * histogram.low) / histogram.counts.sum())
+    phasors = phasors[searched]
 
     def at_zero(phasor: np.ndarray | complex) -> np.ndarray:
         return np.abs(np.angle(phasor)) <= 2 * np.pi * _FAINT_PHASE
@@ -301,11 +298,11 @@ def faint_photon_lattice(values: np.ndarray, gain: float) -> tuple[float, float]
                                                                -1.0))])
     for span in (step, step / 8):  # to a 32nd of the grid's step, with the phase kept at 0
         candidates = np.linspace(frequency - span, frequency + span, 9)
-        refined = np.array([histogram.phasor(f) for f in candidates])
-        if at_zero(refined).any():
-            frequency = float(candidates[np.argmax(np.where(at_zero(refined), np.abs(refined),
-                                                            -1.0))])
-    first = histogram.phasor(frequency)
+        refined = np.array([histogram.phasor(f) / histogram.shrink(f) for f in candidates])
+        kept = at_zero(refined)
+        if kept.any():
+            frequency = float(candidates[np.argmax(np.where(kept, np.abs(refined), -1.0))])
+    first = histogram.phasor(frequency) / histogram.shrink(frequency)
     magnitude = min(abs(first), 1.0)
     # The frequencies tried independently: the band's width over the values' range's own
     # resolution. A false lattice's chance grows with them, and the power asked with it.
@@ -316,7 +313,7 @@ def faint_photon_lattice(values: np.ndarray, gain: float) -> tuple[float, float]
         return None
     # A lattice of twice or three times the spacing, stronger than this one, is the counts'
     # own, or a dark population's few counts (whose phasor stays near 0 over a wide band).
-    if any(abs(histogram.phasor(frequency / divisor)) >= magnitude for divisor in (2, 3)):
+    if any(histogram.magnitude(frequency / divisor) >= magnitude for divisor in (2, 3)):
         return None
     spacing = 1.0 / frequency
     variance = -np.log(max(magnitude, 1e-300)) * spacing**2 / (2 * np.pi**2)
@@ -328,24 +325,20 @@ class _Histogram:
     """A channel's values binned and tapered for the lattice's phasors.
 
     ``counts`` are the tapered counts (``raw`` times ``window``) of bins of ``width`` from
-    ``low``, whose centres from ``low`` are ``centres``; ``effective`` is the weighted
-    values' effective number; ``smallest`` the least spacing searched (three of the data's
-    ``quantum`` at least).
+    ``low``, whose centres from ``low`` are ``centres`` (the phase from ``low`` is added
+    where it matters); ``effective`` is the weighted values' effective number; ``smallest``
+    the least spacing searched (three of the data's ``quantum`` at least).
     """
 
     counts: np.ndarray
     raw: np.ndarray
     window: np.ndarray
+    centres: np.ndarray
     width: float
     low: float
     quantum: float
     effective: float
     smallest: float
-
-    @property
-    def centres(self) -> np.ndarray:
-        """The bins' centres, from the lowest value (the phase is added where it matters)."""
-        return np.arange(self.counts.size) * self.width
 
     def shrink(self, frequency: float) -> float:
         """Return how much the bins' rounding shrinks ``|c|`` at *frequency*.
@@ -356,22 +349,29 @@ class _Histogram:
         return 1.0 if self.quantum > 0 else float(np.sinc(frequency * self.width))
 
     def phasor(self, frequency: float) -> complex:
-        """Return the values' mean ``exp(2 pi i frequency value)``, the bins' rounding undone."""
+        """Return the values' mean ``exp(2 pi i frequency value)`` (the bins' rounding kept)."""
         shifted = _mean_phasor(self.counts, self.centres, frequency)
-        return shifted * np.exp(2j * np.pi * frequency * self.low) / self.shrink(frequency)
+        return shifted * np.exp(2j * np.pi * frequency * self.low)
 
-    def spectrum(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Return the counts' spectrum on a grid, its frequencies and the grid's step.
+    def magnitude(self, frequency: float) -> float:
+        """Return ``|c|`` at *frequency*, the bins' rounding undone."""
+        return abs(self.phasor(frequency)) / self.shrink(frequency)
 
-        Zero-padded to four times the range: the grid's step, ``1 / (4 range)``, keeps every
-        count within a quarter turn of its phase at the nearest grid frequency. The
-        spectrum is the FFT's (``sum counts exp(-2 pi i f centre)``): conjugated and turned
-        by ``exp(2 pi i f low)``, over the counts' sum, it is the phasor.
+    def grid_phasors(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Return the phasors on a grid of frequencies, the grid and its step.
+
+        One FFT of the counts, zero-padded to four times the range: the grid's step,
+        ``1 / (4 range)``, keeps every count within a quarter turn of its phase at the
+        nearest grid frequency. The bins' rounding is not undone (it varies little across
+        a search's band).
         """
         length = 1 << int(np.ceil(np.log2(4 * self.counts.size)))
-        spectrum = np.fft.rfft(self.counts, length)
+        spectrum = np.fft.rfft(self.counts, length)  # sum counts exp(-2 pi i f centre)
         step = 1 / (length * self.width)
-        return spectrum, np.arange(spectrum.size) * step, step
+        frequencies = np.arange(spectrum.size) * step
+        phasors = (np.conj(spectrum) * np.exp(2j * np.pi * frequencies * self.low)
+                   / self.counts.sum())
+        return phasors, frequencies, step
 
 
 def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogram | None:
@@ -402,8 +402,8 @@ def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogra
     counts = raw * window
     # The power's N: the weighted values' effective number, (sum w)^2 / sum w^2.
     effective = counts.sum() ** 2 / float(np.dot(raw, window * window))
-    return _Histogram(counts, raw, window, float(width), low, quantum, float(effective),
-                      float(smallest))
+    return _Histogram(counts, raw, window, np.arange(bins) * width, float(width), low,
+                      quantum, float(effective), float(smallest))
 
 
 def _hidden_share(effective: float, strongest: float) -> float:
