@@ -131,6 +131,35 @@ def test_a_sixteen_bit_stack_of_counts_gives_its_gain_and_read_noise_in_levels()
     assert read == pytest.approx(np.hypot(6, np.sqrt(1 / 12)), rel=0.05)
 
 
+def _cells(rng, side, count, background):
+    """Bright Gaussian cells (sigma 6 pixels) on a dark background, unit scale."""
+    rows, columns = np.mgrid[0:side, 0:side]
+    brightness = np.zeros((side, side))
+    for _ in range(count):
+        centre_row, centre_column = rng.uniform(0, side, 2)
+        brightness += rng.uniform(0.2, 0.8) * np.exp(
+            -((rows - centre_row) ** 2 + (columns - centre_column) ** 2) / (2 * 6.0**2))
+    return background + np.clip(brightness, 0, 0.9)
+
+
+def test_a_dark_background_clipped_at_black_does_not_hide_the_lattice():
+    # A 16-bit field at 100 levels a photon and read noise 40, its background 1.3 photons:
+    # half of that clips at 0, and where the taper for the widest spacings weighs the
+    # background down the lattice falls under the bar. The read noise was fitted as 0.
+    rng = np.random.default_rng(2)
+    gain, read = 100 / 65535, 40 / 65535
+    counts = _counts(rng, _cells(rng, 544, 60, 131 / 65535), gain, read)
+    values = counts[counts > 0]
+    found = fit_photon_lattice(values, np.ptp(values) / 1024, np.ptp(values) / 4)
+    assert found is not None
+    assert found[0] == pytest.approx(gain, rel=0.005)
+    assert found[1] == pytest.approx(read, rel=0.05)
+    stack = np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+    fitted_gain, fitted_read = estimate_noise(stack, model="poisson-gaussian")
+    assert fitted_gain == pytest.approx(100, rel=0.01)
+    assert fitted_read == pytest.approx(np.hypot(40, np.sqrt(1 / 12)), rel=0.05)
+
+
 def test_a_megapixel_shows_a_lattice_that_a_small_image_hides():
     # Read noise 0.45 of the gain: N |c|^2 is about 11 on 180x180 values, 350 on a megapixel.
     rng = np.random.default_rng(19)

@@ -64,6 +64,10 @@ _FAINT_PHASE = 0.05
 #: ``1 / sqrt(2)``, and 3 is over four of them.
 _AMPLITUDE_MARGIN = 3.0
 
+#: Where a search reaches spacings of fewer photons across the values' range than this, and
+#: finds nothing, the spacings of more photons are searched again on their own.
+_FINE_BAND_PHOTONS = 32
+
 #: The least share of a peak's power that the search's frequency grid keeps (a quarter turn
 #: at most across the values' range).
 _GRID_SHARE = 0.8
@@ -181,7 +185,10 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     values' effective number. Values rounded to a quantum ``q`` read a read noise larger by
     ``q^2 / 12`` in variance. Cost: ``O(N)`` for the histogram and the refinement, plus an
     FFT of ``O(M log M)`` for ``M`` = 16 bins per photon over the values' range (at most
-    :data:`_MOST_PHOTONS` photons; wider ranges are not searched).
+    :data:`_MOST_PHOTONS` photons; wider ranges are not searched). Where nothing is found,
+    the spacings of more than :data:`_FINE_BAND_PHOTONS` photons across the range are
+    searched again under their own, shorter taper (a dark background's values, crowded at
+    the histogram's low end, are no longer weighed down), at the same cost again.
 
     References
     ----------
@@ -189,6 +196,22 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
        noise modeling and fitting for single-image raw-data", IEEE TIP 17(10), 2008 (the
        model).
     """
+    search = _search_band(values, smallest, largest)
+    flat = np.asarray(values, np.float64).ravel()
+    flat = flat[np.isfinite(flat)]
+    finest = float(np.ptp(flat)) / _FINE_BAND_PHOTONS if flat.size else 0.0
+    if search.found is None and smallest < finest < largest:
+        # The taper over two of the widest spacings at either end can weigh most values
+        # down (a dark background's at the low end); the spacings of many photons across
+        # the range are searched again under their own, shorter taper.
+        finer = _search_band(values, smallest, finest)
+        if finer.found is not None:
+            return finer
+    return search
+
+
+def _search_band(values: np.ndarray, smallest: float, largest: float) -> LatticeSearch:
+    """Search one band of spacings, as :func:`search_photon_lattice` describes."""
     histogram = _histogram(values, smallest, largest)
     if histogram is None:
         return LatticeSearch(None)
