@@ -197,10 +197,12 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
        model).
     """
     search = _search_band(values, smallest, largest)
+    if search.found is not None:
+        return search
     flat = np.asarray(values, np.float64).ravel()
     flat = flat[np.isfinite(flat)]
     finest = float(np.ptp(flat)) / _FINE_BAND_PHOTONS if flat.size else 0.0
-    if search.found is None and smallest < finest < largest:
+    if smallest < finest < largest:
         # The taper over two of the widest spacings at either end can weigh most values
         # down (a dark background's at the low end); the spacings of many photons across
         # the range are searched again under their own, shorter taper.
