@@ -160,6 +160,30 @@ def test_a_dark_background_clipped_at_black_does_not_hide_the_lattice():
     assert fitted_read == pytest.approx(np.hypot(40, np.sqrt(1 / 12)), rel=0.05)
 
 
+def test_a_clipped_field_whose_lattice_lies_beyond_the_wide_search_gives_it():
+    # 10 levels a photon over 65535 levels is more photons than the search over every
+    # spacing tries, and the line's gain is 7 % off: the lattice is found near it (the read
+    # noise had come out 0).
+    rng = np.random.default_rng(2)
+    counts = _counts(rng, _cells(rng, 384, 40, 0.0005), 10 / 65535, 3 / 65535)
+    stack = np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+    assert np.mean(stack == 0) > 0.01
+    gain, read = estimate_noise(stack, model="poisson-gaussian")
+    assert gain == pytest.approx(10, rel=0.005)
+    assert read == pytest.approx(np.hypot(3, np.sqrt(1 / 12)), rel=0.05)
+
+
+def test_more_photons_across_the_range_than_the_histogram_spans_still_show_the_lattice():
+    # 5 levels a photon: 12 000 photons across a 16-bit range, over the histogram's 8192;
+    # its densest stretch is searched (the read noise had come out 1.1 to 3.4 times the truth).
+    rng = np.random.default_rng(1)
+    counts = _counts(rng, _cells(rng, 384, 40, 0.002), 5 / 65535, 1.5 / 65535)
+    stack = np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+    gain, read = estimate_noise(stack, model="poisson-gaussian")
+    assert gain == pytest.approx(5, rel=0.005)
+    assert read == pytest.approx(np.hypot(1.5, np.sqrt(1 / 12)), rel=0.05)
+
+
 def test_a_megapixel_shows_a_lattice_that_a_small_image_hides():
     # Read noise 0.45 of the gain: N |c|^2 is about 11 on 180x180 values, 350 on a megapixel.
     rng = np.random.default_rng(19)

@@ -18,7 +18,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -347,12 +347,14 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
             span = float(values.max() - values.min()) if values.size else 0.0
             search = search_photon_lattice(values, span / _MOST_LATTICE_PHOTONS,
                                            span / _FEWEST_LATTICE_PHOTONS)
-            if search.found is None and search.searched is None and near_line:
-                # At the widest spacings the histogram's own shape stands out, and the wide
-                # search learns no least read noise: that is asked near the line's gain. (A
-                # lattice found there alone is not taken: no false one was measured for the
-                # wide search only.)
-                search = replace(search_photon_lattice(values, *around), found=None)
+            if search.found is None and near_line:
+                # Near the line's gain the lattice may lie beyond the wide search (more
+                # photons across the range than it tries); where the widest spacings'
+                # histogram shape stood out, the wide search learns no least read noise,
+                # which is asked there too.
+                near = search_photon_lattice(values, *around)
+                if near.found is not None or search.searched is None:
+                    search = near
         else:
             search = search_photon_lattice(values, *around)
         # Too faint to find blind, a lattice may still stand out near the line's gain.

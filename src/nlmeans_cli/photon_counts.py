@@ -76,7 +76,8 @@ _GRID_SHARE = 0.8
 #: ``|c|`` by up to 0.6 %, which is divided out (as a uniform spread over one bin would).
 _BINS_PER_SPACING = 16
 
-#: The most photons the values may span: the search's histogram grows with it.
+#: The most photons the search's histogram spans (its size and its FFT's grow with them); a
+#: wider range of values is cut to its densest stretch of this many.
 _MOST_PHOTONS = 8192
 
 #: Values the data quantum is judged from.
@@ -185,7 +186,8 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     values' effective number. Values rounded to a quantum ``q`` read a read noise larger by
     ``q^2 / 12`` in variance. Cost: ``O(N)`` for the histogram and the refinement, plus an
     FFT of ``O(M log M)`` for ``M`` = 16 bins per photon over the values' range (at most
-    :data:`_MOST_PHOTONS` photons; wider ranges are not searched). Where nothing is found,
+    :data:`_MOST_PHOTONS` photons; a wider range is cut to its densest stretch of that many).
+    Where nothing is found,
     the spacings of more than :data:`_FINE_BAND_PHOTONS` photons across the range are
     searched again under their own, shorter taper (a dark background's values, crowded at
     the histogram's low end, are no longer weighed down), at the same cost again.
@@ -402,8 +404,9 @@ class _Histogram:
 def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogram | None:
     """Bin *values* for spacings *smallest* to *largest*; ``None`` where none can be searched.
 
-    Too few values, data quantised too coarsely for a spacing of three of its levels in the
-    range, or a range of more than :data:`_MOST_PHOTONS` spacings: ``None``.
+    Too few values, or data quantised too coarsely for a spacing of three of its levels in
+    the range: ``None``. A range of more than :data:`_MOST_PHOTONS` spacings is cut to its
+    densest stretch of that many.
     """
     flat = np.asarray(values, np.float64).ravel()
     flat = flat[np.isfinite(flat)]
@@ -414,8 +417,13 @@ def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogra
     # of them are not searched.
     quantum = data_quantum(flat)
     smallest = max(smallest, 3 * quantum)
-    if (high - low) / smallest > _MOST_PHOTONS or largest < smallest:
+    if largest < smallest:
         return None
+    if (high - low) / smallest > _MOST_PHOTONS:
+        # The lattice is the same at every level: the values of the densest stretch of
+        # that many spacings show it as well, at a bounded cost.
+        flat = _densest_stretch(flat, low, high, _MOST_PHOTONS * smallest)
+        low, high = float(flat.min()), float(flat.max())
     width = smallest / _BINS_PER_SPACING
     if quantum > 0:  # every level on a bin's centre: their rounding to bins would alias
         width = quantum / np.ceil(quantum / width)
@@ -429,6 +437,18 @@ def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogra
     effective = counts.sum() ** 2 / float(np.dot(raw, window * window))
     return _Histogram(counts, raw, window, np.arange(bins) * width, float(width), low,
                       quantum, float(effective), float(smallest))
+
+
+def _densest_stretch(flat: np.ndarray, low: float, high: float, length: float
+                     ) -> np.ndarray:
+    """Return the values of the stretch of *length* (within *low* to *high*) holding most."""
+    steps = 64  # the stretch's start is chosen to a 64th of its length
+    step = length / steps
+    coarse = np.bincount(((flat - low) / step).astype(np.intp))
+    held = np.convolve(coarse, np.ones(steps, np.intp), mode="valid") if coarse.size > steps \
+        else coarse.sum(keepdims=True)
+    start = low + int(np.argmax(held)) * step
+    return flat[(flat >= start) & (flat < start + length)]
 
 
 def _hidden_share(effective: float, strongest: float) -> float:
