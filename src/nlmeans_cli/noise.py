@@ -282,7 +282,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     puts the read noise under twice the gain, the photon counts' lattice is looked for
     near its gain, and where the image clips at every gain of 4 to 1024 photons across
     its values (:func:`nlmeans_cli.photon_counts.search_photon_lattice`, on up to a
-    megapixel of values, and near the line's gain too where clipping hid everything); found,
+    megapixel of values, and near the line's gain too where that finds nothing); found,
     its spacing and spread are the parameters. Where the line reads photon noise, a
     lattice too faint for that search is looked for within 6 % of its gain, its phase known
     (:func:`nlmeans_cli.photon_counts.faint_photon_lattice`). Where none comes near
