@@ -17,7 +17,7 @@ Every value here is on the unit scale, as the rest of the package works.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -198,27 +198,24 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
        noise modeling and fitting for single-image raw-data", IEEE TIP 17(10), 2008 (the
        model).
     """
-    search = _search_band(values, smallest, largest)
-    if search.found is not None:
-        return search
-    flat = np.asarray(values, np.float64).ravel()
-    flat = flat[np.isfinite(flat)]
-    finest = float(np.ptp(flat)) / _FINE_BAND_PHOTONS if flat.size else 0.0
-    if smallest < finest < largest:
+    histogram = _histogram(values, smallest, largest)
+    if histogram is None:
+        return LatticeSearch(None)
+    search = _search_band(histogram, largest)
+    finest = histogram.span / _FINE_BAND_PHOTONS
+    if search.found is None and histogram.smallest < finest < largest:
         # The taper over two of the widest spacings at either end can weigh most values
-        # down (a dark background's at the low end); the spacings of many photons across
-        # the range are searched again under their own, shorter taper.
-        finer = _search_band(values, smallest, finest)
+        # down (a dark background's at the low end), and the histogram's own shape stands
+        # out at the widest spacings: the spacings of many photons across the range are
+        # searched again on their own, under their own, shorter taper.
+        finer = _search_band(histogram.tapered(finest), finest)
         if finer.found is not None:
             return finer
     return search
 
 
-def _search_band(values: np.ndarray, smallest: float, largest: float) -> LatticeSearch:
-    """Search one band of spacings, as :func:`search_photon_lattice` describes."""
-    histogram = _histogram(values, smallest, largest)
-    if histogram is None:
-        return LatticeSearch(None)
+def _search_band(histogram: _Histogram, largest: float) -> LatticeSearch:
+    """Search *histogram*'s spacings up to *largest*, as :func:`search_photon_lattice` says."""
     smallest, effective = histogram.smallest, histogram.effective
     phasors, frequencies, step = histogram.grid_phasors()
     searched = np.flatnonzero((frequencies >= 1 / largest) & (frequencies <= 1 / smallest))
@@ -354,7 +351,8 @@ class _Histogram:
     ``counts`` are the tapered counts (``raw`` times ``window``) of bins of ``width`` from
     ``low``, whose centres from ``low`` are ``centres`` (the phase from ``low`` is added
     where it matters); ``effective`` is the weighted values' effective number; ``smallest``
-    the least spacing searched (three of the data's ``quantum`` at least).
+    the least spacing searched (three of the data's ``quantum`` at least); ``span`` the
+    binned values' range.
     """
 
     counts: np.ndarray
@@ -366,6 +364,17 @@ class _Histogram:
     quantum: float
     effective: float
     smallest: float
+    span: float
+
+    def tapered(self, largest: float) -> _Histogram:
+        """Return the same counts tapered for spacings up to *largest* (two at either end)."""
+        # Where clipped values were left out, the histogram stops at a wall, whose own |c|
+        # falls only as 1 / f.
+        window = _taper(self.raw.size, int(2 * largest / self.width))
+        counts = self.raw * window
+        # The power's N: the weighted values' effective number, (sum w)^2 / sum w^2.
+        effective = counts.sum() ** 2 / float(np.dot(self.raw, window * window))
+        return replace(self, counts=counts, window=window, effective=float(effective))
 
     def shrink(self, frequency: float) -> float:
         """Return how much the bins' rounding shrinks ``|c|`` at *frequency*.
@@ -429,14 +438,10 @@ def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogra
         width = quantum / np.ceil(quantum / width)
     bins = int((high - low) / width) + 2
     raw = np.bincount(((flat - low) / width + 0.5).astype(np.intp), minlength=bins)
-    # Tapered over two of the largest spacings at either end: where clipped values were left
-    # out, the histogram stops at a wall, whose own |c| falls only as 1 / f.
-    window = _taper(bins, int(2 * largest / width))
-    counts = raw * window
-    # The power's N: the weighted values' effective number, (sum w)^2 / sum w^2.
-    effective = counts.sum() ** 2 / float(np.dot(raw, window * window))
-    return _Histogram(counts, raw, window, np.arange(bins) * width, float(width), low,
-                      quantum, float(effective), float(smallest))
+    untapered = np.ones(bins)
+    return _Histogram(raw * untapered, raw, untapered, np.arange(bins) * width, float(width),
+                      low, quantum, float(raw.sum()), float(smallest),
+                      high - low).tapered(largest)
 
 
 def _densest_stretch(flat: np.ndarray, low: float, high: float, length: float
