@@ -187,10 +187,10 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     ``q^2 / 12`` in variance. Cost: ``O(N)`` for the histogram and the refinement, plus an
     FFT of ``O(M log M)`` for ``M`` = 16 bins per photon over the values' range (at most
     :data:`_MOST_PHOTONS` photons; a wider range is cut to its densest stretch of that many).
-    Where nothing is found,
-    the spacings of more than :data:`_FINE_BAND_PHOTONS` photons across the range are
-    searched again under their own, shorter taper (a dark background's values, crowded at
-    the histogram's low end, are no longer weighed down), at the same cost again.
+    Where nothing is found, the spacings of more than :data:`_FINE_BAND_PHOTONS` photons
+    across the range are searched again on their own, under their own, shorter taper (a
+    dark background's values, crowded at the histogram's low end, are no longer weighed
+    down): the same histogram tapered again, its FFT and refinement again.
 
     References
     ----------
