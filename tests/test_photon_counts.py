@@ -120,6 +120,15 @@ def test_too_few_values_or_no_gain_find_nothing():
     assert fit_photon_lattice(noisy, *_near(float("nan"))) is None
 
 
+@pytest.mark.parametrize("spacing", [1e-9, 1e-12])
+def test_a_spacing_far_below_the_values_range_is_not_searched(spacing):
+    # A float image whose line reads next to no noise: a trillion photons across the range
+    # would need a histogram of tens of gigabytes.
+    values = np.random.default_rng(17).random(100_000)
+    assert fit_photon_lattice(values, *_near(spacing)) is None
+    assert faint_photon_lattice(values, spacing) is None
+
+
 def test_a_sixteen_bit_stack_of_counts_gives_its_gain_and_read_noise_in_levels():
     # A photon-counting camera: 30 levels a photon, read noise 6 levels, a few hundred
     # photons at most; the line alone puts the read noise anywhere from 0 up.

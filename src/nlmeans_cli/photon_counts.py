@@ -80,6 +80,11 @@ _BINS_PER_SPACING = 16
 #: wider range of values is cut to its densest stretch of this many.
 _MOST_PHOTONS = 8192
 
+#: The most photons the values' range may hold for a stretch of it to be searched: more
+#: than a 16-bit file can hold at three levels a photon, 128 times the histogram's span
+#: (a smaller spacing is a float image's line reading next to no noise, not photons).
+_MOST_RANGE_PHOTONS = 1 << 20
+
 #: Values the data quantum is judged from.
 _QUANTUM_SAMPLE = 16384
 
@@ -413,9 +418,9 @@ class _Histogram:
 def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogram | None:
     """Bin *values* for spacings *smallest* to *largest*; ``None`` where none can be searched.
 
-    Too few values, or data quantised too coarsely for a spacing of three of its levels in
-    the range: ``None``. A range of more than :data:`_MOST_PHOTONS` spacings is cut to its
-    densest stretch of that many.
+    Too few values, data quantised too coarsely for a spacing of three of its levels in the
+    range, or a range of more than :data:`_MOST_RANGE_PHOTONS` spacings: ``None``. A range of
+    more than :data:`_MOST_PHOTONS` spacings is cut to its densest stretch of that many.
     """
     flat = np.asarray(values, np.float64).ravel()
     flat = flat[np.isfinite(flat)]
@@ -427,6 +432,8 @@ def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogra
     quantum = data_quantum(flat)
     smallest = max(smallest, 3 * quantum)
     if largest < smallest:
+        return None
+    if (high - low) / smallest > _MOST_RANGE_PHOTONS:
         return None
     if (high - low) / smallest > _MOST_PHOTONS:
         # The lattice is the same at every level: the values of the densest stretch of
