@@ -151,19 +151,27 @@ def _cells(rng, side, count, background):
     return background + np.clip(brightness, 0, 0.9)
 
 
+def _sixteen_bit_cells(seed, side, count, background, gain, read):
+    """Counts of :func:`_cells` at *gain* and *read* noise in 16-bit levels.
+
+    The counts on the unit scale, and the 16-bit file that holds them (rounded, clipped).
+    """
+    rng = np.random.default_rng(seed)
+    counts = _counts(rng, _cells(rng, side, count, background), gain / 65535, read / 65535)
+    return counts, np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+
+
 def test_a_dark_background_clipped_at_black_does_not_hide_the_lattice():
     # A 16-bit field at 100 levels a photon and read noise 40, its background 1.3 photons:
     # half of that clips at 0, and where the taper for the widest spacings weighs the
     # background down the lattice falls under the bar. The read noise was fitted as 0.
-    rng = np.random.default_rng(2)
+    counts, stack = _sixteen_bit_cells(2, 544, 60, 131 / 65535, 100, 40)
     gain, read = 100 / 65535, 40 / 65535
-    counts = _counts(rng, _cells(rng, 544, 60, 131 / 65535), gain, read)
     values = counts[counts > 0]
     found = fit_photon_lattice(values, np.ptp(values) / 1024, np.ptp(values) / 4)
     assert found is not None
     assert found[0] == pytest.approx(gain, rel=0.005)
     assert found[1] == pytest.approx(read, rel=0.05)
-    stack = np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
     fitted_gain, fitted_read = estimate_noise(stack, model="poisson-gaussian")
     assert fitted_gain == pytest.approx(100, rel=0.01)
     assert fitted_read == pytest.approx(np.hypot(40, np.sqrt(1 / 12)), rel=0.05)
@@ -173,9 +181,7 @@ def test_a_clipped_field_whose_lattice_lies_beyond_the_wide_search_gives_it():
     # 10 levels a photon over 65535 levels is more photons than the search over every
     # spacing tries, and the line's gain is 7 % off: the lattice is found near it (the read
     # noise had come out 0).
-    rng = np.random.default_rng(2)
-    counts = _counts(rng, _cells(rng, 384, 40, 0.0005), 10 / 65535, 3 / 65535)
-    stack = np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+    _, stack = _sixteen_bit_cells(2, 384, 40, 0.0005, 10, 3)
     assert np.mean(stack == 0) > 0.01
     gain, read = estimate_noise(stack, model="poisson-gaussian")
     assert gain == pytest.approx(10, rel=0.005)
@@ -185,9 +191,7 @@ def test_a_clipped_field_whose_lattice_lies_beyond_the_wide_search_gives_it():
 def test_more_photons_across_the_range_than_the_histogram_spans_still_show_the_lattice():
     # 5 levels a photon: 12 000 photons across a 16-bit range, over the histogram's 8192;
     # its densest stretch is searched (the read noise had come out 1.1 to 3.4 times the truth).
-    rng = np.random.default_rng(1)
-    counts = _counts(rng, _cells(rng, 384, 40, 0.002), 5 / 65535, 1.5 / 65535)
-    stack = np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
+    _, stack = _sixteen_bit_cells(1, 384, 40, 0.002, 5, 1.5)
     gain, read = estimate_noise(stack, model="poisson-gaussian")
     assert gain == pytest.approx(5, rel=0.005)
     assert read == pytest.approx(np.hypot(1.5, np.sqrt(1 / 12)), rel=0.05)

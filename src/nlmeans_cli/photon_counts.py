@@ -247,9 +247,8 @@ def _search_band(histogram: _Histogram, largest: float) -> LatticeSearch:
     # The phase's noise is about 1 / (|c| sqrt(2 N)) radians, under 0.1 at the power's bar.
     if abs(np.angle(first)) > 2 * np.pi * 0.1:
         return LatticeSearch(None)
-    # A lattice of twice or three times the spacing, stronger than this one, is the counts'
-    # own (this one its harmonic, where the search stopped short of it): not told here.
-    if any(histogram.magnitude(frequency / divisor) >= magnitude for divisor in (2, 3)):
+    # Where the search stopped short of the counts' own lattice, this is its harmonic.
+    if histogram.coarser_lattice_stronger(frequency, magnitude):
         return LatticeSearch(None)
     second = histogram.magnitude(2 * frequency)
     expected = magnitude**4
@@ -340,9 +339,7 @@ def faint_photon_lattice(values: np.ndarray, gain: float) -> tuple[float, float]
     bar = FAINT_LATTICE_POWER + np.log(max(trials / _FAINT_TRIALS, 1.0))
     if histogram.effective * magnitude**2 < bar or not at_zero(first):
         return None
-    # A lattice of twice or three times the spacing, stronger than this one, is the counts'
-    # own, or a dark population's few counts (whose phasor stays near 0 over a wide band).
-    if any(histogram.magnitude(frequency / divisor) >= magnitude for divisor in (2, 3)):
+    if histogram.coarser_lattice_stronger(frequency, magnitude):
         return None
     spacing = 1.0 / frequency
     variance = -np.log(max(magnitude, 1e-300)) * spacing**2 / (2 * np.pi**2)
@@ -373,13 +370,16 @@ class _Histogram:
 
     def tapered(self, largest: float) -> _Histogram:
         """Return the same counts tapered for spacings up to *largest* (two at either end)."""
-        # Where clipped values were left out, the histogram stops at a wall, whose own |c|
-        # falls only as 1 / f.
-        window = _taper(self.raw.size, int(2 * largest / self.width))
-        counts = self.raw * window
-        # The power's N: the weighted values' effective number, (sum w)^2 / sum w^2.
-        effective = counts.sum() ** 2 / float(np.dot(self.raw, window * window))
-        return replace(self, counts=counts, window=window, effective=float(effective))
+        counts, window, effective = _tapered_counts(self.raw, self.width, largest)
+        return replace(self, counts=counts, window=window, effective=effective)
+
+    def coarser_lattice_stronger(self, frequency: float, magnitude: float) -> bool:
+        """Tell whether a lattice of twice or three times the spacing has ``|c|`` as large.
+
+        Such a lattice is the counts' own (or a dark population's few counts, whose phasor
+        stays near 0 over a wide band), and *frequency* its harmonic.
+        """
+        return any(self.magnitude(frequency / divisor) >= magnitude for divisor in (2, 3))
 
     def shrink(self, frequency: float) -> float:
         """Return how much the bins' rounding shrinks ``|c|`` at *frequency*.
@@ -445,10 +445,22 @@ def _histogram(values: np.ndarray, smallest: float, largest: float) -> _Histogra
         width = quantum / np.ceil(quantum / width)
     bins = int((high - low) / width) + 2
     raw = np.bincount(((flat - low) / width + 0.5).astype(np.intp), minlength=bins)
-    untapered = np.ones(bins)
-    return _Histogram(raw * untapered, raw, untapered, np.arange(bins) * width, float(width),
-                      low, quantum, float(raw.sum()), float(smallest),
-                      high - low).tapered(largest)
+    counts, window, effective = _tapered_counts(raw, width, largest)
+    return _Histogram(counts, raw, window, np.arange(bins) * width, float(width), low,
+                      quantum, effective, float(smallest), high - low)
+
+
+def _tapered_counts(raw: np.ndarray, width: float, largest: float
+                    ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Return *raw* counts tapered over two of the *largest* spacings at either end.
+
+    With the window, and the weighted values' effective number ``(sum w)^2 / sum w^2`` (the
+    power's ``N``). Where clipped values were left out, the histogram stops at a wall,
+    whose own ``|c|`` falls only as ``1 / f``: the taper keeps it from ringing.
+    """
+    window = _taper(raw.size, int(2 * largest / width))
+    counts = raw * window
+    return counts, window, float(counts.sum() ** 2 / float(np.dot(raw, window * window)))
 
 
 def _densest_stretch(flat: np.ndarray, low: float, high: float, length: float
