@@ -1004,7 +1004,7 @@ def test_colour_notes_name_the_constant_channels_and_those_undetermined(tmp_path
     assert "constant" not in result.stderr
 
 
-def test_a_black_level_is_reported_where_the_variance_falls_to_0_above_black(tmp_path):
+def test_a_black_level_is_fitted_where_the_variance_falls_to_0_above_black(tmp_path):
     rng = np.random.default_rng(18)
     noisy = _photons(rng, _ramp())
     assert fit_poisson_gaussian(noisy).black_level is None
@@ -1020,7 +1020,8 @@ def test_a_black_level_is_reported_where_the_variance_falls_to_0_above_black(tmp
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif"),
                                  "--noise", "poisson-gaussian"])
     assert result.exit_code == 0, result.output
-    note = result.stderr.split("the noise's variance falls to 0 above black, at ")[1]
+    note = result.stderr.split("black level (a camera's offset), where its photon counts "
+                               "start: ")[1]
     level, in_file = note.split(" of 65535)")[0].split(" (")
     assert float(level) == pytest.approx(float(in_file) / 257, rel=0.01)
     assert float(in_file) / 65535 == pytest.approx(offset - READ**2 / GAIN, rel=0.3)

@@ -25,7 +25,14 @@ import numpy as np
 from .clipped_levels import clear_range, clipped_ends, fit_clear_of_clipping
 from .formulation import lookup
 from .noise_details import DETAIL_SUPPORT, detail_statistics, fit_blocks
-from .noise_levels import intercept_error, intercept_for, slope_for, smoothest_line, variance_floor
+from .noise_levels import (
+    black_level_line,
+    intercept_error,
+    intercept_for,
+    slope_for,
+    smoothest_line,
+    variance_floor,
+)
 from .photon_counts import LatticeSearch, faint_photon_lattice, search_photon_lattice
 
 __all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
@@ -54,11 +61,13 @@ class PoissonGaussian:
         (:meth:`nlmeans_cli.photon_counts.LatticeSearch.least_read_noise`): the read noise
         is at least this. 0 otherwise. Not compared.
     black_level : float or None
-        Where the levels' line reaches no variance above black (its intercept below 0 by
-        more than three of its standard errors): that level, the least black level (a
-        camera's offset, a pedestal) the data carry, which the model has no term for (the
-        read noise is then taken as the least the data allow, 0 or
-        :attr:`read_noise_floor`, and the gain fits low). ``None`` otherwise. Not compared.
+        The value of no photons (a camera's offset, a pedestal), where the data carry one:
+        the variance is then ``gain * (x - black_level) + read_noise**2``. Fitted where the
+        levels' line reaches no variance above black (its intercept below 0 by more than
+        three of its standard errors): the line is taken as it is, and since variances tell
+        only ``read_noise**2 - gain * black_level``, the read noise is taken as the least
+        the data allow (0 or :attr:`read_noise_floor`) and the black level as the least
+        that goes with it. ``None``: 0.
     clip_bound : bool
         Whether clipping reaches every level the gain was fitted on (each within three
         standard deviations of a clipped end) and no photon lattice showed: the line may be
@@ -76,7 +85,7 @@ class PoissonGaussian:
     read_noise: float
     read_noise_range: tuple[float, float] | None = field(default=None, compare=False)
     read_noise_floor: float = field(default=0.0, compare=False)
-    black_level: float | None = field(default=None, compare=False)
+    black_level: float | None = None
     clip_bound: bool = field(default=False, compare=False)
     measured_levels: tuple[float, float] | None = field(default=None, compare=False)
     clipped: tuple[float | None, float | None] = field(default=(None, None), compare=False)
@@ -94,9 +103,17 @@ class PoissonGaussian:
         low, high = self.read_noise_range
         return low > self.read_noise_floor or low >= high
 
+    @property
+    def variance_at_zero(self) -> float:
+        """Return the variance at level 0: ``read_noise**2 - gain * black_level``.
+
+        Below 0 where a black level lifts the level of no photons above 0.
+        """
+        return self.read_noise**2 - self.gain * (self.black_level or 0.0)
+
     def std(self, x: np.ndarray | float) -> np.ndarray | float:
         """Return the noise standard deviation at mean level *x*."""
-        return np.sqrt(np.maximum(self.gain * np.asarray(x) + self.read_noise**2, 0.0))
+        return np.sqrt(np.maximum(self.gain * np.asarray(x) + self.variance_at_zero, 0.0))
 
     def levels_clear_of(self, ends: tuple[float | None, float | None],
                         deviations: float) -> tuple[float, float]:
@@ -104,7 +121,7 @@ class PoissonGaussian:
 
         As :func:`nlmeans_cli.clipped_levels.clear_range` for this model's noise.
         """
-        return clear_range(self.gain, self.read_noise**2, ends, deviations)
+        return clear_range(self.gain, self.variance_at_zero, ends, deviations)
 
     def signal_dependent(self, low: float, high: float) -> bool:
         """Tell whether the noise grows by :data:`SIGNAL_DEPENDENT_GROWTH` or more over a range.
@@ -139,8 +156,8 @@ def anscombe(z: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float32 ``2 / gain * sqrt(max(gain * z + 3/8 gain^2 + read_noise^2, 0))``, or
-        ``z / read_noise`` where the gain is 0.
+        float32 ``2 / gain * sqrt(max(gain * (z - black_level) + 3/8 gain^2 + read_noise^2,
+        0))``, or ``z / read_noise`` where the gain is 0.
 
     Notes
     -----
@@ -149,13 +166,14 @@ def anscombe(z: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     gain = float(model.gain)
     if gain <= 0:
         return np.divide(z, np.float32(model.read_noise), dtype=np.float32)
-    return _by_rows(_forward_rows, z, gain, float(model.read_noise))
+    return _by_rows(_forward_rows, z, gain, model.variance_at_zero)
 
 
-def _forward_rows(z: np.ndarray, out: np.ndarray, gain: float, read_noise: float) -> None:
+def _forward_rows(z: np.ndarray, out: np.ndarray, gain: float, variance_at_zero: float
+                  ) -> None:
     """Write :func:`anscombe` of some rows of values into *out* (gain > 0)."""
     np.multiply(z, np.float32(gain), out=out, dtype=np.float32)
-    out += np.float32(0.375 * gain * gain + read_noise**2)
+    out += np.float32(0.375 * gain * gain + variance_at_zero)
     np.maximum(out, 0.0, out=out)
     np.sqrt(out, out=out)
     out *= np.float32(2.0 / gain)
@@ -174,8 +192,8 @@ def inverse_anscombe(d: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float32 estimates of the mean, unit scale, never below 0 (``d * read_noise``, as it
-        comes, where the gain is 0).
+        float32 estimates of the mean, unit scale, never below the black level (``d *
+        read_noise``, as it comes, where the gain is 0).
 
     Notes
     -----
@@ -185,10 +203,12 @@ def inverse_anscombe(d: np.ndarray, model: PoissonGaussian) -> np.ndarray:
     """
     if model.gain <= 0:
         return np.multiply(d, np.float32(model.read_noise), dtype=np.float32)
-    return _by_rows(_inverse_rows, d, float(model.gain), float(model.read_noise / model.gain))
+    return _by_rows(_inverse_rows, d, float(model.gain), float(model.read_noise / model.gain),
+                    float(model.black_level or 0.0))
 
 
-def _inverse_rows(d: np.ndarray, out: np.ndarray, gain: float, sigma: float) -> None:
+def _inverse_rows(d: np.ndarray, out: np.ndarray, gain: float, sigma: float, black: float
+                  ) -> None:
     """Write :func:`inverse_anscombe` of some rows into *out* (gain > 0, sigma read / gain)."""
     root = np.sqrt(1.5)
     # Below the transform of a zero count (2 sqrt(3/8)) the mean is 0; the series, made for
@@ -210,6 +230,8 @@ def _inverse_rows(d: np.ndarray, out: np.ndarray, gain: float, sigma: float) -> 
     out[d < floor] = 0.0
     np.maximum(out, 0.0, out=out)
     out *= np.float32(gain)
+    if black:
+        out += np.float32(black)
 
 
 def _by_rows(rows_into: Callable[..., None], values: np.ndarray, *parameters: float
@@ -337,11 +359,17 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # line's gain (or the known one) where the line puts the read noise under twice the
     # gain, and over every gain where clipping may have misled the line.
     clipped = clip_low or clip_high
-    near_line = 0 < slope and offset < (2 * slope) ** 2
+    # A camera's offset lifts the level of no photons above 0: the line bound at 0 then
+    # fits the gain low (a third to a half of the truth at offsets of 500 of 65535), and
+    # says nothing of the read noise.
+    black_line = (black_level_line(xs[kept], ys[kept], weights[kept], gain)
+                  if read_noise is None and kept.sum() >= 3 else None)
+    line_slope = slope if black_line is None else black_line[0]
+    near_line = 0 < line_slope and (black_line is not None or offset < (2 * slope) ** 2)
     search = LatticeSearch(None)
     if clipped or near_line:
         values = _lattice_values(planes, *ends)
-        centre = slope if gain is None else gain
+        centre = line_slope if gain is None else gain
         around = (centre / _LATTICE_BAND, centre * _LATTICE_BAND)
         if clipped:
             span = float(values.max() - values.min()) if values.size else 0.0
@@ -373,6 +401,13 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     elif read_noise is not None and kept.any():
         slope = slope_for(xs[kept], ys[kept], weights[kept], read_noise**2, slope)
     slope, offset, spread, black = (slope if gain is None else gain), max(offset, 0.0), None, None
+    below_zero = False
+    if lattice is not None and kept.sum() >= 3:
+        # The lattice's spacing and spread are the gain and the read noise wherever the
+        # counts start; the levels' line at that gain tells where they start.
+        black_line = black_level_line(xs[kept], ys[kept], weights[kept], slope)
+        if black_line is not None:
+            black = (offset - black_line[1]) / slope
     # Counts on a lattice (the model's whole photons) that none came near showing have read
     # noise enough to hide it; the line's intercept, an extrapolation, often says less (on
     # 120 training photographs at gain 4 and read noise 2, 0 on half of them).
@@ -384,16 +419,21 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         error = intercept_error(xs[kept], weights[kept], slope, offset,
                                 variance_floor(ys[kept]), slope_fitted=gain is None)
         spread = (float(np.sqrt(max(offset - 2 * error, 0.0))), float(np.sqrt(offset + 2 * error)))
-        # A variance that reaches 0 above black is a black level's (synthetic fluorescence
-        # stacks offset by 500 of 65535: 308 to 526 found, the offset less the read noise's
-        # share 447).
-        below = intercept_for(xs[kept], ys[kept], weights[kept], slope)
-        if slope > 0 and below + _BLACK_LEVEL_ERRORS * error < 0:
-            black = -below / slope
-    if gain is None and black is None and offset < floor**2 and kept.any():
+        # An intercept clearly below 0 is not the floor's to lift (below), though the levels
+        # may scatter too much to take it for a black level.
+        below_zero = intercept_for(xs[kept], ys[kept], weights[kept],
+                                   slope) + _BELOW_ZERO_ERRORS * error < 0
+        if black_line is not None:
+            # Variances tell read_noise^2 - gain * black only: the read noise is taken as the
+            # least the data allow, the black level as the least that goes with it.
+            slope, below = black_line
+            floor = search.least_read_noise(slope)
+            black, offset = (floor**2 - below) / slope, floor**2
+    if gain is None and not below_zero and offset < floor**2 and kept.any():
         # The line's intercept below the floor traded read noise for gain: the line is fitted
         # again through the floor (the fit under that bound), whose gain moves the floor.
-        # Not where a black level explains the intercept: there the line is the offset's.
+        # Not where the intercept lies clearly below 0: there the line is a black level's,
+        # or texture's whose contrast grows with the level, not the read noise's.
         # (On 120 training photographs the gain within 20 % on 94, 93 and 88 % against 92,
         # 92 and 83 % at gain 4, the same saved as 8 bits, and gain 2.)
         for _ in range(_FLOOR_ROUNDS):
@@ -476,12 +516,12 @@ _LATTICE_VALUES = 1 << 20
 #: (by a few percent at most after the first).
 _FLOOR_ROUNDS = 3
 
-#: How many of its standard errors the levels' intercept must lie below 0 for the fit to
-#: report a black level. With 3, of 200 training photographs at gains 4, 2 and 1 (read
-#: noise 2, 2, 3), 1, 0 and 1 were reported (with 2: 1, 6 and 10), none at a peak of 20
-#: photons nor saved as 8 bits; 40 synthetic fluorescence stacks: none, 10 and 40 offset by
-#: 0, 100 and 500 of 65535 (where the fit's gain falls to 0.89-0.97 of the truth).
-_BLACK_LEVEL_ERRORS = 3.0
+#: How many of its standard errors the levels' intercept must lie below 0 for the line not
+#: to be fitted again through the lattice's floor. (With 3, of 200 training photographs at
+#: gains 4, 2 and 1, read noise 2, 2 and 3, 1, 0 and 1 were so, none at a peak of 20 photons
+#: nor saved as 8 bits.)
+_BELOW_ZERO_ERRORS = 3.0
+
 
 #: The least share of the first choice's span of levels that the levels chosen again on the
 #: roughness in units of the fitted noise must span to replace it.

@@ -18,8 +18,9 @@ import numpy as np
 
 from .noise_details import DETAIL_SUPPORT
 
-__all__ = ["fit_levels", "in_level_units", "intercept_error", "intercept_for", "level_variances",
-           "slope_for", "smoothest_line", "variance_floor"]
+__all__ = ["black_level_line", "fit_levels", "free_line", "in_level_units", "intercept_error",
+           "intercept_for", "level_variances", "line_scatter", "slope_for", "smoothest_line",
+           "variance_floor"]
 
 
 def level_variances(mean: np.ndarray, detail: np.ndarray, local: np.ndarray
@@ -175,7 +176,35 @@ def fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[flo
     Returns
     -------
     tuple of 2 float
-        Both at least 0.
+        Both at least 0: :func:`free_line`, fitted again through the origin where its
+        intercept is below 0, and flat where its slope is.
+
+    Notes
+    -----
+    ``O(L)`` for ``L`` levels.
+    """
+    gain, offset = free_line(xs, ys, weights)
+    if gain < 0:
+        gain, offset = 0.0, float(np.average(ys, weights=weights))
+    if offset < 0:
+        gain = max(float(np.sum(weights * xs * ys) / np.sum(weights * xs * xs)), 0.0)
+        offset = 0.0
+    return gain, offset
+
+
+def free_line(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Return the slope and intercept of the levels' variance line, either of any sign.
+
+    Parameters
+    ----------
+    xs, ys, weights : numpy.ndarray
+        The levels' means, variances and numbers of independent details.
+
+    Returns
+    -------
+    tuple of 2 float
+        The slope and the intercept, which lies below 0 where the data carry a black level
+        (a camera's offset: the variance ``gain * (x - black) + read_noise**2``).
 
     Notes
     -----
@@ -211,11 +240,6 @@ def fit_levels(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[flo
             keep = updated
     if xs.size >= 2:
         offset = intercept_for(xs, ys, weights, gain)
-    if gain < 0:
-        gain, offset = 0.0, float(np.average(ys, weights=weights))
-    if offset < 0:
-        gain = max(float(np.sum(weights * xs * ys) / np.sum(weights * xs * xs)), 0.0)
-        offset = 0.0
     return gain, offset
 
 
@@ -293,6 +317,94 @@ def intercept_error(xs: np.ndarray, weights: np.ndarray, gain: float, offset: fl
     if not determinant > 0:
         return np.inf
     return float(np.sqrt(information[0, 0] / determinant))
+
+
+def line_scatter(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, gain: float,
+                 offset: float) -> float:
+    """Return how far the levels scatter about a line, against their own sampling's scatter.
+
+    Parameters
+    ----------
+    xs, ys, weights : numpy.ndarray
+        The levels' means, variances and numbers of independent details.
+    gain, offset : float
+        The line: each level's variance is taken as ``gain * mean + offset``.
+
+    Returns
+    -------
+    float
+        The reduced chi-square: the levels' squared distances from the line in units of
+        their variance's sampling error (``variance * sqrt(2 / n)`` for ``n`` the weight),
+        over the levels less the line's two parameters; ``inf`` with fewer than three
+        levels. The weights count fewer independent details than there are
+        (:func:`intercept_error`), so noise alone gives about 0.1 to 0.25 (synthetic
+        fluorescence stacks); a photograph's texture adds its own scatter.
+
+    Notes
+    -----
+    ``O(L)`` for ``L`` levels.
+    """
+    if xs.size < 3:
+        return np.inf
+    variance = np.maximum(gain * xs + offset, variance_floor(ys))
+    precision = weights / (2 * variance**2)
+    return float(np.sum(precision * (ys - variance) ** 2) / (xs.size - 2))
+
+
+def black_level_line(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray,
+                      gain: float | None) -> tuple[float, float] | None:
+    """Return the levels' line (slope, intercept) where it shows a black level, else None.
+
+    Parameters
+    ----------
+    xs, ys, weights : numpy.ndarray
+        The levels' means, variances and numbers of independent details.
+    gain : float or None
+        The slope where it is known (the photon counts' lattice's spacing, or given).
+
+    Returns
+    -------
+    tuple of 2 float, or None
+        The slope and the intercept (below 0), where the levels show a black level.
+
+    Notes
+    -----
+    A variance that reaches 0 above black is a black level's (a camera's offset): the line
+    free of the bound at 0 (through the given *gain*'s slope where known) is the noise's,
+    where its intercept lies below 0 by :data:`_BLACK_LEVEL_ERRORS` of its standard errors,
+    scaled by the levels' scatter about it, and they scatter no more than
+    :data:`_BLACK_LEVEL_SCATTER` (texture whose contrast grows with the level bends a
+    photograph's levels up, and a line through them reaches 0 above black too).
+    ``O(L)`` for ``L`` levels.
+    """
+    if gain is None:
+        slope, below = free_line(xs, ys, weights)
+    else:
+        slope, below = gain, intercept_for(xs, ys, weights, gain)
+    if not (slope > 0 and below < 0):
+        return None
+    scatter = line_scatter(xs, ys, weights, slope, below)
+    error = intercept_error(xs, weights, slope, below, variance_floor(ys),
+                            slope_fitted=gain is None)
+    if scatter <= _BLACK_LEVEL_SCATTER and -below >= _BLACK_LEVEL_ERRORS * error * np.sqrt(
+            scatter):
+        return slope, below
+    return None
+
+
+#: How many of its standard errors, scaled by the levels' scatter about the line (its
+#: reduced chi-square's root: an F-test), the levels' intercept must lie below 0 for the fit
+#: to take a black level. Synthetic fluorescence stacks offset by 10 to 1000 of 65535 (gain
+#: 1 to 100 levels a photon, read noise 2 to 50; 73 stacks) reached 13 or more on 52, the
+#: rest under 8; on 160 training photographs with Gaussian noise of sigma 0 to 5 or photon
+#: noise (gain 0.5 to 8, float and 8 bits; 1920 fits) under 13 wherever they scatter within
+#: :data:`_BLACK_LEVEL_SCATTER`, and under 27 anywhere.
+_BLACK_LEVEL_ERRORS = 13.0
+
+#: The most the levels may scatter about the line (:func:`line_scatter`)
+#: for a black level to be taken: 0.09 to 0.25 on the stacks, a median of 0.24 to 0.72 on
+#: photographs with photon noise, whose texture adds to it.
+_BLACK_LEVEL_SCATTER = 0.5
 
 
 def slope_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, offset: float,

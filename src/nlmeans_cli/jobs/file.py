@@ -268,7 +268,7 @@ def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> 
 
 def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
                  dtype: str | None) -> list[str]:
-    """Return the note for a fit whose variance reaches 0 above black (nothing otherwise)."""
+    """Return the note for a fit that found a black level (nothing otherwise)."""
     found = [(number, model.black_level) for number, model in zip(numbers, models, strict=True)
              if model.black_level is not None]
     if not found:
@@ -277,10 +277,10 @@ def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
     levels = ", ".join(f"{255.0 * level:.3g}"
                        + (f" ({65535.0 * level:.0f} of 65535)" if sixteen else "")
                        + _channel_label(number, numbers) for number, level in found)
-    return [f"the noise's variance falls to 0 above black, at {levels}: the image seems to "
-            "carry a black level (a camera's offset) of that or more, which the noise model has "
-            "no term for (its read noise is taken as the least the data allow and its gain fits "
-            "low); subtract the black level first where it is known"]
+    return [f"the image carries a black level (a camera's offset), where its photon counts "
+            f"start: {levels}; the noise model takes it (variance gain * (x - black level) "
+            "+ read noise^2), and where the photon counts' lattice does not show, the read "
+            "noise is the least the data allow and the black level the least that goes with it"]
 
 
 def _channel_label(number: int, numbers: Sequence[int]) -> str:

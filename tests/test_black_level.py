@@ -1,0 +1,111 @@
+"""A camera's black level (offset): fitted, taken into the transform, and never invented."""
+
+import numpy as np
+import pytest
+from skimage import data
+
+from nlmeans_cli import denoise
+from nlmeans_cli.noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe
+
+FULL = 65535.0
+
+
+def _cells(rng, frames=6, side=128, cells=20, scale=1.0):
+    """Clean 16-bit levels: Gaussian cells on a background of 1 % of the range."""
+    z, y, x = np.mgrid[0:frames, 0:side, 0:side]
+    brightness = np.zeros((frames, side, side))
+    for _ in range(cells):
+        cz, cy, cx = rng.uniform(0, frames), rng.uniform(0, side), rng.uniform(0, side)
+        brightness += rng.uniform(0.2, 0.8) * np.exp(
+            -((z - cz) ** 2 * 4 + (y - cy) ** 2 + (x - cx) ** 2) / (2 * 6.0**2))
+    return (0.01 + np.clip(brightness, 0, 0.9)) * FULL * scale
+
+
+def _camera(rng, clean, gain, read, offset):
+    """The counts a camera with that offset records, as 16 bits."""
+    counts = gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape) + offset
+    return np.clip(np.rint(counts), 0, FULL).astype(np.uint16)
+
+
+def _psnr(clean, estimate, peak):
+    return 10 * np.log10(peak**2 / np.mean((clean - estimate) ** 2))
+
+
+def test_the_transform_of_offset_data_is_that_of_the_data_without_it():
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0, 0.5, (40, 50))
+    gain, read, black = 0.01, 0.004, 0.03
+    plain = PoissonGaussian(gain, read)
+    offset = PoissonGaussian(gain, read, black_level=black)
+    assert offset.variance_at_zero == pytest.approx(read**2 - gain * black)
+    assert offset.std(0.2 + black) == pytest.approx(plain.std(0.2))
+    np.testing.assert_allclose(anscombe(values + black, offset), anscombe(values, plain),
+                               rtol=1e-5, atol=1e-5)
+    transformed = anscombe(values, plain)
+    np.testing.assert_allclose(inverse_anscombe(transformed, offset),
+                               inverse_anscombe(transformed, plain) + black, rtol=1e-5,
+                               atol=1e-6)
+    # Nothing comes back below the black level, as nothing came back below 0.
+    assert inverse_anscombe(np.zeros(5, np.float32), offset).min() == pytest.approx(black)
+
+
+@pytest.mark.parametrize(("gain", "read", "offset"), [(2.0, 3.0, 500.0), (5.0, 10.0, 100.0)])
+def test_the_fit_takes_a_cameras_offset_into_the_model(gain, read, offset):
+    # The variance is gain * (x - offset) + read^2: its line's intercept is below 0. Bound at
+    # 0, the fit had taken the gain at a third to a half of the truth.
+    rng = np.random.default_rng(1)
+    clean = _cells(rng, scale=0.1)
+    without = fit_poisson_gaussian(_camera(rng, clean, gain, read, 0.0) / FULL)
+    assert without.black_level is None
+    model = fit_poisson_gaussian(_camera(rng, clean, gain, read, offset) / FULL)
+    assert model.black_level is not None
+    assert model.gain * FULL == pytest.approx(gain, rel=0.06)
+    # Variances tell read^2 - gain * black only: the read noise is taken as the least, and
+    # the black level as the least that goes with it (under the offset by read^2 / gain).
+    truth = read**2 - gain * offset
+    assert model.variance_at_zero * FULL**2 == pytest.approx(truth, rel=0.15)
+    assert model.black_level * FULL <= offset + 0.15 * abs(truth) / gain
+
+
+def test_a_lattice_with_an_offset_keeps_its_gain_and_read_noise_and_takes_the_offset():
+    rng = np.random.default_rng(2)
+    clean = _cells(rng, scale=0.3)
+    gain, read, offset = 10.0, 4.0, 1000.0
+    model = fit_poisson_gaussian(_camera(rng, clean, gain, read, offset) / FULL)
+    assert model.gain * FULL == pytest.approx(gain, rel=0.01)
+    assert model.read_noise * FULL == pytest.approx(read, rel=0.1)
+    assert model.black_level * FULL == pytest.approx(offset, rel=0.1)
+
+
+@pytest.mark.parametrize(("gain", "read", "offset", "scale"),
+                         [(2.0, 3.0, 500.0, 0.1), (10.0, 4.0, 1000.0, 0.3)])
+def test_an_offset_stack_denoises_as_well_as_the_same_stack_without_it(gain, read, offset,
+                                                                        scale):
+    rng = np.random.default_rng(3)
+    clean = _cells(rng, scale=scale)
+    draw = rng.bit_generator.state
+    noisy = _camera(rng, clean, gain, read, offset)
+    rng.bit_generator.state = draw
+    plain = _camera(rng, clean, gain, read, 0.0)
+    peak = float(clean.max())
+    with_offset = _psnr(clean + offset, denoise(noisy, noise="auto").astype(float), peak)
+    without = _psnr(clean, denoise(plain, noise="auto").astype(float), peak)
+    gaussian = _psnr(clean + offset, denoise(noisy, noise="gaussian").astype(float), peak)
+    assert with_offset > without - 0.3
+    assert with_offset > gaussian + 2.0
+
+
+@pytest.mark.parametrize("noise", ["photons", "gaussian", "none"])
+def test_no_black_level_is_found_in_a_photograph(noise):
+    # Texture whose contrast grows with the level bends a photograph's levels up, and a line
+    # through them can reach 0 above black too; they scatter more than noise alone does.
+    rng = np.random.default_rng(4)
+    clean = data.camera() / 255.0
+    if noise == "photons":
+        gain = 4 / 255
+        noisy = gain * rng.poisson(clean / gain) + rng.normal(0, 2 / 255, clean.shape)
+    elif noise == "gaussian":
+        noisy = clean + rng.normal(0, 2 / 255, clean.shape)
+    else:
+        noisy = clean
+    assert fit_poisson_gaussian(noisy.astype(np.float32)).black_level is None
