@@ -28,6 +28,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise, estimate_noise
+from nlmeans_cli.noise import fit_poisson_gaussian
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "train400"
 FACTORS = (0.5, 0.65, 0.8, 1.0, 1.2, 1.45, 1.7)
@@ -100,13 +101,13 @@ def poisson_gaussian(images, gain, read, fits_only=False, eight_bit=False):
     return np.array(rows)
 
 
-def fluorescence_stack(seed, frames=8, side=192, cells=43, gain=30.0, read=40.0):
+def fluorescence_stack(seed, frames=8, side=192, cells=43, gain=30.0, read=40.0, offset=0.0):
     """Return a synthetic 16-bit stack and its clean levels: cells on a dark background.
 
     Gaussian cells (sigma 6 pixels across, 3 frames deep) of random brightness on a
     background of 655 levels (22 photons at a gain of 30 levels per photon), about a quarter
     of the stack within 10 % of it; counts ``gain * Poisson(x / gain)`` plus read noise,
-    rounded and clipped to 16 bits.
+    rounded and clipped to 16 bits; a camera's *offset* (black level) added to every pixel.
     """
     rng = np.random.default_rng(seed)
     z, y, x = np.mgrid[0:frames, 0:side, 0:side]
@@ -116,7 +117,7 @@ def fluorescence_stack(seed, frames=8, side=192, cells=43, gain=30.0, read=40.0)
         brightness += rng.uniform(0.2, 0.8) * np.exp(
             -((z - cz) ** 2 * 4 + (y - cy) ** 2 + (x - cx) ** 2) / (2 * 6.0**2))
     clean = (0.01 + np.clip(brightness, 0, 0.9)) * 65535
-    counts = gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape)
+    counts = gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape) + offset
     return clean, np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
 
 
@@ -131,6 +132,30 @@ def stack_fits(count, gain=30.0, read=40.0):
         _, stack = fluorescence_stack(seed, gain=gain, read=read)
         fitted_gain, fitted_read = estimate_noise(stack, model="poisson-gaussian")
         rows.append((fitted_gain / gain, fitted_read / read))
+    return np.array(rows)
+
+
+def offset_stacks(count, offset, fits_only, gain=30.0, read=40.0):
+    """Return the fits and PSNRs of stacks offset by *offset* (a camera's black level).
+
+    Per stack: the fitted gain over the true one, the fitted variance at level 0 over
+    ``read^2 - gain * offset``, and (unless *fits_only*) the PSNR of ``auto`` and of the
+    offset subtracted with the true parameters given (against the peak above black). Seeds
+    from 100 on, as :func:`stack_fits`.
+    """
+    rows = []
+    for seed in range(100, 100 + count):
+        clean, stack = fluorescence_stack(seed, gain=gain, read=read, offset=offset)
+        model = fit_poisson_gaussian(stack / 65535.0)
+        row = [model.gain * 65535 / gain,
+               model.variance_at_zero * 65535**2 / (read**2 - gain * offset)]
+        if not fits_only:
+            peak = float(clean.max())
+            auto = denoise(stack, noise="auto").astype(np.float64) - offset
+            known = denoise((stack - offset) / 65535.0, noise="poisson-gaussian",
+                            gain=gain / 65535, read_noise=read / 65535) * 65535
+            row += [psnr(clean / peak, auto / peak), psnr(clean / peak, known / peak)]
+        rows.append(row)
     return np.array(rows)
 
 
@@ -200,6 +225,14 @@ def main():
           f"{np.mean(np.abs(fits[:, 0] - 1) <= 0.2):.0%}; read noise / true "
           f"{fits[:, 1].min():.2f}-{fits[:, 1].max():.2f} (median {np.median(fits[:, 1]):.2f}), "
           f"within 30 %: {np.mean(np.abs(fits[:, 1] - 1) <= 0.3):.0%}")
+    for offset in (500.0, 1000.0):
+        rows = offset_stacks(5, offset, args.fits_only)
+        print(f"the same stacks offset by {offset:.0f} of 65535 (a camera's black level; 5): "
+              f"gain / true {rows[:, 0].min():.2f}-{rows[:, 0].max():.2f}; variance at 0 / "
+              f"(read noise^2 - gain * offset) {rows[:, 1].min():.2f}-{rows[:, 1].max():.2f}"
+              + ("" if args.fits_only else
+                 f"; auto {rows[:, 2].mean():.2f} dB, the offset subtracted and the true "
+                 f"parameters given {rows[:, 3].mean():.2f} dB"))
     if args.fits_only:
         return
     for sigma in (2, 5, 10, 15, 25, 50):

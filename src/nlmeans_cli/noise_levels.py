@@ -402,7 +402,7 @@ def black_level_line(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray,
 _BLACK_LEVEL_ERRORS = 13.0
 
 #: The most the levels may scatter about the line (:func:`line_scatter`)
-#: for a black level to be taken: 0.09 to 0.25 on the stacks, a median of 0.24 to 0.72 on
+#: for a black level to be taken: 0.10 to 0.25 on the stacks, a median of 0.24 to 0.72 on
 #: photographs with photon noise, whose texture adds to it.
 _BLACK_LEVEL_SCATTER = 0.5
 

@@ -559,7 +559,9 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     (:func:`nlmeans_cli.noise.fit_poisson_gaussian`); the read noise is identified only
     where the image has dark regions, or where the photon counts' lattice shows (read noise
     under about 0.4 of the gain, or half of it near the line's gain on a few hundred
-    thousand values: then both parameters to a few percent or better). Where
+    thousand values: then both parameters to a few percent or better). Where the image
+    carries a camera's black level (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`),
+    the read noise is the least the data allow unless that lattice shows. Where
     clipping at both ends leaves the line too few levels to show the noise's growth, the
     clipped levels' own fit (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`), as
     denoise takes it. ``O(N)``.
