@@ -6,6 +6,7 @@ from skimage import data
 
 from nlmeans_cli import denoise
 from nlmeans_cli.noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe
+from nlmeans_cli.photon_counts import search_photon_lattice
 
 FULL = 65535.0
 
@@ -67,14 +68,33 @@ def test_the_fit_takes_a_cameras_offset_into_the_model(gain, read, offset):
     assert model.black_level * FULL <= offset + 0.15 * abs(truth) / gain
 
 
-def test_a_lattice_with_an_offset_keeps_its_gain_and_read_noise_and_takes_the_offset():
+def test_a_lattice_off_0_is_found_only_where_any_phase_is_allowed_and_gives_its_start():
+    rng = np.random.default_rng(5)
+    gain, read = 0.01, 0.002
+    black = 0.37 * gain + 3 * gain
+    values = gain * rng.poisson(rng.uniform(2, 60, 200_000)) + rng.normal(0, read, 200_000)
+    assert search_photon_lattice(values + black, gain / 1.3, gain * 1.3).found is None
+    search = search_photon_lattice(values + black, gain / 1.3, gain * 1.3, any_phase=True)
+    assert search.found is not None
+    assert search.found[0] == pytest.approx(gain, rel=1e-3)
+    assert search.found[1] == pytest.approx(read, rel=0.05)
+    assert search.start == pytest.approx(0.37 * gain, abs=0.02 * gain)
+    # At 0, as the model's counts start without a black level.
+    assert search_photon_lattice(values, gain / 1.3, gain * 1.3).start == 0.0
+
+
+@pytest.mark.parametrize("offset", [1000.0, 1050.0])
+def test_a_lattice_with_an_offset_keeps_its_gain_and_read_noise_and_takes_the_offset(offset):
+    # A photon-counting camera (read noise a third of a photon) with an offset of a whole
+    # number of photons or not: the lattice's points lie a whole number of photons above
+    # black, so its phase places the black level, the levels' line the photons between.
     rng = np.random.default_rng(2)
-    clean = _cells(rng, scale=0.3)
-    gain, read, offset = 10.0, 4.0, 1000.0
+    clean = _cells(rng, scale=0.2)
+    gain, read = 9.35, 3.0
     model = fit_poisson_gaussian(_camera(rng, clean, gain, read, offset) / FULL)
     assert model.gain * FULL == pytest.approx(gain, rel=0.01)
     assert model.read_noise * FULL == pytest.approx(read, rel=0.1)
-    assert model.black_level * FULL == pytest.approx(offset, rel=0.1)
+    assert model.black_level * FULL == pytest.approx(offset, abs=gain / 4)
 
 
 @pytest.mark.parametrize(("gain", "read", "offset", "scale"),

@@ -371,22 +371,26 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         values = _lattice_values(planes, *ends)
         centre = line_slope if gain is None else gain
         around = (centre / _LATTICE_BAND, centre * _LATTICE_BAND)
+        # Where a black level shows, the lattice's points may lie anywhere.
+        phase = {"any_phase": black_line is not None}
         if clipped:
             span = float(values.max() - values.min()) if values.size else 0.0
             search = search_photon_lattice(values, span / _MOST_LATTICE_PHOTONS,
-                                           span / _FEWEST_LATTICE_PHOTONS)
+                                           span / _FEWEST_LATTICE_PHOTONS, **phase)
             if search.found is None and near_line:
                 # Near the line's gain the lattice may lie beyond the wide search (more
                 # photons across the range than it tries); where the widest spacings'
                 # histogram shape stood out, the wide search learns no least read noise,
                 # which is asked there too.
-                near = search_photon_lattice(values, *around)
+                near = search_photon_lattice(values, *around, **phase)
                 if near.found is not None or search.searched is None:
                     search = near
         else:
-            search = search_photon_lattice(values, *around)
-        # Too faint to find blind, a lattice may still stand out near the line's gain.
-        faint = None if search.found or not near_line else faint_photon_lattice(values, centre)
+            search = search_photon_lattice(values, *around, **phase)
+        # Too faint to find blind, a lattice may still stand out near the line's gain, its
+        # phase known (not where a black level shows).
+        faint = (None if search.found or not near_line or black_line is not None
+                 else faint_photon_lattice(values, centre))
         if faint is not None:
             search = LatticeSearch(faint)
     lattice = search.found
@@ -407,7 +411,9 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         # counts start; the levels' line at that gain tells where they start.
         black_line = black_level_line(xs[kept], ys[kept], weights[kept], slope)
         if black_line is not None:
+            # The lattice's points lie a whole number of photons above black.
             black = (offset - black_line[1]) / slope
+            black = search.start + slope * round((black - search.start) / slope)
     # Counts on a lattice (the model's whole photons) that none came near showing have read
     # noise enough to hide it; the line's intercept, an extrapolation, often says less (on
     # 120 training photographs at gain 4 and read noise 2, 0 on half of them).

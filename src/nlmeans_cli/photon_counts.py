@@ -108,12 +108,17 @@ class LatticeSearch:
         deviations of the values' noise. 0 otherwise.
     quantum : float
         The data's own quantisation step (0 for float data).
+    start : float
+        Where a lattice was found, where its points lie modulo its spacing, from 0 up to
+        the spacing: the remainder of the level of no photons (0 but where a search took
+        any phase, :func:`search_photon_lattice`).
     """
 
     found: tuple[float, float] | None
     searched: tuple[float, float] | None = None
     hidden_share: float = 0.0
     quantum: float = 0.0
+    start: float = 0.0
 
     def least_read_noise(self, gain: float) -> float:
         """Return the least read noise that hides a lattice of spacing *gain* (0: none known).
@@ -154,8 +159,8 @@ def fit_photon_lattice(values: np.ndarray, smallest: float, largest: float
     return search_photon_lattice(values, smallest, largest).found
 
 
-def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
-                          ) -> LatticeSearch:
+def search_photon_lattice(values: np.ndarray, smallest: float, largest: float, *,
+                          any_phase: bool = False) -> LatticeSearch:
     """Search for the photon counts' lattice among spacings *smallest* to *largest*.
 
     Parameters
@@ -164,6 +169,10 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
         Noisy values of one channel, unit scale (clipped ones already left out).
     smallest, largest : float
         The spacings (gains) searched.
+    any_phase : bool
+        Whether the lattice's points may lie anywhere (a black level that is no whole
+        number of photons, where the levels' line shows one), their remainder given as
+        :attr:`LatticeSearch.start`; else one must lie at 0.
 
     Returns
     -------
@@ -181,8 +190,8 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     the search's (spacings of fewer than three of the data's own quantisation steps left
     out: an integer image's levels are a lattice too, not photons), found on the values'
     histogram by one FFT and refined on it. It is accepted when its power ``N |c|^2``
-    reaches :data:`LATTICE_POWER`, its phase puts a lattice point at 0 (no black level: the
-    model's counts start there), no lattice of twice or three times the spacing is stronger
+    reaches :data:`LATTICE_POWER`, its phase puts a lattice point at 0 (the model's counts
+    start there; unless *any_phase*), no lattice of twice or three times the spacing is stronger
     (this one would be its harmonic), the second harmonic agrees with Gaussian spread, and
     each quarter of the values shows the same ``|c|`` (the read noise is the same at every
     level; a nearly clean histogram's few narrow peaks are not).
@@ -206,20 +215,20 @@ def search_photon_lattice(values: np.ndarray, smallest: float, largest: float
     histogram = _histogram(values, smallest, largest)
     if histogram is None:
         return LatticeSearch(None)
-    search = _search_band(histogram, largest)
+    search = _search_band(histogram, largest, any_phase)
     finest = histogram.span / _FINE_BAND_PHOTONS
     if search.found is None and histogram.smallest < finest < largest:
         # The taper over two of the widest spacings at either end can weigh most values
         # down (a dark background's at the low end), and the histogram's own shape stands
         # out at the widest spacings: the spacings of many photons across the range are
         # searched again on their own, under their own, shorter taper.
-        finer = _search_band(histogram.tapered(finest), finest)
+        finer = _search_band(histogram.tapered(finest), finest, any_phase)
         if finer.found is not None:
             return finer
     return search
 
 
-def _search_band(histogram: _Histogram, largest: float) -> LatticeSearch:
+def _search_band(histogram: _Histogram, largest: float, any_phase: bool) -> LatticeSearch:
     """Search *histogram*'s spacings up to *largest*, as :func:`search_photon_lattice` says."""
     smallest, effective = histogram.smallest, histogram.effective
     phasors, frequencies, step = histogram.grid_phasors()
@@ -245,7 +254,7 @@ def _search_band(histogram: _Histogram, largest: float) -> LatticeSearch:
     if effective * magnitude**2 < LATTICE_POWER:
         return hidden
     # The phase's noise is about 1 / (|c| sqrt(2 N)) radians, under 0.1 at the power's bar.
-    if abs(np.angle(first)) > 2 * np.pi * 0.1:
+    if not any_phase and abs(np.angle(first)) > 2 * np.pi * 0.1:
         return LatticeSearch(None)
     # Where the search stopped short of the counts' own lattice, this is its harmonic.
     if histogram.coarser_lattice_stronger(frequency, magnitude):
@@ -275,7 +284,8 @@ def _search_band(histogram: _Histogram, largest: float) -> LatticeSearch:
         if abs(local - magnitude) > 0.5 * magnitude + 4 / np.sqrt(number):
             return LatticeSearch(None)
     variance = -np.log(max(magnitude, 1e-300)) * spacing**2 / (2 * np.pi**2)
-    return LatticeSearch((spacing, float(np.sqrt(max(variance, 0.0)))))
+    start = float(np.angle(first) / (2 * np.pi) % 1.0) * spacing if any_phase else 0.0
+    return LatticeSearch((spacing, float(np.sqrt(max(variance, 0.0)))), start=start)
 
 
 def faint_photon_lattice(values: np.ndarray, gain: float) -> tuple[float, float] | None:
