@@ -5,7 +5,8 @@ import pytest
 from skimage import data
 
 from nlmeans_cli import denoise
-from nlmeans_cli.noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe
+from nlmeans_cli.anscombe import anscombe, inverse_anscombe
+from nlmeans_cli.noise import PoissonGaussian, fit_poisson_gaussian
 from nlmeans_cli.photon_counts import search_photon_lattice
 
 FULL = 65535.0
@@ -129,3 +130,66 @@ def test_no_black_level_is_found_in_a_photograph(noise):
     else:
         noisy = clean
     assert fit_poisson_gaussian(noisy.astype(np.float32)).black_level is None
+
+
+def test_a_given_black_level_is_the_transform_of_the_data_less_it():
+    rng = np.random.default_rng(6)
+    clean = rng.uniform(0.05, 0.6, (64, 64))
+    gain, read, black = 0.004, 0.002, 0.01
+    noisy = gain * rng.poisson(clean / gain) + rng.normal(0, read, clean.shape)
+    given = denoise(noisy + black, noise="poisson-gaussian", gain=gain, read_noise=read,
+                    black_level=black)
+    less = denoise(noisy, noise="poisson-gaussian", gain=gain, read_noise=read)
+    np.testing.assert_allclose(given - black, less, atol=1e-4)
+    with pytest.raises(ValueError, match="black level"):
+        denoise(noisy, noise="poisson-gaussian", black_level=-0.1)
+
+
+def test_a_given_black_level_lets_the_fit_read_the_read_noise():
+    # Variances alone tell read noise^2 - gain * black: with the black level known, the read
+    # noise is fitted (the levels' line through the offset-free values).
+    rng = np.random.default_rng(7)
+    clean = _cells(rng, scale=0.1)
+    gain, read, offset = 5.0, 10.0, 500.0
+    noisy = _camera(rng, clean, gain, read, offset) / FULL
+    fitted = fit_poisson_gaussian(noisy)
+    assert fitted.read_noise * FULL < 0.5 * read
+    model = fit_poisson_gaussian(noisy, black_level=offset / FULL)
+    assert model.black_level == offset / FULL
+    assert model.read_noise * FULL == pytest.approx(read, rel=0.3)
+    assert model.gain * FULL == pytest.approx(gain, rel=0.06)
+    assert model.measured_levels[0] > offset / FULL  # the values' own levels, not less it
+
+
+def test_the_command_line_gives_and_reports_the_black_level(tmp_path):
+    import csv
+
+    import tifffile
+    from typer.testing import CliRunner
+
+    from nlmeans_cli.cli import app
+
+    rng = np.random.default_rng(8)
+    stack = _camera(rng, _cells(rng, frames=6, side=96, scale=0.1), 2.0, 3.0, 500.0)
+    source = tmp_path / "offset.tif"
+    tifffile.imwrite(source, stack, photometric="minisblack")
+    runner = CliRunner()
+    given = runner.invoke(app, ["denoise", str(source), str(tmp_path / "given.tif"),
+                                "--black-level", str(500 / 257)])
+    assert given.exit_code == 0, given.output
+    assert "black level 1.95 (given)" in given.stderr
+    assert "carries a black level" not in given.stderr  # the note is for a fitted one
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "offset.tif", stack, photometric="minisblack")
+    report = tmp_path / "report.csv"
+    batch = runner.invoke(app, ["batch", str(tmp_path / "in"), str(tmp_path / "out"),
+                                "--report", str(report)])
+    assert batch.exit_code == 0, batch.output
+    with open(report, newline="") as handle:
+        row = next(csv.DictReader(handle))
+    # Fitted: the least black level that goes with the least read noise (the offset less
+    # read noise^2 / gain, 495.5 of 65535), as well as the levels place it.
+    assert float(row["black_level"]) == pytest.approx(495.5 / 257, rel=0.05)
+    refused = runner.invoke(app, ["denoise", str(source), str(tmp_path / "bad.tif"),
+                                  "--black-level", "-1"])
+    assert refused.exit_code == 2

@@ -22,7 +22,7 @@ LAYERS = {
     "formulation": 1, "parameters": 1, "pixels": 1, "noise": 1, "noise_levels": 1,
     "noise_details": 1,
     "clipped_levels": 1, "clipped_noise": 1, "stabiliser": 1, "field_noise": 1,
-    "photon_counts": 1,
+    "photon_counts": 1, "anscombe": 1,
 }
 
 

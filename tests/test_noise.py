@@ -11,15 +11,10 @@ from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
 from nlmeans_cli import denoise, estimate_noise, noise_details, noise_levels, resolve_parameters
+from nlmeans_cli.anscombe import anscombe, inverse_anscombe
 from nlmeans_cli.cli import app
 from nlmeans_cli.clipped_levels import clipped_ends
-from nlmeans_cli.noise import (
-    NOISE_MODELS,
-    PoissonGaussian,
-    anscombe,
-    fit_poisson_gaussian,
-    inverse_anscombe,
-)
+from nlmeans_cli.noise import NOISE_MODELS, PoissonGaussian, fit_poisson_gaussian
 
 runner = CliRunner()
 GAIN, READ = 4 / 255, 2 / 255

@@ -54,6 +54,7 @@ def denoise(
     noise: str = DEFAULT_NOISE,
     gain: float | None = None,
     read_noise: float | None = None,
+    black_level: float | None = None,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -112,6 +113,11 @@ def denoise(
         The Poisson-Gaussian model's parameters in the image's value units, as sigma;
         ``None`` fits them from the image, per channel (Foi et al.); one given, the other
         is fitted with it held.
+    black_level : float, optional
+        The value of no photons (a camera's offset), in the image's value units: the
+        variance is then ``gain * (x - black_level) + read_noise ** 2``. ``None``: 0 where
+        the gain and read noise are both given, else fitted where the image shows one
+        (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`).
 
     Returns
     -------
@@ -153,7 +159,8 @@ def denoise(
     request = request_for(image.dtype, sigma=sigma, h=h, patch_size=patch_size,
                           search_window=search_window, affinity=affinity, method=method,
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
-                          spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
+                          spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
+                          black_level=black_level)
     unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit, image.dtype)
     return _back(_run(unit, setting), image, channel_axis, setting)
@@ -176,13 +183,14 @@ def resolve_parameters(
     noise: str = DEFAULT_NOISE,
     gain: float | None = None,
     read_noise: float | None = None,
+    black_level: float | None = None,
 ) -> Setting:
     """Return the parameters :func:`denoise` uses for this image and these arguments.
 
     Parameters
     ----------
     image, sigma, h, patch_size, search_window, affinity, method, channel_axis, model
-    patch_kernel, h_chroma, spacing, noise, gain, read_noise
+    patch_kernel, h_chroma, spacing, noise, gain, read_noise, black_level
         As for :func:`denoise`.
 
     Returns
@@ -209,7 +217,8 @@ def resolve_parameters(
     request = request_for(image.dtype, sigma=sigma, h=h, patch_size=patch_size,
                           search_window=search_window, affinity=affinity, method=method,
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
-                          spacing=spacing, noise=noise, gain=gain, read_noise=read_noise)
+                          spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
+                          black_level=black_level)
     return _resolve(request, unit_pixels(image, channel_axis), image.dtype)
 
 
@@ -311,7 +320,8 @@ def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None 
                 h_chroma: float | None = None,
                 spacing: tuple[float, float, float] | None = None,
                 noise: str = DEFAULT_NOISE, gain: float | None = None,
-                read_noise: float | None = None) -> Request:
+                read_noise: float | None = None, black_level: float | None = None
+                ) -> Request:
     """Turn :func:`denoise`'s keyword arguments into a request on the unit scale.
 
     Parameters
@@ -319,13 +329,13 @@ def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None 
     dtype : numpy.dtype
         The pixels' type, whose full scale the values are divided by.
     sigma, h, patch_size, search_window, affinity, method, model, patch_kernel, h_chroma, \
-spacing, noise, gain, read_noise
+spacing, noise, gain, read_noise, black_level
         As for :func:`denoise`, in the pixels' value units.
 
     Returns
     -------
     Request
-        Sigma, h, h_chroma, gain and read noise divided by the full scale.
+        Sigma, h, h_chroma, gain, read noise and black level divided by the full scale.
 
     Raises
     ------
@@ -355,7 +365,8 @@ spacing, noise, gain, read_noise
                    method=method, model=model, patch_kernel=patch_kernel,
                    h_chroma_unit=scaled(h_chroma, "h_chroma"), spacing=spacing,
                    noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
-                   read_noise_unit=scaled(read_noise, "read noise"))
+                   read_noise_unit=scaled(read_noise, "read noise"),
+                   black_level_unit=scaled(black_level, "black level"))
 
 
 def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
@@ -410,7 +421,8 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
     Parameters
     ----------
     request : Request
-        Its ``noise``, ``gain_unit``, ``read_noise_unit``; a given sigma or h with ``auto``
+        Its ``noise``, ``gain_unit``, ``read_noise_unit``, ``black_level_unit``; a given
+        sigma or h with ``auto``
         asks for the Gaussian path.
     unit : numpy.ndarray
         Channels-last unit-scale pixels to fit on (a still, a volume, sampled frames).
@@ -446,7 +458,8 @@ def _planned_stabiliser(request: Request, unit: np.ndarray, top: float) -> Stabi
         raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
                          "is set by gain and read noise, and h is chosen after stabilising")
     return plan_stabiliser(unit, request.noise, gain=request.gain_unit,
-                           read_noise=request.read_noise_unit, top=top)
+                           read_noise=request.read_noise_unit,
+                           black_level=request.black_level_unit, top=top)
 
 
 def _with_shared_noise(stabiliser: Stabiliser, stable: np.ndarray, runner: Method

@@ -1,24 +1,22 @@
-"""Signal-dependent noise: the Poisson-Gaussian model, its fit from one image, its stabilisation.
+"""Signal-dependent noise: the Poisson-Gaussian model, its fit from one image, the registry.
 
 Cameras and fluorescence microscopes count photons: a pixel of mean ``x`` has the variance
-``gain * x + read_noise**2`` (a Poisson count scaled by ``gain``, plus Gaussian read noise).
-The generalised Anscombe transform (GAT) turns such data into data of variance 1, which the
-Gaussian path denoises; Makitalo and Foi's closed-form approximation of the exact unbiased
-inverse brings the estimate back. Every value here is on the unit scale (0-1 for the full
-scale), as the rest of the package works.
+``gain * x + read_noise**2`` (a Poisson count scaled by ``gain``, plus Gaussian read noise),
+or ``gain * (x - black_level) + read_noise**2`` where the camera adds an offset. The
+generalised Anscombe transform (:mod:`nlmeans_cli.anscombe`) turns such data into data of
+variance 1, which the Gaussian path denoises. Every value here is on the unit scale (0-1 for
+the full scale), as the rest of the package works.
 
 References
 ----------
 .. [1] A. Foi, M. Trimeche, V. Katkovnik and K. Egiazarian, "Practical Poissonian-Gaussian
    noise modeling and fitting for single-image raw-data", IEEE TIP 17(10), 2008.
-.. [2] M. Makitalo and A. Foi, "Optimal inversion of the generalized Anscombe transformation
-   for Poisson-Gaussian noise", IEEE TIP 22(1), 2013.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -36,7 +34,7 @@ from .noise_levels import (
 from .photon_counts import LatticeSearch, faint_photon_lattice, search_photon_lattice
 
 __all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaussian",
-           "anscombe", "fit_poisson_gaussian", "fit_positions", "inverse_anscombe", "lookup_noise"]
+           "fit_poisson_gaussian", "fit_positions", "lookup_noise"]
 
 
 @dataclass(frozen=True)
@@ -142,128 +140,9 @@ class PoissonGaussian:
 SIGNAL_DEPENDENT_GROWTH = 1.5
 
 
-def anscombe(z: np.ndarray, model: PoissonGaussian) -> np.ndarray:
-    """Apply the generalised Anscombe transform: Poisson-Gaussian data to variance 1.
-
-    Parameters
-    ----------
-    z : numpy.ndarray
-        Noisy values, unit scale.
-    model : PoissonGaussian
-        Their noise: ``gain`` > 0, or ``gain`` 0 and ``read_noise`` > 0 (a channel of read
-        noise alone, such as an empty channel of a colour image).
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``2 / gain * sqrt(max(gain * (z - black_level) + 3/8 gain^2 + read_noise^2,
-        0))``, or ``z / read_noise`` where the gain is 0.
-
-    Notes
-    -----
-    ``O(N)``, in float32, a few rows at a time.
-    """
-    gain = float(model.gain)
-    if gain <= 0:
-        return np.divide(z, np.float32(model.read_noise), dtype=np.float32)
-    return _by_rows(_forward_rows, z, gain, model.variance_at_zero)
-
-
-def _forward_rows(z: np.ndarray, out: np.ndarray, gain: float, variance_at_zero: float
-                  ) -> None:
-    """Write :func:`anscombe` of some rows of values into *out* (gain > 0)."""
-    np.multiply(z, np.float32(gain), out=out, dtype=np.float32)
-    out += np.float32(0.375 * gain * gain + variance_at_zero)
-    np.maximum(out, 0.0, out=out)
-    np.sqrt(out, out=out)
-    out *= np.float32(2.0 / gain)
-
-
-def inverse_anscombe(d: np.ndarray, model: PoissonGaussian) -> np.ndarray:
-    """Undo :func:`anscombe` for a denoised *d*: the closed-form unbiased inverse.
-
-    Parameters
-    ----------
-    d : numpy.ndarray
-        A denoised transform.
-    model : PoissonGaussian
-        The noise the transform was made for.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 estimates of the mean, unit scale, never below the black level (``d *
-        read_noise``, as it comes, where the gain is 0).
-
-    Notes
-    -----
-    Makitalo and Foi's approximation of the exact unbiased inverse (reference 2): unlike the
-    algebraic inverse it carries no bias at low counts. ``O(N)``, in float32 (within 1e-6
-    of float64, relative to the estimate), a few rows at a time.
-    """
-    if model.gain <= 0:
-        return np.multiply(d, np.float32(model.read_noise), dtype=np.float32)
-    return _by_rows(_inverse_rows, d, float(model.gain), float(model.read_noise / model.gain),
-                    float(model.black_level or 0.0))
-
-
-def _inverse_rows(d: np.ndarray, out: np.ndarray, gain: float, sigma: float, black: float
-                  ) -> None:
-    """Write :func:`inverse_anscombe` of some rows into *out* (gain > 0, sigma read / gain)."""
-    root = np.sqrt(1.5)
-    # Below the transform of a zero count (2 sqrt(3/8)) the mean is 0; the series, made for
-    # larger values, would blow up there (its terms in 1/d^3).
-    floor = np.float32(2.0 * np.sqrt(0.375))
-    safe = np.maximum(d, floor, dtype=np.float32)
-    # d^2 / 4 + sqrt(3/2) / (4 d) - 11 / (8 d^2) + 5 sqrt(3/2) / (8 d^3) - 1/8 - sigma^2, its
-    # powers of 1 / d by Horner's rule.
-    reciprocal = np.divide(np.float32(1.0), safe)
-    np.multiply(reciprocal, np.float32(0.625 * root), out=out)
-    out -= np.float32(1.375)
-    out *= reciprocal
-    out += np.float32(0.25 * root)
-    out *= reciprocal
-    np.square(safe, out=safe)
-    safe *= np.float32(0.25)
-    out += safe
-    out -= np.float32(0.125 + sigma * sigma)
-    out[d < floor] = 0.0
-    np.maximum(out, 0.0, out=out)
-    out *= np.float32(gain)
-    if black:
-        out += np.float32(black)
-
-
-def _by_rows(rows_into: Callable[..., None], values: np.ndarray, *parameters: float
-             ) -> np.ndarray:
-    """Return float32 ``rows_into(rows, out, *parameters)`` over *values*, a few rows at a time.
-
-    In float32, a few tens of thousands of values at a time: the temporaries stay in a
-    core's cache and in memory already mapped. Whole-image float64 temporaries made the
-    transforms of a 12-megapixel image take 1.5 s, twice the time of denoising it; whole
-    float32 ones still 0.5 s, most of it the first touch of their fresh pages. float32
-    keeps the results within an ulp of float64's, but for values whose square root's
-    argument is near 0 (read noise below black), within 1e-5 of the largest (tested).
-    """
-    values = np.asarray(values)
-    out = np.empty(values.shape, np.float32)
-    if values.ndim < 2 or values.size == 0:
-        rows_into(values, out, *parameters)
-        return out
-    # A view where the values allow it (a channel of channels-last pixels does).
-    rows, out_rows = values.reshape(-1, values.shape[-1]), out.reshape(-1, values.shape[-1])
-    step = max(1, _VALUES_AT_A_TIME // rows.shape[1])
-    for start in range(0, rows.shape[0], step):
-        rows_into(rows[start:start + step], out_rows[start:start + step], *parameters)
-    return out
-
-
-#: How many values the transforms take at a time (see _by_rows).
-_VALUES_AT_A_TIME = 1 << 15
-
-
 def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | None = None,
-                         read_noise: float | None = None) -> PoissonGaussian:
+                         read_noise: float | None = None, black_level: float | None = None
+                         ) -> PoissonGaussian:
     """Fit ``variance(x) = gain * x + read_noise**2`` to one grey image (or volume).
 
     Parameters
@@ -276,6 +155,10 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     gain, read_noise : float, optional
         A parameter known beforehand (a camera's gain, a dark frame's read noise): kept,
         and the other fitted with it held.
+    black_level : float, optional
+        The value of no photons where it is known (a camera's offset; 0 for none): the
+        values are fitted above it, and no other is looked for. ``None``: looked for
+        (:attr:`PoissonGaussian.black_level`).
 
     Returns
     -------
@@ -318,6 +201,12 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     against the true 0, on 15 training images). ``O(N)`` for ``N`` up to that many pixels
     per plane, plus one or two linear-time (radix) sorts.
     """
+    if black_level:
+        # Known: the values above it are fitted as the model's, their counts starting at 0.
+        above = fit_poisson_gaussian(np.asarray(image, np.float32) - np.float32(black_level),
+                                     top=top - black_level, gain=gain, read_noise=read_noise,
+                                     black_level=0.0)
+        return _raised(above, float(black_level))
     if gain is not None and read_noise is not None:
         return PoissonGaussian(float(gain), float(read_noise))
     # float32 per position (half the memory traffic of float64); the levels' sums in float64.
@@ -363,7 +252,7 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     # fits the gain low (a third to a half of the truth at offsets of 500 of 65535), and
     # says nothing of the read noise.
     black_line = (black_level_line(xs[kept], ys[kept], weights[kept], gain)
-                  if read_noise is None and kept.sum() >= 3 else None)
+                  if read_noise is None and black_level is None and kept.sum() >= 3 else None)
     line_slope = slope if black_line is None else black_line[0]
     near_line = 0 < line_slope and (black_line is not None or offset < (2 * slope) ** 2)
     search = LatticeSearch(None)
@@ -454,6 +343,18 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            clip_bound=bool(bent and gain is None),
                            measured_levels=(float(xs[kept].min()), float(xs[kept].max()))
                            if lattice is None and kept.any() else None, clipped=ends)
+
+
+def _raised(model: PoissonGaussian, black_level: float) -> PoissonGaussian:
+    """Return *model*, fitted on values less *black_level*, for the values themselves."""
+    def up(value: float | None) -> float | None:
+        return None if value is None else value + black_level
+
+    levels = model.measured_levels
+    return replace(model, black_level=black_level,
+                   measured_levels=None if levels is None else (levels[0] + black_level,
+                                                                levels[1] + black_level),
+                   clipped=(up(model.clipped[0]), up(model.clipped[1])))
 
 
 def fit_positions(planes: np.ndarray, ends: tuple[float | None, float | None], *,

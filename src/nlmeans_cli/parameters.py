@@ -157,7 +157,7 @@ class Request:
         ones. ``None``: isotropic.
     noise : str
         A name in :data:`nlmeans_cli.noise.NOISE_MODELS`.
-    gain_unit, read_noise_unit : float or None
+    gain_unit, read_noise_unit, black_level_unit : float or None
         The Poisson-Gaussian model's parameters, unit scale; ``None`` fits them.
     """
 
@@ -174,6 +174,7 @@ class Request:
     noise: str = DEFAULT_NOISE
     gain_unit: float | None = None
     read_noise_unit: float | None = None
+    black_level_unit: float | None = None
 
     def __post_init__(self):
         if self.sigma_unit is not None:
@@ -194,7 +195,7 @@ class Request:
             object.__setattr__(self, "model", str(self.model))
         if self.spacing is not None:
             object.__setattr__(self, "spacing", voxel_spacing(self.spacing))
-        for name in ("gain_unit", "read_noise_unit"):
+        for name in ("gain_unit", "read_noise_unit", "black_level_unit"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, non_negative(value, name.removesuffix("_unit")

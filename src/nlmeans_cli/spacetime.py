@@ -79,6 +79,7 @@ def denoise_frames(
     noise: str = "gaussian",
     gain: float | None = None,
     read_noise: float | None = None,
+    black_level: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of frames with a spacetime search window, one frame out per frame in.
 
@@ -108,6 +109,9 @@ def denoise_frames(
         fitted; :func:`denoise_clip` fits them (and its default, ``"auto"``, chooses).
     gain, read_noise : float, optional
         The Poisson-Gaussian parameters (``variance = gain * x + read_noise ** 2``).
+    black_level : float, optional
+        With them, the value of no photons (a camera's offset; ``None``: 0), as for
+        :func:`nlmeans_cli.denoise`.
 
     Yields
     ------
@@ -156,7 +160,7 @@ def denoise_frames(
                           patch_size=patch_size, search_window=search_window,
                           affinity=affinity, method=method, model=model,
                           patch_kernel=patch_kernel, noise=noise, gain=gain,
-                          read_noise=read_noise)
+                          read_noise=read_noise, black_level=black_level)
     # Nothing is fitted (both parameters given, or sigma): the transform needs only the first
     # frame's range.
     setting = resolve_clip(partial(iter, (first,)), request, np.shape(first),
@@ -399,6 +403,7 @@ def denoise_clip(
     noise: str = DEFAULT_NOISE,
     gain: float | None = None,
     read_noise: float | None = None,
+    black_level: float | None = None,
 ) -> np.ndarray:
     """Denoise a clip held in memory, frames along the first axis.
 
@@ -413,7 +418,7 @@ def denoise_clip(
         As for :func:`denoise_frames`.
     channel_axis : int, optional
         The channel axis *of the clip* (``-1`` for ``(frames, rows, columns, channels)``).
-    noise, gain, read_noise
+    noise, gain, read_noise, black_level
         As for :func:`nlmeans_cli.denoise` (``"auto"`` by default); the Poisson-Gaussian
         parameters not given are fitted over frames spread across the clip, as
         ``nlm denoise`` does.
@@ -449,7 +454,7 @@ def denoise_clip(
                           patch_size=patch_size, search_window=search_window,
                           affinity=affinity, method=method, model=model,
                           patch_kernel=patch_kernel, noise=noise, gain=gain,
-                          read_noise=read_noise)
+                          read_noise=read_noise, black_level=black_level)
     setting = resolve_clip(lambda: clip, request, clip.shape[1:], channel_axis=frame_axis,
                            n_frames=len(clip), dtype=clip.dtype)
     out = np.empty_like(clip)

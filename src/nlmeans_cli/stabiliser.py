@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .anscombe import anscombe, inverse_anscombe
 from .clipped_levels import CLIPPED_END_DEVIATIONS
 from .clipped_noise import clipped_growth_shown, clipped_levels_model
 from .colour_noise import colour_sigma
 from .detail_slopes import slopes_at_two_scales
 from .field_noise import FieldGrowth, field_growth, field_planes, growth_shown, misses_field
-from .noise import PoissonGaussian, anscombe, fit_poisson_gaussian, inverse_anscombe, lookup_noise
+from .noise import PoissonGaussian, fit_poisson_gaussian, lookup_noise
 from .noise_details import (
     TEXTURE_SCALE_RATIO,
     calm_median,
@@ -36,17 +37,14 @@ __all__ = ["CONFIRMING_SHARE", "Stabiliser", "image_levels", "plan_stabiliser"]
 #: The least share of the sigma the transform promises that the transformed image's own
 #: noise must show, measured at its calmest positions (:func:`_measured_sigmas`), for
 #: ``noise="auto"`` to take a fitted model: on a clean photograph the fit reads texture as
-#: noise, and the stabilised path would smooth it away. On 120 training images that reach
-#: the check: clean as 8 bits a median of 0.43 (10 of 12 under 0.75); with Poisson-Gaussian
-#: noise (gain 0.5 to 4, a peak of 20 photons, float and 8-bit) 0.68 at least, the 5th
-#: percentiles 0.79 to 0.98; scikit-image's camera as whole photon counts (8 bits, no read
-#: noise, the read noise fitted at 4 levels) 0.72 to 0.87. (Measured over every detail, where
-#: texture lifts it, the bar was 0.75: clean photographs' shares reached 0.92.) The measure
-#: counts only the noise's share of the calmest details' variance
-#: (:func:`nlmeans_cli.noise_details.calm_noise_share`, as ``--sigma auto`` does): on 360
+#: noise. On 120 training images that reach the check: clean as 8 bits a median of 0.43;
+#: with Poisson-Gaussian noise (gain 0.5 to 4, a peak of 20 photons, float and 8-bit) 0.68
+#: at least, the 5th percentiles 0.79 to 0.98; scikit-image's camera as whole photon counts
+#: (8 bits, no read noise) 0.72 to 0.87. (Over every detail, where texture lifts it, the bar
+#: was 0.75.) Only the noise's share of the calmest details' variance counts
+#: (:func:`nlmeans_cli.noise_details.calm_noise_share`, as ``--sigma auto``): on 360
 #: training photographs under Gaussian noise of sigma 2, fine texture had lifted it to 0.68
-#: of the promise where the stabilised path lost 2 to 6.5 dB (docs/poisson-gaussian.md,
-#: "the confirmation clear of fine texture").
+#: of the promise where the stabilised path lost 2 to 6.5 dB (docs/poisson-gaussian.md).
 CONFIRMING_SHARE = 0.65
 
 
@@ -61,7 +59,8 @@ class Stabiliser:
     scale : float
         The transform is divided by this, so that the image's top level maps to about 1.
     given : tuple of str
-        The parameters given rather than fitted: ``"gain"``, ``"read noise"``, both or none.
+        The parameters given rather than fitted: of ``"gain"``, ``"read noise"`` and
+        ``"black level"``.
     equivalent_sigma : float or None
         The untransformed noise's mean standard deviation over the image's pixels (unit
         scale): the noise level the transformed image's content sees, where the default
@@ -90,8 +89,8 @@ class Stabiliser:
 
     @property
     def fitted(self) -> bool:
-        """Whether the models were fitted (not both parameters given)."""
-        return len(self.given) < 2
+        """Whether the models were fitted (not both the gain and the read noise given)."""
+        return not {"gain", "read noise"} <= set(self.given)
 
     @property
     def channels_sigma_unit(self) -> float:
@@ -138,7 +137,8 @@ class Stabiliser:
 
 
 def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
-                    read_noise: float | None = None, top: float = 1.0) -> Stabiliser | None:
+                    read_noise: float | None = None, black_level: float | None = None,
+                    top: float = 1.0) -> Stabiliser | None:
     """Decide whether, and how, to stabilise an image's noise before denoising it.
 
     Parameters
@@ -148,9 +148,9 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
         clip stacked along the first axis).
     noise : str
         A name in :data:`NOISE_MODELS`.
-    gain, read_noise : float, optional
-        The model's parameters on the unit scale; ``None`` fits them (per channel), the other
-        held where one is given.
+    gain, read_noise, black_level : float, optional
+        The model's parameters on the unit scale; ``None`` fits them (per channel), the
+        others held where some are given (a black level not given is looked for).
     top : float
         The top of the range (1 for integer images; a float image's maximum when higher).
 
@@ -162,19 +162,19 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     Raises
     ------
     ValueError
-        If *noise* is unknown, a given gain or read noise is negative, or both are given and
-        leave no noise (both 0, or too small to count).
+        If *noise* is unknown, a given gain, read noise or black level is negative, or the
+        gain and read noise are given and leave no noise (both 0, or too small to count).
 
     Notes
     -----
     Cost ``O(N)`` for a fit, and for ``auto`` one pass over up to a quarter of the fit's
     pixels at two scales and one more over the transformed image (its confirmation, whose
-    calmest details are ranked twice: some tens of milliseconds on 512x512); where
-    the fit's levels leave out a field's bulk or bright parts, a quarter megapixel of the
-    bulk and the tiles holding the bright parts (:func:`field_growth`) instead; where the
-    model was refused and clipping alone may hide its growth, the fit's levels once more,
-    fitted with the clipping modelled (:func:`nlmeans_cli.clipped_noise.clipped_growth_shown`,
-    some tens of milliseconds); nothing when both parameters are given.
+    calmest details are ranked twice: some tens of milliseconds on 512x512); where the
+    fit's levels leave out a field's bulk or bright parts, a quarter megapixel of the bulk
+    and the tiles holding the bright parts (:func:`field_growth`) instead; where the model
+    was refused and clipping alone may hide its growth, the levels fitted with the clipping
+    modelled (:func:`nlmeans_cli.clipped_noise.clipped_growth_shown`); nothing when the gain
+    and read noise are given.
 
     ``auto`` denoises a fitted model at the noise the transformed image shows where that is
     under the promise by more than :data:`_SHARE_ERROR` (:attr:`Stabiliser.measured_share`,
@@ -183,20 +183,20 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     A channel whose levels' line shows no growth, where clipping alone may hide it, is
     transformed with the model its clipped levels fit where they clearly prefer growing
     noise (:func:`nlmeans_cli.clipped_noise.clipped_levels_model`; for ``auto`` and
-    ``poisson-gaussian`` alike, both parameters fitted): the line saw too narrow a band of
-    levels to be the noise's.
+    ``poisson-gaussian`` alike, every parameter fitted and no black level).
     """
     choice = lookup_noise(noise)
     if choice.name == "gaussian":
         return None
-    for value, name in ((gain, "gain"), (read_noise, "read noise")):
+    parameters = {"gain": gain, "read noise": read_noise, "black level": black_level}
+    for name, value in parameters.items():
         if value is not None and not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     brightest = float(unit.max())
     ceiling = max(top, brightest)
     models = [_resolvable(fit_poisson_gaussian(unit[..., channel], top=top, gain=gain,
-                                               read_noise=read_noise), ceiling)
-              for channel in range(unit.shape[-1])]
+                                               read_noise=read_noise, black_level=black_level),
+                          ceiling) for channel in range(unit.shape[-1])]
     low, high = image_levels(unit)
     # Every channel must be one the transform can take, and one at least must count photons
     # (the others, read noise alone, are scaled to the same variance: an empty channel of a
@@ -227,7 +227,8 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
         # level shows it or not (and the checks below, on positions clear of clipping, are
         # no fairer). A line that shows no growth there is not the noise's: the clipped
         # levels' own model replaces it (for poisson-gaussian too).
-        if gain is None and read_noise is None and not shown[channel]:
+        if gain is None and read_noise is None and model.black_level is None and not shown[
+                channel]:
             clipped = clipped_levels_model(unit[..., channel], model, low, high)
             if clipped is not None:
                 models[channel], verdict = _resolvable(clipped, ceiling), True
@@ -239,8 +240,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
     if not (all(verdicts) and (both_given or any(model.gain > 0 for model in models))):
         return None
     scale = max(float(anscombe(np.array([ceiling]), model)[0]) for model in models)
-    given = tuple(name for value, name in ((gain, "gain"), (read_noise, "read noise"))
-                  if value is not None)
+    given = tuple(name for name, value in parameters.items() if value is not None)
     stabiliser = Stabiliser(tuple(models), scale, given=given)
     if choice.confirms and stabiliser.fitted and not all(shown):
         planes = _channel_planes(unit)

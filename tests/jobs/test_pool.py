@@ -91,7 +91,7 @@ def test_skip_existing_then_does_nothing(tree, tmp_path):
     with open(report, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["input", "output", "status", "sigma", "noise", "gain",
-                             "read_noise", "seconds", "error", "notes"]
+                             "read_noise", "black_level", "seconds", "error", "notes"]
     assert sorted(row["status"] for row in rows) == ["failed"] * 2 + ["skipped"] * 4
     assert "0 processed, 4 skipped, 2 failed" in result.stderr
 

@@ -22,6 +22,7 @@ from .options import (
     DEFAULT_MAX_PIXELS,
     SCALE_NOTE,
     AffinityOption,
+    BlackLevelOption,
     DebugOption,
     GainOption,
     HChromaOption,
@@ -87,13 +88,14 @@ def _root(
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                  temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
                  patch_kernel=None, h_chroma=None, spacing=None, strip_metadata=False,
-                 noise=None, gain=None, read_noise=None):
+                 noise=None, gain=None, read_noise=None, black_level=None):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, None if affinity is None else affinity.value)
     try:
         asked = request(sigma, h, patch_size, search_window, affinity, method, model,
-                        patch_kernel, h_chroma, spacing, noise, gain, read_noise)
+                        patch_kernel, h_chroma, spacing, noise, gain, read_noise,
+                        black_level)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
@@ -199,6 +201,7 @@ def denoise_command(
     noise: NoiseOption = DEFAULT_NOISE,
     gain: GainOption = None,
     read_noise: ReadNoiseOption = None,
+    black_level: BlackLevelOption = None,
     overwrite: OverwriteOption = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     tile: Annotated[
@@ -223,7 +226,7 @@ def denoise_command(
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                            temporal_window, volume, model, patch_kernel, h_chroma, spacing,
-                           strip_metadata, noise, gain, read_noise)
+                           strip_metadata, noise, gain, read_noise, black_level)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -302,6 +305,7 @@ def batch_command(
     noise: NoiseOption = DEFAULT_NOISE,
     gain: GainOption = None,
     read_noise: ReadNoiseOption = None,
+    black_level: BlackLevelOption = None,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     scheduler: Annotated[
         str | None,
@@ -331,7 +335,7 @@ def batch_command(
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                            temporal_window, volume, model, patch_kernel, h_chroma, spacing,
-                           strip_metadata, noise, gain, read_noise)
+                           strip_metadata, noise, gain, read_noise, black_level)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch

@@ -113,7 +113,7 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
             patch_kernel: PatchKernelName | None = None,
             h_chroma: float | None = None, spacing: str | None = None,
             noise: NoiseName | None = None, gain: float | None = None,
-            read_noise: float | None = None) -> Request:
+            read_noise: float | None = None, black_level: float | None = None) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
     chosen_noise = DEFAULT_NOISE if noise is None else str(getattr(noise, "value", noise))
@@ -139,7 +139,8 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
                    spacing=parse_spacing(spacing),
                    noise=chosen_noise,
                    gain_unit=None if gain is None else gain / 255.0,
-                   read_noise_unit=None if read_noise is None else read_noise / 255.0)
+                   read_noise_unit=None if read_noise is None else read_noise / 255.0,
+                   black_level_unit=None if black_level is None else black_level / 255.0)
 
 
 # Options shared by the commands that denoise.
@@ -197,6 +198,13 @@ ReadNoiseOption = Annotated[
     typer.Option(min=0, metavar="FLOAT", show_default="fitted from the image",
                  help=f"Poisson-Gaussian noise: the read noise's standard deviation. "
                       f"{SCALE_NOTE}"),
+]
+BlackLevelOption = Annotated[
+    float | None,
+    typer.Option(min=0, metavar="FLOAT",
+                 show_default="fitted where the image shows one; 0 with --gain and --read-noise",
+                 help="Poisson-Gaussian noise: the value of no photons, a camera's offset "
+                      f"(for a 16-bit file, its value / 257). {SCALE_NOTE}"),
 ]
 StripMetadataOption = Annotated[
     bool,

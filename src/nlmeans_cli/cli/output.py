@@ -52,6 +52,9 @@ def summary(outcome) -> str:
             pair = f"{gain} ({hows[0]}), {read} ({hows[1]})"
         else:
             pair = f"{gain}, {read} ({'fitted' if outcome.noise_fitted else 'given'})"
+        if outcome.black_level is not None:
+            how = "given" if "black level" in outcome.noise_given else "fitted"
+            pair += f", black level {_parameter(outcome.black_level)} ({how})"
         noise = f"poisson-gaussian noise, {pair}, stabilised"
         if outcome.measured_share < 1:
             noise += f" (its noise measured {outcome.measured_share:.2f} of the model's)"

@@ -19,6 +19,7 @@ from ..io.atomic import ImageFileError, OutputExistsError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
+from .noise_notes import black_level_notes, by_channel_note, undetermined_notes
 
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
@@ -92,10 +93,13 @@ class FileOutcome:
         ``"gaussian"``, or ``"poisson-gaussian"`` when the noise was stabilised.
     gain, read_noise : float or None
         The Poisson-Gaussian parameters used, 0-255 scale (the mean over channels).
+    black_level : float or None
+        The black level used (a camera's offset), 0-255 scale, where any: the mean over the
+        channels that have one.
     noise_fitted : bool
         Whether they were fitted from the file.
     noise_given : tuple of str
-        Those given rather than fitted (``"gain"``, ``"read noise"``).
+        Those given rather than fitted (``"gain"``, ``"read noise"``, ``"black level"``).
     measured_share : float
         The stabilised noise as ``auto`` measured it against the fitted model's promise, where
         the image was denoised at that (under 1); the least over the channels.
@@ -132,6 +136,7 @@ class FileOutcome:
     noise: str = "gaussian"
     gain: float | None = None
     read_noise: float | None = None
+    black_level: float | None = None
     noise_fitted: bool = False
     noise_given: tuple[str, ...] = ()
     measured_share: float = 1.0
@@ -185,6 +190,7 @@ class FileOutcome:
             self.noise = "poisson-gaussian"
             self.gain = 255.0 * sum(model.gain for model in models) / len(models)
             self.read_noise = 255.0 * sum(model.read_noise for model in models) / len(models)
+            self.black_level = _mean_black_level(models)
             self.noise_fitted = any(stabiliser.fitted for stabiliser in stabilisers)
             self.noise_given = stabilisers[0].given
             numbers = [number + 1 for number in (range(len(models))
@@ -193,10 +199,11 @@ class FileOutcome:
             if self.noise_fitted and len(models) > 1:
                 # The summary line gives the channels' means; a camera's white balance scales
                 # each channel's gain differently.
-                self.notes.append(_by_channel(
+                self.notes.append(by_channel_note(
                     models, None if setting.channel_plan is None else numbers))
-            self.notes.extend(_undetermined(models, numbers))
-            self.notes.extend(_black_level(models, numbers, dtype))
+            given = stabilisers[0].given
+            self.notes.extend(undetermined_notes(models, numbers, given))
+            self.notes.extend(black_level_notes(models, numbers, dtype, given))
             first = stabilisers[0]
             shared = shared_noise_note(first.channels_sigma_unit, first.luminance_sigma or 0.0,
                                        first.sigma_unit)
@@ -218,6 +225,7 @@ class FileOutcome:
                 self.noise = "poisson-gaussian"
                 self.gain = 255.0 * setting.stabiliser.models[0].gain
                 self.read_noise = 255.0 * setting.stabiliser.models[0].read_noise
+                self.black_level = _mean_black_level(setting.stabiliser.models[:1])
                 self.noise_fitted = setting.stabiliser.fitted
                 self.noise_given = setting.stabiliser.given
             self.notes.append("noise by channel: " + "; ".join(
@@ -227,6 +235,12 @@ class FileOutcome:
                 for each in settings))
         self.measured_share = min((stabiliser.measured_share for stabiliser in stabilisers
                                    if stabiliser is not None), default=1.0)
+
+
+def _mean_black_level(models: Sequence[PoissonGaussian]) -> float | None:
+    """Return the models' mean black level on the 0-255 scale, over those with one."""
+    levels = [model.black_level for model in models if model.black_level is not None]
+    return 255.0 * sum(levels) / len(levels) if levels else None
 
 
 def _channel_notes(plan: ChannelPlan) -> list[str]:
@@ -244,60 +258,6 @@ def _channel_notes(plan: ChannelPlan) -> list[str]:
                  else f"channels {', '.join(copies)} are copies")
         notes.append(f"{which} of channel {source + 1}: denoised once, {alone}")
     return notes
-
-
-def _undetermined(models: Sequence[PoissonGaussian], numbers: Sequence[int]) -> list[str]:
-    """Return the note for a fitted read noise the image cannot pin down (nothing otherwise).
-
-    *numbers* are the models' channels as the file counts them (from 1). A channel with a
-    black level has its own note (:func:`_black_level`), which says why.
-    """
-    loose = [(number, model) for number, model in zip(numbers, models, strict=True)
-             if not model.read_noise_determined and model.black_level is None]
-    if not loose:
-        return []
-    ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g}"
-                       + (" (less would show the photon counts' lattice)"
-                          if model.read_noise_floor > 0 else "")
-                       + f" to {255.0 * model.read_noise_range[1]:.3g}"
-                       + _channel_label(number, numbers) for number, model in loose)
-    return [f"the read noise is not determined by this image: anything from {ranges} fits it "
-            "as well (its darkest unclipped levels carry too much photon noise to show it); "
-            "give --read-noise if it is known (from a dark frame)"]
-
-
-def _black_level(models: Sequence[PoissonGaussian], numbers: Sequence[int],
-                 dtype: str | None) -> list[str]:
-    """Return the note for a fit that found a black level (nothing otherwise)."""
-    found = [(number, model.black_level) for number, model in zip(numbers, models, strict=True)
-             if model.black_level is not None]
-    if not found:
-        return []
-    sixteen = dtype == "uint16"
-    levels = ", ".join(f"{255.0 * level:.3g}"
-                       + (f" ({65535.0 * level:.0f} of 65535)" if sixteen else "")
-                       + _channel_label(number, numbers) for number, level in found)
-    return [f"the image carries a black level (a camera's offset), where its photon counts "
-            f"start: {levels}; the noise model takes it (variance gain * (x - black level) "
-            "+ read noise^2), and where the photon counts' lattice does not show, the read "
-            "noise is the least the data allow and the black level the least that goes with it"]
-
-
-def _channel_label(number: int, numbers: Sequence[int]) -> str:
-    """Return " (channel N)" where the image's channels are more than one, else nothing."""
-    return f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else ""
-
-
-def _by_channel(models: Sequence[PoissonGaussian], numbers: Sequence[int] | None) -> str:
-    """Return the note giving each channel's fitted Poisson-Gaussian parameters.
-
-    *numbers*: where some channels were not denoised (constant, or copies), those the
-    models are of, as the file counts them (from 1), which the note names.
-    """
-    which = "by channel" if numbers is None else f"of channels {', '.join(map(str, numbers))}"
-    return (f"poisson-gaussian {which}: gain "
-            + ", ".join(f"{255.0 * model.gain:.3g}" for model in models) + "; read noise "
-            + ", ".join(f"{255.0 * model.read_noise:.3g}" for model in models))
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,

@@ -14,8 +14,8 @@ from .file import FileOutcome
 
 __all__ = ["NOTE_SEPARATOR", "REPORT_FIELDS", "write_report"]
 
-REPORT_FIELDS = ("input", "output", "status", "sigma", "noise", "gain", "read_noise", "seconds",
-                 "error", "notes")
+REPORT_FIELDS = ("input", "output", "status", "sigma", "noise", "gain", "read_noise",
+                 "black_level", "seconds", "error", "notes")
 
 #: Between a file's notes in a CSV report (a note may hold semicolons and commas).
 NOTE_SEPARATOR = " | "
@@ -46,8 +46,9 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
     Notes
     -----
     Fields: input, output, status, sigma (0-255 scale, empty when not reached or for
-    Poisson-Gaussian noise), noise (``gaussian`` or ``poisson-gaussian``), gain and read_noise
-    (0-255 scale, five significant digits, Poisson-Gaussian only), seconds, error, notes
+    Poisson-Gaussian noise), noise (``gaussian`` or ``poisson-gaussian``), gain, read_noise
+    and black_level (0-255 scale, five significant digits, Poisson-Gaussian only; the black
+    level where the image carries one), seconds, error, notes
     (what ``nlm denoise`` prints as notes: conversions on reading, each channel's noise, a
     Poisson-Gaussian request denoised as Gaussian noise, metadata dropped; a list in JSON,
     joined by ``" | "`` in CSV).
@@ -65,7 +66,7 @@ def write_report(path: str | os.PathLike, outcomes: Sequence[FileOutcome]) -> Pa
         if row["sigma"] is not None:
             row["sigma"] = round(row["sigma"], 4)
         # Significant digits: a 16-bit image's gain on the 0-255 scale is a few thousandths.
-        for key in ("gain", "read_noise"):
+        for key in ("gain", "read_noise", "black_level"):
             if row[key] is not None:
                 row[key] = float(f"{row[key]:.5g}")
         if extension == ".csv":

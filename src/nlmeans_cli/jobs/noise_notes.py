@@ -1,0 +1,71 @@
+"""The notes a file's summary gives on its fitted Poisson-Gaussian noise, channel by channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..noise import PoissonGaussian
+
+__all__ = ["black_level_notes", "by_channel_note", "undetermined_notes"]
+
+
+def undetermined_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
+                       given: Sequence[str] = ()) -> list[str]:
+    """Return the note for a fitted read noise the image cannot pin down (nothing otherwise).
+
+    *numbers* are the models' channels as the file counts them (from 1); *given* the
+    parameters given (:attr:`nlmeans_cli.stabiliser.Stabiliser.given`). A channel with a
+    fitted black level has its own note (:func:`black_level_notes`), which says why.
+    """
+    loose = [(number, model) for number, model in zip(numbers, models, strict=True)
+             if not model.read_noise_determined
+             and (model.black_level is None or "black level" in given)]
+    if not loose:
+        return []
+    ranges = ", ".join(f"{255.0 * model.read_noise_range[0]:.3g}"
+                       + (" (less would show the photon counts' lattice)"
+                          if model.read_noise_floor > 0 else "")
+                       + f" to {255.0 * model.read_noise_range[1]:.3g}"
+                       + _channel_label(number, numbers) for number, model in loose)
+    return [f"the read noise is not determined by this image: anything from {ranges} fits it "
+            "as well (its darkest unclipped levels carry too much photon noise to show it); "
+            "give --read-noise if it is known (from a dark frame)"]
+
+
+def black_level_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
+                      dtype: str | None, given: Sequence[str] = ()) -> list[str]:
+    """Return the note for a fit that found a black level (nothing otherwise, nor given)."""
+    found = [(number, model.black_level) for number, model in zip(numbers, models, strict=True)
+             if model.black_level is not None]
+    if not found or "black level" in given:
+        return []
+    sixteen = dtype == "uint16"
+    levels = ", ".join(f"{255.0 * level:.3g}"
+                       + (f" ({65535.0 * level:.0f} of 65535)" if sixteen else "")
+                       + _channel_label(number, numbers) for number, level in found)
+    return [f"the image carries a black level (a camera's offset), where its photon counts "
+            f"start: {levels}; the noise model takes it (variance gain * (x - black level) "
+            "+ read noise^2), and where the photon counts' lattice does not show, the read "
+            "noise is the least the data allow and the black level the least that goes with it"]
+
+
+def _channel_label(number: int, numbers: Sequence[int]) -> str:
+    """Return " (channel N)" where the image's channels are more than one, else nothing."""
+    return f" (channel {number})" if len(numbers) > 1 or numbers[0] > 1 else ""
+
+
+def by_channel_note(models: Sequence[PoissonGaussian], numbers: Sequence[int] | None) -> str:
+    """Return the note giving each channel's fitted Poisson-Gaussian parameters.
+
+    *numbers*: where some channels were not denoised (constant, or copies), those the
+    models are of, as the file counts them (from 1), which the note names.
+    """
+    which = "by channel" if numbers is None else f"of channels {', '.join(map(str, numbers))}"
+    blacks = [model.black_level or 0.0 for model in models]
+    return (f"poisson-gaussian {which}: gain "
+            + ", ".join(f"{255.0 * model.gain:.3g}" for model in models) + "; read noise "
+            + ", ".join(f"{255.0 * model.read_noise:.3g}" for model in models)
+            + ("; black level " + ", ".join(f"{255.0 * black:.3g}" for black in blacks)
+               if any(blacks) else ""))
