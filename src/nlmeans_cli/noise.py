@@ -202,11 +202,13 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     per plane, plus one or two linear-time (radix) sorts.
     """
     if black_level:
-        # Known: the values above it are fitted as the model's, their counts starting at 0.
-        above = fit_poisson_gaussian(np.asarray(image, np.float32) - np.float32(black_level),
-                                     top=top - black_level, gain=gain, read_noise=read_noise,
-                                     black_level=0.0)
-        return _raised(above, float(black_level))
+        # Known: the values above it are fitted as the model's, their counts starting at 0
+        # (the clipped ends read off the values themselves, exactly).
+        values = np.asarray(image, np.float32)
+        above = fit_poisson_gaussian(values - np.float32(black_level), top=top - black_level,
+                                     gain=gain, read_noise=read_noise, black_level=0.0)
+        ends = clipped_ends(values if values.ndim == 3 else values[np.newaxis], top)
+        return _raised(above, float(black_level), ends)
     if gain is not None and read_noise is not None:
         return PoissonGaussian(float(gain), float(read_noise))
     # float32 per position (half the memory traffic of float64); the levels' sums in float64.
@@ -345,16 +347,13 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            if lattice is None and kept.any() else None, clipped=ends)
 
 
-def _raised(model: PoissonGaussian, black_level: float) -> PoissonGaussian:
-    """Return *model*, fitted on values less *black_level*, for the values themselves."""
-    def up(value: float | None) -> float | None:
-        return None if value is None else value + black_level
-
+def _raised(model: PoissonGaussian, black_level: float,
+            clipped: tuple[float | None, float | None]) -> PoissonGaussian:
+    """Return *model*, fitted on values less *black_level*, for the values (clipped there)."""
     levels = model.measured_levels
-    return replace(model, black_level=black_level,
+    return replace(model, black_level=black_level, clipped=clipped,
                    measured_levels=None if levels is None else (levels[0] + black_level,
-                                                                levels[1] + black_level),
-                   clipped=(up(model.clipped[0]), up(model.clipped[1])))
+                                                                levels[1] + black_level))
 
 
 def fit_positions(planes: np.ndarray, ends: tuple[float | None, float | None], *,
