@@ -193,3 +193,21 @@ def test_the_command_line_gives_and_reports_the_black_level(tmp_path):
     refused = runner.invoke(app, ["denoise", str(source), str(tmp_path / "bad.tif"),
                                   "--black-level", "-1"])
     assert refused.exit_code == 2
+
+
+def test_the_free_line_keeps_a_negative_intercept_that_the_bounded_one_lifts():
+    from nlmeans_cli.noise_levels import fit_levels, free_line, line_scatter
+
+    xs = np.linspace(0.05, 0.8, 40)  # every level above black
+    weights = np.full(xs.size, 5000.0)
+    gain, intercept = 0.01, -0.0004  # a black level of 0.04
+    ys = gain * xs + intercept
+    free = free_line(xs, ys, weights)
+    assert free == pytest.approx((gain, intercept), rel=1e-6)
+    assert line_scatter(xs, ys, weights, *free) == pytest.approx(0.0, abs=1e-12)
+    bounded_gain, bounded_intercept = fit_levels(xs, ys, weights)
+    assert bounded_intercept == 0.0 and bounded_gain < gain
+    # Scatter of the levels' own sampling (variance * sqrt(2 / n)) reads about 1.
+    rng = np.random.default_rng(9)
+    noisy = ys * (1 + rng.normal(0, 1, xs.size) * np.sqrt(2 / weights))
+    assert 0.5 < line_scatter(xs, noisy, weights, gain, intercept) < 1.6
