@@ -39,7 +39,7 @@ __all__ = ["NOISE_MODELS", "SIGNAL_DEPENDENT_GROWTH", "NoiseModel", "PoissonGaus
 
 @dataclass(frozen=True)
 class PoissonGaussian:
-    """The parameters of ``variance(x) = gain * x + read_noise**2``, on the unit scale.
+    """The parameters of ``variance(x) = gain * (x - black_level) + read_noise**2``, unit scale.
 
     Attributes
     ----------
@@ -61,11 +61,12 @@ class PoissonGaussian:
     black_level : float or None
         The value of no photons (a camera's offset, a pedestal), where the data carry one:
         the variance is then ``gain * (x - black_level) + read_noise**2``. Fitted where the
-        levels' line reaches no variance above black (its intercept below 0 by more than
-        three of its standard errors): the line is taken as it is, and since variances tell
-        only ``read_noise**2 - gain * black_level``, the read noise is taken as the least
-        the data allow (0 or :attr:`read_noise_floor`) and the black level as the least
-        that goes with it. ``None``: 0.
+        levels' line clearly reaches no variance above black
+        (:func:`nlmeans_cli.noise_levels.black_level_line`): the line is taken as it is, and
+        since variances tell only ``read_noise**2 - gain * black_level``, the read noise is
+        taken as the least the data allow (0 or :attr:`read_noise_floor`) and the black
+        level as the least that goes with it; where the photon counts' lattice shows, its
+        spacing, spread and phase place all three. ``None``: 0.
     clip_bound : bool
         Whether clipping reaches every level the gain was fitted on (each within three
         standard deviations of a clipped end) and no photon lattice showed: the line may be
@@ -193,8 +194,11 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     (:func:`nlmeans_cli.photon_counts.faint_photon_lattice`). Where none comes near
     showing, the read noise is at least what hides it
     (:attr:`PoissonGaussian.read_noise_floor`): the model's counts are whole photons; a line
-    whose intercept lies below that floor is fitted again through it (unless a black level
-    explains the intercept). Data whose counts are not on a
+    whose intercept lies below that floor is fitted again through it (unless the intercept
+    lies clearly below 0). Where the levels' line clearly reaches 0 above black, a black
+    level (a camera's offset) is taken into the model, the line kept as it is, and the
+    lattice looked for at any phase (:attr:`PoissonGaussian.black_level`); a known one is
+    subtracted first. Data whose counts are not on a
     lattice (interpolated, resampled, or multiplied by an electron-multiplying register)
     may have less read noise than that floor, which is at most about half the gain (counts
     with no read noise, their lattice hidden by a 3 % spread of the pixels' gains: +0.02 dB
