@@ -15,9 +15,20 @@ def undetermined_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int]
                        given: Sequence[str] = ()) -> list[str]:
     """Return the note for a fitted read noise the image cannot pin down (nothing otherwise).
 
-    *numbers* are the models' channels as the file counts them (from 1); *given* the
-    parameters given (:attr:`nlmeans_cli.stabiliser.Stabiliser.given`). A channel with a
-    fitted black level has its own note (:func:`black_level_notes`), which says why.
+    Parameters
+    ----------
+    models : sequence of PoissonGaussian
+        One per channel denoised.
+    numbers : sequence of int
+        Their channels as the file counts them (from 1).
+    given : sequence of str
+        The parameters given (:attr:`nlmeans_cli.stabiliser.Stabiliser.given`).
+
+    Returns
+    -------
+    list of str
+        One note, or none. A channel with a fitted black level has its own note
+        (:func:`black_level_notes`), which says why.
     """
     loose = [(number, model) for number, model in zip(numbers, models, strict=True)
              if not model.read_noise_determined
@@ -36,7 +47,20 @@ def undetermined_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int]
 
 def black_level_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
                       dtype: str | None, given: Sequence[str] = ()) -> list[str]:
-    """Return the note for a fit that found a black level (nothing otherwise, nor given)."""
+    """Return the note for a fit that found a black level (nothing otherwise, nor given).
+
+    Parameters
+    ----------
+    models, numbers, given
+        As for :func:`undetermined_notes`.
+    dtype : str or None
+        The pixels' type's name: for ``"uint16"`` the level in the file's values too.
+
+    Returns
+    -------
+    list of str
+        One note, or none.
+    """
     found = [(number, model.black_level) for number, model in zip(numbers, models, strict=True)
              if model.black_level is not None]
     if not found or "black level" in given:
@@ -59,8 +83,18 @@ def _channel_label(number: int, numbers: Sequence[int]) -> str:
 def by_channel_note(models: Sequence[PoissonGaussian], numbers: Sequence[int] | None) -> str:
     """Return the note giving each channel's fitted Poisson-Gaussian parameters.
 
-    *numbers*: where some channels were not denoised (constant, or copies), those the
-    models are of, as the file counts them (from 1), which the note names.
+    Parameters
+    ----------
+    models : sequence of PoissonGaussian
+        One per channel denoised.
+    numbers : sequence of int or None
+        Where some channels were not denoised (constant, or copies), those the models are
+        of, as the file counts them (from 1), which the note names; ``None`` otherwise.
+
+    Returns
+    -------
+    str
+        The gains, read noises and (where any) black levels, 0-255 scale.
     """
     which = "by channel" if numbers is None else f"of channels {', '.join(map(str, numbers))}"
     blacks = [model.black_level or 0.0 for model in models]
