@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from images import fluorescence_cells
 from nlmeans_cli import denoise
 from nlmeans_cli.anscombe import anscombe, inverse_anscombe
 from nlmeans_cli.noise import PoissonGaussian, fit_poisson_gaussian
@@ -13,14 +14,8 @@ FULL = 65535.0
 
 
 def _cells(rng, frames=6, side=128, cells=20, scale=1.0):
-    """Clean 16-bit levels: Gaussian cells on a background of 1 % of the range."""
-    z, y, x = np.mgrid[0:frames, 0:side, 0:side]
-    brightness = np.zeros((frames, side, side))
-    for _ in range(cells):
-        cz, cy, cx = rng.uniform(0, frames), rng.uniform(0, side), rng.uniform(0, side)
-        brightness += rng.uniform(0.2, 0.8) * np.exp(
-            -((z - cz) ** 2 * 4 + (y - cy) ** 2 + (x - cx) ** 2) / (2 * 6.0**2))
-    return (0.01 + np.clip(brightness, 0, 0.9)) * FULL * scale
+    """Clean 16-bit levels: Gaussian cells on a background of 1 % of the range, scaled."""
+    return fluorescence_cells(rng, frames, side, cells) * FULL * scale
 
 
 def _camera(rng, clean, gain, read, offset):

@@ -10,6 +10,7 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
+from images import fluorescence_cells
 from nlmeans_cli import denoise, estimate_noise, noise_details, noise_levels, resolve_parameters
 from nlmeans_cli.anscombe import anscombe, inverse_anscombe
 from nlmeans_cli.cli import app
@@ -125,13 +126,7 @@ def test_the_fit_finds_gain_and_read_noise(gain, read):
 
 def _fluorescence_stack(rng, frames, side, cells):
     """Blurred cells on a background of 0.01 (22 photons at a gain of 30 levels), 16-bit."""
-    z, y, x = np.mgrid[0:frames, 0:side, 0:side]
-    brightness = np.zeros((frames, side, side))
-    for _ in range(cells):
-        cz, cy, cx = rng.uniform(0, frames), rng.uniform(0, side), rng.uniform(0, side)
-        brightness += rng.uniform(0.2, 0.8) * np.exp(-((z - cz) ** 2 * 4 + (y - cy) ** 2
-                                                       + (x - cx) ** 2) / (2 * 6.0**2))
-    clean = 0.01 + np.clip(brightness, 0, 0.9)
+    clean = fluorescence_cells(rng, frames, side, cells)
     counts = _photons(rng, clean, 30 / 65535, 40 / 65535)
     return np.clip(np.rint(counts * 65535), 0, 65535).astype(np.uint16)
 

@@ -267,24 +267,24 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
         centre = line_slope if gain is None else gain
         around = (centre / _LATTICE_BAND, centre * _LATTICE_BAND)
         # Where a black level shows, the lattice's points may lie anywhere.
-        phase = {"any_phase": black_line is not None}
+        any_phase = black_line is not None
         if clipped:
             span = float(values.max() - values.min()) if values.size else 0.0
             search = search_photon_lattice(values, span / _MOST_LATTICE_PHOTONS,
-                                           span / _FEWEST_LATTICE_PHOTONS, **phase)
+                                           span / _FEWEST_LATTICE_PHOTONS, any_phase=any_phase)
             if search.found is None and near_line:
                 # Near the line's gain the lattice may lie beyond the wide search (more
                 # photons across the range than it tries); where the widest spacings'
                 # histogram shape stood out, the wide search learns no least read noise,
                 # which is asked there too.
-                near = search_photon_lattice(values, *around, **phase)
+                near = search_photon_lattice(values, *around, any_phase=any_phase)
                 if near.found is not None or search.searched is None:
                     search = near
         else:
-            search = search_photon_lattice(values, *around, **phase)
+            search = search_photon_lattice(values, *around, any_phase=any_phase)
         # Too faint to find blind, a lattice may still stand out near the line's gain, its
         # phase known (not where a black level shows).
-        faint = (None if search.found or not near_line or black_line is not None
+        faint = (None if search.found or not near_line or any_phase
                  else faint_photon_lattice(values, centre))
         if faint is not None:
             search = LatticeSearch(faint)

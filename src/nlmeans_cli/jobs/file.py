@@ -201,9 +201,8 @@ class FileOutcome:
                 # each channel's gain differently.
                 self.notes.append(by_channel_note(
                     models, None if setting.channel_plan is None else numbers))
-            given = stabilisers[0].given
-            self.notes.extend(undetermined_notes(models, numbers, given))
-            self.notes.extend(black_level_notes(models, numbers, dtype, given))
+            self.notes.extend(undetermined_notes(models, numbers, self.noise_given))
+            self.notes.extend(black_level_notes(models, numbers, dtype, self.noise_given))
             first = stabilisers[0]
             shared = shared_noise_note(first.channels_sigma_unit, first.luminance_sigma or 0.0,
                                        first.sigma_unit)
