@@ -443,6 +443,13 @@ def compare_command(
         typer.Option(min=0, metavar="FLOAT",
                      help=f"Poisson-Gaussian noise: the read noise. {SCALE_NOTE}"),
     ] = 0.0,
+    black_level: Annotated[
+        float,
+        typer.Option(min=0, metavar="FLOAT",
+                     help="Poisson-Gaussian noise: a camera's offset added to every pixel "
+                          "(the fitted columns look for it; every result is scored, and "
+                          f"shown, with it taken off). {SCALE_NOTE}"),
+    ] = 0.0,
     debug: DebugOption = False,
 ) -> None:
     """Add noise to clean images, denoise with ours and scikit-image, report PSNR, SSIM, time.
@@ -464,6 +471,9 @@ def compare_command(
                                         or noisy is not None):
         raise typer.BadParameter("poisson-gaussian noise needs --gain (> 0), and neither "
                                  "--sigma nor --noisy", param_hint="--noise")
+    if black_level and noise != "poisson-gaussian":
+        raise typer.BadParameter("goes with --noise poisson-gaussian",
+                                 param_hint="--black-level")
     try:
         paths = []
         for path in clean:
@@ -485,7 +495,7 @@ def compare_command(
                 sigma=sigma if sigma is not None or noisy is not None else 25.0,
                 seed=seed, noisy=noisy_pixels, keep_images=montage is not None,
                 model=None if model is None else str(model), noise=noise, gain=gain,
-                read_noise=read_noise)
+                read_noise=read_noise, black_level=black_level)
         if montage is not None:
             from ..evaluation.montage import draw_montage
 

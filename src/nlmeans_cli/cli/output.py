@@ -93,6 +93,8 @@ def comparison_table(comparison) -> str:
     if comparison.noise:
         added = (f"poisson-gaussian noise, gain {comparison.noise['gain']:g}, read noise "
                  f"{comparison.noise['read_noise']:g}")
+        if comparison.noise.get("black_level"):
+            added += f", black level {comparison.noise['black_level']:g}"
     else:
         added = f"sigma {comparison.sigma:g}"
     lines = [added + (f", seed {comparison.seed}" if comparison.seed is not None else ""),

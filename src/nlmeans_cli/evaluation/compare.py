@@ -147,7 +147,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
             seed: int = 0,
             noisy: np.ndarray | None = None, keep_images: bool = False,
             model: str | None = None, noise: str = "gaussian", gain: float | None = None,
-            read_noise: float = 0.0) -> Comparison:
+            read_noise: float = 0.0, black_level: float = 0.0) -> Comparison:
     """Denoise noisy versions of clean images with every method and score them.
 
     Parameters
@@ -174,6 +174,11 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
         the noise's mean standard deviation over the image as sigma.
     gain, read_noise : float
         The Poisson-Gaussian noise added, 0-255 scale.
+    black_level : float
+        With Poisson-Gaussian noise: a camera's offset added to every noisy pixel (0-255
+        scale), which ``ours_poisson`` and ``learned_poisson`` fit where the image shows it.
+        Every method denoises the offset image; the offset is taken off its result (and off
+        the noisy image) before it is scored and kept.
 
     Returns
     -------
@@ -184,8 +189,8 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     Raises
     ------
     ValueError
-        If *noisy* is given with more than one clean image, shapes disagree, or *sigma* is
-        negative.
+        If *noisy* is given with more than one clean image, shapes disagree, *sigma* is
+        negative, or a black level is given without Poisson-Gaussian noise.
 
     Notes
     -----
@@ -199,6 +204,10 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     if photons and (gain is None or not gain > 0 or not read_noise >= 0 or noisy is not None):
         raise ValueError("poisson-gaussian noise needs a gain > 0, a read noise >= 0 and no "
                          "noisy image")
+    if not (np.isfinite(black_level) and black_level >= 0):
+        raise ValueError(f"black level must be a finite number >= 0, got {black_level}")
+    if black_level and not photons:
+        raise ValueError("a black level goes with poisson-gaussian noise")
     if photons:
         sigma = 0.0  # set per image below
     if sigma is None:
@@ -217,6 +226,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
     _warm_up(methods, cleans[0][1].ndim == 3 if cleans else False)
     streams = np.random.SeedSequence(seed).spawn(len(cleans))
     sigma_unit = sigma / 255.0
+    black_unit = np.float32(black_level / 255.0)
     scores = []
     for (name, clean), stream in zip(cleans, streams, strict=True):
         clean = to_unit(clean)
@@ -225,6 +235,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
             gain_unit, read_unit = gain / 255.0, read_noise / 255.0
             noisy_unit = (gain_unit * rng.poisson(np.maximum(clean, 0) / gain_unit)
                           + rng.normal(0.0, read_unit, clean.shape)).astype(np.float32)
+            noisy_unit += black_unit
             sigma_unit = float(np.sqrt(gain_unit * clean.mean() + read_unit**2))
         elif noisy is None:
             rng = np.random.default_rng(stream)
@@ -235,11 +246,12 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
                 raise ValueError(f"{name}: noisy image is {noisy_unit.shape}, clean is "
                                  f"{clean.shape}")
         channel_axis = -1 if clean.ndim == 3 else None
-        score = ImageScore(name, _psnr(clean, noisy_unit))
+        score = ImageScore(name, _psnr(clean, noisy_unit - black_unit))
         for method, run in methods.items():
             started = time.perf_counter()
             estimate = np.asarray(run(noisy_unit, sigma_unit, channel_axis), np.float32)
             seconds = time.perf_counter() - started
+            estimate -= black_unit
             score.methods[method] = {
                 "psnr": _psnr(clean, estimate),
                 "ssim": float(structural_similarity(clean, estimate, data_range=1.0,
@@ -249,10 +261,10 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
             if keep_images:
                 score.estimates[method] = estimate
         if keep_images:
-            score.noisy = noisy_unit
+            score.noisy = noisy_unit - black_unit
         scores.append(score)
-    described = ({"model": "poisson-gaussian", "gain": gain, "read_noise": read_noise}
-                 if photons else None)
+    described = ({"model": "poisson-gaussian", "gain": gain, "read_noise": read_noise,
+                  "black_level": black_level} if photons else None)
     return Comparison(sigma, seed if noisy is None else None, scores, described)
 
 
