@@ -24,7 +24,8 @@ from .noise import PoissonGaussian, fit_positions
 from .noise_levels import smoothest_line
 
 __all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "ClippedFit", "clipped_growth_shown",
-           "clipped_levels_model", "clipped_preference", "truncated_moments"]
+           "clipped_levels_model", "clipped_preference", "clipping_hides_growth",
+           "truncated_moments"]
 
 
 #: How many times better noise that grows with the level must explain a clipped channel's
@@ -256,7 +257,7 @@ def clipped_levels_model(values: np.ndarray, model: PoissonGaussian, low: float,
     model : PoissonGaussian
         Its fitted model (:func:`nlmeans_cli.noise.fit_poisson_gaussian`).
     low, high : float
-        The image's levels (:func:`nlmeans_cli.stabiliser.image_levels`).
+        The image's levels (:func:`nlmeans_cli.noise_levels.image_levels`).
 
     Returns
     -------
@@ -299,7 +300,7 @@ def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian, low: float,
     model : PoissonGaussian
         Its fitted model, refused on the levels it could judge.
     low, high : float
-        The image's levels (:func:`nlmeans_cli.stabiliser.image_levels`).
+        The image's levels (:func:`nlmeans_cli.noise_levels.image_levels`).
 
     Returns
     -------
@@ -314,8 +315,33 @@ def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian, low: float,
     ``O(N)`` over the fit's positions where asked (some tens of milliseconds), nothing
     otherwise.
     """
-    return (_grows(model, low, high) and _clipping_hides(model, low, high, _MOST_CLEAR_SHARE)
+    return (clipping_hides_growth(model, low, high)
             and _prefers_growth(clipped_preference(values, model.clipped)))
+
+
+def clipping_hides_growth(model: PoissonGaussian, low: float, high: float) -> bool:
+    """Tell whether clipping alone may hide the growth a channel's line's model promises.
+
+    Parameters
+    ----------
+    model : PoissonGaussian
+        Its fitted model.
+    low, high : float
+        The image's levels (:func:`nlmeans_cli.noise_levels.image_levels`).
+
+    Returns
+    -------
+    bool
+        Whether the model's noise grows by :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH`
+        across the levels and its levels clear of the clipped ends span under
+        :data:`_MOST_CLEAR_SHARE` of the image's (:func:`_clipping_hides`): where
+        :func:`clipped_growth_shown` asks the clipped levels.
+
+    Notes
+    -----
+    ``O(1)``.
+    """
+    return _grows(model, low, high) and _clipping_hides(model, low, high, _MOST_CLEAR_SHARE)
 
 
 def _prefers_growth(fit: ClippedFit | None) -> bool:

@@ -31,7 +31,7 @@ from .pixels import (
     unit_pixels,
     unit_scale,
 )
-from .stabiliser import Stabiliser, plan_stabiliser
+from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "resolve_parameters",
            "resolve_request", "stabiliser_for"]
@@ -394,7 +394,8 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     its untransformed noise read against *level*.
     """
     runner = method_named(request.method)
-    stabiliser = _planned_stabiliser(request, unit, level)
+    plan = _stabiliser_plan(request, unit, level)
+    stabiliser = plan.stabiliser
     if stabiliser is not None:
         # The method resolves for the transformed image, whose noise is known; transformed
         # once, for the shared noise's reading too.
@@ -411,7 +412,9 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     setting = runner.resolve(request, reading.sigma_unit, sigma_estimated=estimated,
                              spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
                              level=level)
-    return replace(setting, sigma_note=reading.note) if reading.note else setting
+    if reading.note:
+        setting = replace(setting, sigma_note=reading.note)
+    return replace(setting, growth_hidden=True) if plan.growth_hidden else setting
 
 
 def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
@@ -439,21 +442,21 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
         If sigma or h is given with ``poisson-gaussian`` noise, or as
         :func:`nlmeans_cli.stabiliser.plan_stabiliser`.
     """
-    stabiliser = _planned_stabiliser(request, unit, top)
+    stabiliser = _stabiliser_plan(request, unit, top).stabiliser
     if stabiliser is None or unit.shape[-1] != 3:
         return stabiliser
     return _with_shared_noise(stabiliser, stabiliser.forward(unit),
                               method_named(request.method))
 
 
-def _planned_stabiliser(request: Request, unit: np.ndarray, top: float) -> Stabiliser | None:
-    """Return :func:`stabiliser_for`'s transform before the shared noise is read."""
+def _stabiliser_plan(request: Request, unit: np.ndarray, top: float) -> StabiliserPlan:
+    """Return :func:`stabiliser_for`'s plan, its transform before the shared noise is read."""
     if request.noise == "gaussian":
-        return None
+        return StabiliserPlan(None)
     given = any(value is not None for value in (request.sigma_unit, request.h_unit,
                                                 request.h_chroma_unit))
     if request.noise == "auto" and given:
-        return None  # a given sigma or h asks for the Gaussian path
+        return StabiliserPlan(None)  # a given sigma or h asks for the Gaussian path
     if given:
         raise ValueError("sigma and h cannot be given with poisson-gaussian noise: the noise "
                          "is set by gain and read noise, and h is chosen after stabilising")

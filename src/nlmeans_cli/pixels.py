@@ -576,7 +576,7 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     """
     from .clipped_noise import clipped_levels_model
     from .noise import fit_poisson_gaussian
-    from .stabiliser import image_levels
+    from .noise_levels import image_levels
 
     if model not in ("gaussian", "poisson-gaussian"):
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")

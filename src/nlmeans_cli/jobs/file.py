@@ -19,7 +19,12 @@ from ..io.atomic import ImageFileError, OutputExistsError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
-from .noise_notes import black_level_notes, by_channel_note, undetermined_notes
+from .noise_notes import (
+    GROWTH_HIDDEN_NOTE,
+    black_level_notes,
+    by_channel_note,
+    undetermined_notes,
+)
 
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
@@ -217,6 +222,8 @@ class FileOutcome:
             if len(settings) > 1:
                 self.notes.append("sigma by channel: " + ", ".join(
                     f"{each.sigma_unit * 255.0:.3g}" for each in settings))
+            if any(each.growth_hidden for each in settings):
+                self.notes.append(GROWTH_HIDDEN_NOTE)
         else:
             # Some channels' noise grows with the signal and others' does not (noise="auto"):
             # the summary is the first channel's, and a note gives each channel's own.

@@ -50,6 +50,9 @@ class Setting:
     sigma_note : str
         Where an estimated sigma was not read as usual, why
         (:attr:`nlmeans_cli.pixels.SigmaReading.note`); empty otherwise.
+    growth_hidden : bool
+        ``noise="auto"`` took the Gaussian path where clipping hid whether the noise grows
+        with the signal (:attr:`nlmeans_cli.stabiliser.StabiliserPlan.growth_hidden`).
     """
 
     method: str
@@ -59,6 +62,7 @@ class Setting:
     stabiliser: Stabiliser | None = None
     channel_plan: ChannelPlan | None = None
     sigma_note: str = ""
+    growth_hidden: bool = False
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Return, per spatial axis, how many pixels either side an output pixel reads.
