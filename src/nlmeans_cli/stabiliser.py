@@ -3,8 +3,9 @@
 :func:`plan_stabiliser` fits each channel's Poisson-Gaussian noise
 (:func:`nlmeans_cli.noise.fit_poisson_gaussian`), decides by the registered noise model
 (:data:`nlmeans_cli.noise.NOISE_MODELS`) whether the image goes through the generalised
-Anscombe transform, and returns the :class:`Stabiliser` that takes it there and back. Every
-value here is on the unit scale.
+Anscombe transform, and returns a :class:`StabiliserPlan`: the :class:`Stabiliser` that takes
+it there and back, or the Gaussian path and, where ``auto`` could not tell, why. Every value
+here is on the unit scale.
 """
 
 from __future__ import annotations
