@@ -212,3 +212,20 @@ def test_nlm_denoise_notes_where_clipping_hides_the_growth(tmp_path, samples):
         assert result.exit_code == 0, result.output
         assert (note in result.stderr) is noted
         assert ("--noise poisson-gaussian may do better" in result.stderr) is noted
+
+
+def test_a_clip_gets_the_same_note(tmp_path, samples):
+    from typer.testing import CliRunner
+
+    from nlmeans_cli.cli import app
+
+    rng = np.random.default_rng(0)
+    corner = _camera_corner(samples)[:64, :64]
+    source = tmp_path / "clip.npy"
+    np.save(source, np.stack([_photons(rng, corner, 30.0, 15.0) for _ in range(4)]))
+    for noise, noted in (("auto", True), ("poisson-gaussian", False)):
+        result = CliRunner().invoke(app, ["denoise", str(source), str(tmp_path / f"{noise}.npy"),
+                                          "--noise", noise])
+        assert result.exit_code == 0, result.output
+        assert ("--noise poisson-gaussian may do better" in result.stderr) is noted
+        assert ("poisson-gaussian noise, gain" in result.stderr) is not noted

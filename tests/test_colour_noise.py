@@ -142,7 +142,8 @@ def test_the_stabiliser_weighs_the_luminance_as_a_still_does():
 
 def test_photon_noise_drawn_apart_keeps_the_stabilised_sigma():
     unit = _photon_noise(_clean(), 10, alike=False).astype(np.float32) / 255
-    stabiliser = stabiliser_for(request_for(np.dtype(np.uint8), noise="poisson-gaussian"), unit)
+    stabiliser = stabiliser_for(request_for(np.dtype(np.uint8), noise="poisson-gaussian"),
+                                unit).stabiliser
     assert stabiliser.luminance_sigma is not None
     assert stabiliser.sigma_unit == stabiliser.measured_share / stabiliser.scale
 

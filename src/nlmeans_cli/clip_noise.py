@@ -29,7 +29,7 @@ from .pixels import (
     unit_scale,
     varying_mask,
 )
-from .stabiliser import Stabiliser
+from .stabiliser import StabiliserPlan
 
 __all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
            "estimate_frames_sigma_unit", "plan_frames_channels", "plan_frames_stabiliser"]
@@ -155,7 +155,7 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
 def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
                            channel_axis: int | None = None, n_frames: int | None = None,
                            samples: int | None = None, top: float = 1.0
-                           ) -> tuple[Stabiliser | None, ChannelPlan | None]:
+                           ) -> tuple[StabiliserPlan, ChannelPlan | None]:
     """Fit a clip's Poisson-Gaussian noise over frames spread across it, as sigma is.
 
     Parameters
@@ -176,8 +176,8 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
 
     Returns
     -------
-    stabiliser : Stabiliser or None
-        ``None`` for the Gaussian path.
+    stabiliser : StabiliserPlan
+        As :func:`nlmeans_cli.denoising.stabiliser_for` gives it for the sampled frames.
     plan : ChannelPlan or None
         Where some channels are constant or copies of others over the sampled frames (an
         empty channel of a fluorescence time-lapse saved in colour, a grey clip saved in
@@ -190,7 +190,7 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     ``O(samples * N)`` for frames of ``N`` pixels.
     """
     if request.noise == "gaussian":
-        return None, None
+        return StabiliserPlan(None), None
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
     plan = channel_plan(sampled)
     if plan is None:

@@ -417,9 +417,8 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     return replace(setting, growth_hidden=True) if plan.growth_hidden else setting
 
 
-def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
-                   ) -> Stabiliser | None:
-    """Return the request's noise-stabilising transform for *unit*, or ``None`` (Gaussian).
+def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0) -> StabiliserPlan:
+    """Return the request's noise-stabilising transform for *unit*, or the Gaussian path.
 
     Parameters
     ----------
@@ -434,7 +433,9 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
 
     Returns
     -------
-    Stabiliser or None
+    StabiliserPlan
+        As :func:`nlmeans_cli.stabiliser.plan_stabiliser` gives it; for red, green and
+        blue, its stabiliser with the noise the channels share read.
 
     Raises
     ------
@@ -442,11 +443,12 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0
         If sigma or h is given with ``poisson-gaussian`` noise, or as
         :func:`nlmeans_cli.stabiliser.plan_stabiliser`.
     """
-    stabiliser = _stabiliser_plan(request, unit, top).stabiliser
+    plan = _stabiliser_plan(request, unit, top)
+    stabiliser = plan.stabiliser
     if stabiliser is None or unit.shape[-1] != 3:
-        return stabiliser
-    return _with_shared_noise(stabiliser, stabiliser.forward(unit),
-                              method_named(request.method))
+        return plan
+    return replace(plan, stabiliser=_with_shared_noise(stabiliser, stabiliser.forward(unit),
+                                                       method_named(request.method)))
 
 
 def _stabiliser_plan(request: Request, unit: np.ndarray, top: float) -> StabiliserPlan:

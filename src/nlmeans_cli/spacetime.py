@@ -257,8 +257,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     """
     level = (1.0 if dtype is not None and np.dtype(dtype).kind != "f"
              else _first_frame_level(frames()))
-    stabiliser, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
-                                              n_frames=n_frames, top=level)
+    stabiliser_plan, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
+                                                   n_frames=n_frames, top=level)
+    stabiliser = stabiliser_plan.stabiliser
     estimated = stabiliser is None and request.sigma_unit is None
     if stabiliser is not None:
         request = replace(request, sigma_unit=stabiliser.sigma_unit)
@@ -282,7 +283,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         table_sigma, frames_level = stabiliser.table_sigma(level), 1.0
     return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis,
                                   table_sigma_unit=table_sigma, level=frames_level),
-                   stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan)
+                   stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan,
+                   growth_hidden=stabiliser_plan.growth_hidden)
 
 
 def _first_frame_level(frames: Iterable[np.ndarray]) -> float:
