@@ -305,10 +305,9 @@ def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian, low: float,
     Returns
     -------
     bool
-        Whether the model's noise grows by :data:`nlmeans_cli.noise.SIGNAL_DEPENDENT_GROWTH`
-        across the levels, its levels clear of the clipped ends span under
-        :data:`_MOST_CLEAR_SHARE` of the image's (:func:`_clipping_hides`), and the levels,
-        the clipping modelled, prefer growing noise (:func:`_prefers_growth`).
+        Whether clipping may hide the growth the model promises
+        (:func:`clipping_hides_growth`) and the levels, the clipping modelled, prefer growing
+        noise (:func:`_prefers_growth`).
 
     Notes
     -----
