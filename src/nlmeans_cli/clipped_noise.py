@@ -289,9 +289,10 @@ def clipped_levels_model(values: np.ndarray, model: PoissonGaussian, low: float,
     return PoissonGaussian(fit.gain, fit.read_noise, clipped=model.clipped)
 
 
-def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian, low: float,
-                         high: float) -> bool:
+def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian) -> bool:
     """Tell whether a channel's clipped levels show the growth its line's model promises.
+
+    Asked where clipping may hide that growth (:func:`clipping_hides_growth`).
 
     Parameters
     ----------
@@ -299,23 +300,18 @@ def clipped_growth_shown(values: np.ndarray, model: PoissonGaussian, low: float,
         One channel's pixels, unit scale.
     model : PoissonGaussian
         Its fitted model, refused on the levels it could judge.
-    low, high : float
-        The image's levels (:func:`nlmeans_cli.noise_levels.image_levels`).
 
     Returns
     -------
     bool
-        Whether clipping may hide the growth the model promises
-        (:func:`clipping_hides_growth`) and the levels, the clipping modelled, prefer growing
-        noise (:func:`_prefers_growth`).
+        Whether the levels, the clipping modelled, prefer growing noise
+        (:func:`_prefers_growth`).
 
     Notes
     -----
-    ``O(N)`` over the fit's positions where asked (some tens of milliseconds), nothing
-    otherwise.
+    ``O(N)`` over the fit's positions (some tens of milliseconds).
     """
-    return (clipping_hides_growth(model, low, high)
-            and _prefers_growth(clipped_preference(values, model.clipped)))
+    return _prefers_growth(clipped_preference(values, model.clipped))
 
 
 def clipping_hides_growth(model: PoissonGaussian, low: float, high: float) -> bool:

@@ -412,9 +412,7 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     setting = runner.resolve(request, reading.sigma_unit, sigma_estimated=estimated,
                              spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
                              level=level)
-    if reading.note:
-        setting = replace(setting, sigma_note=reading.note)
-    return replace(setting, growth_hidden=True) if plan.growth_hidden else setting
+    return replace(setting, sigma_note=reading.note, growth_hidden=plan.growth_hidden)
 
 
 def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0) -> StabiliserPlan:

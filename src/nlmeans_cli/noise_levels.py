@@ -200,7 +200,7 @@ def free_line(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray) -> tuple[floa
     Parameters
     ----------
     xs, ys, weights : numpy.ndarray
-        The levels' means, variances and numbers of independent details.
+        As for :func:`fit_levels`.
 
     Returns
     -------
@@ -251,7 +251,7 @@ def intercept_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, gain: flo
     Parameters
     ----------
     xs, ys, weights : numpy.ndarray
-        The levels' means, variances and numbers of independent details.
+        As for :func:`fit_levels`.
     gain : float
         The slope.
 
@@ -328,7 +328,7 @@ def line_scatter(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, gain: floa
     Parameters
     ----------
     xs, ys, weights : numpy.ndarray
-        The levels' means, variances and numbers of independent details.
+        As for :func:`fit_levels`.
     gain, offset : float
         The line: each level's variance is taken as ``gain * mean + offset``.
 
@@ -360,7 +360,7 @@ def black_level_line(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray,
     Parameters
     ----------
     xs, ys, weights : numpy.ndarray
-        The levels' means, variances and numbers of independent details.
+        As for :func:`fit_levels`.
     gain : float or None
         The slope where it is known (the photon counts' lattice's spacing, or given).
 
@@ -417,7 +417,7 @@ def slope_for(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, offset: float
     Parameters
     ----------
     xs, ys, weights : numpy.ndarray
-        The levels' means, variances and numbers of independent details.
+        As for :func:`fit_levels`.
     offset : float
         The intercept (read noise squared).
     start : float

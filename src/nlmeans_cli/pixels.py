@@ -27,6 +27,7 @@ from .clipped_levels import clipped_ends
 from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma, shared_noise_note
 from .jpeg_noise import still_jpeg_sigma
 from .noise_details import calm_sigma
+from .noise_levels import image_levels
 
 __all__ = [
     "OPPONENT",
@@ -576,7 +577,6 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     """
     from .clipped_noise import clipped_levels_model
     from .noise import fit_poisson_gaussian
-    from .noise_levels import image_levels
 
     if model not in ("gaussian", "poisson-gaussian"):
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")

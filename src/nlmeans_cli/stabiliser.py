@@ -257,7 +257,7 @@ def plan_stabiliser(unit: np.ndarray, noise: str, *, gain: float | None = None,
                 shown[channel] = True
         if (choice.confirms and gain is None and not verdict
                 and clipping_hides_growth(model, low, high)):
-            verdict = shown[channel] = clipped_growth_shown(unit[..., channel], model, low, high)
+            verdict = shown[channel] = clipped_growth_shown(unit[..., channel], model)
             hidden = hidden or not verdict
         verdicts.append(verdict)
     if not (all(verdicts) and (both_given or any(model.gain > 0 for model in models))):

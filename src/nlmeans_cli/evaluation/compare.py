@@ -235,7 +235,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
             gain_unit, read_unit = gain / 255.0, read_noise / 255.0
             noisy_unit = (gain_unit * rng.poisson(np.maximum(clean, 0) / gain_unit)
                           + rng.normal(0.0, read_unit, clean.shape)).astype(np.float32)
-            noisy_unit += black_unit
+            noisy_unit += black_unit  # denoised as it is, scored and shown without it
             sigma_unit = float(np.sqrt(gain_unit * clean.mean() + read_unit**2))
         elif noisy is None:
             rng = np.random.default_rng(stream)
@@ -246,7 +246,8 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
                 raise ValueError(f"{name}: noisy image is {noisy_unit.shape}, clean is "
                                  f"{clean.shape}")
         channel_axis = -1 if clean.ndim == 3 else None
-        score = ImageScore(name, _psnr(clean, noisy_unit - black_unit))
+        shown_noisy = noisy_unit - black_unit
+        score = ImageScore(name, _psnr(clean, shown_noisy))
         for method, run in methods.items():
             started = time.perf_counter()
             estimate = np.asarray(run(noisy_unit, sigma_unit, channel_axis), np.float32)
@@ -261,7 +262,7 @@ def compare(cleans: Sequence[tuple[str, np.ndarray]], *, sigma: float | None = 2
             if keep_images:
                 score.estimates[method] = estimate
         if keep_images:
-            score.noisy = noisy_unit - black_unit
+            score.noisy = shown_noisy
         scores.append(score)
     described = ({"model": "poisson-gaussian", "gain": gain, "read_noise": read_noise,
                   "black_level": black_level} if photons else None)
