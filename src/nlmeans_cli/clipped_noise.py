@@ -25,7 +25,7 @@ from .noise_levels import smoothest_line
 
 __all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "ClippedFit", "clipped_growth_shown",
            "clipped_levels_model", "clipped_preference", "clipping_hides_growth",
-           "truncated_moments"]
+           "golden_minimum", "normal_cdf", "truncated_moments"]
 
 
 #: How many times better noise that grows with the level must explain a clipped channel's
@@ -107,7 +107,13 @@ def _normal_pdf(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
 
 
-def _normal_cdf(z: np.ndarray) -> np.ndarray:
+def normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Return the standard normal distribution function at *z* (error under 1.5e-7).
+
+    Notes
+    -----
+    ``O(N)``.
+    """
     # Abramowitz and Stegun 7.1.26 (error under 1.5e-7): NumPy has no erf, and SciPy's
     # import costs every run.
     x = np.abs(z) / np.sqrt(2.0)
@@ -145,7 +151,7 @@ def truncated_moments(level: np.ndarray, std: np.ndarray, low: float, high: floa
     a, b = np.where(finite_a, a, 0.0), np.where(finite_b, b, 0.0)
     pdf_a = np.where(finite_a, _normal_pdf(a), 0.0)
     pdf_b = np.where(finite_b, _normal_pdf(b), 0.0)
-    inside = (np.where(finite_b, _normal_cdf(b), 1.0) - np.where(finite_a, _normal_cdf(a), 0.0))
+    inside = (np.where(finite_b, normal_cdf(b), 1.0) - np.where(finite_a, normal_cdf(a), 0.0))
     # Where almost none falls between them the moments mean nothing (and overflow).
     safe = np.maximum(inside, 1e-12)
     shift = (pdf_a - pdf_b) / safe
@@ -169,13 +175,17 @@ def _misfit(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, std: np.ndarray
     return float(np.sum(weights / 2 * relative**2))
 
 
-def _golden(cost, lowest: float, highest: float) -> tuple[float, float]:
-    """Return the argument in [*lowest*, *highest*] where *cost* is least, and that cost."""
+def golden_minimum(cost, lowest: float, highest: float, steps: int = _GOLDEN_STEPS
+                   ) -> tuple[float, float]:
+    """Return the argument in [*lowest*, *highest*] where *cost* is least, and that cost.
+
+    Golden-section search over *steps* steps (*cost* unimodal there); ``steps + 2`` calls.
+    """
     ratio = (np.sqrt(5.0) - 1) / 2
     a, b = lowest, highest
     c, d = b - ratio * (b - a), a + ratio * (b - a)
     cost_c, cost_d = cost(c), cost(d)
-    for _ in range(_GOLDEN_STEPS):
+    for _ in range(steps):
         if cost_c <= cost_d:
             b, d, cost_d = d, c, cost_c
             c = b - ratio * (b - a)
@@ -229,7 +239,7 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
     high = np.inf if ends[1] is None else float(ends[1])
     typical = float(np.median(ys))
     log_sigma = np.log(np.sqrt(typical))
-    log_one_sigma, one_sigma = _golden(
+    log_one_sigma, one_sigma = golden_minimum(
         lambda s: _misfit(xs, ys, weights, np.full(_TRUE_LEVELS.shape, np.exp(s)), low, high),
         log_sigma - np.log(5.0), log_sigma + np.log(5.0))
     # Growing noise of no gain is the one sigma: its best is never worse.
@@ -237,7 +247,7 @@ def clipped_preference(planes: np.ndarray, ends: tuple[float | None, float | Non
     for multiple in _GAIN_MULTIPLES:
         gain = multiple * typical
         photons = gain * np.maximum(_TRUE_LEVELS, 0.0)
-        read, cost = _golden(
+        read, cost = golden_minimum(
             lambda r, photons=photons: _misfit(
                 xs, ys, weights, np.sqrt(photons + typical * r**2 + 1e-12), low, high),
             0.0, 2.0)

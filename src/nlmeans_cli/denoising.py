@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .clipped_levels import clipped_ends
 from .colour_noise import luminance_sigma
 from .methods import Method, Setting, method_named
 from .noise import lookup_noise
@@ -31,6 +32,7 @@ from .pixels import (
     unit_pixels,
     unit_scale,
 )
+from .residual_growth import residual_shows_growth
 from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "resolve_parameters",
@@ -395,24 +397,62 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     """
     runner = method_named(request.method)
     plan = _stabiliser_plan(request, unit, level)
-    stabiliser = plan.stabiliser
-    if stabiliser is not None:
-        # The method resolves for the transformed image, whose noise is known; transformed
-        # once, for the shared noise's reading too.
-        stable = stabiliser.forward(unit)
-        stabiliser = _with_shared_noise(stabiliser, stable, runner)
-        setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
-                                 stabiliser.sigma_unit, sigma_estimated=False,
-                                 spatial=unit.shape[:-1], channels=unit.shape[-1],
-                                 pixels=stable, table_sigma_unit=stabiliser.table_sigma(level))
-        return replace(setting, stabiliser=stabiliser)
+    if plan.stabiliser is not None:
+        return _resolve_stabilised(request, unit, plan.stabiliser, runner, level)
     estimated = request.sigma_unit is None
     reading = (read_sigma_unit(unit, luminance_weight=runner.luminance_weight)
                if estimated else SigmaReading(request.sigma_unit))
     setting = runner.resolve(request, reading.sigma_unit, sigma_estimated=estimated,
                              spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
                              level=level)
-    return replace(setting, sigma_note=reading.note, growth_hidden=plan.growth_hidden)
+    setting = replace(setting, sigma_note=reading.note, growth_hidden=plan.growth_hidden)
+    if plan.growth_hidden and _residual_grows(unit, setting, level):
+        # Clipping hid the growth from the levels, and the Gaussian path's residual shows
+        # it: the transform as poisson-gaussian would take it (its fit is the same).
+        photons = plan_stabiliser(unit, "poisson-gaussian", gain=request.gain_unit,
+                                  read_noise=request.read_noise_unit,
+                                  black_level=request.black_level_unit, top=level).stabiliser
+        if photons is not None:
+            return replace(_resolve_stabilised(request, unit, photons, runner, level),
+                           growth_hidden=True)
+    return setting
+
+
+def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabiliser,
+                        runner: Method, level: float) -> Setting:
+    """Resolve *request* for the image *stabiliser* transforms (its noise then known)."""
+    # Transformed once, for the shared noise's reading too.
+    stable = stabiliser.forward(unit)
+    stabiliser = _with_shared_noise(stabiliser, stable, runner)
+    setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
+                             stabiliser.sigma_unit, sigma_estimated=False,
+                             spatial=unit.shape[:-1], channels=unit.shape[-1],
+                             pixels=stable, table_sigma_unit=stabiliser.table_sigma(level))
+    return replace(setting, stabiliser=stabiliser)
+
+
+#: The most pixels along each axis of a still (of a volume) that :func:`_residual_grows`
+#: denoises to judge the residual: the image's centre beyond.
+_PILOT_SIDE = {2: 512, 3: 64}
+
+
+def _residual_grows(unit: np.ndarray, setting: Setting, level: float) -> bool:
+    """Tell whether the Gaussian path's residual on *unit* shows noise growing with the level.
+
+    Denoises the image's centre (at most :data:`_PILOT_SIDE` along each axis) with
+    *setting*, then asks :func:`nlmeans_cli.residual_growth.residual_shows_growth` of each
+    channel, the clipped ends found on the whole channel.
+    """
+    spatial = unit.shape[:-1]
+    side = _PILOT_SIDE.get(len(spatial), max(spatial))
+    centre = tuple(slice((length - min(length, side)) // 2,
+                         (length - min(length, side)) // 2 + min(length, side))
+                   for length in spatial)
+    pilot = np.ascontiguousarray(unit[centre])
+    estimate = _run(pilot, setting)
+    return any(residual_shows_growth(pilot[..., channel], estimate[..., channel],
+                                     clipped_ends(unit[..., channel], level))
+               for channel in range(unit.shape[-1]))
 
 
 def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0) -> StabiliserPlan:

@@ -21,6 +21,7 @@ from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
 from .noise_notes import (
     GROWTH_HIDDEN_NOTE,
+    GROWTH_IN_RESIDUAL_NOTE,
     black_level_notes,
     by_channel_note,
     undetermined_notes,
@@ -213,6 +214,8 @@ class FileOutcome:
                                        first.sigma_unit)
             if shared:
                 self.notes.append(shared)
+            if any(each.growth_hidden for each in settings):
+                self.notes.append(GROWTH_IN_RESIDUAL_NOTE)
             if any(model.clip_bound for model in models):
                 self.notes.append("clipping at black or white reaches every level of this "
                                   "image, so its fit may be bent by it (--noise auto takes the "

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
 
-__all__ = ["GROWTH_HIDDEN_NOTE", "black_level_notes", "by_channel_note", "undetermined_notes"]
+__all__ = ["GROWTH_HIDDEN_NOTE", "GROWTH_IN_RESIDUAL_NOTE", "black_level_notes",
+           "by_channel_note", "undetermined_notes"]
 
 #: The note where ``--noise auto`` took the Gaussian path because clipping hid whether the
 #: noise grows (:attr:`nlmeans_cli.methods.Setting.growth_hidden`). On 180x180 validation
@@ -20,6 +21,14 @@ GROWTH_HIDDEN_NOTE = ("clipping at black and white leaves too few levels of this
                       "tell whether its noise grows with the signal, so --noise auto took the "
                       "Gaussian path; for photon noise (a camera's or a microscope's counts) "
                       "--noise poisson-gaussian may do better")
+
+#: The note where clipping hid the growth from the levels but the Gaussian path's residual
+#: showed it, so ``--noise auto`` took the transform
+#: (:func:`nlmeans_cli.residual_growth.residual_shows_growth`).
+GROWTH_IN_RESIDUAL_NOTE = ("clipping at black and white leaves too few levels of this image "
+                           "to show that its noise grows with the signal, but the Gaussian "
+                           "path's residual showed it, so --noise auto took the "
+                           "Poisson-Gaussian path (--noise gaussian keeps one sigma)")
 
 
 def undetermined_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
