@@ -213,7 +213,10 @@ def resolve_parameters(
     -----
     Cost ``O(N)`` when sigma is estimated (:func:`nlmeans_cli.pixels.read_sigma_unit`),
     ``O(1)`` otherwise;
-    the learned method loads its model file once per process.
+    the learned method loads its model file once per process. With ``noise="auto"``, where
+    clipping hid from the levels whether the noise grows, the image's centre (up to 512x512,
+    or 64 voxels a side) is denoised by the Gaussian path once more and its residual judged
+    (:func:`nlmeans_cli.residual_growth.residual_shows_growth`).
     """
     image = np.asarray(image)
     request = request_for(image.dtype, sigma=sigma, h=h, patch_size=patch_size,
