@@ -447,11 +447,10 @@ def _residual_grows(unit: np.ndarray, setting: Setting, level: float) -> bool:
     channel, the clipped ends found on the whole channel.
     """
     spatial = unit.shape[:-1]
-    side = _PILOT_SIDE.get(len(spatial), max(spatial))
-    centre = tuple(slice((length - min(length, side)) // 2,
-                         (length - min(length, side)) // 2 + min(length, side))
-                   for length in spatial)
-    pilot = np.ascontiguousarray(unit[centre])
+    sizes = [min(length, _PILOT_SIDE[len(spatial)]) for length in spatial]
+    pilot = np.ascontiguousarray(unit[tuple(
+        slice((length - size) // 2, (length - size) // 2 + size)
+        for length, size in zip(spatial, sizes, strict=True))])
     estimate = _run(pilot, setting)
     return any(residual_shows_growth(pilot[..., channel], estimate[..., channel],
                                      clipped_ends(unit[..., channel], level))

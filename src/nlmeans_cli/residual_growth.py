@@ -96,8 +96,9 @@ def residual_growth(noisy: np.ndarray, estimate: np.ndarray,
     # residual of its own, while leaving the edges out may leave out the levels that show
     # the growth.
     calm = _calm_positions(estimate.astype(np.float64)).ravel()
-    return max(_likelihood_gain(noisy.ravel(), estimate.ravel(), ends),
-               _likelihood_gain(noisy.ravel()[calm], estimate.ravel()[calm], ends))
+    values, levels = noisy.ravel(), estimate.ravel()
+    return max(_likelihood_gain(values, levels, ends),
+               _likelihood_gain(values[calm], levels[calm], ends))
 
 
 def _likelihood_gain(values: np.ndarray, levels: np.ndarray,
@@ -124,11 +125,12 @@ def _likelihood_gain(values: np.ndarray, levels: np.ndarray,
         total += float(np.sum(np.log(np.maximum(normal_cdf(-z[above]), 1e-300))))
         return total
 
+    centre = np.log(spread)
+    lowest, highest = centre - np.log(_SCALE_RANGE), centre + np.log(_SCALE_RANGE)
+
     def best(share: float) -> float:
-        centre = np.log(spread)
         _, cost = golden_minimum(lambda log_scale: -log_likelihood(share, log_scale),
-                                 centre - np.log(_SCALE_RANGE), centre + np.log(_SCALE_RANGE),
-                                 steps=_SCALE_STEPS)
+                                 lowest, highest, steps=_SCALE_STEPS)
         return -cost
 
     one_sigma = best(0.0)

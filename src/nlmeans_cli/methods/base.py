@@ -51,8 +51,10 @@ class Setting:
         Where an estimated sigma was not read as usual, why
         (:attr:`nlmeans_cli.pixels.SigmaReading.note`); empty otherwise.
     growth_hidden : bool
-        ``noise="auto"`` took the Gaussian path where clipping hid whether the noise grows
-        with the signal (:attr:`nlmeans_cli.stabiliser.StabiliserPlan.growth_hidden`).
+        ``noise="auto"`` found that clipping hid from the levels whether the noise grows
+        with the signal (:attr:`nlmeans_cli.stabiliser.StabiliserPlan.growth_hidden`): it
+        took the Gaussian path, or the transform where the Gaussian path's residual showed
+        the growth (then :attr:`stabiliser` is set).
     """
 
     method: str
