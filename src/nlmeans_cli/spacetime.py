@@ -27,6 +27,7 @@ import numpy as np
 from .clip_noise import (
     check_frame,
     estimate_frames_sigma_unit,
+    frames_residual_grows,
     plan_frames_channels,
     plan_frames_stabiliser,
 )
@@ -237,7 +238,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     Setting
         The method's parameters for every frame: stabilised where the request's noise model
         (:func:`nlmeans_cli.clip_noise.plan_frames_stabiliser`) takes Poisson-Gaussian
-        noise, else at the given sigma or one estimated by
+        noise, or where clipping hid its growth from ``auto`` and the Gaussian path's
+        residual shows it (``growth_hidden`` then set), else at the given sigma or one estimated by
         :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some channels are
         constant or copies of others over the frames sampled, the setting is the others' and
         ``channel_plan`` names them (the constant ones come back as each frame holds them,
@@ -253,7 +255,11 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     Reads the clip's first frame for its level
     (:func:`nlmeans_cli.parameters.reference_level`) unless *dtype* is an integer type, up
     to its last sampled frame once for the noise model and, on the Gaussian path without a
-    sigma, once more for the estimate: ``O(samples * N)``.
+    sigma, once more for the estimate: ``O(samples * N)``. With ``noise="auto"``, where
+    clipping hid from the levels whether the noise grows, once more to denoise the sampled
+    frames' centres (512x512 pixels in all) by the Gaussian path and judge the residual
+    (:func:`nlmeans_cli.clip_noise.frames_residual_grows`), and once more for the fit if it
+    shows the growth.
     """
     level = (1.0 if dtype is not None and np.dtype(dtype).kind != "f"
              else _first_frame_level(frames()))
@@ -261,30 +267,41 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
                                                    n_frames=n_frames, top=level)
     stabiliser = stabiliser_plan.stabiliser
     estimated = stabiliser is None and request.sigma_unit is None
+    sigma_unit = request.sigma_unit
     if stabiliser is not None:
-        request = replace(request, sigma_unit=stabiliser.sigma_unit)
+        sigma_unit = stabiliser.sigma_unit
     elif estimated:
         sigma_unit, plan = estimate_frames_sigma_unit(
             frames(), channel_axis=channel_axis, n_frames=n_frames, plan=plan,
             planned=request.noise != "gaussian",
             luminance_weight=method_named(request.method).luminance_weight)
-        request = replace(request, sigma_unit=sigma_unit)
     elif request.noise == "gaussian" and channel_axis is not None:
         # Nothing was sampled: frames spread over the clip tell the constant channels and the
         # copies (a grey title alone would have made every frame after it grey).
         plan = plan_frames_channels(frames(), channel_axis=channel_axis, n_frames=n_frames)
+    denoised_shape = frame_shape
     if plan is not None:
         # The setting is the denoised channels' (as a still's).
-        frame_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
-                            else size for axis, size in enumerate(frame_shape))
+        denoised_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
+                               else size for axis, size in enumerate(frame_shape))
     if stabiliser is None:
         table_sigma, frames_level = None, level
     else:  # the transformed frames' level is 1
         table_sigma, frames_level = stabiliser.table_sigma(level), 1.0
-    return replace(resolve_frames(request, frame_shape, channel_axis=channel_axis,
-                                  table_sigma_unit=table_sigma, level=frames_level),
-                   stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan,
-                   growth_hidden=stabiliser_plan.growth_hidden)
+    setting = replace(resolve_frames(replace(request, sigma_unit=sigma_unit), denoised_shape,
+                                     channel_axis=channel_axis, table_sigma_unit=table_sigma,
+                                     level=frames_level),
+                      stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan,
+                      growth_hidden=stabiliser_plan.growth_hidden)
+    if setting.growth_hidden and frames_residual_grows(
+            frames(), request, channel_plan=plan, channel_axis=channel_axis,
+            n_frames=n_frames, top=level):
+        # Clipping hid the growth from the levels, and the Gaussian path's residual shows
+        # it: the clip is resolved as poisson-gaussian would resolve it (the same fit).
+        return replace(resolve_clip(frames, replace(request, noise="poisson-gaussian"),
+                                    frame_shape, channel_axis=channel_axis,
+                                    n_frames=n_frames, dtype=dtype), growth_hidden=True)
+    return setting
 
 
 def _first_frame_level(frames: Iterable[np.ndarray]) -> float:
