@@ -239,8 +239,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         The method's parameters for every frame: stabilised where the request's noise model
         (:func:`nlmeans_cli.clip_noise.plan_frames_stabiliser`) takes Poisson-Gaussian
         noise, or where clipping hid its growth from ``auto`` and the Gaussian path's
-        residual shows it (``growth_hidden`` then set), else at the given sigma or one estimated by
-        :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some channels are
+        residual shows it (``growth_hidden`` then set), else at the given sigma or one
+        estimated by :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some
+        channels are
         constant or copies of others over the frames sampled, the setting is the others' and
         ``channel_plan`` names them (the constant ones come back as each frame holds them,
         copies of others take their results, where a frame holds them equal).
