@@ -7,6 +7,7 @@ from scipy.stats import norm
 
 from nlmeans_cli.residual_growth import (
     RESIDUAL_GROWTH_BAR,
+    pilot_centres,
     residual_growth,
     residual_shows_growth,
 )
@@ -92,3 +93,20 @@ def test_no_residual_is_no_growth():
 def test_shapes_must_match():
     with pytest.raises(ValueError, match="shape"):
         residual_growth(np.zeros((8, 8)), np.zeros((8, 9)), (None, None))
+
+
+@pytest.mark.parametrize(("shape", "side"), [((1, 600, 300, 1), (512, 300)),
+                                             ((4, 600, 700, 3), (256, 256)),
+                                             ((9, 100, 90, 1), (100, 90)),
+                                             ((1, 80, 70, 66, 1), (64, 64, 64)),
+                                             ((8, 80, 70, 66, 1), (32, 32, 32))])
+def test_pilot_centres_keep_each_image_s_centre(shape, side):
+    images = np.random.default_rng(3).random(shape)
+    centres = pilot_centres(images)
+    assert centres.shape == (shape[0], *side, shape[-1])
+    assert centres.flags.c_contiguous
+    for image, centre in zip(images, centres, strict=True):
+        corner = [(length - size) // 2 for length, size in zip(shape[1:-1], side, strict=True)]
+        window = tuple(slice(start, start + size) for start, size in zip(corner, side,
+                                                                          strict=True))
+        np.testing.assert_array_equal(centre, image[window])

@@ -33,7 +33,7 @@ from .pixels import (
     unit_pixels,
     unit_scale,
 )
-from .residual_growth import residual_shows_growth
+from .residual_growth import pilot_centres, residual_shows_growth
 from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "residual_grows",
@@ -469,11 +469,6 @@ def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabilis
     return replace(setting, stabiliser=stabiliser)
 
 
-#: The most pixels along each axis of a still (of a volume) that :func:`residual_grows`
-#: denoises to judge the residual: the image's centre beyond. Several images share it.
-_PILOT_SIDE = {2: 512, 3: 64}
-
-
 def residual_grows(images: np.ndarray, settings: Sequence[Setting],
                    ends: Sequence[tuple[float | None, float | None]]) -> bool:
     """Tell whether the Gaussian path's residual on *images* shows noise growing with the level.
@@ -498,16 +493,11 @@ def residual_grows(images: np.ndarray, settings: Sequence[Setting],
 
     Notes
     -----
-    Denoises the centre of each image with its setting: up to 512x512 pixels (64 voxels a side)
-    in all, shared out among the images, so about the cost of :func:`denoise` on a 512x512
-    still, then ``O(N)`` for the statistic (about 0.3 s on 180x180).
+    Denoises the images' centres (:func:`nlmeans_cli.residual_growth.pilot_centres`) each
+    with its setting, about the cost of :func:`denoise` on a 512x512 still, then the
+    statistic (about 0.3 s on 180x180).
     """
-    spatial = images.shape[1:-1]
-    side = int(_PILOT_SIDE[len(spatial)] / len(images) ** (1 / len(spatial)))
-    sizes = [max(1, min(length, side)) for length in spatial]
-    pilot = np.ascontiguousarray(images[(slice(None),) + tuple(
-        slice((length - size) // 2, (length - size) // 2 + size)
-        for length, size in zip(spatial, sizes, strict=True))])
+    pilot = pilot_centres(images)
     estimate = np.stack([_run(each, setting)
                          for each, setting in zip(pilot, settings, strict=True)])
     return any(residual_shows_growth(pilot[..., channel], estimate[..., channel],

@@ -15,7 +15,8 @@ import numpy as np
 
 from .clipped_noise import golden_minimum, normal_cdf
 
-__all__ = ["RESIDUAL_GROWTH_BAR", "residual_growth", "residual_shows_growth"]
+__all__ = ["PILOT_SIDE", "RESIDUAL_GROWTH_BAR", "pilot_centres", "residual_growth",
+           "residual_shows_growth"]
 
 #: The least gain in log-likelihood per pixel (nats) by which growing noise must explain a
 #: Gaussian path's residual better than one sigma for :func:`residual_shows_growth`. Chosen
@@ -26,6 +27,10 @@ __all__ = ["RESIDUAL_GROWTH_BAR", "residual_growth", "residual_shows_growth"]
 #: 15 to 50 with read noise 10 to 15 (0-255 scale) medians of 1.6e-3 to 4.5e-3 and 2.6e-3
 #: to 9.7e-3.
 RESIDUAL_GROWTH_BAR = 2.5e-3
+
+#: The most pixels along each axis of a still (of a volume) whose residual is judged: the
+#: image's centre beyond. Several images (a clip's sampled frames) share them out.
+PILOT_SIDE = {2: 512, 3: 64}
 
 #: The shares of the variance at the mean level that grows with the level, tried; 0 is one
 #: sigma.
@@ -176,3 +181,30 @@ def residual_shows_growth(noisy: np.ndarray, estimate: np.ndarray,
     As :func:`residual_growth`.
     """
     return residual_growth(noisy, estimate, ends) >= RESIDUAL_GROWTH_BAR
+
+
+def pilot_centres(images: np.ndarray) -> np.ndarray:
+    """Return the centres of stacked images whose residual is judged, as one array.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        Channels-last stills (volumes) stacked on a first axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        Each image's centre, contiguous: :data:`PILOT_SIDE` pixels along each axis for one
+        image (the whole image where smaller), that side divided by the square (cube) root
+        of their number for several, so that as many pixels in all are judged.
+
+    Notes
+    -----
+    ``O(P)`` for the ``P`` pixels kept.
+    """
+    spatial = images.shape[1:-1]
+    side = int(PILOT_SIDE[len(spatial)] / len(images) ** (1 / len(spatial)))
+    sizes = [max(1, min(length, side)) for length in spatial]
+    return np.ascontiguousarray(images[(slice(None),) + tuple(
+        slice((length - size) // 2, (length - size) // 2 + size)
+        for length, size in zip(spatial, sizes, strict=True))])
