@@ -14,7 +14,7 @@ import numpy as np
 
 from .clipped_levels import clipped_ends
 from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma
-from .denoising import residual_grows, resolve_gaussian_unit, stabiliser_for
+from .denoising import pilot_setting, residual_grows, stabiliser_for
 from .noise import fit_poisson_gaussian
 from .parameters import Request
 from .pixels import (
@@ -235,7 +235,7 @@ def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
 
     Notes
     -----
-    A still's sigma, and its parameters (:func:`nlmeans_cli.denoising.resolve_gaussian_unit`)
+    A still's sigma, and its parameters (:func:`nlmeans_cli.denoising.pilot_setting`)
     rather than the clip's: the residual's bar was set on stills, and a clip's sigma (the
     frames' median) or its smaller window changed the reading by up to a factor of 3 on a
     96x96 corner of the shipped camera sample. ``O(samples * N)`` to read the frames and
@@ -246,7 +246,7 @@ def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
     if channel_plan is not None:
         sampled = channel_plan.denoised_of(sampled)
-    settings = [resolve_gaussian_unit(request, frame, level=top) for frame in sampled]
+    settings = [pilot_setting(request, frame, level=top) for frame in sampled]
     return residual_grows(sampled, settings, [clipped_ends(sampled[..., channel], top)
                                               for channel in range(sampled.shape[-1])])
 

@@ -33,11 +33,11 @@ from .pixels import (
     unit_pixels,
     unit_scale,
 )
-from .residual_growth import pilot_centres, residual_shows_growth
+from .residual_growth import PILOT_STRENGTH, pilot_centres, residual_shows_growth
 from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "residual_grows",
-           "resolve_gaussian_unit", "resolve_parameters", "resolve_request", "stabiliser_for"]
+           "pilot_setting", "resolve_parameters", "resolve_request", "stabiliser_for"]
 
 
 def denoise(
@@ -411,7 +411,8 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
                              level=level)
     setting = replace(setting, sigma_note=reading.note, growth_hidden=plan.growth_hidden)
     if plan.growth_hidden and residual_grows(
-            unit[np.newaxis], [setting],
+            unit[np.newaxis], [_strengthened(setting) if runner.name == "classic"
+                               else pilot_setting(request, unit, level=level)],
             [clipped_ends(unit[..., channel], level) for channel in range(unit.shape[-1])]):
         # Clipping hid the growth from the levels, and the Gaussian path's residual shows
         # it: the transform as poisson-gaussian would take it (its fit is the same).
@@ -424,14 +425,14 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     return setting
 
 
-def resolve_gaussian_unit(request: Request, unit: np.ndarray, *, level: float = 1.0
-                          ) -> Setting:
-    """Resolve *request* on the Gaussian path for unit-scale pixels, as a still or volume.
+def pilot_setting(request: Request, unit: np.ndarray, *, level: float = 1.0) -> Setting:
+    """Return the setting whose residual :func:`residual_grows` judges for these pixels.
 
     Parameters
     ----------
     request : Request
-        What is asked for (its noise model is taken as Gaussian).
+        What is asked for: its noise model is taken as Gaussian and its method as the
+        classic one, the parameters given kept.
     unit : numpy.ndarray
         Channels-last unit-scale pixels, every channel denoised.
     level : float
@@ -441,7 +442,9 @@ def resolve_gaussian_unit(request: Request, unit: np.ndarray, *, level: float = 
     Returns
     -------
     Setting
-        As :func:`resolve_parameters` gives it with ``noise="gaussian"``.
+        The classic method's Gaussian path as :func:`resolve_parameters` resolves it with
+        ``noise="gaussian"``, its strengths
+        :data:`nlmeans_cli.residual_growth.PILOT_STRENGTH` times as great.
 
     Raises
     ------
@@ -450,10 +453,18 @@ def resolve_gaussian_unit(request: Request, unit: np.ndarray, *, level: float = 
 
     Notes
     -----
-    As :func:`resolve_parameters`: ``O(N)`` to read sigma where it is not given, and the
-    method's choice of its parameters.
+    As :func:`resolve_parameters`: ``O(N)`` to read sigma where it is not given, and SURE's
+    choice of h, patch and window on at most four 96x96 crops of a 2-D image.
     """
-    return _resolve_channels(replace(request, noise="gaussian"), unit, level=level)
+    return _strengthened(_resolve_channels(replace(request, noise="gaussian", method="classic"),
+                                           unit, level=level))
+
+
+def _strengthened(setting: Setting) -> Setting:
+    """Return a classic setting with :data:`~nlmeans_cli.residual_growth.PILOT_STRENGTH`."""
+    chroma = setting.h_chroma_unit
+    return replace(setting, h_unit=setting.h_unit * PILOT_STRENGTH,
+                   h_chroma_unit=None if chroma is None else chroma * PILOT_STRENGTH)
 
 
 def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabiliser,
@@ -480,7 +491,7 @@ def residual_grows(images: np.ndarray, settings: Sequence[Setting],
         volume as ``image[np.newaxis]``, or frames sampled from a clip. Every channel is
         denoised.
     settings : sequence of Setting
-        The Gaussian path's setting for each image (:func:`resolve_gaussian_unit`).
+        The setting each image is denoised with (:func:`pilot_setting`).
     ends : sequence of tuple of 2 (float or None)
         Each channel's clipped ends (:func:`nlmeans_cli.clipped_levels.clipped_ends`), read
         on the whole of the images.
