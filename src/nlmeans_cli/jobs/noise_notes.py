@@ -16,9 +16,9 @@ __all__ = ["GROWTH_HIDDEN_NOTE", "GROWTH_IN_RESIDUAL_NOTE", "black_level_notes",
 #: residual (a still's or a volume's centre, or a clip's sampled frames) did not show it
 #: either. On 180x180 validation photographs with photon noise saved in 8 bits,
 #: ``poisson-gaussian`` led ``auto`` by 0.73 and 0.95 dB on average at gain 25 with read
-#: noise 10 and 15 (0-255 scale) before the residual was asked, 0.19 and 0.20 dB since;
-#: Gaussian noise of sigma 35 to 75 saved in 8 bits gets the note on 8 to 15 of 40, rightly
-#: on the Gaussian path.
+#: noise 10 and 15 (0-255 scale) before the residual was asked, by nothing since (every such
+#: photograph's residual shows the growth); Gaussian noise of sigma 35 to 75 saved in 8 bits
+#: gets the note on 8 to 16 of 40, rightly on the Gaussian path.
 GROWTH_HIDDEN_NOTE = ("clipping at black and white leaves too few levels of this image to "
                       "tell whether its noise grows with the signal, so --noise auto took the "
                       "Gaussian path; for photon noise (a camera's or a microscope's counts) "
