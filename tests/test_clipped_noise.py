@@ -186,6 +186,20 @@ def test_auto_takes_the_transform_where_the_residual_shows_what_clipping_hid(sam
             > peak_signal_noise_ratio(clean, gaussian, data_range=255) + 2.0)
 
 
+def test_the_learned_method_is_judged_by_the_same_pilot(samples):
+    # The pilot is the classic method's whatever the method asked: the learned method takes
+    # the transform on the camera corner too (25.0 against 19.7 dB for its Gaussian path).
+    rng = np.random.default_rng(0)
+    clean = _camera_corner(samples)
+    noisy = _photons(rng, clean, 30.0, 15.0)
+    setting = resolve_parameters(noisy, method="learned")
+    assert setting.stabiliser is not None and setting.growth_hidden
+    auto = denoise(noisy, method="learned").astype(np.float64)
+    gaussian = denoise(noisy, method="learned", noise="gaussian").astype(np.float64)
+    assert (peak_signal_noise_ratio(clean, auto, data_range=255)
+            > peak_signal_noise_ratio(clean, gaussian, data_range=255) + 2.0)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_heavy_gaussian_noise_keeps_the_gaussian_path_where_clipping_hides_growth(samples,
                                                                                 seed):
