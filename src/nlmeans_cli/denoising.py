@@ -431,20 +431,17 @@ def pilot_setting(request: Request, unit: np.ndarray, *, level: float = 1.0) -> 
     Parameters
     ----------
     request : Request
-        What is asked for: its noise model is taken as Gaussian and its method as the
-        classic one, the parameters given kept.
+        What is asked for (its noise taken as Gaussian, its method as classic).
     unit : numpy.ndarray
         Channels-last unit-scale pixels, every channel denoised.
     level : float
-        The level the pixels' noise is read against
-        (:func:`nlmeans_cli.parameters.reference_level`).
+        As :func:`nlmeans_cli.parameters.reference_level` reads it.
 
     Returns
     -------
     Setting
-        The classic method's Gaussian path as :func:`resolve_parameters` resolves it with
-        ``noise="gaussian"``, its strengths
-        :data:`nlmeans_cli.residual_growth.PILOT_STRENGTH` times as great.
+        The classic method's Gaussian path as :func:`resolve_parameters` resolves it, its
+        strengths :data:`nlmeans_cli.residual_growth.PILOT_STRENGTH` times as great.
 
     Raises
     ------
@@ -487,9 +484,8 @@ def residual_grows(images: np.ndarray, settings: Sequence[Setting],
     Parameters
     ----------
     images : numpy.ndarray
-        One or more channels-last unit-scale images, stacked on a first axis: a still or a
-        volume as ``image[np.newaxis]``, or frames sampled from a clip. Every channel is
-        denoised.
+        Channels-last unit-scale images stacked on a first axis (a still or a volume as
+        ``image[np.newaxis]``, a clip's sampled frames), every channel denoised.
     settings : sequence of Setting
         The setting each image is denoised with (:func:`pilot_setting`).
     ends : sequence of tuple of 2 (float or None)
