@@ -208,8 +208,8 @@ def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
 
     Where clipping hid from the levels whether a clip's noise grows with the signal
     (:attr:`nlmeans_cli.stabiliser.StabiliserPlan.growth_hidden`), the frames the fit read
-    are each resolved and denoised as a still by the Gaussian path, and their residuals
-    judged together as a still's is.
+    are each resolved and denoised by the pilot as a still is
+    (:func:`nlmeans_cli.denoising.pilot_setting`), and their residuals judged together.
 
     Parameters
     ----------
@@ -235,13 +235,12 @@ def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
 
     Notes
     -----
-    A still's sigma, and its parameters (:func:`nlmeans_cli.denoising.pilot_setting`)
-    rather than the clip's: the residual's bar was set on stills, and a clip's sigma (the
-    frames' median) or its smaller window changed the reading by up to a factor of 3 on a
-    96x96 corner of the shipped camera sample. ``O(samples * N)`` to read the frames and
-    their sigmas, the method's choice of a still's setting per frame (SURE on at most four
-    96x96 crops for the classic method), and :func:`nlmeans_cli.denoising.residual_grows`:
-    the frames' centres, 512x512 pixels in all, denoised once.
+    Each frame's own sigma and a still's parameters rather than the clip's: the residual's
+    bar was set on stills, and a clip's sigma (the frames' median) or its smaller window
+    changed the reading by up to a factor of 3 on a 96x96 corner of the shipped camera
+    sample. ``O(samples * N)`` to read the frames and their sigmas, SURE on at most four
+    96x96 crops of each, and :func:`nlmeans_cli.denoising.residual_grows`: the frames'
+    centres, 512x512 pixels in all, denoised once.
     """
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
     if channel_plan is not None:

@@ -36,8 +36,8 @@ from .pixels import (
 from .residual_growth import PILOT_STRENGTH, pilot_centres, residual_shows_growth
 from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
-__all__ = ["denoise", "denoise_request", "denoise_with", "request_for", "residual_grows",
-           "pilot_setting", "resolve_parameters", "resolve_request", "stabiliser_for"]
+__all__ = ["denoise", "denoise_request", "denoise_with", "pilot_setting", "request_for",
+           "residual_grows", "resolve_parameters", "resolve_request", "stabiliser_for"]
 
 
 def denoise(
@@ -479,7 +479,7 @@ def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabilis
 
 def residual_grows(images: np.ndarray, settings: Sequence[Setting],
                    ends: Sequence[tuple[float | None, float | None]]) -> bool:
-    """Tell whether the Gaussian path's residual on *images* shows noise growing with the level.
+    """Tell whether the pilot's residual on *images* shows noise growing with the level.
 
     Parameters
     ----------

@@ -241,10 +241,10 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         noise, or where clipping hid its growth from ``auto`` and the Gaussian path's
         residual shows it (``growth_hidden`` then set), else at the given sigma or one
         estimated by :func:`nlmeans_cli.clip_noise.estimate_frames_sigma_unit`. Where some
-        channels are
-        constant or copies of others over the frames sampled, the setting is the others' and
-        ``channel_plan`` names them (the constant ones come back as each frame holds them,
-        copies of others take their results, where a frame holds them equal).
+        channels are constant or copies of others over the frames sampled, the setting is
+        the others' and ``channel_plan`` names them (the constant ones come back as each
+        frame holds them, copies of others take their results, where a frame holds them
+        equal).
 
     Raises
     ------
@@ -258,7 +258,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     to its last sampled frame once for the noise model and, on the Gaussian path without a
     sigma, once more for the estimate: ``O(samples * N)``. With ``noise="auto"``, where
     clipping hid from the levels whether the noise grows, once more to denoise the sampled
-    frames' centres (512x512 pixels in all) by the Gaussian path and judge the residual
+    frames' centres (512x512 pixels in all) by the pilot, the classic method's Gaussian path
+    at 1.5 times its h, and judge the residual
     (:func:`nlmeans_cli.clip_noise.frames_residual_grows`), and once more for the fit if it
     shows the growth.
     """
