@@ -14,8 +14,10 @@ Noise, 0-255 scale: ``gain * Poisson(x / gain) + read_noise * N(0, 1)`` (written
 or Gaussian (``sS``), rounded and clipped to 8 bits. Stills draw with seed 700 + k (``k`` the
 photograph's place in the split); ``--clip-frames F`` makes each photograph a static clip of
 F frames with a fresh draw each (seed 900 + the image's index in train400) and denoises it with
-``denoise_clip``. Run:
-``python benchmarks/hidden_growth.py [--clip-frames F] [--noise p25,10 s35 ...]``
+``denoise_clip``; ``--held-out-size`` takes stills of 481x321 instead, the held-out
+photographs' size (3x2 validation photographs side by side, cut down: 6 of them), with two
+draws each (seeds 500 + 10 k + draw). Run:
+``python benchmarks/hidden_growth.py [--clip-frames F | --held-out-size] [--noise p25,10 ...]``
 """
 
 import argparse
@@ -51,19 +53,39 @@ def decide(noisy, frames):
                         n_frames=len(noisy), dtype=noisy.dtype)
 
 
-def one_noise(noise, frames):
+def validation():
+    """Return the validation split's photographs (0-255) with their indices in train400."""
     files = sorted(DATA.glob("*.png"))
     split = list(range(9, len(files), 10))
+    return [(index, iio.imread(files[index]).astype(np.float64)) for index in split]
+
+
+def held_out_sized(photographs):
+    """Return stills of 481x321 (3x2 validation photographs, cut down), two seeds each."""
+    stills = []
+    for k, start in enumerate(range(0, len(photographs) - 5, 6)):
+        images = [image for _, image in photographs[start:start + 6]]
+        mosaic = np.block([images[:3], images[3:]])[:321, :481]
+        stills.extend((500 + 10 * k + draw, mosaic) for draw in range(2))
+    return stills
+
+
+def one_noise(noise, frames, held_out_size=False):
+    photographs = validation()
+    if held_out_size:
+        cases = held_out_sized(photographs)
+    else:
+        cases = [(900 + index if frames else 700 + k, clean)
+                 for k, (index, clean) in enumerate(photographs)]
     rows = []
-    for k, index in enumerate(split):
-        clean = iio.imread(files[index]).astype(np.float64)
+    for seed, clean in cases:
         if frames:
-            rng = np.random.default_rng(900 + index)
+            rng = np.random.default_rng(seed)
             noisy = np.stack([noisy_draw(clean, noise, rng) for _ in range(frames)])
             clean = np.broadcast_to(clean, noisy.shape)
             run = denoise_clip
         else:
-            noisy = noisy_draw(clean, noise, np.random.default_rng(700 + k))
+            noisy = noisy_draw(clean, noise, np.random.default_rng(seed))
             run = denoise
         setting = decide(noisy, frames)
         if not setting.growth_hidden:
@@ -96,18 +118,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip-frames", type=int, default=0,
                         help="static clips of this many frames (0: stills)")
+    parser.add_argument("--held-out-size", action="store_true",
+                        help="stills of 481x321 (3x2 validation photographs), two draws each")
     parser.add_argument("--noise", nargs="+", default=list(NOISES),
                         help="pGAIN,READ or sSIGMA, 0-255 scale")
     arguments = parser.parse_args()
-    what = (f"clips of {arguments.clip_frames} frames" if arguments.clip_frames
-            else "stills")
-    print(f"Validation split, 180x180, 8 bits, {what}. Mean dB over the photographs where the "
+    if arguments.clip_frames and arguments.held_out_size:
+        parser.error("--clip-frames and --held-out-size go one at a time")
+    what = (f"180x180 clips of {arguments.clip_frames} frames" if arguments.clip_frames
+            else "481x321 stills, two draws each" if arguments.held_out_size
+            else "180x180 stills")
+    print(f"Validation split, {what}, 8 bits. Mean dB over the photographs where the "
           "growth was hidden, then over all.")
     print("| noise | hidden | took the transform | auto - PG before | now | over all: before "
           "| now | auto now - before |")
     print("|---|---|---|---|---|---|---|---|")
     for noise in arguments.noise:
-        print(one_noise(noise, arguments.clip_frames), flush=True)
+        print(one_noise(noise, arguments.clip_frames, arguments.held_out_size), flush=True)
 
 
 if __name__ == "__main__":
