@@ -8,11 +8,11 @@ Poisson-Gaussian fit): a scene that changes moves the estimate little.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from itertools import chain
 
 import numpy as np
 
-from .clipped_levels import clipped_ends
 from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma
 from .denoising import pilot_setting, residual_grows, stabiliser_for
 from .noise import fit_poisson_gaussian
@@ -33,7 +33,7 @@ from .pixels import (
 from .stabiliser import StabiliserPlan
 
 __all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
-           "estimate_frames_sigma_unit", "frames_residual_grows", "plan_frames_channels",
+           "estimate_frames_sigma_unit", "plan_frames_channels", "plan_frames_from_residual",
            "plan_frames_stabiliser"]
 
 #: Frames the noise estimate of a clip looks at, spread evenly over it.
@@ -200,11 +200,12 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     return stabiliser_for(request, plan.denoised_of(sampled), top), plan
 
 
-def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
-                          channel_plan: ChannelPlan | None = None,
-                          channel_axis: int | None = None, n_frames: int | None = None,
-                          samples: int | None = None, top: float = 1.0) -> bool:
-    """Tell whether the Gaussian path's residual on frames spread over a clip shows growth.
+def plan_frames_from_residual(frames: Iterable[np.ndarray], request: Request, *,
+                              channel_plan: ChannelPlan | None = None,
+                              channel_axis: int | None = None, n_frames: int | None = None,
+                              samples: int | None = None, top: float = 1.0
+                              ) -> StabiliserPlan:
+    """Let the residual of frames spread over a clip decide where clipping hid the growth.
 
     Where clipping hid from the levels whether a clip's noise grows with the signal
     (:attr:`nlmeans_cli.stabiliser.StabiliserPlan.growth_hidden`), the frames the fit read
@@ -224,9 +225,10 @@ def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
 
     Returns
     -------
-    bool
-        :func:`nlmeans_cli.denoising.residual_grows` over the sampled frames, the clipped
-        ends read on all of them.
+    StabiliserPlan
+        ``growth_hidden`` set; where :func:`nlmeans_cli.denoising.residual_grows` says the
+        sampled frames' residual shows the growth, the stabiliser that
+        ``noise="poisson-gaussian"`` fits on the same frames, else none.
 
     Raises
     ------
@@ -239,15 +241,17 @@ def frames_residual_grows(frames: Iterable[np.ndarray], request: Request, *,
     bar was set on stills, and a clip's sigma (the frames' median) or its smaller window
     changed the reading by up to a factor of 3 on a 96x96 corner of the shipped camera
     sample. ``O(samples * N)`` to read the frames and their sigmas, SURE on at most four
-    96x96 crops of each, and :func:`nlmeans_cli.denoising.residual_grows`: the frames'
-    centres, 512x512 pixels in all, denoised once.
+    96x96 crops of each, :func:`nlmeans_cli.denoising.residual_grows` (the frames' centres,
+    512x512 pixels in all, denoised once) and, where it shows the growth, the fit.
     """
     sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
     if channel_plan is not None:
         sampled = channel_plan.denoised_of(sampled)
     settings = [pilot_setting(request, frame, level=top) for frame in sampled]
-    return residual_grows(sampled, settings, [clipped_ends(sampled[..., channel], top)
-                                              for channel in range(sampled.shape[-1])])
+    if not residual_grows(sampled, settings, top=top):
+        return StabiliserPlan(None, growth_hidden=True)
+    photons = stabiliser_for(replace(request, noise="poisson-gaussian"), sampled, top)
+    return replace(photons, growth_hidden=True)
 
 
 def plan_frames_channels(frames: Iterable[np.ndarray], *, channel_axis: int | None = None,

@@ -410,10 +410,10 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
                              spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
                              level=level)
     setting = replace(setting, sigma_note=reading.note, growth_hidden=plan.growth_hidden)
+    # The classic method's setting is the pilot's but for its strength: not resolved again.
     if plan.growth_hidden and residual_grows(
             unit[np.newaxis], [_strengthened(setting) if runner.name == "classic"
-                               else pilot_setting(request, unit, level=level)],
-            [clipped_ends(unit[..., channel], level) for channel in range(unit.shape[-1])]):
+                               else pilot_setting(request, unit, level=level)], top=level):
         # Clipping hid the growth from the levels, and the Gaussian path's residual shows
         # it: the transform as poisson-gaussian would take it (its fit is the same).
         photons = plan_stabiliser(unit, "poisson-gaussian", gain=request.gain_unit,
@@ -477,8 +477,8 @@ def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabilis
     return replace(setting, stabiliser=stabiliser)
 
 
-def residual_grows(images: np.ndarray, settings: Sequence[Setting],
-                   ends: Sequence[tuple[float | None, float | None]]) -> bool:
+def residual_grows(images: np.ndarray, settings: Sequence[Setting], *, top: float = 1.0
+                   ) -> bool:
     """Tell whether the pilot's residual on *images* shows noise growing with the level.
 
     Parameters
@@ -488,9 +488,10 @@ def residual_grows(images: np.ndarray, settings: Sequence[Setting],
         ``image[np.newaxis]``, a clip's sampled frames), every channel denoised.
     settings : sequence of Setting
         The setting each image is denoised with (:func:`pilot_setting`).
-    ends : sequence of tuple of 2 (float or None)
-        Each channel's clipped ends (:func:`nlmeans_cli.clipped_levels.clipped_ends`), read
-        on the whole of the images.
+    top : float
+        Where the images' range may have clipped (1 for integer images); each channel's
+        clipped ends (:func:`nlmeans_cli.clipped_levels.clipped_ends`) are read on the whole
+        of the images.
 
     Returns
     -------
@@ -508,7 +509,7 @@ def residual_grows(images: np.ndarray, settings: Sequence[Setting],
     estimate = np.stack([_run(each, setting)
                          for each, setting in zip(pilot, settings, strict=True)])
     return any(residual_shows_growth(pilot[..., channel], estimate[..., channel],
-                                     ends[channel])
+                                     clipped_ends(images[..., channel], top))
                for channel in range(images.shape[-1]))
 
 

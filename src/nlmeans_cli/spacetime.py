@@ -27,8 +27,8 @@ import numpy as np
 from .clip_noise import (
     check_frame,
     estimate_frames_sigma_unit,
-    frames_residual_grows,
     plan_frames_channels,
+    plan_frames_from_residual,
     plan_frames_stabiliser,
 )
 from .denoising import denoise_with, request_for
@@ -259,14 +259,19 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     sigma, once more for the estimate: ``O(samples * N)``. With ``noise="auto"``, where
     clipping hid from the levels whether the noise grows, once more to denoise the sampled
     frames' centres (512x512 pixels in all) by the pilot, the classic method's Gaussian path
-    at 1.5 times its h, and judge the residual
-    (:func:`nlmeans_cli.clip_noise.frames_residual_grows`), and once more for the fit if it
-    shows the growth.
+    at 1.5 times its h, judge the residual and, where it shows the growth, fit the noise
+    (:func:`nlmeans_cli.clip_noise.plan_frames_from_residual`).
     """
     level = (1.0 if dtype is not None and np.dtype(dtype).kind != "f"
              else _first_frame_level(frames()))
     stabiliser_plan, plan = plan_frames_stabiliser(frames(), request, channel_axis=channel_axis,
                                                    n_frames=n_frames, top=level)
+    if stabiliser_plan.growth_hidden:
+        # Clipping hid the growth from the levels: the sampled frames' residual decides, and
+        # where it shows the growth the clip is stabilised as poisson-gaussian would be.
+        stabiliser_plan = plan_frames_from_residual(frames(), request, channel_plan=plan,
+                                                    channel_axis=channel_axis,
+                                                    n_frames=n_frames, top=level)
     stabiliser = stabiliser_plan.stabiliser
     estimated = stabiliser is None and request.sigma_unit is None
     sigma_unit = request.sigma_unit
@@ -290,20 +295,11 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         table_sigma, frames_level = None, level
     else:  # the transformed frames' level is 1
         table_sigma, frames_level = stabiliser.table_sigma(level), 1.0
-    setting = replace(resolve_frames(replace(request, sigma_unit=sigma_unit), denoised_shape,
-                                     channel_axis=channel_axis, table_sigma_unit=table_sigma,
-                                     level=frames_level),
-                      stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan,
-                      growth_hidden=stabiliser_plan.growth_hidden)
-    if setting.growth_hidden and frames_residual_grows(
-            frames(), request, channel_plan=plan, channel_axis=channel_axis,
-            n_frames=n_frames, top=level):
-        # Clipping hid the growth from the levels, and the Gaussian path's residual shows
-        # it: the clip is resolved as poisson-gaussian would resolve it (the same fit).
-        return replace(resolve_clip(frames, replace(request, noise="poisson-gaussian"),
-                                    frame_shape, channel_axis=channel_axis,
-                                    n_frames=n_frames, dtype=dtype), growth_hidden=True)
-    return setting
+    return replace(resolve_frames(replace(request, sigma_unit=sigma_unit), denoised_shape,
+                                  channel_axis=channel_axis, table_sigma_unit=table_sigma,
+                                  level=frames_level),
+                   stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan,
+                   growth_hidden=stabiliser_plan.growth_hidden)
 
 
 def _first_frame_level(frames: Iterable[np.ndarray]) -> float:
