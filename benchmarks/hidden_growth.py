@@ -16,8 +16,11 @@ photograph's place in the split); ``--clip-frames F`` makes each photograph a st
 F frames with a fresh draw each (seed 900 + the image's index in train400) and denoises it with
 ``denoise_clip``; ``--held-out-size`` takes stills of 481x321 instead, the held-out
 photographs' size (3x2 validation photographs side by side, cut down: 6 of them), with two
-draws each (seeds 500 + 10 k + draw). Run:
-``python benchmarks/hidden_growth.py [--clip-frames F | --held-out-size] [--noise p25,10 ...]``
+draws each (seeds 500 + 10 k + draw); ``--volumes across`` (``down``) makes each photograph
+a volume of 16 slices panned a pixel a slice across it (down and across it): 16x180x164
+(16x164x164), seed 800 + k (810 + k). Run:
+``python benchmarks/hidden_growth.py [--clip-frames F | --held-out-size | --volumes across|down]
+[--noise p25,10 ...]``
 """
 
 import argparse
@@ -70,10 +73,25 @@ def held_out_sized(photographs):
     return stills
 
 
-def one_noise(noise, frames, held_out_size=False):
+def panned(photographs, direction):
+    """Return 16-slice volumes, each panned a pixel a slice across one photograph."""
+    seed = {"across": 800, "down": 810}[direction]
+    volumes = []
+    for k, (_, image) in enumerate(photographs):
+        if direction == "across":
+            volume = np.stack([image[:, shift:shift + 164] for shift in range(16)])
+        else:
+            volume = np.stack([image[shift:shift + 164, shift:shift + 164] for shift in range(16)])
+        volumes.append((seed + k, volume))
+    return volumes
+
+
+def one_noise(noise, frames, held_out_size=False, volumes=None):
     photographs = validation()
     if held_out_size:
         cases = held_out_sized(photographs)
+    elif volumes:
+        cases = panned(photographs, volumes)
     else:
         cases = [(900 + index if frames else 700 + k, clean)
                  for k, (index, clean) in enumerate(photographs)]
@@ -120,13 +138,16 @@ def main():
                         help="static clips of this many frames (0: stills)")
     parser.add_argument("--held-out-size", action="store_true",
                         help="stills of 481x321 (3x2 validation photographs), two draws each")
+    parser.add_argument("--volumes", choices=("across", "down"),
+                        help="16-slice volumes panned across (down and across) each photograph")
     parser.add_argument("--noise", nargs="+", default=list(NOISES),
                         help="pGAIN,READ or sSIGMA, 0-255 scale")
     arguments = parser.parse_args()
-    if arguments.clip_frames and arguments.held_out_size:
-        parser.error("--clip-frames and --held-out-size go one at a time")
+    if sum(map(bool, (arguments.clip_frames, arguments.held_out_size, arguments.volumes))) > 1:
+        parser.error("--clip-frames, --held-out-size and --volumes go one at a time")
     what = (f"180x180 clips of {arguments.clip_frames} frames" if arguments.clip_frames
             else "481x321 stills, two draws each" if arguments.held_out_size
+            else f"16-slice volumes panned {arguments.volumes}" if arguments.volumes
             else "180x180 stills")
     print(f"Validation split, {what}, 8 bits. Mean dB over the photographs where the "
           "growth was hidden, then over all.")
@@ -134,7 +155,8 @@ def main():
           "| now | auto now - before |")
     print("|---|---|---|---|---|---|---|---|")
     for noise in arguments.noise:
-        print(one_noise(noise, arguments.clip_frames, arguments.held_out_size), flush=True)
+        print(one_noise(noise, arguments.clip_frames, arguments.held_out_size,
+                        arguments.volumes), flush=True)
 
 
 if __name__ == "__main__":

@@ -506,10 +506,10 @@ def residual_grows(images: np.ndarray, settings: Sequence[Setting], *, top: floa
     statistic (about 0.3 s on 180x180).
     """
     pilot = pilot_centres(images)
-    estimate = np.stack([_run(each, setting)
-                         for each, setting in zip(pilot, settings, strict=True)])
+    estimate = np.stack([_run(each, chosen) for each, chosen in zip(pilot, settings, strict=True)])
+    axes = images.ndim - 2
     return any(residual_shows_growth(pilot[..., channel], estimate[..., channel],
-                                     clipped_ends(images[..., channel], top))
+                                     clipped_ends(images[..., channel], top), spatial_axes=axes)
                for channel in range(images.shape[-1]))
 
 
