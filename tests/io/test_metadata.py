@@ -201,6 +201,31 @@ def test_imagej_spacing_unit_interval_resolution_and_compression_are_kept(tmp_pa
         assert tiff.pages.first.compression.name == "ADOBE_DEFLATE"
 
 
+@pytest.mark.parametrize("kind", ["shaped", "ome", "rgb"])
+@pytest.mark.parametrize("volume", [False, True])
+def test_a_compressed_stack_keeps_its_compression_and_its_one_series(tmp_path, kind, volume):
+    # Compressed pages cannot be appended one by one to a series (tifffile's contiguous
+    # mode): a zlib stack that is neither ImageJ's nor colour-separated used to fail.
+    rng = np.random.default_rng(11)
+    shape = (5, 32, 36, 3) if kind == "rgb" else (5, 32, 36)
+    stack = _stack(rng, shape, np.uint8 if kind == "rgb" else np.uint16)
+    extra = ["--volume"] if volume else []
+    outputs = []
+    for compression in ("zlib", None):
+        source = tmp_path / f"{compression}.{'ome.' if kind == 'ome' else ''}tif"
+        tifffile.imwrite(source, stack, compression=compression, ome=kind == "ome",
+                         photometric="rgb" if kind == "rgb" else "minisblack")
+        target = tmp_path / f"out-{compression}.tif"
+        _denoise(source, target, *extra)
+        with tifffile.TiffFile(target) as tiff:
+            assert len(tiff.series) == 1 and tiff.series[0].shape == stack.shape
+            assert tiff.pages.first.compression.name == ("ADOBE_DEFLATE" if compression
+                                                         else "NONE")
+            assert tiff.is_ome == (kind == "ome")
+            outputs.append(tiff.asarray())
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
 @pytest.mark.parametrize(("axes", "shape"), [("ZYX", (5, 24, 24)), ("TCYX", (3, 2, 24, 24)),
                                              ("CZYX", (2, 3, 24, 24))])
 def test_ome_xml_is_kept(tmp_path, axes, shape):

@@ -231,19 +231,30 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
         options["resolution"] = carried["resolution"]
         if "resolutionunit" in carried:
             options["resolutionunit"] = carried["resolutionunit"]
+
+    def counted(frames):
+        nonlocal count
+        for frame in frames:
+            count += 1
+            yield frame
+
+    first_options = {"description": carried["ome"], "metadata": None} if "ome" in carried else {}
     if "imagej" in carried and like.n_frames is not None and len(like.frame_shape) == 2:
         # ImageJ needs the whole shape up front: the frames are streamed into it.
-        def counted():
-            nonlocal count
-            for frame in frames:
-                count += 1
-                yield frame
-
-        tifffile.imwrite(temporary, counted(), shape=(like.n_frames, *like.frame_shape),
+        tifffile.imwrite(temporary, counted(frames), shape=(like.n_frames, *like.frame_shape),
                          dtype=like.dtype, imagej=True, photometric=photometric,
                          metadata={"axes": "ZYX", **carried["imagej"]}, **options)
         return count
-    first_options = {"description": carried["ome"], "metadata": None} if "ome" in carried else {}
+    if "compression" in options:
+        # Compressed pages cannot be appended to a series one by one (tifffile's contiguous
+        # mode): the series is declared with its whole shape and the frames streamed into it
+        # (held first only where their number is not known).
+        if like.n_frames is None:
+            frames = list(frames)
+        n_frames = like.n_frames if like.n_frames is not None else len(frames)
+        tifffile.imwrite(temporary, counted(frames), shape=(n_frames, *like.frame_shape),
+                         dtype=like.dtype, photometric=photometric, **first_options, **options)
+        return count
     with tifffile.TiffWriter(temporary) as tiff:
         for frame in frames:
             # One page per frame, appended to one series: readers see (frames, rows, ...).
