@@ -226,6 +226,21 @@ def test_a_compressed_stack_keeps_its_compression_and_its_one_series(tmp_path, k
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+@pytest.mark.parametrize("compression", [None, "zlib"])
+@pytest.mark.parametrize("channels", [False, True])
+def test_a_bigtiff_stack_stays_one(tmp_path, compression, channels):
+    rng = np.random.default_rng(12)
+    stack = _stack(rng, (6, 24, 28))
+    stack = stack.reshape(2, 3, 24, 28) if channels else stack
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, stack, bigtiff=True, compression=compression,
+                     photometric="minisblack", metadata={"axes": "ZCYX" if channels else "ZYX"})
+    target = tmp_path / "out.tif"
+    _denoise(source, target)
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.is_bigtiff and tiff.series[0].shape == stack.shape
+
+
 @pytest.mark.parametrize(("axes", "shape"), [("ZYX", (5, 24, 24)), ("TCYX", (3, 2, 24, 24)),
                                              ("CZYX", (2, 3, 24, 24))])
 def test_ome_xml_is_kept(tmp_path, axes, shape):

@@ -103,6 +103,8 @@ def _stack_metadata(tiff, first) -> dict:
     compression, options, _ = compression_of(first, first.dtype)
     if compression is not None:
         carried["compression"] = {"compression": compression, **options}
+    if tiff.is_bigtiff:
+        carried["bigtiff"] = True
     return carried
 
 
@@ -253,15 +255,28 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
             frames = list(frames)
         n_frames = like.n_frames if like.n_frames is not None else len(frames)
         tifffile.imwrite(temporary, counted(frames), shape=(n_frames, *like.frame_shape),
-                         dtype=like.dtype, photometric=photometric, **first_options, **options)
+                         dtype=like.dtype, photometric=photometric, **first_options, **options,
+                         bigtiff=carried.get("bigtiff"))
         return count
-    with tifffile.TiffWriter(temporary) as tiff:
+    with tifffile.TiffWriter(temporary, bigtiff=_needs_bigtiff(like)) as tiff:
         for frame in frames:
             # One page per frame, appended to one series: readers see (frames, rows, ...).
             tiff.write(frame, photometric=photometric, contiguous=True, **options,
                        **(first_options if count == 0 else {}))
             count += 1
     return count
+
+
+def _needs_bigtiff(like) -> bool:
+    """Tell whether the output stack is a BigTIFF: the input's was, or it would pass 4 GB."""
+    carried = like.carried or {}
+    if carried.get("bigtiff"):
+        return True
+    if like.n_frames is None:
+        return False
+    frame_bytes = np.dtype(like.dtype).itemsize * int(np.prod(like.frame_shape))
+    # tifffile's own margin under 4 GB, for the pages' tags.
+    return like.n_frames * frame_bytes > 2**32 - 2**25
 
 
 def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int:
@@ -294,9 +309,10 @@ def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) ->
 
     carried = like.carried or {}
     # An OME file stays one (its XML describes these pages, in this order); ImageJ's
-    # hyperstack would drop its physical sizes and names.
-    imagej = ("ome" not in carried and all(axis in "TZCYX" for axis in like.axes)
-              and _in_imagej_order(like.axes))
+    # hyperstack would drop its physical sizes and names. A BigTIFF stays one too, which
+    # ImageJ's format cannot be.
+    imagej = ("ome" not in carried and not carried.get("bigtiff")
+              and all(axis in "TZCYX" for axis in like.axes) and _in_imagej_order(like.axes))
     metadata = {"axes": like.axes, **carried.get("imagej", {})} if imagej else {
         "axes": like.axes}
     options = dict(carried.get("compression", {}))
@@ -306,7 +322,8 @@ def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) ->
         options.update(description=carried["ome"])
         metadata = None
     tifffile.imwrite(temporary, planes(), shape=like.series_shape, dtype=like.dtype,
-                     imagej=imagej, metadata=metadata, photometric="minisblack", **options)
+                     imagej=imagej, metadata=metadata, photometric="minisblack", **options,
+                     bigtiff=carried.get("bigtiff"))
     return count
 
 
