@@ -66,6 +66,9 @@ def _truncated(tmp_path, rng, extension):
         ("empty", "empty"),
         ("truncated png", "corrupt or truncated PNG"),
         ("truncated jpeg", "corrupt or truncated JPEG"),
+        # tifffile reads the pages before the cut alone, and logged the rest as bare lines.
+        ("truncated tif stack", "corrupt or truncated TIFF"),
+        ("truncated tif pages", "the chain of pages breaks after"),
         ("random bytes png", "not an image"),
         ("text tif", "not an image"),
         ("animated gif", "cannot hold several frames"),
@@ -85,6 +88,20 @@ def test_unreadable_inputs(tmp_path, rng, case, expected):
         path = _truncated(tmp_path, rng, ".png")
     elif case == "truncated jpeg":
         path = _truncated(tmp_path, rng, ".jpg")
+    elif case in ("truncated tif stack", "truncated tif pages"):
+        import tifffile
+
+        good = tmp_path / "good.tif"
+        # One series of 10 pages (their data after the first page's header), or 10 pages
+        # of their own (each page's header before its data).
+        if case == "truncated tif stack":
+            tifffile.imwrite(good, _noisy(rng, (10, 32, 32)), photometric="minisblack")
+        else:
+            with tifffile.TiffWriter(good) as tiff:
+                for _ in range(10):
+                    tiff.write(_noisy(rng, (32, 32)), photometric="minisblack")
+        path = tmp_path / "cut.tif"
+        path.write_bytes(good.read_bytes()[: good.stat().st_size * 35 // 100])
     elif case == "random bytes png":
         path.write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
     elif case == "text tif":

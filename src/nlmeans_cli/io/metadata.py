@@ -277,8 +277,10 @@ def _tiff_metadata(raw: bytes) -> Metadata:
 
     import tifffile
 
+    from .tiffs import tifffile_log
+
     metadata = Metadata()
-    with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+    with tifffile_log(), tifffile.TiffFile(io.BytesIO(raw)) as tiff:
         page = tiff.pages.first
         tags = page.tags
         icc = tags.valueof(34675)

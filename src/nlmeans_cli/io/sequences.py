@@ -210,10 +210,15 @@ def is_sequence(path: str | os.PathLike) -> bool:
         try:
             import tifffile
 
-            with tifffile.TiffFile(path) as tiff:
-                return len(tiff.pages) > 1
+            from .tiffs import tifffile_log
+
+            with tifffile_log() as messages, tifffile.TiffFile(path) as tiff:
+                pages = len(tiff.pages)
         except Exception:  # not a TIFF after all: the still reader says what is wrong
             return False
+        # A broken chain of pages: the still reader refuses it, with what is wrong.
+        return pages > 1 and not any("invalid page offset" in message
+                                     for message in messages)
     return False
 
 

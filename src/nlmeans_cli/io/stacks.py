@@ -48,11 +48,11 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
     """
     import tifffile
 
-    from .tiffs import check_page_size
+    from .tiffs import check_pages, tifffile_log
 
-    with tifffile.TiffFile(path) as tiff:
+    with tifffile_log(), tifffile.TiffFile(path) as tiff:
         try:
-            check_page_size(tiff, max_pixels, str(path))
+            check_pages(tiff, max_pixels, str(path))
         except ValueError as error:
             raise ImageFileError(str(error)) from None
         first = tiff.pages.first
@@ -180,9 +180,9 @@ def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
     """
     import tifffile
 
-    from .tiffs import page_pixels
+    from .tiffs import page_pixels, tifffile_log
 
-    with tifffile.TiffFile(sequence.path) as tiff:
+    with tifffile_log(), tifffile.TiffFile(sequence.path) as tiff:
         if sequence.separate_channels:
             for page_numbers in _channel_pages(sequence):
                 yield np.stack([tiff.asarray(key=int(number), series=0)

@@ -175,11 +175,11 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
 
     import tifffile
 
-    from .tiffs import check_page_size, compression_of, page_pixels
+    from .tiffs import check_pages, compression_of, page_pixels, tifffile_log
 
-    with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+    with tifffile_log(), tifffile.TiffFile(io.BytesIO(raw)) as tiff:
         try:
-            check_page_size(tiff, max_pixels, str(path))
+            check_pages(tiff, max_pixels, str(path))
         except ValueError as error:
             raise ImageFileError(str(error)) from None
         n_pages = len(tiff.pages)

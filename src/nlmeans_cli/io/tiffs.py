@@ -16,9 +16,13 @@ Writing keeps the input's compression where the output can hold it (:func:`compr
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
-__all__ = ["check_page_size", "compression_of", "page_pixels"]
+__all__ = ["check_pages", "compression_of", "page_pixels", "tifffile_log"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -150,8 +154,43 @@ def compression_of(page, dtype: np.dtype) -> tuple[str | None, dict, list[str]]:
             [f"the input's {name} compression cannot hold the result; written with Deflate"])
 
 
-def check_page_size(tiff, max_pixels: int, name: str) -> None:
-    """Refuse a TIFF whose pages or tiles claim more than *max_pixels*, before decoding.
+class _Collected(logging.Handler):
+    """Keep the messages of the records it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def tifffile_log() -> Iterator[list[str]]:
+    """Collect what tifffile logs while the block runs, instead of its lines on stderr.
+
+    Yields
+    ------
+    list of str
+        The messages logged (warnings and errors), filled as the block runs.
+
+    Notes
+    -----
+    tifffile logs the problems it reads past (a page past the end of the file, a bad tag)
+    as errors; with no handler of the program's own they came out as bare lines among
+    ``nlm``'s. A program's own handlers on the root logger still get them.
+    """
+    handler = _Collected()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def check_pages(tiff, max_pixels: int, name: str) -> None:
+    """Refuse a TIFF whose chain of pages breaks, or whose pages or tiles are too large.
 
     Parameters
     ----------
@@ -165,12 +204,19 @@ def check_page_size(tiff, max_pixels: int, name: str) -> None:
     Raises
     ------
     ValueError
-        Naming the page and its size.
+        Naming the page and its size; or, where a page's offset lies past the end of the
+        file (a truncated file: tifffile then reads the pages before it alone, and a
+        stack would have lost the rest without a word), how many pages were found.
 
     Notes
     -----
     Reads every page's header (not its data): ``O(pages)``.
     """
+    with tifffile_log() as messages:
+        count = len(tiff.pages)
+    if any("invalid page offset" in message for message in messages):
+        raise ValueError(f"{name}: corrupt or truncated TIFF data (the chain of pages breaks "
+                         f"after {count} of them: a page lies past the end of the file)")
     for index, page in enumerate(tiff.pages):
         width, length = int(page.imagewidth), int(page.imagelength)
         pixels = width * length * max(1, int(page.imagedepth))
