@@ -152,3 +152,37 @@ def test_png_exif_orientation_is_applied(tmp_path, orientation):
          8: Image.Transpose.ROTATE_90}[orientation]))
     np.testing.assert_array_equal(picture.pixels, upright)
     assert any("orientation" in note for note in picture.notes)
+
+
+@pytest.mark.parametrize("thumbnail_first", [False, True])
+def test_a_thumbnail_page_is_left_out_of_a_still(tmp_path, rng, thumbnail_first):
+    # A reduced-resolution page (NewSubfileType 1) is the same image again, smaller: the
+    # file is a still, not a stack of two frames of different shapes (refused before).
+    image = _smooth(rng, (48, 64, 3))
+    pages = [(image, 0), (image[::4, ::4].copy(), 1)]
+    source = tmp_path / "photo.tif"
+    with tifffile.TiffWriter(source) as tiff:
+        for data, subfiletype in pages[::-1] if thumbnail_first else pages:
+            tiff.write(data, photometric="rgb", subfiletype=subfiletype)
+    picture = read_picture(source)
+    np.testing.assert_array_equal(picture.pixels, image)
+    assert any("1 reduced-resolution page" in note for note in picture.notes)
+    target = tmp_path / "out.tif"
+    result = runner.invoke(app, ["denoise", str(source), str(target), "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(target) as tiff:
+        assert len(tiff.pages) == 1 and tiff.series[0].shape == image.shape
+
+
+def test_thumbnails_are_left_out_of_a_stack(tmp_path, rng):
+    frames = np.stack([_smooth(rng, (40, 48)) for _ in range(3)])
+    source = tmp_path / "stack.tif"
+    with tifffile.TiffWriter(source) as tiff:
+        for frame in frames:
+            tiff.write(frame, photometric="minisblack")
+            tiff.write(frame[::4, ::4].copy(), photometric="minisblack", subfiletype=1)
+    target = tmp_path / "out.tif"
+    result = runner.invoke(app, ["denoise", str(source), str(target), "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.series[0].shape == frames.shape

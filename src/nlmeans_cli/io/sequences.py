@@ -210,10 +210,10 @@ def is_sequence(path: str | os.PathLike) -> bool:
         try:
             import tifffile
 
-            from .tiffs import tifffile_log
+            from .tiffs import image_pages, tifffile_log
 
             with tifffile_log() as messages, tifffile.TiffFile(path) as tiff:
-                pages = len(tiff.pages)
+                pages = len(image_pages(tiff))
         except Exception:  # not a TIFF after all: the still reader says what is wrong
             return False
         # A broken chain of pages: the still reader refuses it, with what is wrong.

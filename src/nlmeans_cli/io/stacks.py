@@ -48,7 +48,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
     """
     import tifffile
 
-    from .tiffs import check_pages, tifffile_log
+    from .tiffs import check_pages, image_pages, tifffile_log
 
     with tifffile_log(), tifffile.TiffFile(path) as tiff:
         try:
@@ -80,7 +80,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             shape = (*shape[:2], 3)
         elif first.photometric.name == "SEPARATED" and len(shape) == 3:
             shape = (*shape[:2], 3 + (shape[2] - 4))
-        return {"n_frames": len(tiff.pages), "frame_shape": shape,
+        return {"n_frames": len(image_pages(tiff)), "frame_shape": shape,
                 "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
                 "carried": carried}
 
@@ -180,7 +180,7 @@ def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
     """
     import tifffile
 
-    from .tiffs import page_pixels, tifffile_log
+    from .tiffs import image_pages, page_pixels, tifffile_log
 
     with tifffile_log(), tifffile.TiffFile(sequence.path) as tiff:
         if sequence.separate_channels:
@@ -189,7 +189,7 @@ def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
                                 for number in page_numbers], axis=-1)
             return
         first = tiff.pages.first
-        for page in tiff.pages:
+        for page in image_pages(tiff):
             data = page.asarray()
             if int(page.samplesperpixel) > 1 and page.planarconfig.name == "SEPARATE":
                 data = np.moveaxis(data, 0, -1)

@@ -175,17 +175,19 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
 
     import tifffile
 
-    from .tiffs import check_pages, compression_of, page_pixels, tifffile_log
+    from .tiffs import check_pages, compression_of, image_pages, page_pixels, tifffile_log
 
     with tifffile_log(), tifffile.TiffFile(io.BytesIO(raw)) as tiff:
         try:
             check_pages(tiff, max_pixels, str(path))
         except ValueError as error:
             raise ImageFileError(str(error)) from None
-        n_pages = len(tiff.pages)
-        if n_pages > 1:
-            return np.empty(0), [], {}, n_pages
-        page = tiff.pages.first
+        pages = image_pages(tiff)
+        if len(pages) > 1:
+            return np.empty(0), [], {}, len(pages)
+        page = pages[0]
+        # A thumbnail or a pyramid's levels: the same image again, smaller.
+        reduced = len(tiff.pages) - 1
         if int(page.imagedepth) > 1:
             raise ImageFileError(f"{path}: a 3-D TIFF page (depth {page.imagedepth}); read it "
                                  "as a volume from a multi-page TIFF instead")
@@ -205,6 +207,10 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
             pixels = _upright(pixels, orientation)
             notes.append(f"TIFF orientation {orientation} applied: the result is written "
                          "upright")
+        if reduced:
+            notes.append(f"{reduced} reduced-resolution page{'s' if reduced > 1 else ''} (a "
+                         "thumbnail, a pyramid's levels) left out: the output holds the image "
+                         "at full resolution alone")
         write_dtype = np.uint8 if pixels.dtype == bool else pixels.dtype
         compression, options, compression_notes = compression_of(page, write_dtype)
         notes.extend(compression_notes)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["check_pages", "compression_of", "page_pixels", "tifffile_log"]
+__all__ = ["check_pages", "compression_of", "image_pages", "page_pixels", "tifffile_log"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -187,6 +187,30 @@ def tifffile_log() -> Iterator[list[str]]:
         yield handler.messages
     finally:
         logger.removeHandler(handler)
+
+
+def image_pages(tiff) -> list:
+    """Return the pages that hold the image at full resolution, in order.
+
+    Parameters
+    ----------
+    tiff : tifffile.TiffFile
+        The open file.
+
+    Returns
+    -------
+    list of tifffile.TiffPage
+        Every page but the reduced-resolution ones (NewSubfileType bit 0: a thumbnail, a
+        pyramid's level), which hold the same image again, smaller: not frames of their
+        own. Every page where all are reduced.
+
+    Notes
+    -----
+    Reads every page's header: ``O(pages)``.
+    """
+    pages = list(tiff.pages)
+    full = [page for page in pages if not getattr(page, "is_reduced", False)]
+    return full or pages
 
 
 def check_pages(tiff, max_pixels: int, name: str) -> None:
