@@ -227,6 +227,21 @@ def test_a_compressed_stack_keeps_its_compression_and_its_one_series(tmp_path, k
 
 
 @pytest.mark.parametrize("compression", [None, "zlib"])
+def test_tifffile_s_own_metadata_of_a_stack_is_kept(tmp_path, compression):
+    rng = np.random.default_rng(13)
+    stack = _stack(rng, (4, 24, 28))
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, stack, compression=compression, photometric="minisblack",
+                     metadata={"axes": "TYX", "objective": "20x", "interval": 0.5})
+    target = tmp_path / "out.tif"
+    _denoise(source, target)
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.series[0].shape == stack.shape and tiff.series[0].axes == "TYX"
+        assert tiff.shaped_metadata[0]["objective"] == "20x"
+        assert tiff.shaped_metadata[0]["interval"] == 0.5
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])
 @pytest.mark.parametrize("channels", [False, True])
 def test_a_bigtiff_stack_stays_one(tmp_path, compression, channels):
     rng = np.random.default_rng(12)

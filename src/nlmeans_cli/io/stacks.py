@@ -86,7 +86,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
 
 
 def _stack_metadata(tiff, first) -> dict:
-    """Return what a TIFF output keeps of a stack: ImageJ or OME metadata, resolution, codec."""
+    """Return what a TIFF output keeps of a stack: its metadata, resolution and codec."""
     from .tiffs import compression_of
 
     carried: dict = {}
@@ -100,6 +100,12 @@ def _stack_metadata(tiff, first) -> dict:
         carried["imagej"] = imagej_settings(tiff)
     elif tiff.is_ome and tiff.ome_metadata:
         carried["ome"] = tiff.ome_metadata
+    elif tiff.is_shaped and tiff.shaped_metadata:
+        # tifffile's own description (JSON): its axes and what its writer added.
+        shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
+                  if key != "shape"}
+        if shaped:
+            carried["shaped"] = shaped
     compression, options, _ = compression_of(first, first.dtype)
     if compression is not None:
         carried["compression"] = {"compression": compression, **options}
@@ -240,7 +246,8 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
             count += 1
             yield frame
 
-    first_options = {"description": carried["ome"], "metadata": None} if "ome" in carried else {}
+    first_options = ({"description": carried["ome"], "metadata": None} if "ome" in carried
+                     else {"metadata": carried["shaped"]} if "shaped" in carried else {})
     if "imagej" in carried and like.n_frames is not None and len(like.frame_shape) == 2:
         # ImageJ needs the whole shape up front: the frames are streamed into it.
         tifffile.imwrite(temporary, counted(frames), shape=(like.n_frames, *like.frame_shape),
