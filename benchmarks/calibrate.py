@@ -9,9 +9,15 @@ added in float without clipping (seeded). Prints, per sigma, the best setting an
 cheapest within 0.03 dB of it, and writes everything to ``benchmarks/results/calibration.json``.
 
     python benchmarks/calibrate.py [--data DIR] [--step 6] [--sigmas 5,10 --kernels gaussian
-        --patches 5,7 --windows 7,9,11 --factors 1.0,1.25,1.5 --out NAME.json]
+        --patches 5,7 --windows 7,9,11 --factors 1.0,1.25,1.5 --out NAME.json] [--volumes]
 
 The grid's defaults are the first pass; a second pass refines around its winners.
+
+``--volumes`` calibrates the volumes' table (3-D patches and windows) instead, on volumes of
+16 slices: each training image's centre 96x96, panned a pixel a slice across it (every other
+image: down and across it), and as many synthetic fluorescence-like volumes (blurred cells on
+a dark background, ``benchmarks/poisson.py``'s generator, seeds 300 on) as there are half
+photographs, 16x96x96 on the unit scale.
 """
 
 import argparse
@@ -48,6 +54,24 @@ def load(path: Path) -> np.ndarray:
     return iio.imread(path).astype(np.float32) / 255
 
 
+def panned(image: np.ndarray, down: bool, side: int = 96, slices: int = 16) -> np.ndarray:
+    """Return *slices* of the image's centre, panned a pixel a slice (down and) across."""
+    top, left = ((length - side - slices) // 2 for length in image.shape)
+    return np.stack([image[top + (shift if down else 0):][:side, left + shift:][:, :side]
+                     for shift in range(slices)])
+
+
+def training_volumes(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Return panned volumes of the images, then synthetic cell volumes, half as many."""
+    from poisson import fluorescence_stack
+
+    volumes = [panned(image, down=k % 2 == 1) for k, image in enumerate(images)]
+    for seed in range(300, 300 + len(images) // 2):
+        clean, _ = fluorescence_stack(seed, frames=16, side=96, cells=11)
+        volumes.append((clean / 65535).astype(np.float32))
+    return volumes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DATA)
@@ -58,6 +82,8 @@ def main() -> None:
     parser.add_argument("--windows", default=",".join(map(str, WINDOWS)))
     parser.add_argument("--factors", default=",".join(map(str, H_FACTORS)))
     parser.add_argument("--out", default="calibration.json")
+    parser.add_argument("--volumes", action="store_true",
+                        help="the volumes' table: panned training images and cell volumes")
     args = parser.parse_args()
     sigmas = [float(v) for v in args.sigmas.split(",")]
     kernels = args.kernels.split(",")
@@ -66,6 +92,8 @@ def main() -> None:
     factors = [float(v) for v in args.factors.split(",")]
     training, _ = split(args.data)
     images = [load(p) for p in training[:: args.step]]
+    if args.volumes:
+        images = training_volumes(images)
     results = {}
     for sigma in sigmas:
         started = time.perf_counter()

@@ -89,7 +89,7 @@ def test_imagej_spacing_is_read_and_reported(tmp_path):
                      metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"})
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif"), "--volume"])
     assert result.exit_code == 0, result.output
-    assert "spacing 2x0.5x0.5" in result.stderr and "radii patch 1/2/2" in result.stderr
+    assert "spacing 2x0.5x0.5" in result.stderr and "radii patch 1/3/3" in result.stderr
     given = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out2.tif"), "--volume",
                                 "--spacing", "1,1,1"])
     assert given.exit_code == 0 and "spacing 1x1x1" in given.stderr
