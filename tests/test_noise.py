@@ -15,7 +15,6 @@ from nlmeans_cli import denoise, estimate_noise, noise_details, noise_levels, re
 from nlmeans_cli.anscombe import anscombe, inverse_anscombe
 from nlmeans_cli.cli import app
 from nlmeans_cli.clipped_levels import clipped_ends
-from nlmeans_cli.methods.classic import VOLUME_SURE_FACTORS, VOLUME_SURE_FINE_FACTORS
 from nlmeans_cli.noise import NOISE_MODELS, PoissonGaussian, fit_poisson_gaussian
 
 runner = CliRunner()
@@ -183,14 +182,12 @@ def test_the_stabilised_path_reads_its_defaults_at_the_untransformed_noise():
     expected = np.mean(np.sqrt(model.gain * np.maximum(noisy, 0.0) + model.read_noise**2))
     assert stabiliser.equivalent_sigma == pytest.approx(expected, rel=1e-3)
     assert stabiliser.equivalent_sigma > 1.2 * stabiliser.sigma_unit
-    # A volume takes that row's patch and window, and SURE its h about the row's.
+    # A volume takes the table's parameters (no SURE there): that row's.
     volume = np.stack([noisy, _photons(rng, clean, gain=gain)])
     setting = resolve_parameters(volume, noise="poisson-gaussian")
     row = default_parameters(setting.stabiliser.equivalent_sigma * 255, 3)
     assert (setting.patch_size, setting.search_window) == (row.patch_size, row.search_window)
-    ratio = setting.h_unit / (row.h_factor * setting.sigma_unit)
-    assert min(VOLUME_SURE_FACTORS) * min(VOLUME_SURE_FINE_FACTORS) <= ratio * (1 + 1e-9)
-    assert ratio <= max(VOLUME_SURE_FACTORS) * max(VOLUME_SURE_FINE_FACTORS) * (1 + 1e-9)
+    assert setting.h_unit == pytest.approx(row.h_factor * setting.sigma_unit)
     assert row != default_parameters(setting.sigma_unit * 255, 3)
 
 

@@ -2,20 +2,8 @@ import numpy as np
 import pytest
 
 from nlmeans_cli import denoise, resolve_parameters
-from nlmeans_cli.methods.classic import (
-    SURE_FACTORS,
-    SURE_FINE_FACTORS,
-    VOLUME_SURE_FACTORS,
-    VOLUME_SURE_FINE_FACTORS,
-    Classic,
-)
-from nlmeans_cli.methods.sure import (
-    VOLUME_SURE_CROP,
-    choose_by_sure,
-    sample_crops,
-    sure,
-    volume_crops,
-)
+from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS, Classic
+from nlmeans_cli.methods.sure import choose_by_sure, sample_crops, sure
 from nlmeans_cli.parameters import default_parameters
 from nlmeans_cli.pixels import to_grid
 
@@ -138,57 +126,3 @@ def test_choose_by_sure_denoises_the_pending_candidates_in_one_call_and_checks_t
     assert calls == [[1, 2, 3]]  # both measured already
     with pytest.raises(ValueError):
         choose_by_sure([4, 5], lambda arrays, radii: blur(arrays, radii)[:1], [noisy], sigma)
-
-
-def _volume(rng, shape=(16, 64, 64)):
-    """Smooth blobs whose level changes slowly along every axis, unit scale."""
-    z, y, x = np.mgrid[0 : shape[0], 0 : shape[1], 0 : shape[2]]
-    clean = 0.4 + 0.3 * np.sin(x / 6.0) * np.cos(y / 9.0) * np.cos(z / 5.0)
-    return (clean + 0.1 * (x > shape[2] // 2)).astype(np.float32)
-
-
-@pytest.mark.parametrize("shape", [(20, 100, 90), (8, 40, 40), (30, 48, 200)])
-def test_volume_crops_are_spread_through_the_volume(rng, shape):
-    volume = rng.random((*shape, 1)).astype(np.float32)
-    crops = volume_crops(volume)
-    sides = tuple(min(n, c) for n, c in zip(shape, VOLUME_SURE_CROP, strict=True))
-    if np.prod(shape) <= 4 * np.prod(sides):
-        assert len(crops) == 1 and crops[0].shape == volume.shape
-        return
-    assert len(crops) == 4
-    for crop in crops:
-        assert crop.shape == (*sides, 1) and crop.flags.c_contiguous
-        # Each crop is a block of the volume, found where it was cut.
-        hits = [(a, b, c) for a in range(shape[0] - sides[0] + 1)
-                for b in range(shape[1] - sides[1] + 1) for c in range(shape[2] - sides[2] + 1)
-                if volume[a, b, c, 0] == crop[0, 0, 0, 0]]
-        assert len(hits) == 1
-        a, b, c = hits[0]
-        np.testing.assert_array_equal(volume[a:a + sides[0], b:b + sides[1], c:c + sides[2]],
-                                      crop)
-    assert len({crop.tobytes() for crop in crops}) == 4
-
-
-def test_a_volume_s_h_is_chosen_by_sure_around_the_table_s(rng):
-    clean = _volume(rng)
-    noisy = clean + rng.normal(0, 0.05, clean.shape).astype(np.float32)
-    setting = resolve_parameters(noisy, sigma=0.05)
-    row = default_parameters(0.05 * 255, 3)
-    assert setting.h_chosen_by == "sure"
-    assert resolve_parameters(noisy, sigma=0.05) == setting
-    assert (setting.patch_size, setting.search_window) == (row.patch_size, row.search_window)
-    ratio = setting.h_unit / (row.h_factor * 0.05)
-    assert min(VOLUME_SURE_FACTORS) * min(VOLUME_SURE_FINE_FACTORS) <= ratio * (1 + 1e-9)
-    assert ratio <= max(VOLUME_SURE_FACTORS) * max(VOLUME_SURE_FINE_FACTORS) * (1 + 1e-9)
-    given = resolve_parameters(noisy, sigma=0.05, h=0.03)
-    assert given.h_chosen_by == "given" and given.h_unit == 0.03
-
-
-def test_a_volume_s_sure_choice_is_near_the_best_h_in_hindsight(rng):
-    clean = _volume(rng)
-    noisy = clean + rng.normal(0, 0.05, clean.shape).astype(np.float32)
-    table_h = default_parameters(0.05 * 255, 3).h_factor * 0.05
-    errors = [float(np.mean((denoise(noisy, sigma=0.05, h=table_h * factor) - clean) ** 2))
-              for factor in VOLUME_SURE_FACTORS]
-    chosen = float(np.mean((denoise(noisy, sigma=0.05) - clean) ** 2))
-    assert chosen <= min(errors) * 1.05

@@ -24,7 +24,7 @@ from ..parameters import (
 )
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
-from .sure import choose_by_sure, perturb, sample_crops, volume_crops
+from .sure import choose_by_sure, perturb, sample_crops
 
 if TYPE_CHECKING:
     from ..engine import FrameCarry
@@ -45,12 +45,6 @@ SURE_WINDOWS = (-2, 4)
 
 #: Last, h once more, as multiples of the h found, for the patch and window chosen.
 SURE_FINE_FACTORS = (0.85, 0.93, 1.07, 1.15)
-
-#: The h tried by SURE on a volume, as multiples of the volumes' table's (wider than an
-#: image's: that table was calibrated on few kinds of volume), then once more about the h
-#: found.
-VOLUME_SURE_FACTORS = (0.6, 0.8, 1.0, 1.25, 1.6, 2.0)
-VOLUME_SURE_FINE_FACTORS = (0.9, 1.1)
 
 
 @dataclass(frozen=True)
@@ -135,8 +129,8 @@ class Classic(Method):
         untransformed noise), divided by *level*, its h factor taken times *sigma_unit*.
         Without a given h, a 2-D image's h, and the patch size and window where they are not
         given, are chosen by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
-        :mod:`nlmeans_cli.methods.sure`); a volume's h on four crops spread through it
-        (:meth:`_sure_volume`); a clip (no *pixels*) or a noiseless image takes the table's.
+        :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a noiseless
+        image takes the table's.
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         defaults = default_parameters(table_sigma / level * 255.0, len(spatial))
@@ -162,10 +156,9 @@ class Classic(Method):
             spacing=spacing,
         )
         # Below a millionth of full scale there is nothing to estimate a risk from.
-        if (chosen_by == "table" and pixels is not None
+        if (chosen_by == "table" and pixels is not None and len(spatial) == 2
                 and sigma_unit > _SMALLEST_SIGMA * level):
-            setting = (self._sure(pixels, setting, request) if len(spatial) == 2
-                       else self._sure_volume(pixels, setting, request))
+            setting = self._sure(pixels, setting, request)
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
         return setting
@@ -221,46 +214,6 @@ class Classic(Method):
             chosen = best([chosen] + [with_h(chosen, found * factor)
                                       for factor in SURE_FINE_FACTORS])
         return chosen
-
-    def _sure_volume(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
-                     ) -> ClassicSetting:
-        """Choose a volume's h by SURE on crops spread through it.
-
-        *pixels* are channels-last on the unit scale. h among :data:`VOLUME_SURE_FACTORS`
-        times the table's, then among :data:`VOLUME_SURE_FINE_FACTORS` times the h found; the
-        patch and window stay the table's (or the request's). A colour volume's chroma
-        strength follows h (:data:`CHROMA_FACTOR`) unless given. For grey, two candidates
-        share an engine call (:func:`strength_pairs`): 4 calls per crop and its perturbation.
-        """
-        grids, axes = [], (1, 1, 1)
-        for crop in volume_crops(pixels):
-            grid, axes = to_grid(crop)
-            grids.append(grid)
-        probes = [perturb(grid, setting.sigma_unit) for grid in grids]
-        colour = pixels.shape[-1] == 3
-        table_h = setting.h_unit
-
-        def with_h(factor):
-            h_unit = table_h * factor
-            chroma = None if not colour else request.h_chroma_unit or CHROMA_FACTOR * h_unit
-            return replace(setting, h_unit=h_unit, h_chroma_unit=chroma, h_chosen_by="sure")
-
-        def denoised(inputs, settings):
-            groups = (strength_pairs(settings) if pixels.shape[-1] == 1
-                      else [[one] for one in settings])
-            outputs = []
-            for group in groups:
-                each = [self.run_strengths(grid, group, axes=axes) for grid in inputs]
-                outputs.extend([estimates[k] for estimates in each] for k in range(len(group)))
-            return outputs
-
-        risks: dict[ClassicSetting, float] = {}
-        chosen = choose_by_sure([with_h(factor) for factor in VOLUME_SURE_FACTORS], denoised,
-                                grids, setting.sigma_unit, risks, probes=probes)
-        found = chosen.h_unit / table_h
-        return choose_by_sure([chosen] + [with_h(found * factor)
-                                          for factor in VOLUME_SURE_FINE_FACTORS],
-                              denoised, grids, setting.sigma_unit, risks, probes=probes)
 
     def run(self, grid: np.ndarray, setting: ClassicSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None,

@@ -22,15 +22,12 @@ import numpy as np
 
 T = TypeVar("T")
 
-__all__ = ["SURE_CROP", "SURE_CROPS", "VOLUME_SURE_CROP", "choose_by_sure", "perturb", "risk",
-           "sample_crops", "sure", "volume_crops"]
+__all__ = ["SURE_CROP", "SURE_CROPS", "choose_by_sure", "perturb", "risk", "sample_crops",
+           "sure"]
 
 #: Side of the crops SURE is computed on when an image is larger, and how many are taken.
 SURE_CROP = 96
 SURE_CROPS = 4
-
-#: The sides (slices, rows, columns) of a volume's crops, :data:`SURE_CROPS` of them.
-VOLUME_SURE_CROP = (12, 48, 48)
 
 # The perturbation, relative to sigma: small for a local derivative, large enough that a
 # float32 denoiser's rounding does not drown the difference.
@@ -150,39 +147,6 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
         r0 = int((rows - side) * (k + 0.5) / count)
         c0 = int((columns - side) * (((k * 3) % count) + 0.5) / count)
         crops.append(np.ascontiguousarray(image[r0 : r0 + side, c0 : c0 + side]))
-    return crops
-
-
-def volume_crops(volume: np.ndarray, *, side: tuple[int, int, int] = VOLUME_SURE_CROP,
-                 count: int = SURE_CROPS) -> list[np.ndarray]:
-    """Return the volume itself if small, else *count* crops spread through it.
-
-    Parameters
-    ----------
-    volume : numpy.ndarray
-        ``(slices, rows, columns, ...)``.
-    side : tuple of 3 int
-        The crops' sides (each at most the volume's).
-    count : int
-        How many crops: along the volume's diagonal in slices and rows, in another order
-        across its columns (as :func:`sample_crops` spreads them over an image).
-
-    Returns
-    -------
-    list of numpy.ndarray
-        Contiguous arrays.
-    """
-    lengths = volume.shape[:3]
-    sides = [min(length, wanted) for length, wanted in zip(lengths, side, strict=True)]
-    if np.prod(lengths) <= count * np.prod(sides):
-        return [np.ascontiguousarray(volume)]
-    crops = []
-    for k in range(count):
-        orders = (k, k, (k * 3) % count)
-        starts = [int((length - size) * (order + 0.5) / count)
-                  for length, size, order in zip(lengths, sides, orders, strict=True)]
-        crops.append(np.ascontiguousarray(volume[tuple(
-            slice(start, start + size) for start, size in zip(starts, sides, strict=True))]))
     return crops
 
 
