@@ -30,7 +30,7 @@ __all__ = ["PILOT_SIDE", "PILOT_STRENGTH", "RESIDUAL_GROWTH_BAR", "pilot_centres
 #: 4th's) or down and across (16x164x164, the 7th's, seeds 3700 + image), in 8 bits, with the
 #: volumes' calibrated table: where the growth was hidden, under Gaussian noise of sigma 50
 #: and 75 (46 volumes) the statistic stayed under 1.9e-3, under photon noise at gain 35 and 50
-#: with read noise 15 (90) it read under 2.5e-3 on 6 and 3e-3 to 4e-3 on 6 more.
+#: with read noise 15 (90) it read under 2.5e-3 on 6 and 2.9e-3 to 3.8e-3 on 6 more.
 RESIDUAL_GROWTH_BAR = {2: 6e-3, 3: 2.5e-3}
 
 #: How many times the classic method's h (chosen for the image, by SURE for a still) the
