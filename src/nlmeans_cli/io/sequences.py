@@ -210,15 +210,14 @@ def is_sequence(path: str | os.PathLike) -> bool:
         try:
             import tifffile
 
-            from .tiffs import image_pages, tifffile_log
+            from .tiffs import chain_broken, image_pages, tifffile_log
 
             with tifffile_log() as messages, tifffile.TiffFile(path) as tiff:
                 pages = len(image_pages(tiff))
         except Exception:  # not a TIFF after all: the still reader says what is wrong
             return False
         # A broken chain of pages: the still reader refuses it, with what is wrong.
-        return pages > 1 and not any("invalid page offset" in message
-                                     for message in messages)
+        return pages > 1 and not chain_broken(messages)
     return False
 
 

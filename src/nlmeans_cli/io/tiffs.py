@@ -22,7 +22,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["check_pages", "compression_of", "image_pages", "page_pixels", "tifffile_log"]
+__all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "page_pixels",
+           "tifffile_log"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -189,6 +190,21 @@ def tifffile_log() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
+def chain_broken(messages: list[str]) -> bool:
+    """Tell whether tifffile's log says a page lies past the end of the file (truncated).
+
+    Parameters
+    ----------
+    messages : list of str
+        What :func:`tifffile_log` collected while the pages were counted.
+
+    Returns
+    -------
+    bool
+    """
+    return any("invalid page offset" in message for message in messages)
+
+
 def image_pages(tiff) -> list:
     """Return the pages that hold the image at full resolution, in order.
 
@@ -238,7 +254,7 @@ def check_pages(tiff, max_pixels: int, name: str) -> None:
     """
     with tifffile_log() as messages:
         count = len(tiff.pages)
-    if any("invalid page offset" in message for message in messages):
+    if chain_broken(messages):
         raise ValueError(f"{name}: corrupt or truncated TIFF data (the chain of pages breaks "
                          f"after {count} of them: a page lies past the end of the file)")
     for index, page in enumerate(tiff.pages):
