@@ -31,7 +31,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 from nlmeans_cli import denoise, denoise_clip, resolve_parameters
-from nlmeans_cli.denoising import request_for
+from nlmeans_cli.parameters import request_for
 from nlmeans_cli.spacetime import resolve_clip
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "train400"

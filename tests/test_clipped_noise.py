@@ -270,7 +270,7 @@ def test_a_clip_gets_the_same_note(tmp_path, samples):
 
 
 def _clip_setting(clip):
-    from nlmeans_cli.denoising import request_for
+    from nlmeans_cli.parameters import request_for
     from nlmeans_cli.spacetime import resolve_clip
 
     return resolve_clip(lambda: clip, request_for(clip.dtype, noise="auto"), clip.shape[1:],

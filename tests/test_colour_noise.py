@@ -19,8 +19,9 @@ from nlmeans_cli.colour_noise import (
     luminance_sigma,
     shared_noise_note,
 )
-from nlmeans_cli.denoising import request_for, stabiliser_for
+from nlmeans_cli.denoising import stabiliser_for
 from nlmeans_cli.noise import PoissonGaussian
+from nlmeans_cli.parameters import request_for
 from nlmeans_cli.pixels import estimate_sigma_unit, read_sigma_unit
 from nlmeans_cli.stabiliser import Stabiliser
 

@@ -11,13 +11,14 @@ from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS
 from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
 from nlmeans_cli.pixels import OPPONENT, estimate_sigma_unit, varying_channels
 
-DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
 
 
 def _image(rng, shape, dtype):
     unit = rng.random(shape)
-    if np.dtype(dtype).kind == "u":
-        return (unit * np.iinfo(dtype).max).astype(dtype)
+    if np.dtype(dtype).kind in "ui":
+        info = np.iinfo(dtype)
+        return (info.min + unit * (float(info.max) - info.min)).astype(dtype)
     return unit.astype(dtype)
 
 
@@ -28,7 +29,7 @@ def _image(rng, shape, dtype):
 )
 def test_shape_and_dtype_kept(dtype, shape, channel_axis, rng):
     image = _image(rng, shape, dtype)
-    out = denoise(image, sigma=0.1 * (np.iinfo(dtype).max if image.dtype.kind == "u" else 1),
+    out = denoise(image, sigma=0.1 * (np.iinfo(dtype).max if image.dtype.kind in "ui" else 1),
                   channel_axis=channel_axis)
     assert out.shape == image.shape
     assert out.dtype == image.dtype
@@ -37,10 +38,10 @@ def test_shape_and_dtype_kept(dtype, shape, channel_axis, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("affinity", sorted(AFFINITIES))
 def test_constant_image_is_a_fixed_point(dtype, affinity):
-    value = 100 if np.dtype(dtype).kind == "u" else 0.4
+    value = {"u": 100, "i": -100}.get(np.dtype(dtype).kind, 0.4)
     image = np.full((15, 16), value, dtype)
     out = denoise(image, affinity=affinity)
-    if image.dtype.kind == "u":
+    if image.dtype.kind in "ui":
         assert_array_equal(out, image)
     else:  # computed in float32
         assert_allclose(out, image, rtol=1e-6, atol=0)

@@ -14,7 +14,7 @@ from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.jobs.file import denoise_file
 from nlmeans_cli.pixels import OPPONENT
 
-DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 # Affinities whose weights are never negative: the estimate is a convex combination.
 CONVEX = ("gaussian", "embedded-gaussian")
 
@@ -33,8 +33,9 @@ def images(draw):
     dtype = np.dtype(draw(st.sampled_from(DTYPES)))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    if dtype.kind == "u":
-        pixels = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        pixels = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
     else:
         pixels = rng.random(shape).astype(dtype) * dtype.type(draw(st.sampled_from([1, 1e-3])))
     return pixels, (-1 if layout == "colour" else None)
@@ -51,9 +52,16 @@ def parameters(draw, affinities=tuple(AFFINITIES)):
     )
 
 
+def _span(dtype):
+    """The span of full scale: the unit scale's 1 in the dtype's units."""
+    if np.dtype(dtype).kind in "ui":
+        return float(np.iinfo(dtype).max) - float(np.iinfo(dtype).min)
+    return 1.0
+
+
 def _scaled(kwargs, dtype):
     """Sigma and h are drawn on the unit scale; integer images take them in their units."""
-    scale = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    scale = _span(dtype)
     return {key: (value * scale if key in ("sigma", "h") and value is not None else value)
             for key, value in kwargs.items()}
 
@@ -75,11 +83,11 @@ def test_output_stays_within_the_input_range(image, kwargs):
     if channel_axis is not None and pixels.shape[-1] == 3 and kwargs["affinity"] == "gaussian":
         # Colour: luminance and chroma are weighted means with weights of their own, so each
         # opponent channel stays within its input range (an RGB channel need not).
-        scale = np.iinfo(pixels.dtype).max if pixels.dtype.kind == "u" else 1.0
+        scale = _span(pixels.dtype)
         before = np.tensordot(pixels.astype(np.float64) / scale, OPPONENT.T, axes=1)
         after = np.tensordot(out.astype(np.float64) / scale, OPPONENT.T, axes=1)
         # Rounding to integers moves each channel by half a level at most.
-        slack = (0.5 * np.sqrt(3) / scale if pixels.dtype.kind == "u"
+        slack = (0.5 * np.sqrt(3) / scale if pixels.dtype.kind in "ui"
                  else 1e-5 * max(np.abs(before).max(), 1e-30))
         assert (after.min(axis=(0, 1)) >= before.min(axis=(0, 1)) - slack).all()
         assert (after.max(axis=(0, 1)) <= before.max(axis=(0, 1)) + slack).all()
@@ -96,13 +104,13 @@ def test_output_stays_within_the_input_range(image, kwargs):
 @given(images(), parameters(), st.floats(0, 1))
 def test_constant_image_stays_constant(image, kwargs, level):
     pixels, channel_axis = image
-    if pixels.dtype.kind == "u":
-        value = np.rint(level * np.iinfo(pixels.dtype).max)
+    if pixels.dtype.kind in "ui":
+        value = np.rint(np.iinfo(pixels.dtype).min + level * _span(pixels.dtype))
     else:
         value = level
     constant = np.full(pixels.shape, value, pixels.dtype)
     out = denoise(constant, channel_axis=channel_axis, **_scaled(kwargs, pixels.dtype))
-    if pixels.dtype.kind == "u":
+    if pixels.dtype.kind in "ui":
         assert np.array_equal(out, constant)
     else:
         np.testing.assert_allclose(out, constant, rtol=1e-6, atol=1e-7)
@@ -115,7 +123,7 @@ def test_constant_image_stays_constant(image, kwargs, level):
 def test_noise_models_keep_shape_and_dtype_and_give_finite_values(image, noise, gain,
                                                                    read_noise):
     pixels, channel_axis = image
-    scale = np.iinfo(pixels.dtype).max if pixels.dtype.kind == "u" else 1.0
+    scale = _span(pixels.dtype)
     try:
         out = denoise(pixels, channel_axis=channel_axis, noise=noise,
                       gain=None if gain is None else gain * scale,

@@ -22,14 +22,11 @@ from .pixels import (
     channel_plan,
     channels_equal,
     channels_last,
-    check_dtype,
-    check_finite,
     estimate_sigma_unit,
     plan_channels,
-    to_unit,
-    unit_scale,
     varying_mask,
 )
+from .scales import check_dtype, check_finite, to_unit, unit_scale, unit_zero
 from .stabiliser import StabiliserPlan
 
 __all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
@@ -98,7 +95,7 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
                                      samples or FIT_SAMPLE_FRAMES)
     # As denoise_clip, which denoises neither constant channels nor copies.
     plan = channel_plan(sampled)
-    fits = [fit_poisson_gaussian(sampled[..., c])
+    fits = [fit_poisson_gaussian(sampled[..., c], black_level=unit_zero(dtype))
             for c in (range(sampled.shape[-1]) if plan is None else plan.denoised)]
     return (float(np.mean([fit.gain for fit in fits])) * unit_scale(dtype),
             float(np.mean([fit.read_noise for fit in fits])) * unit_scale(dtype))
@@ -193,7 +190,9 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
     """
     if request.noise == "gaussian":
         return StabiliserPlan(None), None
-    sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
+    sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
+                                     samples or FIT_SAMPLE_FRAMES)
+    request = request.counting_from(unit_zero(dtype))
     plan = channel_plan(sampled)
     if plan is None:
         return stabiliser_for(request, sampled, top), None
@@ -244,7 +243,9 @@ def plan_frames_from_residual(frames: Iterable[np.ndarray], request: Request, *,
     96x96 crops of each, :func:`nlmeans_cli.denoising.residual_grows` (the frames' centres,
     512x512 pixels in all, denoised once) and, where it shows the growth, the fit.
     """
-    sampled, _ = _sampled_frames(frames, channel_axis, n_frames, samples or FIT_SAMPLE_FRAMES)
+    sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
+                                     samples or FIT_SAMPLE_FRAMES)
+    request = request.counting_from(unit_zero(dtype))
     if channel_plan is not None:
         sampled = channel_plan.denoised_of(sampled)
     settings = [pilot_setting(request, frame, level=top) for frame in sampled]

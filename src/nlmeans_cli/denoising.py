@@ -17,26 +17,23 @@ import numpy as np
 from .clipped_levels import clipped_ends
 from .colour_noise import luminance_sigma
 from .methods import Method, Setting, method_named
-from .noise import lookup_noise
-from .parameters import DEFAULT_NOISE, Request, non_negative, reference_level
+from .parameters import DEFAULT_NOISE, Request, reference_level, request_for
 from .pixels import (
     SigmaReading,
     channel_plan,
     channels_last,
-    check_dtype,
     fill_channels,
     from_grid,
-    from_unit,
     read_sigma_unit,
     restore_channels,
     to_grid,
     unit_pixels,
-    unit_scale,
 )
 from .residual_growth import PILOT_STRENGTH, pilot_centres, residual_shows_growth
+from .scales import from_unit, unit_zero
 from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
-__all__ = ["denoise", "denoise_request", "denoise_with", "pilot_setting", "request_for",
+__all__ = ["denoise", "denoise_request", "denoise_with", "pilot_setting",
            "residual_grows", "resolve_parameters", "resolve_request", "stabiliser_for"]
 
 
@@ -64,12 +61,13 @@ def denoise(
     Parameters
     ----------
     image : numpy.ndarray
-        uint8, uint16, float32 or float64; 2-D, 2-D with a channel axis, or 3-D (a volume).
-        Float images are taken to have a nominal range of [0, 1].
+        uint8, uint16, int16, float32 or float64; 2-D, 2-D with a channel axis, or 3-D (a
+        volume). Float images are taken to have a nominal range of [0, 1].
     sigma : float, optional
         Noise standard deviation in the image's value units (0-255 for uint8, 0-65535 for
-        uint16, 0-1 for floats). ``None`` estimates it from the details of the image's
-        calmest positions (:func:`nlmeans_cli.estimate_noise`), averaged over channels.
+        uint16, -32768-32767 for int16, 0-1 for floats). ``None`` estimates it from the
+        details of the image's calmest positions (:func:`nlmeans_cli.estimate_noise`),
+        averaged over channels.
     h : float, optional
         Filtering parameter in the image's value units; larger smooths more. ``None`` takes
         the default table's ``h_factor * sigma``.
@@ -120,7 +118,9 @@ def denoise(
         The value of no photons (a camera's offset), in the image's value units: the
         variance is then ``gain * (x - black_level) + read_noise ** 2``. ``None``: 0 where
         the gain and read noise are both given, else fitted where the image shows one
-        (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`).
+        (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`); for a signed image, its 0
+        (CT numbers and other signed data carry no photon noise, and ``auto`` keeps them
+        Gaussian where their noise does not grow above 0).
 
     Returns
     -------
@@ -313,69 +313,8 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
                  setting)
 
 
-#: The largest sigma, h, gain or read noise taken, in full scales: the kernels and the noise
-#: transform square them in float32, whose range ends near 3e38 (a sigma of 1e30 overflowed,
-#: and a gain of 1e20 came out NaN).
-_LARGEST_UNIT = 1e15
-
-
-def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None = None,
-                patch_size: int | None = None, search_window: int | None = None,
-                affinity: str | None = None, method: str = "classic",
-                model: str | None = None, patch_kernel: str | None = None,
-                h_chroma: float | None = None,
-                spacing: tuple[float, float, float] | None = None,
-                noise: str = DEFAULT_NOISE, gain: float | None = None,
-                read_noise: float | None = None, black_level: float | None = None
-                ) -> Request:
-    """Turn :func:`denoise`'s keyword arguments into a request on the unit scale.
-
-    Parameters
-    ----------
-    dtype : numpy.dtype
-        The pixels' type, whose full scale the values are divided by.
-    sigma, h, patch_size, search_window, affinity, method, model, patch_kernel, h_chroma, \
-spacing, noise, gain, read_noise, black_level
-        As for :func:`denoise`, in the pixels' value units.
-
-    Returns
-    -------
-    Request
-        Sigma, h, h_chroma, gain, read noise and black level divided by the full scale.
-
-    Raises
-    ------
-    TypeError
-        For an unsupported *dtype*.
-    ValueError
-        For a negative value, one over :data:`_LARGEST_UNIT` times the full scale, or an
-        unknown noise model.
-
-    Notes
-    -----
-    ``O(1)``.
-    """
-    full_scale = unit_scale(check_dtype(dtype))
-
-    def scaled(value, name):
-        if value is None:
-            return None
-        unit = non_negative(value, name) / full_scale
-        if unit > _LARGEST_UNIT:
-            raise ValueError(f"{name} must be at most {_LARGEST_UNIT * full_scale:g}, got "
-                             f"{float(value):g}")
-        return unit
-
-    return Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
-                   patch_size=patch_size, search_window=search_window, affinity=affinity,
-                   method=method, model=model, patch_kernel=patch_kernel,
-                   h_chroma_unit=scaled(h_chroma, "h_chroma"), spacing=spacing,
-                   noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
-                   read_noise_unit=scaled(read_noise, "read noise"),
-                   black_level_unit=scaled(black_level, "black level"))
-
-
 def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
+    request = request.counting_from(unit_zero(dtype))
     level = reference_level(unit, dtype)
     plan = channel_plan(unit)
     if plan is not None:

@@ -1,5 +1,8 @@
 """What a caller asks for (:class:`Request`), and the classic method's default parameters.
 
+A public function's keyword arguments become a request on the unit scale in
+:func:`request_for`.
+
 The defaults are read at the noise against a full scale of 1, or against a float image's own
 level where it lies far from it (:func:`reference_level`).
 
@@ -14,9 +17,12 @@ on; it was never used here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .noise import lookup_noise
+from .scales import check_dtype, unit_origin, unit_scale
 
 __all__ = [
     "DEFAULTS_2D",
@@ -30,6 +36,7 @@ __all__ = [
     "non_negative",
     "odd_size",
     "reference_level",
+    "request_for",
     "spaced_radius",
     "spaced_side",
     "voxel_spacing",
@@ -208,6 +215,27 @@ class Request:
                                                             .replace("_", " ")))
 
 
+    def counting_from(self, zero_unit: float | None) -> Request:
+        """Return the request with *zero_unit* its black level where it may fit photon noise.
+
+        Parameters
+        ----------
+        zero_unit : float or None
+            Where the pixels' 0 lies on the unit scale: a signed image's
+            (:func:`nlmeans_cli.scales.unit_zero`), whose photon counts start there unless
+            the request gives a black level. ``None`` leaves the request as it is.
+
+        Returns
+        -------
+        Request
+            Itself where *zero_unit* is ``None``, a black level is given or the noise is
+            Gaussian.
+        """
+        if zero_unit is None or self.black_level_unit is not None or self.noise == "gaussian":
+            return self
+        return replace(self, black_level_unit=float(zero_unit))
+
+
 def voxel_spacing(spacing) -> tuple[float, float, float]:
     """Return *spacing* as three positive finite floats.
 
@@ -312,7 +340,7 @@ def reference_level(unit: np.ndarray, dtype: np.dtype) -> float:
     Parameters
     ----------
     unit : numpy.ndarray
-        The image on the unit scale (:func:`nlmeans_cli.pixels.to_unit`), or a sample of it.
+        The image on the unit scale (:func:`nlmeans_cli.scales.to_unit`), or a sample of it.
     dtype : numpy.dtype
         The image's own pixel type.
 
@@ -373,3 +401,76 @@ _FLOAT_MAGNITUDES = (1e-12, 1e12)
 _LEVEL_QUANTILE = 0.999
 #: How many values, spread evenly over the image, the quantile is taken of.
 _LEVEL_SAMPLE = 1 << 20
+
+
+#: The largest sigma, h, gain or read noise taken, in full scales: the kernels and the noise
+#: transform square them in float32, whose range ends near 3e38 (a sigma of 1e30 overflowed,
+#: and a gain of 1e20 came out NaN).
+_LARGEST_UNIT = 1e15
+
+
+def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None = None,
+                patch_size: int | None = None, search_window: int | None = None,
+                affinity: str | None = None, method: str = "classic",
+                model: str | None = None, patch_kernel: str | None = None,
+                h_chroma: float | None = None,
+                spacing: tuple[float, float, float] | None = None,
+                noise: str = DEFAULT_NOISE, gain: float | None = None,
+                read_noise: float | None = None, black_level: float | None = None
+                ) -> Request:
+    """Turn :func:`denoise`'s keyword arguments into a request on the unit scale.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The pixels' type, whose full scale the values are divided by.
+    sigma, h, patch_size, search_window, affinity, method, model, patch_kernel, h_chroma, \
+spacing, noise, gain, read_noise, black_level
+        As for :func:`denoise`, in the pixels' value units.
+
+    Returns
+    -------
+    Request
+        Sigma, h, h_chroma, gain, read noise and black level divided by the full scale (the
+        black level, a value, from the type's least: :func:`nlmeans_cli.scales.to_unit`).
+
+    Raises
+    ------
+    TypeError
+        For an unsupported *dtype*.
+    ValueError
+        For a negative value, one over :data:`_LARGEST_UNIT` times the full scale, or an
+        unknown noise model.
+
+    Notes
+    -----
+    ``O(1)``.
+    """
+    full_scale = unit_scale(check_dtype(dtype))
+
+    def scaled(value, name):
+        if value is None:
+            return None
+        unit = non_negative(value, name) / full_scale
+        if unit > _LARGEST_UNIT:
+            raise ValueError(f"{name} must be at most {_LARGEST_UNIT * full_scale:g}, got "
+                             f"{float(value):g}")
+        return unit
+
+    origin = unit_origin(dtype)
+
+    def level(value, name):  # a value, not a difference: counted from the type's least
+        if value is None or not origin:
+            return scaled(value, name)
+        if not float(value) >= origin:
+            raise ValueError(f"{name} must be at least {origin:g} for {np.dtype(dtype)}, got "
+                             f"{float(value):g}")
+        return scaled(float(value) - origin, name)
+
+    return Request(sigma_unit=scaled(sigma, "sigma"), h_unit=scaled(h, "h"),
+                   patch_size=patch_size, search_window=search_window, affinity=affinity,
+                   method=method, model=model, patch_kernel=patch_kernel,
+                   h_chroma_unit=scaled(h_chroma, "h_chroma"), spacing=spacing,
+                   noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
+                   read_noise_unit=scaled(read_noise, "read noise"),
+                   black_level_unit=level(black_level, "black level"))

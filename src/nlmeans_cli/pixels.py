@@ -1,18 +1,9 @@
-"""Pixels: the supported dtypes, the unit scale, array layouts and the noise estimate.
+"""Pixels: array layouts, the channels denoised and the noise estimate.
 
-Three scales meet in this package, and each value says which it is on:
-
-- the **image's own units** (0-255 for uint8, 0-65535 for uint16, 0-1 for floats): the public
-  array functions take ``sigma`` and ``h`` in them, as scikit-image does;
-- the **0-255 scale** for every bit depth: the command line's ``--sigma`` and ``--h``, the
-  literature's convention (names end in ``_255``);
-- the **unit scale** (1 is full scale): everything inside. Images are converted to float32 on
-  it once (:func:`to_unit`) and back once (:func:`from_unit`), and every parameter object
-  below the public functions holds its values on it.
-
-Layouts: a public function takes channels anywhere (``channel_axis``); inside, images are
-channels-last, and the engine takes planar grids ``(channels, n0, n1, n2)`` where a 2-D image
-is ``(C, rows, 1, columns)`` (:func:`to_grid`).
+Values are on the unit scale (:mod:`nlmeans_cli.scales`). Layouts: a public function takes
+channels anywhere (``channel_axis``); inside, images are channels-last, and the engine takes
+planar grids ``(channels, n0, n1, n2)`` where a 2-D image is ``(C, rows, 1, columns)``
+(:func:`to_grid`).
 """
 
 from __future__ import annotations
@@ -28,149 +19,31 @@ from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma, shared
 from .jpeg_noise import still_jpeg_sigma
 from .noise_details import calm_sigma
 from .noise_levels import image_levels
+from .scales import check_dtype, check_finite, to_unit, unit_scale, unit_zero
 
 __all__ = [
     "OPPONENT",
-    "SUPPORTED_DTYPES",
     "ChannelPlan",
     "SigmaReading",
     "channel_plan",
     "channels_equal",
     "channels_last",
-    "check_dtype",
-    "check_finite",
     "estimate_noise",
     "estimate_sigma_unit",
     "fill_channels",
     "from_grid",
-    "from_unit",
     "plan_channels",
     "read_sigma_unit",
     "to_grid",
-    "to_unit",
     "unit_pixels",
-    "unit_scale",
     "varying_channels",
     "varying_mask",
 ]
-
-#: The pixel types every function takes, by name.
-SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32", "float64")
 
 #: Orthonormal opponent colours: rows are luminance-like, red-green and blue-yellow. Being
 #: orthonormal, the transform keeps distances (and noise) as they are in RGB.
 OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
     [[3.0], [2.0], [6.0]])
-
-
-def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
-    """Return *dtype* if it is supported.
-
-    Parameters
-    ----------
-    dtype : numpy.dtype
-        The pixel type.
-    what : str
-        What has it, for the message (``"image"``, ``"frame"``).
-
-    Returns
-    -------
-    numpy.dtype
-
-    Raises
-    ------
-    TypeError
-        If *dtype* is not one of :data:`SUPPORTED_DTYPES`.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.name not in SUPPORTED_DTYPES:
-        raise TypeError(f"unsupported {what} dtype {dtype}; expected uint8, uint16, float32 "
-                        "or float64")
-    return dtype
-
-
-def check_finite(array: np.ndarray, what: str = "image") -> None:
-    """Refuse NaN and infinite values in a float array.
-
-    Parameters
-    ----------
-    array : numpy.ndarray
-        The pixels.
-    what : str
-        What they are, for the message.
-
-    Raises
-    ------
-    ValueError
-        If any value is NaN or infinite; the message counts them.
-    """
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = array.size - int(np.isfinite(array).sum())
-        raise ValueError(f"{what} has {bad} NaN or infinite pixel values; replace them "
-                         "(for example with numpy.nan_to_num) before denoising")
-
-
-def unit_scale(dtype: np.dtype) -> float:
-    """Return the value of full scale for *dtype*: 255, 65535, or 1 for floats.
-
-    Parameters
-    ----------
-    dtype : numpy.dtype
-        One of the supported image dtypes.
-
-    Returns
-    -------
-    float
-        Dividing an image by this puts it on the unit scale, where 1 is full scale.
-    """
-    dtype = np.dtype(dtype)
-    return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
-
-
-def to_unit(image: np.ndarray) -> np.ndarray:
-    """Return *image* as float32 on the unit scale (integers divided by their maximum).
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        uint8, uint16, float32 or float64.
-
-    Returns
-    -------
-    numpy.ndarray
-        A new float32 array of the same shape.
-    """
-    image = np.asarray(image)
-    unit = image.astype(np.float32)
-    unit /= np.float32(unit_scale(image.dtype))
-    return unit
-
-
-def from_unit(unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Convert a unit-scale float32 estimate back to *dtype*.
-
-    Parameters
-    ----------
-    unit : numpy.ndarray
-        float32 on the unit scale; may be modified in place.
-    dtype : numpy.dtype
-        The target pixel type.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integers rounded and clipped to the dtype's range; floats cast.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind == "u":
-        full_scale = unit_scale(dtype)
-        # In place and in float32 (exact for integers below 2**24): a float64 copy of a large
-        # image would be the biggest allocation of the whole call.
-        scaled = np.multiply(unit, np.float32(full_scale), dtype=np.float32)
-        np.rint(scaled, out=scaled)
-        np.clip(scaled, 0, full_scale, out=scaled)
-        return scaled.astype(dtype)
-    return unit.astype(dtype)
 
 
 def channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -529,7 +402,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         As for :func:`nlmeans_cli.denoise`.
     model : str
         ``"gaussian"``: one standard deviation; ``"poisson-gaussian"``: the parameters of
-        ``variance(x) = gain * x + read_noise ** 2``.
+        ``variance(x) = gain * x + read_noise ** 2`` (for a signed image, ``x`` counts from
+        its 0, as :func:`nlmeans_cli.denoise` takes it).
     channel_axis : int, optional
         As for :func:`nlmeans_cli.denoise`.
 
@@ -589,10 +463,13 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     if model == "gaussian":
         return estimate_sigma_unit(unit) * scale
     low, high = image_levels(unit)
-    fits = [fit_poisson_gaussian(unit[..., c]) for c in range(unit.shape[-1])]
-    # Where clipping hid the growth from the levels' line, denoise transforms with the
-    # clipped levels' own model.
-    fits = [clipped_levels_model(unit[..., c], fit, low, high) or fit
-            for c, fit in enumerate(fits)]
+    # A signed image's photon counts start at its 0, as denoise takes them.
+    zero = unit_zero(image.dtype)
+    fits = [fit_poisson_gaussian(unit[..., c], black_level=zero) for c in range(unit.shape[-1])]
+    if zero is None:
+        # Where clipping hid the growth from the levels' line, denoise transforms with the
+        # clipped levels' own model (where no black level is given).
+        fits = [clipped_levels_model(unit[..., c], fit, low, high) or fit
+                for c, fit in enumerate(fits)]
     return (float(np.mean([fit.gain for fit in fits])) * scale,
             float(np.mean([fit.read_noise for fit in fits])) * scale)

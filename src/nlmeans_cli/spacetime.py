@@ -31,19 +31,18 @@ from .clip_noise import (
     plan_frames_from_residual,
     plan_frames_stabiliser,
 )
-from .denoising import denoise_with, request_for
+from .denoising import denoise_with
 from .methods import Setting, method_named
 from .noise import lookup_noise
-from .parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW, Request, reference_level
-from .pixels import (
-    channels_last,
-    check_dtype,
-    fill_channels,
-    from_unit,
-    restore_channels,
-    to_unit,
-    unit_scale,
+from .parameters import (
+    DEFAULT_NOISE,
+    DEFAULT_TEMPORAL_WINDOW,
+    Request,
+    reference_level,
+    request_for,
 )
+from .pixels import channels_last, fill_channels, restore_channels
+from .scales import check_dtype, from_unit, to_unit, unit_origin, unit_scale
 
 __all__ = [
     "DEFAULT_TEMPORAL_WINDOW",
@@ -509,6 +508,7 @@ def _window_grid(held: deque, channel_axis: int | None, stabiliser=None,
         channels = len(varying)
     grid = np.empty((channels, rows, len(held), columns), np.float32)
     scale = np.float32(unit_scale(held[0].dtype))
+    origin = np.float32(unit_origin(held[0].dtype))
     for f, frame in enumerate(held):
         last = channels_last(frame, channel_axis)
         if varying is not None:
@@ -516,8 +516,11 @@ def _window_grid(held: deque, channel_axis: int | None, stabiliser=None,
         if stabiliser is not None:
             grid[:, :, f, :] = np.moveaxis(stabiliser.forward(to_unit(last)), -1, 0)
             continue
-        np.divide(np.moveaxis(last, -1, 0), scale, out=grid[:, :, f, :], dtype=np.float32,
-                  casting="unsafe")
+        plane = grid[:, :, f, :]
+        # As to_unit, into the grid: no float32 copy of the frame on the way.
+        np.subtract(np.moveaxis(last, -1, 0), origin, out=plane, dtype=np.float32,
+                    casting="unsafe")
+        plane /= scale
     return grid
 
 

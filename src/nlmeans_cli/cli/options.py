@@ -202,9 +202,11 @@ ReadNoiseOption = Annotated[
 BlackLevelOption = Annotated[
     float | None,
     typer.Option(min=0, metavar="FLOAT",
-                 show_default="fitted where the image shows one; 0 with --gain and --read-noise",
+                 show_default="fitted where the image shows one; 0 with --gain and --read-noise;"
+                              " a signed file's 0",
                  help="Poisson-Gaussian noise: the value of no photons, a camera's offset "
-                      f"(for a 16-bit file, its value / 257). {SCALE_NOTE}"),
+                      "(for a 16-bit file, its value / 257; for a signed 16-bit file, "
+                      f"(its value + 32768) / 257). {SCALE_NOTE}"),
 ]
 StripMetadataOption = Annotated[
     bool,

@@ -53,8 +53,8 @@ def summary(outcome) -> str:
         else:
             pair = f"{gain}, {read} ({'fitted' if outcome.noise_fitted else 'given'})"
         if outcome.black_level is not None:
-            how = "given" if "black level" in outcome.noise_given else "fitted"
-            pair += f", black level {_parameter(outcome.black_level)} ({how})"
+            pair += (f", black level {_parameter(outcome.black_level)} "
+                     f"({outcome.black_level_source})")
         noise = f"poisson-gaussian noise, {pair}, stabilised"
         if outcome.measured_share < 1:
             noise += f" (its noise measured {outcome.measured_share:.2f} of the model's)"

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..methods import METHODS
-from ..pixels import estimate_noise, to_unit
+from ..pixels import estimate_noise
+from ..scales import to_unit
 
 __all__ = ["COMPARED", "Comparison", "ImageScore", "compare", "comparison_methods"]
 

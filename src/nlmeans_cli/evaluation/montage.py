@@ -111,7 +111,7 @@ def _centre_crop_box(shape, width):
 
 
 def _unit_rgb(image: np.ndarray) -> np.ndarray:
-    from ..pixels import to_unit
+    from ..scales import to_unit
 
     unit = to_unit(image)
     if unit.ndim == 2:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pixels import SUPPORTED_DTYPES
+from ..scales import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import open_unlimited
 from .videos import VIDEO_CODECS, video_frames, video_header, write_video
@@ -274,7 +274,8 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
         raise ImageFileError(f"{path}: holds no frames")
     if sequence.dtype.name not in SUPPORTED_DTYPES:
         raise ImageFileError(f"{path}: unsupported pixel type {sequence.dtype}; expected 8- or "
-                             "16-bit unsigned integers or 32/64-bit floats")
+                             "16-bit unsigned integers, 16-bit signed ones or 32/64-bit "
+                             "floats")
     shape = sequence.frame_shape
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)
                                     and not sequence.separate_channels):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pixels import SUPPORTED_DTYPES
+from ..scales import SUPPORTED_DTYPES
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import (
     Metadata,
@@ -412,7 +412,7 @@ def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[st
     if pixels.dtype.name not in SUPPORTED_DTYPES:
         raise ImageFileError(
             f"{path}: unsupported pixel type {pixels.dtype}; "
-            "expected 8- or 16-bit unsigned integers or 32/64-bit floats"
+            "expected 8- or 16-bit unsigned integers, 16-bit signed ones or 32/64-bit floats"
         )
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] > 4):
         raise ImageFileError(f"{path}: unsupported image layout {pixels.shape}")

@@ -19,6 +19,7 @@ from ..io.atomic import ImageFileError, OutputExistsError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
+from ..scales import unit_zero
 from .noise_notes import (
     GROWTH_HIDDEN_NOTE,
     GROWTH_IN_RESIDUAL_NOTE,
@@ -102,6 +103,9 @@ class FileOutcome:
     black_level : float or None
         The black level used (a camera's offset), 0-255 scale, where any: the mean over the
         channels that have one.
+    black_level_source : str
+        Where it came from: ``"given"``, ``"fitted"``, or ``"the file's 0"`` (a signed
+        image's photon counts start there unless one is given); empty without one.
     noise_fitted : bool
         Whether they were fitted from the file.
     noise_given : tuple of str
@@ -143,6 +147,7 @@ class FileOutcome:
     gain: float | None = None
     read_noise: float | None = None
     black_level: float | None = None
+    black_level_source: str = ""
     noise_fitted: bool = False
     noise_given: tuple[str, ...] = ()
     measured_share: float = 1.0
@@ -244,6 +249,12 @@ class FileOutcome:
                 for each in settings))
         self.measured_share = min((stabiliser.measured_share for stabiliser in stabilisers
                                    if stabiliser is not None), default=1.0)
+        if self.black_level is not None:
+            zero = None if dtype is None else unit_zero(dtype)
+            self.black_level_source = ("the file's 0" if zero is not None
+                                       and abs(self.black_level - 255.0 * zero) < 1e-9
+                                       else "given" if "black level" in self.noise_given
+                                       else "fitted")
 
 
 def _mean_black_level(models: Sequence[PoissonGaussian]) -> float | None:

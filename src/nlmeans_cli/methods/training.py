@@ -429,7 +429,7 @@ def load_training_images(sources: Sequence[str], *, hold_out_every: int = 0
     from ..io.atomic import ImageFileError
     from ..io.folders import find_images
     from ..io.stills import read_picture
-    from ..pixels import to_unit
+    from ..scales import to_unit
 
     images, names = [], []
     for source in sources:
