@@ -186,3 +186,45 @@ def test_thumbnails_are_left_out_of_a_stack(tmp_path, rng):
     assert result.exit_code == 0, result.output
     with tifffile.TiffFile(target) as tiff:
         assert tiff.series[0].shape == frames.shape
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_a_tiled_tiff_comes_out_tiled_as_it_was(tmp_path, colour):
+    rng = np.random.default_rng(11)
+    image = _smooth(rng, (72, 100, 3) if colour else (72, 100))
+    striped, tiled = tmp_path / "striped.tif", tmp_path / "tiled.tif"
+    tifffile.imwrite(striped, image, compression="zlib")
+    tifffile.imwrite(tiled, image, compression="zlib", tile=(32, 48))
+    outputs = []
+    for source in (striped, tiled):
+        out = tmp_path / f"{source.stem}_out.tif"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10", "-q"])
+        assert result.exit_code == 0, result.output
+        with tifffile.TiffFile(out) as written:
+            page = written.pages[0]
+            assert page.is_tiled == (source == tiled)
+            assert page.compression.name == "ADOBE_DEFLATE"
+            outputs.append(written.asarray())
+            if source == tiled:
+                assert (page.tilelength, page.tilewidth) == (32, 48)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_colour_stored_plane_by_plane_comes_out_so(tmp_path):
+    rng = np.random.default_rng(12)
+    image = _smooth(rng, (40, 52, 3))
+    interleaved, planes = tmp_path / "interleaved.tif", tmp_path / "planes.tif"
+    tifffile.imwrite(interleaved, image, photometric="rgb")
+    tifffile.imwrite(planes, np.moveaxis(image, -1, 0), photometric="rgb",
+                     planarconfig="separate")
+    outputs = []
+    for source in (interleaved, planes):
+        out = tmp_path / f"{source.stem}_out.tif"
+        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10", "-q"])
+        assert result.exit_code == 0, result.output
+        with tifffile.TiffFile(out) as written:
+            separate = written.pages[0].planarconfig.name == "SEPARATE"
+            assert separate == (source == planes)
+            outputs.append(written.asarray())
+    np.testing.assert_array_equal(outputs[0], np.moveaxis(outputs[1], 0, -1)
+                                  if outputs[1].shape[0] == 3 else outputs[1])

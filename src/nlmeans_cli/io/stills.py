@@ -175,7 +175,14 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
 
     import tifffile
 
-    from .tiffs import check_pages, compression_of, image_pages, page_pixels, tifffile_log
+    from .tiffs import (
+        check_pages,
+        compression_of,
+        image_pages,
+        layout_of,
+        page_pixels,
+        tifffile_log,
+    )
 
     with tifffile_log(), tifffile.TiffFile(io.BytesIO(raw)) as tiff:
         try:
@@ -216,6 +223,7 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
         notes.extend(compression_notes)
         if compression is not None:
             options["compression"] = compression
+        options.update(layout_of(page, pixels))
         return pixels, notes, options, 1
 
 
@@ -397,9 +405,10 @@ def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
     if options.get("compression") == "jpeg" and picture.alpha is not None:
         options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
     buffer = io.BytesIO()
+    options.setdefault("planarconfig", "contig")
     tifffile.imwrite(buffer, data, photometric="rgb" if colour else "minisblack",
                      extrasamples=("unassalpha",) if picture.alpha is not None else None,
-                     planarconfig="contig", **options, **keywords)
+                     **options, **keywords)
     return buffer.getvalue()
 
 

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "page_pixels",
-           "tifffile_log"]
+__all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "layout_of",
+           "page_pixels", "tifffile_log"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -153,6 +153,33 @@ def compression_of(page, dtype: np.dtype) -> tuple[str | None, dict, list[str]]:
         return "jpeg", {"compressionargs": {"level": 95}}, []
     return ("adobe_deflate", {},
             [f"the input's {name} compression cannot hold the result; written with Deflate"])
+
+
+def layout_of(page, pixels: np.ndarray) -> dict:
+    """Return how a still written from *page*'s file lays out its pixels: tiles, planes.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        The input's page.
+    pixels : numpy.ndarray
+        The pixels as read (upright, channels last): a tile shape is kept where the image
+        was not turned.
+
+    Returns
+    -------
+    dict
+        Keywords for ``tifffile.imwrite``: ``tile`` for a tiled input (viewers of large
+        images read tiled files a tile at a time), ``planarconfig`` ``"separate"`` for
+        colour stored plane by plane; empty for a striped, interleaved input.
+    """
+    options: dict = {}
+    upright = pixels.shape[:2] == (int(page.imagelength), int(page.imagewidth))
+    if page.is_tiled and int(page.imagedepth) == 1 and upright:
+        options["tile"] = (int(page.tilelength), int(page.tilewidth))
+    if pixels.ndim == 3 and int(page.samplesperpixel) > 1 and int(page.planarconfig) == 2:
+        options["planarconfig"] = "separate"
+    return options
 
 
 class _Collected(logging.Handler):
