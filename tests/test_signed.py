@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from nlmeans_cli import denoise, denoise_clip, estimate_noise
 from nlmeans_cli.cli import app
+from nlmeans_cli.pixels import counts_zero
 from nlmeans_cli.scales import from_unit, to_unit, unit_zero
 
 runner = CliRunner()
@@ -144,3 +145,17 @@ def test_formats_that_cannot_hold_int16_and_wider_integers_are_refused(tmp_path)
     assert "wide.tif: unsupported pixel type int32" in result.stderr
     assert "16-bit signed" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_counts_start_at_0_only_where_the_values_stay_near_it():
+    rng = np.random.default_rng(6)
+    _, ct = _ct_slice(rng, sigma=100.0)
+    _, counts = _photon_counts(rng)
+    assert counts_zero(to_unit(ct)[..., np.newaxis], ct.dtype) is None  # air at -1000
+    zero = counts_zero(to_unit(counts)[..., np.newaxis], counts.dtype)
+    assert zero == unit_zero(np.int16)
+    unsigned = (counts.astype(np.int32) + OFFSET).astype(np.uint16)
+    assert counts_zero(to_unit(unsigned)[..., np.newaxis], unsigned.dtype) is None
+    # Dark counts whose read noise alone takes them below 0 are counts still.
+    dark = np.rint(rng.normal(0, 40, (64, 64))).astype(np.int16)
+    assert counts_zero(to_unit(dark)[..., np.newaxis], dark.dtype) == zero

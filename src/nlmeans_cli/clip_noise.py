@@ -22,11 +22,12 @@ from .pixels import (
     channel_plan,
     channels_equal,
     channels_last,
+    counts_zero,
     estimate_sigma_unit,
     plan_channels,
     varying_mask,
 )
-from .scales import check_dtype, check_finite, to_unit, unit_scale, unit_zero
+from .scales import check_dtype, check_finite, to_unit, unit_scale
 from .stabiliser import StabiliserPlan
 
 __all__ = ["FIT_SAMPLE_FRAMES", "NOISE_SAMPLE_FRAMES", "check_frame", "estimate_frames_noise",
@@ -95,7 +96,8 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
                                      samples or FIT_SAMPLE_FRAMES)
     # As denoise_clip, which denoises neither constant channels nor copies.
     plan = channel_plan(sampled)
-    fits = [fit_poisson_gaussian(sampled[..., c], black_level=unit_zero(dtype))
+    zero = counts_zero(sampled, dtype)
+    fits = [fit_poisson_gaussian(sampled[..., c], black_level=zero)
             for c in (range(sampled.shape[-1]) if plan is None else plan.denoised)]
     return (float(np.mean([fit.gain for fit in fits])) * unit_scale(dtype),
             float(np.mean([fit.read_noise for fit in fits])) * unit_scale(dtype))
@@ -192,7 +194,7 @@ def plan_frames_stabiliser(frames: Iterable[np.ndarray], request: Request, *,
         return StabiliserPlan(None), None
     sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
                                      samples or FIT_SAMPLE_FRAMES)
-    request = request.counting_from(unit_zero(dtype))
+    request = request.counting_from(counts_zero(sampled, dtype))
     plan = channel_plan(sampled)
     if plan is None:
         return stabiliser_for(request, sampled, top), None
@@ -245,7 +247,7 @@ def plan_frames_from_residual(frames: Iterable[np.ndarray], request: Request, *,
     """
     sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
                                      samples or FIT_SAMPLE_FRAMES)
-    request = request.counting_from(unit_zero(dtype))
+    request = request.counting_from(counts_zero(sampled, dtype))
     if channel_plan is not None:
         sampled = channel_plan.denoised_of(sampled)
     settings = [pilot_setting(request, frame, level=top) for frame in sampled]

@@ -22,6 +22,7 @@ from .pixels import (
     SigmaReading,
     channel_plan,
     channels_last,
+    counts_zero,
     fill_channels,
     from_grid,
     read_sigma_unit,
@@ -30,7 +31,7 @@ from .pixels import (
     unit_pixels,
 )
 from .residual_growth import PILOT_STRENGTH, pilot_centres, residual_shows_growth
-from .scales import from_unit, unit_zero
+from .scales import from_unit
 from .stabiliser import Stabiliser, StabiliserPlan, plan_stabiliser
 
 __all__ = ["denoise", "denoise_request", "denoise_with", "pilot_setting",
@@ -314,7 +315,7 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
 
 
 def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
-    request = request.counting_from(unit_zero(dtype))
+    request = request.counting_from(counts_zero(unit, dtype))
     level = reference_level(unit, dtype)
     plan = channel_plan(unit)
     if plan is not None:
