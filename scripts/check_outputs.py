@@ -3,7 +3,7 @@
     python scripts/check_outputs.py record MANIFEST.json   # before a change
     python scripts/check_outputs.py check MANIFEST.json    # after it: byte for byte
 
-Runs ``nlm denoise`` (samples and generated stills, 8/16-bit and float, colour with alpha,
+Runs ``nlm denoise`` (samples and generated stills, 8/16-bit, signed and float, colour with alpha,
 learned, tiles, clips, stacks, volumes), ``nlm batch`` and ``nlm compare --json`` in a temporary
 folder and hashes every file written (for ``compare``, its JSON without the timings). The
 generated inputs come from fixed seeds, so the same code on the same machine writes the same
@@ -51,6 +51,11 @@ def make_inputs(folder: Path) -> None:
                 loop=0)
     iio.imwrite(folder / "clip.mp4", np.repeat(clip[..., np.newaxis], 3, -1)[:, :, :96],
                 plugin="pyav", codec="libx264", fps=10)
+    # Signed: CT numbers (Gaussian noise), and counts from 0 (photon noise).
+    ct = np.rint(base * 3000 - 1000 + rng.normal(0, 60, base.shape)).astype(np.int16)
+    iio.imwrite(folder / "ct.tif", ct)
+    counts = 30 * rng.poisson(base * 4000 / 30) + rng.normal(0, 40, base.shape)
+    iio.imwrite(folder / "counts.tif", np.rint(counts).astype(np.int16))
     batch = folder / "batch"
     (batch / "sub").mkdir(parents=True)
     iio.imwrite(batch / "a.png", np.rint(noisy * 255).astype(np.uint8))
@@ -73,6 +78,8 @@ def commands(inputs: Path, out: Path) -> list[list[str]]:
         ["denoise", cam16, f"{o}/cam16_s12.tif", "--sigma", "12"],
         ["denoise", f"{i}/grey16.tif", f"{o}/grey16.tif"],
         ["denoise", f"{i}/float32.tif", f"{o}/float32.tif"],
+        ["denoise", f"{i}/ct.tif", f"{o}/ct.tif"],
+        ["denoise", f"{i}/counts.tif", f"{o}/counts.tif"],
         ["denoise", f"{i}/rgba.png", f"{o}/rgba.png"],
         ["denoise", f"{i}/colour.jpg", f"{o}/colour.png"],
         ["denoise", cam, f"{o}/cam_learned.png", "--method", "learned"],
