@@ -159,3 +159,15 @@ def test_counts_start_at_0_only_where_the_values_stay_near_it():
     # Dark counts whose read noise alone takes them below 0 are counts still.
     dark = np.rint(rng.normal(0, 40, (64, 64))).astype(np.int16)
     assert counts_zero(to_unit(dark)[..., np.newaxis], dark.dtype) == zero
+
+
+def test_a_fitted_black_level_of_a_signed_file_is_noted_in_its_values():
+    from nlmeans_cli.jobs.noise_notes import black_level_notes
+    from nlmeans_cli.noise import PoissonGaussian
+
+    level = to_unit(np.array([-1200], np.int16))[0]
+    model = PoissonGaussian(30 / 65535, 40 / 65535, black_level=float(level))
+    (note,) = black_level_notes([model], [1], "int16")
+    assert "(-1200 in the file's values)" in note
+    (unsigned,) = black_level_notes([model], [1], "uint16")
+    assert f"({65535 * level:.0f} of 65535)" in unsigned

@@ -76,7 +76,8 @@ def black_level_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
     models, numbers, given
         As for :func:`undetermined_notes`.
     dtype : str or None
-        The pixels' type's name: for ``"uint16"`` the level in the file's values too.
+        The pixels' type's name: for ``"uint16"`` and ``"int16"`` the level in the file's
+        values too.
 
     Returns
     -------
@@ -87,14 +88,21 @@ def black_level_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
              if model.black_level is not None]
     if not found or "black level" in given:
         return []
-    sixteen = dtype == "uint16"
-    levels = ", ".join(f"{255.0 * level:.3g}"
-                       + (f" ({65535.0 * level:.0f} of 65535)" if sixteen else "")
+    levels = ", ".join(f"{255.0 * level:.3g}" + _in_the_file(level, dtype)
                        + _channel_label(number, numbers) for number, level in found)
     return [f"the image carries a black level (a camera's offset), where its photon counts "
             f"start: {levels}; the noise model takes it (variance gain * (x - black level) "
             "+ read noise^2), and where the photon counts' lattice does not show, the read "
             "noise is the least the data allow and the black level the least that goes with it"]
+
+
+def _in_the_file(level: float, dtype: str | None) -> str:
+    """Return a 16-bit file's value of a unit-scale *level*, in brackets (else nothing)."""
+    if dtype == "uint16":
+        return f" ({65535.0 * level:.0f} of 65535)"
+    if dtype == "int16":
+        return f" ({65535.0 * level - 32768.0:.0f} in the file's values)"
+    return ""
 
 
 def _channel_label(number: int, numbers: Sequence[int]) -> str:
