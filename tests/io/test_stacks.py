@@ -125,3 +125,34 @@ def test_volume_total_beyond_the_limit_is_refused(tmp_path):
                                  "--max-pixels", "100000"])
     assert result.exit_code == 1
     assert "a volume of 200000 voxels" in result.stderr
+
+
+@pytest.mark.parametrize(("kind", "compression"), [("grey", None), ("grey", "zlib"),
+                                                   ("rgb", "zlib"), ("channels", None)])
+def test_a_tiled_stack_comes_out_tiled_with_the_pixels_of_its_striped_twin(tmp_path, kind,
+                                                                           compression):
+    rng = np.random.default_rng(17)
+    if kind == "channels":
+        # Shaped, in an order ImageJ's hyperstacks cannot hold (which are striped).
+        axes, (_, stack) = "CZYX", _hyperstack(rng, "CZYX", (2, 3, 40, 52))
+        options = {"metadata": {"axes": axes}, "photometric": "minisblack"}
+    else:
+        shape = (4, 40, 52, 3) if kind == "rgb" else (4, 40, 52)
+        stack = np.clip(rng.normal(30000, 3000, shape), 0, 65535).astype(np.uint16)
+        options = {"photometric": "rgb" if kind == "rgb" else "minisblack"}
+    outputs = []
+    for tile in (None, (16, 32)):
+        source = tmp_path / f"{'tiled' if tile else 'striped'}.tif"
+        tifffile.imwrite(source, stack, tile=tile, compression=compression, **options)
+        target = tmp_path / f"{source.stem}_out.tif"
+        result = runner.invoke(app, ["denoise", str(source), str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        with tifffile.TiffFile(target) as tiff:
+            assert all(page.is_tiled == (tile is not None) for page in tiff.pages)
+            if tile:
+                assert (tiff.pages[0].tilelength, tiff.pages[0].tilewidth) == tile
+            assert tiff.pages[0].compression.name == ("NONE" if compression is None
+                                                      else "ADOBE_DEFLATE")
+            outputs.append(tiff.asarray())
+    assert outputs[0].shape == stack.shape
+    np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -18,7 +18,8 @@ import numpy as np
 from .atomic import ImageFileError
 from .metadata import imagej_settings
 
-__all__ = ["open_tiff_stack", "tiff_stack_frames", "voxel_spacing", "write_tiff_stack"]
+__all__ = ["frame_tiles", "open_tiff_stack", "tiff_stack_frames", "voxel_spacing",
+           "write_tiff_stack"]
 
 
 def open_tiff_stack(path: Path, max_pixels: int) -> dict:
@@ -111,6 +112,8 @@ def _stack_metadata(tiff, first) -> dict:
         carried["compression"] = {"compression": compression, **options}
     if tiff.is_bigtiff:
         carried["bigtiff"] = True
+    if first.is_tiled and int(first.imagedepth) == 1 and not tiff.is_imagej:
+        carried["tile"] = (int(first.tilelength), int(first.tilewidth))
     return carried
 
 
@@ -254,15 +257,18 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
                          dtype=like.dtype, imagej=True, photometric=photometric,
                          metadata={"axes": "ZYX", **carried["imagej"]}, **options)
         return count
-    if "compression" in options:
-        # Compressed pages cannot be appended to a series one by one (tifffile's contiguous
-        # mode): the series is declared with its whole shape and the frames streamed into it
-        # (held first only where their number is not known).
+    tile = carried.get("tile")
+    if "compression" in options or tile:
+        # Compressed or tiled pages cannot be appended to a series one by one (tifffile's
+        # contiguous mode): the series is declared with its whole shape and the frames (or
+        # their tiles) streamed into it (held first only where their number is not known).
         if like.n_frames is None:
             frames = list(frames)
         n_frames = like.n_frames if like.n_frames is not None else len(frames)
-        tifffile.imwrite(temporary, counted(frames), shape=(n_frames, *like.frame_shape),
-                         dtype=like.dtype, photometric=photometric, **first_options, **options,
+        data = counted(frames)
+        tifffile.imwrite(temporary, frame_tiles(data, tile) if tile else data,
+                         shape=(n_frames, *like.frame_shape), dtype=like.dtype, tile=tile,
+                         photometric=photometric, **first_options, **options,
                          bigtiff=carried.get("bigtiff"))
         return count
     with tifffile.TiffWriter(temporary, bigtiff=_needs_bigtiff(like)) as tiff:
@@ -328,10 +334,40 @@ def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) ->
     if "ome" in carried and not imagej:
         options.update(description=carried["ome"])
         metadata = None
-    tifffile.imwrite(temporary, planes(), shape=like.series_shape, dtype=like.dtype,
-                     imagej=imagej, metadata=metadata, photometric="minisblack", **options,
+    tile = None if imagej else carried.get("tile")  # ImageJ's hyperstacks are striped
+    tifffile.imwrite(temporary, frame_tiles(planes(), tile) if tile else planes(),
+                     shape=like.series_shape, dtype=like.dtype, imagej=imagej,
+                     metadata=metadata, photometric="minisblack", tile=tile, **options,
                      bigtiff=carried.get("bigtiff"))
     return count
+
+
+def frame_tiles(frames: Iterable[np.ndarray], tile: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Yield each frame's tiles, row by row, those at its edges padded with zeros.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        Frames (or planes), rows and columns first.
+    tile : tuple of 2 int
+        The tiles' rows and columns.
+
+    Yields
+    ------
+    numpy.ndarray
+        Contiguous tiles of the frames' dtype, as ``tifffile.imwrite`` takes a tiled series
+        from an iterator.
+    """
+    rows, columns = tile
+    for frame in frames:
+        for top in range(0, frame.shape[0], rows):
+            for left in range(0, frame.shape[1], columns):
+                block = frame[top:top + rows, left:left + columns]
+                if block.shape[:2] != (rows, columns):
+                    padded = np.zeros((rows, columns, *frame.shape[2:]), frame.dtype)
+                    padded[:block.shape[0], :block.shape[1]] = block
+                    block = padded
+                yield np.ascontiguousarray(block)
 
 
 def _in_imagej_order(axes: str) -> bool:
