@@ -119,9 +119,9 @@ def denoise(
         The value of no photons (a camera's offset), in the image's value units: the
         variance is then ``gain * (x - black_level) + read_noise ** 2``. ``None``: 0 where
         the gain and read noise are both given, else fitted where the image shows one
-        (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`); for a signed image, its 0
-        (CT numbers and other signed data carry no photon noise, and ``auto`` keeps them
-        Gaussian where their noise does not grow above 0).
+        (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`); for a signed image, its 0,
+        unless its lowest values lie far below it (CT numbers, whose air lies at -1000, are
+        no photon counts from 0): :func:`nlmeans_cli.pixels.counts_zero`.
 
     Returns
     -------

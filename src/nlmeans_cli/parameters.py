@@ -418,7 +418,7 @@ def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None 
                 noise: str = DEFAULT_NOISE, gain: float | None = None,
                 read_noise: float | None = None, black_level: float | None = None
                 ) -> Request:
-    """Turn :func:`denoise`'s keyword arguments into a request on the unit scale.
+    """Turn :func:`nlmeans_cli.denoise`'s keyword arguments into a request on the unit scale.
 
     Parameters
     ----------
@@ -426,7 +426,7 @@ def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None 
         The pixels' type, whose full scale the values are divided by.
     sigma, h, patch_size, search_window, affinity, method, model, patch_kernel, h_chroma, \
 spacing, noise, gain, read_noise, black_level
-        As for :func:`denoise`, in the pixels' value units.
+        As for :func:`nlmeans_cli.denoise`, in the pixels' value units.
 
     Returns
     -------
