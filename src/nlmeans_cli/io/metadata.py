@@ -275,12 +275,10 @@ def _pillow_metadata(raw: bytes) -> Metadata:
 def _tiff_metadata(raw: bytes) -> Metadata:
     import io
 
-    import tifffile
-
-    from .tiffs import tifffile_log
+    from .tiffs import open_tiff
 
     metadata = Metadata()
-    with tifffile_log(), tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+    with open_tiff(io.BytesIO(raw)) as tiff:
         page = tiff.pages.first
         tags = page.tags
         icc = tags.valueof(34675)

@@ -47,11 +47,9 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
     -----
     Reads every page's header, no pixel data.
     """
-    import tifffile
+    from .tiffs import check_pages, image_pages, open_tiff
 
-    from .tiffs import check_pages, image_pages, tifffile_log
-
-    with tifffile_log(), tifffile.TiffFile(path) as tiff:
+    with open_tiff(path) as tiff:
         try:
             check_pages(tiff, max_pixels, str(path))
         except ValueError as error:
@@ -187,11 +185,9 @@ def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
     numpy.ndarray
         One frame: grey, RGB, or a hyperstack's channels last.
     """
-    import tifffile
+    from .tiffs import image_pages, open_tiff, page_pixels
 
-    from .tiffs import image_pages, page_pixels, tifffile_log
-
-    with tifffile_log(), tifffile.TiffFile(sequence.path) as tiff:
+    with open_tiff(sequence.path) as tiff:
         if sequence.separate_channels:
             for page_numbers in _channel_pages(sequence):
                 yield np.stack([tiff.asarray(key=int(number), series=0)

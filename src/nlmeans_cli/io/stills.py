@@ -173,18 +173,9 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
                  ) -> tuple[np.ndarray, list[str], dict, int]:
     import io
 
-    import tifffile
+    from .tiffs import check_pages, compression_of, image_pages, layout_of, open_tiff, page_pixels
 
-    from .tiffs import (
-        check_pages,
-        compression_of,
-        image_pages,
-        layout_of,
-        page_pixels,
-        tifffile_log,
-    )
-
-    with tifffile_log(), tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+    with open_tiff(io.BytesIO(raw)) as tiff:
         try:
             check_pages(tiff, max_pixels, str(path))
         except ValueError as error:

@@ -19,11 +19,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import tifffile
+
 __all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "layout_of",
-           "page_pixels", "tifffile_log"]
+           "open_tiff", "page_pixels", "tifffile_log"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -215,6 +219,31 @@ def tifffile_log() -> Iterator[list[str]]:
         yield handler.messages
     finally:
         logger.removeHandler(handler)
+
+
+@contextmanager
+def open_tiff(source) -> Iterator[tifffile.TiffFile]:
+    """Open a TIFF for reading, with what tifffile logs collected rather than printed.
+
+    Parameters
+    ----------
+    source : path-like or file-like
+        The file, or its bytes in a ``BytesIO``.
+
+    Yields
+    ------
+    tifffile.TiffFile
+        The open file, closed when the block ends.
+
+    Notes
+    -----
+    :func:`tifffile_log` and ``tifffile.TiffFile`` together, as every reader opens them; a
+    reader that needs the messages (a truncated file's) opens the two itself.
+    """
+    import tifffile
+
+    with tifffile_log(), tifffile.TiffFile(source) as tiff:
+        yield tiff
 
 
 def chain_broken(messages: list[str]) -> bool:
