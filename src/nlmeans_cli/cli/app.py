@@ -18,6 +18,7 @@ import typer
 
 from ..parameters import DEFAULT_NOISE, DEFAULT_TEMPORAL_WINDOW
 from .commands import OneLineErrors, PlainHelp, fail
+from .noise import noise_command
 from .options import (
     DEFAULT_MAX_PIXELS,
     SCALE_NOTE,
@@ -514,6 +515,7 @@ def compare_command(
         typer.echo(f"montage -> {montage}", err=True)
 
 
+app.command("noise", cls=PlainHelp)(noise_command)
 app.command("train", cls=PlainHelp)(train_command)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import sys
 
 import typer
@@ -49,6 +50,7 @@ class PlainHelp(TyperCommand):
         """Write the help with every parameter's value named (see the class)."""
         for param in self.get_params(ctx):
             _name_values(param, ctx)
+        self.help = _joined_paragraphs(self.help)
         super().format_help(ctx, formatter)
 
     def collect_usage_pieces(self, ctx) -> list[str]:
@@ -60,6 +62,19 @@ class PlainHelp(TyperCommand):
                 name += "..." if param.nargs != 1 and not name.endswith("...") else ""
                 pieces.append(name if param.required else f"[{name}]")
         return pieces
+
+
+def _joined_paragraphs(text: str | None) -> str | None:
+    """Return a docstring's paragraphs each on one line, for the terminal to wrap.
+
+    Typer keeps the source's line breaks after the first paragraph, which then break again
+    wherever the terminal is narrower than the source's lines.
+    """
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(paragraph if paragraph.startswith("\b")
+                       else " ".join(paragraph.split()) for paragraph in paragraphs)
 
 
 _VALUE_NAMES = {"<int": "INT", "<float": "FLOAT"}

@@ -16,6 +16,7 @@ __all__ = [
     "TrainingProgress",
     "StillProgress",
     "comparison_table",
+    "noise_line",
     "rich_bar",
     "summary",
 ]
@@ -69,6 +70,28 @@ def summary(outcome) -> str:
     else:
         noise = f"sigma {_number(outcome.sigma)} ({source})"
     return f"{outcome.input}: {outcome.description}, {noise}{used}{temporal}"
+
+
+def noise_line(reading) -> str:
+    """One line for a file's noise (``nlm noise``): what it is, and its noise.
+
+    On the 0-255 scale, as ``--sigma``, ``--gain`` and ``--read-noise`` take it; a 16-bit
+    file's values in brackets too. A stack whose channels are kept apart gives each
+    channel's.
+    """
+    names = ("sigma",) if reading.noise == "gaussian" else ("gain", "read_noise")
+    sixteen = reading.file_scale == 257.0
+    pieces = []
+    for name in names:
+        values = [part[name] for part in reading.parts]
+        text = ", ".join(_parameter(value) for value in values)
+        if sixteen:
+            text += " (" + ", ".join(f"{value * 257.0:.4g}" for value in values)
+            text += " in the file's values)"
+        pieces.append(f"{name.replace('_', ' ')} {text}")
+    channels = (f" (channels {', '.join(str(c + 1) for c in range(len(reading.parts)))})"
+                if len(reading.parts) > 1 else "")
+    return f"{reading.input}: {reading.description}, {', '.join(pieces)}{channels}"
 
 
 def _number(value: float) -> str:

@@ -20,6 +20,7 @@ from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
 from ..scales import unit_zero
+from .descriptions import describe_picture, describe_sequence
 from .noise_notes import (
     GROWTH_HIDDEN_NOTE,
     GROWTH_IN_RESIDUAL_NOTE,
@@ -346,7 +347,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         if options.volume or options.request.spacing is not None:
             outcome.notes.append("--volume and --spacing apply to stacks and volumes; this is "
                                  "one image, denoised as one")
-        outcome.description = _describe(picture)
+        outcome.description = describe_picture(picture)
         from ..denoising import denoise_request, resolve_request
 
         if tile is None:
@@ -397,7 +398,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype)
     outcome.notes = list(sequence.notes)
     as_volume = options.volume and sequence.kind in ("tiff", "array")
-    outcome.description = _describe_sequence(sequence, as_volume)
+    outcome.description = describe_sequence(sequence, as_volume=as_volume)
     request = options.request
     if as_volume:
         total = sequence.n_frames * sequence.frame_shape[0] * sequence.frame_shape[1]
@@ -538,21 +539,6 @@ def _counted(frames, total, progress):
             progress(done, total)
 
 
-def _describe_sequence(sequence, as_volume) -> str:
-    shape = sequence.frame_shape
-    kind = "grey" if len(shape) == 2 else f"{shape[2]} channels"
-    count = "?" if sequence.n_frames is None else sequence.n_frames
-    if as_volume:
-        return (f"volume of {_counted_noun(count, 'slice')} {shape[1]}x{shape[0]} {kind} "
-                f"{sequence.dtype}")
-    rate = f" at {sequence.fps:.3g} fps" if sequence.fps else ""
-    return f"{_counted_noun(count, 'frame')} {shape[1]}x{shape[0]} {kind} {sequence.dtype}{rate}"
-
-
-def _counted_noun(count, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _record_failure(outcome, error, source, skip_existing):
     if isinstance(error, OutputExistsError):
         if skip_existing:
@@ -568,11 +554,3 @@ def _record_failure(outcome, error, source, skip_existing):
         outcome.error = f"{source}: {error.strerror or error}"
     else:
         outcome.error = f"{source}: {error}"
-
-
-def _describe(picture) -> str:
-    shape = picture.pixels.shape
-    kind = "grey" if picture.pixels.ndim == 2 else f"{shape[2]} channels"
-    if picture.alpha is not None:
-        kind += " + alpha"
-    return f"{shape[1]}x{shape[0]} {kind} {picture.pixels.dtype}"

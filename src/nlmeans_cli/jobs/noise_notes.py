@@ -64,7 +64,7 @@ def undetermined_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int]
                        + _channel_label(number, numbers) for number, model in loose)
     return [f"the read noise is not determined by this image: anything from {ranges} fits it "
             "as well (its darkest unclipped levels carry too much photon noise to show it); "
-            "give --read-noise if it is known (from a dark frame)"]
+            "give --read-noise if it is known (a dark frame's sigma: nlm noise DARK)"]
 
 
 def black_level_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],

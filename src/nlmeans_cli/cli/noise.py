@@ -1,0 +1,58 @@
+"""``nlm noise``: read the noise of image files without denoising them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import DEFAULT_MAX_PIXELS, MaxPixelsOption
+from .output import noise_line
+
+__all__ = ["noise_command"]
+
+
+def noise_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE...", show_default=False,
+                       help="Still images, clips or stacks (as nlm denoise reads them)."),
+    ],
+    noise: Annotated[
+        str,
+        typer.Option(metavar="gaussian|poisson-gaussian",
+                     help="What to read: sigma, or the gain and read noise of "
+                          "variance = gain * x + read noise^2."),
+    ] = "gaussian",
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the readings as JSON on stdout.")
+    ] = False,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Print each file's noise as nlm denoise estimates it, without denoising it.
+
+    Values are the ones --sigma, --gain and --read-noise take: on the 0-255 scale for every
+    bit depth (a 16-bit file's own values in brackets too). A dark frame (taken with the
+    shutter closed) gives the camera's read noise as its sigma: give it to 'nlm denoise
+    --read-noise' where a file's own levels cannot pin the read noise down.
+    """
+    from ..jobs.noise_reading import read_file_noise
+
+    if noise not in ("gaussian", "poisson-gaussian"):
+        raise typer.BadParameter(f"{noise!r}: use gaussian or poisson-gaussian",
+                                 param_hint="--noise")
+    readings = []
+    for path in files:
+        reading = read_file_noise(path, noise=noise, max_pixels=max_pixels)
+        readings.append(reading)
+        if not reading.ok:
+            typer.echo(f"nlm: error: {reading.error}", err=True)
+        elif not json_output:
+            typer.echo(noise_line(reading))
+    if json_output:
+        typer.echo(json.dumps([asdict(reading) for reading in readings], indent=2))
+    if not all(reading.ok for reading in readings):
+        raise typer.Exit(1)
