@@ -315,7 +315,8 @@ def denoise_with(image: np.ndarray, setting: Setting, *,
 
 
 def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
-    request = request.counting_from(counts_zero(unit, dtype))
+    if request.noise != "gaussian":  # the check reads the pixels; the Gaussian path needs none
+        request = request.counting_from(counts_zero(unit, dtype))
     level = reference_level(unit, dtype)
     plan = channel_plan(unit)
     if plan is not None:
