@@ -102,3 +102,20 @@ def test_an_unknown_noise_model_is_a_usage_error(samples):
 def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_source():
     result = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "300"})
     assert "runs twice: with our patch, window and h ('skimage') and with" in result.output
+
+
+def test_a_folder_is_read_file_by_file_and_an_empty_one_is_an_error(tmp_path, samples):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for name in ("b.png", "a.png"):
+        (folder / name).write_bytes((samples / "camera_noisy.png").read_bytes())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["noise", str(folder)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(folder / "a.png"), str(folder / "b.png")]
+    result = runner.invoke(app, ["noise", str(folder), str(empty)])
+    assert result.exit_code == 1
+    assert f"{empty}: no images in this folder" in result.stderr
+    assert len(result.stdout.strip().splitlines()) == 2

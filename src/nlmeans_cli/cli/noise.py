@@ -19,7 +19,8 @@ def noise_command(
     files: Annotated[
         list[Path],
         typer.Argument(metavar="FILE...", show_default=False,
-                       help="Still images, clips or stacks (as nlm denoise reads them)."),
+                       help="Still images, clips or stacks (as nlm denoise reads them), or "
+                            "folders of them (not their subfolders)."),
     ],
     noise: Annotated[
         str,
@@ -39,13 +40,26 @@ def noise_command(
     shutter closed) gives the camera's read noise as its sigma: give it to 'nlm denoise
     --read-noise' where a file's own levels cannot pin the read noise down.
     """
+    from ..io.folders import find_images
     from ..jobs.noise_reading import read_file_noise
 
     if noise not in ("gaussian", "poisson-gaussian"):
         raise typer.BadParameter(f"{noise!r}: use gaussian or poisson-gaussian",
                                  param_hint="--noise")
-    readings = []
+
+    paths, empty = [], []
     for path in files:
+        try:
+            found = find_images(path) if path.is_dir() else [path]
+        except (OSError, ValueError) as error:
+            raise typer.BadParameter(f"{path}: {getattr(error, 'strerror', None) or error}",
+                                     param_hint="FILE") from None
+        if not found:
+            empty.append(path)
+            typer.echo(f"nlm: error: {path}: no images in this folder", err=True)
+        paths.extend(found)
+    readings = []
+    for path in paths:
         reading = read_file_noise(path, noise=noise, max_pixels=max_pixels)
         readings.append(reading)
         if not reading.ok:
@@ -54,5 +68,5 @@ def noise_command(
             typer.echo(noise_line(reading))
     if json_output:
         typer.echo(json.dumps([asdict(reading) for reading in readings], indent=2))
-    if not all(reading.ok for reading in readings):
+    if empty or not all(reading.ok for reading in readings):
         raise typer.Exit(1)
