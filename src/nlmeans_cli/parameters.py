@@ -214,7 +214,6 @@ class Request:
                 object.__setattr__(self, name, non_negative(value, name.removesuffix("_unit")
                                                             .replace("_", " ")))
 
-
     def counting_from(self, zero_unit: float | None) -> Request:
         """Return the request with *zero_unit* its black level where it may fit photon noise.
 

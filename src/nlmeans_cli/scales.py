@@ -135,26 +135,33 @@ def unit_zero(dtype: np.dtype) -> float | None:
     return -origin / unit_scale(dtype) if origin else None
 
 
-def to_unit(image: np.ndarray) -> np.ndarray:
+def to_unit(image: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """Return *image* as float32 on the unit scale (integers from their least, over their span).
 
     Parameters
     ----------
     image : numpy.ndarray
         uint8, uint16, int16, float32 or float64.
+    out : numpy.ndarray, optional
+        A float32 array of *image*'s shape to write into (a plane of a larger grid), so that
+        no float32 copy of the image is made on the way.
 
     Returns
     -------
     numpy.ndarray
-        A new float32 array of the same shape.
+        *out*, or a new float32 array of the same shape.
     """
     image = np.asarray(image)
-    unit = image.astype(np.float32)
     origin = unit_origin(image.dtype)
+    # One pass: cast to float32 and divide, as astype then /= would (exact for the integers,
+    # every int16 value less its least being a float32 integer too).
     if origin:
-        unit -= np.float32(origin)  # exact: every int16 value is a float32 integer
-    unit /= np.float32(unit_scale(image.dtype))
-    return unit
+        unit = np.subtract(image, np.float32(origin), out=out, dtype=np.float32,
+                           casting="unsafe")
+        unit /= np.float32(unit_scale(image.dtype))
+        return unit
+    return np.divide(image, np.float32(unit_scale(image.dtype)), out=out, dtype=np.float32,
+                     casting="unsafe")
 
 
 def from_unit(unit: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -42,7 +42,7 @@ from .parameters import (
     request_for,
 )
 from .pixels import channels_last, fill_channels, restore_channels
-from .scales import check_dtype, from_unit, to_unit, unit_origin, unit_scale
+from .scales import check_dtype, from_unit, to_unit
 
 __all__ = [
     "DEFAULT_TEMPORAL_WINDOW",
@@ -507,8 +507,6 @@ def _window_grid(held: deque, channel_axis: int | None, stabiliser=None,
     if varying is not None:
         channels = len(varying)
     grid = np.empty((channels, rows, len(held), columns), np.float32)
-    scale = np.float32(unit_scale(held[0].dtype))
-    origin = np.float32(unit_origin(held[0].dtype))
     for f, frame in enumerate(held):
         last = channels_last(frame, channel_axis)
         if varying is not None:
@@ -516,11 +514,7 @@ def _window_grid(held: deque, channel_axis: int | None, stabiliser=None,
         if stabiliser is not None:
             grid[:, :, f, :] = np.moveaxis(stabiliser.forward(to_unit(last)), -1, 0)
             continue
-        plane = grid[:, :, f, :]
-        # As to_unit, into the grid: no float32 copy of the frame on the way.
-        np.subtract(np.moveaxis(last, -1, 0), origin, out=plane, dtype=np.float32,
-                    casting="unsafe")
-        plane /= scale
+        to_unit(np.moveaxis(last, -1, 0), out=grid[:, :, f, :])
     return grid
 
 

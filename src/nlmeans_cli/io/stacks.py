@@ -86,7 +86,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
 
 def _stack_metadata(tiff, first) -> dict:
     """Return what a TIFF output keeps of a stack: its metadata, resolution and codec."""
-    from .tiffs import compression_of
+    from .tiffs import compression_of, tile_of
 
     carried: dict = {}
     x, y = first.tags.get("XResolution"), first.tags.get("YResolution")
@@ -110,8 +110,9 @@ def _stack_metadata(tiff, first) -> dict:
         carried["compression"] = {"compression": compression, **options}
     if tiff.is_bigtiff:
         carried["bigtiff"] = True
-    if first.is_tiled and int(first.imagedepth) == 1 and not tiff.is_imagej:
-        carried["tile"] = (int(first.tilelength), int(first.tilewidth))
+    tile = tile_of(first)
+    if tile and not tiff.is_imagej:
+        carried["tile"] = tile
     return carried
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import tifffile
 
 __all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "layout_of",
-           "open_tiff", "page_pixels", "tifffile_log"]
+           "open_tiff", "page_pixels", "tifffile_log", "tile_of"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -159,6 +159,24 @@ def compression_of(page, dtype: np.dtype) -> tuple[str | None, dict, list[str]]:
             [f"the input's {name} compression cannot hold the result; written with Deflate"])
 
 
+def tile_of(page) -> tuple[int, int] | None:
+    """Return a 2-D tiled page's tile (rows, columns), kept by an output written from it.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        The input's page.
+
+    Returns
+    -------
+    tuple of 2 int or None
+        ``None`` for a striped page, or a 3-D one (tiles in depth too).
+    """
+    if page.is_tiled and int(page.imagedepth) == 1:
+        return int(page.tilelength), int(page.tilewidth)
+    return None
+
+
 def layout_of(page, pixels: np.ndarray) -> dict:
     """Return how a still written from *page*'s file lays out its pixels: tiles, planes.
 
@@ -178,9 +196,9 @@ def layout_of(page, pixels: np.ndarray) -> dict:
         colour stored plane by plane; empty for a striped, interleaved input.
     """
     options: dict = {}
-    upright = pixels.shape[:2] == (int(page.imagelength), int(page.imagewidth))
-    if page.is_tiled and int(page.imagedepth) == 1 and upright:
-        options["tile"] = (int(page.tilelength), int(page.tilewidth))
+    tile = tile_of(page)
+    if tile and pixels.shape[:2] == (int(page.imagelength), int(page.imagewidth)):
+        options["tile"] = tile  # kept where the image was not turned
     if pixels.ndim == 3 and int(page.samplesperpixel) > 1 and int(page.planarconfig) == 2:
         options["planarconfig"] = "separate"
     return options

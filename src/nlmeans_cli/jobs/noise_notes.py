@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..scales import unit_origin, unit_scale
+
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
 
@@ -98,11 +100,11 @@ def black_level_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
 
 def _in_the_file(level: float, dtype: str | None) -> str:
     """Return a 16-bit file's value of a unit-scale *level*, in brackets (else nothing)."""
-    if dtype == "uint16":
-        return f" ({65535.0 * level:.0f} of 65535)"
-    if dtype == "int16":
-        return f" ({65535.0 * level - 32768.0:.0f} in the file's values)"
-    return ""
+    if dtype not in ("uint16", "int16"):
+        return ""
+    value = level * unit_scale(dtype) + unit_origin(dtype)
+    return (f" ({value:.0f} of 65535)" if dtype == "uint16"
+            else f" ({value:.0f} in the file's values)")
 
 
 def _channel_label(number: int, numbers: Sequence[int]) -> str:
