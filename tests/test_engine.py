@@ -19,7 +19,7 @@ from nlmeans_cli.engine.arithmetic import (
     negative_exp,
 )
 from nlmeans_cli.engine.operation import offset_groups
-from nlmeans_cli.formulation import AFFINITIES, NORMALISERS
+from nlmeans_cli.formulation import AFFINITIES, NORMALISERS, PATCH_KERNELS
 
 # (channels, grid shape, patch radius, search radius): 2-D images use the grid (H, 1, W).
 CASES = {
@@ -144,6 +144,39 @@ def test_both_normalisers_match_reference(normaliser, rng):
                   search_radius=(2, 0, 2), scale=0.1)
     assert_allclose(nonlocal_operation(left, None, left, **kwargs),
                     naive.nonlocal_operation(left, None, left, **kwargs), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(("grid", "search", "channels"), [
+    ((13, 1, 17), (3, 0, 3), 1), ((13, 1, 17), (4, 0, 2), 2), ((9, 4, 11), (2, 1, 2), 1)])
+def test_the_weights_sums_match_reference(grid, search, channels, rng):
+    # The classic kernel (a shared map, the Gaussian affinity, a patch in the image's plane;
+    # an image and a clip searched across frames) hands back the weights' sum after y: the
+    # reference's average of a plane of ones under the count normaliser, times N.
+    left = rng.random((1, *grid)).astype(np.float32)
+    values = rng.random((channels, *grid)).astype(np.float32)
+    weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
+                    for r in (1, 0, 1))
+    kwargs = dict(affinity="gaussian", patch_radius=(1, 0, 1), search_radius=search,
+                  scale=1 / 9, h=0.3, patch_weights=weights)
+    out = nonlocal_operation(left, None, values, weight_sums=True, **kwargs)
+    assert out.shape == (channels + 1, *grid)
+    assert_array_equal(out[:-1], nonlocal_operation(left, None, values, **kwargs))
+    ones = np.ones((1, *grid), np.float32)
+    counted = naive.nonlocal_operation(left, None, ones, normaliser="count", **kwargs)[0]
+    positions = np.prod([2 * s + 1 for s in search])
+    assert_allclose(out[-1], counted * positions, rtol=1e-4)
+    # At least the pixel's own weight, 1, and at most one per position.
+    assert np.all(out[-1] >= 1 - 1e-5) and np.all(out[-1] <= positions * (1 + 1e-6))
+
+
+def test_weight_sums_are_refused_outside_the_classic_kernel(rng):
+    left = rng.random((1, 6, 1, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match="weight_sums"):
+        nonlocal_operation(left, None, left, affinity="dot-product", patch_radius=(1, 0, 1),
+                           search_radius=(1, 0, 1), weight_sums=True)
+    with pytest.raises(ValueError, match="weight_sums"):
+        nonlocal_operation(left, left.copy(), left, patch_radius=(1, 0, 1),
+                           search_radius=(1, 0, 1), weight_sums=True)
 
 
 def test_the_engines_exponential_is_close_to_float64_over_its_range():

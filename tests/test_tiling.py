@@ -60,12 +60,13 @@ def test_denoise_command_with_tiles(tmp_path, rng):
     assert np.array_equal(iio.imread(tmp_path / "tiled.png"), iio.imread(tmp_path / "whole.png"))
 
 
-@pytest.mark.parametrize(("colour", "tile"), [(False, 48), (False, 61), (False, 200),
-                                             (True, 96), (True, 101), (True, 200)])
+@pytest.mark.parametrize(("colour", "tile"), [(False, 96), (False, 75), (False, 200),
+                                             (True, 112), (True, 121), (True, 300)])
 def test_learned_tiles_equal_the_whole_image(rng, tile, colour):
-    # 48 and 96 divide 96 but not 110; 61 and 101 divide neither; 200 is one tile. (Colour
-    # reaches further, through its chroma path, so its tiles are larger.)
-    image = noisy_ramp(rng, (110, 96, 3) if colour else (110, 96))
+    # 96 divides 96 and 112 divides 224, but not 110 and 230; 75 and 121 divide neither;
+    # 200 and 300 are one tile. (Colour reaches further, through its chroma path, so its
+    # tiles and image are larger.)
+    image = noisy_ramp(rng, (230, 224, 3) if colour else (110, 96))
     kwargs = dict(method="learned", sigma=20.0, channel_axis=-1 if colour else None)
     setting = resolve_parameters(image, **kwargs)
     # The receptive field: one pixel per 3x3 layer plus the block's window radius, the
@@ -98,7 +99,7 @@ def test_learned_tiles_through_the_command_line(tmp_path, rng):
     args = ["denoise", str(source), "--method", "learned", "-q"]
     assert runner.invoke(app, [*args[:2], str(tmp_path / "whole.png"), *args[2:]]).exit_code == 0
     result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],
-                                 "--tile", "64"])
+                                 "--tile", "72"])
     assert result.exit_code == 0, result.output
     _assert_equal_but_for_rounding(iio.imread(tmp_path / "tiled.png"),
                                    iio.imread(tmp_path / "whole.png"))

@@ -252,11 +252,11 @@ def test_other_noise_levels_are_scaled_to_the_networks(rng):
     for sigma in (5 / 255, 60 / 255):
         # What comes out is the input, refined (the network's part is the identity).
         assert_allclose(denoise_with_network(image, sigma, network)[0],
-                        refine_estimate(image[0], sigma), atol=1e-5)
+                        refine_estimate(image[0], image[0], sigma), atol=1e-5)
         # Colour: the luminance too (the chroma then takes its guided average).
         luminance = colour.sum(axis=0) / np.sqrt(3)
         assert_allclose(denoise_with_network(colour, sigma, network).mean(axis=0),
-                        refine_estimate(luminance, sigma) / np.sqrt(3), atol=1e-5)
+                        refine_estimate(luminance, luminance, sigma) / np.sqrt(3), atol=1e-5)
 
 
 shipped = pytest.mark.skipif(not shipped_models(), reason="no shipped networks in this tree")
@@ -369,22 +369,42 @@ def test_guided_chroma_in_bands_is_the_whole_image_s(rng):
 
 def test_the_refinement_keeps_a_constant_image_and_finds_repeats_beyond_the_network(rng):
     constant = np.full((20, 24), 0.6)
-    assert_allclose(refine_estimate(constant, 0.1), constant, rtol=0, atol=1e-6)
+    assert_allclose(refine_estimate(constant, constant, 0.1), constant, rtol=0, atol=1e-6)
     # An estimate of a repeating pattern whose errors differ from repeat to repeat (as a
     # network's do where each repeat lies beyond its receptive field): averaging the
     # repeats found by patch comparison brings it closer to the truth.
     y, x = np.mgrid[0:64, 0:64]
     clean = 0.5 + 0.3 * ((x // 4 + y // 4) % 2)
-    # Small errors, as after a network: patches alike within h = 0.15 sigma are averaged.
+    # Small errors, as after a network: patches alike within h = 0.15 sigma are averaged
+    # (the estimate standing for the noisy image too: its own repeats alone).
     estimate = clean + rng.normal(0, 0.005, clean.shape)
-    out = refine_estimate(estimate, 0.1)
+    out = refine_estimate(estimate, estimate, 0.1)
     assert out.shape == clean.shape and out.dtype == np.float64
     assert np.mean((out - clean) ** 2) < 0.6 * np.mean((estimate - clean) ** 2)
 
 
+def test_the_refinement_averages_the_noisy_repeats_the_estimate_finds(rng):
+    # Where the estimate is biased alike on every repeat (its own average cannot undo that),
+    # the noisy image's repeats, found through the estimate's patches and averaged over the
+    # wide window, pull it back towards the truth: their noise averages out.
+    y, x = np.mgrid[0:96, 0:96]
+    clean = 0.4 + 0.2 * ((x // 3 + y // 5) % 2)
+    noisy = clean + rng.normal(0, 0.1, clean.shape)
+    estimate = clean + 0.02 * ((x // 3 + y // 5) % 2)
+    out = refine_estimate(estimate, noisy, 0.1)
+    before, after = np.mean((estimate - clean) ** 2), np.mean((out - clean) ** 2)
+    assert after < 0.6 * before
+    # The noisy image enters: with the truth as the estimate the result stays near it
+    # (its noise averaged over many repeats), not at the noisy image.
+    near = refine_estimate(clean, noisy, 0.1)
+    assert np.mean((near - clean) ** 2) < 0.05 * np.mean((noisy - clean) ** 2)
+
+
 def test_the_refinement_in_bands_is_the_whole_image_s(rng):
     estimate = rng.random((70, 33))
-    whole = refine_estimate(estimate, 0.1)
-    # Bands of 17 rows (the least), 30 rows, and one band.
-    for band_pixels in (1, 30 * 33, 10**9):
-        assert_array_equal(refine_estimate(estimate, 0.1, band_pixels=band_pixels), whole)
+    noisy = estimate + rng.normal(0, 0.1, estimate.shape)
+    whole = refine_estimate(estimate, noisy, 0.1)
+    # Bands of 33 rows (the least), 50 rows, and one band.
+    for band_pixels in (1, 50 * 33, 10**9):
+        assert_array_equal(refine_estimate(estimate, noisy, 0.1, band_pixels=band_pixels),
+                           whole)

@@ -216,6 +216,7 @@ def nonlocal_operation(
     second_from: int | None = None,
     workspace: Workspace | None = None,
     carry: FrameCarry | None = None,
+    weight_sums: bool = False,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -272,18 +273,22 @@ def nonlocal_operation(
         call's targets are handed on, instead of that call visiting them again. The result
         does not change (bit for bit). Used by the kernel for images and clips; others
         compute every call's pairs afresh and leave it empty.
+    weight_sums : bool
+        Also return ``sum_j f(x_i, x_j)`` (1 for ``j = i``), one more channel after *y*'s:
+        how many positions an output averages. The classic case only (the Gaussian affinity
+        of a shared map, the sum normaliser, a patch in the first and last axes' plane).
 
     Returns
     -------
     numpy.ndarray
         float32 ``(M, n0, n1, n2)``, the operation's output *y*; ``(M, n0, hi - lo, n2)``
-        with *targets*.
+        with *targets*; ``M + 1`` channels with *weight_sums*.
 
     Raises
     ------
     ValueError
-        If a name is unknown, shapes disagree, a radius is negative, *h* is not positive, or
-        *carry* holds sums for another grid.
+        If a name is unknown, shapes disagree, a radius is negative, *h* is not positive,
+        *carry* holds sums for another grid, or *weight_sums* is asked outside that case.
 
     Notes
     -----
@@ -345,12 +350,16 @@ def nonlocal_operation(
                               else workspace.take(name, shape))
 
     n_positions = int(np.prod([2 * s + 1 for s in search]))
-    out = np.empty((values.shape[0], grid[0], hi1 - lo1, grid[2]), np.float32)
+    planar = _planar(spec, norm.name, symmetric, patch)
+    if weight_sums and not planar:
+        raise ValueError("weight_sums needs the gaussian affinity of a shared map, the sum "
+                         "normaliser and a patch in the plane of the first and last axes")
+    out = np.empty((values.shape[0] + weight_sums, grid[0], hi1 - lo1, grid[2]), np.float32)
     # Planes read or written per position and offset: the statistic's maps, and the values
     # with their accumulators when they are maps of their own.
     planes = left.shape[0] * (1 if shared else 2) + (0 if values is left else 2 * values.shape[0])
     offsets = search_offsets(search, half=symmetric)
-    if _planar(spec, norm.name, symmetric, patch):
+    if planar:
         # The classic operation on planes: its own kernel, each row's steps in sweeps of
         # their own, frame by frame (see .planar). Its maps lie frame by frame (the second
         # axis first), so that a frame's rows are contiguous, and its strips are as tall as

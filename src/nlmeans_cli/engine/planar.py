@@ -196,7 +196,8 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
     visited (each over the whole window); *sums_in* holds what earlier visits added to the
     first frames (``(M + sets, c_in, n0, n2)``, the value sums, then the weight sums of each
     set), and *sums_out* receives the same for the last. ``done[s]`` counts the offsets strip
-    ``s`` has visited; a strip stops between offsets once ``cancel[0]`` is non-zero.
+    ``s`` has visited; a strip stops between offsets once ``cancel[0]`` is non-zero. An
+    *out* of ``M + 1`` channels receives the first set's weight sums in its last.
 
     The value channels from *split* on take the second strength *inv_h2b* (one strength
     when it is ``M``). *split* is ``None`` when each value channel has a strength of its own:
@@ -209,7 +210,8 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
     so that each version compiles its own sweeps only: a grey image's first run compiles
     about 1 s less than with all of them, a colour one's about 0.6 s less.
     """
-    n_values, n0, n1, n2 = out.shape
+    n_values = values.shape[0]
+    n0, n1, n2 = out.shape[1:]
     n_sums = n1 + sums_out.shape[1]
     n_maps = left.shape[0]
     pad0 = (left.shape[2] - n0) // 2
@@ -466,6 +468,12 @@ def nonlocal_planar_strips(left, values, out, offsets, groups, k0, k2, scale, bi
                         c = sums[total_at + i2]
                         factor = np.float32(0.0) if weights_vanish(c) else np.float32(1.0) / c
                         out[m, lo + r, i1, i2] = own[i2] + sums[m * block + at + i2] * factor
+        if out.shape[0] > n_values:
+            for r in range(rows):
+                for i1 in range(n1):
+                    at = first_set + i1 * plane + r * row_len + pad2
+                    for i2 in range(n2):
+                        out[n_values, lo + r, i1, i2] = sums[at + i2]
         for i1 in range(n1, n_sums):
             for r in range(rows):
                 for m in range(n_values + sets):

@@ -27,7 +27,8 @@ colour image is denoised per channel of an orthonormal opponent space (where the
 its level and the channels are far less correlated than R, G and B), after which the chroma
 takes a second non-local average whose weights come from the network's whole estimate
 (:func:`guided_chroma`). The grey or luminance estimate goes through the non-local
-operation once more, weights and values its own (:func:`refine_estimate`).
+operation twice more, its weights the estimate's own and its values the estimate and the
+noisy image (:func:`refine_estimate`).
 
 References
 ----------
@@ -72,8 +73,25 @@ REFINE_PATCH_RADIUS = 1
 REFINE_SEARCH_RADIUS = 7
 REFINE_H = 0.15
 REFINE_NETWORK_SHARE = 0.3
+#: The refinement's second average, of the noisy image with weights from the estimate's 3x3
+#: patches (:func:`refine_estimate`): the window radius (31x31), h at sigma 25 in units of
+#: sigma and how it falls with sigma (``h = REFINE_NOISY_H (25 / sigma_255) ** 0.3 sigma``),
+#: the share that average takes, and the neighbours' summed weight at which it takes all of
+#: it (less in proportion: where few repeats are found, the average is mostly the pixel's
+#: own noise). Chosen on the same 40 training images and 481x321 crops at sigma 15, 25 and
+#: 50 (the best h there 0.6, 0.5 and 0.4 sigma; a share of 0.3 to 0.45), checked at 5, 10,
+#: 35 and 75, and with sigma given 0.7 and 0.85 times the noise's and with photon noise at
+#: its mean sigma, where one share everywhere lost up to 0.5 dB to the first average alone:
+#: h 10 % above the best and the share by the weights' sum gave back 0.13 to 0.31 dB of it
+#: for 0.01 dB or less where sigma is right. A 41x41 window gained 0.005 dB at sigma 15
+#: and 25 (0.02 at 50 on 512x512 photographs) for twice the time.
+REFINE_NOISY_RADIUS = 15
+REFINE_NOISY_H = 0.55
+REFINE_NOISY_H_FALL = 0.3
+REFINE_NOISY_SHARE = 0.4
+REFINE_NOISY_COUNT = 64
 #: How far beyond the network's receptive field a refined pixel's result reaches.
-REFINE_REACH = REFINE_PATCH_RADIUS + REFINE_SEARCH_RADIUS
+REFINE_REACH = REFINE_PATCH_RADIUS + max(REFINE_SEARCH_RADIUS, REFINE_NOISY_RADIUS)
 
 
 def count_layers(layers: dict, prefix: str) -> int:
@@ -311,9 +329,9 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     transform (the noise keeps its level on every channel); the two chroma channels, centred
     on 0, are lifted to mid-grey while the network sees them, and then take
     :func:`guided_chroma`. The grey (or luminance) estimate takes :func:`refine_estimate`.
-    Cost: one :func:`apply_self_ensemble` (two network passes) per channel, one engine call
-    over a 15x15 window, and for colour one over a 41x41 window. A noiseless image is
-    returned as it is.
+    Cost: one :func:`apply_self_ensemble` (two network passes) per channel, two engine calls
+    (a 15x15 and a 31x31 window), and for colour one more over a 41x41 window. A noiseless
+    image is returned as it is.
     """
     channels = planes.shape[0]
     if channels not in (1, 3):
@@ -330,7 +348,7 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     for c in range(channels):
         scaled = (work[c] * factor + lift[c]).astype(np.float32)
         out[c] = (apply_self_ensemble(network, scaled, workspace=workspace) - lift[c]) / factor
-    out[0] = refine_estimate(out[0], sigma)
+    out[0] = refine_estimate(out[0], work[0], sigma)
     if channels == 3:
         out[1:] = guided_chroma(out, work, sigma)
         out = np.tensordot(OPPONENT.T, out, axes=1)
@@ -371,29 +389,42 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     engine call per band. A constant image stays constant.
     """
     # The mean squared difference over the three channels, at one position.
-    return _guided_average(estimate, noisy[1:], estimate[1:], CHROMA_NETWORK_SHARE,
-                           CHROMA_REACH, band_pixels, affinity="gaussian",
+    return _guided_average(estimate, noisy[1:], _keeping(estimate[1:], CHROMA_NETWORK_SHARE),
+                           2, CHROMA_REACH, band_pixels, affinity="gaussian",
                            patch_radius=(0, 0, 0), search_radius=(CHROMA_REACH, 0, CHROMA_REACH),
                            scale=1.0 / 3, bias=0.0, h=CHROMA_H * sigma)
 
 
-def refine_estimate(estimate: np.ndarray, sigma: float, *,
+def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
                     band_pixels: int = GUIDED_BAND_PIXELS) -> np.ndarray:
-    """Average an estimate over its own similar patches, and mix in the estimate.
+    """Average an estimate and the noisy image over the estimate's similar patches.
 
-    ``y_i = 1/C sum_j f(e_i, e_j) e_j`` with ``f`` the Gaussian affinity of the estimate's
-    3x3 patches (Gaussian-weighted) at h = :data:`REFINE_H` sigma over a 15x15 window: the
-    non-local operation with its weights and its values from the network's estimate ``e``,
-    which finds the repeats of a structure that lie beyond the network's receptive field
-    (as BM3D's block matching does). The result is ``(1 - s) y + s e``,
-    ``s`` = :data:`REFINE_NETWORK_SHARE`.
+    Two non-local operations whose weights come from the network's estimate ``e``, which
+    find the repeats of a structure that lie beyond the network's receptive field (as BM3D's
+    block matching does):
+
+    - ``u_i = 1/C sum_j f(e_i, e_j) e_j``, ``f`` the Gaussian affinity of the estimate's 3x3
+      patches (Gaussian-weighted) at h = :data:`REFINE_H` sigma over a 15x15 window, mixed
+      as ``r = (1 - s) u + s e``, ``s`` = :data:`REFINE_NETWORK_SHARE`;
+    - ``v_i = 1/C sum_j f(e_i, e_j) x_j``, the noisy image ``x`` averaged over a 31x31
+      window with the same patch comparison at h = :data:`REFINE_NOISY_H`
+      ``(25 / sigma_255) ** 0.3`` sigma (as BM3D's second step takes the noisy values of
+      the blocks its first estimate matched), whose noise is independent of the network's
+      errors.
+
+    The result is ``(1 - t) r + t v``, ``t = T min(1, (S - 1) / K)`` with ``S`` the sum of
+    the weights (1 for the pixel itself), ``T`` = :data:`REFINE_NOISY_SHARE` and ``K`` =
+    :data:`REFINE_NOISY_COUNT`: where the estimate finds few repeats, ``v`` is mostly the
+    pixel's own noise, and it takes less.
 
     Parameters
     ----------
     estimate : numpy.ndarray
         ``(H, W)``, unit scale.
+    noisy : numpy.ndarray
+        ``(H, W)``, the image the estimate came from, unit scale.
     sigma : float
-        The noise standard deviation of the image the estimate came from, unit scale.
+        The noise standard deviation of *noisy*, unit scale.
     band_pixels : int
         About how many pixels go to the engine at once: bands of rows, each read with
         :data:`REFINE_REACH` rows either side (the result is the whole image's, bit for bit).
@@ -405,47 +436,72 @@ def refine_estimate(estimate: np.ndarray, sigma: float, *,
 
     Notes
     -----
-    After the two views, at sigma 15, 25 and 50, it gains 0.02 to 0.04 dB on the validation
-    split; at sigma 25, 0.13 dB on 481x321 crops of smooth photographs and 0.17 dB on 512x512
-    ones (README). Cost: ``O(H W)`` times the 113 offsets of half the window, each summing a
-    3x3 patch: about 4 % of the network's two passes. A constant image stays constant.
+    After the two views, at sigma 25, the first average gains 0.02 to 0.04 dB on the
+    validation split, 0.13 dB on 481x321 crops of smooth photographs and 0.17 dB on 512x512
+    ones; the second 0.02, 0.07 and 0.11 dB more (README). Cost: ``O(H W)`` times the
+    113 and 480 offsets of half the 15x15 and 31x31 windows, each summing a 3x3 patch:
+    about a fifth of the network's two passes. A constant image
+    stays constant.
     """
     radius, search = REFINE_PATCH_RADIUS, REFINE_SEARCH_RADIUS
     weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
                     for r in (radius, 0, radius))
     plane = estimate[np.newaxis]
     # The Gaussian-weighted mean squared difference over the patch.
-    return _guided_average(plane, plane, plane, REFINE_NETWORK_SHARE, REFINE_REACH,
-                           band_pixels, affinity="gaussian", patch_radius=(radius, 0, radius),
-                           search_radius=(search, 0, search),
-                           scale=1.0 / (2 * radius + 1) ** 2, bias=0.0, h=REFINE_H * sigma,
-                           patch_weights=weights)[0]
+    compare = {"affinity": "gaussian", "patch_radius": (radius, 0, radius),
+               "scale": 1.0 / (2 * radius + 1) ** 2, "bias": 0.0, "patch_weights": weights}
+    refined = _guided_average(plane, plane, _keeping(plane, REFINE_NETWORK_SHARE), 1,
+                              REFINE_REACH, band_pixels, search_radius=(search, 0, search),
+                              h=REFINE_H * sigma, **compare)
+    wide = REFINE_NOISY_RADIUS
+    h = REFINE_NOISY_H * (25.0 / (255.0 * sigma)) ** REFINE_NOISY_H_FALL * sigma
+
+    def mix(averaged, rows):
+        # The weights' sum: 1 (the pixel itself) plus what its neighbours weigh.
+        average, weights = averaged
+        share = REFINE_NOISY_SHARE * np.clip((weights - 1) / REFINE_NOISY_COUNT, 0, 1)
+        return (share * average + (1 - share) * refined[0, rows])[np.newaxis]
+
+    return _guided_average(plane, noisy[np.newaxis], mix, 1, REFINE_REACH, band_pixels,
+                           weight_sums=True, search_radius=(wide, 0, wide), h=h,
+                           **compare)[0]
 
 
-def _guided_average(guide, values, kept, share, halo, band_pixels, **operation):
-    """Return ``(1 - share) y + share kept``, ``y`` the engine's average of *values*.
+def _guided_average(guide, values, mix, channels, halo, band_pixels, **operation):
+    """Return ``mix`` of the engine's average of *values*, band by band.
 
     *guide* ``(C, H, W)`` gives the weights, *values* ``(V, H, W)`` are averaged (the guide
-    itself, and then symmetric, when it is the same array), *kept* ``(V, H, W)`` is mixed
-    in; *operation* goes to :func:`nlmeans_cli.engine.nonlocal_operation`. Bands of about
-    *band_pixels* pixels, each read with *halo* rows either side, are mixed one by one, so
-    no temporary is the image's size and the result is the whole image's, bit for bit.
+    itself, and then symmetric, when it is the same array); ``mix(y, rows)`` turns a band's
+    output ``y`` (float64 ``(V, rows, W)``, the weights' sums after them where *operation*
+    asks for them) into its *channels* outputs; *operation* goes to
+    :func:`nlmeans_cli.engine.nonlocal_operation`. Bands of about *band_pixels* pixels, each
+    read with *halo* rows either side, are mixed one by one, so no temporary is the image's
+    size and the result is the whole image's, bit for bit.
     """
     from ..engine import nonlocal_operation
 
     height, width = guide.shape[1:]
     # At least twice the halo tall, so that no band is shorter than the window it reads.
     rows = max(2 * halo + 1, band_pixels // max(width, 1))
-    out = np.empty((values.shape[0], height, width), np.float64)
+    out = np.empty((channels, height, width), np.float64)
     for top, bottom, lo, hi in _bands(height, rows, halo):
         left = np.ascontiguousarray(guide[:, lo:hi], np.float32)[:, :, np.newaxis, :]
         averaged = (left if values is guide else
                     np.ascontiguousarray(values[:, lo:hi], np.float32)[:, :, np.newaxis, :])
         part = nonlocal_operation(left, None, averaged, **operation)
-        out[:, top:bottom] = part[:, top - lo : bottom - lo, 0, :]
-        out[:, top:bottom] *= 1 - share
-        out[:, top:bottom] += share * kept[:, top:bottom]
+        out[:, top:bottom] = mix(part[:, top - lo : bottom - lo, 0, :].astype(np.float64),
+                                 slice(top, bottom))
     return out
+
+
+def _keeping(kept, share):
+    """Return the mix ``(1 - share) y + share kept`` for :func:`_guided_average`."""
+    def mix(averaged, rows):
+        averaged *= 1 - share
+        averaged += share * kept[:, rows]
+        return averaged
+
+    return mix
 
 
 def _shared(workspace):
