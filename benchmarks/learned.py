@@ -9,7 +9,7 @@
    astronaut, chelsea (whole: 451x300), coffee, rocket and camera in grey, sigma 25.
 3. Colour, sigma 25: the colour photographs of ``benchmarks/quality.py`` (256x256 crops):
    the network per opponent channel, the classic method, CBM3D (``bm3d.bm3d_rgb``).
-4. Noise levels between and beyond the shipped ones (5 to 75) on the first 10 validation
+4. Noise levels between and beyond the shipped ones (1 to 75) on the first 10 validation
    images: the network nearest in log sigma, the image scaled to its level.
 5. Time on a 1024x1024 grey mosaic of validation images, side by side with BM3D (ours the
    median of three runs, BM3D one); the peak memory of ``nlm denoise --method learned`` on a
@@ -40,7 +40,7 @@ from quality import DATA, colour_photographs, validation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGMAS = (15, 25, 50)
-SWEEP = (5, 10, 20, 35, 75)
+SWEEP = (1, 2, 3, 5, 10, 20, 35, 75)
 LARGE = ("camera", "moon", "brick", "grass", "gravel", "ascent")
 SMOOTH = ("astronaut", "chelsea", "coffee", "rocket", "camera")
 

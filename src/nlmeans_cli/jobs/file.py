@@ -191,6 +191,10 @@ class FileOutcome:
         self.h_chosen_by = used.get("h_chosen_by")
         self.h_chroma = used["h_chroma_unit"] * 255.0 if "h_chroma_unit" in used else None
         self.model = used.get("model")
+        if "network_share" in used:
+            self.notes.append(
+                f"sigma is below the level the network was trained for: its result takes "
+                f"{used['network_share']:.0%} of each pixel, the classic method's the rest")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
         if setting.channel_plan is not None:
