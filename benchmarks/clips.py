@@ -7,6 +7,8 @@ sigma and our default patch, window and h for it:
 
 - ours frame by frame (``--temporal-window 0``) and with temporal windows 1, 2 (the default)
   and 3, on the float clip;
+- the learned method frame by frame and with temporal window 2 (each frame's network result
+  mixed with the classic method's spacetime one), on the float clip, run once each;
 - ours and OpenCV's ``fastNlMeansDenoisingMulti`` on the same clip rounded and clipped to
   uint8 (OpenCV takes only 8-bit frames), with ``temporalWindowSize = 2 T + 1``, the same
   template and search windows and the same h. OpenCV needs the frame in the middle of its
@@ -107,6 +109,12 @@ def clip_rows(rng):
         estimate, seconds = median_seconds(
             lambda n=noisy_u8: opencv_multi(n, 2, h, patch, window))
         row["opencv"], row["opencv_s"] = mean_psnr(clean, estimate), seconds / FRAMES
+        for temporal_window in (0, 2):
+            started = time.perf_counter()
+            estimate = denoise_clip(noisy / 255, sigma=SIGMA / 255, method="learned",
+                                    temporal_window=temporal_window)
+            row[f"learned_T{temporal_window}_s"] = (time.perf_counter() - started) / FRAMES
+            row[f"learned_T{temporal_window}"] = mean_psnr(clean, estimate * 255)
         rows.append(row)
         print(name, {k: round(v, 3) for k, v in row.items() if k != "image"}, flush=True)
     return rows, dict(h=h, patch=patch, window=window)
@@ -149,6 +157,14 @@ def markdown(clips, parameters, volumes):
             f"{row['ours_T1']:.2f} | {row['ours_T2']:.2f} | {row['ours_T3']:.2f} | "
             f"{row['ours_u8']:.2f} | {row['opencv']:.2f} | {row['ours_u8_s']:.3f} | "
             f"{row['opencv_s']:.3f} | {row['ours_u8_s'] / row['opencv_s']:.2f}x |")
+    lines += ["", "The learned method (one run each): frame by frame, and with the temporal window",
+              "2, where each frame's network result is mixed with the classic method's "
+              "spacetime one.", "",
+              "| clip | ours T=2 | learned T=0 | learned T=2 | learned s/frame (T=2) |",
+              "|---|---|---|---|---|"]
+    for row in clips + [_mean_row(clips)]:
+        lines.append(f"| {row['image']} | {row['ours_T2']:.2f} | {row['learned_T0']:.2f} | "
+                     f"{row['learned_T2']:.2f} | {row['learned_T2_s']:.3f} |")
     lines += ["", "| volume | shape | ours PSNR | skimage PSNR | ours s | skimage s |",
               "|---|---|---|---|---|---|"]
     for row in volumes:

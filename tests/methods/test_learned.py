@@ -308,11 +308,47 @@ def test_a_clip_goes_through_the_network_frame_by_frame(rng):
     from nlmeans_cli import denoise_frames
 
     frames = [np.clip(rng.normal(0.5, 0.1, (24, 30)), 0, 1).astype(np.float32)
-              for _ in range(4)]
-    streamed = list(denoise_frames(iter(frames), sigma=0.08, method="learned"))
-    assert len(streamed) == 4
+              for _ in range(5)]
+    # Without a temporal window, each frame as the image alone.
+    streamed = list(denoise_frames(iter(frames), sigma=0.08, method="learned",
+                                   temporal_window=0))
+    assert len(streamed) == 5
     for frame, out in zip(frames, streamed, strict=True):
         assert_allclose(out, denoise(frame, sigma=0.08, method="learned"), atol=1e-6)
+
+
+@shipped
+def test_a_clip_mixes_each_frames_network_result_with_the_classic_spacetime_one(rng):
+    from nlmeans_cli import denoise_frames
+    from nlmeans_cli.methods.learned import CLIP_NETWORK_SHARE
+
+    # At the sigma-25 network's own level the network takes all of a still, and a clip's
+    # frame its share CLIP_NETWORK_SHARE, the classic method's spacetime result the rest.
+    y, x = np.mgrid[0:24, 0:30]
+    clean = [(0.3 + 0.4 * (((x + k) // 5 + y // 4) % 2)).astype(np.float32) for k in range(6)]
+    frames = [(c + rng.normal(0, 25 / 255, c.shape)).astype(np.float32) for c in clean]
+    mixed = list(denoise_frames(iter(frames), sigma=25 / 255, method="learned"))
+    classic = list(denoise_frames(iter(frames), sigma=25 / 255))
+    for frame, out, other in zip(frames, mixed, classic, strict=True):
+        alone = denoise(frame, sigma=25 / 255, method="learned")
+        expected = CLIP_NETWORK_SHARE * alone + (1 - CLIP_NETWORK_SHARE) * other
+        assert_allclose(out, expected, atol=1e-5)
+
+
+@shipped
+def test_the_command_line_says_how_a_clips_frames_were_mixed(tmp_path, rng):
+    clip = np.clip(rng.normal(120, 25, (4, 32, 40)), 0, 255).astype(np.uint8)
+    np.save(tmp_path / "clip.npy", clip)
+    runner = CliRunner()
+    said = runner.invoke(app, ["denoise", str(tmp_path / "clip.npy"), str(tmp_path / "a.npy"),
+                               "--method", "learned", "--sigma", "25"])
+    assert said.exit_code == 0, said.output
+    assert ("each frame's network result takes 50% of each pixel, the classic method's over "
+            "the temporal window the rest") in said.output
+    said = runner.invoke(app, ["denoise", str(tmp_path / "clip.npy"), str(tmp_path / "b.npy"),
+                               "--method", "learned", "--sigma", "25", "--temporal-window", "0"])
+    assert said.exit_code == 0, said.output
+    assert "classic method" not in said.output
 
 
 def test_train_without_jax_says_what_to_install(tmp_path, monkeypatch):

@@ -191,7 +191,11 @@ class FileOutcome:
         self.h_chosen_by = used.get("h_chosen_by")
         self.h_chroma = used["h_chroma_unit"] * 255.0 if "h_chroma_unit" in used else None
         self.model = used.get("model")
-        if "network_share" in used:
+        if "clip_network_share" in used and self.temporal_window:
+            self.notes.append(
+                f"each frame's network result takes {used['clip_network_share']:.0%} of each "
+                f"pixel, the classic method's over the temporal window the rest")
+        elif "network_share" in used:
             self.notes.append(
                 f"sigma is below the level the network was trained for: its result takes "
                 f"{used['network_share']:.0%} of each pixel, the classic method's the rest")
