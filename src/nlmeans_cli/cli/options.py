@@ -248,7 +248,9 @@ TemporalWindowOption = Annotated[
     int,
     typer.Option(min=0, metavar="T",
                  help="Clips and stacks: frames either side searched for similar patches "
-                      "(2 T + 1 frames in all); 0 denoises frame by frame."),
+                      "(2 T + 1 frames in all; with --method learned, by the classic "
+                      "method whose result is mixed with the network's); 0 denoises frame "
+                      "by frame."),
 ]
 VolumeOption = Annotated[
     bool,
