@@ -188,6 +188,14 @@ def test_thumbnails_are_left_out_of_a_stack(tmp_path, rng):
         assert tiff.series[0].shape == frames.shape
 
 
+def _denoised(tmp_path, source):
+    """Denoise *source* at sigma 10 through the command line; return the output's path."""
+    out = tmp_path / f"{source.stem}_out.tif"
+    result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10", "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.mark.parametrize("colour", [False, True])
 def test_a_tiled_tiff_comes_out_tiled_as_it_was(tmp_path, colour):
     rng = np.random.default_rng(11)
@@ -197,10 +205,7 @@ def test_a_tiled_tiff_comes_out_tiled_as_it_was(tmp_path, colour):
     tifffile.imwrite(tiled, image, compression="zlib", tile=(32, 48))
     outputs = []
     for source in (striped, tiled):
-        out = tmp_path / f"{source.stem}_out.tif"
-        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10", "-q"])
-        assert result.exit_code == 0, result.output
-        with tifffile.TiffFile(out) as written:
+        with tifffile.TiffFile(_denoised(tmp_path, source)) as written:
             page = written.pages[0]
             assert page.is_tiled == (source == tiled)
             assert page.compression.name == "ADOBE_DEFLATE"
@@ -219,10 +224,7 @@ def test_colour_stored_plane_by_plane_comes_out_so(tmp_path):
                      planarconfig="separate")
     outputs = []
     for source in (interleaved, planes):
-        out = tmp_path / f"{source.stem}_out.tif"
-        result = runner.invoke(app, ["denoise", str(source), str(out), "--sigma", "10", "-q"])
-        assert result.exit_code == 0, result.output
-        with tifffile.TiffFile(out) as written:
+        with tifffile.TiffFile(_denoised(tmp_path, source)) as written:
             separate = written.pages[0].planarconfig.name == "SEPARATE"
             assert separate == (source == planes)
             outputs.append(written.asarray())

@@ -41,10 +41,10 @@ def noise_command(
     --read-noise' where a file's own levels cannot pin the read noise down.
     """
     from ..io.folders import find_images
-    from ..jobs.noise_reading import read_file_noise
+    from ..jobs.noise_reading import NOISE_READINGS, read_file_noise
 
-    if noise not in ("gaussian", "poisson-gaussian"):
-        raise typer.BadParameter(f"{noise!r}: use gaussian or poisson-gaussian",
+    if noise not in NOISE_READINGS:
+        raise typer.BadParameter(f"{noise!r}: use {' or '.join(NOISE_READINGS)}",
                                  param_hint="--noise")
 
     paths, empty = [], []

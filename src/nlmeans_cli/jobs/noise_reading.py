@@ -17,7 +17,11 @@ from ..io.atomic import ImageFileError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from .descriptions import describe_picture, describe_sequence
 
-__all__ = ["NoiseReading", "read_file_noise"]
+__all__ = ["NOISE_READINGS", "NoiseReading", "read_file_noise"]
+
+#: The models a reading takes: sigma, or the gain and read noise (``auto`` chooses between
+#: them when denoising; a reading names the one it wants).
+NOISE_READINGS = ("gaussian", "poisson-gaussian")
 
 
 @dataclass
@@ -85,8 +89,8 @@ def read_file_noise(path: str | os.PathLike, *, noise: str = "gaussian",
     :func:`nlmeans_cli.clip_noise.estimate_frames_noise`; a stack whose channels are kept
     apart is read once per channel.
     """
-    if noise not in ("gaussian", "poisson-gaussian"):
-        raise ValueError(f"unknown noise model {noise!r}; known: gaussian, poisson-gaussian")
+    if noise not in NOISE_READINGS:
+        raise ValueError(f"unknown noise model {noise!r}; known: {', '.join(NOISE_READINGS)}")
     reading = NoiseReading(str(path), noise=noise)
     try:
         _read(reading, path, max_pixels)

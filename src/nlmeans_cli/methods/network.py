@@ -390,7 +390,7 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     """
     # The mean squared difference over the three channels, at one position.
     return _guided_average(estimate, noisy[1:], _keeping(estimate[1:], CHROMA_NETWORK_SHARE),
-                           2, CHROMA_REACH, band_pixels, affinity="gaussian",
+                           CHROMA_REACH, band_pixels, affinity="gaussian",
                            patch_radius=(0, 0, 0), search_radius=(CHROMA_REACH, 0, CHROMA_REACH),
                            scale=1.0 / 3, bias=0.0, h=CHROMA_H * sigma)
 
@@ -450,7 +450,7 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     # The Gaussian-weighted mean squared difference over the patch.
     compare = {"affinity": "gaussian", "patch_radius": (radius, 0, radius),
                "scale": 1.0 / (2 * radius + 1) ** 2, "bias": 0.0, "patch_weights": weights}
-    refined = _guided_average(plane, plane, _keeping(plane, REFINE_NETWORK_SHARE), 1,
+    refined = _guided_average(plane, plane, _keeping(plane, REFINE_NETWORK_SHARE),
                               REFINE_REACH, band_pixels, search_radius=(search, 0, search),
                               h=REFINE_H * sigma, **compare)
     wide = REFINE_NOISY_RADIUS
@@ -462,18 +462,18 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
         share = REFINE_NOISY_SHARE * np.clip((weights - 1) / REFINE_NOISY_COUNT, 0, 1)
         return (share * average + (1 - share) * refined[0, rows])[np.newaxis]
 
-    return _guided_average(plane, noisy[np.newaxis], mix, 1, REFINE_REACH, band_pixels,
+    return _guided_average(plane, noisy[np.newaxis], mix, REFINE_REACH, band_pixels,
                            weight_sums=True, search_radius=(wide, 0, wide), h=h,
                            **compare)[0]
 
 
-def _guided_average(guide, values, mix, channels, halo, band_pixels, **operation):
+def _guided_average(guide, values, mix, halo, band_pixels, **operation):
     """Return ``mix`` of the engine's average of *values*, band by band.
 
     *guide* ``(C, H, W)`` gives the weights, *values* ``(V, H, W)`` are averaged (the guide
     itself, and then symmetric, when it is the same array); ``mix(y, rows)`` turns a band's
     output ``y`` (float64 ``(V, rows, W)``, the weights' sums after them where *operation*
-    asks for them) into its *channels* outputs; *operation* goes to
+    asks for them) into the band's ``(V, rows, W)`` result; *operation* goes to
     :func:`nlmeans_cli.engine.nonlocal_operation`. Bands of about *band_pixels* pixels, each
     read with *halo* rows either side, are mixed one by one, so no temporary is the image's
     size and the result is the whole image's, bit for bit.
@@ -483,7 +483,7 @@ def _guided_average(guide, values, mix, channels, halo, band_pixels, **operation
     height, width = guide.shape[1:]
     # At least twice the halo tall, so that no band is shorter than the window it reads.
     rows = max(2 * halo + 1, band_pixels // max(width, 1))
-    out = np.empty((channels, height, width), np.float64)
+    out = np.empty((values.shape[0], height, width), np.float64)
     for top, bottom, lo, hi in _bands(height, rows, halo):
         left = np.ascontiguousarray(guide[:, lo:hi], np.float32)[:, :, np.newaxis, :]
         averaged = (left if values is guide else
