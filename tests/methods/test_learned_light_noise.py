@@ -26,6 +26,9 @@ def test_the_network_share_is_whole_from_its_level_and_falls_below_it():
     shares = [network_share(sigma, 25.0) for sigma in np.linspace(0.5, 30, 60)]
     assert all(a <= b for a, b in zip(shares, shares[1:], strict=False))
     assert all(0.0 <= share <= 1.0 for share in shares)
+    # A network trained at sigma 1 or less (a --model): under its level, the classic method.
+    assert network_share(0.5, 1.0) == 0.0 and network_share(0.2, 0.5) == 0.0
+    assert network_share(1.0, 1.0) == 1.0
 
 
 @shipped

@@ -65,7 +65,10 @@ def network_share(sigma: float, network_sigma: float) -> float:
     """
     if sigma >= network_sigma:
         return 1.0
-    return min(1.0, max(0.0, math.log(max(sigma, 1.0)) / math.log(network_sigma)))
+    if sigma <= 1.0 or network_sigma <= 1.0:
+        # (A network trained at sigma 1 or less: sigma is under 1 too.)
+        return 0.0
+    return math.log(sigma) / math.log(network_sigma)
 
 
 @dataclass(frozen=True)
