@@ -156,3 +156,27 @@ def test_a_tiled_stack_comes_out_tiled_with_the_pixels_of_its_striped_twin(tmp_p
             outputs.append(tiff.asarray())
     assert outputs[0].shape == stack.shape
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize(("compression", "tile"), [(None, None), ("zlib", None),
+                                                   ("zlib", (16, 32))])
+def test_a_colour_stack_stored_plane_by_plane_comes_out_so(tmp_path, compression, tile):
+    rng = np.random.default_rng(19)
+    stack = np.clip(rng.normal(30000, 3000, (3, 40, 52, 3)), 0, 65535).astype(np.uint16)
+    outputs = []
+    for planes_apart in (False, True):
+        source = tmp_path / f"{'planes' if planes_apart else 'interleaved'}.tif"
+        tifffile.imwrite(source, np.moveaxis(stack, -1, 1) if planes_apart else stack,
+                         photometric="rgb", planarconfig="separate" if planes_apart else None,
+                         compression=compression, tile=tile)
+        target = tmp_path / f"{source.stem}_out.tif"
+        result = runner.invoke(app, ["denoise", str(source), str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        with tifffile.TiffFile(target) as tiff:
+            assert len(tiff.pages) == 3 and len(tiff.series) == 1
+            assert all((page.planarconfig.name == "SEPARATE") == planes_apart
+                       and page.is_tiled == (tile is not None) for page in tiff.pages)
+            written = tiff.asarray()
+        outputs.append(np.moveaxis(written, 1, -1) if planes_apart else written)
+    assert outputs[0].shape == stack.shape
+    np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -113,6 +113,9 @@ def _stack_metadata(tiff, first) -> dict:
     tile = tile_of(first)
     if tile and not tiff.is_imagej:
         carried["tile"] = tile
+    if (int(first.samplesperpixel) > 1 and first.planarconfig.name == "SEPARATE"
+            and first.photometric.name == "RGB"):
+        carried["planarconfig"] = "separate"
     return carried
 
 
@@ -240,11 +243,18 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
         if "resolutionunit" in carried:
             options["resolutionunit"] = carried["resolutionunit"]
 
+    planes_apart = carried.get("planarconfig") == "separate" and len(like.frame_shape) == 3
+    shape = ((like.frame_shape[2], *like.frame_shape[:2]) if planes_apart
+             else tuple(like.frame_shape))
+    if planes_apart:
+        options["planarconfig"] = "separate"
+
     def counted(frames):
         nonlocal count
         for frame in frames:
             count += 1
-            yield frame
+            # Colour stored plane by plane is written back so: samples first.
+            yield np.ascontiguousarray(np.moveaxis(frame, -1, 0)) if planes_apart else frame
 
     first_options = ({"description": carried["ome"], "metadata": None} if "ome" in carried
                      else {"metadata": carried["shaped"]} if "shaped" in carried else {})
@@ -263,17 +273,18 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
             frames = list(frames)
         n_frames = like.n_frames if like.n_frames is not None else len(frames)
         data = counted(frames)
+        if tile and planes_apart:
+            data = (plane for frame in data for plane in frame)
         tifffile.imwrite(temporary, frame_tiles(data, tile) if tile else data,
-                         shape=(n_frames, *like.frame_shape), dtype=like.dtype, tile=tile,
+                         shape=(n_frames, *shape), dtype=like.dtype, tile=tile,
                          photometric=photometric, **first_options, **options,
                          bigtiff=carried.get("bigtiff"))
         return count
     with tifffile.TiffWriter(temporary, bigtiff=_needs_bigtiff(like)) as tiff:
-        for frame in frames:
+        for frame in counted(frames):
             # One page per frame, appended to one series: readers see (frames, rows, ...).
             tiff.write(frame, photometric=photometric, contiguous=True, **options,
-                       **(first_options if count == 0 else {}))
-            count += 1
+                       **(first_options if count == 1 else {}))
     return count
 
 
