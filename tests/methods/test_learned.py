@@ -235,12 +235,6 @@ def test_train_without_a_block_and_refusals(tmp_path):
     assert result.exit_code == 1 and "window" in result.stderr
 
 
-def test_learned_refuses_volumes(rng, tmp_path):
-    path = save_model(random_network(rng), tmp_path / "m.npz")
-    with pytest.raises(ValueError, match="volumes"):
-        denoise(rng.random((5, 6, 7)), sigma=0.1, method="learned", model=path)
-
-
 def test_other_noise_levels_are_scaled_to_the_networks(rng):
     # Scaling the image by 25/sigma gives noise of the network's level: a network that
     # returns its input scaled back is the identity, whatever sigma.
@@ -444,3 +438,45 @@ def test_the_refinement_in_bands_is_the_whole_image_s(rng):
     for band_pixels in (1, 50 * 33, 10**9):
         assert_array_equal(refine_estimate(estimate, noisy, 0.1, band_pixels=band_pixels),
                            whole)
+
+
+@pytest.mark.parametrize("sigma_255", [25.0, 10.0])
+def test_a_volume_mixes_each_slices_network_result_with_the_classic_3d_one(rng, tmp_path,
+                                                                           sigma_255):
+    from nlmeans_cli.methods.learned import VOLUME_NETWORK_SHARE, network_share
+
+    # Each slice goes through the network alone (as a still at the network's level), and
+    # takes VOLUME_NETWORK_SHARE of the voxel, times the share below the network's level;
+    # the classic method's 3-D result the rest.
+    path = save_model(random_network(rng), tmp_path / "m.npz")
+    volume = rng.random((4, 14, 17)).astype(np.float32)
+    sigma = sigma_255 / 255
+    mixed = denoise(volume, sigma=sigma, method="learned", model=path)
+    network = load_model(path)
+    slices = np.stack([denoise_with_network(plane[np.newaxis], sigma, network)[0]
+                       for plane in volume])
+    share = VOLUME_NETWORK_SHARE * network_share(sigma_255, network.sigma)
+    assert 0 < share <= VOLUME_NETWORK_SHARE
+    expected = share * slices + (1 - share) * denoise(volume, sigma=sigma)
+    assert mixed.shape == volume.shape and mixed.dtype == volume.dtype
+    assert_allclose(mixed, expected, atol=1e-5)
+
+
+@shipped
+def test_the_command_line_denoises_a_volume_with_the_learned_method(tmp_path, rng):
+    import tifffile
+
+    z, y, x = np.mgrid[0:6, 0:40, 0:44]
+    clean = 120 + 80 * np.sin(x / 5.0 + z / 3.0) * np.cos(y / 7.0)
+    noisy = np.clip(np.rint(clean + rng.normal(0, 25, clean.shape)), 0, 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "volume.tif", noisy)
+    target = tmp_path / "out.tif"
+    said = CliRunner().invoke(app, ["denoise", str(tmp_path / "volume.tif"), str(target),
+                                    "--volume", "--method", "learned", "--sigma", "25"])
+    assert said.exit_code == 0, said.output
+    assert ("each slice's network result takes 30% of each voxel, the classic method's 3-D "
+            "result the rest") in said.output
+    out = tifffile.imread(target)
+    assert out.shape == noisy.shape and out.dtype == noisy.dtype
+    error = np.mean((out - clean) ** 2)
+    assert error < 0.25 * np.mean((noisy - clean) ** 2)

@@ -256,5 +256,6 @@ VolumeOption = Annotated[
     bool,
     typer.Option("--volume",
                  help="Treat multi-page TIFFs and .npy arrays as 3-D volumes (3-D patches "
-                      "and window) instead of frames in time."),
+                      "and window) instead of frames in time; with --method learned, each "
+                      "slice's network result is mixed with the classic 3-D one."),
 ]

@@ -195,6 +195,10 @@ class FileOutcome:
             self.notes.append(
                 f"each frame's network result takes {used['clip_network_share']:.0%} of each "
                 f"pixel, the classic method's over the temporal window the rest")
+        elif "volume_network_share" in used:
+            self.notes.append(
+                f"each slice's network result takes {used['volume_network_share']:.0%} of "
+                f"each voxel, the classic method's 3-D result the rest")
         elif "network_share" in used:
             self.notes.append(
                 f"sigma is below the level the network was trained for: its result takes "
