@@ -421,7 +421,7 @@ def test_sums_carried_from_another_grid_are_refused(rng):
 
 
 def test_reflect_padding_into_a_given_array_is_numpys(rng):
-    from nlmeans_cli.engine.operation import reflect_padded
+    from nlmeans_cli.engine import reflect_padded
 
     for shape, pad in (((3, 5, 4, 6), [(0, 0), (2, 3), (1, 2), (3, 4)]),
                        ((2, 7, 1, 9), [(0, 0), (4, 4), (0, 0), (4, 4)])):
@@ -430,6 +430,36 @@ def test_reflect_padding_into_a_given_array_is_numpys(rng):
                       np.float32)
         np.testing.assert_array_equal(reflect_padded(maps, pad, out),
                                       np.pad(maps, pad, mode="reflect"))
+
+
+def test_maps_written_inside_and_their_borders_reflected_are_numpys_padding(rng):
+    from nlmeans_cli.engine import reflect_borders
+
+    shape, pad = (2, 7, 1, 9), [(0, 0), (4, 4), (0, 0), (4, 4)]
+    maps = rng.random(shape).astype(np.float32)
+    out = np.full(tuple(n + a + b for n, (a, b) in zip(shape, pad, strict=True)), np.nan,
+                  np.float32)
+    out[:, 4:11, :, 4:13] = maps
+    np.testing.assert_array_equal(reflect_borders(out, pad), np.pad(maps, pad, mode="reflect"))
+    with pytest.raises(ValueError, match="reach past"):
+        reflect_borders(np.zeros((1, 9, 1, 9), np.float32), [(0, 0), (4, 4), (0, 0), (4, 4)])
+
+
+@pytest.mark.parametrize("affinity", sorted(AFFINITIES))
+def test_padded_maps_give_the_same_result_without_the_copy(rng, affinity):
+    from nlmeans_cli.engine import reflect_padded
+
+    theta, phi, g = (rng.normal(0, 1, (3, 9, 1, 11)).astype(np.float32) for _ in range(3))
+    pad = [(0, 0), (2, 2), (0, 0), (2, 2)]
+    padded = [reflect_padded(m, pad, np.empty((3, 13, 1, 15), np.float32))
+              for m in (theta, phi, g)]
+    kwargs = dict(affinity=affinity, search_radius=(2, 0, 2))
+    np.testing.assert_array_equal(nonlocal_operation(*padded, padded=True, **kwargs),
+                                  nonlocal_operation(theta, phi, g, **kwargs))
+    with pytest.raises(ValueError, match="too small"):
+        nonlocal_operation(*(m[:, :5, :, :5] for m in padded), padded=True, **kwargs)
+    with pytest.raises(ValueError, match="one position"):
+        nonlocal_operation(*padded, padded=True, patch_radius=(1, 0, 1), **kwargs)
 
 
 def test_a_workspace_changes_nothing_in_the_result(rng):

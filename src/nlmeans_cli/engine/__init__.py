@@ -14,13 +14,11 @@ channels (colour to opponent colours and back) is :func:`~.unary.mix_channels`.
 
 from .ahead import compile_ahead
 from .arithmetic import FASTMATH
+from .buffers import FrameCarry, Workspace, reflect_borders, reflect_padded
 from .cache import announcing_compiles, in_cache, kernels_cached
 from .operation import (
-    FrameCarry,
-    Workspace,
     engine_threads,
     nonlocal_operation,
-    reflect_padded,
     reporting_progress,
     search_offsets,
     set_engine_threads,
@@ -31,5 +29,6 @@ from .unary import mix_channels
 
 __all__ = ["FASTMATH", "FrameCarry", "Workspace", "announcing_compiles", "compile_ahead",
            "engine_threads", "even_spans", "in_cache", "kernels_cached", "mix_channels",
-           "nonlocal_operation", "on_engine_threads", "reflect_padded", "reporting_progress",
-           "search_offsets", "set_engine_threads", "start_numba_without_scipy"]
+           "nonlocal_operation", "on_engine_threads", "reflect_borders", "reflect_padded",
+           "reporting_progress", "search_offsets", "set_engine_threads",
+           "start_numba_without_scipy"]

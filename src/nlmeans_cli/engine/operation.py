@@ -19,14 +19,15 @@ import numpy as np
 from numba import config
 
 from ..formulation import AFFINITIES, GAUSSIAN_KERNEL, NORMALISERS, SQUARED_DIFFERENCE, lookup
+from .buffers import FrameCarry, Workspace, reflect_padded
 from .cache import PLANAR_VERSIONS, notice_compile
 from .groups import GROUP, STRIDE
 from .kernels import nonlocal_strips
 from .planar import PLANAR_TAPS, nonlocal_planar_strips
 from .pointwise import POINTWISE_TILE, nonlocal_pointwise_strips
 
-__all__ = ["FrameCarry", "Workspace", "engine_threads", "nonlocal_operation", "offset_groups",
-           "reflect_padded", "reporting_progress", "search_offsets", "set_engine_threads"]
+__all__ = ["engine_threads", "nonlocal_operation", "offset_groups", "reporting_progress",
+           "search_offsets", "set_engine_threads"]
 
 # The thread count set by set_engine_threads (None: NUMBA_NUM_THREADS).
 _THREADS: list[int | None] = [None]
@@ -124,80 +125,6 @@ def offset_groups(offsets: np.ndarray, size: int) -> np.ndarray:
     return np.array(groups, np.int64).reshape(-1, 2)
 
 
-class Workspace:
-    """Float32 arrays kept from call to call, by name (for a caller that runs many).
-
-    Memory that a process has just been given faults on its first write, page by page; maps
-    of hundreds of MB allocated afresh for every band of an image cost that every time.
-    """
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """Return a C-contiguous float32 array of *shape* (contents undefined), reused by *name*."""
-        size = int(np.prod(shape))
-        array = self._arrays.get(name)
-        if array is None or array.size < size:
-            array = self._arrays[name] = np.empty(size, np.float32)
-        return array[:size].reshape(shape)
-
-
-class FrameCarry:
-    """The sums a clip's engine call hands on to the next call of the same stream.
-
-    A clip searched across frames ``s`` either side, cut into calls of consecutive targets:
-    each call visits its own frames, and the pairs between its last frames and the next
-    call's are visited once, their sums for the next call's first ``2 s`` frames kept here
-    (``None`` before the first call and after the last). Pass the same one to every call of
-    a stream (see :func:`nonlocal_operation`'s *carry*).
-    """
-
-    def __init__(self) -> None:
-        self.sums: np.ndarray | None = None
-
-
-def reflect_padded(maps: np.ndarray, pad, out: np.ndarray) -> np.ndarray:
-    """Write *maps* padded by reflection (as ``np.pad(mode="reflect")``) into *out*; return it.
-
-    Parameters
-    ----------
-    maps : numpy.ndarray
-        Any shape.
-    pad : sequence of (int, int)
-        Before and after, per axis.
-    out : numpy.ndarray
-        The padded shape.
-
-    Returns
-    -------
-    numpy.ndarray
-        *out*.
-
-    Notes
-    -----
-    Copies by slices, without ``np.pad``'s bookkeeping (which costs a small grid more than
-    the copy: 0.3 ms a call); a pad as long as its axis, whose reflections are reflected
-    again, is laid out by ``np.pad``. ``O(out.size)``.
-    """
-    if any(max(a, b) >= n for n, (a, b) in zip(maps.shape, pad, strict=True)):
-        out[...] = np.pad(maps, pad, mode="reflect")
-        return out
-    out[tuple(slice(a, a + n) for n, (a, _) in zip(maps.shape, pad, strict=True))] = maps
-    # Axis by axis over the full extent of the others, as numpy does: the corners come out
-    # as reflections of reflections.
-    for axis, ((before, after), n) in enumerate(zip(pad, maps.shape, strict=True)):
-        lead = (slice(None),) * axis
-        if before:
-            out[(*lead, slice(0, before))] = np.flip(
-                out[(*lead, slice(before + 1, 2 * before + 1))], axis)
-        if after:
-            end = before + n
-            out[(*lead, slice(end, end + after))] = np.flip(
-                out[(*lead, slice(end - 1 - after, end - 1))], axis)
-    return out
-
-
 def nonlocal_operation(
     left: np.ndarray,
     right: np.ndarray | None,
@@ -217,6 +144,7 @@ def nonlocal_operation(
     workspace: Workspace | None = None,
     carry: FrameCarry | None = None,
     weight_sums: bool = False,
+    padded: bool = False,
 ) -> np.ndarray:
     """Evaluate ``y_i = 1/C * sum_j f(x_i, x_j) g(x_j)`` on feature maps.
 
@@ -277,6 +205,12 @@ def nonlocal_operation(
         Also return ``sum_j f(x_i, x_j)`` (1 for ``j = i``), one more channel after *y*'s:
         how many positions an output averages. The classic case only (the Gaussian affinity
         of a shared map, the sum normaliser, a patch in the first and last axes' plane).
+    padded : bool
+        *left*, *right* and *values* already hold their reflection by the patch and search
+        radii along each axis (as :func:`~.buffers.reflect_padded` lays them out, or a writer
+        of the inside with :func:`~.buffers.reflect_borders`), so none is copied; the grid
+        is their shape less those pads. A patch of one position and one strength only (the
+        network's block), and no radius may reach past its axis.
 
     Returns
     -------
@@ -288,7 +222,8 @@ def nonlocal_operation(
     ------
     ValueError
         If a name is unknown, shapes disagree, a radius is negative, *h* is not positive,
-        *carry* holds sums for another grid, or *weight_sums* is asked outside that case.
+        *carry* holds sums for another grid, *weight_sums* is asked outside that case, or
+        *padded* maps do not fit their radii.
 
     Notes
     -----
@@ -335,22 +270,26 @@ def nonlocal_operation(
         split, inv_h2b = values.shape[0], np.float32(0.0)
     squarings = _squarings(inv_h2, inv_h2b)
     grid = left.shape[1:]
+    requested = tuple(int(r) for r in patch_radius)
+    if padded:
+        grid = _inside(grid, requested, search_radius)
     lo1, hi1 = (0, grid[1]) if targets is None else (int(targets[0]), int(targets[1]))
     if not 0 <= lo1 < hi1 <= grid[1]:
         raise ValueError(f"targets {targets} must satisfy 0 <= lo < hi <= {grid[1]}")
     symmetric = shared
-    requested = tuple(int(r) for r in patch_radius)
     patch = _clamp_radius(patch_radius, grid, "patch radius")
     search = _clamp_radius(search_radius, grid, "search radius")
     k0, k1, k2 = _patch_weights(patch_weights, requested, patch)
     pad = [(0, 0)] + [(p + s, p + s) for p, s in zip(patch, search, strict=True)]
-    def padded(maps, name, widths):
+    def pad_by(maps, name, widths):
         shape = tuple(n + a + b for n, (a, b) in zip(maps.shape, widths, strict=True))
         return reflect_padded(maps, widths, np.empty(shape, maps.dtype) if workspace is None
                               else workspace.take(name, shape))
 
     n_positions = int(np.prod([2 * s + 1 for s in search]))
     planar = _planar(spec, norm.name, symmetric, patch)
+    if padded and (max(patch) > 0 or split < values.shape[0]):
+        raise ValueError("padded maps need a patch of one position and one strength")
     if weight_sums and not planar:
         raise ValueError("weight_sums needs the gaussian affinity of a shared map, the sum "
                          "normaliser and a patch in the plane of the first and last axes")
@@ -369,9 +308,9 @@ def nonlocal_operation(
         # (.groups) reads that far past its last offset's pairs and before its first.
         swapped = [pad[0], (search[1], search[1]), (k0.size // 2 + search[0],) * 2,
                    (along2.size // 2 + search[2] + GROUP - 1,) * 2]
-        frames_first = padded(left.transpose(0, 2, 1, 3), "engine-left", swapped)
+        frames_first = pad_by(left.transpose(0, 2, 1, 3), "engine-left", swapped)
         values_first = (frames_first if values is left
-                        else padded(values.transpose(0, 2, 1, 3), "engine-values", swapped))
+                        else pad_by(values.transpose(0, 2, 1, 3), "engine-values", swapped))
         strip = _strip_height((grid[0], 1, grid[2]), patch, planes)
         if search[1] > 0:
             # A clip's offsets grouped by frame step (the zero offset's group first, in its
@@ -404,9 +343,12 @@ def nonlocal_operation(
         return out
     if carry is not None:
         carry.sums = None
-    left_padded = padded(left, "engine-left", pad)
-    right_padded = left_padded if shared else padded(right, "engine-right", pad)
-    values_padded = left_padded if values is left else padded(values, "engine-values", pad)
+    if padded:
+        left_padded, right_padded, values_padded = left, right, values
+    else:
+        left_padded = pad_by(left, "engine-left", pad)
+        right_padded = left_padded if shared else pad_by(right, "engine-right", pad)
+        values_padded = left_padded if values is left else pad_by(values, "engine-values", pad)
     strip = _strip_height(grid, patch, planes)
     if max(patch) == 0 and split == values.shape[0]:
         # A patch of one position (the network's block): no box sums to share, so each
@@ -576,6 +518,16 @@ def _written_out(weights: np.ndarray) -> np.ndarray:
     side = next(n for n in PLANAR_TAPS if n >= weights.size)
     edge = (side - weights.size) // 2
     return np.pad(weights, edge) if edge else weights
+
+
+def _inside(padded_grid, patch_radius, search_radius) -> tuple[int, int, int]:
+    """Return the grid inside maps padded by the radii; refuse radii a grid would clamp."""
+    radii = [int(p) + int(s) for p, s in zip(patch_radius, search_radius, strict=True)]
+    grid = tuple(n - 2 * r for n, r in zip(padded_grid, radii, strict=True))
+    if any(r > max(n - 1, 0) for n, r in zip(grid, radii, strict=True)):
+        raise ValueError(f"maps of {padded_grid} padded by {radii} leave {grid}, too small "
+                         "for those radii")
+    return grid
 
 
 def _clamp_radius(radius, grid, what):

@@ -233,16 +233,27 @@ class PaddedMaps:
         return convolve_padded(flat, winograd_filters(layer["w"]), layer["b"], self.height,
                                self.width, relu=relu, out=out)
 
-    def pointwise(self, flat: np.ndarray, layers: list[dict]) -> list[np.ndarray]:
-        """Apply 1x1 layers in one pass; return contiguous ``(D, H, 1, W)`` maps for each."""
+    def pointwise(self, flat: np.ndarray, layers: list[dict], *, margin: int = 0
+                  ) -> list[np.ndarray]:
+        """Apply 1x1 layers in one pass; return contiguous ``(D, H, 1, W)`` maps for each.
+
+        With a *margin* (shorter than either side), the maps are
+        ``(D, H + 2 margin, 1, W + 2 margin)``, padded by reflection, as the engine takes
+        them with ``padded=True``: written inside, their borders reflected, with no copy.
+        """
+        from ..engine import reflect_borders
+
         matrix = np.concatenate([layer["w"][0, 0].T for layer in layers])
         bias = np.concatenate([layer["b"] for layer in layers])
-        out = self._workspace.take("embeddings", (matrix.shape[0], self.height * self.width))
-        pointwise(flat, (self.row + 2, self.row), matrix, bias, out, (0, self.width),
-                  self.height, self.width)
+        rows, columns = self.height + 2 * margin, self.width + 2 * margin
+        out = self._workspace.take("embeddings", (matrix.shape[0], rows * columns))
+        pointwise(flat, (self.row + 2, self.row), matrix, bias, out,
+                  (margin * columns + margin, columns), self.height, self.width)
+        maps = out.reshape(-1, rows, 1, columns)
+        if margin:
+            reflect_borders(maps, [(0, 0), (margin, margin), (0, 0), (margin, margin)])
         bounds = np.cumsum([0] + [layer["b"].shape[0] for layer in layers])
-        return [out[lo:hi].reshape(-1, self.height, 1, self.width)
-                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [maps[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def add_pointwise(self, flat: np.ndarray, maps: np.ndarray, layer: dict) -> None:
         """Add a 1x1 layer of contiguous ``(C, H, W)`` maps to the padded layout, in place."""
