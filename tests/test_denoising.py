@@ -11,7 +11,7 @@ from nlmeans_cli.methods.classic import SURE_FACTORS, SURE_FINE_FACTORS
 from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, default_parameters
 from nlmeans_cli.pixels import OPPONENT, estimate_sigma_unit, varying_channels
 
-DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
+DTYPES = [np.uint8, np.uint16, np.int16, np.float16, np.float32, np.float64]
 
 
 def _image(rng, shape, dtype):

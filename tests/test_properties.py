@@ -14,7 +14,7 @@ from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.jobs.file import denoise_file
 from nlmeans_cli.pixels import OPPONENT
 
-DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+DTYPES = (np.uint8, np.uint16, np.int16, np.float16, np.float32, np.float64)
 # Affinities whose weights are never negative: the estimate is a convex combination.
 CONVEX = ("gaussian", "embedded-gaussian")
 

@@ -62,7 +62,7 @@ def denoise(
     Parameters
     ----------
     image : numpy.ndarray
-        uint8, uint16, int16, float32 or float64; 2-D, 2-D with a channel axis, or 3-D (a
+        uint8, uint16, int16, float16, float32 or float64; 2-D, 2-D with a channel axis, or 3-D (a
         volume). Float images are taken to have a nominal range of [0, 1].
     sigma : float, optional
         Noise standard deviation in the image's value units (0-255 for uint8, 0-65535 for

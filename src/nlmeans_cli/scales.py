@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: The pixel types every function takes, by name.
-SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "int16", "float32", "float64")
+SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "int16", "float16", "float32", "float64")
 
 
 def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
@@ -54,7 +54,7 @@ def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.name not in SUPPORTED_DTYPES:
         raise TypeError(f"unsupported {what} dtype {dtype}; expected uint8, uint16, int16, "
-                        "float32 or float64")
+                        "float16, float32 or float64")
     return dtype
 
 
@@ -141,7 +141,7 @@ def to_unit(image: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     Parameters
     ----------
     image : numpy.ndarray
-        uint8, uint16, int16, float32 or float64.
+        uint8, uint16, int16, float16, float32 or float64.
     out : numpy.ndarray, optional
         A float32 array of *image*'s shape to write into (a plane of a larger grid), so that
         no float32 copy of the image is made on the way.

@@ -87,7 +87,7 @@ def denoise_frames(
     ----------
     frames : iterable of numpy.ndarray
         2-D frames (with a channel axis for colour), all of one shape and dtype (uint8,
-        uint16, float32 or float64). Read lazily: a generator over a file streams.
+        uint16, int16, float16, float32 or float64). Read lazily: a generator over a file streams.
     sigma : float
         Noise standard deviation in the frames' value units (see
         :func:`nlmeans_cli.clip_noise.estimate_frames_noise`); needed for Gaussian noise,

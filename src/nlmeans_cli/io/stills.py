@@ -233,9 +233,9 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     Returns
     -------
     Picture
-        The pixels (uint8, uint16, float32 or float64), alpha and conversion notes. Palette
-        images are expanded, 1-bit images become 8-bit, CMYK becomes RGB and an EXIF
-        orientation is applied, each with a note.
+        The pixels (uint8, uint16, int16, float16, float32 or float64), alpha and
+        conversion notes. Palette images are expanded, 1-bit images become 8-bit, CMYK
+        becomes RGB and an EXIF orientation is applied, each with a note.
 
     Raises
     ------
@@ -412,7 +412,7 @@ def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[st
     if pixels.dtype.name not in SUPPORTED_DTYPES:
         raise ImageFileError(
             f"{path}: unsupported pixel type {pixels.dtype}; "
-            "expected 8- or 16-bit unsigned integers, 16-bit signed ones or 32/64-bit floats"
+            "expected 8- or 16-bit unsigned integers, 16-bit signed ones or 16/32/64-bit floats"
         )
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] > 4):
         raise ImageFileError(f"{path}: unsupported image layout {pixels.shape}")
