@@ -53,8 +53,9 @@ def check_dtype(dtype: np.dtype, what: str = "image") -> np.dtype:
     """
     dtype = np.dtype(dtype)
     if dtype.name not in SUPPORTED_DTYPES:
-        raise TypeError(f"unsupported {what} dtype {dtype}; expected uint8, uint16, int16, "
-                        "float16, float32 or float64")
+        *others, last = SUPPORTED_DTYPES
+        raise TypeError(f"unsupported {what} dtype {dtype}; expected {', '.join(others)} "
+                        f"or {last}")
     return dtype
 
 

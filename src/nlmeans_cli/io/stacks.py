@@ -47,7 +47,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
     -----
     Reads every page's header, no pixel data.
     """
-    from .tiffs import check_pages, image_pages, open_tiff
+    from .tiffs import check_pages, image_pages, open_tiff, stored_plane_by_plane
 
     with open_tiff(path) as tiff:
         try:
@@ -73,7 +73,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
                     "series_shape": tuple(int(n) for n in series.shape),
                     "separate_channels": True, "spacing": spacing, "carried": carried}
         shape = tuple(int(n) for n in first.shape)
-        if int(first.samplesperpixel) > 1 and first.planarconfig.name == "SEPARATE":
+        if stored_plane_by_plane(first):
             shape = (*shape[1:], shape[0])
         if first.photometric.name == "PALETTE":
             shape = (*shape[:2], 3)
@@ -86,7 +86,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
 
 def _stack_metadata(tiff, first) -> dict:
     """Return what a TIFF output keeps of a stack: its metadata, resolution and codec."""
-    from .tiffs import compression_of, tile_of
+    from .tiffs import compression_of, stored_plane_by_plane, tile_of
 
     carried: dict = {}
     x, y = first.tags.get("XResolution"), first.tags.get("YResolution")
@@ -113,8 +113,7 @@ def _stack_metadata(tiff, first) -> dict:
     tile = tile_of(first)
     if tile and not tiff.is_imagej:
         carried["tile"] = tile
-    if (int(first.samplesperpixel) > 1 and first.planarconfig.name == "SEPARATE"
-            and first.photometric.name == "RGB"):
+    if stored_plane_by_plane(first) and first.photometric.name == "RGB":
         carried["planarconfig"] = "separate"
     return carried
 
@@ -189,7 +188,7 @@ def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
     numpy.ndarray
         One frame: grey, RGB, or a hyperstack's channels last.
     """
-    from .tiffs import image_pages, open_tiff, page_pixels
+    from .tiffs import image_pages, open_tiff, page_pixels, stored_plane_by_plane
 
     with open_tiff(sequence.path) as tiff:
         if sequence.separate_channels:
@@ -200,7 +199,7 @@ def tiff_stack_frames(sequence) -> Iterator[np.ndarray]:
         first = tiff.pages.first
         for page in image_pages(tiff):
             data = page.asarray()
-            if int(page.samplesperpixel) > 1 and page.planarconfig.name == "SEPARATE":
+            if stored_plane_by_plane(page):
                 data = np.moveaxis(data, 0, -1)
             pixels, notes = page_pixels(first, data, str(sequence.path))
             if notes and not any(note in sequence.notes for note in notes):

@@ -173,7 +173,15 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
                  ) -> tuple[np.ndarray, list[str], dict, int]:
     import io
 
-    from .tiffs import check_pages, compression_of, image_pages, layout_of, open_tiff, page_pixels
+    from .tiffs import (
+        check_pages,
+        compression_of,
+        image_pages,
+        layout_of,
+        open_tiff,
+        page_pixels,
+        stored_plane_by_plane,
+    )
 
     with open_tiff(io.BytesIO(raw)) as tiff:
         try:
@@ -194,7 +202,7 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
         except Exception as error:
             raise ImageFileError(f"{path}: corrupt or truncated TIFF data "
                                  f"({reason(error)})") from None
-        if int(page.samplesperpixel) > 1 and page.planarconfig.name == "SEPARATE":
+        if stored_plane_by_plane(page):
             data = np.moveaxis(data, 0, -1)
         try:
             pixels, notes = page_pixels(page, data, str(path))

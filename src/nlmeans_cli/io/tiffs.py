@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import tifffile
 
 __all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "layout_of",
-           "open_tiff", "page_pixels", "tifffile_log", "tile_of"]
+           "open_tiff", "page_pixels", "stored_plane_by_plane", "tifffile_log", "tile_of"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -159,6 +159,23 @@ def compression_of(page, dtype: np.dtype) -> tuple[str | None, dict, list[str]]:
             [f"the input's {name} compression cannot hold the result; written with Deflate"])
 
 
+def stored_plane_by_plane(page) -> bool:
+    """Tell whether a page holds several samples per pixel, each in a plane of its own.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        The page.
+
+    Returns
+    -------
+    bool
+        ``True`` where ``page.asarray()`` has its samples first (readers move them last)
+        and an output written from it keeps them so.
+    """
+    return int(page.samplesperpixel) > 1 and page.planarconfig.name == "SEPARATE"
+
+
 def tile_of(page) -> tuple[int, int] | None:
     """Return a 2-D tiled page's tile (rows, columns), kept by an output written from it.
 
@@ -199,7 +216,7 @@ def layout_of(page, pixels: np.ndarray) -> dict:
     tile = tile_of(page)
     if tile and pixels.shape[:2] == (int(page.imagelength), int(page.imagewidth)):
         options["tile"] = tile  # kept where the image was not turned
-    if pixels.ndim == 3 and int(page.samplesperpixel) > 1 and int(page.planarconfig) == 2:
+    if pixels.ndim == 3 and stored_plane_by_plane(page):
         options["planarconfig"] = "separate"
     return options
 

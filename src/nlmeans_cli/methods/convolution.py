@@ -35,6 +35,7 @@ from ..engine import (
     even_spans,
     in_cache,
     on_engine_threads,
+    reflect_borders,
 )
 
 __all__ = ["MULTIPLY_ADDS_PER_PRODUCT", "PaddedMaps", "convolve_padded", "kernels_cached",
@@ -241,8 +242,6 @@ class PaddedMaps:
         ``(D, H + 2 margin, 1, W + 2 margin)``, padded by reflection, as the engine takes
         them with ``padded=True``: written inside, their borders reflected, with no copy.
         """
-        from ..engine import reflect_borders
-
         matrix = np.concatenate([layer["w"][0, 0].T for layer in layers])
         bias = np.concatenate([layer["b"] for layer in layers])
         rows, columns = self.height + 2 * margin, self.width + 2 * margin
