@@ -681,11 +681,13 @@ def test_truncated_video_leaves_no_output(tmp_path, rng):
     assert not list(tmp_path.glob(".out*"))
 
 
-def test_npy_of_wrong_rank_is_refused(tmp_path):
+@pytest.mark.parametrize("shape", [(25,), (2, 2, 5, 5, 3)])
+def test_npy_of_wrong_rank_is_refused(tmp_path, shape):
     source = tmp_path / "flat.npy"
-    np.save(source, np.zeros((5, 5), np.uint8))
+    np.save(source, np.zeros(shape, np.uint8))
     outcome = denoise_file(source, tmp_path / "out.npy")
-    assert not outcome.ok and "expected a 3-D array" in outcome.error
+    assert not outcome.ok and "expected a 2-D image, a 3-D stack" in outcome.error
+    assert not (tmp_path / "out.npy").exists()
 
 
 def test_batch_processes_clips_and_stills(tmp_path, rng):

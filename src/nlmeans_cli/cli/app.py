@@ -177,7 +177,7 @@ def _cluster(scheduler: str | None, debug: bool):
 @app.command("denoise", cls=PlainHelp)
 def denoise_command(
     input: Annotated[
-        Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP), or a clip "
+        Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP, NPY), or a clip "
                                   "or stack (MP4, MOV, MKV, AVI, animated GIF, multi-page "
                                   "TIFF, NPY).",
                              show_default=False)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scales import SUPPORTED_DTYPES
+from .arrays import array_shape, holds_still
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import open_unlimited
 from .videos import VIDEO_CODECS, video_frames, video_header, write_video
@@ -190,8 +191,10 @@ class Sequence:
 def is_sequence(path: str | os.PathLike) -> bool:
     """Tell whether *path* names a sequence rather than a still image.
 
-    Videos, GIFs and ``.npy`` files always are; a TIFF is when it has more than one page.
-    Anything unreadable is left to the still-image reader to report.
+    Videos and GIFs always are; a TIFF is when it has more than one page, and a ``.npy``
+    array unless it holds one image (:func:`nlmeans_cli.io.arrays.holds_still`). An
+    unreadable TIFF is left to the still-image reader to report, an unreadable array to the
+    sequence reader.
 
     Parameters
     ----------
@@ -204,8 +207,11 @@ def is_sequence(path: str | os.PathLike) -> bool:
     """
     path = Path(path)
     extension = path.suffix.lower()
-    if extension in VIDEO_CODECS or extension in (".gif", ".npy"):
+    if extension in VIDEO_CODECS or extension == ".gif":
         return True
+    if extension == ".npy":
+        shape = array_shape(path) if path.is_file() else None
+        return shape is None or not holds_still(shape)
     if extension in (".tif", ".tiff") and path.is_file():
         try:
             import tifffile
@@ -489,8 +495,8 @@ def _open_npy(path: Path, max_pixels: int) -> Sequence:
     array = _open_array(path)
     if not isinstance(array, np.ndarray) or array.ndim not in (3, 4):
         shape = getattr(array, "shape", None)
-        raise ImageFileError(f"{path}: expected a 3-D array (frames, rows, columns) or 4-D with "
-                             f"channels last, got shape {shape}")
+        raise ImageFileError(f"{path}: expected a 2-D image, a 3-D stack (frames, rows, columns) "
+                             f"or 4-D with channels last, got shape {shape}")
     return Sequence(path, "array", int(array.shape[0]), tuple(int(n) for n in array.shape[1:]),
                     array.dtype)
 

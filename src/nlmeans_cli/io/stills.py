@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scales import SUPPORTED_DTYPES
+from .arrays import encode_array, read_array
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import (
     Metadata,
@@ -51,6 +52,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     ".jpeg": ("uint8",),
     ".bmp": ("uint8",),
     ".webp": ("uint8",),
+    ".npy": SUPPORTED_DTYPES,
 }
 
 
@@ -232,8 +234,8 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     Parameters
     ----------
     path : path-like
-        A PNG, JPEG, TIFF, BMP or WebP file. The contents decide how it is decoded; a name
-        that disagrees with them gets a note.
+        A PNG, JPEG, TIFF, BMP or WebP file, whose contents decide how it is decoded (a name
+        that disagrees with them gets a note), or a ``.npy`` array holding one image.
     max_pixels : int
         Refuse images whose header claims more pixels than this, before decoding them (a
         decompression bomb is a small file that claims a huge image).
@@ -267,6 +269,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
             f"{path}: unsupported file type {extension or '(none)'}; "
             f"supported: {', '.join(sorted(FORMATS))}"
         )
+    if extension == ".npy":
+        if not os.access(path, os.R_OK):
+            raise ImageFileError(f"{path}: permission denied")
+        return _to_picture(path, read_array(path, max_pixels=max_pixels), None, [])
     try:
         raw = path.read_bytes()
     except PermissionError:
@@ -538,6 +544,8 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
         encoded = _encode_tiff(picture, data, keywords)
         return (with_tiff_exif(encoded, metadata) if metadata else encoded), notes
+    if extension == ".npy":
+        return encode_array(data), (["metadata dropped: .npy holds none"] if metadata else [])
     buffer = io.BytesIO()
     image = Image.fromarray(np.ascontiguousarray(data))
     if extension == ".bmp":
