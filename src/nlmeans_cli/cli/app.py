@@ -179,11 +179,12 @@ def denoise_command(
     input: Annotated[
         Path, typer.Argument(help="Image to denoise (PNG, JPEG, TIFF, BMP, WebP, NPY), or a clip "
                                   "or stack (MP4, MOV, MKV, AVI, animated GIF, multi-page "
-                                  "TIFF, NPY).",
+                                  "TIFF, NPY); - reads standard input.",
                              show_default=False)
     ],
     output: Annotated[
-        Path, typer.Argument(help="Where to write the result; the format follows its extension.",
+        Path, typer.Argument(help="Where to write the result; the format follows its extension "
+                                  "(- writes standard output, in the input's format).",
                              show_default=False)
     ],
     sigma: SigmaOption = "auto",
@@ -231,30 +232,37 @@ def denoise_command(
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
+    from .streams import StreamError, standard_streams
 
     engine_loaded()
     announced = _announce_compiling(quiet, method.value)
     try:
         from ..io.sequences import is_sequence
 
-        # A clip's bar counts frames; a still's follows the engine's passes.
-        still = StillProgress(quiet or is_sequence(input) or tile is not None)
-        with (_cluster(scheduler, debug) as client, FrameProgress(quiet) as progress, still,
-              _announcing_versions(quiet or announced)):
-            outcome = denoise_file(input, output, options, overwrite=overwrite,
-                                   reraise=debug, tile=tile, client=client, progress=progress)
+        with standard_streams(input, output) as streams:
+            # A clip's bar counts frames; a still's follows the engine's passes.
+            still = StillProgress(quiet or is_sequence(streams.input) or tile is not None)
+            with (_cluster(scheduler, debug) as client, FrameProgress(quiet) as progress,
+                  still, _announcing_versions(quiet or announced)):
+                outcome = denoise_file(streams.input, streams.output, options,
+                                       overwrite=overwrite, reraise=debug, tile=tile,
+                                       client=client, progress=progress)
+            if outcome.ok:
+                streams.send()
+    except StreamError as error:
+        raise fail(str(error)) from None
     except ImportError as error:
         if debug:
             raise
         raise fail(str(error), code=2) from None
     if not outcome.ok:
-        raise fail(outcome.error)
+        raise fail(streams.named(outcome.error))
     if not quiet:
         for note in outcome.notes:
-            typer.echo(f"{input}: note: {note}", err=True)
+            typer.echo(f"{input}: note: {streams.named(note)}", err=True)
         model = f" ({outcome.model})" if outcome.model is not None else ""
-        typer.echo(f"{summary(outcome)}, {outcome.affinity}, {outcome.method}{model}: "
-                   f"{outcome.seconds:.2f} s -> {output}", err=True)
+        typer.echo(f"{streams.named(summary(outcome))}, {outcome.affinity}, "
+                   f"{outcome.method}{model}: {outcome.seconds:.2f} s -> {output}", err=True)
 
 
 @app.command("batch", cls=PlainHelp)

@@ -40,6 +40,7 @@ __all__ = [
     "Picture",
     "check_output_path",
     "read_picture",
+    "sniff_kind",
     "write_picture",
 ]
 
@@ -109,8 +110,20 @@ KIND_NAMES = {".png": "PNG", ".jpg": "JPEG", ".tif": "TIFF", ".bmp": "BMP", ".we
 _CANONICAL = {".jpeg": ".jpg", ".tiff": ".tif"}
 
 
-def _sniff(raw: bytes) -> str | None:
-    """Return the canonical extension of the format the bytes hold, from their signature."""
+def sniff_kind(raw: bytes) -> str | None:
+    """Return the canonical extension of the image format *raw* holds, from its signature.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's first bytes (twelve are enough).
+
+    Returns
+    -------
+    str or None
+        ``".png"``, ``".jpg"``, ``".tif"``, ``".bmp"``, ``".webp"``, or ``None`` for anything
+        else.
+    """
     if raw.startswith(b"\x89PNG\r\n\x1a\n"):
         return ".png"
     if raw.startswith(b"\xff\xd8\xff"):
@@ -281,7 +294,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         raise ImageFileError(f"{path}: cannot read ({error.strerror})") from None
     if not raw:
         raise ImageFileError(f"{path}: file is empty")
-    kind = _sniff(raw)
+    kind = sniff_kind(raw)
     if kind is None:
         raise ImageFileError(f"{path}: not an image (the contents are not PNG, JPEG, TIFF, BMP "
                              "or WebP data)")

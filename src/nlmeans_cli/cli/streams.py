@@ -1,0 +1,119 @@
+"""``-`` for standard input and output, as Unix image tools take it.
+
+The library reads and writes files (metadata, formats sniffed from contents, atomic writes),
+so standard input is spooled to a private temporary folder first and the result is written
+there before it goes to standard output whole: a failed run writes nothing to the pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["STREAM", "StreamError", "Streams", "standard_streams"]
+
+#: The name that means standard input (as INPUT) or standard output (as OUTPUT).
+STREAM = "-"
+
+_NPY_SIGNATURE = b"\x93NUMPY"
+
+
+class StreamError(Exception):
+    """Standard input or output cannot be used; the message says why, naming ``-``."""
+
+
+@dataclass
+class Streams:
+    """The files a command reads and writes in place of ``-``, and how to name them back."""
+
+    input: Path
+    output: Path
+    from_stdin: bool = False
+    to_stdout: bool = False
+
+    def named(self, text: str) -> str:
+        """Return *text* with the temporary files' paths put back as ``-``."""
+        if self.from_stdin:
+            text = text.replace(str(self.input), STREAM)
+        if self.to_stdout:
+            text = text.replace(str(self.output), STREAM)
+        return text
+
+    def send(self) -> None:
+        """Copy the written result to standard output, whole."""
+        if not self.to_stdout:
+            return
+        try:
+            with open(self.output, "rb") as handle:
+                shutil.copyfileobj(handle, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            # Python flushes standard output again at exit; the closed pipe would raise there.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise StreamError(f"{STREAM}: standard output was closed before the whole result "
+                              "was written") from None
+
+
+def _kind(raw: bytes) -> str | None:
+    from ..io.stills import sniff_kind
+
+    return ".npy" if raw.startswith(_NPY_SIGNATURE) else sniff_kind(raw)
+
+
+@contextmanager
+def standard_streams(input: Path, output: Path) -> Iterator[Streams]:
+    """Stand files in for ``-`` as *input* or *output* while a command runs.
+
+    Parameters
+    ----------
+    input, output : pathlib.Path
+        The command's arguments; ``-`` names standard input or output.
+
+    Yields
+    ------
+    Streams
+        The paths to read and write; call :meth:`Streams.send` once the output is written.
+
+    Raises
+    ------
+    StreamError
+        If standard input is a terminal, empty or not image data, or standard output is a
+        terminal (an image would fill the screen with bytes).
+
+    Notes
+    -----
+    Standard input is read whole into a temporary file; the output is written beside it and
+    copied to standard output at the end. Both are removed on the way out, signals included.
+    A ``-`` output takes the input's format.
+    """
+    from_stdin, to_stdout = str(input) == STREAM, str(output) == STREAM
+    if not (from_stdin or to_stdout):
+        yield Streams(input, output)
+        return
+    if from_stdin and sys.stdin.isatty():
+        raise StreamError(f"{STREAM}: standard input is a terminal; pipe an image in "
+                          "(nlm denoise - out.png < in.png)")
+    if to_stdout and sys.stdout.isatty():
+        raise StreamError(f"{STREAM}: standard output is a terminal; redirect it to a file or a "
+                          "pipe (nlm denoise in.png - > out.png)")
+    with tempfile.TemporaryDirectory(prefix="nlm-stream-") as folder:
+        if from_stdin:
+            raw = sys.stdin.buffer.read()
+            if not raw:
+                raise StreamError(f"{STREAM}: standard input is empty")
+            kind = _kind(raw[:16])
+            if kind is None:
+                raise StreamError(f"{STREAM}: not an image (standard input holds no PNG, JPEG, "
+                                  "TIFF, BMP, WebP or NumPy data)")
+            input = Path(folder) / f"stdin{kind}"
+            input.write_bytes(raw)
+            del raw
+        if to_stdout:
+            output = Path(folder) / f"stdout{input.suffix.lower()}"
+        yield Streams(input, output, from_stdin, to_stdout)
