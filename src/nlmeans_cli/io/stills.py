@@ -453,8 +453,13 @@ def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[st
     return Picture(np.ascontiguousarray(pixels), alpha, notes)
 
 
+#: The formats that keep an alpha channel (PNG, TIFF and WebP as one; .npy as a last channel).
+_ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp", ".npy")
+
+
 def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | None = None,
-                      overwrite: bool = False, dtype: np.dtype | None = None) -> Path:
+                      overwrite: bool = False, dtype: np.dtype | None = None,
+                      alpha: bool = False) -> Path:
     """Check that an image may be written to *output* before any work is done.
 
     Parameters
@@ -467,6 +472,9 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
         Whether an existing *output* may be replaced.
     dtype : numpy.dtype, optional
         The pixel type to be written; checked against the format.
+    alpha : bool
+        Whether the image has an alpha channel, which the format must keep (JPEG and BMP
+        cannot: dropping it would lose what the image carries).
 
     Returns
     -------
@@ -476,8 +484,8 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
     Raises
     ------
     ImageFileError
-        If the format is unsupported or cannot store *dtype*, the output is the input, or the
-        output exists and *overwrite* is false.
+        If the format is unsupported or cannot store *dtype* or the alpha channel, the output
+        is the input, or the output exists and *overwrite* is false.
     """
     output = Path(output)
     if output.is_dir():
@@ -488,8 +496,12 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
             f"{output}: unsupported output type {extension or '(none)'}; "
             f"supported: {', '.join(sorted(FORMATS))}"
         )
-    return check_target(output, FORMATS, source=source, overwrite=overwrite, dtype=dtype,
-                         what="pixels")
+    output = check_target(output, FORMATS, source=source, overwrite=overwrite, dtype=dtype,
+                          what="pixels")
+    if alpha and extension not in _ALPHA_FORMATS:
+        raise ImageFileError(f"{output}: {KIND_NAMES[_CANONICAL.get(extension, extension)]} "
+                             f"cannot hold an alpha channel; use {', '.join(_ALPHA_FORMATS)}")
+    return output
 
 
 def write_picture(output: str | os.PathLike, picture: Picture, *,
@@ -522,7 +534,8 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
         As :func:`check_output_path`, or when the file cannot be written.
     """
     data = picture.stacked()
-    output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype)
+    output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype,
+                               alpha=picture.alpha is not None)
     extension = output.suffix.lower()
     metadata = Metadata() if strip_metadata else picture.metadata
     with staged(output, overwrite=overwrite) as temporary:
@@ -566,6 +579,9 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
         return buffer.getvalue(), (["metadata dropped: BMP holds none"] if metadata else [])
     keywords, notes = pillow_options(metadata, extension) if metadata else ({}, [])
     if extension == ".webp":
+        if data.ndim == 2 or data.shape[-1] == 2:
+            # Pillow writes grey as RGB (and grey + alpha as RGBA): WebP has no grey mode.
+            notes.append("WebP holds no grey: written as colour with three equal channels")
         image.save(buffer, format="WEBP", lossless=True, **keywords)
     else:
         image.save(buffer, format="JPEG", quality=95, **keywords)

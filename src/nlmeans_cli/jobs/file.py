@@ -355,6 +355,9 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             return outcome
         check_output_path(target, source=source, overwrite=overwrite)
         picture = read_picture(source, max_pixels=options.max_pixels)
+        # Before any work: what the output format cannot store is refused now, not after.
+        check_output_path(target, source=source, overwrite=overwrite,
+                          dtype=picture.pixels.dtype, alpha=picture.alpha is not None)
         outcome.notes = list(picture.notes)
         if options.volume or options.request.spacing is not None:
             outcome.notes.append("--volume and --spacing apply to stacks and volumes; this is "

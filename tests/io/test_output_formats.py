@@ -1,0 +1,64 @@
+"""What an output format cannot hold is refused before any work, or written with a note."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+import nlmeans_cli.denoising
+from nlmeans_cli.cli import app
+from nlmeans_cli.jobs.file import denoise_file
+
+runner = CliRunner()
+
+
+def _never_denoise(*args, **kwargs):
+    raise AssertionError("the image was denoised before its output was refused")
+
+
+@pytest.mark.parametrize(("channels", "extension", "problem"), [
+    (4, ".jpg", "JPEG cannot hold an alpha channel"),
+    (2, ".jpg", "JPEG cannot hold an alpha channel"),
+    (4, ".bmp", "BMP cannot hold an alpha channel"),
+    (None, ".png", ".png cannot store float32 pixels"),
+])
+def test_an_output_that_cannot_hold_the_image_is_refused_first(tmp_path, rng, monkeypatch,
+                                                              channels, extension, problem):
+    if channels is None:
+        source = tmp_path / "in.tif"
+        tifffile.imwrite(source, rng.random((24, 28)).astype(np.float32))
+    else:
+        source = tmp_path / "in.png"
+        iio.imwrite(source, rng.integers(0, 256, (24, 28, channels), dtype=np.uint8))
+    monkeypatch.setattr(nlmeans_cli.denoising, "denoise_request", _never_denoise)
+    target = tmp_path / f"out{extension}"
+    outcome = denoise_file(source, target)
+    assert outcome.status == "failed"
+    assert outcome.error.startswith(f"{target}: ") and problem in outcome.error
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("channels", [4, 2])
+def test_alpha_survives_the_formats_that_hold_it(tmp_path, rng, channels):
+    pixels = rng.integers(0, 256, (24, 28, channels), dtype=np.uint8)
+    source = tmp_path / "in.png"
+    iio.imwrite(source, pixels)
+    for extension in (".png", ".tif", ".npy"):
+        target = tmp_path / f"out{extension}"
+        result = runner.invoke(app, ["denoise", str(source), str(target), "-q"])
+        assert result.exit_code == 0, result.output
+        written = np.load(target) if extension == ".npy" else iio.imread(target)
+        np.testing.assert_array_equal(written[..., -1], pixels[..., -1])
+
+
+def test_grey_to_webp_says_it_is_written_as_colour(tmp_path, rng):
+    source = tmp_path / "in.png"
+    iio.imwrite(source, rng.integers(0, 256, (24, 28), dtype=np.uint8))
+    target = tmp_path / "out.webp"
+    result = runner.invoke(app, ["denoise", str(source), str(target)])
+    assert result.exit_code == 0, result.output
+    assert "WebP holds no grey: written as colour with three equal channels" in result.output
+    written = iio.imread(target)
+    assert written.shape == (24, 28, 3)
+    np.testing.assert_array_equal(written[..., 0], written[..., 2])
