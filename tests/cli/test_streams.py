@@ -88,3 +88,13 @@ def test_a_closed_pipe_is_an_error_not_a_traceback(tmp_path, rng):
         assert process.wait(timeout=120) == 1
     assert error.strip() == ("nlm: error: -: standard output was closed before the whole "
                              "result was written")
+
+
+def test_noise_reads_standard_input_as_the_file(samples):
+    source = samples / "camera_noisy.png"
+    from_file = runner.invoke(app, ["noise", str(source)])
+    piped = runner.invoke(app, ["noise", "-"], input=source.read_bytes())
+    assert from_file.exit_code == 0 and piped.exit_code == 0, piped.output
+    assert piped.output == from_file.output.replace(str(source), "-")
+    twice = runner.invoke(app, ["noise", "-", "-"], input=source.read_bytes())
+    assert twice.exit_code == 2 and "can be read once" in twice.output

@@ -11,6 +11,7 @@ import typer
 
 from .options import DEFAULT_MAX_PIXELS, MaxPixelsOption
 from .output import noise_line
+from .streams import STREAM
 
 __all__ = ["noise_command"]
 
@@ -20,7 +21,7 @@ def noise_command(
         list[Path],
         typer.Argument(metavar="FILE...", show_default=False,
                        help="Still images, clips or stacks (as nlm denoise reads them), or "
-                            "folders of them (not their subfolders)."),
+                            "folders of them (not their subfolders); - reads standard input."),
     ],
     noise: Annotated[
         str,
@@ -41,14 +42,19 @@ def noise_command(
     --read-noise' where a file's own levels cannot pin the read noise down.
     """
     from ..io.folders import find_images
-    from ..jobs.noise_reading import NOISE_READINGS, read_file_noise
+    from ..jobs.noise_reading import NOISE_READINGS
 
     if noise not in NOISE_READINGS:
         raise typer.BadParameter(f"{noise!r}: use {' or '.join(NOISE_READINGS)}",
                                  param_hint="--noise")
 
+    if sum(str(path) == STREAM for path in files) > 1:
+        raise typer.BadParameter("standard input (-) can be read once", param_hint="FILE")
     paths, empty = [], []
     for path in files:
+        if str(path) == STREAM:
+            paths.append(path)
+            continue
         try:
             found = find_images(path) if path.is_dir() else [path]
         except (OSError, ValueError) as error:
@@ -60,7 +66,7 @@ def noise_command(
         paths.extend(found)
     readings = []
     for path in paths:
-        reading = read_file_noise(path, noise=noise, max_pixels=max_pixels)
+        reading = _read_noise(path, noise, max_pixels)
         readings.append(reading)
         if not reading.ok:
             typer.echo(f"nlm: error: {reading.error}", err=True)
@@ -70,3 +76,20 @@ def noise_command(
         typer.echo(json.dumps([asdict(reading) for reading in readings], indent=2))
     if empty or not all(reading.ok for reading in readings):
         raise typer.Exit(1)
+
+
+def _read_noise(path: Path, noise: str, max_pixels: int):
+    """Read one file's noise; ``-`` reads standard input, named ``-`` in what is printed."""
+    from dataclasses import replace
+
+    from ..jobs.noise_reading import NoiseReading, read_file_noise
+    from .streams import StreamError, standard_streams
+
+    if str(path) != STREAM:
+        return read_file_noise(path, noise=noise, max_pixels=max_pixels)
+    try:
+        with standard_streams(path, Path("unused")) as streams:
+            reading = read_file_noise(streams.input, noise=noise, max_pixels=max_pixels)
+    except StreamError as error:
+        return NoiseReading(STREAM, noise=noise, error=str(error))
+    return replace(reading, input=STREAM, error=streams.named(reading.error))
