@@ -88,9 +88,9 @@ def standard_streams(input: Path, output: Path) -> Iterator[Streams]:
 
     Notes
     -----
-    Standard input is read whole into a temporary file; the output is written beside it and
-    copied to standard output at the end. Both are removed on the way out, signals included.
-    A ``-`` output takes the input's format.
+    Standard input is copied whole into a temporary file, a chunk at a time; the output is
+    written beside it and copied to standard output at the end. Both are removed on the way
+    out, signals included. A ``-`` output takes the input's format.
     """
     from_stdin, to_stdout = str(input) == STREAM, str(output) == STREAM
     if not (from_stdin or to_stdout):
@@ -104,16 +104,18 @@ def standard_streams(input: Path, output: Path) -> Iterator[Streams]:
                           "pipe (nlm denoise in.png - > out.png)")
     with tempfile.TemporaryDirectory(prefix="nlm-stream-") as folder:
         if from_stdin:
-            raw = sys.stdin.buffer.read()
-            if not raw:
+            # A buffered read of 16 bytes waits for them all (or the end of the input).
+            head = sys.stdin.buffer.read(16)
+            if not head:
                 raise StreamError(f"{STREAM}: standard input is empty")
-            kind = _kind(raw[:16])
+            kind = _kind(head)
             if kind is None:
                 raise StreamError(f"{STREAM}: not an image (standard input holds no PNG, JPEG, "
                                   "TIFF, BMP, WebP or NumPy data)")
             input = Path(folder) / f"stdin{kind}"
-            input.write_bytes(raw)
-            del raw
+            with open(input, "wb") as spool:
+                spool.write(head)
+                shutil.copyfileobj(sys.stdin.buffer, spool)
         if to_stdout:
             output = Path(folder) / f"stdout{input.suffix.lower()}"
         yield Streams(input, output, from_stdin, to_stdout)
