@@ -116,6 +116,18 @@ def test_tiff_resolution_description_profile_and_camera(tmp_path):
     assert icc == SRGB and info["Description"] == "slide 12, stained"
 
 
+def test_a_bigtiff_keeps_its_camera_without_a_false_note(tmp_path):
+    rng = np.random.default_rng(7)
+    source = tmp_path / "big.tif"
+    tifffile.imwrite(source, _pixels(rng, dtype=np.uint16)[..., 0], bigtiff=True,
+                     metadata=None, extratags=[(272, "s", 0, "NLM Camera", True)])
+    target = tmp_path / "out.tif"
+    result = _denoise(source, target)
+    assert "EXIF" not in result.output
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.pages.first.tags.valueof(272) == "NLM Camera"
+
+
 def test_strip_metadata_drops_everything(tmp_path):
     rng = np.random.default_rng(4)
     source = tmp_path / "photo.jpg"

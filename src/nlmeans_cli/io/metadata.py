@@ -307,6 +307,9 @@ def _tiff_metadata(raw: bytes) -> Metadata:
             exif = image.getexif()
             for pointer in (_EXIF_IFD, _GPS_IFD):
                 exif.get_ifd(pointer)  # read now, while the file is open
+            # A BigTIFF's tags would come out with BigTIFF's header, which Pillow's EXIF
+            # reader (and every EXIF reader) refuses; EXIF is classic TIFF.
+            exif.bigtiff = False
             block = exif.tobytes()
         metadata.exif = _clean_exif(block, metadata.notes, keep=_TIFF_TEXT_TAGS)
     except Exception:  # Pillow cannot open every TIFF (float colour, ...); the rest stays
