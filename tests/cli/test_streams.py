@@ -98,3 +98,21 @@ def test_noise_reads_standard_input_as_the_file(samples):
     assert piped.output == from_file.output.replace(str(source), "-")
     twice = runner.invoke(app, ["noise", "-", "-"], input=source.read_bytes())
     assert twice.exit_code == 2 and "can be read once" in twice.output
+
+
+@pytest.mark.parametrize("name", ["clip.gif", "stack.tif", "stack.npy"])
+def test_clips_and_stacks_go_through_pipes_as_files_do(tmp_path, rng, name):
+    import imageio.v3 as iio
+
+    frames = rng.integers(40, 220, (4, 24, 28), dtype=np.uint8)
+    source = tmp_path / name
+    if name.endswith(".gif"):
+        iio.imwrite(source, frames, loop=0, duration=80)
+    elif name.endswith(".tif"):
+        tifffile.imwrite(source, frames, photometric="minisblack")
+    else:
+        np.save(source, frames)
+    expected = _files_result(tmp_path, source, f"out_{name}")
+    result = runner.invoke(app, ["denoise", "-", "-", "-q"], input=source.read_bytes())
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == expected

@@ -21,7 +21,16 @@ __all__ = ["STREAM", "StreamError", "Streams", "standard_streams"]
 #: The name that means standard input (as INPUT) or standard output (as OUTPUT).
 STREAM = "-"
 
-_NPY_SIGNATURE = b"\x93NUMPY"
+#: Signatures of what standard input may hold besides still images: (offset, bytes, kind).
+_SEQUENCE_SIGNATURES = (
+    (0, b"\x93NUMPY", ".npy"),
+    (0, b"GIF87a", ".gif"),
+    (0, b"GIF89a", ".gif"),
+    (4, b"ftypqt", ".mov"),
+    (4, b"ftyp", ".mp4"),
+    (0, b"\x1aE\xdf\xa3", ".mkv"),
+    (8, b"AVI ", ".avi"),
+)
 
 
 class StreamError(Exception):
@@ -60,10 +69,14 @@ class Streams:
                               "was written") from None
 
 
-def _kind(raw: bytes) -> str | None:
+def _kind(head: bytes) -> str | None:
+    """Return the extension for what *head* (a file's first 16 bytes) starts."""
     from ..io.stills import sniff_kind
 
-    return ".npy" if raw.startswith(_NPY_SIGNATURE) else sniff_kind(raw)
+    for offset, signature, kind in _SEQUENCE_SIGNATURES:
+        if head[offset:offset + len(signature)] == signature:
+            return kind
+    return sniff_kind(head)
 
 
 @contextmanager
@@ -111,7 +124,7 @@ def standard_streams(input: Path, output: Path) -> Iterator[Streams]:
             kind = _kind(head)
             if kind is None:
                 raise StreamError(f"{STREAM}: not an image (standard input holds no PNG, JPEG, "
-                                  "TIFF, BMP, WebP or NumPy data)")
+                                  "TIFF, BMP, WebP, GIF, NumPy, MP4, MOV, MKV or AVI data)")
             input = Path(folder) / f"stdin{kind}"
             with open(input, "wb") as spool:
                 spool.write(head)
