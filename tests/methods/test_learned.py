@@ -235,6 +235,22 @@ def test_train_without_a_block_and_refusals(tmp_path):
     assert result.exit_code == 1 and "window" in result.stderr
 
 
+def test_train_refuses_what_it_cannot_train_on_before_starting(tmp_path, rng):
+    import imageio.v3 as iio
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    small = tmp_path / "small.png"
+    iio.imwrite(small, rng.integers(0, 256, (30, 36), dtype=np.uint8))
+    for source, problem in ((empty, f"{empty}: no images in this folder"),
+                            (small, "no training image is at least 40 pixels on each side "
+                                    "(the largest is 36x30; lower --crop)")):
+        result = runner.invoke(app, ["train", str(source), "--out", str(tmp_path / "m.npz")])
+        assert result.exit_code == 1
+        assert result.stderr.strip() == f"nlm: error: {problem}"
+        assert not (tmp_path / "m.npz").exists()
+
+
 def test_other_noise_levels_are_scaled_to_the_networks(rng):
     # Scaling the image by 25/sigma gives noise of the network's level: a network that
     # returns its input scaled back is the identity, whatever sigma.

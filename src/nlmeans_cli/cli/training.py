@@ -87,7 +87,12 @@ def train_command(
     """
     from ..io.atomic import ImageFileError
     from ..methods.model_files import load_model, model_path, save_model
-    from ..methods.training import TrainingSettings, load_training_images, train_network
+    from ..methods.training import (
+        TrainingSettings,
+        check_training_images,
+        load_training_images,
+        train_network,
+    )
 
     out = model_path(out)
     if out.exists() and not overwrite:
@@ -103,6 +108,7 @@ def train_command(
                                                                hold_out_every=hold_out_every)
         extra, extra_names, _, _ = load_training_images(val or [])
         validation, val_names = held + extra, held_names + extra_names
+        check_training_images(images, validation, settings)  # before the bar shows
         info = {"command": _invocation(context, out=out.name),
                 "images": names, "validation_images": val_names}
         with TrainingProgress(steps, quiet) as progress:

@@ -23,8 +23,8 @@ import numpy as np
 from ..formulation import AFFINITIES, PRODUCT, SQUARED_DIFFERENCE, lookup
 from .network import Network, count_layers
 
-__all__ = ["TrainingSettings", "deepened", "forward", "initial_layers", "load_training_images",
-           "require_jax", "train_network"]
+__all__ = ["TrainingSettings", "check_training_images", "deepened", "forward", "initial_layers",
+           "load_training_images", "require_jax", "train_network"]
 
 
 @dataclass(frozen=True)
@@ -308,13 +308,8 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     import optax
     from skimage.metrics import peak_signal_noise_ratio
 
-    for image in [*cleans, *validation]:
-        if np.ndim(image) != 2:
-            raise ValueError(f"the network trains on grey 2-D images, got shape "
-                             f"{np.shape(image)}")
+    check_training_images(cleans, validation, settings)
     pool = [np.asarray(c, np.float32) for c in cleans if min(np.shape(c)) >= settings.crop]
-    if not pool:
-        raise ValueError(f"no training image is at least {settings.crop} pixels on each side")
     rng = np.random.default_rng(settings.seed)
     if start is None:
         layers = initial_layers(rng, settings)
@@ -401,6 +396,39 @@ def train_network(cleans: Sequence[np.ndarray], settings: TrainingSettings, *,
     return network_now(settings.steps)
 
 
+def check_training_images(cleans: Sequence[np.ndarray], validation: Sequence[np.ndarray],
+                          settings: TrainingSettings) -> None:
+    """Check that :func:`train_network` can train on *cleans*, before any work.
+
+    Parameters
+    ----------
+    cleans, validation : sequence of numpy.ndarray
+        The training and validation images.
+    settings : TrainingSettings
+        The crop size the training images must reach.
+
+    Raises
+    ------
+    ValueError
+        For an image that is not 2-D, or when no training image holds a crop.
+
+    Notes
+    -----
+    Cost: ``O(1)`` per image (shapes only).
+    """
+    for image in [*cleans, *validation]:
+        if np.ndim(image) != 2:
+            raise ValueError(f"the network trains on grey 2-D images, got shape "
+                             f"{np.shape(image)}")
+    if not cleans:
+        raise ValueError("no training images")
+    if not any(min(np.shape(c)) >= settings.crop for c in cleans):
+        largest = max(cleans, key=lambda c: min(np.shape(c)))
+        raise ValueError(f"no training image is at least {settings.crop} pixels on each side "
+                         f"(the largest is {largest.shape[1]}x{largest.shape[0]}; lower "
+                         "--crop)")
+
+
 def load_training_images(sources: Sequence[str], *, hold_out_every: int = 0
                          ) -> tuple[list[np.ndarray], list[str], list[np.ndarray], list[str]]:
     """Read clean grey training images from paths, folders, or bundled samples.
@@ -424,7 +452,7 @@ def load_training_images(sources: Sequence[str], *, hold_out_every: int = 0
     Raises
     ------
     nlmeans_cli.io.atomic.ImageFileError
-        For an unreadable file or an unknown sample.
+        For an unreadable file, a folder without images or an unknown sample.
     """
     from ..io.atomic import ImageFileError
     from ..io.folders import find_images
@@ -448,6 +476,8 @@ def load_training_images(sources: Sequence[str], *, hold_out_every: int = 0
         else:
             path = Path(source)
             paths = sorted(find_images(path)) if path.is_dir() else [path]
+            if not paths:
+                raise ImageFileError(f"{path}: no images in this folder")
             found = [(str(item), to_unit(read_picture(item).pixels)) for item in paths]
         for label, unit in found:
             if unit.ndim == 3:
