@@ -553,11 +553,14 @@ def test_auto_stabilises_a_few_bright_cells_on_a_dark_field():
 
 @pytest.mark.parametrize("model", ["gaussian", "poisson-gaussian"])
 def test_estimate_noise_refuses_what_denoise_refuses(model):
-    # A NaN gave nan for sigma, and a NumPy error about an empty reduction for the fit.
-    image = np.random.default_rng(12).random((64, 64)).astype(np.float32)
-    image[3, 3] = np.nan
+    # A NaN gave nan for sigma, and a NumPy error about an empty reduction for the fit; now
+    # it is a missing value (tests/test_missing.py), but a volume's or every pixel's is not.
+    volume = np.random.default_rng(12).random((4, 64, 64)).astype(np.float32)
+    volume[1, 3, 3] = np.nan
     with pytest.raises(ValueError, match="1 NaN or infinite"):
-        estimate_noise(image, model=model)
+        estimate_noise(volume, model=model)
+    with pytest.raises(ValueError, match="no finite pixel value"):
+        estimate_noise(np.full((16, 16), np.nan, np.float32), model=model)
 
 
 def test_a_colour_image_with_empty_channels_takes_the_transform_when_asked():

@@ -17,6 +17,13 @@ import numpy as np
 from .clipped_levels import clipped_ends
 from .colour_noise import luminance_sigma
 from .methods import Method, Setting, method_named
+from .missing import (
+    fill_missing,
+    measured_part,
+    measured_sample,
+    missing_pixels,
+    restore_missing,
+)
 from .parameters import DEFAULT_NOISE, Request, reference_level, request_for
 from .pixels import (
     SigmaReading,
@@ -134,7 +141,8 @@ def denoise(
     TypeError
         If the dtype is not supported.
     ValueError
-        For a bad shape, non-finite pixels, an unknown name or a parameter out of range;
+        For a bad shape, NaN or infinite values in a volume or in every pixel, an unknown
+        name or a parameter out of range;
         :class:`nlmeans_cli.methods.model_files.ModelFileError` (a ``ValueError``) for a
         model file that is missing or not a model.
 
@@ -143,6 +151,11 @@ def denoise(
     Cost ``O(N * C * S)`` for ``N`` pixels, ``C`` channels and ``S`` positions in the search
     window (``search_window ** ndim``), independent of the patch size. Windows and patches are
     clamped to the image: a radius never exceeds the axis length minus one.
+
+    NaN and infinite pixels of a float image (2-D, or 2-D with channels: a pixel with one
+    such channel) are missing values: they come back as they were, and the others are
+    denoised without them (:mod:`nlmeans_cli.missing`: the noise is read on the measured
+    part, the engine reads each missing pixel as its nearest measured one).
 
     References
     ----------
@@ -165,9 +178,7 @@ def denoise(
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
                           black_level=black_level)
-    unit = unit_pixels(image, channel_axis)
-    setting = _resolve(request, unit, image.dtype)
-    return _back(_run(unit, setting), image, channel_axis, setting)
+    return _denoised(image, request, channel_axis)[0]
 
 
 def resolve_parameters(
@@ -226,7 +237,8 @@ def resolve_parameters(
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
                           black_level=black_level)
-    return _resolve(request, unit_pixels(image, channel_axis), image.dtype)
+    return _resolve(request, unit_pixels(measured_part(image, channel_axis), channel_axis),
+                    image.dtype)
 
 
 def resolve_request(image: np.ndarray, request: Request, *,
@@ -252,7 +264,8 @@ def resolve_request(image: np.ndarray, request: Request, *,
         As for :func:`denoise`.
     """
     image = np.asarray(image)
-    return _resolve(request, unit_pixels(image, channel_axis), image.dtype)
+    return _resolve(request, unit_pixels(measured_part(image, channel_axis), channel_axis),
+                    image.dtype)
 
 
 def denoise_request(image: np.ndarray, request: Request, *,
@@ -280,7 +293,21 @@ def denoise_request(image: np.ndarray, request: Request, *,
     TypeError, ValueError
         As for :func:`denoise`.
     """
-    image = np.asarray(image)
+    return _denoised(np.asarray(image), request, channel_axis)
+
+
+def _denoised(image: np.ndarray, request: Request, channel_axis: int | None
+              ) -> tuple[np.ndarray, Setting]:
+    """Resolve and denoise: :func:`denoise_request`'s work, missing pixels left out."""
+    missing = missing_pixels(image, channel_axis)
+    if missing is not None:
+        # The noise and SURE read the measured blocks; the engine reads numbers everywhere.
+        filled = fill_missing(image, missing, channel_axis)
+        sample = measured_sample(filled, missing, channel_axis)
+        setting = _resolve(request, unit_pixels(sample, channel_axis), image.dtype)
+        estimate = _back(_run(unit_pixels(filled, channel_axis), setting), filled,
+                         channel_axis, setting)
+        return restore_missing(estimate, image, missing, channel_axis), setting
     unit = unit_pixels(image, channel_axis)
     setting = _resolve(request, unit, image.dtype)
     return _back(_run(unit, setting), image, channel_axis, setting), setting

@@ -17,6 +17,7 @@ import numpy as np
 from .clipped_levels import clipped_ends
 from .colour_noise import BALANCED_WEIGHT, colour_sigma, luminance_sigma, shared_noise_note
 from .jpeg_noise import still_jpeg_sigma
+from .missing import measured_part
 from .noise_details import calm_sigma
 from .noise_levels import image_levels
 from .scales import check_dtype, check_finite, to_unit, unit_scale, unit_zero
@@ -465,7 +466,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         ``(gain, read_noise)`` in the image's value units, the mean over channels (each
         channel is fitted on its own).
         Over the channels :func:`nlmeans_cli.denoise` denoises: constant channels, and
-        copies of another channel, are left out (:func:`channel_plan`).
+        copies of another channel, are left out (:func:`channel_plan`), and so are missing
+        (NaN or infinite) pixels (:func:`nlmeans_cli.missing.measured_part`).
 
     Raises
     ------
@@ -503,7 +505,7 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     if model not in ("gaussian", "poisson-gaussian"):
         raise ValueError(f"unknown noise model {model!r}; known: gaussian, poisson-gaussian")
     image = np.asarray(image)
-    unit = unit_pixels(image, channel_axis)
+    unit = unit_pixels(measured_part(image, channel_axis), channel_axis)
     scale = unit_scale(image.dtype)
     plan = channel_plan(unit)
     if plan is not None:  # as denoise, which denoises neither constant channels nor copies

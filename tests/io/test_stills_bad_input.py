@@ -73,7 +73,6 @@ def _truncated(tmp_path, rng, extension):
         ("text tif", "not an image"),
         ("animated gif", "cannot hold several frames"),
         ("multi-page tif", "cannot hold several frames"),
-        ("float nan tif", "NaN or infinite"),
         ("bomb png", "more than the limit"),
     ],
 )
@@ -113,15 +112,9 @@ def test_unreadable_inputs(tmp_path, rng, case, expected):
     elif case == "multi-page tif":
         path = tmp_path / "stack.tif"
         iio.imwrite(path, _noisy(rng, (3, 16, 16)), extension=".tif", is_batch=True)
-    elif case == "float nan tif":
-        path = tmp_path / "nan.tif"
-        pixels = rng.random((16, 16)).astype(np.float32)
-        pixels[3, 4], pixels[5, 6] = np.nan, np.inf
-        iio.imwrite(path, pixels)
     elif case == "bomb png":
         path.write_bytes(_png_claiming(100_000, 100_000))
-    # A float image goes to a TIFF: a PNG could not hold it, and says so first.
-    out = tmp_path / ("out.tif" if case == "float nan tif" else "out.png")
+    out = tmp_path / "out.png"
     line = _fails_cleanly(runner.invoke(app, ["denoise", str(path), str(out)]), path)
     assert expected in line
     assert not out.exists()

@@ -364,7 +364,16 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                                  "one image, denoised as one")
         outcome.description = describe_picture(picture)
         from ..denoising import denoise_request, resolve_request
+        from ..missing import missing_pixels
 
+        missing = missing_pixels(picture.pixels, picture.channel_axis)
+        if missing is not None:
+            count = int(missing.sum())
+            if tile is not None:
+                raise ImageFileError(f"{source}: {count} pixels are NaN or infinite; --tile "
+                                     "cannot leave them out: denoise it without --tile")
+            outcome.notes.append(f"{count} pixels are NaN or infinite: missing values, kept "
+                                 "as they are and left out of the others' denoising")
         if tile is None:
             image, setting = denoise_request(picture.pixels, options.request,
                                              channel_axis=picture.channel_axis)
