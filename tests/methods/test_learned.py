@@ -23,8 +23,8 @@ from nlmeans_cli.methods.network import (
     apply_network,
     denoise_with_network,
     guided_chroma,
-    refine_estimate,
 )
+from nlmeans_cli.methods.refinement import refine_estimate
 
 jax = pytest.importorskip("jax", reason="training needs the 'train' extra")
 from nlmeans_cli.methods.training import (  # noqa: E402

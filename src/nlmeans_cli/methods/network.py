@@ -28,7 +28,7 @@ its level and the channels are far less correlated than R, G and B), after which
 takes a second non-local average whose weights come from the network's whole estimate
 (:func:`guided_chroma`). The grey or luminance estimate goes through the non-local
 operation twice more, its weights the estimate's own and its values the estimate and the
-noisy image (:func:`refine_estimate`).
+noisy image (:func:`~nlmeans_cli.methods.refinement.refine_estimate`).
 
 References
 ----------
@@ -43,11 +43,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..formulation import AFFINITIES, PATCH_KERNELS, lookup
+from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
+from .refinement import (
+    GUIDED_BAND_PIXELS,
+    NETWORK_REFINEMENT,
+    bands,
+    guided_average,
+    keeping,
+    refine_estimate,
+)
 
 __all__ = ["CHROMA_REACH", "REFINE_REACH", "Network", "apply_network", "apply_self_ensemble",
-           "count_layers", "denoise_with_network", "guided_chroma", "refine_estimate"]
+           "count_layers", "denoise_with_network", "guided_chroma"]
 
 #: The chroma path of colour (:func:`guided_chroma`): the window radius, h in units of sigma,
 #: and the share the network's own chroma keeps. Chosen on 256x256 crops of scikit-image's
@@ -58,40 +66,9 @@ __all__ = ["CHROMA_REACH", "REFINE_REACH", "Network", "apply_network", "apply_se
 CHROMA_REACH = 20
 CHROMA_H = 0.4
 CHROMA_NETWORK_SHARE = 0.2
-#: About how many pixels the chroma path and the refinement hand the engine at once (a
-#: megapixel in one go).
-GUIDED_BAND_PIXELS = 2**20
-
-#: The refinement of the network's grey (or luminance) estimate by its own self-similarity
-#: (:func:`refine_estimate`): the patch radius (3x3, Gaussian weights), the window radius
-#: (15x15), h in units of sigma, and the share the estimate keeps. Chosen on 40 training
-#: images of train400 (never the validation split) and 481x321 crops of scikit-image's
-#: astronaut, chelsea, coffee, rocket and camera at sigma 25 and 50: a 21x21 window gained
-#: 0.005 dB more for twice the time, h 0.1 and 0.2 sigma and an even share no more. (Five
-#: settings were first scored on the validation split too: within 0.015 dB of each other.)
-REFINE_PATCH_RADIUS = 1
-REFINE_SEARCH_RADIUS = 7
-REFINE_H = 0.15
-REFINE_NETWORK_SHARE = 0.3
-#: The refinement's second average, of the noisy image with weights from the estimate's 3x3
-#: patches (:func:`refine_estimate`): the window radius (31x31), h at sigma 25 in units of
-#: sigma and how it falls with sigma (``h = REFINE_NOISY_H (25 / sigma_255) ** 0.3 sigma``),
-#: the share that average takes, and the neighbours' summed weight at which it takes all of
-#: it (less in proportion: where few repeats are found, the average is mostly the pixel's
-#: own noise). Chosen on the same 40 training images and 481x321 crops at sigma 15, 25 and
-#: 50 (the best h there 0.6, 0.5 and 0.4 sigma; a share of 0.3 to 0.45), checked at 5, 10,
-#: 35 and 75, and with sigma given 0.7 and 0.85 times the noise's and with photon noise at
-#: its mean sigma, where one share everywhere lost up to 0.5 dB to the first average alone:
-#: h 10 % above the best and the share by the weights' sum gave back 0.13 to 0.31 dB of it
-#: for 0.01 dB or less where sigma is right. A 41x41 window gained 0.005 dB at sigma 15
-#: and 25 (0.02 at 50 on 512x512 photographs) for twice the time.
-REFINE_NOISY_RADIUS = 15
-REFINE_NOISY_H = 0.55
-REFINE_NOISY_H_FALL = 0.3
-REFINE_NOISY_SHARE = 0.4
-REFINE_NOISY_COUNT = 64
-#: How far beyond the network's receptive field a refined pixel's result reaches.
-REFINE_REACH = REFINE_PATCH_RADIUS + max(REFINE_SEARCH_RADIUS, REFINE_NOISY_RADIUS)
+#: How far beyond the network's receptive field a refined pixel's result reaches
+#: (:data:`~nlmeans_cli.methods.refinement.NETWORK_REFINEMENT`).
+REFINE_REACH = NETWORK_REFINEMENT.reach
 
 
 def count_layers(layers: dict, prefix: str) -> int:
@@ -216,16 +193,9 @@ def apply_network(network: Network, noisy: np.ndarray, *, band_pixels: int = BAN
     if height <= rows + 2 * halo:
         return _run_layers(network, noisy, workspace)
     out = np.empty((height, width), np.float32)
-    for top, bottom, lo, hi in _bands(height, rows, halo):
+    for top, bottom, lo, hi in bands(height, rows, halo):
         out[top:bottom] = _run_layers(network, noisy[lo:hi], workspace)[top - lo:bottom - lo]
     return out
-
-
-def _bands(height: int, rows: int, halo: int):
-    """Yield ``(top, bottom, lo, hi)``: bands of *rows* rows, each read with *halo* either side."""
-    for top in range(0, height, rows):
-        bottom = min(top + rows, height)
-        yield top, bottom, max(top - halo, 0), min(bottom + halo, height)
 
 
 def _run_layers(network: Network, noisy: np.ndarray, workspace) -> np.ndarray:
@@ -332,7 +302,8 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     trained level, and divided back after. Colour goes through the orthonormal opponent
     transform (the noise keeps its level on every channel); the two chroma channels, centred
     on 0, are lifted to mid-grey while the network sees them, and then take
-    :func:`guided_chroma`. The grey (or luminance) estimate takes :func:`refine_estimate`.
+    :func:`guided_chroma`. The grey (or luminance) estimate takes
+    :func:`~nlmeans_cli.methods.refinement.refine_estimate`.
     Cost: one :func:`apply_self_ensemble` (two network passes) per channel, two engine calls
     (a 15x15 and a 31x31 window), and for colour one more over a 41x41 window. A noiseless
     image is returned as it is.
@@ -393,119 +364,10 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     engine call per band. A constant image stays constant.
     """
     # The mean squared difference over the three channels, at one position.
-    return _guided_average(estimate, noisy[1:], _keeping(estimate[1:], CHROMA_NETWORK_SHARE),
+    return guided_average(estimate, noisy[1:], keeping(estimate[1:], CHROMA_NETWORK_SHARE),
                            CHROMA_REACH, band_pixels, affinity="gaussian",
                            patch_radius=(0, 0, 0), search_radius=(CHROMA_REACH, 0, CHROMA_REACH),
                            scale=1.0 / 3, bias=0.0, h=CHROMA_H * sigma)
-
-
-def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
-                    band_pixels: int = GUIDED_BAND_PIXELS) -> np.ndarray:
-    """Average an estimate and the noisy image over the estimate's similar patches.
-
-    Two non-local operations whose weights come from the network's estimate ``e``, which
-    find the repeats of a structure that lie beyond the network's receptive field (as BM3D's
-    block matching does):
-
-    - ``u_i = 1/C sum_j f(e_i, e_j) e_j``, ``f`` the Gaussian affinity of the estimate's 3x3
-      patches (Gaussian-weighted) at h = :data:`REFINE_H` sigma over a 15x15 window, mixed
-      as ``r = (1 - s) u + s e``, ``s`` = :data:`REFINE_NETWORK_SHARE`;
-    - ``v_i = 1/C sum_j f(e_i, e_j) x_j``, the noisy image ``x`` averaged over a 31x31
-      window with the same patch comparison at h = :data:`REFINE_NOISY_H`
-      ``(25 / sigma_255) ** 0.3`` sigma (as BM3D's second step takes the noisy values of
-      the blocks its first estimate matched), whose noise is independent of the network's
-      errors.
-
-    The result is ``(1 - t) r + t v``, ``t = T min(1, (S - 1) / K)`` with ``S`` the sum of
-    the weights (1 for the pixel itself), ``T`` = :data:`REFINE_NOISY_SHARE` and ``K`` =
-    :data:`REFINE_NOISY_COUNT`: where the estimate finds few repeats, ``v`` is mostly the
-    pixel's own noise, and it takes less.
-
-    Parameters
-    ----------
-    estimate : numpy.ndarray
-        ``(H, W)``, unit scale.
-    noisy : numpy.ndarray
-        ``(H, W)``, the image the estimate came from, unit scale.
-    sigma : float
-        The noise standard deviation of *noisy*, unit scale.
-    band_pixels : int
-        About how many pixels go to the engine at once: bands of rows, each read with
-        :data:`REFINE_REACH` rows either side (the result is the whole image's, bit for bit).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 ``(H, W)``.
-
-    Notes
-    -----
-    After the two views, at sigma 25, the first average gains 0.02 to 0.04 dB on the
-    validation split, 0.13 dB on 481x321 crops of smooth photographs and 0.17 dB on 512x512
-    ones; the second 0.02, 0.07 and 0.11 dB more (README). Cost: ``O(H W)`` times the
-    113 and 480 offsets of half the 15x15 and 31x31 windows, each summing a 3x3 patch:
-    about a fifth of the network's two passes. A constant image
-    stays constant.
-    """
-    radius, search = REFINE_PATCH_RADIUS, REFINE_SEARCH_RADIUS
-    weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
-                    for r in (radius, 0, radius))
-    plane = estimate[np.newaxis]
-    # The Gaussian-weighted mean squared difference over the patch.
-    compare = {"affinity": "gaussian", "patch_radius": (radius, 0, radius),
-               "scale": 1.0 / (2 * radius + 1) ** 2, "bias": 0.0, "patch_weights": weights}
-    refined = _guided_average(plane, plane, _keeping(plane, REFINE_NETWORK_SHARE),
-                              REFINE_REACH, band_pixels, search_radius=(search, 0, search),
-                              h=REFINE_H * sigma, **compare)
-    wide = REFINE_NOISY_RADIUS
-    h = REFINE_NOISY_H * (25.0 / (255.0 * sigma)) ** REFINE_NOISY_H_FALL * sigma
-
-    def mix(averaged, rows):
-        # The weights' sum: 1 (the pixel itself) plus what its neighbours weigh.
-        average, weights = averaged
-        share = REFINE_NOISY_SHARE * np.clip((weights - 1) / REFINE_NOISY_COUNT, 0, 1)
-        return (share * average + (1 - share) * refined[0, rows])[np.newaxis]
-
-    return _guided_average(plane, noisy[np.newaxis], mix, REFINE_REACH, band_pixels,
-                           weight_sums=True, search_radius=(wide, 0, wide), h=h,
-                           **compare)[0]
-
-
-def _guided_average(guide, values, mix, halo, band_pixels, **operation):
-    """Return ``mix`` of the engine's average of *values*, band by band.
-
-    *guide* ``(C, H, W)`` gives the weights, *values* ``(V, H, W)`` are averaged (the guide
-    itself, and then symmetric, when it is the same array); ``mix(y, rows)`` turns a band's
-    output ``y`` (float64 ``(V, rows, W)``, the weights' sums after them where *operation*
-    asks for them) into the band's ``(V, rows, W)`` result; *operation* goes to
-    :func:`nlmeans_cli.engine.nonlocal_operation`. Bands of about *band_pixels* pixels, each
-    read with *halo* rows either side, are mixed one by one, so no temporary is the image's
-    size and the result is the whole image's, bit for bit.
-    """
-    from ..engine import nonlocal_operation
-
-    height, width = guide.shape[1:]
-    # At least twice the halo tall, so that no band is shorter than the window it reads.
-    rows = max(2 * halo + 1, band_pixels // max(width, 1))
-    out = np.empty((values.shape[0], height, width), np.float64)
-    for top, bottom, lo, hi in _bands(height, rows, halo):
-        left = np.ascontiguousarray(guide[:, lo:hi], np.float32)[:, :, np.newaxis, :]
-        averaged = (left if values is guide else
-                    np.ascontiguousarray(values[:, lo:hi], np.float32)[:, :, np.newaxis, :])
-        part = nonlocal_operation(left, None, averaged, **operation)
-        out[:, top:bottom] = mix(part[:, top - lo : bottom - lo, 0, :].astype(np.float64),
-                                 slice(top, bottom))
-    return out
-
-
-def _keeping(kept, share):
-    """Return the mix ``(1 - share) y + share kept`` for :func:`_guided_average`."""
-    def mix(averaged, rows):
-        averaged *= 1 - share
-        averaged += share * kept[:, rows]
-        return averaged
-
-    return mix
 
 
 def _shared(workspace):
