@@ -15,7 +15,7 @@ from nlmeans_cli.tiling import denoise_tiled, tile_chunks  # noqa: E402
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("tile", [40, 64, 77, 200])
+@pytest.mark.parametrize("tile", [56, 64, 77, 200])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_tiled_equals_whole_grey(rng, tile, dtype):
     image = noisy_ramp(rng, (131, 160), dtype)  # 64 divides 160, not 131; 77 divides neither
@@ -34,6 +34,12 @@ def test_tiled_equals_whole_colour_and_volume_and_given_parameters(rng):
     kwargs = dict(sigma=20.0, h=11.0, patch_size=5, search_window=9)
     grey = noisy_ramp(rng, (64, 50))
     assert np.array_equal(denoise_tiled(grey, tile=25, **kwargs), denoise(grey, **kwargs))
+
+
+def test_an_image_within_one_tile_needs_no_overlap(rng):
+    # One tile holds it whole: the tile need not hold twice the overlap (26 here).
+    image = noisy_ramp(rng, (32, 40))
+    assert np.array_equal(denoise_tiled(image, tile=40), denoise(image))
 
 
 def test_tile_smaller_than_the_overlap_is_refused(rng):
@@ -55,7 +61,7 @@ def test_denoise_command_with_tiles(tmp_path, rng):
     args = ["denoise", str(source), "--sigma", "20", "-q"]
     assert runner.invoke(app, [*args[:2], str(tmp_path / "whole.png"), *args[2:]]).exit_code == 0
     result = runner.invoke(app, [*args[:2], str(tmp_path / "tiled.png"), *args[2:],
-                                 "--tile", "48"])
+                                 "--tile", "64"])
     assert result.exit_code == 0, result.output
     assert np.array_equal(iio.imread(tmp_path / "tiled.png"), iio.imread(tmp_path / "whole.png"))
 

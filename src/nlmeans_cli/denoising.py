@@ -428,8 +428,10 @@ def pilot_setting(request: Request, unit: np.ndarray, *, level: float = 1.0) -> 
 def _strengthened(setting: Setting) -> Setting:
     """Return a classic setting with :data:`~nlmeans_cli.residual_growth.PILOT_STRENGTH`."""
     chroma = setting.h_chroma_unit
+    # NL-means alone: the residual's judgement was calibrated on it.
     return replace(setting, h_unit=setting.h_unit * PILOT_STRENGTH,
-                   h_chroma_unit=None if chroma is None else chroma * PILOT_STRENGTH)
+                   h_chroma_unit=None if chroma is None else chroma * PILOT_STRENGTH,
+                   refined=False)
 
 
 def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabiliser,

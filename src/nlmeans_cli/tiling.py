@@ -138,6 +138,8 @@ def denoise_tiled_with(image: np.ndarray, setting: Setting, *, tile: int, client
     pixels = channels_last(image, channel_axis)
     spatial = pixels.shape[:-1]
     halo = setting.reach(spatial)
+    if all(n <= tile for n in spatial):
+        return denoise_with(image, setting, channel_axis=channel_axis)  # one tile
     if tile < 2 * max(halo) + 1:
         raise ValueError(f"tile must be at least {2 * max(halo) + 1} (twice the overlap of "
                          f"{max(halo)} plus one), got {tile}")

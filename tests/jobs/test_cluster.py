@@ -77,7 +77,7 @@ def test_batch_on_a_cluster_is_byte_identical_to_local(cluster, folder, tmp_path
 def test_tiles_on_a_cluster_equal_the_whole(cluster, rng):
     image = noisy_ramp(rng, (100, 90))
     with distributed.Client(cluster.scheduler_address) as client:
-        assert np.array_equal(denoise_tiled(image, tile=40, client=client), denoise(image))
+        assert np.array_equal(denoise_tiled(image, tile=56, client=client), denoise(image))
 
 
 def test_killed_worker_loses_nothing(tmp_path, rng):

@@ -203,3 +203,61 @@ def test_crops_laid_end_to_end_come_out_as_each_denoised_alone(rng, channels, wi
             alone = CLASSIC.run(crop, setting, axes=(1, 0, 1))
             assert estimate.shape == crop.shape
             assert np.array_equal(estimate, alone)
+
+
+def _textured(rng, shape=(96, 104)):
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    clean = 0.5 + 0.25 * np.sign(np.sin(x / 6.0)) * np.cos(y / 11.0) + 0.1 * (x > 50)
+    return clean, (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+
+
+def test_a_grey_still_is_refined_only_where_h_is_not_given(rng):
+    _, noisy = _textured(rng)
+    assert resolve_parameters(noisy).refined
+    assert resolve_parameters(noisy, sigma=0.1).refined
+    assert not resolve_parameters(noisy, sigma=0.1, h=0.1).refined
+    colour = np.stack([noisy, noisy[::-1], noisy[:, ::-1]], axis=-1)
+    assert not resolve_parameters(colour, channel_axis=-1).refined
+    assert not resolve_parameters(np.stack([noisy] * 4), sigma=0.1).refined  # a volume
+    assert not resolve_parameters(noisy, sigma=0.1, affinity="dot-product").refined
+
+
+def test_the_refinement_is_nl_means_then_its_second_look(rng):
+    from nlmeans_cli.methods.refinement import CLASSIC_REFINEMENT, refine_estimate
+
+    _, noisy = _textured(rng)
+    setting = resolve_parameters(noisy, sigma=0.1)
+    plain = denoise(noisy, sigma=0.1, h=setting.h_unit, patch_size=setting.patch_size,
+                    search_window=setting.search_window)
+    expected = refine_estimate(plain.astype(np.float64), noisy.astype(np.float64), 0.1,
+                               refinement=CLASSIC_REFINEMENT)
+    np.testing.assert_allclose(denoise(noisy, sigma=0.1), expected, rtol=0, atol=1e-6)
+    # Its reach covers the refinement's windows: tiles need that much overlap.
+    assert setting.reach(noisy.shape) == tuple(
+        setting.patch_size // 2 + setting.search_window // 2 + CLASSIC_REFINEMENT.reach
+        for _ in range(2))
+
+
+@pytest.mark.parametrize("sigma_255", [10, 25, 50])
+def test_the_refinement_gains_on_a_photograph(samples, sigma_255):
+    import imageio.v3 as iio
+
+    clean = iio.imread(samples / "camera_clean.png").astype(np.float64) / 255
+    noisy = (clean + np.random.default_rng(sigma_255).normal(0, sigma_255 / 255, clean.shape)
+             ).astype(np.float32)
+    sigma = sigma_255 / 255
+    setting = resolve_parameters(noisy, sigma=sigma)
+    plain = denoise(noisy, sigma=sigma, h=setting.h_unit, patch_size=setting.patch_size,
+                    search_window=setting.search_window)
+
+    def psnr(estimate):
+        return 10 * np.log10(1 / np.mean((estimate - clean) ** 2))
+
+    assert psnr(denoise(noisy, sigma=sigma)) > psnr(plain) + 0.05
+
+
+def test_a_constant_image_stays_constant_through_the_refinement():
+    image = np.full((40, 48), 0.37, np.float32)
+    noisy_setting = resolve_parameters(image, sigma=0.05)
+    assert noisy_setting.refined
+    np.testing.assert_allclose(denoise(image, sigma=0.05), image, rtol=0, atol=1e-6)

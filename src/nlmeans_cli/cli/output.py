@@ -37,8 +37,9 @@ def summary(outcome) -> str:
         kernel = "" if outcome.patch_kernel in (None, "box") else f" {outcome.patch_kernel}"
         how = " (SURE)" if outcome.h_chosen_by == "sure" else ""
         chroma = "" if outcome.h_chroma is None else f", h chroma {_number(outcome.h_chroma)}"
+        refined = ", refined" if outcome.refined else ""
         used = (f", h {_number(outcome.h)}{how}{chroma}, patch {outcome.patch_size}{kernel}, "
-                f"window {outcome.search_window}")
+                f"window {outcome.search_window}{refined}")
         if outcome.spacing is not None:
             steps = "x".join(f"{step:g}" for step in outcome.spacing)
             patch, search = outcome.radii["patch"], outcome.radii["search"]

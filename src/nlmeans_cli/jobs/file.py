@@ -89,6 +89,9 @@ class FileOutcome:
         The patch weights used (classic method).
     h_chosen_by : str or None
         ``"given"``, ``"table"`` or ``"sure"`` (classic method).
+    refined : bool
+        Whether the classic method's estimate took its second look at itself (a grey still
+        whose h was not given).
     h_chroma : float or None
         The chroma strength used for a colour image, 0-255 scale (classic method).
     model : str or None
@@ -140,6 +143,7 @@ class FileOutcome:
     search_window: int | None = None
     patch_kernel: str | None = None
     h_chosen_by: str | None = None
+    refined: bool = False
     h_chroma: float | None = None
     model: str | None = None
     spacing: tuple[float, float, float] | None = None
@@ -189,6 +193,7 @@ class FileOutcome:
         self.search_window = used.get("search_window")
         self.patch_kernel = used.get("patch_kernel")
         self.h_chosen_by = used.get("h_chosen_by")
+        self.refined = bool(used.get("refined", False))
         self.h_chroma = used["h_chroma_unit"] * 255.0 if "h_chroma_unit" in used else None
         self.model = used.get("model")
         if "clip_network_share" in used and self.temporal_window:

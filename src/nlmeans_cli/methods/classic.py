@@ -24,6 +24,7 @@ from ..parameters import (
 )
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
+from .refinement import CLASSIC_REFINEMENT, refine_estimate
 from .sure import choose_by_sure, perturb, sample_crops
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class ClassicSetting(Setting):
     spacing : tuple of 3 float or None
         A volume's voxel spacing: patch and window are given along the finest axis and
         shrink along the coarser ones (:func:`~nlmeans_cli.parameters.spaced_radius`).
+    refined : bool
+        Whether the estimate takes a second look at itself
+        (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`): a grey still whose h
+        was not given.
     """
 
     h_unit: float = 0.0
@@ -76,6 +81,7 @@ class ClassicSetting(Setting):
     h_chosen_by: str = "table"
     h_chroma_unit: float | None = None
     spacing: tuple[float, float, float] | None = None
+    refined: bool = False
 
     def radii(self, axes: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Return the patch and search radii along the grid's three axes.
@@ -90,12 +96,16 @@ class ClassicSetting(Setting):
                 tuple(r * a for r, a in zip(search, axes, strict=True)))
 
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
-        """Patch radius plus search radius per axis, each clamped as the engine clamps it."""
+        """Patch radius plus search radius per axis, each clamped as the engine clamps it.
+
+        A refined estimate reads that far around every pixel its refinement reads.
+        """
         if len(spatial) == 3:
             patch, search = self.radii((1, 1, 1))
         else:
             patch, search = (self.patch_size // 2,) * 2, (self.search_window // 2,) * 2
-        return tuple(min(p, n - 1) + min(s, n - 1)
+        extra = CLASSIC_REFINEMENT.reach if self.refined else 0
+        return tuple(min(p, n - 1) + min(s, n - 1) + min(extra, n - 1)
                      for p, s, n in zip(patch, search, spatial, strict=True))
 
     def used(self) -> dict[str, float | int | str]:
@@ -105,6 +115,8 @@ class ClassicSetting(Setting):
                 "h_chosen_by": self.h_chosen_by}
         if self.h_chroma_unit is not None:
             used["h_chroma_unit"] = self.h_chroma_unit
+        if self.refined:
+            used["refined"] = True
         if self.spacing is not None:
             used["spacing"] = self.spacing
             patch, search = self.radii((1, 1, 1))
@@ -159,6 +171,9 @@ class Classic(Method):
         if (chosen_by == "table" and pixels is not None and len(spatial) == 2
                 and sigma_unit > _SMALLEST_SIGMA * level):
             setting = self._sure(pixels, setting, request)
+            # SURE chose for NL-means alone; a grey still's estimate is then refined.
+            refined = channels == 1 and setting.affinity == "gaussian"
+            setting = replace(setting, refined=refined)
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
         return setting
@@ -234,7 +249,14 @@ class Classic(Method):
         features = mix_channels(OPPONENT, grid) if chroma else grid
         arguments = _engine_arguments(features, setting, axes, temporal_window, targets)
         if not chroma:
-            return nonlocal_operation(grid, None, grid, **arguments, carry=carry)
+            estimate = nonlocal_operation(grid, None, grid, **arguments, carry=carry)
+            if setting.refined and grid.shape[:3:2] == (1, 1) and targets is None:
+                # A still (one channel, one frame): the estimate's second look at itself.
+                refined = refine_estimate(estimate[0, :, 0].astype(np.float64),
+                                          grid[0, :, 0].astype(np.float64),
+                                          setting.sigma_unit, refinement=CLASSIC_REFINEMENT)
+                estimate = refined.astype(np.float32)[np.newaxis, :, np.newaxis]
+            return estimate
         # One pass: the luminance weighted with h, the chroma with h_chroma.
         estimate = nonlocal_operation(features, None, features, **arguments,
                                       second_h=setting.h_chroma_unit, second_from=1,
