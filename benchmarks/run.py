@@ -192,7 +192,8 @@ def make_runner(peer: str, case: Case, noisy: np.ndarray):
     if peer == "ours-default":
         from nlmeans_cli import denoise
 
-        # Every default: table patch and window, h (and patch, window) refined by SURE.
+        # Every default: table patch and window, h (and patch, window) refined by SURE, and
+        # a grey still's second look at its estimate.
         def run():
             return denoise(noisy, sigma=SIGMA, channel_axis=-1 if colour else None)
         return run
