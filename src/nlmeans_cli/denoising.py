@@ -78,7 +78,10 @@ def denoise(
         averaged over channels.
     h : float, optional
         Filtering parameter in the image's value units; larger smooths more. ``None`` takes
-        the default table's ``h_factor * sigma``.
+        the default table's ``h_factor * sigma``, chosen again by SURE for a 2-D image, and
+        the classic method then refines a grey still's estimate
+        (:data:`nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`); given, the classic
+        method is NL-means alone.
     patch_size : int, optional
         Odd side of the patches that are compared. ``None``: from the default table.
     search_window : int, optional
