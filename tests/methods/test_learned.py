@@ -18,13 +18,8 @@ from nlmeans_cli.methods.model_files import (
     save_model,
     shipped_models,
 )
-from nlmeans_cli.methods.network import (
-    Network,
-    apply_network,
-    denoise_with_network,
-    guided_chroma,
-)
-from nlmeans_cli.methods.refinement import refine_estimate
+from nlmeans_cli.methods.network import Network, apply_network, denoise_with_network
+from nlmeans_cli.methods.refinement import guided_chroma, refine_estimate
 
 jax = pytest.importorskip("jax", reason="training needs the 'train' extra")
 from nlmeans_cli.methods.training import (  # noqa: E402

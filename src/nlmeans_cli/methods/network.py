@@ -26,9 +26,9 @@ level is brought to it by scaling the image (the noise then has the trained leve
 colour image is denoised per channel of an orthonormal opponent space (where the noise keeps
 its level and the channels are far less correlated than R, G and B), after which the chroma
 takes a second non-local average whose weights come from the network's whole estimate
-(:func:`guided_chroma`). The grey or luminance estimate goes through the non-local
-operation twice more, its weights the estimate's own and its values the estimate and the
-noisy image (:func:`~nlmeans_cli.methods.refinement.refine_estimate`).
+(:func:`~nlmeans_cli.methods.refinement.guided_chroma`). The grey or luminance estimate goes
+through the non-local operation twice more, its weights the estimate's own and its values
+the estimate and the noisy image (:func:`~nlmeans_cli.methods.refinement.refine_estimate`).
 
 References
 ----------
@@ -45,27 +45,14 @@ import numpy as np
 
 from ..formulation import AFFINITIES, lookup
 from ..pixels import OPPONENT
-from .refinement import (
-    GUIDED_BAND_PIXELS,
-    NETWORK_REFINEMENT,
-    bands,
-    guided_average,
-    keeping,
-    refine_estimate,
-)
+from .refinement import NETWORK_CHROMA, NETWORK_REFINEMENT, bands, guided_chroma, refine_estimate
 
 __all__ = ["CHROMA_REACH", "REFINE_REACH", "Network", "apply_network", "apply_self_ensemble",
-           "count_layers", "denoise_with_network", "guided_chroma"]
+           "count_layers", "denoise_with_network"]
 
-#: The chroma path of colour (:func:`guided_chroma`): the window radius, h in units of sigma,
-#: and the share the network's own chroma keeps. Chosen on 256x256 crops of scikit-image's
-#: astronaut, chelsea, coffee and rocket at sigma 25 (and checked at 15 and 50), not on the
-#: colour photographs the README reports: one position compared (5x5 and 7x7 patches did
-#: 0.25 dB worse), a 41x41 window. The window radius is also how far beyond the network's
-#: receptive field a colour pixel's result reaches.
-CHROMA_REACH = 20
-CHROMA_H = 0.4
-CHROMA_NETWORK_SHARE = 0.2
+#: How far beyond the network's receptive field a colour pixel's chroma reaches
+#: (:data:`~nlmeans_cli.methods.refinement.NETWORK_CHROMA`).
+CHROMA_REACH = NETWORK_CHROMA.reach
 #: How far beyond the network's receptive field a refined pixel's result reaches
 #: (:data:`~nlmeans_cli.methods.refinement.NETWORK_REFINEMENT`).
 REFINE_REACH = NETWORK_REFINEMENT.reach
@@ -302,7 +289,7 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
     trained level, and divided back after. Colour goes through the orthonormal opponent
     transform (the noise keeps its level on every channel); the two chroma channels, centred
     on 0, are lifted to mid-grey while the network sees them, and then take
-    :func:`guided_chroma`. The grey (or luminance) estimate takes
+    :func:`~nlmeans_cli.methods.refinement.guided_chroma`. The grey (or luminance) estimate takes
     :func:`~nlmeans_cli.methods.refinement.refine_estimate`.
     Cost: one :func:`apply_self_ensemble` (two network passes) per channel, two engine calls
     (a 15x15 and a 31x31 window), and for colour one more over a 41x41 window. A noiseless
@@ -328,46 +315,6 @@ def denoise_with_network(planes: np.ndarray, sigma: float, network: Network) -> 
         out[1:] = guided_chroma(out, work, sigma)
         out = np.tensordot(OPPONENT.T, out, axes=1)
     return out.astype(np.float32)
-
-
-def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
-                  band_pixels: int = GUIDED_BAND_PIXELS) -> np.ndarray:
-    """Average the noisy chroma with weights from a colour estimate, and mix in its chroma.
-
-    ``y_i = 1/C sum_j f(e_i, e_j) g_j`` with ``f`` the Gaussian affinity of the estimate
-    ``e``'s colours (all three opponent channels, one position compared), ``g`` the noisy
-    chroma and a 41x41 window: the non-local operation with its weights from the first
-    estimate, where the network denoised each chroma channel on its own. The result is
-    ``(1 - s) y + s e_chroma``, ``s`` = :data:`CHROMA_NETWORK_SHARE`.
-
-    Parameters
-    ----------
-    estimate : numpy.ndarray
-        ``(3, H, W)`` the estimate, opponent channels (luminance first), unit scale.
-    noisy : numpy.ndarray
-        ``(3, H, W)`` the noisy image in the same space.
-    sigma : float
-        The noise standard deviation, unit scale (h is :data:`CHROMA_H` times it).
-    band_pixels : int
-        About how many pixels go to the engine at once: bands of rows, each read with
-        :data:`CHROMA_REACH` rows either side, so the memory stays bounded and the result is
-        the whole image's, bit for bit (each target sums the same terms in the same order).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(2, H, W)`` float64, the chroma channels.
-
-    Notes
-    -----
-    Cost: ``O(H W)`` times the 1681 offsets, each comparing 3 values and summing 2, in one
-    engine call per band. A constant image stays constant.
-    """
-    # The mean squared difference over the three channels, at one position.
-    return guided_average(estimate, noisy[1:], keeping(estimate[1:], CHROMA_NETWORK_SHARE),
-                           CHROMA_REACH, band_pixels, affinity="gaussian",
-                           patch_radius=(0, 0, 0), search_radius=(CHROMA_REACH, 0, CHROMA_REACH),
-                           scale=1.0 / 3, bias=0.0, h=CHROMA_H * sigma)
 
 
 def _shared(workspace):
