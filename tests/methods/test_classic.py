@@ -211,15 +211,47 @@ def _textured(rng, shape=(96, 104)):
     return clean, (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
 
 
-def test_a_grey_still_is_refined_only_where_h_is_not_given(rng):
+def test_a_still_is_refined_only_where_h_is_not_given(rng):
     _, noisy = _textured(rng)
     assert resolve_parameters(noisy).refined
     assert resolve_parameters(noisy, sigma=0.1).refined
     assert not resolve_parameters(noisy, sigma=0.1, h=0.1).refined
     colour = np.stack([noisy, noisy[::-1], noisy[:, ::-1]], axis=-1)
-    assert not resolve_parameters(colour, channel_axis=-1).refined
+    assert resolve_parameters(colour, channel_axis=-1).refined
+    assert not resolve_parameters(colour, channel_axis=-1, sigma=0.1, h=0.1).refined
+    assert not resolve_parameters(colour[..., :2], channel_axis=-1, sigma=0.1).refined
     assert not resolve_parameters(np.stack([noisy] * 4), sigma=0.1).refined  # a volume
     assert not resolve_parameters(noisy, sigma=0.1, affinity="dot-product").refined
+
+
+def test_a_colour_still_is_refined_in_luminance_then_chroma(rng):
+    from nlmeans_cli.methods.refinement import (
+        CLASSIC_CHROMA,
+        CLASSIC_REFINEMENT,
+        guided_chroma,
+        refine_estimate,
+    )
+    from nlmeans_cli.pixels import OPPONENT
+
+    clean = _colour_scene(rng)
+    noisy = (clean + rng.normal(0, 0.08, clean.shape)).astype(np.float32)
+    setting = resolve_parameters(noisy, sigma=0.08, channel_axis=-1)
+    plain = denoise(noisy, sigma=0.08, channel_axis=-1, h=setting.h_unit,
+                    h_chroma=setting.h_chroma_unit, patch_size=setting.patch_size,
+                    search_window=setting.search_window)
+
+    def opponent(image):
+        return np.tensordot(OPPONENT, np.moveaxis(image.astype(np.float64), -1, 0), axes=1)
+
+    expected = opponent(plain)
+    expected[0] = refine_estimate(expected[0], opponent(noisy)[0], 0.08,
+                                  refinement=CLASSIC_REFINEMENT)
+    expected[1:] = guided_chroma(expected, opponent(noisy), 0.08, guide=CLASSIC_CHROMA)
+    expected = np.moveaxis(np.tensordot(OPPONENT.T, expected, axes=1), 0, -1)
+    result = denoise(noisy, sigma=0.08, channel_axis=-1)
+    # The opponent transform there and back rounds in float32 on the engine's side.
+    np.testing.assert_allclose(result, expected, rtol=0, atol=2e-5)
+    assert np.mean((result - clean) ** 2) < np.mean((plain - clean) ** 2)
 
 
 def test_the_refinement_is_nl_means_then_its_second_look(rng):

@@ -40,12 +40,19 @@ def _colour(grid: np.ndarray) -> np.ndarray:
     """Run the colour version at the default chroma strength, twice the luminance's h.
 
     The channels are mixed before and after, as the classic method mixes them to opponent
-    colours and back (any 3x3 matrix compiles the same code).
+    colours and back (any 3x3 matrix compiles the same code), and the chroma is averaged
+    again as a colour still's refinement averages it.
     """
     arguments = _classic_arguments(grid.shape[0])
     mixed = mix_channels(_SWAP_FIRST_TWO, grid)
     estimate = nonlocal_operation(mixed, None, mixed, **arguments,
                                   second_h=2 * arguments["h"], second_from=1)
+    # A colour still's refinement: two chroma channels averaged with weights from all three
+    # (methods.refinement.guided_chroma), one position compared.
+    chroma = nonlocal_operation(estimate, None, np.ascontiguousarray(mixed[1:]),
+                                affinity="gaussian", patch_radius=(0, 0, 0),
+                                search_radius=_RADII, scale=1.0 / 3, bias=0.0, h=0.5)
+    estimate[1:] = chroma
     return mix_channels(_SWAP_FIRST_TWO.T, estimate)
 
 

@@ -24,7 +24,7 @@ from ..parameters import (
 )
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
-from .refinement import CLASSIC_REFINEMENT, refine_estimate
+from .refinement import CLASSIC_CHROMA, CLASSIC_REFINEMENT, guided_chroma, refine_estimate
 from .sure import choose_by_sure, perturb, sample_crops
 
 if TYPE_CHECKING:
@@ -69,9 +69,11 @@ class ClassicSetting(Setting):
         A volume's voxel spacing: patch and window are given along the finest axis and
         shrink along the coarser ones (:func:`~nlmeans_cli.parameters.spaced_radius`).
     refined : bool
-        Whether the estimate takes a second look at itself
-        (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`): a grey still whose h
-        was not given.
+        Whether the estimate takes a second look at itself: a still whose h was not given.
+        Its grey or luminance channel is refined
+        (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`), a colour image's
+        chroma then averaged with weights from its whole estimate
+        (:data:`~nlmeans_cli.methods.refinement.CLASSIC_CHROMA`).
     """
 
     h_unit: float = 0.0
@@ -104,7 +106,10 @@ class ClassicSetting(Setting):
             patch, search = self.radii((1, 1, 1))
         else:
             patch, search = (self.patch_size // 2,) * 2, (self.search_window // 2,) * 2
-        extra = CLASSIC_REFINEMENT.reach if self.refined else 0
+        extra = 0
+        if self.refined:
+            chroma = CLASSIC_CHROMA.reach if self.h_chroma_unit is not None else 0
+            extra = CLASSIC_REFINEMENT.reach + chroma
         return tuple(min(p, n - 1) + min(s, n - 1) + min(extra, n - 1)
                      for p, s, n in zip(patch, search, spatial, strict=True))
 
@@ -171,9 +176,9 @@ class Classic(Method):
         if (chosen_by == "table" and pixels is not None and len(spatial) == 2
                 and sigma_unit > _SMALLEST_SIGMA * level):
             setting = self._sure(pixels, setting, request)
-            # SURE chose for NL-means alone; a grey still's estimate is then refined.
-            refined = channels == 1 and setting.affinity == "gaussian"
-            setting = replace(setting, refined=refined)
+            # SURE chose for NL-means alone; a still's estimate is then refined.
+            setting = replace(setting, refined=setting.affinity == "gaussian"
+                              and channels in (1, 3))
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
         return setting
@@ -261,6 +266,8 @@ class Classic(Method):
         estimate = nonlocal_operation(features, None, features, **arguments,
                                       second_h=setting.h_chroma_unit, second_from=1,
                                       carry=carry)
+        if setting.refined and grid.shape[2] == 1 and targets is None:
+            estimate = _refined_colour(estimate, features, setting.sigma_unit)
         return mix_channels(OPPONENT.T, estimate)
 
     def run_crops(self, crops: list[np.ndarray], settings: list[ClassicSetting]
@@ -320,6 +327,15 @@ class Classic(Method):
         both = nonlocal_operation(grid, None, np.concatenate([grid, grid]), **arguments,
                                   second_h=second_h, second_from=grid.shape[0])
         return [both[: grid.shape[0]], both[grid.shape[0] :]]
+
+
+def _refined_colour(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Refine a colour still's opponent estimate ``(3, H, 1, W)``: luminance, then chroma."""
+    refined = estimate[:, :, 0].astype(np.float64)
+    plain = noisy[:, :, 0].astype(np.float64)
+    refined[0] = refine_estimate(refined[0], plain[0], sigma, refinement=CLASSIC_REFINEMENT)
+    refined[1:] = guided_chroma(refined, plain, sigma, guide=CLASSIC_CHROMA)
+    return np.ascontiguousarray(refined.astype(np.float32)[:, :, np.newaxis])
 
 
 def _engine_arguments(features: np.ndarray, setting: ClassicSetting,
