@@ -231,9 +231,12 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     -----
     Cost: ``O(H W)`` times half of each window's offsets (112 and 480 for 15x15 and 31x31),
     each summing a 3x3 patch, in two engine calls per band. A constant image stays
-    constant.
+    constant, and an image narrower than a patch comes back as it is.
     """
     radius, search = refinement.patch_radius, refinement.search_radius
+    if min(estimate.shape) < 2 * radius + 1:
+        # No patch fits (a row, a single pixel): nothing to compare, the estimate stands.
+        return np.array(estimate, np.float64)
     weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
                     for r in (radius, 0, radius))
     plane = estimate[np.newaxis]
