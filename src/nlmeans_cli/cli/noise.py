@@ -88,7 +88,7 @@ def _read_noise(path: Path, noise: str, max_pixels: int):
     if str(path) != STREAM:
         return read_file_noise(path, noise=noise, max_pixels=max_pixels)
     try:
-        with standard_streams(path, Path("unused")) as streams:
+        with standard_streams(path) as streams:
             reading = read_file_noise(streams.input, noise=noise, max_pixels=max_pixels)
     except StreamError as error:
         return NoiseReading(STREAM, noise=noise, error=str(error))

@@ -42,7 +42,7 @@ class Streams:
     """The files a command reads and writes in place of ``-``, and how to name them back."""
 
     input: Path
-    output: Path
+    output: Path | None
     from_stdin: bool = False
     to_stdout: bool = False
 
@@ -80,13 +80,15 @@ def _kind(head: bytes) -> str | None:
 
 
 @contextmanager
-def standard_streams(input: Path, output: Path) -> Iterator[Streams]:
+def standard_streams(input: Path, output: Path | None = None) -> Iterator[Streams]:
     """Stand files in for ``-`` as *input* or *output* while a command runs.
 
     Parameters
     ----------
-    input, output : pathlib.Path
-        The command's arguments; ``-`` names standard input or output.
+    input : pathlib.Path
+        The command's input; ``-`` names standard input.
+    output : pathlib.Path, optional
+        Its output; ``-`` names standard output. ``None`` for a command that writes none.
 
     Yields
     ------
@@ -105,7 +107,8 @@ def standard_streams(input: Path, output: Path) -> Iterator[Streams]:
     written beside it and copied to standard output at the end. Both are removed on the way
     out, signals included. A ``-`` output takes the input's format.
     """
-    from_stdin, to_stdout = str(input) == STREAM, str(output) == STREAM
+    from_stdin = str(input) == STREAM
+    to_stdout = output is not None and str(output) == STREAM
     if not (from_stdin or to_stdout):
         yield Streams(input, output)
         return

@@ -15,7 +15,7 @@ import numpy as np
 
 from .atomic import ImageFileError, reason
 
-__all__ = ["array_shape", "encode_array", "holds_still", "read_array"]
+__all__ = ["array_shape", "encode_array", "holds_still", "map_array", "read_array"]
 
 
 def holds_still(shape: tuple[int, ...]) -> bool:
@@ -32,6 +32,27 @@ def holds_still(shape: tuple[int, ...]) -> bool:
         True for ``(rows, columns)`` and ``(rows, columns, 3)``.
     """
     return len(shape) == 2 or (len(shape) == 3 and shape[-1] == 3)
+
+
+def map_array(path: str | Path) -> np.ndarray:
+    """Memory-map a ``.npy`` file, refusing pickled objects.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+
+    Returns
+    -------
+    numpy.ndarray
+        A read-only memory map: only the header is read.
+
+    Raises
+    ------
+    Exception
+        NumPy's, for a file that is not a plain ``.npy`` array.
+    """
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def array_shape(path: str | Path) -> tuple[int, ...] | None:
@@ -51,7 +72,7 @@ def array_shape(path: str | Path) -> tuple[int, ...] | None:
     Reads the header only (a memory map), whatever the array's size.
     """
     try:
-        return tuple(int(n) for n in np.load(path, mmap_mode="r", allow_pickle=False).shape)
+        return tuple(int(n) for n in map_array(path).shape)
     except Exception:  # the reader that opens it says what is wrong
         return None
 
@@ -82,7 +103,7 @@ def read_array(path: Path, *, max_pixels: int) -> np.ndarray:
     Memory: the array once.
     """
     try:
-        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        mapped = map_array(path)
     except Exception as error:
         raise ImageFileError(f"{path}: not a readable NumPy array file ({reason(error)})"
                              ) from None

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scales import SUPPORTED_DTYPES
-from .arrays import array_shape, holds_still
+from .arrays import array_shape, holds_still, map_array
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import open_unlimited
 from .videos import VIDEO_CODECS, video_frames, video_header, write_video
@@ -184,7 +184,7 @@ class Sequence:
     def read_all(self) -> np.ndarray:
         """Read every frame into one array, frames first."""
         if self.kind == "array":
-            return np.array(_open_array(self.path))
+            return np.array(map_array(self.path))
         return np.stack(list(self.frames()))
 
 
@@ -487,12 +487,8 @@ def _write_tiff(temporary: Path, frames: Iterable[np.ndarray], like: Sequence) -
 # NumPy -------------------------------------------------------------------------------------
 
 
-def _open_array(path: Path) -> np.ndarray:
-    return np.load(path, mmap_mode="r", allow_pickle=False)
-
-
 def _open_npy(path: Path, max_pixels: int) -> Sequence:
-    array = _open_array(path)
+    array = map_array(path)
     if not isinstance(array, np.ndarray) or array.ndim not in (3, 4):
         shape = getattr(array, "shape", None)
         raise ImageFileError(f"{path}: expected a 2-D image, a 3-D stack (frames, rows, columns) "
@@ -502,7 +498,7 @@ def _open_npy(path: Path, max_pixels: int) -> Sequence:
 
 
 def _array_frames(sequence: Sequence) -> Iterator[np.ndarray]:
-    array = _open_array(sequence.path)
+    array = map_array(sequence.path)
     for k in range(array.shape[0]):
         yield np.array(array[k])
 

@@ -255,20 +255,16 @@ class Classic(Method):
         arguments = _engine_arguments(features, setting, axes, temporal_window, targets)
         if not chroma:
             estimate = nonlocal_operation(grid, None, grid, **arguments, carry=carry)
-            if setting.refined and grid.shape[:3:2] == (1, 1) and targets is None:
-                # A still (one channel, one frame): the estimate's second look at itself.
-                refined = refine_estimate(estimate[0, :, 0].astype(np.float64),
-                                          grid[0, :, 0].astype(np.float64),
-                                          setting.sigma_unit, refinement=CLASSIC_REFINEMENT)
-                estimate = refined.astype(np.float32)[np.newaxis, :, np.newaxis]
-            return estimate
-        # One pass: the luminance weighted with h, the chroma with h_chroma.
-        estimate = nonlocal_operation(features, None, features, **arguments,
-                                      second_h=setting.h_chroma_unit, second_from=1,
-                                      carry=carry)
-        if setting.refined and grid.shape[2] == 1 and targets is None:
-            estimate = _refined_colour(estimate, features, setting.sigma_unit)
-        return mix_channels(OPPONENT.T, estimate)
+        else:
+            # One pass: the luminance weighted with h, the chroma with h_chroma.
+            estimate = nonlocal_operation(features, None, features, **arguments,
+                                          second_h=setting.h_chroma_unit, second_from=1,
+                                          carry=carry)
+        # A still (one frame) takes its second look at itself: grey, or opponent colours.
+        still = grid.shape[2] == 1 and targets is None
+        if setting.refined and still and (chroma or grid.shape[0] == 1):
+            estimate = _second_look(estimate, features, setting.sigma_unit)
+        return mix_channels(OPPONENT.T, estimate) if chroma else estimate
 
     def run_crops(self, crops: list[np.ndarray], settings: list[ClassicSetting]
                   ) -> list[list[np.ndarray]]:
@@ -329,12 +325,17 @@ class Classic(Method):
         return [both[: grid.shape[0]], both[grid.shape[0] :]]
 
 
-def _refined_colour(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """Refine a colour still's opponent estimate ``(3, H, 1, W)``: luminance, then chroma."""
+def _second_look(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Refine a still's estimate ``(C, H, 1, W)``, grey or opponent colours (C = 3).
+
+    The grey or luminance channel by its own self-similarity; a colour image's chroma then
+    averaged with weights from the whole refined estimate.
+    """
     refined = estimate[:, :, 0].astype(np.float64)
     plain = noisy[:, :, 0].astype(np.float64)
     refined[0] = refine_estimate(refined[0], plain[0], sigma, refinement=CLASSIC_REFINEMENT)
-    refined[1:] = guided_chroma(refined, plain, sigma, guide=CLASSIC_CHROMA)
+    if refined.shape[0] == 3:
+        refined[1:] = guided_chroma(refined, plain, sigma, guide=CLASSIC_CHROMA)
     return np.ascontiguousarray(refined.astype(np.float32)[:, :, np.newaxis])
 
 
