@@ -3,10 +3,12 @@
 Clips: a 240x320 crop panned across each of scikit-image's bundled grey photographs (camera,
 and astronaut, coffee and chelsea converted to grey), moving one or two pixels per frame along
 each axis (seeded), 16 frames, Gaussian noise of sigma 25 added in float. Every method gets
-sigma and our default patch, window and h for it:
+sigma and a clip's default patch, window and h for it (NL-means alone, where h is given):
 
 - ours frame by frame (``--temporal-window 0``) and with temporal windows 1, 2 (the default)
-  and 3, on the float clip;
+  and 3, on the float clip: NL-means alone, as h is given;
+- ours with every default but sigma (temporal window 2, h from the table, so each frame
+  takes its second look over the frames either side), on the float clip;
 - the learned method frame by frame and with temporal window 2 (each frame's network result
   mixed with the classic method's spacetime one), on the float clip, run once each;
 - ours and OpenCV's ``fastNlMeansDenoisingMulti`` on the same clip rounded and clipped to
@@ -36,9 +38,9 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import denoise_nl_means
 
-from nlmeans_cli import denoise, resolve_parameters
-from nlmeans_cli.parameters import default_parameters
-from nlmeans_cli.spacetime import denoise_clip
+from nlmeans_cli import denoise
+from nlmeans_cli.parameters import Request, default_parameters
+from nlmeans_cli.spacetime import denoise_clip, resolve_frames
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGMA = 25.0
@@ -90,8 +92,8 @@ def opencv_multi(clip, temporal_window, h, patch, window):
 
 
 def clip_rows(rng):
-    # A clip's frames get a still image's parameters.
-    chosen = resolve_parameters(np.zeros((ROWS, COLUMNS), np.uint8), sigma=SIGMA)
+    # A clip's default parameters at sigma (its table's: a still's h is chosen by SURE).
+    chosen = resolve_frames(Request(sigma_unit=SIGMA / 255), (ROWS, COLUMNS))
     h, patch, window = chosen.h_unit * 255, chosen.patch_size, chosen.search_window
     rows = []
     for name, image in grey_photographs():
@@ -101,10 +103,16 @@ def clip_rows(rng):
         row = {"image": name, "noisy": mean_psnr(clean, noisy)}
         for temporal_window in (0, 1, 2, 3):
             estimate, seconds = median_seconds(lambda t=temporal_window, n=noisy: denoise_clip(
-                n / 255, sigma=SIGMA / 255, temporal_window=t))
+                n / 255, sigma=SIGMA / 255, h=h / 255, patch_size=patch, search_window=window,
+                temporal_window=t))
             row[f"ours_T{temporal_window}"] = mean_psnr(clean, estimate * 255)
             row[f"ours_T{temporal_window}_s"] = seconds / FRAMES
-        estimate, seconds = median_seconds(lambda n=noisy_u8: denoise_clip(n, sigma=SIGMA))
+        estimate, seconds = median_seconds(lambda n=noisy: denoise_clip(n / 255,
+                                                                        sigma=SIGMA / 255))
+        row["ours_refined"] = mean_psnr(clean, estimate * 255)
+        row["ours_refined_s"] = seconds / FRAMES
+        estimate, seconds = median_seconds(lambda n=noisy_u8: denoise_clip(
+            n, sigma=SIGMA, h=h, patch_size=patch, search_window=window))
         row["ours_u8"], row["ours_u8_s"] = mean_psnr(clean, estimate), seconds / FRAMES
         estimate, seconds = median_seconds(
             lambda n=noisy_u8: opencv_multi(n, 2, h, patch, window))
@@ -157,13 +165,15 @@ def markdown(clips, parameters, volumes):
             f"{row['ours_T1']:.2f} | {row['ours_T2']:.2f} | {row['ours_T3']:.2f} | "
             f"{row['ours_u8']:.2f} | {row['opencv']:.2f} | {row['ours_u8_s']:.3f} | "
             f"{row['opencv_s']:.3f} | {row['ours_u8_s'] / row['opencv_s']:.2f}x |")
-    lines += ["", "The learned method (one run each): frame by frame, and with the temporal window",
+    lines += ["", "Ours with every default but sigma (T=2, each frame's second look), and the "
+              "learned method (one run each): frame by frame, and with the temporal window",
               "2, where each frame's network result is mixed with the classic method's "
               "spacetime one.", "",
-              "| clip | ours T=2 | learned T=0 | learned T=2 | learned s/frame (T=2) |",
-              "|---|---|---|---|---|"]
+              "| clip | ours T=2 | ours, every default | its s/frame | learned T=0 | "
+              "learned T=2 | learned s/frame (T=2) |", "|---|---|---|---|---|---|---|"]
     for row in clips + [_mean_row(clips)]:
-        lines.append(f"| {row['image']} | {row['ours_T2']:.2f} | {row['learned_T0']:.2f} | "
+        lines.append(f"| {row['image']} | {row['ours_T2']:.2f} | {row['ours_refined']:.2f} | "
+                     f"{row['ours_refined_s']:.3f} | {row['learned_T0']:.2f} | "
                      f"{row['learned_T2']:.2f} | {row['learned_T2_s']:.3f} |")
     lines += ["", "| volume | shape | ours PSNR | skimage PSNR | ours s | skimage s |",
               "|---|---|---|---|---|---|"]

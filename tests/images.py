@@ -23,3 +23,15 @@ def fluorescence_cells(rng, frames, side, cells):
         brightness += rng.uniform(0.2, 0.8) * np.exp(-((z - cz) ** 2 * 4 + (y - cy) ** 2
                                                        + (x - cx) ** 2) / (2 * 6.0**2))
     return 0.01 + np.clip(brightness, 0, 0.9)
+
+
+def panned_clip(rng, n_frames=8, shape=(48, 64), sigma=25.0, colour=False):
+    """A crop panned across a natural image by a pixel or two per frame, with noise in float."""
+    from skimage import data
+
+    image = data.astronaut() if colour else data.camera()
+    steps = np.cumsum(rng.integers(1, 3, size=(n_frames, 2)), axis=0)
+    clean = np.stack([image[120 + a : 120 + a + shape[0], 150 + b : 150 + b + shape[1]]
+                      for a, b in steps]).astype(np.float32)
+    noisy = clean + rng.normal(0, sigma, clean.shape).astype(np.float32)
+    return clean, noisy

@@ -9,10 +9,10 @@ import av
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
+from images import panned_clip
 from nlmeans_cli import denoise, spacetime
 from nlmeans_cli.cli import app
 from nlmeans_cli.clip_noise import estimate_frames_noise
@@ -26,16 +26,6 @@ from nlmeans_cli.spacetime import (
 )
 
 runner = CliRunner()
-
-
-def panned_clip(rng, n_frames=8, shape=(48, 64), sigma=25.0, colour=False):
-    """A crop panned across a natural image by a pixel or two per frame, with noise in float."""
-    image = data.astronaut() if colour else data.camera()
-    steps = np.cumsum(rng.integers(1, 3, size=(n_frames, 2)), axis=0)
-    clean = np.stack([image[120 + a : 120 + a + shape[0], 150 + b : 150 + b + shape[1]]
-                      for a, b in steps]).astype(np.float32)
-    noisy = clean + rng.normal(0, sigma, clean.shape).astype(np.float32)
-    return clean, noisy
 
 
 def as_uint8(frames):

@@ -208,7 +208,7 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     channels = 1 if channel_axis is None else shape.pop(channel_axis)
     return method_named(request.method).resolve(
         request, request.sigma_unit, sigma_estimated=False, spatial=tuple(shape),
-        channels=channels, table_sigma_unit=table_sigma_unit, level=level)
+        channels=channels, table_sigma_unit=table_sigma_unit, level=level, frames=True)
 
 
 def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
@@ -352,10 +352,42 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
             yield denoise_with(check_frame(frame, layout, channel_axis, k), setting,
                                channel_axis=channel_axis)
         return
+    plan = setting.channel_plan
+    varying = None if plan is None else list(plan.denoised)
+    # The frames whose constant channels are still to be filled, in order (the method's
+    # second look may hand a frame out a few frames after its estimate).
+    waiting: deque[np.ndarray] = deque()
+    estimates = _spacetime_estimates(_chain(first, frames), runner, setting, layout,
+                                     temporal_window, channel_axis, varying, waiting)
+    del first
+    for estimate in runner.second_look_frames(estimates, setting):
+        # (channels, rows, columns) -> the frame's channels-last layout.
+        estimate = np.moveaxis(estimate, 0, -1)
+        if setting.stabiliser is not None:
+            estimate = setting.stabiliser.inverse(estimate)
+        if varying is None:
+            yield from_unit(restore_channels(estimate, channel_axis, layout.ndim), layout.dtype)
+            continue
+        # The constant channels as the frame holds them, in its own type.
+        frame = waiting.popleft()
+        fill_channels(channels_last(frame, channel_axis), from_unit(estimate, layout.dtype),
+                      plan)
+        yield frame
+
+
+def _spacetime_estimates(frames: Iterator[np.ndarray], runner, setting: Setting,
+                         layout: _Layout, temporal_window: int, channel_axis: int | None,
+                         varying: list[int] | None, waiting: deque
+                         ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield each frame's spacetime estimate and noisy pixels, as the method's grid holds them.
+
+    Both ``(channels, rows, columns)`` float32 on the unit scale (transformed where the
+    setting stabilises the noise). With *varying*, a copy of each frame goes on *waiting*
+    as its estimate is yielded.
+    """
     from .engine import FrameCarry
 
-    held: deque[np.ndarray] = deque([first])
-    del first
+    held: deque[np.ndarray] = deque([next(frames)])  # checked by the caller
     # Several frames per engine call: the distance between two of them is then computed once
     # (the engine's halved offsets) instead of once from each side. The pairs between one
     # call's frames and the next's are computed once too: the engine hands their sums on,
@@ -363,8 +395,6 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
     # end, one window behind).
     per_call = int(max(1, min(FRAMES_PER_CALL, VALUES_PER_CALL // max(held[0].size, 1))))
     carry = FrameCarry()
-    plan = setting.channel_plan
-    varying = None if plan is None else list(plan.denoised)
     start = 0  # index of held[0] in the clip
     exhausted = False
     k = 0
@@ -382,24 +412,16 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
             held.popleft()
             start += 1
         end = min(k + per_call, start + len(held))
-        estimates = runner.run(_window_grid(held, channel_axis, setting.stabiliser, varying),
-                               setting, axes=(1, 0, 1), temporal_window=temporal_window,
+        grid = _window_grid(held, channel_axis, setting.stabiliser, varying)
+        estimates = runner.run(grid, setting, axes=(1, 0, 1), temporal_window=temporal_window,
                                targets=(k - start, end - start), carry=carry)
         for f in range(end - k):
-            # (C, rows, frames, columns) -> one frame's channels-last layout.
-            estimate = np.moveaxis(estimates[:, :, f, :], 0, -1)
-            if setting.stabiliser is not None:
-                estimate = setting.stabiliser.inverse(estimate)
-            if varying is None:
-                yield from_unit(restore_channels(estimate, channel_axis, layout.ndim),
-                                layout.dtype)
-                continue
-            # The constant channels as the frame holds them, in its own type.
-            frame = np.array(held[k + f - start], copy=True)
-            fill_channels(channels_last(frame, channel_axis), from_unit(estimate, layout.dtype),
-                          plan)
-            yield frame
-        del estimates
+            if varying is not None:
+                waiting.append(np.array(held[k + f - start], copy=True))
+            # Copies: a method that holds a few frames for its second look holds no grid.
+            yield (np.ascontiguousarray(estimates[:, :, f, :]),
+                   np.ascontiguousarray(grid[:, :, k + f - start, :]))
+        del estimates, grid
         k = end
 
 

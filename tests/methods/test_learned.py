@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from typer.testing import CliRunner
 
-from nlmeans_cli import denoise
+from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.methods.model_files import (
@@ -333,7 +333,10 @@ def test_a_clip_mixes_each_frames_network_result_with_the_classic_spacetime_one(
     clean = [(0.3 + 0.4 * (((x + k) // 5 + y // 4) % 2)).astype(np.float32) for k in range(6)]
     frames = [(c + rng.normal(0, 25 / 255, c.shape)).astype(np.float32) for c in clean]
     mixed = list(denoise_frames(iter(frames), sigma=25 / 255, method="learned"))
-    classic = list(denoise_frames(iter(frames), sigma=25 / 255))
+    # The classic part is NL-means alone (its table's h, no second look), as with h given.
+    part = resolve_parameters(frames[0], sigma=25 / 255, method="learned").classic
+    assert not part.refined
+    classic = list(denoise_frames(iter(frames), sigma=25 / 255, h=part.h_unit))
     for frame, out, other in zip(frames, mixed, classic, strict=True):
         alone = denoise(frame, sigma=25 / 255, method="learned")
         expected = CLIP_NETWORK_SHARE * alone + (1 - CLIP_NETWORK_SHARE) * other

@@ -9,6 +9,7 @@ whole image's result whatever the method.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -126,7 +127,8 @@ class Method:
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
-                table_sigma_unit: float | None = None, level: float = 1.0) -> Setting:
+                table_sigma_unit: float | None = None, level: float = 1.0,
+                frames: bool = False) -> Setting:
         """Choose every parameter for one image.
 
         Parameters
@@ -154,6 +156,8 @@ class Method:
             (:func:`nlmeans_cli.parameters.reference_level`): 1, full scale, but for float
             images far above or below it. Its defaults are read at the table's noise
             divided by it.
+        frames : bool
+            The setting is a clip's, for every frame (resolved without *pixels*).
 
         Returns
         -------
@@ -165,6 +169,27 @@ class Method:
             For a request the method cannot honour.
         """
         raise NotImplementedError
+
+    def second_look_frames(self, frames: Iterable[tuple[np.ndarray, np.ndarray]],
+                           setting: Setting) -> Iterator[np.ndarray]:
+        """Yield a clip's frames as the method leaves them after :meth:`run`.
+
+        Parameters
+        ----------
+        frames : iterable of (numpy.ndarray, numpy.ndarray)
+            In order, each frame's estimate and its noisy pixels, as :meth:`run` took and
+            gave them: ``(channels, rows, columns)`` float32 on the unit scale.
+        setting : Setting
+            From :meth:`resolve`.
+
+        Yields
+        ------
+        numpy.ndarray
+            Each frame's result in order, ``(channels, rows, columns)``: here the estimate
+            itself; a method that refines a clip's estimates holds the frames it needs.
+        """
+        for estimate, _ in frames:
+            yield estimate
 
     def run(self, grid: np.ndarray, setting: Setting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None,

@@ -9,6 +9,8 @@ noise level unless given.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -24,7 +26,13 @@ from ..parameters import (
 )
 from ..pixels import OPPONENT, to_grid
 from .base import Method, Setting
-from .refinement import CLASSIC_CHROMA, CLASSIC_REFINEMENT, guided_chroma, refine_estimate
+from .refinement import (
+    CLASSIC_CHROMA,
+    CLASSIC_CLIP_REFINEMENT,
+    CLASSIC_REFINEMENT,
+    guided_chroma,
+    refine_estimate,
+)
 from .sure import choose_by_sure, perturb, sample_crops
 
 if TYPE_CHECKING:
@@ -74,6 +82,10 @@ class ClassicSetting(Setting):
         (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`), a colour image's
         chroma then averaged with weights from its whole estimate
         (:data:`~nlmeans_cli.methods.refinement.CLASSIC_CHROMA`).
+    level : float
+        The level its noise is read against, unit scale
+        (:func:`~nlmeans_cli.parameters.reference_level`): the refinement's strengths follow
+        ``sigma_unit / level``, as the table is read.
     """
 
     h_unit: float = 0.0
@@ -84,6 +96,7 @@ class ClassicSetting(Setting):
     h_chroma_unit: float | None = None
     spacing: tuple[float, float, float] | None = None
     refined: bool = False
+    level: float = 1.0
 
     def radii(self, axes: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Return the patch and search radii along the grid's three axes.
@@ -139,7 +152,8 @@ class Classic(Method):
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
-                table_sigma_unit: float | None = None, level: float = 1.0) -> ClassicSetting:
+                table_sigma_unit: float | None = None, level: float = 1.0,
+                frames: bool = False) -> ClassicSetting:
         """Take the request's patch, window and h, the default table's where it has none.
 
         The table's row is read at *table_sigma_unit* where given (a stabilised image's
@@ -147,7 +161,8 @@ class Classic(Method):
         Without a given h, a 2-D image's h, and the patch size and window where they are not
         given, are chosen by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
         :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a noiseless
-        image takes the table's.
+        image takes the table's. Without a given h, a still's estimate and a clip's frames
+        (*frames*) take a second look (:attr:`ClassicSetting.refined`).
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         defaults = default_parameters(table_sigma / level * 255.0, len(spatial))
@@ -171,16 +186,19 @@ class Classic(Method):
             h_chosen_by=chosen_by,
             h_chroma_unit=None if channels != 3 else request.h_chroma_unit,
             spacing=spacing,
+            level=level,
         )
         # Below a millionth of full scale there is nothing to estimate a risk from.
-        if (chosen_by == "table" and pixels is not None and len(spatial) == 2
-                and sigma_unit > _SMALLEST_SIGMA * level):
+        noisy = chosen_by == "table" and sigma_unit > _SMALLEST_SIGMA * level
+        if noisy and pixels is not None and len(spatial) == 2:
             setting = self._sure(pixels, setting, request)
-            # SURE chose for NL-means alone; a still's estimate is then refined.
-            setting = replace(setting, refined=setting.affinity == "gaussian"
-                              and channels in (1, 3))
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
+        if noisy and len(spatial) == 2 and (pixels is not None or frames):
+            # SURE (or the table, for a clip) chose for NL-means alone; its estimate is then
+            # refined.
+            setting = replace(setting, refined=setting.affinity == "gaussian"
+                              and channels in (1, 3))
         return setting
 
     def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
@@ -263,8 +281,60 @@ class Classic(Method):
         # A still (one frame) takes its second look at itself: grey, or opponent colours.
         still = grid.shape[2] == 1 and targets is None
         if setting.refined and still and (chroma or grid.shape[0] == 1):
-            estimate = _second_look(estimate, features, setting.sigma_unit)
+            estimate = _second_look(estimate, features, setting.sigma_unit, setting.level)
         return mix_channels(OPPONENT.T, estimate) if chroma else estimate
+
+    def second_look_frames(self, frames: Iterable[tuple[np.ndarray, np.ndarray]],
+                           setting: ClassicSetting) -> Iterator[np.ndarray]:
+        """Give each frame of a refined clip a second look, over the frames either side too.
+
+        As a still's (:func:`_second_look`), with
+        :data:`~nlmeans_cli.methods.refinement.CLASSIC_CLIP_REFINEMENT`: a frame's grey or
+        luminance channel is averaged over its estimate's similar patches in the frames
+        ``T`` either side too, so each frame is given out ``T`` frames after its estimate
+        came in; a colour frame's chroma then as a still's. At the clip's ends the window is
+        reflected, as NL-means' is.
+        """
+        if not setting.refined:
+            yield from super().second_look_frames(frames, setting)
+            return
+        from ..engine import mix_channels
+
+        radius = CLASSIC_CLIP_REFINEMENT.temporal_radius
+        held: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        first = 0  # the clip index of held[0]
+        received = 0
+        target = 0
+
+        def refined(k):
+            lo, hi = max(k - radius, first), min(k + radius + 1, received)
+            window = [held[f - first] for f in range(lo, hi)]
+            estimates = np.stack([estimate for estimate, _ in window], axis=1)
+            plain = np.stack([noisy for _, noisy in window], axis=1).astype(np.float64)
+            look = estimates[:, k - lo].astype(np.float64)
+            look[0] = refine_estimate(estimates[0], plain[0], setting.sigma_unit,
+                                      refinement=CLASSIC_CLIP_REFINEMENT, frame=k - lo,
+                                      level=setting.level)
+            if look.shape[0] == 1:
+                return look.astype(np.float32)
+            look[1:] = guided_chroma(look, plain[:, k - lo], setting.sigma_unit,
+                                     guide=CLASSIC_CHROMA)
+            return mix_channels(OPPONENT.T, look)
+
+        for estimate, noisy in frames:
+            if estimate.shape[0] == 3:  # opponent colours, as a still's second look
+                estimate, noisy = mix_channels(OPPONENT, estimate), mix_channels(OPPONENT, noisy)
+            held.append((estimate, noisy))
+            received += 1
+            while target + radius < received:
+                yield refined(target)
+                target += 1
+                while first < target - radius:
+                    held.popleft()
+                    first += 1
+        while target < received:
+            yield refined(target)
+            target += 1
 
     def run_crops(self, crops: list[np.ndarray], settings: list[ClassicSetting]
                   ) -> list[list[np.ndarray]]:
@@ -325,7 +395,8 @@ class Classic(Method):
         return [both[: grid.shape[0]], both[grid.shape[0] :]]
 
 
-def _second_look(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
+def _second_look(estimate: np.ndarray, noisy: np.ndarray, sigma: float, level: float
+                 ) -> np.ndarray:
     """Refine a still's estimate ``(C, H, 1, W)``, grey or opponent colours (C = 3).
 
     The grey or luminance channel by its own self-similarity; a colour image's chroma then
@@ -333,7 +404,8 @@ def _second_look(estimate: np.ndarray, noisy: np.ndarray, sigma: float) -> np.nd
     """
     refined = estimate[:, :, 0].astype(np.float64)
     plain = noisy[:, :, 0].astype(np.float64)
-    refined[0] = refine_estimate(refined[0], plain[0], sigma, refinement=CLASSIC_REFINEMENT)
+    refined[0] = refine_estimate(refined[0], plain[0], sigma, refinement=CLASSIC_REFINEMENT,
+                                 level=level)
     if refined.shape[0] == 3:
         refined[1:] = guided_chroma(refined, plain, sigma, guide=CLASSIC_CHROMA)
     return np.ascontiguousarray(refined.astype(np.float32)[:, :, np.newaxis])

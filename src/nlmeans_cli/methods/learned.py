@@ -170,7 +170,8 @@ class Learned(Method):
     def resolve(self, request: Request, sigma_unit: float, *, sigma_estimated: bool,
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
-                table_sigma_unit: float | None = None, level: float = 1.0) -> LearnedSetting:
+                table_sigma_unit: float | None = None, level: float = 1.0,
+                frames: bool = False) -> LearnedSetting:
         """Load the request's network, or the shipped one nearest to sigma.
 
         The network is chosen, and its input scaled, by the noise it is given

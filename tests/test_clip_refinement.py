@@ -1,0 +1,149 @@
+"""A clip's second look: each frame refined over its repeats in the frames either side."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from skimage.metrics import peak_signal_noise_ratio
+
+import naive
+from images import panned_clip
+from nlmeans_cli import denoise, denoise_clip, denoise_frames
+from nlmeans_cli.formulation import PATCH_KERNELS
+from nlmeans_cli.methods.refinement import (
+    CLASSIC_CHROMA,
+    CLASSIC_CLIP_REFINEMENT,
+    guided_chroma,
+    refine_estimate,
+)
+from nlmeans_cli.parameters import Request
+from nlmeans_cli.pixels import OPPONENT
+from nlmeans_cli.spacetime import resolve_frames
+
+
+def plain_clip(frames, sigma, **keywords):
+    """NL-means alone at the clip's own table parameters: h given, so no second look."""
+    channels = keywords.get("channel_axis") is not None
+    setting = resolve_frames(Request(sigma_unit=sigma), frames.shape[1:],
+                             channel_axis=-1 if channels else None)
+    assert setting.refined
+    return denoise_clip(frames, sigma=sigma, h=setting.h_unit, **keywords)
+
+
+def test_a_clip_takes_its_second_look_only_where_h_is_not_given():
+    assert resolve_frames(Request(sigma_unit=0.1), (20, 24)).refined
+    assert resolve_frames(Request(sigma_unit=0.1), (20, 24, 3), channel_axis=-1).refined
+    assert not resolve_frames(Request(sigma_unit=0.1, h_unit=0.1), (20, 24)).refined
+    assert not resolve_frames(Request(sigma_unit=0.1, affinity="dot-product"), (20, 24)).refined
+    assert not resolve_frames(Request(sigma_unit=0.1), (20, 24, 2), channel_axis=-1).refined
+    assert not resolve_frames(Request(sigma_unit=0.0), (20, 24)).refined
+    # The learned method's classic part stays NL-means alone.
+    learned = resolve_frames(Request(sigma_unit=25 / 255, method="learned"), (20, 24))
+    assert not learned.classic.refined
+
+
+def slow_second_look(estimates, noisy, sigma, refinement):
+    """Each frame's refinement by direct summation over the whole clip (reflected in time)."""
+    grid = estimates.transpose(1, 0, 2)[np.newaxis]
+    values = noisy.transpose(1, 0, 2)[np.newaxis]
+    radius, frames = refinement.patch_radius, refinement.temporal_radius
+    weights = [PATCH_KERNELS["gaussian"].weights(r) for r in (radius, 0, radius)]
+    compare = dict(affinity="gaussian", patch_radius=(radius, 0, radius),
+                   scale=1 / (2 * radius + 1) ** 2, patch_weights=weights)
+    first = (refinement.search_radius, frames, refinement.search_radius)
+    wide = (refinement.noisy_radius, frames, refinement.noisy_radius)
+    average = naive.nonlocal_operation(grid, None, grid, search_radius=first,
+                                       h=refinement.h * sigma, **compare)[0]
+    second = dict(search_radius=wide, h=refinement.noisy_strength(sigma), **compare)
+    noisy_average = naive.nonlocal_operation(grid, None, values, **second)[0]
+    # The weights' sum: the count normaliser's mean of ones, times the window's positions.
+    positions = np.prod([2 * min(r, n - 1) + 1 for r, n in zip(wide, grid.shape[1:],
+                                                                 strict=True)])
+    sums = naive.nonlocal_operation(grid, None, np.ones_like(values), normaliser="count",
+                                    **second)[0] * positions
+    kept = (1 - refinement.estimate_share) * average + refinement.estimate_share * grid[0]
+    share = refinement.noisy_share * np.clip((sums - 1) / refinement.noisy_count, 0, 1)
+    return (share * noisy_average + (1 - share) * kept).transpose(1, 0, 2)
+
+
+def test_a_clips_second_look_is_its_slow_reference(rng):
+    clean = np.tile(np.linspace(0.2, 0.8, 8), (4, 7, 1))
+    noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+    plain = plain_clip(noisy, 0.1, temporal_window=1)
+    expected = slow_second_look(plain.astype(np.float64), noisy.astype(np.float64), 0.1,
+                                CLASSIC_CLIP_REFINEMENT)
+    assert_allclose(denoise_clip(noisy, sigma=0.1, temporal_window=1), expected, rtol=0,
+                    atol=2e-6)
+    # The streamed frames are the same: each given out once the frame after it is in.
+    streamed = np.stack(list(denoise_frames(iter(noisy), sigma=0.1, temporal_window=1)))
+    assert_allclose(streamed, expected, rtol=0, atol=2e-6)
+
+
+def test_a_frames_second_look_within_its_window_is_the_clips(rng):
+    # refine_estimate on a window of frames sees only those: the frame's result is the one
+    # the whole clip gives, as its window reaches one frame either side.
+    estimates = rng.random((5, 12, 13))
+    noisy = estimates + rng.normal(0, 0.1, estimates.shape)
+    refinement = CLASSIC_CLIP_REFINEMENT
+    whole = [refine_estimate(estimates, noisy, 0.1, refinement=refinement, frame=k)
+             for k in range(5)]
+    for k in range(5):
+        lo, hi = max(k - 1, 0), min(k + 2, 5)
+        alone = refine_estimate(estimates[lo:hi], noisy[lo:hi], 0.1, refinement=refinement,
+                                frame=k - lo)
+        assert_allclose(alone, whole[k], rtol=0, atol=1e-12)
+    # One frame alone is a still's refinement with the same windows.
+    assert_allclose(refine_estimate(estimates[:1], noisy[:1], 0.1, refinement=refinement,
+                                    frame=0),
+                    refine_estimate(estimates[0], noisy[0], 0.1, refinement=refinement),
+                    rtol=0, atol=0)
+
+
+def test_a_colour_clips_second_look_is_luminance_then_chroma(rng):
+    _, noisy = panned_clip(rng, n_frames=4, shape=(30, 36), colour=True)
+    frames = (noisy / 255).astype(np.float32)
+    sigma = 25 / 255
+    plain = plain_clip(frames, sigma, channel_axis=-1, temporal_window=1)
+
+    def opponent(clip):
+        return np.tensordot(OPPONENT, np.moveaxis(clip.astype(np.float64), -1, 0), axes=1)
+
+    estimate, plain_noisy = opponent(plain), opponent(frames)
+    expected = np.empty_like(estimate)
+    for k in range(len(frames)):
+        lo, hi = max(k - 1, 0), min(k + 2, len(frames))
+        look = estimate[:, k].copy()
+        look[0] = refine_estimate(estimate[0, lo:hi], plain_noisy[0, lo:hi], sigma,
+                                  refinement=CLASSIC_CLIP_REFINEMENT, frame=k - lo)
+        look[1:] = guided_chroma(look, plain_noisy[:, k], sigma, guide=CLASSIC_CHROMA)
+        expected[:, k] = look
+    expected = np.moveaxis(np.tensordot(OPPONENT.T, expected, axes=1), 0, -1)
+    result = denoise_clip(frames, sigma=sigma, channel_axis=-1, temporal_window=1)
+    # The opponent transform there and back rounds in float32 on the engine's side.
+    assert_allclose(result, expected, rtol=0, atol=3e-5)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_a_clips_second_look_gains_over_nl_means_alone(rng, colour):
+    clean, noisy = panned_clip(rng, n_frames=6, shape=(64, 80), colour=colour)
+    axis = -1 if colour else None
+    frames, sigma = (noisy / 255).astype(np.float32), 25 / 255
+    refined = denoise_clip(frames, sigma=sigma, channel_axis=axis)
+    plain = plain_clip(frames, sigma, channel_axis=axis)
+    assert refined.shape == frames.shape and refined.dtype == np.float32
+
+    def psnr(estimate):
+        return peak_signal_noise_ratio(clean / 255, estimate, data_range=1)
+
+    assert psnr(refined) > psnr(plain) + 0.2
+
+
+def test_a_still_in_counts_is_refined_as_on_the_unit_scale(rng):
+    # The second average's strength follows sigma against the image's level: a float image
+    # in counts (0 to 4095) was refined as if its noise were 190 times full scale.
+    clean, noisy = panned_clip(rng, n_frames=3, sigma=12.0)
+    unit = (noisy / 255).astype(np.float32)
+    for scale in (4095.0, 1e-6):
+        scaled = unit * np.float32(scale)
+        assert_allclose(denoise(scaled[0]) / scale, denoise(unit[0]), rtol=0, atol=2e-5)
+        assert_allclose(denoise_clip(scaled, temporal_window=1) / scale,
+                        denoise_clip(unit, temporal_window=1), rtol=0, atol=2e-5)
