@@ -10,7 +10,8 @@ sigma and a clip's default patch, window and h for it (NL-means alone, where h i
 - ours with every default but sigma (temporal window 2, h from the table, so each frame
   takes its second look over the frames either side), on the float clip;
 - the learned method frame by frame and with temporal window 2 (each frame's network result
-  mixed with the classic method's spacetime one), on the float clip, run once each;
+  mixed with the classic method's spacetime one after its second look), on the float clip,
+  run once each;
 - ours and OpenCV's ``fastNlMeansDenoisingMulti`` on the same clip rounded and clipped to
   uint8 (OpenCV takes only 8-bit frames), with ``temporalWindowSize = 2 T + 1``, the same
   template and search windows and the same h. OpenCV needs the frame in the middle of its
@@ -168,7 +169,7 @@ def markdown(clips, parameters, volumes):
     lines += ["", "Ours with every default but sigma (T=2, each frame's second look), and the "
               "learned method (one run each): frame by frame, and with the temporal window",
               "2, where each frame's network result is mixed with the classic method's "
-              "spacetime one.", "",
+              "spacetime one after its second look.", "",
               "| clip | ours T=2 | ours, every default | its s/frame | learned T=0 | "
               "learned T=2 | learned s/frame (T=2) |", "|---|---|---|---|---|---|---|"]
     for row in clips + [_mean_row(clips)]:

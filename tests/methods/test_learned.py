@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from typer.testing import CliRunner
 
-from nlmeans_cli import denoise, resolve_parameters
+from nlmeans_cli import denoise
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
 from nlmeans_cli.methods.model_files import (
@@ -326,17 +326,18 @@ def test_a_clip_goes_through_the_network_frame_by_frame(rng):
 def test_a_clip_mixes_each_frames_network_result_with_the_classic_spacetime_one(rng):
     from nlmeans_cli import denoise_frames
     from nlmeans_cli.methods.learned import CLIP_NETWORK_SHARE
+    from nlmeans_cli.parameters import Request
+    from nlmeans_cli.spacetime import resolve_frames
 
     # At the sigma-25 network's own level the network takes all of a still, and a clip's
-    # frame its share CLIP_NETWORK_SHARE, the classic method's spacetime result the rest.
+    # frame its share CLIP_NETWORK_SHARE, the classic method's spacetime result after its
+    # second look over the frames either side (as the classic method gives it) the rest.
     y, x = np.mgrid[0:24, 0:30]
     clean = [(0.3 + 0.4 * (((x + k) // 5 + y // 4) % 2)).astype(np.float32) for k in range(6)]
     frames = [(c + rng.normal(0, 25 / 255, c.shape)).astype(np.float32) for c in clean]
     mixed = list(denoise_frames(iter(frames), sigma=25 / 255, method="learned"))
-    # The classic part is NL-means alone (its table's h, no second look), as with h given.
-    part = resolve_parameters(frames[0], sigma=25 / 255, method="learned").classic
-    assert not part.refined
-    classic = list(denoise_frames(iter(frames), sigma=25 / 255, h=part.h_unit))
+    assert resolve_frames(Request(sigma_unit=25 / 255, method="learned"), (24, 30)).second_look
+    classic = list(denoise_frames(iter(frames), sigma=25 / 255))
     for frame, out, other in zip(frames, mixed, classic, strict=True):
         alone = denoise(frame, sigma=25 / 255, method="learned")
         expected = CLIP_NETWORK_SHARE * alone + (1 - CLIP_NETWORK_SHARE) * other
@@ -351,8 +352,8 @@ def test_the_command_line_says_how_a_clips_frames_were_mixed(tmp_path, rng):
     said = runner.invoke(app, ["denoise", str(tmp_path / "clip.npy"), str(tmp_path / "a.npy"),
                                "--method", "learned", "--sigma", "25"])
     assert said.exit_code == 0, said.output
-    assert ("each frame's network result takes 50% of each pixel, the classic method's over "
-            "the temporal window the rest") in said.output
+    assert ("each frame's network result takes 40% of each pixel, the classic method's over "
+            "the temporal window (refined) the rest") in said.output
     said = runner.invoke(app, ["denoise", str(tmp_path / "clip.npy"), str(tmp_path / "b.npy"),
                                "--method", "learned", "--sigma", "25", "--temporal-window", "0"])
     assert said.exit_code == 0, said.output

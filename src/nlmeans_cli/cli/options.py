@@ -155,9 +155,9 @@ HOption = Annotated[
     typer.Option("--h", metavar="auto|FLOAT", callback=check_h,
                  help=f"Filtering strength; larger smooths more. {SCALE_NOTE} 'auto' chooses "
                       "it per image by SURE (an unbiased estimate of the error) around the "
-                      "default table's value, and a grey still's estimate then takes a second "
-                      "look at itself (refined); clips take the table's. Given, NL-means "
-                      "runs alone."),
+                      "default table's value, and a still's estimate then takes a second "
+                      "look at itself (refined); clips take the table's, each frame then "
+                      "refined over the frames either side. Given, NL-means runs alone."),
 ]
 HChromaOption = Annotated[
     float | None,

@@ -197,9 +197,10 @@ class FileOutcome:
         self.h_chroma = used["h_chroma_unit"] * 255.0 if "h_chroma_unit" in used else None
         self.model = used.get("model")
         if "clip_network_share" in used and self.temporal_window:
+            looked = " (refined)" if used.get("clip_second_look") else ""
             self.notes.append(
                 f"each frame's network result takes {used['clip_network_share']:.0%} of each "
-                f"pixel, the classic method's over the temporal window the rest")
+                f"pixel, the classic method's over the temporal window{looked} the rest")
         elif "volume_network_share" in used:
             self.notes.append(
                 f"each slice's network result takes {used['volume_network_share']:.0%} of "
