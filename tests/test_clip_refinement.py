@@ -147,3 +147,15 @@ def test_a_still_in_counts_is_refined_as_on_the_unit_scale(rng):
         assert_allclose(denoise(scaled[0]) / scale, denoise(unit[0]), rtol=0, atol=2e-5)
         assert_allclose(denoise_clip(scaled, temporal_window=1) / scale,
                         denoise_clip(unit, temporal_window=1), rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 1, 1), (4, 1, 6), (4, 2, 9), (1, 8, 8), (2, 5, 5),
+                                   (4, 1, 1, 3), (4, 2, 7, 3), (1, 6, 6, 3)])
+@pytest.mark.parametrize("method", ["classic", "learned"])
+def test_tiny_and_short_clips_take_their_second_look_without_refusal(shape, method):
+    # Frames narrower than the 3x3 patch keep their estimate; a clip of one or two frames
+    # reflects its window in time.
+    clip = np.random.default_rng(7).random(shape).astype(np.float32)
+    axis = -1 if len(shape) == 4 else None
+    out = denoise_clip(clip, sigma=0.1, channel_axis=axis, method=method)
+    assert out.shape == clip.shape and out.dtype == clip.dtype and np.isfinite(out).all()
