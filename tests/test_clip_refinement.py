@@ -84,16 +84,17 @@ def test_a_frames_second_look_within_its_window_is_the_clips(rng):
     estimates = rng.random((5, 12, 13))
     noisy = estimates + rng.normal(0, 0.1, estimates.shape)
     refinement = CLASSIC_CLIP_REFINEMENT
-    whole = [refine_estimate(estimates, noisy, 0.1, refinement=refinement, frame=k)
-             for k in range(5)]
+    whole = refine_estimate(estimates, noisy, 0.1, refinement=refinement, targets=(0, 5))
     for k in range(5):
         lo, hi = max(k - 1, 0), min(k + 2, 5)
         alone = refine_estimate(estimates[lo:hi], noisy[lo:hi], 0.1, refinement=refinement,
-                                frame=k - lo)
-        assert_allclose(alone, whole[k], rtol=0, atol=1e-12)
+                                targets=(k - lo, k - lo + 1))
+        # A pair of targets is summed once for both, a target and another frame from the
+        # target's side: the same terms, in another order.
+        assert_allclose(alone[0], whole[k], rtol=0, atol=1e-6)
     # One frame alone is a still's refinement with the same windows.
     assert_allclose(refine_estimate(estimates[:1], noisy[:1], 0.1, refinement=refinement,
-                                    frame=0),
+                                    targets=(0, 1))[0],
                     refine_estimate(estimates[0], noisy[0], 0.1, refinement=refinement),
                     rtol=0, atol=0)
 
@@ -113,7 +114,8 @@ def test_a_colour_clips_second_look_is_luminance_then_chroma(rng):
         lo, hi = max(k - 1, 0), min(k + 2, len(frames))
         look = estimate[:, k].copy()
         look[0] = refine_estimate(estimate[0, lo:hi], plain_noisy[0, lo:hi], sigma,
-                                  refinement=CLASSIC_CLIP_REFINEMENT, frame=k - lo)
+                                  refinement=CLASSIC_CLIP_REFINEMENT,
+                                  targets=(k - lo, k - lo + 1))[0]
         look[1:] = guided_chroma(look, plain_noisy[:, k], sigma, guide=CLASSIC_CHROMA)
         expected[:, k] = look
     expected = np.moveaxis(np.tensordot(OPPONENT.T, expected, axes=1), 0, -1)
@@ -159,3 +161,17 @@ def test_tiny_and_short_clips_take_their_second_look_without_refusal(shape, meth
     axis = -1 if len(shape) == 4 else None
     out = denoise_clip(clip, sigma=0.1, channel_axis=axis, method=method)
     assert out.shape == clip.shape and out.dtype == clip.dtype and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_frames_per_second_look_pass_change_only_the_rounding(rng, monkeypatch, colour):
+    from nlmeans_cli.methods import classic
+
+    _, noisy = panned_clip(rng, n_frames=9, shape=(30, 34), colour=colour)
+    frames = (noisy / 255).astype(np.float32)
+    axis = -1 if colour else None
+    default = denoise_clip(frames, sigma=0.1, channel_axis=axis)
+    for per_pass in (1, 3, 20):
+        monkeypatch.setattr(classic, "SECOND_LOOK_FRAMES", per_pass)
+        assert_allclose(denoise_clip(frames, sigma=0.1, channel_axis=axis), default, rtol=0,
+                        atol=2e-6)

@@ -304,37 +304,41 @@ class Classic(Method):
         held: deque[tuple[np.ndarray, np.ndarray]] = deque()
         first = 0  # the clip index of held[0]
         received = 0
-        target = 0
+        target = 0  # the next frame to give out
 
-        def refined(k):
-            lo, hi = max(k - radius, first), min(k + radius + 1, received)
+        def refined(stop):
+            # Frames target .. stop - 1 in one pass: a pair of them is compared once.
+            lo, hi = max(target - radius, first), min(stop + radius, received)
             window = [held[f - first] for f in range(lo, hi)]
             estimates = np.stack([estimate for estimate, _ in window], axis=1)
             plain = np.stack([noisy for _, noisy in window], axis=1).astype(np.float64)
-            look = estimates[:, k - lo].astype(np.float64)
-            look[0] = refine_estimate(estimates[0], plain[0], setting.sigma_unit,
-                                      refinement=CLASSIC_CLIP_REFINEMENT, frame=k - lo,
-                                      level=setting.level)
-            if look.shape[0] == 1:
-                return look.astype(np.float32)
-            look[1:] = guided_chroma(look, plain[:, k - lo], setting.sigma_unit,
-                                     guide=CLASSIC_CHROMA)
-            return mix_channels(OPPONENT.T, look)
+            looks = estimates[:, target - lo : stop - lo].astype(np.float64)
+            looks[0] = refine_estimate(estimates[0], plain[0], setting.sigma_unit,
+                                       refinement=CLASSIC_CLIP_REFINEMENT,
+                                       targets=(target - lo, stop - lo), level=setting.level)
+            for k, look in enumerate(np.moveaxis(looks, 1, 0)):
+                if look.shape[0] == 1:
+                    yield look.astype(np.float32)
+                    continue
+                look[1:] = guided_chroma(look, plain[:, target - lo + k], setting.sigma_unit,
+                                         guide=CLASSIC_CHROMA)
+                yield mix_channels(OPPONENT.T, look)
 
         for estimate, noisy in frames:
             if estimate.shape[0] == 3:  # opponent colours, as a still's second look
                 estimate, noisy = mix_channels(OPPONENT, estimate), mix_channels(OPPONENT, noisy)
             held.append((estimate, noisy))
             received += 1
-            while target + radius < received:
-                yield refined(target)
-                target += 1
-                while first < target - radius:
-                    held.popleft()
-                    first += 1
-        while target < received:
-            yield refined(target)
-            target += 1
+            if received - radius - target < _second_look_batch(estimate):
+                continue
+            stop = received - radius
+            yield from refined(stop)
+            target = stop
+            while first < target - radius:
+                held.popleft()
+                first += 1
+        if target < received:
+            yield from refined(received)
 
     def run_crops(self, crops: list[np.ndarray], settings: list[ClassicSetting]
                   ) -> list[list[np.ndarray]]:
@@ -393,6 +397,18 @@ class Classic(Method):
         both = nonlocal_operation(grid, None, np.concatenate([grid, grid]), **arguments,
                                   second_h=second_h, second_from=grid.shape[0])
         return [both[: grid.shape[0]], both[grid.shape[0] :]]
+
+
+#: A clip's frames refined by one pass of its second look, at most; and the values (pixels
+#: times channels) those frames may hold together. The pairs between two of them are compared
+#: once, for both; the stream holds that many frames more (and the frame either side).
+SECOND_LOOK_FRAMES = 4
+SECOND_LOOK_VALUES = 2**24
+
+
+def _second_look_batch(frame: np.ndarray) -> int:
+    """Return how many frames like *frame* one pass of a clip's second look refines."""
+    return int(max(1, min(SECOND_LOOK_FRAMES, SECOND_LOOK_VALUES // max(frame.size, 1))))
 
 
 def _second_look(estimate: np.ndarray, noisy: np.ndarray, sigma: float, level: float

@@ -214,8 +214,9 @@ def guided_chroma(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
 
 def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
                     refinement: Refinement = NETWORK_REFINEMENT,
-                    band_pixels: int = GUIDED_BAND_PIXELS, frame: int | None = None,
-                    level: float = 1.0) -> np.ndarray:
+                    band_pixels: int = GUIDED_BAND_PIXELS,
+                    targets: tuple[int, int] | None = None, level: float = 1.0
+                    ) -> np.ndarray:
     """Average an estimate and the noisy image over the estimate's similar patches.
 
     ``u_i = 1/C sum_j f(e_i, e_j) e_j`` over the first window and
@@ -228,7 +229,7 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     Parameters
     ----------
     estimate : numpy.ndarray
-        ``(H, W)``, unit scale; or a clip's frames ``(F, H, W)`` with *frame*.
+        ``(H, W)``, unit scale; or a clip's frames ``(F, H, W)`` with *targets*.
     noisy : numpy.ndarray
         The image (or frames) the estimate came from, the same shape, unit scale.
     sigma : float
@@ -238,9 +239,10 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     band_pixels : int
         About how many pixels go to the engine at once: bands of rows, each read with
         ``refinement.reach`` rows either side (the result is the whole image's, bit for bit).
-    frame : int, optional
-        With frames: the one refined, the others (up to ``refinement.temporal_radius``
-        either side) its candidates; beyond the first and last, frames are reflected.
+    targets : tuple of 2 int, optional
+        With frames: those refined, ``lo <= k < hi``, the others (up to
+        ``refinement.temporal_radius`` either side) their candidates too; beyond the first
+        and last, frames are reflected. A pair of target frames is compared once for both.
     level : float
         The level the noise is read against (1, full scale, but for float images far above
         or below it: :func:`nlmeans_cli.parameters.reference_level`): the second average's
@@ -249,21 +251,25 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     Returns
     -------
     numpy.ndarray
-        float64 ``(H, W)``.
+        float64 ``(H, W)``; with *targets*, ``(hi - lo, H, W)``.
 
     Notes
     -----
     Cost: ``O(H W)`` times half of each window's offsets (112 and 480 for 15x15 and 31x31),
-    each summing a 3x3 patch, in two engine calls per band; a clip's frame the whole window
-    of offsets in each of ``2 T + 1`` frames. A constant image stays constant, and an image
-    narrower than a patch comes back as it is.
+    each summing a 3x3 patch, in two engine calls per band; a clip's frame about half the
+    window's offsets in each of ``2 T + 1`` frames (those between two targets once for
+    both). A constant image stays constant, and an image narrower than a patch comes back
+    as it is.
     """
-    if frame is None:
-        estimate, noisy, frame = estimate[np.newaxis], noisy[np.newaxis], 0
+    if targets is None:
+        return refine_estimate(estimate[np.newaxis], noisy[np.newaxis], sigma,
+                               refinement=refinement, band_pixels=band_pixels,
+                               targets=(0, 1), level=level)[0]
+    lo, hi = targets
     radius, search = refinement.patch_radius, refinement.search_radius
     if min(estimate.shape[1:]) < 2 * radius + 1:
         # No patch fits (a row, a single pixel): nothing to compare, the estimate stands.
-        return np.array(estimate[frame], np.float64)
+        return np.array(estimate[lo:hi], np.float64)
     weights = tuple(np.asarray(PATCH_KERNELS["gaussian"].weights(r), np.float32)
                     for r in (radius, 0, radius))
     # The engine's grid (1, rows, frames, columns): time on its middle axis.
@@ -272,8 +278,8 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     # The Gaussian-weighted mean squared difference over the patch.
     compare = {"affinity": "gaussian", "patch_radius": (radius, 0, radius),
                "scale": 1.0 / (2 * radius + 1) ** 2, "bias": 0.0, "patch_weights": weights,
-               "targets": (frame, frame + 1)}
-    refined = guided_average(guide, guide, keeping(estimate[frame][np.newaxis],
+               "targets": (lo, hi)}
+    refined = guided_average(guide, guide, keeping(guide[:, :, lo:hi],
                                                    refinement.estimate_share),
                              reach, band_pixels, search_radius=(search, frames, search),
                              h=refinement.h * sigma, **compare)
@@ -285,9 +291,10 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
         share = refinement.noisy_share * np.clip((weights - 1) / refinement.noisy_count, 0, 1)
         return (share * average + (1 - share) * refined[0, rows])[np.newaxis]
 
-    return guided_average(guide, noisy.transpose(1, 0, 2)[np.newaxis], mix, reach,
-                          band_pixels, weight_sums=True, search_radius=(wide, frames, wide),
-                          h=refinement.noisy_strength(sigma, level), **compare)[0]
+    result = guided_average(guide, noisy.transpose(1, 0, 2)[np.newaxis], mix, reach,
+                            band_pixels, weight_sums=True, search_radius=(wide, frames, wide),
+                            h=refinement.noisy_strength(sigma, level), **compare)
+    return result[0].transpose(1, 0, 2)
 
 
 def guided_average(guide: np.ndarray, values: np.ndarray,
@@ -299,14 +306,14 @@ def guided_average(guide: np.ndarray, values: np.ndarray,
     ----------
     guide : numpy.ndarray
         ``(C, H, W)``: gives the weights; or a clip's frames ``(C, H, F, W)``, of which
-        *operation*'s ``targets`` names one.
+        *operation*'s ``targets`` (all of them without) are averaged.
     values : numpy.ndarray
         ``(V, H, W)`` (or ``(V, H, F, W)``): averaged (the guide itself, and then symmetric,
         when it is the same array).
     mix : callable
-        ``mix(y, rows)`` turns a band's output ``y`` (float64 ``(V, rows, W)``, the weights'
-        sums after them where *operation* asks for them) into the band's ``(V, rows, W)``
-        result.
+        ``mix(y, rows)`` turns a band's output ``y`` (float64 ``(V, rows, W)``, or
+        ``(V, rows, K, W)`` for *K* target frames, the weights' sums after them where
+        *operation* asks for them) into the band's result of the same shape but *V*.
     halo : int
         How many rows either side a band is read with: the operation's reach.
     band_pixels : int
@@ -317,7 +324,7 @@ def guided_average(guide: np.ndarray, values: np.ndarray,
     Returns
     -------
     numpy.ndarray
-        float64 ``(V, H, W)``.
+        float64 ``(V, H, W)``; for frames ``(V, H, K, W)``.
 
     Notes
     -----
@@ -327,19 +334,22 @@ def guided_average(guide: np.ndarray, values: np.ndarray,
     from ..engine import nonlocal_operation
 
     same = values is guide
-    if guide.ndim == 3:  # a still: the grid's frame axis of length 1
+    still = guide.ndim == 3
+    if still:  # the grid's frame axis of length 1
         guide, values = guide[:, :, np.newaxis], values[:, :, np.newaxis]
-    height, width = guide.shape[1], guide.shape[3]
+    height, frames, width = guide.shape[1:]
+    lo, hi = operation.get("targets") or (0, frames)
     # At least twice the halo tall, so that no band is shorter than the window it reads.
     rows = max(2 * halo + 1, band_pixels // max(width, 1))
-    out = np.empty((values.shape[0], height, width), np.float64)
-    for top, bottom, lo, hi in bands(height, rows, halo):
-        left = np.ascontiguousarray(guide[:, lo:hi], np.float32)
-        averaged = left if same else np.ascontiguousarray(values[:, lo:hi], np.float32)
+    out = np.empty((values.shape[0], height, hi - lo, width), np.float64)
+    for top, bottom, first, last in bands(height, rows, halo):
+        left = np.ascontiguousarray(guide[:, first:last], np.float32)
+        averaged = left if same else np.ascontiguousarray(values[:, first:last], np.float32)
         part = nonlocal_operation(left, None, averaged, **operation)
-        out[:, top:bottom] = mix(part[:, top - lo : bottom - lo, 0, :].astype(np.float64),
-                                 slice(top, bottom))
-    return out
+        part = part[:, top - first : bottom - first].astype(np.float64)
+        out[:, top:bottom] = (mix(part[:, :, 0], slice(top, bottom))[:, :, np.newaxis] if still
+                              else mix(part, slice(top, bottom)))
+    return out[:, :, 0] if still else out
 
 
 def keeping(kept: np.ndarray, share: float) -> Callable[[np.ndarray, slice], np.ndarray]:
