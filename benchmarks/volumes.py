@@ -10,9 +10,10 @@ Validation volumes, never tuned on (the mix's share was chosen on training volum
   generator, seeds 900 on; the training ones are seeds 300 on), 16x128x128, unit scale.
 
 Gaussian noise of sigma 15, 25 and 50 added in float (seeded), sigma given. Columns: the
-classic method in 3-D (its volume table), the learned method slice by slice (each slice a
-still), the learned method on the volume (``--volume --method learned``), mean PSNR and
-seconds per volume. Results go to ``benchmarks/results/volumes.{md,json}``.
+classic method in 3-D (its volume table), NL-means alone (its table's h given) and with every
+default (each slice's second look), the learned method slice by slice (each slice a still),
+the learned method on the volume (``--volume --method learned``), mean PSNR and seconds per
+volume. Results go to ``benchmarks/results/volumes.{md,json}``.
 
     python benchmarks/volumes.py [--sigmas 15,25,50]
 """
@@ -26,7 +27,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 from calibrate import DATA, load, panned, split
-from nlmeans_cli import denoise
+from nlmeans_cli import denoise, resolve_parameters
 from poisson import fluorescence_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,6 +54,8 @@ def main():
     args = parser.parse_args()
     volumes = validation_volumes()
     methods = {
+        "classic 3-D, NL-means alone": lambda noisy, s: denoise(
+            noisy, sigma=s, h=resolve_parameters(noisy, sigma=s).h_unit),
         "classic 3-D": lambda noisy, s: denoise(noisy, sigma=s),
         "learned, slice by slice": lambda noisy, s: np.stack(
             [denoise(plane, sigma=s, method="learned") for plane in noisy]),

@@ -55,7 +55,12 @@ def test_radii_follow_the_spacing():
                                  spacing=(2.0, 0.5, 0.5))
     patch, search = setting.radii((1, 1, 1))
     assert patch == (1, 2, 2) and search == (1, 4, 4)
-    assert setting.reach(volume.shape) == (2, 6, 6)
+    # The second look reaches one slice either side (two along the finest axis), and its
+    # 3x3 patches over 11x11 positions in the plane.
+    assert setting.refined and setting.volume_refinement().temporal_radius == 1
+    assert setting.reach(volume.shape) == (2 + 1, 6 + 6, 6 + 6)
+    far = resolve_parameters(volume, sigma=0.1, spacing=(2.5, 0.5, 0.5))
+    assert far.volume_refinement().temporal_radius == 0
 
 
 @pytest.mark.parametrize("bad", [(0, 1, 1), (1, 1), (1, -2, 1), ("a", 1, 1), (1, 1, np.inf)])

@@ -220,7 +220,10 @@ def test_a_still_is_refined_only_where_h_is_not_given(rng):
     assert resolve_parameters(colour, channel_axis=-1).refined
     assert not resolve_parameters(colour, channel_axis=-1, sigma=0.1, h=0.1).refined
     assert not resolve_parameters(colour[..., :2], channel_axis=-1, sigma=0.1).refined
-    assert not resolve_parameters(np.stack([noisy] * 4), sigma=0.1).refined  # a volume
+    volume = np.stack([noisy] * 4)
+    assert resolve_parameters(volume, sigma=0.1).refined  # slice by slice (Volumes)
+    assert not resolve_parameters(volume, sigma=0.1, h=0.1).refined
+    assert not resolve_parameters(np.stack([colour] * 4), sigma=0.1, channel_axis=-1).refined
     assert not resolve_parameters(noisy, sigma=0.1, affinity="dot-product").refined
 
 

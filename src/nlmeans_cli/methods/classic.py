@@ -30,8 +30,11 @@ from .refinement import (
     CLASSIC_CHROMA,
     CLASSIC_CLIP_REFINEMENT,
     CLASSIC_REFINEMENT,
+    CLASSIC_VOLUME_REFINEMENT,
+    Refinement,
     guided_chroma,
     refine_estimate,
+    refine_volume,
 )
 from .sure import choose_by_sure, perturb, sample_crops
 
@@ -77,9 +80,10 @@ class ClassicSetting(Setting):
         A volume's voxel spacing: patch and window are given along the finest axis and
         shrink along the coarser ones (:func:`~nlmeans_cli.parameters.spaced_radius`).
     refined : bool
-        Whether the estimate takes a second look at itself: a still whose h was not given.
-        Its grey or luminance channel is refined
-        (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`), a colour image's
+        Whether the estimate takes a second look at itself: a still, a clip's frames or a
+        grey volume whose h was not given. Its grey or luminance channel is refined
+        (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`; a clip's frames and a
+        volume's slices over those either side, :meth:`volume_refinement`), a colour image's
         chroma then averaged with weights from its whole estimate
         (:data:`~nlmeans_cli.methods.refinement.CLASSIC_CHROMA`).
     level : float
@@ -119,12 +123,26 @@ class ClassicSetting(Setting):
             patch, search = self.radii((1, 1, 1))
         else:
             patch, search = (self.patch_size // 2,) * 2, (self.search_window // 2,) * 2
-        extra = 0
-        if self.refined:
+        extra = (0,) * len(spatial)
+        if self.refined and len(spatial) == 3:
+            looked = self.volume_refinement()
+            extra = (looked.temporal_radius, looked.reach, looked.reach)
+        elif self.refined:
             chroma = CLASSIC_CHROMA.reach if self.h_chroma_unit is not None else 0
-            extra = CLASSIC_REFINEMENT.reach + chroma
-        return tuple(min(p, n - 1) + min(s, n - 1) + min(extra, n - 1)
-                     for p, s, n in zip(patch, search, spatial, strict=True))
+            extra = (CLASSIC_REFINEMENT.reach + chroma,) * 2
+        return tuple(min(p, n - 1) + min(s, n - 1) + min(e, n - 1)
+                     for p, s, e, n in zip(patch, search, extra, spatial, strict=True))
+
+    def volume_refinement(self) -> Refinement:
+        """Return a volume's refinement: its slices' reach shrunk by the spacing as a window's.
+
+        :data:`~nlmeans_cli.methods.refinement.CLASSIC_VOLUME_REFINEMENT`, reaching along
+        the first axis as far as its two slices would along the finest one
+        (:func:`~nlmeans_cli.parameters.spaced_radius`): none where the slices lie five
+        times as far apart as the pixels.
+        """
+        reach = spaced_radius(CLASSIC_VOLUME_REFINEMENT.temporal_radius, self.spacing)[0]
+        return replace(CLASSIC_VOLUME_REFINEMENT, temporal_radius=reach)
 
     def used(self) -> dict[str, float | int | str]:
         """H (unit scale), patch, window, patch kernel, how h was chosen; chroma strength."""
@@ -199,6 +217,8 @@ class Classic(Method):
             # refined.
             setting = replace(setting, refined=setting.affinity == "gaussian"
                               and channels in (1, 3))
+        elif noisy and len(spatial) == 3:
+            setting = replace(setting, refined=setting.affinity == "gaussian" and channels == 1)
         return setting
 
     def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
@@ -278,9 +298,14 @@ class Classic(Method):
             estimate = nonlocal_operation(features, None, features, **arguments,
                                           second_h=setting.h_chroma_unit, second_from=1,
                                           carry=carry)
-        # A still (one frame) takes its second look at itself: grey, or opponent colours.
+        # A still (one frame) takes its second look at itself: grey, or opponent colours; a
+        # grey volume slice by slice.
         still = grid.shape[2] == 1 and targets is None
-        if setting.refined and still and (chroma or grid.shape[0] == 1):
+        if setting.refined and tuple(axes) == (1, 1, 1) and grid.shape[0] == 1:
+            estimate = refine_volume(estimate[0], grid[0], setting.sigma_unit,
+                                     refinement=setting.volume_refinement(),
+                                     level=setting.level).astype(np.float32)[np.newaxis]
+        elif setting.refined and still and (chroma or grid.shape[0] == 1):
             estimate = _second_look(estimate, features, setting.sigma_unit, setting.level)
         return mix_channels(OPPONENT.T, estimate) if chroma else estimate
 

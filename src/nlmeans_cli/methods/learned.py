@@ -42,13 +42,13 @@ DEFAULT_LEARNED_AFFINITY = "embedded-gaussian"
 CLIP_NETWORK_SHARE = 0.4
 
 #: A volume: the share of each voxel that the network's result on its slice takes (times
-#: :func:`network_share`), the classic method's 3-D result the rest. On 18 training volumes
-#: of 16 slices (12 training photographs panned across, 6 synthetic cell volumes) at sigma
-#: 15, 25 and 50 the best of the shares 0.15, 0.25, 0.35 and 0.5 were 0.25 (photographs)
-#: and 0.35 (cells); at either, the mix gained 0.18 to 0.22 dB on the photographs and 0.62
-#: to 1.19 dB on the cells over the classic method alone. The network sees one slice, the
-#: classic method its neighbours.
-VOLUME_NETWORK_SHARE = 0.3
+#: :func:`network_share`), the classic method's 3-D result, after its slices' second look,
+#: the rest. On 15 training volumes of 16 slices (10 training photographs panned across, 5
+#: synthetic cell volumes) at sigma 15, 25 and 50 the best of the shares 0.1 to 0.4 was 0.2
+#: everywhere: +0.08 to +0.20 dB on the photographs and +0.24 to +0.39 on the cells over
+#: the classic method alone. The network sees one slice, the classic method its neighbours.
+#: (Before the classic method's second look the best share was 0.3.)
+VOLUME_NETWORK_SHARE = 0.2
 
 
 def network_share(sigma: float, network_sigma: float) -> float:
@@ -103,8 +103,8 @@ class LearnedSetting(Setting):
         classic method's, with *classic*. A clip's frames take :data:`CLIP_NETWORK_SHARE`
         of it where they are denoised with a temporal window.
     classic : Setting or None
-        The classic method's setting for the same image (its table's parameters; NL-means
-        alone).
+        The classic method's setting for the same image (its table's parameters; a
+        volume's refined slice by slice, a still's and a clip's NL-means alone).
     second_look : bool
         A clip's frames with a temporal window: the classic method's spacetime result takes
         its second look over the frames either side
@@ -214,12 +214,14 @@ class Learned(Method):
                                   channels=channels, pixels=None,
                                   table_sigma_unit=table_sigma_unit, level=level,
                                   frames=frames)
-        # The classic part runs as NL-means alone; a clip's second look comes after.
+        # A clip's second look comes after the classic part's run (a volume's is in it).
         return LearnedSetting(method=self.name, affinity=model.affinity,
                               sigma_unit=sigma_unit, sigma_estimated=sigma_estimated,
                               model=model, model_name=name, channels=channels,
-                              share=share, classic=replace(classic, refined=False),
-                              second_look=classic.refined, dimensions=len(spatial))
+                              share=share,
+                              classic=replace(classic, refined=classic.refined and not frames),
+                              second_look=classic.refined and frames,
+                              dimensions=len(spatial))
 
     def run(self, grid: np.ndarray, setting: LearnedSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None,

@@ -1,4 +1,4 @@
-"""A clip's second look: each frame refined over its repeats in the frames either side."""
+"""A clip's and a volume's second look: each frame or slice refined over those either side."""
 
 import numpy as np
 import pytest
@@ -7,13 +7,15 @@ from skimage.metrics import peak_signal_noise_ratio
 
 import naive
 from images import panned_clip
-from nlmeans_cli import denoise, denoise_clip, denoise_frames
+from nlmeans_cli import denoise, denoise_clip, denoise_frames, resolve_parameters
 from nlmeans_cli.formulation import PATCH_KERNELS
 from nlmeans_cli.methods.refinement import (
     CLASSIC_CHROMA,
     CLASSIC_CLIP_REFINEMENT,
+    CLASSIC_VOLUME_REFINEMENT,
     guided_chroma,
     refine_estimate,
+    refine_volume,
 )
 from nlmeans_cli.parameters import Request
 from nlmeans_cli.pixels import OPPONENT
@@ -175,3 +177,49 @@ def test_frames_per_second_look_pass_change_only_the_rounding(rng, monkeypatch, 
         monkeypatch.setattr(classic, "SECOND_LOOK_FRAMES", per_pass)
         assert_allclose(denoise_clip(frames, sigma=0.1, channel_axis=axis), default, rtol=0,
                         atol=2e-6)
+
+
+def blob_volume(rng, shape=(12, 40, 44)):
+    """Smooth 3-D blobs, unit scale: a fluorescence-like volume."""
+    z, y, x = np.mgrid[0 : shape[0], 0 : shape[1], 0 : shape[2]]
+    clean = np.full(shape, 0.15)
+    for _ in range(10):
+        cz, cy, cx = rng.uniform(0, shape[0]), rng.uniform(0, shape[1]), rng.uniform(0, shape[2])
+        clean += 0.5 * np.exp(-((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2) / 18.0)
+    return np.clip(clean, 0, 1)
+
+
+def test_a_volumes_second_look_is_nl_means_then_its_slices_refined(rng):
+    clean = blob_volume(rng)
+    noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+    setting = resolve_parameters(noisy, sigma=0.1)
+    assert setting.refined and setting.volume_refinement() == CLASSIC_VOLUME_REFINEMENT
+    plain = denoise(noisy, sigma=0.1, h=setting.h_unit)
+    expected = refine_estimate(plain.astype(np.float64), noisy.astype(np.float64), 0.1,
+                               refinement=CLASSIC_VOLUME_REFINEMENT, targets=(0, 12))
+    refined = denoise(noisy, sigma=0.1)
+    assert_allclose(refined, expected, rtol=0, atol=1e-6)
+
+    def psnr(estimate):
+        return peak_signal_noise_ratio(clean, estimate, data_range=1)
+
+    assert psnr(refined) > psnr(plain) + 0.1
+
+
+def test_a_volume_refined_in_slabs_is_refined_whole(rng):
+    estimate = rng.random((9, 14, 15))
+    noisy = estimate + rng.normal(0, 0.1, estimate.shape)
+    whole = refine_volume(estimate, noisy, 0.1)
+    assert_allclose(whole, refine_estimate(estimate, noisy, 0.1,
+                                           refinement=CLASSIC_VOLUME_REFINEMENT,
+                                           targets=(0, 9)), rtol=0, atol=0)
+    # Slabs of one, two and four slices, each read with two slices either side.
+    for slab in (1, 2 * 14 * 15, 4 * 14 * 15):
+        assert_allclose(refine_volume(estimate, noisy, 0.1, slab_voxels=slab), whole,
+                        rtol=0, atol=1e-6)
+
+
+def test_a_constant_volume_stays_constant_through_its_second_look():
+    volume = np.full((6, 20, 22), 0.41, np.float32)
+    assert resolve_parameters(volume, sigma=0.05).refined
+    assert_allclose(denoise(volume, sigma=0.05), volume, rtol=0, atol=1e-6)
