@@ -32,7 +32,7 @@ from .clip_noise import (
     plan_frames_stabiliser,
 )
 from .denoising import denoise_with
-from .methods import Setting, method_named
+from .methods import Method, Setting, method_named
 from .noise import lookup_noise
 from .parameters import (
     DEFAULT_NOISE,
@@ -375,7 +375,7 @@ def stream_frames(frames: Iterable[np.ndarray], setting: Setting, *,
         yield frame
 
 
-def _spacetime_estimates(frames: Iterator[np.ndarray], runner, setting: Setting,
+def _spacetime_estimates(frames: Iterator[np.ndarray], runner: Method, setting: Setting,
                          layout: _Layout, temporal_window: int, channel_axis: int | None,
                          varying: list[int] | None, waiting: deque
                          ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

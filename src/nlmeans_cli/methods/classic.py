@@ -179,8 +179,9 @@ class Classic(Method):
         Without a given h, a 2-D image's h, and the patch size and window where they are not
         given, are chosen by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
         :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a noiseless
-        image takes the table's. Without a given h, a still's estimate and a clip's frames
-        (*frames*) take a second look (:attr:`ClassicSetting.refined`).
+        image takes the table's. Without a given h, a still's estimate, a clip's frames
+        (*frames*) and a grey volume's slices take a second look
+        (:attr:`ClassicSetting.refined`).
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         defaults = default_parameters(table_sigma / level * 255.0, len(spatial))
@@ -316,9 +317,9 @@ class Classic(Method):
         As a still's (:func:`_second_look`), with
         :data:`~nlmeans_cli.methods.refinement.CLASSIC_CLIP_REFINEMENT`: a frame's grey or
         luminance channel is averaged over its estimate's similar patches in the frames
-        ``T`` either side too, so each frame is given out ``T`` frames after its estimate
-        came in; a colour frame's chroma then as a still's. At the clip's ends the window is
-        reflected, as NL-means' is.
+        ``T`` either side too; a colour frame's chroma then as a still's. Frames are given
+        out in passes of up to :data:`SECOND_LOOK_FRAMES`, once the ``T`` frames after them
+        came in. At the clip's ends the window is reflected, as NL-means' is.
         """
         if not setting.refined:
             yield from super().second_look_frames(frames, setting)
