@@ -337,7 +337,8 @@ class Classic(Method):
             lo, hi = max(target - radius, first), min(stop + radius, received)
             window = [held[f - first] for f in range(lo, hi)]
             estimates = np.stack([estimate for estimate, _ in window], axis=1)
-            plain = np.stack([noisy for _, noisy in window], axis=1).astype(np.float64)
+            # float32, as the engine reads them: a 4K colour frame's window is 300 MB so.
+            plain = np.stack([noisy for _, noisy in window], axis=1)
             looks = estimates[:, target - lo : stop - lo].astype(np.float64)
             looks[0] = refine_estimate(estimates[0], plain[0], setting.sigma_unit,
                                        refinement=CLASSIC_CLIP_REFINEMENT,
