@@ -125,13 +125,14 @@ CLASSIC_REFINEMENT = Refinement(search_radius=5, h=0.2, estimate_share=0.0, nois
 
 
 #: The classic method's for a clip's frames (a spacetime estimate): as a still's, each
-#: average also searching the frame either side, over 7x7 and 11x11 positions in each of the
+#: average also searching the frame either side, over 5x5 and 9x9 positions in each of the
 #: three frames. Chosen on clips panned by 1-2 pixels a frame across 12 training images of
-#: train400 (8 frames of 140x150, sigma 10, 25 and 50): +0.30, +0.46 and +0.56 dB over
+#: train400 (8 frames of 140x150, sigma 10, 25 and 50): +0.30, +0.44 and +0.57 dB over
 #: NL-means alone, where the still's windows in the frame alone gave +0.17, +0.29 and
-#: +0.38, and the still's windows over three frames +0.29, +0.44 and +0.57 for 3.5 times
-#: the time (five frames: +0.02 dB more for twice that).
-CLASSIC_CLIP_REFINEMENT = replace(CLASSIC_REFINEMENT, search_radius=3, noisy_radius=5,
+#: +0.38. 7x7 and 11x11 gave +0.30, +0.46 and +0.56 for 1.6 times the time (1080p: 0.26 s a
+#: frame against 0.165 s), the still's windows over three frames +0.29, +0.44 and +0.57 for
+#: 3.5 times, and five frames +0.02 dB more for twice that.
+CLASSIC_CLIP_REFINEMENT = replace(CLASSIC_REFINEMENT, search_radius=2, noisy_radius=4,
                                   temporal_radius=1)
 
 
@@ -375,7 +376,7 @@ def guided_average(guide: np.ndarray, values: np.ndarray,
     halo : int
         How many rows either side a band is read with: the operation's reach.
     band_pixels : int
-        About how many pixels a band holds.
+        About how many pixels a band holds (over all its frames).
     **operation
         Passed to :func:`nlmeans_cli.engine.nonlocal_operation`.
 
@@ -397,8 +398,9 @@ def guided_average(guide: np.ndarray, values: np.ndarray,
         guide, values = guide[:, :, np.newaxis], values[:, :, np.newaxis]
     height, frames, width = guide.shape[1:]
     lo, hi = operation.get("targets") or (0, frames)
-    # At least twice the halo tall, so that no band is shorter than the window it reads.
-    rows = max(2 * halo + 1, band_pixels // max(width, 1))
+    # At least twice the halo tall, so that no band is shorter than the window it reads; a
+    # band of a clip's rows holds them in every frame it reads.
+    rows = max(2 * halo + 1, band_pixels // max(width * frames, 1))
     out = np.empty((values.shape[0], height, hi - lo, width), np.float64)
     for top, bottom, first, last in bands(height, rows, halo):
         left = np.ascontiguousarray(guide[:, first:last], np.float32)
