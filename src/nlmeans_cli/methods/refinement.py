@@ -9,9 +9,12 @@ matches from its first estimate):
 - ``v_i = 1/C sum_j f(e_i, e_j) x_j``: the noisy image averaged with the same kind of weights
   over a wider window, whose noise is independent of the estimate's errors.
 
-:func:`refine_estimate` mixes them; :class:`Refinement` holds how, one instance per method
-(:data:`NETWORK_REFINEMENT`, :data:`CLASSIC_REFINEMENT`). :func:`guided_average` is the
-banded engine call both use, and the learned method's colour path too.
+:func:`refine_estimate` mixes them, over a still or over a clip's frames (each frame's
+windows reaching the frames either side; :func:`refine_volume` takes a volume's slices so);
+:class:`Refinement` holds how, one instance per use (:data:`NETWORK_REFINEMENT`,
+:data:`CLASSIC_REFINEMENT`, :data:`CLASSIC_CLIP_REFINEMENT`,
+:data:`CLASSIC_VOLUME_REFINEMENT`). :func:`guided_average` is the banded engine call they
+use, and the learned method's colour path too.
 """
 
 from __future__ import annotations
@@ -271,10 +274,10 @@ def refine_estimate(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
     Notes
     -----
     Cost: ``O(H W)`` times half of each window's offsets (112 and 480 for 15x15 and 31x31),
-    each summing a 3x3 patch, in two engine calls per band; a clip's frame about half the
-    window's offsets in each of ``2 T + 1`` frames (those between two targets once for
-    both). A constant image stays constant, and an image narrower than a patch comes back
-    as it is.
+    each summing a 3x3 patch, in two engine calls per band; a clip's frame each window's
+    offsets in each of ``2 T + 1`` frames (a pair of target frames once for both). A
+    constant image stays constant, and an image narrower than a patch comes back as it
+    is.
     """
     if targets is None:
         return refine_estimate(estimate[np.newaxis], noisy[np.newaxis], sigma,
