@@ -223,3 +223,22 @@ def test_a_constant_volume_stays_constant_through_its_second_look():
     volume = np.full((6, 20, 22), 0.41, np.float32)
     assert resolve_parameters(volume, sigma=0.05).refined
     assert_allclose(denoise(volume, sigma=0.05), volume, rtol=0, atol=1e-6)
+
+
+def test_a_two_channel_volume_takes_its_second_look_channel_by_channel(rng):
+    # Two stains of a microscope volume: NL-means weighs them together, then each channel's
+    # slices are refined over their own estimate; a colour volume is not refined.
+    clean = np.stack([blob_volume(rng, (8, 30, 34)), blob_volume(rng, (8, 30, 34))], axis=-1)
+    noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+    setting = resolve_parameters(noisy, sigma=0.1, channel_axis=-1)
+    assert setting.refined
+    plain = denoise(noisy, sigma=0.1, channel_axis=-1, h=setting.h_unit)
+    expected = np.stack([refine_volume(plain[..., c].astype(np.float64),
+                                       noisy[..., c].astype(np.float64), 0.1)
+                         for c in range(2)], axis=-1)
+    refined = denoise(noisy, sigma=0.1, channel_axis=-1)
+    assert_allclose(refined, expected, rtol=0, atol=1e-6)
+    assert (peak_signal_noise_ratio(clean, refined, data_range=1)
+            > peak_signal_noise_ratio(clean, plain, data_range=1) + 0.1)
+    colour = np.concatenate([noisy, 1 - noisy[..., :1] * noisy[..., 1:]], axis=-1)
+    assert not resolve_parameters(colour, sigma=0.1, channel_axis=-1).refined

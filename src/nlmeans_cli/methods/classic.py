@@ -81,7 +81,8 @@ class ClassicSetting(Setting):
         shrink along the coarser ones (:func:`~nlmeans_cli.parameters.spaced_radius`).
     refined : bool
         Whether the estimate takes a second look at itself: a still, a clip's frames or a
-        grey volume whose h was not given. Its grey or luminance channel is refined
+        volume (not a colour one) whose h was not given. Its grey or luminance channel (a
+        volume's every channel) is refined
         (:data:`~nlmeans_cli.methods.refinement.CLASSIC_REFINEMENT`; a clip's frames and a
         volume's slices over those either side, :meth:`volume_refinement`), a colour image's
         chroma then averaged with weights from its whole estimate
@@ -180,7 +181,7 @@ class Classic(Method):
         given, are chosen by SURE around the table's on at most four 96x96 crops (:meth:`_sure`,
         :mod:`nlmeans_cli.methods.sure`); a volume, a clip (no *pixels*) or a noiseless
         image takes the table's. Without a given h, a still's estimate, a clip's frames
-        (*frames*) and a grey volume's slices take a second look
+        (*frames*) and a volume's slices (channel by channel, not colour's) take a second look
         (:attr:`ClassicSetting.refined`).
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
@@ -219,7 +220,8 @@ class Classic(Method):
             setting = replace(setting, refined=setting.affinity == "gaussian"
                               and channels in (1, 3))
         elif noisy and len(spatial) == 3:
-            setting = replace(setting, refined=setting.affinity == "gaussian" and channels == 1)
+            # Channel by channel: grey, or a microscope's stains (not colour's opponent pair).
+            setting = replace(setting, refined=setting.affinity == "gaussian" and channels != 3)
         return setting
 
     def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
@@ -300,12 +302,13 @@ class Classic(Method):
                                           second_h=setting.h_chroma_unit, second_from=1,
                                           carry=carry)
         # A still (one frame) takes its second look at itself: grey, or opponent colours; a
-        # grey volume slice by slice.
+        # volume slice by slice, channel by channel.
         still = grid.shape[2] == 1 and targets is None
-        if setting.refined and tuple(axes) == (1, 1, 1) and grid.shape[0] == 1:
-            estimate = refine_volume(estimate[0], grid[0], setting.sigma_unit,
-                                     refinement=setting.volume_refinement(),
-                                     level=setting.level).astype(np.float32)[np.newaxis]
+        if setting.refined and tuple(axes) == (1, 1, 1):
+            estimate = np.stack([refine_volume(own, plain, setting.sigma_unit,
+                                               refinement=setting.volume_refinement(),
+                                               level=setting.level).astype(np.float32)
+                                 for own, plain in zip(estimate, grid, strict=True)])
         elif setting.refined and still and (chroma or grid.shape[0] == 1):
             estimate = _second_look(estimate, features, setting.sigma_unit, setting.level)
         return mix_channels(OPPONENT.T, estimate) if chroma else estimate
