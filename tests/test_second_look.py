@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from skimage.metrics import peak_signal_noise_ratio
 
 import naive
-from images import panned_clip
+from images import fluorescence_cells, panned_clip
 from nlmeans_cli import denoise, denoise_clip, denoise_frames, resolve_parameters
 from nlmeans_cli.formulation import PATCH_KERNELS
 from nlmeans_cli.methods.refinement import (
@@ -179,18 +179,8 @@ def test_frames_per_second_look_pass_change_only_the_rounding(rng, monkeypatch, 
                         atol=2e-6)
 
 
-def blob_volume(rng, shape=(12, 40, 44)):
-    """Smooth 3-D blobs, unit scale: a fluorescence-like volume."""
-    z, y, x = np.mgrid[0 : shape[0], 0 : shape[1], 0 : shape[2]]
-    clean = np.full(shape, 0.15)
-    for _ in range(10):
-        cz, cy, cx = rng.uniform(0, shape[0]), rng.uniform(0, shape[1]), rng.uniform(0, shape[2])
-        clean += 0.5 * np.exp(-((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2) / 18.0)
-    return np.clip(clean, 0, 1)
-
-
 def test_a_volumes_second_look_is_nl_means_then_its_slices_refined(rng):
-    clean = blob_volume(rng)
+    clean = fluorescence_cells(rng, 12, 40, 10)
     noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
     setting = resolve_parameters(noisy, sigma=0.1)
     assert setting.refined and setting.volume_refinement() == CLASSIC_VOLUME_REFINEMENT
@@ -228,7 +218,7 @@ def test_a_constant_volume_stays_constant_through_its_second_look():
 def test_a_two_channel_volume_takes_its_second_look_channel_by_channel(rng):
     # Two stains of a microscope volume: NL-means weighs them together, then each channel's
     # slices are refined over their own estimate; a colour volume is not refined.
-    clean = np.stack([blob_volume(rng, (8, 30, 34)), blob_volume(rng, (8, 30, 34))], axis=-1)
+    clean = np.stack([fluorescence_cells(rng, 8, 30, 6) for _ in range(2)], axis=-1)
     noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
     setting = resolve_parameters(noisy, sigma=0.1, channel_axis=-1)
     assert setting.refined
