@@ -1,5 +1,7 @@
 """A clip's and a volume's second look: each frame or slice refined over those either side."""
 
+import re
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -9,15 +11,21 @@ import naive
 from images import fluorescence_cells, panned_clip
 from nlmeans_cli import denoise, denoise_clip, denoise_frames, resolve_parameters
 from nlmeans_cli.formulation import PATCH_KERNELS
+from nlmeans_cli.methods.classic import (
+    CLIP_H_FACTOR,
+    COLOUR_H_FACTOR,
+    SURE_FACTORS,
+    SURE_FINE_FACTORS,
+)
 from nlmeans_cli.methods.refinement import (
-    CLASSIC_CHROMA,
+    CLASSIC_CLIP_CHROMA,
     CLASSIC_CLIP_REFINEMENT,
     CLASSIC_VOLUME_REFINEMENT,
     guided_chroma,
     refine_estimate,
     refine_volume,
 )
-from nlmeans_cli.parameters import Request
+from nlmeans_cli.parameters import Request, default_parameters
 from nlmeans_cli.pixels import OPPONENT
 from nlmeans_cli.spacetime import resolve_frames
 
@@ -26,7 +34,8 @@ def plain_clip(frames, sigma, **keywords):
     """NL-means alone at the clip's own table parameters: h given, so no second look."""
     channels = keywords.get("channel_axis") is not None
     setting = resolve_frames(Request(sigma_unit=sigma), frames.shape[1:],
-                             channel_axis=-1 if channels else None)
+                             channel_axis=-1 if channels else None,
+                             temporal_window=keywords.get("temporal_window", 2))
     assert setting.refined
     return denoise_clip(frames, sigma=sigma, h=setting.h_unit, **keywords)
 
@@ -41,6 +50,57 @@ def test_a_clip_takes_its_second_look_only_where_h_is_not_given():
     # The learned method's classic part stays NL-means alone.
     learned = resolve_frames(Request(sigma_unit=25 / 255, method="learned"), (20, 24))
     assert not learned.classic.refined
+
+
+def test_a_clip_with_a_temporal_window_takes_a_lower_h_and_colour_lower_still():
+    def h(shape=(20, 24), temporal_window=2, **request):
+        axis = -1 if len(shape) == 3 else None
+        return resolve_frames(Request(sigma_unit=0.1, **request), shape, channel_axis=axis,
+                              temporal_window=temporal_window).h_unit
+
+    table = default_parameters(25.5, 2).h_factor * 0.1
+    assert h(temporal_window=0) == pytest.approx(table)
+    for window in (1, 2, 3):
+        assert h(temporal_window=window) == pytest.approx(CLIP_H_FACTOR * table)
+    assert h((20, 24, 3)) == pytest.approx(COLOUR_H_FACTOR * CLIP_H_FACTOR * table)
+    assert h((20, 24, 3), temporal_window=0) == pytest.approx(COLOUR_H_FACTOR * table)
+    # Only where the frames are refined; a given h is taken as it is.
+    assert h(affinity="dot-product") == h(affinity="dot-product", temporal_window=0)
+    assert h(h_unit=0.05) == 0.05
+    # The learned method's classic part alike.
+    learned = resolve_frames(Request(sigma_unit=0.1, method="learned"), (20, 24),
+                             temporal_window=2)
+    assert learned.classic.h_unit == pytest.approx(CLIP_H_FACTOR * table)
+
+
+def test_a_colour_stills_sure_searches_around_the_grey_table_and_a_colour_volume_lower(rng):
+    still = rng.random((48, 48, 3)).astype(np.float32)
+    chosen = resolve_parameters(still, sigma=0.1, channel_axis=-1).h_unit
+    table = default_parameters(25.5, 2).h_factor * 0.1
+    low = min(SURE_FACTORS) * min(SURE_FINE_FACTORS)
+    high = max(SURE_FACTORS) * max(SURE_FINE_FACTORS)
+    assert low * table <= chosen <= high * table
+    volume = rng.random((6, 16, 16, 3)).astype(np.float32)
+    grey = resolve_parameters(volume[..., 0], sigma=0.1).h_unit
+    assert resolve_parameters(volume, sigma=0.1, channel_axis=-1).h_unit == pytest.approx(
+        COLOUR_H_FACTOR * grey)
+
+
+def test_the_command_line_prints_a_clips_lower_h(tmp_path, rng):
+    from typer.testing import CliRunner
+
+    from nlmeans_cli.cli import app
+
+    clip = np.clip(rng.normal(120, 25, (4, 32, 40)), 0, 255).astype(np.uint8)
+    np.save(tmp_path / "clip.npy", clip)
+    printed = []
+    for window in ("2", "0"):
+        said = CliRunner().invoke(app, ["denoise", str(tmp_path / "clip.npy"),
+                                        str(tmp_path / f"out{window}.npy"), "--sigma", "25",
+                                        "--temporal-window", window])
+        assert said.exit_code == 0, said.output
+        printed.append(float(re.search(r", h (\d+\.\d+),", said.output).group(1)))
+    assert printed[0] == pytest.approx(CLIP_H_FACTOR * printed[1], abs=0.01)
 
 
 def slow_second_look(estimates, noisy, sigma, refinement):
@@ -118,7 +178,7 @@ def test_a_colour_clips_second_look_is_luminance_then_chroma(rng):
         look[0] = refine_estimate(estimate[0, lo:hi], plain_noisy[0, lo:hi], sigma,
                                   refinement=CLASSIC_CLIP_REFINEMENT,
                                   targets=(k - lo, k - lo + 1))[0]
-        look[1:] = guided_chroma(look, plain_noisy[:, k], sigma, guide=CLASSIC_CHROMA)
+        look[1:] = guided_chroma(look, plain_noisy[:, k], sigma, guide=CLASSIC_CLIP_CHROMA)
         expected[:, k] = look
     expected = np.moveaxis(np.tensordot(OPPONENT.T, expected, axes=1), 0, -1)
     result = denoise_clip(frames, sigma=sigma, channel_axis=-1, temporal_window=1)

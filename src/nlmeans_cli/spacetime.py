@@ -165,7 +165,7 @@ def denoise_frames(
     # frame's range.
     setting = resolve_clip(partial(iter, (first,)), request, np.shape(first),
                            channel_axis=channel_axis, n_frames=1,
-                           dtype=np.asarray(first).dtype)
+                           dtype=np.asarray(first).dtype, temporal_window=temporal_window)
     chained = _chain(first, frames)
     del first
     yield from stream_frames(chained, setting, temporal_window=temporal_window,
@@ -174,7 +174,8 @@ def denoise_frames(
 
 def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
                    channel_axis: int | None = None,
-                   table_sigma_unit: float | None = None, level: float = 1.0) -> Setting:
+                   table_sigma_unit: float | None = None, level: float = 1.0,
+                   temporal_window: int = 0) -> Setting:
     """Resolve a request whose sigma is known for the frames of a clip.
 
     Parameters
@@ -191,6 +192,9 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     level : float
         The level the frames' noise is read against, unit scale
         (:func:`nlmeans_cli.parameters.reference_level`).
+    temporal_window : int
+        The frames either side each frame is denoised with (the classic method's h is
+        lower with some: :data:`nlmeans_cli.methods.classic.CLIP_H_FACTOR`).
 
     Returns
     -------
@@ -208,12 +212,14 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
     channels = 1 if channel_axis is None else shape.pop(channel_axis)
     return method_named(request.method).resolve(
         request, request.sigma_unit, sigma_estimated=False, spatial=tuple(shape),
-        channels=channels, table_sigma_unit=table_sigma_unit, level=level, frames=True)
+        channels=channels, table_sigma_unit=table_sigma_unit, level=level, frames=True,
+        temporal_window=temporal_window)
 
 
 def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
                  frame_shape: tuple[int, ...], *, channel_axis: int | None = None,
-                 n_frames: int | None = None, dtype: np.dtype | None = None) -> Setting:
+                 n_frames: int | None = None, dtype: np.dtype | None = None,
+                 temporal_window: int = 0) -> Setting:
     """Resolve a request for a clip: its noise fitted or estimated over frames spread across it.
 
     Parameters
@@ -231,6 +237,9 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     dtype : numpy.dtype, optional
         The frames' pixel type, where known before reading one: an integer clip's level is
         full scale, and no frame is read for it.
+
+    temporal_window : int
+        The frames either side each frame is denoised with (:func:`resolve_frames`).
 
     Returns
     -------
@@ -296,7 +305,7 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         table_sigma, frames_level = stabiliser.table_sigma(level), 1.0
     return replace(resolve_frames(replace(request, sigma_unit=sigma_unit), denoised_shape,
                                   channel_axis=channel_axis, table_sigma_unit=table_sigma,
-                                  level=frames_level),
+                                  level=frames_level, temporal_window=temporal_window),
                    stabiliser=stabiliser, sigma_estimated=estimated, channel_plan=plan,
                    growth_hidden=stabiliser_plan.growth_hidden)
 
@@ -494,7 +503,8 @@ def denoise_clip(
                           patch_kernel=patch_kernel, noise=noise, gain=gain,
                           read_noise=read_noise, black_level=black_level)
     setting = resolve_clip(lambda: clip, request, clip.shape[1:], channel_axis=frame_axis,
-                           n_frames=len(clip), dtype=clip.dtype)
+                           n_frames=len(clip), dtype=clip.dtype,
+                           temporal_window=temporal_window)
     out = np.empty_like(clip)
     denoised = stream_frames(clip, setting, temporal_window=temporal_window,
                              channel_axis=frame_axis)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from nlmeans_cli import denoise, resolve_parameters
 from nlmeans_cli.cli import app
 from nlmeans_cli.formulation import AFFINITIES
+from nlmeans_cli.methods.learned import CLIP_NETWORK_SHARE
 from nlmeans_cli.methods.model_files import (
     MODEL_FORMAT,
     ModelFileError,
@@ -352,8 +353,10 @@ def test_the_command_line_says_how_a_clips_frames_were_mixed(tmp_path, rng):
     said = runner.invoke(app, ["denoise", str(tmp_path / "clip.npy"), str(tmp_path / "a.npy"),
                                "--method", "learned", "--sigma", "25"])
     assert said.exit_code == 0, said.output
-    assert ("each frame's network result takes 40% of each pixel, the classic method's over "
-            "the temporal window (refined) the rest") in said.output
+    # The shipped sigma-25 network at sigma 25: the clip's share, whole.
+    assert (f"each frame's network result takes {round(100 * CLIP_NETWORK_SHARE)}% of each "
+            "pixel, the classic method's over the temporal window (refined) the rest"
+            ) in said.output
     said = runner.invoke(app, ["denoise", str(tmp_path / "clip.npy"), str(tmp_path / "b.npy"),
                                "--method", "learned", "--sigma", "25", "--temporal-window", "0"])
     assert said.exit_code == 0, said.output

@@ -557,7 +557,8 @@ def _frame_stream(sequence, request, options, channel):
     channel_axis = None if channel is not None else sequence.channel_axis
     shape = sequence.frame_shape if channel is None else sequence.frame_shape[:2]
     setting = resolve_clip(frames, request, shape, channel_axis=channel_axis,
-                           n_frames=sequence.n_frames, dtype=sequence.dtype)
+                           n_frames=sequence.n_frames, dtype=sequence.dtype,
+                           temporal_window=options.temporal_window)
     return stream_frames(frames(), setting, temporal_window=options.temporal_window,
                          channel_axis=channel_axis), setting
 

@@ -128,7 +128,7 @@ class Method:
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
                 table_sigma_unit: float | None = None, level: float = 1.0,
-                frames: bool = False) -> Setting:
+                frames: bool = False, temporal_window: int = 0) -> Setting:
         """Choose every parameter for one image.
 
         Parameters
@@ -158,6 +158,8 @@ class Method:
             divided by it.
         frames : bool
             The setting is a clip's, for every frame (resolved without *pixels*).
+        temporal_window : int
+            With *frames*: the frames either side each frame is denoised with.
 
         Returns
         -------

@@ -38,8 +38,11 @@ DEFAULT_LEARNED_AFFINITY = "embedded-gaussian"
 #: 0.6 scored best at 0.3 to 0.4 (0.4 within 0.01 dB of the best at every level): +0.15 to
 #: +0.21 dB over the classic method alone, +0.16 to +0.23 over the even mix with NL-means
 #: alone that this replaced. The network sees one frame, the classic method the frames
-#: either side.
-CLIP_NETWORK_SHARE = 0.4
+#: either side. With the classic method's lower clip and colour h
+#: (:data:`~nlmeans_cli.methods.classic.CLIP_H_FACTOR`, ``COLOUR_H_FACTOR``) 0.3 led 0.4 by
+#: 0.01 to 0.03 dB but at grey sigma 50 (-0.006), on those clips and on 4 colour clips of
+#: scikit-image's astronaut, chelsea, coffee and rocket.
+CLIP_NETWORK_SHARE = 0.3
 
 #: A volume: the share of each voxel that the network's result on its slice takes (times
 #: :func:`network_share`), the classic method's 3-D result, after its slices' second look,
@@ -186,7 +189,7 @@ class Learned(Method):
                 spatial: tuple[int, ...], channels: int,
                 pixels: np.ndarray | None = None,
                 table_sigma_unit: float | None = None, level: float = 1.0,
-                frames: bool = False) -> LearnedSetting:
+                frames: bool = False, temporal_window: int = 0) -> LearnedSetting:
         """Load the request's network, or the shipped one nearest to sigma.
 
         The network is chosen, and its input scaled, by the noise it is given
@@ -213,7 +216,7 @@ class Learned(Method):
                                   sigma_estimated=sigma_estimated, spatial=spatial,
                                   channels=channels, pixels=None,
                                   table_sigma_unit=table_sigma_unit, level=level,
-                                  frames=frames)
+                                  frames=frames, temporal_window=temporal_window)
         # A clip's second look comes after the classic part's run (a volume's is in it).
         return LearnedSetting(method=self.name, affinity=model.affinity,
                               sigma_unit=sigma_unit, sigma_estimated=sigma_estimated,
