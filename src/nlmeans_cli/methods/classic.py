@@ -70,8 +70,8 @@ CLIP_H_FACTOR = 0.85
 #: channels' noise, so they scatter less, and the same h smooths more. On clips panned across
 #: scikit-image's astronaut, chelsea, coffee and rocket (the chroma strength's images) 0.6
 #: led at sigma 10 to 50 with a temporal window of 2 (+0.75 to +1.08 dB over the grey
-#: table's h) and came within 0.06 dB of 0.7's lead without one (+0.48 to +0.82). Where the
-#: table's h is taken: a clip's frames, a volume, the learned method's classic part.
+#: table's h) and came within 0.06 dB of 0.7's lead without one (+0.48 to +0.82). A clip's
+#: frames and a volume take it (the learned method's classic part too); a still does not.
 COLOUR_H_FACTOR = 0.6
 
 
@@ -199,8 +199,8 @@ class Classic(Method):
         image takes the table's. Without a given h, a still's estimate, a clip's frames
         (*frames*) and a volume's slices (channel by channel, not colour's) take a second look
         (:attr:`ClassicSetting.refined`); a clip's frames that do, with a *temporal_window*,
-        take :data:`CLIP_H_FACTOR` times the table's h. Where the table's h is taken (not a
-        still's SURE), a colour image takes :data:`COLOUR_H_FACTOR` times it.
+        take :data:`CLIP_H_FACTOR` times the table's h. A colour clip's frames and a colour
+        volume take :data:`COLOUR_H_FACTOR` times it.
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         defaults = default_parameters(table_sigma / level * 255.0, len(spatial))
@@ -211,9 +211,10 @@ class Classic(Method):
         if h_unit is None:
             refined_frames = (frames and temporal_window > 0 and affinity == "gaussian"
                               and channels in (1, 3))
-            # A 2-D still's SURE searches around the grey table's h (it chose 0.64 to 0.75 of it
-            # on colour photographs, where 0.6 to search around lost 0.06 dB at sigma 50).
-            colour = channels == 3 and not (pixels is not None and len(spatial) == 2)
+            # A still's SURE searches around the grey table's h (it chose 0.64 to 0.75 of it on
+            # colour photographs, where 0.6 to search around lost 0.06 dB at sigma 50); the
+            # learned method's classic part for a still keeps it too (the same to 0.003 dB).
+            colour = channels == 3 and (frames or len(spatial) == 3)
             factor = defaults.h_factor * (CLIP_H_FACTOR if refined_frames else 1.0) * (
                 COLOUR_H_FACTOR if colour else 1.0)
             h_unit = max(factor * sigma_unit, _SMALLEST_H * level)
