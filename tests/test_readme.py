@@ -2,7 +2,7 @@ import re
 from pathlib import Path
 
 from nlmeans_cli.formulation import AFFINITIES
-from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D
+from nlmeans_cli.parameters import DEFAULTS_2D, DEFAULTS_3D, DEFAULTS_CLIP
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -10,9 +10,9 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 def test_readme_default_table_matches_the_code():
     row = r"^\| (?:up to [\d.]+|above) \| (\w+) \| (\d+) \| (\d+) \| ([\d.]+) sigma \|$"
     rows = re.findall(row, README, flags=re.MULTILINE)
-    # The images' table, then the volumes'.
+    # The images' table, the clips', then the volumes'.
     expected = [(r.patch_kernel, str(r.patch_size), str(r.search_window), f"{r.h_factor:.2f}")
-                for r in (*DEFAULTS_2D, *DEFAULTS_3D)]
+                for r in (*DEFAULTS_2D, *DEFAULTS_CLIP, *DEFAULTS_3D)]
     assert rows == expected
 
 

@@ -12,7 +12,6 @@ from images import fluorescence_cells, panned_clip
 from nlmeans_cli import denoise, denoise_clip, denoise_frames, resolve_parameters
 from nlmeans_cli.formulation import PATCH_KERNELS
 from nlmeans_cli.methods.classic import (
-    CLIP_H_FACTOR,
     COLOUR_H_FACTOR,
     SURE_FACTORS,
     SURE_FINE_FACTORS,
@@ -37,7 +36,8 @@ def plain_clip(frames, sigma, **keywords):
                              channel_axis=-1 if channels else None,
                              temporal_window=keywords.get("temporal_window", 2))
     assert setting.refined
-    return denoise_clip(frames, sigma=sigma, h=setting.h_unit, **keywords)
+    return denoise_clip(frames, sigma=sigma, h=setting.h_unit, patch_size=setting.patch_size,
+                        search_window=setting.search_window, **keywords)
 
 
 def test_a_clip_takes_its_second_look_only_where_h_is_not_given():
@@ -52,25 +52,36 @@ def test_a_clip_takes_its_second_look_only_where_h_is_not_given():
     assert not learned.classic.refined
 
 
-def test_a_clip_with_a_temporal_window_takes_a_lower_h_and_colour_lower_still():
-    def h(shape=(20, 24), temporal_window=2, **request):
+def test_a_clip_with_a_temporal_window_takes_the_clips_table_and_colour_a_lower_h():
+    def resolved(shape=(20, 24), temporal_window=2, **request):
         axis = -1 if len(shape) == 3 else None
         return resolve_frames(Request(sigma_unit=0.1, **request), shape, channel_axis=axis,
-                              temporal_window=temporal_window).h_unit
+                              temporal_window=temporal_window)
 
-    table = default_parameters(25.5, 2).h_factor * 0.1
-    assert h(temporal_window=0) == pytest.approx(table)
+    still = default_parameters(25.5, 2)
+    clip = default_parameters(25.5, 2, frames=True)
+    assert clip.patch_size > still.patch_size and clip.h_factor < still.h_factor
     for window in (1, 2, 3):
-        assert h(temporal_window=window) == pytest.approx(CLIP_H_FACTOR * table)
-    assert h((20, 24, 3)) == pytest.approx(COLOUR_H_FACTOR * CLIP_H_FACTOR * table)
-    assert h((20, 24, 3), temporal_window=0) == pytest.approx(COLOUR_H_FACTOR * table)
-    # Only where the frames are refined; a given h is taken as it is.
-    assert h(affinity="dot-product") == h(affinity="dot-product", temporal_window=0)
-    assert h(h_unit=0.05) == 0.05
+        setting = resolved(temporal_window=window)
+        assert setting.h_unit == pytest.approx(clip.h_factor * 0.1)
+        assert setting.patch_size == clip.patch_size
+        assert setting.search_window == clip.search_window
+    frame_by_frame = resolved(temporal_window=0)
+    assert frame_by_frame.h_unit == pytest.approx(still.h_factor * 0.1)
+    assert frame_by_frame.patch_size == still.patch_size
+    assert resolved((20, 24, 3)).h_unit == pytest.approx(COLOUR_H_FACTOR * clip.h_factor * 0.1)
+    assert resolved((20, 24, 3), temporal_window=0).h_unit == pytest.approx(
+        COLOUR_H_FACTOR * still.h_factor * 0.1)
+    # Only where the frames are refined: a given h is NL-means alone, at the images' table.
+    given = resolved(h_unit=0.05)
+    assert given.h_unit == 0.05 and given.patch_size == still.patch_size
+    dot = resolved(affinity="dot-product")
+    assert dot.patch_size == still.patch_size
     # The learned method's classic part alike.
     learned = resolve_frames(Request(sigma_unit=0.1, method="learned"), (20, 24),
                              temporal_window=2)
-    assert learned.classic.h_unit == pytest.approx(CLIP_H_FACTOR * table)
+    assert learned.classic.h_unit == pytest.approx(clip.h_factor * 0.1)
+    assert learned.classic.patch_size == clip.patch_size
 
 
 def test_a_colour_stills_sure_searches_around_the_grey_table_and_a_colour_volume_lower(rng):
@@ -100,7 +111,9 @@ def test_the_command_line_prints_a_clips_lower_h(tmp_path, rng):
                                         "--temporal-window", window])
         assert said.exit_code == 0, said.output
         printed.append(float(re.search(r", h (\d+\.\d+),", said.output).group(1)))
-    assert printed[0] == pytest.approx(CLIP_H_FACTOR * printed[1], abs=0.01)
+    ratio = (default_parameters(25, 2, frames=True).h_factor
+             / default_parameters(25, 2).h_factor)
+    assert printed[0] == pytest.approx(ratio * printed[1], abs=0.01)
 
 
 def slow_second_look(estimates, noisy, sigma, refinement):

@@ -193,8 +193,8 @@ def resolve_frames(request: Request, frame_shape: tuple[int, ...], *,
         The level the frames' noise is read against, unit scale
         (:func:`nlmeans_cli.parameters.reference_level`).
     temporal_window : int
-        The frames either side each frame is denoised with (the classic method's h is
-        lower with some: :data:`nlmeans_cli.methods.classic.CLIP_H_FACTOR`).
+        The frames either side each frame is denoised with (with some, the classic method
+        takes the clips' table: :data:`nlmeans_cli.parameters.DEFAULTS_CLIP`).
 
     Returns
     -------

@@ -59,13 +59,6 @@ SURE_WINDOWS = (-2, 4)
 #: Last, h once more, as multiples of the h found, for the patch and window chosen.
 SURE_FINE_FACTORS = (0.85, 0.93, 1.07, 1.15)
 
-#: A clip's h, as a share of the table's, where its frames are denoised with the frames
-#: either side and then take their second look: more candidates, each averaged again, want a
-#: lower strength. On 20 clips panned across training images (8 frames of 140x150), 0.85 led
-#: at sigma 5 to 50 with a temporal window of 1, 2 or 3 (+0.08 to +0.20 dB over the table's
-#: at a window of 2); without one the table's h led.
-CLIP_H_FACTOR = 0.85
-
 #: A colour image's table h, as a share of a grey image's: its patch distances average three
 #: channels' noise, so they scatter less, and the same h smooths more. On clips panned across
 #: scikit-image's astronaut, chelsea, coffee and rocket (the chroma strength's images) 0.6
@@ -199,24 +192,25 @@ class Classic(Method):
         image takes the table's. Without a given h, a still's estimate, a clip's frames
         (*frames*) and a volume's slices (channel by channel, not colour's) take a second look
         (:attr:`ClassicSetting.refined`); a clip's frames that do, with a *temporal_window*,
-        take :data:`CLIP_H_FACTOR` times the table's h. A colour clip's frames and a colour
-        volume take :data:`COLOUR_H_FACTOR` times it.
+        take the clips' table (:data:`nlmeans_cli.parameters.DEFAULTS_CLIP`). A colour
+        clip's frames and a colour volume take :data:`COLOUR_H_FACTOR` times its h.
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
-        defaults = default_parameters(table_sigma / level * 255.0, len(spatial))
+        affinity = lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name
+        # A clip's frames that take their second look over the frames either side.
+        refined_frames = (request.h_unit is None and frames and temporal_window > 0
+                          and affinity == "gaussian" and channels in (1, 3))
+        defaults = default_parameters(table_sigma / level * 255.0, len(spatial),
+                                      frames=refined_frames)
         spacing = request.spacing if len(spatial) == 3 else None
         h_unit = request.h_unit
         chosen_by = "given"
-        affinity = lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name
         if h_unit is None:
-            refined_frames = (frames and temporal_window > 0 and affinity == "gaussian"
-                              and channels in (1, 3))
             # A still's SURE searches around the grey table's h (it chose 0.64 to 0.75 of it on
             # colour photographs, where 0.6 to search around lost 0.06 dB at sigma 50); the
             # learned method's classic part for a still keeps it too (the same to 0.003 dB).
             colour = channels == 3 and (frames or len(spatial) == 3)
-            factor = defaults.h_factor * (CLIP_H_FACTOR if refined_frames else 1.0) * (
-                COLOUR_H_FACTOR if colour else 1.0)
+            factor = defaults.h_factor * (COLOUR_H_FACTOR if colour else 1.0)
             h_unit = max(factor * sigma_unit, _SMALLEST_H * level)
             chosen_by = "table"
         setting = ClassicSetting(

@@ -38,10 +38,10 @@ DEFAULT_LEARNED_AFFINITY = "embedded-gaussian"
 #: 0.6 scored best at 0.3 to 0.4 (0.4 within 0.01 dB of the best at every level): +0.15 to
 #: +0.21 dB over the classic method alone, +0.16 to +0.23 over the even mix with NL-means
 #: alone that this replaced. The network sees one frame, the classic method the frames
-#: either side. With the classic method's lower clip and colour h
-#: (:data:`~nlmeans_cli.methods.classic.CLIP_H_FACTOR`, ``COLOUR_H_FACTOR``) 0.3 led 0.4 by
-#: 0.01 to 0.03 dB but at grey sigma 50 (-0.006), on those clips and on 4 colour clips of
-#: scikit-image's astronaut, chelsea, coffee and rocket.
+#: either side. With the classic method's clip table and colour h
+#: (:data:`~nlmeans_cli.parameters.DEFAULTS_CLIP`, ``COLOUR_H_FACTOR``) 0.3 led 0.4 by 0.03
+#: to 0.08 dB on those clips and on 4 colour clips of scikit-image's astronaut, chelsea,
+#: coffee and rocket; 0.2 came within 0.03 dB of 0.3 either way.
 CLIP_NETWORK_SHARE = 0.3
 
 #: A volume: the share of each voxel that the network's result on its slice takes (times
