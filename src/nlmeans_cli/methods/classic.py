@@ -63,8 +63,9 @@ SURE_FINE_FACTORS = (0.85, 0.93, 1.07, 1.15)
 #: channels' noise, so they scatter less, and the same h smooths more. On clips panned across
 #: scikit-image's astronaut, chelsea, coffee and rocket (the chroma strength's images) 0.6
 #: led at sigma 10 to 50 with a temporal window of 2 (+0.75 to +1.08 dB over the grey
-#: table's h) and came within 0.06 dB of 0.7's lead without one (+0.48 to +0.82). A clip's
-#: frames and a volume take it (the learned method's classic part too); a still does not.
+#: table's h; with the clips' table it led 0.5 and 0.75 too) and came within 0.06 dB of 0.7's
+#: lead without one (+0.48 to +0.82). A clip's frames and a volume take it (the learned
+#: method's classic part too); a still does not.
 COLOUR_H_FACTOR = 0.6
 
 
