@@ -237,7 +237,6 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
     dtype : numpy.dtype, optional
         The frames' pixel type, where known before reading one: an integer clip's level is
         full scale, and no frame is read for it.
-
     temporal_window : int
         The frames either side each frame is denoised with (:func:`resolve_frames`).
 

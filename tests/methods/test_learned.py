@@ -326,7 +326,6 @@ def test_a_clip_goes_through_the_network_frame_by_frame(rng):
 @shipped
 def test_a_clip_mixes_each_frames_network_result_with_the_classic_spacetime_one(rng):
     from nlmeans_cli import denoise_frames
-    from nlmeans_cli.methods.learned import CLIP_NETWORK_SHARE
     from nlmeans_cli.parameters import Request
     from nlmeans_cli.spacetime import resolve_frames
 

@@ -198,9 +198,13 @@ class Classic(Method):
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         affinity = lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name
+        # What a second look takes: NL-means' estimate, grey or colour in 2-D, channel by
+        # channel in 3-D (not colour's opponent pair).
+        refinable = affinity == "gaussian" and (channels != 3 if len(spatial) == 3
+                                                else channels in (1, 3))
         # A clip's frames that take their second look over the frames either side.
         refined_frames = (request.h_unit is None and frames and temporal_window > 0
-                          and affinity == "gaussian" and channels in (1, 3))
+                          and refinable)
         defaults = default_parameters(table_sigma / level * 255.0, len(spatial),
                                       frames=refined_frames)
         spacing = request.spacing if len(spatial) == 3 else None
@@ -236,14 +240,10 @@ class Classic(Method):
             setting = self._sure(pixels, setting, request)
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
-        if noisy and len(spatial) == 2 and (pixels is not None or frames):
-            # SURE (or the table, for a clip) chose for NL-means alone; its estimate is then
-            # refined.
-            setting = replace(setting, refined=setting.affinity == "gaussian"
-                              and channels in (1, 3))
-        elif noisy and len(spatial) == 3:
-            # Channel by channel: grey, or a microscope's stains (not colour's opponent pair).
-            setting = replace(setting, refined=setting.affinity == "gaussian" and channels != 3)
+        if noisy and (len(spatial) == 3 or pixels is not None or frames):
+            # SURE (or the table, for a clip or a volume) chose for NL-means alone; its
+            # estimate is then refined.
+            setting = replace(setting, refined=refinable)
         return setting
 
     def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
