@@ -261,8 +261,15 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                   if read_noise is None and black_level is None and kept.sum() >= 3 else None)
     line_slope = slope if black_line is None else black_line[0]
     near_line = 0 < line_slope and (black_line is not None or offset < (2 * slope) ** 2)
+    # The intercept is an extrapolation: levels far brighter than the read noise (a dark
+    # background left out where it clipped at black) can leave read noise under twice the
+    # gain within two of its errors, and the lattice is looked for there too (a faint one
+    # not: the bar a faint one clears, cleared by chance, would set the read noise).
+    may_be_near = near_line or (0 < line_slope and kept.sum() >= 2 and offset - 2 * (
+        intercept_error(xs[kept], weights[kept], slope, offset, variance_floor(ys[kept]),
+                        slope_fitted=gain is None)) < (2 * slope) ** 2)
     search = LatticeSearch(None)
-    if clipped or near_line:
+    if clipped or may_be_near:
         values = _lattice_values(planes, *ends)
         centre = line_slope if gain is None else gain
         around = (centre / _LATTICE_BAND, centre * _LATTICE_BAND)
@@ -272,7 +279,11 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
             span = float(values.max() - values.min()) if values.size else 0.0
             search = search_photon_lattice(values, span / _MOST_LATTICE_PHOTONS,
                                            span / _FEWEST_LATTICE_PHOTONS, any_phase=any_phase)
-            if search.found is None and near_line:
+            if _overshoots(search.found, xs[kept], ys[kept]):
+                # Not photons: values gathered in a few narrow clumps (a few flat objects)
+                # that a wide spacing happens to fit.
+                search = LatticeSearch(None)
+            if search.found is None and may_be_near:
                 # Near the line's gain the lattice may lie beyond the wide search (more
                 # photons across the range than it tries); where the widest spacings'
                 # histogram shape stood out, the wide search learns no least read noise,
@@ -351,6 +362,14 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
                            if lattice is None and kept.any() else None, clipped=ends)
 
 
+def _overshoots(lattice: tuple[float, float] | None, xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Return whether a lattice's model puts the levels' variances far above their own."""
+    if lattice is None or xs.size == 0:
+        return False
+    modelled = lattice[0] * xs + lattice[1] ** 2
+    return bool(np.median(modelled / np.maximum(ys, variance_floor(ys))) > _LATTICE_EXCESS)
+
+
 def _raised(model: PoissonGaussian, black_level: float,
             clipped: tuple[float | None, float | None]) -> PoissonGaussian:
     """Return *model*, fitted on values less *black_level*, for the values (clipped there)."""
@@ -421,6 +440,14 @@ _MOST_LATTICE_PHOTONS, _FEWEST_LATTICE_PHOTONS = 1024, 4
 #: The most values the counts' lattice is looked for in (its power grows with their number;
 #: a megapixel finds a lattice up to read noise of about half the gain, 180x180 to 0.4).
 _LATTICE_VALUES = 1 << 20
+
+#: How many times the variances the levels measure a found lattice's model may put them at
+#: (the median over the levels) before it is taken for chance. A lattice's counts have the
+#: levels' variances, but clipping takes the line's gain to a third of the truth at most (8-bit
+#: images at a peak of 5 photons, above); a 16-bit stack of a few flat discs on a dark
+#: background clipped at black fitted a lattice 135 times the gain, its variances 100 times
+#: and more the levels'.
+_LATTICE_EXCESS = 10.0
 
 #: How often the line is fitted again through the lattice's floor, which moves with its gain
 #: (by a few percent at most after the first).
