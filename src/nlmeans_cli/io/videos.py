@@ -155,7 +155,11 @@ def _display_matrix(container) -> tuple[int, ...] | None:
     """Return the display matrix FFmpeg attaches to a video's first frame, if it turns it."""
     try:
         frame = next(container.decode(video=0), None)
-        for side in getattr(frame, "side_data", ()):
+        sides = getattr(frame, "side_data", ())
+        for entry in sides:
+            # PyAV 18.1.1 iterates a frame's side data by type, a key to each; before, its
+            # iteration gave the side data themselves.
+            side = entry if hasattr(entry, "type") else sides[entry]
             if str(side.type).endswith("DISPLAYMATRIX"):
                 matrix = tuple(int(value) for value in np.frombuffer(side, np.int32))
                 return matrix if len(matrix) == 9 and matrix != _IDENTITY_MATRIX else None
