@@ -2,9 +2,10 @@
 
 Clipping at black or white shrinks the variance of the levels near it (a tail of their noise
 is cut off), which bends the levels' line (:mod:`nlmeans_cli.noise_levels`) into a slope that
-reads as photon noise. The fit (:func:`nlmeans_cli.noise.fit_poisson_gaussian`) leaves those
-levels out; ``auto`` (:mod:`nlmeans_cli.stabiliser`) judges the noise's growth only over the
-levels the fit kept. Every value here is on the unit scale.
+reads as photon noise. The fit (:func:`nlmeans_cli.noise.fit_poisson_gaussian`) leaves the
+nearest levels out and puts back the tail the clipping cut from those a little further
+(:func:`untruncated_levels`); ``auto`` (:mod:`nlmeans_cli.stabiliser`) judges the noise's
+growth only over the levels the fit kept. Every value here is on the unit scale.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .noise_details import DETAIL_SUPPORT
 from .noise_levels import fit_levels, smoothest_line
 
 __all__ = ["CLIPPED_END_DEVIATIONS", "PILE_RATIO", "clear_range", "clipped_ends",
-           "fit_clear_of_clipping"]
+           "fit_clear_of_clipping", "normal_cdf", "truncated_moments", "untruncated_levels"]
 
 
 #: How many of the noise's standard deviations from a clipped end a level must lie for its
@@ -111,7 +112,10 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
     -----
     Levels within :data:`CLIPPED_END_DEVIATIONS` standard deviations (of the line) of a
     clipped end lose the tail of their noise to the clipping: they are left out, and the line
-    fitted again. Where fewer than three are left, the levels are formed again from the
+    fitted again. Those of them at least :data:`TRUNCATED_DEVIATIONS` from the ends (judged by
+    the line through every level, then by the line fitted) count again with that tail put
+    back (:func:`untruncated_levels`), and the line is fitted again until it settles. Where
+    fewer than three are left, the levels are formed again from the
     positions that far from the ends alone: a dark field clipped at black under a few
     bright cells holds nearly every level, and the cells' positions make only one or two
     (8-bit counts at gain 4 on a background of 3 levels: ``auto`` 8.5 dB over the Gaussian
@@ -129,7 +133,27 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
     kept = np.ones(xs.size, bool)
     if near.any() and (~near).sum() >= 3:
         kept = ~near
+        judged = slope, offset
         slope, offset = fit_levels(xs[kept], ys[kept], weights[kept])
+        # The levels nearer an end than that, but not too near, count again with the tail
+        # the clipping cut put back: a dark background that clips at black places the
+        # read noise far better than bright levels alone, an extrapolation from them. (Which
+        # are near enough is judged first by the line through every level: the few levels
+        # clear of the ends may place a line that puts them all too near.)
+        measured, xs, ys = (xs, ys), xs.copy(), ys.copy()
+        for _ in range(_TRUNCATION_ROUNDS):
+            least, greatest = clear_range(*judged, ends, TRUNCATED_DEVIATIONS)
+            usable = near & (measured[0] >= least) & (measured[0] <= greatest)
+            if not usable.any():
+                break
+            xs[usable], ys[usable] = untruncated_levels(
+                measured[0][usable], measured[1][usable], *judged, ends)
+            kept = ~near | usable
+            slope, offset = fit_levels(xs[kept], ys[kept], weights[kept])
+            settled = np.allclose((slope, offset), judged, rtol=_TRUNCATION_SETTLED, atol=0.0)
+            judged = slope, offset
+            if settled:
+                break
     elif near.any():
         far = ~_near_ends(local, slope, offset, ends)
         if far.sum() >= 64 * DETAIL_SUPPORT:
@@ -138,6 +162,109 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
                 xs, ys, weights, slope, offset = formed
                 near, kept = np.zeros(xs.size, bool), np.ones(xs.size, bool)
     return xs, ys, weights, slope, offset, kept, bool((~near).sum() < 3)
+
+
+#: How many of the noise's standard deviations from a clipped end a level may lie and still
+#: count, with the tail the clipping cut put back (:func:`untruncated_levels`); there a
+#: Gaussian's variance loses a quarter. On 20 16-bit stacks of blurred discs on a
+#: background that clips at black (gain 30, read noise 40 levels, 5 % of the pixels at 0)
+#: the read noise came within 30 % of the truth on all (median 0.96), against 15 % (median
+#: 0.35) with these levels left out. Over 249 synthetic stacks of discs and of Gaussian cells
+#: (gain 2 to 100 levels a photon, read noise 5 to 100, backgrounds 0 to 1000): both
+#: parameters within target on 218, against 201 left out and 220 at 1 deviation, which lost
+#: two more of the Gaussian cells (their sloped tails mix levels the correction bends
+#: differently).
+TRUNCATED_DEVIATIONS = 1.5
+
+#: How often, at most, the levels near an end are put back and the line fitted again, in
+#: turn (each level's correction depends on the line), and how little the line must move in
+#: one round (relatively) to have settled.
+_TRUNCATION_ROUNDS = 8
+_TRUNCATION_SETTLED = 0.01
+
+#: Beyond this many photons a level's noise is taken as one Gaussian of the line's variance.
+_MIXTURE_PHOTONS = 400
+
+
+def untruncated_levels(xs: np.ndarray, ys: np.ndarray, gain: float, offset: float,
+                       ends: tuple[float | None, float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Return levels near a clipped end as they were before the clipping cut their tail.
+
+    Parameters
+    ----------
+    xs, ys : numpy.ndarray
+        The levels' means and variances, measured at positions whose 3x3 neighbourhood
+        holds no clipped value (:func:`nlmeans_cli.noise_details.detail_statistics`).
+    gain, offset : float
+        The noise's line: the variance at level ``x`` is ``gain * x + offset``, photon
+        counts times *gain* plus Gaussian noise of variance *offset*.
+    ends : tuple of 2 (float or None)
+        The clipped values (:func:`clipped_ends`).
+
+    Returns
+    -------
+    xs, ys : numpy.ndarray
+        Each level's mean and variance as the noise had them before the cut.
+
+    Notes
+    -----
+    Leaving out the positions that touch a clipped value keeps each pixel under a detail
+    with its noise truncated at the ends: the level's mean is lifted and its variance
+    shrunk. The true mean is the one whose truncated mean is the level's (a few
+    fixed-point steps), and the variance is scaled by the full over the truncated. The
+    noise is a mixture of Gaussians, one per photon count, Poisson weighted, each
+    truncated in closed form (:func:`truncated_moments`): photon noise is skewed, and a
+    single Gaussian puts back too much at black (on the 20 stacks of discs above, the read
+    noise's median 1.15 of the truth, one stack's 11.5, against 0.96 and at most 1.11).
+    Beyond :data:`_MIXTURE_PHOTONS`, or where the gain is 0, one Gaussian. ``O(L K)`` for
+    ``L`` levels and ``K`` photon counts each (up to about 330).
+    """
+    low = -np.inf if ends[0] is None else ends[0]
+    high = np.inf if ends[1] is None else ends[1]
+    true, variances = xs.astype(np.float64), ys.astype(np.float64)
+    for index, (level, variance) in enumerate(zip(xs, ys, strict=True)):
+        estimate = float(level)
+        for _ in range(_MEAN_STEPS):
+            mean, _ = _truncated_noise(estimate, gain, offset, low, high)
+            estimate = float(np.clip(estimate - (mean - level), low, high))
+        full = gain * max(estimate, 0.0) + offset
+        _, cut = _truncated_noise(estimate, gain, offset, low, high)
+        if full > 0 and cut > 0:
+            true[index], variances[index] = estimate, variance * full / cut
+    return true, variances
+
+
+#: Fixed-point steps to a level's true mean (the truncated mean's shift changes slowly
+#: with the level).
+_MEAN_STEPS = 8
+
+
+def _truncated_noise(level: float, gain: float, offset: float, low: float, high: float
+                     ) -> tuple[float, float]:
+    """Return the mean and variance of Poisson-Gaussian noise about *level*, truncated."""
+    photons = max(level, 0.0) / gain if gain > 0 else np.inf
+    if photons > _MIXTURE_PHOTONS:
+        centres, chances = np.array([level]), np.array([1.0])
+        spread = np.sqrt(max(gain * max(level, 0.0) + offset, 0.0))
+    else:
+        reach = 8 * np.sqrt(photons) + 8
+        counts = np.arange(max(0, int(photons - reach)), int(photons + reach) + 1)
+        log_factorials = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, counts[-1] + 1)))])
+        chances = np.exp(counts * np.log(max(photons, 1e-300)) - photons
+                         - log_factorials[counts])
+        centres = gain * counts
+        # Counts with no read noise: a spread far under one photon stands in for none.
+        spread = np.sqrt(max(offset, (1e-3 * gain) ** 2))
+    if not spread > 0:
+        return level, 0.0
+    means, variances, inside = truncated_moments(centres, np.full(centres.shape, spread),
+                                                 low, high)
+    shares = chances * inside
+    total = float(np.sum(shares))
+    if not total > 0:
+        return level, 0.0
+    mean = float(np.sum(shares * means)) / total
+    return mean, max(float(np.sum(shares * (variances + means**2))) / total - mean**2, 0.0)
 
 
 def clear_range(slope: float, offset: float, ends: tuple[float | None, float | None],
@@ -182,3 +309,60 @@ def _near_ends(levels: np.ndarray, slope: float, offset: float,
     """Tell which levels lie within :data:`CLIPPED_END_DEVIATIONS` deviations of an end."""
     least, greatest = clear_range(slope, offset, ends)
     return (levels < least) | (levels > greatest)
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+
+
+def normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Return the standard normal distribution function at *z* (error under 1.5e-7).
+
+    Notes
+    -----
+    ``O(N)``.
+    """
+    # Abramowitz and Stegun 7.1.26 (error under 1.5e-7): NumPy has no erf, and SciPy's
+    # import costs every run.
+    x = np.abs(z) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                         + t * 1.061405429))))
+    upper = 0.5 * poly * np.exp(-x * x)
+    return np.where(z < 0, upper, 1.0 - upper)
+
+
+def truncated_moments(level: np.ndarray, std: np.ndarray, low: float, high: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the mean and variance of normal noise about *level* kept between two ends.
+
+    Parameters
+    ----------
+    level, std : numpy.ndarray
+        The true level and the noise's standard deviation there (> 0).
+    low, high : float
+        The ends (``-inf`` or ``inf`` where the data did not clip there).
+
+    Returns
+    -------
+    mean, variance, inside : numpy.ndarray
+        The truncated normal's moments, and the share of the noise between the ends (the
+        moments are meaningless where that share is under 1e-12).
+
+    Notes
+    -----
+    Closed form (Johnson, Kotz and Balakrishnan, *Continuous Univariate Distributions*,
+    vol. 1, ch. 13); ``O(N)``.
+    """
+    a, b = (low - level) / std, (high - level) / std
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    a, b = np.where(finite_a, a, 0.0), np.where(finite_b, b, 0.0)
+    pdf_a = np.where(finite_a, _normal_pdf(a), 0.0)
+    pdf_b = np.where(finite_b, _normal_pdf(b), 0.0)
+    inside = (np.where(finite_b, normal_cdf(b), 1.0) - np.where(finite_a, normal_cdf(a), 0.0))
+    # Where almost none falls between them the moments mean nothing (and overflow).
+    safe = np.maximum(inside, 1e-12)
+    shift = (pdf_a - pdf_b) / safe
+    mean = level + std * shift
+    variance = std**2 * (1.0 + (a * pdf_a - b * pdf_b) / safe - shift**2)
+    return mean, np.maximum(variance, 0.0), inside

@@ -19,13 +19,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .clipped_levels import CLIPPED_END_DEVIATIONS
+from .clipped_levels import CLIPPED_END_DEVIATIONS, truncated_moments
 from .noise import PoissonGaussian, fit_positions
 from .noise_levels import smoothest_line
 
 __all__ = ["CLIPPED_IMPROVEMENT", "CLIPPED_PREFERENCE", "ClippedFit", "clipped_growth_shown",
            "clipped_levels_model", "clipped_preference", "clipping_hides_growth",
-           "golden_minimum", "normal_cdf", "truncated_moments"]
+           "golden_minimum"]
 
 
 #: How many times better noise that grows with the level must explain a clipped channel's
@@ -101,63 +101,6 @@ _LEAST_INSIDE = 1e-3
 #: sigma.
 _GAIN_MULTIPLES = np.geomspace(0.1, 8.0, 25)
 _GOLDEN_STEPS = 30
-
-
-def _normal_pdf(z: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
-
-
-def normal_cdf(z: np.ndarray) -> np.ndarray:
-    """Return the standard normal distribution function at *z* (error under 1.5e-7).
-
-    Notes
-    -----
-    ``O(N)``.
-    """
-    # Abramowitz and Stegun 7.1.26 (error under 1.5e-7): NumPy has no erf, and SciPy's
-    # import costs every run.
-    x = np.abs(z) / np.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * x)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                         + t * 1.061405429))))
-    upper = 0.5 * poly * np.exp(-x * x)
-    return np.where(z < 0, upper, 1.0 - upper)
-
-
-def truncated_moments(level: np.ndarray, std: np.ndarray, low: float, high: float
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the mean and variance of normal noise about *level* kept between two ends.
-
-    Parameters
-    ----------
-    level, std : numpy.ndarray
-        The true level and the noise's standard deviation there (> 0).
-    low, high : float
-        The ends (``-inf`` or ``inf`` where the data did not clip there).
-
-    Returns
-    -------
-    mean, variance, inside : numpy.ndarray
-        The truncated normal's moments, and the share of the noise between the ends (the
-        moments are meaningless where that share is under 1e-12).
-
-    Notes
-    -----
-    Closed form (Johnson, Kotz and Balakrishnan, *Continuous Univariate Distributions*,
-    vol. 1, ch. 13); ``O(N)``.
-    """
-    a, b = (low - level) / std, (high - level) / std
-    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
-    a, b = np.where(finite_a, a, 0.0), np.where(finite_b, b, 0.0)
-    pdf_a = np.where(finite_a, _normal_pdf(a), 0.0)
-    pdf_b = np.where(finite_b, _normal_pdf(b), 0.0)
-    inside = (np.where(finite_b, normal_cdf(b), 1.0) - np.where(finite_a, normal_cdf(a), 0.0))
-    # Where almost none falls between them the moments mean nothing (and overflow).
-    safe = np.maximum(inside, 1e-12)
-    shift = (pdf_a - pdf_b) / safe
-    mean = level + std * shift
-    variance = std**2 * (1.0 + (a * pdf_a - b * pdf_b) / safe - shift**2)
-    return mean, np.maximum(variance, 0.0), inside
 
 
 def _misfit(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, std: np.ndarray,

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .clipped_noise import golden_minimum, normal_cdf
+from .clipped_levels import normal_cdf
+from .clipped_noise import golden_minimum
 
 __all__ = ["PILOT_SIDE", "PILOT_STRENGTH", "RESIDUAL_GROWTH_BAR", "pilot_centres",
            "residual_growth", "residual_shows_growth"]
