@@ -341,9 +341,9 @@ def test_heavy_gaussian_noise_keeps_a_volume_on_the_gaussian_path(samples, sigma
     setting = resolve_parameters(noisy)
     assert setting.stabiliser is None
     np.testing.assert_array_equal(denoise(noisy), denoise(noisy, noise="gaussian"))
-    # The levels near black and white count with the tail the clipping cut put back, and
-    # read the noise as one sigma (they were left out, and the few levels between read it
-    # as photon noise of gain 7 and 11, read noise 15 and 27).
+    # The levels near black count with the tail the clipping cut put back, and read the
+    # noise as one sigma (they were left out, and the few levels above read it as photon
+    # noise of gain 7 and 11, read noise 15 and 27).
     gain, read = estimate_noise(noisy, model="poisson-gaussian")
     assert gain < 0.1 * sigma
     assert read == pytest.approx(sigma, rel=0.15)

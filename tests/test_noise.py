@@ -424,7 +424,7 @@ def test_auto_takes_the_gaussian_path_where_the_fitted_slope_is_noise_or_texture
     # slope, over a narrow band of levels, was noise, and stabilised the image lost 5.3 dB.
     # Coffee saved as 8 bits at sigma 15: its clipped highlights left the fit, the bright
     # levels left are textured, and their slope (four times as steep every other pixel)
-    # was read as photon noise (0.34 dB lost). (Its levels near white now count with the
+    # was read as photon noise (0.34 dB lost). (Its levels near black now count with the
     # tail the clipping cut put back, and the fit itself reads little growth.)
     faint = data.microaneurysms()[:256, :256].astype(np.float64) / 255
     noisy = (faint + np.random.default_rng(0).normal(0, 50 / 255, faint.shape)
