@@ -226,17 +226,16 @@ def untruncated_levels(xs: np.ndarray, ys: np.ndarray, gain: float, offset: floa
     """
     low = -np.inf if ends[0] is None else ends[0]
     high = np.inf if ends[1] is None else ends[1]
-    true, variances = xs.astype(np.float64), ys.astype(np.float64)
-    for index, (level, variance) in enumerate(zip(xs, ys, strict=True)):
-        estimate = float(level)
-        for _ in range(_MEAN_STEPS):
-            mean, _ = _truncated_noise(estimate, gain, offset, low, high)
-            estimate = float(np.clip(estimate - (mean - level), low, high))
-        full = gain * max(estimate, 0.0) + offset
-        _, cut = _truncated_noise(estimate, gain, offset, low, high)
-        if full > 0 and cut > 0:
-            true[index], variances[index] = estimate, variance * full / cut
-    return true, variances
+    measured = np.asarray(xs, np.float64)
+    true = measured.copy()
+    for _ in range(_MEAN_STEPS):
+        mean, _ = _truncated_noise(true, gain, offset, low, high)
+        true = np.clip(true - (mean - measured), low, high)
+    _, cut = _truncated_noise(true, gain, offset, low, high)
+    full = gain * np.maximum(true, 0.0) + offset
+    known = (full > 0) & (cut > 0)
+    return (np.where(known, true, measured),
+            np.where(known, ys * full / np.where(known, cut, 1.0), ys))
 
 
 #: Fixed-point steps to a level's true mean (the truncated mean's shift changes slowly
@@ -244,32 +243,35 @@ def untruncated_levels(xs: np.ndarray, ys: np.ndarray, gain: float, offset: floa
 _MEAN_STEPS = 8
 
 
-def _truncated_noise(level: float, gain: float, offset: float, low: float, high: float
-                     ) -> tuple[float, float]:
-    """Return the mean and variance of Poisson-Gaussian noise about *level*, truncated."""
-    photons = max(level, 0.0) / gain if gain > 0 else np.inf
-    if photons > _MIXTURE_PHOTONS:
-        centres, chances = np.array([level]), np.array([1.0])
-        spread = np.sqrt(max(gain * max(level, 0.0) + offset, 0.0))
-    else:
-        reach = 8 * np.sqrt(photons) + 8
-        counts = np.arange(max(0, int(photons - reach)), int(photons + reach) + 1)
+def _truncated_noise(levels: np.ndarray, gain: float, offset: float, low: float, high: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean and variance of Poisson-Gaussian noise about *levels*, truncated."""
+    photons = np.maximum(levels, 0.0) / gain if gain > 0 else np.full(levels.shape, np.inf)
+    # One Gaussian of the line's variance where the counts are many (or not counts).
+    spread = np.sqrt(np.maximum(gain * np.maximum(levels, 0.0) + offset, 1e-300))
+    means, variances, _ = truncated_moments(levels, spread, low, high)
+    mixed = photons <= _MIXTURE_PHOTONS
+    if mixed.any():
+        # Every level's counts share one set of components (a Gaussian about each count);
+        # only their Poisson weights differ from level to level.
+        most = float(photons[mixed].max())
+        counts = np.arange(int(most + 8 * np.sqrt(most) + 8) + 1)
         log_factorials = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, counts[-1] + 1)))])
-        chances = np.exp(counts * np.log(max(photons, 1e-300)) - photons
+        rates = photons[mixed][:, np.newaxis]
+        chances = np.exp(counts * np.log(np.maximum(rates, 1e-300)) - rates
                          - log_factorials[counts])
-        centres = gain * counts
         # Counts with no read noise: a spread far under one photon stands in for none.
-        spread = np.sqrt(max(offset, (1e-3 * gain) ** 2))
-    if not spread > 0:
-        return level, 0.0
-    means, variances, inside = truncated_moments(centres, np.full(centres.shape, spread),
-                                                 low, high)
-    shares = chances * inside
-    total = float(np.sum(shares))
-    if not total > 0:
-        return level, 0.0
-    mean = float(np.sum(shares * means)) / total
-    return mean, max(float(np.sum(shares * (variances + means**2))) / total - mean**2, 0.0)
+        component = np.sqrt(max(offset, (1e-3 * gain) ** 2))
+        centres = gain * counts.astype(np.float64)
+        kept_means, kept_variances, inside = truncated_moments(
+            centres, np.full(centres.shape, component), low, high)
+        shares = chances * inside
+        total = np.maximum(shares.sum(axis=1), 1e-300)
+        mean = shares @ kept_means / total
+        means[mixed] = mean
+        variances[mixed] = np.maximum(
+            shares @ (kept_variances + kept_means**2) / total - mean**2, 0.0)
+    return means, variances
 
 
 def clear_range(slope: float, offset: float, ends: tuple[float | None, float | None],
