@@ -222,7 +222,7 @@ def untruncated_levels(xs: np.ndarray, ys: np.ndarray, gain: float, offset: floa
     single Gaussian puts back too much at black (on the 20 stacks of discs above, the read
     noise's median 1.15 of the truth, one stack's 11.5, against 0.96 and at most 1.11).
     Beyond :data:`_MIXTURE_PHOTONS`, or where the gain is 0, one Gaussian. ``O(L K)`` for
-    ``L`` levels and ``K`` photon counts each (up to about 330).
+    ``L`` levels and the ``K`` photon counts their mixtures share (up to about 570).
     """
     low = -np.inf if ends[0] is None else ends[0]
     high = np.inf if ends[1] is None else ends[1]
