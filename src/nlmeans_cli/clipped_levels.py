@@ -114,9 +114,9 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
     clipped end lose the tail of their noise to the clipping: they are left out, and the line
     fitted again. Those near black but at least :data:`TRUNCATED_DEVIATIONS` from it (judged
     by the line through every level, then by the line fitted) count again with that tail put
-    back (:func:`untruncated_levels`), and the line is fitted again until it settles. Where
-    fewer than three are left, the levels are formed again from the
-    positions that far from the ends alone: a dark field clipped at black under a few
+    back (:func:`untruncated_levels`), and the line is fitted again until it settles.
+    Where fewer than three are left, the levels are formed again from the positions that
+    far from the ends alone: a dark field clipped at black under a few
     bright cells holds nearly every level, and the cells' positions make only one or two
     (8-bit counts at gain 4 on a background of 3 levels: ``auto`` 8.5 dB over the Gaussian
     path on 12 fields, against 1.6 dB before). Where they too are fewer than three, clipping
@@ -169,9 +169,9 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
     return xs, ys, weights, slope, offset, kept, bool((~near).sum() < 3)
 
 
-#: How many of the noise's standard deviations from black, where it clipped, a level may lie
-#: and still count, with the tail the clipping cut put back (:func:`untruncated_levels`); there a
-#: Gaussian's variance loses a quarter. On 20 16-bit stacks of blurred discs on a
+#: How many of the noise's standard deviations from black, where it clipped, a level may
+#: lie and still count, with the tail the clipping cut put back (:func:`untruncated_levels`);
+#: there a Gaussian's variance loses a quarter. On 20 16-bit stacks of blurred discs on a
 #: background that clips at black (gain 30, read noise 40 levels, 5 % of the pixels at 0)
 #: the read noise came within 30 % of the truth on all (median 0.96), against 15 % (median
 #: 0.35) with these levels left out. Over 249 synthetic stacks of discs and of Gaussian cells

@@ -185,11 +185,13 @@ def fit_poisson_gaussian(image: np.ndarray, *, top: float = 1.0, gain: float | N
     again. Planes are read in cache-sized bands of rows, and at most
     :data:`nlmeans_cli.noise_details.FIT_PIXELS` of them in all (larger planes in square
     blocks spread over them, :func:`nlmeans_cli.noise_details.fit_blocks`). Where the line
-    puts the read noise under twice the gain, the photon counts' lattice is looked for
-    near its gain, and where the image clips at every gain of 4 to 1024 photons across
-    its values (:func:`nlmeans_cli.photon_counts.search_photon_lattice`, on up to a
-    megapixel of values, and near the line's gain too where that finds nothing); found,
-    its spacing and spread are the parameters. Where the line reads photon noise, a
+    puts the read noise under twice the gain (or two of its intercept's standard errors
+    below it do), the photon counts' lattice is looked for near its gain, and where the
+    image clips at every gain of 4 to 1024 photons across its values
+    (:func:`nlmeans_cli.photon_counts.search_photon_lattice`, on up to a megapixel of
+    values, and near the line's gain too where that finds nothing or a lattice whose
+    variances overshoot the levels' tenfold); found, its spacing and spread are the
+    parameters. Where the line reads photon noise, a
     lattice too faint for that search is looked for within 6 % of its gain, its phase known
     (:func:`nlmeans_cli.photon_counts.faint_photon_lattice`). Where none comes near
     showing, the read noise is at least what hides it
