@@ -27,7 +27,9 @@ def noise_command(
         str,
         typer.Option(metavar="gaussian|poisson-gaussian",
                      help="What to read: sigma, or the gain and read noise of "
-                          "variance = gain * x + read noise^2."),
+                          "variance = gain * x + read noise^2 (which nlm denoise's default, "
+                          "--noise auto, denoises with where the noise grows with the "
+                          "signal)."),
     ] = "gaussian",
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the readings as JSON on stdout.")
