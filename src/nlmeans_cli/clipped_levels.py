@@ -144,15 +144,16 @@ def fit_clear_of_clipping(levels: tuple[np.ndarray, np.ndarray, np.ndarray],
         # the correction bends differently, and the line read photon noise (a validation
         # photograph a tenth white, saved as 8 bits under Gaussian noise of sigma 10 and 15,
         # took the transform and lost 1.9 and 2.3 dB).
-        measured, xs, ys = (xs, ys), xs.copy(), ys.copy()
+        measured_xs, measured_ys = xs, ys
+        xs, ys = xs.copy(), ys.copy()
         for _ in range(_TRUNCATION_ROUNDS):
             least = clear_range(*judged, ends, TRUNCATED_DEVIATIONS)[0]
             greatest = clear_range(*judged, ends)[1]
-            usable = near & (measured[0] >= least) & (measured[0] <= greatest)
+            usable = near & (measured_xs >= least) & (measured_xs <= greatest)
             if not usable.any():
                 break
             xs[usable], ys[usable] = untruncated_levels(
-                measured[0][usable], measured[1][usable], *judged, ends)
+                measured_xs[usable], measured_ys[usable], *judged, ends)
             kept = ~near | usable
             slope, offset = fit_levels(xs[kept], ys[kept], weights[kept])
             settled = np.allclose((slope, offset), judged, rtol=_TRUNCATION_SETTLED, atol=0.0)
