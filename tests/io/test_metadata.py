@@ -253,6 +253,29 @@ def test_tifffile_s_own_metadata_of_a_stack_is_kept(tmp_path, compression):
         assert tiff.shaped_metadata[0]["interval"] == 0.5
 
 
+@pytest.mark.parametrize(("shape", "axes"), [((24, 28), "YX"), ((24, 28, 3), "YXS")])
+def test_tifffile_s_own_metadata_of_a_still_is_kept(tmp_path, shape, axes):
+    # A still's keys beyond its layout were dropped: tifffile wrote a description of the
+    # shape alone.
+    rng = np.random.default_rng(14)
+    still = _pixels(rng, shape, np.uint16)
+    source = tmp_path / "still.tif"
+    tifffile.imwrite(source, still, compression="zlib",
+                     metadata={"axes": axes, "objective": "20x", "exposure": [0.5, 0.25]})
+    _denoise(source, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.series[0].shape == still.shape
+        assert tiff.shaped_metadata[0]["objective"] == "20x"
+        assert tiff.shaped_metadata[0]["exposure"] == [0.5, 0.25]
+    _denoise(source, tmp_path / "out.png")
+    _, _, info = _read(tmp_path / "out.png")
+    assert '"objective": "20x"' in info["Description"]
+    eight_bit = tmp_path / "eight.tif"
+    tifffile.imwrite(eight_bit, (still >> 8).astype(np.uint8), metadata={"objective": "20x"})
+    result = _denoise(eight_bit, tmp_path / "out.jpg")
+    assert "text and description dropped: JPG holds none here" in result.stderr
+
+
 @pytest.mark.parametrize("compression", [None, "zlib"])
 @pytest.mark.parametrize("channels", [False, True])
 def test_a_bigtiff_stack_stays_one(tmp_path, compression, channels):

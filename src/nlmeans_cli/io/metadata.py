@@ -19,6 +19,7 @@ encoded file (:func:`with_tiff_exif`).
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ _STRUCTURE_TAGS = {
 _IMAGEJ_LAYOUT = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "mode",
                   "min", "max", "axes", "Ranges", "LUTs", "Info", "Labels", "Properties"}
 
+# tifffile's own description keys that describe a still's layout; tifffile writes them anew
+# (an axes string read off a single page may not match how the still is written back).
+_SHAPED_LAYOUT = {"shape", "axes"}
+
 
 @dataclass
 class Metadata:
@@ -63,7 +68,10 @@ class Metadata:
     text : dict
         PNG text chunks, keyword to text.
     description : str or None
-        A TIFF's ImageDescription (not ImageJ's or OME's, kept apart).
+        A TIFF's ImageDescription (not ImageJ's or OME's, kept apart, nor tifffile's own).
+    shaped : dict or None
+        What tifffile's own (JSON) description of a TIFF holds beyond the layout (its shape
+        and axes): the keys its writer added, written back as tifffile's ``metadata``.
     tiff_resolution : tuple or None
         A TIFF's resolution tags as stored: ``(x, y, unit)`` (pixels per unit, unit 1 none,
         2 inch, 3 centimetre), which a TIFF output writes back as they were.
@@ -81,6 +89,7 @@ class Metadata:
     gamma: float | None = None
     text: dict[str, str] = field(default_factory=dict)
     description: str | None = None
+    shaped: dict | None = None
     tiff_resolution: tuple[float, float, int] | None = None
     imagej: dict | None = None
     ome: str | None = None
@@ -88,7 +97,7 @@ class Metadata:
 
     def __bool__(self) -> bool:
         return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description,
-                    self.tiff_resolution, self.imagej, self.ome))
+                    self.shaped, self.tiff_resolution, self.imagej, self.ome))
 
     def microscopy_note(self, format_name: str) -> list[str]:
         """Return the note for an output that cannot hold ImageJ or OME metadata."""
@@ -301,6 +310,9 @@ def _tiff_metadata(raw: bytes) -> Metadata:
             metadata.imagej = imagej_settings(tiff)
         elif tiff.is_ome and tiff.ome_metadata:
             metadata.ome = tiff.ome_metadata
+        elif tiff.is_shaped and tiff.shaped_metadata:
+            metadata.shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
+                               if key not in _SHAPED_LAYOUT} or None
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
     try:
         with open_unlimited(raw) as image:
@@ -366,6 +378,8 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
     if metadata.description:
         keywords["description"] = metadata.description
         keywords["metadata"] = None  # no second, JSON description from tifffile
+    elif metadata.shaped:
+        keywords["metadata"] = dict(metadata.shaped)  # tifffile adds the shape
     if metadata.imagej is not None:
         keywords["imagej"] = True
         keywords["metadata"] = dict(metadata.imagej)
@@ -423,8 +437,10 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
         block = metadata.exif
         chunks.append((b"eXIf", block[6:] if block.startswith(b"Exif\x00\x00") else block))
     text = dict(metadata.text)
-    if metadata.description and "Description" not in text:
-        text["Description"] = metadata.description
+    description = metadata.description or (json.dumps(metadata.shaped) if metadata.shaped
+                                            else None)
+    if description and "Description" not in text:
+        text["Description"] = description
     for key, value in text.items():
         keyword = key.encode("latin-1", "replace")[:79]
         try:
@@ -527,7 +543,7 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
             notes.append("pixel density dropped: WebP has no field for it")
         else:
             keywords["dpi"] = tuple(round(value) for value in metadata.dpi)
-    if metadata.text or metadata.description:
+    if metadata.text or metadata.description or metadata.shaped:
         notes.append(f"text and description dropped: {extension[1:].upper()} holds none here")
     if metadata.gamma:
         notes.append(f"PNG gamma dropped: {extension[1:].upper()} has no gamma field")
