@@ -128,14 +128,78 @@ def test_a_bigtiff_keeps_its_camera_without_a_false_note(tmp_path):
         assert tiff.pages.first.tags.valueof(272) == "NLM Camera"
 
 
+def _xmp(orientation, thumbnail=b""):
+    return (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+            b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+            b'xmp:Rating="4"><tiff:Orientation>' + str(orientation).encode()
+            + b"</tiff:Orientation>" + thumbnail
+            + b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def _written_xmp(path):
+    if path.suffix == ".tif":
+        with tifffile.TiffFile(path) as tiff:
+            return tiff.pages.first.tags.valueof(700)
+    with Image.open(path) as image:
+        packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    return packet.encode() if isinstance(packet, str) else packet
+
+
+@pytest.mark.parametrize("output", [".jpg", ".png", ".webp", ".tif"])
+def test_xmp_reaches_every_format_upright_and_without_its_thumbnail(tmp_path, output):
+    # Ratings, keywords and captions live in XMP: it was dropped without a word.
+    rng = np.random.default_rng(15)
+    thumbnail = (b"<xmp:Thumbnails><rdf:Alt><rdf:li><xmpGImg:image>AAAA</xmpGImg:image>"
+                 b"</rdf:li></rdf:Alt></xmp:Thumbnails>")
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(_pixels(rng)).save(source, quality=95, exif=_exif(orientation=6),
+                                       xmp=_xmp(6, thumbnail))
+    target = tmp_path / f"out{output}"
+    result = _denoise(source, target)
+    assert "the XMP thumbnail dropped" in result.stderr
+    packet = _written_xmp(target)
+    assert b'xmp:Rating="4"' in packet
+    assert b"<tiff:Orientation>1</tiff:Orientation>" in packet  # the pixels were turned
+    assert b"Thumbnails" not in packet
+    # Read back from the output, the packet is carried on unchanged.
+    again = tmp_path / f"again{output}"
+    _denoise(target, again)
+    assert _written_xmp(again) == packet
+
+
+def test_xmp_keeps_its_orientation_where_the_pixels_were_not_turned(tmp_path):
+    rng = np.random.default_rng(16)
+    source = tmp_path / "photo.tif"
+    packet = _xmp(6)
+    tifffile.imwrite(source, _pixels(rng), photometric="rgb",
+                     extratags=[(700, "B", len(packet), packet, True)])
+    _denoise(source, tmp_path / "out.png")
+    assert _written_xmp(tmp_path / "out.png") == packet
+
+
+def test_xmp_too_large_for_a_jpeg_is_dropped_with_a_note(tmp_path):
+    rng = np.random.default_rng(17)
+    source = tmp_path / "photo.png"
+    packet = _xmp(1, b"<xmp:Label>" + b"x" * 70000 + b"</xmp:Label>")
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", packet.decode())
+    Image.fromarray(_pixels(rng)).save(source, pnginfo=info)
+    result = _denoise(source, tmp_path / "out.jpg")
+    assert "XMP dropped" in result.stderr and _written_xmp(tmp_path / "out.jpg") is None
+    _denoise(source, tmp_path / "out.tif")
+    assert _written_xmp(tmp_path / "out.tif") == packet
+
+
 def test_strip_metadata_drops_everything(tmp_path):
     rng = np.random.default_rng(4)
     source = tmp_path / "photo.jpg"
-    Image.fromarray(_pixels(rng)).save(source, icc_profile=SRGB, exif=_exif())
+    Image.fromarray(_pixels(rng)).save(source, icc_profile=SRGB, exif=_exif(), xmp=_xmp(1))
     target = tmp_path / "out.jpg"
     _denoise(source, target, "--strip-metadata")
-    icc, exif, _ = _read(target)
-    assert icc is None and exif.get(0x0110) is None
+    icc, exif, info = _read(target)
+    assert icc is None and exif.get(0x0110) is None and "xmp" not in info
 
 
 def test_batch_keeps_metadata(tmp_path):

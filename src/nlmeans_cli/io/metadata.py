@@ -11,6 +11,7 @@ from a PNG, JPEG, WebP or TIFF into one :class:`Metadata`; the writers of
   (it would show the noisy image).
 - The pixel density (PNG ``pHYs``, JPEG's JFIF density, TIFF resolution tags), PNG gamma and
   text chunks, the TIFF description.
+- XMP (:mod:`nlmeans_cli.io.xmp`), with its orientation and thumbnail made right as EXIF's.
 
 TIFF outputs hold EXIF's first-IFD tags (camera make and model, software, date, artist,
 copyright) and its EXIF and GPS sub-IFDs, which tifffile does not write: they are added to the
@@ -23,6 +24,8 @@ import json
 import struct
 import zlib
 from dataclasses import dataclass, field
+
+from .xmp import JPEG_MOST_XMP, PNG_KEYWORD, TIFF_TAG, carried_xmp, png_xmp_chunk
 
 __all__ = ["Metadata", "imagej_settings", "open_unlimited", "pillow_options", "png_chunks",
            "png_orientation", "read_metadata", "tiff_tags", "with_png_chunks", "with_tiff_exif"]
@@ -75,6 +78,8 @@ class Metadata:
     tiff_resolution : tuple or None
         A TIFF's resolution tags as stored: ``(x, y, unit)`` (pixels per unit, unit 1 none,
         2 inch, 3 centimetre), which a TIFF output writes back as they were.
+    xmp : bytes or None
+        The XMP packet (:func:`nlmeans_cli.io.xmp.carried_xmp`).
     imagej : dict or None
         A single-page ImageJ TIFF's metadata (unit, spacing, ...; not the layout keys).
     ome : str or None
@@ -90,6 +95,7 @@ class Metadata:
     text: dict[str, str] = field(default_factory=dict)
     description: str | None = None
     shaped: dict | None = None
+    xmp: bytes | None = None
     tiff_resolution: tuple[float, float, int] | None = None
     imagej: dict | None = None
     ome: str | None = None
@@ -97,7 +103,7 @@ class Metadata:
 
     def __bool__(self) -> bool:
         return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description,
-                    self.shaped, self.tiff_resolution, self.imagej, self.ome))
+                    self.shaped, self.xmp, self.tiff_resolution, self.imagej, self.ome))
 
     def microscopy_note(self, format_name: str) -> list[str]:
         """Return the note for an output that cannot hold ImageJ or OME metadata."""
@@ -178,11 +184,13 @@ def _clean_exif(block: bytes, notes: list[str], keep: dict | None = None) -> byt
 
 def _png_metadata(raw: bytes) -> Metadata:
     metadata = Metadata()
+    turned = False
     for kind, data in png_chunks(raw):
         if kind == b"iCCP":
             name_end = data.index(b"\x00")
             metadata.icc = zlib.decompress(data[name_end + 2:])
         elif kind == b"eXIf":
+            turned = _turned(data)
             metadata.exif = _clean_exif(data, metadata.notes)
         elif kind == b"gAMA" and len(data) == 4:
             metadata.gamma = struct.unpack(">I", data)[0] / 100000.0
@@ -204,7 +212,21 @@ def _png_metadata(raw: bytes) -> Metadata:
             if compressed:
                 value = zlib.decompress(value)
             metadata.text[key.decode("latin-1")] = value.decode("utf-8")
+    metadata.xmp = carried_xmp(metadata.text.pop(PNG_KEYWORD, None), turned=turned,
+                               notes=metadata.notes)
     return metadata
+
+
+def _turned(exif_block: bytes) -> bool:
+    """Tell whether an EXIF block's orientation turns the pixels (unreadable: it does not)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        exif.load(exif_block[6:] if exif_block.startswith(b"Exif\x00\x00") else exif_block)
+    except Exception:
+        return False
+    return exif.get(_ORIENTATION, 1) not in (0, 1)
 
 
 def png_orientation(raw: bytes) -> int:
@@ -273,7 +295,9 @@ def _pillow_metadata(raw: bytes) -> Metadata:
     metadata = Metadata()
     with open_unlimited(raw) as image:
         info = dict(image.info)
+        turned = image.getexif().get(_ORIENTATION, 1) not in (0, 1)
     metadata.icc = info.get("icc_profile") or None
+    metadata.xmp = carried_xmp(info.get("xmp"), turned=turned, notes=metadata.notes)
     if info.get("exif"):
         metadata.exif = _clean_exif(info["exif"], metadata.notes)
     if info.get("dpi") and all(info["dpi"]):
@@ -313,6 +337,8 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         elif tiff.is_shaped and tiff.shaped_metadata:
             metadata.shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
                                if key not in _SHAPED_LAYOUT} or None
+        metadata.xmp = carried_xmp(tags.valueof(TIFF_TAG), notes=metadata.notes,
+                                   turned=int(tags.valueof(_ORIENTATION, 1) or 1) not in (0, 1))
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
     try:
         with open_unlimited(raw) as image:
@@ -368,6 +394,8 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
     notes = []
     if metadata.icc:
         extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
+    if metadata.xmp:
+        extratags.append((TIFF_TAG, "B", len(metadata.xmp), metadata.xmp, True))
     if metadata.tiff_resolution:
         x, y, unit = metadata.tiff_resolution
         keywords["resolution"] = (x, y)
@@ -436,6 +464,8 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
     if metadata.exif:
         block = metadata.exif
         chunks.append((b"eXIf", block[6:] if block.startswith(b"Exif\x00\x00") else block))
+    if metadata.xmp:
+        chunks.append(png_xmp_chunk(metadata.xmp))
     text = dict(metadata.text)
     description = metadata.description or (json.dumps(metadata.shaped) if metadata.shaped
                                             else None)
@@ -528,7 +558,7 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
     Returns
     -------
     keywords : dict
-        ``icc_profile``, ``exif`` and (JPEG) ``dpi``.
+        ``icc_profile``, ``exif``, ``xmp`` and (JPEG) ``dpi``.
     notes : list of str
         What the format cannot hold.
     """
@@ -538,6 +568,11 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
         keywords["icc_profile"] = metadata.icc
     if metadata.exif:
         keywords["exif"] = metadata.exif
+    if metadata.xmp and extension != ".webp" and len(metadata.xmp) > JPEG_MOST_XMP:
+        notes.append(f"XMP dropped: its {len(metadata.xmp)} bytes are more than a JPEG "
+                     f"segment holds ({JPEG_MOST_XMP})")
+    elif metadata.xmp:
+        keywords["xmp"] = metadata.xmp
     if metadata.dpi:
         if extension == ".webp":
             notes.append("pixel density dropped: WebP has no field for it")
