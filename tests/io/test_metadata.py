@@ -1,6 +1,7 @@
 """What a file carries comes out of `nlm denoise` and `nlm batch`: ICC, EXIF, density, text."""
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -190,6 +191,61 @@ def test_xmp_too_large_for_a_jpeg_is_dropped_with_a_note(tmp_path):
     assert "XMP dropped" in result.stderr and _written_xmp(tmp_path / "out.jpg") is None
     _denoise(source, tmp_path / "out.tif")
     assert _written_xmp(tmp_path / "out.tif") == packet
+
+
+def _with_app13(jpeg, resources):
+    """A JPEG with an APP13 segment of Photoshop image resources ``{id: data}``."""
+    blocks = b"".join(b"8BIM" + struct.pack(">HHI", resource, 0, len(data)) + data
+                      + b"\x00" * (len(data) % 2) for resource, data in resources.items())
+    body = b"Photoshop 3.0\x00" + blocks
+    return jpeg[:2] + b"\xff\xed" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+
+
+_CAPTION = b"\x1c\x02\x78" + struct.pack(">H", 14) + b"a caption here"
+
+
+def test_iptc_and_a_jpeg_comment_are_carried_where_the_format_holds_them(tmp_path):
+    # Captions and keywords in IPTC records, and a JPEG's comment, were dropped unsaid.
+    rng = np.random.default_rng(18)
+    buffer = io.BytesIO()
+    Image.fromarray(_pixels(rng)).save(buffer, format="JPEG", quality=95, comment="shot at dusk")
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(_with_app13(buffer.getvalue(), {0x0404: _CAPTION, 0x040C: b"thumb"}))
+    _denoise(source, tmp_path / "out.jpg")
+    with Image.open(tmp_path / "out.jpg") as image:
+        # The records alone: the segment's other resources (a thumbnail) describe the old file.
+        assert image.info["photoshop"] == {0x0404: _CAPTION}
+        assert image.info["comment"] == b"shot at dusk"
+    result = _denoise(source, tmp_path / "out.tif")
+    assert "the JPEG comment dropped" in result.stderr
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.pages.first.tags.valueof(33723) == _CAPTION
+    result = _denoise(source, tmp_path / "out.png")
+    assert "IPTC dropped: PNG holds none here" in result.stderr
+    assert _read(tmp_path / "out.png")[2]["Comment"] == "shot at dusk"
+    # and a PNG's Comment text becomes a JPEG's comment
+    _denoise(tmp_path / "out.png", tmp_path / "again.jpg")
+    with Image.open(tmp_path / "again.jpg") as image:
+        assert image.info["comment"] == b"shot at dusk"
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_a_tiff_s_iptc_stored_as_longs_reaches_a_jpeg(tmp_path, byteorder):
+    # Photoshop types the records' bytes as 32-bit LONGs; they are read as stored.
+    rng = np.random.default_rng(19)
+    records = _CAPTION + b"\x00" * (-len(_CAPTION) % 4)
+    source = tmp_path / "photo.tif"
+    tifffile.imwrite(source, _pixels(rng), photometric="rgb", byteorder=byteorder,
+                     extratags=[(33723, "I", len(records) // 4,
+                                 np.frombuffer(records, "<u4"), True)])
+    with tifffile.TiffFile(source) as tiff:
+        tag = tiff.pages.first.tags[33723]
+        assert tag.dtype == 4  # LONG
+        stored = source.read_bytes()[tag.valueoffset:tag.valueoffset + len(records)]
+    assert stored == records  # the file holds the records' bytes, as Photoshop's do
+    _denoise(source, tmp_path / "out.jpg")
+    with Image.open(tmp_path / "out.jpg") as image:
+        assert image.info["photoshop"][0x0404] == records
 
 
 def test_strip_metadata_drops_everything(tmp_path):

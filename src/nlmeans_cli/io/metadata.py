@@ -11,11 +11,12 @@ from a PNG, JPEG, WebP or TIFF into one :class:`Metadata`; the writers of
   (it would show the noisy image).
 - The pixel density (PNG ``pHYs``, JPEG's JFIF density, TIFF resolution tags), PNG gamma and
   text chunks, the TIFF description.
-- XMP (:mod:`nlmeans_cli.io.xmp`), with its orientation and thumbnail made right as EXIF's.
+- XMP (:mod:`nlmeans_cli.io.xmp`), with its orientation and thumbnail made right as EXIF's;
+  IPTC records (:mod:`nlmeans_cli.io.iptc`); a JPEG's comment (a PNG's ``Comment`` text).
 
 TIFF outputs hold EXIF's first-IFD tags (camera make and model, software, date, artist,
 copyright) and its EXIF and GPS sub-IFDs, which tifffile does not write: they are added to the
-encoded file (:func:`with_tiff_exif`).
+encoded file (:func:`nlmeans_cli.io.tiff_exif.with_tiff_exif`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from .iptc import IPTC_RESOURCE, JPEG_MOST_IPTC
+from .iptc import TIFF_TAG as IPTC_TAG
 from .xmp import JPEG_MOST_XMP, PNG_KEYWORD, TIFF_TAG, carried_xmp, png_xmp_chunk
 
 __all__ = ["Metadata", "imagej_settings", "open_unlimited", "pillow_options", "png_chunks",
-           "png_orientation", "read_metadata", "tiff_tags", "with_png_chunks", "with_tiff_exif"]
+           "png_orientation", "read_metadata", "tiff_tags", "with_png_chunks"]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -80,6 +83,10 @@ class Metadata:
         2 inch, 3 centimetre), which a TIFF output writes back as they were.
     xmp : bytes or None
         The XMP packet (:func:`nlmeans_cli.io.xmp.carried_xmp`).
+    iptc : bytes or None
+        IPTC records (a JPEG's APP13 resource, TIFF tag 33723: :mod:`nlmeans_cli.io.iptc`).
+    comment : str or None
+        A JPEG's comment (``COM``), which a PNG holds as its ``Comment`` text.
     imagej : dict or None
         A single-page ImageJ TIFF's metadata (unit, spacing, ...; not the layout keys).
     ome : str or None
@@ -96,6 +103,8 @@ class Metadata:
     description: str | None = None
     shaped: dict | None = None
     xmp: bytes | None = None
+    iptc: bytes | None = None
+    comment: str | None = None
     tiff_resolution: tuple[float, float, int] | None = None
     imagej: dict | None = None
     ome: str | None = None
@@ -103,7 +112,8 @@ class Metadata:
 
     def __bool__(self) -> bool:
         return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description,
-                    self.shaped, self.xmp, self.tiff_resolution, self.imagej, self.ome))
+                    self.shaped, self.xmp, self.iptc, self.comment, self.tiff_resolution,
+                    self.imagej, self.ome))
 
     def microscopy_note(self, format_name: str) -> list[str]:
         """Return the note for an output that cannot hold ImageJ or OME metadata."""
@@ -298,6 +308,11 @@ def _pillow_metadata(raw: bytes) -> Metadata:
         turned = image.getexif().get(_ORIENTATION, 1) not in (0, 1)
     metadata.icc = info.get("icc_profile") or None
     metadata.xmp = carried_xmp(info.get("xmp"), turned=turned, notes=metadata.notes)
+    metadata.iptc = (info.get("photoshop") or {}).get(IPTC_RESOURCE) or None
+    if info.get("comment"):
+        comment = info["comment"]
+        metadata.comment = (comment.decode("utf-8", "replace") if isinstance(comment, bytes)
+                            else str(comment))
     if info.get("exif"):
         metadata.exif = _clean_exif(info["exif"], metadata.notes)
     if info.get("dpi") and all(info["dpi"]):
@@ -337,6 +352,8 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         elif tiff.is_shaped and tiff.shaped_metadata:
             metadata.shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
                                if key not in _SHAPED_LAYOUT} or None
+        iptc = tags.valueof(IPTC_TAG)
+        metadata.iptc = bytes(iptc) if isinstance(iptc, bytes) and iptc else None
         metadata.xmp = carried_xmp(tags.valueof(TIFF_TAG), notes=metadata.notes,
                                    turned=int(tags.valueof(_ORIENTATION, 1) or 1) not in (0, 1))
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
@@ -396,6 +413,10 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
         extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
     if metadata.xmp:
         extratags.append((TIFF_TAG, "B", len(metadata.xmp), metadata.xmp, True))
+    if metadata.iptc:  # UNDEFINED (7), as records of bytes
+        extratags.append((IPTC_TAG, 7, len(metadata.iptc), metadata.iptc, True))
+    if metadata.comment:
+        notes.append("the JPEG comment dropped: a TIFF output holds none")
     if metadata.tiff_resolution:
         x, y, unit = metadata.tiff_resolution
         keywords["resolution"] = (x, y)
@@ -467,6 +488,8 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
     if metadata.xmp:
         chunks.append(png_xmp_chunk(metadata.xmp))
     text = dict(metadata.text)
+    if metadata.comment:
+        text.setdefault("Comment", metadata.comment)
     description = metadata.description or (json.dumps(metadata.shaped) if metadata.shaped
                                             else None)
     if description and "Description" not in text:
@@ -489,57 +512,6 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
     return b"".join(out)
 
 
-def with_tiff_exif(encoded: bytes, metadata: Metadata) -> bytes:
-    """Return an encoded TIFF with *metadata*'s EXIF and GPS sub-IFDs added.
-
-    tifffile writes no EXIF sub-IFD, so the sub-IFDs are appended to the file, followed by a
-    copy of the first IFD with the two pointer tags added, and the header is pointed at the
-    copy (the old first IFD stays in the file, unreferenced).
-
-    Parameters
-    ----------
-    encoded : bytes
-        A classic (not Big) TIFF, as tifffile wrote it.
-    metadata : Metadata
-        Whose EXIF sub-IFDs to add.
-
-    Returns
-    -------
-    bytes
-        The TIFF with the sub-IFDs (unchanged when there are none, or for a BigTIFF).
-    """
-    from PIL import TiffImagePlugin
-
-    exif = metadata.exif_tags() if metadata.exif else None
-    subs = {pointer: exif.get_ifd(pointer) for pointer in (_EXIF_IFD, _GPS_IFD)
-            if exif is not None and exif.get_ifd(pointer)}
-    if not subs or encoded[2:4] not in (b"*\x00", b"\x00*"):
-        return encoded
-    order = "<" if encoded[:2] == b"II" else ">"
-    (first,) = struct.unpack(f"{order}I", encoded[4:8])
-    (count,) = struct.unpack(f"{order}H", encoded[first:first + 2])
-    entries = {struct.unpack(f"{order}H", encoded[at:at + 2])[0]: encoded[at:at + 12]
-               for at in range(first + 2, first + 2 + 12 * count, 12)}
-    next_ifd = encoded[first + 2 + 12 * count:first + 6 + 12 * count]
-    out = bytearray(encoded)
-    for pointer, tags in subs.items():
-        if len(out) % 2:
-            out += b"\x00"  # IFDs start on a word boundary
-        directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=encoded[:2])
-        for tag, value in tags.items():
-            directory[tag] = value
-        at = len(out)
-        out += directory.tobytes(offset=at)
-        entries[pointer] = struct.pack(f"{order}HHII", pointer, 4, 1, at)
-    if len(out) % 2:
-        out += b"\x00"
-    copy = len(out)
-    out += struct.pack(f"{order}H", len(entries))
-    out += b"".join(entries[tag] for tag in sorted(entries)) + next_ifd
-    out[4:8] = struct.pack(f"{order}I", copy)
-    return bytes(out)
-
-
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return (struct.pack(">I", len(data)) + kind + data
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
@@ -558,7 +530,8 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
     Returns
     -------
     keywords : dict
-        ``icc_profile``, ``exif``, ``xmp`` and (JPEG) ``dpi``.
+        ``icc_profile``, ``exif``, ``xmp`` and (JPEG) ``dpi`` and ``comment``; a JPEG's IPTC
+        records are put in after encoding (:func:`nlmeans_cli.io.iptc.with_jpeg_iptc`).
     notes : list of str
         What the format cannot hold.
     """
@@ -578,8 +551,18 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
             notes.append("pixel density dropped: WebP has no field for it")
         else:
             keywords["dpi"] = tuple(round(value) for value in metadata.dpi)
-    if metadata.text or metadata.description or metadata.shaped:
+    comment = metadata.comment or metadata.text.get("Comment")
+    if comment and extension != ".webp":
+        keywords["comment"] = comment
+    elif comment:
+        notes.append("the comment dropped: WebP holds none here")
+    if set(metadata.text) - {"Comment"} or metadata.description or metadata.shaped:
         notes.append(f"text and description dropped: {extension[1:].upper()} holds none here")
+    if metadata.iptc and extension == ".webp":
+        notes.append("IPTC dropped: WebP holds none here")
+    elif metadata.iptc and len(metadata.iptc) > JPEG_MOST_IPTC:
+        notes.append(f"IPTC dropped: its {len(metadata.iptc)} bytes are more than a JPEG "
+                     f"segment holds ({JPEG_MOST_IPTC})")
     if metadata.gamma:
         notes.append(f"PNG gamma dropped: {extension[1:].upper()} has no gamma field")
     notes.extend(metadata.microscopy_note(extension[1:].upper()))

@@ -23,6 +23,7 @@ import numpy as np
 from ..scales import SUPPORTED_DTYPES
 from .arrays import encode_array, read_array
 from .atomic import ImageFileError, check_target, reason, staged
+from .iptc import JPEG_MOST_IPTC, with_jpeg_iptc
 from .metadata import (
     Metadata,
     open_unlimited,
@@ -31,8 +32,8 @@ from .metadata import (
     read_metadata,
     tiff_tags,
     with_png_chunks,
-    with_tiff_exif,
 )
+from .tiff_exif import with_tiff_exif
 
 __all__ = [
     "FORMATS",
@@ -565,11 +566,13 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
                                                             compress_level=_PNG_LEVEL)
             encoded = buffer.getvalue()
         return ((with_png_chunks(encoded, metadata) if metadata else encoded),
-                metadata.microscopy_note("PNG"))
+                metadata.microscopy_note("PNG")
+                + (["IPTC dropped: PNG holds none here"] if metadata.iptc else []))
     if extension in (".tif", ".tiff"):
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
         encoded = _encode_tiff(picture, data, keywords)
-        return (with_tiff_exif(encoded, metadata) if metadata else encoded), notes
+        return (with_tiff_exif(encoded, metadata.exif_tags()) if metadata.exif else encoded
+                ), notes
     if extension == ".npy":
         return encode_array(data), (["metadata dropped: .npy holds none"] if metadata else [])
     buffer = io.BytesIO()
@@ -585,4 +588,6 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
         image.save(buffer, format="WEBP", lossless=True, **keywords)
     else:
         image.save(buffer, format="JPEG", quality=95, **keywords)
+        if metadata.iptc and len(metadata.iptc) <= JPEG_MOST_IPTC:
+            return with_jpeg_iptc(buffer.getvalue(), metadata.iptc), notes
     return buffer.getvalue(), notes
