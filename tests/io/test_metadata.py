@@ -248,6 +248,28 @@ def test_a_tiff_s_iptc_stored_as_longs_reaches_a_jpeg(tmp_path, byteorder):
         assert image.info["photoshop"][0x0404] == records
 
 
+@pytest.mark.parametrize("kind", ["plain", "zlib", "imagej", "ome-channels"])
+def test_a_stack_keeps_its_xmp_and_iptc_on_its_first_page(tmp_path, kind):
+    rng = np.random.default_rng(20)
+    packet = _xmp(1)
+    tags = [(700, "B", len(packet), packet, True), (33723, 7, len(_CAPTION), _CAPTION, True)]
+    shape = (2, 3, 24, 28) if kind == "ome-channels" else (4, 24, 28)
+    stack = _stack(rng, (int(np.prod(shape[:-2])), *shape[-2:])).reshape(shape)
+    source = tmp_path / ("stack.ome.tif" if kind == "ome-channels" else "stack.tif")
+    options = {"plain": {"photometric": "minisblack"},
+               "zlib": {"photometric": "minisblack", "compression": "zlib"},
+               "imagej": {"imagej": True, "metadata": {"axes": "ZYX"}},
+               "ome-channels": {"ome": True, "metadata": {"axes": "CZYX"}}}[kind]
+    tifffile.imwrite(source, stack, extratags=tags, **options)
+    _denoise(source, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert tiff.series[0].shape == stack.shape
+        assert tiff.pages.first.tags.valueof(700) == packet
+        assert tiff.pages.first.tags.valueof(33723) == _CAPTION
+    result = _denoise(source, tmp_path / "out.npy")
+    assert "XMP and IPTC dropped: .npy cannot hold it" in result.stderr
+
+
 def test_strip_metadata_drops_everything(tmp_path):
     rng = np.random.default_rng(4)
     source = tmp_path / "photo.jpg"

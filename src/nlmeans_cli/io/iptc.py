@@ -1,4 +1,4 @@
-"""A still's IPTC records (captions, keywords, credit, rights), as JPEG and TIFF hold them.
+"""IPTC records (captions, keywords, credit, rights), as JPEG and TIFF hold them.
 
 Agencies and photographers keep a picture's caption, keywords, byline and rights in IPTC's
 Information Interchange Model: in a JPEG, Photoshop's image resource :data:`IPTC_RESOURCE`

@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import ImageFileError
+from .iptc import TIFF_TAG as IPTC_TAG
 from .metadata import imagej_settings
+from .xmp import TIFF_TAG as XMP_TAG
+from .xmp import carried_xmp
 
 __all__ = ["frame_tiles", "open_tiff_stack", "tiff_stack_frames", "voxel_spacing",
            "write_tiff_stack"]
@@ -59,7 +62,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         axes = series.axes
         notes = []
         spacing = voxel_spacing(tiff)
-        carried = _stack_metadata(tiff, first)
+        carried = _stack_metadata(tiff, first, notes)
         if _has_channel_axis(axes, first):
             # A microscope's channels (ImageJ or OME): planes of their own, kept apart.
             channels = int(series.shape[axes.index("C")])
@@ -84,8 +87,11 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
                 "carried": carried}
 
 
-def _stack_metadata(tiff, first) -> dict:
-    """Return what a TIFF output keeps of a stack: its metadata, resolution and codec."""
+def _stack_metadata(tiff, first, notes: list[str]) -> dict:
+    """Return what a TIFF output keeps of a stack: its metadata, resolution and codec.
+
+    What is dropped of it is said in *notes*.
+    """
     from .tiffs import compression_of, stored_plane_by_plane, tile_of
 
     carried: dict = {}
@@ -105,6 +111,14 @@ def _stack_metadata(tiff, first) -> dict:
                   if key != "shape"}
         if shaped:
             carried["shaped"] = shaped
+    # A photographer's or an archive's records on the first page, written back there.
+    xmp = first.tags.valueof(XMP_TAG)
+    xmp = carried_xmp(xmp, turned=False, notes=notes) if isinstance(xmp, bytes) else None
+    extratags = [(tag, kind, len(value), bytes(value), True) for tag, kind, value in (
+        (XMP_TAG, "B", xmp), (IPTC_TAG, 7, first.tags.valueof(IPTC_TAG)))
+        if isinstance(value, bytes) and value]
+    if extratags:
+        carried["extratags"] = extratags
     compression, options, _ = compression_of(first, first.dtype)
     if compression is not None:
         carried["compression"] = {"compression": compression, **options}
@@ -257,11 +271,14 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
 
     first_options = ({"description": carried["ome"], "metadata": None} if "ome" in carried
                      else {"metadata": carried["shaped"]} if "shaped" in carried else {})
+    if "extratags" in carried:
+        first_options["extratags"] = carried["extratags"]
     if "imagej" in carried and like.n_frames is not None and len(like.frame_shape) == 2:
         # ImageJ needs the whole shape up front: the frames are streamed into it.
         tifffile.imwrite(temporary, counted(frames), shape=(like.n_frames, *like.frame_shape),
                          dtype=like.dtype, imagej=True, photometric=photometric,
-                         metadata={"axes": "ZYX", **carried["imagej"]}, **options)
+                         metadata={"axes": "ZYX", **carried["imagej"]},
+                         extratags=carried.get("extratags", ()), **options)
         return count
     tile = carried.get("tile")
     if "compression" in options or tile:
@@ -345,7 +362,7 @@ def _write_channel_stack(temporary: Path, frames: Iterable[np.ndarray], like) ->
     tifffile.imwrite(temporary, frame_tiles(planes(), tile) if tile else planes(),
                      shape=like.series_shape, dtype=like.dtype, imagej=imagej,
                      metadata=metadata, photometric="minisblack", tile=tile, **options,
-                     bigtiff=carried.get("bigtiff"))
+                     extratags=carried.get("extratags", ()), bigtiff=carried.get("bigtiff"))
     return count
 
 
