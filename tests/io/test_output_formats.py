@@ -62,3 +62,30 @@ def test_grey_to_webp_says_it_is_written_as_colour(tmp_path, rng):
     written = iio.imread(target)
     assert written.shape == (24, 28, 3)
     np.testing.assert_array_equal(written[..., 0], written[..., 2])
+
+
+@pytest.mark.parametrize(("quality", "subsampling"), [(70, 2), (100, 0)])
+def test_a_jpeg_keeps_its_input_jpeg_s_tables_and_subsampling(tmp_path, rng, quality,
+                                                              subsampling):
+    # A fixed quality 95 re-quantised a file saved at 70 finer (larger than its input) and one
+    # saved at 100 (4:4:4) coarser, at 4:2:0.
+    from PIL import Image, JpegImagePlugin
+
+    pixels = (rng.random((48, 64, 3)) * 64 + 96).astype(np.uint8)
+    source = tmp_path / "in.jpg"
+    Image.fromarray(pixels).save(source, quality=quality, subsampling=subsampling)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.jpg"),
+                                 "--sigma", "5"])
+    assert result.exit_code == 0, result.output
+    with Image.open(source) as before, Image.open(tmp_path / "out.jpg") as after:
+        assert after.quantization == before.quantization
+        assert JpegImagePlugin.get_sampling(after) == subsampling
+    # Another format's input is written at quality 95.
+    iio.imwrite(tmp_path / "in.png", pixels)
+    result = runner.invoke(app, ["denoise", str(tmp_path / "in.png"),
+                                 str(tmp_path / "png.jpg"), "--sigma", "5"])
+    assert result.exit_code == 0, result.output
+    reference = tmp_path / "reference.jpg"
+    Image.fromarray(pixels).save(reference, quality=95)
+    with Image.open(reference) as expected, Image.open(tmp_path / "png.jpg") as written:
+        assert written.quantization == expected.quantization

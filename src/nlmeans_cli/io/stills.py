@@ -33,6 +33,16 @@ from .metadata import (
     tiff_tags,
     with_png_chunks,
 )
+from .still_codecs import (
+    EIGHT_BIT_IN_PILLOW,
+    PNG_LEVEL,
+    decode_png16,
+    encode_png16,
+    is_16_bit_png,
+    jpeg_encoding,
+    read_interlaced_png16,
+    read_plain,
+)
 from .tiff_exif import with_tiff_exif
 
 __all__ = [
@@ -74,6 +84,10 @@ class Picture:
     tiff_options : dict
         How a TIFF input was compressed (``tifffile.imwrite`` keywords); a TIFF output keeps
         it.
+    jpeg_options : dict
+        How a JPEG input was encoded (Pillow's ``save`` keywords: its quantisation tables and
+        chroma subsampling, :func:`nlmeans_cli.io.still_codecs.jpeg_encoding`); a JPEG output
+        keeps it, and is written at quality 95 otherwise.
     metadata : Metadata
         What the file carries besides its pixels (:mod:`nlmeans_cli.io.metadata`), written
         back unless stripped.
@@ -84,6 +98,7 @@ class Picture:
     notes: list[str] = field(default_factory=list)
     tiff_options: dict = field(default_factory=dict)
     metadata: Metadata = field(default_factory=Metadata)
+    jpeg_options: dict = field(default_factory=dict)
 
     @property
     def channel_axis(self) -> int | None:
@@ -93,7 +108,7 @@ class Picture:
     def with_pixels(self, pixels: np.ndarray) -> Picture:
         """Return a copy holding *pixels* in place of the current ones."""
         return Picture(pixels, self.alpha, list(self.notes), dict(self.tiff_options),
-                       self.metadata)
+                       self.metadata, dict(self.jpeg_options))
 
     def stacked(self) -> np.ndarray:
         """Return the pixels with the alpha channel put back last."""
@@ -329,13 +344,13 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         options["mode"] = "RGB"
         notes.append("CMYK image converted to RGB and written as RGB")
     try:
-        png16 = _is_16_bit_png(raw)
+        png16 = is_16_bit_png(raw)
         if png16 and raw[28] == 0:  # the IHDR's interlace method: none
-            pixels = _decode_png16(raw)
-        elif png16 and raw[25] in _EIGHT_BIT_IN_PILLOW:  # the IHDR's colour type
-            pixels = _read_interlaced_png16(raw)
+            pixels = decode_png16(raw)
+        elif png16 and raw[25] in EIGHT_BIT_IN_PILLOW:  # the IHDR's colour type
+            pixels = read_interlaced_png16(raw)
         elif kind in (".png", ".jpg") and header.mode in _PLAIN_MODES:
-            pixels = _read_plain(raw)
+            pixels = read_plain(raw)
         else:
             import imageio.v3 as iio
 
@@ -348,6 +363,8 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
                      "upright")
     picture = _to_picture(path, pixels, header.mode, notes)
+    if kind == ".jpg":
+        picture.jpeg_options = jpeg_encoding(raw)
     picture.metadata = read_metadata(raw, kind)
     picture.notes.extend(picture.metadata.notes)
     return picture
@@ -357,61 +374,6 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
 #: decoded by Pillow directly, which is what imageio does for them too, without the ~50 ms
 #: of importing imageio and having Pillow load every one of its format plugins.
 _PLAIN_MODES = frozenset({"L", "LA", "RGB", "RGBA"})
-
-
-def _read_plain(raw: bytes) -> np.ndarray:
-    with open_unlimited(raw) as image:
-        image.load()
-        return np.asarray(image)
-
-
-def _is_16_bit_png(raw: bytes) -> bool:
-    """Whether *raw* is a 16-bit PNG (Pillow reads one in colour as 8-bit)."""
-    # Signature (8 bytes), IHDR length and type (8), width, height (8), bit depth, colour type,
-    # compression, filter, interlace method.
-    return raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 28 and raw[24] == 16
-
-
-#: PNG colour types (RGB, grey with alpha, RGBA) whose 16 bits Pillow reads as 8.
-_EIGHT_BIT_IN_PILLOW = (2, 4, 6)
-
-
-def _decode_png16(raw: bytes) -> np.ndarray:
-    """Decode a 16-bit PNG exactly, grey or colour: libpng through imagecodecs.
-
-    Against PyPNG's decoder in Python, 0.009 s against 0.14 s for a 1024² colour image; PyPNG
-    also shifted values down to the bits an sBIT chunk names, which then read as a dark
-    16-bit image. A transparent colour (tRNS) becomes an alpha channel in both.
-    """
-    import imagecodecs
-
-    return imagecodecs.png_decode(raw)
-
-
-def _read_interlaced_png16(raw: bytes) -> np.ndarray:
-    """Decode an interlaced 16-bit PNG in colour or with alpha with PyPNG.
-
-    libpng, as imagecodecs calls it, decodes these right but prints a warning on stderr.
-    PyPNG shifts the values down to the bits an sBIT chunk names, as before.
-    """
-    import png
-
-    width, height, rows, info = png.Reader(bytes=raw).asDirect()
-    pixels = np.vstack([np.asarray(row, np.uint16) for row in rows])
-    return pixels.reshape(height, width, info["planes"])
-
-
-#: zlib's level for the PNGs written. On 18 denoised images (grey and colour, 0.03 to 0.8
-#: MP) level 6, Pillow's and zlib's default, took 2.1x the time of level 4 for files 0.1 %
-#: larger in all; level 1 took 0.6x the time of level 4 for files 11 % larger.
-_PNG_LEVEL = 4
-
-
-def _encode_png16(data: np.ndarray) -> bytes:
-    """Encode 16-bit pixels (grey or colour, with alpha or not) as a PNG, with libpng."""
-    import imagecodecs
-
-    return imagecodecs.png_encode(np.ascontiguousarray(data), level=_PNG_LEVEL)
 
 
 def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
@@ -557,13 +519,13 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
 
     if extension == ".png":
         if data.dtype == np.uint16:
-            encoded = _encode_png16(data)
+            encoded = encode_png16(data)
         else:
             # Pillow directly, as imageio calls it (at Pillow's level, 6), without importing
             # imageio (see _PLAIN_MODES).
             buffer = io.BytesIO()
             Image.fromarray(np.ascontiguousarray(data)).save(buffer, format="PNG",
-                                                            compress_level=_PNG_LEVEL)
+                                                            compress_level=PNG_LEVEL)
             encoded = buffer.getvalue()
         return ((with_png_chunks(encoded, metadata) if metadata else encoded),
                 metadata.microscopy_note("PNG")
@@ -587,7 +549,8 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
             notes.append("WebP holds no grey: written as colour with three equal channels")
         image.save(buffer, format="WEBP", lossless=True, **keywords)
     else:
-        image.save(buffer, format="JPEG", quality=95, **keywords)
+        image.save(buffer, format="JPEG", **(picture.jpeg_options or {"quality": 95}),
+                   **keywords)
         if metadata.iptc and len(metadata.iptc) <= JPEG_MOST_IPTC:
             return with_jpeg_iptc(buffer.getvalue(), metadata.iptc), notes
     return buffer.getvalue(), notes
