@@ -2,6 +2,7 @@
 
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -79,9 +80,6 @@ def test_png_text_gamma_density_and_16_bit_profile(tmp_path):
                                                   dpi=(72, 72))
     raw = source.read_bytes()
     # Add a gAMA chunk by hand after the header (Pillow writes none).
-    import struct
-    import zlib
-
     gamma = struct.pack(">I", 45455)
     chunk = struct.pack(">I", 4) + b"gAMA" + gamma + struct.pack(
         ">I", zlib.crc32(b"gAMA" + gamma) & 0xFFFFFFFF)
@@ -93,6 +91,33 @@ def test_png_text_gamma_density_and_16_bit_profile(tmp_path):
     assert info["Title"] == "a noisy test" and info["Comment"] == "naïve ünïcode"
     assert info["gamma"] == pytest.approx(0.45455)
     assert tuple(round(v) for v in info["dpi"]) == (72, 72)
+
+
+def _png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def test_png_colour_chunks_are_kept_and_its_time_is_not(tmp_path):
+    # sRGB and the primaries (cHRM) were dropped without a word; tIME is the old file's.
+    from nlmeans_cli.io.metadata import png_chunks
+
+    rng = np.random.default_rng(21)
+    buffer = io.BytesIO()
+    Image.fromarray(_pixels(rng)).save(buffer, format="PNG")
+    raw = buffer.getvalue()
+    primaries = struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
+    colour = {b"sRGB": b"\x00", b"cHRM": primaries}
+    added = b"".join(_png_chunk(kind, data) for kind, data in colour.items())
+    source = tmp_path / "in.png"
+    source.write_bytes(raw[:33] + added + _png_chunk(b"tIME", b"\x07\xe4\x01\x02\x03\x04\x05")
+                       + raw[33:])
+    _denoise(source, tmp_path / "out.png")
+    written = dict(png_chunks((tmp_path / "out.png").read_bytes()))
+    assert {kind: written.get(kind) for kind in colour} == colour
+    assert b"tIME" not in written
+    result = _denoise(source, tmp_path / "out.jpg")
+    assert "PNG colour chunks (cHRM) dropped: JPG holds none" in result.stderr
 
 
 def test_tiff_resolution_description_profile_and_camera(tmp_path):

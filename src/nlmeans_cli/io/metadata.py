@@ -51,6 +51,11 @@ _STRUCTURE_TAGS = {
 _IMAGEJ_LAYOUT = {"ImageJ", "images", "channels", "slices", "frames", "hyperstack", "mode",
                   "min", "max", "axes", "Ranges", "LUTs", "Info", "Labels", "Properties"}
 
+# A PNG's chunks, besides gAMA and iCCP, that say what colours its values mean: the sRGB
+# intent, primaries (cHRM), coding-independent code points (cICP, HDR) and the mastering
+# display's and content's light levels (mDCV, cLLI). Denoising leaves them true.
+_COLOUR_CHUNKS = frozenset({b"sRGB", b"cHRM", b"cICP", b"mDCV", b"cLLI"})
+
 # tifffile's own description keys that describe a still's layout; tifffile writes them anew
 # (an axes string read off a single page may not match how the still is written back).
 _SHAPED_LAYOUT = {"shape", "axes"}
@@ -71,6 +76,9 @@ class Metadata:
         Pixels per inch, horizontal and vertical.
     gamma : float or None
         PNG gamma (``gAMA``).
+    colour_chunks : dict
+        A PNG's other chunks that say what colours its values mean (:data:`_COLOUR_CHUNKS`),
+        type to data, as stored.
     text : dict
         PNG text chunks, keyword to text.
     description : str or None
@@ -99,6 +107,7 @@ class Metadata:
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
     gamma: float | None = None
+    colour_chunks: dict[bytes, bytes] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
     description: str | None = None
     shaped: dict | None = None
@@ -111,9 +120,20 @@ class Metadata:
     notes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return any((self.icc, self.exif, self.dpi, self.gamma, self.text, self.description,
+        return any((self.icc, self.exif, self.dpi, self.gamma, self.colour_chunks, self.text,
+                    self.description,
                     self.shaped, self.xmp, self.iptc, self.comment, self.tiff_resolution,
                     self.imagej, self.ome))
+
+    def colour_chunks_note(self, format_name: str) -> list[str]:
+        """Return the note for an output that cannot hold a PNG's colour chunks.
+
+        ``sRGB`` goes unsaid: an output without a profile is read as sRGB.
+        """
+        dropped = sorted(kind.decode("latin-1") for kind in self.colour_chunks
+                         if kind != b"sRGB")
+        return ([f"PNG colour chunks ({', '.join(dropped)}) dropped: {format_name} holds "
+                 "none"] if dropped else [])
 
     def microscopy_note(self, format_name: str) -> list[str]:
         """Return the note for an output that cannot hold ImageJ or OME metadata."""
@@ -204,6 +224,8 @@ def _png_metadata(raw: bytes) -> Metadata:
             metadata.exif = _clean_exif(data, metadata.notes)
         elif kind == b"gAMA" and len(data) == 4:
             metadata.gamma = struct.unpack(">I", data)[0] / 100000.0
+        elif kind in _COLOUR_CHUNKS:
+            metadata.colour_chunks[kind] = data
         elif kind == b"pHYs" and len(data) == 9:
             x, y, unit = struct.unpack(">IIB", data)
             if unit == 1 and x and y:  # per metre
@@ -453,6 +475,7 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
 
     if metadata.text:
         notes.append("PNG text chunks dropped: a TIFF output holds only a description")
+    notes.extend(metadata.colour_chunks_note("TIFF"))
     if extratags:
         keywords["extratags"] = extratags
     return keywords, notes
@@ -479,6 +502,7 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
         chunks.append((b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(metadata.icc)))
     if metadata.gamma:
         chunks.append((b"gAMA", struct.pack(">I", round(metadata.gamma * 100000))))
+    chunks.extend(metadata.colour_chunks.items())
     if metadata.dpi:
         per_metre = [round(value / 0.0254) for value in metadata.dpi]
         chunks.append((b"pHYs", struct.pack(">IIB", *per_metre, 1)))
@@ -565,5 +589,6 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
                      f"segment holds ({JPEG_MOST_IPTC})")
     if metadata.gamma:
         notes.append(f"PNG gamma dropped: {extension[1:].upper()} has no gamma field")
+    notes.extend(metadata.colour_chunks_note(extension[1:].upper()))
     notes.extend(metadata.microscopy_note(extension[1:].upper()))
     return keywords, notes
