@@ -16,7 +16,7 @@ from a PNG, JPEG, WebP or TIFF into one :class:`Metadata`; the writers of
 
 TIFF outputs hold EXIF's first-IFD tags (camera make and model, software, date, artist,
 copyright) and its EXIF and GPS sub-IFDs, which tifffile does not write: they are added to the
-encoded file (:func:`nlmeans_cli.io.tiff_exif.with_tiff_exif`).
+encoded file (:mod:`nlmeans_cli.io.tiff_metadata`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from .iptc import IPTC_RESOURCE, JPEG_MOST_IPTC
 from .iptc import TIFF_TAG as IPTC_TAG
 from .xmp import JPEG_MOST_XMP, PNG_KEYWORD, TIFF_TAG, carried_xmp, png_xmp_chunk
 
-__all__ = ["Metadata", "imagej_settings", "open_unlimited", "pillow_options", "png_chunks",
-           "png_orientation", "read_metadata", "tiff_tags", "with_png_chunks"]
+__all__ = ["TIFF_TEXT_TAGS", "Metadata", "imagej_settings", "open_unlimited", "pillow_options",
+           "png_chunks", "png_orientation", "read_metadata", "with_png_chunks"]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 
 #: EXIF first-IFD tags a TIFF output keeps, as (tag, tifffile's name for the keyword if any).
-_TIFF_TEXT_TAGS = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
+TIFF_TEXT_TAGS = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
                    0x013B: "Artist", 0x013C: "HostComputer", 0x8298: "Copyright"}
 
 #: TIFF tags that describe the pixels' storage, never copied from one file to another.
@@ -388,7 +388,7 @@ def _tiff_metadata(raw: bytes) -> Metadata:
             # reader (and every EXIF reader) refuses; EXIF is classic TIFF.
             exif.bigtiff = False
             block = exif.tobytes()
-        metadata.exif = _clean_exif(block, metadata.notes, keep=_TIFF_TEXT_TAGS)
+        metadata.exif = _clean_exif(block, metadata.notes, keep=TIFF_TEXT_TAGS)
     except Exception:  # Pillow cannot open every TIFF (float colour, ...); the rest stays
         pass
     return metadata
@@ -410,75 +410,6 @@ def imagej_settings(tiff) -> dict:
     """
     return {key: value for key, value in (tiff.imagej_metadata or {}).items()
             if key not in _IMAGEJ_LAYOUT}
-
-
-def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
-    """Return tifffile keywords that write *metadata* into a TIFF, and what is dropped.
-
-    Parameters
-    ----------
-    metadata : Metadata
-        What to write.
-
-    Returns
-    -------
-    keywords : dict
-        ``resolution``, ``resolutionunit``, ``description`` and ``extratags`` for
-        ``tifffile.imwrite``.
-    notes : list of str
-        What a TIFF written by tifffile cannot hold.
-    """
-    keywords: dict = {}
-    extratags = []
-    notes = []
-    if metadata.icc:
-        extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
-    if metadata.xmp:
-        extratags.append((TIFF_TAG, "B", len(metadata.xmp), metadata.xmp, True))
-    if metadata.iptc:  # UNDEFINED (7), as records of bytes
-        extratags.append((IPTC_TAG, 7, len(metadata.iptc), metadata.iptc, True))
-    if metadata.comment:
-        notes.append("the JPEG comment dropped: a TIFF output holds none")
-    if metadata.tiff_resolution:
-        x, y, unit = metadata.tiff_resolution
-        keywords["resolution"] = (x, y)
-        keywords["resolutionunit"] = unit
-    elif metadata.dpi:
-        keywords["resolution"] = metadata.dpi
-        keywords["resolutionunit"] = "INCH"
-    if metadata.description:
-        keywords["description"] = metadata.description
-        keywords["metadata"] = None  # no second, JSON description from tifffile
-    elif metadata.shaped:
-        keywords["metadata"] = dict(metadata.shaped)  # tifffile adds the shape
-    if metadata.imagej is not None:
-        keywords["imagej"] = True
-        keywords["metadata"] = dict(metadata.imagej)
-        keywords.pop("description", None)
-        keywords.pop("resolutionunit", None)  # ImageJ keeps its unit in its metadata
-    elif metadata.ome:
-        keywords["description"] = metadata.ome
-        keywords["metadata"] = None
-    if metadata.exif:
-        exif = metadata.exif_tags()
-        for tag in _TIFF_TEXT_TAGS:
-            value = exif.get(tag)
-            if not isinstance(value, str) or not value:
-                continue
-            # tifffile writes these two itself; its keywords set them.
-            if tag == 0x0131:
-                keywords["software"] = value
-            elif tag == 0x0132:
-                keywords["datetime"] = value
-            else:
-                extratags.append((tag, "s", 0, value, True))
-
-    if metadata.text:
-        notes.append("PNG text chunks dropped: a TIFF output holds only a description")
-    notes.extend(metadata.colour_chunks_note("TIFF"))
-    if extratags:
-        keywords["extratags"] = extratags
-    return keywords, notes
 
 
 def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:

@@ -30,7 +30,6 @@ from .metadata import (
     pillow_options,
     png_orientation,
     read_metadata,
-    tiff_tags,
     with_png_chunks,
 )
 from .still_codecs import (
@@ -43,7 +42,7 @@ from .still_codecs import (
     read_interlaced_png16,
     read_plain,
 )
-from .tiff_exif import with_tiff_exif
+from .tiff_metadata import tiff_tags, with_tiff_exif
 
 __all__ = [
     "FORMATS",
