@@ -274,10 +274,11 @@ def test_a_tiff_s_iptc_stored_as_longs_reaches_a_jpeg(tmp_path, byteorder):
 
 
 @pytest.mark.parametrize("kind", ["plain", "zlib", "imagej", "ome-channels"])
-def test_a_stack_keeps_its_xmp_and_iptc_on_its_first_page(tmp_path, kind):
+def test_a_stack_keeps_its_xmp_iptc_and_georeferencing_on_its_first_page(tmp_path, kind):
     rng = np.random.default_rng(20)
     packet = _xmp(1)
-    tags = [(700, "B", len(packet), packet, True), (33723, 7, len(_CAPTION), _CAPTION, True)]
+    tags = [(700, "B", len(packet), packet, True), (33723, 7, len(_CAPTION), _CAPTION, True),
+            *_GEO]
     shape = (2, 3, 24, 28) if kind == "ome-channels" else (4, 24, 28)
     stack = _stack(rng, (int(np.prod(shape[:-2])), *shape[-2:])).reshape(shape)
     source = tmp_path / ("stack.ome.tif" if kind == "ome-channels" else "stack.tif")
@@ -291,8 +292,55 @@ def test_a_stack_keeps_its_xmp_and_iptc_on_its_first_page(tmp_path, kind):
         assert tiff.series[0].shape == stack.shape
         assert tiff.pages.first.tags.valueof(700) == packet
         assert tiff.pages.first.tags.valueof(33723) == _CAPTION
+    assert _geo_values(tmp_path / "out.tif") == {code: value for code, _, _, value, _ in _GEO}
     result = _denoise(source, tmp_path / "out.npy")
-    assert "XMP and IPTC dropped: .npy cannot hold it" in result.stderr
+    assert "XMP, IPTC and GeoTIFF tags dropped: .npy cannot hold it" in result.stderr
+
+
+_GEO = [(33550, 12, 3, (30.0, 30.0, 0.0), True),
+        (33922, 12, 6, (0.0, 0.0, 0.0, 500000.0, 4000000.0, 0.0), True),
+        (34735, 3, 16, (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633), True),
+        (34737, 2, 0, "WGS 84 / UTM zone 33N|", True)]
+
+
+def _geo_values(path):
+    with tifffile.TiffFile(path) as tiff:
+        tags = tiff.pages.first.tags
+        return {code: tags[code].value for code, *_ in _GEO if code in tags}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+def test_a_geotiff_keeps_its_georeferencing_and_its_no_data(tmp_path, dtype):
+    # Georeferencing was dropped without a word, and no-data pixels came out as data.
+    rng = np.random.default_rng(22)
+    nodata = -9999 if dtype == np.float32 else 0
+    top = 1.0 if dtype == np.float32 else 65535
+    image = np.clip(0.5 + 0.05 * rng.standard_normal((48, 56)), 0, 1) * top
+    image = image.astype(dtype)
+    image[:, :16] = nodata
+    source = tmp_path / "scene.tif"
+    tifffile.imwrite(source, image, extratags=[*_GEO, (42113, 2, 0, str(nodata), True)])
+    result = _denoise(source, tmp_path / "out.tif", "--sigma", "12.75")  # 0.05 of the range
+    assert "pixels hold GDAL's no-data value" in result.stderr
+    assert _geo_values(tmp_path / "out.tif") == {code: value for code, _, _, value, _ in _GEO}
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.dtype == dtype and (out[:, :16] == nodata).all()
+    # the measured part denoised: within its own range, never pulled toward the no-data value
+    assert out[:, 16:].min() > 0.2 * top and np.isfinite(out).all()
+    assert np.std(out[:, 24:]) < np.std(image[:, 24:])
+    if dtype == np.uint16:
+        result = _denoise(source, tmp_path / "out.png")
+        assert "GeoTIFF georeferencing dropped: PNG cannot hold it" in result.stderr
+
+
+def test_geotiff_tags_are_dropped_where_the_pixels_were_turned(tmp_path):
+    rng = np.random.default_rng(23)
+    source = tmp_path / "turned.tif"
+    tifffile.imwrite(source, _pixels(rng, (24, 28), np.uint16),
+                     extratags=[*_GEO, (274, 3, 1, 6, True)])
+    result = _denoise(source, tmp_path / "out.tif")
+    assert "GeoTIFF georeferencing dropped: the pixels were turned upright" in result.stderr
+    assert _geo_values(tmp_path / "out.tif") == {}
 
 
 def test_strip_metadata_drops_everything(tmp_path):

@@ -26,6 +26,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from .geotiff import geo_extratags
 from .iptc import IPTC_RESOURCE, JPEG_MOST_IPTC
 from .iptc import TIFF_TAG as IPTC_TAG
 from .xmp import JPEG_MOST_XMP, PNG_KEYWORD, TIFF_TAG, carried_xmp, png_xmp_chunk
@@ -95,6 +96,9 @@ class Metadata:
         IPTC records (a JPEG's APP13 resource, TIFF tag 33723: :mod:`nlmeans_cli.io.iptc`).
     comment : str or None
         A JPEG's comment (``COM``), which a PNG holds as its ``Comment`` text.
+    geo : tuple
+        A TIFF's GeoTIFF and GDAL tags, as tifffile's ``extratags``
+        (:func:`nlmeans_cli.io.geotiff.geo_extratags`).
     imagej : dict or None
         A single-page ImageJ TIFF's metadata (unit, spacing, ...; not the layout keys).
     ome : str or None
@@ -114,6 +118,7 @@ class Metadata:
     xmp: bytes | None = None
     iptc: bytes | None = None
     comment: str | None = None
+    geo: tuple = ()
     tiff_resolution: tuple[float, float, int] | None = None
     imagej: dict | None = None
     ome: str | None = None
@@ -122,7 +127,8 @@ class Metadata:
     def __bool__(self) -> bool:
         return any((self.icc, self.exif, self.dpi, self.gamma, self.colour_chunks, self.text,
                     self.description,
-                    self.shaped, self.xmp, self.iptc, self.comment, self.tiff_resolution,
+                    self.shaped, self.xmp, self.iptc, self.comment, self.geo,
+                    self.tiff_resolution,
                     self.imagej, self.ome))
 
     def colour_chunks_note(self, format_name: str) -> list[str]:
@@ -136,10 +142,11 @@ class Metadata:
                  "none"] if dropped else [])
 
     def microscopy_note(self, format_name: str) -> list[str]:
-        """Return the note for an output that cannot hold ImageJ or OME metadata."""
+        """Return the notes for an output that cannot hold ImageJ, OME or GeoTIFF metadata."""
         kind = "ImageJ" if self.imagej else "OME" if self.ome else None
         return ([f"{kind} metadata (spacing, unit) dropped: {format_name} cannot hold it"]
-                if kind else [])
+                if kind else []) + ([f"GeoTIFF georeferencing dropped: {format_name} cannot "
+                                     "hold it"] if self.geo else [])
 
     def exif_tags(self):
         """Return the EXIF as a ``PIL.Image.Exif`` (empty without EXIF)."""
@@ -374,6 +381,8 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         elif tiff.is_shaped and tiff.shaped_metadata:
             metadata.shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
                                if key not in _SHAPED_LAYOUT} or None
+        metadata.geo = geo_extratags(page, notes=metadata.notes,
+                                     turned=int(tags.valueof(_ORIENTATION, 1) or 1) not in (0, 1))
         iptc = tags.valueof(IPTC_TAG)
         metadata.iptc = bytes(iptc) if isinstance(iptc, bytes) and iptc else None
         metadata.xmp = carried_xmp(tags.valueof(TIFF_TAG), notes=metadata.notes,

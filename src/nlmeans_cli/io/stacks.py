@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import ImageFileError
+from .geotiff import geo_extratags
 from .iptc import TIFF_TAG as IPTC_TAG
 from .metadata import imagej_settings
 from .xmp import TIFF_TAG as XMP_TAG
@@ -111,12 +112,14 @@ def _stack_metadata(tiff, first, notes: list[str]) -> dict:
                   if key != "shape"}
         if shaped:
             carried["shaped"] = shaped
-    # A photographer's or an archive's records on the first page, written back there.
+    # A photographer's or an archive's records and a map's georeferencing on the first page,
+    # written back there.
     xmp = first.tags.valueof(XMP_TAG)
     xmp = carried_xmp(xmp, turned=False, notes=notes) if isinstance(xmp, bytes) else None
     extratags = [(tag, kind, len(value), bytes(value), True) for tag, kind, value in (
         (XMP_TAG, "B", xmp), (IPTC_TAG, 7, first.tags.valueof(IPTC_TAG)))
         if isinstance(value, bytes) and value]
+    extratags += geo_extratags(first, turned=False, notes=notes)
     if extratags:
         carried["extratags"] = extratags
     compression, options, _ = compression_of(first, first.dtype)

@@ -23,6 +23,7 @@ import numpy as np
 from ..scales import SUPPORTED_DTYPES
 from .arrays import encode_array, read_array
 from .atomic import ImageFileError, check_target, reason, staged
+from .geotiff import gdal_nodata, mark_nodata
 from .iptc import JPEG_MOST_IPTC, with_jpeg_iptc
 from .metadata import (
     Metadata,
@@ -83,6 +84,10 @@ class Picture:
     tiff_options : dict
         How a TIFF input was compressed (``tifffile.imwrite`` keywords); a TIFF output keeps
         it.
+    nodata, nodata_mask : float or None, numpy.ndarray or None
+        GDAL's no-data value of a TIFF and where the input held it
+        (:func:`nlmeans_cli.io.geotiff.mark_nodata`): written back there, whatever the
+        pixels become.
     jpeg_options : dict
         How a JPEG input was encoded (Pillow's ``save`` keywords: its quantisation tables and
         chroma subsampling, :func:`nlmeans_cli.io.still_codecs.jpeg_encoding`); a JPEG output
@@ -98,6 +103,8 @@ class Picture:
     tiff_options: dict = field(default_factory=dict)
     metadata: Metadata = field(default_factory=Metadata)
     jpeg_options: dict = field(default_factory=dict)
+    nodata: float | None = None
+    nodata_mask: np.ndarray | None = None
 
     @property
     def channel_axis(self) -> int | None:
@@ -107,13 +114,17 @@ class Picture:
     def with_pixels(self, pixels: np.ndarray) -> Picture:
         """Return a copy holding *pixels* in place of the current ones."""
         return Picture(pixels, self.alpha, list(self.notes), dict(self.tiff_options),
-                       self.metadata, dict(self.jpeg_options))
+                       self.metadata, dict(self.jpeg_options), self.nodata, self.nodata_mask)
 
     def stacked(self) -> np.ndarray:
-        """Return the pixels with the alpha channel put back last."""
+        """Return the pixels, no-data values put back, with the alpha channel put back last."""
+        pixels = self.pixels
+        if self.nodata_mask is not None:
+            pixels = np.where(self.nodata_mask, np.asarray(self.nodata).astype(pixels.dtype),
+                              pixels)
         if self.alpha is None:
-            return self.pixels
-        pixels = self.pixels if self.pixels.ndim == 3 else self.pixels[..., np.newaxis]
+            return pixels
+        pixels = pixels if pixels.ndim == 3 else pixels[..., np.newaxis]
         return np.concatenate([pixels, self.alpha[..., np.newaxis]], axis=-1)
 
 
@@ -324,6 +335,10 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         picture = _to_picture(path, pixels, None, notes + tiff_notes)
         picture.metadata = read_metadata(raw, kind)
         picture.notes.extend(picture.metadata.notes)
+        picture.nodata = gdal_nodata(picture.metadata.geo)
+        if picture.nodata is not None:
+            picture.pixels, picture.nodata_mask = mark_nodata(picture.pixels, picture.nodata,
+                                                              picture.notes)
         picture.tiff_options = write_options
         return picture
     try:

@@ -42,6 +42,7 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
         extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
     if metadata.xmp:
         extratags.append((XMP_TAG, "B", len(metadata.xmp), metadata.xmp, True))
+    extratags.extend(metadata.geo)
     if metadata.iptc:  # UNDEFINED (7), as records of bytes
         extratags.append((IPTC_TAG, 7, len(metadata.iptc), metadata.iptc, True))
     if metadata.comment:

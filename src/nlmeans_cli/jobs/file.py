@@ -521,7 +521,7 @@ def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
     carried = {} if strip_metadata else sequence.carried or {}
     kept_by = {"ImageJ metadata": ("imagej", (".tif", ".tiff")),
                "OME-XML": ("ome", (".tif", ".tiff")),
-               "XMP and IPTC": ("extratags", (".tif", ".tiff")),
+               "XMP, IPTC and GeoTIFF tags": ("extratags", (".tif", ".tiff")),
                "video tags": ("container", tuple(VIDEO_CODECS))}
     notes.extend(f"{name} dropped: {suffix} cannot hold it"
                  for name, (piece, extensions) in kept_by.items()
