@@ -214,3 +214,20 @@ def test_output_gets_the_usual_file_mode(tmp_path):
     finally:
         os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_camera_jpeg_with_multi_picture_previews_is_read_as_its_photograph(tmp_path, rng):
+    # Cameras add previews to their JPEGs (the Multi-Picture Format): such a file was refused
+    # as holding 2 frames.
+    photograph = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+    preview = Image.fromarray(photograph[::2, ::2].copy())
+    path = tmp_path / "camera.jpg"
+    Image.fromarray(photograph).save(path, format="MPO", save_all=True, quality=95,
+                                     append_images=[preview])
+    with Image.open(path) as image:
+        assert image.format == "MPO" and image.n_frames == 2
+        first = np.asarray(image.convert("RGB"))
+    picture = read_picture(path)
+    assert_array_equal(picture.pixels, first)
+    assert any("1 more image of the JPEG's Multi-Picture Format" in note
+               for note in picture.notes)

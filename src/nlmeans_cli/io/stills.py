@@ -170,6 +170,7 @@ class _Header:
     frames: int = 1
     mode: str | None = None
     orientation: int = 1
+    previews: int = 0
 
 
 def _header(raw: bytes, kind: str) -> _Header:
@@ -181,8 +182,13 @@ def _header(raw: bytes, kind: str) -> _Header:
             orientation = image.getexif().get(_ORIENTATION, 1)
         else:
             orientation = 1
-        return _Header(image.width, image.height, getattr(image, "n_frames", 1), image.mode,
-                       int(orientation))
+        frames = getattr(image, "n_frames", 1)
+        if image.format == "MPO":
+            # A camera's JPEG with its previews (the Multi-Picture Format): the first image
+            # is the photograph, the others smaller copies of it (or another view).
+            return _Header(image.width, image.height, 1, image.mode, int(orientation),
+                           previews=frames - 1)
+        return _Header(image.width, image.height, frames, image.mode, int(orientation))
 
 
 _ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
@@ -354,6 +360,11 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
             f"{path}: {header.width}x{header.height} is {header.width * header.height} pixels, "
             f"more than the limit of {max_pixels} (raise it with --max-pixels)")
     options = {}
+    if header.previews:
+        options["index"] = 0
+        notes.append(f"{header.previews} more image{'s' if header.previews > 1 else ''} of the "
+                     "JPEG's Multi-Picture Format (a camera's previews, or another view) left "
+                     "out: the output holds the first, the photograph, alone")
     if header.mode == "CMYK":
         options["mode"] = "RGB"
         notes.append("CMYK image converted to RGB and written as RGB")
