@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 import nlmeans_cli.denoising
 from nlmeans_cli.cli import app
+from nlmeans_cli.io.stills import read_picture
 from nlmeans_cli.jobs.file import denoise_file
 
 runner = CliRunner()
@@ -89,3 +90,28 @@ def test_a_jpeg_keeps_its_input_jpeg_s_tables_and_subsampling(tmp_path, rng, qua
     Image.fromarray(pixels).save(reference, quality=95)
     with Image.open(reference) as expected, Image.open(tmp_path / "png.jpg") as written:
         assert written.quantization == expected.quantization
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_premultiplied_alpha_stays_premultiplied_in_a_tiff_and_straight_in_a_png(tmp_path, rng,
+                                                                                dtype):
+    # A TIFF's associated (premultiplied) alpha was written back labelled straight: its
+    # colours, multiplied by alpha already, would be multiplied again where shown.
+    top = np.iinfo(dtype).max
+    straight = (rng.random((24, 28, 3)) * 0.5 + 0.25) * top
+    alpha = np.linspace(0.5, 1.0, 28)[np.newaxis, :, np.newaxis].repeat(24, 0) * top
+    premultiplied = np.concatenate([np.rint(straight * alpha / top), np.rint(alpha)], -1)
+    source = tmp_path / "in.tif"
+    tifffile.imwrite(source, premultiplied.astype(dtype), photometric="rgb",
+                     extrasamples=["assocalpha"])
+    for extension in (".tif", ".png"):
+        result = runner.invoke(app, ["denoise", str(source), str(tmp_path / f"out{extension}"),
+                                     "--sigma", "0.01"])
+        assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert [int(kind) for kind in tiff.pages.first.extrasamples] == [1]  # associated
+        np.testing.assert_allclose(tiff.asarray(), premultiplied, atol=0.01 * top)
+    assert "premultiplied alpha written as straight alpha, as PNG holds it" in result.stderr
+    png = read_picture(tmp_path / "out.png").stacked().astype(np.float64)  # 16 bits exactly
+    np.testing.assert_allclose(png[..., :3], straight, atol=0.02 * top)
+    np.testing.assert_array_equal(png[..., 3], np.rint(alpha[..., 0]))

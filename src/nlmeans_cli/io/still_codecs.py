@@ -12,7 +12,7 @@ import numpy as np
 from .metadata import open_unlimited
 
 __all__ = ["EIGHT_BIT_IN_PILLOW", "PNG_LEVEL", "decode_png16", "encode_png16", "is_16_bit_png",
-           "jpeg_encoding", "read_interlaced_png16", "read_plain"]
+           "jpeg_encoding", "read_interlaced_png16", "read_plain", "straight_alpha"]
 
 
 def read_plain(raw: bytes) -> np.ndarray:
@@ -102,3 +102,31 @@ def jpeg_encoding(raw: bytes) -> dict:
     if sampling != -1:
         options["subsampling"] = sampling
     return options
+
+
+def straight_alpha(data: np.ndarray) -> np.ndarray:
+    """Return colours premultiplied by their alpha (last channel) divided by it again.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Channels last, alpha last; integer (full scale the type's maximum) or float (1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The same type: where alpha is 0 the colours are 0, elsewhere ``colour / alpha`` of
+        full scale, rounded and clipped for integers.
+
+    Notes
+    -----
+    ``O(N)``, in float64. Premultiplied colours at an alpha of a few levels hold few levels
+    themselves: divided, they come out coarse, as any conversion to straight alpha gives.
+    """
+    full = float(np.iinfo(data.dtype).max) if np.issubdtype(data.dtype, np.integer) else 1.0
+    alpha = data[..., -1:].astype(np.float64)
+    colours = data[..., :-1].astype(np.float64)
+    straight = np.divide(colours * full, alpha, out=np.zeros_like(colours), where=alpha > 0)
+    if np.issubdtype(data.dtype, np.integer):
+        straight = np.clip(np.rint(straight), 0, full)
+    return np.concatenate([straight, alpha], axis=-1).astype(data.dtype)

@@ -42,6 +42,7 @@ from .still_codecs import (
     jpeg_encoding,
     read_interlaced_png16,
     read_plain,
+    straight_alpha,
 )
 from .tiff_metadata import tiff_tags, with_tiff_exif
 
@@ -408,12 +409,13 @@ def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
 
     colour = picture.pixels.ndim == 3
     options = dict(picture.tiff_options)
+    extrasamples = options.pop("extrasamples", ("unassalpha",))
     if options.get("compression") == "jpeg" and picture.alpha is not None:
         options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
     buffer = io.BytesIO()
     options.setdefault("planarconfig", "contig")
     tifffile.imwrite(buffer, data, photometric="rgb" if colour else "minisblack",
-                     extrasamples=("unassalpha",) if picture.alpha is not None else None,
+                     extrasamples=extrasamples if picture.alpha is not None else None,
                      **options, **keywords)
     return buffer.getvalue()
 
@@ -526,6 +528,11 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
                                alpha=picture.alpha is not None)
     extension = output.suffix.lower()
     metadata = Metadata() if strip_metadata else picture.metadata
+    if (picture.alpha is not None and extension in (".png", ".webp")
+            and picture.tiff_options.get("extrasamples") == ("assocalpha",)):
+        data = straight_alpha(data)
+        picture.notes.append(f"premultiplied alpha written as straight alpha, as "
+                             f"{extension[1:].upper()} holds it")
     with staged(output, overwrite=overwrite) as temporary:
         # Encoded in memory first: the file is then written by one plain write, so that a
         # full disk is one error here and not a second one when an encoder closes its file.

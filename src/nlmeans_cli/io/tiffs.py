@@ -210,7 +210,8 @@ def layout_of(page, pixels: np.ndarray) -> dict:
     dict
         Keywords for ``tifffile.imwrite``: ``tile`` for a tiled input (viewers of large
         images read tiled files a tile at a time), ``planarconfig`` ``"separate"`` for
-        colour stored plane by plane; empty for a striped, interleaved input.
+        colour stored plane by plane, ``extrasamples`` ``("assocalpha",)`` for an alpha
+        channel the colours are premultiplied by; empty for a striped, interleaved input.
     """
     options: dict = {}
     tile = tile_of(page)
@@ -218,7 +219,14 @@ def layout_of(page, pixels: np.ndarray) -> dict:
         options["tile"] = tile  # kept where the image was not turned
     if pixels.ndim == 3 and stored_plane_by_plane(page):
         options["planarconfig"] = "separate"
+    extra = tuple(page.extrasamples or ())
+    if extra and int(extra[0]) == _ASSOCIATED_ALPHA:
+        options["extrasamples"] = ("assocalpha",)
     return options
+
+
+# TIFF's ExtraSamples value of an alpha channel the colours are premultiplied by.
+_ASSOCIATED_ALPHA = 1
 
 
 class _Collected(logging.Handler):
