@@ -115,3 +115,43 @@ def test_premultiplied_alpha_stays_premultiplied_in_a_tiff_and_straight_in_a_png
     png = read_picture(tmp_path / "out.png").stacked().astype(np.float64)  # 16 bits exactly
     np.testing.assert_allclose(png[..., :3], straight, atol=0.02 * top)
     np.testing.assert_array_equal(png[..., 3], np.rint(alpha[..., 0]))
+
+
+@pytest.mark.parametrize("count", [3, 4, 6])
+def test_a_multispectral_tiff_s_bands_are_denoised_and_written_back_as_bands(tmp_path, rng,
+                                                                            count):
+    # Grey samples none of which is alpha: four were read as colour and alpha (the fourth
+    # band left noisy and relabelled transparency), six refused as an unknown layout.
+    clean = np.linspace(0.3, 0.7, 40)[np.newaxis, :, np.newaxis] * np.ones((32, 40, count))
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1)
+    source = tmp_path / "bands.tif"
+    tifffile.imwrite(source, np.rint(noisy * 65535).astype(np.uint16),
+                     photometric="minisblack", planarconfig="contig")
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
+    assert result.exit_code == 0, result.output
+    assert f"40x32 {count} bands uint16" in result.stderr
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        page = tiff.pages.first
+        assert page.photometric.name == "MINISBLACK" and page.samplesperpixel == count
+        assert all(int(kind) == 0 for kind in page.extrasamples)  # unspecified, as they were
+        out = tiff.asarray() / 65535
+    for band in range(count):  # every band denoised
+        assert (np.abs(out[..., band] - clean[..., band]).mean()
+                < 0.5 * np.abs(noisy[..., band] - clean[..., band]).mean())
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
+    assert result.exit_code == 1
+    assert f"PNG cannot hold {count} bands of a multispectral image" in result.stderr
+
+
+def test_an_rgb_tiff_s_extra_sample_of_no_stated_meaning_keeps_its_label(tmp_path, rng):
+    pixels = rng.integers(0, 65536, (24, 28, 4), dtype=np.uint16)
+    source = tmp_path / "rgbn.tif"
+    tifffile.imwrite(source, pixels, photometric="rgb", extrasamples=["unspecified"])
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif"), "-q"])
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert [int(kind) for kind in tiff.pages.first.extrasamples] == [0]
+        np.testing.assert_array_equal(tiff.asarray()[..., 3], pixels[..., 3])  # untouched
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
+    assert result.exit_code == 0, result.output
+    assert "extra sample of no stated meaning written as alpha" in result.stderr

@@ -1,18 +1,22 @@
 """The codecs behind :mod:`nlmeans_cli.io.stills` that take more than one call of Pillow's.
 
-16-bit PNGs, which Pillow reads in colour as 8 bits (libpng through imagecodecs, or PyPNG),
-the plain 8-bit PNGs and JPEGs Pillow decodes directly, and what a JPEG output keeps of a
-JPEG input's encoding.
+A still's header (size, frames, orientation) read without its pixels, and the turn that puts
+them upright; 16-bit PNGs, which Pillow reads in colour as 8 bits (libpng through
+imagecodecs, or PyPNG); the plain 8-bit PNGs and JPEGs Pillow decodes directly; what a JPEG
+output keeps of a JPEG input's encoding; premultiplied alpha made straight.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .metadata import open_unlimited
+from .metadata import open_unlimited, png_orientation
 
-__all__ = ["EIGHT_BIT_IN_PILLOW", "PNG_LEVEL", "decode_png16", "encode_png16", "is_16_bit_png",
-           "jpeg_encoding", "read_interlaced_png16", "read_plain", "straight_alpha"]
+__all__ = ["EIGHT_BIT_IN_PILLOW", "PNG_LEVEL", "Header", "decode_png16", "encode_png16",
+           "is_16_bit_png", "jpeg_encoding", "read_header", "read_interlaced_png16", "read_plain",
+           "straight_alpha", "upright"]
 
 
 def read_plain(raw: bytes) -> np.ndarray:
@@ -130,3 +134,46 @@ def straight_alpha(data: np.ndarray) -> np.ndarray:
     if np.issubdtype(data.dtype, np.integer):
         straight = np.clip(np.rint(straight), 0, full)
     return np.concatenate([straight, alpha], axis=-1).astype(data.dtype)
+
+
+@dataclass
+class Header:
+    """A still's size, frame count, mode, EXIF orientation and Multi-Picture previews."""
+
+    width: int
+    height: int
+    frames: int = 1
+    mode: str | None = None
+    orientation: int = 1
+    previews: int = 0
+
+
+def read_header(raw: bytes, kind: str) -> Header:
+    """Size, frame count, mode and EXIF orientation, without decoding the pixels."""
+    with open_unlimited(raw) as image:
+        if kind == ".png":
+            orientation = png_orientation(raw)
+        elif kind in (".jpg", ".webp"):
+            orientation = image.getexif().get(_ORIENTATION, 1)
+        else:
+            orientation = 1
+        frames = getattr(image, "n_frames", 1)
+        if image.format == "MPO":
+            # A camera's JPEG with its previews (the Multi-Picture Format): the first image
+            # is the photograph, the others smaller copies of it (or another view).
+            return Header(image.width, image.height, 1, image.mode, int(orientation),
+                           previews=frames - 1)
+        return Header(image.width, image.height, frames, image.mode, int(orientation))
+
+
+_ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
+
+
+def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn pixels stored with an EXIF *orientation* (2-8) the way they are meant to be seen."""
+    turns = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
+             7: (3, True), 8: (1, False)}
+    quarter_turns, mirrored = turns.get(orientation, (0, False))
+    if mirrored:
+        pixels = pixels[:, ::-1]
+    return np.ascontiguousarray(np.rot90(pixels, quarter_turns))

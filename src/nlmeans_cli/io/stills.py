@@ -27,9 +27,7 @@ from .geotiff import gdal_nodata, mark_nodata
 from .iptc import JPEG_MOST_IPTC, with_jpeg_iptc
 from .metadata import (
     Metadata,
-    open_unlimited,
     pillow_options,
-    png_orientation,
     read_metadata,
     with_png_chunks,
 )
@@ -40,9 +38,11 @@ from .still_codecs import (
     encode_png16,
     is_16_bit_png,
     jpeg_encoding,
+    read_header,
     read_interlaced_png16,
     read_plain,
     straight_alpha,
+    upright,
 )
 from .tiff_metadata import tiff_tags, with_tiff_exif
 
@@ -85,6 +85,10 @@ class Picture:
     tiff_options : dict
         How a TIFF input was compressed (``tifffile.imwrite`` keywords); a TIFF output keeps
         it.
+    bands : bool
+        Whether the channels are a multispectral TIFF's bands (grey samples none of which is
+        alpha), not colour: a TIFF output writes them back so, and other formats, which
+        would read them as colour, are refused.
     nodata, nodata_mask : float or None, numpy.ndarray or None
         GDAL's no-data value of a TIFF and where the input held it
         (:func:`nlmeans_cli.io.geotiff.mark_nodata`): written back there, whatever the
@@ -106,6 +110,7 @@ class Picture:
     jpeg_options: dict = field(default_factory=dict)
     nodata: float | None = None
     nodata_mask: np.ndarray | None = None
+    bands: bool = False
 
     @property
     def channel_axis(self) -> int | None:
@@ -115,7 +120,8 @@ class Picture:
     def with_pixels(self, pixels: np.ndarray) -> Picture:
         """Return a copy holding *pixels* in place of the current ones."""
         return Picture(pixels, self.alpha, list(self.notes), dict(self.tiff_options),
-                       self.metadata, dict(self.jpeg_options), self.nodata, self.nodata_mask)
+                       self.metadata, dict(self.jpeg_options), self.nodata, self.nodata_mask,
+                       self.bands)
 
     def stacked(self) -> np.ndarray:
         """Return the pixels, no-data values put back, with the alpha channel put back last."""
@@ -162,47 +168,6 @@ def sniff_kind(raw: bytes) -> str | None:
     if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
         return ".webp"
     return None
-
-
-@dataclass
-class _Header:
-    width: int
-    height: int
-    frames: int = 1
-    mode: str | None = None
-    orientation: int = 1
-    previews: int = 0
-
-
-def _header(raw: bytes, kind: str) -> _Header:
-    """Size, frame count, mode and EXIF orientation, without decoding the pixels."""
-    with open_unlimited(raw) as image:
-        if kind == ".png":
-            orientation = png_orientation(raw)
-        elif kind in (".jpg", ".webp"):
-            orientation = image.getexif().get(_ORIENTATION, 1)
-        else:
-            orientation = 1
-        frames = getattr(image, "n_frames", 1)
-        if image.format == "MPO":
-            # A camera's JPEG with its previews (the Multi-Picture Format): the first image
-            # is the photograph, the others smaller copies of it (or another view).
-            return _Header(image.width, image.height, 1, image.mode, int(orientation),
-                           previews=frames - 1)
-        return _Header(image.width, image.height, frames, image.mode, int(orientation))
-
-
-_ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
-
-
-def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn pixels stored with an EXIF *orientation* (2-8) the way they are meant to be seen."""
-    turns = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
-             7: (3, True), 8: (1, False)}
-    quarter_turns, mirrored = turns.get(orientation, (0, False))
-    if mirrored:
-        pixels = pixels[:, ::-1]
-    return np.ascontiguousarray(np.rot90(pixels, quarter_turns))
 
 
 def _read_tiff(raw: bytes, path: Path, max_pixels: int
@@ -258,7 +223,7 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
             raise ImageFileError(str(error)) from None
         orientation = int(page.tags.valueof(274, 1) or 1)
         if orientation not in (0, 1):
-            pixels = _upright(pixels, orientation)
+            pixels = upright(pixels, orientation)
             notes.append(f"TIFF orientation {orientation} applied: the result is written "
                          "upright")
         if reduced:
@@ -339,7 +304,8 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         if n_pages > 1:
             raise ImageFileError(
                 f"{path}: holds {n_pages} frames; only still images are supported")
-        picture = _to_picture(path, pixels, None, notes + tiff_notes)
+        bands = write_options.pop("bands", False)
+        picture = _to_picture(path, pixels, None, notes + tiff_notes, bands=bands)
         picture.metadata = read_metadata(raw, kind)
         picture.notes.extend(picture.metadata.notes)
         picture.nodata = gdal_nodata(picture.metadata.geo)
@@ -349,7 +315,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         picture.tiff_options = write_options
         return picture
     try:
-        header = _header(raw, kind)
+        header = read_header(raw, kind)
     except Exception as error:  # the parsers raise many unrelated types
         raise ImageFileError(f"{path}: corrupt {KIND_NAMES[kind]} header ({reason(error)})"
                              ) from None
@@ -385,7 +351,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         raise ImageFileError(f"{path}: corrupt or truncated {KIND_NAMES[kind]} data "
                              f"({reason(error)})") from None
     if header.orientation not in (0, 1):
-        pixels = _upright(pixels, header.orientation)
+        pixels = upright(pixels, header.orientation)
         notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
                      "upright")
     picture = _to_picture(path, pixels, header.mode, notes)
@@ -414,13 +380,15 @@ def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
         options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
     buffer = io.BytesIO()
     options.setdefault("planarconfig", "contig")
-    tifffile.imwrite(buffer, data, photometric="rgb" if colour else "minisblack",
+    tifffile.imwrite(buffer, data, photometric="rgb" if colour and not picture.bands
+                     else "minisblack",
                      extrasamples=extrasamples if picture.alpha is not None else None,
                      **options, **keywords)
     return buffer.getvalue()
 
 
-def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str]) -> Picture:
+def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str], *,
+                bands: bool = False) -> Picture:
     if pixels.dtype == bool:
         pixels = pixels.astype(np.uint8) * np.uint8(255)
         notes.append("1-bit image read as 8-bit grey (0/255) and written as 8-bit")
@@ -431,6 +399,8 @@ def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[st
             f"{path}: unsupported pixel type {pixels.dtype}; "
             "expected 8- or 16-bit unsigned integers, 16-bit signed ones or 16/32/64-bit floats"
         )
+    if bands and pixels.ndim == 3:
+        return Picture(np.ascontiguousarray(pixels), None, notes, bands=True)
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] > 4):
         raise ImageFileError(f"{path}: unsupported image layout {pixels.shape}")
     alpha = None
@@ -449,7 +419,7 @@ _ALPHA_FORMATS = (".png", ".tif", ".tiff", ".webp", ".npy")
 
 def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | None = None,
                       overwrite: bool = False, dtype: np.dtype | None = None,
-                      alpha: bool = False) -> Path:
+                      alpha: bool = False, bands: int = 0) -> Path:
     """Check that an image may be written to *output* before any work is done.
 
     Parameters
@@ -465,6 +435,9 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
     alpha : bool
         Whether the image has an alpha channel, which the format must keep (JPEG and BMP
         cannot: dropping it would lose what the image carries).
+    bands : int
+        How many bands of a multispectral image are to be written (0: none), which only a
+        TIFF or ``.npy`` holds as bands.
 
     Returns
     -------
@@ -474,8 +447,8 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
     Raises
     ------
     ImageFileError
-        If the format is unsupported or cannot store *dtype* or the alpha channel, the output
-        is the input, or the output exists and *overwrite* is false.
+        If the format is unsupported or cannot store *dtype*, the alpha channel or the bands,
+        the output is the input, or the output exists and *overwrite* is false.
     """
     output = Path(output)
     if output.is_dir():
@@ -491,6 +464,10 @@ def check_output_path(output: str | os.PathLike, *, source: str | os.PathLike | 
     if alpha and extension not in _ALPHA_FORMATS:
         raise ImageFileError(f"{output}: {KIND_NAMES[_CANONICAL.get(extension, extension)]} "
                              f"cannot hold an alpha channel; use {', '.join(_ALPHA_FORMATS)}")
+    if bands and extension not in (".tif", ".tiff", ".npy"):
+        raise ImageFileError(f"{output}: {KIND_NAMES[_CANONICAL.get(extension, extension)]} "
+                             f"cannot hold {bands} bands of a multispectral image (it would "
+                             "read them as colour); use .tif, .tiff, .npy")
     return output
 
 
@@ -525,14 +502,18 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     """
     data = picture.stacked()
     output = check_output_path(output, source=source, overwrite=overwrite, dtype=data.dtype,
-                               alpha=picture.alpha is not None)
+                               alpha=picture.alpha is not None,
+                               bands=picture.pixels.shape[-1] if picture.bands else 0)
     extension = output.suffix.lower()
     metadata = Metadata() if strip_metadata else picture.metadata
-    if (picture.alpha is not None and extension in (".png", ".webp")
-            and picture.tiff_options.get("extrasamples") == ("assocalpha",)):
+    extra = picture.tiff_options.get("extrasamples") if picture.alpha is not None else None
+    if extra == ("assocalpha",) and extension in (".png", ".webp"):
         data = straight_alpha(data)
         picture.notes.append(f"premultiplied alpha written as straight alpha, as "
                              f"{extension[1:].upper()} holds it")
+    elif extra == ("unspecified",) and extension not in (".tif", ".tiff", ".npy"):
+        picture.notes.append(f"the TIFF's extra sample of no stated meaning written as alpha: "
+                             f"{extension[1:].upper()} holds no other")
     with staged(output, overwrite=overwrite) as temporary:
         # Encoded in memory first: the file is then written by one plain write, so that a
         # full disk is one error here and not a second one when an encoder closes its file.

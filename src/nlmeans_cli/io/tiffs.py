@@ -210,8 +210,11 @@ def layout_of(page, pixels: np.ndarray) -> dict:
     dict
         Keywords for ``tifffile.imwrite``: ``tile`` for a tiled input (viewers of large
         images read tiled files a tile at a time), ``planarconfig`` ``"separate"`` for
-        colour stored plane by plane, ``extrasamples`` ``("assocalpha",)`` for an alpha
-        channel the colours are premultiplied by; empty for a striped, interleaved input.
+        colour stored plane by plane, ``bands`` (not a keyword: taken off by the reader)
+        where grey samples none of which is alpha are a multispectral image's bands,
+        ``extrasamples`` ``("assocalpha",)`` for an alpha
+        channel the colours are premultiplied by (``("unspecified",)`` for an extra sample
+        of no stated meaning); empty for a striped, interleaved input.
     """
     options: dict = {}
     tile = tile_of(page)
@@ -219,14 +222,21 @@ def layout_of(page, pixels: np.ndarray) -> dict:
         options["tile"] = tile  # kept where the image was not turned
     if pixels.ndim == 3 and stored_plane_by_plane(page):
         options["planarconfig"] = "separate"
-    extra = tuple(page.extrasamples or ())
-    if extra and int(extra[0]) == _ASSOCIATED_ALPHA:
-        options["extrasamples"] = ("assocalpha",)
+    extra = [int(kind) for kind in page.extrasamples or ()]
+    if page.photometric.name == "MINISBLACK" and pixels.ndim == 3 and not (
+            set(extra) & {_ASSOCIATED_ALPHA, _STRAIGHT_ALPHA}):
+        options["bands"] = True  # a multispectral image's samples: none is alpha
+    elif extra and extra[0] in _EXTRA_SAMPLE_NAMES:
+        # Premultiplied, or of no stated meaning (an RGB image's fourth band): passed through
+        # as alpha is, and labelled as it was.
+        options["extrasamples"] = (_EXTRA_SAMPLE_NAMES[extra[0]],)
     return options
 
 
-# TIFF's ExtraSamples value of an alpha channel the colours are premultiplied by.
-_ASSOCIATED_ALPHA = 1
+# TIFF's ExtraSamples values of an alpha channel the colours are premultiplied by, and of a
+# straight one.
+_ASSOCIATED_ALPHA, _STRAIGHT_ALPHA = 1, 2
+_EXTRA_SAMPLE_NAMES = {0: "unspecified", _ASSOCIATED_ALPHA: "assocalpha"}
 
 
 class _Collected(logging.Handler):

@@ -18,7 +18,8 @@ def describe_picture(picture) -> str:
     str
     """
     shape = picture.pixels.shape
-    kind = "grey" if picture.pixels.ndim == 2 else f"{shape[2]} channels"
+    kind = ("grey" if picture.pixels.ndim == 2
+            else f"{shape[2]} {'bands' if picture.bands else 'channels'}")
     if picture.alpha is not None:
         kind += " + alpha"
     return f"{shape[1]}x{shape[0]} {kind} {picture.pixels.dtype}"

@@ -363,7 +363,8 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         picture = read_picture(source, max_pixels=options.max_pixels)
         # Before any work: what the output format cannot store is refused now, not after.
         check_output_path(target, source=source, overwrite=overwrite,
-                          dtype=picture.pixels.dtype, alpha=picture.alpha is not None)
+                          dtype=picture.pixels.dtype, alpha=picture.alpha is not None,
+                          bands=picture.pixels.shape[-1] if picture.bands else 0)
         outcome.notes = list(picture.notes)
         if options.volume or options.request.spacing is not None:
             outcome.notes.append("--volume and --spacing apply to stacks and volumes; this is "
