@@ -39,7 +39,7 @@ _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 
 #: EXIF first-IFD tags a TIFF output keeps, as (tag, tifffile's name for the keyword if any).
 TIFF_TEXT_TAGS = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
-                   0x013B: "Artist", 0x013C: "HostComputer", 0x8298: "Copyright"}
+                  0x013B: "Artist", 0x013C: "HostComputer", 0x8298: "Copyright"}
 
 #: TIFF tags that describe the pixels' storage, never copied from one file to another.
 _STRUCTURE_TAGS = {
@@ -126,10 +126,8 @@ class Metadata:
 
     def __bool__(self) -> bool:
         return any((self.icc, self.exif, self.dpi, self.gamma, self.colour_chunks, self.text,
-                    self.description,
-                    self.shaped, self.xmp, self.iptc, self.comment, self.geo,
-                    self.tiff_resolution,
-                    self.imagej, self.ome))
+                    self.description, self.shaped, self.xmp, self.iptc, self.comment, self.geo,
+                    self.tiff_resolution, self.imagej, self.ome))
 
     def colour_chunks_note(self, format_name: str) -> list[str]:
         """Return the note for an output that cannot hold a PNG's colour chunks.
@@ -141,7 +139,7 @@ class Metadata:
         return ([f"PNG colour chunks ({', '.join(dropped)}) dropped: {format_name} holds "
                  "none"] if dropped else [])
 
-    def microscopy_note(self, format_name: str) -> list[str]:
+    def science_notes(self, format_name: str) -> list[str]:
         """Return the notes for an output that cannot hold ImageJ, OME or GeoTIFF metadata."""
         kind = "ImageJ" if self.imagej else "OME" if self.ome else None
         return ([f"{kind} metadata (spacing, unit) dropped: {format_name} cannot hold it"]
@@ -530,5 +528,5 @@ def pillow_options(metadata: Metadata, extension: str) -> tuple[dict, list[str]]
     if metadata.gamma:
         notes.append(f"PNG gamma dropped: {extension[1:].upper()} has no gamma field")
     notes.extend(metadata.colour_chunks_note(extension[1:].upper()))
-    notes.extend(metadata.microscopy_note(extension[1:].upper()))
+    notes.extend(metadata.science_notes(extension[1:].upper()))
     return keywords, notes

@@ -541,7 +541,7 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
                                                             compress_level=PNG_LEVEL)
             encoded = buffer.getvalue()
         return ((with_png_chunks(encoded, metadata) if metadata else encoded),
-                metadata.microscopy_note("PNG")
+                metadata.science_notes("PNG")
                 + (["IPTC dropped: PNG holds none here"] if metadata.iptc else []))
     if extension in (".tif", ".tiff"):
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
