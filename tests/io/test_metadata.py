@@ -70,6 +70,22 @@ def test_jpeg_profile_and_exif_reach_every_format(tmp_path, output):
         assert tuple(round(v) for v in info["dpi"]) == (300, 300)
 
 
+@pytest.mark.parametrize("output", [".jpg", ".png", ".tif"])
+def test_exif_pixel_dimensions_trade_places_where_the_pixels_turned_a_quarter(tmp_path, output):
+    rng = np.random.default_rng(24)
+    exif = _exif(orientation=6)
+    exif.get_ifd(0x8769).update({0xA002: 48, 0xA003: 40})  # as stored: 48 wide, 40 high
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(_pixels(rng)).save(source, quality=95, exif=exif)
+    target = tmp_path / f"out{output}"
+    _denoise(source, target)
+    with Image.open(target) as image:
+        assert image.size == (40, 48)  # turned upright: 40 wide, 48 high
+    _, written, _ = _read(target)
+    sub = written.get_ifd(0x8769)
+    assert (sub[0xA002], sub[0xA003]) == (40, 48)
+
+
 def test_png_text_gamma_density_and_16_bit_profile(tmp_path):
     rng = np.random.default_rng(2)
     source = tmp_path / "in.png"

@@ -36,6 +36,9 @@ __all__ = ["TIFF_TEXT_TAGS", "Metadata", "imagej_settings", "open_unlimited", "p
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+# EXIF's PixelXDimension and PixelYDimension, and the orientations that turn a quarter.
+_PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
+_QUARTER_TURNS = (5, 6, 7, 8)
 
 #: EXIF first-IFD tags a TIFF output keeps, as (tag, tifffile's name for the keyword if any).
 TIFF_TEXT_TAGS = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
@@ -203,6 +206,11 @@ def _clean_exif(block: bytes, notes: list[str], keep: dict | None = None) -> byt
     except Exception:
         notes.append("unreadable EXIF dropped")
         return None
+    if exif.get(_ORIENTATION, 1) in _QUARTER_TURNS:
+        # Turned a quarter upright, the image's width and height trade places.
+        sub = exif.get_ifd(_EXIF_IFD)
+        if _PIXEL_X in sub and _PIXEL_Y in sub:
+            sub[_PIXEL_X], sub[_PIXEL_Y] = sub[_PIXEL_Y], sub[_PIXEL_X]
     if exif.get(_ORIENTATION, 1) not in (0, 1):
         exif[_ORIENTATION] = 1
     from PIL import ExifTags
