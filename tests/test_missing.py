@@ -1,4 +1,4 @@
-"""Missing values (NaN, infinities) in float images: kept, and left out of the denoising."""
+"""Missing values (NaN, infinities; pixels marked missing): kept, and left out of the denoising."""
 
 import numpy as np
 import pytest
@@ -7,12 +7,14 @@ from typer.testing import CliRunner
 
 from nlmeans_cli import denoise, estimate_noise, resolve_parameters
 from nlmeans_cli.cli import app
+from nlmeans_cli.denoising import denoise_request
 from nlmeans_cli.missing import (
     fill_missing,
     largest_rectangle,
     measured_sample,
     missing_pixels,
 )
+from nlmeans_cli.parameters import Request
 
 runner = CliRunner()
 SIGMA = 0.08
@@ -176,3 +178,25 @@ def test_the_command_line_notes_and_keeps_missing_pixels(tmp_path):
     tiled = runner.invoke(app, ["denoise", str(source), str(tmp_path / "tiled.tif"),
                                 "--tile", "64"])
     assert tiled.exit_code == 1 and "--tile cannot leave them out" in tiled.output
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_pixels_marked_missing_are_left_out_whatever_they_hold(rng, dtype):
+    # A GeoTIFF's no-data pixels hold a value, not NaN, in any pixel type: marked missing,
+    # the rest comes out the same whatever they hold, and they come back as they were.
+    _, noisy = _scene(rng)
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    image = np.clip(np.rint(noisy * top) if top > 1 else noisy, 0, top).astype(dtype)
+    mask = _masks(image.shape, rng)["border"]
+    results = []
+    for hold in (0, top):
+        marked = image.copy()
+        marked[mask] = hold
+        estimate, _ = denoise_request(marked, Request(), missing=mask)
+        assert (estimate[mask] == dtype(hold)).all()
+        results.append(estimate[~mask])
+    np.testing.assert_array_equal(results[0], results[1])
+    # Not marked, what they hold reaches the rest.
+    unmarked = image.copy()
+    unmarked[mask] = top
+    assert not np.array_equal(denoise_request(unmarked, Request())[0][~mask], results[1])

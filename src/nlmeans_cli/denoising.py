@@ -272,7 +272,8 @@ def resolve_request(image: np.ndarray, request: Request, *,
 
 
 def denoise_request(image: np.ndarray, request: Request, *,
-                    channel_axis: int | None = None) -> tuple[np.ndarray, Setting]:
+                    channel_axis: int | None = None, missing: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, Setting]:
     """Resolve a request (unit scale) for an image and denoise it, converting it once.
 
     Parameters
@@ -283,6 +284,9 @@ def denoise_request(image: np.ndarray, request: Request, *,
         What is asked for, on the unit scale.
     channel_axis : int, optional
         As for :func:`denoise`.
+    missing : numpy.ndarray, optional
+        bool, the still's rows and columns: pixels that hold no measurement (a GeoTIFF's
+        no-data value), left out as NaN and infinite ones are and given back as they were.
 
     Returns
     -------
@@ -296,13 +300,15 @@ def denoise_request(image: np.ndarray, request: Request, *,
     TypeError, ValueError
         As for :func:`denoise`.
     """
-    return _denoised(np.asarray(image), request, channel_axis)
+    return _denoised(np.asarray(image), request, channel_axis, missing)
 
 
-def _denoised(image: np.ndarray, request: Request, channel_axis: int | None
-              ) -> tuple[np.ndarray, Setting]:
+def _denoised(image: np.ndarray, request: Request, channel_axis: int | None,
+              given: np.ndarray | None = None) -> tuple[np.ndarray, Setting]:
     """Resolve and denoise: :func:`denoise_request`'s work, missing pixels left out."""
     missing = missing_pixels(image, channel_axis)
+    if given is not None and given.any() and not given.all():
+        missing = given if missing is None else missing | given
     if missing is not None:
         # The noise and SURE read the measured blocks; the engine reads numbers everywhere.
         filled = fill_missing(image, missing, channel_axis)

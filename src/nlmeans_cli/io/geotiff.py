@@ -80,9 +80,8 @@ def gdal_nodata(extratags: tuple) -> float | None:
     return None
 
 
-def mark_nodata(pixels: np.ndarray, nodata: float, notes: list[str]
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Return the pixels with GDAL's no-data ones made missing, and where they are.
+def mark_nodata(pixels: np.ndarray, nodata: float, notes: list[str]) -> np.ndarray | None:
+    """Return where a still holds GDAL's no-data value, to be left out and written back.
 
     Parameters
     ----------
@@ -95,31 +94,22 @@ def mark_nodata(pixels: np.ndarray, nodata: float, notes: list[str]
 
     Returns
     -------
-    pixels : numpy.ndarray
-        A float image's no-data values become NaN, which denoising leaves out
-        (:mod:`nlmeans_cli.missing`); an integer image's stay (denoised with the others).
-    mask : numpy.ndarray or None
-        Where they are (per value), written back as *nodata*; ``None`` where there are none.
+    numpy.ndarray or None
+        bool, per value; ``None`` where there are none.
 
     Notes
     -----
     ``O(N)``: one comparison.
     """
-    if not np.isfinite(nodata):
-        return pixels, None
-    mask = (pixels == np.asarray(nodata).astype(pixels.dtype) if _holds(pixels.dtype, nodata)
-            else None)
-    if mask is None or not mask.any():
-        return pixels, None
+    if not np.isfinite(nodata) or not _holds(pixels.dtype, nodata):
+        return None
+    mask = pixels == np.asarray(nodata).astype(pixels.dtype)
+    if not mask.any():
+        return None
     count = int(np.count_nonzero(mask.reshape(pixels.shape[0], pixels.shape[1], -1).any(-1)))
-    if np.issubdtype(pixels.dtype, np.floating):
-        pixels = np.where(mask, np.nan, pixels).astype(pixels.dtype)
-        notes.append(f"{count} pixels hold GDAL's no-data value {nodata:g}: left out of the "
-                     "denoising and written back as it")
-    else:
-        notes.append(f"{count} pixels hold GDAL's no-data value {nodata:g}: written back as "
-                     "it (an integer image's are denoised with the others)")
-    return pixels, mask
+    notes.append(f"{count} pixels hold GDAL's no-data value {nodata:g}: left out of the "
+                 "denoising and written back as it")
+    return mask
 
 
 def _holds(dtype: np.dtype, value: float) -> bool:

@@ -113,6 +113,12 @@ class Picture:
     bands: bool = False
 
     @property
+    def nodata_pixels(self) -> np.ndarray | None:
+        """Where any channel holds the no-data value (rows and columns), or ``None``."""
+        mask = self.nodata_mask
+        return mask if mask is None or mask.ndim == 2 else mask.any(axis=-1)
+
+    @property
     def channel_axis(self) -> int | None:
         """The channel axis to give :func:`nlmeans_cli.denoise`, or ``None`` for grey."""
         return -1 if self.pixels.ndim == 3 else None
@@ -310,8 +316,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         picture.notes.extend(picture.metadata.notes)
         picture.nodata = gdal_nodata(picture.metadata.geo)
         if picture.nodata is not None:
-            picture.pixels, picture.nodata_mask = mark_nodata(picture.pixels, picture.nodata,
-                                                              picture.notes)
+            picture.nodata_mask = mark_nodata(picture.pixels, picture.nodata, picture.notes)
         picture.tiff_options = write_options
         return picture
     try:

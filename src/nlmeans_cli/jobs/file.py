@@ -383,9 +383,14 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                                  "as they are and left out of the others' denoising")
         if tile is None:
             image, setting = denoise_request(picture.pixels, options.request,
-                                             channel_axis=picture.channel_axis)
+                                             channel_axis=picture.channel_axis,
+                                             missing=picture.nodata_pixels)
         else:
             from ..tiling import denoise_tiled_with
+
+            if picture.nodata_mask is not None:
+                outcome.notes.append("--tile denoises the no-data pixels with the others (they "
+                                     "are written back holding the no-data value all the same)")
 
             setting = resolve_request(picture.pixels, options.request,
                                       channel_axis=picture.channel_axis)
