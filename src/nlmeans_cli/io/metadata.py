@@ -227,13 +227,13 @@ def _clean_exif(block: bytes, notes: list[str], keep: dict | None = None) -> byt
 
 def _png_metadata(raw: bytes) -> Metadata:
     metadata = Metadata()
-    turned = False
+    orientation = 1
     for kind, data in png_chunks(raw):
         if kind == b"iCCP":
             name_end = data.index(b"\x00")
             metadata.icc = zlib.decompress(data[name_end + 2:])
         elif kind == b"eXIf":
-            turned = _turned(data)
+            orientation = _orientation(data)
             metadata.exif = _clean_exif(data, metadata.notes)
         elif kind == b"gAMA" and len(data) == 4:
             metadata.gamma = struct.unpack(">I", data)[0] / 100000.0
@@ -257,21 +257,21 @@ def _png_metadata(raw: bytes) -> Metadata:
             if compressed:
                 value = zlib.decompress(value)
             metadata.text[key.decode("latin-1")] = value.decode("utf-8")
-    metadata.xmp = carried_xmp(metadata.text.pop(PNG_KEYWORD, None), turned=turned,
+    metadata.xmp = carried_xmp(metadata.text.pop(PNG_KEYWORD, None), orientation=orientation,
                                notes=metadata.notes)
     return metadata
 
 
-def _turned(exif_block: bytes) -> bool:
-    """Tell whether an EXIF block's orientation turns the pixels (unreadable: it does not)."""
+def _orientation(exif_block: bytes) -> int:
+    """Return an EXIF block's orientation (1 where it has none or is unreadable)."""
     from PIL import Image
 
     exif = Image.Exif()
     try:
         exif.load(exif_block[6:] if exif_block.startswith(b"Exif\x00\x00") else exif_block)
     except Exception:
-        return False
-    return exif.get(_ORIENTATION, 1) not in (0, 1)
+        return 1
+    return int(exif.get(_ORIENTATION, 1) or 1)
 
 
 def png_orientation(raw: bytes) -> int:
@@ -340,9 +340,9 @@ def _pillow_metadata(raw: bytes) -> Metadata:
     metadata = Metadata()
     with open_unlimited(raw) as image:
         info = dict(image.info)
-        turned = image.getexif().get(_ORIENTATION, 1) not in (0, 1)
+        orientation = int(image.getexif().get(_ORIENTATION, 1) or 1)
     metadata.icc = info.get("icc_profile") or None
-    metadata.xmp = carried_xmp(info.get("xmp"), turned=turned, notes=metadata.notes)
+    metadata.xmp = carried_xmp(info.get("xmp"), orientation=orientation, notes=metadata.notes)
     metadata.iptc = (info.get("photoshop") or {}).get(IPTC_RESOURCE) or None
     if info.get("comment"):
         comment = info["comment"]
@@ -387,12 +387,13 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         elif tiff.is_shaped and tiff.shaped_metadata:
             metadata.shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
                                if key not in _SHAPED_LAYOUT} or None
+        orientation = int(tags.valueof(_ORIENTATION, 1) or 1)
         metadata.geo = geo_extratags(page, notes=metadata.notes,
-                                     turned=int(tags.valueof(_ORIENTATION, 1) or 1) not in (0, 1))
+                                     turned=orientation not in (0, 1))
         iptc = tags.valueof(IPTC_TAG)
         metadata.iptc = bytes(iptc) if isinstance(iptc, bytes) and iptc else None
-        metadata.xmp = carried_xmp(tags.valueof(TIFF_TAG), notes=metadata.notes,
-                                   turned=int(tags.valueof(_ORIENTATION, 1) or 1) not in (0, 1))
+        metadata.xmp = carried_xmp(tags.valueof(TIFF_TAG), orientation=orientation,
+                                   notes=metadata.notes)
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
     try:
         with open_unlimited(raw) as image:
