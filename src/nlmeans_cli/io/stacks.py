@@ -115,7 +115,7 @@ def _stack_metadata(tiff, first, notes: list[str]) -> dict:
     # A photographer's or an archive's records and a map's georeferencing on the first page,
     # written back there.
     xmp = first.tags.valueof(XMP_TAG)
-    xmp = carried_xmp(xmp, orientation=1, notes=notes) if isinstance(xmp, bytes) else None
+    xmp = carried_xmp(xmp, orientation=1, notes=notes) if isinstance(xmp, bytes | str) else None
     extratags = [(tag, kind, len(value), bytes(value), True) for tag, kind, value in (
         (XMP_TAG, "B", xmp), (IPTC_TAG, 7, first.tags.valueof(IPTC_TAG)))
         if isinstance(value, bytes) and value]
