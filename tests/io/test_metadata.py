@@ -620,3 +620,16 @@ def test_sixteen_bit_colour_png_keeps_its_profile(tmp_path):
     target = tmp_path / "out.png"
     _denoise(source, target)
     assert _read(target)[0] == SRGB
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_xmp_written_as_ascii_text_is_carried(tmp_path, frames):
+    # Some writers type tag 700 as ASCII: tifffile reads it as text, not bytes.
+    rng = np.random.default_rng(25)
+    packet = _xmp(1).decode()
+    source = tmp_path / "in.tif"
+    pixels = _stack(rng, (frames, 24, 28))
+    tifffile.imwrite(source, pixels[0] if frames == 1 else pixels, photometric="minisblack",
+                     extratags=[(700, "s", 0, packet, True)])
+    _denoise(source, tmp_path / "out.tif")
+    assert _written_xmp(tmp_path / "out.tif") == packet.encode()
