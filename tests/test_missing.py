@@ -200,3 +200,22 @@ def test_pixels_marked_missing_are_left_out_whatever_they_hold(rng, dtype):
     unmarked = image.copy()
     unmarked[mask] = top
     assert not np.array_equal(denoise_request(unmarked, Request())[0][~mask], results[1])
+
+
+def test_denoise_takes_a_mask_of_missing_pixels(rng):
+    clean, noisy = _scene(rng)
+    image = np.rint(np.clip(noisy, 0, 1) * 65535).astype(np.uint16)
+    mask = _masks(image.shape, rng)["disc"]
+    image[mask] = 0  # no data
+    estimate = denoise(image, sigma=SIGMA * 65535, missing=mask)
+    assert estimate.dtype == np.uint16 and (estimate[mask] == 0).all()
+    unmarked = denoise(image, sigma=SIGMA * 65535)
+    # Around the hole its zeros no longer darken the rim.
+    rim = ~mask & (np.abs(np.gradient(mask.astype(float))[0]) > 0)
+    assert (np.abs(estimate[rim] / 65535 - clean[rim]).mean()
+            < np.abs(unmarked[rim] / 65535 - clean[rim]).mean())
+    colour = np.stack([image] * 3, axis=-1)
+    assert (denoise(colour, channel_axis=-1, sigma=SIGMA * 65535, missing=mask)[mask] == 0).all()
+    for bad in (mask[:-1], np.stack([mask] * 2)):
+        with pytest.raises(ValueError, match="missing must be bool of the image's rows"):
+            denoise(image, missing=bad)

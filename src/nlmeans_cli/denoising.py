@@ -63,6 +63,7 @@ def denoise(
     gain: float | None = None,
     read_noise: float | None = None,
     black_level: float | None = None,
+    missing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -132,6 +133,10 @@ def denoise(
         (:attr:`nlmeans_cli.noise.PoissonGaussian.black_level`); for a signed image, its 0,
         unless its lowest values lie far below it (CT numbers, whose air lies at -1000, are
         no photon counts from 0): :func:`nlmeans_cli.pixels.counts_zero`.
+    missing : numpy.ndarray, optional
+        bool, the rows and columns of a 2-D image: pixels that hold no measurement (a
+        no-data value, dead pixels, masked stars), in any pixel type. Left out as NaN pixels
+        are (Notes) and given back as they were.
 
     Returns
     -------
@@ -144,8 +149,8 @@ def denoise(
     TypeError
         If the dtype is not supported.
     ValueError
-        For a bad shape, NaN or infinite values in a volume or in every pixel, an unknown
-        name or a parameter out of range;
+        For a bad shape (of *missing* too), NaN or infinite values in a volume or in every
+        pixel, an unknown name or a parameter out of range;
         :class:`nlmeans_cli.methods.model_files.ModelFileError` (a ``ValueError``) for a
         model file that is missing or not a model.
 
@@ -181,7 +186,7 @@ def denoise(
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
                           black_level=black_level)
-    return _denoised(image, request, channel_axis)[0]
+    return _denoised(image, request, channel_axis, missing)[0]
 
 
 def resolve_parameters(
@@ -285,8 +290,7 @@ def denoise_request(image: np.ndarray, request: Request, *,
     channel_axis : int, optional
         As for :func:`denoise`.
     missing : numpy.ndarray, optional
-        bool, the still's rows and columns: pixels that hold no measurement (a GeoTIFF's
-        no-data value), left out as NaN and infinite ones are and given back as they were.
+        As for :func:`denoise`.
 
     Returns
     -------
@@ -307,8 +311,16 @@ def _denoised(image: np.ndarray, request: Request, channel_axis: int | None,
               given: np.ndarray | None = None) -> tuple[np.ndarray, Setting]:
     """Resolve and denoise: :func:`denoise_request`'s work, missing pixels left out."""
     missing = missing_pixels(image, channel_axis)
-    if given is not None and given.any() and not given.all():
-        missing = given if missing is None else missing | given
+    if given is not None:
+        given = np.asarray(given, bool)
+        rows_columns = image.shape if channel_axis is None else np.delete(
+            image.shape, channel_axis % image.ndim)
+        if given.ndim != 2 or given.shape != tuple(rows_columns):
+            raise ValueError(f"missing must be bool of the image's rows and columns "
+                             f"{tuple(int(n) for n in rows_columns)} (a 2-D image), got shape "
+                             f"{given.shape}")
+        if given.any() and not given.all():
+            missing = given if missing is None else missing | given
     if missing is not None:
         # The noise and SURE read the measured blocks; the engine reads numbers everywhere.
         filled = fill_missing(image, missing, channel_axis)
