@@ -155,3 +155,20 @@ def test_an_rgb_tiff_s_extra_sample_of_no_stated_meaning_keeps_its_label(tmp_pat
     result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.png")])
     assert result.exit_code == 0, result.output
     assert "extra sample of no stated meaning written as alpha" in result.stderr
+
+
+def test_a_jpeg_s_tables_beyond_baseline_are_not_kept(tmp_path, rng, capfd):
+    # 16-bit tables: kept, libjpeg would print a caution on the terminal; written at 95.
+    from PIL import Image
+
+    pixels = (rng.random((32, 40)) * 255).astype(np.uint8)
+    source = tmp_path / "coarse.jpg"
+    Image.fromarray(pixels).save(source, qtables=[[300] * 64])
+    capfd.readouterr()
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.jpg"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "Caution" not in capfd.readouterr().err
+    reference = tmp_path / "reference.jpg"
+    Image.fromarray(pixels).save(reference, quality=95)
+    with Image.open(reference) as expected, Image.open(tmp_path / "out.jpg") as written:
+        assert written.quantization == expected.quantization

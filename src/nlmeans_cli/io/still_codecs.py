@@ -87,7 +87,8 @@ def jpeg_encoding(raw: bytes) -> dict:
     -------
     dict
         ``qtables`` (its quantisation tables) and ``subsampling`` (its chroma's, where Pillow
-        names it), as Pillow's ``quality="keep"`` reuses them; empty where it has none.
+        names it), as Pillow's ``quality="keep"`` reuses them; empty where it has none a
+        baseline JPEG can hold.
 
     Notes
     -----
@@ -100,9 +101,12 @@ def jpeg_encoding(raw: bytes) -> dict:
     with open_unlimited(raw) as image:
         tables = getattr(image, "quantization", None)
         sampling = JpegImagePlugin.get_sampling(image) if tables else -1
-    if not tables:
+    qtables = [list(tables[key]) for key in sorted(tables)] if tables else []
+    if not qtables or len(qtables) > 4 or max(max(table) for table in qtables) > 255:
+        # None to keep, or tables a baseline encoder cannot write (16-bit precision, more
+        # than four): the output is written at quality 95.
         return {}
-    options: dict = {"qtables": [list(tables[key]) for key in sorted(tables)]}
+    options: dict = {"qtables": qtables}
     if sampling != -1:
         options["subsampling"] = sampling
     return options
