@@ -29,16 +29,23 @@ from dataclasses import dataclass, field
 from .geotiff import geo_extratags
 from .iptc import IPTC_RESOURCE, JPEG_MOST_IPTC
 from .iptc import TIFF_TAG as IPTC_TAG
-from .xmp import JPEG_MOST_XMP, PNG_KEYWORD, TIFF_TAG, carried_xmp, png_xmp_chunk
+from .xmp import (
+    JPEG_MOST_XMP,
+    PNG_KEYWORD,
+    QUARTER_TURNS,
+    TIFF_TAG,
+    carried_xmp,
+    png_xmp_chunk,
+)
 
-__all__ = ["TIFF_TEXT_TAGS", "Metadata", "imagej_settings", "open_unlimited", "pillow_options",
-           "png_chunks", "png_orientation", "read_metadata", "with_png_chunks"]
+__all__ = ["TIFF_TEXT_TAGS", "Metadata", "imagej_settings", "open_unlimited", "page_records",
+           "pillow_options", "png_chunks", "png_notes", "png_orientation", "read_metadata",
+           "with_png_chunks"]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-# EXIF's PixelXDimension and PixelYDimension, and the orientations that turn a quarter.
+# EXIF's PixelXDimension and PixelYDimension (traded on a quarter turn).
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
-_QUARTER_TURNS = (5, 6, 7, 8)
 
 #: EXIF first-IFD tags a TIFF output keeps, as (tag, tifffile's name for the keyword if any).
 TIFF_TEXT_TAGS = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
@@ -206,7 +213,7 @@ def _clean_exif(block: bytes, notes: list[str], keep: dict | None = None) -> byt
     except Exception:
         notes.append("unreadable EXIF dropped")
         return None
-    if exif.get(_ORIENTATION, 1) in _QUARTER_TURNS:
+    if exif.get(_ORIENTATION, 1) in QUARTER_TURNS:
         # Turned a quarter upright, the image's width and height trade places.
         sub = exif.get_ifd(_EXIF_IFD)
         if _PIXEL_X in sub and _PIXEL_Y in sub:
@@ -233,8 +240,9 @@ def _png_metadata(raw: bytes) -> Metadata:
             name_end = data.index(b"\x00")
             metadata.icc = zlib.decompress(data[name_end + 2:])
         elif kind == b"eXIf":
-            orientation = _orientation(data)
             metadata.exif = _clean_exif(data, metadata.notes)
+            if metadata.exif:  # readable: its orientation turned the pixels
+                orientation = _exif_orientation(data)
         elif kind == b"gAMA" and len(data) == 4:
             metadata.gamma = struct.unpack(">I", data)[0] / 100000.0
         elif kind in _COLOUR_CHUNKS:
@@ -262,15 +270,12 @@ def _png_metadata(raw: bytes) -> Metadata:
     return metadata
 
 
-def _orientation(exif_block: bytes) -> int:
-    """Return an EXIF block's orientation (1 where it has none or is unreadable)."""
+def _exif_orientation(exif_block: bytes) -> int:
+    """Return an EXIF block's orientation (1 where it has none)."""
     from PIL import Image
 
     exif = Image.Exif()
-    try:
-        exif.load(exif_block[6:] if exif_block.startswith(b"Exif\x00\x00") else exif_block)
-    except Exception:
-        return 1
+    exif.load(exif_block[6:] if exif_block.startswith(b"Exif\x00\x00") else exif_block)
     return int(exif.get(_ORIENTATION, 1) or 1)
 
 
@@ -279,13 +284,9 @@ def png_orientation(raw: bytes) -> int:
 
     Read from the chunks: Pillow finds a PNG's EXIF only by decoding the whole image.
     """
-    from PIL import Image
-
     for kind, data in png_chunks(raw):
         if kind == b"eXIf":
-            exif = Image.Exif()
-            exif.load(data)
-            return int(exif.get(_ORIENTATION, 1))
+            return _exif_orientation(data)
     return 1
 
 
@@ -387,13 +388,8 @@ def _tiff_metadata(raw: bytes) -> Metadata:
         elif tiff.is_shaped and tiff.shaped_metadata:
             metadata.shaped = {key: value for key, value in tiff.shaped_metadata[0].items()
                                if key not in _SHAPED_LAYOUT} or None
-        orientation = int(tags.valueof(_ORIENTATION, 1) or 1)
-        metadata.geo = geo_extratags(page, notes=metadata.notes,
-                                     turned=orientation not in (0, 1))
-        iptc = tags.valueof(IPTC_TAG)
-        metadata.iptc = bytes(iptc) if isinstance(iptc, bytes) and iptc else None
-        metadata.xmp = carried_xmp(tags.valueof(TIFF_TAG), orientation=orientation,
-                                   notes=metadata.notes)
+        metadata.xmp, metadata.iptc, metadata.geo = page_records(
+            page, int(tags.valueof(_ORIENTATION, 1) or 1), metadata.notes)
     # Pillow reads TIFF's first IFD with its EXIF and GPS sub-IFDs as one Exif object.
     try:
         with open_unlimited(raw) as image:
@@ -408,6 +404,43 @@ def _tiff_metadata(raw: bytes) -> Metadata:
     except Exception:  # Pillow cannot open every TIFF (float colour, ...); the rest stays
         pass
     return metadata
+
+
+def page_records(page, orientation: int, notes: list[str]
+                 ) -> tuple[bytes | None, bytes | None, tuple]:
+    """Return a TIFF page's XMP, IPTC records and GeoTIFF tags, as an output carries them.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        A still's page, or a stack's first.
+    orientation : int
+        The TIFF orientation its pixels were turned upright by (1: none).
+    notes : list of str
+        Where to say what is dropped of them.
+
+    Returns
+    -------
+    xmp, iptc : bytes or None
+        As :attr:`Metadata.xmp` and :attr:`Metadata.iptc`.
+    geo : tuple
+        As :attr:`Metadata.geo`.
+
+    Notes
+    -----
+    ``O(1)`` tags read, plus the packet's length.
+    """
+    tags = page.tags
+    iptc = tags.valueof(IPTC_TAG)
+    return (carried_xmp(tags.valueof(TIFF_TAG), orientation=orientation, notes=notes),
+            bytes(iptc) if isinstance(iptc, bytes) and iptc else None,
+            geo_extratags(page, turned=orientation not in (0, 1), notes=notes))
+
+
+def png_notes(metadata: Metadata) -> list[str]:
+    """Return what a PNG output cannot hold of *metadata*: ImageJ, OME, GeoTIFF, IPTC."""
+    return metadata.science_notes("PNG") + (["IPTC dropped: PNG holds none here"]
+                                            if metadata.iptc else [])
 
 
 def imagej_settings(tiff) -> dict:

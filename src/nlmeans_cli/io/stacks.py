@@ -16,11 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import ImageFileError
-from .geotiff import geo_extratags
-from .iptc import TIFF_TAG as IPTC_TAG
-from .metadata import imagej_settings
-from .xmp import TIFF_TAG as XMP_TAG
-from .xmp import carried_xmp
+from .metadata import imagej_settings, page_records
+from .tiff_metadata import record_extratags
 
 __all__ = ["frame_tiles", "open_tiff_stack", "tiff_stack_frames", "voxel_spacing",
            "write_tiff_stack"]
@@ -114,12 +111,7 @@ def _stack_metadata(tiff, first, notes: list[str]) -> dict:
             carried["shaped"] = shaped
     # A photographer's or an archive's records and a map's georeferencing on the first page,
     # written back there.
-    xmp = first.tags.valueof(XMP_TAG)
-    xmp = carried_xmp(xmp, orientation=1, notes=notes) if isinstance(xmp, bytes | str) else None
-    extratags = [(tag, kind, len(value), bytes(value), True) for tag, kind, value in (
-        (XMP_TAG, "B", xmp), (IPTC_TAG, 7, first.tags.valueof(IPTC_TAG)))
-        if isinstance(value, bytes) and value]
-    extratags += geo_extratags(first, turned=False, notes=notes)
+    extratags = record_extratags(*page_records(first, 1, notes))
     if extratags:
         carried["extratags"] = extratags
     compression, options, _ = compression_of(first, first.dtype)

@@ -8,14 +8,14 @@ output keeps of a JPEG input's encoding; premultiplied alpha made straight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .metadata import open_unlimited, png_orientation
 
 __all__ = ["EIGHT_BIT_IN_PILLOW", "PNG_LEVEL", "Header", "decode_png16", "encode_png16",
-           "is_16_bit_png", "jpeg_encoding", "read_header", "read_interlaced_png16", "read_plain",
+           "is_16_bit_png", "read_header", "read_interlaced_png16", "read_plain",
            "straight_alpha", "upright"]
 
 
@@ -75,13 +75,13 @@ def encode_png16(data: np.ndarray) -> bytes:
     return imagecodecs.png_encode(np.ascontiguousarray(data), level=PNG_LEVEL)
 
 
-def jpeg_encoding(raw: bytes) -> dict:
+def _jpeg_encoding(image) -> dict:
     """Return how a JPEG was encoded, as Pillow's ``save`` keywords a JPEG output keeps.
 
     Parameters
     ----------
-    raw : bytes
-        A JPEG file.
+    image : PIL.JpegImagePlugin.JpegImageFile
+        The file, open.
 
     Returns
     -------
@@ -98,9 +98,8 @@ def jpeg_encoding(raw: bytes) -> dict:
     """
     from PIL import JpegImagePlugin
 
-    with open_unlimited(raw) as image:
-        tables = getattr(image, "quantization", None)
-        sampling = JpegImagePlugin.get_sampling(image) if tables else -1
+    tables = getattr(image, "quantization", None)
+    sampling = JpegImagePlugin.get_sampling(image) if tables else -1
     qtables = [list(tables[key]) for key in sorted(tables)] if tables else []
     if not qtables or len(qtables) > 4 or max(max(table) for table in qtables) > 255:
         # None to keep, or tables a baseline encoder cannot write (16-bit precision, more
@@ -150,11 +149,13 @@ class Header:
     mode: str | None = None
     orientation: int = 1
     previews: int = 0
+    jpeg_options: dict = field(default_factory=dict)
 
 
 def read_header(raw: bytes, kind: str) -> Header:
-    """Size, frame count, mode and EXIF orientation, without decoding the pixels."""
+    """Size, frame count, mode, EXIF orientation and a JPEG's encoding, no pixel decoded."""
     with open_unlimited(raw) as image:
+        jpeg_options = _jpeg_encoding(image) if kind == ".jpg" else {}
         if kind == ".png":
             orientation = png_orientation(raw)
         elif kind in (".jpg", ".webp"):
@@ -166,8 +167,9 @@ def read_header(raw: bytes, kind: str) -> Header:
             # A camera's JPEG with its previews (the Multi-Picture Format): the first image
             # is the photograph, the others smaller copies of it (or another view).
             return Header(image.width, image.height, 1, image.mode, int(orientation),
-                           previews=frames - 1)
-        return Header(image.width, image.height, frames, image.mode, int(orientation))
+                          previews=frames - 1, jpeg_options=jpeg_options)
+        return Header(image.width, image.height, frames, image.mode, int(orientation),
+                      jpeg_options=jpeg_options)
 
 
 _ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag

@@ -28,6 +28,7 @@ from .iptc import JPEG_MOST_IPTC, with_jpeg_iptc
 from .metadata import (
     Metadata,
     pillow_options,
+    png_notes,
     read_metadata,
     with_png_chunks,
 )
@@ -37,7 +38,6 @@ from .still_codecs import (
     decode_png16,
     encode_png16,
     is_16_bit_png,
-    jpeg_encoding,
     read_header,
     read_interlaced_png16,
     read_plain,
@@ -95,8 +95,9 @@ class Picture:
         pixels become.
     jpeg_options : dict
         How a JPEG input was encoded (Pillow's ``save`` keywords: its quantisation tables and
-        chroma subsampling, :func:`nlmeans_cli.io.still_codecs.jpeg_encoding`); a JPEG output
-        keeps it, and is written at quality 95 otherwise.
+        chroma subsampling, read with its header by
+        :func:`nlmeans_cli.io.still_codecs.read_header`); a JPEG output keeps it, and is
+        written at quality 95 otherwise.
     metadata : Metadata
         What the file carries besides its pixels (:mod:`nlmeans_cli.io.metadata`), written
         back unless stripped.
@@ -360,8 +361,7 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
         notes.append(f"EXIF orientation {header.orientation} applied: the result is written "
                      "upright")
     picture = _to_picture(path, pixels, header.mode, notes)
-    if kind == ".jpg":
-        picture.jpeg_options = jpeg_encoding(raw)
+    picture.jpeg_options = header.jpeg_options
     picture.metadata = read_metadata(raw, kind)
     picture.notes.extend(picture.metadata.notes)
     return picture
@@ -546,8 +546,7 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
                                                             compress_level=PNG_LEVEL)
             encoded = buffer.getvalue()
         return ((with_png_chunks(encoded, metadata) if metadata else encoded),
-                metadata.science_notes("PNG")
-                + (["IPTC dropped: PNG holds none here"] if metadata.iptc else []))
+                png_notes(metadata))
     if extension in (".tif", ".tiff"):
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
         encoded = _encode_tiff(picture, data, keywords)

@@ -14,7 +14,7 @@ from .iptc import TIFF_TAG as IPTC_TAG
 from .metadata import TIFF_TEXT_TAGS, Metadata
 from .xmp import TIFF_TAG as XMP_TAG
 
-__all__ = ["tiff_tags", "with_tiff_exif"]
+__all__ = ["record_extratags", "tiff_tags", "with_tiff_exif"]
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 
@@ -40,11 +40,7 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
     notes = []
     if metadata.icc:
         extratags.append((34675, "B", len(metadata.icc), metadata.icc, True))
-    if metadata.xmp:
-        extratags.append((XMP_TAG, "B", len(metadata.xmp), metadata.xmp, True))
-    extratags.extend(metadata.geo)
-    if metadata.iptc:  # UNDEFINED (7), as records of bytes
-        extratags.append((IPTC_TAG, 7, len(metadata.iptc), metadata.iptc, True))
+    extratags.extend(record_extratags(metadata.xmp, metadata.iptc, metadata.geo))
     if metadata.comment:
         notes.append("the JPEG comment dropped: a TIFF output holds none")
     if metadata.tiff_resolution:
@@ -88,6 +84,26 @@ def tiff_tags(metadata: Metadata) -> tuple[dict, list[str]]:
         keywords["extratags"] = extratags
     return keywords, notes
 
+
+
+def record_extratags(xmp: bytes | None, iptc: bytes | None, geo: tuple) -> list:
+    """Return tifffile's ``extratags`` for a page's XMP, IPTC records and GeoTIFF tags.
+
+    Parameters
+    ----------
+    xmp, iptc, geo
+        As :func:`nlmeans_cli.io.metadata.page_records` returns them.
+
+    Returns
+    -------
+    list
+        ``(code, type, count, value, True)`` per tag present.
+    """
+    extratags = [(XMP_TAG, "B", len(xmp), xmp, True)] if xmp else []
+    extratags.extend(geo)
+    if iptc:  # UNDEFINED (7), as records of bytes
+        extratags.append((IPTC_TAG, 7, len(iptc), iptc, True))
+    return extratags
 
 
 def with_tiff_exif(encoded: bytes, exif) -> bytes:

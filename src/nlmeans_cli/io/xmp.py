@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["JPEG_MOST_XMP", "PNG_KEYWORD", "TIFF_TAG", "carried_xmp", "png_xmp_chunk"]
+__all__ = ["JPEG_MOST_XMP", "PNG_KEYWORD", "QUARTER_TURNS", "TIFF_TAG", "carried_xmp",
+           "png_xmp_chunk"]
 
 #: The keyword of a PNG's ``iTXt`` chunk that holds XMP.
 PNG_KEYWORD = "XML:com.adobe.xmp"
@@ -31,8 +32,10 @@ JPEG_MOST_XMP = 65504
 # tiff:Orientation as an attribute (orientation="6") or an element (<...>6</...>).
 _ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\'])\s*\d+\s*(["\'])'
                           rb"|(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)")
-# The orientations that turn a quarter, and the widths and heights that then trade places.
-_QUARTER_TURNS = (5, 6, 7, 8)
+#: The EXIF (and TIFF) orientations that turn the pixels a quarter: width and height trade.
+QUARTER_TURNS = (5, 6, 7, 8)
+
+# The widths and heights that then trade places.
 _DIMENSIONS = ((b"tiff:ImageWidth", b"tiff:ImageLength"),
                (b"exif:PixelXDimension", b"exif:PixelYDimension"))
 # xmp:Thumbnails (xap: in older files), and everything it holds.
@@ -72,7 +75,7 @@ def carried_xmp(packet: bytes | str | None, *, orientation: int, notes: list[str
     if orientation not in (0, 1):
         data = _ORIENTATION.sub(lambda match: b"1".join(
             group for group in match.groups() if group is not None), data)
-    if orientation in _QUARTER_TURNS:
+    if orientation in QUARTER_TURNS:
         for first, second in _DIMENSIONS:
             data = _swapped(data, first, second)
     data, thumbnails = _THUMBNAILS.subn(b"", data)
