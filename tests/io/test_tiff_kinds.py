@@ -225,11 +225,14 @@ def test_colour_stored_plane_by_plane_comes_out_so(tmp_path):
     outputs = []
     for source in (interleaved, planes):
         with tifffile.TiffFile(_denoised(tmp_path, source)) as written:
-            separate = written.pages[0].planarconfig.name == "SEPARATE"
-            assert separate == (source == planes)
-            outputs.append(written.asarray())
-    np.testing.assert_array_equal(outputs[0], np.moveaxis(outputs[1], 0, -1)
-                                  if outputs[1].shape[0] == 3 else outputs[1])
+            page = written.pages[0]
+            assert (page.planarconfig.name == "SEPARATE") == (source == planes)
+            # An RGB image of the input's size, not 40 samples of 52 rows by 3 columns
+            assert (page.imagelength, page.imagewidth, page.samplesperpixel) == (40, 52, 3)
+            assert page.photometric.name == "RGB"
+            outputs.append(np.asarray(Image.open(written.filehandle.path)))
+    assert outputs[0].shape == (40, 52, 3)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
 @pytest.mark.parametrize("stack", [False, True])

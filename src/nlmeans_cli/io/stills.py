@@ -385,6 +385,9 @@ def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
         options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
     buffer = io.BytesIO()
     options.setdefault("planarconfig", "contig")
+    if options["planarconfig"] == "separate" and data.ndim == 3:
+        # tifffile takes a plane-by-plane page's samples first; ours are last
+        data = np.moveaxis(data, -1, 0)
     tifffile.imwrite(buffer, data, photometric="rgb" if colour and not picture.bands
                      else "minisblack",
                      extrasamples=extrasamples if picture.alpha is not None else None,
