@@ -155,9 +155,11 @@ def test_png_exif_orientation_is_applied(tmp_path, orientation):
 
 
 @pytest.mark.parametrize("thumbnail_first", [False, True])
-def test_a_thumbnail_page_is_left_out_of_a_still(tmp_path, rng, thumbnail_first):
+def test_a_thumbnail_page_is_not_a_frame_of_a_still(tmp_path, rng, thumbnail_first):
     # A reduced-resolution page (NewSubfileType 1) is the same image again, smaller: the
-    # file is a still, not a stack of two frames of different shapes (refused before).
+    # file is a still, not a stack of two frames of different shapes (refused before). After
+    # the image it reads as a pyramid's level, made again from the denoised image; before
+    # it, as a thumbnail of its own, left out with a note.
     image = _smooth(rng, (48, 64, 3))
     pages = [(image, 0), (image[::4, ::4].copy(), 1)]
     source = tmp_path / "photo.tif"
@@ -166,12 +168,69 @@ def test_a_thumbnail_page_is_left_out_of_a_still(tmp_path, rng, thumbnail_first)
             tiff.write(data, photometric="rgb", subfiletype=subfiletype)
     picture = read_picture(source)
     np.testing.assert_array_equal(picture.pixels, image)
-    assert any("1 reduced-resolution page" in note for note in picture.notes)
     target = tmp_path / "out.tif"
     result = runner.invoke(app, ["denoise", str(source), str(target), "--sigma", "10"])
     assert result.exit_code == 0, result.output
+    assert ("1 reduced-resolution page (a thumbnail" if thumbnail_first
+            else "the pyramid's 1 reduced-resolution level made again") in result.output
     with tifffile.TiffFile(target) as tiff:
-        assert len(tiff.pages) == 1 and tiff.series[0].shape == image.shape
+        assert tiff.series[0].shape == image.shape
+        assert [page.shape for page in tiff.pages] == (
+            [image.shape] if thumbnail_first else [image.shape, (12, 16, 3)])
+
+
+@pytest.mark.parametrize("in_subifds", [False, True])
+@pytest.mark.parametrize("colour", [False, True])
+def test_a_pyramid_is_made_again_from_the_denoised_image(tmp_path, rng, in_subifds, colour):
+    # OME-TIFF's SubIFDs or reduced pages after the image (QuPath, bfconvert): a viewer of a
+    # large image opens these levels first. Copied, they would show the noise.
+    image = _smooth(rng, (96, 128, 3) if colour else (96, 128), noise=25.0)
+    source = tmp_path / "pyramid.tif"
+    shapes = [(48, 64), (24, 32)]
+    with tifffile.TiffWriter(source) as tiff:
+        tiff.write(image, subifds=2 if in_subifds else None, tile=(32, 32))
+        for rows, columns in shapes:
+            tiff.write(image[::96 // rows, ::128 // columns].copy(), subfiletype=1,
+                       tile=(32, 32))
+    target = _denoised(tmp_path, source)
+    with tifffile.TiffFile(target) as written:
+        levels = written.series[0].levels
+        assert [level.shape[:2] for level in levels] == [(96, 128), *shapes]
+        assert bool(written.pages[0].subifds) == in_subifds
+        assert len(written.pages) == (1 if in_subifds else 3)
+        assert written.pages[0].is_tiled and levels[1].keyframe.is_tiled
+        full, half = levels[0].asarray().astype(float), levels[1].asarray().astype(float)
+        noisy_half = image[::2, ::2].astype(float)
+    # The level is the denoised image halved, not the noisy level copied.
+    block_means = full.reshape(48, 2, 64, 2, *full.shape[2:]).mean(axis=(1, 3))
+    assert np.abs(half - block_means).mean() < 2.0
+    assert np.abs(noisy_half - block_means).mean() > 8.0
+
+
+def test_a_pyramid_is_named_where_the_output_holds_none(tmp_path, rng):
+    image = _smooth(rng, (48, 64))
+    source = tmp_path / "pyramid.tif"
+    with tifffile.TiffWriter(source) as tiff:
+        tiff.write(image, subifds=1)
+        tiff.write(image[::2, ::2].copy(), subfiletype=1)
+    target = tmp_path / "out.png"
+    result = runner.invoke(app, ["denoise", str(source), str(target), "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    assert "the pyramid's 1 reduced-resolution level left out: PNG holds none" in result.output
+    assert np.asarray(Image.open(target)).shape == image.shape
+
+
+def test_a_turned_image_leaves_its_pyramid_out(tmp_path, rng):
+    image = _smooth(rng, (48, 64))
+    source = tmp_path / "turned.tif"
+    with tifffile.TiffWriter(source) as tiff:
+        tiff.write(image, subifds=1, extratags=[(274, "H", 1, 6, True)])
+        tiff.write(image[::2, ::2].copy(), subfiletype=1)
+    picture = read_picture(source)
+    assert picture.pixels.shape == (64, 48)
+    assert any("1 reduced-resolution page" in note for note in picture.notes)
+    with tifffile.TiffFile(_denoised(tmp_path, source)) as written:
+        assert len(written.series[0].levels) == 1
 
 
 def test_thumbnails_are_left_out_of_a_stack(tmp_path, rng):

@@ -3,7 +3,8 @@
 A still's header (size, frames, orientation) read without its pixels, and the turn that puts
 them upright; 16-bit PNGs, which Pillow reads in colour as 8 bits (libpng through
 imagecodecs, or PyPNG); the plain 8-bit PNGs and JPEGs Pillow decodes directly; what a JPEG
-output keeps of a JPEG input's encoding; premultiplied alpha made straight.
+output keeps of a JPEG input's encoding; premultiplied alpha made straight; a TIFF laid out
+as its input was, its pyramid's levels made again.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .metadata import open_unlimited, png_orientation
+from .pyramids import pyramid_name, reduced_level
 
 __all__ = ["EIGHT_BIT_IN_PILLOW", "PNG_LEVEL", "Header", "decode_png16", "encode_png16",
-           "is_16_bit_png", "read_header", "read_interlaced_png16", "read_plain",
+           "encode_tiff", "is_16_bit_png", "read_header", "read_interlaced_png16", "read_plain",
            "straight_alpha", "upright"]
 
 
@@ -109,6 +111,78 @@ def _jpeg_encoding(image) -> dict:
     if sampling != -1:
         options["subsampling"] = sampling
     return options
+
+
+def encode_tiff(data: np.ndarray, options: dict, keywords: dict, *, photometric: str,
+                alpha: bool, exact_levels: bool = False) -> tuple[bytes, list[str]]:
+    """Encode a still as a TIFF laid out as its input was; return the bytes and notes.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(H, W)`` or ``(H, W, C)``, alpha last.
+    options : dict
+        The input's layout (``Picture.tiff_options``): ``tifffile`` keywords, and
+        ``pyramid`` (:class:`nlmeans_cli.io.pyramids.Pyramid`), whose levels are made again
+        from *data*.
+    keywords : dict
+        The metadata's keywords (:func:`nlmeans_cli.io.tiff_metadata.tiff_tags`).
+    photometric : str
+        ``"rgb"`` or ``"minisblack"``.
+    alpha : bool
+        Whether the last channel is alpha.
+    exact_levels : bool
+        Make the pyramid's levels of values *data* holds (a no-data value is not blended).
+
+    Returns
+    -------
+    bytes
+        The file.
+    list of str
+        What was done to the pyramid, if the input had one.
+
+    Notes
+    -----
+    ``O(H W)``; the levels add a third or less.
+    """
+    import io
+
+    import tifffile
+
+    options = dict(options)
+    extrasamples = options.pop("extrasamples", ("unassalpha",))
+    pyramid = options.pop("pyramid", None)
+    if options.get("compression") == "jpeg" and alpha:
+        options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
+    notes = []
+    if pyramid and keywords.get("imagej"):
+        notes.append(f"{pyramid_name(pyramid)} left out: an ImageJ TIFF holds none")
+        pyramid = None
+    levels = [reduced_level(data, shape, exact_values=exact_levels)
+              for shape in (pyramid.shapes if pyramid else ())]
+    options.setdefault("planarconfig", "contig")
+    if options["planarconfig"] == "separate" and data.ndim == 3:
+        # tifffile takes a plane-by-plane page's samples first; ours are last
+        data, levels = np.moveaxis(data, -1, 0), [np.moveaxis(level, -1, 0) for level in levels]
+    options.update(photometric=photometric, extrasamples=extrasamples if alpha else None)
+    buffer = io.BytesIO()
+    if not pyramid:
+        tifffile.imwrite(buffer, data, **options, **keywords)
+        return buffer.getvalue(), notes
+    # tifffile.imwrite's own rule for BigTIFF, over the levels too
+    size = data.nbytes + sum(level.nbytes for level in levels)
+    bigtiff = size > 2**32 - 2**25 and options.get("compression") in (None, "none")
+    with tifffile.TiffWriter(buffer, bigtiff=bigtiff) as writer:
+        writer.write(data, subifds=len(levels) if pyramid.in_subifds else None,
+                     **options, **keywords)
+        for level in levels:
+            # Described as the image is: tifffile reads a pyramid of its shaped JSON where
+            # every level has it, and logs an error where one does not
+            writer.write(level, subfiletype=1,
+                         metadata=None if keywords.get("metadata", {}) is None else {},
+                         **options)
+    notes.append(f"{pyramid_name(pyramid)} made again from the denoised image")
+    return buffer.getvalue(), notes
 
 
 def straight_alpha(data: np.ndarray) -> np.ndarray:

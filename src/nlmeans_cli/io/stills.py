@@ -32,11 +32,13 @@ from .metadata import (
     read_metadata,
     with_png_chunks,
 )
+from .pyramids import pyramid_name, pyramid_of
 from .still_codecs import (
     EIGHT_BIT_IN_PILLOW,
     PNG_LEVEL,
     decode_png16,
     encode_png16,
+    encode_tiff,
     is_16_bit_png,
     read_header,
     read_interlaced_png16,
@@ -83,8 +85,9 @@ class Picture:
     notes : list of str
         Conversions made while reading, for the user.
     tiff_options : dict
-        How a TIFF input was compressed (``tifffile.imwrite`` keywords); a TIFF output keeps
-        it.
+        How a TIFF input was compressed and laid out (``tifffile.imwrite`` keywords, and
+        ``pyramid``: its reduced-resolution levels, a :class:`nlmeans_cli.io.pyramids.Pyramid`);
+        a TIFF output keeps it, its levels made again from its pixels.
     bands : bool
         Whether the channels are a multispectral TIFF's bands (grey samples none of which is
         alpha), not colour: a TIFF output writes them back so, and other formats, which
@@ -214,6 +217,7 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
         page = pages[0]
         # A thumbnail or a pyramid's levels: the same image again, smaller.
         reduced = len(tiff.pages) - 1
+        pyramid = pyramid_of(tiff, page)
         if int(page.imagedepth) > 1:
             raise ImageFileError(f"{path}: a 3-D TIFF page (depth {page.imagedepth}); read it "
                                  "as a volume from a multi-page TIFF instead")
@@ -233,6 +237,11 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
             pixels = upright(pixels, orientation)
             notes.append(f"TIFF orientation {orientation} applied: the result is written "
                          "upright")
+        if pyramid and orientation in (0, 1):
+            # Made again from the denoised image by the writer; a turned image's are not.
+            reduced -= 0 if pyramid.in_subifds else len(pyramid.shapes)
+        elif pyramid and pyramid.in_subifds:
+            reduced += len(pyramid.shapes)
         if reduced:
             notes.append(f"{reduced} reduced-resolution page{'s' if reduced > 1 else ''} (a "
                          "thumbnail, a pyramid's levels) left out: the output holds the image "
@@ -243,6 +252,8 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
         if compression is not None:
             options["compression"] = compression
         options.update(layout_of(page, pixels))
+        if pyramid and orientation in (0, 1):
+            options["pyramid"] = pyramid  # not a keyword: taken off by the writer
         return pixels, notes, options, 1
 
 
@@ -373,28 +384,6 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
 _PLAIN_MODES = frozenset({"L", "LA", "RGB", "RGBA"})
 
 
-def _encode_tiff(picture: Picture, data: np.ndarray, keywords: dict) -> bytes:
-    import io
-
-    import tifffile
-
-    colour = picture.pixels.ndim == 3
-    options = dict(picture.tiff_options)
-    extrasamples = options.pop("extrasamples", ("unassalpha",))
-    if options.get("compression") == "jpeg" and picture.alpha is not None:
-        options = {"compression": "adobe_deflate"}  # JPEG cannot hold the alpha channel
-    buffer = io.BytesIO()
-    options.setdefault("planarconfig", "contig")
-    if options["planarconfig"] == "separate" and data.ndim == 3:
-        # tifffile takes a plane-by-plane page's samples first; ours are last
-        data = np.moveaxis(data, -1, 0)
-    tifffile.imwrite(buffer, data, photometric="rgb" if colour and not picture.bands
-                     else "minisblack",
-                     extrasamples=extrasamples if picture.alpha is not None else None,
-                     **options, **keywords)
-    return buffer.getvalue()
-
-
 def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[str], *,
                 bands: bool = False) -> Picture:
     if pixels.dtype == bool:
@@ -522,6 +511,10 @@ def write_picture(output: str | os.PathLike, picture: Picture, *,
     elif extra == ("unspecified",) and extension not in (".tif", ".tiff", ".npy"):
         picture.notes.append(f"the TIFF's extra sample of no stated meaning written as alpha: "
                              f"{extension[1:].upper()} holds no other")
+    pyramid = picture.tiff_options.get("pyramid")
+    if pyramid and extension not in (".tif", ".tiff"):
+        picture.notes.append(f"{pyramid_name(pyramid)} left out: "
+                             f"{extension[1:].upper()} holds none")
     with staged(output, overwrite=overwrite) as temporary:
         # Encoded in memory first: the file is then written by one plain write, so that a
         # full disk is one error here and not a second one when an encoder closes its file.
@@ -552,7 +545,12 @@ def _encode(picture: Picture, data: np.ndarray, extension: str, metadata: Metada
                 png_notes(metadata))
     if extension in (".tif", ".tiff"):
         keywords, notes = tiff_tags(metadata) if metadata else ({}, [])
-        encoded = _encode_tiff(picture, data, keywords)
+        encoded, layout_notes = encode_tiff(
+            data, picture.tiff_options, keywords,
+            photometric="rgb" if picture.pixels.ndim == 3 and not picture.bands
+            else "minisblack", alpha=picture.alpha is not None,
+            exact_levels=picture.nodata_mask is not None)
+        notes += layout_notes
         return (with_tiff_exif(encoded, metadata.exif_tags()) if metadata.exif else encoded
                 ), notes
     if extension == ".npy":
