@@ -247,6 +247,20 @@ def test_thumbnails_are_left_out_of_a_stack(tmp_path, rng):
         assert tiff.series[0].shape == frames.shape
 
 
+def test_a_stack_names_the_pyramid_it_leaves_out(tmp_path, rng):
+    frames = np.stack([_smooth(rng, (40, 48)) for _ in range(3)])
+    source = tmp_path / "stack.ome.tif"
+    with tifffile.TiffWriter(source, ome=True) as tiff:
+        tiff.write(frames, subifds=1, metadata={"axes": "ZYX"})
+        tiff.write(frames[:, ::2, ::2].copy(), subfiletype=1)
+    target = tmp_path / "out.ome.tif"
+    result = runner.invoke(app, ["denoise", str(source), str(target), "--sigma", "10"])
+    assert result.exit_code == 0, result.output
+    assert "the pyramid's 1 reduced-resolution level left out" in result.output
+    with tifffile.TiffFile(target) as tiff:
+        assert tiff.series[0].shape == frames.shape
+
+
 def _denoised(tmp_path, source):
     """Denoise *source* at sigma 10 through the command line; return the output's path."""
     out = tmp_path / f"{source.stem}_out.tif"

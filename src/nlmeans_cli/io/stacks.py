@@ -17,6 +17,7 @@ import numpy as np
 
 from .atomic import ImageFileError
 from .metadata import imagej_settings, page_records
+from .pyramids import pyramid_name, pyramid_of
 from .tiff_metadata import record_extratags
 
 __all__ = ["frame_tiles", "open_tiff_stack", "tiff_stack_frames", "voxel_spacing",
@@ -59,6 +60,10 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         series = tiff.series[0]
         axes = series.axes
         notes = []
+        pyramid = pyramid_of(tiff, first)
+        if pyramid:
+            notes.append(f"{pyramid_name(pyramid)} left out: the output holds the frames at "
+                         "full resolution alone")
         spacing = voxel_spacing(tiff)
         carried = _stack_metadata(tiff, first, notes)
         if _has_channel_axis(axes, first):
