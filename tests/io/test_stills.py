@@ -112,6 +112,32 @@ def test_palette_image_is_expanded_with_a_note(tmp_path):
     assert any("palette" in note for note in picture.notes)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "P"])
+def test_an_8_bit_png_transparent_colour_becomes_alpha(tmp_path, rng, mode):
+    # tRNS: one transparent grey level or colour, or a palette's alpha table. Pillow's array
+    # (and imageio's) drop it, so transparent pixels came out opaque.
+    grey = rng.integers(20, 200, (24, 32)).astype(np.uint8)
+    grey[:6] = 7
+    colour = np.dstack([grey, grey // 2, grey // 3])
+    path = tmp_path / f"{mode}.png"
+    if mode == "L":
+        Image.fromarray(grey).save(path, transparency=7)
+    elif mode == "RGB":
+        Image.fromarray(colour).save(path, transparency=(7, 3, 2))
+    else:
+        palette = Image.fromarray(colour).quantize(64)
+        palette.save(path, transparency=palette.getpixel((0, 0)))
+    picture = read_picture(path)
+    expected = np.asarray(Image.open(path).convert("LA" if mode == "L" else "RGBA"))
+    assert picture.alpha is not None
+    assert_array_equal(picture.alpha, expected[..., -1])
+    assert (picture.alpha[:6] == 0).all() and (picture.alpha[6:] == 255).mean() > 0.9
+    assert_array_equal(picture.pixels, expected[..., :-1].squeeze())
+    write_picture(tmp_path / "out.png", picture)
+    assert_array_equal(np.asarray(Image.open(tmp_path / "out.png"))[..., -1], picture.alpha)
+    assert any("alpha" in note or "RGBA" in note for note in picture.notes)
+
+
 def test_one_bit_image_becomes_8_bit_grey(tmp_path):
     bits = (np.indices((8, 8)).sum(axis=0) % 2).astype(np.uint8) * 255
     Image.fromarray(bits).convert("1").save(tmp_path / "b.png")

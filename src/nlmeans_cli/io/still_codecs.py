@@ -21,10 +21,17 @@ __all__ = ["EIGHT_BIT_IN_PILLOW", "PNG_LEVEL", "Header", "decode_png16", "encode
            "straight_alpha", "upright"]
 
 
-def read_plain(raw: bytes) -> np.ndarray:
-    """Decode a PNG or JPEG in one of Pillow's plain modes (``L``, ``LA``, ``RGB``, ``RGBA``)."""
+def read_plain(raw: bytes, *, transparent: bool = False) -> np.ndarray:
+    """Decode a PNG or JPEG in one of Pillow's plain modes (``L``, ``LA``, ``RGB``, ``RGBA``).
+
+    *transparent* (:attr:`Header.transparent`): an 8-bit image whose transparency is one
+    colour or a palette's table, decoded with it as an alpha channel (grey + alpha, or
+    RGBA); Pillow's array, and imageio's, drop it.
+    """
     with open_unlimited(raw) as image:
         image.load()
+        if transparent:
+            return np.asarray(image.convert("LA" if image.mode == "L" else "RGBA"))
         return np.asarray(image)
 
 
@@ -215,7 +222,11 @@ def straight_alpha(data: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Header:
-    """A still's size, frame count, mode, EXIF orientation and Multi-Picture previews."""
+    """A still's size, frame count, mode, EXIF orientation and Multi-Picture previews.
+
+    ``transparent``: a grey, colour or palette image whose transparency is one colour (or a
+    palette's table, a PNG's ``tRNS``) rather than an alpha channel.
+    """
 
     width: int
     height: int
@@ -224,6 +235,7 @@ class Header:
     orientation: int = 1
     previews: int = 0
     jpeg_options: dict = field(default_factory=dict)
+    transparent: bool = False
 
 
 def read_header(raw: bytes, kind: str) -> Header:
@@ -243,10 +255,14 @@ def read_header(raw: bytes, kind: str) -> Header:
             return Header(image.width, image.height, 1, image.mode, int(orientation),
                           previews=frames - 1, jpeg_options=jpeg_options)
         return Header(image.width, image.height, frames, image.mode, int(orientation),
-                      jpeg_options=jpeg_options)
+                      jpeg_options=jpeg_options,
+                      transparent=image.mode in _TRANSPARENT_MODES and "transparency" in image.info)
 
 
 _ORIENTATION = 0x0112  # the EXIF (and TIFF) orientation tag
+
+# Modes whose transparency Pillow keeps apart from the pixels, in ``info["transparency"]``
+_TRANSPARENT_MODES = frozenset({"L", "RGB", "P"})
 
 
 def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:

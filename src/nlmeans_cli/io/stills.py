@@ -358,8 +358,11 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
             pixels = decode_png16(raw)
         elif png16 and raw[25] in EIGHT_BIT_IN_PILLOW:  # the IHDR's colour type
             pixels = read_interlaced_png16(raw)
-        elif kind in (".png", ".jpg") and header.mode in _PLAIN_MODES:
-            pixels = read_plain(raw)
+        elif header.transparent or (kind in (".png", ".jpg") and header.mode in _PLAIN_MODES):
+            pixels = read_plain(raw, transparent=header.transparent)
+            if header.transparent and header.mode != "P":
+                notes.append("its transparent colour read as an alpha channel, and written "
+                             "as one")
         else:
             import imageio.v3 as iio
 
@@ -390,7 +393,8 @@ def _to_picture(path: Path, pixels: np.ndarray, mode: str | None, notes: list[st
         pixels = pixels.astype(np.uint8) * np.uint8(255)
         notes.append("1-bit image read as 8-bit grey (0/255) and written as 8-bit")
     if mode == "P":
-        notes.append("palette image expanded to RGB and written as RGB")
+        expanded = "RGBA" if pixels.ndim == 3 and pixels.shape[-1] == 4 else "RGB"
+        notes.append(f"palette image expanded to {expanded} and written as {expanded}")
     if pixels.dtype.name not in SUPPORTED_DTYPES:
         raise ImageFileError(
             f"{path}: unsupported pixel type {pixels.dtype}; "
