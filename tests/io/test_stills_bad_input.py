@@ -303,3 +303,17 @@ def test_a_single_page_grey_tiff_with_a_page_axis_is_read_as_a_still(tmp_path, r
     source = tmp_path / "page.tif"
     tifffile.imwrite(source, rng.integers(0, 256, (1, 20, 30), dtype=np.uint8))
     assert read_picture(source).pixels.shape == (20, 30)
+
+
+@pytest.mark.parametrize("extension", [".png", ".webp"])
+def test_an_animated_png_or_webp_is_refused_with_what_to_do(tmp_path, rng, extension):
+    frames = [Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8))
+              for _ in range(3)]
+    path = tmp_path / f"animated{extension}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100,
+                   **({"lossless": True} if extension == ".webp" else {}))
+    with pytest.raises(ImageFileError) as error:
+        read_picture(path)
+    message = str(error.value)
+    assert "holds 3 frames (an animated" in message
+    assert "GIFs, multi-page TIFFs" in message and "\n" not in message

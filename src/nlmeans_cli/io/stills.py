@@ -338,7 +338,9 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
                              ) from None
     if header.frames > 1:
         raise ImageFileError(
-            f"{path}: holds {header.frames} frames; only still images are supported")
+            f"{path}: holds {header.frames} frames (an animated {KIND_NAMES[kind]}), which is "
+            "not read as a clip; clips are read from videos, GIFs, multi-page TIFFs and .npy "
+            "files: convert it to one of those")
     if header.width * header.height > max_pixels:
         raise ImageFileError(
             f"{path}: {header.width}x{header.height} is {header.width * header.height} pixels, "
