@@ -103,6 +103,23 @@ def test_imagej_spacing_is_read_and_reported(tmp_path):
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize("axes", ["ZYX", "TYX", "TZYX"])
+def test_slices_denoised_as_frames_point_to_volume(tmp_path, axes):
+    # A Z-stack's pages are a volume's slices: without --volume a note says what it would do.
+    rng = np.random.default_rng(5)
+    shape = {"ZYX": (6, 32, 32), "TYX": (6, 32, 32), "TZYX": (2, 3, 32, 32)}[axes]
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, rng.integers(0, 60000, shape, dtype=np.uint16), imagej=True,
+                     metadata={"axes": axes})
+    hint = "--volume denoises them as one volume"
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
+    assert result.exit_code == 0, result.output
+    assert (hint in result.stderr) == (axes == "ZYX")
+    as_volume = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out2.tif"),
+                                    "--volume"])
+    assert as_volume.exit_code == 0 and hint not in as_volume.stderr
+
+
 def test_volume_options_on_a_still_image_are_noted(tmp_path):
     import imageio.v3 as iio
 

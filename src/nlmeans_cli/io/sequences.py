@@ -119,6 +119,9 @@ class Sequence:
         Whether a GIF's frames have transparent pixels. They are read as RGB (the colour
         the transparent pixels hold) and a GIF written like this one takes their
         transparency back, frame by frame.
+    depths : bool
+        Whether a TIFF stack's pages are a volume's slices (its axes name a depth, Z, and no
+        time, T), which ``--volume`` denoises as one volume.
     bits : int or None
         A video's bits per component where it holds more than 8 (10 or 12): its frames are
         read as uint16 on the full 16-bit scale, and a video written like it holds as many
@@ -143,6 +146,7 @@ class Sequence:
     colour: dict = field(default_factory=dict)
     audio: tuple[str, ...] = ()
     subtitles: tuple[str, ...] = ()
+    depths: bool = False
     attachments: tuple[str, ...] = ()
     pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None

@@ -77,7 +77,8 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             return {"n_frames": n_frames, "frame_shape": shape, "dtype": np.dtype(first.dtype),
                     "notes": notes, "axes": axes,
                     "series_shape": tuple(int(n) for n in series.shape),
-                    "separate_channels": True, "spacing": spacing, "carried": carried}
+                    "separate_channels": True, "spacing": spacing, "carried": carried,
+                    "depths": _depths(axes)}
         shape = tuple(int(n) for n in first.shape)
         if stored_plane_by_plane(first):
             shape = (*shape[1:], shape[0])
@@ -87,7 +88,12 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             shape = (*shape[:2], 3 + (shape[2] - 4))
         return {"n_frames": len(image_pages(tiff)), "frame_shape": shape,
                 "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
-                "carried": carried}
+                "carried": carried, "depths": _depths(axes)}
+
+
+def _depths(axes: str) -> bool:
+    """Whether a series of *axes* holds a volume's slices: a depth (Z) and no time (T)."""
+    return "Z" in axes and "T" not in axes
 
 
 def _stack_metadata(tiff, first, notes: list[str]) -> dict:

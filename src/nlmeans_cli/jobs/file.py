@@ -435,6 +435,10 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     outcome.notes = list(sequence.notes)
     as_volume = options.volume and sequence.kind in ("tiff", "array")
     outcome.description = describe_sequence(sequence, as_volume=as_volume)
+    if sequence.depths and not as_volume:
+        outcome.notes.append("its pages are a volume's slices (its axes name Z): denoised as "
+                             "a clip's frames, each with those either side; --volume "
+                             "denoises them as one volume (3-D patches, its voxel spacing)")
     request = options.request
     if as_volume:
         total = sequence.n_frames * sequence.frame_shape[0] * sequence.frame_shape[1]
