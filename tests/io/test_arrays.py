@@ -40,13 +40,32 @@ def test_an_array_is_denoised_as_the_same_image_in_a_tiff(tmp_path, shape, dtype
 
 
 @pytest.mark.parametrize(("shape", "still"), [((5, 6), True), ((5, 6, 3), True),
-                                              ((4, 5, 6), False), ((5, 6, 4), False),
+                                              ((5, 6, 4), True), ((5, 6, 2), True),
+                                              ((4, 5, 6), False), ((5, 6, 5), False),
                                               ((2, 5, 6, 3), False)])
 def test_which_shapes_are_images(tmp_path, shape, still):
     path = tmp_path / "a.npy"
     np.save(path, np.zeros(shape, np.uint8))
     assert holds_still(shape) is still
     assert is_sequence(path) is not still
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_an_array_with_alpha_last_keeps_it(tmp_path, rng, channels):
+    # Matplotlib's imread of a PNG gives RGBA floats; it was read as frames 4 pixels wide.
+    clean, noisy = _noisy(rng, (40, 44), np.float32)
+    colours = np.stack([noisy] * (channels - 1), axis=-1)
+    alpha = rng.random((40, 44)).astype(np.float32)
+    np.save(tmp_path / "in.npy", np.dstack([colours, alpha]))
+    result = runner.invoke(app, ["denoise", str(tmp_path / "in.npy"),
+                                 str(tmp_path / "out.npy"), "--sigma", "20"])
+    assert result.exit_code == 0, result.output
+    assert "+ alpha" in result.stderr
+    out = np.load(tmp_path / "out.npy")
+    assert out.shape == (40, 44, channels) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[..., -1], alpha)
+    error = np.mean((out[..., 0].astype(np.float64) - clean) ** 2)
+    assert error < 0.5 * np.mean((noisy.astype(np.float64) - clean) ** 2)
 
 
 def test_a_grey_png_can_be_written_as_an_array(tmp_path, rng):

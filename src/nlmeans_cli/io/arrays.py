@@ -1,8 +1,10 @@
 """NumPy ``.npy`` files holding one image: a 2-D grey array or ``(rows, columns, 3)`` colour.
 
 A ``.npy`` file of any other rank is a stack (:mod:`nlmeans_cli.io.sequences`): 3-D arrays are
-``(frames, rows, columns)`` unless their last axis holds three values, since a frame three
-pixels wide is not a frame anyone denoises, while an RGB image saved from NumPy is common.
+``(frames, rows, columns)`` unless their last axis holds two to four values, since a frame
+that few pixels wide is not a frame anyone denoises, while an RGB image saved from NumPy is
+common, and an RGBA one too (Matplotlib's ``imread`` of a PNG): its alpha, last, is passed
+through as a PNG's is (grey and alpha for two values).
 Arrays are read without pickles and written as plain version 1.0 files.
 """
 
@@ -29,9 +31,10 @@ def holds_still(shape: tuple[int, ...]) -> bool:
     Returns
     -------
     bool
-        True for ``(rows, columns)`` and ``(rows, columns, 3)``.
+        True for ``(rows, columns)`` and ``(rows, columns, C)``, ``C`` 2 (grey and alpha),
+        3 (RGB) or 4 (RGBA).
     """
-    return len(shape) == 2 or (len(shape) == 3 and shape[-1] == 3)
+    return len(shape) == 2 or (len(shape) == 3 and shape[-1] in (2, 3, 4))
 
 
 def map_array(path: str | Path) -> np.ndarray:
@@ -108,8 +111,8 @@ def read_array(path: Path, *, max_pixels: int) -> np.ndarray:
         raise ImageFileError(f"{path}: not a readable NumPy array file ({reason(error)})"
                              ) from None
     if not holds_still(mapped.shape):
-        raise ImageFileError(f"{path}: expected a 2-D array (rows, columns) or 3-D with 3 "
-                             f"colour channels last, got shape {mapped.shape}")
+        raise ImageFileError(f"{path}: expected a 2-D array (rows, columns) or 3-D with 2 to 4 "
+                             f"channels last, got shape {mapped.shape}")
     rows, columns = mapped.shape[:2]
     if rows * columns > max_pixels:
         raise ImageFileError(
