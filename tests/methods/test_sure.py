@@ -60,6 +60,25 @@ def test_sample_crops_takes_small_images_whole_and_spreads_crops_over_large_ones
     assert len({c.tobytes() for c in crops}) == 4
 
 
+@pytest.mark.parametrize("shape", [(20000, 50), (50, 20000), (8000, 7, 3)])
+def test_a_strip_gets_crops_of_its_width_and_the_same_area(rng, shape):
+    # Narrower than a crop, a strip was measured whole: 12 times a square megapixel's time.
+    strip = rng.random(shape).astype(np.float32)
+    crops = sample_crops(strip, side=96, count=4)
+    short = min(shape[:2])
+    length = -(-96 * 96 // short)
+    expected = (short, length) if shape[0] == short else (length, short)
+    assert len(crops) == 4 and all(c.shape == expected + shape[2:] for c in crops)
+    assert len({c.tobytes() for c in crops}) == 4
+    # Each crop is a piece of the strip, where it lies
+    long_axis = int(shape[0] == short)
+    for crop in crops:
+        found = [start for start in range(shape[long_axis] - length + 1)
+                 if np.array_equal(np.take(strip, range(start, start + length),
+                                           axis=long_axis), crop)]
+        assert len(found) == 1
+
+
 def test_default_h_is_chosen_by_sure_deterministically(rng):
     noisy = _scene(rng) + rng.normal(0, 0.1, (96, 96)).astype(np.float32)
     first = resolve_parameters(noisy, sigma=0.1)

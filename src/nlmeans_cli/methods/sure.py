@@ -136,17 +136,28 @@ def sample_crops(image: np.ndarray, *, side: int = SURE_CROP,
     Returns
     -------
     list of numpy.ndarray
-        Contiguous arrays.
+        Contiguous arrays, all of one shape: ``side`` square, or for an image narrower than
+        *side* (a strip, a line scan, a kymograph) its whole width by as much of its length
+        as makes the same area.
+
+    Notes
+    -----
+    SURE then costs about the same on any image larger than the crops (a 20000x50 image
+    was measured whole: 12 times a square megapixel's time).
     """
     rows, columns = image.shape[:2]
-    if rows * columns <= count * side * side or min(rows, columns) < side:
+    if rows * columns <= count * side * side:
         return [np.ascontiguousarray(image)]
+    short = min(rows, columns)
+    length = min(max(rows, columns), -(-side * side // short))
+    crop_rows, crop_columns = (side, side) if short >= side else (
+        (short, length) if rows == short else (length, short))
     crops = []
     for k in range(count):
         # A low-discrepancy spread: row and column positions in different orders.
-        r0 = int((rows - side) * (k + 0.5) / count)
-        c0 = int((columns - side) * (((k * 3) % count) + 0.5) / count)
-        crops.append(np.ascontiguousarray(image[r0 : r0 + side, c0 : c0 + side]))
+        r0 = int((rows - crop_rows) * (k + 0.5) / count)
+        c0 = int((columns - crop_columns) * (((k * 3) % count) + 0.5) / count)
+        crops.append(np.ascontiguousarray(image[r0 : r0 + crop_rows, c0 : c0 + crop_columns]))
     return crops
 
 
