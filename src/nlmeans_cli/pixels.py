@@ -24,6 +24,7 @@ from .scales import check_dtype, check_finite, to_unit, unit_scale, unit_zero
 
 __all__ = [
     "COUNTS_DEPTH",
+    "SMALLEST_READ_SIDE",
     "OPPONENT",
     "ChannelPlan",
     "SigmaReading",
@@ -290,6 +291,11 @@ class SigmaReading(NamedTuple):
     note: str = ""
 
 
+#: The fewest pixels along an axis that sigma is read from: a smaller image's details cannot
+#: tell noise from signal, and its sigma reads 0.
+SMALLEST_READ_SIDE = 4
+
+
 def estimate_sigma_unit(last: np.ndarray, *,
                         luminance_weight: float = BALANCED_WEIGHT) -> float:
     """Return :func:`read_sigma_unit`'s sigma (unit scale), without its note."""
@@ -335,7 +341,7 @@ def read_sigma_unit(last: np.ndarray, *,
     ``O(N)`` for ``N`` up to
     :data:`nlmeans_cli.noise_details.FIT_PIXELS` pixels a channel.
     """
-    if min(last.shape[:-1]) < 4:
+    if min(last.shape[:-1]) < SMALLEST_READ_SIDE:
         return SigmaReading(0.0)
     sigmas = []
     for channel in np.moveaxis(last, -1, 0):

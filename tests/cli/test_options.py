@@ -97,6 +97,22 @@ def test_sigma_zero_says_the_input_comes_back(tmp_path, rng):
     assert np.array_equal(iio.imread(tmp_path / "o.png"), pixels)
 
 
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_strip_too_thin_to_read_sigma_says_so(tmp_path, rng, rows):
+    # Pure noise one pixel high read sigma 0, and the note said there was no noise.
+    source = tmp_path / "line.png"
+    pixels = rng.integers(0, 256, (rows, 400)).astype(np.uint8)
+    iio.imwrite(source, pixels)
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "o.png")])
+    assert result.exit_code == 0, result.output
+    assert "sigma cannot be read from an image under 4 pixels across" in result.stderr
+    assert "no noise to remove" not in result.stderr
+    given = runner.invoke(app, ["denoise", str(source), str(tmp_path / "g.png"),
+                                "--sigma", "40"])
+    assert given.exit_code == 0 and "sigma cannot be read" not in given.stderr
+    assert not np.array_equal(iio.imread(tmp_path / "g.png"), pixels)
+
+
 def test_a_chroma_strength_without_colour_is_noted(tmp_path, rng):
     # Grey, two channels varying of three (the third constant), or the learned method: no
     # chroma strength is used, which went without a word.

@@ -27,6 +27,7 @@ from .noise_notes import (
     black_level_notes,
     by_channel_note,
     undetermined_notes,
+    zero_sigma_note,
 )
 
 if TYPE_CHECKING:
@@ -400,8 +401,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         outcome.notes.extend(_unstabilised(options.request, [setting]))
         outcome.notes.extend(_chroma_unused(options.request, [setting]))
         if setting.sigma_unit == 0:
-            outcome.notes.append("sigma is 0: there is no noise to remove, so the result "
-                                 "equals the input (up to rounding)")
+            outcome.notes.append(zero_sigma_note(setting, picture.pixels.shape[:2]))
         written = picture.with_pixels(image)
         written.notes = []
         write_picture(target, written, source=source, overwrite=overwrite,

@@ -1,17 +1,18 @@
-"""The notes a file's summary gives on its fitted Poisson-Gaussian noise, channel by channel."""
+"""The notes a file's summary gives on its noise: a sigma of 0, a fitted Poisson-Gaussian one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..pixels import SMALLEST_READ_SIDE
 from ..scales import unit_origin, unit_scale
 
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
 
 __all__ = ["GROWTH_HIDDEN_NOTE", "GROWTH_IN_RESIDUAL_NOTE", "black_level_notes",
-           "by_channel_note", "undetermined_notes"]
+           "by_channel_note", "undetermined_notes", "zero_sigma_note"]
 
 #: The note where ``--noise auto`` took the Gaussian path because clipping hid whether the
 #: noise grows (:attr:`nlmeans_cli.methods.Setting.growth_hidden`), and the Gaussian path's
@@ -33,6 +34,30 @@ GROWTH_IN_RESIDUAL_NOTE = ("clipping at black and white leaves too few levels of
                            "to show that its noise grows with the signal, but the Gaussian "
                            "path's residual showed it, so --noise auto took the "
                            "Poisson-Gaussian path (--noise gaussian keeps one sigma)")
+
+
+def zero_sigma_note(setting, shape: tuple[int, int]) -> str:
+    """Return the note for a still denoised at sigma 0: no noise, or too small to read it.
+
+    Parameters
+    ----------
+    setting : nlmeans_cli.methods.Setting
+        What the still was denoised with.
+    shape : tuple of 2 int
+        Its rows and columns.
+
+    Returns
+    -------
+    str
+        Under :data:`nlmeans_cli.pixels.SMALLEST_READ_SIDE` pixels across, an estimated
+        sigma reads 0 whatever the noise (a line scan of pure noise said there was none).
+    """
+    if setting.sigma_estimated and min(shape) < SMALLEST_READ_SIDE:
+        return (f"sigma cannot be read from an image under {SMALLEST_READ_SIDE} pixels across "
+                "(too few to tell noise from signal): the result equals the input; give "
+                "--sigma to denoise it")
+    return ("sigma is 0: there is no noise to remove, so the result equals the input (up to "
+            "rounding)")
 
 
 def undetermined_notes(models: Sequence[PoissonGaussian], numbers: Sequence[int],
