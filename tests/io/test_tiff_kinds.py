@@ -207,6 +207,23 @@ def test_a_pyramid_is_made_again_from_the_denoised_image(tmp_path, rng, in_subif
     assert np.abs(noisy_half - block_means).mean() > 8.0
 
 
+def test_subifd_levels_of_uneven_factors_are_all_made_again(tmp_path, rng):
+    # tifffile's series count only the levels of one sampling factor (here 2, then 7).
+    image = _smooth(rng, (84, 112), noise=20.0)
+    source = tmp_path / "uneven.tif"
+    with tifffile.TiffWriter(source) as tiff:
+        tiff.write(image, subifds=2)
+        tiff.write(image[::2, ::2].copy(), subfiletype=1)
+        tiff.write(image[::7, ::7].copy(), subfiletype=1)
+    with tifffile.TiffFile(_denoised(tmp_path, source)) as written:
+        page = written.pages[0]
+        shapes = []
+        for number, offset in enumerate(page.subifds):
+            written.filehandle.seek(offset)
+            shapes.append(tifffile.TiffPage(written, index=(0, number)).shape)
+    assert shapes == [(42, 56), (12, 16)]
+
+
 def test_a_pyramid_is_named_where_the_output_holds_none(tmp_path, rng):
     image = _smooth(rng, (48, 64))
     source = tmp_path / "pyramid.tif"

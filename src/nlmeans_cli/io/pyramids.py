@@ -53,12 +53,31 @@ def pyramid_of(tiff, page) -> Pyramid | None:
     -----
     Reads the levels' headers, not their pixels.
     """
+    if page.subifds:
+        # Read here: tifffile's series hold the levels of one sampling factor only
+        shapes = tuple(shape for shape in _subifd_shapes(tiff, page)
+                       if shape[0] <= page.imagelength and shape[1] <= page.imagewidth
+                       and shape != (page.imagelength, page.imagewidth))
+        return Pyramid(shapes, True) if shapes else None
     series = tiff.series[0] if tiff.series else None
     if series is None or len(series.levels) < 2 or series.keyframe.offset != page.offset:
         return None
     shapes = tuple((int(level.keyframe.imagelength), int(level.keyframe.imagewidth))
                    for level in series.levels[1:])
-    return Pyramid(shapes, bool(page.subifds))
+    return Pyramid(shapes, False)
+
+
+def _subifd_shapes(tiff, page) -> list[tuple[int, int]]:
+    """Return the rows and columns of *page*'s reduced-resolution SubIFDs, in order."""
+    import tifffile
+
+    shapes = []
+    for number, offset in enumerate(page.subifds):
+        tiff.filehandle.seek(offset)
+        level = tifffile.TiffPage(tiff, index=(page.index, number))
+        if level.is_reduced:
+            shapes.append((int(level.imagelength), int(level.imagewidth)))
+    return shapes
 
 
 def pyramid_name(pyramid: Pyramid) -> str:
