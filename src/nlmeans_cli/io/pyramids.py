@@ -46,15 +46,15 @@ def pyramid_of(tiff, page) -> Pyramid | None:
     Returns
     -------
     Pyramid or None
-        ``None`` where tifffile reads no pyramid above *page* (a thumbnail is a series of
-        its own, not a level).
+        The reduced SubIFDs of *page*, every one (tifffile's series hold the levels of one
+        sampling factor only); else the reduced pages tifffile's series take for its levels
+        (a thumbnail is a series of its own, not a level). ``None`` where there are none.
 
     Notes
     -----
     Reads the levels' headers, not their pixels.
     """
     if page.subifds:
-        # Read here: tifffile's series hold the levels of one sampling factor only
         shapes = tuple(shape for shape in _subifd_shapes(tiff, page)
                        if shape[0] <= page.imagelength and shape[1] <= page.imagewidth
                        and shape != (page.imagelength, page.imagewidth))

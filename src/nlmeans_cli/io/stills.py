@@ -237,11 +237,12 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
             pixels = upright(pixels, orientation)
             notes.append(f"TIFF orientation {orientation} applied: the result is written "
                          "upright")
-        if pyramid and orientation in (0, 1):
-            # Made again from the denoised image by the writer; a turned image's are not.
-            reduced -= 0 if pyramid.in_subifds else len(pyramid.shapes)
-        elif pyramid and pyramid.in_subifds:
-            reduced += len(pyramid.shapes)
+        # The writer makes the levels again from the denoised image; a turned image's not.
+        keep_pyramid = pyramid is not None and orientation in (0, 1)
+        if keep_pyramid and not pyramid.in_subifds:
+            reduced -= len(pyramid.shapes)  # pages made again: not left out
+        elif pyramid and not keep_pyramid and pyramid.in_subifds:
+            reduced += len(pyramid.shapes)  # not pages, but left out all the same
         if reduced:
             notes.append(f"{reduced} reduced-resolution page{'s' if reduced > 1 else ''} (a "
                          "thumbnail, a pyramid's levels) left out: the output holds the image "
@@ -252,7 +253,7 @@ def _decode_tiff(raw: bytes, path: Path, max_pixels: int
         if compression is not None:
             options["compression"] = compression
         options.update(layout_of(page, pixels))
-        if pyramid and orientation in (0, 1):
+        if keep_pyramid:
             options["pyramid"] = pyramid  # not a keyword: taken off by the writer
         return pixels, notes, options, 1
 
