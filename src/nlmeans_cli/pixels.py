@@ -24,8 +24,8 @@ from .scales import check_dtype, check_finite, to_unit, unit_scale, unit_zero
 
 __all__ = [
     "COUNTS_DEPTH",
-    "SMALLEST_READ_SIDE",
     "OPPONENT",
+    "SMALLEST_READ_SIDE",
     "ChannelPlan",
     "SigmaReading",
     "channel_plan",

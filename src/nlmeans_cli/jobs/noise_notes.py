@@ -9,6 +9,7 @@ from ..pixels import SMALLEST_READ_SIDE
 from ..scales import unit_origin, unit_scale
 
 if TYPE_CHECKING:
+    from ..methods import Setting
     from ..noise import PoissonGaussian
 
 __all__ = ["GROWTH_HIDDEN_NOTE", "GROWTH_IN_RESIDUAL_NOTE", "black_level_notes",
@@ -36,7 +37,7 @@ GROWTH_IN_RESIDUAL_NOTE = ("clipping at black and white leaves too few levels of
                            "Poisson-Gaussian path (--noise gaussian keeps one sigma)")
 
 
-def zero_sigma_note(setting, shape: tuple[int, int]) -> str:
+def zero_sigma_note(setting: Setting, shape: tuple[int, int]) -> str:
     """Return the note for a still denoised at sigma 0: no noise, or too small to read it.
 
     Parameters
