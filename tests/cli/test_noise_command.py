@@ -119,3 +119,14 @@ def test_a_folder_is_read_file_by_file_and_an_empty_one_is_an_error(tmp_path, sa
     assert result.exit_code == 1
     assert f"{empty}: no images in this folder" in result.stderr
     assert len(result.stdout.strip().splitlines()) == 2
+
+
+def test_a_strip_too_thin_to_read_says_its_zero_is_unknown(tmp_path, rng):
+    source = tmp_path / "line.tif"
+    tifffile.imwrite(source, rng.integers(0, 256, (2, 300)).astype(np.uint8))
+    result = runner.invoke(app, ["noise", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "sigma 0.00" in result.stdout
+    assert "sigma cannot be read from an image under 4 pixels across" in result.stderr
+    as_json = runner.invoke(app, ["noise", str(source), "--json"])
+    assert "0 stands for unknown" in json.loads(as_json.stdout)[0]["notes"][0]

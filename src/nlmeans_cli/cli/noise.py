@@ -74,6 +74,8 @@ def noise_command(
             typer.echo(f"nlm: error: {reading.error}", err=True)
         elif not json_output:
             typer.echo(noise_line(reading))
+            for note in reading.notes:
+                typer.echo(f"{reading.input}: note: {note}", err=True)
     if json_output:
         typer.echo(json.dumps([asdict(reading) for reading in readings], indent=2))
     if empty or not all(reading.ok for reading in readings):

@@ -44,6 +44,9 @@ class NoiseReading:
         1/255 for floats).
     error : str
         One line naming the file and the problem, for a file that could not be read.
+    notes : list of str
+        What the reading cannot say: a sigma of 0 read from an image under
+        :data:`nlmeans_cli.pixels.SMALLEST_READ_SIDE` pixels across, where none can be read.
     """
 
     input: str
@@ -52,6 +55,7 @@ class NoiseReading:
     parts: list[dict] = field(default_factory=list)
     file_scale: float = 1.0
     error: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -109,13 +113,13 @@ def _read(reading: NoiseReading, path, max_pixels: int) -> None:
     from ..clip_noise import estimate_frames_noise
     from ..io.sequences import is_sequence, open_sequence
     from ..io.stills import read_picture
-    from ..pixels import estimate_noise
+    from ..pixels import SMALLEST_READ_SIDE, estimate_noise
     from ..scales import unit_scale
 
     if is_sequence(path):
         sequence = open_sequence(path, max_pixels=max_pixels)
         reading.description = describe_sequence(sequence)
-        dtype = sequence.dtype
+        dtype, shape = sequence.dtype, sequence.frame_shape[:2]
         if sequence.separate_channels:
             values = [estimate_frames_noise((frame[..., c] for frame in sequence.frames()),
                                             n_frames=sequence.n_frames, model=reading.noise)
@@ -127,10 +131,14 @@ def _read(reading: NoiseReading, path, max_pixels: int) -> None:
     else:
         picture = read_picture(path, max_pixels=max_pixels)
         reading.description = describe_picture(picture)
-        dtype = picture.pixels.dtype
+        dtype, shape = picture.pixels.dtype, picture.pixels.shape[:2]
         values = [estimate_noise(picture.pixels, model=reading.noise,
                                  channel_axis=picture.channel_axis)]
     reading.file_scale = unit_scale(dtype) / 255.0
+    if reading.noise == "gaussian" and min(shape) < SMALLEST_READ_SIDE:
+        reading.notes.append(f"sigma cannot be read from an image under {SMALLEST_READ_SIDE} "
+                             "pixels across (too few to tell noise from signal): 0 stands for "
+                             "unknown")
     for value in values:
         if reading.noise == "gaussian":
             reading.parts.append({"sigma": float(value) / reading.file_scale})
