@@ -119,6 +119,10 @@ class Sequence:
         Whether a GIF's frames have transparent pixels. They are read as RGB (the colour
         the transparent pixels hold) and a GIF written like this one takes their
         transparency back, frame by frame.
+    alpha : bool
+        Whether a TIFF stack's or an array's frames hold an alpha channel, last (RGBA, grey
+        and alpha): :meth:`frames` gives them without it, and a TIFF or ``.npy`` written like
+        this sequence takes it back untouched, frame by frame (:meth:`alphas`).
     depths : bool
         Whether a TIFF stack's pages are a volume's slices (its axes name a depth, Z, and no
         time, T), which ``--volume`` denoises as one volume.
@@ -147,6 +151,7 @@ class Sequence:
     audio: tuple[str, ...] = ()
     subtitles: tuple[str, ...] = ()
     depths: bool = False
+    alpha: bool = False
     attachments: tuple[str, ...] = ()
     pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None
@@ -175,6 +180,8 @@ class Sequence:
                    "array": _array_frames}
         try:
             for frame in readers[self.kind](self):
+                if self.alpha:
+                    frame = _without_alpha(frame)
                 if frame.shape != self.frame_shape:
                     raise ImageFileError(f"{self.path}: a frame of shape {frame.shape} among "
                                          f"frames of shape {self.frame_shape}")
@@ -186,10 +193,17 @@ class Sequence:
                                  f"({reason(error)})") from None
 
     def read_all(self) -> np.ndarray:
-        """Read every frame into one array, frames first."""
+        """Read every frame into one array, frames first (without their alpha)."""
         if self.kind == "array":
-            return np.array(map_array(self.path))
+            array = map_array(self.path)
+            return np.array(_without_alpha(array) if self.alpha else array)
         return np.stack(list(self.frames()))
+
+    def alphas(self) -> Iterator[np.ndarray]:
+        """Read the frames' alpha channels one at a time (:attr:`alpha`), from the start."""
+        readers = {"tiff": _tiff_frames, "array": _array_frames}
+        for frame in readers[self.kind](self):
+            yield frame[..., -1]
 
 
 def is_sequence(path: str | os.PathLike) -> bool:
@@ -287,6 +301,11 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
                              "16-bit unsigned integers, 16-bit signed ones or 32/64-bit "
                              "floats")
     shape = sequence.frame_shape
+    if (sequence.kind in ("tiff", "array") and len(shape) == 3 and shape[-1] in (2, 4)
+            and not sequence.separate_channels):
+        # Grey or RGB with alpha last, passed through as a still's is
+        sequence.alpha = True
+        sequence.frame_shape = shape = shape[:2] if shape[-1] == 2 else (*shape[:2], 3)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)
                                     and not sequence.separate_channels):
         raise ImageFileError(f"{path}: unsupported frame layout {shape}; expected grey or RGB "
@@ -366,19 +385,30 @@ def write_sequence(output: str | os.PathLike, frames: Iterable[np.ndarray], like
         As :func:`check_sequence_output`, when the file cannot be written, or for a problem
         raised while producing the frames (the output is then not written).
     """
+    from dataclasses import replace
+
     output = check_sequence_output(output, source=source, overwrite=overwrite, dtype=like.dtype)
     if strip_metadata:
-        from dataclasses import replace
-
         like = replace(like, carried=None)
     writers = {".gif": _write_gif, ".tif": _write_tiff, ".tiff": _write_tiff,
                ".npy": _write_npy}
     writer = writers.get(output.suffix.lower(), write_video)
+    if like.alpha and writer in (_write_tiff, _write_npy):
+        # The alpha taken back, untouched; other formats hold none (a note says so)
+        frames = (np.dstack([frame, alpha])
+                  for frame, alpha in zip(frames, like.alphas(), strict=False))
+        channels = like.frame_shape[2] if len(like.frame_shape) == 3 else 1
+        like = replace(like, frame_shape=(*like.frame_shape[:2], channels + 1))
     # Errors raised while the frames are produced (denoising) pass through unchanged.
     with staged(output, overwrite=overwrite,
                  passthrough=(ImageFileError, ValueError, TypeError, MemoryError)) as temporary:
         count = writer(temporary, frames, like)
     return count
+
+
+def _without_alpha(frames: np.ndarray) -> np.ndarray:
+    """Return frames (or one) with their last channel, alpha, taken off; grey without axis."""
+    return frames[..., 0] if frames.shape[-1] == 2 else frames[..., :-1]
 
 
 # Video -------------------------------------------------------------------------------------

@@ -66,6 +66,10 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
                          "full resolution alone")
         spacing = voxel_spacing(tiff)
         carried = _stack_metadata(tiff, first, notes)
+        if first.extrasamples:
+            # Kept as it was labelled: premultiplied, straight, or of no stated meaning
+            carried["extrasamples"] = (_EXTRA_SAMPLES.get(int(first.extrasamples[0]),
+                                                          "unassalpha"),)
         if _has_channel_axis(axes, first):
             # A microscope's channels (ImageJ or OME): planes of their own, kept apart.
             channels = int(series.shape[axes.index("C")])
@@ -89,6 +93,10 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         return {"n_frames": len(image_pages(tiff)), "frame_shape": shape,
                 "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
                 "carried": carried, "depths": _depths(axes)}
+
+
+# TIFF's ExtraSamples values, as tifffile's writer names them
+_EXTRA_SAMPLES = {0: "unspecified", 1: "assocalpha", 2: "unassalpha"}
 
 
 def _depths(axes: str) -> bool:
@@ -133,7 +141,7 @@ def _stack_metadata(tiff, first, notes: list[str]) -> dict:
     tile = tile_of(first)
     if tile and not tiff.is_imagej:
         carried["tile"] = tile
-    if stored_plane_by_plane(first) and first.photometric.name == "RGB":
+    if stored_plane_by_plane(first) and first.photometric.name in ("RGB", "MINISBLACK"):
         carried["planarconfig"] = "separate"
     return carried
 
@@ -254,9 +262,13 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
     if like.separate_channels:
         return _write_channel_stack(temporary, frames, like)
     count = 0
-    photometric = "rgb" if len(like.frame_shape) == 3 else "minisblack"
+    # A written frame's alpha, if any, is its last channel (write_sequence puts it back)
+    photometric = ("rgb" if len(like.frame_shape) == 3 and like.frame_shape[2] >= 3
+                   else "minisblack")
     carried = like.carried or {}
     options = dict(carried.get("compression", {}))
+    if like.alpha:
+        options["extrasamples"] = carried.get("extrasamples", ("unassalpha",))
     if "resolution" in carried:
         options["resolution"] = carried["resolution"]
         if "resolutionunit" in carried:

@@ -516,8 +516,10 @@ def _dropped(sequence, target, strip_metadata: bool) -> list[str]:
     if sequence.attachments and suffix not in ATTACHING_CONTAINERS:
         notes.append(f"attachments dropped: {suffix} cannot hold them "
                      f"({', '.join(sequence.attachments)})")
-    if sequence.transparent and suffix != ".gif":
-        notes.append(f"GIF transparency dropped: {suffix} cannot hold it")
+    if (sequence.transparent and suffix != ".gif") or (
+            sequence.alpha and suffix not in (".tif", ".tiff", ".npy")):
+        what = "GIF transparency" if sequence.transparent else "the frames' alpha"
+        notes.append(f"{what} dropped: {suffix} cannot hold it")
     if sequence.display_matrix is not None and not rotation_kept(target):
         notes.append(f"video rotation dropped: {suffix} cannot hold it (the frames are written "
                      "as decoded, before the turn a player would give them)"
