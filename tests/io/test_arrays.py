@@ -60,7 +60,7 @@ def test_an_array_with_alpha_last_keeps_it(tmp_path, rng, channels):
     result = runner.invoke(app, ["denoise", str(tmp_path / "in.npy"),
                                  str(tmp_path / "out.npy"), "--sigma", "20"])
     assert result.exit_code == 0, result.output
-    assert "+ alpha" in result.stderr
+    assert "+ alpha" in result.stderr and "last channel taken for alpha" in result.stderr
     out = np.load(tmp_path / "out.npy")
     assert out.shape == (40, 44, channels) and out.dtype == np.float32
     np.testing.assert_array_equal(out[..., -1], alpha)

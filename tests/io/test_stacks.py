@@ -231,6 +231,17 @@ def test_an_array_stack_with_alpha_keeps_it_and_a_video_says_it_drops_it(tmp_pat
     written = np.load(tmp_path / "out.npy")
     assert written.shape == stack.shape and written.dtype == stack.dtype
     np.testing.assert_array_equal(written[..., -1], stack[..., -1])
+    # A .npy says nothing of its channels: the reading is named, with what to do otherwise
+    assert "last channel taken for alpha" in result.stderr
     video = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
     assert video.exit_code == 0, video.output
     assert "the frames' alpha dropped: .mp4 cannot hold it" in video.stderr
+
+
+def test_two_bands_of_no_stated_meaning_are_not_taken_for_alpha(tmp_path, rng):
+    bands = rng.integers(0, 65535, (3, 30, 40, 2)).astype(np.uint16)
+    source = tmp_path / "bands.tif"
+    tifffile.imwrite(source, bands, photometric="minisblack", extrasamples=("unspecified",))
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
+    assert result.exit_code == 1
+    assert "unsupported frame layout (30, 40, 2)" in result.stderr

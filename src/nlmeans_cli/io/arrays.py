@@ -17,7 +17,14 @@ import numpy as np
 
 from .atomic import ImageFileError, reason
 
-__all__ = ["array_shape", "encode_array", "holds_still", "map_array", "read_array"]
+__all__ = ["ALPHA_NOTE", "array_shape", "encode_array", "holds_still", "map_array",
+           "read_array"]
+
+
+#: The note for an array whose last channel is taken for alpha: a ``.npy`` file says nothing
+#: of what its channels are.
+ALPHA_NOTE = ("the array's last channel taken for alpha (a .npy says nothing of its channels) "
+              "and passed through untouched; to denoise every channel, save them apart")
 
 
 def holds_still(shape: tuple[int, ...]) -> bool:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scales import SUPPORTED_DTYPES
-from .arrays import array_shape, holds_still, map_array
+from .arrays import ALPHA_NOTE, array_shape, holds_still, map_array
 from .atomic import ImageFileError, check_target, reason, staged
 from .metadata import open_unlimited
 from .videos import VIDEO_CODECS, video_frames, video_header, write_video
@@ -301,9 +301,12 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
                              "16-bit unsigned integers, 16-bit signed ones or 32/64-bit "
                              "floats")
     shape = sequence.frame_shape
-    if (sequence.kind in ("tiff", "array") and len(shape) == 3 and shape[-1] in (2, 4)
-            and not sequence.separate_channels):
-        # Grey or RGB with alpha last, passed through as a still's is
+    if (len(shape) == 3 and shape[-1] in (2, 4) and not sequence.separate_channels
+            and (sequence.alpha or sequence.kind == "array")):
+        # Grey or RGB with alpha last (a TIFF's ExtraSamples say so), passed through as a
+        # still's is
+        if not sequence.alpha:
+            sequence.notes.append(ALPHA_NOTE)
         sequence.alpha = True
         sequence.frame_shape = shape = shape[:2] if shape[-1] == 2 else (*shape[:2], 3)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)

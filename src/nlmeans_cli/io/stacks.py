@@ -90,9 +90,12 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             shape = (*shape[:2], 3)
         elif first.photometric.name == "SEPARATED" and len(shape) == 3:
             shape = (*shape[:2], 3 + (shape[2] - 4))
+        extra = [int(kind) for kind in first.extrasamples or ()]
+        # Alpha, as a still's: labelled so, or an RGB image's fourth sample
+        alpha = bool(extra) and (extra[0] in (1, 2) or first.photometric.name == "RGB")
         return {"n_frames": len(image_pages(tiff)), "frame_shape": shape,
                 "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
-                "carried": carried, "depths": _depths(axes)}
+                "carried": carried, "depths": _depths(axes), "alpha": alpha}
 
 
 # TIFF's ExtraSamples values, as tifffile's writer names them

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scales import SUPPORTED_DTYPES
-from .arrays import encode_array, read_array
+from .arrays import ALPHA_NOTE, encode_array, read_array
 from .atomic import ImageFileError, check_target, reason, staged
 from .geotiff import gdal_nodata, mark_nodata
 from .iptc import JPEG_MOST_IPTC, with_jpeg_iptc
@@ -302,7 +302,9 @@ def read_picture(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
     if extension == ".npy":
         if not os.access(path, os.R_OK):
             raise ImageFileError(f"{path}: permission denied")
-        return _to_picture(path, read_array(path, max_pixels=max_pixels), None, [])
+        pixels = read_array(path, max_pixels=max_pixels)
+        return _to_picture(path, pixels, None,
+                           [ALPHA_NOTE] if pixels.ndim == 3 and pixels.shape[-1] != 3 else [])
     try:
         raw = path.read_bytes()
     except PermissionError:
