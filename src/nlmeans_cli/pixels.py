@@ -291,8 +291,8 @@ class SigmaReading(NamedTuple):
     note: str = ""
 
 
-#: The fewest pixels along an axis that sigma is read from: a smaller image's details cannot
-#: tell noise from signal, and its sigma reads 0.
+#: The fewest pixels across that sigma is read from (a volume's slices count, not their
+#: number): a smaller image's details cannot tell noise from signal, and its sigma reads 0.
 SMALLEST_READ_SIDE = 4
 
 
@@ -317,8 +317,8 @@ def read_sigma_unit(last: np.ndarray, *,
     Returns
     -------
     SigmaReading
-        Sigma on the unit scale; 0 for an image under 4 pixels along an axis (too small to
-        tell noise from signal) or without details (constant). Its note says where the
+        Sigma on the unit scale; 0 for an image (a volume's slices) under 4 pixels across
+        (too small to tell noise from signal) or without details (constant). Its note says where the
         luminance or a JPEG's quantization set it, with the channels' own reading.
 
     Notes
@@ -341,7 +341,7 @@ def read_sigma_unit(last: np.ndarray, *,
     ``O(N)`` for ``N`` up to
     :data:`nlmeans_cli.noise_details.FIT_PIXELS` pixels a channel.
     """
-    if min(last.shape[:-1]) < SMALLEST_READ_SIDE:
+    if min(last.shape[-3:-1]) < SMALLEST_READ_SIDE:  # a plane's (a volume's slices)
         return SigmaReading(0.0)
     sigmas = []
     for channel in np.moveaxis(last, -1, 0):

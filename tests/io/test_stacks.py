@@ -238,10 +238,40 @@ def test_an_array_stack_with_alpha_keeps_it_and_a_video_says_it_drops_it(tmp_pat
     assert "the frames' alpha dropped: .mp4 cannot hold it" in video.stderr
 
 
-def test_two_bands_of_no_stated_meaning_are_not_taken_for_alpha(tmp_path, rng):
-    bands = rng.integers(0, 65535, (3, 30, 40, 2)).astype(np.uint16)
+@pytest.mark.parametrize("count", [2, 5])
+def test_a_stack_of_bands_is_denoised_as_bands_not_alpha(tmp_path, rng, count):
+    # Grey samples none of which is alpha: a multispectral image's bands, every one
+    # denoised (two were refused, or would have been taken for grey and alpha).
+    yy, xx = np.mgrid[0:30, 0:40]
+    clean = np.stack([20000 + 15000 * np.sin(yy / (5.0 + band)) * xx / 40
+                      for band in range(count)], axis=-1)
+    bands = np.clip(clean[np.newaxis] + rng.normal(0, 3000, (3, *clean.shape)), 0, 65535)
     source = tmp_path / "bands.tif"
-    tifffile.imwrite(source, bands, photometric="minisblack", extrasamples=("unspecified",))
-    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
-    assert result.exit_code == 1
-    assert "unsupported frame layout (30, 40, 2)" in result.stderr
+    tifffile.imwrite(source, bands.astype(np.uint16), photometric="minisblack",
+                     planarconfig="contig", extrasamples=("unspecified",) * (count - 1))
+    target = tmp_path / "out.tif"
+    result = runner.invoke(app, ["denoise", str(source), str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"{count} bands" in result.stderr and "alpha" not in result.stderr
+    with tifffile.TiffFile(target) as written:
+        page = written.pages[0]
+        assert page.photometric.name == "MINISBLACK" and page.samplesperpixel == count
+        out = written.asarray().astype(float)
+    assert out.shape == bands.shape
+    for band in range(count):
+        before = np.abs(bands[..., band] - clean[..., band]).mean()
+        assert np.abs(out[..., band] - clean[..., band]).mean() < 0.6 * before
+    video = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.mp4")])
+    assert video.exit_code == 1
+    assert f"cannot hold the {count} channels" in video.stderr
+
+
+def test_a_volume_of_three_slices_reads_its_sigma(tmp_path, rng):
+    # Its slices are 50x70: their number (under 4) read sigma 0, and nothing was denoised.
+    volume = (0.5 + rng.normal(0, 0.1, (3, 50, 70))).astype(np.float32)
+    np.save(tmp_path / "v.npy", volume)
+    result = runner.invoke(app, ["denoise", str(tmp_path / "v.npy"), str(tmp_path / "o.npy"),
+                                 "--volume"])
+    assert result.exit_code == 0, result.output
+    assert "sigma 0.00" not in result.stderr
+    assert np.std(np.load(tmp_path / "o.npy")) < 0.5 * np.std(volume)

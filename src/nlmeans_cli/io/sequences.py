@@ -123,6 +123,10 @@ class Sequence:
         Whether a TIFF stack's or an array's frames hold an alpha channel, last (RGBA, grey
         and alpha): :meth:`frames` gives them without it, and a TIFF or ``.npy`` written like
         this sequence takes it back untouched, frame by frame (:meth:`alphas`).
+    bands : bool
+        Whether a TIFF stack's frames are a multispectral image's bands (grey samples none of
+        which is alpha), denoised together as a still's are and written back as bands, to a
+        TIFF or ``.npy`` only (:attr:`arrays_only_channels`).
     depths : bool
         Whether a TIFF stack's pages are a volume's slices (its axes name a depth, Z, and no
         time, T), which ``--volume`` denoises as one volume.
@@ -152,6 +156,7 @@ class Sequence:
     subtitles: tuple[str, ...] = ()
     depths: bool = False
     alpha: bool = False
+    bands: bool = False
     attachments: tuple[str, ...] = ()
     pixel_aspect: Fraction | None = None
     display_matrix: tuple[int, ...] | None = None
@@ -162,6 +167,16 @@ class Sequence:
     def depth(self) -> int:
         """The bits per component of a frame: a video's own (:attr:`bits`), else its dtype's."""
         return self.bits or 8 * np.dtype(self.dtype).itemsize
+
+    @property
+    def arrays_only_channels(self) -> int:
+        """How many channels a frame holds that only a TIFF or ``.npy`` can (0: none).
+
+        A microscope's channels kept apart, other than one or three, and bands of any number:
+        a video or GIF would read them as colour.
+        """
+        count = self.frame_shape[-1] if len(self.frame_shape) == 3 else 1
+        return count if self.bands or (self.separate_channels and count not in (1, 3)) else 0
 
     @property
     def channel_axis(self) -> int | None:
@@ -310,7 +325,7 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
         sequence.alpha = True
         sequence.frame_shape = shape = shape[:2] if shape[-1] == 2 else (*shape[:2], 3)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)
-                                    and not sequence.separate_channels):
+                                    and not (sequence.separate_channels or sequence.bands)):
         raise ImageFileError(f"{path}: unsupported frame layout {shape}; expected grey or RGB "
                              "frames")
     if shape[0] * shape[1] > max_pixels:
@@ -321,7 +336,8 @@ def open_sequence(path: str | os.PathLike, *, max_pixels: int) -> Sequence:
 
 
 def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLike | None = None,
-                          overwrite: bool = False, dtype: np.dtype | None = None) -> Path:
+                          overwrite: bool = False, dtype: np.dtype | None = None,
+                          channels: int = 0) -> Path:
     """Check that a sequence may be written to *output* before any work is done.
 
     Parameters
@@ -334,6 +350,8 @@ def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLik
         Whether an existing *output* may be replaced.
     dtype : numpy.dtype, optional
         The pixel type to be written; checked against the format.
+    channels : int
+        Channels only a TIFF or ``.npy`` holds (:attr:`Sequence.arrays_only_channels`).
 
     Returns
     -------
@@ -342,8 +360,8 @@ def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLik
     Raises
     ------
     ImageFileError
-        If the format cannot hold a sequence or *dtype*, the output is the input, or it
-        exists and *overwrite* is false.
+        If the format cannot hold a sequence, *dtype* or the *channels*, the output is the
+        input, or it exists and *overwrite* is false.
     """
     output = Path(output)
     extension = output.suffix.lower()
@@ -352,6 +370,9 @@ def check_sequence_output(output: str | os.PathLike, *, source: str | os.PathLik
         raise ImageFileError(
             f"{output}: {extension or '(no extension)'} cannot hold several frames{origin}; "
             f"use {', '.join(sorted(SEQUENCE_FORMATS))}")
+    if channels and extension not in (".tif", ".tiff", ".npy"):
+        raise ImageFileError(f"{output}: cannot hold the {channels} channels of {source}; "
+                             "write a .tif or .npy")
     return check_target(output, SEQUENCE_FORMATS, source=source, overwrite=overwrite,
                          dtype=dtype, what="frames")
 

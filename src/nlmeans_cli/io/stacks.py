@@ -91,11 +91,13 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
         elif first.photometric.name == "SEPARATED" and len(shape) == 3:
             shape = (*shape[:2], 3 + (shape[2] - 4))
         extra = [int(kind) for kind in first.extrasamples or ()]
-        # Alpha, as a still's: labelled so, or an RGB image's fourth sample
+        # Alpha, as a still's: labelled so, or an RGB image's fourth sample; grey samples
+        # none of which is alpha are a multispectral image's bands
         alpha = bool(extra) and (extra[0] in (1, 2) or first.photometric.name == "RGB")
+        bands = first.photometric.name == "MINISBLACK" and len(shape) == 3 and not alpha
         return {"n_frames": len(image_pages(tiff)), "frame_shape": shape,
                 "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
-                "carried": carried, "depths": _depths(axes), "alpha": alpha}
+                "carried": carried, "depths": _depths(axes), "alpha": alpha, "bands": bands}
 
 
 # TIFF's ExtraSamples values, as tifffile's writer names them
@@ -267,9 +269,11 @@ def write_tiff_stack(temporary: Path, frames: Iterable[np.ndarray], like) -> int
     count = 0
     # A written frame's alpha, if any, is its last channel (write_sequence puts it back)
     photometric = ("rgb" if len(like.frame_shape) == 3 and like.frame_shape[2] >= 3
-                   else "minisblack")
+                   and not like.bands else "minisblack")
     carried = like.carried or {}
     options = dict(carried.get("compression", {}))
+    if like.bands:
+        options["planarconfig"] = "contig"  # the bands are samples, not a depth
     if like.alpha:
         options["extrasamples"] = carried.get("extrasamples", ("unassalpha",))
     if "resolution" in carried:

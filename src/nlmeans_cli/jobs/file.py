@@ -431,7 +431,8 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     )
 
     sequence = open_sequence(source, max_pixels=options.max_pixels)
-    check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype)
+    check_sequence_output(target, source=source, overwrite=overwrite, dtype=sequence.dtype,
+                          channels=sequence.arrays_only_channels)
     outcome.notes = list(sequence.notes)
     as_volume = options.volume and sequence.kind in ("tiff", "array")
     outcome.description = describe_sequence(sequence, as_volume=as_volume)
@@ -447,9 +448,6 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
                 f"{source}: a volume of {total} voxels, more than the limit of "
                 f"{options.max_pixels} (raise it with --max-pixels)")
     apart = sequence.frame_shape[-1] if sequence.separate_channels else 0
-    if apart not in (0, 1, 3) and Path(target).suffix.lower() not in (".tif", ".tiff", ".npy"):
-        raise ImageFileError(f"{target}: cannot hold the {apart} channels of {source}; "
-                             "write a .tif or .npy")
     if as_volume and request.spacing is None and sequence.spacing is not None:
         request = replace(request, spacing=sequence.spacing)
     if as_volume:
