@@ -41,8 +41,8 @@ def describe_sequence(sequence, *, as_volume: bool = False) -> str:
         ``"8 frames 128x128 grey int16 at 25 fps"``, ``"volume of 8 slices ..."``.
     """
     shape = sequence.frame_shape
-    kind = ("grey" if len(shape) == 2 else f"{shape[2]} {'bands' if sequence.bands else 'channels'}"
-            ) + (" + alpha" if sequence.alpha else "")
+    kind = "grey" if len(shape) == 2 else f"{shape[2]} {'bands' if sequence.bands else 'channels'}"
+    kind += " + alpha" if sequence.alpha else ""
     count = "?" if sequence.n_frames is None else sequence.n_frames
     if as_volume:
         return (f"volume of {_counted_noun(count, 'slice')} {shape[1]}x{shape[0]} {kind} "
