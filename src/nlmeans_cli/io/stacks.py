@@ -49,7 +49,7 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
     -----
     Reads every page's header, no pixel data.
     """
-    from .tiffs import check_pages, image_pages, open_tiff, stored_plane_by_plane
+    from .tiffs import check_pages, image_pages, open_tiff, sample_roles, stored_plane_by_plane
 
     with open_tiff(path) as tiff:
         try:
@@ -66,10 +66,6 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
                          "full resolution alone")
         spacing = voxel_spacing(tiff)
         carried = _stack_metadata(tiff, first, notes)
-        if first.extrasamples:
-            # Kept as it was labelled: premultiplied, straight, or of no stated meaning
-            carried["extrasamples"] = (_EXTRA_SAMPLES.get(int(first.extrasamples[0]),
-                                                          "unassalpha"),)
         if _has_channel_axis(axes, first):
             # A microscope's channels (ImageJ or OME): planes of their own, kept apart.
             channels = int(series.shape[axes.index("C")])
@@ -90,18 +86,14 @@ def open_tiff_stack(path: Path, max_pixels: int) -> dict:
             shape = (*shape[:2], 3)
         elif first.photometric.name == "SEPARATED" and len(shape) == 3:
             shape = (*shape[:2], 3 + (shape[2] - 4))
-        extra = [int(kind) for kind in first.extrasamples or ()]
-        # Alpha, as a still's: labelled so, or an RGB image's fourth sample; grey samples
-        # none of which is alpha are a multispectral image's bands
-        alpha = bool(extra) and (extra[0] in (1, 2) or first.photometric.name == "RGB")
-        bands = first.photometric.name == "MINISBLACK" and len(shape) == 3 and not alpha
+        # Alpha or bands, as a still's are
+        label, bands = sample_roles(first, several=len(shape) == 3)
+        if label:
+            carried["extrasamples"] = (label,)  # labelled as it was
         return {"n_frames": len(image_pages(tiff)), "frame_shape": shape,
                 "dtype": np.dtype(first.dtype), "notes": notes, "spacing": spacing,
-                "carried": carried, "depths": _depths(axes), "alpha": alpha, "bands": bands}
-
-
-# TIFF's ExtraSamples values, as tifffile's writer names them
-_EXTRA_SAMPLES = {0: "unspecified", 1: "assocalpha", 2: "unassalpha"}
+                "carried": carried, "depths": _depths(axes), "alpha": label is not None,
+                "bands": bands}
 
 
 def _depths(axes: str) -> bool:

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import tifffile
 
 __all__ = ["check_pages", "chain_broken", "compression_of", "image_pages", "layout_of",
-           "open_tiff", "page_pixels", "stored_plane_by_plane", "tifffile_log", "tile_of"]
+           "open_tiff", "page_pixels", "sample_roles", "stored_plane_by_plane", "tifffile_log",
+           "tile_of"]
 
 # Compressions tifffile writes for any dtype the package supports.
 _LOSSLESS_WRITABLE = {"LZW", "ADOBE_DEFLATE", "DEFLATE", "ZSTD", "PACKBITS", "LZMA"}
@@ -222,21 +223,42 @@ def layout_of(page, pixels: np.ndarray) -> dict:
         options["tile"] = tile  # kept where the image was not turned
     if pixels.ndim == 3 and stored_plane_by_plane(page):
         options["planarconfig"] = "separate"
-    extra = [int(kind) for kind in page.extrasamples or ()]
-    if page.photometric.name == "MINISBLACK" and pixels.ndim == 3 and not (
-            set(extra) & {_ASSOCIATED_ALPHA, _STRAIGHT_ALPHA}):
-        options["bands"] = True  # a multispectral image's samples: none is alpha
-    elif extra and extra[0] in _EXTRA_SAMPLE_NAMES:
-        # Premultiplied, or of no stated meaning (an RGB image's fourth band): passed through
-        # as alpha is, and labelled as it was.
-        options["extrasamples"] = (_EXTRA_SAMPLE_NAMES[extra[0]],)
+    label, bands = sample_roles(page, several=pixels.ndim == 3)
+    if bands:
+        options["bands"] = True
+    elif label:
+        options["extrasamples"] = (label,)
     return options
 
 
-# TIFF's ExtraSamples values of an alpha channel the colours are premultiplied by, and of a
-# straight one.
-_ASSOCIATED_ALPHA, _STRAIGHT_ALPHA = 1, 2
-_EXTRA_SAMPLE_NAMES = {0: "unspecified", _ASSOCIATED_ALPHA: "assocalpha"}
+def sample_roles(page, *, several: bool) -> tuple[str | None, bool]:
+    """Return what a page's samples beyond grey or RGB are: alpha, or a multispectral's bands.
+
+    Parameters
+    ----------
+    page : tifffile.TiffPage
+        The page (a still's, or a stack's first).
+    several : bool
+        Whether a pixel, as read, holds several samples.
+
+    Returns
+    -------
+    label : str or None
+        The last sample's ExtraSamples label as tifffile's writer names it
+        (``"unassalpha"``, ``"assocalpha"`` for an alpha the colours are premultiplied by,
+        ``"unspecified"`` for one of no stated meaning, an RGB image's fourth band), passed
+        through as alpha is and labelled as it was; ``None`` where there is none, or bands.
+    bands : bool
+        Whether grey samples none of which is alpha are a multispectral image's bands.
+    """
+    extra = [int(kind) for kind in page.extrasamples or ()]
+    if page.photometric.name == "MINISBLACK" and several and not set(extra) & {1, 2}:
+        return None, True
+    return (_EXTRA_SAMPLE_LABELS.get(extra[0], "unassalpha") if extra else None), False
+
+
+# TIFF's ExtraSamples values, as tifffile's writer names them.
+_EXTRA_SAMPLE_LABELS = {0: "unspecified", 1: "assocalpha", 2: "unassalpha"}
 
 
 class _Collected(logging.Handler):

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from ..methods import Setting
     from ..noise import PoissonGaussian
 
-__all__ = ["GROWTH_HIDDEN_NOTE", "GROWTH_IN_RESIDUAL_NOTE", "black_level_notes",
-           "by_channel_note", "undetermined_notes", "zero_sigma_note"]
+__all__ = ["GROWTH_HIDDEN_NOTE", "GROWTH_IN_RESIDUAL_NOTE", "UNREADABLE_SIGMA",
+           "black_level_notes", "by_channel_note", "sigma_unreadable", "undetermined_notes",
+           "zero_sigma_note"]
 
 #: The note where ``--noise auto`` took the Gaussian path because clipping hid whether the
 #: noise grows (:attr:`nlmeans_cli.methods.Setting.growth_hidden`), and the Gaussian path's
@@ -37,6 +38,17 @@ GROWTH_IN_RESIDUAL_NOTE = ("clipping at black and white leaves too few levels of
                            "Poisson-Gaussian path (--noise gaussian keeps one sigma)")
 
 
+#: What an image under :data:`nlmeans_cli.pixels.SMALLEST_READ_SIDE` pixels across gets in
+#: place of a sigma (which reads 0 whatever the noise).
+UNREADABLE_SIGMA = (f"sigma cannot be read from an image under {SMALLEST_READ_SIDE} pixels "
+                    "across (too few to tell noise from signal)")
+
+
+def sigma_unreadable(shape: tuple[int, ...]) -> bool:
+    """Tell whether an image of *shape* (rows, columns first) is too small to read sigma."""
+    return min(shape[:2]) < SMALLEST_READ_SIDE
+
+
 def zero_sigma_note(setting: Setting, shape: tuple[int, int]) -> str:
     """Return the note for a still denoised at sigma 0: no noise, or too small to read it.
 
@@ -53,10 +65,8 @@ def zero_sigma_note(setting: Setting, shape: tuple[int, int]) -> str:
         Under :data:`nlmeans_cli.pixels.SMALLEST_READ_SIDE` pixels across, an estimated
         sigma reads 0 whatever the noise (a line scan of pure noise said there was none).
     """
-    if setting.sigma_estimated and min(shape) < SMALLEST_READ_SIDE:
-        return (f"sigma cannot be read from an image under {SMALLEST_READ_SIDE} pixels across "
-                "(too few to tell noise from signal): the result equals the input; give "
-                "--sigma to denoise it")
+    if setting.sigma_estimated and sigma_unreadable(shape):
+        return f"{UNREADABLE_SIGMA}: the result equals the input; give --sigma to denoise it"
     return ("sigma is 0: there is no noise to remove, so the result equals the input (up to "
             "rounding)")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..io.atomic import ImageFileError
 from ..io.stills import DEFAULT_MAX_PIXELS
 from .descriptions import describe_picture, describe_sequence
+from .noise_notes import UNREADABLE_SIGMA, sigma_unreadable
 
 __all__ = ["NOISE_READINGS", "NoiseReading", "read_file_noise"]
 
@@ -113,7 +114,7 @@ def _read(reading: NoiseReading, path, max_pixels: int) -> None:
     from ..clip_noise import estimate_frames_noise
     from ..io.sequences import is_sequence, open_sequence
     from ..io.stills import read_picture
-    from ..pixels import SMALLEST_READ_SIDE, estimate_noise
+    from ..pixels import estimate_noise
     from ..scales import unit_scale
 
     if is_sequence(path):
@@ -135,10 +136,8 @@ def _read(reading: NoiseReading, path, max_pixels: int) -> None:
         values = [estimate_noise(picture.pixels, model=reading.noise,
                                  channel_axis=picture.channel_axis)]
     reading.file_scale = unit_scale(dtype) / 255.0
-    if reading.noise == "gaussian" and min(shape) < SMALLEST_READ_SIDE:
-        reading.notes.append(f"sigma cannot be read from an image under {SMALLEST_READ_SIDE} "
-                             "pixels across (too few to tell noise from signal): 0 stands for "
-                             "unknown")
+    if reading.noise == "gaussian" and sigma_unreadable(shape):
+        reading.notes.append(f"{UNREADABLE_SIGMA}: 0 stands for unknown")
     for value in values:
         if reading.noise == "gaussian":
             reading.parts.append({"sigma": float(value) / reading.file_scale})
