@@ -452,7 +452,7 @@ def _strengthened(setting: Setting) -> Setting:
     # NL-means alone: the residual's judgement was calibrated on it.
     return replace(setting, h_unit=setting.h_unit * PILOT_STRENGTH,
                    h_chroma_unit=None if chroma is None else chroma * PILOT_STRENGTH,
-                   refined=False)
+                   refined=False, apart=tuple(_strengthened(one) for one in setting.apart))
 
 
 def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabiliser,

@@ -219,7 +219,10 @@ def test_a_still_is_refined_only_where_h_is_not_given(rng):
     colour = np.stack([noisy, noisy[::-1], noisy[:, ::-1]], axis=-1)
     assert resolve_parameters(colour, channel_axis=-1).refined
     assert not resolve_parameters(colour, channel_axis=-1, sigma=0.1, h=0.1).refined
-    assert not resolve_parameters(colour[..., :2], channel_axis=-1, sigma=0.1).refined
+    # Two channels that are not colours: each takes its second look alone.
+    assert resolve_parameters(colour[..., :2], channel_axis=-1, sigma=0.1).refined
+    assert not resolve_parameters(colour[..., :2], channel_axis=-1, sigma=0.1,
+                                  h=0.1).refined
     volume = np.stack([noisy] * 4)
     assert resolve_parameters(volume, sigma=0.1).refined  # slice by slice (Volumes)
     assert not resolve_parameters(volume, sigma=0.1, h=0.1).refined
@@ -255,6 +258,54 @@ def test_a_colour_still_is_refined_in_luminance_then_chroma(rng):
     # The opponent transform there and back rounds in float32 on the engine's side.
     np.testing.assert_allclose(result, expected, rtol=0, atol=2e-5)
     assert np.mean((result - clean) ** 2) < np.mean((plain - clean) ** 2)
+
+
+def _rings(rng, shape=(96, 104)):
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    clean = 0.5 + 0.3 * np.cos(np.hypot(y - 40.0, x - 60.0) / 4.0)
+    return clean, (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+
+
+def test_alike_channels_share_their_weights_and_each_takes_its_second_look(rng):
+    from nlmeans_cli.methods.refinement import CLASSIC_REFINEMENT, refine_estimate
+
+    clean, _ = _textured(rng)
+    # Two stains of one structure: independent noise on the same scene.
+    clean = np.stack([clean, 0.3 + 0.5 * clean], axis=-1)
+    noisy = (clean + rng.normal(0, 0.1, clean.shape)).astype(np.float32)
+    setting = resolve_parameters(noisy, sigma=0.1, channel_axis=-1)
+    assert setting.refined and not setting.apart
+    plain = denoise(noisy, sigma=0.1, channel_axis=-1, h=setting.h_unit,
+                    patch_size=setting.patch_size, search_window=setting.search_window)
+    expected = np.stack([refine_estimate(plain[..., c].astype(np.float64),
+                                         noisy[..., c].astype(np.float64), 0.1,
+                                         refinement=CLASSIC_REFINEMENT) for c in range(2)], -1)
+    result = denoise(noisy, sigma=0.1, channel_axis=-1)
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
+    assert np.mean((result - clean) ** 2) < np.mean((plain - clean) ** 2)
+    # Shared weights beat each channel alone here.
+    alone = np.stack([denoise(noisy[..., c], sigma=0.1) for c in range(2)], -1)
+    assert np.mean((result - clean) ** 2) < np.mean((alone - clean) ** 2)
+
+
+def test_unrelated_channels_are_denoised_apart_as_grey_images(rng):
+    stripes, noisy_stripes = _textured(rng)
+    rings, noisy_rings = _rings(rng)
+    clean = np.stack([stripes, rings], axis=-1)
+    noisy = np.stack([noisy_stripes, noisy_rings], axis=-1)
+    setting = resolve_parameters(noisy, sigma=0.1, channel_axis=-1)
+    assert len(setting.apart) == 2 and all(one.refined for one in setting.apart)
+    # Its reach covers each channel's.
+    assert setting.reach(noisy.shape[:2]) == tuple(
+        max(pair) for pair in zip(*(one.reach(noisy.shape[:2]) for one in setting.apart),
+                                  strict=True))
+    result = denoise(noisy, sigma=0.1, channel_axis=-1)
+    alone = np.stack([denoise(noisy[..., c], sigma=0.1) for c in range(2)], axis=-1)
+    np.testing.assert_array_equal(result, alone)
+    # Where the h is given, SURE does not run: one set of weights.
+    given = denoise(noisy, sigma=0.1, channel_axis=-1, h=setting.h_unit,
+                    patch_size=setting.patch_size, search_window=setting.search_window)
+    assert np.mean((result - clean) ** 2) < np.mean((given - clean) ** 2)
 
 
 def test_the_refinement_is_nl_means_then_its_second_look(rng):

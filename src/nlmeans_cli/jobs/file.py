@@ -20,6 +20,7 @@ from ..io.stills import DEFAULT_MAX_PIXELS
 from ..methods import Setting
 from ..parameters import DEFAULT_TEMPORAL_WINDOW, Request
 from ..scales import unit_zero
+from .channel_notes import channel_notes
 from .descriptions import describe_picture, describe_sequence
 from .noise_notes import (
     GROWTH_HIDDEN_NOTE,
@@ -32,7 +33,6 @@ from .noise_notes import (
 
 if TYPE_CHECKING:
     from ..noise import PoissonGaussian
-    from ..pixels import ChannelPlan
 
 __all__ = ["FileOutcome", "JobOptions", "denoise_file"]
 
@@ -212,8 +212,7 @@ class FileOutcome:
                 f"{used['network_share']:.0%} of each pixel, the classic method's the rest")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
-        if setting.channel_plan is not None:
-            self.notes.extend(_channel_notes(setting.channel_plan))
+        self.notes.extend(channel_notes(setting))
         self.notes.extend(each.sigma_note for each in settings if each.sigma_note)
         stabilisers = [each.stabiliser for each in settings]
         if all(stabilisers):
@@ -281,23 +280,6 @@ def _mean_black_level(models: Sequence[PoissonGaussian]) -> float | None:
     """Return the models' mean black level on the 0-255 scale, over those with one."""
     levels = [model.black_level for model in models if model.black_level is not None]
     return 255.0 * sum(levels) / len(levels) if levels else None
-
-
-def _channel_notes(plan: ChannelPlan) -> list[str]:
-    """Return the notes for channels left as they were or copied (channels counted from 1)."""
-    notes = []
-    if len(plan.constant) == 1:
-        notes.append(f"channel {plan.constant[0] + 1} is constant: left as it was")
-    elif plan.constant:
-        listed = ", ".join(str(channel + 1) for channel in plan.constant)
-        notes.append(f"channels {listed} are constant: left as they were")
-    alone = "as a grey image" if len(plan.denoised) == 1 else "with the other channels"
-    for source in sorted({source for _, source in plan.copies}):
-        copies = [str(channel + 1) for channel, origin in plan.copies if origin == source]
-        which = (f"channel {copies[0]} is a copy" if len(copies) == 1
-                 else f"channels {', '.join(copies)} are copies")
-        notes.append(f"{which} of channel {source + 1}: denoised once, {alone}")
-    return notes
 
 
 def denoise_file(source: str | os.PathLike, target: str | os.PathLike,

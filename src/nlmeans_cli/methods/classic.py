@@ -36,6 +36,7 @@ from .refinement import (
     guided_chroma,
     refine_estimate,
     refine_volume,
+    second_look_still,
 )
 from .sure import choose_by_sure, perturb, sample_crops
 
@@ -101,6 +102,11 @@ class ClassicSetting(Setting):
         The level its noise is read against, unit scale
         (:func:`~nlmeans_cli.parameters.reference_level`): the refinement's strengths follow
         ``sigma_unit / level``, as the table is read.
+    apart : tuple of ClassicSetting
+        Channels that are not colours (two stains, a multispectral image's bands) denoised
+        each as a grey image with its own setting, where SURE found that better than one set
+        of patch distances over all of them (:meth:`Classic.resolve`); the other fields are
+        then the first channel's. Empty: the channels share their weights.
     """
 
     h_unit: float = 0.0
@@ -112,6 +118,7 @@ class ClassicSetting(Setting):
     spacing: tuple[float, float, float] | None = None
     refined: bool = False
     level: float = 1.0
+    apart: tuple[ClassicSetting, ...] = ()
 
     def radii(self, axes: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Return the patch and search radii along the grid's three axes.
@@ -128,8 +135,12 @@ class ClassicSetting(Setting):
     def reach(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
         """Patch radius plus search radius per axis, each clamped as the engine clamps it.
 
-        A refined estimate reads that far around every pixel its refinement reads.
+        A refined estimate reads that far around every pixel its refinement reads; channels
+        denoised apart, as far as the farthest of them.
         """
+        if self.apart:
+            return tuple(max(reaches) for reaches in zip(
+                *(one.reach(spatial) for one in self.apart), strict=True))
         if len(spatial) == 3:
             patch, search = self.radii((1, 1, 1))
         else:
@@ -156,7 +167,10 @@ class ClassicSetting(Setting):
         return replace(CLASSIC_VOLUME_REFINEMENT, temporal_radius=reach)
 
     def used(self) -> dict[str, float | int | str]:
-        """H (unit scale), patch, window, patch kernel, how h was chosen; chroma strength."""
+        """H (unit scale), patch, window, patch kernel, how h was chosen; chroma strength.
+
+        Channels denoised apart add ``apart``, each one's own.
+        """
         used = {"h_unit": self.h_unit, "patch_size": self.patch_size,
                 "search_window": self.search_window, "patch_kernel": self.patch_kernel,
                 "h_chosen_by": self.h_chosen_by}
@@ -168,6 +182,8 @@ class ClassicSetting(Setting):
             used["spacing"] = self.spacing
             patch, search = self.radii((1, 1, 1))
             used["radii"] = {"patch": patch, "search": search}
+        if self.apart:
+            used["apart"] = [one.used() for one in self.apart]
         return used
 
 
@@ -198,10 +214,12 @@ class Classic(Method):
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         affinity = lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name
-        # What a second look takes: NL-means' estimate, grey or colour in 2-D, channel by
-        # channel in 3-D (not colour's opponent pair).
-        refinable = affinity == "gaussian" and (channels != 3 if len(spatial) == 3
-                                                else channels in (1, 3))
+        # What a second look takes: NL-means' estimate, grey or colour in 2-D (a still's
+        # channels that are not colours too, each alone), channel by channel in 3-D (not
+        # colour's opponent pair).
+        refinable = affinity == "gaussian" and (
+            channels != 3 if len(spatial) == 3
+            else channels in (1, 3) or (pixels is not None and not frames))
         # A clip's frames that take their second look over the frames either side.
         refined_frames = (request.h_unit is None and frames and temporal_window > 0
                           and refinable)
@@ -237,17 +255,45 @@ class Classic(Method):
         # Below a millionth of full scale there is nothing to estimate a risk from.
         noisy = chosen_by == "table" and sigma_unit > _SMALLEST_SIGMA * level
         if noisy and pixels is not None and len(spatial) == 2:
-            setting = self._sure(pixels, setting, request)
+            shared, risk = self._sure(pixels, setting, request)
+            if channels not in (1, 3):
+                # Channels that are not colours may share little: SURE decides.
+                shared = self._apart_if_better(pixels, setting, shared, risk, request)
+            setting = shared
         elif channels == 3 and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
+        if setting.apart:
+            return setting
         if noisy and (len(spatial) == 3 or pixels is not None or frames):
             # SURE (or the table, for a clip or a volume) chose for NL-means alone; its
             # estimate is then refined.
             setting = replace(setting, refined=refinable)
         return setting
 
+    def _apart_if_better(self, pixels: np.ndarray, table: ClassicSetting,
+                         shared: ClassicSetting, risk: float, request: Request
+                         ) -> ClassicSetting:
+        """Return channels denoised apart where SURE puts their risk under *shared*'s.
+
+        *pixels* hold channels that are not colours; *table* is the setting SURE searched
+        from and *shared* what it found for all channels together, at *risk* (summed over
+        the same crops). Each channel is searched as a grey image from *table* and, apart,
+        takes its second look as one. Patch distances over all channels average their
+        noise, which helps where the channels show the same structure (a multispectral
+        image's bands: 0.3 to 1 dB on colour photographs' channels taken as bands) and
+        hurts where they do not (unrelated photographs as bands, 0.6 to 1 dB; the retina's
+        weak green channel with its red, 2.6 dB).
+        """
+        searched = [self._sure(pixels[..., channel : channel + 1], table, request)
+                    for channel in range(pixels.shape[-1])]
+        if sum(channel_risk for _, channel_risk in searched) >= risk:
+            return shared
+        refined = table.affinity == "gaussian"
+        apart = tuple(replace(one, refined=refined) for one, _ in searched)
+        return replace(apart[0], apart=apart)
+
     def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
-              ) -> ClassicSetting:
+              ) -> tuple[ClassicSetting, float]:
         """Choose h, then the patch and the window, by SURE on crops of a 2-D image.
 
         *pixels* are channels-last on the unit scale. A coordinate descent from the table's
@@ -257,7 +303,8 @@ class Classic(Method):
         :data:`SURE_FINE_FACTORS` times the h found. A colour image's chroma strength follows
         h (:data:`CHROMA_FACTOR`) unless given. At most 13 candidates, each run on the crops
         and their perturbations; for grey, two candidates that differ only in h share an
-        engine call (:func:`strength_pairs`), so 9 calls at most.
+        engine call (:func:`strength_pairs`), so 9 calls at most. Returns the setting chosen
+        and its risk (summed over the crops' values).
         """
         grids = [to_grid(crop)[0] for crop in sample_crops(pixels)]
         probes = [perturb(grid, setting.sigma_unit) for grid in grids]
@@ -296,7 +343,7 @@ class Classic(Method):
             found = chosen.h_unit / table_h
             chosen = best([chosen] + [with_h(chosen, found * factor)
                                       for factor in SURE_FINE_FACTORS])
-        return chosen
+        return chosen, risks[chosen]
 
     def run(self, grid: np.ndarray, setting: ClassicSetting, *, axes: tuple[int, int, int],
             temporal_window: int = 0, targets: tuple[int, int] | None = None,
@@ -308,6 +355,11 @@ class Classic(Method):
         the RGB distances), turned into weights with h for the luminance and with the chroma
         strength for the two chroma channels.
         """
+        if setting.apart:
+            return np.concatenate([
+                self.run(grid[channel : channel + 1], one, axes=axes,
+                         temporal_window=temporal_window, targets=targets, carry=carry)
+                for channel, one in enumerate(setting.apart)])
         from ..engine import mix_channels, nonlocal_operation
 
         spec = lookup(AFFINITIES, setting.affinity, "affinity")
@@ -331,8 +383,9 @@ class Classic(Method):
                                                refinement=setting.volume_refinement(),
                                                level=setting.level).astype(np.float32)
                                  for own, plain in zip(estimate, grid, strict=True)])
-        elif setting.refined and still and (chroma or grid.shape[0] == 1):
-            estimate = _second_look(estimate, features, setting.sigma_unit, setting.level)
+        elif setting.refined and still and (chroma or grid.shape[0] != 3):
+            estimate = second_look_still(estimate, features, setting.sigma_unit,
+                                         level=setting.level, colour=chroma)
         return mix_channels(OPPONENT.T, estimate) if chroma else estimate
 
     def second_look_frames(self, frames: Iterable[tuple[np.ndarray, np.ndarray]],
@@ -462,22 +515,6 @@ SECOND_LOOK_VALUES = 2**24
 def _second_look_batch(frame: np.ndarray) -> int:
     """Return how many frames like *frame* one pass of a clip's second look refines."""
     return int(max(1, min(SECOND_LOOK_FRAMES, SECOND_LOOK_VALUES // max(frame.size, 1))))
-
-
-def _second_look(estimate: np.ndarray, noisy: np.ndarray, sigma: float, level: float
-                 ) -> np.ndarray:
-    """Refine a still's estimate ``(C, H, 1, W)``, grey or opponent colours (C = 3).
-
-    The grey or luminance channel by its own self-similarity; a colour image's chroma then
-    averaged with weights from the whole refined estimate.
-    """
-    refined = estimate[:, :, 0].astype(np.float64)
-    plain = noisy[:, :, 0].astype(np.float64)
-    refined[0] = refine_estimate(refined[0], plain[0], sigma, refinement=CLASSIC_REFINEMENT,
-                                 level=level)
-    if refined.shape[0] == 3:
-        refined[1:] = guided_chroma(refined, plain, sigma, guide=CLASSIC_CHROMA)
-    return np.ascontiguousarray(refined.astype(np.float32)[:, :, np.newaxis])
 
 
 def _engine_arguments(features: np.ndarray, setting: ClassicSetting,

@@ -29,7 +29,8 @@ from ..formulation import PATCH_KERNELS
 __all__ = ["CLASSIC_CHROMA", "CLASSIC_CLIP_CHROMA", "CLASSIC_CLIP_REFINEMENT", "CLASSIC_REFINEMENT",
            "CLASSIC_VOLUME_REFINEMENT", "GUIDED_BAND_PIXELS", "NETWORK_CHROMA",
            "NETWORK_REFINEMENT", "VOLUME_SLAB_VOXELS", "ChromaGuide", "Refinement", "bands",
-           "guided_average", "guided_chroma", "keeping", "refine_estimate", "refine_volume"]
+           "guided_average", "guided_chroma", "keeping", "refine_estimate", "refine_volume",
+           "second_look_still"]
 
 #: About how many pixels a guided average hands the engine at once (a megapixel in one go).
 GUIDED_BAND_PIXELS = 2**20
@@ -463,3 +464,41 @@ def bands(height: int, rows: int, halo: int) -> Iterator[tuple[int, int, int, in
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
         yield top, bottom, max(top - halo, 0), min(bottom + halo, height)
+
+
+def second_look_still(estimate: np.ndarray, noisy: np.ndarray, sigma: float, *,
+                      level: float = 1.0, colour: bool = False) -> np.ndarray:
+    """Refine the classic method's estimate of a still, ``(C, H, 1, W)``.
+
+    Parameters
+    ----------
+    estimate, noisy : numpy.ndarray
+        NL-means' estimate and the noisy still, ``(C, H, 1, W)``: grey, opponent colours
+        (luminance first) where *colour*, or channels that are not colours.
+    sigma : float
+        The noise's standard deviation, in the pixels' units.
+    level : float
+        As :func:`refine_estimate` takes it.
+    colour : bool
+        Whether the three channels are opponent colours.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, the shape of *estimate*: the grey or luminance channel refined by its own
+        self-similarity (:data:`CLASSIC_REFINEMENT`), a colour image's chroma then averaged
+        with weights from the whole refined estimate (:data:`CLASSIC_CHROMA`); channels
+        that are not colours each refined by its own.
+
+    Notes
+    -----
+    Cost: :func:`refine_estimate` per refined channel, and :func:`guided_chroma` for colour.
+    """
+    refined = estimate[:, :, 0].astype(np.float64)
+    plain = noisy[:, :, 0].astype(np.float64)
+    for channel in range(1 if colour else refined.shape[0]):
+        refined[channel] = refine_estimate(refined[channel], plain[channel], sigma,
+                                           refinement=CLASSIC_REFINEMENT, level=level)
+    if colour:
+        refined[1:] = guided_chroma(refined, plain, sigma, guide=CLASSIC_CHROMA)
+    return np.ascontiguousarray(refined.astype(np.float32)[:, :, np.newaxis])
