@@ -64,6 +64,7 @@ def denoise(
     read_noise: float | None = None,
     black_level: float | None = None,
     missing: np.ndarray | None = None,
+    colour: bool = True,
 ) -> np.ndarray:
     """Denoise an image or a volume with the non-local operation.
 
@@ -137,6 +138,9 @@ def denoise(
         bool, the rows and columns of a 2-D image: pixels that hold no measurement (a
         no-data value, dead pixels, masked stars), in any pixel type. Left out as NaN pixels
         are (Notes) and given back as they were.
+    colour : bool
+        Whether three channels are red, green and blue (opponent colours, the default) or,
+        ``False``, a multispectral image's bands or stains, denoised as other counts are.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def denoise(
                           search_window=search_window, affinity=affinity, method=method,
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
-                          black_level=black_level)
+                          black_level=black_level, colour=colour)
     return _denoised(image, request, channel_axis, missing)[0]
 
 
@@ -207,13 +211,14 @@ def resolve_parameters(
     gain: float | None = None,
     read_noise: float | None = None,
     black_level: float | None = None,
+    colour: bool = True,
 ) -> Setting:
     """Return the parameters :func:`denoise` uses for this image and these arguments.
 
     Parameters
     ----------
     image, sigma, h, patch_size, search_window, affinity, method, channel_axis, model
-    patch_kernel, h_chroma, spacing, noise, gain, read_noise, black_level
+    patch_kernel, h_chroma, spacing, noise, gain, read_noise, black_level, colour
         As for :func:`denoise`.
 
     Returns
@@ -244,7 +249,7 @@ def resolve_parameters(
                           search_window=search_window, affinity=affinity, method=method,
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
-                          black_level=black_level)
+                          black_level=black_level, colour=colour)
     return _resolve(request, unit_pixels(measured_part(image, channel_axis), channel_axis),
                     image.dtype)
 
@@ -375,6 +380,8 @@ def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
         # and kept the Poisson-Gaussian path from its fit, and the chroma strength lit it
         # faintly; copies made SURE, which takes the channels' noise as independent, choose
         # two thirds of the grey image's h (1.8 dB lost on camera at sigma 20).
+        if unit.shape[-1] != 3:  # three left of more are not red, green and blue
+            request = replace(request, colour=False)
         return replace(_resolve_channels(request, plan.denoised_of(unit), level=level),
                        channel_plan=plan)
     return _resolve_channels(request, unit, level=level)
@@ -393,7 +400,8 @@ def _resolve_channels(request: Request, unit: np.ndarray, *, level: float = 1.0)
     if plan.stabiliser is not None:
         return _resolve_stabilised(request, unit, plan.stabiliser, runner, level)
     estimated = request.sigma_unit is None
-    reading = (read_sigma_unit(unit, luminance_weight=runner.luminance_weight)
+    reading = (read_sigma_unit(unit, luminance_weight=runner.luminance_weight,
+                               colour=request.colour)
                if estimated else SigmaReading(request.sigma_unit))
     setting = runner.resolve(request, reading.sigma_unit, sigma_estimated=estimated,
                              spatial=unit.shape[:-1], channels=unit.shape[-1], pixels=unit,
@@ -460,7 +468,8 @@ def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabilis
     """Resolve *request* for the image *stabiliser* transforms (its noise then known)."""
     # Transformed once, for the shared noise's reading too.
     stable = stabiliser.forward(unit)
-    stabiliser = _with_shared_noise(stabiliser, stable, runner)
+    if request.colour:
+        stabiliser = _with_shared_noise(stabiliser, stable, runner)
     setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
                              stabiliser.sigma_unit, sigma_estimated=False,
                              spatial=unit.shape[:-1], channels=unit.shape[-1],
@@ -532,7 +541,7 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0) -> Stab
     """
     plan = _stabiliser_plan(request, unit, top)
     stabiliser = plan.stabiliser
-    if stabiliser is None or unit.shape[-1] != 3:
+    if stabiliser is None or unit.shape[-1] != 3 or not request.colour:
         return plan
     return replace(plan, stabiliser=_with_shared_noise(stabiliser, stabiliser.forward(unit),
                                                        method_named(request.method)))

@@ -195,6 +195,9 @@ class Request:
         A name in :data:`nlmeans_cli.noise.NOISE_MODELS`.
     gain_unit, read_noise_unit, black_level_unit : float or None
         The Poisson-Gaussian model's parameters, unit scale; ``None`` fits them.
+    colour : bool
+        Whether three channels are red, green and blue (``False``: a multispectral image's
+        bands, stains); other channel counts are never colour.
     """
 
     sigma_unit: float | None = None
@@ -211,6 +214,7 @@ class Request:
     gain_unit: float | None = None
     read_noise_unit: float | None = None
     black_level_unit: float | None = None
+    colour: bool = True
 
     def __post_init__(self):
         if self.sigma_unit is not None:
@@ -438,8 +442,8 @@ def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None 
                 h_chroma: float | None = None,
                 spacing: tuple[float, float, float] | None = None,
                 noise: str = DEFAULT_NOISE, gain: float | None = None,
-                read_noise: float | None = None, black_level: float | None = None
-                ) -> Request:
+                read_noise: float | None = None, black_level: float | None = None,
+                colour: bool = True) -> Request:
     """Turn :func:`nlmeans_cli.denoise`'s keyword arguments into a request on the unit scale.
 
     Parameters
@@ -447,7 +451,7 @@ def request_for(dtype: np.dtype, *, sigma: float | None = None, h: float | None 
     dtype : numpy.dtype
         The pixels' type, whose full scale the values are divided by.
     sigma, h, patch_size, search_window, affinity, method, model, patch_kernel, h_chroma, \
-spacing, noise, gain, read_noise, black_level
+spacing, noise, gain, read_noise, black_level, colour
         As for :func:`nlmeans_cli.denoise`, in the pixels' value units.
 
     Returns
@@ -495,4 +499,4 @@ spacing, noise, gain, read_noise, black_level
                    h_chroma_unit=scaled(h_chroma, "h_chroma"), spacing=spacing,
                    noise=lookup_noise(noise).name, gain_unit=scaled(gain, "gain"),
                    read_noise_unit=scaled(read_noise, "read noise"),
-                   black_level_unit=level(black_level, "black level"))
+                   black_level_unit=level(black_level, "black level"), colour=colour)

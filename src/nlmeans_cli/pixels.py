@@ -303,7 +303,8 @@ def estimate_sigma_unit(last: np.ndarray, *,
 
 
 def read_sigma_unit(last: np.ndarray, *,
-                    luminance_weight: float = BALANCED_WEIGHT) -> SigmaReading:
+                    luminance_weight: float = BALANCED_WEIGHT, colour: bool = True
+                    ) -> SigmaReading:
     """White noise's sigma from the details of the calmest positions, averaged over channels.
 
     Parameters
@@ -313,6 +314,8 @@ def read_sigma_unit(last: np.ndarray, *,
     luminance_weight : float
         Red, green and blue sharing their noise: the luminance's weight in the sigma
         (:func:`nlmeans_cli.colour_noise.colour_sigma`), the method's.
+    colour : bool
+        Whether three channels are red, green and blue (else bands, read as any others).
 
     Returns
     -------
@@ -356,7 +359,7 @@ def read_sigma_unit(last: np.ndarray, *,
         sigmas.append(calm_sigma(planes, *clipped_ends(planes), least=rounding) or 0.0)
     channels = float(np.mean(sigmas))
     sigma, note = channels, ""
-    if last.shape[-1] == 3:
+    if last.shape[-1] == 3 and colour:
         luminance = luminance_sigma(last)
         sigma = colour_sigma(channels, luminance, weight=luminance_weight)
         note = shared_noise_note(channels, luminance, sigma)

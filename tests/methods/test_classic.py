@@ -308,6 +308,27 @@ def test_unrelated_channels_are_denoised_apart_as_grey_images(rng):
     assert np.mean((result - clean) ** 2) < np.mean((given - clean) ** 2)
 
 
+def test_three_channels_that_are_not_colours_are_denoised_as_other_counts_are(rng):
+    stripes, noisy_stripes = _textured(rng)
+    rings, noisy_rings = _rings(rng)
+    clean = np.stack([stripes, rings, stripes[::-1]], axis=-1)
+    noisy = np.stack([noisy_stripes, noisy_rings, noisy_stripes[::-1]], axis=-1)
+    colour = resolve_parameters(noisy, sigma=0.1, channel_axis=-1)
+    assert colour.h_chroma_unit is not None and not colour.apart
+    bands = resolve_parameters(noisy, sigma=0.1, channel_axis=-1, colour=False)
+    assert bands.h_chroma_unit is None and len(bands.apart) == 3
+    result = denoise(noisy, sigma=0.1, channel_axis=-1, colour=False)
+    alone = np.stack([denoise(noisy[..., c], sigma=0.1) for c in range(3)], axis=-1)
+    np.testing.assert_array_equal(result, alone)
+    as_colour = denoise(noisy, sigma=0.1, channel_axis=-1)
+    assert np.mean((result - clean) ** 2) < np.mean((as_colour - clean) ** 2)
+    # Three left of four (one constant) are not red, green and blue either.
+    four = np.concatenate([noisy, np.full_like(noisy[..., :1], 0.5)], axis=-1)
+    setting = resolve_parameters(four, sigma=0.1, channel_axis=-1)
+    assert setting.h_chroma_unit is None and len(setting.apart) == 3
+    np.testing.assert_array_equal(denoise(four, sigma=0.1, channel_axis=-1)[..., :3], alone)
+
+
 def test_the_refinement_is_nl_means_then_its_second_look(rng):
     from nlmeans_cli.methods.refinement import CLASSIC_REFINEMENT, refine_estimate
 

@@ -178,8 +178,10 @@ def test_the_shipped_network_takes_channels_that_are_not_colours_one_by_one(rng)
     # (the method refused anything but 1 or 3 channels).
     from nlmeans_cli import denoise
 
-    planes = np.clip(0.5 + rng.normal(0, 0.1, (2, 40, 48)), 0, 1)
-    both = denoise(np.moveaxis(planes, 0, -1), channel_axis=-1, method="learned", sigma=0.1)
-    for channel, plane in enumerate(planes):
-        np.testing.assert_array_equal(both[..., channel],
-                                      denoise(plane, method="learned", sigma=0.1))
+    for count, colour in ((2, True), (3, False)):  # three bands, not red, green and blue
+        planes = np.clip(0.5 + rng.normal(0, 0.1, (count, 40, 48)), 0, 1)
+        both = denoise(np.moveaxis(planes, 0, -1), channel_axis=-1, method="learned",
+                       sigma=0.1, colour=colour)
+        for channel, plane in enumerate(planes):
+            np.testing.assert_array_equal(both[..., channel],
+                                          denoise(plane, method="learned", sigma=0.1))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -364,8 +364,10 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                                      "cannot leave them out: denoise it without --tile")
             outcome.notes.append(f"{count} pixels are NaN or infinite: missing values, kept "
                                  "as they are and left out of the others' denoising")
+        # A multispectral TIFF's three bands are not red, green and blue.
+        request = replace(options.request, colour=not picture.bands)
         if tile is None:
-            image, setting = denoise_request(picture.pixels, options.request,
+            image, setting = denoise_request(picture.pixels, request,
                                              channel_axis=picture.channel_axis,
                                              missing=picture.nodata_pixels)
         else:
@@ -375,7 +377,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
                 outcome.notes.append("--tile denoises the no-data pixels with the others (they "
                                      "are written back holding the no-data value all the same)")
 
-            setting = resolve_request(picture.pixels, options.request,
+            setting = resolve_request(picture.pixels, request,
                                       channel_axis=picture.channel_axis)
             image = denoise_tiled_with(picture.pixels, setting, tile=tile, client=client,
                                        channel_axis=picture.channel_axis)
@@ -401,8 +403,6 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
 
 def _denoise_sequence(source, target, options, outcome, overwrite, progress):
     """Denoise a clip, stack or volume for :func:`denoise_file`, filling in *outcome*."""
-    from dataclasses import replace
-
     import numpy as np
 
     from ..denoising import denoise_request
@@ -422,7 +422,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.notes.append("its pages are a volume's slices (its axes name Z): denoised as "
                              "a clip's frames, each with those either side; --volume "
                              "denoises them as one volume (3-D patches, its voxel spacing)")
-    request = options.request
+    request = replace(options.request, colour=not sequence.bands)
     if as_volume:
         total = sequence.n_frames * sequence.frame_shape[0] * sequence.frame_shape[1]
         if total > options.max_pixels:

@@ -214,12 +214,13 @@ class Classic(Method):
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         affinity = lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name
+        colour = channels == 3 and request.colour
         # What a second look takes: NL-means' estimate, grey or colour in 2-D (a still's
         # channels that are not colours too, each alone), channel by channel in 3-D (not
         # colour's opponent pair).
         refinable = affinity == "gaussian" and (
-            channels != 3 if len(spatial) == 3
-            else channels in (1, 3) or (pixels is not None and not frames))
+            not colour if len(spatial) == 3
+            else channels == 1 or colour or (pixels is not None and not frames))
         # A clip's frames that take their second look over the frames either side.
         refined_frames = (request.h_unit is None and frames and temporal_window > 0
                           and refinable)
@@ -232,8 +233,8 @@ class Classic(Method):
             # A still's SURE searches around the grey table's h (it chose 0.64 to 0.75 of it on
             # colour photographs, where 0.6 to search around lost 0.06 dB at sigma 50); the
             # learned method's classic part for a still keeps it too (the same to 0.003 dB).
-            colour = channels == 3 and (frames or len(spatial) == 3)
-            factor = defaults.h_factor * (COLOUR_H_FACTOR if colour else 1.0)
+            colour_table = colour and (frames or len(spatial) == 3)
+            factor = defaults.h_factor * (COLOUR_H_FACTOR if colour_table else 1.0)
             h_unit = max(factor * sigma_unit, _SMALLEST_H * level)
             chosen_by = "table"
         setting = ClassicSetting(
@@ -248,19 +249,19 @@ class Classic(Method):
             patch_kernel=lookup(PATCH_KERNELS, request.patch_kernel or defaults.patch_kernel,
                                 "patch kernel").name,
             h_chosen_by=chosen_by,
-            h_chroma_unit=None if channels != 3 else request.h_chroma_unit,
+            h_chroma_unit=request.h_chroma_unit if colour else None,
             spacing=spacing,
             level=level,
         )
         # Below a millionth of full scale there is nothing to estimate a risk from.
         noisy = chosen_by == "table" and sigma_unit > _SMALLEST_SIGMA * level
         if noisy and pixels is not None and len(spatial) == 2:
-            shared, risk = self._sure(pixels, setting, request)
-            if channels not in (1, 3):
+            shared, risk = self._sure(pixels, setting, request, colour=colour)
+            if channels > 1 and not colour:
                 # Channels that are not colours may share little: SURE decides.
                 shared = self._apart_if_better(pixels, setting, shared, risk, request)
             setting = shared
-        elif channels == 3 and request.h_chroma_unit is None:
+        elif colour and request.h_chroma_unit is None:
             setting = replace(setting, h_chroma_unit=CHROMA_FACTOR * h_unit)
         if setting.apart:
             return setting
@@ -292,8 +293,8 @@ class Classic(Method):
         apart = tuple(replace(one, refined=refined) for one, _ in searched)
         return replace(apart[0], apart=apart)
 
-    def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request
-              ) -> tuple[ClassicSetting, float]:
+    def _sure(self, pixels: np.ndarray, setting: ClassicSetting, request: Request, *,
+              colour: bool = False) -> tuple[ClassicSetting, float]:
         """Choose h, then the patch and the window, by SURE on crops of a 2-D image.
 
         *pixels* are channels-last on the unit scale. A coordinate descent from the table's
@@ -308,7 +309,6 @@ class Classic(Method):
         """
         grids = [to_grid(crop)[0] for crop in sample_crops(pixels)]
         probes = [perturb(grid, setting.sigma_unit) for grid in grids]
-        colour = pixels.shape[-1] == 3
         table_h = setting.h_unit
 
         def with_h(base, factor):
@@ -383,7 +383,7 @@ class Classic(Method):
                                                refinement=setting.volume_refinement(),
                                                level=setting.level).astype(np.float32)
                                  for own, plain in zip(estimate, grid, strict=True)])
-        elif setting.refined and still and (chroma or grid.shape[0] != 3):
+        elif setting.refined and still and (chroma or setting.h_chroma_unit is None):
             estimate = second_look_still(estimate, features, setting.sigma_unit,
                                          level=setting.level, colour=chroma)
         return mix_channels(OPPONENT.T, estimate) if chroma else estimate

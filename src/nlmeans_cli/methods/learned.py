@@ -99,8 +99,10 @@ class LearnedSetting(Setting):
     model_name : str
         Its file's name, for reports.
     channels : int
-        3 is colour (which takes the chroma path beyond the network); any other count is
-        denoised channel by channel, as grey images.
+        3 is colour where *colour* says so (which takes the chroma path beyond the network);
+        any other count, and three bands, are denoised channel by channel, as grey images.
+    colour : bool
+        Whether three channels are red, green and blue (:attr:`Request.colour`).
     share : float
         The network's share of a still's result (:func:`network_share`); the rest is the
         classic method's, with *classic*. A clip's frames take :data:`CLIP_NETWORK_SHARE`
@@ -121,6 +123,7 @@ class LearnedSetting(Setting):
     model: Network | None = None
     model_name: str = ""
     channels: int = 1
+    colour: bool = True
     share: float = 1.0
     classic: Setting | None = None
     second_look: bool = False
@@ -132,7 +135,7 @@ class LearnedSetting(Setting):
         A volume's slices go through the network one by one: along its first axis only the
         classic method's 3-D result reaches.
         """
-        extra = REFINE_REACH + (CHROMA_REACH if self.channels == 3 else 0)
+        extra = REFINE_REACH + (CHROMA_REACH if self.channels == 3 and self.colour else 0)
         network = tuple(0 if len(spatial) == 3 and axis == 0 else self.model.reach + extra
                         for axis in range(len(spatial)))
         if self.classic is None or (self.share == 1.0 and len(spatial) != 3):
@@ -221,6 +224,7 @@ class Learned(Method):
         return LearnedSetting(method=self.name, affinity=model.affinity,
                               sigma_unit=sigma_unit, sigma_estimated=sigma_estimated,
                               model=model, model_name=name, channels=channels,
+                              colour=request.colour,
                               share=share,
                               classic=replace(classic, refined=classic.refined and not frames),
                               second_look=classic.refined and frames,
@@ -289,10 +293,10 @@ class Learned(Method):
     @staticmethod
     def _network(planes: np.ndarray, setting: LearnedSetting) -> np.ndarray:
         """Return the network's result for one frame's planes ``(C, n0, n2)``."""
-        if len(planes) in (1, 3):
+        if len(planes) == 1 or (len(planes) == 3 and setting.colour):
             return denoise_with_network(planes, setting.sigma_unit, setting.model)
-        # Channels that are not colours (two stains, the noisy ones of a colour image): each
-        # as a grey image.
+        # Channels that are not colours (two stains, a multispectral image's bands, the noisy
+        # ones of a colour image): each as a grey image.
         return np.concatenate([denoise_with_network(plane[np.newaxis], setting.sigma_unit,
                                                     setting.model) for plane in planes])
 
