@@ -109,3 +109,19 @@ def test_learned_tiles_through_the_command_line(tmp_path, rng):
     assert result.exit_code == 0, result.output
     _assert_equal_but_for_rounding(iio.imread(tmp_path / "tiled.png"),
                                    iio.imread(tmp_path / "whole.png"))
+
+
+def test_channels_denoised_apart_tile_as_the_whole_image(rng):
+    # Bands of unrelated scenes: each channel alone, with its own h, patch and window; a
+    # tile's overlap must cover the farthest reach of them.
+    y, x = np.mgrid[0:90, 0:120]
+    clean = np.stack([0.5 + 0.3 * np.sign(np.sin(x / 5.0)),
+                      0.5 + 0.3 * np.cos(np.hypot(y - 40, x - 60) / 3.0)], axis=-1)
+    image = (clean + rng.normal(0, 0.08, clean.shape)).astype(np.float32)
+    assert len(resolve_parameters(image, channel_axis=-1, sigma=0.08).apart) == 2
+    np.testing.assert_allclose(denoise_tiled(image, tile=48, channel_axis=-1, sigma=0.08),
+                               denoise(image, channel_axis=-1, sigma=0.08), rtol=0, atol=1e-6)
+    three = np.concatenate([image, image[::-1, :, :1]], axis=-1)  # bands, not colours
+    np.testing.assert_allclose(
+        denoise_tiled(three, tile=48, channel_axis=-1, sigma=0.08, colour=False),
+        denoise(three, channel_axis=-1, sigma=0.08, colour=False), rtol=0, atol=1e-6)

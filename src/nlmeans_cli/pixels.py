@@ -296,10 +296,10 @@ class SigmaReading(NamedTuple):
 SMALLEST_READ_SIDE = 4
 
 
-def estimate_sigma_unit(last: np.ndarray, *,
-                        luminance_weight: float = BALANCED_WEIGHT) -> float:
+def estimate_sigma_unit(last: np.ndarray, *, luminance_weight: float = BALANCED_WEIGHT,
+                        colour: bool = True) -> float:
     """Return :func:`read_sigma_unit`'s sigma (unit scale), without its note."""
-    return read_sigma_unit(last, luminance_weight=luminance_weight).sigma_unit
+    return read_sigma_unit(last, luminance_weight=luminance_weight, colour=colour).sigma_unit
 
 
 def read_sigma_unit(last: np.ndarray, *,
@@ -451,7 +451,8 @@ def unit_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
 
 
 def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
-                   channel_axis: int | None = None) -> float | tuple[float, float]:
+                   channel_axis: int | None = None, colour: bool = True
+                   ) -> float | tuple[float, float]:
     """Estimate the noise as :func:`nlmeans_cli.denoise` does.
 
     Parameters
@@ -464,6 +465,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
         its 0, as :func:`nlmeans_cli.denoise` takes it).
     channel_axis : int, optional
         As for :func:`nlmeans_cli.denoise`.
+    colour : bool
+        As for :func:`nlmeans_cli.denoise`: three bands' sigma is read on their channels.
 
     Returns
     -------
@@ -519,8 +522,8 @@ def estimate_noise(image: np.ndarray, *, model: str = "gaussian",
     plan = channel_plan(unit)
     if plan is not None:  # as denoise, which denoises neither constant channels nor copies
         unit = plan.denoised_of(unit)
-    if model == "gaussian":
-        return estimate_sigma_unit(unit) * scale
+    if model == "gaussian":  # three left of more are not red, green and blue
+        return estimate_sigma_unit(unit, colour=colour and plan is None) * scale
     low, high = image_levels(unit)
     # A signed image's photon counts start at its 0, as denoise takes them.
     zero = counts_zero(unit, image.dtype)

@@ -54,8 +54,8 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
                   h_chroma: float | None = None,
                   spacing: tuple[float, float, float] | None = None,
                   noise: str = DEFAULT_NOISE, gain: float | None = None,
-                  read_noise: float | None = None, black_level: float | None = None
-                  ) -> np.ndarray:
+                  read_noise: float | None = None, black_level: float | None = None,
+                  colour: bool = True) -> np.ndarray:
     """Denoise an image in overlapping tiles; the result equals :func:`denoise`'s exactly.
 
     Parameters
@@ -70,7 +70,7 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
     sigma, h, patch_size, search_window, affinity, method, channel_axis, model, patch_kernel
         As for :func:`nlmeans_cli.denoise`. The parameters are resolved once for the whole
         image (sigma, when estimated, on the whole image), so every tile uses the same ones.
-    h_chroma, spacing, noise, gain, read_noise, black_level
+    h_chroma, spacing, noise, gain, read_noise, black_level, colour
         As for :func:`nlmeans_cli.denoise`; Poisson-Gaussian noise is fitted, and its
         transform's scale set, on the whole image too.
 
@@ -100,7 +100,8 @@ def denoise_tiled(image: np.ndarray, *, tile: int, client=None, sigma: float | N
                                  method=method, channel_axis=channel_axis, model=model,
                                  patch_kernel=patch_kernel, h_chroma=h_chroma,
                                  spacing=spacing, noise=noise, gain=gain,
-                                 read_noise=read_noise, black_level=black_level)
+                                 read_noise=read_noise, black_level=black_level,
+                                 colour=colour)
     return denoise_tiled_with(image, setting, tile=tile, client=client,
                               channel_axis=channel_axis)
 

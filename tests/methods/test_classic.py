@@ -322,6 +322,15 @@ def test_three_channels_that_are_not_colours_are_denoised_as_other_counts_are(rn
     np.testing.assert_array_equal(result, alone)
     as_colour = denoise(noisy, sigma=0.1, channel_axis=-1)
     assert np.mean((result - clean) ** 2) < np.mean((as_colour - clean) ** 2)
+    # Their sigma is read on the channels (not a luminance), as estimate_noise reads it.
+    from nlmeans_cli import estimate_noise
+    from nlmeans_cli.pixels import read_sigma_unit
+
+    estimated = resolve_parameters(noisy, channel_axis=-1, colour=False, noise="gaussian")
+    assert estimated.sigma_unit == pytest.approx(estimate_noise(noisy, channel_axis=-1,
+                                                                colour=False))
+    assert estimated.sigma_unit == pytest.approx(
+        read_sigma_unit(noisy.astype(np.float32), colour=False).sigma_unit)
     # Three left of four (one constant) are not red, green and blue either.
     four = np.concatenate([noisy, np.full_like(noisy[..., :1], 0.5)], axis=-1)
     setting = resolve_parameters(four, sigma=0.1, channel_axis=-1)

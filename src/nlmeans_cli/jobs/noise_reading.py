@@ -134,7 +134,7 @@ def _read(reading: NoiseReading, path, max_pixels: int) -> None:
         reading.description = describe_picture(picture)
         dtype, shape = picture.pixels.dtype, picture.pixels.shape[:2]
         values = [estimate_noise(picture.pixels, model=reading.noise,
-                                 channel_axis=picture.channel_axis)]
+                                 channel_axis=picture.channel_axis, colour=not picture.bands)]
     reading.file_scale = unit_scale(dtype) / 255.0
     if reading.noise == "gaussian" and sigma_unreadable(shape):
         reading.notes.append(f"{UNREADABLE_SIGMA}: 0 stands for unknown")
