@@ -136,6 +136,49 @@ def test_png_colour_chunks_are_kept_and_its_time_is_not(tmp_path):
     assert "PNG colour chunks (cHRM) dropped: JPG holds none" in result.stderr
 
 
+def _with_chunks(image, chunks, **save):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **save)
+    raw = buffer.getvalue()
+    added = b"".join(_png_chunk(kind, data) for kind, data in chunks)
+    # After IHDR, but a background after a palette, as PNG orders them.
+    at = raw.index(b"IDAT") - 4 if any(kind == b"bKGD" for kind, _ in chunks) else 33
+    return raw[:at] + added + raw[at:]
+
+
+def test_png_significant_bits_and_background_are_kept_in_the_output_s_layout(tmp_path):
+    # sBIT (a 12-bit camera's values in 16 bits) and bKGD were dropped without a word.
+    from nlmeans_cli.io.metadata import png_chunks
+
+    rng = np.random.default_rng(22)
+    grey = (rng.integers(1000, 3000, (40, 48)) << 4).astype(np.uint16)
+    cases = [
+        # 16-bit grey: as stored.
+        (Image.fromarray(grey), [(b"sBIT", b"\x0c"), (b"bKGD", struct.pack(">H", 4096))], {},
+         b"\x0c", struct.pack(">H", 4096)),
+        # A palette's, written as RGB: its colours' bits, its index to its colour.
+        (Image.fromarray(_pixels(rng)).quantize(16),
+         [(b"sBIT", b"\x05\x06\x05"), (b"bKGD", b"\x02")], {}, b"\x05\x06\x05", None),
+        # A transparent grey level, written as alpha: the alpha measured at the full depth.
+        (Image.fromarray(_pixels(rng, (40, 48))), [(b"sBIT", b"\x06")], {"transparency": 7},
+         b"\x06\x08", None),
+    ]
+    for number, (image, chunks, save, bits, background) in enumerate(cases):
+        source = tmp_path / f"in{number}.png"
+        source.write_bytes(_with_chunks(image, chunks, **save))
+        _denoise(source, tmp_path / f"out{number}.png")
+        written = dict(png_chunks((tmp_path / f"out{number}.png").read_bytes()))
+        assert written.get(b"sBIT") == bits
+        if background is not None:
+            assert written.get(b"bKGD") == background
+        elif image.mode == "P":
+            index = dict(chunks)[b"bKGD"][0]
+            colour = image.getpalette()[3 * index : 3 * index + 3]
+            assert written.get(b"bKGD") == struct.pack(">3H", *colour)
+    result = _denoise(source, tmp_path / "out.tif")
+    assert "PNG colour chunks (sBIT) dropped: TIFF holds none" in result.stderr
+
+
 def test_tiff_resolution_description_profile_and_camera(tmp_path):
     rng = np.random.default_rng(3)
     source = tmp_path / "scan.tif"

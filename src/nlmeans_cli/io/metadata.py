@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from .geotiff import geo_extratags
 from .iptc import IPTC_RESOURCE, JPEG_MOST_IPTC
 from .iptc import TIFF_TAG as IPTC_TAG
+from .png_display import SAMPLES, display_chunks, png_background
 from .xmp import (
     JPEG_MOST_XMP,
     PNG_KEYWORD,
@@ -90,6 +91,12 @@ class Metadata:
     colour_chunks : dict
         A PNG's other chunks that say what colours its values mean (:data:`_COLOUR_CHUNKS`),
         type to data, as stored.
+    significant_bits : tuple of int or None
+        A PNG's ``sBIT``: the bits of each grey or colour sample that the source measured (a
+        12-bit camera's in a 16-bit file), then the alpha's where it had alpha.
+    background : tuple of int or None
+        A PNG's ``bKGD``: the grey level or the red, green and blue to show it on (a
+        palette's index taken to its colour).
     text : dict
         PNG text chunks, keyword to text.
     description : str or None
@@ -122,6 +129,8 @@ class Metadata:
     dpi: tuple[float, float] | None = None
     gamma: float | None = None
     colour_chunks: dict[bytes, bytes] = field(default_factory=dict)
+    significant_bits: tuple[int, ...] | None = None
+    background: tuple[int, ...] | None = None
     text: dict[str, str] = field(default_factory=dict)
     description: str | None = None
     shaped: dict | None = None
@@ -135,7 +144,8 @@ class Metadata:
     notes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return any((self.icc, self.exif, self.dpi, self.gamma, self.colour_chunks, self.text,
+        return any((self.icc, self.exif, self.dpi, self.gamma, self.colour_chunks,
+                    self.significant_bits, self.background, self.text,
                     self.description, self.shaped, self.xmp, self.iptc, self.comment, self.geo,
                     self.tiff_resolution, self.imagej, self.ome))
 
@@ -144,8 +154,10 @@ class Metadata:
 
         ``sRGB`` goes unsaid: an output without a profile is read as sRGB.
         """
-        dropped = sorted(kind.decode("latin-1") for kind in self.colour_chunks
-                         if kind != b"sRGB")
+        dropped = sorted([kind.decode("latin-1") for kind in self.colour_chunks
+                          if kind != b"sRGB"]
+                         + ["sBIT"] * bool(self.significant_bits)
+                         + ["bKGD"] * bool(self.background))
         return ([f"PNG colour chunks ({', '.join(dropped)}) dropped: {format_name} holds "
                  "none"] if dropped else [])
 
@@ -235,8 +247,17 @@ def _clean_exif(block: bytes, notes: list[str], keep: dict | None = None) -> byt
 def _png_metadata(raw: bytes) -> Metadata:
     metadata = Metadata()
     orientation = 1
+    colour_type, palette = 0, b""
     for kind, data in png_chunks(raw):
-        if kind == b"iCCP":
+        if kind == b"IHDR" and len(data) == 13:
+            colour_type = data[9]
+        elif kind == b"PLTE":
+            palette = data
+        elif kind == b"sBIT" and data and len(data) == SAMPLES.get(colour_type, 0):
+            metadata.significant_bits = tuple(data)
+        elif kind == b"bKGD":
+            metadata.background = png_background(data, colour_type, palette)
+        elif kind == b"iCCP":
             name_end = data.index(b"\x00")
             metadata.icc = zlib.decompress(data[name_end + 2:])
         elif kind == b"eXIf":
@@ -483,6 +504,7 @@ def with_png_chunks(encoded: bytes, metadata: Metadata) -> bytes:
     if metadata.gamma:
         chunks.append((b"gAMA", struct.pack(">I", round(metadata.gamma * 100000))))
     chunks.extend(metadata.colour_chunks.items())
+    chunks.extend(display_chunks(encoded, metadata.significant_bits, metadata.background))
     if metadata.dpi:
         per_metre = [round(value / 0.0254) for value in metadata.dpi]
         chunks.append((b"pHYs", struct.pack(">IIB", *per_metre, 1)))
