@@ -197,3 +197,27 @@ def test_a_tiff_s_unrelated_bands_are_each_denoised_as_a_grey_image(tmp_path, rn
     for band in range(count):
         assert (np.abs(out[..., band] / 65535 - clean[..., band]).mean()
                 < 0.4 * np.abs(noisy[..., band] - clean[..., band]).mean())
+
+
+def test_bands_takes_an_rgb_file_s_three_channels_for_stains(tmp_path, rng):
+    # A fluorescence composite saved as RGB: --bands denoises its channels as stains, not in
+    # opponent colours; on a grey image it is noted as unused.
+    y, x = np.mgrid[0:64, 0:72]
+    clean = np.stack([0.5 + 0.3 * np.sign(np.sin(x / 5.0)),
+                      0.5 + 0.3 * np.cos(np.hypot(y - 30, x - 40) / 3),
+                      0.5 + 0.3 * np.sign(np.cos(y / 4.0))], axis=-1)
+    image = np.rint(np.clip(clean + rng.normal(0, 0.08, clean.shape), 0, 1) * 255)
+    source = tmp_path / "composite.png"
+    iio.imwrite(source, image.astype(np.uint8))
+    for flags, colour in (([], True), (["--bands"], False)):
+        target = tmp_path / f"out{len(flags)}.png"
+        result = runner.invoke(app, ["denoise", str(source), str(target), *flags])
+        assert result.exit_code == 0, result.output
+        expected = nlmeans_cli.denoise(image.astype(np.uint8), channel_axis=-1, colour=colour)
+        np.testing.assert_array_equal(iio.imread(target), expected)
+    assert "each was denoised as a grey image" in result.stderr
+    grey = tmp_path / "grey.png"
+    iio.imwrite(grey, image[..., 0].astype(np.uint8))
+    result = runner.invoke(app, ["denoise", str(grey), str(tmp_path / "g.png"), "--bands"])
+    assert result.exit_code == 0, result.output
+    assert "--bands applies to three channels" in result.stderr

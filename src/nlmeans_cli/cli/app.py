@@ -23,6 +23,7 @@ from .options import (
     DEFAULT_MAX_PIXELS,
     SCALE_NOTE,
     AffinityOption,
+    BandsOption,
     BlackLevelOption,
     DebugOption,
     GainOption,
@@ -89,14 +90,14 @@ def _root(
 def _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                  temporal_window=DEFAULT_TEMPORAL_WINDOW, volume=False, model=None,
                  patch_kernel=None, h_chroma=None, spacing=None, strip_metadata=False,
-                 noise=None, gain=None, read_noise=None, black_level=None):
+                 noise=None, gain=None, read_noise=None, black_level=None, bands=False):
     from ..jobs.file import JobOptions
 
     _check_model(model, method.value, None if affinity is None else affinity.value)
     try:
         asked = request(sigma, h, patch_size, search_window, affinity, method, model,
                         patch_kernel, h_chroma, spacing, noise, gain, read_noise,
-                        black_level)
+                        black_level, bands)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return JobOptions(request=asked, max_pixels=max_pixels, temporal_window=temporal_window,
@@ -190,6 +191,7 @@ def denoise_command(
     sigma: SigmaOption = "auto",
     h: HOption = "auto",
     h_chroma: HChromaOption = None,
+    bands: BandsOption = False,
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
     patch_kernel: PatchKernelOption = None,
@@ -228,7 +230,7 @@ def denoise_command(
     """
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                            temporal_window, volume, model, patch_kernel, h_chroma, spacing,
-                           strip_metadata, noise, gain, read_noise, black_level)
+                           strip_metadata, noise, gain, read_noise, black_level, bands)
     if scheduler is not None and tile is None:
         raise typer.BadParameter("--scheduler needs --tile", param_hint="--scheduler")
     from ..jobs.file import denoise_file
@@ -301,6 +303,7 @@ def batch_command(
     sigma: SigmaOption = "auto",
     h: HOption = "auto",
     h_chroma: HChromaOption = None,
+    bands: BandsOption = False,
     patch_size: PatchOption = None,
     search_window: WindowOption = None,
     patch_kernel: PatchKernelOption = None,
@@ -344,7 +347,7 @@ def batch_command(
                                  param_hint="--report")
     options = _job_options(sigma, h, patch_size, search_window, affinity, method, max_pixels,
                            temporal_window, volume, model, patch_kernel, h_chroma, spacing,
-                           strip_metadata, noise, gain, read_noise, black_level)
+                           strip_metadata, noise, gain, read_noise, black_level, bands)
     from ..io.atomic import ImageFileError
     from ..io.folders import DEFAULT_PATTERNS, plan_batch
     from ..jobs.pool import available_cores, run_batch

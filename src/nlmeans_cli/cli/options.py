@@ -113,7 +113,8 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
             patch_kernel: PatchKernelName | None = None,
             h_chroma: float | None = None, spacing: str | None = None,
             noise: NoiseName | None = None, gain: float | None = None,
-            read_noise: float | None = None, black_level: float | None = None) -> Request:
+            read_noise: float | None = None, black_level: float | None = None,
+            bands: bool = False) -> Request:
     """Turn the denoising options (0-255 scale) into a request on the unit scale."""
     sigma_255, h_255 = parse_sigma(sigma), parse_h(h)
     chosen_noise = DEFAULT_NOISE if noise is None else str(getattr(noise, "value", noise))
@@ -140,7 +141,8 @@ def request(sigma: str, h: str, patch_size: int | None, search_window: int | Non
                    noise=chosen_noise,
                    gain_unit=None if gain is None else gain / 255.0,
                    read_noise_unit=None if read_noise is None else read_noise / 255.0,
-                   black_level_unit=None if black_level is None else black_level / 255.0)
+                   black_level_unit=None if black_level is None else black_level / 255.0,
+                   colour=not bands)
 
 
 # Options shared by the commands that denoise.
@@ -253,6 +255,13 @@ TemporalWindowOption = Annotated[
                       "(2 T + 1 frames in all; with --method learned, by the classic "
                       "method whose result is mixed with the network's); 0 denoises frame "
                       "by frame."),
+]
+BandsOption = Annotated[
+    bool,
+    typer.Option("--bands",
+                 help="Take three channels as bands or stains (a fluorescence composite), not "
+                      "red, green and blue: denoised as other channel counts are (together, "
+                      "or each alone where SURE finds that better), not in opponent colours."),
 ]
 VolumeOption = Annotated[
     bool,

@@ -365,7 +365,7 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
             outcome.notes.append(f"{count} pixels are NaN or infinite: missing values, kept "
                                  "as they are and left out of the others' denoising")
         # A multispectral TIFF's three bands are not red, green and blue.
-        request = replace(options.request, colour=not picture.bands)
+        request = replace(options.request, colour=options.request.colour and not picture.bands)
         if tile is None:
             image, setting = denoise_request(picture.pixels, request,
                                              channel_axis=picture.channel_axis,
@@ -384,6 +384,9 @@ def denoise_file(source: str | os.PathLike, target: str | os.PathLike,
         outcome.record([setting], dtype=str(picture.pixels.dtype))
         outcome.notes.extend(_unstabilised(options.request, [setting]))
         outcome.notes.extend(_chroma_unused(options.request, [setting]))
+        if not options.request.colour and picture.pixels.shape[2:] != (3,):
+            outcome.notes.append("--bands applies to three channels, which are otherwise "
+                                 "taken for red, green and blue; these are not three")
         if setting.sigma_unit == 0:
             outcome.notes.append(zero_sigma_note(setting, picture.pixels.shape[:2]))
         written = picture.with_pixels(image)
@@ -422,7 +425,7 @@ def _denoise_sequence(source, target, options, outcome, overwrite, progress):
         outcome.notes.append("its pages are a volume's slices (its axes name Z): denoised as "
                              "a clip's frames, each with those either side; --volume "
                              "denoises them as one volume (3-D patches, its voxel spacing)")
-    request = replace(options.request, colour=not sequence.bands)
+    request = replace(options.request, colour=options.request.colour and not sequence.bands)
     if as_volume:
         total = sequence.n_frames * sequence.frame_shape[0] * sequence.frame_shape[1]
         if total > options.max_pixels:
