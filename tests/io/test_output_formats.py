@@ -117,6 +117,16 @@ def test_premultiplied_alpha_stays_premultiplied_in_a_tiff_and_straight_in_a_png
     np.testing.assert_array_equal(png[..., 3], np.rint(alpha[..., 0]))
 
 
+def _denoised_bands(tmp_path, noisy):
+    """Write *noisy* (0-1) as a 16-bit TIFF of bands, denoise it; its path and the result."""
+    source = tmp_path / "bands.tif"
+    tifffile.imwrite(source, np.rint(noisy * 65535).astype(np.uint16),
+                     photometric="minisblack", planarconfig="contig")
+    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
+    assert result.exit_code == 0, result.output
+    return source, result
+
+
 @pytest.mark.parametrize("count", [3, 4, 6])
 def test_a_multispectral_tiff_s_bands_are_denoised_and_written_back_as_bands(tmp_path, rng,
                                                                             count):
@@ -124,11 +134,7 @@ def test_a_multispectral_tiff_s_bands_are_denoised_and_written_back_as_bands(tmp
     # band left noisy and relabelled transparency), six refused as an unknown layout.
     clean = np.linspace(0.3, 0.7, 40)[np.newaxis, :, np.newaxis] * np.ones((32, 40, count))
     noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1)
-    source = tmp_path / "bands.tif"
-    tifffile.imwrite(source, np.rint(noisy * 65535).astype(np.uint16),
-                     photometric="minisblack", planarconfig="contig")
-    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
-    assert result.exit_code == 0, result.output
+    source, result = _denoised_bands(tmp_path, noisy)
     assert f"40x32 {count} bands uint16" in result.stderr
     with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
         page = tiff.pages.first
@@ -184,11 +190,7 @@ def test_a_tiff_s_unrelated_bands_are_each_denoised_as_a_grey_image(tmp_path, rn
               0.5 + 0.3 * np.sign(np.cos(y / 4.0)), 0.5 + 0.3 * np.sin((x + y) / 6.0)]
     clean = np.stack(scenes[:count], axis=-1)
     noisy = np.clip(clean + rng.normal(0, 0.08, clean.shape), 0, 1)
-    source = tmp_path / "bands.tif"
-    tifffile.imwrite(source, np.rint(noisy * 65535).astype(np.uint16),
-                     photometric="minisblack", planarconfig="contig")
-    result = runner.invoke(app, ["denoise", str(source), str(tmp_path / "out.tif")])
-    assert result.exit_code == 0, result.output
+    source, result = _denoised_bands(tmp_path, noisy)
     assert "each was denoised as a grey image" in result.stderr
     out = tifffile.imread(tmp_path / "out.tif")
     image = np.rint(noisy * 65535).astype(np.uint16)
