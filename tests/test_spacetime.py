@@ -695,3 +695,29 @@ def test_batch_processes_clips_and_stills(tmp_path, rng):
     assert "3 processed" in result.stderr
     assert open_sequence(tmp_path / "out" / "clip.gif", max_pixels=10**6).n_frames == 4
     assert open_sequence(tmp_path / "out" / "stack.tif", max_pixels=10**6).n_frames == 4
+
+
+def test_a_clip_s_three_bands_are_not_colours(rng):
+    # Three bands (colour=False), or three left of four once a constant one is set aside,
+    # are denoised without the chroma path, their sigma read on their channels.
+    from nlmeans_cli.parameters import Request
+
+    y, x = np.mgrid[0:40, 0:48]
+    scenes = np.stack([[np.sign(np.sin((x + k) / 4.0)), np.cos(np.hypot(y - 20, x - k) / 3.0),
+                        np.sign(np.cos(y / 3.0 + k))] for k in range(5)])
+    clip = np.moveaxis(0.5 + 0.3 * scenes, 1, -1) + rng.normal(0, 0.05, (5, 40, 48, 3))
+    clip = clip.astype(np.float32)
+
+    def resolved(frames, **asked):
+        return spacetime.resolve_clip(lambda: frames, Request(**asked), frames.shape[1:],
+                                      channel_axis=-1, n_frames=len(frames))
+
+    assert resolved(clip).h_chroma_unit is not None
+    bands = resolved(clip, colour=False)
+    assert bands.h_chroma_unit is None
+    four = np.concatenate([clip, np.full((*clip.shape[:3], 1), 0.5, np.float32)], axis=-1)
+    assert resolved(four).h_chroma_unit is None
+    assert resolved(four).sigma_unit == bands.sigma_unit
+    out = spacetime.denoise_clip(clip, channel_axis=-1, colour=False, temporal_window=1)
+    assert out.shape == clip.shape and out.dtype == clip.dtype
+    assert np.abs(out - 0.5 - 0.3 * np.moveaxis(scenes, 1, -1)).mean() < 0.5 * 0.05 * 0.8

@@ -107,8 +107,8 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
                                channel_axis: int | None = None, n_frames: int | None = None,
                                samples: int = NOISE_SAMPLE_FRAMES,
                                plan: ChannelPlan | None = None, planned: bool = False,
-                               luminance_weight: float = BALANCED_WEIGHT
-                               ) -> tuple[float, ChannelPlan | None]:
+                               luminance_weight: float = BALANCED_WEIGHT,
+                               colour: bool = True) -> tuple[float, ChannelPlan | None]:
     """Estimate a clip's noise as :func:`estimate_frames_noise` does, on the unit scale.
 
     Parameters
@@ -122,6 +122,9 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
         constant, or equal to others, throughout them are not denoised).
     luminance_weight : float
         As for :func:`nlmeans_cli.pixels.estimate_sigma_unit`.
+    colour : bool
+        Whether three channels are red, green and blue (else bands: their channels' sigma,
+        not a luminance's).
 
     Returns
     -------
@@ -147,7 +150,8 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
         plan = tally.plan()
     kept = list(range(len(sigmas[0]))) if plan is None else list(plan.denoised)
     frame_sigmas = np.array(sigmas)[:, kept].mean(axis=1)
-    if len(kept) == 3:  # as a still's: the noise the channels share, read on the luminance
+    if colour and len(kept) == len(sigmas[0]) == 3:
+        # As a still's: the noise red, green and blue share, read on the luminance.
         frame_sigmas = [colour_sigma(float(sigma), luminance, weight=luminance_weight)
                         for sigma, luminance in zip(frame_sigmas, luminances, strict=True)]
     return float(np.median(frame_sigmas)), plan

@@ -80,6 +80,7 @@ def denoise_frames(
     gain: float | None = None,
     read_noise: float | None = None,
     black_level: float | None = None,
+    colour: bool = True,
 ) -> Iterator[np.ndarray]:
     """Denoise a stream of frames with a spacetime search window, one frame out per frame in.
 
@@ -112,6 +113,8 @@ def denoise_frames(
     black_level : float, optional
         With them, the value of no photons (a camera's offset; ``None``: 0), as for
         :func:`nlmeans_cli.denoise`.
+    colour : bool
+        Whether three channels are red, green and blue, as for :func:`nlmeans_cli.denoise`.
 
     Yields
     ------
@@ -160,7 +163,7 @@ def denoise_frames(
                           patch_size=patch_size, search_window=search_window,
                           affinity=affinity, method=method, model=model,
                           patch_kernel=patch_kernel, noise=noise, gain=gain,
-                          read_noise=read_noise, black_level=black_level)
+                          read_noise=read_noise, black_level=black_level, colour=colour)
     # Nothing is fitted (both parameters given, or sigma): the transform needs only the first
     # frame's range.
     setting = resolve_clip(partial(iter, (first,)), request, np.shape(first),
@@ -288,7 +291,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         sigma_unit, plan = estimate_frames_sigma_unit(
             frames(), channel_axis=channel_axis, n_frames=n_frames, plan=plan,
             planned=request.noise != "gaussian",
-            luminance_weight=method_named(request.method).luminance_weight)
+            luminance_weight=method_named(request.method).luminance_weight,
+            colour=request.colour)
     elif request.noise == "gaussian" and channel_axis is not None:
         # Nothing was sampled: frames spread over the clip tell the constant channels and the
         # copies (a grey title alone would have made every frame after it grey).
@@ -298,6 +302,8 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         # The setting is the denoised channels' (as a still's).
         denoised_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
                                else size for axis, size in enumerate(frame_shape))
+    if plan is not None and plan.count != 3:  # three left of more are not colours
+        request = replace(request, colour=False)
     if stabiliser is None:
         table_sigma, frames_level = None, level
     else:  # the transformed frames' level is 1
@@ -450,6 +456,7 @@ def denoise_clip(
     gain: float | None = None,
     read_noise: float | None = None,
     black_level: float | None = None,
+    colour: bool = True,
 ) -> np.ndarray:
     """Denoise a clip held in memory, frames along the first axis.
 
@@ -461,6 +468,7 @@ def denoise_clip(
         In the clip's value units; ``None`` estimates it over frames spread across the clip
         (:func:`nlmeans_cli.clip_noise.estimate_frames_noise`).
     h, patch_size, search_window, temporal_window, affinity, method, model, patch_kernel
+    colour
         As for :func:`denoise_frames`.
     channel_axis : int, optional
         The channel axis *of the clip* (``-1`` for ``(frames, rows, columns, channels)``).
@@ -500,7 +508,7 @@ def denoise_clip(
                           patch_size=patch_size, search_window=search_window,
                           affinity=affinity, method=method, model=model,
                           patch_kernel=patch_kernel, noise=noise, gain=gain,
-                          read_noise=read_noise, black_level=black_level)
+                          read_noise=read_noise, black_level=black_level, colour=colour)
     setting = resolve_clip(lambda: clip, request, clip.shape[1:], channel_axis=frame_axis,
                            n_frames=len(clip), dtype=clip.dtype,
                            temporal_window=temporal_window)
