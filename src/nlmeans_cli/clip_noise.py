@@ -43,7 +43,8 @@ FIT_SAMPLE_FRAMES = 8
 
 def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | None = None,
                           n_frames: int | None = None, samples: int | None = None,
-                          model: str = "gaussian") -> float | tuple[float, float]:
+                          model: str = "gaussian", colour: bool = True
+                          ) -> float | tuple[float, float]:
     """Estimate the noise of a clip from frames spread over it.
 
     Parameters
@@ -61,6 +62,8 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
         :func:`nlmeans_cli.spacetime.denoise_clip`).
     model : str
         ``"gaussian"`` or ``"poisson-gaussian"``, as for :func:`nlmeans_cli.estimate_noise`.
+    colour : bool
+        Whether three channels are red, green and blue, as for :func:`nlmeans_cli.denoise`.
 
     Returns
     -------
@@ -90,7 +93,7 @@ def estimate_frames_noise(frames: Iterable[np.ndarray], *, channel_axis: int | N
             raise ValueError("the clip has no frames")
         sigma_unit, _ = estimate_frames_sigma_unit(
             chain([first], frames), channel_axis=channel_axis, n_frames=n_frames,
-            samples=samples or NOISE_SAMPLE_FRAMES)
+            samples=samples or NOISE_SAMPLE_FRAMES, colour=colour)
         return sigma_unit * unit_scale(np.asarray(first).dtype)
     sampled, dtype = _sampled_frames(frames, channel_axis, n_frames,
                                      samples or FIT_SAMPLE_FRAMES)

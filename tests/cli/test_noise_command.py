@@ -3,11 +3,13 @@
 import json
 import re
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
 from typer.testing import CliRunner
 
+from nlmeans_cli import estimate_noise
 from nlmeans_cli.cli import app
 
 runner = CliRunner()
@@ -130,3 +132,21 @@ def test_a_strip_too_thin_to_read_says_its_zero_is_unknown(tmp_path, rng):
     assert "sigma cannot be read from an image under 4 pixels across" in result.stderr
     as_json = runner.invoke(app, ["noise", str(source), "--json"])
     assert "0 stands for unknown" in json.loads(as_json.stdout)[0]["notes"][0]
+
+
+def test_bands_reads_three_channels_sigma_on_the_channels_not_a_luminance(tmp_path):
+    # Noise that red, green and blue share (one draw in all three) reads higher on their
+    # luminance, which a colour file's sigma takes; three stains read their own.
+    rng = np.random.default_rng(3)
+    shared = rng.normal(0, 0.05, (64, 72, 1))
+    image = np.rint(np.clip(np.array([0.3, 0.5, 0.7]) + shared, 0, 1) * 255).astype(np.uint8)
+    source = tmp_path / "composite.png"
+    iio.imwrite(source, image)
+    sigmas = []
+    for flags in ([], ["--bands"]):
+        result = runner.invoke(app, ["noise", str(source), "--json", *flags])
+        assert result.exit_code == 0, result.output
+        sigmas.append(json.loads(result.stdout)[0]["parts"][0]["sigma"])
+    channels = estimate_noise(image, channel_axis=-1, colour=False)
+    assert sigmas[1] == pytest.approx(channels)
+    assert sigmas[0] > 1.2 * sigmas[1]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DEFAULT_MAX_PIXELS, MaxPixelsOption
+from .options import DEFAULT_MAX_PIXELS, BandsOption, MaxPixelsOption
 from .output import noise_line
 from .streams import STREAM
 
@@ -35,6 +35,7 @@ def noise_command(
         bool, typer.Option("--json", help="Print the readings as JSON on stdout.")
     ] = False,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    bands: BandsOption = False,
 ) -> None:
     """Print each file's noise as nlm denoise estimates it, without denoising it.
 
@@ -68,7 +69,7 @@ def noise_command(
         paths.extend(found)
     readings = []
     for path in paths:
-        reading = _read_noise(path, noise, max_pixels)
+        reading = _read_noise(path, noise, max_pixels, bands)
         readings.append(reading)
         if not reading.ok:
             typer.echo(f"nlm: error: {reading.error}", err=True)
@@ -82,7 +83,7 @@ def noise_command(
         raise typer.Exit(1)
 
 
-def _read_noise(path: Path, noise: str, max_pixels: int):
+def _read_noise(path: Path, noise: str, max_pixels: int, bands: bool):
     """Read one file's noise; ``-`` reads standard input, named ``-`` in what is printed."""
     from dataclasses import replace
 
@@ -90,10 +91,11 @@ def _read_noise(path: Path, noise: str, max_pixels: int):
     from .streams import StreamError, standard_streams
 
     if str(path) != STREAM:
-        return read_file_noise(path, noise=noise, max_pixels=max_pixels)
+        return read_file_noise(path, noise=noise, max_pixels=max_pixels, bands=bands)
     try:
         with standard_streams(path) as streams:
-            reading = read_file_noise(streams.input, noise=noise, max_pixels=max_pixels)
+            reading = read_file_noise(streams.input, noise=noise, max_pixels=max_pixels,
+                                      bands=bands)
     except StreamError as error:
         return NoiseReading(STREAM, noise=noise, error=str(error))
     return replace(reading, input=STREAM, error=streams.named(reading.error))

@@ -65,7 +65,7 @@ class NoiseReading:
 
 
 def read_file_noise(path: str | os.PathLike, *, noise: str = "gaussian",
-                    max_pixels: int = DEFAULT_MAX_PIXELS) -> NoiseReading:
+                    max_pixels: int = DEFAULT_MAX_PIXELS, bands: bool = False) -> NoiseReading:
     """Read *path*'s noise as ``nlm denoise`` estimates it, without denoising.
 
     Parameters
@@ -76,6 +76,9 @@ def read_file_noise(path: str | os.PathLike, *, noise: str = "gaussian",
         ``"gaussian"`` (sigma) or ``"poisson-gaussian"`` (gain and read noise).
     max_pixels : int
         Refuse images (or frames) larger than this many pixels.
+    bands : bool
+        Take three channels for bands or stains, not red, green and blue (a TIFF's bands
+        are taken so anyway), as ``nlm denoise --bands``.
 
     Returns
     -------
@@ -98,7 +101,7 @@ def read_file_noise(path: str | os.PathLike, *, noise: str = "gaussian",
         raise ValueError(f"unknown noise model {noise!r}; known: {', '.join(NOISE_READINGS)}")
     reading = NoiseReading(str(path), noise=noise)
     try:
-        _read(reading, path, max_pixels)
+        _read(reading, path, max_pixels, bands)
     except ImageFileError as error:
         reading.error = str(error)
     except MemoryError:
@@ -110,7 +113,7 @@ def read_file_noise(path: str | os.PathLike, *, noise: str = "gaussian",
     return reading
 
 
-def _read(reading: NoiseReading, path, max_pixels: int) -> None:
+def _read(reading: NoiseReading, path, max_pixels: int, bands: bool) -> None:
     from ..clip_noise import estimate_frames_noise
     from ..io.sequences import is_sequence, open_sequence
     from ..io.stills import read_picture
@@ -128,13 +131,15 @@ def _read(reading: NoiseReading, path, max_pixels: int) -> None:
         else:
             values = [estimate_frames_noise(sequence.frames(),
                                             channel_axis=sequence.channel_axis,
-                                            n_frames=sequence.n_frames, model=reading.noise)]
+                                            n_frames=sequence.n_frames, model=reading.noise,
+                                            colour=not (bands or sequence.bands))]
     else:
         picture = read_picture(path, max_pixels=max_pixels)
         reading.description = describe_picture(picture)
         dtype, shape = picture.pixels.dtype, picture.pixels.shape[:2]
         values = [estimate_noise(picture.pixels, model=reading.noise,
-                                 channel_axis=picture.channel_axis, colour=not picture.bands)]
+                                 channel_axis=picture.channel_axis,
+                                 colour=not (bands or picture.bands))]
     reading.file_scale = unit_scale(dtype) / 255.0
     if reading.noise == "gaussian" and sigma_unreadable(shape):
         reading.notes.append(f"{UNREADABLE_SIGMA}: 0 stands for unknown")
