@@ -253,3 +253,29 @@ def test_varying_channels_finds_a_channel_that_varies_in_its_last_pixel_only():
     pixels[-1, -1, 3] = 1e-7  # beyond the block read in all channels at once
     assert varying_channels(pixels) == (0, 2, 3)
     assert varying_channels(np.full((5, 5, 1), 7, np.uint8)) == ()
+
+
+def test_a_tall_narrow_still_is_denoised_turned_as_its_wide_twin(rng):
+    # The engine sweeps rows in parallel: a strip 15 times as tall as wide runs turned (the
+    # same NL-means), and gives its wide twin's result turned back, setting and tiles too.
+    from nlmeans_cli.tiling import denoise_tiled
+
+    tall = (0.5 + 0.2 * np.sin(np.arange(600) / 20.0)[:, np.newaxis]
+            + rng.normal(0, 0.1, (600, 40))).astype(np.float32)
+    wide = np.ascontiguousarray(tall.T)
+    result = denoise(tall)
+    assert result.flags.c_contiguous
+    np.testing.assert_array_equal(result, denoise(wide).T)
+    assert resolve_parameters(tall) == resolve_parameters(wide)
+    np.testing.assert_array_equal(denoise_tiled(tall, tile=64), result)
+    # With channels on either side, and missing pixels marked in the tall image's shape.
+    pair = np.stack([tall, tall[::-1]])
+    np.testing.assert_array_equal(
+        denoise(pair, channel_axis=0),
+        np.swapaxes(denoise(np.ascontiguousarray(np.swapaxes(pair, 1, 2)), channel_axis=0),
+                    1, 2))
+    missing = np.zeros(tall.shape, bool)
+    missing[100:103, 10:12] = True
+    np.testing.assert_array_equal(denoise(tall, missing=missing),
+                                  denoise(wide, missing=missing.T).T)
+    assert np.mean((result - tall) ** 2) > 0  # denoised, not passed through

@@ -21,8 +21,8 @@ from .missing import (
     fill_missing,
     measured_part,
     measured_sample,
-    missing_pixels,
     restore_missing,
+    with_given_missing,
 )
 from .parameters import DEFAULT_NOISE, Request, reference_level, request_for
 from .pixels import (
@@ -34,7 +34,9 @@ from .pixels import (
     from_grid,
     read_sigma_unit,
     restore_channels,
+    rows_columns_swapped,
     to_grid,
+    turned_still,
     unit_pixels,
 )
 from .residual_growth import PILOT_STRENGTH, pilot_centres, residual_shows_growth
@@ -250,6 +252,7 @@ def resolve_parameters(
                           model=model, patch_kernel=patch_kernel, h_chroma=h_chroma,
                           spacing=spacing, noise=noise, gain=gain, read_noise=read_noise,
                           black_level=black_level, colour=colour)
+    image = turned_still(image, channel_axis, request.method)[0]  # as denoise turns it
     return _resolve(request, unit_pixels(measured_part(image, channel_axis), channel_axis),
                     image.dtype)
 
@@ -276,7 +279,7 @@ def resolve_request(image: np.ndarray, request: Request, *,
     TypeError, ValueError
         As for :func:`denoise`.
     """
-    image = np.asarray(image)
+    image = turned_still(np.asarray(image), channel_axis, request.method)[0]
     return _resolve(request, unit_pixels(measured_part(image, channel_axis), channel_axis),
                     image.dtype)
 
@@ -315,17 +318,12 @@ def denoise_request(image: np.ndarray, request: Request, *,
 def _denoised(image: np.ndarray, request: Request, channel_axis: int | None,
               given: np.ndarray | None = None) -> tuple[np.ndarray, Setting]:
     """Resolve and denoise: :func:`denoise_request`'s work, missing pixels left out."""
-    missing = missing_pixels(image, channel_axis)
-    if given is not None:
-        given = np.asarray(given, bool)
-        rows_columns = image.shape if channel_axis is None else np.delete(
-            image.shape, channel_axis % image.ndim)
-        if given.ndim != 2 or given.shape != tuple(rows_columns):
-            raise ValueError(f"missing must be bool of the image's rows and columns "
-                             f"{tuple(int(n) for n in rows_columns)} (a 2-D image), got shape "
-                             f"{given.shape}")
-        if given.any() and not given.all():
-            missing = given if missing is None else missing | given
+    missing = with_given_missing(image, channel_axis, given)
+    image, turned = turned_still(image, channel_axis, request.method)
+    if turned:  # the same NL-means, its engine faster on long rows
+        estimate, setting = _denoised(image, request, channel_axis,
+                                      None if missing is None else missing.T)
+        return np.ascontiguousarray(rows_columns_swapped(estimate, channel_axis)), setting
     if missing is not None:
         # The noise and SURE read the measured blocks; the engine reads numbers everywhere.
         filled = fill_missing(image, missing, channel_axis)

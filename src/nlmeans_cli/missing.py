@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["fill_missing", "largest_rectangle", "measured_part", "measured_sample",
-           "missing_pixels", "restore_missing"]
+           "missing_pixels", "restore_missing", "with_given_missing"]
 
 #: Block sides tried for :func:`measured_sample`, largest first.
 SAMPLE_BLOCKS = (64, 32, 16, 8)
@@ -65,6 +65,45 @@ def missing_pixels(image: np.ndarray, channel_axis: int | None) -> np.ndarray | 
     if not finite.any():
         raise ValueError("image has no finite pixel value: every one is NaN or infinite")
     return ~finite
+
+
+def with_given_missing(image: np.ndarray, channel_axis: int | None,
+                       given: np.ndarray | None) -> np.ndarray | None:
+    """Return :func:`missing_pixels` with the pixels a caller marks missing added.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        The pixels, as :func:`nlmeans_cli.denoise` takes them.
+    channel_axis : int or None
+        Its channel axis.
+    given : array-like or None
+        bool of the image's rows and columns: pixels that hold no measurement. None marked,
+        or all, add nothing.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        bool ``(H, W)``, true where missing; ``None`` where none is.
+
+    Raises
+    ------
+    ValueError
+        As :func:`missing_pixels`, or for *given* of another shape.
+    """
+    missing = missing_pixels(image, channel_axis)
+    if given is None:
+        return missing
+    given = np.asarray(given, bool)
+    rows_columns = image.shape if channel_axis is None else np.delete(
+        image.shape, channel_axis % image.ndim)
+    if given.ndim != 2 or given.shape != tuple(rows_columns):
+        raise ValueError(f"missing must be bool of the image's rows and columns "
+                         f"{tuple(int(n) for n in rows_columns)} (a 2-D image), got shape "
+                         f"{given.shape}")
+    if given.any() and not given.all():
+        return given if missing is None else missing | given
+    return missing
 
 
 def _channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:

@@ -50,6 +50,50 @@ OPPONENT = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64) / np.sqrt(
     [[3.0], [2.0], [6.0]])
 
 
+#: How many times as tall as wide a still is turned for the classic method: the engine
+#: sweeps rows in parallel, and a few pixels' work a row costs more than the work. With every
+#: default, 0.72 s against 0.41 s for 20000x50 turned, 1.21 against 0.43 s for 60000x7; at
+#: 16 times (4000x250), 0.33 against 0.28 s.
+TURNED_ASPECT = 4
+
+
+def rows_columns_swapped(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    """Return a view of a still with its rows and columns swapped (its own inverse).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D, or 3-D with *channel_axis*.
+    channel_axis : int or None
+        The axis holding the channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        The view: the channel axis where it was.
+    """
+    spatial = [axis for axis in range(image.ndim)
+               if channel_axis is None or axis != channel_axis % image.ndim]
+    return np.swapaxes(image, *spatial)
+
+
+def turned_still(image: np.ndarray, channel_axis: int | None, method: str
+                 ) -> tuple[np.ndarray, bool]:
+    """Return a still turned rows for columns where the classic method runs it so, and whether.
+
+    NL-means gives the same result turned (to float rounding: the window's offsets are
+    summed in another order), and the engine sweeps long rows faster: a still
+    :data:`TURNED_ASPECT` times as tall as wide or more is turned (a view).
+    """
+    if method != "classic" or image.ndim != 2 + (channel_axis is not None):
+        return image, False
+    rows, columns = (n for axis, n in enumerate(image.shape)
+                     if channel_axis is None or axis != channel_axis % image.ndim)
+    if rows < TURNED_ASPECT * columns:
+        return image, False
+    return rows_columns_swapped(image, channel_axis), True
+
+
 def channels_last(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
     """Return a view of *image* with its channels last (a length-1 axis for grey).
 

@@ -13,7 +13,7 @@ import numpy as np
 from .denoising import denoise_with, resolve_parameters
 from .methods import Setting
 from .parameters import DEFAULT_NOISE
-from .pixels import channels_last
+from .pixels import channels_last, rows_columns_swapped, turned_still
 
 __all__ = ["denoise_tiled", "denoise_tiled_with", "tile_chunks"]
 
@@ -135,7 +135,11 @@ def denoise_tiled_with(image: np.ndarray, setting: Setting, *, tile: int, client
         import dask.array as da
     except ImportError:
         raise ImportError("Dask is not installed; pip install 'nlmeans_cli[dask]'") from None
-    image = np.asarray(image)
+    image, turned = turned_still(np.asarray(image), channel_axis, setting.method)
+    if turned:  # as denoise turns it, so that the tiles give its result
+        out = denoise_tiled_with(image, setting, tile=tile, client=client,
+                                 channel_axis=channel_axis)
+        return np.ascontiguousarray(rows_columns_swapped(out, channel_axis))
     pixels = channels_last(image, channel_axis)
     spatial = pixels.shape[:-1]
     halo = setting.reach(spatial)
