@@ -81,9 +81,27 @@ def turned_still(image: np.ndarray, channel_axis: int | None, method: str
                  ) -> tuple[np.ndarray, bool]:
     """Return a still turned rows for columns where the classic method runs it so, and whether.
 
+    Parameters
+    ----------
+    image : numpy.ndarray
+        As :func:`nlmeans_cli.denoise` takes it.
+    channel_axis : int or None
+        Its channel axis.
+    method : str
+        The method's name: only ``"classic"`` turns.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        :func:`rows_columns_swapped`'s view for a still :data:`TURNED_ASPECT` times as
+        tall as wide or more; else *image*.
+    turned : bool
+        Whether it was turned.
+
+    Notes
+    -----
     NL-means gives the same result turned (to float rounding: the window's offsets are
-    summed in another order), and the engine sweeps long rows faster: a still
-    :data:`TURNED_ASPECT` times as tall as wide or more is turned (a view).
+    summed in another order), and the engine sweeps long rows faster. ``O(1)``: a view.
     """
     if method != "classic" or image.ndim != 2 + (channel_axis is not None):
         return image, False
