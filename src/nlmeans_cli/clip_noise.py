@@ -153,7 +153,7 @@ def estimate_frames_sigma_unit(frames: Iterable[np.ndarray], *,
         plan = tally.plan()
     kept = list(range(len(sigmas[0]))) if plan is None else list(plan.denoised)
     frame_sigmas = np.array(sigmas)[:, kept].mean(axis=1)
-    if colour and len(kept) == len(sigmas[0]) == 3:
+    if colour and plan is None and len(kept) == 3:
         # As a still's: the noise red, green and blue share, read on the luminance.
         frame_sigmas = [colour_sigma(float(sigma), luminance, weight=luminance_weight)
                         for sigma, luminance in zip(frame_sigmas, luminances, strict=True)]

@@ -321,20 +321,22 @@ def _denoised(image: np.ndarray, request: Request, channel_axis: int | None,
     missing = with_given_missing(image, channel_axis, given)
     image, turned = turned_still(image, channel_axis, request.method)
     if turned:  # the same NL-means, its engine faster on long rows
-        estimate, setting = _denoised(image, request, channel_axis,
-                                      None if missing is None else missing.T)
-        return np.ascontiguousarray(rows_columns_swapped(estimate, channel_axis)), setting
+        missing = None if missing is None else missing.T
     if missing is not None:
         # The noise and SURE read the measured blocks; the engine reads numbers everywhere.
         filled = fill_missing(image, missing, channel_axis)
         sample = measured_sample(filled, missing, channel_axis)
         setting = _resolve(request, unit_pixels(sample, channel_axis), image.dtype)
-        estimate = _back(_run(unit_pixels(filled, channel_axis), setting), filled,
-                         channel_axis, setting)
-        return restore_missing(estimate, image, missing, channel_axis), setting
-    unit = unit_pixels(image, channel_axis)
-    setting = _resolve(request, unit, image.dtype)
-    return _back(_run(unit, setting), image, channel_axis, setting), setting
+        estimate = restore_missing(_back(_run(unit_pixels(filled, channel_axis), setting),
+                                         filled, channel_axis, setting),
+                                   image, missing, channel_axis)
+    else:
+        unit = unit_pixels(image, channel_axis)
+        setting = _resolve(request, unit, image.dtype)
+        estimate = _back(_run(unit, setting), image, channel_axis, setting)
+    if turned:
+        estimate = np.ascontiguousarray(rows_columns_swapped(estimate, channel_axis))
+    return estimate, setting
 
 
 def denoise_with(image: np.ndarray, setting: Setting, *,
@@ -378,9 +380,9 @@ def _resolve(request: Request, unit: np.ndarray, dtype: np.dtype) -> Setting:
         # and kept the Poisson-Gaussian path from its fit, and the chroma strength lit it
         # faintly; copies made SURE, which takes the channels' noise as independent, choose
         # two thirds of the grey image's h (1.8 dB lost on camera at sigma 20).
-        if unit.shape[-1] != 3:  # three left of more are not red, green and blue
-            request = replace(request, colour=False)
-        return replace(_resolve_channels(request, plan.denoised_of(unit), level=level),
+        # Fewer than three left, or three of more: not red, green and blue.
+        return replace(_resolve_channels(replace(request, colour=False),
+                                         plan.denoised_of(unit), level=level),
                        channel_plan=plan)
     return _resolve_channels(request, unit, level=level)
 
@@ -466,7 +468,7 @@ def _resolve_stabilised(request: Request, unit: np.ndarray, stabiliser: Stabilis
     """Resolve *request* for the image *stabiliser* transforms (its noise then known)."""
     # Transformed once, for the shared noise's reading too.
     stable = stabiliser.forward(unit)
-    if request.colour:
+    if request.is_colour(unit.shape[-1]):
         stabiliser = _with_shared_noise(stabiliser, stable, runner)
     setting = runner.resolve(replace(request, sigma_unit=stabiliser.sigma_unit),
                              stabiliser.sigma_unit, sigma_estimated=False,
@@ -539,7 +541,7 @@ def stabiliser_for(request: Request, unit: np.ndarray, top: float = 1.0) -> Stab
     """
     plan = _stabiliser_plan(request, unit, top)
     stabiliser = plan.stabiliser
-    if stabiliser is None or unit.shape[-1] != 3 or not request.colour:
+    if stabiliser is None or not request.is_colour(unit.shape[-1]):
         return plan
     return replace(plan, stabiliser=_with_shared_noise(stabiliser, stabiliser.forward(unit),
                                                        method_named(request.method)))
@@ -568,8 +570,6 @@ def _with_shared_noise(stabiliser: Stabiliser, stable: np.ndarray, runner: Metho
     Noise the channels share stays shared through the transform; *runner*'s weight says how
     much of the luminance's noise its sigma takes.
     """
-    if stable.shape[-1] != 3:
-        return stabiliser
     return replace(stabiliser, luminance_sigma=luminance_sigma(stable),
                    luminance_weight=runner.luminance_weight)
 

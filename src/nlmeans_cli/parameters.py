@@ -216,6 +216,10 @@ class Request:
     black_level_unit: float | None = None
     colour: bool = True
 
+    def is_colour(self, channels: int) -> bool:
+        """Tell whether *channels* channels are red, green and blue: three, and :attr:`colour`."""
+        return channels == 3 and self.colour
+
     def __post_init__(self):
         if self.sigma_unit is not None:
             object.__setattr__(self, "sigma_unit", non_negative(self.sigma_unit, "sigma"))

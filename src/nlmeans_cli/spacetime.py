@@ -302,7 +302,7 @@ def resolve_clip(frames: Callable[[], Iterable[np.ndarray]], request: Request,
         # The setting is the denoised channels' (as a still's).
         denoised_shape = tuple(len(plan.denoised) if axis == channel_axis % len(frame_shape)
                                else size for axis, size in enumerate(frame_shape))
-    if plan is not None and plan.count != 3:  # three left of more are not colours
+    if plan is not None:  # fewer than three left, or three of more: not colours
         request = replace(request, colour=False)
     if stabiliser is None:
         table_sigma, frames_level = None, level

@@ -5,13 +5,15 @@ from __future__ import annotations
 __all__ = ["channel_notes"]
 
 
-def channel_notes(setting) -> list[str]:
+def channel_notes(setting, used: dict) -> list[str]:
     """Return the notes on a setting's channels (counted from 1).
 
     Parameters
     ----------
     setting : nlmeans_cli.methods.base.Setting
         What the method resolved for the image.
+    used : dict
+        Its ``setting.used()``, which the caller has read already.
 
     Returns
     -------
@@ -21,7 +23,7 @@ def channel_notes(setting) -> list[str]:
     """
     plan = setting.channel_plan
     notes = [] if plan is None else _plan_notes(plan)
-    apart = setting.used().get("apart")
+    apart = used.get("apart")
     if apart:
         numbers = range(len(apart)) if plan is None else plan.denoised
         scale = setting.sigma_unit if setting.stabiliser is not None else 1 / 255.0

@@ -212,7 +212,7 @@ class FileOutcome:
                 f"{used['network_share']:.0%} of each pixel, the classic method's the rest")
         self.spacing = used.get("spacing")
         self.radii = used.get("radii")
-        self.notes.extend(channel_notes(setting))
+        self.notes.extend(channel_notes(setting, used))
         self.notes.extend(each.sigma_note for each in settings if each.sigma_note)
         stabilisers = [each.stabiliser for each in settings]
         if all(stabilisers):

@@ -214,7 +214,7 @@ class Classic(Method):
         """
         table_sigma = sigma_unit if table_sigma_unit is None else table_sigma_unit
         affinity = lookup(AFFINITIES, request.affinity or "gaussian", "affinity").name
-        colour = channels == 3 and request.colour
+        colour = request.is_colour(channels)
         # What a second look takes: NL-means' estimate, grey or colour in 2-D (a still's
         # channels that are not colours too, each alone), channel by channel in 3-D (not
         # colour's opponent pair).

@@ -98,11 +98,10 @@ class LearnedSetting(Setting):
         The network that runs.
     model_name : str
         Its file's name, for reports.
-    channels : int
-        3 is colour where *colour* says so (which takes the chroma path beyond the network);
-        any other count, and three bands, are denoised channel by channel, as grey images.
     colour : bool
-        Whether three channels are red, green and blue (:attr:`Request.colour`).
+        Whether the image's channels are red, green and blue
+        (:meth:`~nlmeans_cli.parameters.Request.is_colour`), which take the chroma path beyond
+        the network; any others are denoised channel by channel, as grey images.
     share : float
         The network's share of a still's result (:func:`network_share`); the rest is the
         classic method's, with *classic*. A clip's frames take :data:`CLIP_NETWORK_SHARE`
@@ -122,8 +121,7 @@ class LearnedSetting(Setting):
 
     model: Network | None = None
     model_name: str = ""
-    channels: int = 1
-    colour: bool = True
+    colour: bool = False
     share: float = 1.0
     classic: Setting | None = None
     second_look: bool = False
@@ -135,7 +133,7 @@ class LearnedSetting(Setting):
         A volume's slices go through the network one by one: along its first axis only the
         classic method's 3-D result reaches.
         """
-        extra = REFINE_REACH + (CHROMA_REACH if self.channels == 3 and self.colour else 0)
+        extra = REFINE_REACH + (CHROMA_REACH if self.colour else 0)
         network = tuple(0 if len(spatial) == 3 and axis == 0 else self.model.reach + extra
                         for axis in range(len(spatial)))
         if self.classic is None or (self.share == 1.0 and len(spatial) != 3):
@@ -223,8 +221,8 @@ class Learned(Method):
         # A clip's second look comes after the classic part's run (a volume's is in it).
         return LearnedSetting(method=self.name, affinity=model.affinity,
                               sigma_unit=sigma_unit, sigma_estimated=sigma_estimated,
-                              model=model, model_name=name, channels=channels,
-                              colour=request.colour,
+                              model=model, model_name=name,
+                              colour=request.is_colour(channels),
                               share=share,
                               classic=replace(classic, refined=classic.refined and not frames),
                               second_look=classic.refined and frames,
@@ -293,7 +291,7 @@ class Learned(Method):
     @staticmethod
     def _network(planes: np.ndarray, setting: LearnedSetting) -> np.ndarray:
         """Return the network's result for one frame's planes ``(C, n0, n2)``."""
-        if len(planes) == 1 or (len(planes) == 3 and setting.colour):
+        if len(planes) == 1 or setting.colour:
             return denoise_with_network(planes, setting.sigma_unit, setting.model)
         # Channels that are not colours (two stains, a multispectral image's bands, the noisy
         # ones of a colour image): each as a grey image.
